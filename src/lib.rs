@@ -1,0 +1,35 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Architecture
+//!
+//! ```text
+//!  intents ──► model ─► rules (filters, rounding) ─► ValidatedOrder ─► (sign, limits, send: later)
+//!                 ▲
+//!  exchangeInfo ──┘  ExchangeInfo::from_json: every filter, unknown ones kept and listed
+//! ```
+//!
+//! The core is sans-IO: it never reads a clock, never spawns, never touches a socket. Time and
+//! seeds are inputs, which is what lets every failure scenario be replayed exactly.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, unreachable_pub)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
+mod decode;
+pub mod model;
+pub mod num;
+pub mod rules;
+
+pub use decode::DecodeError;
+pub use model::{
+    ClientOrderId, ClientOrderIdError, ClientOrderIdGenerator, ExecutionType, OrderError, OrderRequest,
+    OrderResponseType, OrderStatus, OrderType, RateLimitInterval, RateLimitType, SelfTradePreventionMode, Side,
+    SymbolStatus, TimeInForce,
+};
+pub use num::{NumError, Rounding};
+pub use rules::{
+    ExchangeInfo, Filter, FilterError, FilterKind, MarketContext, NormalizeOptions, RateLimit, SymbolRules,
+    ValidatedOrder, Violation,
+};
+/// The decimal type used for every price, quantity, notional and balance.
+pub use rust_decimal::Decimal;

@@ -1,0 +1,19 @@
+//! The vocabulary of Binance Spot trading: sides, order types, statuses, client order ids and
+//! the new-order request.
+//!
+//! This module owns the shapes and their wire names; it does not know any symbol's rules (that
+//! is `rules`) nor how a request is signed or sent. Unknown enum values from the exchange decode
+//! to an `Unknown(String)` variant, so a value Binance adds tomorrow never breaks decoding.
+
+mod client_order_id;
+mod enums;
+mod order;
+
+pub use client_order_id::{
+    CLIENT_ORDER_ID_MAX_LEN, CLIENT_ORDER_ID_MAX_PREFIX, ClientOrderId, ClientOrderIdError, ClientOrderIdGenerator,
+};
+pub use enums::{
+    ExecutionType, OrderResponseType, OrderStatus, OrderType, RateLimitInterval, RateLimitType,
+    SelfTradePreventionMode, Side, SymbolStatus, TimeInForce,
+};
+pub use order::{OrderError, OrderRequest};

@@ -1,0 +1,616 @@
+//! `OrderRequest`: the parameters of `POST /api/v3/order`, with the per-type rules of SPEC §6.1.
+
+use rust_decimal::Decimal;
+
+use super::{ClientOrderId, OrderResponseType, OrderType, SelfTradePreventionMode, Side, TimeInForce};
+
+/// A parameter-level refusal: the order is malformed before any filter is looked at.
+///
+/// Each variant's `Display` is the message Binance answers with, and [`OrderError::code`] its
+/// error code, so a refusal here reads exactly like the exchange's own.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    /// A parameter the order type requires is absent (-1102).
+    #[error("Mandatory parameter '{0}' was not sent, was empty/null, or malformed.")]
+    MissingParameter(&'static str),
+    /// Neither of two alternatives was given (-1102), e.g. MARKET without quantity or quoteOrderQty.
+    #[error("Param '{0}' or '{1}' must be sent, but both were empty/null!")]
+    MissingEither(&'static str, &'static str),
+    /// A parameter the order type does not take was given (-1106).
+    #[error("Parameter '{0}' sent when not required.")]
+    UnexpectedParameter(&'static str),
+    /// `timeInForce` on a type that does not take it (-1114).
+    #[error("TimeInForce parameter sent when not required.")]
+    TimeInForceNotRequired,
+    /// An unknown side (-1117).
+    #[error("Invalid side.")]
+    InvalidSide,
+    /// An unknown order type (-1116).
+    #[error("Invalid orderType.")]
+    InvalidOrderType,
+    /// An unknown time in force (-1115).
+    #[error("Invalid timeInForce.")]
+    InvalidTimeInForce,
+    /// A zero amount (-1013 `Invalid quantity.` and its siblings).
+    #[error("Invalid {parameter}.")]
+    Zero {
+        /// The parameter's wire name.
+        parameter: &'static str,
+    },
+    /// A negative amount, or one outside `^([0-9]{1,20})(\.[0-9]{1,20})?$` (-1100).
+    #[error(
+        "Illegal characters found in parameter '{parameter}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'."
+    )]
+    OutOfRange {
+        /// The parameter's wire name.
+        parameter: &'static str,
+        /// The offending value.
+        value: Decimal,
+    },
+    /// `icebergQty` is not below `quantity` (-2010).
+    #[error("IcebergQty exceeds QTY.")]
+    IcebergQtyExceedsQty,
+    /// An iceberg order whose time in force is not GTC (-1013).
+    #[error("Iceberg orders require timeInForce GTC.")]
+    IcebergRequiresGtc,
+}
+
+impl OrderError {
+    /// The Binance error code the exchange would answer with.
+    #[must_use]
+    pub fn code(&self) -> i32 {
+        match self {
+            OrderError::MissingParameter(_) | OrderError::MissingEither(..) => -1102,
+            OrderError::UnexpectedParameter(_) => -1106,
+            OrderError::TimeInForceNotRequired => -1114,
+            OrderError::InvalidSide => -1117,
+            OrderError::InvalidOrderType => -1116,
+            OrderError::InvalidTimeInForce => -1115,
+            OrderError::Zero { .. } | OrderError::IcebergRequiresGtc => -1013,
+            OrderError::OutOfRange { .. } => -1100,
+            OrderError::IcebergQtyExceedsQty => -2010,
+        }
+    }
+
+    /// Binance's name for the error code (`"MANDATORY_PARAM_EMPTY_OR_MALFORMED"`, ...).
+    #[must_use]
+    pub fn code_name(&self) -> &'static str {
+        match self.code() {
+            -1102 => "MANDATORY_PARAM_EMPTY_OR_MALFORMED",
+            -1106 => "PARAM_NOT_REQUIRED",
+            -1114 => "TIF_NOT_REQUIRED",
+            -1117 => "INVALID_SIDE",
+            -1116 => "INVALID_ORDER_TYPE",
+            -1115 => "INVALID_TIF",
+            -1100 => "ILLEGAL_CHARS",
+            -2010 => "NEW_ORDER_REJECTED",
+            _ => "INVALID_MESSAGE",
+        }
+    }
+}
+
+/// One new order: the parameters of `POST /api/v3/order` (SPEC §6.1).
+///
+/// Build it with the constructor for its type, then add optional parameters with the `with_*`
+/// methods. Nothing here rounds or checks against a symbol: that is
+/// [`SymbolRules::normalize`](crate::SymbolRules::normalize) /
+/// [`SymbolRules::validate`](crate::SymbolRules::validate), the only way to a
+/// [`ValidatedOrder`](crate::ValidatedOrder). [`OrderRequest::check_parameters`] applies the
+/// type's mandatory and forbidden parameters on its own.
+///
+/// ```
+/// use aegis_exchange::{OrderRequest, OrderType, Side, TimeInForce};
+/// use rust_decimal_macros::dec;
+///
+/// let o = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(65000))
+///     .with_time_in_force(TimeInForce::Ioc);
+/// assert_eq!(o.order_type(), &OrderType::Limit);
+/// assert!(o.check_parameters().is_ok());
+///
+/// let bad = OrderRequest::market("BTCUSDT", Side::Sell, dec!(1)).with_price(dec!(10));
+/// assert_eq!(bad.check_parameters().unwrap_err().to_string(),
+///            "Parameter 'price' sent when not required.");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRequest {
+    symbol: String,
+    side: Side,
+    order_type: OrderType,
+    time_in_force: Option<TimeInForce>,
+    quantity: Option<Decimal>,
+    quote_order_qty: Option<Decimal>,
+    price: Option<Decimal>,
+    stop_price: Option<Decimal>,
+    trailing_delta: Option<u64>,
+    iceberg_qty: Option<Decimal>,
+    new_client_order_id: Option<ClientOrderId>,
+    self_trade_prevention_mode: Option<SelfTradePreventionMode>,
+    new_order_resp_type: Option<OrderResponseType>,
+}
+
+/// 10^20: the first value with 21 integer digits, outside Binance's legal range.
+fn wire_limit() -> Decimal {
+    Decimal::from_i128_with_scale(100_000_000_000_000_000_000, 0)
+}
+
+impl OrderRequest {
+    /// A bare order of any type with no amounts: add them with the `with_*` methods.
+    #[must_use]
+    pub fn new(symbol: impl Into<String>, side: Side, order_type: OrderType) -> Self {
+        Self {
+            symbol: symbol.into(),
+            side,
+            order_type,
+            time_in_force: None,
+            quantity: None,
+            quote_order_qty: None,
+            price: None,
+            stop_price: None,
+            trailing_delta: None,
+            iceberg_qty: None,
+            new_client_order_id: None,
+            self_trade_prevention_mode: None,
+            new_order_resp_type: None,
+        }
+    }
+
+    /// `LIMIT`, good till canceled.
+    #[must_use]
+    pub fn limit(symbol: impl Into<String>, side: Side, quantity: Decimal, price: Decimal) -> Self {
+        Self::new(symbol, side, OrderType::Limit)
+            .with_quantity(quantity)
+            .with_price(price)
+            .with_time_in_force(TimeInForce::Gtc)
+    }
+
+    /// `MARKET` for a base-asset quantity.
+    #[must_use]
+    pub fn market(symbol: impl Into<String>, side: Side, quantity: Decimal) -> Self {
+        Self::new(symbol, side, OrderType::Market).with_quantity(quantity)
+    }
+
+    /// `MARKET` for a quote-asset amount (`quoteOrderQty`): spend (BUY) or receive (SELL) it.
+    #[must_use]
+    pub fn market_quote(symbol: impl Into<String>, side: Side, quote_order_qty: Decimal) -> Self {
+        Self::new(symbol, side, OrderType::Market).with_quote_order_qty(quote_order_qty)
+    }
+
+    /// `STOP_LOSS`: a MARKET order once `stop_price` is reached.
+    #[must_use]
+    pub fn stop_loss(symbol: impl Into<String>, side: Side, quantity: Decimal, stop_price: Decimal) -> Self {
+        Self::new(symbol, side, OrderType::StopLoss).with_quantity(quantity).with_stop_price(stop_price)
+    }
+
+    /// `STOP_LOSS_LIMIT`, good till canceled: a LIMIT order at `price` once `stop_price` is reached.
+    #[must_use]
+    pub fn stop_loss_limit(
+        symbol: impl Into<String>,
+        side: Side,
+        quantity: Decimal,
+        price: Decimal,
+        stop_price: Decimal,
+    ) -> Self {
+        Self::new(symbol, side, OrderType::StopLossLimit)
+            .with_quantity(quantity)
+            .with_price(price)
+            .with_stop_price(stop_price)
+            .with_time_in_force(TimeInForce::Gtc)
+    }
+
+    /// `TAKE_PROFIT`: a MARKET order once `stop_price` is reached.
+    #[must_use]
+    pub fn take_profit(symbol: impl Into<String>, side: Side, quantity: Decimal, stop_price: Decimal) -> Self {
+        Self::new(symbol, side, OrderType::TakeProfit).with_quantity(quantity).with_stop_price(stop_price)
+    }
+
+    /// `TAKE_PROFIT_LIMIT`, good till canceled.
+    #[must_use]
+    pub fn take_profit_limit(
+        symbol: impl Into<String>,
+        side: Side,
+        quantity: Decimal,
+        price: Decimal,
+        stop_price: Decimal,
+    ) -> Self {
+        Self::new(symbol, side, OrderType::TakeProfitLimit)
+            .with_quantity(quantity)
+            .with_price(price)
+            .with_stop_price(stop_price)
+            .with_time_in_force(TimeInForce::Gtc)
+    }
+
+    /// `LIMIT_MAKER`: post-only; the exchange rejects it if it would take.
+    #[must_use]
+    pub fn limit_maker(symbol: impl Into<String>, side: Side, quantity: Decimal, price: Decimal) -> Self {
+        Self::new(symbol, side, OrderType::LimitMaker).with_quantity(quantity).with_price(price)
+    }
+
+    /// Sets `quantity` (base asset).
+    #[must_use]
+    pub fn with_quantity(mut self, quantity: Decimal) -> Self {
+        self.quantity = Some(quantity);
+        self
+    }
+
+    /// Sets `quoteOrderQty` (MARKET only).
+    #[must_use]
+    pub fn with_quote_order_qty(mut self, quote_order_qty: Decimal) -> Self {
+        self.quote_order_qty = Some(quote_order_qty);
+        self
+    }
+
+    /// Sets `price`.
+    #[must_use]
+    pub fn with_price(mut self, price: Decimal) -> Self {
+        self.price = Some(price);
+        self
+    }
+
+    /// Sets `stopPrice`.
+    #[must_use]
+    pub fn with_stop_price(mut self, stop_price: Decimal) -> Self {
+        self.stop_price = Some(stop_price);
+        self
+    }
+
+    /// Sets `trailingDelta` in basis points (1 = 0.01%).
+    #[must_use]
+    pub fn with_trailing_delta(mut self, bips: u64) -> Self {
+        self.trailing_delta = Some(bips);
+        self
+    }
+
+    /// Sets `icebergQty`: the visible part of an iceberg order.
+    #[must_use]
+    pub fn with_iceberg_qty(mut self, iceberg_qty: Decimal) -> Self {
+        self.iceberg_qty = Some(iceberg_qty);
+        self
+    }
+
+    /// Sets `timeInForce`.
+    #[must_use]
+    pub fn with_time_in_force(mut self, tif: TimeInForce) -> Self {
+        self.time_in_force = Some(tif);
+        self
+    }
+
+    /// Removes `timeInForce`.
+    #[must_use]
+    pub fn without_time_in_force(mut self) -> Self {
+        self.time_in_force = None;
+        self
+    }
+
+    /// Sets `newClientOrderId`, the idempotency key; the engine always sets one.
+    #[must_use]
+    pub fn with_client_order_id(mut self, id: ClientOrderId) -> Self {
+        self.new_client_order_id = Some(id);
+        self
+    }
+
+    /// Sets `selfTradePreventionMode`.
+    #[must_use]
+    pub fn with_self_trade_prevention_mode(mut self, mode: SelfTradePreventionMode) -> Self {
+        self.self_trade_prevention_mode = Some(mode);
+        self
+    }
+
+    /// Sets `newOrderRespType`.
+    #[must_use]
+    pub fn with_response_type(mut self, resp: OrderResponseType) -> Self {
+        self.new_order_resp_type = Some(resp);
+        self
+    }
+
+    /// `symbol`.
+    #[must_use]
+    pub fn symbol(&self) -> &str {
+        &self.symbol
+    }
+    /// `side`.
+    #[must_use]
+    pub fn side(&self) -> &Side {
+        &self.side
+    }
+    /// `type`.
+    #[must_use]
+    pub fn order_type(&self) -> &OrderType {
+        &self.order_type
+    }
+    /// `timeInForce`.
+    #[must_use]
+    pub fn time_in_force(&self) -> Option<&TimeInForce> {
+        self.time_in_force.as_ref()
+    }
+    /// `quantity`.
+    #[must_use]
+    pub fn quantity(&self) -> Option<Decimal> {
+        self.quantity
+    }
+    /// `quoteOrderQty`.
+    #[must_use]
+    pub fn quote_order_qty(&self) -> Option<Decimal> {
+        self.quote_order_qty
+    }
+    /// `price`.
+    #[must_use]
+    pub fn price(&self) -> Option<Decimal> {
+        self.price
+    }
+    /// `stopPrice`.
+    #[must_use]
+    pub fn stop_price(&self) -> Option<Decimal> {
+        self.stop_price
+    }
+    /// `trailingDelta` (BIPS).
+    #[must_use]
+    pub fn trailing_delta(&self) -> Option<u64> {
+        self.trailing_delta
+    }
+    /// `icebergQty`.
+    #[must_use]
+    pub fn iceberg_qty(&self) -> Option<Decimal> {
+        self.iceberg_qty
+    }
+    /// `newClientOrderId`.
+    #[must_use]
+    pub fn client_order_id(&self) -> Option<&ClientOrderId> {
+        self.new_client_order_id.as_ref()
+    }
+    /// `selfTradePreventionMode`.
+    #[must_use]
+    pub fn self_trade_prevention_mode(&self) -> Option<&SelfTradePreventionMode> {
+        self.self_trade_prevention_mode.as_ref()
+    }
+    /// `newOrderRespType`.
+    #[must_use]
+    pub fn response_type(&self) -> Option<&OrderResponseType> {
+        self.new_order_resp_type.as_ref()
+    }
+
+    pub(crate) fn set_quantity(&mut self, v: Option<Decimal>) {
+        self.quantity = v;
+    }
+    pub(crate) fn set_quote_order_qty(&mut self, v: Option<Decimal>) {
+        self.quote_order_qty = v;
+    }
+    pub(crate) fn set_price(&mut self, v: Option<Decimal>) {
+        self.price = v;
+    }
+    pub(crate) fn set_stop_price(&mut self, v: Option<Decimal>) {
+        self.stop_price = v;
+    }
+    pub(crate) fn set_iceberg_qty(&mut self, v: Option<Decimal>) {
+        self.iceberg_qty = v;
+    }
+
+    /// Applies the order type's mandatory and forbidden parameters (SPEC §6.1) and the value
+    /// rules that hold on every symbol (amounts positive and within the wire range, iceberg
+    /// below quantity and GTC).
+    ///
+    /// # Errors
+    /// The first [`OrderError`] found, naming the parameter.
+    pub fn check_parameters(&self) -> Result<(), OrderError> {
+        use OrderType as T;
+        if self.symbol.is_empty() {
+            return Err(OrderError::MissingParameter("symbol"));
+        }
+        if !self.side.is_known() {
+            return Err(OrderError::InvalidSide);
+        }
+        if !self.order_type.is_known() {
+            return Err(OrderError::InvalidOrderType);
+        }
+        if self.time_in_force.as_ref().is_some_and(|t| !t.is_known()) {
+            return Err(OrderError::InvalidTimeInForce);
+        }
+        let t = &self.order_type;
+        let limit_priced = matches!(t, T::Limit | T::StopLossLimit | T::TakeProfitLimit | T::LimitMaker);
+        let needs_tif = matches!(t, T::Limit | T::StopLossLimit | T::TakeProfitLimit);
+        let triggered = t.is_algo();
+
+        // Mandatory parameters.
+        if needs_tif && self.time_in_force.is_none() {
+            return Err(OrderError::MissingParameter("timeInForce"));
+        }
+        if *t == T::Market {
+            match (self.quantity, self.quote_order_qty) {
+                (None, None) => return Err(OrderError::MissingEither("quantity", "quoteOrderQty")),
+                (Some(_), Some(_)) => return Err(OrderError::UnexpectedParameter("quoteOrderQty")),
+                _ => {}
+            }
+        } else if self.quantity.is_none() {
+            return Err(OrderError::MissingParameter("quantity"));
+        }
+        if limit_priced && self.price.is_none() {
+            return Err(OrderError::MissingParameter("price"));
+        }
+        if triggered && self.stop_price.is_none() && self.trailing_delta.is_none() {
+            return Err(OrderError::MissingEither("stopPrice", "trailingDelta"));
+        }
+
+        // Forbidden parameters.
+        if !needs_tif && self.time_in_force.is_some() {
+            return Err(OrderError::TimeInForceNotRequired);
+        }
+        if *t != T::Market && self.quote_order_qty.is_some() {
+            return Err(OrderError::UnexpectedParameter("quoteOrderQty"));
+        }
+        if !limit_priced && self.price.is_some() {
+            return Err(OrderError::UnexpectedParameter("price"));
+        }
+        if !triggered && self.stop_price.is_some() {
+            return Err(OrderError::UnexpectedParameter("stopPrice"));
+        }
+        if !triggered && self.trailing_delta.is_some() {
+            return Err(OrderError::UnexpectedParameter("trailingDelta"));
+        }
+        if !limit_priced && self.iceberg_qty.is_some() {
+            return Err(OrderError::UnexpectedParameter("icebergQty"));
+        }
+
+        // Values.
+        for (parameter, value) in [
+            ("quantity", self.quantity),
+            ("quoteOrderQty", self.quote_order_qty),
+            ("price", self.price),
+            ("stopPrice", self.stop_price),
+            ("icebergQty", self.iceberg_qty),
+        ] {
+            if let Some(value) = value {
+                if (value.is_sign_negative() && !value.is_zero()) || value >= wire_limit() {
+                    return Err(OrderError::OutOfRange { parameter, value });
+                }
+                if value.is_zero() {
+                    return Err(OrderError::Zero { parameter });
+                }
+            }
+        }
+        if self.trailing_delta == Some(0) {
+            return Err(OrderError::Zero { parameter: "trailingDelta" });
+        }
+        if let (Some(iceberg), Some(qty)) = (self.iceberg_qty, self.quantity) {
+            if self.time_in_force.as_ref().is_some_and(|t| *t != TimeInForce::Gtc) {
+                return Err(OrderError::IcebergRequiresGtc);
+            }
+            if iceberg >= qty {
+                return Err(OrderError::IcebergQtyExceedsQty);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn check(o: OrderRequest) -> Result<(), OrderError> {
+        o.check_parameters()
+    }
+
+    #[test]
+    fn every_constructor_yields_a_well_formed_order() {
+        let s = "BTCUSDT";
+        for o in [
+            OrderRequest::limit(s, Side::Buy, dec!(1), dec!(2)),
+            OrderRequest::market(s, Side::Buy, dec!(1)),
+            OrderRequest::market_quote(s, Side::Buy, dec!(100)),
+            OrderRequest::stop_loss(s, Side::Sell, dec!(1), dec!(2)),
+            OrderRequest::stop_loss_limit(s, Side::Sell, dec!(1), dec!(2), dec!(3)),
+            OrderRequest::take_profit(s, Side::Sell, dec!(1), dec!(2)),
+            OrderRequest::take_profit_limit(s, Side::Sell, dec!(1), dec!(2), dec!(3)),
+            OrderRequest::limit_maker(s, Side::Sell, dec!(1), dec!(2)),
+        ] {
+            assert_eq!(check(o.clone()), Ok(()), "{o:?}");
+        }
+    }
+
+    #[test]
+    fn mandatory_parameters_are_named() {
+        let s = "BTCUSDT";
+        assert_eq!(
+            check(OrderRequest::new("", Side::Buy, OrderType::Market)),
+            Err(OrderError::MissingParameter("symbol"))
+        );
+        assert_eq!(
+            check(OrderRequest::new(s, Side::Buy, OrderType::Market)),
+            Err(OrderError::MissingEither("quantity", "quoteOrderQty"))
+        );
+        assert_eq!(
+            check(OrderRequest::limit(s, Side::Buy, dec!(1), dec!(1)).without_time_in_force()),
+            Err(OrderError::MissingParameter("timeInForce"))
+        );
+        assert_eq!(
+            check(OrderRequest::new(s, Side::Buy, OrderType::LimitMaker).with_quantity(dec!(1))),
+            Err(OrderError::MissingParameter("price"))
+        );
+        assert_eq!(
+            check(OrderRequest::new(s, Side::Buy, OrderType::StopLoss).with_price(dec!(1))),
+            Err(OrderError::MissingParameter("quantity"))
+        );
+        assert_eq!(
+            check(OrderRequest::new(s, Side::Buy, OrderType::TakeProfit).with_quantity(dec!(1))),
+            Err(OrderError::MissingEither("stopPrice", "trailingDelta"))
+        );
+        // trailingDelta alone satisfies the trigger.
+        assert_eq!(
+            check(
+                OrderRequest::new(s, Side::Buy, OrderType::TakeProfit).with_quantity(dec!(1)).with_trailing_delta(100)
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn forbidden_parameters_are_named() {
+        let s = "BTCUSDT";
+        assert_eq!(
+            check(OrderRequest::market(s, Side::Buy, dec!(1)).with_quote_order_qty(dec!(5))),
+            Err(OrderError::UnexpectedParameter("quoteOrderQty"))
+        );
+        assert_eq!(
+            check(OrderRequest::market(s, Side::Buy, dec!(1)).with_time_in_force(TimeInForce::Gtc)),
+            Err(OrderError::TimeInForceNotRequired)
+        );
+        assert_eq!(
+            check(OrderRequest::limit_maker(s, Side::Buy, dec!(1), dec!(1)).with_time_in_force(TimeInForce::Gtc)),
+            Err(OrderError::TimeInForceNotRequired)
+        );
+        assert_eq!(
+            check(OrderRequest::limit(s, Side::Buy, dec!(1), dec!(1)).with_quote_order_qty(dec!(1))),
+            Err(OrderError::UnexpectedParameter("quoteOrderQty"))
+        );
+        assert_eq!(
+            check(OrderRequest::stop_loss(s, Side::Buy, dec!(1), dec!(1)).with_price(dec!(1))),
+            Err(OrderError::UnexpectedParameter("price"))
+        );
+        assert_eq!(
+            check(OrderRequest::limit(s, Side::Buy, dec!(1), dec!(1)).with_stop_price(dec!(1))),
+            Err(OrderError::UnexpectedParameter("stopPrice"))
+        );
+        assert_eq!(
+            check(OrderRequest::limit(s, Side::Buy, dec!(1), dec!(1)).with_trailing_delta(5)),
+            Err(OrderError::UnexpectedParameter("trailingDelta"))
+        );
+        assert_eq!(
+            check(OrderRequest::market(s, Side::Buy, dec!(1)).with_iceberg_qty(dec!(0.1))),
+            Err(OrderError::UnexpectedParameter("icebergQty"))
+        );
+    }
+
+    #[test]
+    fn values_are_checked() {
+        let s = "BTCUSDT";
+        assert_eq!(check(OrderRequest::market(s, Side::Buy, dec!(0))), Err(OrderError::Zero { parameter: "quantity" }));
+        assert_eq!(
+            check(OrderRequest::market(s, Side::Buy, dec!(-1))),
+            Err(OrderError::OutOfRange { parameter: "quantity", value: dec!(-1) })
+        );
+        assert_eq!(
+            check(OrderRequest::limit(s, Side::Buy, dec!(1), dec!(100000000000000000000))),
+            Err(OrderError::OutOfRange { parameter: "price", value: dec!(100000000000000000000) })
+        );
+        assert_eq!(
+            check(OrderRequest::limit(s, Side::Buy, dec!(1), dec!(1)).with_iceberg_qty(dec!(1))),
+            Err(OrderError::IcebergQtyExceedsQty)
+        );
+        assert_eq!(
+            check(
+                OrderRequest::limit(s, Side::Buy, dec!(1), dec!(1))
+                    .with_iceberg_qty(dec!(0.5))
+                    .with_time_in_force(TimeInForce::Ioc)
+            ),
+            Err(OrderError::IcebergRequiresGtc)
+        );
+        assert_eq!(
+            check(OrderRequest::new(s, Side::Buy, OrderType::StopLoss).with_quantity(dec!(1)).with_trailing_delta(0)),
+            Err(OrderError::Zero { parameter: "trailingDelta" })
+        );
+        assert_eq!(check(OrderRequest::market(s, Side::Unknown("HOLD".into()), dec!(1))), Err(OrderError::InvalidSide));
+        assert_eq!(OrderError::Zero { parameter: "quantity" }.to_string(), "Invalid quantity.");
+        assert_eq!(OrderError::Zero { parameter: "quantity" }.code(), -1013);
+    }
+}

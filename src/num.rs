@@ -1,0 +1,403 @@
+//! Strict decimal parsing, canonical wire formatting and step rounding.
+//!
+//! This module owns the conversion between Binance's decimal strings and [`Decimal`]. It never
+//! touches `f64`: a price or a quantity goes from the wire to the ledger as an exact decimal.
+//! It does not know about symbols or filters (that is `rules`); it only knows numbers.
+//!
+//! - [`parse_decimal`] accepts exactly Binance's legal range `^([0-9]{1,20})(\.[0-9]{1,20})?$`:
+//!   no sign, no exponent, no spaces, at most 20 integer and 20 fractional digits. A string that
+//!   is legal but cannot be held exactly by a [`Decimal`] is an error, never a silent rounding.
+//! - [`parse_signed_decimal`] is the same with an optional leading `-`, for the few fields that are
+//!   deltas (`balanceUpdate.d`).
+//! - [`Wire`] formats a decimal canonically: no exponent, trailing zeros trimmed, `-0` as `0`.
+//! - [`round_to_step`] rounds to a multiple of a step `Down`, `Up` or to the `Nearest`; a step
+//!   of zero means the rule is disabled and the value is returned unchanged.
+//!
+//! ```
+//! use aegis_exchange::num::{parse_decimal, round_to_step, Rounding, Wire};
+//! use rust_decimal_macros::dec;
+//!
+//! let qty = parse_decimal("0.14977266648836587").unwrap();
+//! let rounded = round_to_step(qty, dec!(0.00001000), Rounding::Down).unwrap();
+//! assert_eq!(Wire(rounded).to_string(), "0.14977");
+//! assert!(parse_decimal("1e5").is_err());
+//! assert!(parse_decimal("-1").is_err());
+//! ```
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+
+/// The largest number of integer or fractional digits Binance accepts in a decimal parameter.
+pub const MAX_WIRE_DIGITS: usize = 20;
+
+/// Why a decimal string or value was refused.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NumError {
+    /// The text is empty.
+    #[error("empty decimal")]
+    Empty,
+    /// The text has a character outside `[0-9.]` (a sign, an exponent, a space, ...), or a
+    /// misplaced or repeated dot. `at` is the byte offset of the first offending byte.
+    #[error("invalid character in decimal at byte {at}")]
+    InvalidCharacter {
+        /// Byte offset of the first offending byte.
+        at: usize,
+    },
+    /// The integer part is missing (`.5`) or the fractional part is missing (`5.`).
+    #[error("decimal needs digits on both sides of the dot")]
+    MissingDigits,
+    /// More than 20 integer or 20 fractional digits.
+    #[error("decimal has more than 20 integer or 20 fractional digits")]
+    TooManyDigits,
+    /// Legal on the wire, but not representable exactly as a [`Decimal`] (more than 28
+    /// significant digits). Refused rather than rounded.
+    #[error("decimal cannot be represented exactly")]
+    Unrepresentable,
+    /// An arithmetic result left the range of [`Decimal`].
+    #[error("decimal arithmetic overflowed")]
+    Overflow,
+    /// A JSON value that should have been a decimal string was another JSON type (a number,
+    /// `null`, a bool). Binance sends money as strings; a JSON number is refused because it may
+    /// have passed through a float.
+    #[error("expected a decimal string, found another JSON type")]
+    NotAString,
+}
+
+/// Parses an unsigned decimal in Binance's legal range `^([0-9]{1,20})(\.[0-9]{1,20})?$`.
+///
+/// Trailing fractional zeros carry no value and are dropped (`"0.00100000"` parses to
+/// `0.001`, scale 3), so a parsed step's scale is its number of significant decimals. Nothing
+/// is ever rounded: a value that needs more than 28 significant digits is
+/// [`NumError::Unrepresentable`].
+///
+/// # Errors
+/// Every way the text can leave the legal range has its own [`NumError`].
+///
+/// # Examples
+/// ```
+/// use aegis_exchange::num::{parse_decimal, NumError};
+/// assert_eq!(parse_decimal("0.00100000").unwrap().to_string(), "0.001");
+/// assert_eq!(parse_decimal("1E5"), Err(NumError::InvalidCharacter { at: 1 }));
+/// assert_eq!(parse_decimal("+1"), Err(NumError::InvalidCharacter { at: 0 }));
+/// assert_eq!(parse_decimal(".5"), Err(NumError::MissingDigits));
+/// ```
+pub fn parse_decimal(text: &str) -> Result<Decimal, NumError> {
+    parse_unsigned(text.as_bytes(), 0)
+}
+
+/// Like [`parse_decimal`], with an optional leading `-` (for deltas such as `balanceUpdate.d`).
+///
+/// # Errors
+/// As [`parse_decimal`].
+///
+/// # Examples
+/// ```
+/// use aegis_exchange::num::parse_signed_decimal;
+/// assert_eq!(parse_signed_decimal("-100.00000000").unwrap().to_string(), "-100.00000000");
+/// assert!(parse_signed_decimal("--1").is_err());
+/// ```
+pub fn parse_signed_decimal(text: &str) -> Result<Decimal, NumError> {
+    match text.as_bytes().split_first() {
+        Some((b'-', rest)) => parse_unsigned(rest, 1).map(|d| -d),
+        _ => parse_unsigned(text.as_bytes(), 0),
+    }
+}
+
+fn parse_unsigned(bytes: &[u8], offset: usize) -> Result<Decimal, NumError> {
+    if bytes.is_empty() {
+        return Err(NumError::Empty);
+    }
+    let mut int_digits = 0usize;
+    let mut frac_digits = 0usize;
+    let mut seen_dot = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'0'..=b'9' if seen_dot => frac_digits += 1,
+            b'0'..=b'9' => int_digits += 1,
+            b'.' if !seen_dot => seen_dot = true,
+            _ => return Err(NumError::InvalidCharacter { at: i + offset }),
+        }
+    }
+    if int_digits == 0 || (seen_dot && frac_digits == 0) {
+        return Err(NumError::MissingDigits);
+    }
+    if int_digits > MAX_WIRE_DIGITS || frac_digits > MAX_WIRE_DIGITS {
+        return Err(NumError::TooManyDigits);
+    }
+    // Trailing fractional zeros carry no value; dropping them keeps 20+20 digit strings such as
+    // "1.00000000000000000000" representable.
+    let mut significant = bytes;
+    let mut scale = frac_digits;
+    while scale > 0 {
+        match significant.split_last() {
+            Some((b'0', rest)) => {
+                significant = rest;
+                scale -= 1;
+            }
+            _ => break,
+        }
+    }
+    if scale == 0
+        && let Some((b'.', rest)) = significant.split_last()
+    {
+        significant = rest;
+    }
+    // At most 40 digits remain: 10^40 overflows u128, so accumulate with checks.
+    let mut mantissa: u128 = 0;
+    for &b in significant {
+        if b == b'.' {
+            continue;
+        }
+        mantissa = mantissa
+            .checked_mul(10)
+            .and_then(|m| m.checked_add(u128::from(b - b'0')))
+            .ok_or(NumError::Unrepresentable)?;
+    }
+    let mantissa = i128::try_from(mantissa).map_err(|_| NumError::Unrepresentable)?;
+    let scale = u32::try_from(scale).map_err(|_| NumError::Unrepresentable)?;
+    Decimal::try_from_i128_with_scale(mantissa, scale).map_err(|_| NumError::Unrepresentable)
+}
+
+/// A decimal displayed in canonical wire form: no exponent, no trailing zeros, `0` for zero.
+///
+/// A value that is a multiple of a step never shows more decimals than the step has
+/// significant decimals, so a validated quantity or price formats within the symbol's precision.
+///
+/// ```
+/// use aegis_exchange::num::Wire;
+/// use rust_decimal_macros::dec;
+/// assert_eq!(Wire(dec!(0.14977000)).to_string(), "0.14977");
+/// assert_eq!(Wire(dec!(65000.00)).to_string(), "65000");
+/// assert_eq!(Wire(dec!(-0.0)).to_string(), "0");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wire(pub Decimal);
+
+impl fmt::Display for Wire {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.normalize();
+        if n.is_zero() {
+            // Covers negative zero, which `normalize` may keep the sign of.
+            return f.write_str("0");
+        }
+        // Decimal's Display never uses an exponent.
+        fmt::Display::fmt(&n, f)
+    }
+}
+
+/// The number of significant decimal places of a step (`0.00100000` has 3, `10` has 0).
+///
+/// ```
+/// use aegis_exchange::num::step_decimals;
+/// use rust_decimal_macros::dec;
+/// assert_eq!(step_decimals(dec!(0.00100000)), 3);
+/// assert_eq!(step_decimals(dec!(10.00000000)), 0);
+/// ```
+#[must_use]
+pub fn step_decimals(step: Decimal) -> u32 {
+    step.normalize().scale()
+}
+
+/// The direction of a rounding to a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Rounding {
+    /// Toward negative infinity (floor). The default: it never enlarges a positive quantity.
+    #[default]
+    Down,
+    /// Toward positive infinity (ceiling).
+    Up,
+    /// To the nearest multiple; an exact half goes up (away from zero for positive values).
+    Nearest,
+}
+
+/// Rounds `value` to a multiple of `step` in the given direction.
+///
+/// A step of zero (or below) means "rule disabled": the value comes back unchanged, never a
+/// division by zero. A value that is already a multiple comes back unchanged (with its scale).
+///
+/// # Errors
+/// [`NumError::Overflow`] when rounding up would leave the range of [`Decimal`].
+///
+/// # Examples
+/// ```
+/// use aegis_exchange::num::{round_to_step, Rounding};
+/// use rust_decimal_macros::dec;
+/// assert_eq!(round_to_step(dec!(65432.517), dec!(0.01), Rounding::Down), Ok(dec!(65432.51)));
+/// assert_eq!(round_to_step(dec!(65432.517), dec!(0.01), Rounding::Up), Ok(dec!(65432.52)));
+/// assert_eq!(round_to_step(dec!(65432.515), dec!(0.01), Rounding::Nearest), Ok(dec!(65432.52)));
+/// assert_eq!(round_to_step(dec!(123.456), dec!(10), Rounding::Down), Ok(dec!(120)));
+/// assert_eq!(round_to_step(dec!(1.23), dec!(0), Rounding::Up), Ok(dec!(1.23)));
+/// ```
+pub fn round_to_step(value: Decimal, step: Decimal, mode: Rounding) -> Result<Decimal, NumError> {
+    if step <= Decimal::ZERO {
+        return Ok(value);
+    }
+    let rem = value.checked_rem(step).ok_or(NumError::Overflow)?;
+    if rem.is_zero() {
+        return Ok(value);
+    }
+    // `%` keeps the sign of the dividend: bring the remainder into [0, step).
+    let (floor, rem) = if rem.is_sign_negative() {
+        let rem = rem + step;
+        (value.checked_sub(rem).ok_or(NumError::Overflow)?, rem)
+    } else {
+        (value - rem, rem)
+    };
+    let up = || floor.checked_add(step).ok_or(NumError::Overflow);
+    match mode {
+        Rounding::Down => Ok(floor),
+        Rounding::Up => up(),
+        Rounding::Nearest => {
+            let twice = rem.checked_mul(Decimal::TWO).ok_or(NumError::Overflow)?;
+            if twice >= step { up() } else { Ok(floor) }
+        }
+    }
+}
+
+/// Whether `value` is an exact multiple of `step`; a step of zero (disabled) accepts anything.
+///
+/// ```
+/// use aegis_exchange::num::is_multiple_of;
+/// use rust_decimal_macros::dec;
+/// assert!(is_multiple_of(dec!(0.14977), dec!(0.00001)));
+/// assert!(!is_multiple_of(dec!(0.149775), dec!(0.00001)));
+/// assert!(is_multiple_of(dec!(0.149775), dec!(0)));
+/// ```
+#[must_use]
+pub fn is_multiple_of(value: Decimal, step: Decimal) -> bool {
+    if step <= Decimal::ZERO {
+        return true;
+    }
+    value.checked_rem(step).is_some_and(|r| r.is_zero())
+}
+
+/// Serde helpers for money fields: a decimal string only, parsed strictly.
+///
+/// Use with `#[serde(deserialize_with = "aegis_exchange::num::serde_str::decimal")]`.
+/// A JSON number, `null` or any other type is refused with [`NumError::NotAString`]'s text.
+pub mod serde_str {
+    use std::fmt;
+
+    use rust_decimal::Decimal;
+    use serde::de::{self, Deserializer, Visitor};
+
+    use super::{NumError, parse_decimal, parse_signed_decimal};
+
+    struct StrictVisitor {
+        signed: bool,
+    }
+
+    impl Visitor<'_> for StrictVisitor {
+        type Value = Decimal;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a decimal string such as \"0.00100000\"")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
+            let parsed = if self.signed { parse_signed_decimal(v) } else { parse_decimal(v) };
+            parsed.map_err(E::custom)
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Decimal, E> {
+            Err(E::custom(NumError::NotAString))
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Decimal, E> {
+            Err(E::custom(NumError::NotAString))
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Decimal, E> {
+            Err(E::custom(NumError::NotAString))
+        }
+    }
+
+    /// Deserializes an unsigned decimal string strictly (see [`parse_decimal`]).
+    ///
+    /// # Errors
+    /// A non-string JSON value, or a string outside Binance's legal range.
+    pub fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        d.deserialize_str(StrictVisitor { signed: false })
+    }
+
+    /// Deserializes a signed decimal string strictly (see [`parse_signed_decimal`]).
+    ///
+    /// # Errors
+    /// A non-string JSON value, or a string outside the legal range.
+    pub fn signed_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        d.deserialize_str(StrictVisitor { signed: true })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn parses_legal_forms() {
+        assert_eq!(parse_decimal("0"), Ok(dec!(0)));
+        assert_eq!(parse_decimal("000012.50"), Ok(dec!(12.5)));
+        assert_eq!(parse_decimal("92233720368.54775807"), Ok(dec!(92233720368.54775807)));
+        // 20 + 20 digits with trailing zeros fits once the zeros are dropped.
+        assert_eq!(parse_decimal("12345678901234567890.10000000000000000000"), Ok(dec!(12345678901234567890.1)));
+        assert_eq!(parse_decimal("0.00000000000000000001"), Ok(dec!(0.00000000000000000001)));
+        assert_eq!(parse_decimal("1.").err(), Some(NumError::MissingDigits));
+    }
+
+    #[test]
+    fn drops_trailing_zeros() {
+        assert_eq!(parse_decimal("1.50").map(|d| d.scale()), Ok(1));
+        assert_eq!(parse_decimal("1.00000000").map(|d| d.to_string()), Ok("1".into()));
+        assert_eq!(parse_decimal("10.00000000").map(|d| d.to_string()), Ok("10".into()));
+        assert_eq!(parse_decimal("0.00000000").map(|d| d.to_string()), Ok("0".into()));
+    }
+
+    #[test]
+    fn refuses_every_illegal_form() {
+        assert_eq!(parse_decimal(""), Err(NumError::Empty));
+        assert_eq!(parse_decimal("-1"), Err(NumError::InvalidCharacter { at: 0 }));
+        assert_eq!(parse_decimal("1e3"), Err(NumError::InvalidCharacter { at: 1 }));
+        assert_eq!(parse_decimal("1.2.3"), Err(NumError::InvalidCharacter { at: 3 }));
+        assert_eq!(parse_decimal(" 1"), Err(NumError::InvalidCharacter { at: 0 }));
+        assert_eq!(parse_decimal("NaN"), Err(NumError::InvalidCharacter { at: 0 }));
+        assert_eq!(parse_decimal("."), Err(NumError::MissingDigits));
+        assert_eq!(parse_decimal("123456789012345678901"), Err(NumError::TooManyDigits));
+        assert_eq!(parse_decimal("1.123456789012345678901"), Err(NumError::TooManyDigits));
+        assert_eq!(parse_decimal("12345678901234567890.12345678901234567891"), Err(NumError::Unrepresentable));
+        assert_eq!(parse_signed_decimal("-"), Err(NumError::Empty));
+        assert_eq!(parse_signed_decimal("--1"), Err(NumError::InvalidCharacter { at: 1 }));
+        assert_eq!(parse_signed_decimal("1-"), Err(NumError::InvalidCharacter { at: 1 }));
+    }
+
+    #[test]
+    fn rounding_negative_values_uses_floor_and_ceiling() {
+        assert_eq!(round_to_step(dec!(-1.25), dec!(0.1), Rounding::Down), Ok(dec!(-1.3)));
+        assert_eq!(round_to_step(dec!(-1.25), dec!(0.1), Rounding::Up), Ok(dec!(-1.2)));
+        assert_eq!(round_to_step(dec!(-1.26), dec!(0.1), Rounding::Nearest), Ok(dec!(-1.3)));
+    }
+
+    #[test]
+    fn rounding_up_at_the_top_of_the_range_is_an_error_not_a_panic() {
+        // MAX ends in 5: its floor to a step of 10 is fine, its ceiling does not exist.
+        assert_eq!(round_to_step(Decimal::MAX, dec!(10), Rounding::Up), Err(NumError::Overflow));
+        assert_eq!(round_to_step(Decimal::MAX, dec!(10), Rounding::Nearest), Err(NumError::Overflow));
+        assert!(round_to_step(Decimal::MAX, dec!(0.3), Rounding::Down).is_ok());
+    }
+
+    #[test]
+    fn serde_refuses_json_numbers() {
+        #[derive(serde::Deserialize, Debug)]
+        struct T {
+            #[serde(deserialize_with = "serde_str::decimal")]
+            p: Decimal,
+        }
+        assert_eq!(serde_json::from_str::<T>(r#"{"p":"1.5"}"#).map(|t| t.p).ok(), Some(dec!(1.5)));
+        let err = serde_json::from_str::<T>(r#"{"p":1.5}"#).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("expected a decimal string")));
+        assert!(serde_json::from_str::<T>(r#"{"p":null}"#).is_err());
+        assert!(serde_json::from_str::<T>(r#"{"p":"1e3"}"#).is_err());
+    }
+}

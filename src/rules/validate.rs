@@ -1,0 +1,915 @@
+//! `validate` and `normalize`: every filter's exact rule, and the rounding that makes an order
+//! pass them without ever enlarging it.
+
+use rust_decimal::Decimal;
+
+use super::context::{MarketContext, NormalizeOptions};
+use super::exchange_info::SymbolRules;
+use super::filter::{Filter, FilterKind};
+use crate::model::{OrderError, OrderRequest, OrderType, SelfTradePreventionMode, Side, SymbolStatus};
+use crate::num::{Rounding, is_multiple_of, round_to_step};
+
+/// Which rule of a filter an order broke.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Violation {
+    /// The value is below the filter's minimum (`bound` is the minimum).
+    BelowMinimum,
+    /// The value is above the filter's maximum (`bound` is the maximum).
+    AboveMaximum,
+    /// The value is not a multiple of the filter's step (`bound` is the step).
+    NotAMultipleOfStep,
+    /// Computing the checked quantity (a notional, a position) left the range of `Decimal`.
+    Overflow,
+}
+
+/// Why an order was refused before it could leave the process.
+///
+/// A filter failure displays exactly as Binance's `-1013` message (`Filter failure: LOT_SIZE`)
+/// and [`filter_type`](Self::filter_type) returns Binance's filter name; the other refusals
+/// display as the exchange's own message for that case, with its [`code`](Self::code). Every
+/// variant carries what a log or a test needs: the parameter, the offending value, the bound.
+///
+/// ```
+/// use aegis_exchange::{FilterError, FilterKind, Violation};
+/// use rust_decimal_macros::dec;
+/// let e = FilterError::Filter {
+///     filter: FilterKind::LotSize, parameter: "quantity",
+///     violation: Violation::BelowMinimum, value: dec!(0.000001), bound: dec!(0.00001),
+/// };
+/// assert_eq!(e.to_string(), "Filter failure: LOT_SIZE");
+/// assert_eq!(e.filter_type(), "LOT_SIZE");
+/// assert_eq!(e.code(), -1013);
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    /// The order is malformed for its type before any symbol rule applies.
+    #[error(transparent)]
+    Parameter(#[from] OrderError),
+    /// The order names another symbol than these rules (-1121).
+    #[error("Invalid symbol.")]
+    SymbolMismatch {
+        /// The rules' symbol.
+        expected: String,
+        /// The order's symbol.
+        got: String,
+    },
+    /// The symbol's status does not accept new orders (BREAK, HALT, CANCEL_ONLY, ...) (-2010).
+    #[error("This order type is not possible in this trading phase.")]
+    SymbolNotTrading {
+        /// The symbol's status.
+        status: SymbolStatus,
+    },
+    /// `isSpotTradingAllowed` is false (-2010).
+    #[error("This symbol is not permitted for this account.")]
+    SpotTradingNotAllowed,
+    /// The order type is not in the symbol's `orderTypes` (-2010).
+    #[error("{}", order_type_not_supported(order_type))]
+    OrderTypeNotAllowed {
+        /// The refused type.
+        order_type: OrderType,
+    },
+    /// `icebergQty` on a symbol without `icebergAllowed` (-2010).
+    #[error("Iceberg orders are not supported for this symbol.")]
+    IcebergNotAllowed,
+    /// `quoteOrderQty` on a symbol without `quoteOrderQtyMarketAllowed` (-2010).
+    #[error("Quote order qty market orders are not support for this symbol.")]
+    QuoteOrderQtyNotAllowed,
+    /// `trailingDelta` on a symbol without `allowTrailingStop` (-2010).
+    #[error("Trailing stop orders are not supported for this symbol.")]
+    TrailingStopNotAllowed,
+    /// A self-trade prevention mode outside `allowedSelfTradePreventionModes` (-1013).
+    #[error("Invalid selfTradePreventionMode.")]
+    SelfTradePreventionModeNotAllowed {
+        /// The refused mode.
+        mode: SelfTradePreventionMode,
+    },
+    /// More decimals than the asset allows (-1111).
+    #[error("Parameter '{parameter}' has too much precision.")]
+    TooMuchPrecision {
+        /// The parameter's wire name.
+        parameter: &'static str,
+        /// The offending value.
+        value: Decimal,
+        /// The decimals allowed.
+        max_decimals: u32,
+    },
+    /// A filter's rule failed (-1013).
+    #[error("Filter failure: {}", filter.as_str())]
+    Filter {
+        /// The filter.
+        filter: FilterKind,
+        /// The parameter checked (`quantity`, `price`, `notional`, `openOrders`, ...).
+        parameter: &'static str,
+        /// Which rule.
+        violation: Violation,
+        /// The offending value.
+        value: Decimal,
+        /// The bound it broke.
+        bound: Decimal,
+    },
+    /// The symbol carries a known filter that exchangeInfo did not let us read: never traded.
+    #[error("Filter failure: {filter_type} (unreadable in exchangeInfo: {reason})")]
+    MalformedFilter {
+        /// The filter's name.
+        filter_type: String,
+        /// Why it could not be read.
+        reason: String,
+    },
+    /// Strict mode: the symbol carries a filter type this crate does not know.
+    #[error("Filter failure: {filter_type} (unknown filter type, refused in strict mode)")]
+    UnknownFilter {
+        /// The filter's name as sent.
+        filter_type: String,
+    },
+    /// Strict mode: the market context a filter needs was not given.
+    #[error("Filter failure: {} (market context missing, refused in strict mode)", filter.as_str())]
+    MissingContext {
+        /// The filter that could not be checked.
+        filter: FilterKind,
+    },
+}
+
+fn order_type_not_supported(t: &OrderType) -> &'static str {
+    match t {
+        OrderType::Market => "Market orders are not supported for this symbol.",
+        OrderType::StopLoss => "Stop loss orders are not supported for this symbol.",
+        OrderType::StopLossLimit => "Stop loss limit orders are not supported for this symbol.",
+        OrderType::TakeProfit => "Take profit orders are not supported for this symbol.",
+        OrderType::TakeProfitLimit => "Take profit limit orders are not supported for this symbol.",
+        _ => "Unsupported order combination",
+    }
+}
+
+impl FilterError {
+    /// Binance's filter name for a filter failure (`"LOT_SIZE"`); for the other refusals,
+    /// Binance's name of the error code (`"BAD_PRECISION"`, `"NEW_ORDER_REJECTED"`, ...).
+    #[must_use]
+    pub fn filter_type(&self) -> &str {
+        match self {
+            FilterError::Filter { filter, .. } | FilterError::MissingContext { filter } => filter.as_str(),
+            FilterError::MalformedFilter { filter_type, .. } | FilterError::UnknownFilter { filter_type } => {
+                filter_type
+            }
+            FilterError::Parameter(e) => e.code_name(),
+            FilterError::SymbolMismatch { .. } => "BAD_SYMBOL",
+            FilterError::TooMuchPrecision { .. } => "BAD_PRECISION",
+            FilterError::SelfTradePreventionModeNotAllowed { .. } => "INVALID_MESSAGE",
+            FilterError::SymbolNotTrading { .. }
+            | FilterError::SpotTradingNotAllowed
+            | FilterError::OrderTypeNotAllowed { .. }
+            | FilterError::IcebergNotAllowed
+            | FilterError::QuoteOrderQtyNotAllowed
+            | FilterError::TrailingStopNotAllowed => "NEW_ORDER_REJECTED",
+        }
+    }
+
+    /// The error code Binance answers the same order with.
+    #[must_use]
+    pub fn code(&self) -> i32 {
+        match self {
+            FilterError::Parameter(e) => e.code(),
+            FilterError::SymbolMismatch { .. } => -1121,
+            FilterError::TooMuchPrecision { .. } => -1111,
+            FilterError::SymbolNotTrading { .. }
+            | FilterError::SpotTradingNotAllowed
+            | FilterError::OrderTypeNotAllowed { .. }
+            | FilterError::IcebergNotAllowed
+            | FilterError::QuoteOrderQtyNotAllowed
+            | FilterError::TrailingStopNotAllowed => -2010,
+            FilterError::SelfTradePreventionModeNotAllowed { .. }
+            | FilterError::Filter { .. }
+            | FilterError::MalformedFilter { .. }
+            | FilterError::UnknownFilter { .. }
+            | FilterError::MissingContext { .. } => -1013,
+        }
+    }
+
+    /// Whether this is a filter failure (`Filter failure: <TYPE>`), as opposed to a parameter
+    /// or symbol-level refusal.
+    #[must_use]
+    pub fn is_filter_failure(&self) -> bool {
+        matches!(
+            self,
+            FilterError::Filter { .. }
+                | FilterError::MalformedFilter { .. }
+                | FilterError::UnknownFilter { .. }
+                | FilterError::MissingContext { .. }
+        )
+    }
+}
+
+/// An order that passed every filter of its symbol: the only kind the crate will sign and send.
+///
+/// It comes only out of [`SymbolRules::validate`] and [`SymbolRules::normalize`]. Filters that
+/// could not be checked for lack of market context are listed in
+/// [`unchecked`](Self::unchecked) (never silently passed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatedOrder {
+    request: OrderRequest,
+    unchecked: u32,
+    unknown_filters: bool,
+}
+
+impl ValidatedOrder {
+    /// The validated request.
+    #[must_use]
+    pub fn request(&self) -> &OrderRequest {
+        &self.request
+    }
+
+    /// The validated request, by value.
+    #[must_use]
+    pub fn into_request(self) -> OrderRequest {
+        self.request
+    }
+
+    /// Filters that apply to this order but could not be checked for lack of market context.
+    pub fn unchecked(&self) -> impl Iterator<Item = FilterKind> + '_ {
+        FilterKind::ALL.into_iter().filter(|k| self.unchecked & k.bit() != 0)
+    }
+
+    /// Whether the symbol carries filter types this crate does not know (allowed only outside
+    /// strict mode).
+    #[must_use]
+    pub fn has_unknown_filters(&self) -> bool {
+        self.unknown_filters
+    }
+
+    /// Every applicable filter was checked, and none is unknown.
+    #[must_use]
+    pub fn is_fully_checked(&self) -> bool {
+        self.unchecked == 0 && !self.unknown_filters
+    }
+}
+
+/// The state of one check pass: which filters went unchecked.
+struct Pass<'a> {
+    ctx: &'a MarketContext,
+    unchecked: u32,
+}
+
+impl Pass<'_> {
+    /// A filter needs context that is missing: refuse in strict mode, else note it.
+    fn missing(&mut self, filter: FilterKind) -> Result<(), FilterError> {
+        if self.ctx.is_strict() {
+            return Err(FilterError::MissingContext { filter });
+        }
+        self.unchecked |= filter.bit();
+        Ok(())
+    }
+}
+
+fn fail(
+    filter: FilterKind,
+    parameter: &'static str,
+    violation: Violation,
+    value: Decimal,
+    bound: Decimal,
+) -> FilterError {
+    FilterError::Filter { filter, parameter, violation, value, bound }
+}
+
+/// min / max / step, each disabled at 0 (SPEC §3).
+fn range(
+    filter: FilterKind,
+    parameter: &'static str,
+    value: Decimal,
+    min: Decimal,
+    max: Decimal,
+    step: Decimal,
+) -> Result<(), FilterError> {
+    if min > Decimal::ZERO && value < min {
+        return Err(fail(filter, parameter, Violation::BelowMinimum, value, min));
+    }
+    if max > Decimal::ZERO && value > max {
+        return Err(fail(filter, parameter, Violation::AboveMaximum, value, max));
+    }
+    if !is_multiple_of(value, step) {
+        return Err(fail(filter, parameter, Violation::NotAMultipleOfStep, value, step));
+    }
+    Ok(())
+}
+
+fn count_check(filter: FilterKind, parameter: &'static str, open: u64, max: u64) -> Result<(), FilterError> {
+    if max > 0 && open.saturating_add(1) > max {
+        return Err(fail(
+            filter,
+            parameter,
+            Violation::AboveMaximum,
+            Decimal::from(open.saturating_add(1)),
+            Decimal::from(max),
+        ));
+    }
+    Ok(())
+}
+
+fn decimals(value: Decimal) -> u32 {
+    value.normalize().scale()
+}
+
+fn passive(side: &Side) -> Rounding {
+    if *side == Side::Sell { Rounding::Up } else { Rounding::Down }
+}
+
+/// 10^-precision, the smallest amount with `precision` decimals.
+fn precision_step(precision: u32) -> Decimal {
+    Decimal::new(1, precision)
+}
+
+impl SymbolRules {
+    /// Checks `order` against this symbol exactly as Binance would: the type's parameters, the
+    /// symbol's status and features, the asset precisions, then every filter in the order
+    /// exchangeInfo lists them, then the exchange and asset filters. Nothing is rounded.
+    ///
+    /// # Errors
+    /// The first refusal, as a [`FilterError`] naming Binance's filter or error.
+    ///
+    /// # Examples
+    /// ```
+    /// use aegis_exchange::{ExchangeInfo, MarketContext, OrderRequest, Side};
+    /// use rust_decimal_macros::dec;
+    /// let info = ExchangeInfo::from_json(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO).unwrap();
+    /// let rules = info.symbol("BTCUSDT").unwrap();
+    /// let ctx = MarketContext::default().with_reference_price(dec!(65000));
+    /// let bad = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.000015), dec!(65000));
+    /// assert_eq!(rules.validate(&bad, &ctx).unwrap_err().filter_type(), "LOT_SIZE");
+    /// ```
+    pub fn validate(&self, order: &OrderRequest, ctx: &MarketContext) -> Result<ValidatedOrder, FilterError> {
+        let (unchecked, unknown_filters) = self.check(order, ctx)?;
+        Ok(ValidatedOrder { request: order.clone(), unchecked, unknown_filters })
+    }
+
+    /// Rounds `order` safely, then validates it: quantities down to the step (never up), prices
+    /// to the tick toward the passive side (BUY down, SELL up), amounts to the asset precision.
+    /// An order that cannot be made valid this way is refused with the filter's name.
+    ///
+    /// # Errors
+    /// As [`validate`](Self::validate), after rounding.
+    ///
+    /// # Examples
+    /// ```
+    /// use aegis_exchange::{ExchangeInfo, MarketContext, OrderRequest, Side};
+    /// use rust_decimal_macros::dec;
+    /// let info = ExchangeInfo::from_json(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO).unwrap();
+    /// let rules = info.symbol("BTCUSDT").unwrap();
+    /// let ctx = MarketContext::default().with_reference_price(dec!(65430));
+    /// let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.14977266648836587), dec!(65432.517));
+    /// let valid = rules.normalize(order, &ctx).unwrap();
+    /// assert_eq!(valid.request().quantity(), Some(dec!(0.14977)));
+    /// assert_eq!(valid.request().price(), Some(dec!(65432.51)));
+    /// ```
+    pub fn normalize(&self, order: OrderRequest, ctx: &MarketContext) -> Result<ValidatedOrder, FilterError> {
+        self.normalize_with(order, ctx, NormalizeOptions::default())
+    }
+
+    /// [`normalize`](Self::normalize) with explicit price rounding.
+    ///
+    /// # Errors
+    /// As [`validate`](Self::validate), after rounding.
+    pub fn normalize_with(
+        &self,
+        mut order: OrderRequest,
+        ctx: &MarketContext,
+        options: NormalizeOptions,
+    ) -> Result<ValidatedOrder, FilterError> {
+        // A malformed order is refused as it is: rounding cannot fix a missing parameter.
+        order.check_parameters()?;
+        let is_market = *order.order_type() == OrderType::Market;
+        let lot = self.lot_size.unwrap_or_default();
+        let market_lot = if is_market { self.market_lot_size.unwrap_or_default() } else { Default::default() };
+        let base_step = precision_step(self.base_asset_precision);
+        let quote_step = precision_step(self.quote_asset_precision);
+
+        let round_qty = |value: Decimal, filter: FilterKind, parameter: &'static str| -> Result<Decimal, FilterError> {
+            let mut v = round_to_step(value, lot.2, Rounding::Down)
+                .and_then(|v| round_to_step(v, market_lot.2, Rounding::Down))
+                .map_err(|_| fail(filter, parameter, Violation::Overflow, value, lot.2))?;
+            if v.scale() > self.base_asset_precision {
+                v = round_to_step(v, base_step, Rounding::Down)
+                    .map_err(|_| fail(filter, parameter, Violation::Overflow, value, base_step))?;
+            }
+            if v.is_zero() {
+                // Rounding down to the step left nothing: the order is below the lot minimum.
+                let step = if market_lot.2 > lot.2 { market_lot.2 } else { lot.2 };
+                let min = [lot.0, market_lot.0, step, base_step].into_iter().fold(Decimal::ZERO, Decimal::max);
+                return Err(fail(filter, parameter, Violation::BelowMinimum, v, min));
+            }
+            Ok(v)
+        };
+        let qty_filter = if is_market && self.market_lot_size.is_some_and(|m| m.2 > Decimal::ZERO) {
+            FilterKind::MarketLotSize
+        } else {
+            FilterKind::LotSize
+        };
+        if let Some(q) = order.quantity() {
+            order.set_quantity(Some(round_qty(q, qty_filter, "quantity")?));
+        }
+        if let Some(q) = order.iceberg_qty() {
+            order.set_iceberg_qty(Some(round_qty(q, FilterKind::LotSize, "icebergQty")?));
+        }
+
+        let tick = self.price_filter.map_or(Decimal::ZERO, |p| p.2);
+        let round_price = |value: Decimal, mode: Rounding, parameter: &'static str| -> Result<Decimal, FilterError> {
+            let mut v = round_to_step(value, tick, mode)
+                .map_err(|_| fail(FilterKind::PriceFilter, parameter, Violation::Overflow, value, tick))?;
+            if v.scale() > self.quote_asset_precision {
+                v = round_to_step(v, quote_step, mode)
+                    .map_err(|_| fail(FilterKind::PriceFilter, parameter, Violation::Overflow, value, quote_step))?;
+            }
+            if v.is_zero() {
+                let bound = if tick > quote_step { tick } else { quote_step };
+                return Err(fail(FilterKind::PriceFilter, parameter, Violation::BelowMinimum, v, bound));
+            }
+            Ok(v)
+        };
+        let side_rounding = passive(order.side());
+        if let Some(p) = order.price() {
+            order.set_price(Some(round_price(p, options.price.unwrap_or(side_rounding), "price")?));
+        }
+        if let Some(p) = order.stop_price() {
+            order.set_stop_price(Some(round_price(p, options.stop_price.unwrap_or(side_rounding), "stopPrice")?));
+        }
+        if let Some(q) = order.quote_order_qty()
+            && q.scale() > self.quote_asset_precision
+        {
+            let v = round_to_step(q, quote_step, Rounding::Down)
+                .map_err(|_| FilterError::Parameter(OrderError::OutOfRange { parameter: "quoteOrderQty", value: q }))?;
+            if v.is_zero() {
+                return Err(FilterError::Parameter(OrderError::Zero { parameter: "quoteOrderQty" }));
+            }
+            order.set_quote_order_qty(Some(v));
+        }
+
+        let (unchecked, unknown_filters) = self.check(&order, ctx)?;
+        Ok(ValidatedOrder { request: order, unchecked, unknown_filters })
+    }
+
+    /// Checks a keep-priority amendment against MAX_NUM_ORDER_AMENDS, given how many times the
+    /// order was already amended.
+    ///
+    /// # Errors
+    /// `Filter failure: MAX_NUM_ORDER_AMENDS` (Binance answers it with -2038).
+    pub fn check_amend(&self, amendments_so_far: u64) -> Result<(), FilterError> {
+        for f in &self.filters {
+            if let Filter::MaxNumOrderAmends { max_num_order_amends } = *f {
+                count_check(FilterKind::MaxNumOrderAmends, "amendments", amendments_so_far, max_num_order_amends)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a new order list against MAX_NUM_ORDER_LISTS (open lists on the symbol) and
+    /// EXCHANGE_MAX_NUM_ORDER_LISTS (open lists on the account).
+    ///
+    /// # Errors
+    /// `Filter failure: MAX_NUM_ORDER_LISTS` or `EXCHANGE_MAX_NUM_ORDER_LISTS`.
+    pub fn check_new_order_list(&self, open_on_symbol: u64, open_on_account: u64) -> Result<(), FilterError> {
+        for f in self.filters.iter().chain(self.exchange_filters.iter()) {
+            match *f {
+                Filter::MaxNumOrderLists { max_num_order_lists } => {
+                    count_check(FilterKind::MaxNumOrderLists, "openOrderLists", open_on_symbol, max_num_order_lists)?;
+                }
+                Filter::ExchangeMaxNumOrderLists { max_num_order_lists } => count_check(
+                    FilterKind::ExchangeMaxNumOrderLists,
+                    "openOrderLists",
+                    open_on_account,
+                    max_num_order_lists,
+                )?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole check; returns the unchecked-filter set and whether unknown filters exist.
+    fn check(&self, o: &OrderRequest, ctx: &MarketContext) -> Result<(u32, bool), FilterError> {
+        o.check_parameters()?;
+        if o.symbol() != self.symbol {
+            return Err(FilterError::SymbolMismatch { expected: self.symbol.clone(), got: o.symbol().to_owned() });
+        }
+        self.check_symbol_features(o)?;
+        self.check_precision(o)?;
+
+        let mut pass = Pass { ctx, unchecked: 0 };
+        let mut unknown = false;
+        for f in &self.filters {
+            match f {
+                Filter::Malformed { filter_type, reason } => {
+                    return Err(FilterError::MalformedFilter {
+                        filter_type: filter_type.clone(),
+                        reason: reason.clone(),
+                    });
+                }
+                Filter::Unknown { filter_type, .. } => {
+                    if ctx.is_strict() {
+                        return Err(FilterError::UnknownFilter { filter_type: filter_type.clone() });
+                    }
+                    unknown = true;
+                }
+                known => self.apply(known, o, &mut pass)?,
+            }
+        }
+        for f in self.exchange_filters.iter().chain(self.asset_filters.iter()) {
+            match f {
+                Filter::Malformed { filter_type, reason } => {
+                    return Err(FilterError::MalformedFilter {
+                        filter_type: filter_type.clone(),
+                        reason: reason.clone(),
+                    });
+                }
+                Filter::Unknown { filter_type, .. } => {
+                    if ctx.is_strict() {
+                        return Err(FilterError::UnknownFilter { filter_type: filter_type.clone() });
+                    }
+                    unknown = true;
+                }
+                known => self.apply(known, o, &mut pass)?,
+            }
+        }
+        Ok((pass.unchecked, unknown))
+    }
+
+    fn check_symbol_features(&self, o: &OrderRequest) -> Result<(), FilterError> {
+        if self.status != SymbolStatus::Trading {
+            return Err(FilterError::SymbolNotTrading { status: self.status.clone() });
+        }
+        if !self.is_spot_trading_allowed {
+            return Err(FilterError::SpotTradingNotAllowed);
+        }
+        if !self.order_types.contains(o.order_type()) {
+            return Err(FilterError::OrderTypeNotAllowed { order_type: o.order_type().clone() });
+        }
+        if o.iceberg_qty().is_some() && !self.iceberg_allowed {
+            return Err(FilterError::IcebergNotAllowed);
+        }
+        if o.quote_order_qty().is_some() && !self.quote_order_qty_market_allowed {
+            return Err(FilterError::QuoteOrderQtyNotAllowed);
+        }
+        if o.trailing_delta().is_some() && !self.allow_trailing_stop {
+            return Err(FilterError::TrailingStopNotAllowed);
+        }
+        if let Some(mode) = o.self_trade_prevention_mode()
+            && !self.allowed_self_trade_prevention_modes.contains(mode)
+        {
+            return Err(FilterError::SelfTradePreventionModeNotAllowed { mode: mode.clone() });
+        }
+        Ok(())
+    }
+
+    fn check_precision(&self, o: &OrderRequest) -> Result<(), FilterError> {
+        let base = self.base_asset_precision;
+        let quote = self.quote_asset_precision;
+        for (parameter, value, max) in [
+            ("quantity", o.quantity(), base),
+            ("icebergQty", o.iceberg_qty(), base),
+            ("price", o.price(), quote),
+            ("stopPrice", o.stop_price(), quote),
+            ("quoteOrderQty", o.quote_order_qty(), quote),
+        ] {
+            if let Some(value) = value {
+                // Fast path: a scale within the limit needs no normalization.
+                if value.scale() > max && decimals(value) > max {
+                    return Err(FilterError::TooMuchPrecision { parameter, value, max_decimals: max });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The notional a notional filter compares, or `None` when it does not apply; an error in
+    /// strict mode when the price it needs is missing.
+    fn notional(
+        &self,
+        filter: FilterKind,
+        o: &OrderRequest,
+        pass: &mut Pass<'_>,
+        applies_to_market: bool,
+        avg_price_mins: u64,
+    ) -> Result<Option<Decimal>, FilterError> {
+        let t = o.order_type();
+        if t.is_market_like() {
+            if !applies_to_market {
+                return Ok(None);
+            }
+            if let Some(quote) = o.quote_order_qty() {
+                return Ok(Some(quote));
+            }
+            let (Some(qty), Some(price)) = (o.quantity(), pass.ctx.price_proxy(avg_price_mins)) else {
+                pass.missing(filter)?;
+                return Ok(None);
+            };
+            return qty
+                .checked_mul(price)
+                .map(Some)
+                .ok_or_else(|| fail(filter, "notional", Violation::Overflow, qty, price));
+        }
+        match (o.quantity(), o.price()) {
+            (Some(qty), Some(price)) => qty
+                .checked_mul(price)
+                .map(Some)
+                .ok_or_else(|| fail(filter, "notional", Violation::Overflow, qty, price)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The base quantity the order may add to a position, estimated through the price proxy
+    /// for quoteOrderQty orders.
+    fn base_quantity(o: &OrderRequest, pass: &Pass<'_>) -> Option<Decimal> {
+        o.quantity().or_else(|| {
+            let quote = o.quote_order_qty()?;
+            let price = pass.ctx.price_proxy(0).or(pass.ctx.average_price())?;
+            if price.is_zero() { None } else { quote.checked_div(price) }
+        })
+    }
+
+    fn apply(&self, f: &Filter, o: &OrderRequest, pass: &mut Pass<'_>) -> Result<(), FilterError> {
+        let is_market = *o.order_type() == OrderType::Market;
+        match *f {
+            Filter::PriceFilter { min_price, max_price, tick_size } => {
+                for (parameter, value) in [("price", o.price()), ("stopPrice", o.stop_price())] {
+                    if let Some(v) = value {
+                        range(FilterKind::PriceFilter, parameter, v, min_price, max_price, tick_size)?;
+                    }
+                }
+            }
+            Filter::PercentPrice { multiplier_up, multiplier_down, avg_price_mins } => {
+                self.percent_price(FilterKind::PercentPrice, o, pass, multiplier_up, multiplier_down, avg_price_mins)?;
+            }
+            Filter::PercentPriceBySide {
+                bid_multiplier_up,
+                bid_multiplier_down,
+                ask_multiplier_up,
+                ask_multiplier_down,
+                avg_price_mins,
+            } => {
+                let (up, down) = if *o.side() == Side::Sell {
+                    (ask_multiplier_up, ask_multiplier_down)
+                } else {
+                    (bid_multiplier_up, bid_multiplier_down)
+                };
+                self.percent_price(FilterKind::PercentPriceBySide, o, pass, up, down, avg_price_mins)?;
+            }
+            Filter::LotSize { min_qty, max_qty, step_size } => {
+                for (parameter, value) in [("quantity", o.quantity()), ("icebergQty", o.iceberg_qty())] {
+                    if let Some(v) = value {
+                        range(FilterKind::LotSize, parameter, v, min_qty, max_qty, step_size)?;
+                    }
+                }
+            }
+            Filter::MarketLotSize { min_qty, max_qty, step_size } => {
+                if let (true, Some(v)) = (is_market, o.quantity()) {
+                    range(FilterKind::MarketLotSize, "quantity", v, min_qty, max_qty, step_size)?;
+                }
+            }
+            Filter::MinNotional { min_notional, apply_to_market, avg_price_mins } => {
+                if let Some(n) = self.notional(FilterKind::MinNotional, o, pass, apply_to_market, avg_price_mins)?
+                    && min_notional > Decimal::ZERO
+                    && n < min_notional
+                {
+                    return Err(fail(FilterKind::MinNotional, "notional", Violation::BelowMinimum, n, min_notional));
+                }
+            }
+            Filter::Notional {
+                min_notional,
+                apply_min_to_market,
+                max_notional,
+                apply_max_to_market,
+                avg_price_mins,
+            } => {
+                let market_like = o.order_type().is_market_like();
+                let check_min = !market_like || apply_min_to_market;
+                let check_max = !market_like || apply_max_to_market;
+                if (check_min || check_max)
+                    && let Some(n) = self.notional(FilterKind::Notional, o, pass, true, avg_price_mins)?
+                {
+                    if check_min && min_notional > Decimal::ZERO && n < min_notional {
+                        return Err(fail(FilterKind::Notional, "notional", Violation::BelowMinimum, n, min_notional));
+                    }
+                    if check_max && max_notional > Decimal::ZERO && n > max_notional {
+                        return Err(fail(FilterKind::Notional, "notional", Violation::AboveMaximum, n, max_notional));
+                    }
+                }
+            }
+            Filter::IcebergParts { limit } => {
+                if let (Some(qty), Some(iceberg), true) = (o.quantity(), o.iceberg_qty(), limit > 0) {
+                    // ceil(qty / iceberg) computed exactly: whole parts plus one for a remainder.
+                    let parts = qty
+                        .checked_rem(iceberg)
+                        .and_then(|rem| {
+                            let whole = (qty - rem).checked_div(iceberg)?;
+                            if rem.is_zero() { Some(whole) } else { whole.checked_add(Decimal::ONE) }
+                        })
+                        .ok_or_else(|| {
+                            fail(FilterKind::IcebergParts, "icebergQty", Violation::Overflow, qty, iceberg)
+                        })?;
+                    if parts > Decimal::from(limit) {
+                        return Err(fail(
+                            FilterKind::IcebergParts,
+                            "icebergQty",
+                            Violation::AboveMaximum,
+                            parts,
+                            Decimal::from(limit),
+                        ));
+                    }
+                }
+            }
+            Filter::MaxNumOrders { max_num_orders } => {
+                if max_num_orders > 0 {
+                    match pass.ctx.open_orders() {
+                        Some(n) => count_check(FilterKind::MaxNumOrders, "openOrders", n, max_num_orders)?,
+                        None => pass.missing(FilterKind::MaxNumOrders)?,
+                    }
+                }
+            }
+            Filter::MaxNumAlgoOrders { max_num_algo_orders } => {
+                if max_num_algo_orders > 0 && o.order_type().is_algo() {
+                    match pass.ctx.open_algo_orders() {
+                        Some(n) => count_check(FilterKind::MaxNumAlgoOrders, "openAlgoOrders", n, max_num_algo_orders)?,
+                        None => pass.missing(FilterKind::MaxNumAlgoOrders)?,
+                    }
+                }
+            }
+            Filter::MaxNumIcebergOrders { max_num_iceberg_orders } => {
+                if max_num_iceberg_orders > 0 && o.iceberg_qty().is_some() {
+                    match pass.ctx.open_iceberg_orders() {
+                        Some(n) => {
+                            count_check(
+                                FilterKind::MaxNumIcebergOrders,
+                                "openIcebergOrders",
+                                n,
+                                max_num_iceberg_orders,
+                            )?;
+                        }
+                        None => pass.missing(FilterKind::MaxNumIcebergOrders)?,
+                    }
+                }
+            }
+            Filter::MaxPosition { max_position } => {
+                if max_position > Decimal::ZERO && *o.side() == Side::Buy {
+                    match (pass.ctx.base_position(), Self::base_quantity(o, pass)) {
+                        (Some(position), Some(qty)) => {
+                            let after = position.checked_add(qty).ok_or_else(|| {
+                                fail(FilterKind::MaxPosition, "position", Violation::Overflow, position, qty)
+                            })?;
+                            if after > max_position {
+                                return Err(fail(
+                                    FilterKind::MaxPosition,
+                                    "position",
+                                    Violation::AboveMaximum,
+                                    after,
+                                    max_position,
+                                ));
+                            }
+                        }
+                        _ => pass.missing(FilterKind::MaxPosition)?,
+                    }
+                }
+            }
+            Filter::TrailingDelta {
+                min_trailing_above_delta,
+                max_trailing_above_delta,
+                min_trailing_below_delta,
+                max_trailing_below_delta,
+            } => {
+                if let Some(delta) = o.trailing_delta() {
+                    let above = matches!(
+                        (o.order_type(), o.side()),
+                        (OrderType::StopLoss | OrderType::StopLossLimit, Side::Buy)
+                            | (OrderType::TakeProfit | OrderType::TakeProfitLimit, Side::Sell)
+                    );
+                    let (min, max) = if above {
+                        (min_trailing_above_delta, max_trailing_above_delta)
+                    } else {
+                        (min_trailing_below_delta, max_trailing_below_delta)
+                    };
+                    if min > 0 && delta < min {
+                        return Err(fail(
+                            FilterKind::TrailingDelta,
+                            "trailingDelta",
+                            Violation::BelowMinimum,
+                            delta.into(),
+                            min.into(),
+                        ));
+                    }
+                    if max > 0 && delta > max {
+                        return Err(fail(
+                            FilterKind::TrailingDelta,
+                            "trailingDelta",
+                            Violation::AboveMaximum,
+                            delta.into(),
+                            max.into(),
+                        ));
+                    }
+                }
+            }
+            Filter::ExchangeMaxNumOrders { max_num_orders } => {
+                if max_num_orders > 0 {
+                    match pass.ctx.account_open_orders() {
+                        Some(n) => count_check(FilterKind::ExchangeMaxNumOrders, "openOrders", n, max_num_orders)?,
+                        None => pass.missing(FilterKind::ExchangeMaxNumOrders)?,
+                    }
+                }
+            }
+            Filter::ExchangeMaxNumAlgoOrders { max_num_algo_orders } => {
+                if max_num_algo_orders > 0 && o.order_type().is_algo() {
+                    match pass.ctx.account_open_algo_orders() {
+                        Some(n) => {
+                            count_check(
+                                FilterKind::ExchangeMaxNumAlgoOrders,
+                                "openAlgoOrders",
+                                n,
+                                max_num_algo_orders,
+                            )?;
+                        }
+                        None => pass.missing(FilterKind::ExchangeMaxNumAlgoOrders)?,
+                    }
+                }
+            }
+            Filter::ExchangeMaxNumIcebergOrders { max_num_iceberg_orders } => {
+                if max_num_iceberg_orders > 0 && o.iceberg_qty().is_some() {
+                    match pass.ctx.account_open_iceberg_orders() {
+                        Some(n) => count_check(
+                            FilterKind::ExchangeMaxNumIcebergOrders,
+                            "openIcebergOrders",
+                            n,
+                            max_num_iceberg_orders,
+                        )?,
+                        None => pass.missing(FilterKind::ExchangeMaxNumIcebergOrders)?,
+                    }
+                }
+            }
+            Filter::MaxAsset { ref asset, limit } => {
+                if limit > Decimal::ZERO {
+                    if *asset == self.base_asset {
+                        match Self::base_quantity(o, pass) {
+                            Some(qty) if qty > limit => {
+                                return Err(fail(
+                                    FilterKind::MaxAsset,
+                                    "quantity",
+                                    Violation::AboveMaximum,
+                                    qty,
+                                    limit,
+                                ));
+                            }
+                            Some(_) => {}
+                            None => pass.missing(FilterKind::MaxAsset)?,
+                        }
+                    }
+                    if *asset == self.quote_asset {
+                        match self.notional(FilterKind::MaxAsset, o, pass, true, 0)? {
+                            Some(n) if n > limit => {
+                                return Err(fail(FilterKind::MaxAsset, "notional", Violation::AboveMaximum, n, limit));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            // Amendments and order lists are checked by `check_amend` / `check_new_order_list`;
+            // they do not apply to a single new order.
+            Filter::MaxNumOrderAmends { .. }
+            | Filter::MaxNumOrderLists { .. }
+            | Filter::ExchangeMaxNumOrderLists { .. }
+            | Filter::Unknown { .. }
+            | Filter::Malformed { .. } => {}
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn percent_price(
+        &self,
+        filter: FilterKind,
+        o: &OrderRequest,
+        pass: &mut Pass<'_>,
+        up: Decimal,
+        down: Decimal,
+        avg_price_mins: u64,
+    ) -> Result<(), FilterError> {
+        let Some(price) = o.price() else { return Ok(()) };
+        if up <= Decimal::ZERO && down <= Decimal::ZERO {
+            return Ok(());
+        }
+        let Some(reference) = pass.ctx.price_proxy(avg_price_mins) else {
+            return pass.missing(filter);
+        };
+        if up > Decimal::ZERO {
+            let max =
+                reference.checked_mul(up).ok_or_else(|| fail(filter, "price", Violation::Overflow, reference, up))?;
+            if price > max {
+                return Err(fail(filter, "price", Violation::AboveMaximum, price, max));
+            }
+        }
+        if down > Decimal::ZERO {
+            let min = reference
+                .checked_mul(down)
+                .ok_or_else(|| fail(filter, "price", Violation::Overflow, reference, down))?;
+            if price < min {
+                return Err(fail(filter, "price", Violation::BelowMinimum, price, min));
+            }
+        }
+        Ok(())
+    }
+}
