@@ -1,0 +1,275 @@
+//! Fuzz harness shared by the cargo-fuzz targets (`fuzz/fuzz_targets/*.rs`) and by the stable
+//! test that replays the committed corpus (`tests/fuzz_corpus.rs`), so that CI checks the same
+//! invariants without nightly. It uses only the crate's public API.
+//!
+//! Every function panics (that is the fuzzer's signal) when an invariant breaks; on any input
+//! the crate itself must never panic.
+
+#![allow(dead_code)]
+
+use aegis_exchange::num::{Wire, is_multiple_of, parse_decimal};
+use aegis_exchange::{
+    Decimal, ExchangeInfo, Filter, FilterError, MarketContext, OrderRequest, OrderType, Side, SymbolRules, TimeInForce,
+};
+
+/// Reads structured values from fuzzer bytes; past the end it yields zeros.
+pub struct Bytes<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Bytes<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Self { data }
+    }
+
+    pub fn u8(&mut self) -> u8 {
+        match self.data.split_first() {
+            Some((b, rest)) => {
+                self.data = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+
+    pub fn bool(&mut self) -> bool {
+        self.u8() & 1 == 1
+    }
+
+    pub fn u64(&mut self) -> u64 {
+        (0..8).fold(0u64, |acc, _| (acc << 8) | u64::from(self.u8()))
+    }
+
+    /// A non-negative decimal: zero, small, huge, or near the top of Decimal's range.
+    pub fn decimal(&mut self) -> Decimal {
+        let selector = self.u8();
+        let scale = u32::from(self.u8() % 13);
+        match selector % 16 {
+            0 => Decimal::ZERO,
+            1 => Decimal::MAX,
+            2 => Decimal::new(1, scale),
+            3 | 4 => Decimal::new(i64::from(self.u8()) + 1, scale),
+            _ => {
+                let shift = self.u8() % 64;
+                let m = i64::try_from(self.u64() >> shift >> 1).unwrap_or(i64::MAX);
+                Decimal::new(m, scale)
+            }
+        }
+    }
+
+    pub fn opt_decimal(&mut self) -> Option<Decimal> {
+        if self.bool() { Some(self.decimal()) } else { None }
+    }
+}
+
+/// A symbol with arbitrary filters (zeros and extremes included) and arbitrary features.
+pub fn arbitrary_rules(b: &mut Bytes<'_>) -> SymbolRules {
+    let mut rules =
+        SymbolRules::new("FUZZUSDT", "FUZZ", "USDT").with_precisions(u32::from(b.u8() % 30), u32::from(b.u8() % 30));
+    if b.u8() % 8 == 0 {
+        rules = rules.with_features(b.bool(), b.bool(), b.bool());
+    }
+    let count = b.u8() % 12;
+    for _ in 0..count {
+        let filter = match b.u8() % 14 {
+            0 => Filter::PriceFilter { min_price: b.decimal(), max_price: b.decimal(), tick_size: b.decimal() },
+            1 => Filter::PercentPrice {
+                multiplier_up: b.decimal(),
+                multiplier_down: b.decimal(),
+                avg_price_mins: u64::from(b.u8() % 3),
+            },
+            2 => Filter::PercentPriceBySide {
+                bid_multiplier_up: b.decimal(),
+                bid_multiplier_down: b.decimal(),
+                ask_multiplier_up: b.decimal(),
+                ask_multiplier_down: b.decimal(),
+                avg_price_mins: u64::from(b.u8() % 3),
+            },
+            3 => Filter::LotSize { min_qty: b.decimal(), max_qty: b.decimal(), step_size: b.decimal() },
+            4 => Filter::MinNotional {
+                min_notional: b.decimal(),
+                apply_to_market: b.bool(),
+                avg_price_mins: u64::from(b.u8() % 3),
+            },
+            5 => Filter::Notional {
+                min_notional: b.decimal(),
+                apply_min_to_market: b.bool(),
+                max_notional: b.decimal(),
+                apply_max_to_market: b.bool(),
+                avg_price_mins: u64::from(b.u8() % 3),
+            },
+            6 => Filter::IcebergParts { limit: u64::from(b.u8()) },
+            7 => Filter::MarketLotSize { min_qty: b.decimal(), max_qty: b.decimal(), step_size: b.decimal() },
+            8 => Filter::MaxNumOrders { max_num_orders: u64::from(b.u8()) },
+            9 => Filter::MaxNumAlgoOrders { max_num_algo_orders: u64::from(b.u8()) },
+            10 => Filter::MaxPosition { max_position: b.decimal() },
+            11 => Filter::TrailingDelta {
+                min_trailing_above_delta: b.u64() % 5000,
+                max_trailing_above_delta: b.u64() % 5000,
+                min_trailing_below_delta: b.u64() % 5000,
+                max_trailing_below_delta: b.u64() % 5000,
+            },
+            12 => Filter::MaxNumIcebergOrders { max_num_iceberg_orders: u64::from(b.u8()) },
+            _ => Filter::MaxAsset { asset: "FUZZ".into(), limit: b.decimal() },
+        };
+        rules = if matches!(filter, Filter::MaxAsset { .. }) {
+            rules.with_asset_filter(filter)
+        } else {
+            rules.with_filter(filter)
+        };
+    }
+    rules
+}
+
+/// An arbitrary order on FUZZUSDT: any type, any combination of parameters (malformed ones too).
+pub fn arbitrary_order(b: &mut Bytes<'_>) -> OrderRequest {
+    let side = if b.bool() { Side::Buy } else { Side::Sell };
+    let t = OrderType::ALL.get(usize::from(b.u8() % 7)).cloned().unwrap_or(OrderType::Limit);
+    let mut o = OrderRequest::new("FUZZUSDT", side, t);
+    if let Some(v) = b.opt_decimal() {
+        o = o.with_quantity(v);
+    }
+    if b.u8() % 4 == 0 {
+        o = o.with_quote_order_qty(b.decimal());
+    }
+    if let Some(v) = b.opt_decimal() {
+        o = o.with_price(v);
+    }
+    if b.u8() % 3 == 0 {
+        o = o.with_stop_price(b.decimal());
+    }
+    if b.u8() % 4 == 0 {
+        o = o.with_trailing_delta(b.u64() % 3000);
+    }
+    if b.u8() % 4 == 0 {
+        o = o.with_iceberg_qty(b.decimal());
+    }
+    match b.u8() % 5 {
+        0 => o = o.with_time_in_force(TimeInForce::Gtc),
+        1 => o = o.with_time_in_force(TimeInForce::Ioc),
+        2 => o = o.with_time_in_force(TimeInForce::Fok),
+        _ => {}
+    }
+    o
+}
+
+/// An arbitrary market context.
+pub fn arbitrary_context(b: &mut Bytes<'_>) -> MarketContext {
+    let mut c = MarketContext::default();
+    if let Some(p) = b.opt_decimal() {
+        c = c.with_reference_price(p);
+    }
+    if let Some(p) = b.opt_decimal() {
+        c = c.with_average_price(p);
+    }
+    if let Some(p) = b.opt_decimal() {
+        c = c.with_last_price(p);
+    }
+    if b.bool() {
+        c = c.with_open_orders(u64::from(b.u8())).with_open_algo_orders(u64::from(b.u8()));
+    }
+    if b.bool() {
+        c = c.with_base_position(b.decimal());
+    }
+    if b.u8() % 4 == 0 {
+        c = c.strict();
+    }
+    c
+}
+
+fn steps(rules: &SymbolRules) -> (Decimal, Decimal, Decimal) {
+    let mut lot = Decimal::ZERO;
+    let mut market_lot = Decimal::ZERO;
+    let mut tick = Decimal::ZERO;
+    for f in rules.filters() {
+        match *f {
+            Filter::LotSize { step_size, .. } if lot.is_zero() => lot = step_size,
+            Filter::MarketLotSize { step_size, .. } if market_lot.is_zero() => market_lot = step_size,
+            Filter::PriceFilter { tick_size, .. } if tick.is_zero() => tick = tick_size,
+            _ => {}
+        }
+    }
+    (lot, market_lot, tick)
+}
+
+fn wire_round_trips(v: Decimal) {
+    let text = Wire(v).to_string();
+    assert!(!text.contains(['e', 'E']), "exponent in {text}");
+    assert_eq!(parse_decimal(&text), Ok(v), "wire string {text} does not parse back");
+}
+
+/// The invariants of one `normalize` call, whatever its outcome.
+pub fn check_normalize(
+    rules: &SymbolRules,
+    original: &OrderRequest,
+    ctx: &MarketContext,
+    result: &Result<aegis_exchange::ValidatedOrder, FilterError>,
+) {
+    match result {
+        Err(e) => {
+            // A refusal always names Binance's filter or error.
+            assert!(!e.filter_type().is_empty(), "unnamed refusal {e:?}");
+            assert!(!e.to_string().is_empty());
+        }
+        Ok(v) => {
+            let n = v.request();
+            let (lot, market_lot, tick) = steps(rules);
+            if let (Some(q), Some(orig)) = (n.quantity(), original.quantity()) {
+                assert!(q <= orig, "normalize raised quantity {orig} to {q}");
+                assert!(q > Decimal::ZERO);
+                assert!(is_multiple_of(q, lot), "{q} not a multiple of step {lot}");
+                if *n.order_type() == OrderType::Market {
+                    assert!(is_multiple_of(q, market_lot), "{q} not a multiple of market step {market_lot}");
+                }
+                wire_round_trips(q);
+            }
+            if let (Some(p), Some(orig)) = (n.price(), original.price()) {
+                assert!(is_multiple_of(p, tick), "{p} not a multiple of tick {tick}");
+                match n.side() {
+                    Side::Buy => assert!(p <= orig, "BUY price rounded up from {orig} to {p}"),
+                    _ => assert!(p >= orig, "SELL price rounded down from {orig} to {p}"),
+                }
+                wire_round_trips(p);
+            }
+            if let (Some(q), Some(orig)) = (n.iceberg_qty(), original.iceberg_qty()) {
+                assert!(q <= orig);
+            }
+            // The output is within every bound: validate accepts it as it is ...
+            let again = rules.validate(n, ctx);
+            assert_eq!(again.as_ref(), Ok(v), "normalized order fails validate: {again:?}");
+            // ... and normalize is idempotent.
+            let twice = rules.normalize(n.clone(), ctx);
+            assert_eq!(twice.as_ref(), Ok(v), "normalize is not idempotent");
+        }
+    }
+}
+
+/// Fuzz target `order_validation`: arbitrary filters, order and context; validate and normalize
+/// never panic, and their invariants hold.
+pub fn order_validation(data: &[u8]) {
+    let mut b = Bytes::new(data);
+    let rules = arbitrary_rules(&mut b);
+    let order = arbitrary_order(&mut b);
+    let ctx = arbitrary_context(&mut b);
+    if let Ok(v) = rules.validate(&order, &ctx) {
+        assert_eq!(v.request(), &order, "validate changed the order");
+        // A valid order is already normalized: normalize leaves it alone.
+        let n = rules.normalize(order.clone(), &ctx);
+        assert_eq!(n.as_ref().map(|v| v.request()), Ok(&order));
+    }
+    let result = rules.normalize(order.clone(), &ctx);
+    check_normalize(&rules, &order, &ctx, &result);
+}
+
+/// Fuzz target `exchange_info`: arbitrary bytes into `ExchangeInfo::from_json` never panic, and
+/// whatever decodes can be validated against.
+pub fn exchange_info(data: &[u8]) {
+    let Ok(info) = ExchangeInfo::from_json(data) else { return };
+    for rules in info.symbols() {
+        assert!(info.symbol(rules.symbol()).is_some());
+        let order = OrderRequest::limit(rules.symbol(), Side::Buy, Decimal::new(123_456, 4), Decimal::new(987_654, 2));
+        let ctx = MarketContext::default().with_reference_price(Decimal::new(987_654, 2));
+        let result = rules.normalize(order.clone(), &ctx);
+        check_normalize(rules, &order, &ctx, &result);
+    }
+}
