@@ -95,7 +95,7 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, NumError> {
 /// # Examples
 /// ```
 /// use aegis_exchange::num::parse_signed_decimal;
-/// assert_eq!(parse_signed_decimal("-100.00000000").unwrap().to_string(), "-100.00000000");
+/// assert_eq!(parse_signed_decimal("-100.50000000").unwrap().to_string(), "-100.5");
 /// assert!(parse_signed_decimal("--1").is_err());
 /// ```
 pub fn parse_signed_decimal(text: &str) -> Result<Decimal, NumError> {
@@ -231,7 +231,7 @@ pub enum Rounding {
 /// assert_eq!(round_to_step(dec!(1.23), dec!(0), Rounding::Up), Ok(dec!(1.23)));
 /// ```
 pub fn round_to_step(value: Decimal, step: Decimal, mode: Rounding) -> Result<Decimal, NumError> {
-    if step <= Decimal::ZERO {
+    if !is_positive(step) {
         return Ok(value);
     }
     let rem = value.checked_rem(step).ok_or(NumError::Overflow)?;
@@ -267,10 +267,211 @@ pub fn round_to_step(value: Decimal, step: Decimal, mode: Rounding) -> Result<De
 /// ```
 #[must_use]
 pub fn is_multiple_of(value: Decimal, step: Decimal) -> bool {
-    if step <= Decimal::ZERO {
+    if !is_positive(step) {
         return true;
     }
     value.checked_rem(step).is_some_and(|r| r.is_zero())
+}
+
+/// A step (`tickSize`, `stepSize`) prepared once for fast, exact checks and rounding.
+///
+/// Every real step on Binance is a power of ten (`0.01`, `0.00001000`, `1.00`); for those,
+/// checking a multiple and rounding are integer operations on the decimal's mantissa, and the
+/// result carries exactly the step's scale (so `0.1497726664883658732281358652` rounds to
+/// `0.14977`, not `0.1497700000000000000000000000`). Other steps (`10`, `0.5`) use the exact
+/// remainder. A step of zero (or below) is disabled: everything is a multiple, nothing moves.
+///
+/// ```
+/// use aegis_exchange::num::{Rounding, Step};
+/// use rust_decimal_macros::dec;
+/// let step = Step::new(dec!(0.00001000));
+/// assert!(step.is_multiple(dec!(0.14977)));
+/// let r = step.round(dec!(0.1497726664883658732281358652), Rounding::Down).unwrap();
+/// assert_eq!((r, r.scale()), (dec!(0.14977), 5));
+/// assert!(Step::new(dec!(0)).is_disabled());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Step {
+    value: Decimal,
+    /// `Some(k)` when the step is exactly 10^-k.
+    pow10: Option<u32>,
+}
+
+impl Step {
+    /// The disabled step.
+    pub const DISABLED: Step = Step { value: Decimal::ZERO, pow10: None };
+
+    /// Prepares `value`; zero or negative means disabled.
+    #[must_use]
+    pub fn new(value: Decimal) -> Self {
+        if !is_positive(value) {
+            return Self::DISABLED;
+        }
+        let n = value.normalize();
+        let pow10 = if n.mantissa() == 1 { Some(n.scale()) } else { None };
+        Self { value: n, pow10 }
+    }
+
+    /// The step as a decimal (zero when disabled).
+    #[must_use]
+    pub fn value(&self) -> Decimal {
+        self.value
+    }
+
+    /// Whether the rule is disabled (a step of zero).
+    #[must_use]
+    pub fn is_disabled(&self) -> bool {
+        self.value.is_zero()
+    }
+
+    /// Whether `v` is an exact multiple of the step (always true when disabled).
+    #[must_use]
+    pub fn is_multiple(&self, v: Decimal) -> bool {
+        match self.pow10 {
+            Some(k) => {
+                let s = v.scale();
+                s <= k || v.mantissa().unsigned_abs() % pow10_u128(s - k) == 0
+            }
+            None => is_multiple_of(v, self.value),
+        }
+    }
+
+    /// Rounds `v` to a multiple of the step (see [`round_to_step`]); a value already a multiple
+    /// is returned unchanged.
+    ///
+    /// # Errors
+    /// [`NumError::Overflow`] when rounding up would leave the range of [`Decimal`].
+    pub fn round(&self, v: Decimal, mode: Rounding) -> Result<Decimal, NumError> {
+        let Some(k) = self.pow10 else {
+            return round_to_step(v, self.value, mode);
+        };
+        let s = v.scale();
+        if s <= k {
+            return Ok(v);
+        }
+        let div = i128::try_from(pow10_u128(s - k)).map_err(|_| NumError::Overflow)?;
+        let m = v.mantissa();
+        // 128-bit division is slow; most mantissas and divisors fit in 64 bits.
+        let (q, r) = match (u64::try_from(m), u64::try_from(div)) {
+            (Ok(m64), Ok(d64)) => (i128::from(m64 / d64), i128::from(m64 % d64)),
+            _ => (m.div_euclid(div), m.rem_euclid(div)),
+        };
+        let q = match mode {
+            _ if r == 0 => q,
+            Rounding::Down => q,
+            Rounding::Up => q + 1,
+            Rounding::Nearest => {
+                if r.saturating_mul(2) >= div {
+                    q + 1
+                } else {
+                    q
+                }
+            }
+        };
+        Decimal::try_from_i128_with_scale(q, k).map_err(|_| NumError::Overflow)
+    }
+}
+
+/// Whether `d` is strictly positive, by its sign bit and mantissa alone: `d > Decimal::ZERO`
+/// goes through a general comparison, which shows in the validation hot path.
+#[must_use]
+#[inline]
+pub fn is_positive(d: Decimal) -> bool {
+    !d.is_sign_negative() && !d.is_zero()
+}
+
+/// Exact ordering of two decimals, compared through their mantissas.
+///
+/// Same result as `Ord::cmp`, several times cheaper when the scales differ (the common case in
+/// filter checks: a price of scale 2 against a maximum of scale 0): the smaller-scale mantissa
+/// is raised by 10^(scale difference) in 128-bit arithmetic, and an overflow there means that
+/// side is larger in magnitude than any mantissa (all are below 2^96).
+///
+/// ```
+/// use aegis_exchange::num::cmp;
+/// use rust_decimal_macros::dec;
+/// use std::cmp::Ordering;
+/// assert_eq!(cmp(dec!(65432.51), dec!(1000000)), Ordering::Less);
+/// assert_eq!(cmp(dec!(1.50), dec!(1.5)), Ordering::Equal);
+/// assert_eq!(cmp(dec!(-2), dec!(1)), Ordering::Less);
+/// ```
+#[must_use]
+#[inline]
+pub fn cmp(a: Decimal, b: Decimal) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a_neg, b_neg) = (a.is_sign_negative() && !a.is_zero(), b.is_sign_negative() && !b.is_zero());
+    match (a_neg, b_neg) {
+        (false, true) => return Ordering::Greater,
+        (true, false) => return Ordering::Less,
+        _ => {}
+    }
+    let (am, bm) = (a.mantissa().unsigned_abs(), b.mantissa().unsigned_abs());
+    let (sa, sb) = (a.scale(), b.scale());
+    let magnitude = if sa == sb {
+        am.cmp(&bm)
+    } else if sa < sb {
+        match am.checked_mul(pow10_u128(sb - sa)) {
+            Some(scaled) => scaled.cmp(&bm),
+            None => Ordering::Greater,
+        }
+    } else {
+        match bm.checked_mul(pow10_u128(sa - sb)) {
+            Some(scaled) => am.cmp(&scaled),
+            None => Ordering::Less,
+        }
+    };
+    if a_neg { magnitude.reverse() } else { magnitude }
+}
+
+/// Exact ordering of the product `a × b` against `c`, for non-negative operands, without
+/// building the product (no 96-bit rounding, no allocation): `None` when an operand is negative
+/// or the 128-bit product overflows, in which case the caller falls back to `Decimal` arithmetic.
+///
+/// ```
+/// use aegis_exchange::num::cmp_product;
+/// use rust_decimal_macros::dec;
+/// use std::cmp::Ordering;
+/// assert_eq!(cmp_product(dec!(0.14977), dec!(65432.51), dec!(5)), Some(Ordering::Greater));
+/// assert_eq!(cmp_product(dec!(0.5), dec!(10), dec!(5.000)), Some(Ordering::Equal));
+/// ```
+#[must_use]
+#[inline]
+pub fn cmp_product(a: Decimal, b: Decimal, c: Decimal) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering;
+    if a.is_sign_negative() || b.is_sign_negative() || c.is_sign_negative() {
+        return None;
+    }
+    let p = a.mantissa().unsigned_abs().checked_mul(b.mantissa().unsigned_abs())?;
+    let sp = a.scale() + b.scale();
+    let cm = c.mantissa().unsigned_abs();
+    let sc = c.scale();
+    Some(if sp == sc {
+        p.cmp(&cm)
+    } else if sp > sc {
+        match cm.checked_mul(pow10_u128(sp - sc)) {
+            Some(scaled) => p.cmp(&scaled),
+            None => Ordering::Less,
+        }
+    } else {
+        match p.checked_mul(pow10_u128(sc - sp)) {
+            Some(scaled) => scaled.cmp(&cm),
+            None => Ordering::Greater,
+        }
+    })
+}
+
+/// 10^n for n <= 28 (the largest scale of a Decimal); saturates past that.
+fn pow10_u128(n: u32) -> u128 {
+    const POW10: [u128; 39] = {
+        let mut t = [1u128; 39];
+        let mut i = 1;
+        while i < 39 {
+            t[i] = t[i - 1] * 10;
+            i += 1;
+        }
+        t
+    };
+    POW10.get(n as usize).copied().unwrap_or(u128::MAX)
 }
 
 /// Serde helpers for money fields: a decimal string only, parsed strictly.

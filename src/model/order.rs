@@ -129,9 +129,23 @@ pub struct OrderRequest {
     new_order_resp_type: Option<OrderResponseType>,
 }
 
-/// 10^20: the first value with 21 integer digits, outside Binance's legal range.
-fn wire_limit() -> Decimal {
-    Decimal::from_i128_with_scale(100_000_000_000_000_000_000, 0)
+/// Whether `v` has at most 20 integer digits (below 10^20), Binance's legal range, without a
+/// rescaling comparison: `|mantissa| < 10^(20 + scale)`, always true from scale 9 on since a
+/// mantissa is below 2^96 < 10^29.
+fn within_wire_range(v: Decimal) -> bool {
+    const LIMITS: [u128; 9] = {
+        let mut t = [0u128; 9];
+        let mut i = 0;
+        while i < 9 {
+            t[i] = 10u128.pow(20 + i as u32);
+            i += 1;
+        }
+        t
+    };
+    match LIMITS.get(v.scale() as usize) {
+        Some(limit) => v.mantissa().unsigned_abs() < *limit,
+        None => true,
+    }
 }
 
 impl OrderRequest {
@@ -459,7 +473,7 @@ impl OrderRequest {
             ("icebergQty", self.iceberg_qty),
         ] {
             if let Some(value) = value {
-                if (value.is_sign_negative() && !value.is_zero()) || value >= wire_limit() {
+                if (value.is_sign_negative() && !value.is_zero()) || !within_wire_range(value) {
                     return Err(OrderError::OutOfRange { parameter, value });
                 }
                 if value.is_zero() {
@@ -482,10 +496,54 @@ impl OrderRequest {
     }
 }
 
+impl std::fmt::Display for OrderRequest {
+    /// A compact, log-friendly line: `LIMIT BUY BTCUSDT quantity=0.14977 price=65432.51 timeInForce=GTC`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::num::Wire;
+        write!(f, "{} {} {}", self.order_type, self.side, self.symbol)?;
+        for (name, value) in [
+            ("quantity", self.quantity),
+            ("quoteOrderQty", self.quote_order_qty),
+            ("price", self.price),
+            ("stopPrice", self.stop_price),
+            ("icebergQty", self.iceberg_qty),
+        ] {
+            if let Some(v) = value {
+                write!(f, " {name}={}", Wire(v))?;
+            }
+        }
+        if let Some(d) = self.trailing_delta {
+            write!(f, " trailingDelta={d}")?;
+        }
+        if let Some(t) = &self.time_in_force {
+            write!(f, " timeInForce={t}")?;
+        }
+        if let Some(id) = &self.new_client_order_id {
+            write!(f, " newClientOrderId={id}")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn display_is_compact() {
+        let o = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.14977000), dec!(65432.51));
+        assert_eq!(o.to_string(), "LIMIT BUY BTCUSDT quantity=0.14977 price=65432.51 timeInForce=GTC");
+    }
+
+    #[test]
+    fn wire_range_boundary() {
+        assert!(within_wire_range(dec!(99999999999999999999)));
+        assert!(!within_wire_range(dec!(100000000000000000000)));
+        assert!(within_wire_range(dec!(99999999999999999999.99999999)));
+        assert!(!within_wire_range(dec!(100000000000000000000.00000001)));
+        assert!(within_wire_range(dec!(0.1234567890123456789)));
+    }
 
     fn check(o: OrderRequest) -> Result<(), OrderError> {
         o.check_parameters()

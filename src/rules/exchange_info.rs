@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::filter::Filter;
 use crate::decode::DecodeError;
 use crate::model::{OrderType, RateLimitInterval, RateLimitType, SelfTradePreventionMode, SymbolStatus};
+use crate::num::Step;
 
 /// One entry of `rateLimits`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,10 +91,29 @@ pub struct SymbolRules {
     pub(crate) exchange_filters: Arc<[Filter]>,
     pub(crate) asset_filters: Vec<Filter>,
     pub(crate) unknown_fields: Vec<String>,
-    // Cached from `filters` for the hot path (rounding needs them without a scan).
-    pub(crate) price_filter: Option<(Decimal, Decimal, Decimal)>,
-    pub(crate) lot_size: Option<(Decimal, Decimal, Decimal)>,
-    pub(crate) market_lot_size: Option<(Decimal, Decimal, Decimal)>,
+    // Derived from the fields above for the hot path; rebuilt by `refresh_cache`.
+    pub(crate) cache: RulesCache,
+}
+
+/// min / max / step of a PRICE_FILTER, LOT_SIZE or MARKET_LOT_SIZE, with the step prepared.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Limits {
+    pub(crate) min: Decimal,
+    pub(crate) max: Decimal,
+    pub(crate) step: Step,
+}
+
+/// What validation and rounding need without scanning the filters or re-deriving steps.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct RulesCache {
+    /// One prepared step per entry of `filters` (disabled for filters without a step).
+    pub(crate) filter_steps: Vec<Step>,
+    pub(crate) price_filter: Option<Limits>,
+    pub(crate) lot_size: Option<Limits>,
+    pub(crate) market_lot_size: Option<Limits>,
+    /// 10^-baseAssetPrecision and 10^-quoteAssetPrecision.
+    pub(crate) base_step: Step,
+    pub(crate) quote_step: Step,
 }
 
 const SYMBOL_FIELDS: &[&str] = &[
@@ -172,10 +192,14 @@ impl SymbolRules {
             exchange_filters: Arc::from(Vec::new()),
             asset_filters: Vec::new(),
             unknown_fields: Vec::new(),
-            price_filter: None,
-            lot_size: None,
-            market_lot_size: None,
+            cache: RulesCache::default(),
         }
+        .refreshed()
+    }
+
+    fn refreshed(mut self) -> Self {
+        self.refresh_cache();
+        self
     }
 
     /// Appends a symbol filter (applied in the order added).
@@ -222,6 +246,7 @@ impl SymbolRules {
         self.base_asset_precision = base.min(MAX_PRECISION as u32);
         self.quote_asset_precision = quote.min(MAX_PRECISION as u32);
         self.quote_precision = self.quote_asset_precision;
+        self.refresh_cache();
         self
     }
 
@@ -235,23 +260,34 @@ impl SymbolRules {
     }
 
     fn refresh_cache(&mut self) {
-        self.price_filter = None;
-        self.lot_size = None;
-        self.market_lot_size = None;
+        let mut cache = RulesCache {
+            filter_steps: Vec::with_capacity(self.filters.len()),
+            base_step: Step::new(Decimal::new(1, self.base_asset_precision)),
+            quote_step: Step::new(Decimal::new(1, self.quote_asset_precision)),
+            ..RulesCache::default()
+        };
         for f in &self.filters {
-            match *f {
+            let limits = match *f {
                 Filter::PriceFilter { min_price, max_price, tick_size } => {
-                    self.price_filter.get_or_insert((min_price, max_price, tick_size));
+                    let l = Limits { min: min_price, max: max_price, step: Step::new(tick_size) };
+                    cache.price_filter.get_or_insert(l);
+                    l
                 }
                 Filter::LotSize { min_qty, max_qty, step_size } => {
-                    self.lot_size.get_or_insert((min_qty, max_qty, step_size));
+                    let l = Limits { min: min_qty, max: max_qty, step: Step::new(step_size) };
+                    cache.lot_size.get_or_insert(l);
+                    l
                 }
                 Filter::MarketLotSize { min_qty, max_qty, step_size } => {
-                    self.market_lot_size.get_or_insert((min_qty, max_qty, step_size));
+                    let l = Limits { min: min_qty, max: max_qty, step: Step::new(step_size) };
+                    cache.market_lot_size.get_or_insert(l);
+                    l
                 }
-                _ => {}
-            }
+                _ => Limits::default(),
+            };
+            cache.filter_steps.push(limits.step);
         }
+        self.cache = cache;
     }
 
     /// `symbol`
@@ -513,9 +549,7 @@ impl SymbolRules {
             exchange_filters,
             asset_filters: Vec::new(),
             unknown_fields,
-            price_filter: None,
-            lot_size: None,
-            market_lot_size: None,
+            cache: RulesCache::default(),
         };
         rules.refresh_cache();
         Ok(rules)

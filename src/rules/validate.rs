@@ -4,10 +4,44 @@
 use rust_decimal::Decimal;
 
 use super::context::{MarketContext, NormalizeOptions};
-use super::exchange_info::SymbolRules;
+use super::exchange_info::{Limits, SymbolRules};
 use super::filter::{Filter, FilterKind};
 use crate::model::{OrderError, OrderRequest, OrderType, SelfTradePreventionMode, Side, SymbolStatus};
-use crate::num::{Rounding, is_multiple_of, round_to_step};
+use std::cmp::Ordering;
+
+use crate::num::{Rounding, Step, cmp, cmp_product, is_positive};
+
+#[inline]
+fn lt(a: Decimal, b: Decimal) -> bool {
+    cmp(a, b).is_lt()
+}
+
+#[inline]
+fn gt(a: Decimal, b: Decimal) -> bool {
+    cmp(a, b).is_gt()
+}
+
+/// `a × b`, compared exactly without being computed; computed only to report a failure.
+#[derive(Clone, Copy)]
+struct Product(Decimal, Decimal);
+
+impl Product {
+    fn cmp(self, c: Decimal) -> Ordering {
+        cmp_product(self.0, self.1, c).unwrap_or_else(|| match self.0.checked_mul(self.1) {
+            Some(p) => cmp(p, c),
+            // Beyond Decimal's range: larger than any bound.
+            None => Ordering::Greater,
+        })
+    }
+
+    /// A failure of `filter` with this product as the offending value.
+    fn fail(self, filter: FilterKind, parameter: &'static str, violation: Violation, bound: Decimal) -> FilterError {
+        match self.0.checked_mul(self.1) {
+            Some(value) => fail(filter, parameter, violation, value, bound),
+            None => fail(filter, parameter, Violation::Overflow, self.0, self.1),
+        }
+    }
+}
 
 /// Which rule of a filter an order broke.
 #[non_exhaustive]
@@ -278,16 +312,16 @@ fn range(
     value: Decimal,
     min: Decimal,
     max: Decimal,
-    step: Decimal,
+    step: Step,
 ) -> Result<(), FilterError> {
-    if min > Decimal::ZERO && value < min {
+    if is_positive(min) && lt(value, min) {
         return Err(fail(filter, parameter, Violation::BelowMinimum, value, min));
     }
-    if max > Decimal::ZERO && value > max {
+    if is_positive(max) && gt(value, max) {
         return Err(fail(filter, parameter, Violation::AboveMaximum, value, max));
     }
-    if !is_multiple_of(value, step) {
-        return Err(fail(filter, parameter, Violation::NotAMultipleOfStep, value, step));
+    if !step.is_multiple(value) {
+        return Err(fail(filter, parameter, Violation::NotAMultipleOfStep, value, step.value()));
     }
     Ok(())
 }
@@ -313,11 +347,6 @@ fn passive(side: &Side) -> Rounding {
     if *side == Side::Sell { Rounding::Up } else { Rounding::Down }
 }
 
-/// 10^-precision, the smallest amount with `precision` decimals.
-fn precision_step(precision: u32) -> Decimal {
-    Decimal::new(1, precision)
-}
-
 impl SymbolRules {
     /// Checks `order` against this symbol exactly as Binance would: the type's parameters, the
     /// symbol's status and features, the asset precisions, then every filter in the order
@@ -337,7 +366,7 @@ impl SymbolRules {
     /// assert_eq!(rules.validate(&bad, &ctx).unwrap_err().filter_type(), "LOT_SIZE");
     /// ```
     pub fn validate(&self, order: &OrderRequest, ctx: &MarketContext) -> Result<ValidatedOrder, FilterError> {
-        let (unchecked, unknown_filters) = self.check(order, ctx)?;
+        let (unchecked, unknown_filters) = self.check(order, ctx, false)?;
         Ok(ValidatedOrder { request: order.clone(), unchecked, unknown_filters })
     }
 
@@ -376,32 +405,27 @@ impl SymbolRules {
     ) -> Result<ValidatedOrder, FilterError> {
         // A malformed order is refused as it is: rounding cannot fix a missing parameter.
         order.check_parameters()?;
+        let c = &self.cache;
         let is_market = *order.order_type() == OrderType::Market;
-        let lot = self.lot_size.unwrap_or_default();
-        let market_lot = if is_market { self.market_lot_size.unwrap_or_default() } else { Default::default() };
-        let base_step = precision_step(self.base_asset_precision);
-        let quote_step = precision_step(self.quote_asset_precision);
+        let lot = c.lot_size.unwrap_or_default();
+        let market_lot = if is_market { c.market_lot_size.unwrap_or_default() } else { Limits::default() };
+        let qty_filter =
+            if is_market && !market_lot.step.is_disabled() { FilterKind::MarketLotSize } else { FilterKind::LotSize };
 
+        // Quantities: down to every step that applies, then to the base asset's precision.
         let round_qty = |value: Decimal, filter: FilterKind, parameter: &'static str| -> Result<Decimal, FilterError> {
-            let mut v = round_to_step(value, lot.2, Rounding::Down)
-                .and_then(|v| round_to_step(v, market_lot.2, Rounding::Down))
-                .map_err(|_| fail(filter, parameter, Violation::Overflow, value, lot.2))?;
-            if v.scale() > self.base_asset_precision {
-                v = round_to_step(v, base_step, Rounding::Down)
-                    .map_err(|_| fail(filter, parameter, Violation::Overflow, value, base_step))?;
-            }
+            let overflow = |_| fail(filter, parameter, Violation::Overflow, value, lot.step.value());
+            let v = lot.step.round(value, Rounding::Down).map_err(overflow)?;
+            let v = market_lot.step.round(v, Rounding::Down).map_err(overflow)?;
+            let v = c.base_step.round(v, Rounding::Down).map_err(overflow)?;
             if v.is_zero() {
-                // Rounding down to the step left nothing: the order is below the lot minimum.
-                let step = if market_lot.2 > lot.2 { market_lot.2 } else { lot.2 };
-                let min = [lot.0, market_lot.0, step, base_step].into_iter().fold(Decimal::ZERO, Decimal::max);
+                // Rounding down left nothing: the order is below the smallest tradable lot.
+                let min = [lot.min, market_lot.min, lot.step.value(), market_lot.step.value(), c.base_step.value()]
+                    .into_iter()
+                    .fold(Decimal::ZERO, Decimal::max);
                 return Err(fail(filter, parameter, Violation::BelowMinimum, v, min));
             }
             Ok(v)
-        };
-        let qty_filter = if is_market && self.market_lot_size.is_some_and(|m| m.2 > Decimal::ZERO) {
-            FilterKind::MarketLotSize
-        } else {
-            FilterKind::LotSize
         };
         if let Some(q) = order.quantity() {
             order.set_quantity(Some(round_qty(q, qty_filter, "quantity")?));
@@ -410,16 +434,14 @@ impl SymbolRules {
             order.set_iceberg_qty(Some(round_qty(q, FilterKind::LotSize, "icebergQty")?));
         }
 
-        let tick = self.price_filter.map_or(Decimal::ZERO, |p| p.2);
+        // Prices: to the tick (passive side unless told), then to the quote asset's precision.
+        let tick = c.price_filter.map_or(Step::DISABLED, |p| p.step);
         let round_price = |value: Decimal, mode: Rounding, parameter: &'static str| -> Result<Decimal, FilterError> {
-            let mut v = round_to_step(value, tick, mode)
-                .map_err(|_| fail(FilterKind::PriceFilter, parameter, Violation::Overflow, value, tick))?;
-            if v.scale() > self.quote_asset_precision {
-                v = round_to_step(v, quote_step, mode)
-                    .map_err(|_| fail(FilterKind::PriceFilter, parameter, Violation::Overflow, value, quote_step))?;
-            }
+            let overflow = |_| fail(FilterKind::PriceFilter, parameter, Violation::Overflow, value, tick.value());
+            let v = tick.round(value, mode).map_err(overflow)?;
+            let v = c.quote_step.round(v, mode).map_err(overflow)?;
             if v.is_zero() {
-                let bound = if tick > quote_step { tick } else { quote_step };
+                let bound = tick.value().max(c.quote_step.value());
                 return Err(fail(FilterKind::PriceFilter, parameter, Violation::BelowMinimum, v, bound));
             }
             Ok(v)
@@ -431,10 +453,10 @@ impl SymbolRules {
         if let Some(p) = order.stop_price() {
             order.set_stop_price(Some(round_price(p, options.stop_price.unwrap_or(side_rounding), "stopPrice")?));
         }
-        if let Some(q) = order.quote_order_qty()
-            && q.scale() > self.quote_asset_precision
-        {
-            let v = round_to_step(q, quote_step, Rounding::Down)
+        if let Some(q) = order.quote_order_qty() {
+            let v = c
+                .quote_step
+                .round(q, Rounding::Down)
                 .map_err(|_| FilterError::Parameter(OrderError::OutOfRange { parameter: "quoteOrderQty", value: q }))?;
             if v.is_zero() {
                 return Err(FilterError::Parameter(OrderError::Zero { parameter: "quoteOrderQty" }));
@@ -442,7 +464,9 @@ impl SymbolRules {
             order.set_quote_order_qty(Some(v));
         }
 
-        let (unchecked, unknown_filters) = self.check(&order, ctx)?;
+        // The rounded amounts are positive and no larger than before, so the parameter rules
+        // checked above still hold: skip them.
+        let (unchecked, unknown_filters) = self.check(&order, ctx, true)?;
         Ok(ValidatedOrder { request: order, unchecked, unknown_filters })
     }
 
@@ -484,8 +508,15 @@ impl SymbolRules {
     }
 
     /// The whole check; returns the unchecked-filter set and whether unknown filters exist.
-    fn check(&self, o: &OrderRequest, ctx: &MarketContext) -> Result<(u32, bool), FilterError> {
-        o.check_parameters()?;
+    fn check(
+        &self,
+        o: &OrderRequest,
+        ctx: &MarketContext,
+        parameters_checked: bool,
+    ) -> Result<(u32, bool), FilterError> {
+        if !parameters_checked {
+            o.check_parameters()?;
+        }
         if o.symbol() != self.symbol {
             return Err(FilterError::SymbolMismatch { expected: self.symbol.clone(), got: o.symbol().to_owned() });
         }
@@ -494,7 +525,11 @@ impl SymbolRules {
 
         let mut pass = Pass { ctx, unchecked: 0 };
         let mut unknown = false;
-        for f in &self.filters {
+        let steps = self.cache.filter_steps.iter().copied();
+        let symbol_filters = self.filters.iter().zip(steps.chain(std::iter::repeat(Step::DISABLED)));
+        let other_filters =
+            self.exchange_filters.iter().chain(&self.asset_filters).zip(std::iter::repeat(Step::DISABLED));
+        for (f, step) in symbol_filters.chain(other_filters) {
             match f {
                 Filter::Malformed { filter_type, reason } => {
                     return Err(FilterError::MalformedFilter {
@@ -508,24 +543,7 @@ impl SymbolRules {
                     }
                     unknown = true;
                 }
-                known => self.apply(known, o, &mut pass)?,
-            }
-        }
-        for f in self.exchange_filters.iter().chain(self.asset_filters.iter()) {
-            match f {
-                Filter::Malformed { filter_type, reason } => {
-                    return Err(FilterError::MalformedFilter {
-                        filter_type: filter_type.clone(),
-                        reason: reason.clone(),
-                    });
-                }
-                Filter::Unknown { filter_type, .. } => {
-                    if ctx.is_strict() {
-                        return Err(FilterError::UnknownFilter { filter_type: filter_type.clone() });
-                    }
-                    unknown = true;
-                }
-                known => self.apply(known, o, &mut pass)?,
+                known => self.apply(known, step, o, &mut pass)?,
             }
         }
         Ok((pass.unchecked, unknown))
@@ -578,8 +596,8 @@ impl SymbolRules {
         Ok(())
     }
 
-    /// The notional a notional filter compares, or `None` when it does not apply; an error in
-    /// strict mode when the price it needs is missing.
+    /// The notional a notional filter compares (as an unevaluated product), or `None` when it
+    /// does not apply; an error in strict mode when the price it needs is missing.
     fn notional(
         &self,
         filter: FilterKind,
@@ -587,31 +605,24 @@ impl SymbolRules {
         pass: &mut Pass<'_>,
         applies_to_market: bool,
         avg_price_mins: u64,
-    ) -> Result<Option<Decimal>, FilterError> {
-        let t = o.order_type();
-        if t.is_market_like() {
+    ) -> Result<Option<Product>, FilterError> {
+        if o.order_type().is_market_like() {
             if !applies_to_market {
                 return Ok(None);
             }
             if let Some(quote) = o.quote_order_qty() {
-                return Ok(Some(quote));
+                return Ok(Some(Product(quote, Decimal::ONE)));
             }
             let (Some(qty), Some(price)) = (o.quantity(), pass.ctx.price_proxy(avg_price_mins)) else {
                 pass.missing(filter)?;
                 return Ok(None);
             };
-            return qty
-                .checked_mul(price)
-                .map(Some)
-                .ok_or_else(|| fail(filter, "notional", Violation::Overflow, qty, price));
+            return Ok(Some(Product(qty, price)));
         }
-        match (o.quantity(), o.price()) {
-            (Some(qty), Some(price)) => qty
-                .checked_mul(price)
-                .map(Some)
-                .ok_or_else(|| fail(filter, "notional", Violation::Overflow, qty, price)),
-            _ => Ok(None),
-        }
+        Ok(match (o.quantity(), o.price()) {
+            (Some(qty), Some(price)) => Some(Product(qty, price)),
+            _ => None,
+        })
     }
 
     /// The base quantity the order may add to a position, estimated through the price proxy
@@ -624,13 +635,13 @@ impl SymbolRules {
         })
     }
 
-    fn apply(&self, f: &Filter, o: &OrderRequest, pass: &mut Pass<'_>) -> Result<(), FilterError> {
+    fn apply(&self, f: &Filter, step: Step, o: &OrderRequest, pass: &mut Pass<'_>) -> Result<(), FilterError> {
         let is_market = *o.order_type() == OrderType::Market;
         match *f {
-            Filter::PriceFilter { min_price, max_price, tick_size } => {
+            Filter::PriceFilter { min_price, max_price, .. } => {
                 for (parameter, value) in [("price", o.price()), ("stopPrice", o.stop_price())] {
                     if let Some(v) = value {
-                        range(FilterKind::PriceFilter, parameter, v, min_price, max_price, tick_size)?;
+                        range(FilterKind::PriceFilter, parameter, v, min_price, max_price, step)?;
                     }
                 }
             }
@@ -651,24 +662,24 @@ impl SymbolRules {
                 };
                 self.percent_price(FilterKind::PercentPriceBySide, o, pass, up, down, avg_price_mins)?;
             }
-            Filter::LotSize { min_qty, max_qty, step_size } => {
+            Filter::LotSize { min_qty, max_qty, .. } => {
                 for (parameter, value) in [("quantity", o.quantity()), ("icebergQty", o.iceberg_qty())] {
                     if let Some(v) = value {
-                        range(FilterKind::LotSize, parameter, v, min_qty, max_qty, step_size)?;
+                        range(FilterKind::LotSize, parameter, v, min_qty, max_qty, step)?;
                     }
                 }
             }
-            Filter::MarketLotSize { min_qty, max_qty, step_size } => {
+            Filter::MarketLotSize { min_qty, max_qty, .. } => {
                 if let (true, Some(v)) = (is_market, o.quantity()) {
-                    range(FilterKind::MarketLotSize, "quantity", v, min_qty, max_qty, step_size)?;
+                    range(FilterKind::MarketLotSize, "quantity", v, min_qty, max_qty, step)?;
                 }
             }
             Filter::MinNotional { min_notional, apply_to_market, avg_price_mins } => {
                 if let Some(n) = self.notional(FilterKind::MinNotional, o, pass, apply_to_market, avg_price_mins)?
-                    && min_notional > Decimal::ZERO
-                    && n < min_notional
+                    && is_positive(min_notional)
+                    && n.cmp(min_notional).is_lt()
                 {
-                    return Err(fail(FilterKind::MinNotional, "notional", Violation::BelowMinimum, n, min_notional));
+                    return Err(n.fail(FilterKind::MinNotional, "notional", Violation::BelowMinimum, min_notional));
                 }
             }
             Filter::Notional {
@@ -684,11 +695,11 @@ impl SymbolRules {
                 if (check_min || check_max)
                     && let Some(n) = self.notional(FilterKind::Notional, o, pass, true, avg_price_mins)?
                 {
-                    if check_min && min_notional > Decimal::ZERO && n < min_notional {
-                        return Err(fail(FilterKind::Notional, "notional", Violation::BelowMinimum, n, min_notional));
+                    if check_min && is_positive(min_notional) && n.cmp(min_notional).is_lt() {
+                        return Err(n.fail(FilterKind::Notional, "notional", Violation::BelowMinimum, min_notional));
                     }
-                    if check_max && max_notional > Decimal::ZERO && n > max_notional {
-                        return Err(fail(FilterKind::Notional, "notional", Violation::AboveMaximum, n, max_notional));
+                    if check_max && is_positive(max_notional) && n.cmp(max_notional).is_gt() {
+                        return Err(n.fail(FilterKind::Notional, "notional", Violation::AboveMaximum, max_notional));
                     }
                 }
             }
@@ -747,7 +758,7 @@ impl SymbolRules {
                 }
             }
             Filter::MaxPosition { max_position } => {
-                if max_position > Decimal::ZERO && *o.side() == Side::Buy {
+                if is_positive(max_position) && *o.side() == Side::Buy {
                     match (pass.ctx.base_position(), Self::base_quantity(o, pass)) {
                         (Some(position), Some(qty)) => {
                             let after = position.checked_add(qty).ok_or_else(|| {
@@ -841,7 +852,7 @@ impl SymbolRules {
                 }
             }
             Filter::MaxAsset { ref asset, limit } => {
-                if limit > Decimal::ZERO {
+                if is_positive(limit) {
                     if *asset == self.base_asset {
                         match Self::base_quantity(o, pass) {
                             Some(qty) if qty > limit => {
@@ -859,8 +870,8 @@ impl SymbolRules {
                     }
                     if *asset == self.quote_asset {
                         match self.notional(FilterKind::MaxAsset, o, pass, true, 0)? {
-                            Some(n) if n > limit => {
-                                return Err(fail(FilterKind::MaxAsset, "notional", Violation::AboveMaximum, n, limit));
+                            Some(n) if n.cmp(limit).is_gt() => {
+                                return Err(n.fail(FilterKind::MaxAsset, "notional", Violation::AboveMaximum, limit));
                             }
                             _ => {}
                         }
@@ -889,26 +900,21 @@ impl SymbolRules {
         avg_price_mins: u64,
     ) -> Result<(), FilterError> {
         let Some(price) = o.price() else { return Ok(()) };
-        if up <= Decimal::ZERO && down <= Decimal::ZERO {
+        if !is_positive(up) && !is_positive(down) {
             return Ok(());
         }
         let Some(reference) = pass.ctx.price_proxy(avg_price_mins) else {
             return pass.missing(filter);
         };
-        if up > Decimal::ZERO {
-            let max =
-                reference.checked_mul(up).ok_or_else(|| fail(filter, "price", Violation::Overflow, reference, up))?;
-            if price > max {
-                return Err(fail(filter, "price", Violation::AboveMaximum, price, max));
-            }
+        // The band's ends are compared exactly, and computed only to report a failure.
+        let bound = |m: Decimal| {
+            reference.checked_mul(m).ok_or_else(|| fail(filter, "price", Violation::Overflow, reference, m))
+        };
+        if is_positive(up) && Product(reference, up).cmp(price).is_lt() {
+            return Err(fail(filter, "price", Violation::AboveMaximum, price, bound(up)?));
         }
-        if down > Decimal::ZERO {
-            let min = reference
-                .checked_mul(down)
-                .ok_or_else(|| fail(filter, "price", Violation::Overflow, reference, down))?;
-            if price < min {
-                return Err(fail(filter, "price", Violation::BelowMinimum, price, min));
-            }
+        if is_positive(down) && Product(reference, down).cmp(price).is_gt() {
+            return Err(fail(filter, "price", Violation::BelowMinimum, price, bound(down)?));
         }
         Ok(())
     }
