@@ -330,7 +330,7 @@ impl Step {
         match self.pow10 {
             Some(k) => {
                 let s = v.scale();
-                s <= k || v.mantissa().unsigned_abs() % pow10_u128(s - k) == 0
+                s <= k || v.mantissa().unsigned_abs().is_multiple_of(pow10_u128(s - k))
             }
             None => is_multiple_of(v, self.value),
         }
@@ -410,12 +410,12 @@ pub fn cmp(a: Decimal, b: Decimal) -> std::cmp::Ordering {
     let magnitude = if sa == sb {
         am.cmp(&bm)
     } else if sa < sb {
-        match am.checked_mul(pow10_u128(sb - sa)) {
+        match mul_pow10(am, sb - sa) {
             Some(scaled) => scaled.cmp(&bm),
             None => Ordering::Greater,
         }
     } else {
-        match bm.checked_mul(pow10_u128(sa - sb)) {
+        match mul_pow10(bm, sa - sb) {
             Some(scaled) => am.cmp(&scaled),
             None => Ordering::Less,
         }
@@ -441,27 +441,48 @@ pub fn cmp_product(a: Decimal, b: Decimal, c: Decimal) -> Option<std::cmp::Order
     if a.is_sign_negative() || b.is_sign_negative() || c.is_sign_negative() {
         return None;
     }
-    let p = a.mantissa().unsigned_abs().checked_mul(b.mantissa().unsigned_abs())?;
+    let p = mul_u128(a.mantissa().unsigned_abs(), b.mantissa().unsigned_abs())?;
     let sp = a.scale() + b.scale();
     let cm = c.mantissa().unsigned_abs();
     let sc = c.scale();
     Some(if sp == sc {
         p.cmp(&cm)
     } else if sp > sc {
-        match cm.checked_mul(pow10_u128(sp - sc)) {
+        match mul_pow10(cm, sp - sc) {
             Some(scaled) => p.cmp(&scaled),
             None => Ordering::Less,
         }
     } else {
-        match p.checked_mul(pow10_u128(sc - sp)) {
+        match mul_pow10(p, sc - sp) {
             Some(scaled) => scaled.cmp(&cm),
             None => Ordering::Greater,
         }
     })
 }
 
-/// 10^n for n <= 28 (the largest scale of a Decimal); saturates past that.
+/// `a × b`, with the common case (both below 2^64, so no overflow is possible) kept off the
+/// slow checked 128-bit multiply.
+#[inline]
+fn mul_u128(a: u128, b: u128) -> Option<u128> {
+    match (u64::try_from(a), u64::try_from(b)) {
+        (Ok(a), Ok(b)) => Some(u128::from(a) * u128::from(b)),
+        _ => a.checked_mul(b),
+    }
+}
+
+/// `m × 10^n`, `None` on overflow.
+#[inline]
+fn mul_pow10(m: u128, n: u32) -> Option<u128> {
+    if n > 38 {
+        return if m == 0 { Some(0) } else { None };
+    }
+    mul_u128(m, pow10_u128(n))
+}
+
+/// 10^n for n <= 38; saturates past that.
 fn pow10_u128(n: u32) -> u128 {
+    // Evaluated at compile time: an out-of-bounds index would fail the build, not panic.
+    #[allow(clippy::indexing_slicing)]
     const POW10: [u128; 39] = {
         let mut t = [1u128; 39];
         let mut i = 1;

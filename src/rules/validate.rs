@@ -525,28 +525,39 @@ impl SymbolRules {
 
         let mut pass = Pass { ctx, unchecked: 0 };
         let mut unknown = false;
-        let steps = self.cache.filter_steps.iter().copied();
-        let symbol_filters = self.filters.iter().zip(steps.chain(std::iter::repeat(Step::DISABLED)));
-        let other_filters =
-            self.exchange_filters.iter().chain(&self.asset_filters).zip(std::iter::repeat(Step::DISABLED));
-        for (f, step) in symbol_filters.chain(other_filters) {
-            match f {
-                Filter::Malformed { filter_type, reason } => {
-                    return Err(FilterError::MalformedFilter {
-                        filter_type: filter_type.clone(),
-                        reason: reason.clone(),
-                    });
-                }
-                Filter::Unknown { filter_type, .. } => {
-                    if ctx.is_strict() {
-                        return Err(FilterError::UnknownFilter { filter_type: filter_type.clone() });
-                    }
-                    unknown = true;
-                }
-                known => self.apply(known, step, o, &mut pass)?,
-            }
+        for (i, f) in self.filters.iter().enumerate() {
+            let step = self.cache.filter_steps.get(i).copied().unwrap_or(Step::DISABLED);
+            self.apply_any(f, step, o, &mut pass, &mut unknown)?;
+        }
+        for f in self.exchange_filters.iter().chain(&self.asset_filters) {
+            self.apply_any(f, Step::DISABLED, o, &mut pass, &mut unknown)?;
         }
         Ok((pass.unchecked, unknown))
+    }
+
+    /// One filter of any kind: malformed ones refuse, unknown ones refuse in strict mode.
+    #[inline]
+    fn apply_any(
+        &self,
+        f: &Filter,
+        step: Step,
+        o: &OrderRequest,
+        pass: &mut Pass<'_>,
+        unknown: &mut bool,
+    ) -> Result<(), FilterError> {
+        match f {
+            Filter::Malformed { filter_type, reason } => {
+                Err(FilterError::MalformedFilter { filter_type: filter_type.clone(), reason: reason.clone() })
+            }
+            Filter::Unknown { filter_type, .. } => {
+                if pass.ctx.is_strict() {
+                    return Err(FilterError::UnknownFilter { filter_type: filter_type.clone() });
+                }
+                *unknown = true;
+                Ok(())
+            }
+            known => self.apply(known, step, o, pass),
+        }
     }
 
     fn check_symbol_features(&self, o: &OrderRequest) -> Result<(), FilterError> {
