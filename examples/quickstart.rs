@@ -56,43 +56,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let ctx = MarketContext::default().with_reference_price(dec!(65430)).with_open_orders(0);
     let seed_qty = dec!(10000) * dec!(0.98) / dec!(65432.5);
-    let mut outcomes = Vec::new();
-    outcomes.push(try_order(
-        rules,
-        &ctx,
-        "the float trap: 98% of 10,000 USDT at 65,432.5 (quantity rounds down to the step)",
-        OrderRequest::limit("BTCUSDT", Side::Buy, seed_qty, dec!(65432.517)),
-    ));
-    outcomes.push(try_order(
-        rules,
-        &ctx,
-        "a SELL: its price rounds up to the tick (the passive side)",
-        OrderRequest::limit("BTCUSDT", Side::Sell, dec!(0.0123456), dec!(65432.517)),
-    ));
-    outcomes.push(try_order(
-        rules,
-        &ctx,
-        "dust: 0.00001 BTC at 65,000 is 0.65 USDT, under the 5 USDT minimum notional",
-        OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.00001), dec!(65000)),
-    ));
-    outcomes.push(try_order(
-        rules,
-        &ctx,
-        "a negative quantity is refused before any filter",
-        OrderRequest::market("BTCUSDT", Side::Sell, dec!(-1)),
-    ));
-    outcomes.push(try_order(
-        rules,
-        &ctx,
-        "a BUY 6x above the reference price breaks PERCENT_PRICE_BY_SIDE",
-        OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(400000)),
-    ));
-    outcomes.push(try_order(
-        rules,
-        &MarketContext::default(),
-        "a MARKET order without market context: NOTIONAL is reported unchecked, not passed",
-        OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01)),
-    ));
+    let no_context = MarketContext::default();
+    let cases = [
+        (
+            "the float trap: 98% of 10,000 USDT at 65,432.5 (quantity rounds down to the step)",
+            OrderRequest::limit("BTCUSDT", Side::Buy, seed_qty, dec!(65432.517)),
+            &ctx,
+        ),
+        (
+            "a SELL: its price rounds up to the tick (the passive side)",
+            OrderRequest::limit("BTCUSDT", Side::Sell, dec!(0.0123456), dec!(65432.517)),
+            &ctx,
+        ),
+        (
+            "dust: 0.00001 BTC at 65,000 is 0.65 USDT, under the 5 USDT minimum notional",
+            OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.00001), dec!(65000)),
+            &ctx,
+        ),
+        (
+            "a negative quantity is refused before any filter",
+            OrderRequest::market("BTCUSDT", Side::Sell, dec!(-1)),
+            &ctx,
+        ),
+        (
+            "a BUY 6x above the reference price breaks PERCENT_PRICE_BY_SIDE",
+            OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(400000)),
+            &ctx,
+        ),
+        (
+            "a MARKET order without market context: NOTIONAL is reported unchecked, not passed",
+            OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01)),
+            &no_context,
+        ),
+    ];
+    let outcomes: Vec<bool> = cases.into_iter().map(|(label, order, c)| try_order(rules, c, label, order)).collect();
 
     let accepted = outcomes.iter().filter(|ok| **ok).count();
     println!("\n{accepted} accepted, {} refused with Binance's own filter names.", outcomes.len() - accepted);

@@ -66,7 +66,7 @@ impl<'a> Bytes<'a> {
 pub fn arbitrary_rules(b: &mut Bytes<'_>) -> SymbolRules {
     let mut rules =
         SymbolRules::new("FUZZUSDT", "FUZZ", "USDT").with_precisions(u32::from(b.u8() % 30), u32::from(b.u8() % 30));
-    if b.u8() % 8 == 0 {
+    if b.u8().is_multiple_of(8) {
         rules = rules.with_features(b.bool(), b.bool(), b.bool());
     }
     let count = b.u8() % 12;
@@ -129,19 +129,19 @@ pub fn arbitrary_order(b: &mut Bytes<'_>) -> OrderRequest {
     if let Some(v) = b.opt_decimal() {
         o = o.with_quantity(v);
     }
-    if b.u8() % 4 == 0 {
+    if b.u8().is_multiple_of(4) {
         o = o.with_quote_order_qty(b.decimal());
     }
     if let Some(v) = b.opt_decimal() {
         o = o.with_price(v);
     }
-    if b.u8() % 3 == 0 {
+    if b.u8().is_multiple_of(3) {
         o = o.with_stop_price(b.decimal());
     }
-    if b.u8() % 4 == 0 {
+    if b.u8().is_multiple_of(4) {
         o = o.with_trailing_delta(b.u64() % 3000);
     }
-    if b.u8() % 4 == 0 {
+    if b.u8().is_multiple_of(4) {
         o = o.with_iceberg_qty(b.decimal());
     }
     match b.u8() % 5 {
@@ -171,7 +171,7 @@ pub fn arbitrary_context(b: &mut Bytes<'_>) -> MarketContext {
     if b.bool() {
         c = c.with_base_position(b.decimal());
     }
-    if b.u8() % 4 == 0 {
+    if b.u8().is_multiple_of(4) {
         c = c.strict();
     }
     c

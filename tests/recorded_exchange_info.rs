@@ -147,7 +147,7 @@ fn full_captures_from_the_shared_recordings() {
         check_capture(&path.display().to_string(), &bytes, 8, &mut seen);
     }
     // 1695 + 2128 + 2292 full, plus the partial captures.
-    assert!(seen.symbols >= 6115 + 25 + 2 + 1 + 1, "{seen:?}");
+    assert_eq!(seen.symbols, 1695 + 2128 + 2292 + 25 + 2 + 1 + 1, "{seen:?}");
     assert!(seen.tick_ten && seen.step_one && seen.zero_market_step && seen.huge_max_position, "{seen:?}");
     eprintln!("{seen:?}");
 }

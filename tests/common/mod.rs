@@ -37,10 +37,10 @@ impl Rng {
 
 fn anchor_qty(rules: &SymbolRules) -> Decimal {
     for f in rules.filters() {
-        if let Filter::LotSize { min_qty, .. } = *f {
-            if min_qty > Decimal::ZERO {
-                return min_qty * Decimal::from(37);
-            }
+        if let Filter::LotSize { min_qty, .. } = *f
+            && min_qty > Decimal::ZERO
+        {
+            return min_qty * Decimal::from(37);
         }
     }
     Decimal::ONE
@@ -48,11 +48,12 @@ fn anchor_qty(rules: &SymbolRules) -> Decimal {
 
 fn anchor_price(rules: &SymbolRules) -> Decimal {
     for f in rules.filters() {
-        if let Filter::PriceFilter { min_price, max_price, .. } = *f {
-            if min_price > Decimal::ZERO && max_price > Decimal::ZERO {
-                // A price well inside the band.
-                return (min_price * Decimal::from(1000)).min(max_price / Decimal::from(10)).max(min_price);
-            }
+        if let Filter::PriceFilter { min_price, max_price, .. } = *f
+            && min_price > Decimal::ZERO
+            && max_price > Decimal::ZERO
+        {
+            // A price well inside the band.
+            return (min_price * Decimal::from(1000)).min(max_price / Decimal::from(10)).max(min_price);
         }
     }
     Decimal::ONE
