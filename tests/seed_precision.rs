@@ -134,3 +134,19 @@ fn prices_round_toward_the_passive_side_unless_told_otherwise() {
     let far = rules.normalize(OrderRequest::limit("BTCUSDT", Side::Sell, dec!(0.001), dec!(327150.001)), &ctx());
     assert_eq!(far.unwrap_err().filter_type(), "PERCENT_PRICE_BY_SIDE");
 }
+
+#[test]
+fn rounding_up_never_leaves_the_wire_range() {
+    // Found by the order_validation fuzz target: a SELL price rounded up to a huge tick.
+    use aegis_exchange::Filter;
+    let rules = SymbolRules::new("FUZZUSDT", "FUZZ", "USDT").with_filter(Filter::PriceFilter {
+        min_price: Decimal::ZERO,
+        max_price: Decimal::ZERO,
+        tick_size: Decimal::MAX,
+    });
+    let order = OrderRequest::limit("FUZZUSDT", Side::Sell, dec!(1), dec!(0.5));
+    assert_eq!(
+        rules.normalize(order, &MarketContext::default()),
+        Err(FilterError::Parameter(OrderError::OutOfRange { parameter: "price", value: Decimal::MAX }))
+    );
+}

@@ -16,4 +16,5 @@ pub use enums::{
     ExecutionType, OrderResponseType, OrderStatus, OrderType, RateLimitInterval, RateLimitType,
     SelfTradePreventionMode, Side, SymbolStatus, TimeInForce,
 };
+pub(crate) use order::within_wire_range;
 pub use order::{OrderError, OrderRequest};

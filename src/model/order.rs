@@ -132,7 +132,7 @@ pub struct OrderRequest {
 /// Whether `v` has at most 20 integer digits (below 10^20), Binance's legal range, without a
 /// rescaling comparison: `|mantissa| < 10^(20 + scale)`, always true from scale 9 on since a
 /// mantissa is below 2^96 < 10^29.
-fn within_wire_range(v: Decimal) -> bool {
+pub(crate) fn within_wire_range(v: Decimal) -> bool {
     // Evaluated at compile time: an out-of-bounds index would fail the build, not panic.
     #[allow(clippy::indexing_slicing)]
     const LIMITS: [u128; 9] = {

@@ -6,7 +6,9 @@ use rust_decimal::Decimal;
 use super::context::{MarketContext, NormalizeOptions};
 use super::exchange_info::{Limits, SymbolRules};
 use super::filter::{Filter, FilterKind};
-use crate::model::{OrderError, OrderRequest, OrderType, SelfTradePreventionMode, Side, SymbolStatus};
+use crate::model::{
+    OrderError, OrderRequest, OrderType, SelfTradePreventionMode, Side, SymbolStatus, within_wire_range,
+};
 use std::cmp::Ordering;
 
 use crate::num::{Rounding, Step, cmp, cmp_product, is_positive};
@@ -440,6 +442,10 @@ impl SymbolRules {
             let overflow = |_| fail(FilterKind::PriceFilter, parameter, Violation::Overflow, value, tick.value());
             let v = tick.round(value, mode).map_err(overflow)?;
             let v = c.quote_step.round(v, mode).map_err(overflow)?;
+            // Rounding up can carry a price past the 20 integer digits Binance accepts.
+            if !within_wire_range(v) {
+                return Err(FilterError::Parameter(OrderError::OutOfRange { parameter, value: v }));
+            }
             if v.is_zero() {
                 let bound = tick.value().max(c.quote_step.value());
                 return Err(fail(FilterKind::PriceFilter, parameter, Violation::BelowMinimum, v, bound));
