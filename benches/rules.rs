@@ -50,6 +50,17 @@ fn bench_rules(c: &mut Criterion) {
     g.bench_function("normalize_validate_limit_btcusdt", |b| {
         b.iter_batched(|| raw.clone(), |o| black_box(rules.normalize(o, black_box(&ctx))), BatchSize::SmallInput)
     });
+    let typical = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.14977266), dec!(65432.517));
+    g.bench_function("normalize_validate_limit_btcusdt_8dp_input", |b| {
+        b.iter_batched(|| typical.clone(), |o| black_box(rules.normalize(o, black_box(&ctx))), BatchSize::SmallInput)
+    });
+    g.bench_function("reference_path_normalize_validate_limit_btcusdt", |b| {
+        b.iter_batched(
+            || raw.clone(),
+            |o| black_box(rules.normalize_reference(o, black_box(&ctx), Default::default())),
+            BatchSize::SmallInput,
+        )
+    });
     g.bench_function("validate_limit_btcusdt", |b| b.iter(|| black_box(rules.validate(black_box(&valid), &ctx))));
     g.bench_function("baseline_f64_normalize_check", |b| {
         b.iter(|| f64_normalize_and_check(black_box(0.14977266648836587), black_box(65432.517), black_box(65430.0)))

@@ -244,6 +244,29 @@ pub fn check_normalize(
     }
 }
 
+/// The fixed-point accelerator and the reference path agree exactly: same order, same
+/// unchecked filters, same error.
+pub fn check_equivalence(rules: &SymbolRules, order: &OrderRequest, ctx: &MarketContext) {
+    use aegis_exchange::NormalizeOptions;
+    assert_eq!(
+        rules.validate(order, ctx),
+        rules.validate_reference(order, ctx),
+        "validate: accelerator and reference disagree on {order:?}"
+    );
+    for options in [
+        NormalizeOptions::default(),
+        NormalizeOptions { price: Some(aegis_exchange::Rounding::Nearest), stop_price: None },
+        NormalizeOptions { price: Some(aegis_exchange::Rounding::Up), stop_price: None },
+    ] {
+        let fast = rules.normalize_with(order.clone(), ctx, options);
+        let reference = rules.normalize_reference(order.clone(), ctx, options);
+        assert_eq!(fast, reference, "normalize: accelerator and reference disagree on {order:?} {options:?}");
+        if let Some(accelerated) = rules.normalize_accelerated(order.clone(), ctx, options) {
+            assert_eq!(Ok(accelerated), reference, "the accelerator accepted what the reference refuses");
+        }
+    }
+}
+
 /// Fuzz target `order_validation`: arbitrary filters, order and context; validate and normalize
 /// never panic, and their invariants hold.
 pub fn order_validation(data: &[u8]) {
@@ -259,6 +282,7 @@ pub fn order_validation(data: &[u8]) {
     }
     let result = rules.normalize(order.clone(), &ctx);
     check_normalize(&rules, &order, &ctx, &result);
+    check_equivalence(&rules, &order, &ctx);
 }
 
 /// Fuzz target `exchange_info`: arbitrary bytes into `ExchangeInfo::from_json` never panic, and
@@ -271,5 +295,6 @@ pub fn exchange_info(data: &[u8]) {
         let ctx = MarketContext::default().with_reference_price(Decimal::new(987_654, 2));
         let result = rules.normalize(order.clone(), &ctx);
         check_normalize(rules, &order, &ctx, &result);
+        check_equivalence(rules, &order, &ctx);
     }
 }

@@ -405,21 +405,7 @@ pub fn cmp(a: Decimal, b: Decimal) -> std::cmp::Ordering {
         (true, false) => return Ordering::Less,
         _ => {}
     }
-    let (am, bm) = (a.mantissa().unsigned_abs(), b.mantissa().unsigned_abs());
-    let (sa, sb) = (a.scale(), b.scale());
-    let magnitude = if sa == sb {
-        am.cmp(&bm)
-    } else if sa < sb {
-        match mul_pow10(am, sb - sa) {
-            Some(scaled) => scaled.cmp(&bm),
-            None => Ordering::Greater,
-        }
-    } else {
-        match mul_pow10(bm, sa - sb) {
-            Some(scaled) => am.cmp(&scaled),
-            None => Ordering::Less,
-        }
-    };
+    let magnitude = cmp_scaled(a.mantissa().unsigned_abs(), a.scale(), b.mantissa().unsigned_abs(), b.scale());
     if a_neg { magnitude.reverse() } else { magnitude }
 }
 
@@ -437,33 +423,38 @@ pub fn cmp(a: Decimal, b: Decimal) -> std::cmp::Ordering {
 #[must_use]
 #[inline]
 pub fn cmp_product(a: Decimal, b: Decimal, c: Decimal) -> Option<std::cmp::Ordering> {
-    use std::cmp::Ordering;
     if a.is_sign_negative() || b.is_sign_negative() || c.is_sign_negative() {
         return None;
     }
     let p = mul_u128(a.mantissa().unsigned_abs(), b.mantissa().unsigned_abs())?;
-    let sp = a.scale() + b.scale();
-    let cm = c.mantissa().unsigned_abs();
-    let sc = c.scale();
-    Some(if sp == sc {
-        p.cmp(&cm)
-    } else if sp > sc {
-        match mul_pow10(cm, sp - sc) {
-            Some(scaled) => p.cmp(&scaled),
-            None => Ordering::Less,
-        }
-    } else {
-        match mul_pow10(p, sc - sp) {
-            Some(scaled) => scaled.cmp(&cm),
+    Some(cmp_scaled(p, a.scale() + b.scale(), c.mantissa().unsigned_abs(), c.scale()))
+}
+
+/// Orders `am × 10^-sa` against `bm × 10^-sb` exactly (unsigned mantissas of any size): the
+/// smaller-scale side is raised by the scale difference, and an overflow there means that side
+/// is the larger.
+#[inline]
+pub(crate) fn cmp_scaled(am: u128, sa: u32, bm: u128, sb: u32) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    if sa == sb {
+        am.cmp(&bm)
+    } else if sa < sb {
+        match mul_pow10(am, sb - sa) {
+            Some(scaled) => scaled.cmp(&bm),
             None => Ordering::Greater,
         }
-    })
+    } else {
+        match mul_pow10(bm, sa - sb) {
+            Some(scaled) => am.cmp(&scaled),
+            None => Ordering::Less,
+        }
+    }
 }
 
 /// `a × b`, with the common case (both below 2^64, so no overflow is possible) kept off the
 /// slow checked 128-bit multiply.
 #[inline]
-fn mul_u128(a: u128, b: u128) -> Option<u128> {
+pub(crate) fn mul_u128(a: u128, b: u128) -> Option<u128> {
     match (u64::try_from(a), u64::try_from(b)) {
         (Ok(a), Ok(b)) => Some(u128::from(a) * u128::from(b)),
         _ => a.checked_mul(b),
@@ -472,7 +463,7 @@ fn mul_u128(a: u128, b: u128) -> Option<u128> {
 
 /// `m × 10^n`, `None` on overflow.
 #[inline]
-fn mul_pow10(m: u128, n: u32) -> Option<u128> {
+pub(crate) fn mul_pow10(m: u128, n: u32) -> Option<u128> {
     if n > 38 {
         return if m == 0 { Some(0) } else { None };
     }
@@ -480,7 +471,7 @@ fn mul_pow10(m: u128, n: u32) -> Option<u128> {
 }
 
 /// 10^n for n <= 38; saturates past that.
-fn pow10_u128(n: u32) -> u128 {
+pub(crate) fn pow10_u128(n: u32) -> u128 {
     // Evaluated at compile time: an out-of-bounds index would fail the build, not panic.
     #[allow(clippy::indexing_slicing)]
     const POW10: [u128; 39] = {

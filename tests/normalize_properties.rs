@@ -77,6 +77,10 @@ proptest! {
         let result = rules.normalize(order.clone(), &ctx);
         // Multiples, bounds (validate accepts), never above the input, idempotent, wire round trip.
         harness::check_normalize(&rules, &order, &ctx, &result);
+        harness::check_equivalence(&rules, &order, &ctx);
+        if let Ok(v) = &result {
+            harness::check_equivalence(&rules, v.request(), &ctx);
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod common;
 use std::path::PathBuf;
 
 use aegis_exchange::num::parse_decimal;
-use aegis_exchange::{Decimal, ExchangeInfo, Filter, FilterError, MarketContext, OrderRequest, Side};
+use aegis_exchange::{Decimal, ExchangeInfo, Filter, FilterError, MarketContext, OrderRequest, OrderType, Side};
 use common::{Rng, harness, random_order};
 use rust_decimal_macros::dec;
 use serde_json::Value;
@@ -23,6 +23,8 @@ struct Seen {
     symbols: usize,
     filters: usize,
     orders_valid: usize,
+    orders_valid_plain: usize,
+    orders_accelerated: usize,
     orders_refused: usize,
     tick_ten: bool,
     step_one: bool,
@@ -90,8 +92,22 @@ fn check_capture(name: &str, bytes: &[u8], orders_per_symbol: usize, seen: &mut 
             let (order, ctx) = random_order(&mut rng, rules);
             let result = rules.normalize(order.clone(), &ctx);
             harness::check_normalize(rules, &order, &ctx, &result);
+            harness::check_equivalence(rules, &order, &ctx);
+            if let Ok(v) = &result {
+                // The normalized order validates through both paths too.
+                harness::check_equivalence(rules, v.request(), &ctx);
+            }
+            let accelerated = rules.normalize_accelerated(order.clone(), &ctx, Default::default()).is_some();
             match result {
-                Ok(_) => seen.orders_valid += 1,
+                Ok(_) => {
+                    seen.orders_valid += 1;
+                    // LIMIT, LIMIT_MAKER, MARKET by quantity: the accelerator's shapes.
+                    let plain = matches!(order.order_type(), OrderType::Limit | OrderType::LimitMaker)
+                        || (*order.order_type() == OrderType::Market && order.quantity().is_some());
+                    seen.orders_valid_plain += usize::from(plain);
+                    seen.orders_accelerated += usize::from(accelerated);
+                    assert!(accelerated || !plain, "{name} {sym}: valid {order} not accelerated");
+                }
                 Err(FilterError::Parameter(e)) => {
                     panic!("{name} {sym}: well-formed {order:?} refused as malformed: {e}")
                 }
@@ -121,6 +137,10 @@ fn shipped_captures_parse_completely_and_normalize_safely() {
     assert!(seen.tick_ten && seen.step_one && seen.zero_market_step, "{seen:?}");
     // Random orders both pass and fail: the generator is not trivially one-sided.
     assert!(seen.orders_valid > 1000 && seen.orders_refused > 1000, "{seen:?}");
+    // On real symbols the accelerator serves every valid order of its shapes (stop orders and
+    // quote-quantity MARKETs take the reference path), so the equivalence checks bite.
+    assert!(seen.orders_valid_plain > 1000, "{seen:?}");
+    assert_eq!(seen.orders_accelerated, seen.orders_valid_plain, "{seen:?}");
 }
 
 #[test]

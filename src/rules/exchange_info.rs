@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
+use super::fast::FastPlan;
 use super::filter::Filter;
 use crate::decode::DecodeError;
 use crate::model::{OrderType, RateLimitInterval, RateLimitType, SelfTradePreventionMode, SymbolStatus};
@@ -114,6 +115,8 @@ pub(crate) struct RulesCache {
     /// 10^-baseAssetPrecision and 10^-quoteAssetPrecision.
     pub(crate) base_step: Step,
     pub(crate) quote_step: Step,
+    /// The fixed-point accelerator, when every value fits it.
+    pub(crate) fast: Option<FastPlan>,
 }
 
 const SYMBOL_FIELDS: &[&str] = &[
@@ -216,6 +219,7 @@ impl SymbolRules {
         let mut all = self.exchange_filters.to_vec();
         all.push(filter);
         self.exchange_filters = Arc::from(all);
+        self.refresh_cache();
         self
     }
 
@@ -223,6 +227,7 @@ impl SymbolRules {
     #[must_use]
     pub fn with_asset_filter(mut self, filter: Filter) -> Self {
         self.asset_filters.push(filter);
+        self.refresh_cache();
         self
     }
 
@@ -230,6 +235,7 @@ impl SymbolRules {
     #[must_use]
     pub fn with_status(mut self, status: SymbolStatus) -> Self {
         self.status = status;
+        self.refresh_cache();
         self
     }
 
@@ -237,6 +243,7 @@ impl SymbolRules {
     #[must_use]
     pub fn with_order_types(mut self, order_types: Vec<OrderType>) -> Self {
         self.order_types = order_types;
+        self.refresh_cache();
         self
     }
 
@@ -256,10 +263,11 @@ impl SymbolRules {
         self.iceberg_allowed = iceberg;
         self.quote_order_qty_market_allowed = quote_order_qty_market;
         self.allow_trailing_stop = trailing_stop;
+        self.refresh_cache();
         self
     }
 
-    fn refresh_cache(&mut self) {
+    pub(crate) fn refresh_cache(&mut self) {
         let mut cache = RulesCache {
             filter_steps: Vec::with_capacity(self.filters.len()),
             base_step: Step::new(Decimal::new(1, self.base_asset_precision)),
@@ -288,6 +296,7 @@ impl SymbolRules {
             cache.filter_steps.push(limits.step);
         }
         self.cache = cache;
+        self.cache.fast = FastPlan::build(self);
     }
 
     /// `symbol`
@@ -761,6 +770,7 @@ impl ExchangeInfo {
                 })
                 .cloned()
                 .collect();
+            rules.refresh_cache();
         }
     }
 }

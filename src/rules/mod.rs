@@ -11,6 +11,7 @@
 
 mod context;
 mod exchange_info;
+mod fast;
 mod filter;
 mod validate;
 

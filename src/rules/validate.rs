@@ -368,6 +368,20 @@ impl SymbolRules {
     /// assert_eq!(rules.validate(&bad, &ctx).unwrap_err().filter_type(), "LOT_SIZE");
     /// ```
     pub fn validate(&self, order: &OrderRequest, ctx: &MarketContext) -> Result<ValidatedOrder, FilterError> {
+        if let Some(out) = self.cache.fast.as_ref().and_then(|plan| plan.run(self, order, ctx, None)) {
+            return Ok(ValidatedOrder {
+                request: order.clone(),
+                unchecked: out.unchecked,
+                unknown_filters: out.unknown,
+            });
+        }
+        self.validate_reference(order, ctx)
+    }
+
+    /// [`validate`](Self::validate) without the fixed-point accelerator: the reference the
+    /// accelerator is tested against. Same results, slower.
+    #[doc(hidden)]
+    pub fn validate_reference(&self, order: &OrderRequest, ctx: &MarketContext) -> Result<ValidatedOrder, FilterError> {
         let (unchecked, unknown_filters) = self.check(order, ctx, false)?;
         Ok(ValidatedOrder { request: order.clone(), unchecked, unknown_filters })
     }
@@ -400,6 +414,50 @@ impl SymbolRules {
     /// # Errors
     /// As [`validate`](Self::validate), after rounding.
     pub fn normalize_with(
+        &self,
+        mut order: OrderRequest,
+        ctx: &MarketContext,
+        options: NormalizeOptions,
+    ) -> Result<ValidatedOrder, FilterError> {
+        // The accelerator answers only "valid"; anything else is decided by the reference path.
+        if let Some((unchecked, unknown_filters)) = self.accelerate(&mut order, ctx, options) {
+            return Ok(ValidatedOrder { request: order, unchecked, unknown_filters });
+        }
+        self.normalize_reference(order, ctx, options)
+    }
+
+    /// Runs the accelerator; on success rounds `order` in place and returns the unchecked set.
+    fn accelerate(
+        &self,
+        order: &mut OrderRequest,
+        ctx: &MarketContext,
+        options: NormalizeOptions,
+    ) -> Option<(u32, bool)> {
+        let out = self.cache.fast.as_ref()?.run(self, order, ctx, Some(options))?;
+        order.set_quantity(Some(out.quantity));
+        if out.price.is_some() {
+            order.set_price(out.price);
+        }
+        Some((out.unchecked, out.unknown))
+    }
+
+    /// The fixed-point accelerator alone: `Some` when it proves the order valid (after
+    /// rounding), `None` when the reference path must decide. For tests and benchmarks.
+    #[doc(hidden)]
+    pub fn normalize_accelerated(
+        &self,
+        mut order: OrderRequest,
+        ctx: &MarketContext,
+        options: NormalizeOptions,
+    ) -> Option<ValidatedOrder> {
+        let (unchecked, unknown_filters) = self.accelerate(&mut order, ctx, options)?;
+        Some(ValidatedOrder { request: order, unchecked, unknown_filters })
+    }
+
+    /// [`normalize_with`](Self::normalize_with) without the fixed-point accelerator: the
+    /// reference the accelerator is tested against. Same results, slower.
+    #[doc(hidden)]
+    pub fn normalize_reference(
         &self,
         mut order: OrderRequest,
         ctx: &MarketContext,

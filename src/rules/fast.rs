@@ -1,0 +1,427 @@
+//! A fixed-point accelerator for `validate` / `normalize` on the common order shapes.
+//!
+//! A symbol's rules are compiled once into integer units of its asset precisions (a BTCUSDT
+//! price in units of 10^-8 USDT, a quantity in units of 10^-8 BTC). For a LIMIT, LIMIT_MAKER or
+//! MARKET-by-quantity order without stop, trailing, iceberg or STP parameters, rounding and every
+//! filter check become exact integer arithmetic on those units.
+//!
+//! The accelerator can only say "valid": on any failure, any doubt (a value that does not fit,
+//! a missing context in strict mode, a shape it does not cover) it returns `None` and the
+//! reference path in `validate.rs` runs, which produces the exact error. Its results equal the
+//! reference path's on every input: `tests/normalize_properties.rs`, the real-capture test and
+//! the `order_validation` fuzz target assert it.
+
+use std::cmp::Ordering;
+
+use rust_decimal::Decimal;
+
+use super::context::{MarketContext, NormalizeOptions};
+use super::exchange_info::SymbolRules;
+use super::filter::{Filter, FilterKind};
+use crate::model::{OrderRequest, OrderType, Side, SymbolStatus, within_wire_range};
+use crate::num::{Rounding, cmp_scaled, mul_pow10, mul_u128, pow10_u128};
+
+/// A non-negative decimal as (mantissa, scale).
+type Fixed = (u128, u32);
+
+/// `v` as [`Fixed`], `None` when negative (such a symbol takes the reference path).
+fn fixed(v: Decimal) -> Option<Fixed> {
+    if v.is_sign_negative() && !v.is_zero() { None } else { Some((v.mantissa().unsigned_abs(), v.scale())) }
+}
+
+/// One filter, compiled for the accelerated shapes.
+#[derive(Debug, Clone, PartialEq)]
+enum FastCheck {
+    /// PRICE_FILTER in price units (0 = disabled; a step of 1 unit is no constraint).
+    Price { min: u64, max: u64, step: u64 },
+    /// LOT_SIZE in quantity units.
+    Lot { min: u64, max: u64, step: u64 },
+    /// MARKET_LOT_SIZE in quantity units (MARKET orders only).
+    MarketLot { min: u64, max: u64, step: u64 },
+    /// PERCENT_PRICE / PERCENT_PRICE_BY_SIDE: [up, down] multipliers for BUY and for SELL; a
+    /// zero mantissa is a disabled side.
+    Percent { kind: FilterKind, bid: [Fixed; 2], ask: [Fixed; 2], avg_price_mins: u64 },
+    /// MIN_NOTIONAL / NOTIONAL (MIN_NOTIONAL: no max, equal market flags); zero = disabled.
+    Notional { kind: FilterKind, min: Fixed, min_to_market: bool, max: Fixed, max_to_market: bool, avg_price_mins: u64 },
+    /// MAX_NUM_ORDERS (`account` false) or EXCHANGE_MAX_NUM_ORDERS (`account` true).
+    OpenOrders { kind: FilterKind, max: u64, account: bool },
+    /// MAX_POSITION.
+    Position { max: Decimal },
+    /// A filter type the crate does not know.
+    Unknown,
+}
+
+/// A symbol's rules in integer units; `None` from [`FastPlan::build`] when they do not fit.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FastPlan {
+    qty_scale: u32,
+    price_scale: u32,
+    /// Steps used for rounding, in units (1 when disabled).
+    lot_step: u64,
+    market_step: u64,
+    tick: u64,
+    /// How results are written back, (divisor, scale), so that amounts come out at their step's
+    /// own scale (`0.14977`, not `0.14977000`), as the reference path writes them.
+    qty_out: (u64, u32),
+    market_qty_out: (u64, u32),
+    price_out: (u64, u32),
+    limit_allowed: bool,
+    market_allowed: bool,
+    limit_maker_allowed: bool,
+    checks: Vec<FastCheck>,
+}
+
+/// `v` as a whole number of units of 10^-scale, if exact and within u64.
+fn exact_units(v: Decimal, scale: u32) -> Option<u64> {
+    let (m, s) = fixed(v)?;
+    let units = if s <= scale {
+        mul_pow10(m, scale - s)?
+    } else {
+        let div = pow10_u128(s - scale);
+        if !m.is_multiple_of(div) {
+            return None;
+        }
+        m / div
+    };
+    u64::try_from(units).ok()
+}
+
+/// A step in units; a disabled step (zero) is 1 unit, i.e. no constraint beyond precision.
+fn step_units(step: Decimal, scale: u32) -> Option<u64> {
+    if step.is_zero() { Some(1) } else { exact_units(step, scale).filter(|u| *u > 0) }
+}
+
+/// min / max / step of a range filter, in units.
+fn range_units(min: Decimal, max: Decimal, step: Decimal, scale: u32) -> Option<(u64, u64, u64)> {
+    Some((exact_units(min, scale)?, exact_units(max, scale)?, step_units(step, scale)?))
+}
+
+impl FastPlan {
+    pub(crate) fn build(rules: &SymbolRules) -> Option<FastPlan> {
+        if !rules.asset_filters.is_empty() {
+            return None;
+        }
+        let (qs, ps) = (rules.base_asset_precision, rules.quote_asset_precision);
+        let mut checks = Vec::with_capacity(rules.filters.len() + rules.exchange_filters.len());
+        let (mut tick, mut lot_step, mut market_step) = (None, None, None);
+        for f in rules.filters.iter().chain(rules.exchange_filters.iter()) {
+            checks.push(match *f {
+                Filter::PriceFilter { min_price, max_price, tick_size } => {
+                    let (min, max, step) = range_units(min_price, max_price, tick_size, ps)?;
+                    tick.get_or_insert(step);
+                    FastCheck::Price { min, max, step }
+                }
+                Filter::LotSize { min_qty, max_qty, step_size } => {
+                    let (min, max, step) = range_units(min_qty, max_qty, step_size, qs)?;
+                    lot_step.get_or_insert(step);
+                    FastCheck::Lot { min, max, step }
+                }
+                Filter::MarketLotSize { min_qty, max_qty, step_size } => {
+                    let (min, max, step) = range_units(min_qty, max_qty, step_size, qs)?;
+                    market_step.get_or_insert(step);
+                    FastCheck::MarketLot { min, max, step }
+                }
+                Filter::PercentPrice { multiplier_up, multiplier_down, avg_price_mins } => {
+                    let pair = [fixed(multiplier_up)?, fixed(multiplier_down)?];
+                    FastCheck::Percent { kind: FilterKind::PercentPrice, bid: pair, ask: pair, avg_price_mins }
+                }
+                Filter::PercentPriceBySide {
+                    bid_multiplier_up,
+                    bid_multiplier_down,
+                    ask_multiplier_up,
+                    ask_multiplier_down,
+                    avg_price_mins,
+                } => FastCheck::Percent {
+                    kind: FilterKind::PercentPriceBySide,
+                    bid: [fixed(bid_multiplier_up)?, fixed(bid_multiplier_down)?],
+                    ask: [fixed(ask_multiplier_up)?, fixed(ask_multiplier_down)?],
+                    avg_price_mins,
+                },
+                Filter::MinNotional { min_notional, apply_to_market, avg_price_mins } => FastCheck::Notional {
+                    kind: FilterKind::MinNotional,
+                    min: fixed(min_notional)?,
+                    min_to_market: apply_to_market,
+                    max: (0, 0),
+                    max_to_market: apply_to_market,
+                    avg_price_mins,
+                },
+                Filter::Notional {
+                    min_notional,
+                    apply_min_to_market,
+                    max_notional,
+                    apply_max_to_market,
+                    avg_price_mins,
+                } => FastCheck::Notional {
+                    kind: FilterKind::Notional,
+                    min: fixed(min_notional)?,
+                    min_to_market: apply_min_to_market,
+                    max: fixed(max_notional)?,
+                    max_to_market: apply_max_to_market,
+                    avg_price_mins,
+                },
+                Filter::MaxNumOrders { max_num_orders } => {
+                    FastCheck::OpenOrders { kind: FilterKind::MaxNumOrders, max: max_num_orders, account: false }
+                }
+                Filter::ExchangeMaxNumOrders { max_num_orders } => {
+                    FastCheck::OpenOrders { kind: FilterKind::ExchangeMaxNumOrders, max: max_num_orders, account: true }
+                }
+                Filter::MaxPosition { max_position } => FastCheck::Position { max: max_position },
+                Filter::Unknown { .. } => FastCheck::Unknown,
+                // Never applies to the accelerated shapes (no iceberg, stop, trailing, algo type;
+                // amendments and order lists are separate checks).
+                Filter::IcebergParts { .. }
+                | Filter::MaxNumAlgoOrders { .. }
+                | Filter::MaxNumIcebergOrders { .. }
+                | Filter::TrailingDelta { .. }
+                | Filter::MaxNumOrderAmends { .. }
+                | Filter::MaxNumOrderLists { .. }
+                | Filter::ExchangeMaxNumAlgoOrders { .. }
+                | Filter::ExchangeMaxNumIcebergOrders { .. }
+                | Filter::ExchangeMaxNumOrderLists { .. } => continue,
+                // A symbol with these always takes the reference path.
+                Filter::MaxAsset { .. } | Filter::Malformed { .. } => return None,
+            });
+        }
+        let (tick, lot_step, market_step) = (tick.unwrap_or(1), lot_step.unwrap_or(1), market_step.unwrap_or(1));
+        // MARKET orders round down to both lot steps: the same as rounding to the larger one
+        // only when one divides the other (true of every real symbol).
+        let nested = lot_step.max(market_step).is_multiple_of(lot_step.min(market_step));
+        Some(FastPlan {
+            qty_scale: qs,
+            price_scale: ps,
+            lot_step,
+            market_step,
+            tick,
+            qty_out: output_form(lot_step, qs),
+            market_qty_out: output_form(lot_step.max(market_step), qs),
+            price_out: output_form(tick, ps),
+            limit_allowed: rules.order_types.contains(&OrderType::Limit),
+            market_allowed: nested && rules.order_types.contains(&OrderType::Market),
+            limit_maker_allowed: rules.order_types.contains(&OrderType::LimitMaker),
+            checks,
+        })
+    }
+
+    /// The accelerated `normalize` (`options` set) or `validate` (`options` none: every value
+    /// must already be exact). `None` means: take the reference path.
+    pub(crate) fn run(
+        &self,
+        rules: &SymbolRules,
+        order: &OrderRequest,
+        ctx: &MarketContext,
+        options: Option<NormalizeOptions>,
+    ) -> Option<FastOutcome> {
+        let shape_ok = match order.order_type() {
+            OrderType::Limit => self.limit_allowed && order.time_in_force().is_some_and(|t| t.is_known()),
+            OrderType::LimitMaker => self.limit_maker_allowed && order.time_in_force().is_none(),
+            OrderType::Market => self.market_allowed && order.time_in_force().is_none(),
+            _ => false,
+        };
+        let is_market = *order.order_type() == OrderType::Market;
+        // LIMIT and LIMIT_MAKER need a price; MARKET must not have one.
+        if !shape_ok
+            || order.price().is_some() == is_market
+            || order.quote_order_qty().is_some()
+            || order.stop_price().is_some()
+            || order.trailing_delta().is_some()
+            || order.iceberg_qty().is_some()
+            || order.self_trade_prevention_mode().is_some()
+            || rules.status != SymbolStatus::Trading
+            || !rules.is_spot_trading_allowed
+            || order.symbol() != rules.symbol
+        {
+            return None;
+        }
+        let buy = match order.side() {
+            Side::Buy => true,
+            Side::Sell => false,
+            _ => return None,
+        };
+        let qty = order.quantity().filter(|q| positive_on_wire(*q))?;
+
+        // Quantity: down to the lot step (both steps for MARKET), in base-precision units.
+        let step = if is_market { self.lot_step.max(self.market_step) } else { self.lot_step };
+        let q = to_units(qty, self.qty_scale, step, options.map(|_| Rounding::Down))?;
+        // Price: to the tick, toward the passive side unless told, in quote-precision units.
+        let p = match order.price() {
+            Some(price) if positive_on_wire(price) => {
+                let mode = options.map(|o| o.price.unwrap_or(if buy { Rounding::Down } else { Rounding::Up }));
+                Some(to_units(price, self.price_scale, self.tick, mode)?)
+            }
+            Some(_) => return None,
+            None => None,
+        };
+
+        let mut unchecked = 0u32;
+        let mut unknown = false;
+        let mut missing = |kind: FilterKind| -> Option<()> {
+            if ctx.is_strict() {
+                return None;
+            }
+            unchecked |= kind.bit();
+            Some(())
+        };
+        let (qs, ps) = (self.qty_scale, self.price_scale);
+        let outside = |v: u64, min: u64, max: u64, step: u64| {
+            (min > 0 && v < min) || (max > 0 && v > max) || !v.is_multiple_of(step)
+        };
+        for check in &self.checks {
+            match check {
+                &FastCheck::Price { min, max, step } => {
+                    if p.is_some_and(|p| outside(p, min, max, step)) {
+                        return None;
+                    }
+                }
+                &FastCheck::Lot { min, max, step } => {
+                    if outside(q, min, max, step) {
+                        return None;
+                    }
+                }
+                &FastCheck::MarketLot { min, max, step } => {
+                    if is_market && outside(q, min, max, step) {
+                        return None;
+                    }
+                }
+                FastCheck::Percent { kind, bid, ask, avg_price_mins } => {
+                    let (Some(p), [up, down]) = (p, if buy { bid } else { ask }) else { continue };
+                    if up.0 == 0 && down.0 == 0 {
+                        continue;
+                    }
+                    let Some(reference) = ctx.price_proxy(*avg_price_mins) else {
+                        missing(*kind)?;
+                        continue;
+                    };
+                    let (rm, rs) = fixed(reference)?;
+                    // Above reference × up, or below reference × down: refused.
+                    for (&(mm, ms), too_far) in [(up, Ordering::Greater), (down, Ordering::Less)] {
+                        if mm != 0 && cmp_scaled(u128::from(p), ps, mul_u128(rm, mm)?, rs + ms) == too_far {
+                            return None;
+                        }
+                    }
+                }
+                FastCheck::Notional { kind, min, min_to_market, max, max_to_market, avg_price_mins } => {
+                    let (check_min, check_max) =
+                        if is_market { (*min_to_market, *max_to_market) } else { (true, true) };
+                    if !check_min && !check_max {
+                        continue;
+                    }
+                    let (n, ns) = match p {
+                        Some(p) => (u128::from(q) * u128::from(p), qs + ps),
+                        None => match ctx.price_proxy(*avg_price_mins) {
+                            Some(proxy) => {
+                                let (pm, pscale) = fixed(proxy)?;
+                                (mul_u128(u128::from(q), pm)?, qs + pscale)
+                            }
+                            None => {
+                                missing(*kind)?;
+                                continue;
+                            }
+                        },
+                    };
+                    if check_min && min.0 != 0 && cmp_scaled(n, ns, min.0, min.1).is_lt() {
+                        return None;
+                    }
+                    if check_max && max.0 != 0 && cmp_scaled(n, ns, max.0, max.1).is_gt() {
+                        return None;
+                    }
+                }
+                &FastCheck::OpenOrders { kind, max, account } => {
+                    if max == 0 {
+                        continue;
+                    }
+                    match if account { ctx.account_open_orders() } else { ctx.open_orders() } {
+                        Some(n) if n.saturating_add(1) > max => return None,
+                        Some(_) => {}
+                        None => missing(kind)?,
+                    }
+                }
+                &FastCheck::Position { max } => {
+                    if !buy || max.is_zero() || max.is_sign_negative() {
+                        continue;
+                    }
+                    match ctx.base_position() {
+                        Some(position) => {
+                            let after = position.checked_add(Decimal::from_i128_with_scale(i128::from(q), qs))?;
+                            if crate::num::cmp(after, max).is_gt() {
+                                return None;
+                            }
+                        }
+                        None => missing(FilterKind::MaxPosition)?,
+                    }
+                }
+                FastCheck::Unknown => {
+                    if ctx.is_strict() {
+                        return None;
+                    }
+                    unknown = true;
+                }
+            }
+        }
+        Some(FastOutcome {
+            quantity: from_units(q, if is_market { self.market_qty_out } else { self.qty_out }),
+            price: p.map(|p| from_units(p, self.price_out)),
+            unchecked,
+            unknown,
+        })
+    }
+}
+
+/// What the accelerator proved: the (rounded) amounts and the unchecked filters.
+pub(crate) struct FastOutcome {
+    pub(crate) quantity: Decimal,
+    pub(crate) price: Option<Decimal>,
+    pub(crate) unchecked: u32,
+    pub(crate) unknown: bool,
+}
+
+/// Positive, and inside Binance's 20-integer-digit range.
+fn positive_on_wire(v: Decimal) -> bool {
+    !v.is_sign_negative() && !v.is_zero() && within_wire_range(v)
+}
+
+/// `v` rounded to a multiple of `step` units of 10^-scale, as units. `mode` `None` means the
+/// value must already be exact (validate): any remainder gives `None`.
+fn to_units(v: Decimal, scale: u32, step: u64, mode: Option<Rounding>) -> Option<u64> {
+    let (m, s) = fixed(v)?;
+    // v / (step × 10^-scale) = m × 10^(scale - s) / step, as num / den.
+    let (num, den) = if s <= scale {
+        (mul_pow10(m, scale - s)?, u128::from(step))
+    } else {
+        (m, mul_u128(u128::from(step), pow10_u128(s - scale))?)
+    };
+    // 128-bit division is slow; most values fit in 64 bits.
+    let (q, r) = match (u64::try_from(num), u64::try_from(den)) {
+        (Ok(n), Ok(d)) => (u128::from(n / d), u128::from(n % d)),
+        _ => (num / den, num % den),
+    };
+    let q = match mode {
+        _ if r == 0 => q,
+        None => return None,
+        Some(Rounding::Down) => q,
+        Some(Rounding::Up) => q + 1,
+        Some(Rounding::Nearest) => q + u128::from(r.saturating_mul(2) >= den),
+    };
+    let units = u64::try_from(q.checked_mul(u128::from(step))?).ok()?;
+    (units > 0).then_some(units)
+}
+
+/// How multiples of `step` units of 10^-scale are written back: divide by the largest power of
+/// ten dividing the step (at most 10^scale) and lower the scale as much.
+fn output_form(step: u64, scale: u32) -> (u64, u32) {
+    let (mut div, mut scale, mut step) = (1u64, scale, step);
+    while scale > 0 && step >= 10 && step.is_multiple_of(10) {
+        step /= 10;
+        div *= 10;
+        scale -= 1;
+    }
+    (div, scale)
+}
+
+/// Units back to a decimal in the step's output form (exact: units are multiples of the step).
+fn from_units(units: u64, (div, scale): (u64, u32)) -> Decimal {
+    let v = units / div;
+    // The low and high 32-bit halves of the 64-bit mantissa: truncation is the point.
+    #[allow(clippy::cast_possible_truncation)]
+    let (lo, mid) = (v as u32, (v >> 32) as u32);
+    Decimal::from_parts(lo, mid, 0, false, scale)
+}
