@@ -150,3 +150,19 @@ fn rounding_up_never_leaves_the_wire_range() {
         Err(FilterError::Parameter(OrderError::OutOfRange { parameter: "price", value: Decimal::MAX }))
     );
 }
+
+#[test]
+fn an_iceberg_rounded_onto_its_quantity_is_refused() {
+    // Found by the order_validation fuzz target: both round down to the same step.
+    use aegis_exchange::Filter;
+    let rules = SymbolRules::new("FUZZUSDT", "FUZZ", "USDT").with_filter(Filter::LotSize {
+        min_qty: Decimal::ZERO,
+        max_qty: Decimal::ZERO,
+        step_size: dec!(0.1),
+    });
+    let order = OrderRequest::limit("FUZZUSDT", Side::Buy, dec!(1.05), dec!(1)).with_iceberg_qty(dec!(1.01));
+    assert_eq!(
+        rules.normalize(order, &MarketContext::default()),
+        Err(FilterError::Parameter(OrderError::IcebergQtyExceedsQty))
+    );
+}

@@ -382,7 +382,7 @@ impl SymbolRules {
     /// accelerator is tested against. Same results, slower.
     #[doc(hidden)]
     pub fn validate_reference(&self, order: &OrderRequest, ctx: &MarketContext) -> Result<ValidatedOrder, FilterError> {
-        let (unchecked, unknown_filters) = self.check(order, ctx, false)?;
+        let (unchecked, unknown_filters) = self.check(order, ctx)?;
         Ok(ValidatedOrder { request: order.clone(), unchecked, unknown_filters })
     }
 
@@ -528,9 +528,9 @@ impl SymbolRules {
             order.set_quote_order_qty(Some(v));
         }
 
-        // The rounded amounts are positive and no larger than before, so the parameter rules
-        // checked above still hold: skip them.
-        let (unchecked, unknown_filters) = self.check(&order, ctx, true)?;
+        // Rounding can break a relation between parameters (an iceberg quantity rounded down to
+        // the quantity), so the rounded order is checked from the start.
+        let (unchecked, unknown_filters) = self.check(&order, ctx)?;
         Ok(ValidatedOrder { request: order, unchecked, unknown_filters })
     }
 
@@ -572,15 +572,8 @@ impl SymbolRules {
     }
 
     /// The whole check; returns the unchecked-filter set and whether unknown filters exist.
-    fn check(
-        &self,
-        o: &OrderRequest,
-        ctx: &MarketContext,
-        parameters_checked: bool,
-    ) -> Result<(u32, bool), FilterError> {
-        if !parameters_checked {
-            o.check_parameters()?;
-        }
+    fn check(&self, o: &OrderRequest, ctx: &MarketContext) -> Result<(u32, bool), FilterError> {
+        o.check_parameters()?;
         if o.symbol() != self.symbol {
             return Err(FilterError::SymbolMismatch { expected: self.symbol.clone(), got: o.symbol().to_owned() });
         }
