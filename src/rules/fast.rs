@@ -60,8 +60,9 @@ pub(crate) struct FastPlan {
     lot_step: u64,
     market_step: u64,
     tick: u64,
-    /// How results are written back, (divisor, scale), so that amounts come out at their step's
-    /// own scale (`0.14977`, not `0.14977000`), as the reference path writes them.
+    /// How results are written back, (step ÷ 10^k, scale - k) for the largest power of ten 10^k
+    /// dividing the step: a count of steps times the first is the mantissa, so amounts come out
+    /// at their step's own scale (`0.14977`, not `0.14977000`) without a division.
     qty_out: (u64, u32),
     market_qty_out: (u64, u32),
     price_out: (u64, u32),
@@ -186,6 +187,18 @@ impl FastPlan {
         // MARKET orders round down to both lot steps: the same as rounding to the larger one
         // only when one divides the other (true of every real symbol).
         let nested = lot_step.max(market_step).is_multiple_of(lot_step.min(market_step));
+        // A step that divides the step rounded to is met by construction (also in validate,
+        // which accepts only exact multiples of it): mark it 1 to skip a division per check.
+        for check in &mut checks {
+            match check {
+                FastCheck::Price { step, .. } if tick.is_multiple_of(*step) => *step = 1,
+                FastCheck::Lot { step, .. } if lot_step.is_multiple_of(*step) => *step = 1,
+                FastCheck::MarketLot { step, .. } if nested && lot_step.max(market_step).is_multiple_of(*step) => {
+                    *step = 1;
+                }
+                _ => {}
+            }
+        }
         Some(FastPlan {
             qty_scale: qs,
             price_scale: ps,
@@ -241,15 +254,16 @@ impl FastPlan {
 
         // Quantity: down to the lot step (both steps for MARKET), in base-precision units.
         let step = if is_market { self.lot_step.max(self.market_step) } else { self.lot_step };
-        let q = to_units(qty, self.qty_scale, step, options.map(|_| Rounding::Down))?;
+        let (q_steps, q) = to_units(qty, self.qty_scale, step, options.map(|_| Rounding::Down))?;
         // Price: to the tick, toward the passive side unless told, in quote-precision units.
-        let p = match order.price() {
+        let (p_steps, p) = match order.price() {
             Some(price) if positive_on_wire(price) => {
                 let mode = options.map(|o| o.price.unwrap_or(if buy { Rounding::Down } else { Rounding::Up }));
-                Some(to_units(price, self.price_scale, self.tick, mode)?)
+                let (steps, units) = to_units(price, self.price_scale, self.tick, mode)?;
+                (steps, Some(units))
             }
             Some(_) => return None,
-            None => None,
+            None => (0, None),
         };
 
         let mut unchecked = 0u32;
@@ -263,7 +277,7 @@ impl FastPlan {
         };
         let (qs, ps) = (self.qty_scale, self.price_scale);
         let outside = |v: u64, min: u64, max: u64, step: u64| {
-            (min > 0 && v < min) || (max > 0 && v > max) || !v.is_multiple_of(step)
+            (min > 0 && v < min) || (max > 0 && v > max) || (step > 1 && !v.is_multiple_of(step))
         };
         for check in &self.checks {
             match check {
@@ -358,8 +372,11 @@ impl FastPlan {
             }
         }
         Some(FastOutcome {
-            quantity: from_units(q, if is_market { self.market_qty_out } else { self.qty_out }),
-            price: p.map(|p| from_units(p, self.price_out)),
+            quantity: from_steps(q_steps, if is_market { self.market_qty_out } else { self.qty_out })?,
+            price: match p {
+                Some(_) => Some(from_steps(p_steps, self.price_out)?),
+                None => None,
+            },
             unchecked,
             unknown,
         })
@@ -379,9 +396,9 @@ fn positive_on_wire(v: Decimal) -> bool {
     !v.is_sign_negative() && !v.is_zero() && within_wire_range(v)
 }
 
-/// `v` rounded to a multiple of `step` units of 10^-scale, as units. `mode` `None` means the
-/// value must already be exact (validate): any remainder gives `None`.
-fn to_units(v: Decimal, scale: u32, step: u64, mode: Option<Rounding>) -> Option<u64> {
+/// `v` rounded to a multiple of `step` units of 10^-scale: (number of steps, units). `mode`
+/// `None` means the value must already be exact (validate): any remainder gives `None`.
+fn to_units(v: Decimal, scale: u32, step: u64, mode: Option<Rounding>) -> Option<(u64, u64)> {
     let (m, s) = fixed(v)?;
     // v / (step × 10^-scale) = m × 10^(scale - s) / step, as num / den.
     let (num, den) = if s <= scale {
@@ -401,27 +418,27 @@ fn to_units(v: Decimal, scale: u32, step: u64, mode: Option<Rounding>) -> Option
         Some(Rounding::Up) => q + 1,
         Some(Rounding::Nearest) => q + u128::from(r.saturating_mul(2) >= den),
     };
-    let units = u64::try_from(q.checked_mul(u128::from(step))?).ok()?;
-    (units > 0).then_some(units)
+    let steps = u64::try_from(q).ok()?;
+    let units = steps.checked_mul(step)?;
+    (units > 0).then_some((steps, units))
 }
 
-/// How multiples of `step` units of 10^-scale are written back: divide by the largest power of
-/// ten dividing the step (at most 10^scale) and lower the scale as much.
+/// How multiples of `step` units of 10^-scale are written back: (step ÷ 10^k, scale - k) for
+/// the largest power of ten 10^k (k <= scale) dividing the step.
 fn output_form(step: u64, scale: u32) -> (u64, u32) {
-    let (mut div, mut scale, mut step) = (1u64, scale, step);
+    let (mut scale, mut step) = (scale, step);
     while scale > 0 && step >= 10 && step.is_multiple_of(10) {
         step /= 10;
-        div *= 10;
         scale -= 1;
     }
-    (div, scale)
+    (step, scale)
 }
 
-/// Units back to a decimal in the step's output form (exact: units are multiples of the step).
-fn from_units(units: u64, (div, scale): (u64, u32)) -> Decimal {
-    let v = units / div;
+/// A number of steps back to a decimal in the step's output form.
+fn from_steps(steps: u64, (per_step, scale): (u64, u32)) -> Option<Decimal> {
+    let v = steps.checked_mul(per_step)?;
     // The low and high 32-bit halves of the 64-bit mantissa: truncation is the point.
     #[allow(clippy::cast_possible_truncation)]
     let (lo, mid) = (v as u32, (v >> 32) as u32);
-    Decimal::from_parts(lo, mid, 0, false, scale)
+    Some(Decimal::from_parts(lo, mid, 0, false, scale))
 }
