@@ -192,6 +192,15 @@ fn steps(rules: &SymbolRules) -> (Decimal, Decimal, Decimal) {
     (lot, market_lot, tick)
 }
 
+/// The wire string of a multiple of `step` never shows more decimals than the step has.
+fn wire_within_step(v: Decimal, step: Decimal) {
+    if step > Decimal::ZERO {
+        let text = Wire(v).to_string();
+        let decimals = text.split_once('.').map_or(0, |(_, f)| f.len());
+        assert!(decimals as u32 <= step.normalize().scale(), "{text} has more decimals than step {step}");
+    }
+}
+
 fn wire_round_trips(v: Decimal) {
     let text = Wire(v).to_string();
     assert!(!text.contains(['e', 'E']), "exponent in {text}");
@@ -222,6 +231,7 @@ pub fn check_normalize(
                     assert!(is_multiple_of(q, market_lot), "{q} not a multiple of market step {market_lot}");
                 }
                 wire_round_trips(q);
+                wire_within_step(q, lot);
             }
             if let (Some(p), Some(orig)) = (n.price(), original.price()) {
                 assert!(is_multiple_of(p, tick), "{p} not a multiple of tick {tick}");
@@ -230,6 +240,7 @@ pub fn check_normalize(
                     _ => assert!(p >= orig, "SELL price rounded down from {orig} to {p}"),
                 }
                 wire_round_trips(p);
+                wire_within_step(p, tick);
             }
             if let (Some(q), Some(orig)) = (n.iceberg_qty(), original.iceberg_qty()) {
                 assert!(q <= orig);

@@ -4,8 +4,6 @@
 //! later). It is `Clone + PartialEq` so tests can assert the exact error, which is why it keeps
 //! serde_json's message as text rather than the error value.
 
-use crate::num::NumError;
-
 /// Why a payload could not be decoded. Never a panic: every malformed input ends here.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,14 +25,6 @@ pub enum DecodeError {
         path: String,
         /// What was expected there.
         expected: &'static str,
-    },
-    /// A number field that is not a legal decimal string.
-    #[error("bad decimal at `{path}`: {error}")]
-    Number {
-        /// Where in the document.
-        path: String,
-        /// What is wrong with it.
-        error: NumError,
     },
 }
 
