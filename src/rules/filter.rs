@@ -120,6 +120,10 @@ impl std::fmt::Display for FilterKind {
     }
 }
 
+/// The name given to a filter entry whose `filterType` cannot be read, so that the refusal it
+/// causes still names something.
+pub const UNNAMED_FILTER: &str = "<no filterType>";
+
 /// One filter from exchangeInfo (`symbols[].filters`, `exchangeFilters`) or myFilters.
 ///
 /// Field names follow Binance's, in snake case. For every min, max and step a value of 0 means
@@ -335,14 +339,17 @@ impl Filter {
     pub fn from_json_value(value: &Value) -> (Filter, Vec<String>) {
         let Some(obj) = value.as_object() else {
             return (
-                Filter::Malformed { filter_type: String::new(), reason: "filter is not a JSON object".into() },
+                Filter::Malformed {
+                    filter_type: UNNAMED_FILTER.to_owned(),
+                    reason: "filter is not a JSON object".into(),
+                },
                 Vec::new(),
             );
         };
         let Some(filter_type) = obj.get("filterType").and_then(Value::as_str) else {
             return (
                 Filter::Malformed {
-                    filter_type: String::new(),
+                    filter_type: UNNAMED_FILTER.to_owned(),
                     reason: "filterType is missing or not a string".into(),
                 },
                 Vec::new(),
@@ -529,7 +536,15 @@ mod tests {
         let (f, _) = decode(r#"{"filterType":"PRICE_FILTER","minPrice":"1e-8","maxPrice":"1","tickSize":"1"}"#);
         assert!(matches!(f, Filter::Malformed { .. }));
         let (f, _) = decode(r#"[1]"#);
-        assert_eq!(f.filter_type(), "");
+        assert_eq!(f.filter_type(), UNNAMED_FILTER);
+        let (f, _) = decode(r#"{"filturType":"LOT_SIZE"}"#);
+        assert_eq!(
+            f,
+            Filter::Malformed {
+                filter_type: UNNAMED_FILTER.into(),
+                reason: "filterType is missing or not a string".into()
+            }
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod validate;
 
 pub use context::{MarketContext, NormalizeOptions};
 pub use exchange_info::{ExchangeInfo, MalformedSymbol, RateLimit, Sor, SymbolRules};
-pub use filter::{Filter, FilterKind};
+pub use filter::{Filter, FilterKind, UNNAMED_FILTER};
 pub use validate::{FilterError, ValidatedOrder, Violation};
 
 /// A real exchangeInfo response bundled with the crate: 25 Binance Spot symbols (BTCUSDT,
