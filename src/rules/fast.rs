@@ -29,34 +29,56 @@ fn fixed(v: Decimal) -> Option<Fixed> {
     if v.is_sign_negative() && !v.is_zero() { None } else { Some((v.mantissa().unsigned_abs(), v.scale())) }
 }
 
-/// One filter, compiled for the accelerated shapes.
+/// A price band filter (PERCENT_PRICE / PERCENT_PRICE_BY_SIDE): [up, down] multipliers for
+/// BUY and for SELL; a zero mantissa is a disabled side.
 #[derive(Debug, Clone, PartialEq)]
-enum FastCheck {
-    /// PRICE_FILTER in price units (0 = disabled; a step of 1 unit is no constraint).
-    Price { min: u64, max: u64, step: u64 },
-    /// LOT_SIZE in quantity units.
-    Lot { min: u64, max: u64, step: u64 },
-    /// MARKET_LOT_SIZE in quantity units (MARKET orders only).
-    MarketLot { min: u64, max: u64, step: u64 },
-    /// PERCENT_PRICE / PERCENT_PRICE_BY_SIDE: [up, down] multipliers for BUY and for SELL; a
-    /// zero mantissa is a disabled side.
-    Percent { kind: FilterKind, bid: [Fixed; 2], ask: [Fixed; 2], avg_price_mins: u64 },
-    /// MIN_NOTIONAL / NOTIONAL (MIN_NOTIONAL: no max, equal market flags); zero = disabled.
-    Notional { kind: FilterKind, min: Fixed, min_to_market: bool, max: Fixed, max_to_market: bool, avg_price_mins: u64 },
-    /// MAX_NUM_ORDERS (`account` false) or EXCHANGE_MAX_NUM_ORDERS (`account` true).
-    OpenOrders { kind: FilterKind, max: u64, account: bool },
-    /// MAX_POSITION.
-    Position { max: Decimal },
-    /// A filter type the crate does not know.
-    Unknown,
+struct Band {
+    kind: FilterKind,
+    bid: [Fixed; 2],
+    ask: [Fixed; 2],
+    avg_price_mins: u64,
 }
 
-/// A symbol's rules in integer units; `None` from [`FastPlan::build`] when they do not fit.
+/// A notional filter (MIN_NOTIONAL: no max, equal market flags); bounds pre-scaled to the
+/// scale of quantity units × price units where exact; zero = disabled.
+#[derive(Debug, Clone, PartialEq)]
+struct NotionalRule {
+    kind: FilterKind,
+    min: Fixed,
+    min_to_market: bool,
+    max: Fixed,
+    max_to_market: bool,
+    avg_price_mins: u64,
+}
+
+/// Merged (min, max) bounds in units; 0 = no bound.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Bounds {
+    min: u64,
+    max: u64,
+}
+
+impl Bounds {
+    /// Tightens with another filter's bounds (every filter of a kind must pass).
+    fn merge(&mut self, min: u64, max: u64) {
+        self.min = self.min.max(min);
+        if max > 0 {
+            self.max = if self.max == 0 { max } else { self.max.min(max) };
+        }
+    }
+
+    fn outside(self, v: u64) -> bool {
+        v < self.min || (self.max > 0 && v > self.max)
+    }
+}
+
+/// A symbol's rules flattened into integer units; `None` from [`FastPlan::build`] when they do
+/// not fit (the reference path then serves the symbol).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct FastPlan {
     qty_scale: u32,
     price_scale: u32,
-    /// Steps used for rounding, in units (1 when disabled).
+    /// Steps rounded to, in units (1 when disabled).
     lot_step: u64,
     market_step: u64,
     tick: u64,
@@ -69,7 +91,16 @@ pub(crate) struct FastPlan {
     limit_allowed: bool,
     market_allowed: bool,
     limit_maker_allowed: bool,
-    checks: Vec<FastCheck>,
+    price: Bounds,
+    lot: Bounds,
+    market_lot: Bounds,
+    bands: Vec<Band>,
+    notionals: Vec<NotionalRule>,
+    /// MAX_NUM_ORDERS and EXCHANGE_MAX_NUM_ORDERS (0 = absent or disabled).
+    max_open_orders: u64,
+    max_account_open_orders: u64,
+    max_position: Option<Decimal>,
+    has_unknown: bool,
 }
 
 /// `v` as a whole number of units of 10^-scale, if exact and within u64.
@@ -92,9 +123,10 @@ fn step_units(step: Decimal, scale: u32) -> Option<u64> {
     if step.is_zero() { Some(1) } else { exact_units(step, scale).filter(|u| *u > 0) }
 }
 
-/// min / max / step of a range filter, in units.
-fn range_units(min: Decimal, max: Decimal, step: Decimal, scale: u32) -> Option<(u64, u64, u64)> {
-    Some((exact_units(min, scale)?, exact_units(max, scale)?, step_units(step, scale)?))
+/// `v` at `scale` when that is exact and fits (so comparisons need no rescaling), else as is.
+fn fixed_at(v: Decimal, scale: u32) -> Option<Fixed> {
+    let (m, s) = fixed(v)?;
+    Some(if s <= scale { mul_pow10(m, scale - s).map_or((m, s), |m| (m, scale)) } else { (m, s) })
 }
 
 impl FastPlan {
@@ -103,28 +135,61 @@ impl FastPlan {
             return None;
         }
         let (qs, ps) = (rules.base_asset_precision, rules.quote_asset_precision);
-        let mut checks = Vec::with_capacity(rules.filters.len() + rules.exchange_filters.len());
+        let mut plan = FastPlan {
+            qty_scale: qs,
+            price_scale: ps,
+            lot_step: 1,
+            market_step: 1,
+            tick: 1,
+            qty_out: (1, qs),
+            market_qty_out: (1, qs),
+            price_out: (1, ps),
+            limit_allowed: rules.order_types.contains(&OrderType::Limit),
+            market_allowed: rules.order_types.contains(&OrderType::Market),
+            limit_maker_allowed: rules.order_types.contains(&OrderType::LimitMaker),
+            price: Bounds::default(),
+            lot: Bounds::default(),
+            market_lot: Bounds::default(),
+            bands: Vec::new(),
+            notionals: Vec::new(),
+            max_open_orders: 0,
+            max_account_open_orders: 0,
+            max_position: None,
+            has_unknown: false,
+        };
+        // Every step of a kind must be met; the first is the one rounded to, and a later one
+        // that it is not a multiple of sends the symbol to the reference path.
         let (mut tick, mut lot_step, mut market_step) = (None, None, None);
+        let tighten = |first: &mut Option<u64>, step: u64| -> Option<()> {
+            let rounded_to = *first.get_or_insert(step);
+            rounded_to.is_multiple_of(step).then_some(())
+        };
+        let tightest = |current: u64, max: u64| {
+            if max == 0 {
+                current
+            } else if current == 0 {
+                max
+            } else {
+                current.min(max)
+            }
+        };
         for f in rules.filters.iter().chain(rules.exchange_filters.iter()) {
-            checks.push(match *f {
+            match *f {
                 Filter::PriceFilter { min_price, max_price, tick_size } => {
-                    let (min, max, step) = range_units(min_price, max_price, tick_size, ps)?;
-                    tick.get_or_insert(step);
-                    FastCheck::Price { min, max, step }
+                    tighten(&mut tick, step_units(tick_size, ps)?)?;
+                    plan.price.merge(exact_units(min_price, ps)?, exact_units(max_price, ps)?);
                 }
                 Filter::LotSize { min_qty, max_qty, step_size } => {
-                    let (min, max, step) = range_units(min_qty, max_qty, step_size, qs)?;
-                    lot_step.get_or_insert(step);
-                    FastCheck::Lot { min, max, step }
+                    tighten(&mut lot_step, step_units(step_size, qs)?)?;
+                    plan.lot.merge(exact_units(min_qty, qs)?, exact_units(max_qty, qs)?);
                 }
                 Filter::MarketLotSize { min_qty, max_qty, step_size } => {
-                    let (min, max, step) = range_units(min_qty, max_qty, step_size, qs)?;
-                    market_step.get_or_insert(step);
-                    FastCheck::MarketLot { min, max, step }
+                    tighten(&mut market_step, step_units(step_size, qs)?)?;
+                    plan.market_lot.merge(exact_units(min_qty, qs)?, exact_units(max_qty, qs)?);
                 }
                 Filter::PercentPrice { multiplier_up, multiplier_down, avg_price_mins } => {
                     let pair = [fixed(multiplier_up)?, fixed(multiplier_down)?];
-                    FastCheck::Percent { kind: FilterKind::PercentPrice, bid: pair, ask: pair, avg_price_mins }
+                    plan.bands.push(Band { kind: FilterKind::PercentPrice, bid: pair, ask: pair, avg_price_mins });
                 }
                 Filter::PercentPriceBySide {
                     bid_multiplier_up,
@@ -132,42 +197,51 @@ impl FastPlan {
                     ask_multiplier_up,
                     ask_multiplier_down,
                     avg_price_mins,
-                } => FastCheck::Percent {
+                } => plan.bands.push(Band {
                     kind: FilterKind::PercentPriceBySide,
                     bid: [fixed(bid_multiplier_up)?, fixed(bid_multiplier_down)?],
                     ask: [fixed(ask_multiplier_up)?, fixed(ask_multiplier_down)?],
                     avg_price_mins,
-                },
-                Filter::MinNotional { min_notional, apply_to_market, avg_price_mins } => FastCheck::Notional {
-                    kind: FilterKind::MinNotional,
-                    min: fixed(min_notional)?,
-                    min_to_market: apply_to_market,
-                    max: (0, 0),
-                    max_to_market: apply_to_market,
-                    avg_price_mins,
-                },
+                }),
+                Filter::MinNotional { min_notional, apply_to_market, avg_price_mins } => {
+                    plan.notionals.push(NotionalRule {
+                        kind: FilterKind::MinNotional,
+                        min: fixed_at(min_notional, qs + ps)?,
+                        min_to_market: apply_to_market,
+                        max: (0, 0),
+                        max_to_market: apply_to_market,
+                        avg_price_mins,
+                    });
+                }
                 Filter::Notional {
                     min_notional,
                     apply_min_to_market,
                     max_notional,
                     apply_max_to_market,
                     avg_price_mins,
-                } => FastCheck::Notional {
-                    kind: FilterKind::Notional,
-                    min: fixed(min_notional)?,
-                    min_to_market: apply_min_to_market,
-                    max: fixed(max_notional)?,
-                    max_to_market: apply_max_to_market,
-                    avg_price_mins,
-                },
+                } => {
+                    plan.notionals.push(NotionalRule {
+                        kind: FilterKind::Notional,
+                        min: fixed_at(min_notional, qs + ps)?,
+                        min_to_market: apply_min_to_market,
+                        max: fixed_at(max_notional, qs + ps)?,
+                        max_to_market: apply_max_to_market,
+                        avg_price_mins,
+                    });
+                }
                 Filter::MaxNumOrders { max_num_orders } => {
-                    FastCheck::OpenOrders { kind: FilterKind::MaxNumOrders, max: max_num_orders, account: false }
+                    plan.max_open_orders = tightest(plan.max_open_orders, max_num_orders);
                 }
                 Filter::ExchangeMaxNumOrders { max_num_orders } => {
-                    FastCheck::OpenOrders { kind: FilterKind::ExchangeMaxNumOrders, max: max_num_orders, account: true }
+                    plan.max_account_open_orders = tightest(plan.max_account_open_orders, max_num_orders);
                 }
-                Filter::MaxPosition { max_position } => FastCheck::Position { max: max_position },
-                Filter::Unknown { .. } => FastCheck::Unknown,
+                Filter::MaxPosition { max_position } => {
+                    if plan.max_position.is_some() {
+                        return None;
+                    }
+                    plan.max_position = Some(max_position);
+                }
+                Filter::Unknown { .. } => plan.has_unknown = true,
                 // Never applies to the accelerated shapes (no iceberg, stop, trailing, algo type;
                 // amendments and order lists are separate checks).
                 Filter::IcebergParts { .. }
@@ -178,41 +252,23 @@ impl FastPlan {
                 | Filter::MaxNumOrderLists { .. }
                 | Filter::ExchangeMaxNumAlgoOrders { .. }
                 | Filter::ExchangeMaxNumIcebergOrders { .. }
-                | Filter::ExchangeMaxNumOrderLists { .. } => continue,
+                | Filter::ExchangeMaxNumOrderLists { .. } => {}
                 // A symbol with these always takes the reference path.
                 Filter::MaxAsset { .. } | Filter::Malformed { .. } => return None,
-            });
+            }
         }
         let (tick, lot_step, market_step) = (tick.unwrap_or(1), lot_step.unwrap_or(1), market_step.unwrap_or(1));
         // MARKET orders round down to both lot steps: the same as rounding to the larger one
         // only when one divides the other (true of every real symbol).
         let nested = lot_step.max(market_step).is_multiple_of(lot_step.min(market_step));
-        // A step that divides the step rounded to is met by construction (also in validate,
-        // which accepts only exact multiples of it): mark it 1 to skip a division per check.
-        for check in &mut checks {
-            match check {
-                FastCheck::Price { step, .. } if tick.is_multiple_of(*step) => *step = 1,
-                FastCheck::Lot { step, .. } if lot_step.is_multiple_of(*step) => *step = 1,
-                FastCheck::MarketLot { step, .. } if nested && lot_step.max(market_step).is_multiple_of(*step) => {
-                    *step = 1;
-                }
-                _ => {}
-            }
-        }
-        Some(FastPlan {
-            qty_scale: qs,
-            price_scale: ps,
-            lot_step,
-            market_step,
-            tick,
-            qty_out: output_form(lot_step, qs),
-            market_qty_out: output_form(lot_step.max(market_step), qs),
-            price_out: output_form(tick, ps),
-            limit_allowed: rules.order_types.contains(&OrderType::Limit),
-            market_allowed: nested && rules.order_types.contains(&OrderType::Market),
-            limit_maker_allowed: rules.order_types.contains(&OrderType::LimitMaker),
-            checks,
-        })
+        plan.market_allowed &= nested;
+        plan.lot_step = lot_step;
+        plan.market_step = market_step;
+        plan.tick = tick;
+        plan.qty_out = output_form(lot_step, qs);
+        plan.market_qty_out = output_form(lot_step.max(market_step), qs);
+        plan.price_out = output_form(tick, ps);
+        Some(plan)
     }
 
     /// The accelerated `normalize` (`options` set) or `validate` (`options` none: every value
@@ -242,6 +298,7 @@ impl FastPlan {
             || rules.status != SymbolStatus::Trading
             || !rules.is_spot_trading_allowed
             || order.symbol() != rules.symbol
+            || (self.has_unknown && ctx.is_strict())
         {
             return None;
         }
@@ -255,11 +312,17 @@ impl FastPlan {
         // Quantity: down to the lot step (both steps for MARKET), in base-precision units.
         let step = if is_market { self.lot_step.max(self.market_step) } else { self.lot_step };
         let (q_steps, q) = to_units(qty, self.qty_scale, step, options.map(|_| Rounding::Down))?;
+        if self.lot.outside(q) || (is_market && self.market_lot.outside(q)) {
+            return None;
+        }
         // Price: to the tick, toward the passive side unless told, in quote-precision units.
         let (p_steps, p) = match order.price() {
             Some(price) if positive_on_wire(price) => {
                 let mode = options.map(|o| o.price.unwrap_or(if buy { Rounding::Down } else { Rounding::Up }));
                 let (steps, units) = to_units(price, self.price_scale, self.tick, mode)?;
+                if self.price.outside(units) {
+                    return None;
+                }
                 (steps, Some(units))
             }
             Some(_) => return None,
@@ -267,7 +330,6 @@ impl FastPlan {
         };
 
         let mut unchecked = 0u32;
-        let mut unknown = false;
         let mut missing = |kind: FilterKind| -> Option<()> {
             if ctx.is_strict() {
                 return None;
@@ -276,99 +338,72 @@ impl FastPlan {
             Some(())
         };
         let (qs, ps) = (self.qty_scale, self.price_scale);
-        let outside = |v: u64, min: u64, max: u64, step: u64| {
-            (min > 0 && v < min) || (max > 0 && v > max) || (step > 1 && !v.is_multiple_of(step))
-        };
-        for check in &self.checks {
-            match check {
-                &FastCheck::Price { min, max, step } => {
-                    if p.is_some_and(|p| outside(p, min, max, step)) {
+        if let Some(p) = p {
+            for band in &self.bands {
+                let [up, down] = if buy { band.bid } else { band.ask };
+                if up.0 == 0 && down.0 == 0 {
+                    continue;
+                }
+                let Some(reference) = ctx.price_proxy(band.avg_price_mins) else {
+                    missing(band.kind)?;
+                    continue;
+                };
+                let (rm, rs) = fixed(reference)?;
+                // Above reference × up, or below reference × down: refused.
+                for ((mm, ms), too_far) in [(up, Ordering::Greater), (down, Ordering::Less)] {
+                    if mm != 0 && cmp_scaled(u128::from(p), ps, mul_u128(rm, mm)?, rs + ms) == too_far {
                         return None;
                     }
                 }
-                &FastCheck::Lot { min, max, step } => {
-                    if outside(q, min, max, step) {
-                        return None;
+            }
+        }
+        for rule in &self.notionals {
+            let (check_min, check_max) =
+                if is_market { (rule.min_to_market, rule.max_to_market) } else { (true, true) };
+            if !check_min && !check_max {
+                continue;
+            }
+            let (n, ns) = match p {
+                Some(p) => (u128::from(q) * u128::from(p), qs + ps),
+                None => match ctx.price_proxy(rule.avg_price_mins) {
+                    Some(proxy) => {
+                        let (pm, pscale) = fixed(proxy)?;
+                        (mul_u128(u128::from(q), pm)?, qs + pscale)
                     }
-                }
-                &FastCheck::MarketLot { min, max, step } => {
-                    if is_market && outside(q, min, max, step) {
-                        return None;
-                    }
-                }
-                FastCheck::Percent { kind, bid, ask, avg_price_mins } => {
-                    let (Some(p), [up, down]) = (p, if buy { bid } else { ask }) else { continue };
-                    if up.0 == 0 && down.0 == 0 {
+                    None => {
+                        missing(rule.kind)?;
                         continue;
                     }
-                    let Some(reference) = ctx.price_proxy(*avg_price_mins) else {
-                        missing(*kind)?;
-                        continue;
-                    };
-                    let (rm, rs) = fixed(reference)?;
-                    // Above reference × up, or below reference × down: refused.
-                    for (&(mm, ms), too_far) in [(up, Ordering::Greater), (down, Ordering::Less)] {
-                        if mm != 0 && cmp_scaled(u128::from(p), ps, mul_u128(rm, mm)?, rs + ms) == too_far {
-                            return None;
-                        }
-                    }
+                },
+            };
+            if check_min && rule.min.0 != 0 && cmp_scaled(n, ns, rule.min.0, rule.min.1).is_lt() {
+                return None;
+            }
+            if check_max && rule.max.0 != 0 && cmp_scaled(n, ns, rule.max.0, rule.max.1).is_gt() {
+                return None;
+            }
+        }
+        for (max, open, kind) in [
+            (self.max_open_orders, ctx.open_orders(), FilterKind::MaxNumOrders),
+            (self.max_account_open_orders, ctx.account_open_orders(), FilterKind::ExchangeMaxNumOrders),
+        ] {
+            if max > 0 {
+                match open {
+                    Some(n) if n.saturating_add(1) > max => return None,
+                    Some(_) => {}
+                    None => missing(kind)?,
                 }
-                FastCheck::Notional { kind, min, min_to_market, max, max_to_market, avg_price_mins } => {
-                    let (check_min, check_max) =
-                        if is_market { (*min_to_market, *max_to_market) } else { (true, true) };
-                    if !check_min && !check_max {
-                        continue;
-                    }
-                    let (n, ns) = match p {
-                        Some(p) => (u128::from(q) * u128::from(p), qs + ps),
-                        None => match ctx.price_proxy(*avg_price_mins) {
-                            Some(proxy) => {
-                                let (pm, pscale) = fixed(proxy)?;
-                                (mul_u128(u128::from(q), pm)?, qs + pscale)
-                            }
-                            None => {
-                                missing(*kind)?;
-                                continue;
-                            }
-                        },
-                    };
-                    if check_min && min.0 != 0 && cmp_scaled(n, ns, min.0, min.1).is_lt() {
-                        return None;
-                    }
-                    if check_max && max.0 != 0 && cmp_scaled(n, ns, max.0, max.1).is_gt() {
+            }
+        }
+        if let Some(max) = self.max_position.filter(|m| buy && !m.is_zero() && !m.is_sign_negative()) {
+            match ctx.base_position() {
+                Some(position) => {
+                    let after = position.checked_add(Decimal::from_i128_with_scale(i128::from(q), qs))?;
+                    if crate::num::cmp(after, max).is_gt() {
                         return None;
                     }
                 }
-                &FastCheck::OpenOrders { kind, max, account } => {
-                    if max == 0 {
-                        continue;
-                    }
-                    match if account { ctx.account_open_orders() } else { ctx.open_orders() } {
-                        Some(n) if n.saturating_add(1) > max => return None,
-                        Some(_) => {}
-                        None => missing(kind)?,
-                    }
-                }
-                &FastCheck::Position { max } => {
-                    if !buy || max.is_zero() || max.is_sign_negative() {
-                        continue;
-                    }
-                    match ctx.base_position() {
-                        Some(position) => {
-                            let after = position.checked_add(Decimal::from_i128_with_scale(i128::from(q), qs))?;
-                            if crate::num::cmp(after, max).is_gt() {
-                                return None;
-                            }
-                        }
-                        None => missing(FilterKind::MaxPosition)?,
-                    }
-                }
-                FastCheck::Unknown => {
-                    if ctx.is_strict() {
-                        return None;
-                    }
-                    unknown = true;
-                }
+                None => missing(FilterKind::MaxPosition)?,
             }
         }
         Some(FastOutcome {
@@ -378,7 +413,7 @@ impl FastPlan {
                 None => None,
             },
             unchecked,
-            unknown,
+            unknown: self.has_unknown,
         })
     }
 }

@@ -405,6 +405,7 @@ impl SymbolRules {
     /// assert_eq!(valid.request().quantity(), Some(dec!(0.14977)));
     /// assert_eq!(valid.request().price(), Some(dec!(65432.51)));
     /// ```
+    #[inline]
     pub fn normalize(&self, order: OrderRequest, ctx: &MarketContext) -> Result<ValidatedOrder, FilterError> {
         self.normalize_with(order, ctx, NormalizeOptions::default())
     }
@@ -413,6 +414,7 @@ impl SymbolRules {
     ///
     /// # Errors
     /// As [`validate`](Self::validate), after rounding.
+    #[inline]
     pub fn normalize_with(
         &self,
         mut order: OrderRequest,
@@ -427,6 +429,7 @@ impl SymbolRules {
     }
 
     /// Runs the accelerator; on success rounds `order` in place and returns the unchecked set.
+    #[inline]
     fn accelerate(
         &self,
         order: &mut OrderRequest,
