@@ -15,10 +15,12 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
+pub mod clock;
 mod decode;
 pub mod model;
 pub mod num;
 pub mod rules;
+pub mod sign;
 
 pub use decode::DecodeError;
 pub use model::{

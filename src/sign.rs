@@ -1,0 +1,399 @@
+//! Request signing: the `Signer` trait, HMAC-SHA256 and Ed25519 keys, `Credentials`, and the
+//! percent-encoding Binance's REST signatures are computed over.
+//!
+//! This module owns keys and the bytes they sign. It does not decide *what* is signed (the REST
+//! and WebSocket-API builders assemble the payload) nor when (the engine). Secrets never reach
+//! `Debug`, `Display`, logs or errors, are zeroized on drop, and nothing here serializes them.
+//!
+//! Two payload rules exist (SPEC §2), and this module serves both:
+//! - **REST**: parameters are percent-encoded first (RFC 3986 unreserved characters kept), the
+//!   signature is computed over exactly the bytes on the wire (query string then body, no
+//!   separator), and a base64 signature is itself percent-encoded when appended.
+//! - **WebSocket API**: parameters sorted by name, raw UTF-8, not percent-encoded; the base64
+//!   signature goes into JSON as is.
+//!
+//! ```
+//! use aegis_exchange::sign::{HmacSha256, Signer};
+//! let key = HmacSha256::new(b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j");
+//! let sig = key.sign(b"symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559");
+//! assert_eq!(sig.as_str(), "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71");
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ed25519_dalek::Signer as _;
+use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+/// Why a key could not be loaded. Never contains key material.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    /// The PEM text is not a PKCS#8 Ed25519 private key.
+    #[error("not a PKCS#8 Ed25519 private key in PEM form")]
+    InvalidPem,
+    /// A raw Ed25519 seed must be exactly 32 bytes.
+    #[error("an Ed25519 seed is 32 bytes, got {len}")]
+    SeedLength {
+        /// The length that was given.
+        len: usize,
+    },
+    /// An empty HMAC secret or API key.
+    #[error("empty {what}")]
+    Empty {
+        /// `"secret"` or `"API key"`.
+        what: &'static str,
+    },
+}
+
+/// The kind of key behind a signer, as Binance names API key types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// HMAC-SHA256: lowercase hex signatures (64 characters). Deprecated by Binance but
+    /// accepted on REST and `userDataStream.subscribe.signature`.
+    HmacSha256,
+    /// Ed25519: base64 signatures (88 characters). Required by `session.logon`.
+    Ed25519,
+}
+
+/// The longest signature text a signer produces (Ed25519: 88 base64 characters).
+pub const SIGNATURE_MAX_LEN: usize = 88;
+
+/// A signature as text (hex or base64), held on the stack: signing allocates nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SignatureText {
+    len: u8,
+    bytes: [u8; SIGNATURE_MAX_LEN],
+}
+
+impl SignatureText {
+    fn from_ascii(text: &[u8]) -> Self {
+        let mut bytes = [0u8; SIGNATURE_MAX_LEN];
+        let len = text.len().min(SIGNATURE_MAX_LEN);
+        for (dst, src) in bytes.iter_mut().zip(text) {
+            *dst = *src;
+        }
+        Self { len: u8::try_from(len).unwrap_or(0), bytes }
+    }
+
+    /// The signature text as sent in a WebSocket-API request.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        let used = self.bytes.get(..usize::from(self.len)).unwrap_or(&[]);
+        // Only hex or base64 ASCII is ever stored.
+        std::str::from_utf8(used).unwrap_or("")
+    }
+
+    /// Appends the signature as a REST parameter value: base64's `+ / =` are percent-encoded,
+    /// hex passes unchanged.
+    pub fn write_percent_encoded(&self, out: &mut String) {
+        percent_encode_into(out, self.as_str());
+    }
+}
+
+impl fmt::Debug for SignatureText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A signature is not a secret; it is bound to one payload and one timestamp.
+        f.debug_tuple("SignatureText").field(&self.as_str()).finish()
+    }
+}
+
+impl fmt::Display for SignatureText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A key that signs request payloads. Implementations keep their secret out of `Debug`.
+pub trait Signer: Send + Sync + fmt::Debug {
+    /// The kind of key.
+    fn kind(&self) -> KeyKind;
+
+    /// Signs `payload` (the exact bytes the exchange will check).
+    fn sign(&self, payload: &[u8]) -> SignatureText;
+
+    /// Signs the concatenation of `parts` without a separator: a REST payload split between
+    /// the query string and the body is signed as query then body (SPEC §2.2).
+    fn sign_parts(&self, parts: &[&[u8]]) -> SignatureText {
+        self.sign(&parts.concat())
+    }
+}
+
+/// HMAC-SHA256, keyed once: each signature clones the keyed state (no re-keying per request)
+/// and hex-encodes into a stack buffer.
+#[derive(Clone)]
+pub struct HmacSha256 {
+    // The keyed state holds the SHA-256 midstates of key ⊕ ipad / opad, enough to forge MACs.
+    // It is two SHA-256 cores; with sha2's `zeroize` feature each wipes its state on drop
+    // (tests/signing.rs proves the trait bound at compile time).
+    keyed: Hmac<Sha256>,
+}
+
+impl HmacSha256 {
+    /// Keys HMAC-SHA256 with `secret` (any length is valid for HMAC).
+    #[must_use]
+    pub fn new(secret: impl AsRef<[u8]>) -> Self {
+        let secret = Zeroizing::new(secret.as_ref().to_vec());
+        // HMAC accepts keys of any length, so this cannot fail; the fallback keeps the
+        // no-panic rule without an `expect`.
+        let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&secret)
+            .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
+        Self { keyed }
+    }
+
+    /// Signs into raw bytes (for callers that need the MAC itself).
+    #[must_use]
+    pub fn mac(&self, payload: &[u8]) -> [u8; 32] {
+        let mut state = self.keyed.clone();
+        state.update(payload);
+        state.finalize().into_bytes().into()
+    }
+}
+
+impl Signer for HmacSha256 {
+    fn kind(&self) -> KeyKind {
+        KeyKind::HmacSha256
+    }
+
+    fn sign(&self, payload: &[u8]) -> SignatureText {
+        self.sign_parts(&[payload])
+    }
+
+    fn sign_parts(&self, parts: &[&[u8]]) -> SignatureText {
+        // HMAC is incremental: no concatenation needed.
+        let mut state = self.keyed.clone();
+        for part in parts {
+            state.update(part);
+        }
+        let mac: [u8; 32] = state.finalize().into_bytes().into();
+        let mut hex = [0u8; 64];
+        // 32 bytes always fit 64 hex characters.
+        let _ = hex::encode_to_slice(mac, &mut hex);
+        SignatureText::from_ascii(&hex)
+    }
+}
+
+impl fmt::Debug for HmacSha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HmacSha256(<redacted>)")
+    }
+}
+
+/// An Ed25519 signing key (the key type Binance recommends, and the only one `session.logon`
+/// accepts). The key is zeroized on drop.
+#[derive(Clone)]
+pub struct Ed25519 {
+    key: ed25519_dalek::SigningKey,
+}
+
+impl Ed25519 {
+    /// Loads an unencrypted PKCS#8 PEM private key (`openssl genpkey -algorithm ed25519`).
+    ///
+    /// # Errors
+    /// [`SignError::InvalidPem`] when the text is not such a key.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, SignError> {
+        ed25519_dalek::SigningKey::from_pkcs8_pem(pem).map(|key| Self { key }).map_err(|_| SignError::InvalidPem)
+    }
+
+    /// Builds the key from its raw 32-byte seed.
+    ///
+    /// # Errors
+    /// [`SignError::SeedLength`] when `seed` is not 32 bytes.
+    pub fn from_seed(seed: &[u8]) -> Result<Self, SignError> {
+        let seed: Zeroizing<[u8; 32]> =
+            Zeroizing::new(seed.try_into().map_err(|_| SignError::SeedLength { len: seed.len() })?);
+        Ok(Self { key: ed25519_dalek::SigningKey::from_bytes(&seed) })
+    }
+
+    /// The public key (what is registered with Binance), 32 bytes.
+    #[must_use]
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    /// The raw 64-byte signature of `payload`.
+    #[must_use]
+    pub fn signature_bytes(&self, payload: &[u8]) -> [u8; 64] {
+        self.key.sign(payload).to_bytes()
+    }
+}
+
+impl Signer for Ed25519 {
+    fn kind(&self) -> KeyKind {
+        KeyKind::Ed25519
+    }
+
+    fn sign(&self, payload: &[u8]) -> SignatureText {
+        let raw = self.signature_bytes(payload);
+        let mut text = [0u8; SIGNATURE_MAX_LEN];
+        // 64 bytes are exactly 88 base64 characters.
+        let len = BASE64.encode_slice(raw, &mut text).unwrap_or(0);
+        SignatureText::from_ascii(text.get(..len).unwrap_or(&[]))
+    }
+}
+
+impl fmt::Debug for Ed25519 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ed25519(<redacted>)")
+    }
+}
+
+/// An API key and the signer that goes with it.
+///
+/// `Debug` shows neither the key nor the secret, there is no `Display`, nothing serializes it,
+/// and the key text is zeroized on drop. The API key goes on the wire only through
+/// [`expose_api_key`](Self::expose_api_key), named so that every use is visible in review.
+///
+/// ```
+/// use aegis_exchange::sign::{Credentials, HmacSha256};
+/// let creds = Credentials::new("my-api-key", HmacSha256::new("my-secret")).unwrap();
+/// let shown = format!("{creds:?}");
+/// assert!(!shown.contains("my-api-key") && !shown.contains("my-secret"));
+/// assert_eq!(creds.expose_api_key(), "my-api-key");
+/// ```
+#[derive(Clone)]
+pub struct Credentials {
+    api_key: Arc<Zeroizing<String>>,
+    signer: Arc<dyn Signer>,
+}
+
+impl Credentials {
+    /// Pairs an API key with its signer.
+    ///
+    /// # Errors
+    /// [`SignError::Empty`] for an empty API key.
+    pub fn new(api_key: impl Into<String>, signer: impl Signer + 'static) -> Result<Self, SignError> {
+        let api_key = Zeroizing::new(api_key.into());
+        if api_key.is_empty() {
+            return Err(SignError::Empty { what: "API key" });
+        }
+        Ok(Self { api_key: Arc::new(api_key), signer: Arc::new(signer) })
+    }
+
+    /// The API key, for the `X-MBX-APIKEY` header or the WebSocket-API `apiKey` parameter.
+    #[must_use]
+    pub fn expose_api_key(&self) -> &str {
+        self.api_key.as_str()
+    }
+
+    /// The signer.
+    #[must_use]
+    pub fn signer(&self) -> &dyn Signer {
+        self.signer.as_ref()
+    }
+
+    /// Signs `payload` with this key.
+    #[must_use]
+    pub fn sign(&self, payload: &[u8]) -> SignatureText {
+        self.signer.sign(payload)
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials").field("api_key", &"<redacted>").field("signer", &self.signer).finish()
+    }
+}
+
+/// Percent-encodes `text` onto `out` as Binance's REST signing expects: RFC 3986 unreserved
+/// characters (`A-Z a-z 0-9 - _ . ~`) are kept, every other byte of the UTF-8 text becomes
+/// `%XX` with uppercase hex.
+///
+/// ```
+/// let mut out = String::new();
+/// aegis_exchange::sign::percent_encode_into(&mut out, "１２ a+b=c/~");
+/// assert_eq!(out, "%EF%BC%91%EF%BC%92%20a%2Bb%3Dc%2F~");
+/// ```
+pub fn percent_encode_into(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0')));
+            out.push(char::from(HEX.get(usize::from(b & 0x0F)).copied().unwrap_or(b'0')));
+        }
+    }
+}
+
+/// A REST query string (or form body) built parameter by parameter, percent-encoded as it is
+/// written, then signed over exactly its bytes with the signature appended last.
+///
+/// ```
+/// use aegis_exchange::sign::{HmacSha256, SignedQuery};
+/// let key = HmacSha256::new("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j");
+/// let mut q = SignedQuery::new();
+/// q.push("symbol", "LTCBTC").push("side", "BUY").push("type", "LIMIT").push("timeInForce", "GTC")
+///  .push("quantity", "1").push("price", "0.1").push("recvWindow", "5000").push("timestamp", "1499827319559");
+/// let wire = q.sign_with(&key);
+/// assert!(wire.ends_with("&signature=c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignedQuery {
+    text: String,
+}
+
+impl SignedQuery {
+    /// An empty query.
+    #[must_use]
+    pub fn new() -> Self {
+        Self { text: String::with_capacity(192) }
+    }
+
+    /// Appends `name=value`, both percent-encoded.
+    pub fn push(&mut self, name: &str, value: &str) -> &mut Self {
+        if !self.text.is_empty() {
+            self.text.push('&');
+        }
+        percent_encode_into(&mut self.text, name);
+        self.text.push('=');
+        percent_encode_into(&mut self.text, value);
+        self
+    }
+
+    /// The payload so far: exactly what will be signed.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Signs the payload and returns the wire text with `&signature=<sig>` appended, the
+    /// signature percent-encoded. (For a payload split between query and body, sign with
+    /// [`Signer::sign_parts`].)
+    #[must_use]
+    pub fn sign_with(mut self, signer: &dyn Signer) -> String {
+        let signature = signer.sign(self.text.as_bytes());
+        self.text.push_str(if self.text.is_empty() { "signature=" } else { "&signature=" });
+        signature.write_percent_encoded(&mut self.text);
+        self.text
+    }
+}
+
+/// The WebSocket-API signature payload: `params` sorted by name, joined as `k=v` with `&`, raw
+/// UTF-8, not percent-encoded (SPEC §2.6). `signature` itself is excluded.
+///
+/// ```
+/// let payload = aegis_exchange::sign::ws_api_payload(&[("timestamp", "1"), ("apiKey", "k"), ("symbol", "１２")]);
+/// assert_eq!(payload, "apiKey=k&symbol=１２&timestamp=1");
+/// ```
+#[must_use]
+pub fn ws_api_payload(params: &[(&str, &str)]) -> String {
+    let mut sorted: Vec<&(&str, &str)> = params.iter().filter(|(k, _)| *k != "signature").collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = String::with_capacity(params.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+    for (i, (k, v)) in sorted.into_iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    out
+}
