@@ -309,3 +309,39 @@ pub fn exchange_info(data: &[u8]) {
         check_equivalence(rules, &order, &ctx);
     }
 }
+
+/// Fuzz target `rest_response`: an arbitrary status and body into every REST decoder and the
+/// error classifier: no panic, bounded error text, and a 2xx never becomes an `ApiError`.
+pub fn rest_response(data: &[u8]) {
+    use aegis_exchange::rest::{self, ApiError, ResponseError};
+    let (status, body) = match data {
+        [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]) % 600, rest),
+        _ => (200, data),
+    };
+    fn check<T: serde::de::DeserializeOwned>(status: u16, body: &[u8]) {
+        match rest::decode::<T>(status, body, Some("3"), 1_000) {
+            Err(ResponseError::Api(e)) => {
+                assert!(!(200..300).contains(&status), "a 2xx became an ApiError");
+                assert!(e.msg.chars().count() <= 256 || e.code.is_some());
+                let _ = e.outcome();
+            }
+            Err(ResponseError::Decode(_)) => assert!((200..300).contains(&status)),
+            Ok(_) => assert!((200..300).contains(&status)),
+            Err(_) => {}
+        }
+    }
+    check::<rest::OrderResponse>(status, body);
+    check::<rest::OrderInfo>(status, body);
+    check::<Vec<rest::OrderInfo>>(status, body);
+    check::<rest::Account>(status, body);
+    check::<rest::DepthSnapshot>(status, body);
+    check::<rest::ServerTime>(status, body);
+    check::<rest::AvgPrice>(status, body);
+    check::<Vec<rest::PublicTrade>>(status, body);
+    check::<Vec<rest::RateLimitCount>>(status, body);
+    check::<rest::BookTicker>(status, body);
+    check::<rest::TickerPrice>(status, body);
+    let header = std::str::from_utf8(body.get(..body.len().min(24)).unwrap_or(&[])).ok();
+    let e = ApiError::from_parts(status, body, header, i64::MAX - 5);
+    let _ = (e.outcome(), e.to_string());
+}

@@ -19,6 +19,7 @@ pub mod clock;
 mod decode;
 pub mod model;
 pub mod num;
+pub mod rest;
 pub mod rules;
 pub mod sign;
 

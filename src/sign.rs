@@ -397,6 +397,26 @@ impl SignedQuery {
         self
     }
 
+    /// Appends `name=value` with `value` written through `Display` straight into the buffer
+    /// (numbers, decimals, timestamps: no intermediate string). Whatever it writes that is not
+    /// unreserved is percent-encoded, so any `Display` is safe here.
+    pub fn push_display(&mut self, name: &str, value: impl fmt::Display) -> &mut Self {
+        use fmt::Write as _;
+        if !self.text.is_empty() {
+            self.text.push('&');
+        }
+        percent_encode_into(&mut self.text, name);
+        self.text.push('=');
+        let start = self.text.len();
+        // Writing into a String cannot fail.
+        let _ = write!(self.text, "{value}");
+        if self.text.get(start..).is_some_and(|v| v.bytes().any(|b| !is_unreserved(b))) {
+            let written = self.text.split_off(start);
+            percent_encode_into(&mut self.text, &written);
+        }
+        self
+    }
+
     /// The payload so far: exactly what will be signed.
     #[must_use]
     pub fn as_str(&self) -> &str {

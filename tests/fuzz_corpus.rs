@@ -26,3 +26,8 @@ fn order_validation_corpus() {
 fn exchange_info_corpus() {
     assert!(replay("exchange_info", common::harness::exchange_info) >= 5);
 }
+
+#[test]
+fn rest_response_corpus() {
+    assert!(replay("rest_response", common::harness::rest_response) >= 30);
+}

@@ -1,0 +1,18 @@
+//! The sans-IO REST layer: one builder per Spot endpoint producing `http::Request<Bytes>` with
+//! its rate-limit cost, typed response decoding, and `ApiError` with what each error means for
+//! the request (rejected, rate limited, banned, unknown, auth, timestamp).
+//!
+//! This module builds and reads messages; it never sends one and never reads a clock. Signed
+//! requests put every parameter in the query string, percent-encoded, with `recvWindow`,
+//! `timestamp` and the signature last: the signed payload is exactly the bytes on the wire.
+
+mod error;
+mod request;
+mod response;
+
+pub use error::{ApiError, Outcome, Rejection};
+pub use request::{BuildError, Environment, OrderRef, RequestCost, Rest, RestRequest};
+pub use response::{
+    Account, AssetBalance, AvgPrice, BookTicker, CommissionRates, DepthSnapshot, Fill, Level, OrderInfo, OrderResponse,
+    PublicTrade, RateLimitCount, ResponseError, ServerTime, TickerPrice, decode,
+};

@@ -1,0 +1,692 @@
+//! Request builders: one method per Spot endpoint, each producing an `http::Request<Bytes>` and
+//! its rate-limit cost, signed when the endpoint requires it.
+
+use bytes::Bytes;
+use http::{Method, Request};
+
+use crate::clock::{RecvWindow, TimeUnit};
+use crate::model::ClientOrderId;
+use crate::num::Wire;
+use crate::rules::ValidatedOrder;
+use crate::sign::{Credentials, SignedQuery};
+
+/// Where requests go.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Environment {
+    /// Binance Spot production.
+    Production,
+    /// The Spot testnet (virtual funds, reset about monthly).
+    Testnet,
+    /// Demo mode.
+    Demo,
+    /// Any other base URLs (a loopback paper exchange, a proxy).
+    Custom {
+        /// REST base, e.g. `http://127.0.0.1:8080` (no trailing slash).
+        rest: String,
+        /// WebSocket API URL.
+        ws_api: String,
+        /// Market streams base.
+        streams: String,
+    },
+}
+
+impl Environment {
+    /// The REST base URL (paths are appended, starting with `/api/v3/`).
+    #[must_use]
+    pub fn rest_base(&self) -> &str {
+        match self {
+            Environment::Production => "https://api.binance.com",
+            Environment::Testnet => "https://testnet.binance.vision",
+            Environment::Demo => "https://demo-api.binance.com",
+            Environment::Custom { rest, .. } => rest,
+        }
+    }
+
+    /// The WebSocket API URL.
+    #[must_use]
+    pub fn ws_api_url(&self) -> &str {
+        match self {
+            Environment::Production => "wss://ws-api.binance.com:443/ws-api/v3",
+            Environment::Testnet => "wss://ws-api.testnet.binance.vision/ws-api/v3",
+            Environment::Demo => "wss://demo-ws-api.binance.com/ws-api/v3",
+            Environment::Custom { ws_api, .. } => ws_api,
+        }
+    }
+
+    /// The market streams base (append `/ws/<stream>` or `/stream?streams=`).
+    #[must_use]
+    pub fn streams_base(&self) -> &str {
+        match self {
+            Environment::Production => "wss://stream.binance.com:9443",
+            Environment::Testnet => "wss://stream.testnet.binance.vision",
+            Environment::Demo => "wss://demo-stream.binance.com:9443",
+            Environment::Custom { streams, .. } => streams,
+        }
+    }
+}
+
+/// What a request costs against the rate limits (SPEC §5.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RequestCost {
+    /// REQUEST_WEIGHT charged when the request fails (and when it succeeds, unless
+    /// `weight_on_success` says otherwise).
+    pub weight: u32,
+    /// REQUEST_WEIGHT charged when it succeeds: 0 for order placement and cancels since
+    /// 2026-04-02.
+    pub weight_on_success: u32,
+    /// Unfilled order count (ORDERS) it adds.
+    pub orders: u32,
+}
+
+impl RequestCost {
+    const fn flat(weight: u32) -> Self {
+        Self { weight, weight_on_success: weight, orders: 0 }
+    }
+}
+
+/// A request ready for a transport, with its cost.
+#[derive(Debug, Clone)]
+pub struct RestRequest {
+    /// The HTTP request (parameters in the query string; signature last when signed).
+    pub request: Request<Bytes>,
+    /// Its rate-limit cost.
+    pub cost: RequestCost,
+    /// Whether it carries a signature (and so a timestamp and an API key).
+    pub signed: bool,
+}
+
+/// How to name an existing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderRef {
+    /// By the exchange's order id (fastest lookup).
+    OrderId(u64),
+    /// By the client order id it was placed with (`origClientOrderId`).
+    ClientOrderId(ClientOrderId),
+}
+
+/// Why a request could not be built.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// A signed endpoint needs credentials.
+    #[error("this endpoint needs credentials")]
+    NoCredentials,
+    /// The URL could not be formed (a bad custom base URL).
+    #[error("invalid request URL: {0}")]
+    Url(String),
+    /// A parameter is out of its documented range.
+    #[error("parameter {name}: {reason}")]
+    Parameter {
+        /// The parameter.
+        name: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+/// Builds Spot REST requests for one environment and (optionally) one API key.
+///
+/// Sans-IO: it never sends anything and never reads a clock; signed builders take the
+/// timestamp (server time, from [`TimeSync::server_now`](crate::clock::TimeSync::server_now)).
+///
+/// ```
+/// use aegis_exchange::rest::{Environment, Rest};
+/// let rest = Rest::new(Environment::Production);
+/// let req = rest.depth("BTCUSDT", Some(1000)).unwrap();
+/// assert_eq!(req.request.uri(), "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000");
+/// assert_eq!(req.cost.weight, 50);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Rest {
+    env: Environment,
+    credentials: Option<Credentials>,
+    recv_window: RecvWindow,
+    time_unit: TimeUnit,
+}
+
+impl Rest {
+    /// Public endpoints only (add credentials for signed ones).
+    #[must_use]
+    pub fn new(env: Environment) -> Self {
+        Self { env, credentials: None, recv_window: RecvWindow::default(), time_unit: TimeUnit::default() }
+    }
+
+    /// Signs with `credentials`.
+    #[must_use]
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Sets `recvWindow` for signed requests (default 5000 ms).
+    #[must_use]
+    pub fn with_recv_window(mut self, recv_window: RecvWindow) -> Self {
+        self.recv_window = recv_window;
+        self
+    }
+
+    /// Asks for microsecond timestamps (`X-MBX-TIME-UNIT: MICROSECOND`).
+    #[must_use]
+    pub fn with_time_unit(mut self, unit: TimeUnit) -> Self {
+        self.time_unit = unit;
+        self
+    }
+
+    /// The environment.
+    #[must_use]
+    pub fn environment(&self) -> &Environment {
+        &self.env
+    }
+
+    fn build(
+        &self,
+        method: Method,
+        path: &str,
+        query: SignedQuery,
+        cost: RequestCost,
+    ) -> Result<RestRequest, BuildError> {
+        self.finish(method, path, query.as_str().to_owned(), cost, false)
+    }
+
+    fn build_signed(
+        &self,
+        method: Method,
+        path: &str,
+        mut query: SignedQuery,
+        timestamp_ms: i64,
+        cost: RequestCost,
+    ) -> Result<RestRequest, BuildError> {
+        let creds = self.credentials.as_ref().ok_or(BuildError::NoCredentials)?;
+        query.push_display("recvWindow", self.recv_window);
+        query.push_display("timestamp", self.time_unit.timestamp(timestamp_ms));
+        let wire = query.sign_with(creds.signer());
+        self.finish(method, path, wire, cost, true)
+    }
+
+    fn finish(
+        &self,
+        method: Method,
+        path: &str,
+        query: String,
+        cost: RequestCost,
+        signed: bool,
+    ) -> Result<RestRequest, BuildError> {
+        let mut uri = String::with_capacity(self.env.rest_base().len() + path.len() + query.len() + 1);
+        uri.push_str(self.env.rest_base());
+        uri.push_str(path);
+        if !query.is_empty() {
+            uri.push('?');
+            uri.push_str(&query);
+        }
+        let mut builder = Request::builder().method(method).uri(uri);
+        if signed && let Some(creds) = &self.credentials {
+            builder = builder.header("X-MBX-APIKEY", creds.expose_api_key());
+        }
+        if self.time_unit == TimeUnit::Microsecond {
+            builder = builder.header("X-MBX-TIME-UNIT", self.time_unit.as_str());
+        }
+        let request = builder.body(Bytes::new()).map_err(|e| BuildError::Url(e.to_string()))?;
+        Ok(RestRequest { request, cost, signed })
+    }
+
+    // ----- market data (public) -----
+
+    /// `GET /api/v3/ping` (weight 1).
+    ///
+    /// # Errors
+    /// [`BuildError::Url`] for a malformed custom base URL.
+    pub fn ping(&self) -> Result<RestRequest, BuildError> {
+        self.build(Method::GET, "/api/v3/ping", SignedQuery::new(), RequestCost::flat(1))
+    }
+
+    /// `GET /api/v3/time` (weight 1).
+    ///
+    /// # Errors
+    /// As [`ping`](Self::ping).
+    pub fn time(&self) -> Result<RestRequest, BuildError> {
+        self.build(Method::GET, "/api/v3/time", SignedQuery::new(), RequestCost::flat(1))
+    }
+
+    /// `GET /api/v3/exchangeInfo` (weight 20): every symbol, one (`symbols` of length 1), or a
+    /// list (sent as a JSON array).
+    ///
+    /// # Errors
+    /// As [`ping`](Self::ping).
+    pub fn exchange_info(&self, symbols: &[&str]) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        match symbols {
+            [] => {}
+            [one] => {
+                q.push("symbol", one);
+            }
+            many => {
+                let json = serde_json::to_string(many).map_err(|e| BuildError::Url(e.to_string()))?;
+                q.push("symbols", &json);
+            }
+        }
+        self.build(Method::GET, "/api/v3/exchangeInfo", q, RequestCost::flat(20))
+    }
+
+    /// `GET /api/v3/depth` (weight by limit: 5 up to 100, 25 up to 500, 50 up to 1000, 250 up
+    /// to 5000; default limit 100).
+    ///
+    /// # Errors
+    /// [`BuildError::Parameter`] for a limit of 0 or above 5000.
+    pub fn depth(&self, symbol: &str, limit: Option<u32>) -> Result<RestRequest, BuildError> {
+        let weight = match limit.unwrap_or(100) {
+            0 | 5001.. => return Err(BuildError::Parameter { name: "limit", reason: "must be 1 to 5000" }),
+            1..=100 => 5,
+            101..=500 => 25,
+            501..=1000 => 50,
+            _ => 250,
+        };
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        if let Some(limit) = limit {
+            q.push_display("limit", limit);
+        }
+        self.build(Method::GET, "/api/v3/depth", q, RequestCost::flat(weight))
+    }
+
+    /// `GET /api/v3/trades` (weight 25).
+    ///
+    /// # Errors
+    /// As [`ping`](Self::ping).
+    pub fn trades(&self, symbol: &str, limit: Option<u32>) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        if let Some(limit) = limit {
+            q.push_display("limit", limit);
+        }
+        self.build(Method::GET, "/api/v3/trades", q, RequestCost::flat(25))
+    }
+
+    /// `GET /api/v3/aggTrades` (weight 4).
+    ///
+    /// # Errors
+    /// As [`ping`](Self::ping).
+    pub fn agg_trades(
+        &self,
+        symbol: &str,
+        from_id: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        if let Some(id) = from_id {
+            q.push_display("fromId", id);
+        }
+        if let Some(limit) = limit {
+            q.push_display("limit", limit);
+        }
+        self.build(Method::GET, "/api/v3/aggTrades", q, RequestCost::flat(4))
+    }
+
+    /// `GET /api/v3/klines` (weight 2). `interval` as Binance writes it (`1m`, `1h`, `1d`, ...).
+    ///
+    /// # Errors
+    /// As [`ping`](Self::ping).
+    pub fn klines(
+        &self,
+        symbol: &str,
+        interval: &str,
+        start_time: Option<i64>,
+        end_time: Option<i64>,
+        limit: Option<u32>,
+    ) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol).push("interval", interval);
+        if let Some(t) = start_time {
+            q.push_display("startTime", t);
+        }
+        if let Some(t) = end_time {
+            q.push_display("endTime", t);
+        }
+        if let Some(limit) = limit {
+            q.push_display("limit", limit);
+        }
+        self.build(Method::GET, "/api/v3/klines", q, RequestCost::flat(2))
+    }
+
+    /// `GET /api/v3/avgPrice` (weight 2).
+    ///
+    /// # Errors
+    /// As [`ping`](Self::ping).
+    pub fn avg_price(&self, symbol: &str) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        self.build(Method::GET, "/api/v3/avgPrice", q, RequestCost::flat(2))
+    }
+
+    /// `GET /api/v3/ticker/bookTicker` (weight 2 for a symbol, 4 for all).
+    ///
+    /// # Errors
+    /// As [`ping`](Self::ping).
+    pub fn book_ticker(&self, symbol: Option<&str>) -> Result<RestRequest, BuildError> {
+        self.ticker("/api/v3/ticker/bookTicker", symbol)
+    }
+
+    /// `GET /api/v3/ticker/price` (weight 2 for a symbol, 4 for all).
+    ///
+    /// # Errors
+    /// As [`ping`](Self::ping).
+    pub fn ticker_price(&self, symbol: Option<&str>) -> Result<RestRequest, BuildError> {
+        self.ticker("/api/v3/ticker/price", symbol)
+    }
+
+    fn ticker(&self, path: &str, symbol: Option<&str>) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        let weight = match symbol {
+            Some(s) => {
+                q.push("symbol", s);
+                2
+            }
+            None => 4,
+        };
+        self.build(Method::GET, path, q, RequestCost::flat(weight))
+    }
+
+    /// `GET /api/v3/referencePrice` (weight 2, as `executionRules` per symbol; the docs give
+    /// no number for it).
+    ///
+    /// # Errors
+    /// As [`ping`](Self::ping).
+    pub fn reference_price(&self, symbol: &str) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        self.build(Method::GET, "/api/v3/referencePrice", q, RequestCost::flat(2))
+    }
+
+    // ----- trading (signed) -----
+
+    /// `POST /api/v3/order` (weight 1 on failure, 0 on success; 1 order): a validated order.
+    ///
+    /// # Errors
+    /// [`BuildError::NoCredentials`] without credentials.
+    pub fn new_order(&self, order: &ValidatedOrder, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+        let q = order_query(order);
+        self.build_signed(
+            Method::POST,
+            "/api/v3/order",
+            q,
+            timestamp_ms,
+            RequestCost { weight: 1, weight_on_success: 0, orders: 1 },
+        )
+    }
+
+    /// `POST /api/v3/order/test` (weight 1, or 20 with `computeCommissionRates`; no order).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn test_order(
+        &self,
+        order: &ValidatedOrder,
+        compute_commission_rates: bool,
+        timestamp_ms: i64,
+    ) -> Result<RestRequest, BuildError> {
+        let mut q = order_query(order);
+        let weight = if compute_commission_rates {
+            q.push("computeCommissionRates", "true");
+            20
+        } else {
+            1
+        };
+        self.build_signed(Method::POST, "/api/v3/order/test", q, timestamp_ms, RequestCost::flat(weight))
+    }
+
+    /// `DELETE /api/v3/order` (weight 1 on failure, 0 on success).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn cancel_order(&self, symbol: &str, order: OrderRef, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        push_order_ref(&mut q, order);
+        self.build_signed(
+            Method::DELETE,
+            "/api/v3/order",
+            q,
+            timestamp_ms,
+            RequestCost { weight: 1, weight_on_success: 0, orders: 0 },
+        )
+    }
+
+    /// `DELETE /api/v3/openOrders`: cancels every open order on `symbol` (weight 1 on
+    /// failure, 0 on success).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn cancel_all_open_orders(&self, symbol: &str, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        self.build_signed(
+            Method::DELETE,
+            "/api/v3/openOrders",
+            q,
+            timestamp_ms,
+            RequestCost { weight: 1, weight_on_success: 0, orders: 0 },
+        )
+    }
+
+    /// `POST /api/v3/order/cancelReplace` with `STOP_ON_FAILURE` (or `ALLOW_FAILURE`): cancels
+    /// `cancel` and places `order` (weight 1 on failure, 0 on success; 1 order even when the
+    /// new order is not attempted).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn cancel_replace(
+        &self,
+        order: &ValidatedOrder,
+        cancel: OrderRef,
+        allow_failure: bool,
+        timestamp_ms: i64,
+    ) -> Result<RestRequest, BuildError> {
+        let mut q = order_query(order);
+        q.push("cancelReplaceMode", if allow_failure { "ALLOW_FAILURE" } else { "STOP_ON_FAILURE" });
+        match cancel {
+            OrderRef::OrderId(id) => {
+                q.push_display("cancelOrderId", id);
+            }
+            OrderRef::ClientOrderId(id) => {
+                q.push("cancelOrigClientOrderId", id.as_str());
+            }
+        }
+        self.build_signed(
+            Method::POST,
+            "/api/v3/order/cancelReplace",
+            q,
+            timestamp_ms,
+            RequestCost { weight: 1, weight_on_success: 0, orders: 1 },
+        )
+    }
+
+    /// `PUT /api/v3/order/amend/keepPriority`: reduces an order's quantity to `new_qty`
+    /// keeping its queue priority (weight 4).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn amend_keep_priority(
+        &self,
+        symbol: &str,
+        order: OrderRef,
+        new_qty: rust_decimal::Decimal,
+        timestamp_ms: i64,
+    ) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        push_order_ref(&mut q, order);
+        q.push_display("newQty", Wire(new_qty));
+        self.build_signed(Method::PUT, "/api/v3/order/amend/keepPriority", q, timestamp_ms, RequestCost::flat(4))
+    }
+
+    // ----- account (signed) -----
+
+    /// `GET /api/v3/order` (weight 4): by order id or by client order id: the query that
+    /// resolves an order whose send outcome is unknown.
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn query_order(&self, symbol: &str, order: OrderRef, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        push_order_ref(&mut q, order);
+        self.build_signed(Method::GET, "/api/v3/order", q, timestamp_ms, RequestCost::flat(4))
+    }
+
+    /// `GET /api/v3/openOrders` (weight 6 for a symbol, 80 for all).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn open_orders(&self, symbol: Option<&str>, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        let weight = match symbol {
+            Some(s) => {
+                q.push("symbol", s);
+                6
+            }
+            None => 80,
+        };
+        self.build_signed(Method::GET, "/api/v3/openOrders", q, timestamp_ms, RequestCost::flat(weight))
+    }
+
+    /// `GET /api/v3/allOrders` (weight 20).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn all_orders(
+        &self,
+        symbol: &str,
+        from_order_id: Option<u64>,
+        limit: Option<u32>,
+        timestamp_ms: i64,
+    ) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        if let Some(id) = from_order_id {
+            q.push_display("orderId", id);
+        }
+        if let Some(limit) = limit {
+            q.push_display("limit", limit);
+        }
+        self.build_signed(Method::GET, "/api/v3/allOrders", q, timestamp_ms, RequestCost::flat(20))
+    }
+
+    /// `GET /api/v3/account` (weight 20), optionally without zero balances.
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn account(&self, omit_zero_balances: bool, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        if omit_zero_balances {
+            q.push("omitZeroBalances", "true");
+        }
+        self.build_signed(Method::GET, "/api/v3/account", q, timestamp_ms, RequestCost::flat(20))
+    }
+
+    /// `GET /api/v3/myTrades` (weight 20; 5 with an order id).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn my_trades(
+        &self,
+        symbol: &str,
+        order_id: Option<u64>,
+        limit: Option<u32>,
+        timestamp_ms: i64,
+    ) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        let weight = match order_id {
+            Some(id) => {
+                q.push_display("orderId", id);
+                5
+            }
+            None => 20,
+        };
+        if let Some(limit) = limit {
+            q.push_display("limit", limit);
+        }
+        self.build_signed(Method::GET, "/api/v3/myTrades", q, timestamp_ms, RequestCost::flat(weight))
+    }
+
+    /// `GET /api/v3/rateLimit/order`: the unfilled order counts (weight 40).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn order_rate_limits(&self, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+        self.build_signed(
+            Method::GET,
+            "/api/v3/rateLimit/order",
+            SignedQuery::new(),
+            timestamp_ms,
+            RequestCost::flat(40),
+        )
+    }
+
+    /// `GET /api/v3/account/commission` (weight 20).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn account_commission(&self, symbol: &str, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        self.build_signed(Method::GET, "/api/v3/account/commission", q, timestamp_ms, RequestCost::flat(20))
+    }
+
+    /// `GET /api/v3/myFilters`: the filters that apply to the account on `symbol`, MAX_ASSET
+    /// included (weight 40).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn my_filters(&self, symbol: &str, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        self.build_signed(Method::GET, "/api/v3/myFilters", q, timestamp_ms, RequestCost::flat(40))
+    }
+}
+
+fn push_order_ref(q: &mut SignedQuery, order: OrderRef) {
+    match order {
+        OrderRef::OrderId(id) => {
+            q.push_display("orderId", id);
+        }
+        OrderRef::ClientOrderId(id) => {
+            q.push("origClientOrderId", id.as_str());
+        }
+    }
+}
+
+/// The parameters of a validated order, in the order Binance documents them.
+fn order_query(order: &ValidatedOrder) -> SignedQuery {
+    let o = order.request();
+    let mut q = SignedQuery::new();
+    q.push("symbol", o.symbol()).push("side", o.side().as_str()).push("type", o.order_type().as_str());
+    if let Some(tif) = o.time_in_force() {
+        q.push("timeInForce", tif.as_str());
+    }
+    for (name, value) in [("quantity", o.quantity()), ("quoteOrderQty", o.quote_order_qty()), ("price", o.price())] {
+        if let Some(v) = value {
+            q.push_display(name, Wire(v));
+        }
+    }
+    if let Some(id) = o.client_order_id() {
+        q.push("newClientOrderId", id.as_str());
+    }
+    if let Some(v) = o.stop_price() {
+        q.push_display("stopPrice", Wire(v));
+    }
+    if let Some(d) = o.trailing_delta() {
+        q.push_display("trailingDelta", d);
+    }
+    if let Some(v) = o.iceberg_qty() {
+        q.push_display("icebergQty", Wire(v));
+    }
+    if let Some(r) = o.response_type() {
+        q.push("newOrderRespType", r.as_str());
+    }
+    if let Some(m) = o.self_trade_prevention_mode() {
+        q.push("selfTradePreventionMode", m.as_str());
+    }
+    q
+}
