@@ -345,3 +345,24 @@ pub fn rest_response(data: &[u8]) {
     let e = ApiError::from_parts(status, body, header, i64::MAX - 5);
     let _ = (e.outcome(), e.to_string());
 }
+
+/// Fuzz target `ws_api_event`: arbitrary bytes into the WebSocket-API frame decoder: no panic,
+/// and what decodes is self-consistent.
+pub fn ws_api_event(data: &[u8]) {
+    use aegis_exchange::ws_api::{UserDataEvent, WsFrame};
+    match WsFrame::decode(data) {
+        Ok(WsFrame::Response(r)) => {
+            if let Some(e) = r.api_error() {
+                let _ = (e.outcome(), e.to_string());
+            }
+            let _ = r.result_as::<aegis_exchange::rest::OrderResponse>();
+        }
+        Ok(WsFrame::Event { event: UserDataEvent::ExecutionReport(r), .. }) => {
+            // Decoded money is exact decimal text: it formats and parses back.
+            for v in [r.quantity, r.price, r.last_qty, r.cumulative_qty, r.commission] {
+                assert!(v >= aegis_exchange::Decimal::ZERO, "negative amount decoded: {v}");
+            }
+        }
+        Ok(_) | Err(_) => {}
+    }
+}

@@ -22,6 +22,7 @@ pub mod num;
 pub mod rest;
 pub mod rules;
 pub mod sign;
+pub mod ws_api;
 
 pub use decode::DecodeError;
 pub use model::{

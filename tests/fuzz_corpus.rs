@@ -31,3 +31,8 @@ fn exchange_info_corpus() {
 fn rest_response_corpus() {
     assert!(replay("rest_response", common::harness::rest_response) >= 30);
 }
+
+#[test]
+fn ws_api_event_corpus() {
+    assert!(replay("ws_api_event", common::harness::ws_api_event) >= 25);
+}

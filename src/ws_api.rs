@@ -1,0 +1,804 @@
+//! The sans-IO WebSocket API: request envelopes (`session.logon`, `order.place`,
+//! `order.cancel`, `order.status`, `openOrders.cancelAll`, `userDataStream.subscribe`,
+//! `userDataStream.subscribe.signature`, `ping`), the response envelope, and the user-data
+//! events that arrive in their `{subscriptionId, event}` wrapper.
+//!
+//! Signing here follows the WebSocket-API rule (SPEC §2.6), not REST's: every parameter but
+//! `signature`, `apiKey` included, sorted by name, raw UTF-8, not percent-encoded. This module
+//! writes and reads text frames; it does not own a socket.
+
+use std::fmt::Write as _;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use crate::clock::RecvWindow;
+use crate::decode::DecodeError;
+use crate::model::{ExecutionType, OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce};
+use crate::num::{Wire, serde_str};
+use crate::rest::{ApiError, OrderRef, RateLimitCount, RequestCost, ResponseError};
+use crate::rules::ValidatedOrder;
+use crate::sign::{Credentials, KeyKind, ws_api_payload};
+
+/// How a signed WebSocket-API request authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WsAuth {
+    /// Carries `apiKey` and `signature` itself.
+    Signed,
+    /// The connection is logged on (`session.logon`): only `timestamp` is sent.
+    Session,
+}
+
+/// Why a WebSocket-API request could not be built.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WsBuildError {
+    /// A signed method needs credentials.
+    #[error("this method needs credentials")]
+    NoCredentials,
+    /// `session.logon` accepts Ed25519 keys only.
+    #[error("session.logon needs an Ed25519 key")]
+    NotEd25519,
+    /// The request id is not Binance's legal form (at most 36 of `[a-zA-Z0-9-_]`).
+    #[error("invalid request id")]
+    InvalidId,
+}
+
+/// A request frame ready to send, with its cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsRequest {
+    /// The request id (echoed in the response).
+    pub id: String,
+    /// The method.
+    pub method: &'static str,
+    /// The JSON text frame.
+    pub text: String,
+    /// Its rate-limit cost.
+    pub cost: RequestCost,
+}
+
+/// A parameter value: written as a JSON string or as a bare JSON number; signed as its text.
+enum Param {
+    Str(String),
+    Num(String),
+}
+
+impl Param {
+    fn text(&self) -> &str {
+        match self {
+            Param::Str(s) | Param::Num(s) => s,
+        }
+    }
+}
+
+/// Builds WebSocket-API request frames for one API key.
+///
+/// ```
+/// use aegis_exchange::sign::{Credentials, HmacSha256};
+/// use aegis_exchange::ws_api::WsApi;
+/// let creds = Credentials::new("key", HmacSha256::new("secret")).unwrap();
+/// let req = WsApi::new().with_credentials(creds).user_data_stream_subscribe_signature("1", 1747385641636).unwrap();
+/// assert!(req.text.starts_with(r#"{"id":"1","method":"userDataStream.subscribe.signature","params":{"apiKey":"key","#));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct WsApi {
+    credentials: Option<Credentials>,
+    recv_window: Option<RecvWindow>,
+}
+
+impl WsApi {
+    /// A builder without credentials (public methods only).
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Signs with `credentials`.
+    #[must_use]
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Sends `recvWindow` with signed requests (omitted by default: the server uses 5000 ms).
+    #[must_use]
+    pub fn with_recv_window(mut self, recv_window: RecvWindow) -> Self {
+        self.recv_window = Some(recv_window);
+        self
+    }
+
+    fn frame(
+        &self,
+        id: &str,
+        method: &'static str,
+        mut params: Vec<(&'static str, Param)>,
+        auth: Option<(WsAuth, i64)>,
+        cost: RequestCost,
+    ) -> Result<WsRequest, WsBuildError> {
+        if id.is_empty() || id.len() > 36 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(WsBuildError::InvalidId);
+        }
+        if let Some((mode, timestamp)) = auth {
+            if let Some(w) = self.recv_window {
+                params.push(("recvWindow", Param::Num(w.to_string())));
+            }
+            params.push(("timestamp", Param::Num(timestamp.to_string())));
+            if mode == WsAuth::Signed {
+                let creds = self.credentials.as_ref().ok_or(WsBuildError::NoCredentials)?;
+                params.push(("apiKey", Param::Str(creds.expose_api_key().to_owned())));
+                let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.text())).collect();
+                let signature = creds.sign(ws_api_payload(&pairs).as_bytes());
+                params.push(("signature", Param::Str(signature.as_str().to_owned())));
+            }
+        }
+        let mut text =
+            String::with_capacity(128 + params.iter().map(|(k, v)| k.len() + v.text().len() + 6).sum::<usize>());
+        text.push_str("{\"id\":");
+        push_json_str(&mut text, id);
+        text.push_str(",\"method\":");
+        push_json_str(&mut text, method);
+        if !params.is_empty() {
+            text.push_str(",\"params\":{");
+            for (i, (k, v)) in params.iter().enumerate() {
+                if i > 0 {
+                    text.push(',');
+                }
+                push_json_str(&mut text, k);
+                text.push(':');
+                match v {
+                    Param::Str(s) => push_json_str(&mut text, s),
+                    Param::Num(n) => text.push_str(n),
+                }
+            }
+            text.push('}');
+        }
+        text.push('}');
+        Ok(WsRequest { id: id.to_owned(), method, text, cost })
+    }
+
+    /// `ping` (weight 1).
+    ///
+    /// # Errors
+    /// [`WsBuildError::InvalidId`] for an illegal id.
+    pub fn ping(&self, id: &str) -> Result<WsRequest, WsBuildError> {
+        self.frame(id, "ping", Vec::new(), None, cost(1, 1, 0))
+    }
+
+    /// `session.logon` with an Ed25519 key (weight 2): afterwards signed methods may use
+    /// [`WsAuth::Session`].
+    ///
+    /// # Errors
+    /// [`WsBuildError::NotEd25519`] for another key type; [`WsBuildError::NoCredentials`].
+    pub fn session_logon(&self, id: &str, timestamp_ms: i64) -> Result<WsRequest, WsBuildError> {
+        let creds = self.credentials.as_ref().ok_or(WsBuildError::NoCredentials)?;
+        if creds.signer().kind() != KeyKind::Ed25519 {
+            return Err(WsBuildError::NotEd25519);
+        }
+        self.frame(id, "session.logon", Vec::new(), Some((WsAuth::Signed, timestamp_ms)), cost(2, 2, 0))
+    }
+
+    /// `userDataStream.subscribe` on a logged-on session (weight 2).
+    ///
+    /// # Errors
+    /// [`WsBuildError::InvalidId`] for an illegal id.
+    pub fn user_data_stream_subscribe(&self, id: &str) -> Result<WsRequest, WsBuildError> {
+        self.frame(id, "userDataStream.subscribe", Vec::new(), None, cost(2, 2, 0))
+    }
+
+    /// `userDataStream.subscribe.signature`: subscribes without logon, with any key type
+    /// (weight 2).
+    ///
+    /// # Errors
+    /// [`WsBuildError::NoCredentials`]; [`WsBuildError::InvalidId`].
+    pub fn user_data_stream_subscribe_signature(&self, id: &str, timestamp_ms: i64) -> Result<WsRequest, WsBuildError> {
+        self.frame(
+            id,
+            "userDataStream.subscribe.signature",
+            Vec::new(),
+            Some((WsAuth::Signed, timestamp_ms)),
+            cost(2, 2, 0),
+        )
+    }
+
+    /// `order.place` for a validated order (weight 1 on failure, 0 on success; 1 order).
+    ///
+    /// # Errors
+    /// [`WsBuildError::NoCredentials`] when signing; [`WsBuildError::InvalidId`].
+    pub fn order_place(
+        &self,
+        id: &str,
+        order: &ValidatedOrder,
+        auth: WsAuth,
+        timestamp_ms: i64,
+    ) -> Result<WsRequest, WsBuildError> {
+        let o = order.request();
+        let mut p: Vec<(&'static str, Param)> = vec![
+            ("symbol", Param::Str(o.symbol().to_owned())),
+            ("side", Param::Str(o.side().as_str().to_owned())),
+            ("type", Param::Str(o.order_type().as_str().to_owned())),
+        ];
+        if let Some(t) = o.time_in_force() {
+            p.push(("timeInForce", Param::Str(t.as_str().to_owned())));
+        }
+        for (name, value) in [
+            ("quantity", o.quantity()),
+            ("quoteOrderQty", o.quote_order_qty()),
+            ("price", o.price()),
+            ("stopPrice", o.stop_price()),
+            ("icebergQty", o.iceberg_qty()),
+        ] {
+            if let Some(v) = value {
+                p.push((name, Param::Str(Wire(v).to_string())));
+            }
+        }
+        if let Some(d) = o.trailing_delta() {
+            p.push(("trailingDelta", Param::Num(d.to_string())));
+        }
+        if let Some(c) = o.client_order_id() {
+            p.push(("newClientOrderId", Param::Str(c.as_str().to_owned())));
+        }
+        if let Some(r) = o.response_type() {
+            p.push(("newOrderRespType", Param::Str(r.as_str().to_owned())));
+        }
+        if let Some(m) = o.self_trade_prevention_mode() {
+            p.push(("selfTradePreventionMode", Param::Str(m.as_str().to_owned())));
+        }
+        self.frame(id, "order.place", p, Some((auth, timestamp_ms)), cost(1, 0, 1))
+    }
+
+    /// `order.cancel` (weight 1 on failure, 0 on success).
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn order_cancel(
+        &self,
+        id: &str,
+        symbol: &str,
+        order: OrderRef,
+        auth: WsAuth,
+        timestamp_ms: i64,
+    ) -> Result<WsRequest, WsBuildError> {
+        self.frame(id, "order.cancel", order_ref_params(symbol, order), Some((auth, timestamp_ms)), cost(1, 0, 0))
+    }
+
+    /// `order.status` (weight 4): the query that resolves an order whose outcome is unknown.
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn order_status(
+        &self,
+        id: &str,
+        symbol: &str,
+        order: OrderRef,
+        auth: WsAuth,
+        timestamp_ms: i64,
+    ) -> Result<WsRequest, WsBuildError> {
+        self.frame(id, "order.status", order_ref_params(symbol, order), Some((auth, timestamp_ms)), cost(4, 4, 0))
+    }
+
+    /// `openOrders.cancelAll` on `symbol` (weight 1 on failure, 0 on success).
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn open_orders_cancel_all(
+        &self,
+        id: &str,
+        symbol: &str,
+        auth: WsAuth,
+        timestamp_ms: i64,
+    ) -> Result<WsRequest, WsBuildError> {
+        let p = vec![("symbol", Param::Str(symbol.to_owned()))];
+        self.frame(id, "openOrders.cancelAll", p, Some((auth, timestamp_ms)), cost(1, 0, 0))
+    }
+}
+
+const fn cost(weight: u32, weight_on_success: u32, orders: u32) -> RequestCost {
+    RequestCost { weight, weight_on_success, orders }
+}
+
+fn order_ref_params(symbol: &str, order: OrderRef) -> Vec<(&'static str, Param)> {
+    let mut p = vec![("symbol", Param::Str(symbol.to_owned()))];
+    match order {
+        OrderRef::OrderId(id) => p.push(("orderId", Param::Num(id.to_string()))),
+        OrderRef::ClientOrderId(id) => p.push(("origClientOrderId", Param::Str(id.as_str().to_owned()))),
+    }
+    p
+}
+
+/// Appends `s` as a JSON string literal.
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// The error object of a response envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WsError {
+    /// Binance's code.
+    pub code: i64,
+    /// Binance's message.
+    #[serde(default)]
+    pub msg: String,
+    /// Extra data (`retryAfter` for 418 / 429).
+    #[serde(default)]
+    pub data: Option<Value>,
+}
+
+/// A response envelope: `{id, status, result | error, rateLimits}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct WsResponse {
+    /// The request id it answers (`None` for unsolicited messages such as a revoked session).
+    #[serde(default, deserialize_with = "id_text")]
+    pub id: Option<String>,
+    /// HTTP-like status (5xx: unknown outcome).
+    pub status: u16,
+    /// The result on success.
+    #[serde(default)]
+    pub result: Option<Value>,
+    /// The error on failure.
+    #[serde(default)]
+    pub error: Option<WsError>,
+    /// Current rate-limit counts, when the connection returns them.
+    #[serde(default, rename = "rateLimits")]
+    pub rate_limits: Vec<RateLimitCount>,
+}
+
+fn id_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+impl WsResponse {
+    /// The error as an [`ApiError`] (with `retryAfter` from its data), if it is one.
+    #[must_use]
+    pub fn api_error(&self) -> Option<ApiError> {
+        if (200..300).contains(&self.status) && self.error.is_none() {
+            return None;
+        }
+        let (code, msg, retry) = match &self.error {
+            Some(e) => {
+                (Some(e.code), e.msg.clone(), e.data.as_ref().and_then(|d| d.get("retryAfter")).and_then(Value::as_i64))
+            }
+            None => (None, String::from("error status without an error object"), None),
+        };
+        Some(ApiError { status: self.status, code, msg, retry_after_ms: retry })
+    }
+
+    /// The result decoded as `T`.
+    ///
+    /// # Errors
+    /// [`ResponseError::Api`] for an error response, [`ResponseError::Decode`] for a result
+    /// that is missing or not a `T`.
+    pub fn result_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, ResponseError> {
+        if let Some(e) = self.api_error() {
+            return Err(ResponseError::Api(e));
+        }
+        let value = self.result.clone().unwrap_or(Value::Null);
+        serde_json::from_value(value).map_err(|e| ResponseError::Decode(e.into()))
+    }
+}
+
+fn opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    serde_str::decimal(d).map(Some)
+}
+
+/// `executionReport`: every field of SPEC §9.3 (conditional ones as `Option`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ExecutionReport {
+    /// `E` event time (ms).
+    #[serde(rename = "E")]
+    pub event_time: i64,
+    /// `s` symbol.
+    #[serde(rename = "s")]
+    pub symbol: String,
+    /// `c` client order id (for a cancel: the cancel's id).
+    #[serde(rename = "c")]
+    pub client_order_id: String,
+    /// `S` side.
+    #[serde(rename = "S")]
+    pub side: Side,
+    /// `o` order type.
+    #[serde(rename = "o")]
+    pub order_type: OrderType,
+    /// `f` time in force.
+    #[serde(rename = "f")]
+    pub time_in_force: TimeInForce,
+    /// `q` order quantity.
+    #[serde(rename = "q", deserialize_with = "serde_str::decimal")]
+    pub quantity: Decimal,
+    /// `p` order price.
+    #[serde(rename = "p", deserialize_with = "serde_str::decimal")]
+    pub price: Decimal,
+    /// `P` stop price.
+    #[serde(rename = "P", deserialize_with = "serde_str::decimal")]
+    pub stop_price: Decimal,
+    /// `F` iceberg quantity.
+    #[serde(rename = "F", deserialize_with = "serde_str::decimal")]
+    pub iceberg_qty: Decimal,
+    /// `g` order list id (-1 if none).
+    #[serde(rename = "g")]
+    pub order_list_id: i64,
+    /// `C` original client order id (the cancelled order's), empty otherwise.
+    #[serde(rename = "C", default)]
+    pub orig_client_order_id: String,
+    /// `x` execution type.
+    #[serde(rename = "x")]
+    pub execution_type: ExecutionType,
+    /// `X` order status.
+    #[serde(rename = "X")]
+    pub status: OrderStatus,
+    /// `r` reject reason (`NONE` when none).
+    #[serde(rename = "r")]
+    pub reject_reason: String,
+    /// `i` order id.
+    #[serde(rename = "i")]
+    pub order_id: u64,
+    /// `l` last executed quantity.
+    #[serde(rename = "l", deserialize_with = "serde_str::decimal")]
+    pub last_qty: Decimal,
+    /// `z` cumulative filled quantity.
+    #[serde(rename = "z", deserialize_with = "serde_str::decimal")]
+    pub cumulative_qty: Decimal,
+    /// `L` last executed price.
+    #[serde(rename = "L", deserialize_with = "serde_str::decimal")]
+    pub last_price: Decimal,
+    /// `n` commission of this execution.
+    #[serde(rename = "n", deserialize_with = "serde_str::decimal")]
+    pub commission: Decimal,
+    /// `N` commission asset (`None` when there was no fill).
+    #[serde(rename = "N", default)]
+    pub commission_asset: Option<String>,
+    /// `T` transaction time (ms).
+    #[serde(rename = "T")]
+    pub transaction_time: i64,
+    /// `t` trade id (-1 when not a trade).
+    #[serde(rename = "t")]
+    pub trade_id: i64,
+    /// `v` prevented match id (STP only).
+    #[serde(rename = "v", default)]
+    pub prevented_match_id: Option<i64>,
+    /// `I` execution id.
+    #[serde(rename = "I")]
+    pub execution_id: i64,
+    /// `w` whether the order is on the book.
+    #[serde(rename = "w")]
+    pub is_working: bool,
+    /// `m` whether this trade was the maker side.
+    #[serde(rename = "m")]
+    pub is_maker: bool,
+    /// `O` order creation time (ms).
+    #[serde(rename = "O")]
+    pub order_creation_time: i64,
+    /// `Z` cumulative quote quantity.
+    #[serde(rename = "Z", deserialize_with = "serde_str::decimal")]
+    pub cumulative_quote_qty: Decimal,
+    /// `Y` last quote quantity (`L × l`).
+    #[serde(rename = "Y", deserialize_with = "serde_str::decimal")]
+    pub last_quote_qty: Decimal,
+    /// `Q` quote order quantity.
+    #[serde(rename = "Q", deserialize_with = "serde_str::decimal")]
+    pub quote_order_qty: Decimal,
+    /// `W` working time (only when on the book).
+    #[serde(rename = "W", default)]
+    pub working_time: Option<i64>,
+    /// `V` self-trade prevention mode.
+    #[serde(rename = "V", default)]
+    pub self_trade_prevention_mode: Option<SelfTradePreventionMode>,
+    /// `eR` expiry reason (since 2026-03).
+    #[serde(rename = "eR", default)]
+    pub expiry_reason: Option<String>,
+    /// `d` trailing delta.
+    #[serde(rename = "d", default)]
+    pub trailing_delta: Option<i64>,
+    /// `D` trailing time.
+    #[serde(rename = "D", default)]
+    pub trailing_time: Option<i64>,
+    /// `j` strategy id.
+    #[serde(rename = "j", default)]
+    pub strategy_id: Option<i64>,
+    /// `J` strategy type.
+    #[serde(rename = "J", default)]
+    pub strategy_type: Option<i64>,
+    /// `A` prevented quantity (STP).
+    #[serde(rename = "A", default, deserialize_with = "opt_decimal")]
+    pub prevented_qty: Option<Decimal>,
+    /// `B` last prevented quantity (STP).
+    #[serde(rename = "B", default, deserialize_with = "opt_decimal")]
+    pub last_prevented_qty: Option<Decimal>,
+    /// `u` trade group id (STP).
+    #[serde(rename = "u", default)]
+    pub trade_group_id: Option<i64>,
+    /// `U` counter order id (STP).
+    #[serde(rename = "U", default)]
+    pub counter_order_id: Option<i64>,
+    /// `Cs` counter symbol (STP).
+    #[serde(rename = "Cs", default)]
+    pub counter_symbol: Option<String>,
+    /// `pl` prevented execution quantity.
+    #[serde(rename = "pl", default, deserialize_with = "opt_decimal")]
+    pub prevented_execution_qty: Option<Decimal>,
+    /// `pL` prevented execution price.
+    #[serde(rename = "pL", default, deserialize_with = "opt_decimal")]
+    pub prevented_execution_price: Option<Decimal>,
+    /// `pY` prevented execution quote quantity.
+    #[serde(rename = "pY", default, deserialize_with = "opt_decimal")]
+    pub prevented_execution_quote_qty: Option<Decimal>,
+    /// `b` match type (allocations).
+    #[serde(rename = "b", default)]
+    pub match_type: Option<String>,
+    /// `a` allocation id.
+    #[serde(rename = "a", default)]
+    pub allocation_id: Option<i64>,
+    /// `k` working floor.
+    #[serde(rename = "k", default)]
+    pub working_floor: Option<String>,
+    /// `uS` used SOR.
+    #[serde(rename = "uS", default)]
+    pub used_sor: Option<bool>,
+    /// `gP` peg price type.
+    #[serde(rename = "gP", default)]
+    pub peg_price_type: Option<String>,
+    /// `gOT` peg offset type.
+    #[serde(rename = "gOT", default)]
+    pub peg_offset_type: Option<String>,
+    /// `gOV` peg offset value.
+    #[serde(rename = "gOV", default)]
+    pub peg_offset_value: Option<i64>,
+    /// `gp` pegged price.
+    #[serde(rename = "gp", default, deserialize_with = "opt_decimal")]
+    pub pegged_price: Option<Decimal>,
+}
+
+/// One balance of `outboundAccountPosition` (absolute, not a delta).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PositionBalance {
+    /// `a` asset.
+    #[serde(rename = "a")]
+    pub asset: String,
+    /// `f` free.
+    #[serde(rename = "f", deserialize_with = "serde_str::decimal")]
+    pub free: Decimal,
+    /// `l` locked.
+    #[serde(rename = "l", deserialize_with = "serde_str::decimal")]
+    pub locked: Decimal,
+}
+
+/// One order of a `listStatus` event.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ListOrder {
+    /// `s` symbol.
+    #[serde(rename = "s")]
+    pub symbol: String,
+    /// `i` order id.
+    #[serde(rename = "i")]
+    pub order_id: u64,
+    /// `c` client order id.
+    #[serde(rename = "c")]
+    pub client_order_id: String,
+}
+
+/// A user-data event.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserDataEvent {
+    /// `executionReport`.
+    ExecutionReport(Box<ExecutionReport>),
+    /// `outboundAccountPosition`: absolute balances of the assets that may have changed.
+    OutboundAccountPosition {
+        /// `E` event time.
+        event_time: i64,
+        /// `u` time of the last account update.
+        last_update: i64,
+        /// `B` balances.
+        balances: Vec<PositionBalance>,
+    },
+    /// `balanceUpdate`: a deposit, withdrawal or transfer (`delta` may be negative).
+    BalanceUpdate {
+        /// `E` event time.
+        event_time: i64,
+        /// `a` asset.
+        asset: String,
+        /// `d` delta.
+        delta: Decimal,
+        /// `T` clear time.
+        clear_time: i64,
+    },
+    /// `externalLockUpdate`: balance locked (or unlocked, negative) by an external system.
+    ExternalLockUpdate {
+        /// `E` event time.
+        event_time: i64,
+        /// `a` asset.
+        asset: String,
+        /// `d` delta.
+        delta: Decimal,
+        /// `T` transaction time.
+        transaction_time: i64,
+    },
+    /// `listStatus` for order lists.
+    ListStatus {
+        /// `E` event time.
+        event_time: i64,
+        /// `s` symbol.
+        symbol: String,
+        /// `g` order list id.
+        order_list_id: i64,
+        /// `l` list status type.
+        list_status_type: String,
+        /// `L` list order status.
+        list_order_status: String,
+        /// `O` the orders.
+        orders: Vec<ListOrder>,
+    },
+    /// `eventStreamTerminated`: the subscription ended.
+    EventStreamTerminated {
+        /// `E` event time.
+        event_time: i64,
+    },
+    /// `serverShutdown`: reconnect as soon as possible.
+    ServerShutdown {
+        /// `E` event time.
+        event_time: i64,
+    },
+    /// An event type this crate does not know, kept by name.
+    Unknown {
+        /// `e` as sent.
+        event_type: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct BalanceDelta {
+    #[serde(rename = "E")]
+    event_time: i64,
+    #[serde(rename = "a")]
+    asset: String,
+    #[serde(rename = "d", deserialize_with = "serde_str::signed_decimal")]
+    delta: Decimal,
+    #[serde(rename = "T")]
+    time: i64,
+}
+
+#[derive(Deserialize)]
+struct Position {
+    #[serde(rename = "E")]
+    event_time: i64,
+    #[serde(rename = "u")]
+    last_update: i64,
+    #[serde(rename = "B")]
+    balances: Vec<PositionBalance>,
+}
+
+#[derive(Deserialize)]
+struct ListStatusRaw {
+    #[serde(rename = "E")]
+    event_time: i64,
+    #[serde(rename = "s")]
+    symbol: String,
+    #[serde(rename = "g")]
+    order_list_id: i64,
+    #[serde(rename = "l")]
+    list_status_type: String,
+    #[serde(rename = "L")]
+    list_order_status: String,
+    #[serde(rename = "O", default)]
+    orders: Vec<ListOrder>,
+}
+
+#[derive(Deserialize)]
+struct Timed {
+    #[serde(rename = "E")]
+    event_time: i64,
+}
+
+impl UserDataEvent {
+    /// Decodes an event object (the `event` of the wrapper, or a bare legacy event).
+    ///
+    /// # Errors
+    /// [`DecodeError`] when a known event type has malformed fields (an unknown type is fine).
+    pub fn from_value(event: Value) -> Result<Self, DecodeError> {
+        let event_type = event.get("e").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let de = |e: serde_json::Error| DecodeError::from(e);
+        Ok(match event_type.as_str() {
+            "executionReport" => UserDataEvent::ExecutionReport(Box::new(serde_json::from_value(event).map_err(de)?)),
+            "outboundAccountPosition" => {
+                let p: Position = serde_json::from_value(event).map_err(de)?;
+                UserDataEvent::OutboundAccountPosition {
+                    event_time: p.event_time,
+                    last_update: p.last_update,
+                    balances: p.balances,
+                }
+            }
+            "balanceUpdate" => {
+                let b: BalanceDelta = serde_json::from_value(event).map_err(de)?;
+                UserDataEvent::BalanceUpdate {
+                    event_time: b.event_time,
+                    asset: b.asset,
+                    delta: b.delta,
+                    clear_time: b.time,
+                }
+            }
+            "externalLockUpdate" => {
+                let b: BalanceDelta = serde_json::from_value(event).map_err(de)?;
+                UserDataEvent::ExternalLockUpdate {
+                    event_time: b.event_time,
+                    asset: b.asset,
+                    delta: b.delta,
+                    transaction_time: b.time,
+                }
+            }
+            "listStatus" => {
+                let l: ListStatusRaw = serde_json::from_value(event).map_err(de)?;
+                UserDataEvent::ListStatus {
+                    event_time: l.event_time,
+                    symbol: l.symbol,
+                    order_list_id: l.order_list_id,
+                    list_status_type: l.list_status_type,
+                    list_order_status: l.list_order_status,
+                    orders: l.orders,
+                }
+            }
+            "eventStreamTerminated" => UserDataEvent::EventStreamTerminated {
+                event_time: serde_json::from_value::<Timed>(event).map_err(de)?.event_time,
+            },
+            "serverShutdown" => UserDataEvent::ServerShutdown {
+                event_time: serde_json::from_value::<Timed>(event).map_err(de)?.event_time,
+            },
+            _ => UserDataEvent::Unknown { event_type },
+        })
+    }
+}
+
+/// One text frame from the WebSocket API.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub enum WsFrame {
+    /// A response to a request (or an unsolicited status message).
+    Response(WsResponse),
+    /// A user-data event, with the subscription it belongs to (`None` for connection-level
+    /// events such as `serverShutdown`).
+    Event {
+        /// `subscriptionId`.
+        subscription_id: Option<u64>,
+        /// The event.
+        event: UserDataEvent,
+    },
+}
+
+impl WsFrame {
+    /// Decodes a text frame.
+    ///
+    /// # Errors
+    /// [`DecodeError`] for text that is neither a response nor an event.
+    ///
+    /// ```
+    /// use aegis_exchange::ws_api::{UserDataEvent, WsFrame};
+    /// let f = WsFrame::decode(br#"{"subscriptionId":0,"event":{"e":"eventStreamTerminated","E":1728973001334}}"#).unwrap();
+    /// assert_eq!(f, WsFrame::Event { subscription_id: Some(0), event: UserDataEvent::EventStreamTerminated { event_time: 1728973001334 } });
+    /// ```
+    pub fn decode(text: &[u8]) -> Result<Self, DecodeError> {
+        let mut value: Value = serde_json::from_slice(text)?;
+        let obj = value.as_object_mut().ok_or(DecodeError::Shape { path: "$".into(), expected: "an object" })?;
+        if let Some(event) = obj.remove("event") {
+            let subscription_id = obj.get("subscriptionId").and_then(Value::as_u64);
+            return Ok(WsFrame::Event { subscription_id, event: UserDataEvent::from_value(event)? });
+        }
+        if obj.contains_key("status") {
+            return Ok(WsFrame::Response(serde_json::from_value(value)?));
+        }
+        Err(DecodeError::Shape { path: "$".into(), expected: "a response envelope or an event wrapper" })
+    }
+}
