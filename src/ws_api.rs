@@ -79,7 +79,9 @@ impl Param {
 /// use aegis_exchange::ws_api::WsApi;
 /// let creds = Credentials::new("key", HmacSha256::new("secret")).unwrap();
 /// let req = WsApi::new().with_credentials(creds).user_data_stream_subscribe_signature("1", 1747385641636).unwrap();
-/// assert!(req.text.starts_with(r#"{"id":"1","method":"userDataStream.subscribe.signature","params":{"apiKey":"key","#));
+/// assert!(req.text.starts_with(
+///     r#"{"id":"1","method":"userDataStream.subscribe.signature","params":{"timestamp":1747385641636,"apiKey":"key","signature":""#
+/// ));
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct WsApi {
