@@ -341,6 +341,14 @@ pub fn rest_response(data: &[u8]) {
     check::<Vec<rest::RateLimitCount>>(status, body);
     check::<rest::BookTicker>(status, body);
     check::<rest::TickerPrice>(status, body);
+    check::<Vec<rest::Kline>>(status, body);
+    check::<Vec<rest::AggTrade>>(status, body);
+    check::<Vec<rest::MyTrade>>(status, body);
+    check::<rest::OrderCommissionRates>(status, body);
+    check::<rest::CancelReplace>(status, body);
+    check::<Vec<rest::CancelledEntry>>(status, body);
+    check::<rest::MyFilters>(status, body);
+    let _ = rest::CancelReplace::from_error_body(body);
     let header = std::str::from_utf8(body.get(..body.len().min(24)).unwrap_or(&[])).ok();
     let e = ApiError::from_parts(status, body, header, i64::MAX - 5);
     let _ = (e.outcome(), e.to_string());

@@ -382,3 +382,58 @@ fn recorded_live_error_bodies_are_classified() {
     }
     assert!(checked >= 17, "{checked}");
 }
+
+#[test]
+fn remaining_response_fixtures_decode() {
+    use aegis_exchange::rest::{
+        AggTrade, CancelReplace, CancelledEntry, Kline, MyFilters, MyTrade, OrderCommissionRates,
+    };
+    macro_rules! fixture {
+        ($t:ty, $f:literal) => {
+            decode::<$t>(200, include_bytes!(concat!("fixtures/", $f)), None, 0)
+                .unwrap_or_else(|e| panic!("{}: {e}", $f))
+        };
+    }
+    let klines = fixture!(Vec<Kline>, "rest_klines_response.json");
+    assert_eq!(
+        klines.first().map(|k| (k.open_time, k.high, k.trades, k.taker_buy_quote_volume)),
+        Some((1499040000000, dec!(0.8), 308, dec!(28.46694368)))
+    );
+    let agg = fixture!(Vec<AggTrade>, "rest_agg_trades_response.json");
+    assert_eq!(agg.first().map(|a| (a.id, a.first_trade_id, a.last_trade_id)), Some((26129, 27781, 27781)));
+    let mine = fixture!(Vec<MyTrade>, "rest_my_trades_response.json");
+    assert_eq!(
+        mine.first().map(|t| (t.order_id, t.commission, t.commission_asset.as_str())),
+        Some((100234, dec!(10.1), "BNB"))
+    );
+    let rates = fixture!(OrderCommissionRates, "rest_order_test_response_with_commission_rates.json");
+    assert_eq!((rates.standard_commission_for_order.taker, rates.discount.discount), (dec!(0.00000114), dec!(0.25)));
+    let cr = fixture!(CancelReplace, "rest_cancel_replace_success.json");
+    assert_eq!(cr.cancelled().map(|o| (o.order_id, o.status)), Some((9, OrderStatus::Canceled)));
+    assert_eq!(cr.new_order().map(|o| (o.order_id, o.status)), Some((10, Some(OrderStatus::New))));
+    for f in [
+        include_bytes!("fixtures/rest_cancel_replace_error_cancel_ok_new_order_failed.json").as_slice(),
+        include_bytes!("fixtures/rest_cancel_replace_error_both_failed.json"),
+        include_bytes!("fixtures/rest_cancel_replace_error_stop_on_failure_cancel_failed.json"),
+        include_bytes!("fixtures/rest_cancel_replace_error_allow_failure_cancel_failed_new_ok.json"),
+    ] {
+        let data = CancelReplace::from_error_body(f).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(data.cancelled().is_some(), data.cancel_result == "SUCCESS", "{data:?}");
+        assert_eq!(data.new_order().is_some(), data.new_order_result == "SUCCESS", "{data:?}");
+    }
+    let all = fixture!(Vec<CancelledEntry>, "rest_cancel_open_orders_response.json");
+    let (orders, lists) = all.iter().fold((0, 0), |(o, l), e| match e {
+        CancelledEntry::Order(_) => (o + 1, l),
+        _ => (o, l + 1),
+    });
+    assert_eq!((orders, lists), (2, 1));
+    assert!(
+        matches!(all.last(), Some(CancelledEntry::OrderList { contingency_type, order_reports, .. }) if contingency_type == "OCO" && order_reports.len() == 2)
+    );
+    let filters = fixture!(MyFilters, "rest_my_filters_response.json");
+    assert_eq!(
+        filters.asset_filters,
+        vec![aegis_exchange::Filter::MaxAsset { asset: "JPY".into(), limit: dec!(1000000) }]
+    );
+    assert_eq!((filters.exchange_filters.len(), filters.symbol_filters.len()), (1, 1));
+}

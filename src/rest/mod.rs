@@ -13,6 +13,7 @@ mod response;
 pub use error::{ApiError, Outcome, Rejection};
 pub use request::{BuildError, Environment, OrderRef, RequestCost, Rest, RestRequest};
 pub use response::{
-    Account, AssetBalance, AvgPrice, BookTicker, CommissionRates, DepthSnapshot, Fill, Level, OrderInfo, OrderResponse,
-    PublicTrade, RateLimitCount, ResponseError, ServerTime, TickerPrice, decode,
+    Account, AccountCommission, AggTrade, AssetBalance, AvgPrice, BookTicker, CancelReplace, CancelledEntry,
+    CommissionRates, DepthSnapshot, Discount, Fill, Kline, Level, MyFilters, MyTrade, OrderCommissionRates, OrderInfo,
+    OrderResponse, PublicTrade, RateLimitCount, Rates, ResponseError, ServerTime, TickerPrice, decode,
 };

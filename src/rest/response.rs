@@ -375,3 +375,301 @@ pub struct RateLimitCount {
     /// Current count.
     pub count: u64,
 }
+
+/// One kline of `GET /api/v3/klines` (a 12-element JSON array).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kline {
+    /// Open time (ms).
+    pub open_time: i64,
+    /// Open.
+    pub open: Decimal,
+    /// High.
+    pub high: Decimal,
+    /// Low.
+    pub low: Decimal,
+    /// Close.
+    pub close: Decimal,
+    /// Base volume.
+    pub volume: Decimal,
+    /// Close time (ms).
+    pub close_time: i64,
+    /// Quote volume.
+    pub quote_volume: Decimal,
+    /// Number of trades.
+    pub trades: u64,
+    /// Taker buy base volume.
+    pub taker_buy_base_volume: Decimal,
+    /// Taker buy quote volume.
+    pub taker_buy_quote_volume: Decimal,
+}
+
+impl<'de> Deserialize<'de> for Kline {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw(
+            i64,
+            #[serde(deserialize_with = "serde_str::decimal")] Decimal,
+            #[serde(deserialize_with = "serde_str::decimal")] Decimal,
+            #[serde(deserialize_with = "serde_str::decimal")] Decimal,
+            #[serde(deserialize_with = "serde_str::decimal")] Decimal,
+            #[serde(deserialize_with = "serde_str::decimal")] Decimal,
+            i64,
+            #[serde(deserialize_with = "serde_str::decimal")] Decimal,
+            u64,
+            #[serde(deserialize_with = "serde_str::decimal")] Decimal,
+            #[serde(deserialize_with = "serde_str::decimal")] Decimal,
+            serde::de::IgnoredAny,
+        );
+        let r = Raw::deserialize(d)?;
+        Ok(Kline {
+            open_time: r.0,
+            open: r.1,
+            high: r.2,
+            low: r.3,
+            close: r.4,
+            volume: r.5,
+            close_time: r.6,
+            quote_volume: r.7,
+            trades: r.8,
+            taker_buy_base_volume: r.9,
+            taker_buy_quote_volume: r.10,
+        })
+    }
+}
+
+/// One aggregate trade of `GET /api/v3/aggTrades`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AggTrade {
+    /// `a` aggregate trade id.
+    #[serde(rename = "a")]
+    pub id: u64,
+    /// `p` price.
+    #[serde(rename = "p", deserialize_with = "serde_str::decimal")]
+    pub price: Decimal,
+    /// `q` quantity.
+    #[serde(rename = "q", deserialize_with = "serde_str::decimal")]
+    pub qty: Decimal,
+    /// `f` first trade id.
+    #[serde(rename = "f")]
+    pub first_trade_id: u64,
+    /// `l` last trade id.
+    #[serde(rename = "l")]
+    pub last_trade_id: u64,
+    /// `T` time (ms).
+    #[serde(rename = "T")]
+    pub time: i64,
+    /// `m` whether the buyer was the maker.
+    #[serde(rename = "m")]
+    pub is_buyer_maker: bool,
+}
+
+/// One trade of `GET /api/v3/myTrades`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MyTrade {
+    /// Symbol.
+    pub symbol: String,
+    /// Trade id.
+    pub id: u64,
+    /// Order id.
+    pub order_id: u64,
+    /// Order list id (-1 for none).
+    #[serde(default = "minus_one")]
+    pub order_list_id: i64,
+    /// Price.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub price: Decimal,
+    /// Quantity.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub qty: Decimal,
+    /// Quote quantity.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub quote_qty: Decimal,
+    /// Commission.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub commission: Decimal,
+    /// Commission asset.
+    pub commission_asset: String,
+    /// Time (ms).
+    pub time: i64,
+    /// Whether the account bought.
+    pub is_buyer: bool,
+    /// Whether the account was the maker.
+    pub is_maker: bool,
+}
+
+/// A set of commission rates (`buyer` / `seller` only where the endpoint gives them).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Rates {
+    /// Maker rate.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub maker: Decimal,
+    /// Taker rate.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub taker: Decimal,
+    /// Buyer rate.
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub buyer: Option<Decimal>,
+    /// Seller rate.
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub seller: Option<Decimal>,
+}
+
+/// The BNB discount on commissions.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Discount {
+    /// Enabled for the account.
+    pub enabled_for_account: bool,
+    /// Enabled for the symbol.
+    pub enabled_for_symbol: bool,
+    /// The discount asset (BNB).
+    pub discount_asset: String,
+    /// The discount factor.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub discount: Decimal,
+}
+
+/// `POST /api/v3/order/test` with `computeCommissionRates=true`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCommissionRates {
+    /// Standard commission for this order.
+    pub standard_commission_for_order: Rates,
+    /// Special commission.
+    pub special_commission_for_order: Option<Rates>,
+    /// Tax commission.
+    pub tax_commission_for_order: Rates,
+    /// Discount.
+    pub discount: Discount,
+}
+
+/// `GET /api/v3/account/commission`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountCommission {
+    /// Symbol.
+    pub symbol: String,
+    /// Standard commission.
+    pub standard_commission: Rates,
+    /// Special commission.
+    pub special_commission: Option<Rates>,
+    /// Tax commission.
+    pub tax_commission: Rates,
+    /// Discount.
+    pub discount: Discount,
+}
+
+/// `POST /api/v3/order/cancelReplace` on success, or the `data` of its `-2021` / `-2022` error.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelReplace {
+    /// `SUCCESS` or `FAILURE`.
+    pub cancel_result: String,
+    /// `SUCCESS`, `FAILURE` or `NOT_ATTEMPTED`.
+    pub new_order_result: String,
+    /// The cancelled order, or an error object when the cancel failed.
+    pub cancel_response: Option<serde_json::Value>,
+    /// The new order, or an error object, or null when not attempted.
+    pub new_order_response: Option<serde_json::Value>,
+}
+
+impl CancelReplace {
+    /// Reads the `data` of a `-2021` / `-2022` error body.
+    ///
+    /// # Errors
+    /// [`DecodeError`] when the body has no such data.
+    pub fn from_error_body(body: &[u8]) -> Result<Self, DecodeError> {
+        #[derive(Deserialize)]
+        struct Wrapper {
+            data: CancelReplace,
+        }
+        Ok(serde_json::from_slice::<Wrapper>(body)?.data)
+    }
+
+    /// The cancelled order, when the cancel succeeded.
+    #[must_use]
+    pub fn cancelled(&self) -> Option<OrderInfo> {
+        self.cancel_response.clone().and_then(|v| serde_json::from_value(v).ok())
+    }
+
+    /// The new order, when it was placed.
+    #[must_use]
+    pub fn new_order(&self) -> Option<OrderResponse> {
+        self.new_order_response.clone().and_then(|v| serde_json::from_value(v).ok())
+    }
+}
+
+/// One entry of `DELETE /api/v3/openOrders`: a cancelled order, or an order list's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelledEntry {
+    /// A single cancelled order.
+    Order(Box<OrderInfo>),
+    /// An order list (OCO, ...) with its orders' reports.
+    OrderList {
+        /// Order list id.
+        order_list_id: i64,
+        /// `OCO`, `OTO`, ...
+        contingency_type: String,
+        /// The cancelled orders of the list.
+        order_reports: Vec<OrderInfo>,
+    },
+}
+
+impl<'de> Deserialize<'de> for CancelledEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let v = serde_json::Value::deserialize(d)?;
+        if v.get("contingencyType").is_some() {
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct List {
+                order_list_id: i64,
+                contingency_type: String,
+                #[serde(default)]
+                order_reports: Vec<OrderInfo>,
+            }
+            let l: List = serde_json::from_value(v).map_err(D::Error::custom)?;
+            return Ok(CancelledEntry::OrderList {
+                order_list_id: l.order_list_id,
+                contingency_type: l.contingency_type,
+                order_reports: l.order_reports,
+            });
+        }
+        serde_json::from_value(v).map(|o| CancelledEntry::Order(Box::new(o))).map_err(D::Error::custom)
+    }
+}
+
+/// `GET /api/v3/myFilters`: the filters that apply to the account (MAX_ASSET among them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MyFilters {
+    /// Exchange filters.
+    pub exchange_filters: Vec<crate::rules::Filter>,
+    /// Symbol filters.
+    pub symbol_filters: Vec<crate::rules::Filter>,
+    /// Asset filters.
+    pub asset_filters: Vec<crate::rules::Filter>,
+}
+
+impl<'de> Deserialize<'de> for MyFilters {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Raw {
+            #[serde(default)]
+            exchange_filters: Vec<serde_json::Value>,
+            #[serde(default)]
+            symbol_filters: Vec<serde_json::Value>,
+            #[serde(default)]
+            asset_filters: Vec<serde_json::Value>,
+        }
+        let r = Raw::deserialize(d)?;
+        let conv = |v: Vec<serde_json::Value>| v.iter().map(|f| crate::rules::Filter::from_json_value(f).0).collect();
+        Ok(MyFilters {
+            exchange_filters: conv(r.exchange_filters),
+            symbol_filters: conv(r.symbol_filters),
+            asset_filters: conv(r.asset_filters),
+        })
+    }
+}
