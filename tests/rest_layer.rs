@@ -437,3 +437,57 @@ fn remaining_response_fixtures_decode() {
     );
     assert_eq!((filters.exchange_filters.len(), filters.symbol_filters.len()), (1, 1));
 }
+
+#[test]
+fn small_responses_and_permissions() {
+    use aegis_exchange::rest::{AmendResponse, ReferencePrice, TestOrderAccepted};
+    assert_eq!(
+        decode::<TestOrderAccepted>(200, include_bytes!("fixtures/rest_order_test_response_empty.json"), None, 0),
+        Ok(TestOrderAccepted {})
+    );
+    let r: ReferencePrice = decode(200, br#"{"symbol":"BTCUSDT","referencePrice":"65432.10","timestamp":1}"#, None, 0)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.reference_price, Some(dec!(65432.1)));
+    let none: ReferencePrice = decode(200, br#"{"symbol":"BTCUSDT","referencePrice":null,"timestamp":1}"#, None, 0)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(none.reference_price, None);
+    let amend: AmendResponse = decode(
+        200,
+        br#"{"transactTime":1741926410255,"executionId":75,"amendedOrder":{"symbol":"BTCUSDT","orderId":33,"orderListId":-1,"origClientOrderId":"5xrgbMyg6z36NzBn2pbT8H","clientOrderId":"PFaq6hIHxqFENGfdtn4J6Q","price":"6.00000000","qty":"5.00000000","executedQty":"0.00000000","preventedQty":"0.00000000","quoteOrderQty":"0.00000000","cumulativeQuoteQty":"0.00000000","status":"NEW","timeInForce":"GTC","type":"LIMIT","side":"SELL","workingTime":1741926410242,"selfTradePreventionMode":"NONE"}}"#,
+        None,
+        0,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((amend.amended_order.qty, amend.amended_order.status), (dec!(5), OrderStatus::New));
+    let cancel_only = aegis_exchange::rest::CancelReplace::from_error_body(include_bytes!(
+        "fixtures/rest_cancel_replace_error_rate_limit_cancel_only.json"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((cancel_only.cancelled().map(|o| o.order_id), cancel_only.new_order()), (Some(64), None));
+    let req = ok(Rest::new(Environment::Production).exchange_info_by_permissions(&["SPOT", "MARGIN"]));
+    assert_eq!(req.request.uri().query(), Some("permissions=%5B%22SPOT%22%2C%22MARGIN%22%5D"));
+    assert_eq!(req.cost.weight, 20);
+}
+
+/// Binance's published WebSocket-API HMAC request examples: their signature is reproduced from
+/// their own parameters by the crate's payload rule.
+#[test]
+fn official_ws_api_signed_requests_reproduce() {
+    for bytes in [
+        include_bytes!("fixtures/ws_api_hmac_signed_request_ascii.json").as_slice(),
+        include_bytes!("fixtures/ws_api_hmac_signed_request_non_ascii.json"),
+    ] {
+        let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{e}"));
+        let params = v.get("params").and_then(|p| p.as_object()).cloned().unwrap_or_default();
+        let texts: Vec<(String, String)> = params
+            .iter()
+            .filter(|(k, _)| k.as_str() != "signature")
+            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .collect();
+        let refs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let payload = aegis_exchange::sign::ws_api_payload(&refs);
+        let expected = params.get("signature").and_then(|s| s.as_str()).unwrap_or_default();
+        use aegis_exchange::sign::Signer as _;
+        assert_eq!(HmacSha256::new(SECRET).sign(payload.as_bytes()).as_str(), expected, "{payload}");
+    }
+}

@@ -13,7 +13,8 @@ mod response;
 pub use error::{ApiError, Outcome, Rejection};
 pub use request::{BuildError, Environment, OrderRef, RequestCost, Rest, RestRequest};
 pub use response::{
-    Account, AccountCommission, AggTrade, AssetBalance, AvgPrice, BookTicker, CancelReplace, CancelledEntry,
-    CommissionRates, DepthSnapshot, Discount, Fill, Kline, Level, MyFilters, MyTrade, OrderCommissionRates, OrderInfo,
-    OrderResponse, PublicTrade, RateLimitCount, Rates, ResponseError, ServerTime, TickerPrice, decode,
+    Account, AccountCommission, AggTrade, AmendResponse, AmendedOrder, AssetBalance, AvgPrice, BookTicker,
+    CancelReplace, CancelledEntry, CommissionRates, DepthSnapshot, Discount, Fill, Kline, Level, MyFilters, MyTrade,
+    OrderCommissionRates, OrderInfo, OrderResponse, PublicTrade, RateLimitCount, Rates, ReferencePrice, ResponseError,
+    ServerTime, TestOrderAccepted, TickerPrice, decode,
 };

@@ -268,6 +268,18 @@ impl Rest {
         self.build(Method::GET, "/api/v3/exchangeInfo", q, RequestCost::flat(20))
     }
 
+    /// `GET /api/v3/exchangeInfo?permissions=[...]` (weight 20): the symbols tradable under any
+    /// of `permissions` (`SPOT`, `MARGIN`, ...), sent as a JSON array.
+    ///
+    /// # Errors
+    /// As [`ping`](Self::ping).
+    pub fn exchange_info_by_permissions(&self, permissions: &[&str]) -> Result<RestRequest, BuildError> {
+        let mut q = SignedQuery::new();
+        let json = serde_json::to_string(permissions).map_err(|e| BuildError::Url(e.to_string()))?;
+        q.push("permissions", &json);
+        self.build(Method::GET, "/api/v3/exchangeInfo", q, RequestCost::flat(20))
+    }
+
     /// `GET /api/v3/depth` (weight by limit: 5 up to 100, 25 up to 500, 50 up to 1000, 250 up
     /// to 5000; default limit 100).
     ///

@@ -673,3 +673,64 @@ impl<'de> Deserialize<'de> for MyFilters {
         })
     }
 }
+
+/// `POST /api/v3/order/test` without commission rates: an empty object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct TestOrderAccepted {}
+
+/// `GET /api/v3/referencePrice`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferencePrice {
+    /// Symbol.
+    pub symbol: String,
+    /// The reference price; `None` when the symbol has none right now.
+    #[serde(default, deserialize_with = "opt_decimal_or_null")]
+    pub reference_price: Option<Decimal>,
+    /// When it was computed (ms).
+    #[serde(default)]
+    pub timestamp: Option<i64>,
+}
+
+fn opt_decimal_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(s) => crate::num::parse_decimal(&s).map(Some).map_err(serde::de::Error::custom),
+        None => Ok(None),
+    }
+}
+
+/// The amended order in a keep-priority amend response (note the `cumulativeQuoteQty`
+/// spelling, unlike the order endpoints' `cummulativeQuoteQty`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AmendedOrder {
+    /// Symbol.
+    pub symbol: String,
+    /// Order id.
+    pub order_id: u64,
+    /// Client order id.
+    pub client_order_id: String,
+    /// The new quantity.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub qty: Decimal,
+    /// Executed quantity.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub executed_qty: Decimal,
+    /// Cumulative quote quantity.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub cumulative_quote_qty: Decimal,
+    /// Status.
+    pub status: OrderStatus,
+}
+
+/// `PUT /api/v3/order/amend/keepPriority`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AmendResponse {
+    /// Transaction time (ms).
+    pub transact_time: i64,
+    /// Execution id.
+    pub execution_id: i64,
+    /// The amended order.
+    pub amended_order: AmendedOrder,
+}
