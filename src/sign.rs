@@ -319,6 +319,7 @@ pub fn percent_encode_into(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let bytes = text.as_bytes();
     // Most parameters (names, numbers, enum values, client order ids) need no encoding at all.
+    // (A branch-free, vectorizable check measured slower on these short strings.)
     let Some(first) = bytes.iter().position(|&b| !is_unreserved(b)) else {
         out.push_str(text);
         return;

@@ -258,6 +258,16 @@ proptest! {
     }
 
     #[test]
+    fn every_byte_value_is_classified_like_rfc3986(b in any::<u8>(), prefix in "[a-zA-Z0-9._~-]{0,9}") {
+        // Through the public encoder: a byte is copied iff it is unreserved.
+        let text = format!("{prefix}{}", char::from(b));
+        let mut out = String::new();
+        percent_encode_into(&mut out, &text);
+        let unreserved = b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+        prop_assert_eq!(out == text, unreserved, "{:?} -> {}", text, out);
+    }
+
+    #[test]
     fn percent_encoding_keeps_exactly_the_unreserved_set(text in "\\PC{0,40}") {
         let mut out = String::new();
         percent_encode_into(&mut out, &text);
