@@ -374,3 +374,41 @@ pub fn ws_api_event(data: &[u8]) {
         Ok(_) | Err(_) => {}
     }
 }
+
+/// Fuzz target `rate_headers`: arbitrary statuses, header names, values and bodies into the rate
+/// limiter: no panic, and a banned or held limiter admits nothing before its instant.
+pub fn rate_headers(data: &[u8]) {
+    use aegis_exchange::limits::{Admit, Cost, RateLimiter};
+    let limiter = RateLimiter::with_defaults();
+    let mut b = Bytes::new(data);
+    let mut now: i64 = 1_763_942_400_000;
+    for _ in 0..8 {
+        let status = [200u16, 429, 418, 503, 400][usize::from(b.u8() % 5)];
+        let mut headers = http::HeaderMap::new();
+        for _ in 0..(b.u8() % 4) {
+            let names = [
+                "x-mbx-used-weight-1m",
+                "X-MBX-ORDER-COUNT-10S",
+                "x-mbx-order-count-1d",
+                "retry-after",
+                "X-MBX-USED-WEIGHT-",
+                "x-mbx-used-weight-99h",
+            ];
+            let name = names[usize::from(b.u8()) % names.len()];
+            let value: String = (0..(b.u8() % 24)).map(|_| char::from(b.u8() % 95 + 32)).collect();
+            if let Ok(v) = http::HeaderValue::from_str(&value) {
+                headers.append(name, v);
+            }
+        }
+        let body: Vec<u8> = (0..(b.u8() % 64)).map(|_| b.u8()).collect();
+        limiter.observe(status, &headers, &body, now);
+        now = now.saturating_add(i64::from(b.u8()) * 997);
+        let m = limiter.metrics(now);
+        let cost = Cost { weight: u32::from(b.u8()), orders: u32::from(b.u8() % 2), cancel: b.bool() };
+        match limiter.admit(cost, now) {
+            Admit::Proceed => assert!(m.blocked_until_ms.is_none(), "admitted while blocked: {m:?}"),
+            Admit::Wait { until_ms } => assert!(until_ms > now),
+            Admit::Refused(_) => {}
+        }
+    }
+}

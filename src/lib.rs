@@ -17,6 +17,7 @@
 
 pub mod clock;
 mod decode;
+pub mod limits;
 pub mod model;
 pub mod num;
 pub mod rest;

@@ -36,3 +36,8 @@ fn rest_response_corpus() {
 fn ws_api_event_corpus() {
     assert!(replay("ws_api_event", common::harness::ws_api_event) >= 25);
 }
+
+#[test]
+fn rate_headers_corpus() {
+    assert!(replay("rate_headers", common::harness::rate_headers) >= 20);
+}
