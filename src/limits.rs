@@ -90,6 +90,10 @@ struct Window {
 
 impl Window {
     fn roll(&mut self, now_ms: i64) {
+        // Still inside the current window: the common case, no division needed.
+        if now_ms >= self.start_ms && now_ms < self.end_ms() {
+            return;
+        }
         let start = now_ms.div_euclid(self.interval_ms) * self.interval_ms;
         if start != self.start_ms {
             self.start_ms = start;

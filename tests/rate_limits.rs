@@ -174,16 +174,21 @@ fn after_a_429_nothing_goes_out_before_retry_after() {
 
 #[test]
 fn after_a_418_nothing_goes_out_until_the_ban_ends() {
+    use aegis_exchange::clock::{Clock, ManualClock};
+    let clock = ManualClock::new(T0 + 1_000);
     let limiter = RateLimiter::new(&live_limits(), LimiterConfig::default());
-    let now = T0 + 1_000;
-    limiter.observe(418, &headers(&[("retry-after", "120")]), b"", now);
-    for t in [now, now + 60_000, now + 119_999] {
+    let banned_at = clock.now_millis();
+    limiter.observe(418, &headers(&[("retry-after", "120")]), b"", banned_at);
+    for step in [0, 60_000, 59_999] {
+        clock.advance(step);
+        let cancel = Cost { weight: 0, orders: 0, cancel: true };
         assert_eq!(
-            limiter.admit(Cost { weight: 0, orders: 0, cancel: true }, t),
-            Admit::Refused(Refusal::Banned { until_ms: now + 120_000 })
+            limiter.admit(cancel, clock.now_millis()),
+            Admit::Refused(Refusal::Banned { until_ms: banned_at + 120_000 })
         );
     }
-    assert_eq!(limiter.admit(weight(1), now + 120_000), Admit::Proceed);
+    clock.advance(1);
+    assert_eq!(limiter.admit(weight(1), clock.now_millis()), Admit::Proceed);
     // The ban's end only in the message (the live 2022 / 2024 wording).
     let by_message = RateLimiter::new(&live_limits(), LimiterConfig::default());
     let body = br#"{"code":-1003,"msg":"Way too much request weight used; IP banned until 1763942700000. Please use WebSocket Streams for live updates to avoid bans."}"#;
