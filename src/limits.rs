@@ -426,12 +426,9 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     head.eq_ignore_ascii_case(prefix).then(|| s.get(prefix.len()..)).flatten()
 }
 
-/// The instant in `... IP banned until 1659761931230. ...`.
+/// The ban's end in a 418 / -1003 body (`... IP banned until <ms>. ...`).
 fn banned_until(body: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(body).ok()?;
-    let rest = text.split("banned until ").nth(1)?;
-    let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-    rest.get(..end)?.parse().ok()
+    crate::rest::banned_until(std::str::from_utf8(body).ok()?)
 }
 
 /// What failed, for the retry policy.
@@ -504,17 +501,9 @@ impl RetryPolicy {
         b.tenths -= 10;
         let exp = self.base_delay_ms.saturating_mul(1i64 << attempt.saturating_sub(1).min(20)).min(self.max_delay_ms);
         // Full jitter in [exp/2, exp].
-        let r = next_random(&mut b.rng);
+        let r = crate::model::splitmix64(&mut b.rng);
         let half = exp / 2;
         let jitter = if half > 0 { i64::try_from(r % u64::try_from(half + 1).unwrap_or(1)).unwrap_or(0) } else { 0 };
         RetryDecision::RetryAt(now_ms.saturating_add(half + jitter))
     }
-}
-
-fn next_random(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }

@@ -9,6 +9,7 @@ mod client_order_id;
 mod enums;
 mod order;
 
+pub(crate) use client_order_id::splitmix64;
 pub use client_order_id::{
     CLIENT_ORDER_ID_MAX_LEN, CLIENT_ORDER_ID_MAX_PREFIX, ClientOrderId, ClientOrderIdError, ClientOrderIdGenerator,
 };

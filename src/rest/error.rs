@@ -147,11 +147,11 @@ impl ApiError {
     }
 }
 
-/// The instant in `... IP banned until 1659761931230. ...`.
-fn banned_until(msg: &str) -> Option<i64> {
+/// The instant in `... IP banned until 1659761931230. ...` (also used by the rate limiter).
+pub(crate) fn banned_until(msg: &str) -> Option<i64> {
     let rest = msg.split("banned until ").nth(1)?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+    let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    rest.get(..end)?.parse().ok()
 }
 
 impl fmt::Display for ApiError {

@@ -10,6 +10,7 @@ mod error;
 mod request;
 mod response;
 
+pub(crate) use error::banned_until;
 pub use error::{ApiError, Outcome, Rejection};
 pub use request::{BuildError, Environment, OrderRef, RequestCost, Rest, RestRequest};
 pub use response::{
