@@ -335,7 +335,8 @@ impl RateLimiter {
                     .unwrap_or_else(|| now_ms.saturating_add(120_000));
                 s.metrics.bans_418 += 1;
                 if until > s.banned_until_ms {
-                    s.metrics.held_ms += until - now_ms.max(s.banned_until_ms);
+                    s.metrics.held_ms =
+                        s.metrics.held_ms.saturating_add(until.saturating_sub(now_ms.max(s.banned_until_ms)));
                     s.banned_until_ms = until;
                 }
             }
@@ -358,7 +359,8 @@ impl RateLimiter {
                     s.banned_until_ms = s.banned_until_ms.max(until_banned);
                 }
                 if until > s.hold_until_ms {
-                    s.metrics.held_ms += until - now_ms.max(s.hold_until_ms);
+                    s.metrics.held_ms =
+                        s.metrics.held_ms.saturating_add(until.saturating_sub(now_ms.max(s.hold_until_ms)));
                     s.hold_until_ms = until;
                 }
             }

@@ -311,3 +311,15 @@ fn retries_are_bounded_budgeted_and_never_for_orders() {
     let b = RetryPolicy::new(5, 1000, 10_000, 42);
     assert_eq!(a.decide(true, Failure::Transport, 2, now), b.decide(true, Failure::Transport, 2, now));
 }
+
+#[test]
+fn extreme_retry_after_and_clock_values_do_not_overflow() {
+    let limiter = RateLimiter::new(&live_limits(), LimiterConfig::default());
+    limiter.observe(418, &headers(&[("Retry-After", "9223372036854775")]), b"", i64::MIN + 5);
+    limiter.observe(429, &headers(&[("Retry-After", "9223372036854775")]), b"", i64::MIN + 5);
+    limiter.observe(429, &HeaderMap::new(), b"IP banned until 99999999999999999999999", i64::MAX - 5);
+    let m = limiter.metrics(0);
+    assert!(m.held_ms > 0 && m.bans_418 == 1 && m.throttled_429 == 2);
+    // The ban computed from i64::MIN ends before 0; the later 429 hold still covers 0.
+    assert!(matches!(limiter.admit(weight(1), 0), Admit::Wait { .. }));
+}
