@@ -15,6 +15,7 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
+pub mod book;
 pub mod clock;
 mod decode;
 pub mod limits;
