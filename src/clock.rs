@@ -243,8 +243,8 @@ impl RecvWindow {
         if !micros.fract().is_zero() {
             return Err(RecvWindowError::TooPrecise(millis));
         }
-        let micros = u64::try_from(micros.trunc().mantissa() / 10i128.pow(micros.trunc().scale()))
-            .map_err(|_| RecvWindowError::TooLarge(millis))?;
+        use rust_decimal::prelude::ToPrimitive as _;
+        let micros = micros.to_u64().ok_or(RecvWindowError::TooLarge(millis))?;
         Ok(Self { micros })
     }
 

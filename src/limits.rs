@@ -320,16 +320,13 @@ impl RateLimiter {
                 _ => s.metrics.ignored_headers += 1,
             }
         }
-        let retry_after_ms = headers
+        let retry_after_until = headers
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .filter(|secs| *secs >= 0)
-            .and_then(|secs| secs.checked_mul(1000));
+            .and_then(|v| crate::rest::retry_after_at(v, now_ms));
         match status {
             418 => {
-                let until = retry_after_ms
-                    .map(|ms| now_ms.saturating_add(ms))
+                let until = retry_after_until
                     .or_else(|| banned_until(body))
                     // A ban of unknown length: Binance's shortest is 2 minutes.
                     .unwrap_or_else(|| now_ms.saturating_add(120_000));
@@ -349,7 +346,8 @@ impl RateLimiter {
                 }
                 let window_end =
                     s.windows.iter().filter(|w| w.kind == RateLimitType::RequestWeight).map(Window::end_ms).min();
-                let base = retry_after_ms
+                let base = retry_after_until
+                    .map(|at| at.saturating_sub(now_ms))
                     .unwrap_or_else(|| window_end.map_or(60_000, |end| end.saturating_sub(now_ms).max(1_000)));
                 let escalated = base
                     .saturating_mul(1i64 << s.strikes.saturating_sub(1).min(16))
@@ -477,10 +475,11 @@ impl RetryPolicy {
     #[must_use]
     pub fn new(max_attempts: u32, base_delay_ms: i64, max_delay_ms: i64, seed: u64) -> Self {
         // Start with room for 10 retries; each success adds a tenth of one.
+        let base_delay_ms = base_delay_ms.max(1);
         Self {
             max_attempts,
-            base_delay_ms: base_delay_ms.max(1),
-            max_delay_ms,
+            base_delay_ms,
+            max_delay_ms: max_delay_ms.max(base_delay_ms),
             budget: Mutex::new(Budget { tenths: 100, rng: seed }),
         }
     }

@@ -155,8 +155,15 @@ impl HmacSha256 {
     /// Signs into raw bytes (for callers that need the MAC itself).
     #[must_use]
     pub fn mac(&self, payload: &[u8]) -> [u8; 32] {
+        self.mac_parts(&[payload])
+    }
+
+    /// The MAC of the concatenation of `parts`, from a clone of the keyed state.
+    fn mac_parts(&self, parts: &[&[u8]]) -> [u8; 32] {
         let mut state = self.keyed.clone();
-        state.update(payload);
+        for part in parts {
+            state.update(part);
+        }
         state.finalize().into_bytes().into()
     }
 }
@@ -172,11 +179,7 @@ impl Signer for HmacSha256 {
 
     fn sign_parts(&self, parts: &[&[u8]]) -> SignatureText {
         // HMAC is incremental: no concatenation needed.
-        let mut state = self.keyed.clone();
-        for part in parts {
-            state.update(part);
-        }
-        let mac: [u8; 32] = state.finalize().into_bytes().into();
+        let mac = self.mac_parts(parts);
         let mut hex = [0u8; 64];
         // 32 bytes always fit 64 hex characters.
         let _ = hex::encode_to_slice(mac, &mut hex);
@@ -416,6 +419,12 @@ impl SignedQuery {
             percent_encode_into(&mut self.text, &written);
         }
         self
+    }
+
+    /// The payload as a string, without copying it.
+    #[must_use]
+    pub fn into_string(self) -> String {
+        self.text
     }
 
     /// The payload so far: exactly what will be signed.

@@ -118,7 +118,8 @@ impl WsApi {
         auth: Option<(WsAuth, i64)>,
         cost: RequestCost,
     ) -> Result<WsRequest, WsBuildError> {
-        if id.is_empty() || id.len() > 36 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        // Binance's id rule is the client order id's: `^[a-zA-Z0-9-_]{1,36}$`.
+        if crate::model::ClientOrderId::new(id).is_err() {
             return Err(WsBuildError::InvalidId);
         }
         if let Some((mode, timestamp)) = auth {

@@ -323,3 +323,14 @@ fn extreme_retry_after_and_clock_values_do_not_overflow() {
     // The ban computed from i64::MIN ends before 0; the later 429 hold still covers 0.
     assert!(matches!(limiter.admit(weight(1), 0), Admit::Wait { .. }));
 }
+
+#[test]
+fn a_misconfigured_delay_never_schedules_a_retry_in_the_past() {
+    let policy = RetryPolicy::new(5, 500, -10, 3);
+    for attempt in 1..5 {
+        match policy.decide(true, Failure::Transport, attempt, T0) {
+            RetryDecision::RetryAt(at) => assert!(at >= T0 + 250, "attempt {attempt}: {}", at - T0),
+            RetryDecision::GiveUp => panic!("attempt {attempt} should retry"),
+        }
+    }
+}

@@ -142,7 +142,6 @@ impl<'de> serde::Deserialize<'de> for ClientOrderId {
 #[derive(Debug, Clone)]
 pub struct ClientOrderIdGenerator {
     prefix: ClientOrderId,
-    prefix_len: usize,
     counter: u64,
     state: u64,
 }
@@ -162,7 +161,7 @@ impl ClientOrderIdGenerator {
             return Err(ClientOrderIdError::Length { len: prefix.len() });
         }
         let prefix_id = ClientOrderId::new(prefix)?;
-        Ok(Self { prefix: prefix_id, prefix_len: prefix.len(), counter: 0, state: seed })
+        Ok(Self { prefix: prefix_id, counter: 0, state: seed })
     }
 
     /// The next id. Never repeats within this generator (the counter would need 2^64 calls).
@@ -175,7 +174,7 @@ impl ClientOrderIdGenerator {
                 len += 1;
             }
         };
-        for &b in self.prefix.as_str().as_bytes().iter().take(self.prefix_len) {
+        for &b in self.prefix.as_str().as_bytes() {
             push(b);
         }
         // Counter in base 36, most significant digit first (at most 13 digits for a u64).

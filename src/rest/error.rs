@@ -93,11 +93,7 @@ impl ApiError {
     /// A body that is not Binance's `{"code","msg"}` is kept as text (bounded), with no code.
     #[must_use]
     pub fn from_parts(status: u16, body: &[u8], retry_after_header: Option<&str>, now_ms: i64) -> Self {
-        let header_ms = retry_after_header
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .and_then(|secs| i64::try_from(secs).ok())
-            .and_then(|secs| secs.checked_mul(1000))
-            .map(|ms| now_ms.saturating_add(ms));
+        let header_ms = retry_after_header.and_then(|v| retry_after_at(v, now_ms));
         match serde_json::from_slice::<Body>(body) {
             Ok(b) => Self {
                 status,
@@ -145,6 +141,13 @@ impl ApiError {
             Some(code) => Outcome::Rejected(Rejection::Request(code)),
         }
     }
+}
+
+/// The instant a `Retry-After` header (whole seconds) points to, from `now_ms`; `None` for a
+/// value that is not a non-negative integer (also used by the rate limiter).
+pub(crate) fn retry_after_at(value: &str, now_ms: i64) -> Option<i64> {
+    let secs = i64::try_from(value.trim().parse::<u64>().ok()?).ok()?;
+    Some(now_ms.saturating_add(secs.checked_mul(1000)?))
 }
 
 /// The instant in `... IP banned until 1659761931230. ...` (also used by the rate limiter).

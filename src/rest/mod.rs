@@ -10,8 +10,8 @@ mod error;
 mod request;
 mod response;
 
-pub(crate) use error::banned_until;
 pub use error::{ApiError, Outcome, Rejection};
+pub(crate) use error::{banned_until, retry_after_at};
 pub use request::{BuildError, Environment, OrderRef, RequestCost, Rest, RestRequest};
 pub use response::{
     Account, AccountCommission, AggTrade, AmendResponse, AmendedOrder, AssetBalance, AvgPrice, BookTicker,

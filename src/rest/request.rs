@@ -186,7 +186,7 @@ impl Rest {
         query: SignedQuery,
         cost: RequestCost,
     ) -> Result<RestRequest, BuildError> {
-        self.finish(method, path, query.as_str().to_owned(), cost, false)
+        self.finish(method, path, query.into_string(), cost, false)
     }
 
     fn build_signed(
