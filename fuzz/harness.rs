@@ -412,3 +412,107 @@ pub fn rate_headers(data: &[u8]) {
         }
     }
 }
+
+/// `stream_frame`: arbitrary bytes through the stream decoder never panic; what it accepts
+/// satisfies the sanitiser's promises; the counters add up.
+pub fn stream_frame(data: &[u8]) {
+    use aegis_exchange::stream::{MarketEvent, StreamDecoder};
+    let now = 1_723_161_255_400;
+    let mut decoder = StreamDecoder::default();
+    // The input itself, and the input as `data` of a combined frame (nested decoding).
+    let mut wrapped = br#"{"stream":"btcusdt@depth20","data":"#.to_vec();
+    wrapped.extend_from_slice(data);
+    wrapped.push(b'}');
+    for frame in [data, &wrapped[..]] {
+        let Ok(message) = decoder.decode(now, frame) else { continue };
+        let positive = |d: Decimal| d > Decimal::ZERO;
+        match message.event {
+            MarketEvent::Trade(t) => assert!(positive(t.price) && !t.qty.is_sign_negative()),
+            MarketEvent::AggTrade(t) => assert!(positive(t.price) && t.first_trade_id <= t.last_trade_id),
+            MarketEvent::Kline(k) => {
+                let c = k.candle;
+                assert!(positive(c.low) && c.low <= c.high, "{c:?}");
+                assert!((c.low..=c.high).contains(&c.open) && (c.low..=c.high).contains(&c.close), "{c:?}");
+                assert!(!c.volume.is_sign_negative() && c.open_time <= c.close_time);
+                assert!(c.open_time >= 1_483_228_800_000 && c.close_time <= now + 3_600_000);
+            }
+            MarketEvent::BookTicker(t) => assert!(positive(t.bid.price) && t.bid.price < t.ask.price),
+            MarketEvent::DepthUpdate(d) => {
+                assert!(d.first_update_id <= d.final_update_id);
+                assert!(d.bids.iter().chain(&d.asks).all(|l| positive(l.price) && !l.qty.is_sign_negative()));
+            }
+            MarketEvent::PartialDepth(d) => {
+                assert!(d.bids.iter().chain(&d.asks).all(|l| positive(l.price) && !l.qty.is_sign_negative()));
+            }
+            MarketEvent::MiniTicker(t) => assert!(positive(t.low) && t.low <= t.high),
+            MarketEvent::Ticker24h(t) => assert!(positive(t.low) && t.low <= t.high),
+            MarketEvent::AvgPrice(a) => assert!(positive(a.price)),
+            MarketEvent::ReferencePrice(r) => assert!(r.price.is_none_or(positive)),
+            _ => {}
+        }
+    }
+    let stats = decoder.stats();
+    assert_eq!(stats.accepted() + stats.malformed() + stats.poisoned_total(), 2);
+}
+
+/// `book_sequence`: arbitrary diff / snapshot sequences through `BookSync`: never a panic; while
+/// synced, levels are sorted, positive, within the depth bound and never crossed (bids are
+/// drawn below asks), the update id never goes back, and the buffer stays bounded.
+pub fn book_sequence(data: &[u8]) {
+    use aegis_exchange::book::{BookSync, DepthUpdate};
+    use aegis_exchange::rest::{DepthSnapshot, Level};
+    use aegis_exchange::stream::Symbol;
+    let mut b = Bytes::new(data);
+    let max_depth = usize::from(b.u8() % 8) + 1;
+    let mut sync = BookSync::new(max_depth, 16);
+    let level = |b: &mut Bytes<'_>, bid: bool| Level {
+        price: Decimal::from(u32::from(b.u8() % 50) + if bid { 1 } else { 51 }),
+        qty: Decimal::from(b.u8() % 4),
+    };
+    let levels = |b: &mut Bytes<'_>, bid: bool| (0..b.u8() % 5).map(|_| level(b, bid)).collect::<Vec<_>>();
+    let mut last_id = None;
+    for _ in 0..64 {
+        if b.data.is_empty() {
+            break;
+        }
+        let op = b.u8();
+        let first = u64::from(b.u8());
+        let len = u64::from(b.u8() % 4);
+        let result = if op.is_multiple_of(5) {
+            let snapshot = DepthSnapshot {
+                last_update_id: first,
+                bids: levels(&mut b, true).into_iter().filter(|l| !l.qty.is_zero()).collect(),
+                asks: levels(&mut b, false).into_iter().filter(|l| !l.qty.is_zero()).collect(),
+            };
+            last_id = None;
+            sync.on_snapshot(&snapshot).map(|_| ())
+        } else {
+            let event = DepthUpdate {
+                event_time: 0,
+                symbol: Symbol::new("BTCUSDT").unwrap_or_else(|| unreachable!()),
+                first_update_id: first,
+                final_update_id: first + len,
+                bids: levels(&mut b, true),
+                asks: levels(&mut b, false),
+            };
+            sync.on_diff(event).map(|_| ())
+        };
+        if result.is_err() {
+            assert!(sync.needs_snapshot() && sync.book().is_none());
+            last_id = None;
+        }
+        if let Some(book) = sync.book() {
+            let bids: Vec<Level> = book.bids().collect();
+            let asks: Vec<Level> = book.asks().collect();
+            assert!(bids.len() <= max_depth && asks.len() <= max_depth);
+            assert!(bids.windows(2).all(|w| w[0].price > w[1].price));
+            assert!(asks.windows(2).all(|w| w[0].price < w[1].price));
+            assert!(bids.iter().chain(&asks).all(|l| l.qty > Decimal::ZERO));
+            assert!(!book.is_crossed());
+            if let Some(prev) = last_id {
+                assert!(book.last_update_id() >= prev);
+            }
+            last_id = Some(book.last_update_id());
+        }
+    }
+}

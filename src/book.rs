@@ -12,32 +12,10 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
 
 use crate::rest::{DepthSnapshot, Level};
 
-/// A `depthUpdate` event (`<symbol>@depth` / `@depth@100ms`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct DepthUpdate {
-    /// `E` event time (ms).
-    #[serde(rename = "E")]
-    pub event_time: i64,
-    /// `s` symbol.
-    #[serde(rename = "s")]
-    pub symbol: String,
-    /// `U` first update id in the event.
-    #[serde(rename = "U")]
-    pub first_update_id: u64,
-    /// `u` final update id in the event.
-    #[serde(rename = "u")]
-    pub final_update_id: u64,
-    /// `b` bid levels to set (absolute quantities; 0 removes).
-    #[serde(rename = "b")]
-    pub bids: Vec<Level>,
-    /// `a` ask levels to set.
-    #[serde(rename = "a")]
-    pub asks: Vec<Level>,
-}
+pub use crate::stream::DepthUpdate;
 
 /// Why the book cannot continue.
 #[non_exhaustive]
@@ -184,10 +162,11 @@ fn set_levels(side: &mut BTreeMap<Decimal, Decimal>, levels: &[Level]) {
 ///
 /// ```
 /// use aegis_exchange::book::{BookSync, DepthUpdate};
+/// use aegis_exchange::stream::Symbol;
 /// use aegis_exchange::rest::{DepthSnapshot, Level};
 /// use rust_decimal_macros::dec;
 /// let mut sync = BookSync::new(1000, 10_000);
-/// let diff = |from, to, bid: Level| DepthUpdate { event_time: 0, symbol: "X".into(), first_update_id: from, final_update_id: to, bids: vec![bid], asks: vec![] };
+/// let diff = |from, to, bid: Level| DepthUpdate { event_time: 0, symbol: Symbol::new("X").unwrap(), first_update_id: from, final_update_id: to, bids: vec![bid], asks: vec![] };
 /// sync.on_diff(diff(157, 160, Level { price: dec!(1), qty: dec!(5) })).unwrap(); // buffered
 /// sync.on_diff(diff(161, 161, Level { price: dec!(2), qty: dec!(1) })).unwrap(); // buffered
 /// let snapshot = DepthSnapshot { last_update_id: 160, bids: vec![Level { price: dec!(1), qty: dec!(3) }], asks: vec![Level { price: dec!(3), qty: dec!(1) }] };

@@ -22,8 +22,10 @@ pub mod limits;
 pub mod model;
 pub mod num;
 pub mod rest;
+pub mod ring;
 pub mod rules;
 pub mod sign;
+pub mod stream;
 pub mod ws_api;
 
 pub use decode::DecodeError;

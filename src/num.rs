@@ -144,7 +144,22 @@ fn parse_unsigned(bytes: &[u8], offset: usize) -> Result<Decimal, NumError> {
     {
         significant = rest;
     }
-    // At most 40 digits remain: 10^40 overflows u128, so accumulate with checks.
+    // Up to 19 digits fit a u64 without a check (the common case: prices and quantities with 8
+    // decimals); otherwise at most 40 digits remain and 10^40 overflows u128, so accumulate with
+    // checks.
+    if significant.len() <= 19 {
+        let mut mantissa: u64 = 0;
+        for &b in significant {
+            if b != b'.' {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+            }
+        }
+        // The scale is at most 20 (checked above), within Decimal's 28.
+        let scale = u32::try_from(scale).map_err(|_| NumError::Unrepresentable)?;
+        #[allow(clippy::cast_possible_truncation)] // the two 32-bit halves of a u64, on purpose
+        let (lo, mid) = (mantissa as u32, (mantissa >> 32) as u32);
+        return Ok(Decimal::from_parts(lo, mid, 0, false, scale));
+    }
     let mut mantissa: u128 = 0;
     for &b in significant {
         if b == b'.' {

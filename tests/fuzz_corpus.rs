@@ -41,3 +41,13 @@ fn ws_api_event_corpus() {
 fn rate_headers_corpus() {
     assert!(replay("rate_headers", common::harness::rate_headers) >= 20);
 }
+
+#[test]
+fn stream_frame_corpus() {
+    assert!(replay("stream_frame", common::harness::stream_frame) >= 20);
+}
+
+#[test]
+fn book_sequence_corpus() {
+    assert!(replay("book_sequence", common::harness::book_sequence) >= 5);
+}

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use aegis_exchange::book::{Applied, BookError, BookSync, DepthUpdate, OrderBook};
 use aegis_exchange::rest::{DepthSnapshot, Level};
+use aegis_exchange::stream::{MarketEvent, StreamDecoder, Symbol};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -17,7 +18,14 @@ fn lvl(p: Decimal, q: Decimal) -> Level {
 }
 
 fn diff(from: u64, to: u64, bids: Vec<Level>, asks: Vec<Level>) -> DepthUpdate {
-    DepthUpdate { event_time: 0, symbol: "BNBBTC".into(), first_update_id: from, final_update_id: to, bids, asks }
+    DepthUpdate {
+        event_time: 0,
+        symbol: Symbol::new("BNBBTC").unwrap(),
+        first_update_id: from,
+        final_update_id: to,
+        bids,
+        asks,
+    }
 }
 
 fn snapshot(id: u64) -> DepthSnapshot {
@@ -141,9 +149,10 @@ proptest! {
 
 /// Replays a hftbacktest capture: connect, buffer, snapshot, diffs; wherever the book's update id
 /// equals a bookTicker's `u`, the best bid / ask and their quantities must match it.
-fn replay(path: &PathBuf) -> (usize, usize) {
+fn replay(path: &PathBuf) -> (usize, usize, u64) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut sync = BookSync::new(5000, 100_000);
+    let mut decoder = StreamDecoder::default();
     let (mut applied, mut matched) = (0, 0);
     // bookTicker is real time, diffs come every 100 ms: the ticker for update X usually arrives
     // before the diff that ends at X. Keep the tickers by `u` and compare when the book gets there.
@@ -164,24 +173,21 @@ fn replay(path: &PathBuf) -> (usize, usize) {
             let snap: DepthSnapshot = serde_json::from_value(msg).unwrap_or_else(|e| panic!("snapshot: {e}"));
             applied += sync.on_snapshot(&snap).unwrap_or_else(|e| panic!("{e}"));
         } else {
-            let stream = msg.get("stream").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let data = msg.get("data").cloned().unwrap_or(Value::Null);
-            if stream.contains("@depth") {
-                let event: DepthUpdate = serde_json::from_value(data).unwrap_or_else(|e| panic!("depth: {e}"));
-                if let Some(Applied::Updated) = sync.on_diff(event).unwrap_or_else(|e| panic!("{e}")) {
-                    applied += 1;
+            // Through the stream decoder, as the client would: the combined frame's bytes.
+            let frame = serde_json::to_vec(&msg).unwrap_or_else(|e| panic!("{e}"));
+            let local_ns = row.get("local_ts_ns").and_then(Value::as_i64).unwrap_or(0);
+            let decoded = decoder.decode(local_ns / 1_000_000, &frame).unwrap_or_else(|e| panic!("{e}: {line}"));
+            match decoded.event {
+                MarketEvent::DepthUpdate(event) => {
+                    if let Some(Applied::Updated) = sync.on_diff(event).unwrap_or_else(|e| panic!("{e}")) {
+                        applied += 1;
+                    }
                 }
-            } else if stream.ends_with("@bookTicker") {
-                let dec = |k: &str| {
-                    data.get(k)
-                        .and_then(Value::as_str)
-                        .and_then(|s| aegis_exchange::num::parse_decimal(s).ok())
-                        .unwrap_or_default()
-                };
-                let u = data.get("u").and_then(Value::as_u64).unwrap_or(0);
-                tickers.insert(u, (lvl(dec("b"), dec("B")), lvl(dec("a"), dec("A"))));
-            } else {
-                continue;
+                MarketEvent::BookTicker(t) => {
+                    tickers.insert(t.update_id, (t.bid, t.ask));
+                }
+                MarketEvent::Trade(_) => continue,
+                other => panic!("unexpected event {other:?}"),
             }
         }
         if let Some(book) = sync.book() {
@@ -189,7 +195,9 @@ fn replay(path: &PathBuf) -> (usize, usize) {
             check(book, &mut tickers, &mut matched);
         }
     }
-    (applied, matched)
+    // Every frame of the capture is clean: nothing was refused.
+    assert_eq!(decoder.stats().poisoned_total() + decoder.stats().malformed(), 0);
+    (applied, matched, decoder.stats().accepted())
 }
 
 #[test]
@@ -199,13 +207,15 @@ fn live_captures_replay_and_match_every_book_ticker() {
         return;
     };
     let dir = PathBuf::from(dir).join("market_data");
-    let (applied, matched) = replay(&dir.join("hftbacktest_spot_btcusdt_2024-08-08_snapshot_plus_2000_diffs.jsonl"));
+    let (applied, matched, frames) =
+        replay(&dir.join("hftbacktest_spot_btcusdt_2024-08-08_snapshot_plus_2000_diffs.jsonl"));
     assert_eq!(applied, 2000, "the capture holds 2000 applicable diffs");
     assert!(matched > 100, "{matched} bookTicker checkpoints");
-    eprintln!("BTCUSDT: {applied} diffs applied, {matched} bookTicker checkpoints matched");
-    let (applied, matched) = replay(&dir.join("hftbacktest_spot_ethusdt_2024-08-08_snapshot_plus_500_diffs.jsonl"));
+    eprintln!("BTCUSDT: {frames} frames decoded, {applied} diffs applied, {matched} bookTicker checkpoints matched");
+    let (applied, matched, frames) =
+        replay(&dir.join("hftbacktest_spot_ethusdt_2024-08-08_snapshot_plus_500_diffs.jsonl"));
     assert_eq!(applied, 500);
     assert!(matched > 10, "{matched}");
-    eprintln!("ETHUSDT: {applied} diffs applied, {matched} bookTicker checkpoints matched");
+    eprintln!("ETHUSDT: {frames} frames decoded, {applied} diffs applied, {matched} bookTicker checkpoints matched");
     eprintln!("BTCUSDT and ETHUSDT replays matched every bookTicker at the book's update id");
 }
