@@ -516,3 +516,73 @@ pub fn book_sequence(data: &[u8]) {
         }
     }
 }
+
+/// `ledger_ops`: arbitrary operation sequences on a three-asset ledger. After every step:
+/// balances are never negative, each asset's locked balance equals what its open reservations
+/// hold, and each asset's total equals its credits − debits ± fills, exactly.
+pub fn ledger_ops(data: &[u8]) {
+    use aegis_exchange::ledger::{Execution, Ledger, Reservation};
+    let mut b = Bytes::new(data);
+    let ledger = Ledger::new();
+    let ids: Vec<_> = ["X", "Y", "Z"].iter().filter_map(|a| ledger.asset(a).ok()).collect();
+    assert_eq!(ids.len(), 3);
+    let mut expected_total = [Decimal::ZERO; 3];
+    let mut open: Vec<Reservation> = Vec::new();
+    let index = |id| ids.iter().position(|x| *x == id).unwrap_or(0);
+    for _ in 0..256 {
+        if b.data.is_empty() {
+            break;
+        }
+        let op = b.u8();
+        let a = usize::from(b.u8() % 3);
+        let other = (a + 1 + usize::from(b.u8() % 2)) % 3;
+        let amount = b.decimal();
+        match op % 5 {
+            0 if ledger.credit(ids[a], amount).is_ok() => expected_total[a] += amount,
+            1 if ledger.debit(ids[a], amount).is_ok() => expected_total[a] -= amount,
+            2 => {
+                let r = if op & 0x80 == 0 {
+                    ledger.reserve_buy(ids[a], ids[other], amount)
+                } else {
+                    ledger.reserve_sell(ids[a], ids[other], amount)
+                };
+                if let Ok(r) = r {
+                    open.push(r);
+                }
+            }
+            3 if !open.is_empty() => {
+                let r = open[usize::from(b.u8()) % open.len()];
+                let (paid, credited, fee) = (amount, b.decimal(), b.decimal());
+                let fee_asset = ids[usize::from(b.u8() % 3)];
+                let (base_qty, quote_qty) = if r.side() == Side::Buy { (credited, paid) } else { (paid, credited) };
+                let exec = Execution { base_qty, quote_qty, commission: fee, commission_asset: fee_asset };
+                if ledger.fill(&r, exec).is_ok() {
+                    let (pay, credit) = (index(r.locked_asset()), index(r.credited_asset()));
+                    expected_total[pay] -= paid;
+                    expected_total[credit] += credited;
+                    expected_total[index(fee_asset)] -= fee;
+                }
+            }
+            4 if !open.is_empty() => {
+                let i = usize::from(b.u8()) % open.len();
+                let r = open[i];
+                let first = ledger.release(&r);
+                assert!(ledger.release(&r).is_err(), "released twice");
+                if first.is_ok() {
+                    open.swap_remove(i);
+                }
+            }
+            _ => {}
+        }
+        let mut locked_by_open = [Decimal::ZERO; 3];
+        for r in &open {
+            locked_by_open[index(r.locked_asset())] += ledger.remaining(r).unwrap_or_default();
+        }
+        for (k, id) in ids.iter().enumerate() {
+            let bal = ledger.balance(*id).unwrap_or_default();
+            assert!(!bal.free.is_sign_negative() && !bal.locked.is_sign_negative(), "{bal:?}");
+            assert_eq!(bal.locked, locked_by_open[k]);
+            assert_eq!(bal.total(), expected_total[k]);
+        }
+    }
+}

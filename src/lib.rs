@@ -18,6 +18,7 @@
 pub mod book;
 pub mod clock;
 mod decode;
+pub mod ledger;
 pub mod limits;
 pub mod model;
 pub mod num;

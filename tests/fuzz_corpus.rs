@@ -51,3 +51,8 @@ fn stream_frame_corpus() {
 fn book_sequence_corpus() {
     assert!(replay("book_sequence", common::harness::book_sequence) >= 5);
 }
+
+#[test]
+fn ledger_ops_corpus() {
+    assert!(replay("ledger_ops", common::harness::ledger_ops) >= 5);
+}
