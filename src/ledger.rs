@@ -37,13 +37,13 @@ use std::fmt;
 #[cfg(loom)]
 use loom::sync::{
     Mutex, MutexGuard, RwLock,
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 use rust_decimal::Decimal;
 #[cfg(not(loom))]
 use std::sync::{
     Mutex, MutexGuard, RwLock,
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 
 use crate::model::Side;
@@ -245,6 +245,9 @@ pub struct Ledger {
     config: LedgerConfig,
     names: RwLock<(HashMap<String, AssetId>, Vec<String>)>,
     slots: Box<[Mutex<Slot>]>,
+    /// How many assets are registered (slots below it are in use); read on every operation
+    /// without touching the name table.
+    registered: AtomicUsize,
     next_reservation: AtomicU64,
     seq: AtomicU64,
     hook: Option<JournalHook>,
@@ -296,6 +299,7 @@ impl Ledger {
             config,
             names: RwLock::new((HashMap::new(), Vec::new())),
             slots: (0..max).map(|_| Mutex::new(Slot::default())).collect(),
+            registered: AtomicUsize::new(0),
             next_reservation: AtomicU64::new(1),
             seq: AtomicU64::new(1),
             hook: None,
@@ -327,6 +331,7 @@ impl Ledger {
         let id = AssetId(u16::try_from(names.1.len()).map_err(|_| LedgerError::UnknownAsset)?);
         names.0.insert(name.to_owned(), id);
         names.1.push(name.to_owned());
+        self.registered.store(names.1.len(), Ordering::Release);
         Ok(id)
     }
 
@@ -349,8 +354,7 @@ impl Ledger {
     }
 
     fn registered(&self, id: AssetId) -> Result<&Mutex<Slot>, LedgerError> {
-        let count = self.names.read().unwrap_or_else(std::sync::PoisonError::into_inner).1.len();
-        if id.index() >= count {
+        if id.index() >= self.registered.load(Ordering::Acquire) {
             return Err(LedgerError::UnknownAsset);
         }
         self.slots.get(id.index()).ok_or(LedgerError::UnknownAsset)
@@ -458,7 +462,11 @@ impl Ledger {
         positive(quote_amount)?;
         // The headroom is rounded up to the ledger's 8 decimals.
         let with_fee = quote_amount
-            .checked_mul(Decimal::ONE + self.config.buy_fee_headroom)
+            .checked_mul(
+                Decimal::ONE
+                    .checked_add(self.config.buy_fee_headroom)
+                    .ok_or(LedgerError::InvalidAmount(quote_amount))?,
+            )
             .map(|d| d.round_dp_with_strategy(MAX_DECIMALS, rust_decimal::RoundingStrategy::AwayFromZero))
             .ok_or(LedgerError::InvalidAmount(quote_amount))?;
         valid(with_fee)?;
@@ -475,10 +483,9 @@ impl Ledger {
     }
 
     fn reserve(&self, side: Side, base: AssetId, quote: AssetId, amount: Decimal) -> Result<Reservation, LedgerError> {
-        // Both assets must exist; only the locked one is locked.
-        self.registered(base)?;
-        self.registered(quote)?;
-        let asset = if side == Side::Buy { quote } else { base };
+        // Both assets must exist; only the locked one is locked (and checked by `lock_all`).
+        let (asset, other) = if side == Side::Buy { (quote, base) } else { (base, quote) };
+        self.registered(other)?;
         let mut locked = self.lock_all([Some(asset), None, None])?;
         let slot = locked.slot(asset).ok_or(LedgerError::UnknownAsset)?;
         if slot.balance.free < amount {
@@ -609,7 +616,7 @@ impl Ledger {
     /// The journal entries still kept, in sequence order.
     #[must_use]
     pub fn journal_entries(&self) -> Vec<JournalEntry> {
-        let count = self.assets().len();
+        let count = self.registered.load(Ordering::Acquire);
         let mut all: Vec<JournalEntry> =
             self.slots.iter().take(count).flat_map(|s| lock(s).journal.iter().copied().collect::<Vec<_>>()).collect();
         all.sort_unstable_by_key(|e| e.seq);

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::InlineStr;
+
 /// The longest client order id Binance accepts.
 pub const CLIENT_ORDER_ID_MAX_LEN: usize = 36;
 
@@ -37,10 +39,7 @@ pub enum ClientOrderIdError {
 /// assert!(ClientOrderId::new("").is_err());
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientOrderId {
-    len: u8,
-    bytes: [u8; CLIENT_ORDER_ID_MAX_LEN],
-}
+pub struct ClientOrderId(InlineStr<CLIENT_ORDER_ID_MAX_LEN>);
 
 impl ClientOrderId {
     /// Checks `s` against `^[a-zA-Z0-9-_]{1,36}$`.
@@ -55,21 +54,14 @@ impl ClientOrderId {
         if let Some(at) = raw.iter().position(|b| !is_legal(*b)) {
             return Err(ClientOrderIdError::IllegalCharacter { at });
         }
-        let mut bytes = [0u8; CLIENT_ORDER_ID_MAX_LEN];
-        for (dst, src) in bytes.iter_mut().zip(raw) {
-            *dst = *src;
-        }
-        // The length check above bounds it by 36.
-        let len = u8::try_from(raw.len()).map_err(|_| ClientOrderIdError::Length { len: raw.len() })?;
-        Ok(Self { len, bytes })
+        // Legal ASCII of 1 to 36 bytes: always stored.
+        InlineStr::new(s).map(Self).ok_or(ClientOrderIdError::Length { len: raw.len() })
     }
 
     /// The id as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        let used = self.bytes.get(..usize::from(self.len)).unwrap_or(&[]);
-        // Only ASCII was ever stored.
-        std::str::from_utf8(used).unwrap_or("")
+        self.0.as_str()
     }
 }
 
@@ -203,7 +195,7 @@ impl ClientOrderIdGenerator {
         self.counter = self.counter.wrapping_add(1);
         // 12 + 13 + 1 + 10 = 36: always fits, always legal.
         let len = u8::try_from(len).unwrap_or(CLIENT_ORDER_ID_MAX_LEN as u8);
-        ClientOrderId { len, bytes }
+        ClientOrderId(InlineStr::from_ascii(bytes, len))
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod client_order_id;
 mod enums;
+mod inline_str;
 mod order;
 
 pub(crate) use client_order_id::splitmix64;
@@ -17,5 +18,6 @@ pub use enums::{
     ExecutionType, OrderResponseType, OrderStatus, OrderType, RateLimitInterval, RateLimitType,
     SelfTradePreventionMode, Side, SymbolStatus, TimeInForce,
 };
+pub use inline_str::InlineStr;
 pub(crate) use order::within_wire_range;
 pub use order::{OrderError, OrderRequest};

@@ -13,6 +13,28 @@ use super::{InlineStr, PoisonReason};
 use crate::num::{parse_decimal, parse_signed_decimal};
 use crate::rest::Level;
 
+/// The scalar `visit_*` methods of a visitor that answers every JSON scalar the same way (for a
+/// field that must be an array or an object).
+macro_rules! scalars_are {
+    ($value:expr) => {
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
 /// One field as it arrived: absent, `null`, a usable value, or unusable for a known reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Raw<T> {
@@ -192,21 +214,7 @@ impl<'de> Visitor<'de> for LevelsVisitor {
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(Raw::Null)
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Raw::Bad(PoisonReason::WrongType))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Raw::Bad(PoisonReason::WrongType))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Raw::Bad(PoisonReason::WrongType))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Raw::Bad(PoisonReason::WrongType))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Raw::Bad(PoisonReason::WrongType))
-    }
+    scalars_are!(Raw::Bad(PoisonReason::WrongType));
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(Raw::Bad(PoisonReason::WrongType))
@@ -267,21 +275,7 @@ impl<'de> Visitor<'de> for RawLevelVisitor {
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(RawLevel(Err(PoisonReason::Null)))
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(RawLevel(Err(PoisonReason::WrongType)))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(RawLevel(Err(PoisonReason::WrongType)))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(RawLevel(Err(PoisonReason::WrongType)))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(RawLevel(Err(PoisonReason::WrongType)))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(RawLevel(Err(PoisonReason::WrongType)))
-    }
+    scalars_are!(RawLevel(Err(PoisonReason::WrongType)));
 }
 
 /// The reason a non-value field cannot be used.
@@ -322,19 +316,5 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for NestedVisitor<T> {
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(Raw::Null)
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Raw::Bad(PoisonReason::WrongType))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Raw::Bad(PoisonReason::WrongType))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Raw::Bad(PoisonReason::WrongType))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Raw::Bad(PoisonReason::WrongType))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Raw::Bad(PoisonReason::WrongType))
-    }
+    scalars_are!(Raw::Bad(PoisonReason::WrongType));
 }
