@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod limits;
 pub mod model;
 pub mod num;
+pub mod orders;
 pub mod rest;
 pub mod ring;
 pub mod rules;

@@ -1,0 +1,990 @@
+//! The order state machine: every order from the moment its funds are reserved until they are
+//! settled, with duplicate-proof application of exchange answers and events, a double-order
+//! guard, and the resolution of orders whose send had an unknown outcome.
+//!
+//! [`Orders`] tracks orders by [`ClientOrderId`] and moves their funds in a shared [`Ledger`]:
+//!
+//! - [`Orders::submit`] reserves the funds and records the order as [`OrderState::PendingNew`];
+//!   the caller then sends it (REST or WebSocket API) with that `newClientOrderId`. The same id
+//!   cannot be submitted twice while the tracker remembers it, and an optional
+//!   [`SymbolPolicy`] refuses a second order on a symbol that already has one in flight.
+//! - Answers and events are applied with the `on_*` methods. Money moves only on trades, and each
+//!   trade id moves it once: a duplicate or reordered event never double counts, cumulative
+//!   quantities only grow, and the state only moves forward (`New → PartiallyFilled → Filled`,
+//!   never back). When an order ends (filled, canceled, rejected, expired) and its trades are all
+//!   applied, what is left of its reservation is released, exactly once.
+//! - A send whose outcome is unknown (a timeout, a 5xx, `-1006`, `-1007`, a connection reset after
+//!   the request was written, an unreadable body after `200`) leaves the order
+//!   [`OrderState::Unknown`] with its funds reserved. [`Orders::poll_action`] then asks for a query
+//!   by `origClientOrderId` (never a second POST), with back-off. `-2013 Order does not exist.`
+//!   proves nothing until the request can no longer be accepted (its `timestamp + recvWindow`,
+//!   plus the allowed clock skew): before that the order stays `Unknown` and is queried again;
+//!   after it, the order is [`OrderState::NotPlaced`] and its funds are released. Any answer or
+//!   user-data event for the order resolves it without a query.
+//!
+//! The tracker is sans-IO: time comes in as `now_ms` (on the same clock as the request
+//! timestamps, i.e. corrected by the server-time offset), and it never sends anything itself.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use aegis_exchange::ledger::Ledger;
+//! use aegis_exchange::orders::{Orders, OrdersConfig, OrderState, Submit};
+//! use aegis_exchange::{ClientOrderId, OrderRequest, Side};
+//! use rust_decimal_macros::dec;
+//!
+//! let ledger = Arc::new(Ledger::new());
+//! let (btc, usdt) = (ledger.asset("BTC").unwrap(), ledger.asset("USDT").unwrap());
+//! ledger.credit(usdt, dec!(10000)).unwrap();
+//! let mut orders = Orders::new(Arc::clone(&ledger), OrdersConfig::default());
+//!
+//! let id = ClientOrderId::new("signal-1").unwrap();
+//! let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.1), dec!(60000)).with_client_order_id(id);
+//! orders.submit(0, Submit::new(&order, btc, usdt, 0, 5000)).unwrap();
+//! assert_eq!(ledger.balance(usdt).unwrap().locked, dec!(6000));
+//! assert!(orders.submit(10, Submit::new(&order, btc, usdt, 10, 5000)).is_err()); // same id: refused
+//!
+//! // The POST timed out: the order is Unknown, its funds stay locked, and the next step is a query.
+//! orders.on_place_unanswered(5_000, &id);
+//! assert_eq!(orders.get(&id).unwrap().state, OrderState::Unknown);
+//! let action = orders.poll_action(5_000 + 1_000).unwrap();
+//! assert_eq!(action.client_order_id(), &id);
+//! ```
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::sync::Arc;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::ledger::{AssetId, Execution, Ledger, LedgerError, Reservation};
+use crate::model::{ClientOrderId, ExecutionType, OrderRequest, OrderStatus, OrderType, Side};
+use crate::rest::{ApiError, Fill, MyTrade, OrderInfo, OrderResponse, Outcome, Rejection};
+use crate::ws_api::ExecutionReport;
+
+/// Where an order is, as this side knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderState {
+    /// Funds reserved, the request sent or about to be; no answer yet.
+    PendingNew,
+    /// On the book.
+    New,
+    /// Partly filled, still working.
+    PartiallyFilled,
+    /// Completely filled.
+    Filled,
+    /// Canceled.
+    Canceled,
+    /// Refused by the exchange (or by its API before it reached the matching engine).
+    Rejected,
+    /// Expired (IOC / FOK remainder, a market order out of liquidity, an exchange cancel).
+    Expired,
+    /// Expired by self-trade prevention.
+    ExpiredInMatch,
+    /// A cancel was sent; no answer yet.
+    PendingCancel,
+    /// The send's outcome is not known: it may be working on the exchange. Funds stay reserved
+    /// until a query or an event settles it.
+    Unknown,
+    /// Proven never to have reached the exchange (never sent, or an unknown send that the exchange
+    /// does not know once it could no longer accept it).
+    NotPlaced,
+}
+
+impl OrderState {
+    /// No further change will come: filled, canceled, rejected, expired or not placed.
+    #[must_use]
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::Filled | Self::Canceled | Self::Rejected | Self::Expired | Self::ExpiredInMatch | Self::NotPlaced
+        )
+    }
+
+    /// Sent with no known outcome yet: `PendingNew` or `Unknown`.
+    #[must_use]
+    pub fn is_in_flight(self) -> bool {
+        matches!(self, Self::PendingNew | Self::Unknown)
+    }
+
+    /// The state an exchange status means; `None` for a status this crate does not know.
+    #[must_use]
+    pub fn from_status(status: &OrderStatus) -> Option<Self> {
+        Some(match status {
+            OrderStatus::New => Self::New,
+            OrderStatus::PendingNew => Self::PendingNew,
+            OrderStatus::PartiallyFilled => Self::PartiallyFilled,
+            OrderStatus::Filled => Self::Filled,
+            OrderStatus::Canceled => Self::Canceled,
+            OrderStatus::PendingCancel => Self::PendingCancel,
+            OrderStatus::Rejected => Self::Rejected,
+            OrderStatus::Expired => Self::Expired,
+            OrderStatus::ExpiredInMatch => Self::ExpiredInMatch,
+            OrderStatus::Unknown(_) => return None,
+        })
+    }
+
+    /// How far along the order is: states only move to a higher rank.
+    fn rank(self) -> u8 {
+        match self {
+            Self::PendingNew | Self::Unknown => 0,
+            Self::New | Self::PendingCancel => 1,
+            Self::PartiallyFilled => 2,
+            _ => 3,
+        }
+    }
+}
+
+impl fmt::Display for OrderState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// How many orders a symbol may have at once, beyond Binance's own limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SymbolPolicy {
+    /// No limit.
+    #[default]
+    Any,
+    /// At most one order per symbol whose send has no known outcome (`PendingNew` / `Unknown`):
+    /// two signals 10 ms apart give one order.
+    OneInFlight,
+    /// At most one order per symbol that has not ended.
+    OneOpen,
+}
+
+/// Settings of the tracker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrdersConfig {
+    /// The per-symbol policy.
+    pub symbol_policy: SymbolPolicy,
+    /// The clock skew allowed between this side and the exchange (ms): an unknown order is only
+    /// declared not placed once `timestamp + recvWindow + max_clock_skew_ms` has passed.
+    pub max_clock_skew_ms: i64,
+    /// The first delay before querying an unknown order (ms); it doubles after each inconclusive
+    /// answer.
+    pub query_backoff_ms: i64,
+    /// The longest delay between two queries (ms).
+    pub max_query_backoff_ms: i64,
+    /// How long a sent order may stay `PendingNew` without an answer before it is `Unknown` (ms).
+    /// Binance's API gives up on the matching engine after 10 s.
+    pub reply_timeout_ms: i64,
+    /// How long to wait for the trades of an ended order reported with more executed than its
+    /// trades so far, before asking for them (`GET /api/v3/myTrades`) (ms).
+    pub trade_grace_ms: i64,
+    /// The most orders that have not ended (a submit beyond is refused).
+    pub max_open: usize,
+    /// How many ended orders are remembered (for duplicate events and reuse of ids).
+    pub retain_done: usize,
+}
+
+impl Default for OrdersConfig {
+    fn default() -> Self {
+        Self {
+            symbol_policy: SymbolPolicy::Any,
+            max_clock_skew_ms: 1_000,
+            query_backoff_ms: 1_000,
+            max_query_backoff_ms: 30_000,
+            reply_timeout_ms: 15_000,
+            trade_grace_ms: 2_000,
+            max_open: 10_000,
+            retain_done: 10_000,
+        }
+    }
+}
+
+/// Why the tracker refused a request. Nothing changed.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrdersError {
+    /// The order has no `newClientOrderId`: without one, an unknown outcome cannot be resolved.
+    #[error("the order has no client order id")]
+    MissingClientOrderId,
+    /// The client order id is already tracked.
+    #[error("client order id {0} is already in use")]
+    DuplicateClientOrderId(ClientOrderId),
+    /// The symbol already has an order the [`SymbolPolicy`] counts.
+    #[error("{symbol} already has order {busy} in flight")]
+    SymbolBusy {
+        /// The symbol.
+        symbol: String,
+        /// The order occupying it.
+        busy: ClientOrderId,
+    },
+    /// The amount to lock cannot be known without a price bound (a market buy by quantity, a
+    /// market sell by quote amount, a stop or take-profit market order).
+    #[error("a price bound is needed to know how much to lock")]
+    NeedsPriceBound,
+    /// Too many orders have not ended.
+    #[error("too many open orders")]
+    TooManyOpen,
+    /// No tracked order has this client order id.
+    #[error("no tracked order {0}")]
+    UnknownOrder(ClientOrderId),
+    /// A cancel is only sent for an order that may be working.
+    #[error("an order in state {0} cannot be canceled")]
+    NotCancelable(OrderState),
+    /// The ledger refused the reservation.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// An order to start tracking.
+#[derive(Debug, Clone, Copy)]
+pub struct Submit<'a> {
+    /// The order; it must carry a client order id.
+    pub order: &'a OrderRequest,
+    /// Its base asset in the ledger.
+    pub base: AssetId,
+    /// Its quote asset in the ledger.
+    pub quote: AssetId,
+    /// The worst price it can fill at (highest for a buy, lowest for a sell), needed when the
+    /// order has no limit price and the amount to lock depends on the price.
+    pub price_bound: Option<Decimal>,
+    /// The request's `timestamp` (ms).
+    pub timestamp_ms: i64,
+    /// The request's `recvWindow` (ms).
+    pub recv_window_ms: i64,
+}
+
+impl<'a> Submit<'a> {
+    /// An order sent with `timestamp` and `recvWindow`, with no price bound.
+    #[must_use]
+    pub fn new(order: &'a OrderRequest, base: AssetId, quote: AssetId, timestamp_ms: i64, recv_window_ms: i64) -> Self {
+        Self { order, base, quote, price_bound: None, timestamp_ms, recv_window_ms }
+    }
+
+    /// With the worst price the order can fill at.
+    #[must_use]
+    pub fn with_price_bound(mut self, price: Decimal) -> Self {
+        self.price_bound = Some(price);
+        self
+    }
+}
+
+/// The amount an order must lock: the quote amount for a buy, the base quantity for a sell, or
+/// `None` when it depends on a price that neither the order nor `price_bound` gives. Quote amounts
+/// are rounded up to 8 decimals.
+///
+/// ```
+/// use aegis_exchange::orders::lock_amount;
+/// use aegis_exchange::{OrderRequest, Side};
+/// use rust_decimal_macros::dec;
+/// let buy = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.015), dec!(60000.01));
+/// assert_eq!(lock_amount(&buy, None), Some(dec!(900.00015)));
+/// let market = OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01));
+/// assert_eq!(lock_amount(&market, None), None);
+/// assert_eq!(lock_amount(&market, Some(dec!(61000))), Some(dec!(610)));
+/// ```
+#[must_use]
+pub fn lock_amount(order: &OrderRequest, price_bound: Option<Decimal>) -> Option<Decimal> {
+    let limit_price = match order.order_type() {
+        OrderType::Limit | OrderType::LimitMaker | OrderType::StopLossLimit | OrderType::TakeProfitLimit => {
+            order.price()
+        }
+        _ => None,
+    };
+    let up = |d: Decimal| d.round_dp_with_strategy(8, RoundingStrategy::AwayFromZero);
+    match order.side() {
+        Side::Buy => match (order.quantity(), order.quote_order_qty()) {
+            (_, Some(quote)) => Some(quote),
+            (Some(qty), None) => qty.checked_mul(limit_price.or(price_bound)?).map(up),
+            (None, None) => None,
+        },
+        Side::Sell => match (order.quantity(), order.quote_order_qty()) {
+            (Some(qty), _) => Some(qty),
+            (None, Some(quote)) => {
+                let bound = price_bound.filter(|p| *p > Decimal::ZERO)?;
+                quote.checked_div(bound).map(up)
+            }
+            (None, None) => None,
+        },
+        Side::Unknown(_) => None,
+    }
+}
+
+/// What the caller should send next for an order.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `GET /api/v3/order` (or `order.status`) by `origClientOrderId`: the order's outcome is not
+    /// known. Answer with [`Orders::on_query_response`] / [`Orders::on_query_error`].
+    Query {
+        /// The symbol.
+        symbol: String,
+        /// The order.
+        client_order_id: ClientOrderId,
+    },
+    /// `GET /api/v3/myTrades?orderId=`: the order ended with more executed than the trades seen;
+    /// answer with [`Orders::on_trades`].
+    FetchTrades {
+        /// The symbol.
+        symbol: String,
+        /// The order.
+        client_order_id: ClientOrderId,
+        /// The exchange's order id.
+        order_id: u64,
+    },
+}
+
+impl Action {
+    /// The order the action is for.
+    #[must_use]
+    pub fn client_order_id(&self) -> &ClientOrderId {
+        match self {
+            Self::Query { client_order_id, .. } | Self::FetchTrades { client_order_id, .. } => client_order_id,
+        }
+    }
+}
+
+/// What applying an answer or event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The order changed.
+    Changed(Update),
+    /// Nothing new: a duplicate, or older than what is known.
+    Duplicate,
+    /// Not an order this tracker knows (placed elsewhere, or forgotten).
+    Untracked,
+}
+
+/// How an order changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    /// The order.
+    pub client_order_id: ClientOrderId,
+    /// Its state now.
+    pub state: OrderState,
+    /// Base quantity of new trades applied to the ledger by this input.
+    pub traded: Decimal,
+    /// The reservation's remainder released by this input, if it was.
+    pub released: Option<Decimal>,
+    /// The ledger refused a trade the exchange reports (a price bound that was too low, a missing
+    /// third-asset balance for the commission): the ledger needs reconciling.
+    pub ledger_error: Option<LedgerError>,
+}
+
+/// What the tracker knows of an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderView {
+    /// The symbol.
+    pub symbol: String,
+    /// The side.
+    pub side: Side,
+    /// The state.
+    pub state: OrderState,
+    /// The exchange's order id, once known.
+    pub order_id: Option<u64>,
+    /// Cumulative executed base quantity (only grows).
+    pub executed_qty: Decimal,
+    /// Cumulative executed quote quantity (only grows).
+    pub cumulative_quote_qty: Decimal,
+    /// Base quantity of the trades applied to the ledger.
+    pub traded_qty: Decimal,
+    /// The reservation while it is open.
+    pub reservation: Option<Reservation>,
+    /// The exchange's reason when it refused the order.
+    pub reject_reason: Option<String>,
+    /// Whether the ledger refused a trade of this order (see [`Update::ledger_error`]).
+    pub ledger_mismatch: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// No answer to the send yet: becomes Unknown when it fires.
+    Reply,
+    /// Query the order.
+    Query,
+    /// Fetch the order's trades.
+    Trades,
+}
+
+#[derive(Debug)]
+struct Tracked {
+    view: OrderView,
+    /// The state before a cancel was sent.
+    before_cancel: Option<OrderState>,
+    /// When the request stops being acceptable (timestamp + recvWindow + skew).
+    deadline_ms: i64,
+    timer: Option<(i64, Timer)>,
+    backoff_ms: i64,
+    /// When the last query was asked for.
+    last_query_ms: Option<i64>,
+    trades: HashSet<u64>,
+    done: bool,
+}
+
+/// The order tracker. Single-threaded (the engine owns it); the [`Ledger`] it moves funds in is
+/// shared.
+pub struct Orders {
+    ledger: Arc<Ledger>,
+    config: OrdersConfig,
+    orders: HashMap<ClientOrderId, Tracked>,
+    /// Ended and settled orders, oldest first (forgotten beyond `retain_done`).
+    done: VecDeque<ClientOrderId>,
+    /// The order occupying each symbol under the policy.
+    busy: HashMap<String, ClientOrderId>,
+}
+
+impl fmt::Debug for Orders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Orders")
+            .field("config", &self.config)
+            .field("tracked", &self.orders.len())
+            .field("done", &self.done.len())
+            .finish()
+    }
+}
+
+/// Where a trade comes from: what it moves in the ledger.
+struct Trade<'a> {
+    id: u64,
+    base_qty: Decimal,
+    quote_qty: Decimal,
+    commission: Decimal,
+    commission_asset: Option<&'a str>,
+}
+
+/// An exchange report of an order's state (answer or event), reduced to what the tracker uses.
+struct Report<'a> {
+    order_id: u64,
+    status: Option<&'a OrderStatus>,
+    executed_qty: Option<Decimal>,
+    cumulative_quote_qty: Option<Decimal>,
+    reject_reason: Option<&'a str>,
+}
+
+impl Orders {
+    /// A tracker moving funds in `ledger`.
+    #[must_use]
+    pub fn new(ledger: Arc<Ledger>, config: OrdersConfig) -> Self {
+        Self { ledger, config, orders: HashMap::new(), done: VecDeque::new(), busy: HashMap::new() }
+    }
+
+    /// The ledger.
+    #[must_use]
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
+    /// What is known of an order.
+    #[must_use]
+    pub fn get(&self, id: &ClientOrderId) -> Option<&OrderView> {
+        self.orders.get(id).map(|t| &t.view)
+    }
+
+    /// The orders that have not ended.
+    pub fn open(&self) -> impl Iterator<Item = (&ClientOrderId, &OrderView)> {
+        self.orders.iter().filter(|(_, t)| !t.view.state.is_terminal()).map(|(id, t)| (id, &t.view))
+    }
+
+    /// Reserves the order's funds and starts tracking it as `PendingNew`; send it next. Returns
+    /// the reservation.
+    ///
+    /// # Errors
+    /// [`OrdersError`]: no client order id, an id already tracked, a busy symbol, an unknown lock
+    /// amount, too many open orders, or the ledger's refusal (insufficient funds). Nothing changes.
+    pub fn submit(&mut self, now_ms: i64, submit: Submit<'_>) -> Result<Reservation, OrdersError> {
+        let order = submit.order;
+        let id = *order.client_order_id().ok_or(OrdersError::MissingClientOrderId)?;
+        if self.orders.contains_key(&id) {
+            return Err(OrdersError::DuplicateClientOrderId(id));
+        }
+        if self.config.symbol_policy != SymbolPolicy::Any
+            && let Some(busy) = self.busy.get(order.symbol())
+        {
+            return Err(OrdersError::SymbolBusy { symbol: order.symbol().to_owned(), busy: *busy });
+        }
+        if self.orders.len().saturating_sub(self.done.len()) >= self.config.max_open {
+            return Err(OrdersError::TooManyOpen);
+        }
+        let amount = lock_amount(order, submit.price_bound).ok_or(OrdersError::NeedsPriceBound)?;
+        let side = order.side().clone();
+        let reservation = match side {
+            Side::Buy => self.ledger.reserve_buy(submit.base, submit.quote, amount)?,
+            Side::Sell => self.ledger.reserve_sell(submit.base, submit.quote, amount)?,
+            Side::Unknown(_) => return Err(OrdersError::NeedsPriceBound),
+        };
+        let deadline_ms = submit
+            .timestamp_ms
+            .saturating_add(submit.recv_window_ms.max(0))
+            .saturating_add(self.config.max_clock_skew_ms.max(0));
+        let tracked = Tracked {
+            view: OrderView {
+                symbol: order.symbol().to_owned(),
+                side,
+                state: OrderState::PendingNew,
+                order_id: None,
+                executed_qty: Decimal::ZERO,
+                cumulative_quote_qty: Decimal::ZERO,
+                traded_qty: Decimal::ZERO,
+                reservation: Some(reservation),
+                reject_reason: None,
+                ledger_mismatch: false,
+            },
+            before_cancel: None,
+            deadline_ms,
+            timer: Some((now_ms.saturating_add(self.config.reply_timeout_ms), Timer::Reply)),
+            backoff_ms: self.config.query_backoff_ms.max(1),
+            last_query_ms: None,
+            trades: HashSet::new(),
+            done: false,
+        };
+        self.orders.insert(id, tracked);
+        self.refresh_busy(&id);
+        Ok(reservation)
+    }
+
+    /// The order was never sent (the rate limiter refused it, the connection could not be
+    /// opened): it is `NotPlaced` and its funds are released.
+    pub fn on_not_sent(&mut self, id: &ClientOrderId) -> Applied {
+        self.conclude(id, OrderState::NotPlaced, None, |s| s == OrderState::PendingNew)
+    }
+
+    /// The order's send got no answer after the request may have been written (a timeout, a
+    /// connection reset, the connection closed): the order is `Unknown` and will be queried.
+    pub fn on_place_unanswered(&mut self, now_ms: i64, id: &ClientOrderId) -> Applied {
+        let Some(t) = self.orders.get_mut(id) else { return Applied::Untracked };
+        if !to_unknown(t) {
+            return Applied::Duplicate;
+        }
+        t.timer = Some((now_ms.saturating_add(t.backoff_ms), Timer::Query));
+        let update = Update {
+            client_order_id: *id,
+            state: t.view.state,
+            traded: Decimal::ZERO,
+            released: None,
+            ledger_error: None,
+        };
+        self.refresh_busy(id);
+        Applied::Changed(update)
+    }
+
+    /// An HTTP answer to the order's POST: `200` with an order body is applied; `200` with a body
+    /// that cannot be read leaves the order `Unknown` (it was probably placed); an error body is
+    /// classified by [`ApiError::outcome`] (see [`Orders::on_place_error`]).
+    pub fn on_place_http(
+        &mut self,
+        now_ms: i64,
+        id: &ClientOrderId,
+        status: u16,
+        body: &[u8],
+        retry_after: Option<&str>,
+    ) -> Applied {
+        if (200..300).contains(&status) {
+            return match serde_json::from_slice::<OrderResponse>(body) {
+                Ok(response) if response.client_order_id == id.as_str() => self.on_place_response(now_ms, &response),
+                _ => self.on_place_unanswered(now_ms, id),
+            };
+        }
+        let error = ApiError::from_parts(status, body, retry_after, now_ms);
+        self.on_place_error(now_ms, id, &error)
+    }
+
+    /// An error answer to the order's POST (REST or WebSocket API). An unknown outcome (5xx,
+    /// `-1006`, `-1007`, an unreadable body) leaves the order `Unknown`; every other error means
+    /// the request did nothing: the order is `Rejected` and its funds are released.
+    pub fn on_place_error(&mut self, now_ms: i64, id: &ClientOrderId, error: &ApiError) -> Applied {
+        match error.outcome() {
+            Outcome::Unknown => self.on_place_unanswered(now_ms, id),
+            _ => {
+                let reason = if error.msg.is_empty() { format!("{:?}", error.code) } else { error.msg.clone() };
+                self.conclude(id, OrderState::Rejected, Some(reason), OrderState::is_in_flight)
+            }
+        }
+    }
+
+    /// A `POST /api/v3/order` (or `order.place`) result in any response type. FULL fills are
+    /// applied to the ledger by trade id.
+    pub fn on_place_response(&mut self, now_ms: i64, response: &OrderResponse) -> Applied {
+        let Some(id) = self.key(&response.client_order_id, None) else { return Applied::Untracked };
+        let report = Report {
+            order_id: response.order_id,
+            // An ACK says only that the order exists.
+            status: Some(response.status.as_ref().unwrap_or(&OrderStatus::New)),
+            executed_qty: response.executed_qty,
+            cumulative_quote_qty: response.cumulative_quote_qty,
+            reject_reason: None,
+        };
+        let trades = response.fills.iter().filter_map(fill_trade);
+        self.apply(now_ms, &id, &report, trades)
+    }
+
+    /// An order as `GET /api/v3/order`, `order.status` or a cancel answer describes it.
+    pub fn on_query_response(&mut self, now_ms: i64, info: &OrderInfo) -> Applied {
+        let orig = info.orig_client_order_id.as_deref().filter(|s| !s.is_empty());
+        let Some(id) = self.key(&info.client_order_id, orig) else { return Applied::Untracked };
+        let report = Report {
+            order_id: info.order_id,
+            status: Some(&info.status),
+            executed_qty: Some(info.executed_qty),
+            // Negative means "not available" (some historical orders).
+            cumulative_quote_qty: Some(info.cumulative_quote_qty).filter(|q| !q.is_sign_negative()),
+            reject_reason: None,
+        };
+        self.apply(now_ms, &id, &report, std::iter::empty())
+    }
+
+    /// An error answer to a query of an unknown order. `-2013 Order does not exist.` to a query
+    /// asked once the request could no longer be accepted makes the order `NotPlaced` (funds
+    /// released); before that, and for any other error, the order is queried again after a
+    /// back-off.
+    pub fn on_query_error(&mut self, now_ms: i64, id: &ClientOrderId, error: &ApiError) -> Applied {
+        let Some(t) = self.orders.get_mut(id) else { return Applied::Untracked };
+        if t.view.state != OrderState::Unknown {
+            return Applied::Duplicate;
+        }
+        let outcome = error.outcome();
+        if outcome == Outcome::Rejected(Rejection::NoSuchOrder)
+            && t.last_query_ms.is_some_and(|asked| asked >= t.deadline_ms)
+        {
+            return self.conclude(id, OrderState::NotPlaced, None, |s| s == OrderState::Unknown);
+        }
+        let mut at = now_ms.saturating_add(t.backoff_ms);
+        if let Outcome::RateLimited { retry_after_ms: Some(r) } | Outcome::Banned { until_ms: Some(r) } = outcome {
+            at = at.max(r);
+        }
+        if outcome == Outcome::Rejected(Rejection::NoSuchOrder) {
+            // Ask again no earlier than the deadline, when the answer becomes conclusive.
+            at = at.max(t.deadline_ms);
+        }
+        t.timer = Some((at, Timer::Query));
+        t.backoff_ms = t.backoff_ms.saturating_mul(2).min(self.config.max_query_backoff_ms.max(1));
+        Applied::Duplicate
+    }
+
+    /// Marks a cancel as sent for an order that may be working (`PendingNew`, `New`,
+    /// `PartiallyFilled`, `Unknown`): the order is `PendingCancel` until the answer or event.
+    /// Returns the symbol and the exchange's order id when known (cancel by `orderId` is fastest,
+    /// by `origClientOrderId` otherwise).
+    ///
+    /// # Errors
+    /// [`OrdersError::UnknownOrder`], [`OrdersError::NotCancelable`] (ended or already canceling).
+    pub fn cancel(&mut self, id: &ClientOrderId) -> Result<(String, Option<u64>), OrdersError> {
+        let t = self.orders.get_mut(id).ok_or(OrdersError::UnknownOrder(*id))?;
+        let state = t.view.state;
+        if state.is_terminal() || state == OrderState::PendingCancel {
+            return Err(OrdersError::NotCancelable(state));
+        }
+        t.before_cancel = Some(state);
+        t.view.state = OrderState::PendingCancel;
+        Ok((t.view.symbol.clone(), t.view.order_id))
+    }
+
+    /// An error answer to a cancel. The order returns to its state before the cancel and, when the
+    /// cancel's outcome is unknown or the exchange did not find the order (`-2011`), it is
+    /// queried to learn what happened.
+    pub fn on_cancel_error(&mut self, now_ms: i64, id: &ClientOrderId, error: &ApiError) -> Applied {
+        let Some(t) = self.orders.get_mut(id) else { return Applied::Untracked };
+        let Some(before) = t.before_cancel.take() else { return Applied::Duplicate };
+        if t.view.state != OrderState::PendingCancel {
+            return Applied::Duplicate;
+        }
+        t.view.state = before;
+        // A send still without answer gets its own reply (or time-out) first.
+        if matches!(error.outcome(), Outcome::Unknown | Outcome::Rejected(Rejection::CancelRejected(_)))
+            && before != OrderState::PendingNew
+        {
+            t.timer = Some((now_ms, Timer::Query));
+        }
+        let update =
+            Update { client_order_id: *id, state: before, traded: Decimal::ZERO, released: None, ledger_error: None };
+        Applied::Changed(update)
+    }
+
+    /// An `executionReport` from the user-data stream: trades move money once per trade id, and
+    /// the order's state and cumulative quantities only move forward.
+    pub fn on_execution_report(&mut self, now_ms: i64, report: &ExecutionReport) -> Applied {
+        let orig = Some(report.orig_client_order_id.as_str()).filter(|s| !s.is_empty());
+        let Some(id) = self.key(&report.client_order_id, orig) else { return Applied::Untracked };
+        let reason = Some(report.reject_reason.as_str()).filter(|r| *r != "NONE" && !r.is_empty());
+        let state_report = Report {
+            order_id: report.order_id,
+            status: Some(&report.status),
+            executed_qty: Some(report.cumulative_qty),
+            cumulative_quote_qty: Some(report.cumulative_quote_qty),
+            reject_reason: reason,
+        };
+        let trade = (report.execution_type == ExecutionType::Trade)
+            .then(|| u64::try_from(report.trade_id).ok())
+            .flatten()
+            .map(|tid| Trade {
+                id: tid,
+                base_qty: report.last_qty,
+                quote_qty: report.last_quote_qty,
+                commission: report.commission,
+                commission_asset: report.commission_asset.as_deref(),
+            });
+        self.apply(now_ms, &id, &state_report, trade.into_iter())
+    }
+
+    /// The order's trades (`GET /api/v3/myTrades?orderId=`), after an [`Action::FetchTrades`].
+    /// Trades already applied are skipped.
+    pub fn on_trades(&mut self, now_ms: i64, id: &ClientOrderId, trades: &[MyTrade]) -> Applied {
+        let Some(order_id) = self.orders.get(id).and_then(|t| t.view.order_id) else {
+            return Applied::Untracked;
+        };
+        let report =
+            Report { order_id, status: None, executed_qty: None, cumulative_quote_qty: None, reject_reason: None };
+        let trades = trades.iter().filter(|t| t.order_id == order_id).map(|t| Trade {
+            id: t.id,
+            base_qty: t.qty,
+            quote_qty: t.quote_qty,
+            commission: t.commission,
+            commission_asset: Some(t.commission_asset.as_str()),
+        });
+        self.apply(now_ms, id, &report, trades)
+    }
+
+    /// The next thing to send, if one is due at `now_ms`: a query of an unknown order (a
+    /// `PendingNew` order without answer after `reply_timeout_ms` becomes `Unknown` first), or a
+    /// fetch of an ended order's missing trades. Call until it returns `None`; then wait until
+    /// [`Orders::next_timeout`].
+    pub fn poll_action(&mut self, now_ms: i64) -> Option<Action> {
+        let (id, timer) = self
+            .orders
+            .iter()
+            .filter_map(|(id, t)| t.timer.filter(|(at, _)| *at <= now_ms).map(|(at, timer)| (at, *id, timer)))
+            .min_by_key(|(at, id, _)| (*at, *id))
+            .map(|(_, id, timer)| (id, timer))?;
+        let backoff_cap = self.config.max_query_backoff_ms.max(1);
+        let grace = self.config.trade_grace_ms.max(1);
+        let t = self.orders.get_mut(&id)?;
+        match timer {
+            Timer::Reply => {
+                to_unknown(t);
+                t.timer = Some((now_ms, Timer::Query));
+                self.refresh_busy(&id);
+                self.poll_action(now_ms)
+            }
+            Timer::Query => {
+                t.last_query_ms = Some(now_ms);
+                // Asked again if no answer comes.
+                t.timer = Some((now_ms.saturating_add(t.backoff_ms), Timer::Query));
+                t.backoff_ms = t.backoff_ms.saturating_mul(2).min(backoff_cap);
+                Some(Action::Query { symbol: t.view.symbol.clone(), client_order_id: id })
+            }
+            Timer::Trades => {
+                t.timer = Some((now_ms.saturating_add(grace.saturating_mul(4)), Timer::Trades));
+                let order_id = t.view.order_id?;
+                Some(Action::FetchTrades { symbol: t.view.symbol.clone(), client_order_id: id, order_id })
+            }
+        }
+    }
+
+    /// When [`Orders::poll_action`] next has something to do (ms), if ever.
+    #[must_use]
+    pub fn next_timeout(&self) -> Option<i64> {
+        self.orders.values().filter_map(|t| t.timer.map(|(at, _)| at)).min()
+    }
+
+    /// The tracked id an answer or event is about: the original id of a cancel, else its own.
+    fn key(&self, client_order_id: &str, orig: Option<&str>) -> Option<ClientOrderId> {
+        let id = ClientOrderId::new(orig.unwrap_or(client_order_id)).ok()?;
+        self.orders.contains_key(&id).then_some(id)
+    }
+
+    /// Ends an in-flight order without the exchange's report (rejected, not sent, not placed).
+    fn conclude(
+        &mut self,
+        id: &ClientOrderId,
+        state: OrderState,
+        reason: Option<String>,
+        allowed: impl Fn(OrderState) -> bool,
+    ) -> Applied {
+        let Some(t) = self.orders.get_mut(id) else { return Applied::Untracked };
+        let current = if t.view.state == OrderState::PendingCancel { t.before_cancel } else { Some(t.view.state) };
+        if !current.is_some_and(&allowed) {
+            return Applied::Duplicate;
+        }
+        t.before_cancel = None;
+        t.view.state = state;
+        t.view.reject_reason = reason;
+        t.timer = None;
+        let released = t.view.reservation.take().and_then(|r| self.ledger.release(&r).ok());
+        let update = Update { client_order_id: *id, state, traded: Decimal::ZERO, released, ledger_error: None };
+        self.finish(id);
+        Applied::Changed(update)
+    }
+
+    fn apply<'a>(
+        &mut self,
+        now_ms: i64,
+        id: &ClientOrderId,
+        report: &Report<'_>,
+        trades: impl Iterator<Item = Trade<'a>>,
+    ) -> Applied {
+        let Some(t) = self.orders.get_mut(id) else { return Applied::Untracked };
+        if t.view.order_id.is_some_and(|known| known != report.order_id) {
+            // The same client id on another order (placed elsewhere): not this one.
+            return Applied::Untracked;
+        }
+        let before = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty, t.view.traded_qty);
+        t.view.order_id = Some(report.order_id);
+        let mut traded = Decimal::ZERO;
+        let mut ledger_error = None;
+        for trade in trades {
+            if !t.trades.insert(trade.id) {
+                continue;
+            }
+            traded += trade.base_qty;
+            t.view.traded_qty += trade.base_qty;
+            if let Err(e) = settle_trade(&self.ledger, t.view.reservation.as_ref(), &trade) {
+                t.view.ledger_mismatch = true;
+                ledger_error = Some(e);
+            }
+        }
+        // Cumulative quantities only grow; what the trades applied counts too.
+        if let Some(q) = report.executed_qty {
+            t.view.executed_qty = t.view.executed_qty.max(q);
+        }
+        t.view.executed_qty = t.view.executed_qty.max(t.view.traded_qty);
+        if let Some(q) = report.cumulative_quote_qty {
+            t.view.cumulative_quote_qty = t.view.cumulative_quote_qty.max(q);
+        }
+        if let Some(next) = report.status.and_then(OrderState::from_status) {
+            // PENDING_CANCEL is unused by Binance; read it as still working.
+            let next = if next == OrderState::PendingCancel { OrderState::New } else { next };
+            advance(t, next, report.reject_reason);
+        }
+        // An answer or event settles the question the timers were asking.
+        if t.view.state.rank() > 0 || t.view.state.is_terminal() {
+            t.timer = None;
+        }
+        let mut released = None;
+        if t.view.state.is_terminal() {
+            if t.view.traded_qty >= t.view.executed_qty {
+                if let Some(r) = t.view.reservation.take() {
+                    match self.ledger.release(&r) {
+                        Ok(amount) => released = Some(amount),
+                        Err(e) => ledger_error = Some(e),
+                    }
+                }
+            } else if t.view.reservation.is_some() {
+                t.timer = Some((now_ms.saturating_add(self.config.trade_grace_ms.max(0)), Timer::Trades));
+            }
+        }
+        let after = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty, t.view.traded_qty);
+        if before == after && released.is_none() && ledger_error.is_none() {
+            return Applied::Duplicate;
+        }
+        let update = Update { client_order_id: *id, state: t.view.state, traded, released, ledger_error };
+        if t.view.state.is_terminal() && t.view.reservation.is_none() {
+            self.finish(id);
+        } else {
+            self.refresh_busy(id);
+        }
+        Applied::Changed(update)
+    }
+
+    /// Whether an order in `state` occupies its symbol under the policy.
+    fn occupies(&self, state: OrderState) -> bool {
+        match self.config.symbol_policy {
+            SymbolPolicy::Any => false,
+            SymbolPolicy::OneInFlight => state.is_in_flight(),
+            SymbolPolicy::OneOpen => !state.is_terminal(),
+        }
+    }
+
+    fn refresh_busy(&mut self, id: &ClientOrderId) {
+        let Some(t) = self.orders.get(id) else { return };
+        if self.occupies(t.view.state) {
+            if !self.busy.contains_key(&t.view.symbol) {
+                self.busy.insert(t.view.symbol.clone(), *id);
+            }
+        } else if self.busy.get(&t.view.symbol) == Some(id) {
+            self.busy.remove(&t.view.symbol);
+        }
+    }
+
+    /// An order has ended and settled: remember it for a while, then forget it.
+    fn finish(&mut self, id: &ClientOrderId) {
+        self.refresh_busy(id);
+        let Some(t) = self.orders.get_mut(id) else { return };
+        if t.done {
+            return;
+        }
+        t.done = true;
+        // Its trade ids stay: a late copy of a trade must still be recognised.
+        t.trades.shrink_to_fit();
+        self.done.push_back(*id);
+        while self.done.len() > self.config.retain_done {
+            if let Some(old) = self.done.pop_front() {
+                self.orders.remove(&old);
+            }
+        }
+    }
+}
+
+/// A send without answer: `PendingNew` becomes `Unknown` (also under a pending cancel). Returns
+/// whether it changed.
+fn to_unknown(t: &mut Tracked) -> bool {
+    if t.view.state == OrderState::PendingNew {
+        t.view.state = OrderState::Unknown;
+        true
+    } else if t.view.state == OrderState::PendingCancel
+        && let Some(before) = t.before_cancel.as_mut()
+        && *before == OrderState::PendingNew
+    {
+        *before = OrderState::Unknown;
+        true
+    } else {
+        false
+    }
+}
+
+/// Moves an order to the state a report gives, forward only.
+fn advance(t: &mut Tracked, next: OrderState, reason: Option<&str>) {
+    let current = t.view.state;
+    if current == OrderState::PendingCancel {
+        if next.is_terminal() {
+            t.before_cancel = None;
+            t.view.state = next;
+        } else if let Some(before) = t.before_cancel.as_mut()
+            && next.rank() > before.rank()
+        {
+            *before = next;
+        }
+    } else if current == OrderState::NotPlaced && next != OrderState::PendingNew {
+        // The exchange knows it after all: its funds were released, so its trades cannot be
+        // settled against them.
+        t.view.state = next;
+        t.view.ledger_mismatch = true;
+    } else if !current.is_terminal() && next.rank() > current.rank() {
+        t.view.state = next;
+    }
+    if t.view.state == OrderState::Rejected && t.view.reject_reason.is_none() {
+        t.view.reject_reason = reason.map(str::to_owned);
+    }
+}
+
+/// A FULL response's fill as a trade: its quote amount is `price × qty`, truncated to 8 decimals as
+/// Binance truncates `cummulativeQuoteQty`.
+fn fill_trade(fill: &Fill) -> Option<Trade<'_>> {
+    let quote = fill.price.checked_mul(fill.qty)?.round_dp_with_strategy(8, RoundingStrategy::ToZero);
+    Some(Trade {
+        id: u64::try_from(fill.trade_id).ok()?,
+        base_qty: fill.qty,
+        quote_qty: quote,
+        commission: fill.commission,
+        commission_asset: Some(fill.commission_asset.as_str()),
+    })
+}
+
+/// Moves a trade's money: the reservation pays, the other asset is credited, less the commission.
+fn settle_trade(ledger: &Ledger, reservation: Option<&Reservation>, trade: &Trade<'_>) -> Result<(), LedgerError> {
+    let reservation = reservation.ok_or(LedgerError::NotOpen(0))?;
+    let commission_asset = match trade.commission_asset {
+        Some(name) if !trade.commission.is_zero() => ledger.asset(name)?,
+        _ => reservation.credited_asset(),
+    };
+    ledger.fill(
+        reservation,
+        Execution {
+            base_qty: trade.base_qty,
+            quote_qty: trade.quote_qty,
+            commission: trade.commission,
+            commission_asset,
+        },
+    )
+}
