@@ -37,15 +37,16 @@ use std::fmt;
 #[cfg(loom)]
 use loom::sync::{
     Mutex, MutexGuard, RwLock,
-    atomic::{AtomicU64, AtomicUsize, Ordering},
+    atomic::{AtomicUsize, Ordering},
 };
 use rust_decimal::Decimal;
 #[cfg(not(loom))]
 use std::sync::{
     Mutex, MutexGuard, RwLock,
-    atomic::{AtomicU64, AtomicUsize, Ordering},
+    atomic::{AtomicUsize, Ordering},
 };
 
+use crate::fast_hash::FastHash;
 use crate::model::Side;
 
 /// An asset's index in its ledger (assets are registered once, by name).
@@ -187,7 +188,10 @@ pub enum JournalOp {
 /// One journal entry: an operation and the balance change per asset (up to three assets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JournalEntry {
-    /// Global sequence number (the order in which operations took effect per asset).
+    /// A logical timestamp: strictly increasing per asset, and an operation that touches an
+    /// asset after another has the higher one (a Lamport clock, kept without a global counter that
+    /// threads on different assets would contend on). Sorting by it gives an order in which every
+    /// asset's changes replay as they happened.
     pub seq: u64,
     /// The operation.
     pub op: JournalOp,
@@ -215,18 +219,65 @@ impl Default for LedgerConfig {
     }
 }
 
-/// A reservation still open: what remains locked.
-#[derive(Debug, Clone, Copy)]
-struct Open {
-    remaining: Decimal,
+/// Amounts inside the ledger: integer units of 10^-8 (Binance's balance precision). Every amount
+/// is below 10^20, i.e. below 10^28 units, so sums of a few of them never overflow an `i128`.
+type Units = i128;
+
+/// The largest balance the ledger holds, exclusive, in units: 10^20 (Binance's 20 integer digits).
+const LIMIT_UNITS: Units = 10_000_000_000_000_000_000_000_000_000;
+
+/// One asset's balance in units.
+#[derive(Debug, Clone, Copy, Default)]
+struct Held {
+    free: Units,
+    locked: Units,
+}
+
+impl Held {
+    fn to_balance(self) -> Balance {
+        Balance { free: dec(self.free), locked: dec(self.locked) }
+    }
 }
 
 #[derive(Debug, Default)]
 struct Slot {
-    balance: Balance,
-    /// Open reservations locking this asset.
-    open: HashMap<u64, Open>,
-    journal: VecDeque<JournalEntry>,
+    held: Held,
+    /// Open reservations locking this asset: what each still holds.
+    open: HashMap<u64, Units, FastHash>,
+    /// The next reservation number of this asset.
+    next_reservation: u64,
+    /// The asset's Lamport clock (the `seq` of its last journal entry).
+    clock: u64,
+    journal: VecDeque<RawEntry>,
+}
+
+/// A journal entry as kept (96 bytes): the assets and the amounts moved, in units; the per-asset
+/// deltas follow from the operation and are built only when read.
+#[derive(Debug, Clone, Copy)]
+struct RawEntry {
+    seq: u64,
+    op: JournalOp,
+    /// Credit / Debit / Reserve / Release: the asset. Fill: the paying, credited and
+    /// third (commission) asset.
+    assets: [Option<AssetId>; 3],
+    /// The amount per asset (Fill: paid from locked, credited to free, commission from free).
+    amounts: [Units; 3],
+}
+
+impl RawEntry {
+    fn entry(&self) -> JournalEntry {
+        let [a0, a1, a2] = self.assets;
+        let [x0, x1, x2] = self.amounts;
+        let d = |a: Option<AssetId>, free: Units, locked: Units| a.map(|a| (a, dec(free), dec(locked)));
+        let changes = match self.op {
+            JournalOp::Credit => [d(a0, x0, 0), None, None],
+            JournalOp::Debit => [d(a0, -x0, 0), None, None],
+            JournalOp::Reserve(_) => [d(a0, -x0, x0), None, None],
+            JournalOp::Release(_) => [d(a0, x0, -x0), None, None],
+            JournalOp::Fill(_) => [d(a0, 0, -x0), d(a1, x1, 0), d(a2, -x2, 0)],
+        };
+        JournalEntry { seq: self.seq, op: self.op, changes }
+    }
 }
 
 /// A difference found by [`Ledger::reconcile`].
@@ -244,12 +295,10 @@ pub struct Difference {
 pub struct Ledger {
     config: LedgerConfig,
     names: RwLock<(HashMap<String, AssetId>, Vec<String>)>,
-    slots: Box<[Mutex<Slot>]>,
+    slots: Box<[Padded]>,
     /// How many assets are registered (slots below it are in use); read on every operation
     /// without touching the name table.
     registered: AtomicUsize,
-    next_reservation: AtomicU64,
-    seq: AtomicU64,
     hook: Option<JournalHook>,
 }
 
@@ -270,6 +319,11 @@ fn lock(m: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
     // then (the hook runs after the change), so a poisoned lock is still usable.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// A slot on cache lines of its own, so threads on different assets do not share one.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Padded(Mutex<Slot>);
 
 /// Up to three slots locked in ascending id order.
 struct Locked<'a> {
@@ -298,10 +352,8 @@ impl Ledger {
         Self {
             config,
             names: RwLock::new((HashMap::new(), Vec::new())),
-            slots: (0..max).map(|_| Mutex::new(Slot::default())).collect(),
+            slots: (0..max).map(|_| Padded(Mutex::new(Slot::default()))).collect(),
             registered: AtomicUsize::new(0),
-            next_reservation: AtomicU64::new(1),
-            seq: AtomicU64::new(1),
             hook: None,
         }
     }
@@ -357,7 +409,12 @@ impl Ledger {
         if id.index() >= self.registered.load(Ordering::Acquire) {
             return Err(LedgerError::UnknownAsset);
         }
-        self.slots.get(id.index()).ok_or(LedgerError::UnknownAsset)
+        self.slots.get(id.index()).map(|p| &p.0).ok_or(LedgerError::UnknownAsset)
+    }
+
+    fn lock_one(&self, id: AssetId) -> Result<Locked<'_>, LedgerError> {
+        let slot = self.registered(id)?;
+        Ok(Locked { ids: [Some(id), None, None], guards: [Some(lock(slot)), None, None] })
     }
 
     fn lock_all(&self, ids: [Option<AssetId>; 3]) -> Result<Locked<'_>, LedgerError> {
@@ -379,23 +436,38 @@ impl Ledger {
         Ok(out)
     }
 
-    fn insufficient(&self, asset: AssetId, needed: Decimal, available: Decimal) -> LedgerError {
-        LedgerError::InsufficientFunds { asset: self.asset_name(asset).unwrap_or_default(), needed, available }
+    fn insufficient(&self, asset: AssetId, needed: Units, available: Units) -> LedgerError {
+        LedgerError::InsufficientFunds {
+            asset: self.asset_name(asset).unwrap_or_default(),
+            needed: dec(needed),
+            available: dec(available),
+        }
     }
 
-    fn journal(&self, locked: &mut Locked<'_>, op: JournalOp, changes: [Option<(AssetId, Decimal, Decimal)>; 3]) {
-        let entry = JournalEntry { seq: self.seq.fetch_add(1, Ordering::Relaxed), op, changes };
+    /// Records an operation on the assets it touched (all locked), with the amounts moved (see
+    /// [`RawEntry`]). Inlined: its arrays are constants at most call sites.
+    #[inline(always)]
+    fn journal(&self, locked: &mut Locked<'_>, op: JournalOp, assets: [Option<AssetId>; 3], amounts: [Units; 3]) {
+        let mut seq = 0;
+        for guard in locked.guards.iter().flatten() {
+            seq = seq.max(guard.clock);
+        }
+        seq += 1;
+        for guard in locked.guards.iter_mut().flatten() {
+            guard.clock = seq;
+        }
+        let raw = RawEntry { seq, op, assets, amounts };
         let cap = self.config.journal_per_asset.max(1);
-        if let Some((first, _, _)) = changes.iter().flatten().next()
-            && let Some(slot) = locked.slot(*first)
+        if let Some(first) = assets[0]
+            && let Some(slot) = locked.slot(first)
         {
             if slot.journal.len() >= cap {
                 slot.journal.pop_front();
             }
-            slot.journal.push_back(entry);
+            slot.journal.push_back(raw);
         }
         if let Some(hook) = &self.hook {
-            hook(&entry);
+            hook(&raw.entry());
         }
     }
 
@@ -404,15 +476,15 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::UnknownAsset`].
     pub fn balance(&self, asset: AssetId) -> Result<Balance, LedgerError> {
-        Ok(lock(self.registered(asset)?).balance)
+        Ok(lock(self.registered(asset)?).held.to_balance())
     }
 
     /// Every asset's balance, read under all the locks at once: a consistent cut.
     #[must_use]
     pub fn snapshot(&self) -> Vec<(String, Balance)> {
         let names = self.assets();
-        let guards: Vec<_> = self.slots.iter().take(names.len()).map(lock).collect();
-        names.into_iter().zip(guards.iter().map(|g| g.balance)).collect()
+        let guards: Vec<_> = self.slots.iter().take(names.len()).map(|p| lock(&p.0)).collect();
+        names.into_iter().zip(guards.iter().map(|g| g.held.to_balance())).collect()
     }
 
     /// Adds `amount` to the free balance (deposit, transfer in).
@@ -420,14 +492,14 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::InvalidAmount`] unless `amount > 0`; [`LedgerError::UnknownAsset`].
     pub fn credit(&self, asset: AssetId, amount: Decimal) -> Result<Balance, LedgerError> {
-        positive(amount)?;
-        let mut locked = self.lock_all([Some(asset), None, None])?;
+        let units = positive(amount)?;
+        let mut locked = self.lock_one(asset)?;
         let slot = locked.slot(asset).ok_or(LedgerError::UnknownAsset)?;
-        // free + locked stays representable, so moving funds between them never overflows.
-        fits(slot.balance, amount)?;
-        slot.balance.free += amount;
-        let balance = slot.balance;
-        self.journal(&mut locked, JournalOp::Credit, [Some((asset, amount, Decimal::ZERO)), None, None]);
+        // free + locked stays below the limit.
+        fits(slot.held, units).ok_or(LedgerError::InvalidAmount(amount))?;
+        slot.held.free += units;
+        let balance = slot.held.to_balance();
+        self.journal(&mut locked, JournalOp::Credit, [Some(asset), None, None], [units, 0, 0]);
         Ok(balance)
     }
 
@@ -436,16 +508,16 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::InsufficientFunds`] when less is free; [`LedgerError::InvalidAmount`].
     pub fn debit(&self, asset: AssetId, amount: Decimal) -> Result<Balance, LedgerError> {
-        positive(amount)?;
-        let mut locked = self.lock_all([Some(asset), None, None])?;
+        let units = positive(amount)?;
+        let mut locked = self.lock_one(asset)?;
         let slot = locked.slot(asset).ok_or(LedgerError::UnknownAsset)?;
-        if slot.balance.free < amount {
-            let free = slot.balance.free;
-            return Err(self.insufficient(asset, amount, free));
+        if slot.held.free < units {
+            let free = slot.held.free;
+            return Err(self.insufficient(asset, units, free));
         }
-        slot.balance.free -= amount;
-        let balance = slot.balance;
-        self.journal(&mut locked, JournalOp::Debit, [Some((asset, -amount, Decimal::ZERO)), None, None]);
+        slot.held.free -= units;
+        let balance = slot.held.to_balance();
+        self.journal(&mut locked, JournalOp::Debit, [Some(asset), None, None], [units, 0, 0]);
         Ok(balance)
     }
 
@@ -459,7 +531,10 @@ impl Ledger {
         quote: AssetId,
         quote_amount: Decimal,
     ) -> Result<Reservation, LedgerError> {
-        positive(quote_amount)?;
+        let units = positive(quote_amount)?;
+        if self.config.buy_fee_headroom.is_zero() {
+            return self.reserve(Side::Buy, base, quote, units);
+        }
         // The headroom is rounded up to the ledger's 8 decimals.
         let with_fee = quote_amount
             .checked_mul(
@@ -469,8 +544,7 @@ impl Ledger {
             )
             .map(|d| d.round_dp_with_strategy(MAX_DECIMALS, rust_decimal::RoundingStrategy::AwayFromZero))
             .ok_or(LedgerError::InvalidAmount(quote_amount))?;
-        valid(with_fee)?;
-        self.reserve(Side::Buy, base, quote, with_fee)
+        self.reserve(Side::Buy, base, quote, units_of(with_fee)?)
     }
 
     /// Locks `base_qty` of `base` for a sell against `quote`.
@@ -478,25 +552,33 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::InsufficientFunds`], [`LedgerError::InvalidAmount`].
     pub fn reserve_sell(&self, base: AssetId, quote: AssetId, base_qty: Decimal) -> Result<Reservation, LedgerError> {
-        positive(base_qty)?;
-        self.reserve(Side::Sell, base, quote, base_qty)
+        let units = positive(base_qty)?;
+        self.reserve(Side::Sell, base, quote, units)
     }
 
-    fn reserve(&self, side: Side, base: AssetId, quote: AssetId, amount: Decimal) -> Result<Reservation, LedgerError> {
-        // Both assets must exist; only the locked one is locked (and checked by `lock_all`).
+    fn reserve(&self, side: Side, base: AssetId, quote: AssetId, amount: Units) -> Result<Reservation, LedgerError> {
+        // Both assets must exist; only the locked one is locked (and checked by `lock_one`).
         let (asset, other) = if side == Side::Buy { (quote, base) } else { (base, quote) };
         self.registered(other)?;
-        let mut locked = self.lock_all([Some(asset), None, None])?;
+        let mut locked = self.lock_one(asset)?;
         let slot = locked.slot(asset).ok_or(LedgerError::UnknownAsset)?;
-        if slot.balance.free < amount {
-            let free = slot.balance.free;
+        if slot.held.free < amount {
+            let free = slot.held.free;
             return Err(self.insufficient(asset, amount, free));
         }
-        let id = self.next_reservation.fetch_add(1, Ordering::Relaxed);
-        slot.balance.free -= amount;
-        slot.balance.locked += amount;
-        slot.open.insert(id, Open { remaining: amount });
-        self.journal(&mut locked, JournalOp::Reserve(id), [Some((asset, -amount, amount)), None, None]);
+        // Unique in the ledger: the asset's index, then the asset's own counter (which skips a
+        // number still open should it ever wrap).
+        let id = loop {
+            slot.next_reservation = (slot.next_reservation + 1) & RESERVATION_MASK;
+            let id = (u64::from(asset.0) << RESERVATION_BITS) | slot.next_reservation;
+            if slot.next_reservation != 0 && !slot.open.contains_key(&id) {
+                break id;
+            }
+        };
+        slot.held.free -= amount;
+        slot.held.locked += amount;
+        slot.open.insert(id, amount);
+        self.journal(&mut locked, JournalOp::Reserve(id), [Some(asset), None, None], [amount, 0, 0]);
         Ok(Reservation { id, buy: side == Side::Buy, base, quote })
     }
 
@@ -504,7 +586,7 @@ impl Ledger {
     #[must_use]
     pub fn remaining(&self, reservation: &Reservation) -> Option<Decimal> {
         let slot = self.registered(reservation.locked_asset()).ok()?;
-        lock(slot).open.get(&reservation.id).map(|o| o.remaining)
+        lock(slot).open.get(&reservation.id).map(|units| dec(*units))
     }
 
     /// Applies one execution: the locked asset pays (`quote_qty` for a buy, `base_qty` for a sell,
@@ -518,56 +600,57 @@ impl Ledger {
     /// commission), [`LedgerError::InvalidAmount`]. Nothing changes on error.
     pub fn fill(&self, reservation: &Reservation, execution: Execution) -> Result<(), LedgerError> {
         let Execution { base_qty, quote_qty, commission, commission_asset } = execution;
-        for amount in [base_qty, quote_qty, commission] {
-            valid(amount)?;
-        }
+        let (base_units, quote_units, fee) = (units_of(base_qty)?, units_of(quote_qty)?, units_of(commission)?);
         let (pay_asset, credit_asset) = (reservation.locked_asset(), reservation.credited_asset());
-        let (paid, credited) = if reservation.buy { (quote_qty, base_qty) } else { (base_qty, quote_qty) };
+        let (paid, credited) = if reservation.buy { (quote_units, base_units) } else { (base_units, quote_units) };
         let mut locked = self.lock_all([Some(pay_asset), Some(credit_asset), Some(commission_asset)])?;
         // Check everything first.
         let mut needed = paid;
         let mut credit = credited;
-        let mut third = Decimal::ZERO;
+        let mut third = 0;
         if commission_asset == pay_asset {
-            needed = needed.checked_add(commission).ok_or(LedgerError::InvalidAmount(commission))?;
+            needed += fee;
         } else if commission_asset == credit_asset {
-            if commission > credited {
-                return Err(LedgerError::CommissionExceedsCredit { commission, credited });
+            if fee > credited {
+                return Err(LedgerError::CommissionExceedsCredit { commission, credited: dec(credited) });
             }
-            credit -= commission;
+            credit -= fee;
         } else {
-            third = commission;
+            third = fee;
         }
         let pay = locked.slot(pay_asset).ok_or(LedgerError::UnknownAsset)?;
-        let open = pay.open.get(&reservation.id).copied().ok_or(LedgerError::NotOpen(reservation.id))?;
-        if needed > open.remaining {
-            return Err(LedgerError::FillExceedsReservation { id: reservation.id, needed, remaining: open.remaining });
+        let remaining = *pay.open.get(&reservation.id).ok_or(LedgerError::NotOpen(reservation.id))?;
+        if needed > remaining {
+            return Err(LedgerError::FillExceedsReservation {
+                id: reservation.id,
+                needed: dec(needed),
+                remaining: dec(remaining),
+            });
         }
-        if !third.is_zero() {
+        if third != 0 {
             let fee_slot = locked.slot(commission_asset).ok_or(LedgerError::UnknownAsset)?;
-            if fee_slot.balance.free < third {
-                let free = fee_slot.balance.free;
+            if fee_slot.held.free < third {
+                let free = fee_slot.held.free;
                 return Err(self.insufficient(commission_asset, third, free));
             }
         }
         let credit_slot = locked.slot(credit_asset).ok_or(LedgerError::UnknownAsset)?;
-        fits(credit_slot.balance, credit)?;
+        fits(credit_slot.held, credit).ok_or(LedgerError::InvalidAmount(dec(credit)))?;
         // Apply: nothing below can fail.
-        credit_slot.balance.free += credit;
+        credit_slot.held.free += credit;
         let pay = locked.slot(pay_asset).ok_or(LedgerError::UnknownAsset)?;
-        pay.balance.locked -= needed;
-        if let Some(o) = pay.open.get_mut(&reservation.id) {
-            o.remaining -= needed;
+        pay.held.locked -= needed;
+        if let Some(left) = pay.open.get_mut(&reservation.id) {
+            *left -= needed;
         }
-        let mut changes =
-            [Some((pay_asset, Decimal::ZERO, -needed)), Some((credit_asset, credit, Decimal::ZERO)), None];
-        if !third.is_zero()
+        let mut assets = [Some(pay_asset), Some(credit_asset), None];
+        if third != 0
             && let Some(fee_slot) = locked.slot(commission_asset)
         {
-            fee_slot.balance.free -= third;
-            changes[2] = Some((commission_asset, -third, Decimal::ZERO));
+            fee_slot.held.free -= third;
+            assets[2] = Some(commission_asset);
         }
-        self.journal(&mut locked, JournalOp::Fill(reservation.id), changes);
+        self.journal(&mut locked, JournalOp::Fill(reservation.id), assets, [needed, credit, third]);
         Ok(())
     }
 
@@ -578,17 +661,13 @@ impl Ledger {
     /// [`LedgerError::NotOpen`] when it was already released.
     pub fn release(&self, reservation: &Reservation) -> Result<Decimal, LedgerError> {
         let asset = reservation.locked_asset();
-        let mut locked = self.lock_all([Some(asset), None, None])?;
+        let mut locked = self.lock_one(asset)?;
         let slot = locked.slot(asset).ok_or(LedgerError::UnknownAsset)?;
-        let open = slot.open.remove(&reservation.id).ok_or(LedgerError::NotOpen(reservation.id))?;
-        slot.balance.locked -= open.remaining;
-        slot.balance.free += open.remaining;
-        self.journal(
-            &mut locked,
-            JournalOp::Release(reservation.id),
-            [Some((asset, open.remaining, -open.remaining)), None, None],
-        );
-        Ok(open.remaining)
+        let remaining = slot.open.remove(&reservation.id).ok_or(LedgerError::NotOpen(reservation.id))?;
+        slot.held.locked -= remaining;
+        slot.held.free += remaining;
+        self.journal(&mut locked, JournalOp::Release(reservation.id), [Some(asset), None, None], [remaining, 0, 0]);
+        Ok(dec(remaining))
     }
 
     /// Compares the ledger with the exchange's balances (`GET /api/v3/account` or
@@ -617,36 +696,83 @@ impl Ledger {
     #[must_use]
     pub fn journal_entries(&self) -> Vec<JournalEntry> {
         let count = self.registered.load(Ordering::Acquire);
-        let mut all: Vec<JournalEntry> =
-            self.slots.iter().take(count).flat_map(|s| lock(s).journal.iter().copied().collect::<Vec<_>>()).collect();
+        let mut all: Vec<JournalEntry> = self
+            .slots
+            .iter()
+            .take(count)
+            .flat_map(|s| lock(&s.0).journal.iter().map(RawEntry::entry).collect::<Vec<_>>())
+            .collect();
         all.sort_unstable_by_key(|e| e.seq);
         all
     }
 }
 
-/// The largest balance the ledger holds, exclusive: 10^20 (Binance's 20 integer digits).
-const LIMIT: Decimal = Decimal::from_parts(1_661_992_960, 1_808_227_885, 5, false, 0);
-
 /// The most decimals an amount may carry (Binance keeps balances to 8 decimals).
 const MAX_DECIMALS: u32 = 8;
 
-/// Whether `amount` can be added to `balance` with `free + locked` below [`LIMIT`]. With every
-/// amount below 10^20 and at most 8 decimals, every sum and difference the ledger computes has at
-/// most 28 significant digits, so `Decimal` arithmetic is exact (it would round silently beyond).
-fn fits(balance: Balance, amount: Decimal) -> Result<(), LedgerError> {
-    if balance.total() + amount < LIMIT { Ok(()) } else { Err(LedgerError::InvalidAmount(amount)) }
+/// Reservation ids: the asset's index above this many bits, the asset's counter below.
+const RESERVATION_BITS: u32 = 48;
+const RESERVATION_MASK: u64 = (1 << RESERVATION_BITS) - 1;
+
+/// 10^0 ..= 10^8.
+const POW10: [Units; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
+
+/// Units as a `Decimal` with 8 decimals (always representable: |units| < 10^28 < 2^96).
+fn dec(units: Units) -> Decimal {
+    Decimal::try_from_i128_with_scale(units, MAX_DECIMALS).unwrap_or(Decimal::MAX)
 }
 
-/// Not negative, below 10^20, at most 8 decimals.
-fn valid(amount: Decimal) -> Result<(), LedgerError> {
-    if amount.is_sign_negative() || amount >= LIMIT || amount.round_dp(MAX_DECIMALS) != amount {
-        Err(LedgerError::InvalidAmount(amount))
+/// Whether `amount` units can be added to `held` with `free + locked` staying below the limit.
+fn fits(held: Held, amount: Units) -> Option<()> {
+    (held.free + held.locked + amount < LIMIT_UNITS).then_some(())
+}
+
+/// An amount in units: not negative, below 10^20, at most 8 decimals.
+fn units_of(amount: Decimal) -> Result<Units, LedgerError> {
+    let invalid = LedgerError::InvalidAmount(amount);
+    if amount.is_sign_negative() && !amount.is_zero() {
+        return Err(invalid);
+    }
+    let (mantissa, scale) = (amount.mantissa(), amount.scale());
+    let units = if let Some(factor) = POW10.get((MAX_DECIMALS.saturating_sub(scale)) as usize)
+        && scale <= MAX_DECIMALS
+    {
+        // |mantissa| < 2^96 and factor <= 10^8 < 2^27: no overflow.
+        Some(mantissa * factor)
     } else {
-        Ok(())
+        // More decimals are fine only when they are trailing zeros.
+        let divisor = 10_i128.checked_pow(scale - MAX_DECIMALS).ok_or(invalid.clone())?;
+        (mantissa % divisor == 0).then(|| mantissa / divisor)
+    };
+    match units {
+        Some(u) if (0..LIMIT_UNITS).contains(&u) => Ok(u),
+        _ => Err(invalid),
     }
 }
 
-fn positive(amount: Decimal) -> Result<(), LedgerError> {
-    valid(amount)?;
-    if amount > Decimal::ZERO { Ok(()) } else { Err(LedgerError::InvalidAmount(amount)) }
+/// A valid amount above zero, in units.
+fn positive(amount: Decimal) -> Result<Units, LedgerError> {
+    match units_of(amount)? {
+        0 => Err(LedgerError::InvalidAmount(amount)),
+        units => Ok(units),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_round_trip_and_refuse_what_does_not_fit() {
+        use rust_decimal_macros::dec as d;
+        assert_eq!(units_of(d!(1.5)), Ok(150_000_000));
+        assert_eq!(units_of(d!(0.00000001)), Ok(1));
+        assert_eq!(units_of(d!(1.0000000000)), Ok(100_000_000), "trailing zeros beyond 8 decimals are fine");
+        assert!(units_of(d!(0.000000001)).is_err());
+        assert!(units_of(d!(-1)).is_err());
+        assert!(units_of(d!(100000000000000000000)).is_err());
+        assert_eq!(units_of(d!(99999999999999999999.99999999)), Ok(LIMIT_UNITS - 1));
+        assert_eq!(dec(150_000_000), d!(1.5));
+        assert_eq!(dec(-(LIMIT_UNITS - 1)), d!(-99999999999999999999.99999999));
+    }
 }

@@ -18,6 +18,7 @@
 pub mod book;
 pub mod clock;
 mod decode;
+mod fast_hash;
 pub mod ledger;
 pub mod limits;
 pub mod model;

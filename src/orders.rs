@@ -56,6 +56,7 @@ use std::sync::Arc;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use crate::fast_hash::FastHash;
 use crate::ledger::{AssetId, Execution, Ledger, LedgerError, Reservation};
 use crate::model::{ClientOrderId, ExecutionType, OrderRequest, OrderStatus, OrderType, Side};
 use crate::rest::{ApiError, Fill, MyTrade, OrderInfo, OrderResponse, Outcome, Rejection};
@@ -410,7 +411,7 @@ struct Tracked {
     backoff_ms: i64,
     /// When the last query was asked for.
     last_query_ms: Option<i64>,
-    trades: HashSet<u64>,
+    trades: HashSet<u64, FastHash>,
     done: bool,
 }
 
@@ -419,11 +420,11 @@ struct Tracked {
 pub struct Orders {
     ledger: Arc<Ledger>,
     config: OrdersConfig,
-    orders: HashMap<ClientOrderId, Tracked>,
+    orders: HashMap<ClientOrderId, Tracked, FastHash>,
     /// Ended and settled orders, oldest first (forgotten beyond `retain_done`).
     done: VecDeque<ClientOrderId>,
     /// The order occupying each symbol under the policy.
-    busy: HashMap<String, ClientOrderId>,
+    busy: HashMap<String, ClientOrderId, FastHash>,
 }
 
 impl fmt::Debug for Orders {
@@ -458,7 +459,7 @@ impl Orders {
     /// A tracker moving funds in `ledger`.
     #[must_use]
     pub fn new(ledger: Arc<Ledger>, config: OrdersConfig) -> Self {
-        Self { ledger, config, orders: HashMap::new(), done: VecDeque::new(), busy: HashMap::new() }
+        Self { ledger, config, orders: HashMap::default(), done: VecDeque::new(), busy: HashMap::default() }
     }
 
     /// The ledger.
@@ -527,7 +528,7 @@ impl Orders {
             timer: Some((now_ms.saturating_add(self.config.reply_timeout_ms), Timer::Reply)),
             backoff_ms: self.config.query_backoff_ms.max(1),
             last_query_ms: None,
-            trades: HashSet::new(),
+            trades: HashSet::default(),
             done: false,
         };
         self.orders.insert(id, tracked);

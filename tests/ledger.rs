@@ -103,7 +103,18 @@ fn failures_change_nothing_and_reservations_resolve_once() {
     assert_eq!(ledger.balance(btc).unwrap(), Balance::default());
     // The journal holds every change in order; reconcile finds what differs.
     let entries = ledger.journal_entries();
-    assert!(entries.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(entries.windows(2).all(|w| w[0].seq <= w[1].seq));
+    // Per asset, the sequence strictly increases and the deltas add up to the balance.
+    for asset in [usdt, btc, bnb] {
+        let touching: Vec<_> = entries
+            .iter()
+            .filter_map(|e| e.changes.iter().flatten().find(|c| c.0 == asset).map(|c| (e.seq, c.1, c.2)))
+            .collect();
+        assert!(touching.windows(2).all(|w| w[0].0 < w[1].0), "{touching:?}");
+        let free: Decimal = touching.iter().map(|c| c.1).sum();
+        let locked: Decimal = touching.iter().map(|c| c.2).sum();
+        assert_eq!(Balance { free, locked }, ledger.balance(asset).unwrap());
+    }
     assert_eq!(entries.len(), 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1);
     let exchange = vec![
         ("USDT".to_owned(), ledger.balance(usdt).unwrap()),
