@@ -586,3 +586,169 @@ pub fn ledger_ops(data: &[u8]) {
         }
     }
 }
+
+/// `order_events`: arbitrary answers, events, polls and cancels for eight client order ids
+/// through `Orders`. Never a panic; after every step each asset's locked balance equals what the
+/// tracked orders' open reservations hold, no balance is negative, each order's cumulative
+/// executed quantity never shrinks, and an ended order never comes back to life.
+pub fn order_events(data: &[u8]) {
+    use std::sync::Arc;
+
+    use aegis_exchange::ClientOrderId;
+    use aegis_exchange::ledger::Ledger;
+    use aegis_exchange::orders::{Orders, OrdersConfig, Submit, SymbolPolicy};
+    use aegis_exchange::rest::{ApiError, MyTrade, OrderInfo};
+    use aegis_exchange::ws_api::ExecutionReport;
+    use serde_json::json;
+
+    const STATUSES: [&str; 10] = [
+        "NEW",
+        "PARTIALLY_FILLED",
+        "FILLED",
+        "CANCELED",
+        "REJECTED",
+        "EXPIRED",
+        "EXPIRED_IN_MATCH",
+        "PENDING_NEW",
+        "PENDING_CANCEL",
+        "SOMETHING_NEW",
+    ];
+    const EXECUTIONS: [&str; 8] =
+        ["NEW", "TRADE", "CANCELED", "REJECTED", "EXPIRED", "TRADE_PREVENTION", "REPLACED", "X"];
+    const ASSETS: [Option<&str>; 5] = [None, Some("BTC"), Some("USDT"), Some("BNB"), Some("DOGE")];
+    const BODIES: [&[u8]; 7] = [
+        br#"{"code":-2010,"msg":"Account has insufficient balance for requested action."}"#,
+        br#"{"code":-1007,"msg":"Timeout waiting for response from backend server."}"#,
+        br#"{"code":-1006,"msg":"An unexpected response was received from the message bus."}"#,
+        br#"{"code":-2013,"msg":"Order does not exist."}"#,
+        br#"{"code":-1003,"msg":"Too much request weight used"}"#,
+        b"<html>502 Bad Gateway</html>",
+        br#"{"symbol":"BTCUSDT","orderId":42,"orderListId":-1,"clientOrderId":"f0","transactTime":1}"#,
+    ];
+    const STATUS_CODES: [u16; 8] = [200, 400, 408, 418, 429, 500, 502, 503];
+
+    let mut b = Bytes::new(data);
+    let ledger = Arc::new(Ledger::new());
+    let ids: Vec<_> = ["BTC", "USDT", "BNB"].iter().filter_map(|a| ledger.asset(a).ok()).collect();
+    assert_eq!(ids.len(), 3);
+    for id in &ids {
+        assert!(ledger.credit(*id, Decimal::from(1_000_000)).is_ok());
+    }
+    let policy = [SymbolPolicy::Any, SymbolPolicy::OneInFlight, SymbolPolicy::OneOpen][usize::from(b.u8() % 3)];
+    let mut orders =
+        Orders::new(Arc::clone(&ledger), OrdersConfig { symbol_policy: policy, ..OrdersConfig::default() });
+    let cids: Vec<ClientOrderId> = (0..8).filter_map(|i| ClientOrderId::new(&format!("f{i}")).ok()).collect();
+    let mut executed = [Decimal::ZERO; 8];
+    let mut ended = [false; 8];
+    let mut now: i64 = 0;
+    let small = |b: &mut Bytes<'_>| Decimal::new(i64::from(b.u8()) * 1000 + i64::from(b.u8()), u32::from(b.u8() % 9));
+    for _ in 0..128 {
+        if b.data.is_empty() {
+            break;
+        }
+        let op = b.u8();
+        let k = usize::from(b.u8() % 8);
+        let id = cids[k];
+        now += i64::from(b.u8()) * 64;
+        let order_id = 42 + u64::from(b.u8() % 2);
+        match op % 11 {
+            0 => {
+                let side = if b.bool() { Side::Buy } else { Side::Sell };
+                let order = OrderRequest::limit("BTCUSDT", side, small(&mut b), small(&mut b)).with_client_order_id(id);
+                let _ = orders.submit(now, Submit::new(&order, ids[0], ids[1], now, i64::from(b.u8()) * 100));
+            }
+            1 => {
+                orders.on_place_unanswered(now, &id);
+            }
+            2 => {
+                let status = STATUS_CODES[usize::from(b.u8() % 8)];
+                let body = BODIES[usize::from(b.u8() % 7)];
+                orders.on_place_http(now, &id, status, body, None);
+            }
+            3 => {
+                let cancel = b.u8().is_multiple_of(4);
+                let report = json!({"e": "executionReport", "E": now, "s": "BTCUSDT",
+                    "c": if cancel { "cancel-id".to_owned() } else { id.as_str().to_owned() },
+                    "C": if cancel { id.as_str() } else { "" },
+                    "S": if b.bool() { "BUY" } else { "SELL" }, "o": "LIMIT", "f": "GTC", "q": small(&mut b).to_string(),
+                    "p": small(&mut b).to_string(), "P": "0", "F": "0", "g": -1,
+                    "x": EXECUTIONS[usize::from(b.u8() % 8)], "X": STATUSES[usize::from(b.u8() % 10)], "r": "NONE",
+                    "i": order_id, "l": small(&mut b).to_string(), "z": small(&mut b).to_string(),
+                    "L": small(&mut b).to_string(), "n": small(&mut b).to_string(),
+                    "N": ASSETS[usize::from(b.u8() % 5)], "T": now, "t": i64::from(b.u8() % 10) - 1, "I": 1,
+                    "w": true, "m": false, "M": false, "O": now, "Z": small(&mut b).to_string(),
+                    "Y": small(&mut b).to_string(), "Q": "0"});
+                if let Ok(r) = serde_json::from_value::<ExecutionReport>(report) {
+                    orders.on_execution_report(now, &r);
+                }
+            }
+            4 => {
+                let info = json!({"symbol": "BTCUSDT", "orderId": order_id, "orderListId": -1, "clientOrderId": id.as_str(),
+                    "price": "1", "origQty": "1", "executedQty": small(&mut b).to_string(),
+                    "cummulativeQuoteQty": if b.bool() { "-1".to_owned() } else { small(&mut b).to_string() },
+                    "status": STATUSES[usize::from(b.u8() % 10)], "timeInForce": "GTC", "type": "LIMIT", "side": "BUY"});
+                if let Ok(info) = serde_json::from_value::<OrderInfo>(info) {
+                    orders.on_query_response(now, &info);
+                }
+            }
+            5 => {
+                let error = ApiError::from_parts(
+                    STATUS_CODES[usize::from(b.u8() % 8)],
+                    BODIES[usize::from(b.u8() % 7)],
+                    None,
+                    now,
+                );
+                orders.on_query_error(now, &id, &error);
+            }
+            6 => {
+                while orders.poll_action(now).is_some() {}
+                if let Some(at) = orders.next_timeout() {
+                    assert!(at > now, "a due action was not handed out");
+                }
+            }
+            7 => {
+                let _ = orders.cancel(&id);
+            }
+            8 => {
+                let error = ApiError::from_parts(400, BODIES[usize::from(b.u8() % 7)], None, now);
+                orders.on_cancel_error(now, &id, &error);
+            }
+            9 => {
+                let trades: Vec<MyTrade> = (0..b.u8() % 4)
+                    .filter_map(|_| {
+                        serde_json::from_value(json!({"symbol": "BTCUSDT", "id": b.u8() % 10, "orderId": order_id,
+                            "orderListId": -1, "price": "1", "qty": small(&mut b).to_string(),
+                            "quoteQty": small(&mut b).to_string(), "commission": small(&mut b).to_string(),
+                            "commissionAsset": ASSETS[usize::from(b.u8() % 5)].unwrap_or("BTC"), "time": now,
+                            "isBuyer": true, "isMaker": false, "isBestMatch": true}))
+                        .ok()
+                    })
+                    .collect();
+                orders.on_trades(now, &id, &trades);
+            }
+            _ => {
+                orders.on_not_sent(&id);
+            }
+        }
+        // Invariants.
+        let mut locked = [Decimal::ZERO; 3];
+        for (i, cid) in cids.iter().enumerate() {
+            let Some(view) = orders.get(cid) else { continue };
+            assert!(view.executed_qty >= executed[i], "{cid}: executed went back");
+            executed[i] = view.executed_qty;
+            if ended[i] && !view.ledger_mismatch {
+                assert!(view.state.is_terminal(), "{cid}: came back to life as {}", view.state);
+            }
+            ended[i] |= view.state.is_terminal();
+            if let Some(r) = view.reservation {
+                let slot = ids.iter().position(|a| *a == r.locked_asset()).unwrap_or(0);
+                locked[slot] += ledger.remaining(&r).unwrap_or_default();
+            }
+        }
+        for (slot, asset) in ids.iter().enumerate() {
+            let bal = ledger.balance(*asset).unwrap_or_default();
+            assert!(!bal.free.is_sign_negative() && !bal.locked.is_sign_negative(), "{bal:?}");
+            assert_eq!(bal.locked, locked[slot], "locked funds without an open order");
+        }
+    }
+}

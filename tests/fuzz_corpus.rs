@@ -56,3 +56,8 @@ fn book_sequence_corpus() {
 fn ledger_ops_corpus() {
     assert!(replay("ledger_ops", common::harness::ledger_ops) >= 5);
 }
+
+#[test]
+fn order_events_corpus() {
+    assert!(replay("order_events", common::harness::order_events) >= 5);
+}
