@@ -412,11 +412,6 @@ impl Ledger {
         self.slots.get(id.index()).map(|p| &p.0).ok_or(LedgerError::UnknownAsset)
     }
 
-    fn lock_one(&self, id: AssetId) -> Result<Locked<'_>, LedgerError> {
-        let slot = self.registered(id)?;
-        Ok(Locked { ids: [Some(id), None, None], guards: [Some(lock(slot)), None, None] })
-    }
-
     fn lock_all(&self, ids: [Option<AssetId>; 3]) -> Result<Locked<'_>, LedgerError> {
         let mut sorted = ids;
         sorted.sort_unstable_by_key(|x| x.map_or(usize::MAX, AssetId::index));
@@ -456,16 +451,28 @@ impl Ledger {
         for guard in locked.guards.iter_mut().flatten() {
             guard.clock = seq;
         }
-        let raw = RawEntry { seq, op, assets, amounts };
-        let cap = self.config.journal_per_asset.max(1);
         if let Some(first) = assets[0]
             && let Some(slot) = locked.slot(first)
         {
-            if slot.journal.len() >= cap {
-                slot.journal.pop_front();
-            }
-            slot.journal.push_back(raw);
+            self.push(slot, RawEntry { seq, op, assets, amounts });
         }
+    }
+
+    /// Records an operation on one asset (locked) that moved `amount`.
+    #[inline(always)]
+    fn journal_one(&self, slot: &mut Slot, op: JournalOp, asset: AssetId, amount: Units) {
+        slot.clock += 1;
+        let raw = RawEntry { seq: slot.clock, op, assets: [Some(asset), None, None], amounts: [amount, 0, 0] };
+        self.push(slot, raw);
+    }
+
+    /// Keeps an entry in its first asset's bounded journal and hands it to the hook.
+    #[inline(always)]
+    fn push(&self, slot: &mut Slot, raw: RawEntry) {
+        if slot.journal.len() >= self.config.journal_per_asset.max(1) {
+            slot.journal.pop_front();
+        }
+        slot.journal.push_back(raw);
         if let Some(hook) = &self.hook {
             hook(&raw.entry());
         }
@@ -493,13 +500,12 @@ impl Ledger {
     /// [`LedgerError::InvalidAmount`] unless `amount > 0`; [`LedgerError::UnknownAsset`].
     pub fn credit(&self, asset: AssetId, amount: Decimal) -> Result<Balance, LedgerError> {
         let units = positive(amount)?;
-        let mut locked = self.lock_one(asset)?;
-        let slot = locked.slot(asset).ok_or(LedgerError::UnknownAsset)?;
+        let mut slot = lock(self.registered(asset)?);
         // free + locked stays below the limit.
         fits(slot.held, units).ok_or(LedgerError::InvalidAmount(amount))?;
         slot.held.free += units;
         let balance = slot.held.to_balance();
-        self.journal(&mut locked, JournalOp::Credit, [Some(asset), None, None], [units, 0, 0]);
+        self.journal_one(&mut slot, JournalOp::Credit, asset, units);
         Ok(balance)
     }
 
@@ -509,15 +515,15 @@ impl Ledger {
     /// [`LedgerError::InsufficientFunds`] when less is free; [`LedgerError::InvalidAmount`].
     pub fn debit(&self, asset: AssetId, amount: Decimal) -> Result<Balance, LedgerError> {
         let units = positive(amount)?;
-        let mut locked = self.lock_one(asset)?;
-        let slot = locked.slot(asset).ok_or(LedgerError::UnknownAsset)?;
+        let mut slot = lock(self.registered(asset)?);
         if slot.held.free < units {
             let free = slot.held.free;
+            drop(slot);
             return Err(self.insufficient(asset, units, free));
         }
         slot.held.free -= units;
         let balance = slot.held.to_balance();
-        self.journal(&mut locked, JournalOp::Debit, [Some(asset), None, None], [units, 0, 0]);
+        self.journal_one(&mut slot, JournalOp::Debit, asset, units);
         Ok(balance)
     }
 
@@ -560,10 +566,11 @@ impl Ledger {
         // Both assets must exist; only the locked one is locked (and checked by `lock_one`).
         let (asset, other) = if side == Side::Buy { (quote, base) } else { (base, quote) };
         self.registered(other)?;
-        let mut locked = self.lock_one(asset)?;
-        let slot = locked.slot(asset).ok_or(LedgerError::UnknownAsset)?;
+        let mut guard = lock(self.registered(asset)?);
+        let slot = &mut *guard;
         if slot.held.free < amount {
             let free = slot.held.free;
+            drop(guard);
             return Err(self.insufficient(asset, amount, free));
         }
         // Unique in the ledger: the asset's index, then the asset's own counter (which skips a
@@ -578,7 +585,7 @@ impl Ledger {
         slot.held.free -= amount;
         slot.held.locked += amount;
         slot.open.insert(id, amount);
-        self.journal(&mut locked, JournalOp::Reserve(id), [Some(asset), None, None], [amount, 0, 0]);
+        self.journal_one(slot, JournalOp::Reserve(id), asset, amount);
         Ok(Reservation { id, buy: side == Side::Buy, base, quote })
     }
 
@@ -661,12 +668,11 @@ impl Ledger {
     /// [`LedgerError::NotOpen`] when it was already released.
     pub fn release(&self, reservation: &Reservation) -> Result<Decimal, LedgerError> {
         let asset = reservation.locked_asset();
-        let mut locked = self.lock_one(asset)?;
-        let slot = locked.slot(asset).ok_or(LedgerError::UnknownAsset)?;
+        let mut slot = lock(self.registered(asset)?);
         let remaining = slot.open.remove(&reservation.id).ok_or(LedgerError::NotOpen(reservation.id))?;
         slot.held.locked -= remaining;
         slot.held.free += remaining;
-        self.journal(&mut locked, JournalOp::Release(reservation.id), [Some(asset), None, None], [remaining, 0, 0]);
+        self.journal_one(&mut slot, JournalOp::Release(reservation.id), asset, remaining);
         Ok(dec(remaining))
     }
 
