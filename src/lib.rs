@@ -3,9 +3,12 @@
 //! # Architecture
 //!
 //! ```text
-//!  intents ──► model ─► rules (filters, rounding) ─► ValidatedOrder ─► (sign, limits, send: later)
-//!                 ▲
+//!  intents ──► model ─► rules (filters, rounding) ─► ValidatedOrder ─► orders.submit (ledger reserve)
+//!                 ▲                                                    ─► limits ─► rest / ws_api + sign
 //!  exchangeInfo ──┘  ExchangeInfo::from_json: every filter, unknown ones kept and listed
+//!
+//!  answers, executionReports ─► orders (state machine, dedup by trade id) ─► ledger fill / release
+//!  market frames ─► stream (decode + sanitize) ─► book / ring / History
 //! ```
 //!
 //! The core is sans-IO: it never reads a clock, never spawns, never touches a socket. Time and
