@@ -59,7 +59,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::fast_hash::FastHash;
 use crate::ledger::{AssetId, Execution, Ledger, LedgerError, Reservation};
 use crate::model::{ClientOrderId, ExecutionType, OrderRequest, OrderStatus, OrderType, Side};
-use crate::rest::{ApiError, Fill, MyTrade, OrderInfo, OrderResponse, Outcome, Rejection};
+use crate::rest::{self, ApiError, Fill, MyTrade, OrderInfo, OrderResponse, Outcome, Rejection, ResponseError};
 use crate::ws_api::ExecutionReport;
 
 /// Where an order is, as this side knows it.
@@ -572,14 +572,12 @@ impl Orders {
         body: &[u8],
         retry_after: Option<&str>,
     ) -> Applied {
-        if (200..300).contains(&status) {
-            return match serde_json::from_slice::<OrderResponse>(body) {
-                Ok(response) if response.client_order_id == id.as_str() => self.on_place_response(now_ms, &response),
-                _ => self.on_place_unanswered(now_ms, id),
-            };
+        match rest::decode::<OrderResponse>(status, body, retry_after, now_ms) {
+            Ok(response) if response.client_order_id == id.as_str() => self.on_place_response(now_ms, &response),
+            // An unreadable (or someone else's) success body: the order probably exists.
+            Ok(_) | Err(ResponseError::Decode(_)) => self.on_place_unanswered(now_ms, id),
+            Err(ResponseError::Api(error)) => self.on_place_error(now_ms, id, &error),
         }
-        let error = ApiError::from_parts(status, body, retry_after, now_ms);
-        self.on_place_error(now_ms, id, &error)
     }
 
     /// An error answer to the order's POST (REST or WebSocket API). An unknown outcome (5xx,
@@ -589,7 +587,7 @@ impl Orders {
         match error.outcome() {
             Outcome::Unknown => self.on_place_unanswered(now_ms, id),
             _ => {
-                let reason = if error.msg.is_empty() { format!("{:?}", error.code) } else { error.msg.clone() };
+                let reason = if error.msg.is_empty() { error.to_string() } else { error.msg.clone() };
                 self.conclude(id, OrderState::Rejected, Some(reason), OrderState::is_in_flight)
             }
         }
@@ -598,7 +596,7 @@ impl Orders {
     /// A `POST /api/v3/order` (or `order.place`) result in any response type. FULL fills are
     /// applied to the ledger by trade id.
     pub fn on_place_response(&mut self, now_ms: i64, response: &OrderResponse) -> Applied {
-        let Some(id) = self.key(&response.client_order_id, None) else { return Applied::Untracked };
+        let Some(id) = Self::key(&response.client_order_id, None) else { return Applied::Untracked };
         let report = Report {
             order_id: response.order_id,
             // An ACK says only that the order exists.
@@ -614,7 +612,7 @@ impl Orders {
     /// An order as `GET /api/v3/order`, `order.status` or a cancel answer describes it.
     pub fn on_query_response(&mut self, now_ms: i64, info: &OrderInfo) -> Applied {
         let orig = info.orig_client_order_id.as_deref().filter(|s| !s.is_empty());
-        let Some(id) = self.key(&info.client_order_id, orig) else { return Applied::Untracked };
+        let Some(id) = Self::key(&info.client_order_id, orig) else { return Applied::Untracked };
         let report = Report {
             order_id: info.order_id,
             status: Some(&info.status),
@@ -697,7 +695,7 @@ impl Orders {
     /// the order's state and cumulative quantities only move forward.
     pub fn on_execution_report(&mut self, now_ms: i64, report: &ExecutionReport) -> Applied {
         let orig = Some(report.orig_client_order_id.as_str()).filter(|s| !s.is_empty());
-        let Some(id) = self.key(&report.client_order_id, orig) else { return Applied::Untracked };
+        let Some(id) = Self::key(&report.client_order_id, orig) else { return Applied::Untracked };
         let reason = Some(report.reject_reason.as_str()).filter(|r| *r != "NONE" && !r.is_empty());
         let state_report = Report {
             order_id: report.order_id,
@@ -779,10 +777,10 @@ impl Orders {
         self.orders.values().filter_map(|t| t.timer.map(|(at, _)| at)).min()
     }
 
-    /// The tracked id an answer or event is about: the original id of a cancel, else its own.
-    fn key(&self, client_order_id: &str, orig: Option<&str>) -> Option<ClientOrderId> {
-        let id = ClientOrderId::new(orig.unwrap_or(client_order_id)).ok()?;
-        self.orders.contains_key(&id).then_some(id)
+    /// The id an answer or event is about: the original id of a cancel, else its own (`None` for
+    /// an id no order of ours could have; `apply` answers `Untracked` for one it does not know).
+    fn key(client_order_id: &str, orig: Option<&str>) -> Option<ClientOrderId> {
+        ClientOrderId::new(orig.unwrap_or(client_order_id)).ok()
     }
 
     /// Ends an in-flight order without the exchange's report (rejected, not sent, not placed).
@@ -828,8 +826,9 @@ impl Orders {
             if !t.trades.insert(trade.id) {
                 continue;
             }
-            traded += trade.base_qty;
-            t.view.traded_qty += trade.base_qty;
+            // Exchange-supplied: saturate rather than panic on an absurd sum.
+            traded = traded.saturating_add(trade.base_qty);
+            t.view.traded_qty = t.view.traded_qty.saturating_add(trade.base_qty);
             if let Err(e) = settle_trade(&self.ledger, t.view.reservation.as_ref(), &trade) {
                 t.view.ledger_mismatch = true;
                 ledger_error = Some(e);
@@ -888,6 +887,9 @@ impl Orders {
     }
 
     fn refresh_busy(&mut self, id: &ClientOrderId) {
+        if self.config.symbol_policy == SymbolPolicy::Any {
+            return;
+        }
         let Some(t) = self.orders.get(id) else { return };
         if self.occupies(t.view.state) {
             if !self.busy.contains_key(&t.view.symbol) {

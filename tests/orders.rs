@@ -29,7 +29,6 @@ struct Desk {
     orders: Orders,
     btc: AssetId,
     usdt: AssetId,
-    bnb: AssetId,
 }
 
 fn desk(config: OrdersConfig) -> Desk {
@@ -38,7 +37,7 @@ fn desk(config: OrdersConfig) -> Desk {
     ledger.credit(usdt, dec!(10000)).unwrap();
     ledger.credit(bnb, dec!(1)).unwrap();
     let orders = Orders::new(Arc::clone(&ledger), config);
-    Desk { ledger, orders, btc, usdt, bnb }
+    Desk { ledger, orders, btc, usdt }
 }
 
 impl Desk {
@@ -501,7 +500,6 @@ fn a_ledger_refusal_is_reported_not_hidden() {
     assert_eq!(view.state, OrderState::Filled);
     // The trade could not move the funds; the reservation still went back (reconcile fixes the rest).
     assert_eq!(d.bal(d.usdt), Balance { free: dec!(10000), locked: dec!(0) });
-    let _ = d.bnb;
 }
 
 /// Builds the event sequence of one order: NEW, trades (qty, price), then FILLED or CANCELED.
