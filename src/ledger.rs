@@ -119,6 +119,9 @@ pub enum LedgerError {
     /// No such asset id, or no room for another asset.
     #[error("unknown asset or asset table full")]
     UnknownAsset,
+    /// A reservation's base and quote are the same asset.
+    #[error("base and quote are the same asset")]
+    SameAsset,
 }
 
 /// Funds locked for one order. `Copy`: the order tracker keeps it; the ledger knows whether it is
@@ -325,19 +328,6 @@ fn lock(m: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
 #[repr(align(128))]
 struct Padded(Mutex<Slot>);
 
-/// Up to three slots locked in ascending id order.
-struct Locked<'a> {
-    ids: [Option<AssetId>; 3],
-    guards: [Option<MutexGuard<'a, Slot>>; 3],
-}
-
-impl Locked<'_> {
-    fn slot(&mut self, id: AssetId) -> Option<&mut Slot> {
-        let i = self.ids.iter().position(|x| *x == Some(id))?;
-        self.guards.get_mut(i)?.as_deref_mut()
-    }
-}
-
 impl Ledger {
     /// An empty ledger with the default settings.
     #[must_use]
@@ -412,25 +402,6 @@ impl Ledger {
         self.slots.get(id.index()).map(|p| &p.0).ok_or(LedgerError::UnknownAsset)
     }
 
-    fn lock_all(&self, ids: [Option<AssetId>; 3]) -> Result<Locked<'_>, LedgerError> {
-        let mut sorted = ids;
-        sorted.sort_unstable_by_key(|x| x.map_or(usize::MAX, AssetId::index));
-        let mut out = Locked { ids: [None; 3], guards: [None, None, None] };
-        let mut n = 0;
-        for id in sorted.into_iter().flatten() {
-            if out.ids.contains(&Some(id)) {
-                continue;
-            }
-            let slot = self.registered(id)?;
-            if let (Some(dst_id), Some(dst)) = (out.ids.get_mut(n), out.guards.get_mut(n)) {
-                *dst_id = Some(id);
-                *dst = Some(lock(slot));
-            }
-            n += 1;
-        }
-        Ok(out)
-    }
-
     fn insufficient(&self, asset: AssetId, needed: Units, available: Units) -> LedgerError {
         LedgerError::InsufficientFunds {
             asset: self.asset_name(asset).unwrap_or_default(),
@@ -439,23 +410,22 @@ impl Ledger {
         }
     }
 
-    /// Records an operation on the assets it touched (all locked), with the amounts moved (see
-    /// [`RawEntry`]). Inlined: its arrays are constants at most call sites.
+    /// Records a fill in the paying asset's journal: one Lamport sequence number past the
+    /// clocks of every slot it touched (all locked), which all move to it.
     #[inline(always)]
-    fn journal(&self, locked: &mut Locked<'_>, op: JournalOp, assets: [Option<AssetId>; 3], amounts: [Units; 3]) {
-        let mut seq = 0;
-        for guard in locked.guards.iter().flatten() {
-            seq = seq.max(guard.clock);
+    fn journal_fill(&self, slots: [Option<&mut Slot>; 3], id: u64, assets: [Option<AssetId>; 3], amounts: [Units; 3]) {
+        let [pay, credit, third] = slots;
+        let Some(pay) = pay else { return };
+        let mut seq = pay.clock;
+        for s in [&credit, &third].into_iter().flatten() {
+            seq = seq.max(s.clock);
         }
         seq += 1;
-        for guard in locked.guards.iter_mut().flatten() {
-            guard.clock = seq;
+        for s in [credit, third].into_iter().flatten() {
+            s.clock = seq;
         }
-        if let Some(first) = assets[0]
-            && let Some(slot) = locked.slot(first)
-        {
-            self.push(slot, RawEntry { seq, op, assets, amounts });
-        }
+        pay.clock = seq;
+        self.push(pay, RawEntry { seq, op: JournalOp::Fill(id), assets, amounts });
     }
 
     /// Records an operation on one asset (locked) that moved `amount`.
@@ -563,8 +533,11 @@ impl Ledger {
     }
 
     fn reserve(&self, side: Side, base: AssetId, quote: AssetId, amount: Units) -> Result<Reservation, LedgerError> {
-        // Both assets must exist; only the locked one is locked (and checked by `lock_one`).
+        // Both assets must exist; only the locked one is locked.
         let (asset, other) = if side == Side::Buy { (quote, base) } else { (base, quote) };
+        if asset == other {
+            return Err(LedgerError::SameAsset);
+        }
         self.registered(other)?;
         let mut guard = lock(self.registered(asset)?);
         let slot = &mut *guard;
@@ -610,11 +583,15 @@ impl Ledger {
         let (base_units, quote_units, fee) = (units_of(base_qty)?, units_of(quote_qty)?, units_of(commission)?);
         let (pay_asset, credit_asset) = (reservation.locked_asset(), reservation.credited_asset());
         let (paid, credited) = if reservation.buy { (quote_units, base_units) } else { (base_units, quote_units) };
-        let mut locked = self.lock_all([Some(pay_asset), Some(credit_asset), Some(commission_asset)])?;
-        // Check everything first.
+        if pay_asset == credit_asset {
+            // `reserve` refuses such a reservation; locking one slot twice would deadlock.
+            return Err(LedgerError::SameAsset);
+        }
+        // What each slot gives: the commission comes out of the payment, out of the credit, or
+        // (a third asset, e.g. BNB) out of that asset's free balance.
         let mut needed = paid;
         let mut credit = credited;
-        let mut third = 0;
+        let mut third = None;
         if commission_asset == pay_asset {
             needed += fee;
         } else if commission_asset == credit_asset {
@@ -622,42 +599,74 @@ impl Ledger {
                 return Err(LedgerError::CommissionExceedsCredit { commission, credited: dec(credited) });
             }
             credit -= fee;
-        } else {
-            third = fee;
+        } else if fee != 0 {
+            third = Some(commission_asset);
         }
-        let pay = locked.slot(pay_asset).ok_or(LedgerError::UnknownAsset)?;
-        let remaining = *pay.open.get(&reservation.id).ok_or(LedgerError::NotOpen(reservation.id))?;
-        if needed > remaining {
+        // Lock only the slots touched, in ascending id order (the one lock order of the ledger).
+        let mutexes = [
+            Some(self.registered(pay_asset)?),
+            Some(self.registered(credit_asset)?),
+            match third {
+                Some(asset) => Some(self.registered(asset)?),
+                None => None,
+            },
+        ];
+        let key = |a: Option<AssetId>| a.map_or(usize::MAX, AssetId::index);
+        let (p, c, t) = (pay_asset.index(), credit_asset.index(), key(third));
+        // Three distinct keys (an absent third sorts last): the order by comparisons.
+        let order = match (p < c, c < t, p < t) {
+            (true, true, _) => [0, 1, 2],
+            (true, false, true) => [0, 2, 1],
+            (true, false, false) => [2, 0, 1],
+            (false, true, true) => [1, 0, 2],
+            (false, true, false) => [1, 2, 0],
+            (false, false, _) => [2, 1, 0],
+        };
+        let mut guards: [Option<MutexGuard<'_, Slot>>; 3] = [None, None, None];
+        for k in order {
+            if let (Some(Some(mutex)), Some(guard)) = (mutexes.get(k), guards.get_mut(k)) {
+                *guard = Some(lock(mutex));
+            }
+        }
+        let [pay_guard, credit_guard, third_guard] = &mut guards;
+        let (Some(pay), Some(credit_slot)) = (pay_guard.as_deref_mut(), credit_guard.as_deref_mut()) else {
+            return Err(LedgerError::UnknownAsset);
+        };
+        let mut fee_slot = third_guard.as_deref_mut();
+        // Check everything first.
+        let remaining = pay.open.get_mut(&reservation.id).ok_or(LedgerError::NotOpen(reservation.id))?;
+        if needed > *remaining {
             return Err(LedgerError::FillExceedsReservation {
                 id: reservation.id,
                 needed: dec(needed),
-                remaining: dec(remaining),
+                remaining: dec(*remaining),
             });
         }
-        if third != 0 {
-            let fee_slot = locked.slot(commission_asset).ok_or(LedgerError::UnknownAsset)?;
-            if fee_slot.held.free < third {
-                let free = fee_slot.held.free;
-                return Err(self.insufficient(commission_asset, third, free));
+        let third_fee = if let Some(slot) = fee_slot.as_deref_mut() {
+            if slot.held.free < fee {
+                let free = slot.held.free;
+                drop(guards);
+                return Err(self.insufficient(commission_asset, fee, free));
             }
-        }
-        let credit_slot = locked.slot(credit_asset).ok_or(LedgerError::UnknownAsset)?;
+            fee
+        } else {
+            0
+        };
         fits(credit_slot.held, credit).ok_or(LedgerError::InvalidAmount(dec(credit)))?;
         // Apply: nothing below can fail.
-        credit_slot.held.free += credit;
-        let pay = locked.slot(pay_asset).ok_or(LedgerError::UnknownAsset)?;
+        *remaining -= needed;
         pay.held.locked -= needed;
-        if let Some(left) = pay.open.get_mut(&reservation.id) {
-            *left -= needed;
+        credit_slot.held.free += credit;
+        if let Some(slot) = fee_slot.as_deref_mut() {
+            slot.held.free -= third_fee;
         }
-        let mut assets = [Some(pay_asset), Some(credit_asset), None];
-        if third != 0
-            && let Some(fee_slot) = locked.slot(commission_asset)
-        {
-            fee_slot.held.free -= third;
-            assets[2] = Some(commission_asset);
-        }
-        self.journal(&mut locked, JournalOp::Fill(reservation.id), assets, [needed, credit, third]);
+        let assets = [Some(pay_asset), Some(credit_asset), third];
+        self.journal_fill(
+            [Some(pay), Some(credit_slot), fee_slot],
+            reservation.id,
+            assets,
+            [needed, credit, third_fee],
+        );
         Ok(())
     }
 
@@ -734,6 +743,7 @@ fn fits(held: Held, amount: Units) -> Option<()> {
 }
 
 /// An amount in units: not negative, below 10^20, at most 8 decimals.
+#[inline]
 fn units_of(amount: Decimal) -> Result<Units, LedgerError> {
     let invalid = LedgerError::InvalidAmount(amount);
     if amount.is_sign_negative() && !amount.is_zero() {

@@ -64,6 +64,9 @@ fn failures_change_nothing_and_reservations_resolve_once() {
     let x = big.asset("X").unwrap();
     assert!(big.credit(x, dec!(99999999999999999999.99999999)).is_ok());
     assert_eq!(big.credit(x, dec!(0.00000001)), Err(LedgerError::InvalidAmount(dec!(0.00000001))));
+    // A pair of one asset with itself is refused (a fill would lock one slot twice).
+    assert_eq!(ledger.reserve_buy(usdt, usdt, dec!(1)), Err(LedgerError::SameAsset));
+    assert_eq!(ledger.reserve_sell(usdt, usdt, dec!(1)), Err(LedgerError::SameAsset));
     assert_eq!(ledger.snapshot(), before);
 
     let r = ledger.reserve_buy(btc, usdt, dec!(500)).unwrap();
