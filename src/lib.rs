@@ -27,6 +27,7 @@ pub mod limits;
 pub mod model;
 pub mod num;
 pub mod orders;
+pub mod paper;
 pub mod rest;
 pub mod ring;
 pub mod rules;

@@ -43,6 +43,9 @@ pub enum SignError {
         /// The length that was given.
         len: usize,
     },
+    /// Not a valid Ed25519 public key (the paper exchange's verifying keys).
+    #[error("not a valid Ed25519 public key")]
+    InvalidPublicKey,
     /// An empty HMAC secret or API key.
     #[error("empty {what}")]
     Empty {

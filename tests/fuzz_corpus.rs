@@ -61,3 +61,8 @@ fn ledger_ops_corpus() {
 fn order_events_corpus() {
     assert!(replay("order_events", common::harness::order_events) >= 5);
 }
+
+#[test]
+fn paper_http_corpus() {
+    assert!(replay("paper_http", common::harness::paper_http) >= 10);
+}

@@ -584,7 +584,9 @@ fn shape(path: &str, expected: &'static str) -> DecodeError {
 /// assert_eq!(btc.base_asset(), "BTC");
 /// assert!(info.symbol("NOPE").is_none());
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `ExchangeInfo::default()` is an empty one: no symbols, no rate limits.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ExchangeInfo {
     timezone: Option<String>,
     server_time: Option<i64>,

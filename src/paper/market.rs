@@ -1,0 +1,282 @@
+//! One symbol's simulated market: a seeded random walk of the mid price and a synthetic book of
+//! liquidity around it, regenerated at every step. Deterministic: the same seed and the same
+//! sequence of calls give the same book, trades and prices.
+
+use std::collections::VecDeque;
+
+use rust_decimal::Decimal;
+
+use crate::num::{Rounding, round_to_step};
+use crate::rules::{Filter, SymbolRules};
+
+/// SplitMix64: small, seedable, good enough for a simulation.
+#[derive(Debug, Clone)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// One price level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Level {
+    pub(crate) price: Decimal,
+    pub(crate) qty: Decimal,
+}
+
+/// A public trade of the simulated market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PublicTrade {
+    pub(crate) id: u64,
+    pub(crate) price: Decimal,
+    pub(crate) qty: Decimal,
+    pub(crate) time: i64,
+    pub(crate) buyer_is_maker: bool,
+}
+
+/// How the synthetic market moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkConfig {
+    /// A step of the random walk every this many milliseconds (0: the price only moves when
+    /// told to, with [`PaperExchange::set_price`](super::PaperExchange::set_price)).
+    pub step_ms: u64,
+    /// The largest move of one step, in ticks (each step moves by a uniform amount in
+    /// `-max_ticks..=max_ticks`).
+    pub max_ticks: u64,
+    /// Price levels on each side of the book.
+    pub levels: usize,
+    /// Ticks between the mid price and the first level on each side, and between levels.
+    pub level_gap_ticks: u64,
+    /// The quote value of each level, on average (each level gets 50 %–150 % of it).
+    pub level_notional: Decimal,
+}
+
+impl Default for WalkConfig {
+    fn default() -> Self {
+        Self { step_ms: 1000, max_ticks: 5, levels: 20, level_gap_ticks: 1, level_notional: Decimal::from(20_000) }
+    }
+}
+
+/// At most this many public trades and average-price samples are kept per symbol.
+const KEPT: usize = 1000;
+/// At most this many walk steps are taken by one call (a long pause does not stall the caller).
+const MAX_STEPS_PER_CALL: u64 = 10_000;
+
+/// One symbol's market.
+#[derive(Debug, Clone)]
+pub(crate) struct Market {
+    pub(crate) tick: Decimal,
+    pub(crate) step: Decimal,
+    pub(crate) mid: Option<Decimal>,
+    pub(crate) bids: Vec<Level>,
+    pub(crate) asks: Vec<Level>,
+    pub(crate) update_id: u64,
+    pub(crate) trades: VecDeque<PublicTrade>,
+    next_trade_id: u64,
+    /// (time, price) of every step and trade, for `avgPrice`.
+    samples: VecDeque<(i64, Decimal)>,
+    last_step_ms: Option<i64>,
+    rng: Rng,
+}
+
+impl Market {
+    pub(crate) fn new(rules: &SymbolRules, seed: u64) -> Self {
+        let mut tick = Decimal::new(1, 8);
+        let mut step = Decimal::new(1, 8);
+        for f in rules.filters() {
+            match f {
+                Filter::PriceFilter { tick_size, .. } if !tick_size.is_zero() => tick = *tick_size,
+                Filter::LotSize { step_size, .. } if !step_size.is_zero() => step = *step_size,
+                _ => {}
+            }
+        }
+        Self {
+            tick,
+            step,
+            mid: None,
+            bids: Vec::new(),
+            asks: Vec::new(),
+            update_id: 1,
+            trades: VecDeque::new(),
+            next_trade_id: 1,
+            samples: VecDeque::new(),
+            last_step_ms: None,
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// Moves the mid price to `price` (rounded to the tick) and rebuilds the book.
+    pub(crate) fn set_mid(&mut self, now: i64, price: Decimal, walk: &WalkConfig) {
+        let price = round_to_step(price, self.tick, Rounding::Nearest).unwrap_or(price).max(self.tick);
+        self.mid = Some(price);
+        self.last_step_ms.get_or_insert(now);
+        self.sample(now, price);
+        self.rebuild(walk);
+    }
+
+    /// Walks the price up to `now`: one step per `step_ms` elapsed. Returns whether it moved.
+    pub(crate) fn advance(&mut self, now: i64, walk: &WalkConfig) -> bool {
+        let (Some(mid), Some(last)) = (self.mid, self.last_step_ms) else { return false };
+        if walk.step_ms == 0 || now <= last {
+            return false;
+        }
+        let step_ms = i64::try_from(walk.step_ms).unwrap_or(i64::MAX);
+        let steps = u64::try_from((now - last) / step_ms).unwrap_or(0);
+        if steps == 0 {
+            return false;
+        }
+        let mut price = mid;
+        let span = walk.max_ticks.saturating_mul(2).saturating_add(1);
+        let floor = self.tick.checked_mul(Decimal::from(100)).unwrap_or(self.tick);
+        for i in 0..steps.min(MAX_STEPS_PER_CALL) {
+            let ticks = i128::from(self.rng.below(span)) - i128::from(walk.max_ticks);
+            let moved = self.tick.checked_mul(Decimal::from(ticks)).and_then(|d| price.checked_add(d)).unwrap_or(price);
+            price = if moved < floor { floor.max(price) } else { moved };
+            let at = last + step_ms.saturating_mul(i64::try_from(i + 1).unwrap_or(i64::MAX));
+            self.sample(at, price);
+        }
+        self.last_step_ms = Some(last.saturating_add(step_ms.saturating_mul(i64::try_from(steps).unwrap_or(i64::MAX))));
+        self.mid = Some(price);
+        self.rebuild(walk);
+        true
+    }
+
+    fn rebuild(&mut self, walk: &WalkConfig) {
+        let Some(mid) = self.mid else { return };
+        let gap = self.tick.checked_mul(Decimal::from(walk.level_gap_ticks.max(1))).unwrap_or(self.tick);
+        self.bids.clear();
+        self.asks.clear();
+        for i in 1..=walk.levels {
+            let Some(offset) = gap.checked_mul(Decimal::from(i as u64)) else { break };
+            let Some(ask) = mid.checked_add(offset) else { break };
+            let qty = self.level_qty(ask, walk);
+            self.asks.push(Level { price: ask, qty });
+            let bid = mid - offset;
+            if bid > Decimal::ZERO {
+                let qty = self.level_qty(bid, walk);
+                self.bids.push(Level { price: bid, qty });
+            }
+        }
+        self.update_id += 1;
+    }
+
+    fn level_qty(&mut self, price: Decimal, walk: &WalkConfig) -> Decimal {
+        let factor = Decimal::new(50 + self.rng.below(101) as i64, 2);
+        let raw = walk.level_notional.checked_mul(factor).and_then(|n| n.checked_div(price)).unwrap_or_default();
+        round_to_step(raw, self.step, Rounding::Down).unwrap_or_default().max(self.step)
+    }
+
+    fn sample(&mut self, at: i64, price: Decimal) {
+        if self.samples.len() >= KEPT {
+            self.samples.pop_front();
+        }
+        self.samples.push_back((at, price));
+    }
+
+    /// Records a trade of the market (the book's own or one of ours).
+    pub(crate) fn record_trade(&mut self, now: i64, price: Decimal, qty: Decimal, buyer_is_maker: bool) -> u64 {
+        let id = self.next_trade_id;
+        self.next_trade_id += 1;
+        if self.trades.len() >= KEPT {
+            self.trades.pop_front();
+        }
+        self.trades.push_back(PublicTrade { id, price, qty, time: now, buyer_is_maker });
+        self.sample(now, price);
+        id
+    }
+
+    /// The last price: the last trade's, or the mid.
+    pub(crate) fn last_price(&self) -> Option<Decimal> {
+        self.trades.back().map(|t| t.price).or(self.mid)
+    }
+
+    /// The mean price over the last `mins` minutes (the last price when none was sampled),
+    /// rounded to the tick.
+    pub(crate) fn average_price(&self, now: i64, mins: u64) -> Option<Decimal> {
+        let since = now.saturating_sub(i64::try_from(mins.saturating_mul(60_000)).unwrap_or(i64::MAX));
+        let mut sum = Decimal::ZERO;
+        let mut n = 0u32;
+        for (at, p) in self.samples.iter().rev() {
+            if *at < since {
+                break;
+            }
+            sum = sum.checked_add(*p)?;
+            n += 1;
+        }
+        if n == 0 {
+            return self.last_price();
+        }
+        let mean = sum.checked_div(Decimal::from(n))?;
+        round_to_step(mean, self.tick, Rounding::Nearest).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{BUNDLED_EXCHANGE_INFO, ExchangeInfo};
+
+    fn market(seed: u64) -> Market {
+        let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+        Market::new(info.symbol("BTCUSDT").unwrap(), seed)
+    }
+
+    #[test]
+    fn the_walk_is_deterministic_and_stays_on_the_tick() {
+        let walk = WalkConfig::default();
+        let (mut a, mut b, mut c) = (market(7), market(7), market(8));
+        for m in [&mut a, &mut b, &mut c] {
+            m.set_mid(0, Decimal::from(65_000), &walk);
+            assert!(m.advance(60_000, &walk));
+        }
+        assert_eq!(a.mid, b.mid);
+        assert_eq!(a.asks, b.asks);
+        assert_ne!((a.mid, a.asks.clone()), (c.mid, c.asks.clone()), "another seed, another path");
+        let mid = a.mid.unwrap();
+        assert_eq!(mid % a.tick, Decimal::ZERO);
+        assert!(a.asks.windows(2).all(|w| w[0].price < w[1].price));
+        assert!(a.bids.windows(2).all(|w| w[0].price > w[1].price));
+        assert!(a.bids[0].price < mid && mid < a.asks[0].price);
+        assert!(a.asks.iter().all(|l| l.qty > Decimal::ZERO && l.qty % a.step == Decimal::ZERO));
+        // 60 steps of at most 5 ticks.
+        assert!((mid - Decimal::from(65_000)).abs() <= a.tick * Decimal::from(300));
+    }
+
+    #[test]
+    fn a_long_pause_is_bounded_and_a_still_market_does_not_move() {
+        let walk = WalkConfig::default();
+        let mut m = market(1);
+        assert!(!m.advance(1000, &walk), "no price yet");
+        m.set_mid(0, Decimal::from(100), &walk);
+        assert!(m.advance(i64::MAX, &walk));
+        let still = WalkConfig { step_ms: 0, ..walk };
+        let mid = m.mid;
+        assert!(!m.advance(i64::MAX, &still));
+        assert_eq!(m.mid, mid);
+    }
+
+    #[test]
+    fn average_price_over_the_window() {
+        let walk = WalkConfig { step_ms: 0, ..WalkConfig::default() };
+        let mut m = market(1);
+        m.set_mid(0, Decimal::from(100), &walk);
+        m.record_trade(60_000, Decimal::from(110), Decimal::ONE, false);
+        assert_eq!(m.average_price(60_000, 5), Some(Decimal::from(105)));
+        assert_eq!(m.average_price(400_000, 1), Some(Decimal::from(110)), "nothing in the window: the last price");
+    }
+}

@@ -1,0 +1,951 @@
+//! The paper exchange: a deterministic Binance Spot simulator that answers like Binance.
+//!
+//! Sans-IO like the rest of the core: [`PaperExchange::handle_http`] takes the time and an
+//! `http::Request<Bytes>` and gives back the `http::Response<Bytes>` Binance would; user-data
+//! events come out of [`PaperExchange::poll_user_event`]. Nothing reads a clock or a socket, and
+//! every random choice comes from the configured seed, so a test replays exactly.
+//!
+//! What it does as Binance does (SPEC references in brackets):
+//! - API key, signature (HMAC-SHA256 hex, Ed25519 base64; over the query string then the body,
+//!   exactly as sent, i.e. percent-encoded), `timestamp` and `recvWindow` [§2]: -2014, -2015,
+//!   -1022, -1021, -1102.
+//! - Every filter of the symbol, through the crate's own [`SymbolRules::validate`]
+//!   (`{"code":-1013,"msg":"Filter failure: LOT_SIZE"}`), and the matching engine's refusals:
+//!   -2010 insufficient balance, duplicate open client order id, LIMIT_MAKER that would take,
+//!   a stop that would trigger immediately [§6, §7].
+//! - Matching against a synthetic book around a seeded random walk (or prices set by the
+//!   test), partial fills across levels, IOC / FOK, MARKET orders that run out of liquidity end
+//!   `EXPIRED`, resting orders fill as makers when the market crosses them, stop orders trigger
+//!   on the last price.
+//! - Balances with free and locked, commissions at the configured maker / taker rates taken from
+//!   the received asset [§6.8].
+//! - Rate limits from exchangeInfo: `X-MBX-USED-WEIGHT-1M` on every response,
+//!   `X-MBX-ORDER-COUNT-*` on orders, 429 with `Retry-After`, 418 bans that escalate [§5].
+//! - `executionReport` and `outboundAccountPosition` / `balanceUpdate` events with the field
+//!   names of §9.3.
+//!
+//! ```
+//! use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey};
+//! use aegis_exchange::rest::{Environment, Rest};
+//! use aegis_exchange::sign::{Credentials, HmacSha256};
+//! use aegis_exchange::{ExchangeInfo, MarketContext, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+//! use rust_decimal_macros::dec;
+//!
+//! let now = 1_760_000_000_000;
+//! let mut paper = PaperExchange::new(PaperConfig::default().with_price("BTCUSDT", dec!(65000)), now);
+//! paper.add_api_key("paper-key", PaperKey::hmac(b"paper-secret"));
+//! paper.deposit(now, "USDT", dec!(1000));
+//!
+//! let creds = Credentials::new("paper-key", HmacSha256::new(b"paper-secret")).unwrap();
+//! let rest = Rest::new(Environment::Testnet).with_credentials(creds);
+//! let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+//! let order = OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.001));
+//! let valid = info.symbol("BTCUSDT").unwrap().validate(&order, &MarketContext::default()).unwrap();
+//! let response = paper.handle_http(now, rest.new_order(&valid, now).unwrap().request);
+//! assert_eq!(response.status(), 200);
+//! assert!(paper.balance("BTC").free > dec!(0));
+//! ```
+
+mod faults;
+mod market;
+mod reply;
+mod routes;
+mod throttle;
+mod wire;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::fmt;
+
+use bytes::Bytes;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::DecodeError;
+use crate::ledger::Balance;
+use crate::model::{OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce};
+use crate::num::{Rounding, round_to_step};
+use crate::rules::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, SymbolRules};
+use crate::sign::{HmacSha256, SignError};
+
+pub use faults::{Delivery, Fault, FaultConfig};
+pub use market::WalkConfig;
+use market::{Market, Rng};
+use reply::Reply;
+use throttle::Throttle;
+use wire::Obj;
+
+/// How an API key of the paper account signs.
+pub enum PaperKey {
+    /// HMAC-SHA256 with this secret (kept keyed; the secret is zeroized on drop).
+    Hmac(HmacSha256),
+    /// Ed25519 with this public key.
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl PaperKey {
+    /// An HMAC key with `secret`.
+    pub fn hmac(secret: impl AsRef<[u8]>) -> Self {
+        PaperKey::Hmac(HmacSha256::new(secret))
+    }
+
+    /// An Ed25519 key from its 32-byte public key
+    /// ([`Ed25519::public_key`](crate::sign::Ed25519::public_key)).
+    ///
+    /// # Errors
+    /// [`SignError`] when the bytes are not a valid public key.
+    pub fn ed25519(public_key: &[u8; 32]) -> Result<Self, SignError> {
+        ed25519_dalek::VerifyingKey::from_bytes(public_key)
+            .map(PaperKey::Ed25519)
+            .map_err(|_| SignError::InvalidPublicKey)
+    }
+}
+
+impl fmt::Debug for PaperKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PaperKey::Hmac(_) => "PaperKey::Hmac(..)",
+            PaperKey::Ed25519(_) => "PaperKey::Ed25519(..)",
+        })
+    }
+}
+
+/// Settings of a [`PaperExchange`].
+#[derive(Debug, Clone)]
+pub struct PaperConfig {
+    /// The symbols, their filters and the rate limits (default: the bundled exchangeInfo; set
+    /// with [`PaperConfig::with_exchange_info`]).
+    exchange_info: ExchangeInfo,
+    /// The same, as served by `GET /api/v3/exchangeInfo`.
+    exchange_info_json: Bytes,
+    /// The seed of every random choice (price walk, book, generated ids).
+    pub seed: u64,
+    /// Commission rate of maker fills (0.001 = 0.1 %).
+    pub maker_commission: Decimal,
+    /// Commission rate of taker fills.
+    pub taker_commission: Decimal,
+    /// How prices move and how deep the synthetic book is.
+    pub walk: WalkConfig,
+    /// The starting mid price of the symbols that have a market (others have an empty book).
+    pub prices: Vec<(String, Decimal)>,
+    /// A 429 ignored this many times in a row brings a 418 ban.
+    pub ban_after_ignored_429s: u32,
+    /// Orders kept for queries (the oldest ended ones are forgotten first).
+    pub max_orders_kept: usize,
+    /// User-data events kept until polled (the oldest are dropped first).
+    pub max_events: usize,
+    /// Random faults (none by default).
+    pub faults: FaultConfig,
+}
+
+impl Default for PaperConfig {
+    fn default() -> Self {
+        Self {
+            exchange_info: ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap_or_default(),
+            exchange_info_json: Bytes::from_static(BUNDLED_EXCHANGE_INFO),
+            seed: 1,
+            maker_commission: Decimal::new(1, 3),
+            taker_commission: Decimal::new(1, 3),
+            walk: WalkConfig::default(),
+            prices: Vec::new(),
+            ban_after_ignored_429s: 3,
+            max_orders_kept: 100_000,
+            max_events: 10_000,
+            faults: FaultConfig::default(),
+        }
+    }
+}
+
+impl PaperConfig {
+    /// Gives `symbol` a market starting at `price`.
+    #[must_use]
+    pub fn with_price(mut self, symbol: &str, price: Decimal) -> Self {
+        self.prices.push((symbol.to_owned(), price));
+        self
+    }
+
+    /// Trades the symbols of this exchangeInfo response (a recorded one, or one of your own).
+    ///
+    /// # Errors
+    /// [`DecodeError`] when it is not an exchangeInfo response.
+    pub fn with_exchange_info(mut self, json: impl Into<Bytes>) -> Result<Self, DecodeError> {
+        let json = json.into();
+        self.exchange_info = ExchangeInfo::from_json(&json)?;
+        self.exchange_info_json = json;
+        Ok(self)
+    }
+
+    /// Another price walk and book depth.
+    #[must_use]
+    pub fn with_walk(mut self, walk: WalkConfig) -> Self {
+        self.walk = walk;
+        self
+    }
+
+    /// Random faults.
+    #[must_use]
+    pub fn with_faults(mut self, faults: FaultConfig) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Another seed.
+    #[must_use]
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+/// An order as the paper exchange keeps it.
+#[derive(Debug, Clone)]
+struct PaperOrder {
+    symbol: String,
+    base: String,
+    quote: String,
+    id: u64,
+    client_id: String,
+    side: Side,
+    kind: OrderType,
+    tif: TimeInForce,
+    price: Decimal,
+    qty: Decimal,
+    quote_qty: Decimal,
+    stop: Decimal,
+    iceberg: Decimal,
+    executed: Decimal,
+    cum_quote: Decimal,
+    status: OrderStatus,
+    time: i64,
+    update: i64,
+    /// When it went on the book (`None`: a stop not triggered yet).
+    working: Option<i64>,
+    stp: SelfTradePreventionMode,
+    /// What it still holds locked (quote for a buy, base for a sell).
+    lock: Decimal,
+    traded: bool,
+}
+
+impl PaperOrder {
+    fn is_open(&self) -> bool {
+        matches!(self.status, OrderStatus::New | OrderStatus::PartiallyFilled)
+    }
+
+    fn remaining(&self) -> Decimal {
+        (self.qty - self.executed).max(Decimal::ZERO)
+    }
+
+    fn locked_asset(&self) -> &str {
+        if self.side == Side::Buy { &self.quote } else { &self.base }
+    }
+
+    fn is_stop(&self) -> bool {
+        self.kind.is_algo()
+    }
+}
+
+/// One of our fills, as `GET /api/v3/myTrades` lists it.
+#[derive(Debug, Clone)]
+struct MyTrade {
+    symbol: String,
+    id: u64,
+    order_id: u64,
+    price: Decimal,
+    qty: Decimal,
+    quote_qty: Decimal,
+    commission: Decimal,
+    commission_asset: String,
+    time: i64,
+    is_buyer: bool,
+    is_maker: bool,
+}
+
+/// A fill of one order, for the FULL response.
+#[derive(Debug, Clone)]
+struct FillRecord {
+    price: Decimal,
+    qty: Decimal,
+    commission: Decimal,
+    commission_asset: String,
+    trade_id: u64,
+}
+
+/// The simulated exchange. See the [module docs](self).
+pub struct PaperExchange {
+    config: PaperConfig,
+    keys: HashMap<String, PaperKey>,
+    markets: HashMap<String, Market>,
+    balances: BTreeMap<String, Balance>,
+    orders: BTreeMap<u64, PaperOrder>,
+    open: BTreeSet<u64>,
+    /// (symbol, client order id) → the latest order with it.
+    by_client: HashMap<(String, String), u64>,
+    ended: VecDeque<u64>,
+    next_order_id: u64,
+    my_trades: VecDeque<MyTrade>,
+    events: VecDeque<String>,
+    dropped_events: u64,
+    throttle: Throttle,
+    rng: Rng,
+    /// Faults draw from their own stream, so turning one on does not change the market.
+    fault_rng: Rng,
+    pending_faults: VecDeque<Fault>,
+    last_now: i64,
+}
+
+impl fmt::Debug for PaperExchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PaperExchange")
+            .field("symbols", &self.config.exchange_info.symbols().len())
+            .field("keys", &self.keys.len())
+            .field("orders", &self.orders.len())
+            .field("open", &self.open.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most trades kept for `myTrades`.
+const MY_TRADES_KEPT: usize = 10_000;
+
+fn round8(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(8, RoundingStrategy::MidpointAwayFromZero)
+}
+
+impl PaperExchange {
+    /// A paper exchange whose clock starts at `now` (milliseconds since the epoch).
+    #[must_use]
+    pub fn new(config: PaperConfig, now: i64) -> Self {
+        let mut rng = Rng::new(config.seed);
+        let mut markets = HashMap::new();
+        for rules in config.exchange_info.symbols() {
+            markets.insert(rules.symbol().to_owned(), Market::new(rules, rng.next_u64()));
+        }
+        for (symbol, price) in &config.prices {
+            if let Some(m) = markets.get_mut(symbol) {
+                m.set_mid(now, *price, &config.walk);
+            }
+        }
+        let throttle = Throttle::new(config.exchange_info.rate_limits(), config.ban_after_ignored_429s);
+        Self {
+            keys: HashMap::new(),
+            markets,
+            balances: BTreeMap::new(),
+            orders: BTreeMap::new(),
+            open: BTreeSet::new(),
+            by_client: HashMap::new(),
+            ended: VecDeque::new(),
+            next_order_id: 1,
+            my_trades: VecDeque::new(),
+            events: VecDeque::new(),
+            dropped_events: 0,
+            throttle,
+            rng,
+            fault_rng: Rng::new(config.seed ^ 0xFA17_FA17_FA17_FA17),
+            pending_faults: VecDeque::new(),
+            last_now: now,
+            config,
+        }
+    }
+
+    /// Registers an API key of the (one) paper account.
+    pub fn add_api_key(&mut self, api_key: &str, key: PaperKey) {
+        self.keys.insert(api_key.to_owned(), key);
+    }
+
+    /// Credits `amount` of `asset` (a deposit): emits `balanceUpdate` and
+    /// `outboundAccountPosition`.
+    pub fn deposit(&mut self, now: i64, asset: &str, amount: Decimal) {
+        let now = self.server_time(now);
+        let b = self.balances.entry(asset.to_owned()).or_default();
+        b.free = b.free.saturating_add(amount);
+        let event =
+            Obj::new().str("e", "balanceUpdate").int("E", now).str("a", asset).dec("d", amount).int("T", now).finish();
+        self.push_event(event);
+        self.account_position(now, &[asset]);
+    }
+
+    /// The account's balance of `asset`.
+    #[must_use]
+    pub fn balance(&self, asset: &str) -> Balance {
+        self.balances.get(asset).copied().unwrap_or_default()
+    }
+
+    /// Every balance of the account.
+    #[must_use]
+    pub fn balances(&self) -> Vec<(String, Balance)> {
+        self.balances.iter().map(|(a, b)| (a.clone(), *b)).collect()
+    }
+
+    /// The next user-data event (`executionReport`, `outboundAccountPosition`,
+    /// `balanceUpdate`) as the JSON of its `event` object.
+    pub fn poll_user_event(&mut self) -> Option<String> {
+        self.events.pop_front()
+    }
+
+    /// Events dropped because nobody polled them (beyond `max_events`).
+    #[must_use]
+    pub fn dropped_events(&self) -> u64 {
+        self.dropped_events
+    }
+
+    /// The symbol's current mid price, if it has a market.
+    #[must_use]
+    pub fn price(&self, symbol: &str) -> Option<Decimal> {
+        self.markets.get(symbol).and_then(|m| m.mid)
+    }
+
+    /// Moves `symbol`'s market to `price` now: resting orders it crosses fill, stops it passes
+    /// trigger.
+    pub fn set_price(&mut self, now: i64, symbol: &str, price: Decimal) {
+        let now = self.server_time(now);
+        self.tick(now);
+        let walk = self.config.walk;
+        if let Some(m) = self.markets.get_mut(symbol) {
+            m.set_mid(now, price, &walk);
+            m.record_trade(now, m.mid.unwrap_or(price), m.step, false);
+        }
+        self.match_resting(now, symbol);
+    }
+
+    /// Lets time pass to `now`: every market walks, then resting orders and stops are matched.
+    pub fn advance(&mut self, now: i64) {
+        let now = self.server_time(now);
+        self.tick(now);
+    }
+
+    fn tick(&mut self, now: i64) {
+        let now = now.max(self.last_now);
+        self.last_now = now;
+        let walk = self.config.walk;
+        let mut moved = Vec::new();
+        for (symbol, m) in &mut self.markets {
+            if m.advance(now, &walk) {
+                moved.push(symbol.clone());
+            }
+        }
+        moved.sort();
+        for symbol in moved {
+            self.match_resting(now, &symbol);
+        }
+    }
+
+    /// Bans the IP for `ms` from `now` (a fault to test 418 handling).
+    pub fn ban(&mut self, now: i64, ms: i64) {
+        self.throttle.ban_for(self.server_time(now), ms);
+    }
+
+    /// Until when the IP is banned, if it is.
+    #[must_use]
+    pub fn banned_until(&self, now: i64) -> Option<i64> {
+        self.throttle.banned_until(self.server_time(now))
+    }
+
+    /// Makes the next request suffer `fault` (faults queue up, one per request).
+    pub fn inject(&mut self, fault: Fault) {
+        self.pending_faults.push_back(fault);
+    }
+
+    /// Sends one request through the faults: the next injected one, else the configured rates.
+    /// Without faults this is [`handle_http`](Self::handle_http) with a latency.
+    pub fn deliver(&mut self, now: i64, request: http::Request<Bytes>) -> Delivery {
+        let f = self.config.faults;
+        let (low, high) = (f.latency_ms.0, f.latency_ms.1.max(f.latency_ms.0));
+        let mut latency_ms = low + self.fault_rng.below(high - low + 1);
+        let mut roll = |rate: u16| rate > 0 && self.fault_rng.below(1000) < u64::from(rate);
+        let random = if roll(f.drop_request_per_mille) {
+            Some(Fault::DropRequest)
+        } else if roll(f.drop_response_per_mille) {
+            Some(Fault::DropResponse)
+        } else if roll(f.server_error_per_mille) {
+            Some(Fault::ServerErrorAfterExecute(502))
+        } else if roll(f.timeout_per_mille) {
+            Some(Fault::TimeoutAfterExecute)
+        } else {
+            None
+        };
+        let fault = self.pending_faults.pop_front().or(random);
+        if let Some(Fault::Latency(ms)) = fault {
+            latency_ms = ms;
+        }
+        match fault {
+            Some(Fault::DropRequest) => Delivery::Dropped,
+            Some(Fault::DropResponse) => {
+                let _ = self.handle_http(now, request);
+                Delivery::Lost
+            }
+            Some(Fault::ServerErrorAfterExecute(status)) => {
+                let _ = self.handle_http(now, request);
+                let body = Bytes::from_static(b"<html><body><h1>502 Bad Gateway</h1></body></html>");
+                let mut response = http::Response::new(body);
+                *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+                Delivery::Answer { response, latency_ms }
+            }
+            Some(Fault::TimeoutAfterExecute) => {
+                let _ = self.handle_http(now, request);
+                let reply = Reply::error(
+                    408,
+                    -1007,
+                    "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+                );
+                Delivery::Answer { response: self.respond(now, reply, Vec::new()), latency_ms }
+            }
+            _ => Delivery::Answer { response: self.handle_http(now, request), latency_ms },
+        }
+    }
+
+    /// The exchange's clock at the caller's `now` (with the configured skew).
+    #[must_use]
+    pub fn server_time(&self, now: i64) -> i64 {
+        now.saturating_add(self.config.faults.clock_skew_ms)
+    }
+
+    /// Answers one REST request as Binance would.
+    pub fn handle_http(&mut self, now: i64, request: http::Request<Bytes>) -> http::Response<Bytes> {
+        let now = self.server_time(now);
+        self.tick(now);
+        let (reply, headers) = routes::handle(self, now, &request);
+        self.respond(now, reply, headers)
+    }
+
+    fn respond(&mut self, now: i64, reply: Reply, mut headers: Vec<(String, String)>) -> http::Response<Bytes> {
+        if headers.is_empty() {
+            headers = self.throttle.headers(now, false);
+        }
+        let mut builder =
+            http::Response::builder().status(reply.status).header("Content-Type", "application/json;charset=UTF-8");
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(seconds) = reply.retry_after {
+            builder = builder.header("Retry-After", seconds.to_string());
+        }
+        builder.body(Bytes::from(reply.body)).unwrap_or_else(|_| {
+            let mut r = http::Response::new(Bytes::from_static(
+                b"{\"code\":-1000,\"msg\":\"An unknown error occurred while processing the request.\"}",
+            ));
+            *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        })
+    }
+
+    fn rules(&self, symbol: &str) -> Option<&SymbolRules> {
+        self.config.exchange_info.symbol(symbol)
+    }
+
+    fn push_event(&mut self, event: String) {
+        let f = self.config.faults;
+        let mut roll = |rate: u16| rate > 0 && self.fault_rng.below(1000) < u64::from(rate);
+        let (twice, swap) = (roll(f.duplicate_events_per_mille), roll(f.reorder_events_per_mille));
+        for _ in 0..if twice { 2 } else { 1 } {
+            if self.events.len() >= self.config.max_events.max(1) {
+                self.events.pop_front();
+                self.dropped_events += 1;
+            }
+            if swap && !self.events.is_empty() {
+                self.events.insert(self.events.len() - 1, event.clone());
+            } else {
+                self.events.push_back(event.clone());
+            }
+        }
+    }
+
+    fn account_position(&mut self, now: i64, assets: &[&str]) {
+        let mut list = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for a in assets {
+            if seen.contains(a) {
+                continue;
+            }
+            seen.push(a);
+            let b = self.balance(a);
+            list.push(Obj::new().str("a", a).dec("f", b.free).dec("l", b.locked).finish());
+        }
+        let event = Obj::new()
+            .str("e", "outboundAccountPosition")
+            .int("E", now)
+            .int("u", now)
+            .raw("B", &wire::array(list))
+            .finish();
+        self.push_event(event);
+    }
+
+    fn generated_id(&mut self) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        (0..22).map(|_| ALPHABET.get(self.rng.below(62) as usize).map_or('x', |c| char::from(*c))).collect()
+    }
+
+    fn open_client_id(&self, symbol: &str, client_id: &str) -> bool {
+        self.by_client
+            .get(&(symbol.to_owned(), client_id.to_owned()))
+            .and_then(|id| self.orders.get(id))
+            .is_some_and(PaperOrder::is_open)
+    }
+
+    fn find_order(&self, symbol: &str, order_id: Option<u64>, client_id: Option<&str>) -> Option<u64> {
+        let id = match (order_id, client_id) {
+            (Some(id), _) => id,
+            (None, Some(c)) => *self.by_client.get(&(symbol.to_owned(), c.to_owned()))?,
+            (None, None) => return None,
+        };
+        self.orders.get(&id).filter(|o| o.symbol == symbol).map(|o| o.id)
+    }
+
+    /// Keeps a new order; forgets the oldest ended ones beyond `max_orders_kept`.
+    fn insert_order(&mut self, order: PaperOrder) {
+        self.by_client.insert((order.symbol.clone(), order.client_id.clone()), order.id);
+        self.open.insert(order.id);
+        self.orders.insert(order.id, order);
+        while self.orders.len() > self.config.max_orders_kept.max(1) {
+            let Some(old) = self.ended.pop_front() else { break };
+            if let Some(o) = self.orders.remove(&old) {
+                let key = (o.symbol, o.client_id);
+                if self.by_client.get(&key) == Some(&old) {
+                    self.by_client.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// An order that has just filled leaves the open set, and whatever its lock still holds (a
+    /// `quoteOrderQty` buy's change) goes back to free.
+    fn close_filled(&mut self, id: u64) {
+        let Some(o) = self.orders.get_mut(&id) else { return };
+        let (asset, lock) = (o.locked_asset().to_owned(), o.lock);
+        o.lock = Decimal::ZERO;
+        if !lock.is_zero() {
+            let b = self.balances.entry(asset).or_default();
+            b.locked -= lock;
+            b.free += lock;
+        }
+        if self.open.remove(&id) {
+            self.ended.push_back(id);
+        }
+    }
+
+    /// Ends an order: status, the rest of its lock released, the executionReport.
+    fn end_order(&mut self, now: i64, id: u64, status: OrderStatus, exec: &str, client_id: Option<(&str, &str)>) {
+        let Some(o) = self.orders.get_mut(&id) else { return };
+        o.status = status;
+        o.update = now;
+        let (asset, lock) = (o.locked_asset().to_owned(), o.lock);
+        o.lock = Decimal::ZERO;
+        if !lock.is_zero() {
+            let b = self.balances.entry(asset).or_default();
+            b.locked -= lock;
+            b.free += lock;
+        }
+        if self.open.remove(&id) {
+            self.ended.push_back(id);
+        }
+        self.execution_report(now, id, exec, None, client_id);
+    }
+
+    /// The executionReport of order `id` now (`fill`: the trade of this report).
+    fn execution_report(
+        &mut self,
+        now: i64,
+        id: u64,
+        exec: &str,
+        fill: Option<(&FillRecord, bool)>,
+        cancel_ids: Option<(&str, &str)>,
+    ) {
+        let Some(o) = self.orders.get(&id) else { return };
+        let (c, orig) = cancel_ids.unwrap_or((o.client_id.as_str(), ""));
+        let mut e = Obj::new()
+            .str("e", "executionReport")
+            .int("E", now)
+            .str("s", &o.symbol)
+            .str("c", c)
+            .str("S", o.side.as_str())
+            .str("o", o.kind.as_str())
+            .str("f", o.tif.as_str())
+            .dec("q", o.qty)
+            .dec("p", o.price)
+            .dec("P", o.stop)
+            .dec("F", o.iceberg)
+            .int("g", -1)
+            .str("C", orig)
+            .str("x", exec)
+            .str("X", o.status.as_str())
+            .str("r", "NONE")
+            .int("i", i64::try_from(o.id).unwrap_or(i64::MAX));
+        e = match fill {
+            Some((f, maker)) => e
+                .dec("l", f.qty)
+                .dec("z", o.executed)
+                .dec("L", f.price)
+                .dec("n", f.commission)
+                .str("N", &f.commission_asset)
+                .int("T", now)
+                .int("t", i64::try_from(f.trade_id).unwrap_or(i64::MAX))
+                .int("I", i64::try_from(self.rng.next_u64() >> 16).unwrap_or(0))
+                .bool("w", o.is_open() && o.working.is_some())
+                .bool("m", maker)
+                .bool("M", true),
+            None => e
+                .dec("l", Decimal::ZERO)
+                .dec("z", o.executed)
+                .dec("L", Decimal::ZERO)
+                .str("n", "0")
+                .null("N")
+                .int("T", now)
+                .int("t", -1)
+                .int("I", i64::try_from(self.rng.next_u64() >> 16).unwrap_or(0))
+                .bool("w", o.is_open() && o.working.is_some())
+                .bool("m", false)
+                .bool("M", false),
+        };
+        e = e.int("O", o.time).dec("Z", o.cum_quote);
+        e = match fill {
+            Some((f, _)) => e.dec("Y", f.price.checked_mul(f.qty).unwrap_or(Decimal::MAX)),
+            None => e.dec("Y", Decimal::ZERO),
+        };
+        e = e.dec("Q", o.quote_qty);
+        if let Some(w) = o.working {
+            e = e.int("W", w);
+        }
+        let event = e.str("V", o.stp.as_str()).finish();
+        self.push_event(event);
+    }
+
+    /// Applies one fill of order `id` at `price` for `qty`: moves the money, records the trade,
+    /// reports it. `None` if the order is gone.
+    /// `completes`: this fill satisfies the order (a `quoteOrderQty` order has no quantity to
+    /// reach).
+    fn fill(
+        &mut self,
+        now: i64,
+        id: u64,
+        price: Decimal,
+        qty: Decimal,
+        maker: bool,
+        completes: bool,
+    ) -> Option<FillRecord> {
+        let rate = if maker { self.config.maker_commission } else { self.config.taker_commission };
+        let o = self.orders.get_mut(&id)?;
+        let notional = price.checked_mul(qty)?;
+        // What this fill takes out of the order's lock.
+        let from_lock = match o.side {
+            Side::Buy if o.price.is_zero() => notional,
+            Side::Buy => o.price.checked_mul(qty)?,
+            _ => qty,
+        }
+        .min(o.lock);
+        o.lock -= from_lock;
+        o.executed = o.executed.saturating_add(qty);
+        o.cum_quote = o.cum_quote.saturating_add(notional);
+        o.update = now;
+        let first_trade = !o.traded;
+        o.traded = true;
+        let (side, symbol, base, quote, order_id) =
+            (o.side.clone(), o.symbol.clone(), o.base.clone(), o.quote.clone(), o.id);
+        let (commission, commission_asset) = if side == Side::Buy {
+            let commission = round8(qty * rate);
+            let q = self.balances.entry(quote.clone()).or_default();
+            q.locked -= from_lock;
+            q.free = q.free.saturating_add(from_lock - notional);
+            let b = self.balances.entry(base.clone()).or_default();
+            b.free = b.free.saturating_add(qty - commission);
+            (commission, base.clone())
+        } else {
+            let commission = round8(notional * rate);
+            self.balances.entry(base.clone()).or_default().locked -= from_lock;
+            let q = self.balances.entry(quote.clone()).or_default();
+            q.free = q.free.saturating_add(notional - commission);
+            (commission, quote.clone())
+        };
+        let trade_id =
+            self.markets.get_mut(&symbol).map_or(0, |m| m.record_trade(now, price, qty, (side == Side::Buy) == maker));
+        if first_trade {
+            self.throttle.order_traded(now);
+        }
+        if self.my_trades.len() >= MY_TRADES_KEPT {
+            self.my_trades.pop_front();
+        }
+        self.my_trades.push_back(MyTrade {
+            symbol,
+            id: trade_id,
+            order_id,
+            price,
+            qty,
+            quote_qty: notional,
+            commission,
+            commission_asset: commission_asset.clone(),
+            time: now,
+            is_buyer: side == Side::Buy,
+            is_maker: maker,
+        });
+        let record = FillRecord { price, qty, commission, commission_asset, trade_id };
+        if let Some(o) = self.orders.get_mut(&id) {
+            let done = completes || (!o.qty.is_zero() && o.executed >= o.qty);
+            o.status = if done { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
+        }
+        self.execution_report(now, id, "TRADE", Some((&record, maker)), None);
+        Some(record)
+    }
+
+    /// The levels a taker order of `side` would take: up to `limit` (a price), for `qty` base or
+    /// `quote` quote. Returns the (price, qty) steps and whether the order would be satisfied.
+    fn plan(
+        &self,
+        symbol: &str,
+        side: &Side,
+        limit: Option<Decimal>,
+        qty: Option<Decimal>,
+        quote: Option<Decimal>,
+    ) -> (Vec<(Decimal, Decimal)>, bool) {
+        let Some(m) = self.markets.get(symbol) else { return (Vec::new(), false) };
+        let levels = if *side == Side::Buy { &m.asks } else { &m.bids };
+        let mut steps = Vec::new();
+        let mut left_qty = qty.unwrap_or(Decimal::MAX);
+        let mut left_quote = quote.unwrap_or(Decimal::MAX);
+        let mut satisfied = false;
+        for l in levels {
+            let crosses = match limit {
+                None => true,
+                Some(p) if *side == Side::Buy => l.price <= p,
+                Some(p) => l.price >= p,
+            };
+            if !crosses {
+                break;
+            }
+            let mut take = l.qty.min(left_qty);
+            let mut spent = false;
+            if quote.is_some() {
+                let affordable = left_quote.checked_div(l.price).unwrap_or_default();
+                let affordable = round_to_step(affordable, m.step, Rounding::Down).unwrap_or_default();
+                if affordable < take {
+                    take = affordable;
+                    spent = true;
+                }
+            }
+            if take > Decimal::ZERO {
+                steps.push((l.price, take));
+                left_qty -= take;
+                left_quote = left_quote.saturating_sub(l.price.checked_mul(take).unwrap_or(Decimal::MAX));
+            }
+            if left_qty.is_zero() || spent {
+                satisfied = true;
+                break;
+            }
+        }
+        (steps, satisfied)
+    }
+
+    /// Takes the planned levels out of the book.
+    fn consume(&mut self, symbol: &str, side: &Side, steps: &[(Decimal, Decimal)]) {
+        let Some(m) = self.markets.get_mut(symbol) else { return };
+        let levels = if *side == Side::Buy { &mut m.asks } else { &mut m.bids };
+        for (price, qty) in steps {
+            if let Some(l) = levels.iter_mut().find(|l| l.price == *price) {
+                l.qty -= *qty;
+            }
+        }
+        levels.retain(|l| l.qty > Decimal::ZERO);
+        m.update_id += 1;
+    }
+
+    /// Runs order `id` as a taker against the book now; returns its fills.
+    fn take(&mut self, now: i64, id: u64) -> (Vec<FillRecord>, bool) {
+        let Some(o) = self.orders.get(&id) else { return (Vec::new(), false) };
+        let limit = (!o.price.is_zero()).then_some(o.price);
+        let by_quote = o.qty.is_zero() && !o.quote_qty.is_zero();
+        let (qty, quote) = if by_quote { (None, Some(o.quote_qty - o.cum_quote)) } else { (Some(o.remaining()), None) };
+        let (symbol, side) = (o.symbol.clone(), o.side.clone());
+        let (steps, satisfied) = self.plan(&symbol, &side, limit, qty, quote);
+        self.consume(&symbol, &side, &steps);
+        let mut fills = Vec::new();
+        let last = steps.len();
+        for (i, (price, q)) in steps.into_iter().enumerate() {
+            if let Some(f) = self.fill(now, id, price, q, false, satisfied && i + 1 == last) {
+                fills.push(f);
+            }
+        }
+        (fills, satisfied)
+    }
+
+    /// Fills resting orders the market now crosses (as makers, at their price) and triggers
+    /// stops the last price has passed.
+    fn match_resting(&mut self, now: i64, symbol: &str) {
+        let ids: Vec<u64> =
+            self.open.iter().copied().filter(|id| self.orders.get(id).is_some_and(|o| o.symbol == symbol)).collect();
+        let last = self.markets.get(symbol).and_then(Market::last_price);
+        let mut touched: Vec<String> = Vec::new();
+        for id in ids {
+            let Some(o) = self.orders.get(&id) else { continue };
+            if o.working.is_none() {
+                let Some(last) = last else { continue };
+                if !stop_triggered(&o.kind, &o.side, o.stop, last) {
+                    continue;
+                }
+                touched.extend([o.base.clone(), o.quote.clone()]);
+                self.trigger(now, id);
+                continue;
+            }
+            let (side, price, remaining) = (o.side.clone(), o.price, o.remaining());
+            if price.is_zero() || remaining.is_zero() {
+                continue;
+            }
+            let (steps, _) = self.plan(symbol, &side, Some(price), Some(remaining), None);
+            let qty: Decimal = steps.iter().map(|s| s.1).sum();
+            if qty.is_zero() {
+                continue;
+            }
+            touched.extend([o.base.clone(), o.quote.clone()]);
+            self.consume(symbol, &side, &steps);
+            self.fill(now, id, price, qty, true, false);
+            if self.orders.get(&id).is_some_and(|o| o.status == OrderStatus::Filled) {
+                self.close_filled(id);
+            }
+        }
+        if !touched.is_empty() {
+            let assets: Vec<&str> = touched.iter().map(String::as_str).collect();
+            self.account_position(now, &assets);
+        }
+    }
+
+    /// A stop whose price was reached: it goes to work as a LIMIT or MARKET order.
+    fn trigger(&mut self, now: i64, id: u64) {
+        let Some(o) = self.orders.get_mut(&id) else { return };
+        o.working = Some(now);
+        let market = o.price.is_zero();
+        if market && o.side == Side::Buy {
+            // A triggered stop-market buy pays what the book asks; lock it now.
+            let (symbol, qty) = (o.symbol.clone(), o.remaining());
+            let (steps, _) = self.plan(&symbol, &Side::Buy, None, Some(qty), None);
+            let cost = notional_of(&steps);
+            let quote = self.orders.get(&id).map(|o| o.quote.clone()).unwrap_or_default();
+            let b = self.balances.entry(quote).or_default();
+            if b.free < cost {
+                self.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
+                return;
+            }
+            b.free -= cost;
+            b.locked += cost;
+            if let Some(o) = self.orders.get_mut(&id) {
+                o.lock = cost;
+            }
+        }
+        let (_, satisfied) = self.take(now, id);
+        let Some(o) = self.orders.get(&id) else { return };
+        if o.status == OrderStatus::Filled {
+            self.close_filled(id);
+        } else if market || (o.tif != TimeInForce::Gtc && !satisfied) {
+            self.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
+        }
+    }
+}
+
+/// What the steps of a plan cost in quote (saturating: a cost beyond Decimal's range is more
+/// than any balance).
+fn notional_of(steps: &[(Decimal, Decimal)]) -> Decimal {
+    steps.iter().fold(Decimal::ZERO, |sum, (p, q)| sum.saturating_add(p.checked_mul(*q).unwrap_or(Decimal::MAX)))
+}
+
+/// Whether a stop order's trigger is reached at `last` (SPEC §6.1 trigger sides).
+fn stop_triggered(kind: &OrderType, side: &Side, stop: Decimal, last: Decimal) -> bool {
+    let rises = matches!(
+        (kind, side),
+        (OrderType::StopLoss | OrderType::StopLossLimit, Side::Buy)
+            | (OrderType::TakeProfit | OrderType::TakeProfitLimit, Side::Sell)
+    );
+    if rises { last >= stop } else { last <= stop }
+}

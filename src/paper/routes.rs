@@ -1,0 +1,799 @@
+//! The paper exchange's REST endpoints: routing, weights, authentication, and each endpoint's
+//! answer in Binance's shape.
+
+use bytes::Bytes;
+use http::{Method, Request};
+use rust_decimal::Decimal;
+
+use super::market::Market;
+use super::reply::Reply;
+use super::wire::{Obj, Params, array};
+use super::{FillRecord, PaperExchange, PaperKey, PaperOrder, stop_triggered};
+use crate::OrderRequest;
+use crate::model::{
+    ClientOrderId, OrderResponseType, OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce,
+};
+use crate::rules::MarketContext;
+
+/// The endpoints the paper exchange serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Ping,
+    Time,
+    ExchangeInfo,
+    Depth,
+    Trades,
+    AvgPrice,
+    TickerPrice,
+    BookTicker,
+    Order,
+    OrderTest,
+    Cancel,
+    CancelAll,
+    Query,
+    OpenOrders,
+    Account,
+    MyTrades,
+    RateLimitOrder,
+}
+
+impl Endpoint {
+    fn route(method: &Method, path: &str) -> Option<Self> {
+        use Endpoint as E;
+        Some(match (method.as_str(), path) {
+            ("GET", "/api/v3/ping") => E::Ping,
+            ("GET", "/api/v3/time") => E::Time,
+            ("GET", "/api/v3/exchangeInfo") => E::ExchangeInfo,
+            ("GET", "/api/v3/depth") => E::Depth,
+            ("GET", "/api/v3/trades") => E::Trades,
+            ("GET", "/api/v3/avgPrice") => E::AvgPrice,
+            ("GET", "/api/v3/ticker/price") => E::TickerPrice,
+            ("GET", "/api/v3/ticker/bookTicker") => E::BookTicker,
+            ("POST", "/api/v3/order") => E::Order,
+            ("POST", "/api/v3/order/test") => E::OrderTest,
+            ("DELETE", "/api/v3/order") => E::Cancel,
+            ("DELETE", "/api/v3/openOrders") => E::CancelAll,
+            ("GET", "/api/v3/order") => E::Query,
+            ("GET", "/api/v3/openOrders") => E::OpenOrders,
+            ("GET", "/api/v3/account") => E::Account,
+            ("GET", "/api/v3/myTrades") => E::MyTrades,
+            ("GET", "/api/v3/rateLimit/order") => E::RateLimitOrder,
+            _ => return None,
+        })
+    }
+
+    fn signed(self) -> bool {
+        use Endpoint as E;
+        matches!(
+            self,
+            E::Order
+                | E::OrderTest
+                | E::Cancel
+                | E::CancelAll
+                | E::Query
+                | E::OpenOrders
+                | E::Account
+                | E::MyTrades
+                | E::RateLimitOrder
+        )
+    }
+
+    /// The weight (SPEC §5.4), and whether a success costs nothing.
+    fn weight(self, params: &Params) -> (u64, bool) {
+        use Endpoint as E;
+        let has = |name: &str| params.get(name).is_some();
+        match self {
+            E::Ping | E::Time => (1, false),
+            E::ExchangeInfo | E::Account => (20, false),
+            E::Depth => {
+                let limit = params.get("limit").and_then(|l| l.parse::<u32>().ok()).unwrap_or(100);
+                (
+                    match limit {
+                        0..=100 => 5,
+                        101..=500 => 25,
+                        501..=1000 => 50,
+                        _ => 250,
+                    },
+                    false,
+                )
+            }
+            E::Trades => (25, false),
+            E::AvgPrice => (2, false),
+            E::TickerPrice | E::BookTicker => (if has("symbol") { 2 } else { 4 }, false),
+            E::Order | E::Cancel | E::CancelAll => (1, true),
+            E::OrderTest => (if params.get("computeCommissionRates") == Some("true") { 20 } else { 1 }, false),
+            E::Query => (4, false),
+            E::OpenOrders => (if has("symbol") { 6 } else { 80 }, false),
+            E::MyTrades => (if has("orderId") { 5 } else { 20 }, false),
+            E::RateLimitOrder => (40, false),
+        }
+    }
+}
+
+/// Answers one request, with the rate-limit headers.
+pub(super) fn handle(ex: &mut PaperExchange, now: i64, request: &Request<Bytes>) -> (Reply, Vec<(String, String)>) {
+    let Some(endpoint) = Endpoint::route(request.method(), request.uri().path()) else {
+        let reply = Reply::error(404, -1020, "This operation is not supported.");
+        return (reply, ex.throttle.headers(now, false));
+    };
+    let params = match Params::parse(request.uri().query().unwrap_or(""), request.body()) {
+        Ok(p) => p,
+        Err(reply) => {
+            ex.throttle.charge(now, 1);
+            return (reply, ex.throttle.headers(now, false));
+        }
+    };
+    let (weight, free_on_success) = endpoint.weight(&params);
+    if let Err(refused) = ex.throttle.admit(now, weight) {
+        return (refused.0, ex.throttle.headers(now, false));
+    }
+    let reply = match authenticate(ex, now, request, endpoint, &params) {
+        Ok(()) => dispatch(ex, now, endpoint, &params),
+        Err(reply) => reply,
+    };
+    let charged = if reply.is_ok() && free_on_success { 0 } else { weight };
+    ex.throttle.charge(now, charged);
+    let orders = reply.is_ok() && endpoint == Endpoint::Order;
+    (reply, ex.throttle.headers(now, orders))
+}
+
+fn authenticate(
+    ex: &PaperExchange,
+    now: i64,
+    request: &Request<Bytes>,
+    endpoint: Endpoint,
+    params: &Params,
+) -> Result<(), Reply> {
+    if !endpoint.signed() {
+        return Ok(());
+    }
+    let key = request.headers().get("X-MBX-APIKEY").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let well_formed =
+        !key.is_empty() && key.len() <= 128 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err(Reply::error(401, -2014, "API-key format invalid."));
+    }
+    let Some(signer) = ex.keys.get(key) else {
+        return Err(Reply::error(401, -2015, "Invalid API-key, IP, or permissions for action."));
+    };
+    let Some(signature) = params.signature.as_deref() else {
+        return Err(Reply::error(
+            400,
+            -1102,
+            "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
+        ));
+    };
+    if !verify(signer, &params.payload, signature)? {
+        return Err(Reply::error(400, -1022, "Signature for this request is not valid."));
+    }
+    let timestamp = params.required("timestamp")?;
+    let timestamp: i64 = timestamp.parse().map_err(|_| {
+        Reply::error(400, -1100, "Illegal characters found in parameter 'timestamp'; legal range is '^[0-9]{1,20}$'.")
+    })?;
+    let micros = request.headers().get("X-MBX-TIME-UNIT").and_then(|v| v.to_str().ok()).map(str::to_ascii_uppercase);
+    let timestamp_ms = match micros.as_deref() {
+        None | Some("MILLISECOND") => timestamp,
+        Some("MICROSECOND") => timestamp / 1000,
+        Some(_) => return Err(Reply::error(400, -1194, "Invalid time unit.")),
+    };
+    let recv_window = match params.decimal("recvWindow")? {
+        None => Decimal::from(5000),
+        Some(w) if w <= Decimal::from(60_000) && w.scale() <= 3 => w,
+        Some(_) => return Err(Reply::error(400, -1131, "recvWindow must be less than 60000")),
+    };
+    if timestamp_ms >= now.saturating_add(1000) {
+        return Err(Reply::error(400, -1021, "Timestamp for this request was 1000ms ahead of the server's time."));
+    }
+    if Decimal::from(now.saturating_sub(timestamp_ms)) > recv_window {
+        return Err(Reply::error(400, -1021, "Timestamp for this request is outside of the recvWindow."));
+    }
+    Ok(())
+}
+
+/// Checks `signature` (as decoded from the request) over `payload`.
+fn verify(key: &PaperKey, payload: &[u8], signature: &str) -> Result<bool, Reply> {
+    match key {
+        PaperKey::Hmac(hmac) => {
+            // Hex, either case (SPEC §2.4); anything else is -1100 as on Binance.
+            let bytes = hex::decode(signature).ok().filter(|b| b.len() == 32).ok_or_else(|| {
+                Reply::error(
+                    400,
+                    -1100,
+                    "Illegal characters found in parameter 'signature'; legal range is '^[A-Fa-f0-9]{64}$'.",
+                )
+            })?;
+            let expected = hmac.mac(payload);
+            // Not constant-time: a simulator has no secret worth a timing attack.
+            Ok(bytes.as_slice() == expected.as_slice())
+        }
+        PaperKey::Ed25519(public) => {
+            use base64::Engine as _;
+            let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(signature) else { return Ok(false) };
+            let Ok(bytes) = <[u8; 64]>::try_from(raw.as_slice()) else { return Ok(false) };
+            let sig = ed25519_dalek::Signature::from_bytes(&bytes);
+            Ok(public.verify_strict(payload, &sig).is_ok())
+        }
+    }
+}
+
+fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, params: &Params) -> Reply {
+    let result = match endpoint {
+        Endpoint::Ping => Ok(Reply::ok("{}".to_owned())),
+        Endpoint::Time => Ok(Reply::ok(Obj::new().int("serverTime", now).finish())),
+        Endpoint::ExchangeInfo => Ok(Reply::ok(String::from_utf8_lossy(&ex.config.exchange_info_json).into_owned())),
+        Endpoint::Depth => depth(ex, params),
+        Endpoint::Trades => trades(ex, params),
+        Endpoint::AvgPrice => avg_price(ex, now, params),
+        Endpoint::TickerPrice => ticker(ex, params, false),
+        Endpoint::BookTicker => ticker(ex, params, true),
+        Endpoint::Order => place(ex, now, params, false),
+        Endpoint::OrderTest => place(ex, now, params, true),
+        Endpoint::Cancel => cancel(ex, now, params),
+        Endpoint::CancelAll => cancel_all(ex, now, params),
+        Endpoint::Query => query(ex, params),
+        Endpoint::OpenOrders => open_orders(ex, params),
+        Endpoint::Account => Ok(account(ex, now, params)),
+        Endpoint::MyTrades => my_trades(ex, params),
+        Endpoint::RateLimitOrder => Ok(rate_limit_order(ex, now)),
+    };
+    result.unwrap_or_else(|reply| reply)
+}
+
+fn invalid_symbol() -> Reply {
+    Reply::error(400, -1121, "Invalid symbol.")
+}
+
+fn market<'a>(ex: &'a PaperExchange, params: &Params) -> Result<(&'a str, &'a Market), Reply> {
+    let symbol = params.required("symbol")?;
+    ex.markets.get_key_value(symbol).map(|(s, m)| (s.as_str(), m)).ok_or_else(invalid_symbol)
+}
+
+fn limit(params: &Params, default: i64, max: i64) -> Result<usize, Reply> {
+    let n = params.integer("limit")?.unwrap_or(default).clamp(1, max);
+    Ok(usize::try_from(n).unwrap_or(1))
+}
+
+fn depth(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let (_, m) = market(ex, params)?;
+    let n = limit(params, 100, 5000)?;
+    let side = |levels: &[super::market::Level]| {
+        array(
+            levels
+                .iter()
+                .take(n)
+                .map(|l| format!("[\"{}\",\"{}\"]", super::wire::fixed8(l.price), super::wire::fixed8(l.qty))),
+        )
+    };
+    let body = Obj::new()
+        .int("lastUpdateId", i64::try_from(m.update_id).unwrap_or(i64::MAX))
+        .raw("bids", &side(&m.bids))
+        .raw("asks", &side(&m.asks))
+        .finish();
+    Ok(Reply::ok(body))
+}
+
+fn trades(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let (_, m) = market(ex, params)?;
+    let n = limit(params, 500, 1000)?;
+    let skip = m.trades.len().saturating_sub(n);
+    let items = m.trades.iter().skip(skip).map(|t| {
+        Obj::new()
+            .int("id", i64::try_from(t.id).unwrap_or(i64::MAX))
+            .dec("price", t.price)
+            .dec("qty", t.qty)
+            .dec("quoteQty", t.price.checked_mul(t.qty).unwrap_or(Decimal::MAX))
+            .int("time", t.time)
+            .bool("isBuyerMaker", t.buyer_is_maker)
+            .bool("isBestMatch", true)
+            .finish()
+    });
+    Ok(Reply::ok(array(items)))
+}
+
+fn avg_price(ex: &PaperExchange, now: i64, params: &Params) -> Result<Reply, Reply> {
+    let (_, m) = market(ex, params)?;
+    let price = m.average_price(now, 5).unwrap_or_default();
+    Ok(Reply::ok(Obj::new().int("mins", 5).dec("price", price).int("closeTime", now).finish()))
+}
+
+fn ticker(ex: &PaperExchange, params: &Params, book: bool) -> Result<Reply, Reply> {
+    let one = |symbol: &str, m: &Market| {
+        if book {
+            let (bid, ask) = (m.bids.first().copied(), m.asks.first().copied());
+            Obj::new()
+                .str("symbol", symbol)
+                .dec("bidPrice", bid.map(|l| l.price).unwrap_or_default())
+                .dec("bidQty", bid.map(|l| l.qty).unwrap_or_default())
+                .dec("askPrice", ask.map(|l| l.price).unwrap_or_default())
+                .dec("askQty", ask.map(|l| l.qty).unwrap_or_default())
+                .finish()
+        } else {
+            Obj::new().str("symbol", symbol).dec("price", m.last_price().unwrap_or_default()).finish()
+        }
+    };
+    if params.get("symbol").is_some() {
+        let (symbol, m) = market(ex, params)?;
+        return Ok(Reply::ok(one(symbol, m)));
+    }
+    let mut all: Vec<(&String, &Market)> = ex.markets.iter().collect();
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    Ok(Reply::ok(array(all.into_iter().map(|(s, m)| one(s, m)))))
+}
+
+/// Reads the order parameters of `POST /api/v3/order` into an `OrderRequest`.
+fn order_request(params: &Params) -> Result<OrderRequest, Reply> {
+    let symbol = params.required("symbol")?;
+    let side = Side::from_wire(params.required("side")?);
+    let kind = OrderType::from_wire(params.required("type")?);
+    let mut order = OrderRequest::new(symbol, side, kind);
+    if let Some(tif) = params.get("timeInForce") {
+        order = order.with_time_in_force(TimeInForce::from_wire(tif));
+    }
+    if let Some(q) = params.decimal("quantity")? {
+        order = order.with_quantity(q);
+    }
+    if let Some(q) = params.decimal("quoteOrderQty")? {
+        order = order.with_quote_order_qty(q);
+    }
+    if let Some(p) = params.decimal("price")? {
+        order = order.with_price(p);
+    }
+    if let Some(p) = params.decimal("stopPrice")? {
+        order = order.with_stop_price(p);
+    }
+    if let Some(q) = params.decimal("icebergQty")? {
+        order = order.with_iceberg_qty(q);
+    }
+    if let Some(d) = params.integer("trailingDelta")? {
+        order = order.with_trailing_delta(u64::try_from(d).unwrap_or(0));
+    }
+    if let Some(id) = params.get("newClientOrderId") {
+        let id = ClientOrderId::new(id).map_err(|_| {
+            Reply::error(
+                400,
+                -1100,
+                "Illegal characters found in parameter 'newClientOrderId'; legal range is '^[a-zA-Z0-9-_]{1,36}$'.",
+            )
+        })?;
+        order = order.with_client_order_id(id);
+    }
+    if let Some(r) = params.get("newOrderRespType") {
+        order = order.with_response_type(OrderResponseType::from_wire(r));
+    }
+    if let Some(m) = params.get("selfTradePreventionMode") {
+        order = order.with_self_trade_prevention_mode(SelfTradePreventionMode::from_wire(m));
+    }
+    Ok(order)
+}
+
+fn rejected(msg: &str) -> Reply {
+    Reply::error(400, -2010, msg)
+}
+
+fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Result<Reply, Reply> {
+    let order = order_request(params)?;
+    let symbol = order.symbol().to_owned();
+    let rules = ex.rules(&symbol).ok_or_else(invalid_symbol)?;
+    let m = ex.markets.get(&symbol).ok_or_else(invalid_symbol)?;
+    let open_on_symbol: Vec<&PaperOrder> =
+        ex.open.iter().filter_map(|id| ex.orders.get(id)).filter(|o| o.symbol == symbol).collect();
+    let mut ctx = MarketContext::default()
+        .with_open_orders(open_on_symbol.len() as u64)
+        .with_open_algo_orders(open_on_symbol.iter().filter(|o| o.is_stop()).count() as u64)
+        .with_open_iceberg_orders(open_on_symbol.iter().filter(|o| !o.iceberg.is_zero()).count() as u64);
+    if let Some(avg) = m.average_price(now, 5) {
+        ctx = ctx.with_average_price(avg);
+    }
+    if let Some(last) = m.last_price() {
+        ctx = ctx.with_last_price(last);
+    }
+    rules.validate(&order, &ctx).map_err(|e| Reply::error(400, e.code(), &e.to_string()))?;
+    let (base, quote) = (rules.base_asset().to_owned(), rules.quote_asset().to_owned());
+    let default_stp = rules.default_self_trade_prevention_mode().cloned().unwrap_or(SelfTradePreventionMode::None);
+    if order.trailing_delta().is_some() {
+        return Err(Reply::error(400, -1020, "This operation is not supported."));
+    }
+    if test {
+        if params.get("computeCommissionRates") == Some("true") {
+            let zero = Obj::new().dec("maker", Decimal::ZERO).dec("taker", Decimal::ZERO).finish();
+            let body = Obj::new()
+                .raw(
+                    "standardCommissionForOrder",
+                    &Obj::new()
+                        .dec("maker", ex.config.maker_commission)
+                        .dec("taker", ex.config.taker_commission)
+                        .finish(),
+                )
+                .raw("specialCommissionForOrder", &zero)
+                .raw("taxCommissionForOrder", &zero)
+                .raw(
+                    "discount",
+                    &Obj::new()
+                        .bool("enabledForAccount", false)
+                        .bool("enabledForSymbol", false)
+                        .str("discountAsset", "BNB")
+                        .dec("discount", Decimal::ZERO)
+                        .finish(),
+                )
+                .finish();
+            return Ok(Reply::ok(body));
+        }
+        return Ok(Reply::ok("{}".to_owned()));
+    }
+    ex.throttle.admit_order(now).map_err(|r| r.0)?;
+    let client_id = match order.client_order_id() {
+        Some(id) => id.as_str().to_owned(),
+        None => ex.generated_id(),
+    };
+    if ex.open_client_id(&symbol, &client_id) {
+        return Err(rejected("Duplicate order sent."));
+    }
+    let kind = order.order_type().clone();
+    let side = order.side().clone();
+    let last = ex.markets.get(&symbol).and_then(Market::last_price);
+    let stop = order.stop_price().unwrap_or_default();
+    if kind.is_algo() && last.is_some_and(|l| stop_triggered(&kind, &side, stop, l)) {
+        return Err(rejected("Order would trigger immediately."));
+    }
+    let price = order.price().unwrap_or_default();
+    let qty = order.quantity().unwrap_or_default();
+    let quote_qty = order.quote_order_qty().unwrap_or_default();
+    if kind == OrderType::LimitMaker && !ex.plan(&symbol, &side, Some(price), Some(qty), None).0.is_empty() {
+        return Err(rejected("Order would immediately match and take."));
+    }
+    // What the order locks (SPEC §6.8 / Binance: quote for a buy, base for a sell).
+    let lock = match (&kind, &side) {
+        (OrderType::Market, Side::Buy) if quote_qty.is_zero() => {
+            super::notional_of(&ex.plan(&symbol, &side, None, Some(qty), None).0)
+        }
+        (OrderType::Market, Side::Buy) => quote_qty,
+        (OrderType::Market, _) if qty.is_zero() => {
+            ex.plan(&symbol, &side, None, None, Some(quote_qty)).0.iter().map(|(_, q)| *q).sum()
+        }
+        (OrderType::StopLoss | OrderType::TakeProfit, Side::Buy) => Decimal::ZERO,
+        // No balance can hold a notional beyond Decimal's range: that is a lack of funds too.
+        (_, Side::Buy) => price.checked_mul(qty).unwrap_or(Decimal::MAX),
+        _ => qty,
+    };
+    let locked_asset = if side == Side::Buy { quote.clone() } else { base.clone() };
+    let balance = ex.balances.entry(locked_asset).or_default();
+    if balance.free < lock {
+        return Err(rejected("Account has insufficient balance for requested action."));
+    }
+    balance.free -= lock;
+    balance.locked += lock;
+    ex.throttle.count_order(now);
+    let id = ex.next_order_id;
+    ex.next_order_id += 1;
+    let tif = order.time_in_force().cloned().unwrap_or(TimeInForce::Gtc);
+    ex.insert_order(PaperOrder {
+        symbol: symbol.clone(),
+        base: base.clone(),
+        quote: quote.clone(),
+        id,
+        client_id,
+        side,
+        kind: kind.clone(),
+        tif: tif.clone(),
+        price,
+        qty,
+        quote_qty,
+        stop,
+        iceberg: order.iceberg_qty().unwrap_or_default(),
+        executed: Decimal::ZERO,
+        cum_quote: Decimal::ZERO,
+        status: OrderStatus::New,
+        time: now,
+        update: now,
+        working: (!kind.is_algo()).then_some(now),
+        stp: order.self_trade_prevention_mode().cloned().unwrap_or(default_stp),
+        lock,
+        traded: false,
+    });
+    ex.execution_report(now, id, "NEW", None, None);
+    let mut fills = Vec::new();
+    if !kind.is_algo() && kind != OrderType::LimitMaker {
+        let fok_short =
+            tif == TimeInForce::Fok && !ex.plan(&symbol, &order.side().clone(), Some(price), Some(qty), None).1;
+        let satisfied = if fok_short {
+            false
+        } else {
+            let (f, satisfied) = ex.take(now, id);
+            fills = f;
+            satisfied
+        };
+        let status = ex.orders.get(&id).map(|o| o.status.clone());
+        if status == Some(OrderStatus::Filled) && satisfied {
+            ex.close_filled(id);
+        } else if kind == OrderType::Market || tif != TimeInForce::Gtc {
+            ex.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
+        }
+    }
+    if let Some(o) = ex.orders.get_mut(&id)
+        && o.kind == OrderType::Market
+        && o.qty.is_zero()
+    {
+        // A quoteOrderQty order's quantity is what it bought or sold.
+        o.qty = o.executed;
+    }
+    ex.account_position(now, &[&base, &quote]);
+    let o = ex
+        .orders
+        .get(&id)
+        .ok_or_else(|| Reply::error(500, -1000, "An unknown error occurred while processing the request."))?;
+    let resp = order.response_type().cloned().unwrap_or(match kind {
+        OrderType::Market | OrderType::Limit => OrderResponseType::Full,
+        _ => OrderResponseType::Ack,
+    });
+    Ok(Reply::ok(order_response(o, now, &resp, &fills)))
+}
+
+fn order_response(o: &PaperOrder, now: i64, resp: &OrderResponseType, fills: &[FillRecord]) -> String {
+    let mut r = Obj::new()
+        .str("symbol", &o.symbol)
+        .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
+        .int("orderListId", -1)
+        .str("clientOrderId", &o.client_id)
+        .int("transactTime", now);
+    if *resp == OrderResponseType::Ack {
+        return r.finish();
+    }
+    r = r
+        .dec("price", o.price)
+        .dec("origQty", o.qty)
+        .dec("executedQty", o.executed)
+        .dec("origQuoteOrderQty", o.quote_qty)
+        .dec("cummulativeQuoteQty", o.cum_quote)
+        .str("status", o.status.as_str())
+        .str("timeInForce", o.tif.as_str())
+        .str("type", o.kind.as_str())
+        .str("side", o.side.as_str());
+    if o.is_stop() {
+        r = r.dec("stopPrice", o.stop);
+    }
+    if let Some(w) = o.working {
+        r = r.int("workingTime", w);
+    }
+    r = r.str("selfTradePreventionMode", o.stp.as_str());
+    if *resp == OrderResponseType::Full {
+        let items = fills.iter().map(|f| {
+            Obj::new()
+                .dec("price", f.price)
+                .dec("qty", f.qty)
+                .dec("commission", f.commission)
+                .str("commissionAsset", &f.commission_asset)
+                .int("tradeId", i64::try_from(f.trade_id).unwrap_or(i64::MAX))
+                .finish()
+        });
+        r = r.raw("fills", &array(items));
+    }
+    r.finish()
+}
+
+/// An order as `GET /api/v3/order` shows it (`openOrders` swaps two fields, as the docs do).
+fn order_info(o: &PaperOrder) -> String {
+    order_fields(o, false)
+}
+
+fn order_fields(o: &PaperOrder, open_orders_order: bool) -> String {
+    let mut r = Obj::new()
+        .str("symbol", &o.symbol)
+        .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
+        .int("orderListId", -1)
+        .str("clientOrderId", &o.client_id)
+        .dec("price", o.price)
+        .dec("origQty", o.qty)
+        .dec("executedQty", o.executed)
+        .dec("cummulativeQuoteQty", o.cum_quote)
+        .str("status", o.status.as_str())
+        .str("timeInForce", o.tif.as_str())
+        .str("type", o.kind.as_str())
+        .str("side", o.side.as_str())
+        .dec("stopPrice", o.stop)
+        .dec("icebergQty", o.iceberg)
+        .int("time", o.time)
+        .int("updateTime", o.update)
+        .bool("isWorking", o.working.is_some());
+    r = if open_orders_order {
+        r.dec("origQuoteOrderQty", o.quote_qty).int("workingTime", o.working.unwrap_or(-1))
+    } else {
+        r.int("workingTime", o.working.unwrap_or(-1)).dec("origQuoteOrderQty", o.quote_qty)
+    };
+    r.str("selfTradePreventionMode", o.stp.as_str()).finish()
+}
+
+/// The order named by `orderId` or `origClientOrderId` (-1102 when neither is given).
+fn named_order(ex: &PaperExchange, params: &Params) -> Result<(String, Option<u64>), Reply> {
+    let symbol = params.required("symbol")?;
+    if !ex.markets.contains_key(symbol) {
+        return Err(invalid_symbol());
+    }
+    let order_id = params.integer("orderId")?.map(|i| u64::try_from(i).unwrap_or(0));
+    let client = params.get("origClientOrderId").filter(|c| !c.is_empty());
+    if order_id.is_none() && client.is_none() {
+        return Err(Reply::error(
+            400,
+            -1102,
+            "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+        ));
+    }
+    let found = ex.find_order(symbol, order_id, client);
+    if let (Some(id), Some(c)) = (found, client)
+        && order_id.is_some()
+        && ex.orders.get(&id).is_some_and(|o| o.client_id != c)
+    {
+        return Err(Reply::error(400, -2039, "Client order ID is not correct for this order ID."));
+    }
+    Ok((symbol.to_owned(), found))
+}
+
+fn query(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let (_, id) = named_order(ex, params)?;
+    let o = id.and_then(|id| ex.orders.get(&id)).ok_or_else(|| Reply::error(400, -2013, "Order does not exist."))?;
+    Ok(Reply::ok(order_info(o)))
+}
+
+fn cancel_one(ex: &mut PaperExchange, now: i64, id: u64, cancel_id: Option<&str>) -> Option<String> {
+    let cancel_id = match cancel_id {
+        Some(c) => c.to_owned(),
+        None => ex.generated_id(),
+    };
+    let orig = ex.orders.get(&id)?.client_id.clone();
+    ex.end_order(now, id, OrderStatus::Canceled, "CANCELED", Some((&cancel_id, &orig)));
+    let o = ex.orders.get(&id)?;
+    let mut r = Obj::new()
+        .str("symbol", &o.symbol)
+        .str("origClientOrderId", &o.client_id)
+        .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
+        .int("orderListId", -1)
+        .str("clientOrderId", &cancel_id)
+        .int("transactTime", now)
+        .dec("price", o.price)
+        .dec("origQty", o.qty)
+        .dec("executedQty", o.executed)
+        .dec("origQuoteOrderQty", o.quote_qty)
+        .dec("cummulativeQuoteQty", o.cum_quote)
+        .str("status", o.status.as_str())
+        .str("timeInForce", o.tif.as_str())
+        .str("type", o.kind.as_str())
+        .str("side", o.side.as_str());
+    if o.is_stop() {
+        r = r.dec("stopPrice", o.stop);
+    }
+    Some(r.str("selfTradePreventionMode", o.stp.as_str()).finish())
+}
+
+fn cancel(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Reply> {
+    let (_, id) = named_order(ex, params)?;
+    let unknown = || rejected_cancel("Unknown order sent.");
+    let id = id.filter(|id| ex.orders.get(id).is_some_and(PaperOrder::is_open)).ok_or_else(unknown)?;
+    if let Some(cid) = params.get("newClientOrderId")
+        && ClientOrderId::new(cid).is_err()
+    {
+        return Err(Reply::error(
+            400,
+            -1100,
+            "Illegal characters found in parameter 'newClientOrderId'; legal range is '^[a-zA-Z0-9-_]{1,36}$'.",
+        ));
+    }
+    let (base, quote) = ex.orders.get(&id).map(|o| (o.base.clone(), o.quote.clone())).unwrap_or_default();
+    let body = cancel_one(ex, now, id, params.get("newClientOrderId")).ok_or_else(unknown)?;
+    ex.account_position(now, &[&base, &quote]);
+    Ok(Reply::ok(body))
+}
+
+fn rejected_cancel(msg: &str) -> Reply {
+    Reply::error(400, -2011, msg)
+}
+
+fn cancel_all(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Reply> {
+    let (symbol, _) = market(ex, params)?;
+    let symbol = symbol.to_owned();
+    let ids: Vec<u64> =
+        ex.open.iter().copied().filter(|id| ex.orders.get(id).is_some_and(|o| o.symbol == symbol)).collect();
+    if ids.is_empty() {
+        return Err(rejected_cancel("Unknown order sent."));
+    }
+    let mut bodies = Vec::new();
+    let mut assets = Vec::new();
+    for id in ids {
+        if let Some(o) = ex.orders.get(&id) {
+            assets.extend([o.base.clone(), o.quote.clone()]);
+        }
+        bodies.extend(cancel_one(ex, now, id, None));
+    }
+    let assets: Vec<&str> = assets.iter().map(String::as_str).collect();
+    ex.account_position(now, &assets);
+    Ok(Reply::ok(array(bodies)))
+}
+
+fn open_orders(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let symbol = params.get("symbol");
+    if let Some(s) = symbol
+        && !ex.markets.contains_key(s)
+    {
+        return Err(invalid_symbol());
+    }
+    let items = ex
+        .open
+        .iter()
+        .filter_map(|id| ex.orders.get(id))
+        .filter(|o| symbol.is_none_or(|s| o.symbol == s))
+        .map(|o| order_fields(o, true));
+    Ok(Reply::ok(array(items)))
+}
+
+fn account(ex: &PaperExchange, now: i64, params: &Params) -> Reply {
+    let omit_zero = params.get("omitZeroBalances") == Some("true");
+    let bps = |rate: Decimal| (rate * Decimal::from(10_000)).trunc().try_into().unwrap_or(0_i64);
+    let balances = ex
+        .balances
+        .iter()
+        .filter(|(_, b)| !(omit_zero && b.free.is_zero() && b.locked.is_zero()))
+        .map(|(a, b)| Obj::new().str("asset", a).dec("free", b.free).dec("locked", b.locked).finish());
+    let rates = Obj::new()
+        .dec("maker", ex.config.maker_commission)
+        .dec("taker", ex.config.taker_commission)
+        .dec("buyer", Decimal::ZERO)
+        .dec("seller", Decimal::ZERO)
+        .finish();
+    let body = Obj::new()
+        .int("makerCommission", bps(ex.config.maker_commission))
+        .int("takerCommission", bps(ex.config.taker_commission))
+        .int("buyerCommission", 0)
+        .int("sellerCommission", 0)
+        .raw("commissionRates", &rates)
+        .bool("canTrade", true)
+        .bool("canWithdraw", true)
+        .bool("canDeposit", true)
+        .bool("brokered", false)
+        .bool("requireSelfTradePrevention", false)
+        .bool("preventSor", false)
+        .int("updateTime", now)
+        .str("accountType", "SPOT")
+        .raw("balances", &array(balances))
+        .raw("permissions", "[\"SPOT\"]")
+        .int("uid", 1)
+        .finish();
+    Reply::ok(body)
+}
+
+fn my_trades(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let (symbol, _) = market(ex, params)?;
+    let order_id = params.integer("orderId")?.map(|i| u64::try_from(i).unwrap_or(0));
+    let n = limit(params, 500, 1000)?;
+    let mine: Vec<&super::MyTrade> =
+        ex.my_trades.iter().filter(|t| t.symbol == symbol && order_id.is_none_or(|id| t.order_id == id)).collect();
+    let skip = mine.len().saturating_sub(n);
+    let items = mine.into_iter().skip(skip).map(|t| {
+        Obj::new()
+            .str("symbol", &t.symbol)
+            .int("id", i64::try_from(t.id).unwrap_or(i64::MAX))
+            .int("orderId", i64::try_from(t.order_id).unwrap_or(i64::MAX))
+            .int("orderListId", -1)
+            .dec("price", t.price)
+            .dec("qty", t.qty)
+            .dec("quoteQty", t.quote_qty)
+            .dec("commission", t.commission)
+            .str("commissionAsset", &t.commission_asset)
+            .int("time", t.time)
+            .bool("isBuyer", t.is_buyer)
+            .bool("isMaker", t.is_maker)
+            .bool("isBestMatch", true)
+            .finish()
+    });
+    Ok(Reply::ok(array(items)))
+}
+
+fn rate_limit_order(ex: &mut PaperExchange, now: i64) -> Reply {
+    let items = ex.throttle.order_counts(now).into_iter().map(|(interval, num, limit, count)| {
+        Obj::new()
+            .str("rateLimitType", "ORDERS")
+            .str("interval", interval.as_str())
+            .int("intervalNum", i64::try_from(num).unwrap_or(i64::MAX))
+            .int("limit", i64::try_from(limit).unwrap_or(i64::MAX))
+            .int("count", i64::try_from(count).unwrap_or(i64::MAX))
+            .finish()
+    });
+    Reply::ok(array(items))
+}

@@ -1,0 +1,292 @@
+//! The paper exchange's wire helpers: request parameters as Binance reads them (query string and
+//! form body, the query winning), and JSON written field by field in Binance's own order.
+
+use std::fmt::Write as _;
+
+use rust_decimal::Decimal;
+
+use super::reply::Reply;
+
+/// The parameters of one request, decoded, with where each came from.
+#[derive(Debug, Default)]
+pub(crate) struct Params {
+    /// (name, value, from the query string)
+    pairs: Vec<(String, String, bool)>,
+    /// The signature as sent (decoded), if any.
+    pub(crate) signature: Option<String>,
+    /// What was signed: the raw query string and body, the `signature` pair taken out.
+    pub(crate) payload: Vec<u8>,
+}
+
+/// At most this many parameters per request (Binance answers -1101 beyond its own limit).
+const MAX_PARAMS: usize = 64;
+
+impl Params {
+    /// Reads `query` and a form `body`. A parameter twice in the same place is -1101, as on
+    /// Binance; one in both places takes the query's value.
+    pub(crate) fn parse(query: &str, body: &[u8]) -> Result<Self, Reply> {
+        let body = std::str::from_utf8(body)
+            .map_err(|_| Reply::error(400, -1100, "Illegal characters found in a parameter."))?;
+        let mut params = Params::default();
+        let mut signed: Vec<&str> = Vec::new();
+        let mut raw_query_len = 0;
+        for (text, from_query) in [(query, true), (body, false)] {
+            for piece in text.split('&').filter(|p| !p.is_empty()) {
+                let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+                let name = decode(name).ok_or_else(illegal)?;
+                let value = decode(value).ok_or_else(|| illegal_in(&name))?;
+                if name == "signature" {
+                    params.signature = Some(value);
+                    continue;
+                }
+                if params.pairs.iter().any(|(n, _, q)| *n == name && *q == from_query) {
+                    return Err(Reply::error(400, -1101, "Duplicate values for a parameter detected."));
+                }
+                if params.pairs.len() >= MAX_PARAMS {
+                    return Err(Reply::error(400, -1101, "Too many parameters sent for this endpoint."));
+                }
+                params.pairs.push((name, value, from_query));
+                signed.push(piece);
+                if from_query {
+                    raw_query_len = signed.len();
+                }
+            }
+        }
+        // The payload: the query string, then the body, with no separator between them.
+        let (in_query, in_body) = signed.split_at(raw_query_len.min(signed.len()));
+        params.payload = [in_query.join("&"), in_body.join("&")].concat().into_bytes();
+        Ok(params)
+    }
+
+    /// A parameter's value (the query's when it is in both places).
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        let mut found = None;
+        for (n, v, from_query) in &self.pairs {
+            if n == name {
+                if *from_query {
+                    return Some(v.as_str());
+                }
+                found = Some(v.as_str());
+            }
+        }
+        found
+    }
+
+    /// A parameter that must be there and not empty (-1102 otherwise).
+    pub(crate) fn required(&self, name: &str) -> Result<&str, Reply> {
+        match self.get(name) {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(Reply::error(
+                400,
+                -1102,
+                &format!("Mandatory parameter '{name}' was not sent, was empty/null, or malformed."),
+            )),
+        }
+    }
+
+    /// An optional decimal (a bad one is -1100, naming the parameter and the legal range).
+    pub(crate) fn decimal(&self, name: &str) -> Result<Option<Decimal>, Reply> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => crate::num::parse_decimal(v).map(Some).map_err(|_| {
+                Reply::error(
+                    400,
+                    -1100,
+                    &format!(
+                        "Illegal characters found in parameter '{name}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'."
+                    ),
+                )
+            }),
+        }
+    }
+
+    /// An optional integer (a bad one is -1100).
+    pub(crate) fn integer(&self, name: &str) -> Result<Option<i64>, Reply> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+                Reply::error(
+                    400,
+                    -1100,
+                    &format!("Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."),
+                )
+            }),
+        }
+    }
+}
+
+fn illegal() -> Reply {
+    Reply::error(400, -1100, "Illegal characters found in a parameter.")
+}
+
+fn illegal_in(name: &str) -> Reply {
+    Reply::error(400, -1100, &format!("Illegal characters found in parameter '{name}'."))
+}
+
+/// Form-urlencoded decoding: `%XX` as UTF-8 bytes, `+` as a space. `None` on a bad escape or
+/// bytes that are not UTF-8.
+pub(crate) fn decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A JSON object written field by field, in the order Binance writes them.
+#[derive(Debug)]
+pub(crate) struct Obj {
+    out: String,
+    empty: bool,
+}
+
+impl Obj {
+    pub(crate) fn new() -> Self {
+        Self { out: String::from("{"), empty: true }
+    }
+
+    fn key(&mut self, name: &str) {
+        if !self.empty {
+            self.out.push(',');
+        }
+        self.empty = false;
+        string_into(&mut self.out, name);
+        self.out.push(':');
+    }
+
+    /// A string field.
+    pub(crate) fn str(mut self, name: &str, value: &str) -> Self {
+        self.key(name);
+        string_into(&mut self.out, value);
+        self
+    }
+
+    /// A number field.
+    pub(crate) fn int(mut self, name: &str, value: i64) -> Self {
+        self.key(name);
+        let _ = write!(self.out, "{value}");
+        self
+    }
+
+    /// A boolean field.
+    pub(crate) fn bool(mut self, name: &str, value: bool) -> Self {
+        self.key(name);
+        self.out.push_str(if value { "true" } else { "false" });
+        self
+    }
+
+    /// A `null` field.
+    pub(crate) fn null(mut self, name: &str) -> Self {
+        self.key(name);
+        self.out.push_str("null");
+        self
+    }
+
+    /// A decimal as Binance writes amounts: a string with 8 decimals (`"0.10000000"`).
+    pub(crate) fn dec(self, name: &str, value: Decimal) -> Self {
+        self.str(name, &fixed8(value))
+    }
+
+    /// Already-written JSON (an object or an array).
+    pub(crate) fn raw(mut self, name: &str, json: &str) -> Self {
+        self.key(name);
+        self.out.push_str(json);
+        self
+    }
+
+    pub(crate) fn finish(mut self) -> String {
+        self.out.push('}');
+        self.out
+    }
+}
+
+/// A JSON array of already-written items.
+pub(crate) fn array<I: IntoIterator<Item = String>>(items: I) -> String {
+    let mut out = String::from("[");
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&item);
+    }
+    out.push(']');
+    out
+}
+
+/// `value` with exactly 8 decimals (more are rounded half away from zero, as a display).
+pub(crate) fn fixed8(value: Decimal) -> String {
+    let v = value.round_dp_with_strategy(8, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    format!("{v:.8}")
+}
+
+fn string_into(out: &mut String, text: &str) {
+    // serde_json escapes exactly as JSON needs; writing into a String cannot fail.
+    match serde_json::to_string(text) {
+        Ok(s) => out.push_str(&s),
+        Err(_) => out.push_str("\"\""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_payload_is_query_then_body_without_the_signature() {
+        let p = Params::parse(
+            "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&signature=ab",
+            b"quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559",
+        )
+        .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&p.payload).unwrap(),
+            "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTCquantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559"
+        );
+        assert_eq!(p.signature.as_deref(), Some("ab"));
+        assert_eq!(p.get("price"), Some("0.1"));
+    }
+
+    #[test]
+    fn the_query_wins_and_duplicates_in_one_place_are_refused() {
+        let p = Params::parse("price=1", b"price=2").unwrap();
+        assert_eq!(p.get("price"), Some("1"));
+        let e = Params::parse("price=1&price=2", b"").unwrap_err();
+        assert_eq!(e.code(), Some(-1101));
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(decode("%EF%BC%91a+b").as_deref(), Some("１a b"));
+        assert_eq!(decode("%E"), None);
+        assert_eq!(decode("%ZZ"), None);
+        assert_eq!(decode("%FF"), None);
+    }
+
+    #[test]
+    fn objects_keep_their_field_order() {
+        let o = Obj::new()
+            .str("symbol", "BTC\"USDT")
+            .int("orderId", 7)
+            .dec("price", Decimal::new(1, 1))
+            .bool("w", true)
+            .finish();
+        assert_eq!(o, r#"{"symbol":"BTC\"USDT","orderId":7,"price":"0.10000000","w":true}"#);
+    }
+}
