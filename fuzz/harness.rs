@@ -754,7 +754,8 @@ pub fn order_events(data: &[u8]) {
 }
 
 /// Fuzz target `paper_http`: arbitrary requests (well signed or not, any parameters, malformed
-/// encodings) and price moves against the paper exchange. It never panics; every answer is JSON
+/// encodings), WebSocket frames and price moves against the paper exchange. It never panics;
+/// every answer and every WebSocket frame is JSON
 /// with the weight header; balances never go negative; every user-data event decodes; and each
 /// asset's free + locked equals the deposits plus the trades the events reported.
 pub fn paper_http(data: &[u8]) {
@@ -839,6 +840,9 @@ pub fn paper_http(data: &[u8]) {
         expected.insert(asset.to_owned(), Decimal::from(amount));
     }
     let signer = HmacSha256::new("s");
+    let streams = paper.ws_connect(now, "/stream?streams=btcusdt@trade/btcusdt@depth/ethbtc@bookTicker");
+    let api = paper.ws_connect(now, "/ws-api/v3");
+    let (Ok(streams), Ok(api)) = (streams, api) else { panic!("the paper exchange refused a connection") };
     for _ in 0..48 {
         if b.data.is_empty() {
             break;
@@ -848,6 +852,33 @@ pub fn paper_http(data: &[u8]) {
         if op.is_multiple_of(8) {
             let symbol = if b.bool() { "BTCUSDT" } else { "ETHBTC" };
             paper.set_price(now, symbol, b.decimal());
+        } else if op % 8 == 1 {
+            // A WebSocket frame: a method with arbitrary params, or raw text, on either connection.
+            const METHODS: [&str; 8] = [
+                "order.place",
+                "order.status",
+                "session.logon",
+                "userDataStream.subscribe.signature",
+                "userDataStream.unsubscribe",
+                "SUBSCRIBE",
+                "LIST_SUBSCRIPTIONS",
+                "time",
+            ];
+            let method = METHODS[usize::from(b.u8()) % METHODS.len()];
+            let mut params = serde_json::Map::new();
+            for _ in 0..b.u8() % 6 {
+                let name = NAMES[usize::from(b.u8()) % NAMES.len()];
+                params.insert(
+                    name.to_owned(),
+                    serde_json::Value::String(VALUES[usize::from(b.u8()) % VALUES.len()].to_owned()),
+                );
+            }
+            let text = if b.bool() {
+                serde_json::json!({"id": b.u8(), "method": method, "params": params}).to_string()
+            } else {
+                String::from_utf8_lossy(&(0..b.u8() % 24).map(|_| b.u8()).collect::<Vec<u8>>()).into_owned()
+            };
+            paper.ws_send(now, if b.bool() { api } else { streams }, &text);
         } else {
             let (method, path) = ROUTES[usize::from(b.u8()) % ROUTES.len()];
             let mut q = SignedQuery::new();
@@ -880,6 +911,13 @@ pub fn paper_http(data: &[u8]) {
             let response = paper.handle_http(now, request);
             assert!(serde_json::from_slice::<serde_json::Value>(response.body()).is_ok(), "not JSON");
             assert!(response.headers().contains_key("X-MBX-USED-WEIGHT-1M"));
+        }
+        for conn in [streams, api] {
+            while let Some(frame) = paper.ws_poll(conn) {
+                if let aegis_exchange::paper::WsOut::Text(text) = frame {
+                    assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "not JSON: {text}");
+                }
+            }
         }
         while let Some(event) = paper.poll_user_event() {
             let value: serde_json::Value = serde_json::from_str(&event).unwrap_or_else(|e| panic!("{e}: {event}"));

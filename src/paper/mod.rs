@@ -1,9 +1,13 @@
 //! The paper exchange: a deterministic Binance Spot simulator that answers like Binance.
 //!
 //! Sans-IO like the rest of the core: [`PaperExchange::handle_http`] takes the time and an
-//! `http::Request<Bytes>` and gives back the `http::Response<Bytes>` Binance would; user-data
-//! events come out of [`PaperExchange::poll_user_event`]. Nothing reads a clock or a socket, and
-//! every random choice comes from the configured seed, so a test replays exactly.
+//! `http::Request<Bytes>` and gives back the `http::Response<Bytes>` Binance would
+//! ([`PaperExchange::deliver`] does the same through the configured faults); WebSocket
+//! connections are ids ([`PaperExchange::ws_connect`], [`ws_send`](PaperExchange::ws_send),
+//! [`ws_poll`](PaperExchange::ws_poll)) carrying market streams or the WebSocket API with the
+//! user data stream; user-data events also come out of [`PaperExchange::poll_user_event`].
+//! Nothing reads a clock or a socket, and every random choice comes from the configured seed,
+//! so a test replays exactly.
 //!
 //! What it does as Binance does (SPEC references in brackets):
 //! - API key, signature (HMAC-SHA256 hex, Ed25519 base64; over the query string then the body,
@@ -22,7 +26,14 @@
 //! - Rate limits from exchangeInfo: `X-MBX-USED-WEIGHT-1M` on every response,
 //!   `X-MBX-ORDER-COUNT-*` on orders, 429 with `Retry-After`, 418 bans that escalate [§5].
 //! - `executionReport` and `outboundAccountPosition` / `balanceUpdate` events with the field
-//!   names of §9.3.
+//!   names of §9.3, in the `{"subscriptionId","event"}` wrapper on WebSocket-API connections
+//!   subscribed to the user data stream.
+//! - Market streams published from the simulated market: trades, depth diffs a local book can
+//!   follow (`U` / `u` chained on the REST snapshot's `lastUpdateId`), partial depth,
+//!   bookTicker.
+//! - Faults on demand ([`Fault`], [`FaultConfig`], [`WsFault`]): lost requests, lost answers,
+//!   5xx and -1007 after executing, latency, duplicated or reordered events, clock skew, bans,
+//!   disconnects, poisoned market messages, `serverShutdown`.
 //!
 //! ```
 //! use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey};
@@ -52,6 +63,7 @@ mod reply;
 mod routes;
 mod throttle;
 mod wire;
+mod ws;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
@@ -72,6 +84,7 @@ use market::{Market, Rng};
 use reply::Reply;
 use throttle::Throttle;
 use wire::Obj;
+pub use ws::{ConnId, WsConnectError, WsFault, WsOut};
 
 /// How an API key of the paper account signs.
 pub enum PaperKey {
@@ -139,7 +152,7 @@ pub struct PaperConfig {
 impl Default for PaperConfig {
     fn default() -> Self {
         Self {
-            exchange_info: ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap_or_default(),
+            exchange_info: bundled_exchange_info().clone(),
             exchange_info_json: Bytes::from_static(BUNDLED_EXCHANGE_INFO),
             seed: 1,
             maker_commission: Decimal::new(1, 3),
@@ -152,6 +165,12 @@ impl Default for PaperConfig {
             faults: FaultConfig::default(),
         }
     }
+}
+
+/// The bundled exchangeInfo, decoded once per process.
+fn bundled_exchange_info() -> &'static ExchangeInfo {
+    static BUNDLED: std::sync::OnceLock<ExchangeInfo> = std::sync::OnceLock::new();
+    BUNDLED.get_or_init(|| ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap_or_default())
 }
 
 impl PaperConfig {
@@ -288,6 +307,7 @@ pub struct PaperExchange {
     /// Faults draw from their own stream, so turning one on does not change the market.
     fault_rng: Rng,
     pending_faults: VecDeque<Fault>,
+    ws: ws::WsState,
     last_now: i64,
 }
 
@@ -340,6 +360,7 @@ impl PaperExchange {
             rng,
             fault_rng: Rng::new(config.seed ^ 0xFA17_FA17_FA17_FA17),
             pending_faults: VecDeque::new(),
+            ws: ws::WsState::default(),
             last_now: now,
             config,
         }
@@ -403,12 +424,14 @@ impl PaperExchange {
             m.record_trade(now, m.mid.unwrap_or(price), m.step, false);
         }
         self.match_resting(now, symbol);
+        self.publish(now);
     }
 
     /// Lets time pass to `now`: every market walks, then resting orders and stops are matched.
     pub fn advance(&mut self, now: i64) {
         let now = self.server_time(now);
         self.tick(now);
+        self.publish(now);
     }
 
     fn tick(&mut self, now: i64) {
@@ -502,6 +525,7 @@ impl PaperExchange {
         let now = self.server_time(now);
         self.tick(now);
         let (reply, headers) = routes::handle(self, now, &request);
+        self.publish(now);
         self.respond(now, reply, headers)
     }
 
@@ -544,6 +568,7 @@ impl PaperExchange {
             } else {
                 self.events.push_back(event.clone());
             }
+            self.fan_out(&event);
         }
     }
 

@@ -17,7 +17,7 @@ use crate::rules::MarketContext;
 
 /// The endpoints the paper exchange serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Endpoint {
+pub(super) enum Endpoint {
     Ping,
     Time,
     ExchangeInfo,
@@ -62,7 +62,7 @@ impl Endpoint {
         })
     }
 
-    fn signed(self) -> bool {
+    pub(super) fn signed(self) -> bool {
         use Endpoint as E;
         matches!(
             self,
@@ -79,7 +79,7 @@ impl Endpoint {
     }
 
     /// The weight (SPEC §5.4), and whether a success costs nothing.
-    fn weight(self, params: &Params) -> (u64, bool) {
+    pub(super) fn weight(self, params: &Params) -> (u64, bool) {
         use Endpoint as E;
         let has = |name: &str| params.get(name).is_some();
         match self {
@@ -148,14 +148,24 @@ fn authenticate(
         return Ok(());
     }
     let key = request.headers().get("X-MBX-APIKEY").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let signer = api_key(ex, key)?;
+    check_signature(signer, params)?;
+    let unit = request.headers().get("X-MBX-TIME-UNIT").and_then(|v| v.to_str().ok());
+    check_timestamp(now, params, unit)
+}
+
+/// The key behind an `X-MBX-APIKEY` / `apiKey` (-2014 malformed, -2015 unknown).
+pub(super) fn api_key<'a>(ex: &'a PaperExchange, key: &str) -> Result<&'a PaperKey, Reply> {
     let well_formed =
         !key.is_empty() && key.len() <= 128 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !well_formed {
         return Err(Reply::error(401, -2014, "API-key format invalid."));
     }
-    let Some(signer) = ex.keys.get(key) else {
-        return Err(Reply::error(401, -2015, "Invalid API-key, IP, or permissions for action."));
-    };
+    ex.keys.get(key).ok_or_else(|| Reply::error(401, -2015, "Invalid API-key, IP, or permissions for action."))
+}
+
+/// The request's signature over its payload (-1102 missing, -1022 wrong).
+pub(super) fn check_signature(signer: &PaperKey, params: &Params) -> Result<(), Reply> {
     let Some(signature) = params.signature.as_deref() else {
         return Err(Reply::error(
             400,
@@ -163,15 +173,20 @@ fn authenticate(
             "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
         ));
     };
-    if !verify(signer, &params.payload, signature)? {
-        return Err(Reply::error(400, -1022, "Signature for this request is not valid."));
+    if verify(signer, &params.payload, signature)? {
+        Ok(())
+    } else {
+        Err(Reply::error(400, -1022, "Signature for this request is not valid."))
     }
+}
+
+/// `timestamp` and `recvWindow` as SPEC §2.7 describes (-1021, -1131, -1194).
+pub(super) fn check_timestamp(now: i64, params: &Params, time_unit: Option<&str>) -> Result<(), Reply> {
     let timestamp = params.required("timestamp")?;
     let timestamp: i64 = timestamp.parse().map_err(|_| {
         Reply::error(400, -1100, "Illegal characters found in parameter 'timestamp'; legal range is '^[0-9]{1,20}$'.")
     })?;
-    let micros = request.headers().get("X-MBX-TIME-UNIT").and_then(|v| v.to_str().ok()).map(str::to_ascii_uppercase);
-    let timestamp_ms = match micros.as_deref() {
+    let timestamp_ms = match time_unit.map(str::to_ascii_uppercase).as_deref() {
         None | Some("MILLISECOND") => timestamp,
         Some("MICROSECOND") => timestamp / 1000,
         Some(_) => return Err(Reply::error(400, -1194, "Invalid time unit.")),
@@ -216,7 +231,7 @@ fn verify(key: &PaperKey, payload: &[u8], signature: &str) -> Result<bool, Reply
     }
 }
 
-fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, params: &Params) -> Reply {
+pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, params: &Params) -> Reply {
     let result = match endpoint {
         Endpoint::Ping => Ok(Reply::ok("{}".to_owned())),
         Endpoint::Time => Ok(Reply::ok(Obj::new().int("serverTime", now).finish())),

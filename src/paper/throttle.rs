@@ -212,6 +212,19 @@ impl Throttle {
             .collect()
     }
 
+    /// Every window as the WebSocket API's `rateLimits` lists it: (type, interval, number,
+    /// limit, count).
+    pub(crate) fn counts(&mut self, now: i64) -> Vec<(RateLimitType, RateLimitInterval, u64, u64, u64)> {
+        self.windows
+            .iter_mut()
+            .filter(|w| w.kind != RateLimitType::RawRequests)
+            .map(|w| {
+                w.roll(now);
+                (w.kind.clone(), w.interval.clone(), w.interval_num, w.limit, w.used)
+            })
+            .collect()
+    }
+
     /// Until when the IP is banned, if it is.
     pub(crate) fn banned_until(&self, now: i64) -> Option<i64> {
         (now < self.banned_until).then_some(self.banned_until)

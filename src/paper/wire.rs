@@ -58,6 +58,35 @@ impl Params {
         Ok(params)
     }
 
+    /// The `params` of a WebSocket-API request (JSON strings, numbers and booleans as their
+    /// text); the signed payload is every parameter but `signature`, sorted by name, raw UTF-8
+    /// (SPEC §2.6).
+    pub(crate) fn from_ws(params: &serde_json::Map<String, serde_json::Value>) -> Result<Self, Reply> {
+        use serde_json::Value;
+        let mut out = Params::default();
+        for (name, value) in params {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => {
+                    return Err(Reply::error(400, -1100, &format!("Illegal characters found in parameter '{name}'.")));
+                }
+            };
+            if out.pairs.len() >= MAX_PARAMS {
+                return Err(Reply::error(400, -1101, "Too many parameters sent for this endpoint."));
+            }
+            if name == "signature" {
+                out.signature = Some(text);
+            } else {
+                out.pairs.push((name.clone(), text, true));
+            }
+        }
+        let pairs: Vec<(&str, &str)> = out.pairs.iter().map(|(n, v, _)| (n.as_str(), v.as_str())).collect();
+        out.payload = crate::sign::ws_api_payload(&pairs).into_bytes();
+        Ok(out)
+    }
+
     /// A parameter's value (the query's when it is in both places).
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         let mut found = None;
@@ -231,9 +260,27 @@ pub(crate) fn array<I: IntoIterator<Item = String>>(items: I) -> String {
 }
 
 /// `value` with exactly 8 decimals (more are rounded half away from zero, as a display).
+///
+/// Padded by hand: `format!("{:.8}")` of a `Decimal` near its 28-digit limit overflows
+/// rust_decimal's fixed formatting buffer and panics (found by the `paper_http` fuzz target).
 pub(crate) fn fixed8(value: Decimal) -> String {
     let v = value.round_dp_with_strategy(8, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
-    format!("{v:.8}")
+    let mut text = v.to_string();
+    let decimals = text.split_once('.').map_or(0, |(_, frac)| frac.len());
+    if decimals == 0 {
+        text.push('.');
+    }
+    for _ in decimals..8 {
+        text.push('0');
+    }
+    text
+}
+
+/// `text` as a JSON string literal.
+pub(crate) fn json_string(text: &str) -> String {
+    let mut out = String::new();
+    string_into(&mut out, text);
+    out
 }
 
 fn string_into(out: &mut String, text: &str) {
@@ -269,6 +316,15 @@ mod tests {
         assert_eq!(p.get("price"), Some("1"));
         let e = Params::parse("price=1&price=2", b"").unwrap_err();
         assert_eq!(e.code(), Some(-1101));
+    }
+
+    #[test]
+    fn eight_decimals_at_any_size() {
+        assert_eq!(fixed8(Decimal::new(1, 1)), "0.10000000");
+        assert_eq!(fixed8(Decimal::from(65_000)), "65000.00000000");
+        assert_eq!(fixed8(Decimal::new(123_456_789, 9)), "0.12345679");
+        assert_eq!(fixed8(Decimal::MAX), "79228162514264337593543950335.00000000");
+        assert_eq!(fixed8(-Decimal::new(5, 0)), "-5.00000000");
     }
 
     #[test]

@@ -1,0 +1,683 @@
+//! The paper exchange's WebSocket side, sans-IO: connections are ids, client frames go in with
+//! [`PaperExchange::ws_send`], server frames come out of [`PaperExchange::ws_poll`].
+//!
+//! - Market streams (`/ws`, `/ws/<stream>`, `/stream?streams=a/b`): `SUBSCRIBE`,
+//!   `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`; `<symbol>@trade`, `@aggTrade`, `@bookTicker`,
+//!   `@depth` / `@depth@100ms` diffs and `@depth5|10|20[@100ms]`, raw or in the combined
+//!   `{"stream","data"}` wrapper, published from the simulated market as it moves.
+//! - The WebSocket API (`/ws-api/v3`): the REST endpoints under their WS-API method names, with
+//!   WS-API signing (sorted parameters, raw UTF-8), `session.logon` (Ed25519), `session.status`,
+//!   `session.logout`, `userDataStream.subscribe` / `.subscribe.signature` / `.unsubscribe`,
+//!   responses in the `{id,status,result|error,rateLimits}` envelope and user-data events in
+//!   their `{"subscriptionId","event"}` wrapper.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use super::market::Level;
+use super::reply::Reply;
+use super::routes::{self, Endpoint};
+use super::wire::{Obj, Params, array, fixed8, json_string};
+use super::{PaperExchange, PaperKey};
+
+/// A WebSocket connection to the paper exchange.
+pub type ConnId = u64;
+
+/// A frame from the paper exchange to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsOut {
+    /// A text frame.
+    Text(String),
+    /// The server closes the connection (nothing follows).
+    Close {
+        /// The close code.
+        code: u16,
+        /// The reason.
+        reason: String,
+    },
+}
+
+/// Why a WebSocket connection was refused.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WsConnectError {
+    /// No such endpoint.
+    #[error("no WebSocket endpoint at {0}")]
+    NotFound(String),
+    /// The IP is banned (418).
+    #[error("the IP is banned")]
+    Banned,
+}
+
+/// A WebSocket fault ([`PaperExchange::ws_fault`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WsFault {
+    /// The server drops the connection (close code 1006-style: abnormal).
+    Disconnect,
+    /// A poisoned market message on the connection: a trade with a `"NaN"` price and a candle
+    /// with `{"c": null, "v": 0}`.
+    Poison,
+    /// A `serverShutdown` event: the client should reconnect.
+    ServerShutdown,
+}
+
+/// At most this many frames wait per connection; a client that falls further behind is
+/// disconnected, as Binance does with slow consumers.
+const OUTBOX: usize = 10_000;
+/// Binance's limit of streams per connection.
+const MAX_STREAMS: usize = 1024;
+
+#[derive(Debug)]
+enum Kind {
+    Streams { combined: bool, subs: BTreeSet<String> },
+    Api { session: Option<String>, logged_on_at: Option<i64>, user_sub: Option<u64>, next_sub: u64 },
+}
+
+#[derive(Debug)]
+pub(super) struct Conn {
+    kind: Kind,
+    outbox: VecDeque<WsOut>,
+    open: bool,
+    connected_at: i64,
+}
+
+impl Conn {
+    fn push(&mut self, frame: WsOut) {
+        if !self.open {
+            return;
+        }
+        if self.outbox.len() >= OUTBOX {
+            self.outbox.clear();
+            self.outbox.push_back(WsOut::Close { code: 1008, reason: "client too slow".to_owned() });
+            self.open = false;
+            return;
+        }
+        self.outbox.push_back(frame);
+    }
+
+    fn close(&mut self, code: u16, reason: &str) {
+        self.push(WsOut::Close { code, reason: reason.to_owned() });
+        self.open = false;
+    }
+}
+
+/// What was last published of one symbol's market.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Published {
+    bids: Vec<Level>,
+    asks: Vec<Level>,
+    update_id: u64,
+    trade_id: u64,
+}
+
+/// The WebSocket state of the exchange.
+#[derive(Debug, Default)]
+pub(super) struct WsState {
+    pub(super) conns: HashMap<ConnId, Conn>,
+    next: ConnId,
+    published: HashMap<String, Published>,
+}
+
+fn stream_symbol(stream: &str) -> String {
+    stream.split('@').next().unwrap_or_default().to_ascii_uppercase()
+}
+
+impl PaperExchange {
+    /// Opens a WebSocket connection at `path` (`/ws`, `/ws/<stream>`,
+    /// `/stream?streams=<a>/<b>`, `/ws-api/v3`).
+    ///
+    /// # Errors
+    /// [`WsConnectError`] for an unknown path or a banned IP.
+    pub fn ws_connect(&mut self, now: i64, path: &str) -> Result<ConnId, WsConnectError> {
+        let now = self.server_time(now);
+        self.tick(now);
+        if self.throttle.banned_until(now).is_some() {
+            return Err(WsConnectError::Banned);
+        }
+        let (route, query) = path.split_once('?').unwrap_or((path, ""));
+        let kind = match route {
+            "/ws-api/v3" => Kind::Api { session: None, logged_on_at: None, user_sub: None, next_sub: 0 },
+            "/ws" => Kind::Streams { combined: false, subs: BTreeSet::new() },
+            "/stream" => {
+                let streams = query.strip_prefix("streams=").unwrap_or("");
+                let subs = streams.split('/').filter(|s| !s.is_empty()).take(MAX_STREAMS).map(str::to_owned).collect();
+                Kind::Streams { combined: true, subs }
+            }
+            other => match other.strip_prefix("/ws/") {
+                Some(stream) if !stream.is_empty() => {
+                    Kind::Streams { combined: false, subs: stream.split('/').map(str::to_owned).collect() }
+                }
+                _ => return Err(WsConnectError::NotFound(path.to_owned())),
+            },
+        };
+        if let Kind::Streams { subs, .. } = &kind {
+            for s in subs {
+                self.baseline(&stream_symbol(s));
+            }
+        }
+        self.ws.next += 1;
+        let id = self.ws.next;
+        self.ws.conns.insert(id, Conn { kind, outbox: VecDeque::new(), open: true, connected_at: now });
+        Ok(id)
+    }
+
+    /// The next frame for the client of `conn`, if any.
+    pub fn ws_poll(&mut self, conn: ConnId) -> Option<WsOut> {
+        let c = self.ws.conns.get_mut(&conn)?;
+        let frame = c.outbox.pop_front();
+        if frame.is_none() && !c.open {
+            self.ws.conns.remove(&conn);
+        }
+        frame
+    }
+
+    /// Whether `conn` is still open.
+    #[must_use]
+    pub fn ws_is_open(&self, conn: ConnId) -> bool {
+        self.ws.conns.get(&conn).is_some_and(|c| c.open)
+    }
+
+    /// The client closes `conn`.
+    pub fn ws_close(&mut self, conn: ConnId) {
+        self.ws.conns.remove(&conn);
+    }
+
+    /// Injects a fault on `conn`.
+    pub fn ws_fault(&mut self, now: i64, conn: ConnId, fault: WsFault) {
+        let now = self.server_time(now);
+        let Some(c) = self.ws.conns.get_mut(&conn) else { return };
+        match fault {
+            WsFault::Disconnect => c.close(1006, "connection lost"),
+            WsFault::ServerShutdown => {
+                let event = Obj::new().str("e", "serverShutdown").int("E", now).finish();
+                let frame = match &c.kind {
+                    Kind::Api { .. } => Obj::new().raw("event", &event).finish(),
+                    _ => event,
+                };
+                c.push(WsOut::Text(frame));
+            }
+            WsFault::Poison => {
+                let (stream, combined) = match &c.kind {
+                    Kind::Streams { combined, subs } => {
+                        (subs.iter().next().cloned().unwrap_or_else(|| "btcusdt@trade".to_owned()), *combined)
+                    }
+                    Kind::Api { .. } => ("btcusdt@trade".to_owned(), false),
+                };
+                let symbol = stream_symbol(&stream);
+                let trade = Obj::new()
+                    .str("e", "trade")
+                    .int("E", now)
+                    .str("s", &symbol)
+                    .int("t", 1)
+                    .str("p", "NaN")
+                    .str("q", "1.00000000")
+                    .int("T", now)
+                    .bool("m", false)
+                    .bool("M", true)
+                    .finish();
+                let candle = format!(
+                    r#"{{"e":"kline","E":{now},"s":"{symbol}","k":{{"t":{now},"T":{now},"s":"{symbol}","i":"1m","f":1,"L":1,"o":"1.0","c":null,"h":"1.0","l":"1.0","v":0,"n":1,"x":false,"q":"0","V":"0","Q":"0","B":"0"}}}}"#
+                );
+                for data in [trade, candle] {
+                    let frame =
+                        if combined { Obj::new().str("stream", &stream).raw("data", &data).finish() } else { data };
+                    c.push(WsOut::Text(frame));
+                }
+            }
+        }
+    }
+
+    /// A text frame from the client of `conn`.
+    pub fn ws_send(&mut self, now: i64, conn: ConnId, text: &str) {
+        let now = self.server_time(now);
+        self.tick(now);
+        let is_api = match self.ws.conns.get(&conn) {
+            Some(c) if c.open => matches!(c.kind, Kind::Api { .. }),
+            _ => return,
+        };
+        if is_api {
+            // The answer goes out before the events the request caused (as Binance sends them).
+            let before = self.ws.conns.get(&conn).map_or(0, |c| c.outbox.len());
+            let frame = self.ws_api(now, conn, text);
+            if let Some(c) = self.ws.conns.get_mut(&conn)
+                && c.open
+            {
+                let at = before.min(c.outbox.len());
+                c.outbox.insert(at, WsOut::Text(frame));
+            }
+        } else {
+            self.stream_control(conn, text);
+        }
+        self.publish(now);
+    }
+
+    fn stream_control(&mut self, conn: ConnId, text: &str) {
+        let parsed: Option<Value> = serde_json::from_str(text).ok();
+        let id = parsed.as_ref().and_then(|v| v.get("id")).cloned().unwrap_or(Value::Null);
+        let id_text = id.to_string();
+        let error = |code: i64, msg: &str| Obj::new().int("code", code).str("msg", msg).raw("id", &id_text).finish();
+        let Some(request) = parsed.as_ref().and_then(Value::as_object) else {
+            let frame = error(3, "Invalid JSON: expected value at line 1 column 1");
+            if let Some(c) = self.ws.conns.get_mut(&conn) {
+                c.push(WsOut::Text(frame));
+            }
+            return;
+        };
+        let method = request.get("method").and_then(Value::as_str).unwrap_or("");
+        let params: Vec<String> = request
+            .get("params")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let mut new_symbols = Vec::new();
+        let frame = match self.ws.conns.get_mut(&conn).map(|c| &mut c.kind) {
+            Some(Kind::Streams { subs, .. }) => match method {
+                "SUBSCRIBE" if subs.len() + params.len() > MAX_STREAMS => error(2, "Invalid request: too many streams"),
+                "SUBSCRIBE" => {
+                    for p in params {
+                        new_symbols.push(stream_symbol(&p));
+                        subs.insert(p);
+                    }
+                    Obj::new().null("result").raw("id", &id_text).finish()
+                }
+                "UNSUBSCRIBE" => {
+                    for p in &params {
+                        subs.remove(p);
+                    }
+                    Obj::new().null("result").raw("id", &id_text).finish()
+                }
+                "LIST_SUBSCRIPTIONS" => {
+                    let list = array(subs.iter().map(|s| json_string(s)));
+                    Obj::new().raw("result", &list).raw("id", &id_text).finish()
+                }
+                _ => error(2, "Invalid request: unknown variant"),
+            },
+            _ => return,
+        };
+        for symbol in new_symbols {
+            self.baseline(&symbol);
+        }
+        if let Some(c) = self.ws.conns.get_mut(&conn) {
+            c.push(WsOut::Text(frame));
+        }
+    }
+
+    /// Starts publishing `symbol` from its current state.
+    fn baseline(&mut self, symbol: &str) {
+        if self.ws.published.contains_key(symbol) {
+            return;
+        }
+        if let Some(m) = self.markets.get(symbol) {
+            let p = Published {
+                bids: m.bids.clone(),
+                asks: m.asks.clone(),
+                update_id: m.update_id,
+                trade_id: m.trades.back().map_or(0, |t| t.id),
+            };
+            self.ws.published.insert(symbol.to_owned(), p);
+        }
+    }
+
+    /// Sends every subscribed stream what changed in the market since it was last published.
+    pub(super) fn publish(&mut self, now: i64) {
+        if self.ws.published.is_empty() {
+            return;
+        }
+        // Only the streams someone listens to are built.
+        let wanted: BTreeSet<String> = self
+            .ws
+            .conns
+            .values()
+            .filter_map(|c| match &c.kind {
+                Kind::Streams { subs, .. } if c.open => Some(subs.iter().cloned()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let symbols: Vec<String> = self.ws.published.keys().cloned().collect();
+        for symbol in symbols {
+            let (Some(m), Some(last)) = (self.markets.get(&symbol), self.ws.published.get(&symbol)) else { continue };
+            let lower = symbol.to_ascii_lowercase();
+            let wants = |suffix: &str| wanted.contains(&format!("{lower}@{suffix}"));
+            let mut frames: Vec<(String, String)> = Vec::new();
+            let (trades, aggs) = (wants("trade"), wants("aggTrade"));
+            for t in m.trades.iter().filter(|t| (trades || aggs) && t.id > last.trade_id) {
+                let id = i64::try_from(t.id).unwrap_or(i64::MAX);
+                let trade = Obj::new()
+                    .str("e", "trade")
+                    .int("E", now)
+                    .str("s", &symbol)
+                    .int("t", id)
+                    .dec("p", t.price)
+                    .dec("q", t.qty)
+                    .int("T", t.time)
+                    .bool("m", t.buyer_is_maker)
+                    .bool("M", true)
+                    .finish();
+                if trades {
+                    frames.push((format!("{lower}@trade"), trade));
+                }
+                let agg = Obj::new()
+                    .str("e", "aggTrade")
+                    .int("E", now)
+                    .str("s", &symbol)
+                    .int("a", id)
+                    .dec("p", t.price)
+                    .dec("q", t.qty)
+                    .int("f", id)
+                    .int("l", id)
+                    .int("T", t.time)
+                    .bool("m", t.buyer_is_maker)
+                    .bool("M", true)
+                    .finish();
+                if aggs {
+                    frames.push((format!("{lower}@aggTrade"), agg));
+                }
+            }
+            if m.update_id != last.update_id {
+                let update_id = i64::try_from(m.update_id).unwrap_or(i64::MAX);
+                if wants("depth") || wants("depth@100ms") {
+                    let diff = Obj::new()
+                        .str("e", "depthUpdate")
+                        .int("E", now)
+                        .str("s", &symbol)
+                        .int("U", i64::try_from(last.update_id + 1).unwrap_or(i64::MAX))
+                        .int("u", update_id)
+                        .raw("b", &levels_json(changes(&last.bids, &m.bids)))
+                        .raw("a", &levels_json(changes(&last.asks, &m.asks)))
+                        .finish();
+                    frames.push((format!("{lower}@depth"), diff.clone()));
+                    frames.push((format!("{lower}@depth@100ms"), diff));
+                }
+                for n in [5, 10, 20] {
+                    if !wants(&format!("depth{n}")) && !wants(&format!("depth{n}@100ms")) {
+                        continue;
+                    }
+                    let partial = Obj::new()
+                        .int("lastUpdateId", update_id)
+                        .raw("bids", &levels_json(m.bids.iter().take(n).copied()))
+                        .raw("asks", &levels_json(m.asks.iter().take(n).copied()))
+                        .finish();
+                    frames.push((format!("{lower}@depth{n}"), partial.clone()));
+                    frames.push((format!("{lower}@depth{n}@100ms"), partial));
+                }
+                if wants("bookTicker") && (m.bids.first() != last.bids.first() || m.asks.first() != last.asks.first()) {
+                    let (bid, ask) = (m.bids.first().copied(), m.asks.first().copied());
+                    let ticker = Obj::new()
+                        .int("u", update_id)
+                        .str("s", &symbol)
+                        .dec("b", bid.map(|l| l.price).unwrap_or_default())
+                        .dec("B", bid.map(|l| l.qty).unwrap_or_default())
+                        .dec("a", ask.map(|l| l.price).unwrap_or_default())
+                        .dec("A", ask.map(|l| l.qty).unwrap_or_default())
+                        .finish();
+                    frames.push((format!("{lower}@bookTicker"), ticker));
+                }
+            }
+            let next = Published {
+                bids: m.bids.clone(),
+                asks: m.asks.clone(),
+                update_id: m.update_id,
+                trade_id: m.trades.back().map_or(last.trade_id, |t| t.id),
+            };
+            self.ws.published.insert(symbol.clone(), next);
+            if frames.is_empty() {
+                continue;
+            }
+            for c in self.ws.conns.values_mut() {
+                let Kind::Streams { combined, subs } = &c.kind else { continue };
+                let combined = *combined;
+                let wanted: Vec<(String, String)> = frames.iter().filter(|(s, _)| subs.contains(s)).cloned().collect();
+                for (stream, data) in wanted {
+                    let frame =
+                        if combined { Obj::new().str("stream", &stream).raw("data", &data).finish() } else { data };
+                    c.push(WsOut::Text(frame));
+                }
+            }
+        }
+    }
+
+    /// Hands a user-data event to every connection subscribed to the user data stream.
+    pub(super) fn fan_out(&mut self, event: &str) {
+        for c in self.ws.conns.values_mut() {
+            if let Kind::Api { user_sub: Some(id), .. } = c.kind {
+                let frame =
+                    Obj::new().int("subscriptionId", i64::try_from(id).unwrap_or(0)).raw("event", event).finish();
+                c.push(WsOut::Text(frame));
+            }
+        }
+    }
+
+    /// One WebSocket-API request: its response envelope.
+    fn ws_api(&mut self, now: i64, conn: ConnId, text: &str) -> String {
+        let parsed: Option<Value> = serde_json::from_str(text).ok();
+        let request = parsed.as_ref().and_then(Value::as_object);
+        let id = request.and_then(|r| r.get("id")).cloned().unwrap_or(Value::Null).to_string();
+        let Some(request) = request else {
+            return self.envelope(now, &id, Reply::error(400, -1135, "Invalid JSON request"));
+        };
+        let method = request.get("method").and_then(Value::as_str).unwrap_or("");
+        let empty = serde_json::Map::new();
+        let raw_params = request.get("params").and_then(Value::as_object).unwrap_or(&empty);
+        let reply = match Params::from_ws(raw_params) {
+            Ok(params) => self.ws_method(now, conn, method, &params),
+            Err(reply) => reply,
+        };
+        self.envelope(now, &id, reply)
+    }
+
+    fn envelope(&mut self, now: i64, id: &str, reply: Reply) -> String {
+        let limits = self.throttle.counts(now).into_iter().map(|(kind, interval, num, limit, count)| {
+            Obj::new()
+                .str("rateLimitType", kind.as_str())
+                .str("interval", interval.as_str())
+                .int("intervalNum", i64::try_from(num).unwrap_or(i64::MAX))
+                .int("limit", i64::try_from(limit).unwrap_or(i64::MAX))
+                .int("count", i64::try_from(count).unwrap_or(i64::MAX))
+                .finish()
+        });
+        let limits = array(limits);
+        let out = Obj::new().raw("id", id).int("status", i64::from(reply.status));
+        if reply.is_ok() {
+            return out.raw("result", &reply.body).raw("rateLimits", &limits).finish();
+        }
+        let mut error = reply.body.clone();
+        if let Some(seconds) = reply.retry_after {
+            // The WS API gives the retry time as an instant in `data` (SPEC §5.3).
+            let retry = now.saturating_add(i64::try_from(seconds).unwrap_or(0).saturating_mul(1000));
+            let data = Obj::new().int("serverTime", now).int("retryAfter", retry).finish();
+            if error.ends_with('}') {
+                error.pop();
+                error.push_str(",\"data\":");
+                error.push_str(&data);
+                error.push('}');
+            }
+        }
+        out.raw("error", &error).raw("rateLimits", &limits).finish()
+    }
+
+    fn ws_method(&mut self, now: i64, conn: ConnId, method: &str, params: &Params) -> Reply {
+        let endpoint = match method {
+            "ping" => Some(Endpoint::Ping),
+            "time" => Some(Endpoint::Time),
+            "exchangeInfo" => Some(Endpoint::ExchangeInfo),
+            "depth" => Some(Endpoint::Depth),
+            "trades.recent" => Some(Endpoint::Trades),
+            "avgPrice" => Some(Endpoint::AvgPrice),
+            "ticker.price" => Some(Endpoint::TickerPrice),
+            "ticker.book" => Some(Endpoint::BookTicker),
+            "order.place" => Some(Endpoint::Order),
+            "order.test" => Some(Endpoint::OrderTest),
+            "order.cancel" => Some(Endpoint::Cancel),
+            "order.status" => Some(Endpoint::Query),
+            "openOrders.status" => Some(Endpoint::OpenOrders),
+            "openOrders.cancelAll" => Some(Endpoint::CancelAll),
+            "account.status" => Some(Endpoint::Account),
+            "myTrades" => Some(Endpoint::MyTrades),
+            "account.rateLimits.orders" => Some(Endpoint::RateLimitOrder),
+            _ => None,
+        };
+        // Session methods and the user data stream cost 2.
+        let (weight, free_on_success) = endpoint.map_or((2, false), |e| e.weight(params));
+        if let Err(refused) = self.throttle.admit(now, weight) {
+            return refused.0;
+        }
+        let reply = match endpoint {
+            Some(e) => match self.ws_authenticate(now, conn, params, e.signed()) {
+                Ok(()) => routes::dispatch(self, now, e, params),
+                Err(reply) => reply,
+            },
+            None => self.session_method(now, conn, method, params),
+        };
+        self.throttle.charge(now, if reply.is_ok() && free_on_success { 0 } else { weight });
+        reply
+    }
+
+    /// A signed WS-API request: its own `apiKey` and `signature`, or the session's logon.
+    fn ws_authenticate(&self, now: i64, conn: ConnId, params: &Params, signed: bool) -> Result<(), Reply> {
+        if !signed {
+            return Ok(());
+        }
+        match params.get("apiKey") {
+            Some(key) => routes::check_signature(routes::api_key(self, key)?, params)?,
+            None => {
+                let session = match self.ws.conns.get(&conn).map(|c| &c.kind) {
+                    Some(Kind::Api { session: Some(key), .. }) => key,
+                    _ => {
+                        return Err(Reply::error(
+                            400,
+                            -1102,
+                            "Mandatory parameter 'apiKey' was not sent, was empty/null, or malformed.",
+                        ));
+                    }
+                };
+                routes::api_key(self, session)?;
+            }
+        }
+        routes::check_timestamp(now, params, None)
+    }
+
+    fn session_method(&mut self, now: i64, conn: ConnId, method: &str, params: &Params) -> Reply {
+        match method {
+            "session.logon" => {
+                let key = match params.required("apiKey") {
+                    Ok(k) => k.to_owned(),
+                    Err(reply) => return reply,
+                };
+                let checked = routes::api_key(self, &key).and_then(|signer| match signer {
+                    PaperKey::Ed25519(_) => routes::check_signature(signer, params),
+                    PaperKey::Hmac(_) => {
+                        Err(Reply::error(401, -2015, "Invalid API-key, IP, or permissions for action."))
+                    }
+                });
+                if let Err(reply) = checked.and_then(|()| routes::check_timestamp(now, params, None)) {
+                    return reply;
+                }
+                if let Some(Kind::Api { session, logged_on_at, .. }) = self.ws.conns.get_mut(&conn).map(|c| &mut c.kind)
+                {
+                    *session = Some(key);
+                    *logged_on_at = Some(now);
+                }
+                self.session_status(now, conn)
+            }
+            "session.status" => self.session_status(now, conn),
+            "session.logout" => {
+                if let Some(Kind::Api { session, logged_on_at, user_sub, .. }) =
+                    self.ws.conns.get_mut(&conn).map(|c| &mut c.kind)
+                {
+                    *session = None;
+                    *logged_on_at = None;
+                    *user_sub = None;
+                }
+                self.session_status(now, conn)
+            }
+            "userDataStream.subscribe" => {
+                let logged_on_ed25519 = match self.ws.conns.get(&conn).map(|c| &c.kind) {
+                    Some(Kind::Api { session: Some(key), .. }) => {
+                        matches!(self.keys.get(key), Some(PaperKey::Ed25519(_)))
+                    }
+                    _ => false,
+                };
+                if !logged_on_ed25519 {
+                    return Reply::error(401, -2015, "Invalid API-key, IP, or permissions for action.");
+                }
+                self.subscribe_user(conn)
+            }
+            "userDataStream.subscribe.signature" => {
+                let key = params.get("apiKey").unwrap_or("");
+                let checked = routes::api_key(self, key)
+                    .and_then(|signer| routes::check_signature(signer, params))
+                    .and_then(|()| routes::check_timestamp(now, params, None));
+                match checked {
+                    Ok(()) => self.subscribe_user(conn),
+                    Err(reply) => reply,
+                }
+            }
+            "userDataStream.unsubscribe" => match self.ws.conns.get_mut(&conn).map(|c| &mut c.kind) {
+                Some(Kind::Api { user_sub, .. }) if user_sub.is_some() => {
+                    *user_sub = None;
+                    Reply::ok("{}".to_owned())
+                }
+                _ => Reply::error(400, -2036, "User Data Stream subscription not active."),
+            },
+            _ => Reply::error(400, -1020, "This operation is not supported."),
+        }
+    }
+
+    fn subscribe_user(&mut self, conn: ConnId) -> Reply {
+        match self.ws.conns.get_mut(&conn).map(|c| &mut c.kind) {
+            Some(Kind::Api { user_sub: Some(_), .. }) => {
+                Reply::error(400, -2035, "User Data Stream subscription already active.")
+            }
+            Some(Kind::Api { user_sub, next_sub, .. }) => {
+                let id = *next_sub;
+                *next_sub += 1;
+                *user_sub = Some(id);
+                Reply::ok(Obj::new().int("subscriptionId", i64::try_from(id).unwrap_or(0)).finish())
+            }
+            _ => Reply::error(400, -1020, "This operation is not supported."),
+        }
+    }
+
+    fn session_status(&self, now: i64, conn: ConnId) -> Reply {
+        let Some(c) = self.ws.conns.get(&conn) else {
+            return Reply::error(400, -1020, "This operation is not supported.");
+        };
+        let Kind::Api { session, logged_on_at, user_sub, .. } = &c.kind else {
+            return Reply::error(400, -1020, "This operation is not supported.");
+        };
+        let mut r = match session {
+            Some(key) => Obj::new().str("apiKey", key),
+            None => Obj::new().null("apiKey"),
+        };
+        r = match logged_on_at {
+            Some(t) => r.int("authorizedSince", *t),
+            None => r.null("authorizedSince"),
+        };
+        let body = r
+            .int("connectedSince", c.connected_at)
+            .bool("returnRateLimits", true)
+            .int("serverTime", now)
+            .bool("userDataStream", user_sub.is_some())
+            .finish();
+        Reply::ok(body)
+    }
+}
+
+/// The levels of `new` that differ from `old`, and those gone from it with a zero quantity.
+fn changes(old: &[Level], new: &[Level]) -> Vec<Level> {
+    let mut out: Vec<Level> = new.iter().filter(|l| !old.contains(l)).copied().collect();
+    for l in old {
+        if !new.iter().any(|n| n.price == l.price) {
+            out.push(Level { price: l.price, qty: Decimal::ZERO });
+        }
+    }
+    out
+}
+
+fn levels_json(levels: impl IntoIterator<Item = Level>) -> String {
+    array(levels.into_iter().map(|l| format!("[\"{}\",\"{}\"]", fixed8(l.price), fixed8(l.qty))))
+}

@@ -1,0 +1,272 @@
+//! The paper exchange's WebSocket side against the crate's own decoders: market streams (raw and
+//! combined, control requests), a local order book kept in sync from its diffs, the WebSocket API
+//! with per-request signatures and Ed25519 sessions, user-data events in their subscription
+//! wrapper, and the WebSocket faults.
+
+use aegis_exchange::book::BookSync;
+use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig, WsFault, WsOut};
+use aegis_exchange::rest::{DepthSnapshot, Environment, OrderInfo, OrderRef, OrderResponse, Rest};
+use aegis_exchange::sign::{Credentials, Ed25519, HmacSha256};
+use aegis_exchange::stream::{ControlResponse, MarketEvent, SanitizeConfig, StreamDecoder, StreamError};
+use aegis_exchange::ws_api::{UserDataEvent, WsApi, WsAuth, WsFrame, WsResponse};
+use aegis_exchange::{ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+use rust_decimal_macros::dec;
+
+const NOW: i64 = 1_760_000_000_000;
+const SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+
+fn paper(walk: WalkConfig) -> PaperExchange {
+    let mut p = PaperExchange::new(PaperConfig::default().with_walk(walk).with_price("BTCUSDT", dec!(65000)), NOW);
+    p.add_api_key("hmacKey", PaperKey::hmac("hmacSecret"));
+    p.deposit(NOW, "USDT", dec!(100000));
+    p.deposit(NOW, "BTC", dec!(1));
+    p
+}
+
+fn still() -> WalkConfig {
+    WalkConfig { step_ms: 0, ..WalkConfig::default() }
+}
+
+fn frames(p: &mut PaperExchange, conn: u64) -> Vec<String> {
+    std::iter::from_fn(|| p.ws_poll(conn))
+        .map(|f| match f {
+            WsOut::Text(t) => t,
+            WsOut::Close { code, reason } => format!("CLOSE {code} {reason}"),
+        })
+        .collect()
+}
+
+fn rest() -> Rest {
+    Rest::new(Environment::Testnet)
+        .with_credentials(Credentials::new("hmacKey", HmacSha256::new("hmacSecret")).unwrap())
+}
+
+fn market_buy(p: &mut PaperExchange, now: i64, qty: rust_decimal::Decimal) -> OrderResponse {
+    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    let order = OrderRequest::market("BTCUSDT", Side::Buy, qty);
+    let valid = info.symbol("BTCUSDT").unwrap().validate(&order, &MarketContext::default()).unwrap();
+    let response = p.handle_http(now, rest().new_order(&valid, now).unwrap().request);
+    aegis_exchange::rest::decode(response.status().as_u16(), response.body(), None, now).unwrap()
+}
+
+#[test]
+fn market_streams_decode_clean_with_the_crates_decoder() {
+    let mut p = paper(still());
+    let conn = p.ws_connect(NOW, "/stream?streams=btcusdt@trade/btcusdt@depth/btcusdt@bookTicker").unwrap();
+    let raw = p.ws_connect(NOW, "/ws/btcusdt@aggTrade").unwrap();
+    let r = market_buy(&mut p, NOW, dec!(0.5));
+    let mut decoder = StreamDecoder::new(SanitizeConfig::default());
+    let (mut trades, mut diffs, mut tickers) = (Vec::new(), 0, 0);
+    for f in frames(&mut p, conn) {
+        let message = decoder.decode(NOW, f.as_bytes()).unwrap_or_else(|e| panic!("{e}: {f}"));
+        assert!(message.stream.is_some(), "combined frames name their stream");
+        match message.event {
+            MarketEvent::Trade(t) => trades.push((t.price, t.qty)),
+            MarketEvent::DepthUpdate(_) => diffs += 1,
+            MarketEvent::BookTicker(_) => tickers += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    let fills: Vec<_> = r.fills.iter().map(|f| (f.price, f.qty)).collect();
+    assert_eq!(trades, fills, "one trade event per fill");
+    assert_eq!((diffs, tickers), (1, 1), "the levels taken, and the new best ask");
+    let agg = frames(&mut p, raw);
+    assert_eq!(agg.len(), fills.len());
+    for f in agg {
+        let m = decoder.decode(NOW, f.as_bytes()).unwrap();
+        assert!(m.stream.is_none() && matches!(m.event, MarketEvent::AggTrade(_)));
+    }
+}
+
+#[test]
+fn subscribe_list_unsubscribe() {
+    let mut p = paper(still());
+    let conn = p.ws_connect(NOW, "/ws").unwrap();
+    let mut decoder = StreamDecoder::new(SanitizeConfig::default());
+    let control = |p: &mut PaperExchange, decoder: &mut StreamDecoder, text: &str| {
+        p.ws_send(NOW, conn, text);
+        let f = frames(p, conn);
+        assert_eq!(f.len(), 1, "{f:?}");
+        match decoder.decode(NOW, f[0].as_bytes()).unwrap().event {
+            MarketEvent::Control(c) => c,
+            other => panic!("{other:?}"),
+        }
+    };
+    let ok =
+        control(&mut p, &mut decoder, r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@depth5"],"id":1}"#);
+    assert!(matches!(ok, ControlResponse::Result { result: serde_json::Value::Null, .. }));
+    let list = control(&mut p, &mut decoder, r#"{"method":"LIST_SUBSCRIPTIONS","id":2}"#);
+    match list {
+        ControlResponse::Result { result, .. } => {
+            assert_eq!(result, serde_json::json!(["btcusdt@depth5", "btcusdt@trade"]))
+        }
+        other => panic!("{other:?}"),
+    }
+    p.set_price(NOW + 1, "BTCUSDT", dec!(65100));
+    let events: Vec<MarketEvent> =
+        frames(&mut p, conn).iter().map(|f| decoder.decode(NOW, f.as_bytes()).unwrap().event).collect();
+    assert!(events.iter().any(|e| matches!(e, MarketEvent::Trade(_))));
+    assert!(events.iter().any(|e| matches!(e, MarketEvent::PartialDepth(d) if d.bids.len() == 5)));
+    control(&mut p, &mut decoder, r#"{"method":"UNSUBSCRIBE","params":["btcusdt@trade","btcusdt@depth5"],"id":3}"#);
+    p.set_price(NOW + 2, "BTCUSDT", dec!(65200));
+    assert!(frames(&mut p, conn).is_empty());
+    let bad = control(&mut p, &mut decoder, r#"{"method":"NOPE","id":4}"#);
+    assert!(matches!(bad, ControlResponse::Error { code: 2, .. }));
+    assert!(p.ws_connect(NOW, "/nope").is_err());
+}
+
+#[test]
+fn a_local_book_kept_in_sync_from_the_diffs_equals_the_exchanges() {
+    let mut p = paper(WalkConfig::default());
+    let conn = p.ws_connect(NOW, "/ws/btcusdt@depth@100ms").unwrap();
+    let mut decoder = StreamDecoder::new(SanitizeConfig::default());
+    let mut sync = BookSync::new(1000, 1000);
+    let rest = rest();
+    let mut now = NOW;
+    let snapshot = |p: &mut PaperExchange, now: i64| -> DepthSnapshot {
+        let r = p.handle_http(now, rest.depth("BTCUSDT", Some(1000)).unwrap().request);
+        aegis_exchange::rest::decode(r.status().as_u16(), r.body(), None, now).unwrap()
+    };
+    for step in 0..30 {
+        now += 700;
+        p.advance(now);
+        if step % 7 == 3 {
+            let _ = market_buy(&mut p, now, dec!(0.2));
+        }
+        for f in frames(&mut p, conn) {
+            if let MarketEvent::DepthUpdate(d) = decoder.decode(now, f.as_bytes()).unwrap().event {
+                sync.on_diff(d).unwrap();
+            }
+        }
+        if sync.needs_snapshot() {
+            let snap = snapshot(&mut p, now);
+            sync.on_snapshot(&snap).unwrap();
+        }
+    }
+    let theirs = snapshot(&mut p, now);
+    let book = sync.book().unwrap();
+    let bids: Vec<_> = book.bids().map(|l| (l.price, l.qty)).collect();
+    let asks: Vec<_> = book.asks().map(|l| (l.price, l.qty)).collect();
+    assert_eq!(bids, theirs.bids.iter().map(|l| (l.price, l.qty)).collect::<Vec<_>>());
+    assert_eq!(asks, theirs.asks.iter().map(|l| (l.price, l.qty)).collect::<Vec<_>>());
+    assert_eq!(book.last_update_id(), theirs.last_update_id);
+}
+
+fn ws_response(text: &str) -> WsResponse {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn the_ws_api_with_signed_requests_and_the_user_data_stream() {
+    let mut p = paper(still());
+    let conn = p.ws_connect(NOW, "/ws-api/v3").unwrap();
+    let api = WsApi::new().with_credentials(Credentials::new("hmacKey", HmacSha256::new("hmacSecret")).unwrap());
+    p.ws_send(NOW, conn, &api.user_data_stream_subscribe_signature("sub-1", NOW).unwrap().text);
+    let sub = ws_response(&frames(&mut p, conn)[0]);
+    assert_eq!((sub.id.as_deref(), sub.status), (Some("sub-1"), 200));
+    assert_eq!(sub.result, Some(serde_json::json!({"subscriptionId": 0})));
+    assert!(!sub.rate_limits.is_empty());
+    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(64000))
+        .with_client_order_id(ClientOrderId::new("ws1").unwrap());
+    let valid = info.symbol("BTCUSDT").unwrap().validate(&order, &MarketContext::default()).unwrap();
+    p.ws_send(NOW, conn, &api.order_place("place-1", &valid, WsAuth::Signed, NOW).unwrap().text);
+    let out = frames(&mut p, conn);
+    // The response, then the events in their wrapper.
+    let placed: OrderResponse = ws_response(&out[0]).result_as().unwrap();
+    assert_eq!(placed.client_order_id, "ws1");
+    let events: Vec<(Option<u64>, UserDataEvent)> = out[1..]
+        .iter()
+        .map(|f| match WsFrame::decode(f.as_bytes()).unwrap() {
+            WsFrame::Event { subscription_id, event } => (subscription_id, event),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(matches!(&events[0], (Some(0), UserDataEvent::ExecutionReport(r)) if r.client_order_id == "ws1"));
+    assert!(matches!(&events[1], (Some(0), UserDataEvent::OutboundAccountPosition { .. })));
+    p.ws_send(
+        NOW,
+        conn,
+        &api.order_status(
+            "q-1",
+            "BTCUSDT",
+            OrderRef::ClientOrderId(ClientOrderId::new("ws1").unwrap()),
+            WsAuth::Signed,
+            NOW,
+        )
+        .unwrap()
+        .text,
+    );
+    let status: OrderInfo = ws_response(&frames(&mut p, conn)[0]).result_as().unwrap();
+    assert_eq!(status.price, dec!(64000));
+    // A request signed with another secret.
+    let forged = WsApi::new().with_credentials(Credentials::new("hmacKey", HmacSha256::new("wrong")).unwrap());
+    p.ws_send(NOW, conn, &forged.order_place("place-2", &valid, WsAuth::Signed, NOW).unwrap().text);
+    let e = ws_response(&frames(&mut p, conn)[0]).api_error().unwrap();
+    assert_eq!((e.status, e.code), (400, Some(-1022)));
+    // Without a logon a session-authenticated request has no key.
+    p.ws_send(NOW, conn, &api.order_place("place-3", &valid, WsAuth::Session, NOW).unwrap().text);
+    assert_eq!(ws_response(&frames(&mut p, conn)[0]).api_error().unwrap().code, Some(-1102));
+    // Unsubscribed: events stop coming on this connection.
+    p.ws_send(NOW, conn, r#"{"id":"u","method":"userDataStream.unsubscribe"}"#);
+    assert_eq!(ws_response(&frames(&mut p, conn)[0]).status, 200);
+    p.deposit(NOW, "USDT", dec!(1));
+    assert!(frames(&mut p, conn).is_empty());
+}
+
+#[test]
+fn an_ed25519_session_logs_on_and_subscribes() {
+    let mut p = paper(still());
+    let signer = Ed25519::from_seed(&hex::decode(SEED).unwrap()).unwrap();
+    p.add_api_key("edKey", PaperKey::ed25519(&signer.public_key()).unwrap());
+    let conn = p.ws_connect(NOW, "/ws-api/v3").unwrap();
+    let api = WsApi::new().with_credentials(Credentials::new("edKey", signer).unwrap());
+    p.ws_send(NOW, conn, &api.session_logon("logon", NOW).unwrap().text);
+    let logon = ws_response(&frames(&mut p, conn)[0]);
+    assert_eq!(logon.result.as_ref().unwrap()["apiKey"], "edKey");
+    p.ws_send(NOW, conn, &api.user_data_stream_subscribe("sub").unwrap().text);
+    assert_eq!(ws_response(&frames(&mut p, conn)[0]).result, Some(serde_json::json!({"subscriptionId": 0})));
+    p.ws_send(NOW, conn, &api.user_data_stream_subscribe("again").unwrap().text);
+    assert_eq!(ws_response(&frames(&mut p, conn)[0]).api_error().unwrap().code, Some(-2035));
+    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    let valid = info
+        .symbol("BTCUSDT")
+        .unwrap()
+        .validate(&OrderRequest::market("BTCUSDT", Side::Sell, dec!(0.01)), &MarketContext::default())
+        .unwrap();
+    p.ws_send(NOW, conn, &api.order_place("sell", &valid, WsAuth::Session, NOW).unwrap().text);
+    let out = frames(&mut p, conn);
+    let sold: OrderResponse = ws_response(&out[0]).result_as().unwrap();
+    assert_eq!(sold.executed_qty, Some(dec!(0.01)));
+    assert!(out.len() > 2, "the events of the sale follow");
+    // An HMAC key cannot log on.
+    let other = p.ws_connect(NOW, "/ws-api/v3").unwrap();
+    let text = api.session_logon("x", NOW).unwrap().text.replace("edKey", "hmacKey");
+    p.ws_send(NOW, other, &text);
+    assert_eq!(ws_response(&frames(&mut p, other)[0]).api_error().unwrap().code, Some(-2015));
+}
+
+#[test]
+fn websocket_faults() {
+    let mut p = paper(still());
+    let conn = p.ws_connect(NOW, "/stream?streams=btcusdt@trade").unwrap();
+    let mut decoder = StreamDecoder::new(SanitizeConfig::default());
+    p.ws_fault(NOW, conn, WsFault::Poison);
+    let poisoned = frames(&mut p, conn);
+    assert_eq!(poisoned.len(), 2);
+    for f in &poisoned {
+        assert!(matches!(decoder.decode(NOW, f.as_bytes()), Err(StreamError::Poisoned(_))), "{f}");
+    }
+    assert_eq!(decoder.stats().poisoned_total(), 2);
+    p.ws_fault(NOW, conn, WsFault::ServerShutdown);
+    let f = frames(&mut p, conn);
+    assert!(matches!(decoder.decode(NOW, f[0].as_bytes()).unwrap().event, MarketEvent::ServerShutdown { .. }));
+    p.ws_fault(NOW, conn, WsFault::Disconnect);
+    assert!(!p.ws_is_open(conn));
+    assert_eq!(frames(&mut p, conn), vec!["CLOSE 1006 connection lost".to_owned()]);
+    p.ws_send(NOW, conn, r#"{"method":"SUBSCRIBE","params":["btcusdt@depth"],"id":1}"#);
+    assert!(p.ws_poll(conn).is_none(), "a closed connection is gone");
+    // A banned IP cannot connect.
+    p.ban(NOW, 60_000);
+    assert!(p.ws_connect(NOW, "/ws").is_err());
+}
