@@ -930,3 +930,33 @@ fn a_skewed_exchange_clock() {
     assert_eq!(e.code, Some(-1021));
     assert_eq!(s.call(s.rest.account(false, time.server_time).unwrap()).status, 200);
 }
+
+#[test]
+fn commissions_in_bnb_when_the_account_can_pay_them() {
+    let config = PaperConfig::default()
+        .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
+        .with_price("ETHBTC", dec!(0.05))
+        .with_price("BNBBTC", dec!(0.01))
+        .with_commission_asset("BNB", dec!(0.75));
+    let mut s = sim_with(config);
+    s.paper.deposit(NOW, "BNB", dec!(1));
+    let r: OrderResponse = s.place(OrderRequest::market("ETHBTC", Side::Buy, dec!(1))).ok();
+    assert!(r.fills.iter().all(|f| f.commission_asset == "BNB"));
+    let expected: Decimal =
+        r.fills.iter().map(|f| (f.qty * dec!(0.001) * f.price / dec!(0.01) * dec!(0.75)).round_dp(8)).sum();
+    let paid: Decimal = r.fills.iter().map(|f| f.commission).sum();
+    assert_eq!(paid, expected);
+    assert_eq!(s.paper.balance("BNB").free, dec!(1) - paid);
+    assert_eq!(s.paper.balance("ETH").free, dec!(1), "the whole quantity arrives");
+    // Not enough BNB left: the commission comes out of the received asset, as on Binance.
+    let mut s = sim_with(
+        PaperConfig::default()
+            .with_price("ETHBTC", dec!(0.05))
+            .with_price("BNBBTC", dec!(0.01))
+            .with_commission_asset("BNB", dec!(0.75)),
+    );
+    s.paper.deposit(NOW, "BNB", dec!(0.000001));
+    let r: OrderResponse = s.place(OrderRequest::market("ETHBTC", Side::Buy, dec!(1))).ok();
+    assert!(r.fills.iter().all(|f| f.commission_asset == "ETH"));
+    assert_eq!(s.paper.balance("BNB").free, dec!(0.000001));
+}

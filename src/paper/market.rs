@@ -92,6 +92,8 @@ pub(crate) struct Market {
     samples: VecDeque<(i64, Decimal)>,
     last_step_ms: Option<i64>,
     rng: Rng,
+    /// Fed from recorded events ([`Market::install`], [`Market::apply_levels`]): no walk.
+    pub(crate) replay: bool,
 }
 
 impl Market {
@@ -117,11 +119,14 @@ impl Market {
             samples: VecDeque::new(),
             last_step_ms: None,
             rng: Rng::new(seed),
+            replay: false,
         }
     }
 
-    /// Moves the mid price to `price` (rounded to the tick) and rebuilds the book.
+    /// Moves the mid price to `price` (rounded to the tick) and rebuilds the book (leaving
+    /// replay mode).
     pub(crate) fn set_mid(&mut self, now: i64, price: Decimal, walk: &WalkConfig) {
+        self.replay = false;
         let price = round_to_step(price, self.tick, Rounding::Nearest).unwrap_or(price).max(self.tick);
         self.mid = Some(price);
         self.last_step_ms.get_or_insert(now);
@@ -129,8 +134,64 @@ impl Market {
         self.rebuild(walk);
     }
 
+    /// Replaces the book with a recorded snapshot; from now on the market only moves with
+    /// recorded events.
+    pub(crate) fn install(&mut self, now: i64, bids: &[Level], asks: &[Level], update_id: u64) {
+        self.replay = true;
+        self.bids = bids.iter().filter(|l| l.qty > Decimal::ZERO).copied().collect();
+        self.asks = asks.iter().filter(|l| l.qty > Decimal::ZERO).copied().collect();
+        self.bids.sort_by_key(|l| std::cmp::Reverse(l.price));
+        self.asks.sort_by_key(|l| l.price);
+        self.update_id = update_id;
+        self.refresh_mid(now);
+    }
+
+    /// Applies a recorded depth diff: absolute quantities, zero removes the level. Diffs at or
+    /// below the current update id are stale and ignored; returns whether it applied.
+    pub(crate) fn apply_levels(&mut self, now: i64, bids: &[Level], asks: &[Level], final_update_id: u64) -> bool {
+        if !self.replay || final_update_id <= self.update_id {
+            return false;
+        }
+        for (side, updates, descending) in [(&mut self.bids, bids, true), (&mut self.asks, asks, false)] {
+            for u in updates {
+                let at =
+                    side.binary_search_by(|l| if descending { u.price.cmp(&l.price) } else { l.price.cmp(&u.price) });
+                match (at, u.qty > Decimal::ZERO) {
+                    (Ok(i), true) => {
+                        if let Some(l) = side.get_mut(i) {
+                            l.qty = u.qty;
+                        }
+                    }
+                    (Ok(i), false) => {
+                        side.remove(i);
+                    }
+                    (Err(i), true) => side.insert(i, *u),
+                    (Err(_), false) => {}
+                }
+            }
+        }
+        self.update_id = final_update_id;
+        self.refresh_mid(now);
+        true
+    }
+
+    fn refresh_mid(&mut self, now: i64) {
+        let mid = match (self.bids.first(), self.asks.first()) {
+            (Some(b), Some(a)) => (b.price + a.price).checked_div(Decimal::TWO),
+            (Some(l), None) | (None, Some(l)) => Some(l.price),
+            (None, None) => None,
+        };
+        if let Some(mid) = mid {
+            self.mid = Some(mid);
+            self.sample(now, mid);
+        }
+    }
+
     /// Walks the price up to `now`: one step per `step_ms` elapsed. Returns whether it moved.
     pub(crate) fn advance(&mut self, now: i64, walk: &WalkConfig) -> bool {
+        if self.replay {
+            return false;
+        }
         let (Some(mid), Some(last)) = (self.mid, self.last_step_ms) else { return false };
         if walk.step_ms == 0 || now <= last {
             return false;

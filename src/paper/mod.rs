@@ -135,6 +135,14 @@ pub struct PaperConfig {
     pub maker_commission: Decimal,
     /// Commission rate of taker fills.
     pub taker_commission: Decimal,
+    /// Pay commissions in this asset (`"BNB"`) when the account holds enough of it and its
+    /// price in the trade's quote asset is known (a paper market `<ASSET><QUOTE>`, or the
+    /// trade's own base or quote); otherwise, as on Binance, the commission comes out of the
+    /// received asset (SPEC §6.8). `None` (the default): always the received asset.
+    pub commission_asset: Option<String>,
+    /// What a commission paid in `commission_asset` is multiplied by (Binance's `discount`
+    /// applied as SPEC §6.8 states it; 0.75 = 25 % off).
+    pub commission_asset_discount: Decimal,
     /// How prices move and how deep the synthetic book is.
     pub walk: WalkConfig,
     /// The starting mid price of the symbols that have a market (others have an empty book).
@@ -157,6 +165,8 @@ impl Default for PaperConfig {
             seed: 1,
             maker_commission: Decimal::new(1, 3),
             taker_commission: Decimal::new(1, 3),
+            commission_asset: None,
+            commission_asset_discount: Decimal::new(75, 2),
             walk: WalkConfig::default(),
             prices: Vec::new(),
             ban_after_ignored_429s: 3,
@@ -196,6 +206,15 @@ impl PaperConfig {
     #[must_use]
     pub fn with_walk(mut self, walk: WalkConfig) -> Self {
         self.walk = walk;
+        self
+    }
+
+    /// Commissions paid in `asset` (`"BNB"`), multiplied by `discount`, when the account can
+    /// (see [`commission_asset`](Self::commission_asset)).
+    #[must_use]
+    pub fn with_commission_asset(mut self, asset: &str, discount: Decimal) -> Self {
+        self.commission_asset = Some(asset.to_owned());
+        self.commission_asset_discount = discount;
         self
     }
 
@@ -424,6 +443,50 @@ impl PaperExchange {
             m.record_trade(now, m.mid.unwrap_or(price), m.step, false);
         }
         self.match_resting(now, symbol);
+        self.publish(now);
+    }
+
+    /// Replays a recorded depth snapshot (`GET /api/v3/depth`) into `symbol`'s book: from now
+    /// on that market moves only with [`replay_diff`](Self::replay_diff) and
+    /// [`replay_trade`](Self::replay_trade) (or [`set_price`](Self::set_price), which returns it
+    /// to the random walk). Returns whether the symbol exists.
+    pub fn replay_snapshot(&mut self, now: i64, symbol: &str, snapshot: &crate::rest::DepthSnapshot) -> bool {
+        let now = self.server_time(now);
+        let level = |l: &crate::rest::Level| market::Level { price: l.price, qty: l.qty };
+        let bids: Vec<market::Level> = snapshot.bids.iter().map(level).collect();
+        let asks: Vec<market::Level> = snapshot.asks.iter().map(level).collect();
+        let Some(m) = self.markets.get_mut(symbol) else { return false };
+        m.install(now, &bids, &asks, snapshot.last_update_id);
+        self.match_resting(now, symbol);
+        self.publish(now);
+        true
+    }
+
+    /// Replays a recorded depth diff into its symbol's book (after
+    /// [`replay_snapshot`](Self::replay_snapshot)); resting orders the book now crosses fill.
+    /// Returns whether it applied (a stale diff does not).
+    pub fn replay_diff(&mut self, now: i64, diff: &crate::stream::DepthUpdate) -> bool {
+        let now = self.server_time(now);
+        let symbol = diff.symbol.as_str().to_owned();
+        let level = |l: &crate::rest::Level| market::Level { price: l.price, qty: l.qty };
+        let bids: Vec<market::Level> = diff.bids.iter().map(level).collect();
+        let asks: Vec<market::Level> = diff.asks.iter().map(level).collect();
+        let Some(m) = self.markets.get_mut(&symbol) else { return false };
+        if !m.apply_levels(now, &bids, &asks, diff.final_update_id) {
+            return false;
+        }
+        self.match_resting(now, &symbol);
+        self.publish(now);
+        true
+    }
+
+    /// Replays a recorded public trade: it sets the last price (stops trigger on it).
+    pub fn replay_trade(&mut self, now: i64, trade: &crate::stream::Trade) {
+        let now = self.server_time(now);
+        let symbol = trade.symbol.as_str().to_owned();
+        let Some(m) = self.markets.get_mut(&symbol) else { return };
+        m.record_trade(now, trade.price, trade.qty, trade.buyer_is_maker);
+        self.match_resting(now, &symbol);
         self.publish(now);
     }
 
@@ -762,21 +825,31 @@ impl PaperExchange {
         o.traded = true;
         let (side, symbol, base, quote, order_id) =
             (o.side.clone(), o.symbol.clone(), o.base.clone(), o.quote.clone(), o.id);
-        let (commission, commission_asset) = if side == Side::Buy {
-            let commission = round8(qty * rate);
+        // The commission: in the configured asset when it can be paid that way, else out of
+        // what the fill brings in (SPEC §6.8).
+        let standard_in_quote =
+            if side == Side::Buy { qty.checked_mul(rate)?.checked_mul(price)? } else { notional.checked_mul(rate)? };
+        let elsewhere = self.commission_in_asset(&base, &quote, price, standard_in_quote);
+        let (commission, commission_asset) = match &elsewhere {
+            Some((asset, amount)) => (*amount, asset.clone()),
+            None if side == Side::Buy => (round8(qty * rate), base.clone()),
+            None => (round8(notional * rate), quote.clone()),
+        };
+        let from_received = if elsewhere.is_some() { Decimal::ZERO } else { commission };
+        if side == Side::Buy {
             let q = self.balances.entry(quote.clone()).or_default();
             q.locked -= from_lock;
             q.free = q.free.saturating_add(from_lock - notional);
             let b = self.balances.entry(base.clone()).or_default();
-            b.free = b.free.saturating_add(qty - commission);
-            (commission, base.clone())
+            b.free = b.free.saturating_add(qty - from_received);
         } else {
-            let commission = round8(notional * rate);
             self.balances.entry(base.clone()).or_default().locked -= from_lock;
             let q = self.balances.entry(quote.clone()).or_default();
-            q.free = q.free.saturating_add(notional - commission);
-            (commission, quote.clone())
-        };
+            q.free = q.free.saturating_add(notional - from_received);
+        }
+        if let Some((asset, amount)) = elsewhere {
+            self.balances.entry(asset).or_default().free -= amount;
+        }
         let trade_id =
             self.markets.get_mut(&symbol).map_or(0, |m| m.record_trade(now, price, qty, (side == Side::Buy) == maker));
         if first_trade {
@@ -805,6 +878,28 @@ impl PaperExchange {
         }
         self.execution_report(now, id, "TRADE", Some((&record, maker)), None);
         Some(record)
+    }
+
+    /// The commission `standard_in_quote` (valued in `quote`) paid in the configured commission
+    /// asset instead: (asset, amount), if one is configured, priced and affordable.
+    fn commission_in_asset(
+        &self,
+        base: &str,
+        quote: &str,
+        price: Decimal,
+        standard_in_quote: Decimal,
+    ) -> Option<(String, Decimal)> {
+        let asset = self.config.commission_asset.as_deref()?;
+        let asset_price = if asset == quote {
+            Decimal::ONE
+        } else if asset == base {
+            price
+        } else {
+            self.markets.get(&format!("{asset}{quote}")).and_then(Market::last_price)?
+        };
+        let converted = standard_in_quote.checked_div(asset_price)?;
+        let amount = round8(converted.checked_mul(self.config.commission_asset_discount)?);
+        (self.balance(asset).free >= amount).then(|| (asset.to_owned(), amount))
     }
 
     /// The levels a taker order of `side` would take: up to `limit` (a price), for `qty` base or
