@@ -61,6 +61,8 @@ mod faults;
 mod market;
 mod reply;
 mod routes;
+#[cfg(feature = "paper-server")]
+pub mod server;
 mod throttle;
 mod wire;
 mod ws;

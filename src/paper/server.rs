@@ -1,0 +1,315 @@
+//! The paper exchange on real sockets (feature `paper-server`): an HTTP/1.1 server and a
+//! WebSocket server on 127.0.0.1, each on an ephemeral port, in front of one shared
+//! [`PaperExchange`], so real HTTP and WebSocket clients (the crate's backends included) can be
+//! tested against Binance's behaviour offline.
+//!
+//! Requests go through [`PaperExchange::deliver`], so the configured and injected faults happen
+//! on the wire: a dropped request or a lost answer closes the connection without a response, a
+//! latency delays the answer. WebSocket connections are served by
+//! [`ws_connect`](PaperExchange::ws_connect) / [`ws_send`](PaperExchange::ws_send) /
+//! [`ws_poll`](PaperExchange::ws_poll); a server-side close ends the socket.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use aegis_exchange::paper::{PaperConfig, PaperExchange, server::PaperServer};
+//! let exchange = PaperExchange::new(PaperConfig::default(), 1_760_000_000_000);
+//! let server = PaperServer::start(exchange).await?;
+//! println!("REST at {}, streams at {}/ws", server.http_url(), server.ws_url());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use super::{Delivery, PaperExchange, WsOut};
+use crate::clock::{Clock, SystemClock};
+
+/// The largest request head and body the server reads.
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_BODY: usize = 1024 * 1024;
+/// How often a WebSocket connection looks for frames (and lets the market walk).
+const POLL: Duration = Duration::from_millis(5);
+
+/// A running loopback server. Dropping it stops it too, without waiting.
+#[derive(Debug)]
+pub struct PaperServer {
+    exchange: Arc<Mutex<PaperExchange>>,
+    http: SocketAddr,
+    ws: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+fn lock(exchange: &Mutex<PaperExchange>) -> MutexGuard<'_, PaperExchange> {
+    exchange.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl PaperServer {
+    /// Starts serving `exchange` on two ephemeral ports of 127.0.0.1, with the system clock.
+    ///
+    /// # Errors
+    /// The `bind` error, if any.
+    pub async fn start(exchange: PaperExchange) -> std::io::Result<Self> {
+        Self::start_with_clock(exchange, Arc::new(SystemClock)).await
+    }
+
+    /// Starts serving `exchange`, reading the time from `clock`.
+    ///
+    /// # Errors
+    /// The `bind` error, if any.
+    pub async fn start_with_clock(exchange: PaperExchange, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
+        let http_listener = TcpListener::bind("127.0.0.1:0").await?;
+        let ws_listener = TcpListener::bind("127.0.0.1:0").await?;
+        let (http, ws) = (http_listener.local_addr()?, ws_listener.local_addr()?);
+        let exchange = Arc::new(Mutex::new(exchange));
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        tasks.spawn(accept(http_listener, Arc::clone(&exchange), Arc::clone(&clock), stopped.clone(), false));
+        tasks.spawn(accept(ws_listener, Arc::clone(&exchange), clock, stopped, true));
+        Ok(Self { exchange, http, ws, stop, tasks })
+    }
+
+    /// The REST base URL (`http://127.0.0.1:<port>`).
+    #[must_use]
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http)
+    }
+
+    /// The WebSocket base URL (`ws://127.0.0.1:<port>`): streams at `/ws` and `/stream`, the
+    /// WebSocket API at `/ws-api/v3`.
+    #[must_use]
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.ws)
+    }
+
+    /// The HTTP server's address.
+    #[must_use]
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http
+    }
+
+    /// The WebSocket server's address.
+    #[must_use]
+    pub fn ws_addr(&self) -> SocketAddr {
+        self.ws
+    }
+
+    /// The exchange behind the server (to deposit, move prices, inject faults).
+    #[must_use]
+    pub fn exchange(&self) -> Arc<Mutex<PaperExchange>> {
+        Arc::clone(&self.exchange)
+    }
+
+    /// Stops accepting, closes every connection and waits until all of them are gone.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+async fn accept(
+    listener: TcpListener,
+    exchange: Arc<Mutex<PaperExchange>>,
+    clock: Arc<dyn Clock>,
+    mut stopped: watch::Receiver<bool>,
+    websocket: bool,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let (exchange, clock, stopped) = (Arc::clone(&exchange), Arc::clone(&clock), stopped.clone());
+                if websocket {
+                    connections.spawn(serve_ws(stream, exchange, clock, stopped));
+                } else {
+                    connections.spawn(serve_http(stream, exchange, clock, stopped));
+                }
+            }
+            // Reap finished connections so the set stays small.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+}
+
+/// Reads one HTTP/1.1 request (head and `Content-Length` body). `None` at the end of the
+/// stream or on a malformed request.
+async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<(http::Request<Bytes>, bool)> {
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut parsed = httparse::Request::new(&mut headers);
+        match parsed.parse(buffer) {
+            Ok(httparse::Status::Complete(head_len)) => {
+                let length = parsed
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if length > MAX_BODY {
+                    return None;
+                }
+                let close = parsed
+                    .headers
+                    .iter()
+                    .any(|h| h.name.eq_ignore_ascii_case("connection") && h.value.eq_ignore_ascii_case(b"close"));
+                let mut builder = http::Request::builder().method(parsed.method?).uri(parsed.path?);
+                for h in parsed.headers.iter() {
+                    builder = builder.header(h.name, h.value);
+                }
+                while buffer.len() < head_len + length {
+                    let mut chunk = [0u8; 8192];
+                    let n = stream.read(&mut chunk).await.ok()?;
+                    if n == 0 {
+                        return None;
+                    }
+                    buffer.extend_from_slice(chunk.get(..n)?);
+                }
+                let body = Bytes::copy_from_slice(buffer.get(head_len..head_len + length)?);
+                buffer.drain(..head_len + length);
+                return builder.body(body).ok().map(|r| (r, close));
+            }
+            Ok(httparse::Status::Partial) if buffer.len() < MAX_HEAD => {
+                let mut chunk = [0u8; 8192];
+                let n = stream.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buffer.extend_from_slice(chunk.get(..n)?);
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn write_response(response: &http::Response<Bytes>) -> Vec<u8> {
+    let status = response.status();
+    let mut out = format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    for (name, value) in response.headers() {
+        out.push_str(name.as_str());
+        out.push_str(": ");
+        out.push_str(value.to_str().unwrap_or(""));
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n", response.body().len()));
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(response.body());
+    bytes
+}
+
+async fn serve_http(
+    mut stream: TcpStream,
+    exchange: Arc<Mutex<PaperExchange>>,
+    clock: Arc<dyn Clock>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut buffer = Vec::new();
+    loop {
+        let next = tokio::select! {
+            _ = stopped.changed() => return,
+            next = read_request(&mut stream, &mut buffer) => next,
+        };
+        let Some((request, close)) = next else { return };
+        let delivery = lock(&exchange).deliver(clock.now_millis(), request);
+        match delivery {
+            // Nothing arrived, or the answer was lost: the client sees the connection end.
+            Delivery::Dropped | Delivery::Lost => return,
+            Delivery::Answer { response, latency_ms } => {
+                if latency_ms > 0 {
+                    tokio::select! {
+                        _ = stopped.changed() => return,
+                        () = tokio::time::sleep(Duration::from_millis(latency_ms)) => {}
+                    }
+                }
+                if stream.write_all(&write_response(&response)).await.is_err() || close {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn serve_ws(
+    stream: TcpStream,
+    exchange: Arc<Mutex<PaperExchange>>,
+    clock: Arc<dyn Clock>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    // The path decides what the connection is; an unknown one is refused in the handshake.
+    let mut conn = None;
+    // tungstenite's callback signature returns its own (large) `ErrorResponse`.
+    #[allow(clippy::result_large_err)]
+    let check = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        match lock(&exchange).ws_connect(clock.now_millis(), path) {
+            Ok(id) => {
+                conn = Some(id);
+                Ok(response)
+            }
+            Err(e) => {
+                let mut refusal = ErrorResponse::new(Some(e.to_string()));
+                *refusal.status_mut() = http::StatusCode::NOT_FOUND;
+                Err(refusal)
+            }
+        }
+    };
+    let handshake = tokio_tungstenite::accept_hdr_async(stream, check).await;
+    let (Ok(mut socket), Some(conn)) = (handshake, conn) else { return };
+    let mut ticker = tokio::time::interval(POLL);
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => {
+                let _ = socket.close(Some(CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() })).await;
+                break;
+            }
+            incoming = socket.next() => match incoming {
+                Some(Ok(Message::Text(text))) => lock(&exchange).ws_send(clock.now_millis(), conn, text.as_str()),
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+            _ = ticker.tick() => {
+                let frames: Vec<WsOut> = {
+                    let mut ex = lock(&exchange);
+                    ex.advance(clock.now_millis());
+                    std::iter::from_fn(|| ex.ws_poll(conn)).collect()
+                };
+                for frame in frames {
+                    match frame {
+                        WsOut::Text(text) => {
+                            if socket.send(Message::text(text)).await.is_err() {
+                                lock(&exchange).ws_close(conn);
+                                return;
+                            }
+                        }
+                        WsOut::Close { code, reason } => {
+                            // 1006 (abnormal) cannot be sent: drop the socket without a close frame.
+                            if code != 1006 {
+                                let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+                                let _ = socket.close(Some(frame)).await;
+                            }
+                            lock(&exchange).ws_close(conn);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    lock(&exchange).ws_close(conn);
+}

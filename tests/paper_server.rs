@@ -1,0 +1,162 @@
+//! The paper exchange on real loopback sockets (feature `paper-server`): REST over HTTP/1.1 with
+//! keep-alive, faults on the wire, market streams and the WebSocket API over real WebSockets,
+//! and a clean shutdown.
+#![cfg(feature = "paper-server")]
+
+use std::time::Duration;
+
+use aegis_exchange::paper::server::PaperServer;
+use aegis_exchange::paper::{Fault, PaperConfig, PaperExchange, PaperKey, WalkConfig};
+use aegis_exchange::rest::{Environment, OrderInfo, OrderRef, OrderResponse, Rest, ServerTime, decode};
+use aegis_exchange::sign::{Credentials, HmacSha256};
+use aegis_exchange::stream::{MarketEvent, SanitizeConfig, StreamDecoder};
+use aegis_exchange::ws_api::{WsApi, WsResponse};
+use aegis_exchange::{ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use rust_decimal_macros::dec;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn server() -> (PaperServer, Rest) {
+    let now = aegis_exchange::clock::Clock::now_millis(&aegis_exchange::clock::SystemClock);
+    let config = PaperConfig::default()
+        .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
+        .with_price("BTCUSDT", dec!(65000));
+    let mut exchange = PaperExchange::new(config, now);
+    exchange.add_api_key("loopKey", PaperKey::hmac("loopSecret"));
+    exchange.deposit(now, "USDT", dec!(100000));
+    let server = PaperServer::start(exchange).await.unwrap();
+    let env = Environment::Custom {
+        rest: server.http_url(),
+        ws_api: format!("{}/ws-api/v3", server.ws_url()),
+        streams: server.ws_url(),
+    };
+    let rest = Rest::new(env).with_credentials(Credentials::new("loopKey", HmacSha256::new("loopSecret")).unwrap());
+    (server, rest)
+}
+
+fn now() -> i64 {
+    aegis_exchange::clock::Clock::now_millis(&aegis_exchange::clock::SystemClock)
+}
+
+/// Writes `request` as HTTP/1.1 on `stream`.
+async fn send(stream: &mut TcpStream, request: &http::Request<Bytes>) {
+    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let mut head = format!("{} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n", request.method());
+    for (name, value) in request.headers() {
+        head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", request.body().len()));
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(request.body()).await.unwrap();
+}
+
+/// Reads one HTTP/1.1 response: status, `X-MBX-USED-WEIGHT-1M`, body. `None` when the server
+/// closed the connection first.
+async fn receive(stream: &mut TcpStream) -> Option<(u16, Option<String>, Vec<u8>)> {
+    let mut buffer = Vec::new();
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        if let httparse::Status::Complete(head) = response.parse(&buffer).unwrap() {
+            let header = |name: &str| {
+                response
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case(name))
+                    .map(|h| String::from_utf8_lossy(h.value).into_owned())
+            };
+            let length: usize = header("content-length").unwrap().parse().unwrap();
+            let weight = header("x-mbx-used-weight-1m");
+            let status = response.code.unwrap();
+            while buffer.len() < head + length {
+                let mut chunk = [0u8; 4096];
+                let n = stream.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "truncated body");
+                buffer.extend_from_slice(&chunk[..n]);
+            }
+            return Some((status, weight, buffer[head..head + length].to_vec()));
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[tokio::test]
+async fn rest_over_a_real_socket_with_keep_alive_and_faults_on_the_wire() {
+    let (server, rest) = server().await;
+    let mut stream = TcpStream::connect(server.http_addr()).await.unwrap();
+    send(&mut stream, &rest.time().unwrap().request).await;
+    let (status, weight, body) = receive(&mut stream).await.unwrap();
+    assert_eq!((status, weight.as_deref()), (200, Some("1")));
+    let time: ServerTime = decode(status, &body, None, now()).unwrap();
+    assert!((time.server_time - now()).abs() < 60_000);
+    // The same connection carries an order.
+    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    let order = OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01))
+        .with_client_order_id(ClientOrderId::new("wire1").unwrap());
+    let valid = info.symbol("BTCUSDT").unwrap().validate(&order, &MarketContext::default()).unwrap();
+    send(&mut stream, &rest.new_order(&valid, now()).unwrap().request).await;
+    let (status, _, body) = receive(&mut stream).await.unwrap();
+    let placed: OrderResponse = decode(status, &body, None, now()).unwrap();
+    assert_eq!(placed.executed_qty, Some(dec!(0.01)));
+    // The answer to the next order is lost: the connection ends without a response, but the
+    // order was executed (a query on a new connection finds it).
+    server.exchange().lock().unwrap().inject(Fault::DropResponse);
+    let order = OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01))
+        .with_client_order_id(ClientOrderId::new("wire2").unwrap());
+    let valid = info.symbol("BTCUSDT").unwrap().validate(&order, &MarketContext::default()).unwrap();
+    send(&mut stream, &rest.new_order(&valid, now()).unwrap().request).await;
+    assert!(receive(&mut stream).await.is_none(), "no answer");
+    let mut stream = TcpStream::connect(server.http_addr()).await.unwrap();
+    let query =
+        rest.query_order("BTCUSDT", OrderRef::ClientOrderId(ClientOrderId::new("wire2").unwrap()), now()).unwrap();
+    send(&mut stream, &query.request).await;
+    let (status, _, body) = receive(&mut stream).await.unwrap();
+    let found: OrderInfo = decode(status, &body, None, now()).unwrap();
+    assert_eq!(found.status, aegis_exchange::model::OrderStatus::Filled);
+    // A dropped request: nothing arrives, nothing happens.
+    server.exchange().lock().unwrap().inject(Fault::DropRequest);
+    send(&mut stream, &rest.ping().unwrap().request).await;
+    assert!(receive(&mut stream).await.is_none());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn market_streams_and_the_ws_api_over_real_websockets() {
+    let (server, _) = server().await;
+    let (mut trades, _) =
+        tokio_tungstenite::connect_async(format!("{}/ws/btcusdt@trade", server.ws_url())).await.unwrap();
+    server.exchange().lock().unwrap().set_price(now(), "BTCUSDT", dec!(65100));
+    let frame = tokio::time::timeout(Duration::from_secs(5), trades.next()).await.unwrap().unwrap().unwrap();
+    let mut decoder = StreamDecoder::new(SanitizeConfig::default());
+    let event = decoder.decode(now(), frame.into_text().unwrap().as_bytes()).unwrap().event;
+    assert!(matches!(event, MarketEvent::Trade(t) if t.price == dec!(65100)));
+
+    let (mut api, _) = tokio_tungstenite::connect_async(format!("{}/ws-api/v3", server.ws_url())).await.unwrap();
+    let ws = WsApi::new().with_credentials(Credentials::new("loopKey", HmacSha256::new("loopSecret")).unwrap());
+    api.send(Message::text(ws.user_data_stream_subscribe_signature("sub", now()).unwrap().text)).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), api.next()).await.unwrap().unwrap().unwrap();
+    let response: WsResponse = serde_json::from_str(answer.into_text().unwrap().as_str()).unwrap();
+    assert_eq!((response.id.as_deref(), response.status), (Some("sub"), 200));
+    // A deposit reaches the subscribed socket as wrapped events.
+    server.exchange().lock().unwrap().deposit(now(), "BNB", dec!(1));
+    let event = tokio::time::timeout(Duration::from_secs(5), api.next()).await.unwrap().unwrap().unwrap();
+    assert!(event.into_text().unwrap().as_str().starts_with(r#"{"subscriptionId":0,"event":{"e":"balanceUpdate""#));
+
+    // An unknown path is refused in the handshake.
+    assert!(tokio_tungstenite::connect_async(format!("{}/nope", server.ws_url())).await.is_err());
+    // Shutdown closes open sockets and stops listening.
+    let (http, ws) = (server.http_addr(), server.ws_addr());
+    server.shutdown().await;
+    let closing = tokio::time::timeout(Duration::from_secs(5), trades.next()).await.unwrap();
+    assert!(matches!(closing, Some(Ok(Message::Close(_))) | None | Some(Err(_))));
+    assert!(TcpStream::connect(http).await.is_err());
+    assert!(TcpStream::connect(ws).await.is_err());
+}
