@@ -960,3 +960,37 @@ fn commissions_in_bnb_when_the_account_can_pay_them() {
     assert!(r.fills.iter().all(|f| f.commission_asset == "ETH"));
     assert_eq!(s.paper.balance("BNB").free, dec!(0.000001));
 }
+
+#[test]
+fn symbol_level_refusals_from_a_given_exchange_info() {
+    let mut doc: serde_json::Value = serde_json::from_slice(BUNDLED_EXCHANGE_INFO).unwrap();
+    for s in doc["symbols"].as_array_mut().unwrap() {
+        if s["symbol"] == "BTCUSDT" {
+            s["orderTypes"] = serde_json::json!(["LIMIT", "LIMIT_MAKER", "MARKET"]);
+        }
+        if s["symbol"] == "ETHUSDT" {
+            s["status"] = serde_json::json!("BREAK");
+        }
+    }
+    let config = PaperConfig::default().with_exchange_info(serde_json::to_vec(&doc).unwrap()).unwrap();
+    let mut s = sim_with(config.with_price("ETHUSDT", dec!(2600)));
+    // Sent raw: the crate's own validation (with the bundled rules) would not let them out.
+    let stop = [
+        ("symbol", "BTCUSDT"),
+        ("side", "SELL"),
+        ("type", "STOP_LOSS_LIMIT"),
+        ("timeInForce", "GTC"),
+        ("quantity", "0.1"),
+        ("price", "60000"),
+        ("stopPrice", "60000"),
+    ];
+    let e = s.send(s.raw("POST", "/api/v3/order", &stop, NOW)).err();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-2010), "Stop loss limit orders are not supported for this symbol."));
+    let halted = [("symbol", "ETHUSDT"), ("side", "BUY"), ("type", "MARKET"), ("quantity", "0.1")];
+    let e = s.send(s.raw("POST", "/api/v3/order", &halted, NOW)).err();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-2010), "This order type is not possible in this trading phase."));
+    // The exchangeInfo served is the one given.
+    let served = s.call(s.rest.exchange_info(&[]).unwrap());
+    let info = ExchangeInfo::from_json(&served.body).unwrap();
+    assert_eq!(info.symbol("BTCUSDT").unwrap().order_types().len(), 3);
+}

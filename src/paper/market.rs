@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use crate::num::{Rounding, round_to_step};
 use crate::rules::{Filter, SymbolRules};
 
-/// SplitMix64: small, seedable, good enough for a simulation.
+/// The crate's SplitMix64 stream: small, seedable, good enough for a simulation.
 #[derive(Debug, Clone)]
 pub(crate) struct Rng(u64);
 
@@ -19,11 +19,7 @@ impl Rng {
     }
 
     pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        crate::model::splitmix64(&mut self.0)
     }
 
     /// Uniform in `0..n` (`n > 0`).

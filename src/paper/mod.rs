@@ -694,9 +694,10 @@ impl PaperExchange {
         }
     }
 
-    /// An order that has just filled leaves the open set, and whatever its lock still holds (a
-    /// `quoteOrderQty` buy's change) goes back to free.
-    fn close_filled(&mut self, id: u64) {
+    /// An order that has ended (just filled, or canceled / expired) leaves the open set, and
+    /// whatever its lock still holds (the rest of a canceled order, a `quoteOrderQty` buy's
+    /// change) goes back to free.
+    fn close(&mut self, id: u64) {
         let Some(o) = self.orders.get_mut(&id) else { return };
         let (asset, lock) = (o.locked_asset().to_owned(), o.lock);
         o.lock = Decimal::ZERO;
@@ -715,16 +716,7 @@ impl PaperExchange {
         let Some(o) = self.orders.get_mut(&id) else { return };
         o.status = status;
         o.update = now;
-        let (asset, lock) = (o.locked_asset().to_owned(), o.lock);
-        o.lock = Decimal::ZERO;
-        if !lock.is_zero() {
-            let b = self.balances.entry(asset).or_default();
-            b.locked -= lock;
-            b.free += lock;
-        }
-        if self.open.remove(&id) {
-            self.ended.push_back(id);
-        }
+        self.close(id);
         self.execution_report(now, id, exec, None, client_id);
     }
 
@@ -1015,7 +1007,7 @@ impl PaperExchange {
             self.consume(symbol, &side, &steps);
             self.fill(now, id, price, qty, true, false);
             if self.orders.get(&id).is_some_and(|o| o.status == OrderStatus::Filled) {
-                self.close_filled(id);
+                self.close(id);
             }
         }
         if !touched.is_empty() {
@@ -1049,7 +1041,7 @@ impl PaperExchange {
         let (_, satisfied) = self.take(now, id);
         let Some(o) = self.orders.get(&id) else { return };
         if o.status == OrderStatus::Filled {
-            self.close_filled(id);
+            self.close(id);
         } else if market || (o.tif != TimeInForce::Gtc && !satisfied) {
             self.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
         }

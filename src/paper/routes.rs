@@ -519,7 +519,7 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
         };
         let status = ex.orders.get(&id).map(|o| o.status.clone());
         if status == Some(OrderStatus::Filled) && satisfied {
-            ex.close_filled(id);
+            ex.close(id);
         } else if kind == OrderType::Market || tif != TimeInForce::Gtc {
             ex.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
         }
@@ -553,19 +553,7 @@ fn order_response(o: &PaperOrder, now: i64, resp: &OrderResponseType, fills: &[F
     if *resp == OrderResponseType::Ack {
         return r.finish();
     }
-    r = r
-        .dec("price", o.price)
-        .dec("origQty", o.qty)
-        .dec("executedQty", o.executed)
-        .dec("origQuoteOrderQty", o.quote_qty)
-        .dec("cummulativeQuoteQty", o.cum_quote)
-        .str("status", o.status.as_str())
-        .str("timeInForce", o.tif.as_str())
-        .str("type", o.kind.as_str())
-        .str("side", o.side.as_str());
-    if o.is_stop() {
-        r = r.dec("stopPrice", o.stop);
-    }
+    r = result_fields(r, o);
     if let Some(w) = o.working {
         r = r.int("workingTime", w);
     }
@@ -583,6 +571,22 @@ fn order_response(o: &PaperOrder, now: i64, resp: &OrderResponseType, fills: &[F
         r = r.raw("fills", &array(items));
     }
     r.finish()
+}
+
+/// The fields a RESULT / FULL answer and a cancel answer share, from `price` to `side` (and
+/// `stopPrice` for a stop), in Binance's order.
+fn result_fields(r: Obj, o: &PaperOrder) -> Obj {
+    let r = r
+        .dec("price", o.price)
+        .dec("origQty", o.qty)
+        .dec("executedQty", o.executed)
+        .dec("origQuoteOrderQty", o.quote_qty)
+        .dec("cummulativeQuoteQty", o.cum_quote)
+        .str("status", o.status.as_str())
+        .str("timeInForce", o.tif.as_str())
+        .str("type", o.kind.as_str())
+        .str("side", o.side.as_str());
+    if o.is_stop() { r.dec("stopPrice", o.stop) } else { r }
 }
 
 /// An order as `GET /api/v3/order` shows it (`openOrders` swaps two fields, as the docs do).
@@ -656,26 +660,14 @@ fn cancel_one(ex: &mut PaperExchange, now: i64, id: u64, cancel_id: Option<&str>
     let orig = ex.orders.get(&id)?.client_id.clone();
     ex.end_order(now, id, OrderStatus::Canceled, "CANCELED", Some((&cancel_id, &orig)));
     let o = ex.orders.get(&id)?;
-    let mut r = Obj::new()
+    let r = Obj::new()
         .str("symbol", &o.symbol)
         .str("origClientOrderId", &o.client_id)
         .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
         .int("orderListId", -1)
         .str("clientOrderId", &cancel_id)
-        .int("transactTime", now)
-        .dec("price", o.price)
-        .dec("origQty", o.qty)
-        .dec("executedQty", o.executed)
-        .dec("origQuoteOrderQty", o.quote_qty)
-        .dec("cummulativeQuoteQty", o.cum_quote)
-        .str("status", o.status.as_str())
-        .str("timeInForce", o.tif.as_str())
-        .str("type", o.kind.as_str())
-        .str("side", o.side.as_str());
-    if o.is_stop() {
-        r = r.dec("stopPrice", o.stop);
-    }
-    Some(r.str("selfTradePreventionMode", o.stp.as_str()).finish())
+        .int("transactTime", now);
+    Some(result_fields(r, o).str("selfTradePreventionMode", o.stp.as_str()).finish())
 }
 
 fn cancel(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Reply> {
