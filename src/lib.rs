@@ -21,6 +21,7 @@
 pub mod book;
 pub mod clock;
 mod decode;
+pub mod engine;
 mod fast_hash;
 pub mod ledger;
 pub mod limits;

@@ -138,6 +138,17 @@ pub struct ClientOrderIdGenerator {
     state: u64,
 }
 
+impl Default for ClientOrderIdGenerator {
+    /// Ids `aegis…`, seed 1.
+    fn default() -> Self {
+        let mut bytes = [0u8; CLIENT_ORDER_ID_MAX_LEN];
+        for (dst, src) in bytes.iter_mut().zip(b"aegis") {
+            *dst = *src;
+        }
+        Self { prefix: ClientOrderId(InlineStr::from_ascii(bytes, 5)), counter: 0, state: 1 }
+    }
+}
+
 /// The longest prefix a generator takes, so that every id fits in 36 characters.
 pub const CLIENT_ORDER_ID_MAX_PREFIX: usize = 12;
 

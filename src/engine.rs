@@ -1,0 +1,687 @@
+//! The engine: rules, ledger, rate limits, signing and the order state machine wired into one
+//! sans-IO state machine (str0m / quinn-proto style).
+//!
+//! Inputs go in ([`Engine::submit`], [`Engine::cancel`], [`Engine::cancel_all`],
+//! [`Engine::handle_http_response`], [`Engine::handle_ws_frame`], [`Engine::handle_timeout`]);
+//! outputs are drained with [`Engine::poll_output`] until it yields [`Output::Timeout`]: HTTP
+//! requests to send (each with a [`RequestId`] to answer with), events for the user, and the
+//! next instant the engine wants [`handle_timeout`](Engine::handle_timeout) called. The engine
+//! never reads a clock or touches a socket; a spurious timeout is a no-op.
+//!
+//! The order path: intent → [`SymbolRules::normalize`](crate::SymbolRules::normalize) → ledger
+//! reserve ([`Orders::submit`]) → rate-limit admission → request built and signed → in flight →
+//! the answer (or the user-data event) → the order state machine → ledger fill / release.
+//! Every send failure has an outcome: refused before sending (`NotSent`, funds released),
+//! refused by the exchange (`Rejected`, released), or not known (`Unknown`, funds kept, and the
+//! next request for that order is a query by `origClientOrderId`, never a second POST).
+//!
+//! ```
+//! use aegis_exchange::engine::{Engine, EngineConfig, Intent, Output};
+//! use aegis_exchange::rest::Environment;
+//! use aegis_exchange::sign::{Credentials, HmacSha256};
+//! use aegis_exchange::{ExchangeInfo, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+//! use rust_decimal_macros::dec;
+//!
+//! let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+//! let creds = Credentials::new("key", HmacSha256::new("secret")).unwrap();
+//! let mut engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), info);
+//! let usdt = engine.ledger().asset("USDT").unwrap();
+//! engine.ledger().credit(usdt, dec!(1000)).unwrap();
+//! let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(65000));
+//! let id = engine.submit(1_760_000_000_000, Intent::new(order)).unwrap();
+//! // First a time sync (the engine has none yet), then the signed order.
+//! let mut paths = Vec::new();
+//! while let Output::Http { request, .. } = engine.poll_output() {
+//!     paths.push(request.uri().path().to_owned());
+//! }
+//! assert_eq!(paths, ["/api/v3/time", "/api/v3/order"]);
+//! assert_eq!(engine.ledger().balance(usdt).unwrap().locked, dec!(65));
+//! # let _ = id;
+//! ```
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rust_decimal::Decimal;
+
+use crate::clock::{RecvWindow, TimeSample, TimeSync, TimeSyncConfig};
+use crate::ledger::Ledger;
+use crate::limits::{Admit, Cost, LimiterConfig, RateLimiter};
+use crate::model::{ClientOrderId, ClientOrderIdGenerator, OrderRequest};
+use crate::orders::{Action, Applied, OrderState, Orders, OrdersConfig, OrdersError, Submit, Update};
+use crate::rest::{ApiError, Environment, MyTrade, OrderInfo, OrderRef, Rest, RestRequest, ServerTime};
+use crate::rules::{ExchangeInfo, FilterError, MarketContext};
+use crate::sign::Credentials;
+use crate::ws_api::{UserDataEvent, WsFrame};
+
+/// The id of one request the engine asked to send; hand it back with the answer.
+pub type RequestId = u64;
+
+/// Settings of an [`Engine`].
+#[derive(Debug)]
+pub struct EngineConfig {
+    /// Where to send (production, testnet, a loopback paper exchange).
+    pub env: Environment,
+    /// The API key and its signer.
+    pub credentials: Credentials,
+    /// `recvWindow` of signed requests.
+    pub recv_window: RecvWindow,
+    /// The order tracker's settings.
+    pub orders: OrdersConfig,
+    /// The rate limiter's thresholds.
+    pub limiter: LimiterConfig,
+    /// A request with no answer after this long is treated as unanswered (ms). Binance gives
+    /// up on the matching engine after 10 s.
+    pub request_timeout_ms: i64,
+    /// The client order ids the engine gives intents that have none (prefix and seed).
+    pub ids: ClientOrderIdGenerator,
+    /// At most this many intents wait for the rate limiter; more are refused.
+    pub max_waiting: usize,
+}
+
+impl EngineConfig {
+    /// Defaults for `env` and `credentials`.
+    #[must_use]
+    pub fn new(env: Environment, credentials: Credentials) -> Self {
+        Self {
+            env,
+            credentials,
+            recv_window: RecvWindow::default(),
+            orders: OrdersConfig::default(),
+            limiter: LimiterConfig::default(),
+            request_timeout_ms: 12_000,
+            ids: ClientOrderIdGenerator::default(),
+            max_waiting: 1024,
+        }
+    }
+}
+
+/// What the user wants done.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    /// The order (a client order id is generated when it has none).
+    pub order: OrderRequest,
+    /// The worst price it may fill at, for orders without a limit price (a market buy by
+    /// quantity needs one to know what to lock).
+    pub price_bound: Option<Decimal>,
+    /// The market context its filters need (reference, average, last price).
+    pub context: MarketContext,
+}
+
+impl Intent {
+    /// An intent for `order`, no price bound, an empty context.
+    #[must_use]
+    pub fn new(order: OrderRequest) -> Self {
+        Self { order, price_bound: None, context: MarketContext::default() }
+    }
+
+    /// The worst acceptable price.
+    #[must_use]
+    pub fn with_price_bound(mut self, price: Decimal) -> Self {
+        self.price_bound = Some(price);
+        self
+    }
+
+    /// The market context.
+    #[must_use]
+    pub fn with_context(mut self, context: MarketContext) -> Self {
+        self.context = context;
+        self
+    }
+}
+
+/// Why an intent was refused before anything was sent.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The kill switch is tripped.
+    #[error("the kill switch is tripped ({0:?})")]
+    Killed(KillReason),
+    /// No such symbol in the exchangeInfo.
+    #[error("unknown symbol {0}")]
+    UnknownSymbol(String),
+    /// The order cannot be made valid (the filter's name is Binance's).
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// The tracker or the ledger refused it (duplicate id, busy symbol, insufficient funds).
+    #[error(transparent)]
+    Orders(#[from] OrdersError),
+    /// Too many intents wait for the rate limiter.
+    #[error("too many intents wait for the rate limiter")]
+    Backlog,
+}
+
+/// Why the kill switch tripped.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillReason {
+    /// [`Engine::kill`].
+    Manual(String),
+    /// The IP was banned (418) until this instant.
+    Banned {
+        /// When the ban ends (epoch ms).
+        until_ms: i64,
+    },
+}
+
+/// Something the user should know.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// An order changed (state, trades, funds released).
+    Order(Update),
+    /// An order was refused before it was sent (rate limiter refusal, kill switch); its funds
+    /// are released.
+    NotSent {
+        /// The order.
+        client_order_id: ClientOrderId,
+        /// Why.
+        reason: String,
+    },
+    /// A request failed in a way the user may want to see (a cancel refused, a query error).
+    RequestFailed {
+        /// What the request was for.
+        what: String,
+        /// The exchange's error.
+        error: ApiError,
+    },
+    /// The kill switch tripped: no new order leaves until [`Engine::reset_kill_switch`].
+    KillSwitch(KillReason),
+    /// The server time offset was (re)estimated (server minus local, ms).
+    TimeSynced {
+        /// The offset.
+        offset_ms: i64,
+    },
+}
+
+/// What the engine wants done.
+#[derive(Debug)]
+pub enum Output {
+    /// Send this HTTP request; answer with [`Engine::handle_http_response`] and `id`.
+    Http {
+        /// The request's id.
+        id: RequestId,
+        /// The request.
+        request: http::Request<Bytes>,
+    },
+    /// Tell the user.
+    Event(Event),
+    /// Nothing more to do now: call [`Engine::handle_timeout`] at this instant (local ms), or
+    /// earlier with any new input.
+    Timeout(i64),
+}
+
+/// What happened to a request on the way.
+#[derive(Debug)]
+pub enum HttpResult {
+    /// The exchange answered.
+    Response(http::Response<Bytes>),
+    /// It was never written (connect refused, DNS): nothing reached the exchange.
+    NotSent,
+    /// It was written and no answer came (timeout, reset after the write): the outcome is
+    /// unknown.
+    Unanswered,
+}
+
+#[derive(Debug, Clone)]
+enum Purpose {
+    Time { sent_at: i64 },
+    Place(ClientOrderId),
+    Query(ClientOrderId),
+    Trades(ClientOrderId),
+    Cancel(ClientOrderId),
+    CancelAll(String),
+}
+
+#[derive(Debug)]
+struct InFlight {
+    purpose: Purpose,
+    deadline: i64,
+}
+
+/// An order waiting for the rate limiter.
+#[derive(Debug)]
+struct Waiting {
+    client_order_id: ClientOrderId,
+    order: OrderRequest,
+    until: i64,
+}
+
+/// The sans-IO trading engine. See the [module docs](self).
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    rest: Rest,
+    info: ExchangeInfo,
+    ledger: Arc<Ledger>,
+    orders: Orders,
+    limiter: RateLimiter,
+    time: TimeSync,
+    ids: ClientOrderIdGenerator,
+    in_flight: BTreeMap<RequestId, InFlight>,
+    /// Orders whose query (or trades fetch) is in flight: not asked twice.
+    querying: Vec<ClientOrderId>,
+    waiting: VecDeque<Waiting>,
+    outputs: VecDeque<Output>,
+    next_request: RequestId,
+    killed: Option<KillReason>,
+    now: i64,
+}
+
+impl Engine {
+    /// An engine trading the symbols of `info` with a fresh ledger.
+    #[must_use]
+    pub fn new(config: EngineConfig, info: ExchangeInfo) -> Self {
+        Self::with_ledger(config, info, Arc::new(Ledger::new()))
+    }
+
+    /// An engine over an existing (shared) ledger.
+    #[must_use]
+    pub fn with_ledger(config: EngineConfig, info: ExchangeInfo, ledger: Arc<Ledger>) -> Self {
+        let rest = Rest::new(config.env.clone())
+            .with_credentials(config.credentials.clone())
+            .with_recv_window(config.recv_window);
+        let limiter = RateLimiter::new(info.rate_limits(), config.limiter);
+        let orders = Orders::new(Arc::clone(&ledger), config.orders);
+        let ids = config.ids.clone();
+        Self {
+            rest,
+            info,
+            ledger,
+            orders,
+            limiter,
+            time: TimeSync::new(TimeSyncConfig::default()),
+            ids,
+            in_flight: BTreeMap::new(),
+            querying: Vec::new(),
+            waiting: VecDeque::new(),
+            outputs: VecDeque::new(),
+            next_request: 1,
+            killed: None,
+            now: i64::MIN,
+            config,
+        }
+    }
+
+    /// The ledger (share it; it is `Sync`).
+    #[must_use]
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
+    /// The order tracker.
+    #[must_use]
+    pub fn orders(&self) -> &Orders {
+        &self.orders
+    }
+
+    /// The server time at local `now` (the local time before the first sync).
+    #[must_use]
+    pub fn server_now(&self, now: i64) -> i64 {
+        self.time.server_now(now)
+    }
+
+    /// Asks for the server time (`GET /api/v3/time`); the engine also does so on its own when
+    /// the estimate is old or a request failed with -1021.
+    pub fn sync_time(&mut self, now: i64) {
+        self.observe_now(now);
+        if let Ok(request) = self.rest.time() {
+            self.send(now, request, Purpose::Time { sent_at: now });
+        }
+    }
+
+    /// Starts an order: normalizes it, reserves its funds and sends it (or queues it for the
+    /// rate limiter). Returns its client order id.
+    ///
+    /// # Errors
+    /// [`SubmitError`]; nothing was reserved or sent.
+    pub fn submit(&mut self, now: i64, intent: Intent) -> Result<ClientOrderId, SubmitError> {
+        self.observe_now(now);
+        if let Some(reason) = &self.killed {
+            return Err(SubmitError::Killed(reason.clone()));
+        }
+        let Intent { mut order, price_bound, context } = intent;
+        let rules =
+            self.info.symbol(order.symbol()).ok_or_else(|| SubmitError::UnknownSymbol(order.symbol().to_owned()))?;
+        if order.client_order_id().is_none() {
+            order = order.with_client_order_id(self.ids.next_id());
+        }
+        let valid = rules.normalize(order, &context)?;
+        let order = valid.request().clone();
+        let id = order.client_order_id().copied().ok_or(SubmitError::Orders(OrdersError::MissingClientOrderId))?;
+        let base = self.ledger.asset(rules.base_asset()).map_err(OrdersError::from)?;
+        let quote = self.ledger.asset(rules.quote_asset()).map_err(OrdersError::from)?;
+        if self.waiting.len() >= self.config.max_waiting {
+            return Err(SubmitError::Backlog);
+        }
+        let timestamp = self.time.server_now(now);
+        let recv_window = i64::try_from(self.config.recv_window.as_millis()).unwrap_or(i64::MAX);
+        let mut submit = Submit::new(&order, base, quote, timestamp, recv_window);
+        if let Some(bound) = price_bound {
+            submit = submit.with_price_bound(bound);
+        }
+        self.orders.submit(now, submit)?;
+        self.waiting.push_back(Waiting { client_order_id: id, order, until: now });
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Cancels an order (`DELETE /api/v3/order`).
+    ///
+    /// # Errors
+    /// [`OrdersError::UnknownOrder`], [`OrdersError::NotCancelable`].
+    pub fn cancel(&mut self, now: i64, id: &ClientOrderId) -> Result<(), OrdersError> {
+        self.observe_now(now);
+        // Not sent yet: it never leaves.
+        if let Some(pos) = self.waiting.iter().position(|w| w.client_order_id == *id) {
+            self.waiting.remove(pos);
+            let applied = self.orders.on_not_sent(id);
+            self.emit_applied(applied);
+            return Ok(());
+        }
+        let (symbol, _) = self.orders.cancel(id)?;
+        let request = self.rest.cancel_order(&symbol, OrderRef::ClientOrderId(*id), self.time.server_now(now));
+        if let Ok(request) = request {
+            self.send(now, request, Purpose::Cancel(*id));
+        }
+        Ok(())
+    }
+
+    /// Cancels every open order of `symbol` (`DELETE /api/v3/openOrders`).
+    pub fn cancel_all(&mut self, now: i64, symbol: &str) {
+        self.observe_now(now);
+        let queued: Vec<ClientOrderId> =
+            self.waiting.iter().filter(|w| w.order.symbol() == symbol).map(|w| w.client_order_id).collect();
+        for id in queued {
+            let _ = self.cancel(now, &id);
+        }
+        if let Ok(request) = self.rest.cancel_all_open_orders(symbol, self.time.server_now(now)) {
+            self.send(now, request, Purpose::CancelAll(symbol.to_owned()));
+        }
+    }
+
+    /// Trips the kill switch: nothing new is sent, every symbol with an open or unknown order
+    /// gets a cancel-all, and it stays tripped until [`reset_kill_switch`](Self::reset_kill_switch).
+    pub fn kill(&mut self, now: i64, reason: KillReason) {
+        self.observe_now(now);
+        if self.killed.is_some() {
+            return;
+        }
+        self.killed = Some(reason.clone());
+        self.outputs.push_back(Output::Event(Event::KillSwitch(reason)));
+        // Queued intents fail instead of firing later.
+        while let Some(w) = self.waiting.pop_front() {
+            let applied = self.orders.on_not_sent(&w.client_order_id);
+            self.outputs.push_back(Output::Event(Event::NotSent {
+                client_order_id: w.client_order_id,
+                reason: "kill switch".to_owned(),
+            }));
+            self.emit_applied(applied);
+        }
+        let mut symbols: Vec<String> = self.orders.open().map(|(_, v)| v.symbol.clone()).collect();
+        symbols.sort();
+        symbols.dedup();
+        for symbol in symbols {
+            if let Ok(request) = self.rest.cancel_all_open_orders(&symbol, self.time.server_now(now)) {
+                self.send(now, request, Purpose::CancelAll(symbol));
+            }
+        }
+    }
+
+    /// Whether the kill switch is tripped, and why.
+    #[must_use]
+    pub fn kill_switch(&self) -> Option<&KillReason> {
+        self.killed.as_ref()
+    }
+
+    /// Re-arms the kill switch.
+    pub fn reset_kill_switch(&mut self) {
+        self.killed = None;
+    }
+
+    /// The answer to request `id`.
+    pub fn handle_http_response(&mut self, now: i64, id: RequestId, result: HttpResult) {
+        self.observe_now(now);
+        let Some(flight) = self.in_flight.remove(&id) else { return };
+        if let HttpResult::Response(response) = &result {
+            let retry = response.headers().get("Retry-After").and_then(|v| v.to_str().ok());
+            let status = response.status().as_u16();
+            self.limiter.observe(status, response.headers(), response.body(), now);
+            if status == 418 && self.killed.is_none() {
+                let until_ms = ApiError::from_parts(status, response.body(), retry, now).retry_after_ms.unwrap_or(now);
+                self.kill(now, KillReason::Banned { until_ms });
+            }
+            if ApiError::from_parts(status, response.body(), retry, now).code == Some(-1021) {
+                self.time.mark_stale();
+            }
+        }
+        match flight.purpose {
+            Purpose::Time { sent_at } => {
+                if let HttpResult::Response(r) = &result
+                    && let Ok(t) = crate::rest::decode::<ServerTime>(r.status().as_u16(), r.body(), None, now)
+                {
+                    let sample = TimeSample { sent_at, server_time: t.server_time, received_at: now };
+                    if self.time.add_sample(sample)
+                        && let Some(offset_ms) = self.time.offset()
+                    {
+                        self.outputs.push_back(Output::Event(Event::TimeSynced { offset_ms }));
+                    }
+                }
+            }
+            Purpose::Place(cid) => {
+                let applied = match &result {
+                    HttpResult::Response(r) => {
+                        let retry = r.headers().get("Retry-After").and_then(|v| v.to_str().ok());
+                        self.orders.on_place_http(now, &cid, r.status().as_u16(), r.body(), retry)
+                    }
+                    HttpResult::NotSent => self.orders.on_not_sent(&cid),
+                    HttpResult::Unanswered => self.orders.on_place_unanswered(now, &cid),
+                };
+                self.emit_applied(applied);
+            }
+            Purpose::Query(cid) => {
+                self.querying.retain(|q| *q != cid);
+                if let HttpResult::Response(r) = &result {
+                    let retry = r.headers().get("Retry-After").and_then(|v| v.to_str().ok());
+                    match crate::rest::decode::<OrderInfo>(r.status().as_u16(), r.body(), retry, now) {
+                        Ok(info) => {
+                            let applied = self.orders.on_query_response(now, &info);
+                            self.emit_applied(applied);
+                        }
+                        Err(crate::rest::ResponseError::Api(e)) => {
+                            let applied = self.orders.on_query_error(now, &cid, &e);
+                            self.emit_applied(applied);
+                        }
+                        Err(crate::rest::ResponseError::Decode(_)) => {}
+                    }
+                }
+            }
+            Purpose::Trades(cid) => {
+                self.querying.retain(|q| *q != cid);
+                if let HttpResult::Response(r) = &result
+                    && let Ok(trades) = crate::rest::decode::<Vec<MyTrade>>(r.status().as_u16(), r.body(), None, now)
+                {
+                    let applied = self.orders.on_trades(now, &cid, &trades);
+                    self.emit_applied(applied);
+                }
+            }
+            Purpose::Cancel(cid) => {
+                if let HttpResult::Response(r) = &result {
+                    let retry = r.headers().get("Retry-After").and_then(|v| v.to_str().ok());
+                    match crate::rest::decode::<OrderInfo>(r.status().as_u16(), r.body(), retry, now) {
+                        Ok(info) => {
+                            let applied = self.orders.on_query_response(now, &info);
+                            self.emit_applied(applied);
+                        }
+                        Err(crate::rest::ResponseError::Api(e)) => {
+                            let applied = self.orders.on_cancel_error(now, &cid, &e);
+                            self.emit_applied(applied);
+                            self.outputs.push_back(Output::Event(Event::RequestFailed {
+                                what: format!("cancel {cid}"),
+                                error: e,
+                            }));
+                        }
+                        Err(crate::rest::ResponseError::Decode(_)) => {}
+                    }
+                }
+            }
+            Purpose::CancelAll(symbol) => {
+                if let HttpResult::Response(r) = &result
+                    && let Ok(list) = crate::rest::decode::<Vec<crate::rest::CancelledEntry>>(
+                        r.status().as_u16(),
+                        r.body(),
+                        None,
+                        now,
+                    )
+                {
+                    for entry in list {
+                        if let crate::rest::CancelledEntry::Order(info) = entry {
+                            let applied = self.orders.on_query_response(now, &info);
+                            self.emit_applied(applied);
+                        }
+                    }
+                } else if let HttpResult::Response(r) = &result {
+                    let e = ApiError::from_parts(r.status().as_u16(), r.body(), None, now);
+                    // -2011 "Unknown order sent.": nothing was open.
+                    if e.code != Some(-2011) {
+                        self.outputs.push_back(Output::Event(Event::RequestFailed {
+                            what: format!("cancel all {symbol}"),
+                            error: e,
+                        }));
+                    }
+                }
+            }
+        }
+        self.pump(now);
+    }
+
+    /// A text frame from the user-data connection (WebSocket API, events in their wrapper).
+    pub fn handle_ws_frame(&mut self, now: i64, text: &[u8]) {
+        self.observe_now(now);
+        if let Ok(WsFrame::Event { event: UserDataEvent::ExecutionReport(report), .. }) = WsFrame::decode(text) {
+            let applied = self.orders.on_execution_report(now, &report);
+            self.emit_applied(applied);
+        }
+        self.pump(now);
+    }
+
+    /// Time has passed: requests past their deadline become unanswered, orders whose outcome is
+    /// unknown are queried, queued intents go out when the limiter allows. A call before the
+    /// next deadline changes nothing.
+    pub fn handle_timeout(&mut self, now: i64) {
+        self.observe_now(now);
+        let expired: Vec<RequestId> =
+            self.in_flight.iter().filter(|(_, f)| f.deadline <= now).map(|(id, _)| *id).collect();
+        for id in expired {
+            self.handle_http_response(now, id, HttpResult::Unanswered);
+        }
+        self.pump(now);
+    }
+
+    /// The next thing to do. After the queue empties it yields [`Output::Timeout`] (once per
+    /// drain): stop draining there.
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(o) = self.outputs.pop_front() {
+            return o;
+        }
+        Output::Timeout(self.next_timeout())
+    }
+
+    fn next_timeout(&self) -> i64 {
+        let mut next = i64::MAX;
+        for f in self.in_flight.values() {
+            next = next.min(f.deadline);
+        }
+        for w in &self.waiting {
+            next = next.min(w.until);
+        }
+        if let Some(t) = self.orders.next_timeout() {
+            next = next.min(t);
+        }
+        next
+    }
+
+    fn observe_now(&mut self, now: i64) {
+        self.now = self.now.max(now);
+    }
+
+    fn send(&mut self, now: i64, request: RestRequest, purpose: Purpose) {
+        let id = self.next_request;
+        self.next_request += 1;
+        let deadline = now.saturating_add(self.config.request_timeout_ms);
+        self.in_flight.insert(id, InFlight { purpose, deadline });
+        self.outputs.push_back(Output::Http { id, request: request.request });
+    }
+
+    /// Sends what can go now: queued orders the limiter admits, queries the tracker asks for,
+    /// a time re-sync when due.
+    fn pump(&mut self, now: i64) {
+        if self.time.needs_resync(now)
+            && !self.in_flight.values().any(|f| matches!(f.purpose, Purpose::Time { .. }))
+            && let Ok(request) = self.rest.time()
+        {
+            self.send(now, request, Purpose::Time { sent_at: now });
+        }
+        while let Some(w) = self.waiting.front() {
+            if w.until > now {
+                break;
+            }
+            let Some(w) = self.waiting.pop_front() else { break };
+            let Some(rules) = self.info.symbol(w.order.symbol()) else { continue };
+            // Already normalized: validate only re-checks, it does not change the order.
+            let Ok(valid) = rules.validate(&w.order, &MarketContext::default()) else {
+                let applied = self.orders.on_not_sent(&w.client_order_id);
+                self.emit_applied(applied);
+                continue;
+            };
+            let Ok(request) = self.rest.new_order(&valid, self.time.server_now(now)) else { continue };
+            match self.limiter.admit(Cost::from(request.cost), now) {
+                Admit::Proceed => self.send(now, request, Purpose::Place(w.client_order_id)),
+                Admit::Wait { until_ms } => {
+                    self.waiting.push_front(Waiting { until: until_ms, ..w });
+                    break;
+                }
+                Admit::Refused(refusal) => {
+                    let applied = self.orders.on_not_sent(&w.client_order_id);
+                    self.outputs.push_back(Output::Event(Event::NotSent {
+                        client_order_id: w.client_order_id,
+                        reason: format!("{refusal:?}"),
+                    }));
+                    self.emit_applied(applied);
+                }
+            }
+        }
+        while let Some(action) = self.orders.poll_action(now) {
+            let cid = *action.client_order_id();
+            if self.querying.contains(&cid) {
+                continue;
+            }
+            let server_now = self.time.server_now(now);
+            let (request, purpose) = match &action {
+                Action::Query { symbol, .. } => {
+                    (self.rest.query_order(symbol, OrderRef::ClientOrderId(cid), server_now), Purpose::Query(cid))
+                }
+                Action::FetchTrades { symbol, order_id, .. } => {
+                    (self.rest.my_trades(symbol, Some(*order_id), None, server_now), Purpose::Trades(cid))
+                }
+            };
+            if let Ok(request) = request {
+                self.querying.push(cid);
+                self.send(now, request, purpose);
+            }
+        }
+    }
+
+    fn emit_applied(&mut self, applied: Applied) {
+        if let Applied::Changed(update) = applied {
+            self.outputs.push_back(Output::Event(Event::Order(update)));
+        }
+    }
+
+    /// An order's state, if tracked.
+    #[must_use]
+    pub fn order_state(&self, id: &ClientOrderId) -> Option<OrderState> {
+        self.orders.get(id).map(|v| v.state)
+    }
+}

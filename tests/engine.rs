@@ -1,0 +1,260 @@
+//! The engine against the paper exchange, in process: the order path end to end, user-data
+//! events, every ambiguous send outcome resolved by a query (never a second POST), a request
+//! that never left, and the kill switch.
+
+use aegis_exchange::engine::{Engine, EngineConfig, Event, HttpResult, Intent, KillReason, Output, SubmitError};
+use aegis_exchange::ledger::Balance;
+use aegis_exchange::orders::OrderState;
+use aegis_exchange::paper::{Delivery, Fault, PaperConfig, PaperExchange, PaperKey, WalkConfig, WsOut};
+use aegis_exchange::rest::Environment;
+use aegis_exchange::sign::{Credentials, HmacSha256};
+use aegis_exchange::ws_api::WsApi;
+use aegis_exchange::{ClientOrderId, ExchangeInfo, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+use bytes::Bytes;
+use rust_decimal_macros::dec;
+
+const NOW: i64 = 1_760_000_000_000;
+
+/// How the harness mangles one answer (the paper exchange's own faults cover the rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mangle {
+    None,
+    /// Replace the answer with a -1006 (HTTP 500), after the exchange executed.
+    UnexpectedResponse,
+    /// Replace a 200's body with bytes that are not JSON.
+    BadJson,
+    /// The request never left: the transport reports it unsent.
+    NotWritten,
+}
+
+struct World {
+    engine: Engine,
+    paper: PaperExchange,
+    conn: u64,
+    now: i64,
+    events: Vec<Event>,
+    /// Every request the engine sent: (method, path).
+    sent: Vec<(String, String)>,
+    mangle: Mangle,
+}
+
+fn world() -> World {
+    let config = PaperConfig::default()
+        .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
+        .with_price("BTCUSDT", dec!(65000));
+    let mut paper = PaperExchange::new(config, NOW);
+    paper.add_api_key("engineKey", PaperKey::hmac("engineSecret"));
+    paper.deposit(NOW, "USDT", dec!(100000));
+    paper.deposit(NOW, "BTC", dec!(1));
+    let creds = Credentials::new("engineKey", HmacSha256::new("engineSecret")).unwrap();
+    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    let engine = Engine::new(EngineConfig::new(Environment::Testnet, creds.clone()), info);
+    // The ledger starts from the exchange's balances.
+    for (asset, b) in paper.balances() {
+        let id = engine.ledger().asset(&asset).unwrap();
+        engine.ledger().credit(id, b.free).unwrap();
+    }
+    // The user data stream, subscribed with a signature on a WebSocket-API connection.
+    let conn = paper.ws_connect(NOW, "/ws-api/v3").unwrap();
+    let sub = WsApi::new().with_credentials(creds).user_data_stream_subscribe_signature("uds", NOW).unwrap();
+    paper.ws_send(NOW, conn, &sub.text);
+    let mut w = World { engine, paper, conn, now: NOW, events: Vec::new(), sent: Vec::new(), mangle: Mangle::None };
+    w.pump();
+    w
+}
+
+impl World {
+    /// Drains the engine, carries its requests to the exchange and the answers and events back,
+    /// until nothing moves.
+    fn pump(&mut self) {
+        for _ in 0..1000 {
+            let mut moved = false;
+            loop {
+                match self.engine.poll_output() {
+                    Output::Http { id, request } => {
+                        moved = true;
+                        self.sent.push((request.method().to_string(), request.uri().path().to_owned()));
+                        let mangle = std::mem::replace(&mut self.mangle, Mangle::None);
+                        let result = if mangle == Mangle::NotWritten {
+                            HttpResult::NotSent
+                        } else {
+                            match self.paper.deliver(self.now, request) {
+                                Delivery::Answer { response, .. } => HttpResult::Response(mangled(response, mangle)),
+                                Delivery::Dropped | Delivery::Lost => HttpResult::Unanswered,
+                            }
+                        };
+                        self.engine.handle_http_response(self.now, id, result);
+                    }
+                    Output::Event(e) => self.events.push(e),
+                    Output::Timeout(_) => break,
+                }
+            }
+            while let Some(frame) = self.paper.ws_poll(self.conn) {
+                if let WsOut::Text(text) = frame {
+                    moved = true;
+                    self.engine.handle_ws_frame(self.now, text.as_bytes());
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the engine and the exchange never settled");
+    }
+
+    fn wait(&mut self, ms: i64) {
+        self.now += ms;
+        self.paper.advance(self.now);
+        self.engine.handle_timeout(self.now);
+        self.pump();
+    }
+
+    fn ledger(&self, asset: &str) -> Balance {
+        let id = self.engine.ledger().asset_id(asset).unwrap();
+        self.engine.ledger().balance(id).unwrap()
+    }
+
+    fn posts(&self) -> usize {
+        self.sent.iter().filter(|(m, p)| m == "POST" && p == "/api/v3/order").count()
+    }
+}
+
+fn mangled(response: http::Response<Bytes>, mangle: Mangle) -> http::Response<Bytes> {
+    match mangle {
+        Mangle::UnexpectedResponse => {
+            let body = r#"{"code":-1006,"msg":"An unexpected response was received from the message bus. Execution status unknown."}"#;
+            http::Response::builder().status(500).body(Bytes::from_static(body.as_bytes())).unwrap()
+        }
+        Mangle::BadJson if response.status() == 200 => http::Response::builder()
+            .status(200)
+            .body(Bytes::from_static(b"{\"symbol\":\"BTCUSDT\",\"orderId\":"))
+            .unwrap(),
+        _ => response,
+    }
+}
+
+fn cid(s: &str) -> ClientOrderId {
+    ClientOrderId::new(s).unwrap()
+}
+
+#[test]
+fn an_order_goes_out_fills_from_the_user_stream_and_the_ledger_matches_the_exchange() {
+    let mut w = world();
+    assert!(w.events.iter().any(|e| matches!(e, Event::TimeSynced { .. })), "a time sync first");
+    let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(64000)).with_client_order_id(cid("e1"));
+    let id = w.engine.submit(w.now, Intent::new(order)).unwrap();
+    w.pump();
+    assert_eq!(w.engine.order_state(&id), Some(OrderState::New));
+    assert_eq!(w.ledger("USDT").locked, dec!(640));
+    assert_eq!(w.ledger("USDT"), w.paper.balance("USDT"));
+    // The market comes down through 64000: the exchange fills it, the event reaches the engine.
+    w.now += 1000;
+    w.paper.set_price(w.now, "BTCUSDT", dec!(63990));
+    w.pump();
+    assert_eq!(w.engine.order_state(&id), Some(OrderState::Filled));
+    for asset in ["USDT", "BTC"] {
+        assert_eq!(w.ledger(asset), w.paper.balance(asset), "{asset}");
+    }
+    // An intent without a client order id gets one; a market buy needs a price bound.
+    let market = OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01));
+    assert!(matches!(w.engine.submit(w.now, Intent::new(market.clone())), Err(SubmitError::Orders(_))));
+    let id = w.engine.submit(w.now, Intent::new(market).with_price_bound(dec!(66000))).unwrap();
+    w.pump();
+    assert_eq!(w.engine.order_state(&id), Some(OrderState::Filled));
+    for asset in ["USDT", "BTC"] {
+        assert_eq!(w.ledger(asset), w.paper.balance(asset), "{asset}");
+    }
+    // A filter failure is refused before anything is reserved or sent.
+    let tiny = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.00001), dec!(100));
+    let posts = w.posts();
+    assert!(matches!(w.engine.submit(w.now, Intent::new(tiny)), Err(SubmitError::Filter(_))));
+    assert_eq!(w.posts(), posts);
+}
+
+#[test]
+fn every_ambiguous_outcome_is_resolved_by_a_query_never_a_second_post() {
+    // (cause, how to produce it, what the exchange did)
+    let causes: [(&str, Option<Fault>, Mangle); 6] = [
+        ("timeout", Some(Fault::DropResponse), Mangle::None),
+        ("5xx", Some(Fault::ServerErrorAfterExecute(503)), Mangle::None),
+        ("-1006", None, Mangle::UnexpectedResponse),
+        ("-1007", Some(Fault::TimeoutAfterExecute), Mangle::None),
+        ("reset after write", Some(Fault::DropResponse), Mangle::None),
+        ("bad JSON after 200", None, Mangle::BadJson),
+    ];
+    for (cause, fault, mangle) in causes {
+        let mut w = world();
+        let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(64000)).with_client_order_id(cid("amb"));
+        let id = w.engine.submit(w.now, Intent::new(order)).unwrap();
+        if let Some(f) = fault {
+            w.paper.inject(f);
+        }
+        w.mangle = mangle;
+        w.pump();
+        // The user stream may already have told the engine; if not, it is Unknown and a query
+        // goes out.
+        let state = w.engine.order_state(&id);
+        assert!(matches!(state, Some(OrderState::New | OrderState::Unknown)), "{cause}: {state:?}");
+        for _ in 0..5 {
+            w.wait(2000);
+        }
+        assert_eq!(w.posts(), 1, "{cause}: the order was posted once");
+        assert_eq!(w.engine.order_state(&id), Some(OrderState::New), "{cause}: resolved to the exchange's truth");
+        assert_eq!(w.ledger("USDT"), w.paper.balance("USDT"), "{cause}");
+    }
+    // Without the user stream, the query is what resolves it.
+    let mut w = world();
+    w.paper.ws_close(w.conn);
+    let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(64000)).with_client_order_id(cid("q1"));
+    let id = w.engine.submit(w.now, Intent::new(order)).unwrap();
+    w.paper.inject(Fault::DropResponse);
+    w.pump();
+    assert_eq!(w.engine.order_state(&id), Some(OrderState::Unknown));
+    for _ in 0..5 {
+        w.wait(2000);
+    }
+    let after_post: Vec<&(String, String)> = w.sent.iter().skip_while(|(m, _)| m != "POST").skip(1).collect();
+    assert!(after_post.iter().any(|(m, p)| m == "GET" && p == "/api/v3/order"), "{after_post:?}");
+    assert!(after_post.iter().all(|(m, _)| m != "POST"));
+    assert_eq!(w.engine.order_state(&id), Some(OrderState::New));
+}
+
+#[test]
+fn a_request_that_never_left_releases_its_funds() {
+    let mut w = world();
+    let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(64000)).with_client_order_id(cid("ns"));
+    let id = w.engine.submit(w.now, Intent::new(order)).unwrap();
+    w.mangle = Mangle::NotWritten;
+    w.pump();
+    assert_eq!(w.engine.order_state(&id), Some(OrderState::NotPlaced));
+    assert_eq!(w.ledger("USDT"), Balance { free: dec!(100000), locked: dec!(0) });
+    assert_eq!(w.paper.balance("USDT"), Balance { free: dec!(100000), locked: dec!(0) });
+}
+
+#[test]
+fn the_kill_switch_cancels_everything_and_latches() {
+    let mut w = world();
+    for i in 0..3 {
+        let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(60000))
+            .with_client_order_id(cid(&format!("k{i}")));
+        w.engine.submit(w.now, Intent::new(order)).unwrap();
+    }
+    w.pump();
+    assert_eq!(w.paper.balance("USDT").locked, dec!(1800));
+    w.engine.kill(w.now, KillReason::Manual("test".to_owned()));
+    w.pump();
+    assert!(w.sent.iter().any(|(m, p)| m == "DELETE" && p == "/api/v3/openOrders"));
+    assert_eq!(w.paper.balance("USDT"), Balance { free: dec!(100000), locked: dec!(0) });
+    assert_eq!(w.ledger("USDT"), w.paper.balance("USDT"));
+    let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(60000));
+    assert!(matches!(w.engine.submit(w.now, Intent::new(order.clone())), Err(SubmitError::Killed(_))));
+    w.engine.reset_kill_switch();
+    assert!(w.engine.submit(w.now, Intent::new(order)).is_ok());
+    // A ban trips it on its own.
+    let mut w = world();
+    w.paper.ban(w.now, 120_000);
+    let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(60000));
+    w.engine.submit(w.now, Intent::new(order)).unwrap();
+    w.pump();
+    assert!(matches!(w.engine.kill_switch(), Some(KillReason::Banned { .. })));
+}
