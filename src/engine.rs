@@ -78,6 +78,10 @@ pub struct EngineConfig {
     pub ids: ClientOrderIdGenerator,
     /// At most this many intents wait for the rate limiter; more are refused.
     pub max_waiting: usize,
+    /// Reconcile (open orders, account) this often (ms), and after every reconnect.
+    pub reconcile_every_ms: i64,
+    /// The kill switch trips when the user data stream has been down this long (ms).
+    pub max_user_stream_gap_ms: i64,
 }
 
 impl EngineConfig {
@@ -93,6 +97,8 @@ impl EngineConfig {
             request_timeout_ms: 12_000,
             ids: ClientOrderIdGenerator::default(),
             max_waiting: 1024,
+            reconcile_every_ms: 60_000,
+            max_user_stream_gap_ms: 60_000,
         }
     }
 }
@@ -163,6 +169,11 @@ pub enum KillReason {
         /// When the ban ends (epoch ms).
         until_ms: i64,
     },
+    /// The user data stream was down longer than `max_user_stream_gap_ms`.
+    UserStreamGap {
+        /// Down since (local ms).
+        since_ms: i64,
+    },
 }
 
 /// Something the user should know.
@@ -188,6 +199,9 @@ pub enum Event {
     },
     /// The kill switch tripped: no new order leaves until [`Engine::reset_kill_switch`].
     KillSwitch(KillReason),
+    /// Reconciliation found the ledger and the exchange's balances apart (while orders may
+    /// still be in flight this can be timing; at rest it is a real difference).
+    BalanceMismatch(Vec<crate::ledger::Difference>),
     /// The server time offset was (re)estimated (server minus local, ms).
     TimeSynced {
         /// The offset.
@@ -204,6 +218,11 @@ pub enum Output {
         id: RequestId,
         /// The request.
         request: http::Request<Bytes>,
+    },
+    /// Send this text frame on the user-data (WebSocket API) connection.
+    Ws {
+        /// The frame.
+        text: String,
     },
     /// Tell the user.
     Event(Event),
@@ -232,6 +251,8 @@ enum Purpose {
     Trades(ClientOrderId),
     Cancel(ClientOrderId),
     CancelAll(String),
+    OpenOrders(String),
+    Account,
 }
 
 #[derive(Debug)]
@@ -266,6 +287,9 @@ pub struct Engine {
     outputs: VecDeque<Output>,
     next_request: RequestId,
     killed: Option<KillReason>,
+    /// The user data stream: `None` while up, `Some(since)` while down.
+    stream_down_since: Option<i64>,
+    next_reconcile: i64,
     now: i64,
 }
 
@@ -299,6 +323,8 @@ impl Engine {
             outputs: VecDeque::new(),
             next_request: 1,
             killed: None,
+            stream_down_since: None,
+            next_reconcile: i64::MIN,
             now: i64::MIN,
             config,
         }
@@ -398,6 +424,47 @@ impl Engine {
         }
         if let Ok(request) = self.rest.cancel_all_open_orders(symbol, self.time.server_now(now)) {
             self.send(now, request, Purpose::CancelAll(symbol.to_owned()));
+        }
+    }
+
+    /// The user-data connection (WebSocket API) is open: the engine subscribes on it
+    /// (`userDataStream.subscribe.signature`) and reconciles, since events may have been
+    /// missed while it was down.
+    pub fn handle_ws_open(&mut self, now: i64) {
+        self.observe_now(now);
+        self.stream_down_since = None;
+        let api = crate::ws_api::WsApi::new().with_credentials(self.config.credentials.clone());
+        let id = format!("uds-{}", self.next_request);
+        if let Ok(frame) = api.user_data_stream_subscribe_signature(&id, self.time.server_now(now)) {
+            self.outputs.push_back(Output::Ws { text: frame.text });
+        }
+        self.reconcile(now);
+    }
+
+    /// The user-data connection closed: events may be missed until it is back (and the kill
+    /// switch trips if it stays down longer than `max_user_stream_gap_ms`).
+    pub fn handle_ws_closed(&mut self, now: i64) {
+        self.observe_now(now);
+        self.stream_down_since.get_or_insert(now);
+    }
+
+    /// Checks the tracker and the ledger against the exchange now: the open orders of every
+    /// symbol with a tracked order (an order the exchange no longer lists is queried), and the
+    /// account's balances (differences are reported as [`Event::BalanceMismatch`]).
+    pub fn reconcile(&mut self, now: i64) {
+        self.observe_now(now);
+        self.next_reconcile = now.saturating_add(self.config.reconcile_every_ms);
+        let mut symbols: Vec<String> = self.orders.open().map(|(_, v)| v.symbol.clone()).collect();
+        symbols.sort();
+        symbols.dedup();
+        let server_now = self.time.server_now(now);
+        for symbol in symbols {
+            if let Ok(request) = self.rest.open_orders(Some(&symbol), server_now) {
+                self.send(now, request, Purpose::OpenOrders(symbol));
+            }
+        }
+        if let Ok(request) = self.rest.account(false, server_now) {
+            self.send(now, request, Purpose::Account);
         }
     }
 
@@ -507,22 +574,82 @@ impl Engine {
                 }
             }
             Purpose::Cancel(cid) => {
-                if let HttpResult::Response(r) = &result {
-                    let retry = r.headers().get("Retry-After").and_then(|v| v.to_str().ok());
-                    match crate::rest::decode::<OrderInfo>(r.status().as_u16(), r.body(), retry, now) {
-                        Ok(info) => {
-                            let applied = self.orders.on_query_response(now, &info);
-                            self.emit_applied(applied);
+                let outcome = match &result {
+                    HttpResult::Response(r) => {
+                        let retry = r.headers().get("Retry-After").and_then(|v| v.to_str().ok());
+                        crate::rest::decode::<OrderInfo>(r.status().as_u16(), r.body(), retry, now)
+                    }
+                    HttpResult::NotSent | HttpResult::Unanswered => {
+                        Err(crate::rest::ResponseError::Decode(crate::DecodeError::Shape {
+                            path: "$".to_owned(),
+                            expected: "an answer",
+                        }))
+                    }
+                };
+                match outcome {
+                    Ok(info) => {
+                        let applied = self.orders.on_query_response(now, &info);
+                        self.emit_applied(applied);
+                    }
+                    Err(crate::rest::ResponseError::Api(e)) => {
+                        let applied = self.orders.on_cancel_error(now, &cid, &e);
+                        self.emit_applied(applied);
+                        self.outputs
+                            .push_back(Output::Event(Event::RequestFailed { what: format!("cancel {cid}"), error: e }));
+                    }
+                    // No answer, or one that cannot be read: whether it was canceled is not
+                    // known. The order goes back to its state before the cancel and is queried.
+                    Err(crate::rest::ResponseError::Decode(_)) => {
+                        let unknown = ApiError::from_parts(504, b"", None, now);
+                        let applied = self.orders.on_cancel_error(now, &cid, &unknown);
+                        self.emit_applied(applied);
+                    }
+                }
+            }
+            Purpose::OpenOrders(symbol) => {
+                if let HttpResult::Response(r) = &result
+                    && let Ok(list) = crate::rest::decode::<Vec<OrderInfo>>(r.status().as_u16(), r.body(), None, now)
+                {
+                    for info in &list {
+                        let applied = self.orders.on_query_response(now, info);
+                        self.emit_applied(applied);
+                    }
+                    // Tracked as open here, no longer open there: ask what became of it.
+                    let gone: Vec<ClientOrderId> = self
+                        .orders
+                        .open()
+                        .filter(|(id, v)| {
+                            v.symbol == symbol
+                                && v.state != OrderState::PendingNew
+                                && !list.iter().any(|o| o.client_order_id == id.as_str())
+                        })
+                        .map(|(id, _)| *id)
+                        .collect();
+                    let server_now = self.time.server_now(now);
+                    for cid in gone {
+                        if self.querying.contains(&cid) {
+                            continue;
                         }
-                        Err(crate::rest::ResponseError::Api(e)) => {
-                            let applied = self.orders.on_cancel_error(now, &cid, &e);
-                            self.emit_applied(applied);
-                            self.outputs.push_back(Output::Event(Event::RequestFailed {
-                                what: format!("cancel {cid}"),
-                                error: e,
-                            }));
+                        if let Ok(request) = self.rest.query_order(&symbol, OrderRef::ClientOrderId(cid), server_now) {
+                            self.querying.push(cid);
+                            self.send(now, request, Purpose::Query(cid));
                         }
-                        Err(crate::rest::ResponseError::Decode(_)) => {}
+                    }
+                }
+            }
+            Purpose::Account => {
+                if let HttpResult::Response(r) = &result
+                    && let Ok(account) =
+                        crate::rest::decode::<crate::rest::Account>(r.status().as_u16(), r.body(), None, now)
+                {
+                    let theirs: Vec<(String, crate::ledger::Balance)> = account
+                        .balances
+                        .iter()
+                        .map(|b| (b.asset.clone(), crate::ledger::Balance { free: b.free, locked: b.locked }))
+                        .collect();
+                    let diffs = self.ledger.reconcile(&theirs);
+                    if !diffs.is_empty() {
+                        self.outputs.push_back(Output::Event(Event::BalanceMismatch(diffs)));
                     }
                 }
             }
@@ -576,6 +703,14 @@ impl Engine {
         for id in expired {
             self.handle_http_response(now, id, HttpResult::Unanswered);
         }
+        if let Some(since) = self.stream_down_since
+            && now.saturating_sub(since) >= self.config.max_user_stream_gap_ms
+        {
+            self.kill(now, KillReason::UserStreamGap { since_ms: since });
+        }
+        if now >= self.next_reconcile && self.next_reconcile != i64::MIN {
+            self.reconcile(now);
+        }
         self.pump(now);
     }
 
@@ -598,6 +733,14 @@ impl Engine {
         }
         if let Some(t) = self.orders.next_timeout() {
             next = next.min(t);
+        }
+        if self.next_reconcile != i64::MIN {
+            next = next.min(self.next_reconcile);
+        }
+        if let Some(since) = self.stream_down_since
+            && self.killed.is_none()
+        {
+            next = next.min(since.saturating_add(self.config.max_user_stream_gap_ms));
         }
         next
     }

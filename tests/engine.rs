@@ -8,7 +8,6 @@ use aegis_exchange::orders::OrderState;
 use aegis_exchange::paper::{Delivery, Fault, PaperConfig, PaperExchange, PaperKey, WalkConfig, WsOut};
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
-use aegis_exchange::ws_api::WsApi;
 use aegis_exchange::{ClientOrderId, ExchangeInfo, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
 use bytes::Bytes;
 use rust_decimal_macros::dec;
@@ -54,11 +53,11 @@ fn world() -> World {
         let id = engine.ledger().asset(&asset).unwrap();
         engine.ledger().credit(id, b.free).unwrap();
     }
-    // The user data stream, subscribed with a signature on a WebSocket-API connection.
+    let _ = creds;
+    // The user data stream: the engine subscribes on a WebSocket-API connection.
     let conn = paper.ws_connect(NOW, "/ws-api/v3").unwrap();
-    let sub = WsApi::new().with_credentials(creds).user_data_stream_subscribe_signature("uds", NOW).unwrap();
-    paper.ws_send(NOW, conn, &sub.text);
     let mut w = World { engine, paper, conn, now: NOW, events: Vec::new(), sent: Vec::new(), mangle: Mangle::None };
+    w.engine.handle_ws_open(NOW);
     w.pump();
     w
 }
@@ -84,6 +83,10 @@ impl World {
                             }
                         };
                         self.engine.handle_http_response(self.now, id, result);
+                    }
+                    Output::Ws { text } => {
+                        moved = true;
+                        self.paper.ws_send(self.now, self.conn, &text);
                     }
                     Output::Event(e) => self.events.push(e),
                     Output::Timeout(_) => break,

@@ -526,6 +526,25 @@ impl PaperExchange {
         self.throttle.banned_until(self.server_time(now))
     }
 
+    /// Changes the random faults from now on (e.g. heals the network: `FaultConfig::default()`).
+    pub fn set_faults(&mut self, faults: FaultConfig) {
+        self.config.faults = faults;
+    }
+
+    /// How many orders the exchange has accepted with this client order id on `symbol` (the
+    /// ones it still keeps): a client that never double-submits sees at most 1.
+    #[must_use]
+    pub fn orders_with_client_id(&self, symbol: &str, client_order_id: &str) -> usize {
+        self.orders.values().filter(|o| o.symbol == symbol && o.client_id == client_order_id).count()
+    }
+
+    /// The status of the latest order with this client order id on `symbol`, if any.
+    #[must_use]
+    pub fn order_status(&self, symbol: &str, client_order_id: &str) -> Option<OrderStatus> {
+        let id = self.by_client.get(&(symbol.to_owned(), client_order_id.to_owned()))?;
+        self.orders.get(id).map(|o| o.status.clone())
+    }
+
     /// Makes the next request suffer `fault` (faults queue up, one per request).
     pub fn inject(&mut self, fault: Fault) {
         self.pending_faults.push_back(fault);
