@@ -34,13 +34,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
-#[cfg(loom)]
+#[cfg(aegis_loom)]
 use loom::sync::{
     Mutex, MutexGuard, RwLock,
     atomic::{AtomicUsize, Ordering},
 };
 use rust_decimal::Decimal;
-#[cfg(not(loom))]
+#[cfg(not(aegis_loom))]
 use std::sync::{
     Mutex, MutexGuard, RwLock,
     atomic::{AtomicUsize, Ordering},

@@ -12,7 +12,7 @@
 //! it); it is read only by the consumer, and only while `head < tail` (so the producer has
 //! finished writing it). The producer publishes a slot with a `Release` store of `tail` that the
 //! consumer reads with `Acquire`; the consumer frees a slot with a `Release` store of `head` that
-//! the producer reads with `Acquire`. A loom model (`RUSTFLAGS="--cfg loom"`, `tests/loom_ring.rs`)
+//! the producer reads with `Acquire`. A loom model (`RUSTFLAGS="--cfg aegis_loom"`, `tests/loom_ring.rs`)
 //! checks every interleaving of pushes racing pops at capacity 2, and the tests run under
 //! AddressSanitizer in CI.
 //!
@@ -39,26 +39,26 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::mem::MaybeUninit;
 
-#[cfg(loom)]
+#[cfg(aegis_loom)]
 use loom::sync::{
     Arc,
     atomic::{AtomicUsize, Ordering},
 };
-#[cfg(not(loom))]
+#[cfg(not(aegis_loom))]
 use std::sync::{
     Arc,
     atomic::{AtomicUsize, Ordering},
 };
 
-#[cfg(loom)]
+#[cfg(aegis_loom)]
 use loom::cell::UnsafeCell;
 
 /// `std::cell::UnsafeCell` with loom's closure API, so the same code runs under both.
-#[cfg(not(loom))]
+#[cfg(not(aegis_loom))]
 #[derive(Debug)]
 struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
-#[cfg(not(loom))]
+#[cfg(not(aegis_loom))]
 impl<T> UnsafeCell<T> {
     fn new(v: T) -> Self {
         Self(std::cell::UnsafeCell::new(v))

@@ -1,8 +1,8 @@
 //! Loom models of the ledger: two reserves of 60 from 100 (exactly one succeeds, in every
 //! interleaving), a reserve racing a release, and two fills locking the same assets from opposite
 //! ends (no deadlock). Run with
-//! `RUSTFLAGS="--cfg loom" cargo test --release --test loom_ledger` (`.ci/run` does).
-#![cfg(loom)]
+//! `RUSTFLAGS="--cfg aegis_loom" cargo test --release --test loom_ledger` (`.ci/run` does).
+#![cfg(aegis_loom)]
 
 use aegis_exchange::ledger::{Balance, Execution, Ledger, LedgerConfig};
 use loom::sync::Arc;

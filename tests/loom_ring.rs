@@ -1,6 +1,6 @@
 //! Loom model of the SPSC ring: every interleaving of pushes racing pops at capacity 2.
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_ring` (`.ci/run` does).
-#![cfg(loom)]
+//! Run with `RUSTFLAGS="--cfg aegis_loom" cargo test --release --test loom_ring` (`.ci/run` does).
+#![cfg(aegis_loom)]
 
 use aegis_exchange::ring;
 use loom::sync::Arc;
