@@ -51,7 +51,7 @@ use crate::limits::{Admit, Cost, LimiterConfig, RateLimiter};
 use crate::model::{ClientOrderId, ClientOrderIdGenerator, OrderRequest};
 use crate::orders::{Action, Applied, OrderState, Orders, OrdersConfig, OrdersError, Submit, Update};
 use crate::rest::{ApiError, Environment, MyTrade, OrderInfo, OrderRef, Rest, RestRequest, ServerTime};
-use crate::rules::{ExchangeInfo, FilterError, MarketContext};
+use crate::rules::{ExchangeInfo, FilterError, MarketContext, ValidatedOrder};
 use crate::sign::Credentials;
 use crate::ws_api::{UserDataEvent, WsFrame};
 
@@ -265,7 +265,8 @@ struct InFlight {
 #[derive(Debug)]
 struct Waiting {
     client_order_id: ClientOrderId,
-    order: OrderRequest,
+    /// Normalized and validated once, at `submit`.
+    valid: ValidatedOrder,
     until: i64,
 }
 
@@ -374,8 +375,8 @@ impl Engine {
             order = order.with_client_order_id(self.ids.next_id());
         }
         let valid = rules.normalize(order, &context)?;
-        let order = valid.request().clone();
-        let id = order.client_order_id().copied().ok_or(SubmitError::Orders(OrdersError::MissingClientOrderId))?;
+        let id =
+            valid.request().client_order_id().copied().ok_or(SubmitError::Orders(OrdersError::MissingClientOrderId))?;
         let base = self.ledger.asset(rules.base_asset()).map_err(OrdersError::from)?;
         let quote = self.ledger.asset(rules.quote_asset()).map_err(OrdersError::from)?;
         if self.waiting.len() >= self.config.max_waiting {
@@ -383,12 +384,12 @@ impl Engine {
         }
         let timestamp = self.time.server_now(now);
         let recv_window = i64::try_from(self.config.recv_window.as_millis()).unwrap_or(i64::MAX);
-        let mut submit = Submit::new(&order, base, quote, timestamp, recv_window);
+        let mut submit = Submit::new(valid.request(), base, quote, timestamp, recv_window);
         if let Some(bound) = price_bound {
             submit = submit.with_price_bound(bound);
         }
         self.orders.submit(now, submit)?;
-        self.waiting.push_back(Waiting { client_order_id: id, order, until: now });
+        self.waiting.push_back(Waiting { client_order_id: id, valid, until: now });
         self.pump(now);
         Ok(id)
     }
@@ -418,7 +419,7 @@ impl Engine {
     pub fn cancel_all(&mut self, now: i64, symbol: &str) {
         self.observe_now(now);
         let queued: Vec<ClientOrderId> =
-            self.waiting.iter().filter(|w| w.order.symbol() == symbol).map(|w| w.client_order_id).collect();
+            self.waiting.iter().filter(|w| w.valid.request().symbol() == symbol).map(|w| w.client_order_id).collect();
         for id in queued {
             let _ = self.cancel(now, &id);
         }
@@ -771,14 +772,11 @@ impl Engine {
                 break;
             }
             let Some(w) = self.waiting.pop_front() else { break };
-            let Some(rules) = self.info.symbol(w.order.symbol()) else { continue };
-            // Already normalized: validate only re-checks, it does not change the order.
-            let Ok(valid) = rules.validate(&w.order, &MarketContext::default()) else {
+            let Ok(request) = self.rest.new_order(&w.valid, self.time.server_now(now)) else {
                 let applied = self.orders.on_not_sent(&w.client_order_id);
                 self.emit_applied(applied);
                 continue;
             };
-            let Ok(request) = self.rest.new_order(&valid, self.time.server_now(now)) else { continue };
             match self.limiter.admit(Cost::from(request.cost), now) {
                 Admit::Proceed => self.send(now, request, Purpose::Place(w.client_order_id)),
                 Admit::Wait { until_ms } => {

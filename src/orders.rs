@@ -425,6 +425,9 @@ pub struct Orders {
     done: VecDeque<ClientOrderId>,
     /// The order occupying each symbol under the policy.
     busy: HashMap<String, ClientOrderId, FastHash>,
+    /// At or before every timer set (exact after `poll_action` scans): lets `poll_action` and
+    /// `next_timeout` skip the scan of every tracked order when nothing can be due.
+    timer_hint: i64,
 }
 
 impl fmt::Debug for Orders {
@@ -459,7 +462,14 @@ impl Orders {
     /// A tracker moving funds in `ledger`.
     #[must_use]
     pub fn new(ledger: Arc<Ledger>, config: OrdersConfig) -> Self {
-        Self { ledger, config, orders: HashMap::default(), done: VecDeque::new(), busy: HashMap::default() }
+        Self {
+            ledger,
+            config,
+            orders: HashMap::default(),
+            done: VecDeque::new(),
+            busy: HashMap::default(),
+            timer_hint: i64::MAX,
+        }
     }
 
     /// The ledger.
@@ -531,6 +541,7 @@ impl Orders {
             trades: HashSet::default(),
             done: false,
         };
+        self.timer_hint = self.timer_hint.min(now_ms.saturating_add(self.config.reply_timeout_ms));
         self.orders.insert(id, tracked);
         self.refresh_busy(&id);
         Ok(reservation)
@@ -550,6 +561,7 @@ impl Orders {
             return Applied::Duplicate;
         }
         t.timer = Some((now_ms.saturating_add(t.backoff_ms), Timer::Query));
+        self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
         let update = Update {
             client_order_id: *id,
             state: t.view.state,
@@ -648,6 +660,7 @@ impl Orders {
             at = at.max(t.deadline_ms);
         }
         t.timer = Some((at, Timer::Query));
+        self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
         t.backoff_ms = t.backoff_ms.saturating_mul(2).min(self.config.max_query_backoff_ms.max(1));
         Applied::Duplicate
     }
@@ -685,6 +698,7 @@ impl Orders {
             && before != OrderState::PendingNew
         {
             t.timer = Some((now_ms, Timer::Query));
+            self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
         }
         let update =
             Update { client_order_id: *id, state: before, traded: Decimal::ZERO, released: None, ledger_error: None };
@@ -740,6 +754,11 @@ impl Orders {
     /// fetch of an ended order's missing trades. Call until it returns `None`; then wait until
     /// [`Orders::next_timeout`].
     pub fn poll_action(&mut self, now_ms: i64) -> Option<Action> {
+        // No timer can be due before the hint (a lower bound of every timer): no scan.
+        if self.timer_hint > now_ms {
+            return None;
+        }
+        self.timer_hint = self.orders.values().filter_map(|t| t.timer.map(|(at, _)| at)).min().unwrap_or(i64::MAX);
         let (id, timer) = self
             .orders
             .iter()
@@ -753,6 +772,7 @@ impl Orders {
             Timer::Reply => {
                 to_unknown(t);
                 t.timer = Some((now_ms, Timer::Query));
+                self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
                 self.refresh_busy(&id);
                 self.poll_action(now_ms)
             }
@@ -760,11 +780,13 @@ impl Orders {
                 t.last_query_ms = Some(now_ms);
                 // Asked again if no answer comes.
                 t.timer = Some((now_ms.saturating_add(t.backoff_ms), Timer::Query));
+                self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
                 t.backoff_ms = t.backoff_ms.saturating_mul(2).min(backoff_cap);
                 Some(Action::Query { symbol: t.view.symbol.clone(), client_order_id: id })
             }
             Timer::Trades => {
                 t.timer = Some((now_ms.saturating_add(grace.saturating_mul(4)), Timer::Trades));
+                self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
                 let order_id = t.view.order_id?;
                 Some(Action::FetchTrades { symbol: t.view.symbol.clone(), client_order_id: id, order_id })
             }
@@ -774,7 +796,9 @@ impl Orders {
     /// When [`Orders::poll_action`] next has something to do (ms), if ever.
     #[must_use]
     pub fn next_timeout(&self) -> Option<i64> {
-        self.orders.values().filter_map(|t| t.timer.map(|(at, _)| at)).min()
+        // A lower bound: a timer cleared since leaves it early, and the call it asks for is a
+        // harmless no-op that recomputes it.
+        (self.timer_hint != i64::MAX).then_some(self.timer_hint)
     }
 
     /// The id an answer or event is about: the original id of a cancel, else its own (`None` for
@@ -862,6 +886,7 @@ impl Orders {
                 }
             } else if t.view.reservation.is_some() {
                 t.timer = Some((now_ms.saturating_add(self.config.trade_grace_ms.max(0)), Timer::Trades));
+                self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
             }
         }
         let after = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty, t.view.traded_qty);
