@@ -245,7 +245,9 @@ pub enum HttpResult {
 
 #[derive(Debug, Clone)]
 enum Purpose {
-    Time { sent_at: i64 },
+    Time {
+        sent_at: i64,
+    },
     Place(ClientOrderId),
     Query(ClientOrderId),
     Trades(ClientOrderId),
@@ -253,6 +255,10 @@ enum Purpose {
     CancelAll(String),
     OpenOrders(String),
     Account,
+    /// Start-up: the account's balances become the ledger's.
+    Snapshot,
+    /// Start-up: the exchange's open orders become tracked.
+    Adopt,
 }
 
 #[derive(Debug)]
@@ -291,6 +297,8 @@ pub struct Engine {
     /// The user data stream: `None` while up, `Some(since)` while down.
     stream_down_since: Option<i64>,
     next_reconcile: i64,
+    /// A start-up request to repeat at this instant (its answer could not be used).
+    startup_retry: Option<(i64, Purpose)>,
     now: i64,
 }
 
@@ -326,6 +334,7 @@ impl Engine {
             killed: None,
             stream_down_since: None,
             next_reconcile: i64::MIN,
+            startup_retry: None,
             now: i64::MIN,
             config,
         }
@@ -425,6 +434,18 @@ impl Engine {
         }
         if let Ok(request) = self.rest.cancel_all_open_orders(symbol, self.time.server_now(now)) {
             self.send(now, request, Purpose::CancelAll(symbol.to_owned()));
+        }
+    }
+
+    /// Starts the engine against an account it knows nothing of: syncs the time, loads the
+    /// account's balances into the (empty) ledger, then starts tracking the exchange's open
+    /// orders with their reservations. Open the user-data connection alongside
+    /// ([`handle_ws_open`](Self::handle_ws_open)).
+    pub fn start(&mut self, now: i64) {
+        self.observe_now(now);
+        self.sync_time(now);
+        if let Ok(request) = self.rest.account(false, self.time.server_now(now)) {
+            self.send(now, request, Purpose::Snapshot);
         }
     }
 
@@ -654,6 +675,66 @@ impl Engine {
                     }
                 }
             }
+            Purpose::Snapshot => {
+                let account = match &result {
+                    HttpResult::Response(r) => {
+                        crate::rest::decode::<crate::rest::Account>(r.status().as_u16(), r.body(), None, now).ok()
+                    }
+                    _ => None,
+                };
+                match account {
+                    Some(account) => {
+                        for b in &account.balances {
+                            let total = b.free.saturating_add(b.locked);
+                            if total.is_zero() {
+                                continue;
+                            }
+                            if let Ok(asset) = self.ledger.asset(&b.asset) {
+                                let _ = self.ledger.credit(asset, total);
+                            }
+                        }
+                        if let Ok(request) = self.rest.open_orders(None, self.time.server_now(now)) {
+                            self.send(now, request, Purpose::Adopt);
+                        }
+                    }
+                    // Again in a second: nothing can be traded before the balances are known.
+                    None => self.startup_retry = Some((now.saturating_add(1000), Purpose::Snapshot)),
+                }
+            }
+            Purpose::Adopt => {
+                let list = match &result {
+                    HttpResult::Response(r) => {
+                        crate::rest::decode::<Vec<OrderInfo>>(r.status().as_u16(), r.body(), None, now).ok()
+                    }
+                    _ => None,
+                };
+                match list {
+                    Some(list) => {
+                        for info in &list {
+                            let Some(rules) = self.info.symbol(&info.symbol) else { continue };
+                            let (Ok(base), Ok(quote)) =
+                                (self.ledger.asset(rules.base_asset()), self.ledger.asset(rules.quote_asset()))
+                            else {
+                                continue;
+                            };
+                            if let Err(e) = self.orders.adopt(info, base, quote) {
+                                let error = ApiError {
+                                    status: 0,
+                                    code: None,
+                                    msg: format!("could not adopt open order {}: {e}", info.client_order_id),
+                                    retry_after_ms: None,
+                                };
+                                self.outputs.push_back(Output::Event(Event::RequestFailed {
+                                    what: "start-up".to_owned(),
+                                    error,
+                                }));
+                            }
+                        }
+                        self.next_reconcile = now.saturating_add(self.config.reconcile_every_ms);
+                    }
+                    None => self.startup_retry = Some((now.saturating_add(1000), Purpose::Adopt)),
+                }
+            }
             Purpose::CancelAll(symbol) => {
                 if let HttpResult::Response(r) = &result
                     && let Ok(list) = crate::rest::decode::<Vec<crate::rest::CancelledEntry>>(
@@ -712,6 +793,18 @@ impl Engine {
         if now >= self.next_reconcile && self.next_reconcile != i64::MIN {
             self.reconcile(now);
         }
+        if let Some((at, purpose)) = self.startup_retry.take() {
+            let server_now = self.time.server_now(now);
+            let request = match (&purpose, at <= now) {
+                (_, false) => None,
+                (Purpose::Adopt, true) => self.rest.open_orders(None, server_now).ok(),
+                (_, true) => self.rest.account(false, server_now).ok(),
+            };
+            match request {
+                Some(request) => self.send(now, request, purpose),
+                None => self.startup_retry = Some((at, purpose)),
+            }
+        }
         self.pump(now);
     }
 
@@ -737,6 +830,9 @@ impl Engine {
         }
         if self.next_reconcile != i64::MIN {
             next = next.min(self.next_reconcile);
+        }
+        if let Some((at, _)) = &self.startup_retry {
+            next = next.min(*at);
         }
         if let Some(since) = self.stream_down_since
             && self.killed.is_none()

@@ -547,6 +547,65 @@ impl Orders {
         Ok(reservation)
     }
 
+    /// Starts tracking an order that is already open on the exchange (found at start-up by
+    /// `GET /api/v3/openOrders`): what it still needs is reserved in the ledger (a buy's price
+    /// times its remaining quantity, a sell's remaining quantity), and what it already executed
+    /// counts as settled (the account's balances include it).
+    ///
+    /// # Errors
+    /// [`OrdersError::MissingClientOrderId`] for an id outside Binance's pattern,
+    /// [`OrdersError::DuplicateClientOrderId`], [`OrdersError::NeedsPriceBound`] (a stop-market
+    /// buy: no price to lock by), [`OrdersError::Ledger`].
+    pub fn adopt(
+        &mut self,
+        info: &crate::rest::OrderInfo,
+        base: AssetId,
+        quote: AssetId,
+    ) -> Result<Reservation, OrdersError> {
+        let id = ClientOrderId::new(&info.client_order_id).map_err(|_| OrdersError::MissingClientOrderId)?;
+        if self.orders.contains_key(&id) {
+            return Err(OrdersError::DuplicateClientOrderId(id));
+        }
+        let remaining = (info.orig_qty - info.executed_qty).max(Decimal::ZERO);
+        let reservation = match &info.side {
+            Side::Buy => {
+                let price = Some(info.price).filter(|p| !p.is_zero()).ok_or(OrdersError::NeedsPriceBound)?;
+                let amount = remaining
+                    .checked_mul(price)
+                    .map(|d| d.round_dp_with_strategy(8, RoundingStrategy::AwayFromZero))
+                    .ok_or(OrdersError::NeedsPriceBound)?;
+                self.ledger.reserve_buy(base, quote, amount)?
+            }
+            Side::Sell => self.ledger.reserve_sell(base, quote, remaining)?,
+            Side::Unknown(_) => return Err(OrdersError::NeedsPriceBound),
+        };
+        let state = OrderState::from_status(&info.status).unwrap_or(OrderState::New);
+        let tracked = Tracked {
+            view: OrderView {
+                symbol: info.symbol.clone(),
+                side: info.side.clone(),
+                state,
+                order_id: Some(info.order_id),
+                executed_qty: info.executed_qty,
+                cumulative_quote_qty: info.cumulative_quote_qty,
+                traded_qty: info.executed_qty,
+                reservation: Some(reservation),
+                reject_reason: None,
+                ledger_mismatch: false,
+            },
+            before_cancel: None,
+            deadline_ms: 0,
+            timer: None,
+            backoff_ms: self.config.query_backoff_ms.max(1),
+            last_query_ms: None,
+            trades: HashSet::default(),
+            done: false,
+        };
+        self.orders.insert(id, tracked);
+        self.refresh_busy(&id);
+        Ok(reservation)
+    }
+
     /// The order was never sent (the rate limiter refused it, the connection could not be
     /// opened): it is `NotPlaced` and its funds are released.
     pub fn on_not_sent(&mut self, id: &ClientOrderId) -> Applied {

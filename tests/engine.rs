@@ -261,3 +261,50 @@ fn the_kill_switch_cancels_everything_and_latches() {
     w.pump();
     assert!(matches!(w.engine.kill_switch(), Some(KillReason::Banned { .. })));
 }
+
+#[test]
+fn start_up_loads_the_balances_and_adopts_the_open_orders() {
+    let config = PaperConfig::default()
+        .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
+        .with_price("BTCUSDT", dec!(65000));
+    let mut paper = PaperExchange::new(config, NOW);
+    paper.add_api_key("engineKey", PaperKey::hmac("engineSecret"));
+    paper.deposit(NOW, "USDT", dec!(100000));
+    paper.deposit(NOW, "BTC", dec!(1));
+    // Orders left open by an earlier run.
+    let creds = Credentials::new("engineKey", HmacSha256::new("engineSecret")).unwrap();
+    let rest = aegis_exchange::rest::Rest::new(Environment::Testnet).with_credentials(creds.clone());
+    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    let rules = info.symbol("BTCUSDT").unwrap();
+    for (id, side, qty, price) in
+        [("old-buy", Side::Buy, dec!(0.01), dec!(64000)), ("old-sell", Side::Sell, dec!(0.1), dec!(70000))]
+    {
+        let order = OrderRequest::limit("BTCUSDT", side, qty, price).with_client_order_id(cid(id));
+        let valid = rules.validate(&order, &aegis_exchange::MarketContext::default()).unwrap();
+        assert_eq!(paper.handle_http(NOW, rest.new_order(&valid, NOW).unwrap().request).status(), 200);
+    }
+    let engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), info);
+    let conn = paper.ws_connect(NOW, "/ws-api/v3").unwrap();
+    let mut w = World { engine, paper, conn, now: NOW, events: Vec::new(), sent: Vec::new(), mangle: Mangle::None };
+    w.engine.start(w.now);
+    w.engine.handle_ws_open(w.now);
+    w.pump();
+    for asset in ["USDT", "BTC"] {
+        assert_eq!(w.ledger(asset), w.paper.balance(asset), "{asset}");
+    }
+    assert_eq!(w.ledger("USDT").locked, dec!(640));
+    assert_eq!(w.engine.order_state(&cid("old-buy")), Some(OrderState::New));
+    assert_eq!(w.engine.order_state(&cid("old-sell")), Some(OrderState::New));
+    // The adopted buy fills; the adopted sell is canceled.
+    w.now += 1000;
+    w.paper.set_price(w.now, "BTCUSDT", dec!(63990));
+    w.pump();
+    assert_eq!(w.engine.order_state(&cid("old-buy")), Some(OrderState::Filled));
+    w.engine.cancel(w.now, &cid("old-sell")).unwrap();
+    w.pump();
+    assert_eq!(w.engine.order_state(&cid("old-sell")), Some(OrderState::Canceled));
+    for asset in ["USDT", "BTC"] {
+        assert_eq!(w.ledger(asset), w.paper.balance(asset), "{asset}");
+    }
+    assert_eq!(w.ledger("BTC").locked, dec!(0));
+}
