@@ -82,6 +82,15 @@ pub struct EngineConfig {
     pub reconcile_every_ms: i64,
     /// The kill switch trips when the user data stream has been down this long (ms).
     pub max_user_stream_gap_ms: i64,
+    /// The kill switch trips when a reconciliation at rest (nothing in flight, nothing
+    /// unknown) finds an asset's ledger total and the exchange's apart by more than this.
+    /// `None`: mismatches are only reported.
+    pub mismatch_tolerance: Option<Decimal>,
+    /// The kill switch trips when this asset's total (free + locked) falls this far below its
+    /// baseline (set at start-up, by [`Engine::reset_loss_baseline`], or at the first trade).
+    /// It counts one asset, not a valuation: buying the base asset with it counts as spending,
+    /// so set it on the asset a strategy must end up holding.
+    pub loss_limit: Option<(String, Decimal)>,
 }
 
 impl EngineConfig {
@@ -99,6 +108,8 @@ impl EngineConfig {
             max_waiting: 1024,
             reconcile_every_ms: 60_000,
             max_user_stream_gap_ms: 60_000,
+            mismatch_tolerance: None,
+            loss_limit: None,
         }
     }
 }
@@ -173,6 +184,18 @@ pub enum KillReason {
     UserStreamGap {
         /// Down since (local ms).
         since_ms: i64,
+    },
+    /// The ledger and the exchange disagree beyond `mismatch_tolerance`.
+    LedgerMismatch {
+        /// The asset.
+        asset: String,
+    },
+    /// The loss limit was reached.
+    LossLimit {
+        /// The asset.
+        asset: String,
+        /// How far its total fell.
+        loss: Decimal,
     },
 }
 
@@ -299,6 +322,8 @@ pub struct Engine {
     next_reconcile: i64,
     /// A start-up request to repeat at this instant (its answer could not be used).
     startup_retry: Option<(i64, Purpose)>,
+    /// The loss-limit asset's total when first checked.
+    loss_baseline: Option<Decimal>,
     now: i64,
 }
 
@@ -335,6 +360,7 @@ impl Engine {
             stream_down_since: None,
             next_reconcile: i64::MIN,
             startup_retry: None,
+            loss_baseline: None,
             now: i64::MIN,
             config,
         }
@@ -670,6 +696,24 @@ impl Engine {
                         .map(|b| (b.asset.clone(), crate::ledger::Balance { free: b.free, locked: b.locked }))
                         .collect();
                     let diffs = self.ledger.reconcile(&theirs);
+                    let at_rest = self.waiting.is_empty()
+                        && !self
+                            .in_flight
+                            .values()
+                            .any(|f| matches!(f.purpose, Purpose::Place(_) | Purpose::Cancel(_)))
+                        && !self.orders.open().any(|(_, v)| {
+                            matches!(v.state, OrderState::Unknown | OrderState::PendingNew | OrderState::PendingCancel)
+                        });
+                    let beyond = self.config.mismatch_tolerance.and_then(|tolerance| {
+                        diffs.iter().find(|d| {
+                            let gap = (d.ledger.free + d.ledger.locked) - (d.exchange.free + d.exchange.locked);
+                            gap.abs() > tolerance
+                        })
+                    });
+                    if at_rest && let Some(d) = beyond {
+                        let asset = d.asset.clone();
+                        self.kill(now, KillReason::LedgerMismatch { asset });
+                    }
                     if !diffs.is_empty() {
                         self.outputs.push_back(Output::Event(Event::BalanceMismatch(diffs)));
                     }
@@ -693,6 +737,7 @@ impl Engine {
                                 let _ = self.ledger.credit(asset, total);
                             }
                         }
+                        self.reset_loss_baseline();
                         if let Ok(request) = self.rest.open_orders(None, self.time.server_now(now)) {
                             self.send(now, request, Purpose::Adopt);
                         }
@@ -912,7 +957,33 @@ impl Engine {
 
     fn emit_applied(&mut self, applied: Applied) {
         if let Applied::Changed(update) = applied {
+            let traded = !update.traded.is_zero();
             self.outputs.push_back(Output::Event(Event::Order(update)));
+            if traded {
+                self.check_loss();
+            }
+        }
+    }
+
+    /// Trips the kill switch when the loss limit is reached.
+    fn check_loss(&mut self) {
+        let Some((asset, limit)) = self.config.loss_limit.clone() else { return };
+        let Some(balance) = self.ledger.asset_id(&asset).and_then(|id| self.ledger.balance(id).ok()) else { return };
+        let total = balance.free + balance.locked;
+        let baseline = *self.loss_baseline.get_or_insert(total);
+        let loss = baseline - total;
+        if loss > limit && self.killed.is_none() {
+            self.kill(self.now, KillReason::LossLimit { asset, loss });
+        }
+    }
+
+    /// Sets where the loss limit counts from: the loss-limit asset's total now.
+    pub fn reset_loss_baseline(&mut self) {
+        self.loss_baseline = None;
+        if let Some((asset, _)) = &self.config.loss_limit
+            && let Some(b) = self.ledger.asset_id(asset).and_then(|id| self.ledger.balance(id).ok())
+        {
+            self.loss_baseline = Some(b.free + b.locked);
         }
     }
 

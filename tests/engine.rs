@@ -308,3 +308,48 @@ fn start_up_loads_the_balances_and_adopts_the_open_orders() {
     }
     assert_eq!(w.ledger("BTC").locked, dec!(0));
 }
+
+#[test]
+fn the_kill_switch_trips_on_a_mismatch_a_stream_gap_and_the_loss_limit() {
+    // A ledger mismatch at rest beyond the tolerance.
+    let mut w = world();
+    let mut config = EngineConfig::new(
+        Environment::Testnet,
+        Credentials::new("engineKey", HmacSha256::new("engineSecret")).unwrap(),
+    );
+    config.mismatch_tolerance = Some(dec!(1));
+    config.max_user_stream_gap_ms = 30_000;
+    config.loss_limit = Some(("USDT".to_owned(), dec!(500)));
+    w.engine = Engine::new(config, ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap());
+    w.engine.start(w.now);
+    w.engine.handle_ws_open(w.now);
+    w.pump();
+    assert_eq!(w.engine.kill_switch(), None);
+    w.paper.deposit(w.now, "USDT", dec!(0.5));
+    w.engine.reconcile(w.now);
+    w.pump();
+    assert_eq!(w.engine.kill_switch(), None, "within the tolerance (an event reports it)");
+    assert!(w.events.iter().any(|e| matches!(e, Event::BalanceMismatch(_))));
+    w.paper.deposit(w.now, "USDT", dec!(5));
+    w.engine.reconcile(w.now);
+    w.pump();
+    assert_eq!(w.engine.kill_switch(), Some(&KillReason::LedgerMismatch { asset: "USDT".to_owned() }));
+    // The difference was a deposit: the ledger takes it in.
+    let usdt = w.engine.ledger().asset_id("USDT").unwrap();
+    w.engine.ledger().credit(usdt, dec!(5.5)).unwrap();
+    // The user stream down longer than allowed.
+    w.engine.reset_kill_switch();
+    w.engine.handle_ws_closed(w.now);
+    w.wait(20_000);
+    assert_eq!(w.engine.kill_switch(), None);
+    w.wait(10_000);
+    assert!(matches!(w.engine.kill_switch(), Some(KillReason::UserStreamGap { .. })));
+    // Spending more than the loss limit allows.
+    w.engine.reset_kill_switch();
+    w.engine.handle_ws_open(w.now);
+    w.pump();
+    let order = OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01)).with_client_order_id(cid("spend"));
+    w.engine.submit(w.now, Intent::new(order).with_price_bound(dec!(66000))).unwrap();
+    w.pump();
+    assert!(matches!(w.engine.kill_switch(), Some(KillReason::LossLimit { asset, .. }) if asset == "USDT"));
+}
