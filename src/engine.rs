@@ -223,7 +223,9 @@ pub enum Event {
     /// The kill switch tripped: no new order leaves until [`Engine::reset_kill_switch`].
     KillSwitch(KillReason),
     /// Reconciliation found the ledger and the exchange's balances apart (while orders may
-    /// still be in flight this can be timing; at rest it is a real difference).
+    /// still be in flight this can be timing; at rest it is a real difference, and one within
+    /// `mismatch_tolerance` with the same amount locked is corrected: the ledger takes the
+    /// exchange's free balance).
     BalanceMismatch(Vec<crate::ledger::Difference>),
     /// The server time offset was (re)estimated (server minus local, ms).
     TimeSynced {
@@ -324,6 +326,11 @@ pub struct Engine {
     startup_retry: Option<(i64, Purpose)>,
     /// The loss-limit asset's total when first checked.
     loss_baseline: Option<Decimal>,
+    /// A reconciliation waits to compare the balances until no order request is in flight.
+    account_check_pending: bool,
+    /// The differences the last balance comparison at rest found: only a difference seen twice
+    /// in a row is acted on (a trade can land between the two snapshots).
+    last_diffs: Vec<crate::ledger::Difference>,
     now: i64,
 }
 
@@ -361,6 +368,8 @@ impl Engine {
             next_reconcile: i64::MIN,
             startup_retry: None,
             loss_baseline: None,
+            account_check_pending: false,
+            last_diffs: Vec::new(),
             now: i64::MIN,
             config,
         }
@@ -511,9 +520,9 @@ impl Engine {
                 self.send(now, request, Purpose::OpenOrders(symbol));
             }
         }
-        if let Ok(request) = self.rest.account(false, server_now) {
-            self.send(now, request, Purpose::Account);
-        }
+        // The balances are compared once the orders are settled (see `pump`).
+        self.account_check_pending = true;
+        self.pump(now);
     }
 
     /// Trips the kill switch: nothing new is sent, every symbol with an open or unknown order
@@ -696,16 +705,13 @@ impl Engine {
                         .map(|b| (b.asset.clone(), crate::ledger::Balance { free: b.free, locked: b.locked }))
                         .collect();
                     let diffs = self.ledger.reconcile(&theirs);
-                    let at_rest = self.waiting.is_empty()
-                        && !self
-                            .in_flight
-                            .values()
-                            .any(|f| matches!(f.purpose, Purpose::Place(_) | Purpose::Cancel(_)))
-                        && !self.orders.open().any(|(_, v)| {
-                            matches!(v.state, OrderState::Unknown | OrderState::PendingNew | OrderState::PendingCancel)
-                        });
+                    let at_rest = self.at_rest();
+                    // Acted on only when the same difference was there last time too.
+                    let persistent: Vec<crate::ledger::Difference> =
+                        diffs.iter().filter(|d| at_rest && self.last_diffs.contains(d)).cloned().collect();
+                    self.last_diffs = if at_rest { diffs.clone() } else { Vec::new() };
                     let beyond = self.config.mismatch_tolerance.and_then(|tolerance| {
-                        diffs.iter().find(|d| {
+                        persistent.iter().find(|d| {
                             let gap = (d.ledger.free + d.ledger.locked) - (d.exchange.free + d.exchange.locked);
                             gap.abs() > tolerance
                         })
@@ -713,6 +719,19 @@ impl Engine {
                     if at_rest && let Some(d) = beyond {
                         let asset = d.asset.clone();
                         self.kill(now, KillReason::LedgerMismatch { asset });
+                    } else if at_rest {
+                        // Within the tolerance, with the same amount locked: a deposit, a
+                        // withdrawal, a fee the stream did not show. The ledger takes the
+                        // exchange's free balance.
+                        for d in persistent.iter().filter(|d| d.ledger.locked == d.exchange.locked) {
+                            let Ok(asset) = self.ledger.asset(&d.asset) else { continue };
+                            let gap = d.exchange.free - d.ledger.free;
+                            let _ = if gap > Decimal::ZERO {
+                                self.ledger.credit(asset, gap)
+                            } else {
+                                self.ledger.debit(asset, -gap)
+                            };
+                        }
                     }
                     if !diffs.is_empty() {
                         self.outputs.push_back(Output::Event(Event::BalanceMismatch(diffs)));
@@ -902,6 +921,14 @@ impl Engine {
     /// Sends what can go now: queued orders the limiter admits, queries the tracker asks for,
     /// a time re-sync when due.
     fn pump(&mut self, now: i64) {
+        if self.account_check_pending
+            && self.querying.is_empty()
+            && !self.in_flight.values().any(|f| matches!(f.purpose, Purpose::OpenOrders(_) | Purpose::Query(_)))
+            && let Ok(request) = self.rest.account(false, self.time.server_now(now))
+        {
+            self.account_check_pending = false;
+            self.send(now, request, Purpose::Account);
+        }
         if self.time.needs_resync(now)
             && !self.in_flight.values().any(|f| matches!(f.purpose, Purpose::Time { .. }))
             && let Ok(request) = self.rest.time()
@@ -953,6 +980,29 @@ impl Engine {
                 self.send(now, request, purpose);
             }
         }
+    }
+
+    /// Nothing that could still move the balances is pending: no order request in flight or
+    /// queued, no order in an unsettled state, the user stream up.
+    fn at_rest(&self) -> bool {
+        self.waiting.is_empty()
+            && self.stream_down_since.is_none()
+            && self.querying.is_empty()
+            && !self.in_flight.values().any(|f| {
+                matches!(
+                    f.purpose,
+                    Purpose::Place(_)
+                        | Purpose::Cancel(_)
+                        | Purpose::CancelAll(_)
+                        | Purpose::OpenOrders(_)
+                        | Purpose::Query(_)
+                        | Purpose::Trades(_)
+                )
+            })
+            && !self.orders.open().any(|(_, v)| {
+                matches!(v.state, OrderState::Unknown | OrderState::PendingNew | OrderState::PendingCancel)
+            })
+            && self.orders.settling().next().is_none()
     }
 
     fn emit_applied(&mut self, applied: Applied) {

@@ -489,6 +489,15 @@ impl Orders {
         self.orders.iter().filter(|(_, t)| !t.view.state.is_terminal()).map(|(id, t)| (id, &t.view))
     }
 
+    /// Orders that have ended but still hold their reservation: their last trades are awaited
+    /// (the ledger does not have them yet).
+    pub fn settling(&self) -> impl Iterator<Item = (&ClientOrderId, &OrderView)> {
+        self.orders
+            .iter()
+            .filter(|(_, t)| t.view.state.is_terminal() && t.view.reservation.is_some())
+            .map(|(id, t)| (id, &t.view))
+    }
+
     /// Reserves the order's funds and starts tracking it as `PendingNew`; send it next. Returns
     /// the reservation.
     ///

@@ -54,6 +54,8 @@ struct Sim {
     /// Answers on their way back: (arrival, request, result).
     wire: VecDeque<(i64, RequestId, HttpResult)>,
     ids: Vec<ClientOrderId>,
+    /// The last mismatch the engine reported (for a failure's message).
+    mismatch: String,
 }
 
 impl Sim {
@@ -81,6 +83,9 @@ impl Sim {
                             moved = true;
                             self.paper.ws_send(self.now, conn, &text);
                         }
+                    }
+                    Output::Event(aegis_exchange::engine::Event::BalanceMismatch(d)) => {
+                        self.mismatch = format!("{d:?}")
                     }
                     Output::Event(_) => {}
                     Output::Timeout(_) => break,
@@ -156,13 +161,17 @@ fn run(seed: u64) -> Result<usize, String> {
     config.ids = ClientOrderIdGenerator::new("sim", seed).map_err(|e| e.to_string())?;
     config.reconcile_every_ms = 20_000;
     config.max_user_stream_gap_ms = i64::MAX / 4;
+    // Any difference at rest trips the kill switch instead of being corrected: the simulation
+    // must not let reconciliation hide a ledger bug.
+    config.mismatch_tolerance = Some(Decimal::ZERO);
     let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).map_err(|e| e.to_string())?;
     let engine = Engine::new(config, info);
     for (asset, b) in paper.balances() {
         let id = engine.ledger().asset(&asset).map_err(|e| e.to_string())?;
         engine.ledger().credit(id, b.free).map_err(|e| e.to_string())?;
     }
-    let mut sim = Sim { engine, paper, conn: None, now: START, wire: VecDeque::new(), ids: Vec::new() };
+    let mut sim =
+        Sim { engine, paper, conn: None, now: START, wire: VecDeque::new(), ids: Vec::new(), mismatch: String::new() };
     sim.connect();
     sim.pump();
     let mut rng = Rng(seed ^ 0x5EED);
@@ -219,6 +228,9 @@ fn run(seed: u64) -> Result<usize, String> {
 }
 
 fn check(sim: &Sim) -> Result<(), String> {
+    if let Some(reason) = sim.engine.kill_switch() {
+        return Err(format!("the kill switch tripped: {reason:?} (last mismatch: {})", sim.mismatch));
+    }
     for id in &sim.ids {
         let placed = sim.paper.orders_with_client_id("BTCUSDT", id.as_str());
         if placed > 1 {
