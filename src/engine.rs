@@ -280,6 +280,8 @@ enum Purpose {
     CancelAll(String),
     OpenOrders(String),
     Account,
+    /// Start-up: the symbols' current rules.
+    ExchangeInfo,
     /// Start-up: the account's balances become the ledger's.
     Snapshot,
     /// Start-up: the exchange's open orders become tracked.
@@ -472,13 +474,17 @@ impl Engine {
         }
     }
 
-    /// Starts the engine against an account it knows nothing of: syncs the time, loads the
-    /// account's balances into the (empty) ledger, then starts tracking the exchange's open
-    /// orders with their reservations. Open the user-data connection alongside
-    /// ([`handle_ws_open`](Self::handle_ws_open)).
+    /// Starts the engine against an account it knows nothing of: syncs the time, fetches the
+    /// current exchangeInfo (replacing the one given to [`new`](Self::new), which stays in use if
+    /// the fetch fails), loads the account's balances into the (empty) ledger, then starts
+    /// tracking the exchange's open orders with their reservations. Open the user-data
+    /// connection alongside ([`handle_ws_open`](Self::handle_ws_open)).
     pub fn start(&mut self, now: i64) {
         self.observe_now(now);
         self.sync_time(now);
+        if let Ok(request) = self.rest.exchange_info(&[]) {
+            self.send(now, request, Purpose::ExchangeInfo);
+        }
         if let Ok(request) = self.rest.account(false, self.time.server_now(now)) {
             self.send(now, request, Purpose::Snapshot);
         }
@@ -736,6 +742,16 @@ impl Engine {
                     if !diffs.is_empty() {
                         self.outputs.push_back(Output::Event(Event::BalanceMismatch(diffs)));
                     }
+                }
+            }
+            Purpose::ExchangeInfo => {
+                if let HttpResult::Response(r) = &result
+                    && r.status().is_success()
+                    && let Ok(info) = ExchangeInfo::from_json(r.body())
+                    && !info.symbols().is_empty()
+                {
+                    self.limiter = RateLimiter::new(info.rate_limits(), self.config.limiter);
+                    self.info = info;
                 }
             }
             Purpose::Snapshot => {

@@ -361,3 +361,20 @@ fn the_kill_switch_trips_on_a_mismatch_a_stream_gap_and_the_loss_limit() {
     w.pump();
     assert!(matches!(w.engine.kill_switch(), Some(KillReason::LossLimit { asset, .. }) if asset == "USDT"));
 }
+
+#[test]
+fn start_up_fetches_the_exchange_info() {
+    let mut w = world();
+    // An engine that starts with no symbols learns them from the exchange.
+    let creds = Credentials::new("engineKey", HmacSha256::new("engineSecret")).unwrap();
+    w.engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), ExchangeInfo::default());
+    let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(64000));
+    assert!(matches!(w.engine.submit(w.now, Intent::new(order.clone())), Err(SubmitError::UnknownSymbol(_))));
+    w.engine.start(w.now);
+    w.engine.handle_ws_open(w.now);
+    w.pump();
+    assert!(w.sent.iter().any(|(m, p)| m == "GET" && p == "/api/v3/exchangeInfo"));
+    let id = w.engine.submit(w.now, Intent::new(order)).unwrap();
+    w.pump();
+    assert_eq!(w.engine.order_state(&id), Some(OrderState::New));
+}
