@@ -229,7 +229,7 @@ impl Market {
                 self.bids.push(Level { price: bid, qty });
             }
         }
-        self.update_id += 1;
+        self.update_id = self.update_id.saturating_add(1);
     }
 
     fn level_qty(&mut self, price: Decimal, walk: &WalkConfig) -> Decimal {

@@ -973,7 +973,7 @@ impl PaperExchange {
             }
         }
         levels.retain(|l| l.qty > Decimal::ZERO);
-        m.update_id += 1;
+        m.update_id = m.update_id.saturating_add(1);
     }
 
     /// Runs order `id` as a taker against the book now; returns its fills.

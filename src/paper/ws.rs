@@ -384,7 +384,7 @@ impl PaperExchange {
                         .str("e", "depthUpdate")
                         .int("E", now)
                         .str("s", &symbol)
-                        .int("U", i64::try_from(last.update_id + 1).unwrap_or(i64::MAX))
+                        .int("U", i64::try_from(last.update_id.saturating_add(1)).unwrap_or(i64::MAX))
                         .int("u", update_id)
                         .raw("b", &levels_json(changes(&last.bids, &m.bids)))
                         .raw("a", &levels_json(changes(&last.asks, &m.asks)))
