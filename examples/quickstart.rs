@@ -1,12 +1,20 @@
-//! Quickstart (offline): load the bundled real exchangeInfo, then normalize and validate a few
-//! orders against BTCUSDT's live filter set, printing what happens to each.
+//! Quickstart (offline): load the bundled real exchangeInfo, normalize and validate a few orders
+//! against BTCUSDT's live filter set; then trade against the built-in paper exchange through the
+//! engine: start up (time, rules, balances, open orders), place a LIMIT buy that the market
+//! partly fills, cancel the rest, and show that the ledger equals the exchange's balances.
 //!
-//! Run it with `cargo run --example quickstart`. It needs no keys and no network. Once the
-//! engine and the paper exchange land, this example will trade against the paper exchange (and
-//! against the Spot testnet with `AEGIS_ENV=testnet` and keys).
+//! Run it with `cargo run --example quickstart`. It needs no keys and no network. (Trading on the
+//! Spot testnet with `AEGIS_ENV=testnet` and keys comes with the async client and its transports.)
 
+use aegis_exchange::engine::{Engine, EngineConfig, Event, HttpResult, Intent, Output};
 use aegis_exchange::num::Wire;
-use aegis_exchange::{ExchangeInfo, Filter, MarketContext, OrderRequest, Side, SymbolRules, ValidatedOrder};
+use aegis_exchange::orders::OrderState;
+use aegis_exchange::paper::{Delivery, PaperConfig, PaperExchange, PaperKey, WalkConfig, WsOut};
+use aegis_exchange::rest::Environment;
+use aegis_exchange::sign::{Credentials, HmacSha256};
+use aegis_exchange::{
+    ClientOrderId, ExchangeInfo, Filter, MarketContext, OrderRequest, Side, SymbolRules, ValidatedOrder,
+};
 use rust_decimal_macros::dec;
 
 fn describe(v: &ValidatedOrder) -> String {
@@ -96,6 +104,122 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The expected outcome, so the example also proves itself: 3 accepted, 3 refused.
     if outcomes != [true, true, false, false, false, true] {
         return Err("unexpected outcome".into());
+    }
+    trade_on_paper(info)
+}
+
+/// Carries the engine's requests to the paper exchange and its answers and user-data frames
+/// back until nothing moves (what the async client does over real sockets).
+fn drive(engine: &mut Engine, paper: &mut PaperExchange, conn: u64, now: i64) {
+    loop {
+        let mut moved = false;
+        loop {
+            match engine.poll_output() {
+                Output::Http { id, request } => {
+                    moved = true;
+                    let result = match paper.deliver(now, request) {
+                        Delivery::Answer { response, .. } => HttpResult::Response(response),
+                        _ => HttpResult::Unanswered,
+                    };
+                    engine.handle_http_response(now, id, result);
+                }
+                Output::Ws { text } => {
+                    moved = true;
+                    paper.ws_send(now, conn, &text);
+                }
+                Output::Event(Event::Order(u)) => {
+                    println!(
+                        "  event: {} is {:?} (traded {}, released {:?})",
+                        u.client_order_id, u.state, u.traded, u.released
+                    )
+                }
+                Output::Event(_) => {}
+                Output::Timeout(_) => break,
+            }
+        }
+        while let Some(WsOut::Text(frame)) = paper.ws_poll(conn) {
+            moved = true;
+            engine.handle_ws_frame(now, frame.as_bytes());
+        }
+        if !moved {
+            return;
+        }
+    }
+}
+
+fn show_balances(engine: &Engine, paper: &PaperExchange) -> Result<bool, Box<dyn std::error::Error>> {
+    let mut equal = true;
+    for asset in ["USDT", "BTC"] {
+        let id = engine.ledger().asset_id(asset).ok_or("asset missing from the ledger")?;
+        let ours = engine.ledger().balance(id)?;
+        let theirs = paper.balance(asset);
+        equal &= ours == theirs;
+        println!(
+            "  {asset:<5} ledger free {:>22} locked {:>14} | exchange free {:>22} locked {:>14}",
+            Wire(ours.free),
+            Wire(ours.locked),
+            Wire(theirs.free),
+            Wire(theirs.locked)
+        );
+    }
+    Ok(equal)
+}
+
+fn trade_on_paper(info: ExchangeInfo) -> Result<(), Box<dyn std::error::Error>> {
+    let now = 1_760_000_000_000;
+    println!(
+        "
+--- trading against the paper exchange (in process, deterministic) ---"
+    );
+    let config = PaperConfig::default()
+        .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
+        .with_price("BTCUSDT", dec!(65000));
+    let mut paper = PaperExchange::new(config, now);
+    paper.add_api_key("quickstartKey", PaperKey::hmac("quickstartSecret"));
+    paper.deposit(now, "USDT", dec!(50000));
+    paper.deposit(now, "BTC", dec!(0.1));
+    let creds = Credentials::new("quickstartKey", HmacSha256::new("quickstartSecret"))?;
+    let mut engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), info);
+    let conn = paper.ws_connect(now, "/ws-api/v3")?;
+    engine.start(now);
+    engine.handle_ws_open(now);
+    drive(&mut engine, &mut paper, conn, now);
+    println!("started: server time offset {} ms; balances:", engine.server_now(now) - now);
+    show_balances(&engine, &paper)?;
+
+    let id = ClientOrderId::new("quickstart-1")?;
+    let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.5), dec!(64990)).with_client_order_id(id);
+    println!(
+        "
+> LIMIT BUY 0.5 BTC at 64,990 (below the market: it rests)"
+    );
+    engine.submit(now, Intent::new(order))?;
+    drive(&mut engine, &mut paper, conn, now);
+    println!(
+        "
+> the market dips to 64,989.99: the asks at 64,990 fill part of it"
+    );
+    paper.set_price(now + 1000, "BTCUSDT", dec!(64989.99));
+    drive(&mut engine, &mut paper, conn, now + 1000);
+    let partly = engine.order_state(&id) == Some(OrderState::PartiallyFilled);
+    println!(
+        "
+> cancel the rest"
+    );
+    engine.cancel(now + 2000, &id)?;
+    drive(&mut engine, &mut paper, conn, now + 2000);
+    let canceled = engine.order_state(&id) == Some(OrderState::Canceled);
+    println!(
+        "
+the ledger and the exchange:"
+    );
+    let equal = show_balances(&engine, &paper)?;
+    println!(
+        "
+partly filled: {partly}, rest canceled: {canceled}, ledger equals the exchange: {equal}"
+    );
+    if !(partly && canceled && equal) {
+        return Err("the paper trade did not go as expected".into());
     }
     Ok(())
 }
