@@ -100,14 +100,14 @@ pub struct Trade {
 #[serde(default)]
 pub(crate) struct RawTrade {
     #[serde(rename = "E")]
-    event_time: Raw<i64>,
-    s: Raw<Symbol>,
-    t: Raw<u64>,
-    p: Raw<Unsigned>,
-    q: Raw<Unsigned>,
+    pub(crate) event_time: Raw<i64>,
+    pub(crate) s: Raw<Symbol>,
+    pub(crate) t: Raw<u64>,
+    pub(crate) p: Raw<Unsigned>,
+    pub(crate) q: Raw<Unsigned>,
     #[serde(rename = "T")]
-    trade_time: Raw<i64>,
-    m: Raw<bool>,
+    pub(crate) trade_time: Raw<i64>,
+    pub(crate) m: Raw<bool>,
 }
 
 impl RawTrade {
@@ -322,15 +322,15 @@ pub struct BookTicker {
 #[serde(default)]
 pub(crate) struct RawBookTicker {
     /// Absent on Spot; `bookTicker` elsewhere. Any other value means this is not a bookTicker.
-    e: Raw<InlineStr<16>>,
+    pub(crate) e: Raw<InlineStr<16>>,
     pub(crate) u: Raw<u64>,
-    s: Raw<Symbol>,
-    b: Raw<Unsigned>,
+    pub(crate) s: Raw<Symbol>,
+    pub(crate) b: Raw<Unsigned>,
     #[serde(rename = "B")]
-    bid_qty: Raw<Unsigned>,
-    a: Raw<Unsigned>,
+    pub(crate) bid_qty: Raw<Unsigned>,
+    pub(crate) a: Raw<Unsigned>,
     #[serde(rename = "A")]
-    ask_qty: Raw<Unsigned>,
+    pub(crate) ask_qty: Raw<Unsigned>,
 }
 
 impl RawBookTicker {

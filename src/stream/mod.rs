@@ -35,6 +35,7 @@
 
 mod control;
 mod events;
+mod fast;
 mod raw;
 
 use std::fmt;
@@ -437,13 +438,27 @@ impl StreamDecoder {
 /// As [`StreamDecoder::decode`].
 pub fn decode(config: &SanitizeConfig, now_ms: i64, frame: &[u8]) -> Result<Message, StreamError> {
     let ck = config.checker(now_ms);
+    // A raw trade or bookTicker exactly as Binance writes it: one scan, the same checks.
+    if let Some(result) = fast::decode(frame, &ck) {
+        return result;
+    }
+    decode_with(&ck, frame)
+}
+
+/// The general path alone (the fast path's oracle in tests).
+#[cfg(test)]
+pub(crate) fn decode_general(config: &SanitizeConfig, now_ms: i64, frame: &[u8]) -> Result<Message, StreamError> {
+    decode_with(&config.checker(now_ms), frame)
+}
+
+fn decode_with(ck: &Checker, frame: &[u8]) -> Result<Message, StreamError> {
     let mut de = serde_json::Deserializer::from_slice(frame);
-    let mut decoded = Top { ck: &ck, nested: false }.deserialize(&mut de).map_err(DecodeError::from)?;
+    let mut decoded = Top { ck, nested: false }.deserialize(&mut de).map_err(DecodeError::from)?;
     de.end().map_err(DecodeError::from)?;
     if decoded.reparse {
         // The slow path: keys in an order Binance does not send. Buffer and classify by keys.
         let value: Value = serde_json::from_slice(frame).map_err(DecodeError::from)?;
-        decoded = classify(&value, &ck, false).map_err(DecodeError::from)?;
+        decoded = classify(&value, ck, false).map_err(DecodeError::from)?;
     }
     let event = decoded.event?;
     Ok(Message { stream: decoded.stream, event })
