@@ -37,7 +37,8 @@ struct World {
     mangle: Mangle,
 }
 
-fn world() -> World {
+/// BTCUSDT at 65000 on a still market; the account holds 100000 USDT and 1 BTC.
+fn exchange() -> PaperExchange {
     let config = PaperConfig::default()
         .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
         .with_price("BTCUSDT", dec!(65000));
@@ -45,6 +46,11 @@ fn world() -> World {
     paper.add_api_key("engineKey", PaperKey::hmac("engineSecret"));
     paper.deposit(NOW, "USDT", dec!(100000));
     paper.deposit(NOW, "BTC", dec!(1));
+    paper
+}
+
+fn world() -> World {
+    let mut paper = exchange();
     let creds = Credentials::new("engineKey", HmacSha256::new("engineSecret")).unwrap();
     let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
     let engine = Engine::new(EngineConfig::new(Environment::Testnet, creds.clone()), info);
@@ -264,13 +270,7 @@ fn the_kill_switch_cancels_everything_and_latches() {
 
 #[test]
 fn start_up_loads_the_balances_and_adopts_the_open_orders() {
-    let config = PaperConfig::default()
-        .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
-        .with_price("BTCUSDT", dec!(65000));
-    let mut paper = PaperExchange::new(config, NOW);
-    paper.add_api_key("engineKey", PaperKey::hmac("engineSecret"));
-    paper.deposit(NOW, "USDT", dec!(100000));
-    paper.deposit(NOW, "BTC", dec!(1));
+    let mut paper = exchange();
     // Orders left open by an earlier run.
     let creds = Credentials::new("engineKey", HmacSha256::new("engineSecret")).unwrap();
     let rest = aegis_exchange::rest::Rest::new(Environment::Testnet).with_credentials(creds.clone());

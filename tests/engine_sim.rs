@@ -11,6 +11,8 @@
 //! `AEGIS_SIM_SEEDS=<n>` runs n seeds (default 200); `AEGIS_SIM_SEED=<s>` runs one. A failing seed
 //! prints itself; add it to `REGRESSIONS` to keep it.
 
+mod common;
+
 use std::collections::VecDeque;
 
 use aegis_exchange::engine::{Engine, EngineConfig, HttpResult, Intent, Output, RequestId};
@@ -25,26 +27,12 @@ use aegis_exchange::{
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
+use common::Rng;
+
 const START: i64 = 1_760_000_000_000;
 
 /// Seeds that once failed, kept as regression tests.
 const REGRESSIONS: &[u64] = &[];
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 struct Sim {
     engine: Engine,

@@ -1,6 +1,8 @@
 //! The ledger under races: the seed's five deductions, 8 threads × 100k random operations with
 //! exact per-asset accounting, snapshots that are never torn, and a reference-model property test.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,6 +11,8 @@ use aegis_exchange::ledger::{AssetId, Balance, Execution, Ledger, LedgerConfig, 
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+
+use common::Rng;
 
 #[test]
 fn the_seeds_race_five_threads_deduct_100_from_1000() {
@@ -127,21 +131,6 @@ fn failures_change_nothing_and_reservations_resolve_once() {
     ];
     let diffs = ledger.reconcile(&exchange);
     assert_eq!(diffs.iter().map(|d| d.asset.as_str()).collect::<Vec<_>>(), vec!["BNB", "ETH"]);
-}
-
-/// A deterministic SplitMix64 stream for the stress threads.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 #[test]
