@@ -50,7 +50,7 @@ use crate::ledger::Ledger;
 use crate::limits::{Admit, Cost, LimiterConfig, RateLimiter};
 use crate::model::{ClientOrderId, ClientOrderIdGenerator, OrderRequest};
 use crate::orders::{Action, Applied, OrderState, Orders, OrdersConfig, OrdersError, Submit, Update};
-use crate::rest::{ApiError, Environment, MyTrade, OrderInfo, OrderRef, Rest, RestRequest, ServerTime};
+use crate::rest::{ApiError, Environment, MyTrade, OrderInfo, OrderRef, ResponseError, Rest, RestRequest, ServerTime};
 use crate::rules::{ExchangeInfo, FilterError, MarketContext, ValidatedOrder};
 use crate::sign::Credentials;
 use crate::ws_api::{UserDataEvent, WsFrame};
@@ -167,6 +167,10 @@ pub enum SubmitError {
     /// Too many intents wait for the rate limiter.
     #[error("too many intents wait for the rate limiter")]
     Backlog,
+    /// [`Engine::start`] has not loaded the balances and open orders yet: an order now would be
+    /// counted again when the account snapshot arrives.
+    #[error("the engine is still starting")]
+    Starting,
 }
 
 /// Why the kill switch tripped.
@@ -219,6 +223,15 @@ pub enum Event {
         what: String,
         /// The exchange's error.
         error: ApiError,
+    },
+    /// An order the exchange lists as open could not be tracked at start-up (an id outside
+    /// Binance's pattern, a stop-market buy with no price to reserve by, funds the ledger does not
+    /// show).
+    AdoptFailed {
+        /// The exchange's client order id of it.
+        client_order_id: String,
+        /// Why.
+        error: OrdersError,
     },
     /// The kill switch tripped: no new order leaves until [`Engine::reset_kill_switch`].
     KillSwitch(KillReason),
@@ -326,6 +339,9 @@ pub struct Engine {
     next_reconcile: i64,
     /// A start-up request to repeat at this instant (its answer could not be used).
     startup_retry: Option<(i64, Purpose)>,
+    /// Between [`Engine::start`] and the adoption of the open orders: no orders, no
+    /// reconciliation verdicts.
+    starting: bool,
     /// The loss-limit asset's total when first checked.
     loss_baseline: Option<Decimal>,
     /// A reconciliation waits to compare the balances until no order request is in flight.
@@ -345,13 +361,14 @@ impl Engine {
 
     /// An engine over an existing (shared) ledger.
     #[must_use]
-    pub fn with_ledger(config: EngineConfig, info: ExchangeInfo, ledger: Arc<Ledger>) -> Self {
+    pub fn with_ledger(mut config: EngineConfig, info: ExchangeInfo, ledger: Arc<Ledger>) -> Self {
         let rest = Rest::new(config.env.clone())
             .with_credentials(config.credentials.clone())
             .with_recv_window(config.recv_window);
         let limiter = RateLimiter::new(info.rate_limits(), config.limiter);
         let orders = Orders::new(Arc::clone(&ledger), config.orders);
-        let ids = config.ids.clone();
+        // The engine owns the generator from here on.
+        let ids = std::mem::take(&mut config.ids);
         Self {
             rest,
             info,
@@ -369,6 +386,7 @@ impl Engine {
             stream_down_since: None,
             next_reconcile: i64::MIN,
             startup_retry: None,
+            starting: false,
             loss_baseline: None,
             account_check_pending: false,
             last_diffs: Vec::new(),
@@ -413,6 +431,9 @@ impl Engine {
         self.observe_now(now);
         if let Some(reason) = &self.killed {
             return Err(SubmitError::Killed(reason.clone()));
+        }
+        if self.starting {
+            return Err(SubmitError::Starting);
         }
         let Intent { mut order, price_bound, context } = intent;
         let rules =
@@ -481,6 +502,7 @@ impl Engine {
     /// connection alongside ([`handle_ws_open`](Self::handle_ws_open)).
     pub fn start(&mut self, now: i64) {
         self.observe_now(now);
+        self.starting = true;
         self.sync_time(now);
         if let Ok(request) = self.rest.exchange_info(&[]) {
             self.send(now, request, Purpose::ExchangeInfo);
@@ -559,6 +581,12 @@ impl Engine {
         }
     }
 
+    /// Whether [`start`](Self::start) is still loading the account (orders are refused meanwhile).
+    #[must_use]
+    pub fn is_starting(&self) -> bool {
+        self.starting
+    }
+
     /// Whether the kill switch is tripped, and why.
     #[must_use]
     pub fn kill_switch(&self) -> Option<&KillReason> {
@@ -575,22 +603,21 @@ impl Engine {
         self.observe_now(now);
         let Some(flight) = self.in_flight.remove(&id) else { return };
         if let HttpResult::Response(response) = &result {
-            let retry = response.headers().get("Retry-After").and_then(|v| v.to_str().ok());
             let status = response.status().as_u16();
             self.limiter.observe(status, response.headers(), response.body(), now);
-            if status == 418 && self.killed.is_none() {
-                let until_ms = ApiError::from_parts(status, response.body(), retry, now).retry_after_ms.unwrap_or(now);
-                self.kill(now, KillReason::Banned { until_ms });
-            }
-            if ApiError::from_parts(status, response.body(), retry, now).code == Some(-1021) {
-                self.time.mark_stale();
+            if !response.status().is_success() {
+                let error = ApiError::from_parts(status, response.body(), retry_after(response), now);
+                if status == 418 && self.killed.is_none() {
+                    self.kill(now, KillReason::Banned { until_ms: error.retry_after_ms.unwrap_or(now) });
+                }
+                if error.code == Some(-1021) {
+                    self.time.mark_stale();
+                }
             }
         }
         match flight.purpose {
             Purpose::Time { sent_at } => {
-                if let HttpResult::Response(r) = &result
-                    && let Ok(t) = crate::rest::decode::<ServerTime>(r.status().as_u16(), r.body(), None, now)
-                {
+                if let Some(Ok(t)) = decoded::<ServerTime>(&result, now) {
                     let sample = TimeSample { sent_at, server_time: t.server_time, received_at: now };
                     if self.time.add_sample(sample)
                         && let Some(offset_ms) = self.time.offset()
@@ -602,8 +629,7 @@ impl Engine {
             Purpose::Place(cid) => {
                 let applied = match &result {
                     HttpResult::Response(r) => {
-                        let retry = r.headers().get("Retry-After").and_then(|v| v.to_str().ok());
-                        self.orders.on_place_http(now, &cid, r.status().as_u16(), r.body(), retry)
+                        self.orders.on_place_http(now, &cid, r.status().as_u16(), r.body(), retry_after(r))
                     }
                     HttpResult::NotSent => self.orders.on_not_sent(&cid),
                     HttpResult::Unanswered => self.orders.on_place_unanswered(now, &cid),
@@ -612,67 +638,37 @@ impl Engine {
             }
             Purpose::Query(cid) => {
                 self.querying.retain(|q| *q != cid);
-                if let HttpResult::Response(r) = &result {
-                    let retry = r.headers().get("Retry-After").and_then(|v| v.to_str().ok());
-                    match crate::rest::decode::<OrderInfo>(r.status().as_u16(), r.body(), retry, now) {
-                        Ok(info) => {
-                            let applied = self.orders.on_query_response(now, &info);
-                            self.emit_applied(applied);
-                        }
-                        Err(crate::rest::ResponseError::Api(e)) => {
-                            let applied = self.orders.on_query_error(now, &cid, &e);
-                            self.emit_applied(applied);
-                        }
-                        Err(crate::rest::ResponseError::Decode(_)) => {}
-                    }
-                }
+                // No answer, or an unreadable one: the tracker asks again on its own timer.
+                let applied = match decoded::<OrderInfo>(&result, now) {
+                    Some(Ok(info)) => self.orders.on_query_response(now, &info),
+                    Some(Err(ResponseError::Api(e))) => self.orders.on_query_error(now, &cid, &e),
+                    Some(Err(ResponseError::Decode(_))) | None => Applied::Duplicate,
+                };
+                self.emit_applied(applied);
             }
             Purpose::Trades(cid) => {
                 self.querying.retain(|q| *q != cid);
-                if let HttpResult::Response(r) = &result
-                    && let Ok(trades) = crate::rest::decode::<Vec<MyTrade>>(r.status().as_u16(), r.body(), None, now)
-                {
+                if let Some(Ok(trades)) = decoded::<Vec<MyTrade>>(&result, now) {
                     let applied = self.orders.on_trades(now, &cid, &trades);
                     self.emit_applied(applied);
                 }
             }
             Purpose::Cancel(cid) => {
-                let outcome = match &result {
-                    HttpResult::Response(r) => {
-                        let retry = r.headers().get("Retry-After").and_then(|v| v.to_str().ok());
-                        crate::rest::decode::<OrderInfo>(r.status().as_u16(), r.body(), retry, now)
-                    }
-                    HttpResult::NotSent | HttpResult::Unanswered => {
-                        Err(crate::rest::ResponseError::Decode(crate::DecodeError::Shape {
-                            path: "$".to_owned(),
-                            expected: "an answer",
-                        }))
-                    }
-                };
-                match outcome {
-                    Ok(info) => {
-                        let applied = self.orders.on_query_response(now, &info);
-                        self.emit_applied(applied);
-                    }
-                    Err(crate::rest::ResponseError::Api(e)) => {
+                let applied = match decoded::<OrderInfo>(&result, now) {
+                    Some(Ok(info)) => self.orders.on_query_response(now, &info),
+                    Some(Err(ResponseError::Api(e))) => {
                         let applied = self.orders.on_cancel_error(now, &cid, &e);
-                        self.emit_applied(applied);
                         self.outputs
                             .push_back(Output::Event(Event::RequestFailed { what: format!("cancel {cid}"), error: e }));
+                        applied
                     }
-                    // No answer, or one that cannot be read: whether it was canceled is not
-                    // known. The order goes back to its state before the cancel and is queried.
-                    Err(crate::rest::ResponseError::Decode(_)) => {
-                        let unknown = ApiError::from_parts(504, b"", None, now);
-                        let applied = self.orders.on_cancel_error(now, &cid, &unknown);
-                        self.emit_applied(applied);
-                    }
-                }
+                    // Whether it was canceled is not known: back to the state before, and a query.
+                    Some(Err(ResponseError::Decode(_))) | None => self.orders.on_cancel_unanswered(now, &cid),
+                };
+                self.emit_applied(applied);
             }
             Purpose::OpenOrders(symbol) => {
-                if let HttpResult::Response(r) = &result
-                    && let Ok(list) = crate::rest::decode::<Vec<OrderInfo>>(r.status().as_u16(), r.body(), None, now)
-                {
+                if let Some(Ok(list)) = decoded::<Vec<OrderInfo>>(&result, now) {
                     for info in &list {
                         let applied = self.orders.on_query_response(now, info);
                         self.emit_applied(applied);
@@ -688,23 +684,13 @@ impl Engine {
                         })
                         .map(|(id, _)| *id)
                         .collect();
-                    let server_now = self.time.server_now(now);
                     for cid in gone {
-                        if self.querying.contains(&cid) {
-                            continue;
-                        }
-                        if let Ok(request) = self.rest.query_order(&symbol, OrderRef::ClientOrderId(cid), server_now) {
-                            self.querying.push(cid);
-                            self.send(now, request, Purpose::Query(cid));
-                        }
+                        self.orders.request_query(now, &cid);
                     }
                 }
             }
             Purpose::Account => {
-                if let HttpResult::Response(r) = &result
-                    && let Ok(account) =
-                        crate::rest::decode::<crate::rest::Account>(r.status().as_u16(), r.body(), None, now)
-                {
+                if let Some(Ok(account)) = decoded::<crate::rest::Account>(&result, now) {
                     let theirs: Vec<(String, crate::ledger::Balance)> = account
                         .balances
                         .iter()
@@ -755,13 +741,7 @@ impl Engine {
                 }
             }
             Purpose::Snapshot => {
-                let account = match &result {
-                    HttpResult::Response(r) => {
-                        crate::rest::decode::<crate::rest::Account>(r.status().as_u16(), r.body(), None, now).ok()
-                    }
-                    _ => None,
-                };
-                match account {
+                match decoded::<crate::rest::Account>(&result, now).and_then(Result::ok) {
                     Some(account) => {
                         for b in &account.balances {
                             let total = b.free.saturating_add(b.locked);
@@ -781,66 +761,43 @@ impl Engine {
                     None => self.startup_retry = Some((now.saturating_add(1000), Purpose::Snapshot)),
                 }
             }
-            Purpose::Adopt => {
-                let list = match &result {
-                    HttpResult::Response(r) => {
-                        crate::rest::decode::<Vec<OrderInfo>>(r.status().as_u16(), r.body(), None, now).ok()
-                    }
-                    _ => None,
-                };
-                match list {
-                    Some(list) => {
-                        for info in &list {
-                            let Some(rules) = self.info.symbol(&info.symbol) else { continue };
-                            let (Ok(base), Ok(quote)) =
-                                (self.ledger.asset(rules.base_asset()), self.ledger.asset(rules.quote_asset()))
-                            else {
-                                continue;
-                            };
-                            if let Err(e) = self.orders.adopt(info, base, quote) {
-                                let error = ApiError {
-                                    status: 0,
-                                    code: None,
-                                    msg: format!("could not adopt open order {}: {e}", info.client_order_id),
-                                    retry_after_ms: None,
-                                };
-                                self.outputs.push_back(Output::Event(Event::RequestFailed {
-                                    what: "start-up".to_owned(),
-                                    error,
-                                }));
-                            }
+            Purpose::Adopt => match decoded::<Vec<OrderInfo>>(&result, now).and_then(Result::ok) {
+                Some(list) => {
+                    for info in &list {
+                        let Some(rules) = self.info.symbol(&info.symbol) else { continue };
+                        let (Ok(base), Ok(quote)) =
+                            (self.ledger.asset(rules.base_asset()), self.ledger.asset(rules.quote_asset()))
+                        else {
+                            continue;
+                        };
+                        if let Err(error) = self.orders.adopt(info, base, quote) {
+                            let client_order_id = info.client_order_id.clone();
+                            self.outputs.push_back(Output::Event(Event::AdoptFailed { client_order_id, error }));
                         }
-                        self.next_reconcile = now.saturating_add(self.config.reconcile_every_ms);
                     }
-                    None => self.startup_retry = Some((now.saturating_add(1000), Purpose::Adopt)),
+                    self.next_reconcile = now.saturating_add(self.config.reconcile_every_ms);
+                    self.starting = false;
                 }
-            }
-            Purpose::CancelAll(symbol) => {
-                if let HttpResult::Response(r) = &result
-                    && let Ok(list) = crate::rest::decode::<Vec<crate::rest::CancelledEntry>>(
-                        r.status().as_u16(),
-                        r.body(),
-                        None,
-                        now,
-                    )
-                {
+                None => self.startup_retry = Some((now.saturating_add(1000), Purpose::Adopt)),
+            },
+            Purpose::CancelAll(symbol) => match decoded::<Vec<crate::rest::CancelledEntry>>(&result, now) {
+                Some(Ok(list)) => {
                     for entry in list {
                         if let crate::rest::CancelledEntry::Order(info) = entry {
                             let applied = self.orders.on_query_response(now, &info);
                             self.emit_applied(applied);
                         }
                     }
-                } else if let HttpResult::Response(r) = &result {
-                    let e = ApiError::from_parts(r.status().as_u16(), r.body(), None, now);
-                    // -2011 "Unknown order sent.": nothing was open.
-                    if e.code != Some(-2011) {
-                        self.outputs.push_back(Output::Event(Event::RequestFailed {
-                            what: format!("cancel all {symbol}"),
-                            error: e,
-                        }));
-                    }
                 }
-            }
+                // -2011 "Unknown order sent.": nothing was open.
+                Some(Err(ResponseError::Api(e))) if e.code != Some(-2011) => {
+                    self.outputs.push_back(Output::Event(Event::RequestFailed {
+                        what: format!("cancel all {symbol}"),
+                        error: e,
+                    }));
+                }
+                _ => {}
+            },
         }
         self.pump(now);
     }
@@ -1001,7 +958,8 @@ impl Engine {
     /// Nothing that could still move the balances is pending: no order request in flight or
     /// queued, no order in an unsettled state, the user stream up.
     fn at_rest(&self) -> bool {
-        self.waiting.is_empty()
+        !self.starting
+            && self.waiting.is_empty()
             && self.stream_down_since.is_none()
             && self.querying.is_empty()
             && !self.in_flight.values().any(|f| {
@@ -1058,4 +1016,15 @@ impl Engine {
     pub fn order_state(&self, id: &ClientOrderId) -> Option<OrderState> {
         self.orders.get(id).map(|v| v.state)
     }
+}
+
+/// The `Retry-After` header, if any.
+fn retry_after(response: &http::Response<Bytes>) -> Option<&str> {
+    response.headers().get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok())
+}
+
+/// The answer decoded as `T`; `None` when no answer came.
+fn decoded<T: serde::de::DeserializeOwned>(result: &HttpResult, now: i64) -> Option<Result<T, ResponseError>> {
+    let HttpResult::Response(r) = result else { return None };
+    Some(crate::rest::decode(r.status().as_u16(), r.body(), retry_after(r), now))
 }

@@ -755,6 +755,26 @@ impl Orders {
     /// cancel's outcome is unknown or the exchange did not find the order (`-2011`), it is
     /// queried to learn what happened.
     pub fn on_cancel_error(&mut self, now_ms: i64, id: &ClientOrderId, error: &ApiError) -> Applied {
+        let query = matches!(error.outcome(), Outcome::Unknown | Outcome::Rejected(Rejection::CancelRejected(_)));
+        self.revert_cancel(now_ms, id, query)
+    }
+
+    /// A cancel sent without an answer (a timeout, a reset, an unreadable body): whether it
+    /// happened is not known. The order goes back to its state before the cancel and is queried.
+    pub fn on_cancel_unanswered(&mut self, now_ms: i64, id: &ClientOrderId) -> Applied {
+        self.revert_cancel(now_ms, id, true)
+    }
+
+    /// Asks for a query of order `id` now (through [`poll_action`](Self::poll_action)): the
+    /// exchange no longer lists it as open, say. Returns whether it is tracked.
+    pub fn request_query(&mut self, now_ms: i64, id: &ClientOrderId) -> bool {
+        let Some(t) = self.orders.get_mut(id) else { return false };
+        t.timer = Some((now_ms, Timer::Query));
+        self.timer_hint = self.timer_hint.min(now_ms);
+        true
+    }
+
+    fn revert_cancel(&mut self, now_ms: i64, id: &ClientOrderId, query: bool) -> Applied {
         let Some(t) = self.orders.get_mut(id) else { return Applied::Untracked };
         let Some(before) = t.before_cancel.take() else { return Applied::Duplicate };
         if t.view.state != OrderState::PendingCancel {
@@ -762,9 +782,7 @@ impl Orders {
         }
         t.view.state = before;
         // A send still without answer gets its own reply (or time-out) first.
-        if matches!(error.outcome(), Outcome::Unknown | Outcome::Rejected(Rejection::CancelRejected(_)))
-            && before != OrderState::PendingNew
-        {
+        if query && before != OrderState::PendingNew {
             t.timer = Some((now_ms, Timer::Query));
             self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
         }

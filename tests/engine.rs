@@ -53,16 +53,12 @@ fn world() -> World {
     let mut paper = exchange();
     let creds = Credentials::new("engineKey", HmacSha256::new("engineSecret")).unwrap();
     let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
-    let engine = Engine::new(EngineConfig::new(Environment::Testnet, creds.clone()), info);
-    // The ledger starts from the exchange's balances.
-    for (asset, b) in paper.balances() {
-        let id = engine.ledger().asset(&asset).unwrap();
-        engine.ledger().credit(id, b.free).unwrap();
-    }
-    let _ = creds;
+    let engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), info);
     // The user data stream: the engine subscribes on a WebSocket-API connection.
     let conn = paper.ws_connect(NOW, "/ws-api/v3").unwrap();
     let mut w = World { engine, paper, conn, now: NOW, events: Vec::new(), sent: Vec::new(), mangle: Mangle::None };
+    // Start-up loads the exchange's balances into the ledger.
+    w.engine.start(NOW);
     w.engine.handle_ws_open(NOW);
     w.pump();
     w
@@ -287,8 +283,13 @@ fn start_up_loads_the_balances_and_adopts_the_open_orders() {
     let conn = paper.ws_connect(NOW, "/ws-api/v3").unwrap();
     let mut w = World { engine, paper, conn, now: NOW, events: Vec::new(), sent: Vec::new(), mangle: Mangle::None };
     w.engine.start(w.now);
+    // Until the balances and open orders are in, an order would be counted twice.
+    let early = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(60000));
+    assert!(matches!(w.engine.submit(w.now, Intent::new(early)), Err(SubmitError::Starting)));
+    assert!(w.engine.is_starting());
     w.engine.handle_ws_open(w.now);
     w.pump();
+    assert!(!w.engine.is_starting());
     for asset in ["USDT", "BTC"] {
         assert_eq!(w.ledger(asset), w.paper.balance(asset), "{asset}");
     }

@@ -154,12 +154,10 @@ fn run(seed: u64) -> Result<usize, String> {
     config.mismatch_tolerance = Some(Decimal::ZERO);
     let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).map_err(|e| e.to_string())?;
     let engine = Engine::new(config, info);
-    for (asset, b) in paper.balances() {
-        let id = engine.ledger().asset(&asset).map_err(|e| e.to_string())?;
-        engine.ledger().credit(id, b.free).map_err(|e| e.to_string())?;
-    }
     let mut sim =
         Sim { engine, paper, conn: None, now: START, wire: VecDeque::new(), ids: Vec::new(), mismatch: String::new() };
+    // Start-up (through the faults too: a lost answer is asked again) loads the balances.
+    sim.engine.start(sim.now);
     sim.connect();
     sim.pump();
     let mut rng = Rng(seed ^ 0x5EED);

@@ -672,3 +672,23 @@ fn recorded_market_buy_settles_with_the_commission_in_the_bought_asset() {
     assert_eq!(ledger.balance(usdt).unwrap(), Balance { free: dec!(100) - fill.cumulative_quote_qty, locked: dec!(0) });
     assert_eq!(ledger.balance(bnb).unwrap(), Balance { free: fill.cumulative_qty - fill.commission, locked: dec!(0) });
 }
+
+#[test]
+fn an_unanswered_cancel_reverts_and_queries_and_a_query_can_be_asked_for() {
+    let mut d = desk(OrdersConfig::default());
+    d.buy("u1", dec!(0.1), dec!(60000), 0).unwrap();
+    assert!(matches!(d.report(1, &report("u1", json!({}))), Applied::Changed(_)));
+    assert_eq!(d.orders.poll_action(10), None, "a working order is not queried");
+    d.orders.cancel(&cid("u1")).unwrap();
+    let Applied::Changed(u) = d.orders.on_cancel_unanswered(20, &cid("u1")) else { panic!("not reverted") };
+    assert_eq!(u.state, OrderState::New);
+    assert!(
+        matches!(d.orders.poll_action(20), Some(Action::Query { client_order_id, .. }) if client_order_id == cid("u1"))
+    );
+    // Answered: the order is known again and the timer stops.
+    assert!(matches!(d.report(30, &report("u1", json!({}))), Applied::Duplicate | Applied::Changed(_)));
+    // A query asked for explicitly (the exchange no longer lists it as open).
+    assert!(d.orders.request_query(40, &cid("u1")));
+    assert!(matches!(d.orders.poll_action(40), Some(Action::Query { .. })));
+    assert!(!d.orders.request_query(40, &cid("nobody")));
+}

@@ -75,7 +75,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::DecodeError;
 use crate::ledger::Balance;
-use crate::model::{OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce};
+use crate::model::{ClientOrderIdGenerator, OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce};
 use crate::num::{Rounding, round_to_step};
 use crate::rules::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, SymbolRules};
 use crate::sign::{HmacSha256, SignError};
@@ -328,6 +328,8 @@ pub struct PaperExchange {
     /// Faults draw from their own stream, so turning one on does not change the market.
     fault_rng: Rng,
     pending_faults: VecDeque<Fault>,
+    /// The ids given to orders and cancels sent without one.
+    ids: ClientOrderIdGenerator,
     ws: ws::WsState,
     last_now: i64,
 }
@@ -381,6 +383,7 @@ impl PaperExchange {
             rng,
             fault_rng: Rng::new(config.seed ^ 0xFA17_FA17_FA17_FA17),
             pending_faults: VecDeque::new(),
+            ids: ClientOrderIdGenerator::new("web", config.seed).unwrap_or_default(),
             ws: ws::WsState::default(),
             last_now: now,
             config,
@@ -676,9 +679,9 @@ impl PaperExchange {
         self.push_event(event);
     }
 
+    /// An id for an order or cancel sent without one (Binance makes up its own too).
     fn generated_id(&mut self) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        (0..22).map(|_| ALPHABET.get(self.rng.below(62) as usize).map_or('x', |c| char::from(*c))).collect()
+        self.ids.next_id().as_str().to_owned()
     }
 
     fn open_client_id(&self, symbol: &str, client_id: &str) -> bool {

@@ -121,8 +121,9 @@ pub(super) struct WsState {
     published: HashMap<String, Published>,
 }
 
+/// `btcusdt@trade` → `BTCUSDT` (the stream decoder's own reading; empty when it is no symbol).
 fn stream_symbol(stream: &str) -> String {
-    stream.split('@').next().unwrap_or_default().to_ascii_uppercase()
+    crate::stream::symbol_of_stream(stream).map(|s| s.as_str().to_owned()).unwrap_or_default()
 }
 
 impl PaperExchange {

@@ -6,7 +6,7 @@
 //! takes the general path. A unit test compares both paths on the fuzz corpus and on mutations.
 
 use super::events::{RawBookTicker, RawTrade};
-use super::raw::{Prim, Raw, Unsigned};
+use super::raw::{Prim, Raw, Unsigned, wrap as raw};
 use super::{Checker, EventKind, MarketEvent, Message, StreamError, Symbol, poison};
 
 struct Cursor<'a> {
@@ -61,11 +61,9 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn raw<T>(r: Result<T, super::PoisonReason>) -> Raw<T> {
-    match r {
-        Ok(v) => Raw::Value(v),
-        Err(reason) => Raw::Bad(reason),
-    }
+/// The event as the general path would give it: poisoned with its kind, or a raw-stream message.
+fn message(kind: EventKind, event: Result<MarketEvent, super::events::Fault>) -> Result<Message, StreamError> {
+    event.map(|event| Message { stream: None, event }).map_err(|fault| StreamError::Poisoned(poison(kind)(fault)))
 }
 
 fn trade(bytes: &[u8], ck: &Checker) -> Option<Result<Message, StreamError>> {
@@ -97,8 +95,7 @@ fn trade(bytes: &[u8], ck: &Checker) -> Option<Result<Message, StreamError>> {
         trade_time: raw(<i64 as Prim>::from_u64(trade_time)),
         m: raw(<bool as Prim>::from_bool(m)),
     };
-    let event = raw.check(ck).map(MarketEvent::Trade).map_err(poison(EventKind::Trade));
-    Some(event.map(|event| Message { stream: None, event }).map_err(StreamError::Poisoned))
+    Some(message(EventKind::Trade, raw.check(ck).map(MarketEvent::Trade)))
 }
 
 fn book_ticker(bytes: &[u8]) -> Option<Result<Message, StreamError>> {
@@ -126,18 +123,18 @@ fn book_ticker(bytes: &[u8]) -> Option<Result<Message, StreamError>> {
         a: raw(<Unsigned as Prim>::from_str(a)),
         ask_qty: raw(<Unsigned as Prim>::from_str(ask_qty)),
     };
-    let event = raw.check().map(MarketEvent::BookTicker).map_err(poison(EventKind::BookTicker));
-    Some(event.map(|event| Message { stream: None, event }).map_err(StreamError::Poisoned))
+    Some(message(EventKind::BookTicker, raw.check().map(MarketEvent::BookTicker)))
 }
 
 /// The fast path: `Some` with the result for a raw trade or bookTicker in Binance's exact form,
 /// `None` for anything else.
 pub(crate) fn decode(frame: &[u8], ck: &Checker) -> Option<Result<Message, StreamError>> {
-    match frame.get(..6)? {
-        br#"{"e":""# => trade(frame, ck),
-        br#"{"u":1"# | br#"{"u":2"# | br#"{"u":3"# | br#"{"u":4"# | br#"{"u":5"# | br#"{"u":6"# | br#"{"u":7"#
-        | br#"{"u":8"# | br#"{"u":9"# => book_ticker(frame),
-        _ => None,
+    if frame.starts_with(br#"{"e":"trade","#) {
+        trade(frame, ck)
+    } else if frame.starts_with(br#"{"u":"#) {
+        book_ticker(frame)
+    } else {
+        None
     }
 }
 

@@ -832,7 +832,7 @@ fn control_of(value: &Value) -> ControlResponse {
 }
 
 /// `btcusdt@depth20@100ms` → `BTCUSDT`.
-fn symbol_of_stream(stream: &str) -> Option<Symbol> {
+pub(crate) fn symbol_of_stream(stream: &str) -> Option<Symbol> {
     let lower = stream.split('@').next()?;
     let mut buf = [0u8; 32];
     let bytes = lower.as_bytes();

@@ -143,7 +143,7 @@ impl<'de, T: Prim> Deserialize<'de> for Raw<T> {
 
 struct RawVisitor<T>(PhantomData<T>);
 
-fn wrap<T>(r: Result<T, PoisonReason>) -> Raw<T> {
+pub(crate) fn wrap<T>(r: Result<T, PoisonReason>) -> Raw<T> {
     match r {
         Ok(v) => Raw::Value(v),
         Err(reason) => Raw::Bad(reason),
