@@ -240,6 +240,12 @@ pub enum Event {
     /// `mismatch_tolerance` with the same amount locked is corrected: the ledger takes the
     /// exchange's free balance).
     BalanceMismatch(Vec<crate::ledger::Difference>),
+    /// The user-data connection announced `serverShutdown`: open a new one as soon as possible
+    /// (the async client does so before closing the old one).
+    ServerShutdown {
+        /// `E`, the event's time.
+        event_time: i64,
+    },
     /// The server time offset was (re)estimated (server minus local, ms).
     TimeSynced {
         /// The offset.
@@ -342,6 +348,11 @@ pub struct Engine {
     /// Between [`Engine::start`] and the adoption of the open orders: no orders, no
     /// reconciliation verdicts.
     starting: bool,
+    /// Start-up's exchangeInfo fetch has not answered yet (open orders are adopted after it,
+    /// with the rules it brings).
+    info_pending: bool,
+    /// The balances are in; adoption waits for the rules.
+    adopt_after_info: bool,
     /// The loss-limit asset's total when first checked.
     loss_baseline: Option<Decimal>,
     /// A reconciliation waits to compare the balances until no order request is in flight.
@@ -387,6 +398,8 @@ impl Engine {
             next_reconcile: i64::MIN,
             startup_retry: None,
             starting: false,
+            info_pending: false,
+            adopt_after_info: false,
             loss_baseline: None,
             account_check_pending: false,
             last_diffs: Vec::new(),
@@ -432,7 +445,7 @@ impl Engine {
         if let Some(reason) = &self.killed {
             return Err(SubmitError::Killed(reason.clone()));
         }
-        if self.starting {
+        if self.is_starting() {
             return Err(SubmitError::Starting);
         }
         let Intent { mut order, price_bound, context } = intent;
@@ -505,6 +518,7 @@ impl Engine {
         self.starting = true;
         self.sync_time(now);
         if let Ok(request) = self.rest.exchange_info(&[]) {
+            self.info_pending = true;
             self.send(now, request, Purpose::ExchangeInfo);
         }
         if let Ok(request) = self.rest.account(false, self.time.server_now(now)) {
@@ -581,10 +595,18 @@ impl Engine {
         }
     }
 
-    /// Whether [`start`](Self::start) is still loading the account (orders are refused meanwhile).
+    /// Whether [`start`](Self::start) is still loading the rules or the account (orders are
+    /// refused meanwhile).
     #[must_use]
     pub fn is_starting(&self) -> bool {
-        self.starting
+        self.starting || self.info_pending
+    }
+
+    /// Start-up: the exchange's open orders, to be tracked.
+    fn send_adopt(&mut self, now: i64) {
+        if let Ok(request) = self.rest.open_orders(None, self.time.server_now(now)) {
+            self.send(now, request, Purpose::Adopt);
+        }
     }
 
     /// Whether the kill switch is tripped, and why.
@@ -739,6 +761,11 @@ impl Engine {
                     self.limiter = RateLimiter::new(info.rate_limits(), self.config.limiter);
                     self.info = info;
                 }
+                // Answered or failed (the rules given at construction stay): adoption may go on.
+                self.info_pending = false;
+                if std::mem::take(&mut self.adopt_after_info) {
+                    self.send_adopt(now);
+                }
             }
             Purpose::Snapshot => {
                 match decoded::<crate::rest::Account>(&result, now).and_then(Result::ok) {
@@ -753,8 +780,10 @@ impl Engine {
                             }
                         }
                         self.reset_loss_baseline();
-                        if let Ok(request) = self.rest.open_orders(None, self.time.server_now(now)) {
-                            self.send(now, request, Purpose::Adopt);
+                        if self.info_pending {
+                            self.adopt_after_info = true;
+                        } else {
+                            self.send_adopt(now);
                         }
                     }
                     // Again in a second: nothing can be traded before the balances are known.
@@ -805,9 +834,15 @@ impl Engine {
     /// A text frame from the user-data connection (WebSocket API, events in their wrapper).
     pub fn handle_ws_frame(&mut self, now: i64, text: &[u8]) {
         self.observe_now(now);
-        if let Ok(WsFrame::Event { event: UserDataEvent::ExecutionReport(report), .. }) = WsFrame::decode(text) {
-            let applied = self.orders.on_execution_report(now, &report);
-            self.emit_applied(applied);
+        match WsFrame::decode(text) {
+            Ok(WsFrame::Event { event: UserDataEvent::ExecutionReport(report), .. }) => {
+                let applied = self.orders.on_execution_report(now, &report);
+                self.emit_applied(applied);
+            }
+            Ok(WsFrame::Event { event: UserDataEvent::ServerShutdown { event_time }, .. }) => {
+                self.outputs.push_back(Output::Event(Event::ServerShutdown { event_time }));
+            }
+            _ => {}
         }
         self.pump(now);
     }
@@ -958,7 +993,7 @@ impl Engine {
     /// Nothing that could still move the balances is pending: no order request in flight or
     /// queued, no order in an unsettled state, the user stream up.
     fn at_rest(&self) -> bool {
-        !self.starting
+        !self.is_starting()
             && self.waiting.is_empty()
             && self.stream_down_since.is_none()
             && self.querying.is_empty()

@@ -19,6 +19,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 pub mod book;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod clock;
 mod decode;
 pub mod engine;
@@ -34,6 +36,8 @@ pub mod ring;
 pub mod rules;
 pub mod sign;
 pub mod stream;
+#[cfg(feature = "client")]
+pub mod transport;
 pub mod ws_api;
 
 pub use decode::DecodeError;

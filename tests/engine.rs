@@ -379,3 +379,44 @@ fn start_up_fetches_the_exchange_info() {
     w.pump();
     assert_eq!(w.engine.order_state(&id), Some(OrderState::New));
 }
+
+#[test]
+fn start_up_adopts_open_orders_only_with_the_rules() {
+    // An engine with no rules yet; an order left open by an earlier run; the exchangeInfo answer
+    // comes last (it is the largest): adoption must wait for it, not skip the order.
+    let mut paper = exchange();
+    let creds = Credentials::new("engineKey", HmacSha256::new("engineSecret")).unwrap();
+    let rest = aegis_exchange::rest::Rest::new(Environment::Testnet).with_credentials(creds.clone());
+    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(64000)).with_client_order_id(cid("old-buy"));
+    let valid = info.symbol("BTCUSDT").unwrap().validate(&order, &aegis_exchange::MarketContext::default()).unwrap();
+    assert_eq!(paper.handle_http(NOW, rest.new_order(&valid, NOW).unwrap().request).status(), 200);
+    let mut engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), ExchangeInfo::default());
+    engine.start(NOW);
+    let mut held = None;
+    loop {
+        match engine.poll_output() {
+            Output::Http { id, request } if request.uri().path() == "/api/v3/exchangeInfo" => {
+                held = Some((id, request))
+            }
+            Output::Http { id, request } => {
+                let response = paper.handle_http(NOW, request);
+                engine.handle_http_response(NOW, id, HttpResult::Response(response));
+            }
+            Output::Timeout(_) => break,
+            _ => {}
+        }
+    }
+    // Balances in, rules not: still starting, and nothing adopted yet.
+    assert!(engine.is_starting());
+    assert_eq!(engine.order_state(&cid("old-buy")), None);
+    let (id, request) = held.expect("an exchangeInfo request");
+    engine.handle_http_response(NOW, id, HttpResult::Response(paper.handle_http(NOW, request)));
+    while let Output::Http { id, request } = engine.poll_output() {
+        let response = paper.handle_http(NOW, request);
+        engine.handle_http_response(NOW, id, HttpResult::Response(response));
+    }
+    assert!(!engine.is_starting());
+    assert_eq!(engine.order_state(&cid("old-buy")), Some(OrderState::New));
+    assert_eq!(engine.ledger().balance(engine.ledger().asset_id("USDT").unwrap()).unwrap().locked, dec!(640));
+}

@@ -64,6 +64,8 @@ mod routes;
 #[cfg(feature = "paper-server")]
 pub mod server;
 mod throttle;
+#[cfg(feature = "client")]
+mod transport;
 mod wire;
 mod ws;
 
@@ -85,6 +87,8 @@ pub use market::WalkConfig;
 use market::{Market, Rng};
 use reply::Reply;
 use throttle::Throttle;
+#[cfg(feature = "client")]
+pub use transport::PaperTransport;
 use wire::Obj;
 pub use ws::{ConnId, WsConnectError, WsFault, WsOut};
 

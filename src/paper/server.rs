@@ -284,11 +284,7 @@ async fn serve_ws(
                 Some(Ok(_)) => {}
             },
             _ = ticker.tick() => {
-                let frames: Vec<WsOut> = {
-                    let mut ex = lock(&exchange);
-                    ex.advance(clock.now_millis());
-                    std::iter::from_fn(|| ex.ws_poll(conn)).collect()
-                };
+                let frames = lock(&exchange).ws_drain(clock.now_millis(), conn);
                 for frame in frames {
                     match frame {
                         WsOut::Text(text) => {

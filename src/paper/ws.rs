@@ -186,6 +186,19 @@ impl PaperExchange {
         self.ws.conns.remove(&conn);
     }
 
+    /// The open connections (to inject a fault on each, say).
+    #[must_use]
+    pub fn ws_connections(&self) -> Vec<ConnId> {
+        self.ws.conns.iter().filter(|(_, c)| c.open).map(|(id, _)| *id).collect()
+    }
+
+    /// Lets the market move to `now` and takes every frame waiting on `conn` (what a server
+    /// adapter sends on each tick).
+    pub fn ws_drain(&mut self, now: i64, conn: ConnId) -> Vec<WsOut> {
+        self.advance(now);
+        std::iter::from_fn(|| self.ws_poll(conn)).collect()
+    }
+
     /// Injects a fault on `conn`.
     pub fn ws_fault(&mut self, now: i64, conn: ConnId, fault: WsFault) {
         let now = self.server_time(now);

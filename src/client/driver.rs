@@ -1,0 +1,491 @@
+//! The task behind [`Client`](super::Client): owns the engine, awaits everything, never blocks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::{ClientConfig, ClientError, ClientEvent, ClientStats, Command, OnShutdown, ShutdownReport};
+use crate::clock::Clock;
+use crate::engine::{Engine, Event, HttpResult, KillReason, Output, RequestId};
+use crate::ledger::Ledger;
+use crate::rules::ExchangeInfo;
+use crate::transport::{HttpTransport, TransportError, WsConnection, WsMessage, WsTransport};
+
+type HttpDone = (RequestId, Result<http::Response<bytes::Bytes>, TransportError>);
+
+/// The open user-data connection.
+struct Live {
+    conn: WsConnection,
+    opened_at: i64,
+    last_frame: i64,
+}
+
+/// What woke the driver.
+enum Wake {
+    Command(Option<Command>),
+    Http(Result<HttpDone, tokio::task::JoinError>),
+    Frame(Option<Result<WsMessage, TransportError>>),
+    Connected(Result<Result<WsConnection, TransportError>, tokio::task::JoinError>),
+    Tick,
+}
+
+struct Stopping {
+    deadline: i64,
+    reply: Option<oneshot::Sender<ShutdownReport>>,
+    canceled_symbols: Vec<String>,
+}
+
+/// The client's settings without the engine's (which the engine owns).
+struct Settings {
+    reconnect: super::Backoff,
+    max_connection_age: Duration,
+    idle_timeout: Duration,
+    on_shutdown: OnShutdown,
+    start_timeout: Duration,
+    shutdown_timeout: Duration,
+    event_capacity: usize,
+    ws_url: String,
+    request_timeout: Duration,
+}
+
+pub(super) struct Driver {
+    engine: Engine,
+    config: Settings,
+    http: Arc<dyn HttpTransport>,
+    ws: Arc<dyn WsTransport>,
+    clock: Arc<dyn Clock>,
+    events: broadcast::Sender<ClientEvent>,
+    live: Option<Live>,
+    connecting: Option<JoinHandle<Result<WsConnection, TransportError>>>,
+    reconnect_at: Option<i64>,
+    attempt: u32,
+    opened: u64,
+    jitter: u64,
+    in_flight: JoinSet<HttpDone>,
+    next_timeout: i64,
+    /// `serverShutdown` or the age limit: replace the connection now.
+    renew: bool,
+    stats: ClientStats,
+    stopping: Option<Stopping>,
+}
+
+/// Far enough to mean "no deadline" without overflowing a `Duration`.
+const IDLE_WAKE_MS: i64 = 3_600_000;
+
+impl Driver {
+    pub(super) fn new(
+        config: ClientConfig,
+        http: Arc<dyn HttpTransport>,
+        ws: Arc<dyn WsTransport>,
+        clock: Arc<dyn Clock>,
+        events: broadcast::Sender<ClientEvent>,
+    ) -> Self {
+        let settings = Settings {
+            reconnect: config.reconnect,
+            max_connection_age: config.max_connection_age,
+            idle_timeout: config.idle_timeout,
+            on_shutdown: config.on_shutdown,
+            start_timeout: config.start_timeout,
+            shutdown_timeout: config.shutdown_timeout,
+            event_capacity: config.event_capacity,
+            ws_url: config.engine.env.ws_api_url().to_owned(),
+            request_timeout: Duration::from_millis(u64::try_from(config.engine.request_timeout_ms).unwrap_or(12_000)),
+        };
+        let engine = Engine::new(config.engine, ExchangeInfo::default());
+        let (config, jitter) = (settings, config.reconnect.seed);
+        Self {
+            engine,
+            config,
+            http,
+            ws,
+            clock,
+            events,
+            live: None,
+            connecting: None,
+            reconnect_at: None,
+            attempt: 0,
+            opened: 0,
+            jitter,
+            in_flight: JoinSet::new(),
+            next_timeout: i64::MAX,
+            renew: false,
+            stats: ClientStats::default(),
+            stopping: None,
+        }
+    }
+
+    pub(super) fn ledger(&self) -> &Arc<Ledger> {
+        self.engine.ledger()
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
+    fn publish(&mut self, event: ClientEvent) {
+        // Nobody listening is fine; a lagging reader counts its own losses.
+        if self.events.send(event).is_err() {
+            return;
+        }
+        if self.events.len() >= self.config.event_capacity {
+            self.stats.events_dropped = self.stats.events_dropped.saturating_add(1);
+        }
+    }
+
+    fn start_connect(&mut self) {
+        if self.connecting.is_some() {
+            return;
+        }
+        let url = self.config.ws_url.clone();
+        tracing::debug!(%url, attempt = self.attempt, "connecting the user-data stream");
+        self.connecting = Some(tokio::spawn(self.ws.connect(&url)));
+        self.reconnect_at = None;
+    }
+
+    fn schedule_reconnect(&mut self, now: i64) {
+        let random = crate::model::splitmix64(&mut self.jitter);
+        let delay = self.config.reconnect.delay(self.attempt, random);
+        self.attempt = self.attempt.saturating_add(1);
+        let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        self.reconnect_at = Some(now.saturating_add(delay_ms));
+        tracing::info!(delay_ms, attempt = self.attempt, "user-data stream reconnect scheduled");
+    }
+
+    fn disconnected(&mut self, now: i64, reason: String) {
+        if self.live.take().is_none() {
+            return;
+        }
+        tracing::warn!(%reason, "user-data stream lost");
+        self.engine.handle_ws_closed(now);
+        self.publish(ClientEvent::Disconnected { reason });
+        if self.stopping.is_none() {
+            self.schedule_reconnect(now);
+        }
+    }
+
+    async fn on_connected(&mut self, now: i64, result: Result<WsConnection, TransportError>) {
+        match result {
+            Ok(conn) => {
+                if let Some(mut old) = self.live.take() {
+                    // Make before break: the new connection is up, the old one goes.
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(1), old.conn.sink.send(WsMessage::Close(None))).await;
+                }
+                self.live = Some(Live { conn, opened_at: now, last_frame: now });
+                self.attempt = 0;
+                self.renew = false;
+                if self.opened > 0 {
+                    self.stats.reconnects = self.stats.reconnects.saturating_add(1);
+                }
+                let reconnects = self.opened;
+                self.opened = self.opened.saturating_add(1);
+                tracing::info!(reconnects, "user-data stream open");
+                self.engine.handle_ws_open(now);
+                self.publish(ClientEvent::Connected { reconnects });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "user-data stream connect failed");
+                self.stats.transport_failures = self.stats.transport_failures.saturating_add(1);
+                if self.live.is_none() {
+                    self.engine.handle_ws_closed(now);
+                }
+                self.schedule_reconnect(now);
+            }
+        }
+    }
+
+    /// Drains the engine's outputs: requests go out, frames are written, events published.
+    async fn drain(&mut self) {
+        let timeout = self.config.request_timeout;
+        loop {
+            match self.engine.poll_output() {
+                Output::Http { id, request } => {
+                    self.stats.requests = self.stats.requests.saturating_add(1);
+                    tracing::trace!(method = %request.method(), path = request.uri().path(), "request");
+                    let sending = self.http.send(request, timeout);
+                    self.in_flight.spawn(async move { (id, sending.await) });
+                }
+                Output::Ws { text } => {
+                    let Some(live) = self.live.as_mut() else {
+                        // The engine subscribes again when a connection opens.
+                        continue;
+                    };
+                    if let Err(e) = live.conn.sink.send(WsMessage::Text(text)).await {
+                        let now = self.now();
+                        self.disconnected(now, format!("write failed: {e}"));
+                    }
+                }
+                Output::Event(event) => {
+                    match &event {
+                        Event::ServerShutdown { .. } => {
+                            tracing::info!("serverShutdown: opening a new user-data connection");
+                            self.renew = true;
+                        }
+                        Event::KillSwitch(reason) => tracing::error!(?reason, "kill switch tripped"),
+                        Event::BalanceMismatch(d) => tracing::warn!(differences = d.len(), "balance mismatch"),
+                        _ => tracing::debug!(?event, "engine event"),
+                    }
+                    self.publish(ClientEvent::Engine(event));
+                }
+                Output::Timeout(at) => {
+                    self.next_timeout = at;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn wake_at(&self, now: i64) -> i64 {
+        let mut at = self.next_timeout.min(now.saturating_add(IDLE_WAKE_MS));
+        if let Some(r) = self.reconnect_at {
+            at = at.min(r);
+        }
+        if let Some(live) = &self.live {
+            at = at.min(live.opened_at.saturating_add(ms(self.config.max_connection_age)));
+            at = at.min(live.last_frame.saturating_add(ms(self.config.idle_timeout)));
+        }
+        if let Some(s) = &self.stopping {
+            at = at.min(s.deadline);
+        }
+        at
+    }
+
+    fn on_tick(&mut self, now: i64) {
+        if now >= self.next_timeout {
+            self.engine.handle_timeout(now);
+        }
+        if let Some(live) = &self.live {
+            if now.saturating_sub(live.last_frame) >= ms(self.config.idle_timeout) {
+                self.disconnected(now, "no frame within the idle timeout".to_owned());
+                // A dead connection is replaced at once, not after a back-off.
+                self.reconnect_at = Some(now);
+            } else if now.saturating_sub(live.opened_at) >= ms(self.config.max_connection_age) {
+                self.renew = true;
+            }
+        }
+    }
+
+    fn on_frame(&mut self, now: i64, frame: Option<Result<WsMessage, TransportError>>) {
+        match frame {
+            Some(Ok(message)) => {
+                if let Some(live) = self.live.as_mut() {
+                    live.last_frame = now;
+                }
+                match message {
+                    WsMessage::Text(text) => {
+                        self.stats.frames = self.stats.frames.saturating_add(1);
+                        self.engine.handle_ws_frame(now, text.as_bytes());
+                    }
+                    WsMessage::Close(frame) => self.disconnected(now, format!("closed by the server: {frame:?}")),
+                    WsMessage::Ping(_) | WsMessage::Pong(_) => {}
+                }
+            }
+            Some(Err(e)) => self.disconnected(now, e.to_string()),
+            None => self.disconnected(now, "connection ended".to_owned()),
+        }
+    }
+
+    fn on_http(&mut self, now: i64, done: Result<HttpDone, tokio::task::JoinError>) {
+        let Ok((id, result)) = done else { return };
+        let result = match result {
+            Ok(response) => HttpResult::Response(response),
+            Err(e) => {
+                self.stats.transport_failures = self.stats.transport_failures.saturating_add(1);
+                tracing::warn!(error = %e, "request failed in transport");
+                if e.may_have_arrived() { HttpResult::Unanswered } else { HttpResult::NotSent }
+            }
+        };
+        self.engine.handle_http_response(now, id, result);
+    }
+
+    fn open_orders(&self) -> Vec<(crate::model::ClientOrderId, crate::orders::OrderView)> {
+        let mut open: Vec<_> = self.engine.orders().open().map(|(id, v)| (*id, v.clone())).collect();
+        open.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        open
+    }
+
+    fn on_command(&mut self, now: i64, command: Command) {
+        match command {
+            Command::Place(intent, reply) => {
+                let _ = reply.send(self.engine.submit(now, *intent));
+            }
+            Command::Cancel(id, reply) => {
+                let _ = reply.send(self.engine.cancel(now, &id));
+            }
+            Command::CancelAll(symbol, reply) => {
+                self.engine.cancel_all(now, &symbol);
+                let _ = reply.send(());
+            }
+            Command::Order(id, reply) => {
+                let view = self.engine.orders().get(&id).cloned();
+                let _ = reply.send(view);
+            }
+            Command::OpenOrders(reply) => {
+                let _ = reply.send(self.open_orders());
+            }
+            Command::Kill(reason, reply) => {
+                self.engine.kill(now, KillReason::Manual(reason));
+                let _ = reply.send(());
+            }
+            Command::ResetKill(reply) => {
+                self.engine.reset_kill_switch();
+                let _ = reply.send(());
+            }
+            Command::Reconcile(reply) => {
+                self.engine.reconcile(now);
+                let _ = reply.send(());
+            }
+            Command::Stats(reply) => {
+                let mut stats = self.stats.clone();
+                stats.connected = self.live.is_some();
+                stats.in_flight = self.in_flight.len();
+                stats.open_orders = self.engine.orders().open().count();
+                stats.kill_switch = self.engine.kill_switch().cloned();
+                let _ = reply.send(stats);
+            }
+            Command::DropConnection(reply) => {
+                self.disconnected(now, "dropped on request".to_owned());
+                let _ = reply.send(());
+            }
+            Command::Shutdown(reply) => self.begin_shutdown(now, Some(reply)),
+        }
+    }
+
+    fn begin_shutdown(&mut self, now: i64, reply: Option<oneshot::Sender<ShutdownReport>>) {
+        if self.stopping.is_some() {
+            return;
+        }
+        let mut canceled_symbols = Vec::new();
+        if self.config.on_shutdown == OnShutdown::CancelAll {
+            canceled_symbols = self.open_orders().into_iter().map(|(_, v)| v.symbol).collect();
+            canceled_symbols.sort();
+            canceled_symbols.dedup();
+            for symbol in &canceled_symbols {
+                self.engine.cancel_all(now, symbol);
+            }
+        }
+        tracing::info!(?canceled_symbols, "shutting down");
+        let deadline = now.saturating_add(ms(self.config.shutdown_timeout));
+        self.stopping = Some(Stopping { deadline, reply, canceled_symbols });
+    }
+
+    /// Whether shutdown is complete (answers in, orders settled, or the deadline passed).
+    fn shutdown_done(&self, now: i64) -> bool {
+        let Some(s) = &self.stopping else { return false };
+        let settled = self.config.on_shutdown == OnShutdown::KeepOrders
+            || self.engine.orders().open().all(|(_, v)| !s.canceled_symbols.contains(&v.symbol));
+        now >= s.deadline || (settled && self.in_flight.is_empty())
+    }
+
+    async fn finish(&mut self) {
+        let left_open = self.open_orders();
+        if let Some(mut live) = self.live.take() {
+            let close = live.conn.sink.send(WsMessage::Close(Some((1000, "client shutting down".to_owned()))));
+            let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
+        }
+        if let Some(connecting) = self.connecting.take() {
+            connecting.abort();
+        }
+        self.in_flight.shutdown().await;
+        if let Some(stopping) = self.stopping.take() {
+            let report = ShutdownReport { canceled_symbols: stopping.canceled_symbols, left_open };
+            if let Some(reply) = stopping.reply {
+                let _ = reply.send(report);
+            }
+        }
+    }
+
+    pub(super) async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        started: oneshot::Sender<Result<(), ClientError>>,
+    ) {
+        let mut started = Some(started);
+        let start_deadline = self.now().saturating_add(ms(self.config.start_timeout));
+        let now = self.now();
+        self.engine.start(now);
+        self.start_connect();
+        loop {
+            self.drain().await;
+            let now = self.now();
+            if self.renew && self.connecting.is_none() && self.stopping.is_none() {
+                self.start_connect();
+            }
+            if self.live.is_none()
+                && self.connecting.is_none()
+                && self.stopping.is_none()
+                && self.reconnect_at.is_some_and(|at| at <= now)
+            {
+                self.start_connect();
+            }
+            if let Some(reply) = started.take_if(|_| !self.engine.is_starting() && self.live.is_some()) {
+                let _ = reply.send(Ok(()));
+            } else if started.is_some() && now >= start_deadline {
+                let why = if self.engine.is_starting() {
+                    "the account snapshot is not in"
+                } else {
+                    "no user-data connection"
+                };
+                if let Some(reply) = started.take() {
+                    let _ = reply.send(Err(ClientError::StartTimeout(self.config.start_timeout, why.to_owned())));
+                }
+                self.begin_shutdown(now, None);
+                self.finish().await;
+                return;
+            }
+            if self.shutdown_done(now) {
+                self.finish().await;
+                return;
+            }
+            let mut wake = self.wake_at(now);
+            if started.is_some() {
+                wake = wake.min(start_deadline);
+            }
+            let sleep = tokio::time::sleep(Duration::from_millis(u64::try_from(wake.saturating_sub(now)).unwrap_or(0)));
+            let woke = tokio::select! {
+                command = commands.recv(), if self.stopping.is_none() => Wake::Command(command),
+                Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => Wake::Http(done),
+                frame = next_frame(&mut self.live) => Wake::Frame(frame),
+                connected = connected(&mut self.connecting) => Wake::Connected(connected),
+                () = sleep => Wake::Tick,
+            };
+            let now = self.now();
+            match woke {
+                Wake::Command(Some(command)) => self.on_command(now, command),
+                // Every handle is gone: stop as configured.
+                Wake::Command(None) => self.begin_shutdown(now, None),
+                Wake::Http(done) => self.on_http(now, done),
+                Wake::Frame(frame) => self.on_frame(now, frame),
+                Wake::Connected(result) => {
+                    self.connecting = None;
+                    let result = result.unwrap_or_else(|e| Err(TransportError::NotSent(e.to_string())));
+                    self.on_connected(now, result).await;
+                }
+                Wake::Tick => self.on_tick(now),
+            }
+        }
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+async fn next_frame(live: &mut Option<Live>) -> Option<Result<WsMessage, TransportError>> {
+    match live {
+        Some(live) => live.conn.stream.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn connected(
+    connecting: &mut Option<JoinHandle<Result<WsConnection, TransportError>>>,
+) -> Result<Result<WsConnection, TransportError>, tokio::task::JoinError> {
+    match connecting {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
+    }
+}

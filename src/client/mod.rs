@@ -1,0 +1,448 @@
+//! The async client (feature `client`): one tokio task pumps the sans-IO
+//! [`Engine`] through an [`HttpTransport`] and a [`WsTransport`], and a [`Client`] handle talks
+//! to it. [`MarketStream`] does the same for market streams.
+//!
+//! What the driver does for you:
+//! - requests run concurrently (one task each); an answer, a failure or the engine's own
+//!   deadline settles each; a request that may have reached the server is reported as
+//!   unanswered, never retried blindly (the order goes `Unknown` and is queried);
+//! - the user-data connection (WebSocket API) reconnects after a drop with capped exponential
+//!   back-off and jitter; the engine re-subscribes and reconciles on every new connection;
+//! - before the 24 h cut (`max_connection_age`) and on `serverShutdown` a new connection is
+//!   opened *before* the old one is closed, so no event is missed;
+//! - pings are answered by the backend; a connection silent for `idle_timeout` (Binance pings
+//!   every 20 s) is taken for dead and replaced;
+//! - [`Client::shutdown`] cancels the open orders or keeps them ([`OnShutdown`]), waits for the
+//!   answers within `shutdown_timeout`, and closes the connection.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use aegis_exchange::client::{Client, ClientConfig};
+//! use aegis_exchange::clock::SystemClock;
+//! use aegis_exchange::engine::{EngineConfig, Intent};
+//! use aegis_exchange::rest::Environment;
+//! use aegis_exchange::sign::{Credentials, HmacSha256};
+//! use aegis_exchange::transport::{ReqwestTransport, TungsteniteTransport};
+//! use aegis_exchange::{OrderRequest, Side};
+//! use rust_decimal_macros::dec;
+//!
+//! let creds = Credentials::new("api key", HmacSha256::new("secret"))?;
+//! let config = ClientConfig::new(EngineConfig::new(Environment::Testnet, creds));
+//! let client = Client::connect(
+//!     config,
+//!     Arc::new(ReqwestTransport::new()?),
+//!     Arc::new(TungsteniteTransport::new()?),
+//!     Arc::new(SystemClock),
+//! )
+//! .await?;
+//! let mut events = client.events();
+//! let id = client.place(Intent::new(OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(30000)))).await?;
+//! while let Some(event) = events.next().await {
+//!     println!("{event:?}");
+//! }
+//! client.cancel(&id).await?;
+//! client.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+mod driver;
+mod market;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+pub use market::{MarketConfig, MarketItem, MarketStats, MarketStream};
+
+use crate::clock::Clock;
+use crate::engine::{EngineConfig, Event, Intent, KillReason, SubmitError};
+use crate::ledger::Ledger;
+use crate::model::ClientOrderId;
+use crate::orders::{OrderView, OrdersError};
+use crate::transport::{HttpTransport, TransportError, WsTransport};
+
+/// Capped exponential back-off with jitter: the `n`-th retry waits a random time in
+/// `[d/2, d]` where `d = min(max, initial · 2ⁿ)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The first delay.
+    pub initial: Duration,
+    /// The cap.
+    pub max: Duration,
+    /// Seed of the jitter (runs replay exactly with the same seed).
+    pub seed: u64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { initial: Duration::from_millis(250), max: Duration::from_secs(30), seed: 0x5eed }
+    }
+}
+
+impl Backoff {
+    /// The delay before retry number `attempt` (0-based), with `random` the jitter source.
+    #[must_use]
+    pub fn delay(&self, attempt: u32, random: u64) -> Duration {
+        let initial = u64::try_from(self.initial.as_millis()).unwrap_or(u64::MAX);
+        let max = u64::try_from(self.max.as_millis()).unwrap_or(u64::MAX);
+        let full = initial.saturating_mul(1u64 << attempt.min(32)).min(max);
+        let half = full / 2;
+        let jitter = if full > half { random % (full - half + 1) } else { 0 };
+        Duration::from_millis(half + jitter)
+    }
+}
+
+/// What [`Client::shutdown`] does with the orders still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnShutdown {
+    /// Cancel them (a cancel-all per symbol) and wait for the answers.
+    #[default]
+    CancelAll,
+    /// Leave them on the book (the next start adopts them).
+    KeepOrders,
+}
+
+/// How the client runs.
+#[derive(Debug)]
+pub struct ClientConfig {
+    /// The engine's configuration (environment, credentials, limits, timeouts).
+    pub engine: EngineConfig,
+    /// Reconnect back-off of the user-data connection.
+    pub reconnect: Backoff,
+    /// A connection older than this is replaced (Binance cuts at 24 h). Default 23 h 30 min.
+    pub max_connection_age: Duration,
+    /// A connection with no frame (not even a ping) for this long is taken for dead. Default
+    /// 60 s (Binance pings every 20 s).
+    pub idle_timeout: Duration,
+    /// What shutdown does with open orders.
+    pub on_shutdown: OnShutdown,
+    /// How long [`Client::connect`] waits for the start-up (time, rules, balances, open orders,
+    /// the user-data connection). Default 30 s.
+    pub start_timeout: Duration,
+    /// How long shutdown waits for cancels and in-flight requests. Default 10 s.
+    pub shutdown_timeout: Duration,
+    /// Events kept for a slow reader before the oldest are dropped (and counted). Default 4096.
+    pub event_capacity: usize,
+}
+
+impl ClientConfig {
+    /// Defaults around `engine`.
+    #[must_use]
+    pub fn new(engine: EngineConfig) -> Self {
+        Self {
+            engine,
+            reconnect: Backoff::default(),
+            max_connection_age: Duration::from_secs(23 * 3600 + 1800),
+            idle_timeout: Duration::from_secs(60),
+            on_shutdown: OnShutdown::CancelAll,
+            start_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(10),
+            event_capacity: 4096,
+        }
+    }
+}
+
+/// What the client tells its readers.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// From the engine: orders, kill switch, mismatches, time.
+    Engine(Event),
+    /// The user-data connection is (re)open and subscribed.
+    Connected {
+        /// Connections opened before this one.
+        reconnects: u64,
+    },
+    /// The user-data connection is down; a new one is on its way.
+    Disconnected {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why a client call failed.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The engine refused the order (kill switch, filters, funds, backlog, start-up).
+    #[error(transparent)]
+    Submit(#[from] SubmitError),
+    /// The order tracker refused (an unknown id, a cancel already sent).
+    #[error(transparent)]
+    Orders(#[from] OrdersError),
+    /// Start-up did not finish within `start_timeout`.
+    #[error("start-up did not finish within {0:?}: {1}")]
+    StartTimeout(Duration, String),
+    /// A transport failed where the client cannot go on without it.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The client has stopped.
+    #[error("the client has stopped")]
+    Stopped,
+}
+
+/// Counters of a running client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// User-data connections opened after the first.
+    pub reconnects: u64,
+    /// Whether the user-data connection is open now.
+    pub connected: bool,
+    /// HTTP requests sent.
+    pub requests: u64,
+    /// HTTP requests that failed in transport (not sent or unanswered).
+    pub transport_failures: u64,
+    /// Frames received on the user-data connection.
+    pub frames: u64,
+    /// Requests awaiting an answer now.
+    pub in_flight: usize,
+    /// Orders open or in flight now.
+    pub open_orders: usize,
+    /// Events dropped because readers fell behind.
+    pub events_dropped: u64,
+    /// The kill switch, when tripped.
+    pub kill_switch: Option<KillReason>,
+}
+
+/// What shutdown did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Symbols a cancel-all was sent for.
+    pub canceled_symbols: Vec<String>,
+    /// Orders still open (or of unknown outcome) when the client stopped.
+    pub left_open: Vec<(ClientOrderId, OrderView)>,
+}
+
+type Reply<T> = oneshot::Sender<T>;
+
+#[derive(Debug)]
+enum Command {
+    Place(Box<Intent>, Reply<Result<ClientOrderId, SubmitError>>),
+    Cancel(ClientOrderId, Reply<Result<(), OrdersError>>),
+    CancelAll(String, Reply<()>),
+    Order(ClientOrderId, Reply<Option<OrderView>>),
+    OpenOrders(Reply<Vec<(ClientOrderId, OrderView)>>),
+    Kill(String, Reply<()>),
+    ResetKill(Reply<()>),
+    Reconcile(Reply<()>),
+    Stats(Reply<ClientStats>),
+    /// Drops the user-data connection as a network failure would (tests, war games).
+    DropConnection(Reply<()>),
+    Shutdown(Reply<ShutdownReport>),
+}
+
+/// A handle on the running client. See the [module docs](self).
+#[derive(Debug)]
+pub struct Client {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<ClientEvent>,
+    first_reader: Mutex<Option<broadcast::Receiver<ClientEvent>>>,
+    ledger: Arc<Ledger>,
+    task: JoinHandle<()>,
+}
+
+/// The events of a client, in order. Readers that fall more than `event_capacity` behind lose
+/// the oldest ([`missed`](Self::missed) counts them).
+#[derive(Debug)]
+pub struct Events {
+    receiver: broadcast::Receiver<ClientEvent>,
+    missed: u64,
+}
+
+impl Events {
+    /// The next event; `None` once the client has stopped.
+    pub async fn next(&mut self) -> Option<ClientEvent> {
+        loop {
+            match self.receiver.recv().await {
+                Ok(event) => return Some(event),
+                Err(broadcast::error::RecvError::Lagged(n)) => self.missed = self.missed.saturating_add(n),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_next(&mut self) -> Option<ClientEvent> {
+        loop {
+            match self.receiver.try_recv() {
+                Ok(event) => return Some(event),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => self.missed = self.missed.saturating_add(n),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Events this reader lost by falling behind.
+    #[must_use]
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+}
+
+impl Client {
+    /// Starts the client: syncs the time, loads the rules, the balances and the open orders,
+    /// opens and subscribes the user-data connection; returns once all of that is done.
+    ///
+    /// # Errors
+    /// [`ClientError::StartTimeout`] when start-up does not finish within `start_timeout` (the
+    /// background task is stopped).
+    pub async fn connect(
+        config: ClientConfig,
+        http: Arc<dyn HttpTransport>,
+        ws: Arc<dyn WsTransport>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ClientError> {
+        let (commands, inbox) = mpsc::channel(1024);
+        let (events, first) = broadcast::channel(config.event_capacity.max(1));
+        let (started, on_started) = oneshot::channel();
+        let driver = driver::Driver::new(config, http, ws, clock, events.clone());
+        let ledger = Arc::clone(driver.ledger());
+        let task = tokio::spawn(driver.run(inbox, started));
+        match on_started.await {
+            Ok(Ok(())) => Ok(Self { commands, events, first_reader: Mutex::new(Some(first)), ledger, task }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(ClientError::Stopped),
+        }
+    }
+
+    /// The client's events. The first call gets every event since start-up; later calls get
+    /// the events from then on.
+    pub fn events(&self) -> Events {
+        let first = self.first_reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        Events { receiver: first.unwrap_or_else(|| self.events.subscribe()), missed: 0 }
+    }
+
+    /// The account ledger (free / locked per asset), updated as orders trade.
+    #[must_use]
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(make(reply)).await.map_err(|_| ClientError::Stopped)?;
+        answer.await.map_err(|_| ClientError::Stopped)
+    }
+
+    /// Validates, reserves and sends an order; returns its client order id once it is on its
+    /// way (its fate arrives as [`ClientEvent::Engine`] order updates).
+    ///
+    /// # Errors
+    /// [`ClientError::Submit`] when the engine refuses it (nothing was sent, nothing reserved).
+    pub async fn place(&self, intent: Intent) -> Result<ClientOrderId, ClientError> {
+        Ok(self.ask(|r| Command::Place(Box::new(intent), r)).await??)
+    }
+
+    /// Cancels an order.
+    ///
+    /// # Errors
+    /// [`ClientError::Orders`] for an order the client does not track or one already ended.
+    pub async fn cancel(&self, id: &ClientOrderId) -> Result<(), ClientError> {
+        Ok(self.ask(|r| Command::Cancel(*id, r)).await??)
+    }
+
+    /// Cancels every open order on `symbol` (one request).
+    ///
+    /// # Errors
+    /// [`ClientError::Stopped`].
+    pub async fn cancel_all(&self, symbol: &str) -> Result<(), ClientError> {
+        self.ask(|r| Command::CancelAll(symbol.to_owned(), r)).await
+    }
+
+    /// What the client knows of an order (`None`: not tracked).
+    ///
+    /// # Errors
+    /// [`ClientError::Stopped`].
+    pub async fn order(&self, id: &ClientOrderId) -> Result<Option<OrderView>, ClientError> {
+        self.ask(|r| Command::Order(*id, r)).await
+    }
+
+    /// The orders open or in flight.
+    ///
+    /// # Errors
+    /// [`ClientError::Stopped`].
+    pub async fn open_orders(&self) -> Result<Vec<(ClientOrderId, OrderView)>, ClientError> {
+        self.ask(Command::OpenOrders).await
+    }
+
+    /// Waits until the order has ended (filled, canceled, rejected, expired) or `timeout` passes;
+    /// returns what the client knows of it then.
+    ///
+    /// # Errors
+    /// [`ClientError::Stopped`].
+    pub async fn wait_until_done(
+        &self,
+        id: &ClientOrderId,
+        timeout: Duration,
+    ) -> Result<Option<OrderView>, ClientError> {
+        let mut events = self.events.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let view = self.order(id).await?;
+            if view.as_ref().is_none_or(|v| v.state.is_terminal()) {
+                return Ok(view);
+            }
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Err(_) => return Ok(view),
+                Ok(Err(broadcast::error::RecvError::Closed)) => return Err(ClientError::Stopped),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Trips the kill switch: nothing new is sent and every symbol with open orders is
+    /// canceled.
+    ///
+    /// # Errors
+    /// [`ClientError::Stopped`].
+    pub async fn kill(&self, reason: &str) -> Result<(), ClientError> {
+        self.ask(|r| Command::Kill(reason.to_owned(), r)).await
+    }
+
+    /// Resets the kill switch.
+    ///
+    /// # Errors
+    /// [`ClientError::Stopped`].
+    pub async fn reset_kill_switch(&self) -> Result<(), ClientError> {
+        self.ask(Command::ResetKill).await
+    }
+
+    /// Checks the orders and the ledger against the exchange now.
+    ///
+    /// # Errors
+    /// [`ClientError::Stopped`].
+    pub async fn reconcile(&self) -> Result<(), ClientError> {
+        self.ask(Command::Reconcile).await
+    }
+
+    /// Counters.
+    ///
+    /// # Errors
+    /// [`ClientError::Stopped`].
+    pub async fn stats(&self) -> Result<ClientStats, ClientError> {
+        self.ask(Command::Stats).await
+    }
+
+    /// Drops the user-data connection as a network failure would; the client reconnects. For
+    /// tests and drills.
+    ///
+    /// # Errors
+    /// [`ClientError::Stopped`].
+    pub async fn drop_connection(&self) -> Result<(), ClientError> {
+        self.ask(Command::DropConnection).await
+    }
+
+    /// Stops the client: cancels or keeps the open orders ([`OnShutdown`]), waits for the
+    /// answers (at most `shutdown_timeout`), closes the connection and ends the task.
+    ///
+    /// # Errors
+    /// [`ClientError::Stopped`] if the task had already ended.
+    pub async fn shutdown(self) -> Result<ShutdownReport, ClientError> {
+        let report = self.ask(Command::Shutdown).await;
+        let _ = self.task.await;
+        report
+    }
+}

@@ -1,0 +1,343 @@
+//! The conformance suite of the async client: the same scenarios against (a) the in-process
+//! paper exchange (`PaperTransport`) and (b) the paper exchange's loopback server through the
+//! real backends (`ReqwestTransport`, `TungsteniteTransport`) over 127.0.0.1.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aegis_exchange::client::{Client, ClientConfig, ClientError, ClientEvent, OnShutdown};
+use aegis_exchange::clock::{Clock, SystemClock};
+use aegis_exchange::engine::{EngineConfig, Event, Intent, KillReason, SubmitError};
+use aegis_exchange::orders::{OrderState, OrderView};
+use aegis_exchange::paper::server::PaperServer;
+use aegis_exchange::paper::{Fault, PaperConfig, PaperExchange, PaperKey, PaperTransport, WalkConfig, WsFault};
+use aegis_exchange::rest::Environment;
+use aegis_exchange::sign::{Credentials, HmacSha256};
+use aegis_exchange::transport::{ReqwestTransport, TungsteniteTransport};
+use aegis_exchange::{ClientOrderId, OrderRequest, Side};
+use rust_decimal_macros::dec;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    InProcess,
+    Loopback,
+}
+
+struct Setup {
+    client: Client,
+    exchange: Arc<Mutex<PaperExchange>>,
+    server: Option<PaperServer>,
+}
+
+fn lock(exchange: &Mutex<PaperExchange>) -> std::sync::MutexGuard<'_, PaperExchange> {
+    exchange.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// BTCUSDT at 65000 on a still market; 100000 USDT and 1 BTC.
+fn paper(clock: &dyn Clock) -> PaperExchange {
+    let config = PaperConfig::default()
+        .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
+        .with_price("BTCUSDT", dec!(65000));
+    let now = clock.now_millis();
+    let mut paper = PaperExchange::new(config, now);
+    paper.add_api_key("conformanceKey", PaperKey::hmac("conformanceSecret"));
+    paper.deposit(now, "USDT", dec!(100000));
+    paper.deposit(now, "BTC", dec!(1));
+    paper
+}
+
+async fn setup_with(backend: Backend, tune: impl FnOnce(&mut ClientConfig)) -> Setup {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let creds = Credentials::new("conformanceKey", HmacSha256::new("conformanceSecret")).unwrap();
+    let exchange = paper(clock.as_ref());
+    let (env, http, ws, shared, server): (
+        _,
+        Arc<dyn aegis_exchange::transport::HttpTransport>,
+        Arc<dyn aegis_exchange::transport::WsTransport>,
+        _,
+        _,
+    ) = match backend {
+        Backend::InProcess => {
+            let transport = PaperTransport::new(exchange, Arc::clone(&clock));
+            let shared = transport.exchange();
+            (PaperTransport::environment(), Arc::new(transport.clone()), Arc::new(transport), shared, None)
+        }
+        Backend::Loopback => {
+            let server = PaperServer::start_with_clock(exchange, Arc::clone(&clock)).await.unwrap();
+            let env = Environment::Custom {
+                rest: server.http_url(),
+                ws_api: format!("{}/ws-api/v3", server.ws_url()),
+                streams: server.ws_url(),
+            };
+            let shared = server.exchange();
+            (
+                env,
+                Arc::new(ReqwestTransport::new().unwrap()),
+                Arc::new(TungsteniteTransport::new().unwrap()),
+                shared,
+                Some(server),
+            )
+        }
+    };
+    let mut config = ClientConfig::new(EngineConfig::new(env, creds));
+    config.reconnect.initial = Duration::from_millis(20);
+    config.start_timeout = Duration::from_secs(10);
+    tune(&mut config);
+    let client = Client::connect(config, http, ws, clock).await.unwrap();
+    Setup { client, exchange: shared, server }
+}
+
+async fn setup(backend: Backend) -> Setup {
+    setup_with(backend, |_| {}).await
+}
+
+/// Polls the client until `done` holds for the order (5 s at most); the last view.
+async fn wait_order(client: &Client, id: &ClientOrderId, done: impl Fn(&OrderView) -> bool) -> OrderView {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let view = client.order(id).await.unwrap().expect("tracked");
+        if done(&view) || tokio::time::Instant::now() >= deadline {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits until the client has no open order (5 s at most).
+async fn wait_settled(client: &Client) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !client.open_orders().await.unwrap().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The ledger's balances equal the exchange's, asset by asset.
+fn ledger_equals_exchange(setup: &Setup) -> Result<(), String> {
+    let ex = lock(&setup.exchange);
+    for (asset, theirs) in ex.balances() {
+        let ledger = setup.client.ledger();
+        let ours = ledger.asset_id(&asset).and_then(|id| ledger.balance(id).ok()).unwrap_or_default();
+        if ours != theirs {
+            return Err(format!("{asset}: ledger {ours:?} vs exchange {theirs:?}"));
+        }
+    }
+    Ok(())
+}
+
+async fn finish(setup: Setup) {
+    let Setup { client, server, .. } = setup;
+    client.shutdown().await.unwrap();
+    if let Some(server) = server {
+        server.shutdown().await;
+    }
+}
+
+fn limit(id: &str, side: Side, qty: rust_decimal::Decimal, price: rust_decimal::Decimal) -> (ClientOrderId, Intent) {
+    let id = ClientOrderId::new(id).unwrap();
+    (id, Intent::new(OrderRequest::limit("BTCUSDT", side, qty, price).with_client_order_id(id)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scenarios, each run on both backends.
+
+/// Start-up loads the balances; a resting order partly fills, the rest is canceled; the ledger
+/// equals the exchange after.
+async fn partial_fill_then_cancel(backend: Backend) {
+    let s = setup(backend).await;
+    ledger_equals_exchange(&s).unwrap();
+    let mut events = s.client.events();
+    let (id, intent) = limit("conf-partial", Side::Buy, dec!(0.5), dec!(64990));
+    s.client.place(intent).await.unwrap();
+    let view = wait_order(&s.client, &id, |v| v.state == OrderState::New).await;
+    assert_eq!(view.state, OrderState::New, "{backend:?}");
+    {
+        let mut ex = lock(&s.exchange);
+        let now = SystemClock.now_millis();
+        ex.set_price(now, "BTCUSDT", dec!(64989.99));
+    }
+    let view = wait_order(&s.client, &id, |v| v.state == OrderState::PartiallyFilled).await;
+    assert_eq!(view.state, OrderState::PartiallyFilled, "{backend:?}");
+    assert!(view.executed_qty > dec!(0) && view.executed_qty < dec!(0.5));
+    s.client.cancel(&id).await.unwrap();
+    let view = wait_order(&s.client, &id, |v| v.state == OrderState::Canceled).await;
+    assert_eq!(view.state, OrderState::Canceled, "{backend:?}");
+    wait_settled(&s.client).await;
+    ledger_equals_exchange(&s).unwrap();
+    // The events told the same story, in order.
+    let mut states = Vec::new();
+    while let Some(event) = events.try_next() {
+        if let ClientEvent::Engine(Event::Order(u)) = event
+            && u.client_order_id == id
+        {
+            states.push(u.state);
+        }
+    }
+    let expected = [OrderState::New, OrderState::PartiallyFilled, OrderState::Canceled];
+    let mut seen = states.iter().filter(|s| expected.contains(s));
+    for want in expected {
+        assert!(seen.any(|s| *s == want), "{backend:?}: {want:?} missing from {states:?}");
+    }
+    finish(s).await;
+}
+
+/// An order the filters refuse never leaves, with Binance's filter name.
+async fn refused_before_sending(backend: Backend) {
+    let s = setup(backend).await;
+    let (id, intent) = limit("conf-refused", Side::Buy, dec!(0.00000001), dec!(65000));
+    let err = s.client.place(intent).await.unwrap_err();
+    match &err {
+        ClientError::Submit(SubmitError::Filter(f)) => assert_eq!(f.filter_type(), "LOT_SIZE"),
+        other => panic!("{backend:?}: {other:?}"),
+    }
+    assert_eq!(lock(&s.exchange).orders_with_client_id("BTCUSDT", id.as_str()), 0);
+    assert!(s.client.order(&id).await.unwrap().is_none());
+    finish(s).await;
+}
+
+/// The answer to an order is lost: the client queries, never posts again; exactly one order.
+async fn lost_answer_no_duplicate(backend: Backend) {
+    let s = setup(backend).await;
+    lock(&s.exchange).inject(Fault::DropResponse);
+    let id = ClientOrderId::new("conf-lost").unwrap();
+    let order = OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01)).with_client_order_id(id);
+    s.client.place(Intent::new(order).with_price_bound(dec!(70000))).await.unwrap();
+    let view = wait_order(&s.client, &id, |v| v.state == OrderState::Filled).await;
+    assert_eq!(view.state, OrderState::Filled, "{backend:?}");
+    assert_eq!(lock(&s.exchange).orders_with_client_id("BTCUSDT", "conf-lost"), 1);
+    wait_settled(&s.client).await;
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
+/// The user-data connection drops: the client reconnects, re-subscribes, and events flow.
+async fn reconnects_after_drop(backend: Backend) {
+    let s = setup(backend).await;
+    let mut events = s.client.events();
+    {
+        let mut ex = lock(&s.exchange);
+        let now = SystemClock.now_millis();
+        for conn in ex.ws_connections() {
+            ex.ws_fault(now, conn, WsFault::Disconnect);
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut reconnected = false;
+    while !reconnected {
+        match tokio::time::timeout_at(deadline, events.next()).await {
+            Ok(Some(ClientEvent::Connected { reconnects })) => reconnected = reconnects >= 1,
+            Ok(Some(_)) => {}
+            other => panic!("{backend:?}: no reconnect: {other:?}"),
+        }
+    }
+    assert_eq!(s.client.stats().await.unwrap().reconnects, 1);
+    // Events arrive on the new connection: a resting order gets its fill.
+    let (id, intent) = limit("conf-after-drop", Side::Sell, dec!(0.01), dec!(65010));
+    s.client.place(intent).await.unwrap();
+    wait_order(&s.client, &id, |v| v.state == OrderState::New).await;
+    {
+        let mut ex = lock(&s.exchange);
+        let now = SystemClock.now_millis();
+        ex.set_price(now, "BTCUSDT", dec!(65020));
+    }
+    let view = wait_order(&s.client, &id, |v| v.state == OrderState::Filled).await;
+    assert_eq!(view.state, OrderState::Filled, "{backend:?}");
+    wait_settled(&s.client).await;
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
+/// `serverShutdown`: a new connection opens before the old one closes (no gap reported).
+async fn server_shutdown_renews(backend: Backend) {
+    let s = setup(backend).await;
+    let mut events = s.client.events();
+    {
+        let mut ex = lock(&s.exchange);
+        let now = SystemClock.now_millis();
+        for conn in ex.ws_connections() {
+            ex.ws_fault(now, conn, WsFault::ServerShutdown);
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, events.next()).await {
+            Ok(Some(ClientEvent::Connected { reconnects: 1 })) => break,
+            Ok(Some(event)) => seen.push(event),
+            other => panic!("{backend:?}: no new connection: {other:?} after {seen:?}"),
+        }
+    }
+    assert!(seen.iter().any(|e| matches!(e, ClientEvent::Engine(Event::ServerShutdown { .. }))), "{seen:?}");
+    assert!(!seen.iter().any(|e| matches!(e, ClientEvent::Disconnected { .. })), "{backend:?}: a gap: {seen:?}");
+    finish(s).await;
+}
+
+/// Shutdown cancels what is open, as configured; or keeps it.
+async fn shutdown_cancels_or_keeps(backend: Backend) {
+    for keep in [false, true] {
+        let s =
+            setup_with(backend, |c| c.on_shutdown = if keep { OnShutdown::KeepOrders } else { OnShutdown::CancelAll })
+                .await;
+        let (id, intent) = limit("conf-shutdown", Side::Buy, dec!(0.01), dec!(60000));
+        s.client.place(intent).await.unwrap();
+        wait_order(&s.client, &id, |v| v.state == OrderState::New).await;
+        let Setup { client, exchange, server } = s;
+        let report = client.shutdown().await.unwrap();
+        let status = lock(&exchange).order_status("BTCUSDT", "conf-shutdown");
+        if keep {
+            assert_eq!(status, Some(aegis_exchange::OrderStatus::New), "{backend:?}");
+            assert_eq!(report.left_open.len(), 1);
+        } else {
+            assert_eq!(status, Some(aegis_exchange::OrderStatus::Canceled), "{backend:?}");
+            assert_eq!(report.canceled_symbols, vec!["BTCUSDT".to_owned()]);
+            assert!(report.left_open.is_empty(), "{:?}", report.left_open);
+        }
+        if let Some(server) = server {
+            server.shutdown().await;
+        }
+    }
+}
+
+/// A 418 halts the client: the kill switch trips and orders are refused until reset.
+async fn ban_halts(backend: Backend) {
+    let s = setup(backend).await;
+    {
+        let mut ex = lock(&s.exchange);
+        let now = SystemClock.now_millis();
+        ex.ban(now, 60_000);
+    }
+    // The next request meets the ban.
+    let (_, intent) = limit("conf-banned", Side::Buy, dec!(0.01), dec!(60000));
+    s.client.place(intent).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while s.client.stats().await.unwrap().kill_switch.is_none() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let stats = s.client.stats().await.unwrap();
+    assert!(matches!(stats.kill_switch, Some(KillReason::Banned { .. })), "{backend:?}: {stats:?}");
+    let (_, intent) = limit("conf-after-ban", Side::Buy, dec!(0.01), dec!(60000));
+    assert!(matches!(s.client.place(intent).await, Err(ClientError::Submit(SubmitError::Killed(_)))));
+    finish(s).await;
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod in_process {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Backend::InProcess).await })*
+        }
+        mod loopback {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Backend::Loopback).await })*
+        }
+    };
+}
+
+on_both!(
+    partial_fill_then_cancel,
+    refused_before_sending,
+    lost_answer_no_duplicate,
+    reconnects_after_drop,
+    server_shutdown_renews,
+    shutdown_cancels_or_keeps,
+    ban_halts,
+);
