@@ -341,3 +341,89 @@ on_both!(
     shutdown_cancels_or_keeps,
     ban_halts,
 );
+
+/// Market streams: messages flow, poisoned frames are refused and counted, a drop reconnects
+/// with the same streams.
+async fn market_stream_survives_poison_and_drops(backend: Backend) {
+    use aegis_exchange::client::{MarketConfig, MarketItem, MarketStream};
+    let s = setup(backend).await;
+    {
+        // A walking market, so frames keep coming.
+        let mut ex = lock(&s.exchange);
+        let now = SystemClock.now_millis();
+        ex.set_price(now, "BTCUSDT", dec!(65001));
+    }
+    let env = match (&s.server, backend) {
+        (Some(server), _) => {
+            Environment::Custom { rest: server.http_url(), ws_api: String::new(), streams: server.ws_url() }
+        }
+        _ => PaperTransport::environment(),
+    };
+    let ws: Arc<dyn aegis_exchange::transport::WsTransport> = match backend {
+        Backend::InProcess => Arc::new(PaperTransport::shared(Arc::clone(&s.exchange), Arc::new(SystemClock))),
+        Backend::Loopback => Arc::new(TungsteniteTransport::new().unwrap()),
+    };
+    let mut config = MarketConfig::default();
+    config.reconnect.initial = Duration::from_millis(20);
+    let streams = vec!["btcusdt@trade".to_owned(), "btcusdt@bookTicker".to_owned()];
+    let mut market = MarketStream::connect(ws, &env, streams, config, Arc::new(SystemClock));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let (mut connected, mut poisoned, mut injected_poison, mut dropped, mut after_drop) = (0, 0, false, false, 0);
+    let mut price_step = 0;
+    while after_drop < 3 {
+        // Move the price so frames flow.
+        price_step += 1;
+        {
+            let mut ex = lock(&s.exchange);
+            let now = SystemClock.now_millis();
+            ex.set_price(now, "BTCUSDT", dec!(65000) + rust_decimal::Decimal::from(price_step % 7));
+        }
+        let item = match tokio::time::timeout_at(deadline, market.next()).await {
+            Ok(Some(item)) => item,
+            other => panic!("{backend:?}: stream stalled: {other:?} (connected {connected}, poisoned {poisoned})"),
+        };
+        match item {
+            MarketItem::Connected { .. } => connected += 1,
+            MarketItem::Rejected(_) => poisoned += 1,
+            MarketItem::Message(_) if connected == 1 && !injected_poison => {
+                injected_poison = true;
+                let mut ex = lock(&s.exchange);
+                let now = SystemClock.now_millis();
+                for conn in ex.ws_connections() {
+                    ex.ws_fault(now, conn, WsFault::Poison);
+                }
+            }
+            MarketItem::Message(_) if poisoned >= 1 && !dropped => {
+                dropped = true;
+                let mut ex = lock(&s.exchange);
+                let now = SystemClock.now_millis();
+                for conn in ex.ws_connections() {
+                    ex.ws_fault(now, conn, WsFault::Disconnect);
+                }
+            }
+            MarketItem::Message(m) if connected == 2 => {
+                assert!(m.stream.is_some(), "combined frames name their stream");
+                after_drop += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(poisoned >= 1);
+    let stats = market.stats();
+    assert_eq!(stats.reconnects, 1);
+    assert!(stats.decoder.poisoned_total() + stats.decoder.malformed() >= 1, "{stats:?}");
+    market.close().await;
+    finish(s).await;
+}
+
+mod market {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn in_process() {
+        super::market_stream_survives_poison_and_drops(super::Backend::InProcess).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn loopback() {
+        super::market_stream_survives_poison_and_drops(super::Backend::Loopback).await
+    }
+}

@@ -446,3 +446,22 @@ impl Client {
         report
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_within_half_to_full_and_stops_at_the_cap() {
+        let b = Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(2), seed: 1 };
+        for (attempt, full) in [(0u32, 100u64), (1, 200), (2, 400), (3, 800), (4, 1600), (5, 2000), (40, 2000)] {
+            let delays: Vec<u64> = (0..64u64)
+                .map(|r| u64::try_from(b.delay(attempt, r.wrapping_mul(0x9e37_79b9_7f4a_7c15)).as_millis()).unwrap())
+                .collect();
+            assert!(delays.iter().all(|d| (full / 2..=full).contains(d)), "attempt {attempt}: {delays:?}");
+            // Jitter: not all the same.
+            assert!(delays.iter().any(|d| *d != delays[0]), "attempt {attempt}: no jitter");
+        }
+    }
+}

@@ -183,7 +183,8 @@ impl Market {
         }
     }
 
-    /// Walks the price up to `now`: one step per `step_ms` elapsed. Returns whether it moved.
+    /// Walks the price up to `now`: one step (and one public trade) per `step_ms` elapsed.
+    /// Returns whether it moved.
     pub(crate) fn advance(&mut self, now: i64, walk: &WalkConfig) -> bool {
         if self.replay {
             return false;
@@ -205,7 +206,10 @@ impl Market {
             let moved = self.tick.checked_mul(Decimal::from(ticks)).and_then(|d| price.checked_add(d)).unwrap_or(price);
             price = if moved < floor { floor.max(price) } else { moved };
             let at = last + step_ms.saturating_mul(i64::try_from(i + 1).unwrap_or(i64::MAX));
-            self.sample(at, price);
+            // The market's own participants trade the step's price (one lot), so trade streams
+            // move with the walk.
+            let step = self.step;
+            self.record_trade(at, price, step, ticks < 0);
         }
         self.last_step_ms = Some(last.saturating_add(step_ms.saturating_mul(i64::try_from(steps).unwrap_or(i64::MAX))));
         self.mid = Some(price);
