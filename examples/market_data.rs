@@ -159,12 +159,11 @@ async fn main() -> Result<(), Error> {
             MarketItem::Message(message) => {
                 if let MarketEvent::DepthUpdate(diff) = &message.event
                     && let Some(sync) = books.get_mut(diff.symbol.as_str())
+                    && (sync.on_diff(diff.clone()).is_err() || sync.needs_snapshot())
                 {
-                    if sync.on_diff(diff.clone()).is_err() || sync.needs_snapshot() {
-                        let snapshot = venue.depth(diff.symbol.as_str(), 1000).await?;
-                        if sync.on_snapshot(&snapshot).is_ok() {
-                            resyncs += 1;
-                        }
+                    let snapshot = venue.depth(diff.symbol.as_str(), 1000).await?;
+                    if sync.on_snapshot(&snapshot).is_ok() {
+                        resyncs += 1;
                     }
                 }
                 if producer.push(message.event).is_err() {
