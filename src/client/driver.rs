@@ -377,7 +377,9 @@ impl Driver {
         let Some(s) = &self.stopping else { return false };
         let settled = self.config.on_shutdown == OnShutdown::KeepOrders
             || self.engine.orders().open().all(|(_, v)| !s.canceled_symbols.contains(&v.symbol));
-        now >= s.deadline || (settled && self.in_flight.is_empty())
+        // Banned: nothing can be sent before the ban ends, so waiting is pointless.
+        let banned = matches!(self.engine.kill_switch(), Some(KillReason::Banned { .. }));
+        now >= s.deadline || ((settled || banned) && self.in_flight.is_empty())
     }
 
     async fn finish(&mut self) {

@@ -1,5 +1,5 @@
 //! The async client (feature `client`): one tokio task pumps the sans-IO
-//! [`Engine`] through an [`HttpTransport`] and a [`WsTransport`], and a [`Client`] handle talks
+//! [`Engine`](crate::engine::Engine) through an [`HttpTransport`] and a [`WsTransport`], and a [`Client`] handle talks
 //! to it. [`MarketStream`] does the same for market streams.
 //!
 //! What the driver does for you:

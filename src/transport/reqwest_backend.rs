@@ -24,7 +24,8 @@ pub struct ReqwestTransport {
 }
 
 impl ReqwestTransport {
-    /// A transport with a keep-alive pool, Nagle off and a 5 s connect timeout.
+    /// A transport with a keep-alive pool (at most 8 idle connections per host, closed after
+    /// 50 s idle), Nagle off and a 5 s connect timeout.
     ///
     /// # Errors
     /// [`TransportError::Invalid`] if the TLS set-up fails.
@@ -34,6 +35,9 @@ impl ReqwestTransport {
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(5))
             .pool_idle_timeout(Duration::from_secs(50))
+            // A burst (a reconciliation querying many orders) must not leave dozens of idle
+            // sockets behind.
+            .pool_max_idle_per_host(8)
             .user_agent(concat!("aegis-exchange/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| TransportError::Invalid(e.to_string()))?;
