@@ -271,6 +271,44 @@ async fn server_shutdown_renews(backend: Backend) {
     finish(s).await;
 }
 
+/// Before the 24 h cut (here: an age limit of 300 ms) the connection is renewed, the new one
+/// opened before the old one closes; a connection silent past `idle_timeout` is replaced.
+async fn renews_by_age_and_replaces_silent_connections(backend: Backend) {
+    for idle in [false, true] {
+        let s = setup_with(backend, |c| {
+            if idle {
+                // The paper exchange pings every 20 s; an idle user-data stream sends nothing
+                // else, so 300 ms of silence marks it dead.
+                c.idle_timeout = Duration::from_millis(300);
+            } else {
+                c.max_connection_age = Duration::from_millis(300);
+            }
+        })
+        .await;
+        let mut events = s.client.events();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let mut seen = Vec::new();
+        loop {
+            match tokio::time::timeout_at(deadline, events.next()).await {
+                Ok(Some(ClientEvent::Connected { reconnects: 1 })) => break,
+                Ok(Some(event)) => seen.push(event),
+                other => panic!("{backend:?} idle={idle}: no renewal: {other:?} after {seen:?}"),
+            }
+        }
+        let gaps = seen.iter().filter(|e| matches!(e, ClientEvent::Disconnected { .. })).count();
+        if idle {
+            assert_eq!(gaps, 1, "{backend:?}: a silent connection is reported lost: {seen:?}");
+        } else {
+            assert_eq!(gaps, 0, "{backend:?}: renewal by age left a gap: {seen:?}");
+        }
+        // Still trading on the new connection.
+        let (id, intent) = limit("conf-renewed", Side::Buy, dec!(0.01), dec!(60000));
+        s.client.place(intent).await.unwrap();
+        assert_eq!(wait_order(&s.client, &id, |v| v.state == OrderState::New).await.state, OrderState::New);
+        finish(s).await;
+    }
+}
+
 /// Shutdown cancels what is open, as configured; or keeps it.
 async fn shutdown_cancels_or_keeps(backend: Backend) {
     for keep in [false, true] {
@@ -338,6 +376,7 @@ on_both!(
     lost_answer_no_duplicate,
     reconnects_after_drop,
     server_shutdown_renews,
+    renews_by_age_and_replaces_silent_connections,
     shutdown_cancels_or_keeps,
     ban_halts,
 );
