@@ -25,7 +25,7 @@ pub struct MarketConfig {
     /// What the sanitiser accepts.
     pub sanitize: SanitizeConfig,
     /// Items waiting for the reader; a full queue slows the reading (and Binance then drops a
-    /// consumer that stays behind). Default 65 536.
+    /// consumer that stays behind). Default 8192 (a few megabytes at most).
     pub capacity: usize,
 }
 
@@ -36,7 +36,7 @@ impl Default for MarketConfig {
             max_connection_age: Duration::from_secs(23 * 3600 + 1800),
             idle_timeout: Duration::from_secs(60),
             sanitize: SanitizeConfig::default(),
-            capacity: 65_536,
+            capacity: 8192,
         }
     }
 }
