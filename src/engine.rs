@@ -29,12 +29,12 @@
 //! engine.ledger().credit(usdt, dec!(1000)).unwrap();
 //! let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(65000));
 //! let id = engine.submit(1_760_000_000_000, Intent::new(order)).unwrap();
-//! // First a time sync (the engine has none yet), then the signed order.
+//! // The signed order goes out first, then a time sync (the engine has none yet).
 //! let mut paths = Vec::new();
 //! while let Output::Http { request, .. } = engine.poll_output() {
 //!     paths.push(request.uri().path().to_owned());
 //! }
-//! assert_eq!(paths, ["/api/v3/time", "/api/v3/order"]);
+//! assert_eq!(paths, ["/api/v3/order", "/api/v3/time"]);
 //! assert_eq!(engine.ledger().balance(usdt).unwrap().locked, dec!(65));
 //! # let _ = id;
 //! ```
@@ -469,7 +469,13 @@ impl Engine {
             submit = submit.with_price_bound(bound);
         }
         self.orders.submit(now, submit)?;
-        self.waiting.push_back(Waiting { client_order_id: id, valid, until: now });
+        let waiting = Waiting { client_order_id: id, valid, until: now };
+        // Nothing queued ahead of it: straight out (or into the queue if the limiter says wait).
+        if self.waiting.is_empty() {
+            self.dispatch(now, waiting);
+        } else {
+            self.waiting.push_back(waiting);
+        }
         self.pump(now);
         Ok(id)
     }
@@ -928,6 +934,32 @@ impl Engine {
 
     /// Sends what can go now: queued orders the limiter admits, queries the tracker asks for,
     /// a time re-sync when due.
+    /// Sends an order whose turn has come, if the limiter allows. `false`: it must wait (it is
+    /// back at the front of the queue).
+    fn dispatch(&mut self, now: i64, w: Waiting) -> bool {
+        let Ok(request) = self.rest.new_order(&w.valid, self.time.server_now(now)) else {
+            let applied = self.orders.on_not_sent(&w.client_order_id);
+            self.emit_applied(applied);
+            return true;
+        };
+        match self.limiter.admit(Cost::from(request.cost), now) {
+            Admit::Proceed => self.send(now, request, Purpose::Place(w.client_order_id)),
+            Admit::Wait { until_ms } => {
+                self.waiting.push_front(Waiting { until: until_ms, ..w });
+                return false;
+            }
+            Admit::Refused(refusal) => {
+                let applied = self.orders.on_not_sent(&w.client_order_id);
+                self.outputs.push_back(Output::Event(Event::NotSent {
+                    client_order_id: w.client_order_id,
+                    reason: format!("{refusal:?}"),
+                }));
+                self.emit_applied(applied);
+            }
+        }
+        true
+    }
+
     fn pump(&mut self, now: i64) {
         if self.account_check_pending
             && self.querying.is_empty()
@@ -948,25 +980,8 @@ impl Engine {
                 break;
             }
             let Some(w) = self.waiting.pop_front() else { break };
-            let Ok(request) = self.rest.new_order(&w.valid, self.time.server_now(now)) else {
-                let applied = self.orders.on_not_sent(&w.client_order_id);
-                self.emit_applied(applied);
-                continue;
-            };
-            match self.limiter.admit(Cost::from(request.cost), now) {
-                Admit::Proceed => self.send(now, request, Purpose::Place(w.client_order_id)),
-                Admit::Wait { until_ms } => {
-                    self.waiting.push_front(Waiting { until: until_ms, ..w });
-                    break;
-                }
-                Admit::Refused(refusal) => {
-                    let applied = self.orders.on_not_sent(&w.client_order_id);
-                    self.outputs.push_back(Output::Event(Event::NotSent {
-                        client_order_id: w.client_order_id,
-                        reason: format!("{refusal:?}"),
-                    }));
-                    self.emit_applied(applied);
-                }
+            if !self.dispatch(now, w) {
+                break;
             }
         }
         while let Some(action) = self.orders.poll_action(now) {

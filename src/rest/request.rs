@@ -2,6 +2,7 @@
 //! its rate-limit cost, signed when the endpoint requires it.
 
 use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request};
 
 use crate::clock::{RecvWindow, TimeUnit};
@@ -141,20 +142,37 @@ pub enum BuildError {
 pub struct Rest {
     env: Environment,
     credentials: Option<Credentials>,
+    /// The API key as a header value, made once (`None`: not a valid header value).
+    api_key_header: Option<HeaderValue>,
     recv_window: RecvWindow,
     time_unit: TimeUnit,
 }
+
+/// `X-MBX-APIKEY`.
+const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-mbx-apikey");
+/// `X-MBX-TIME-UNIT`.
+const TIME_UNIT_HEADER: HeaderName = HeaderName::from_static("x-mbx-time-unit");
 
 impl Rest {
     /// Public endpoints only (add credentials for signed ones).
     #[must_use]
     pub fn new(env: Environment) -> Self {
-        Self { env, credentials: None, recv_window: RecvWindow::default(), time_unit: TimeUnit::default() }
+        Self {
+            env,
+            credentials: None,
+            api_key_header: None,
+            recv_window: RecvWindow::default(),
+            time_unit: TimeUnit::default(),
+        }
     }
 
     /// Signs with `credentials`.
     #[must_use]
     pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.api_key_header = HeaderValue::from_str(credentials.expose_api_key()).ok().map(|mut v| {
+            v.set_sensitive(true);
+            v
+        });
         self.credentials = Some(credentials);
         self
     }
@@ -219,14 +237,22 @@ impl Rest {
             uri.push('?');
             uri.push_str(&query);
         }
-        let mut builder = Request::builder().method(method).uri(uri);
-        if signed && let Some(creds) = &self.credentials {
-            builder = builder.header("X-MBX-APIKEY", creds.expose_api_key());
+        // Built in place rather than through `http::request::Builder`, which moves its parts at
+        // every step (measurable on the order path).
+        let uri = http::Uri::try_from(uri).map_err(|e| BuildError::Url(e.to_string()))?;
+        let mut request = Request::new(Bytes::new());
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        if signed && self.credentials.is_some() {
+            let key = self
+                .api_key_header
+                .clone()
+                .ok_or_else(|| BuildError::Url("the API key is not a valid header value".to_owned()))?;
+            request.headers_mut().insert(API_KEY_HEADER, key);
         }
         if self.time_unit == TimeUnit::Microsecond {
-            builder = builder.header("X-MBX-TIME-UNIT", self.time_unit.as_str());
+            request.headers_mut().insert(TIME_UNIT_HEADER, HeaderValue::from_static("MICROSECOND"));
         }
-        let request = builder.body(Bytes::new()).map_err(|e| BuildError::Url(e.to_string()))?;
         Ok(RestRequest { request, cost, signed })
     }
 
