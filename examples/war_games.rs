@@ -715,38 +715,16 @@ async fn signature_vectors() -> Verdict {
     let want = "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71";
     ensure!(got == want, "HMAC: {got} != {want}");
     // RFC 8032 §7.1 TEST 1 (empty message).
-    let seed = hex_decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")?;
+    let seed = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").or_fail("hex")?;
     let ed = Ed25519::from_seed(&seed).or_fail("seed")?;
     let sig = ed.sign(b"").to_string();
-    let want_ed = hex_decode(
+    let want_ed = hex::decode(
         "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
-    )?;
-    let got_ed = base64_decode(&sig)?;
+    )
+    .or_fail("hex")?;
+    let got_ed = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &sig).or_fail("base64")?;
     ensure!(got_ed == want_ed, "Ed25519: {sig}");
     Ok(format!("HMAC-SHA256 {got} (Binance's example); Ed25519 RFC 8032 TEST 1 matches ({sig})"))
-}
-
-fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()).ok_or_else(|| "bad hex".to_owned()))
-        .collect()
-}
-
-fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes().filter(|c| *c != b'=') {
-        let v = ALPHABET.iter().position(|a| *a == c).ok_or("bad base64")?;
-        acc = (acc << 6) | u32::try_from(v).map_err(|e| e.to_string())?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((acc >> bits) & 0xff).map_err(|e| e.to_string())?);
-        }
-    }
-    Ok(out)
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -63,6 +63,13 @@ mod reply;
 mod routes;
 #[cfg(feature = "paper-server")]
 pub mod server;
+
+/// Locks an exchange shared by the adapters; a lock poisoned by a panic elsewhere is still
+/// usable (every exchange method leaves it consistent before it could panic).
+#[cfg(any(feature = "client", feature = "paper-server"))]
+fn lock(exchange: &std::sync::Mutex<PaperExchange>) -> std::sync::MutexGuard<'_, PaperExchange> {
+    exchange.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 mod throttle;
 #[cfg(feature = "client")]
 mod transport;

@@ -20,7 +20,7 @@
 //! ```
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -34,7 +34,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use super::{Delivery, PaperExchange, WsOut};
+use super::{Delivery, PaperExchange, WsOut, lock};
 use crate::clock::{Clock, SystemClock};
 
 /// The largest request head and body the server reads.
@@ -51,10 +51,6 @@ pub struct PaperServer {
     ws: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
-}
-
-fn lock(exchange: &Mutex<PaperExchange>) -> MutexGuard<'_, PaperExchange> {
-    exchange.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl PaperServer {

@@ -1,14 +1,14 @@
 //! The paper exchange as a transport (feature `client`): both traits served in process, no
 //! sockets, so the async client runs offline exactly as it runs against Binance.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use super::{Delivery, PaperExchange, WsOut};
+use super::{Delivery, PaperExchange, WsOut, lock};
 use crate::clock::Clock;
 use crate::rest::Environment;
 use crate::transport::{BoxFuture, HttpTransport, TransportError, WsConnection, WsMessage, WsTransport};
@@ -40,10 +40,6 @@ const INBOX: usize = 4096;
 pub struct PaperTransport {
     exchange: Arc<Mutex<PaperExchange>>,
     clock: Arc<dyn Clock>,
-}
-
-fn lock(exchange: &Mutex<PaperExchange>) -> MutexGuard<'_, PaperExchange> {
-    exchange.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The path (and query) of a URL: what the paper exchange routes on.
