@@ -124,6 +124,15 @@ fn ledger_equals_exchange(setup: &Setup) -> Result<(), String> {
     Ok(())
 }
 
+/// Injects `fault` on every open WebSocket connection of the exchange.
+fn fault_every_connection(exchange: &Mutex<PaperExchange>, fault: WsFault) {
+    let mut ex = lock(exchange);
+    let now = SystemClock.now_millis();
+    for conn in ex.ws_connections() {
+        ex.ws_fault(now, conn, fault);
+    }
+}
+
 async fn finish(setup: Setup) {
     let Setup { client, server, .. } = setup;
     client.shutdown().await.unwrap();
@@ -213,13 +222,7 @@ async fn lost_answer_no_duplicate(backend: Backend) {
 async fn reconnects_after_drop(backend: Backend) {
     let s = setup(backend).await;
     let mut events = s.client.events();
-    {
-        let mut ex = lock(&s.exchange);
-        let now = SystemClock.now_millis();
-        for conn in ex.ws_connections() {
-            ex.ws_fault(now, conn, WsFault::Disconnect);
-        }
-    }
+    fault_every_connection(&s.exchange, WsFault::Disconnect);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let mut reconnected = false;
     while !reconnected {
@@ -250,13 +253,7 @@ async fn reconnects_after_drop(backend: Backend) {
 async fn server_shutdown_renews(backend: Backend) {
     let s = setup(backend).await;
     let mut events = s.client.events();
-    {
-        let mut ex = lock(&s.exchange);
-        let now = SystemClock.now_millis();
-        for conn in ex.ws_connections() {
-            ex.ws_fault(now, conn, WsFault::ServerShutdown);
-        }
-    }
+    fault_every_connection(&s.exchange, WsFault::ServerShutdown);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let mut seen = Vec::new();
     loop {
@@ -426,19 +423,11 @@ async fn market_stream_survives_poison_and_drops(backend: Backend) {
             MarketItem::Rejected(_) => poisoned += 1,
             MarketItem::Message(_) if connected == 1 && !injected_poison => {
                 injected_poison = true;
-                let mut ex = lock(&s.exchange);
-                let now = SystemClock.now_millis();
-                for conn in ex.ws_connections() {
-                    ex.ws_fault(now, conn, WsFault::Poison);
-                }
+                fault_every_connection(&s.exchange, WsFault::Poison);
             }
             MarketItem::Message(_) if poisoned >= 1 && !dropped => {
                 dropped = true;
-                let mut ex = lock(&s.exchange);
-                let now = SystemClock.now_millis();
-                for conn in ex.ws_connections() {
-                    ex.ws_fault(now, conn, WsFault::Disconnect);
-                }
+                fault_every_connection(&s.exchange, WsFault::Disconnect);
             }
             MarketItem::Message(m) if connected == 2 => {
                 assert!(m.stream.is_some(), "combined frames name their stream");
