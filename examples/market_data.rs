@@ -174,8 +174,7 @@ async fn main() -> Result<(), Error> {
         }
     }
     running.store(false, Ordering::Release);
-    let stats = market.stats();
-    market.close().await;
+    let stats = market.close().await;
     let summary = reader.join().map_err(|_| "the consumer thread panicked")?;
     println!("\nafter {seconds} s:");
     println!(

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aegis_exchange::client::{Client, ClientConfig, ClientError, ClientEvent, OnShutdown};
+use aegis_exchange::client::{Client, ClientConfig, ClientError, ClientEvent, Events, OnShutdown};
 use aegis_exchange::clock::{Clock, SystemClock};
 use aegis_exchange::engine::{EngineConfig, Event, Intent, KillReason, SubmitError};
 use aegis_exchange::orders::{OrderState, OrderView};
@@ -133,6 +133,24 @@ fn fault_every_connection(exchange: &Mutex<PaperExchange>, fault: WsFault) {
     }
 }
 
+/// The events up to the first reconnection (5 s at most; the test fails without one).
+async fn until_reconnected(events: &mut Events, what: &str) -> Vec<ClientEvent> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, events.next()).await {
+            Ok(Some(ClientEvent::Connected { reconnects: 1 })) => return seen,
+            Ok(Some(event)) => seen.push(event),
+            other => panic!("{what}: no reconnection: {other:?} after {seen:?}"),
+        }
+    }
+}
+
+/// Moves BTCUSDT's price now.
+fn set_price(exchange: &Mutex<PaperExchange>, price: rust_decimal::Decimal) {
+    lock(exchange).set_price(SystemClock.now_millis(), "BTCUSDT", price);
+}
+
 async fn finish(setup: Setup) {
     let Setup { client, server, .. } = setup;
     client.shutdown().await.unwrap();
@@ -159,11 +177,7 @@ async fn partial_fill_then_cancel(backend: Backend) {
     s.client.place(intent).await.unwrap();
     let view = wait_order(&s.client, &id, |v| v.state == OrderState::New).await;
     assert_eq!(view.state, OrderState::New, "{backend:?}");
-    {
-        let mut ex = lock(&s.exchange);
-        let now = SystemClock.now_millis();
-        ex.set_price(now, "BTCUSDT", dec!(64989.99));
-    }
+    set_price(&s.exchange, dec!(64989.99));
     let view = wait_order(&s.client, &id, |v| v.state == OrderState::PartiallyFilled).await;
     assert_eq!(view.state, OrderState::PartiallyFilled, "{backend:?}");
     assert!(view.executed_qty > dec!(0) && view.executed_qty < dec!(0.5));
@@ -223,25 +237,13 @@ async fn reconnects_after_drop(backend: Backend) {
     let s = setup(backend).await;
     let mut events = s.client.events();
     fault_every_connection(&s.exchange, WsFault::Disconnect);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let mut reconnected = false;
-    while !reconnected {
-        match tokio::time::timeout_at(deadline, events.next()).await {
-            Ok(Some(ClientEvent::Connected { reconnects })) => reconnected = reconnects >= 1,
-            Ok(Some(_)) => {}
-            other => panic!("{backend:?}: no reconnect: {other:?}"),
-        }
-    }
+    until_reconnected(&mut events, &format!("{backend:?}")).await;
     assert_eq!(s.client.stats().await.unwrap().reconnects, 1);
     // Events arrive on the new connection: a resting order gets its fill.
     let (id, intent) = limit("conf-after-drop", Side::Sell, dec!(0.01), dec!(65010));
     s.client.place(intent).await.unwrap();
     wait_order(&s.client, &id, |v| v.state == OrderState::New).await;
-    {
-        let mut ex = lock(&s.exchange);
-        let now = SystemClock.now_millis();
-        ex.set_price(now, "BTCUSDT", dec!(65020));
-    }
+    set_price(&s.exchange, dec!(65020));
     let view = wait_order(&s.client, &id, |v| v.state == OrderState::Filled).await;
     assert_eq!(view.state, OrderState::Filled, "{backend:?}");
     wait_settled(&s.client).await;
@@ -254,15 +256,7 @@ async fn server_shutdown_renews(backend: Backend) {
     let s = setup(backend).await;
     let mut events = s.client.events();
     fault_every_connection(&s.exchange, WsFault::ServerShutdown);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let mut seen = Vec::new();
-    loop {
-        match tokio::time::timeout_at(deadline, events.next()).await {
-            Ok(Some(ClientEvent::Connected { reconnects: 1 })) => break,
-            Ok(Some(event)) => seen.push(event),
-            other => panic!("{backend:?}: no new connection: {other:?} after {seen:?}"),
-        }
-    }
+    let seen = until_reconnected(&mut events, &format!("{backend:?}")).await;
     assert!(seen.iter().any(|e| matches!(e, ClientEvent::Engine(Event::ServerShutdown { .. }))), "{seen:?}");
     assert!(!seen.iter().any(|e| matches!(e, ClientEvent::Disconnected { .. })), "{backend:?}: a gap: {seen:?}");
     finish(s).await;
@@ -283,15 +277,7 @@ async fn renews_by_age_and_replaces_silent_connections(backend: Backend) {
         })
         .await;
         let mut events = s.client.events();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        let mut seen = Vec::new();
-        loop {
-            match tokio::time::timeout_at(deadline, events.next()).await {
-                Ok(Some(ClientEvent::Connected { reconnects: 1 })) => break,
-                Ok(Some(event)) => seen.push(event),
-                other => panic!("{backend:?} idle={idle}: no renewal: {other:?} after {seen:?}"),
-            }
-        }
+        let seen = until_reconnected(&mut events, &format!("{backend:?} idle={idle}")).await;
         let gaps = seen.iter().filter(|e| matches!(e, ClientEvent::Disconnected { .. })).count();
         if idle {
             assert_eq!(gaps, 1, "{backend:?}: a silent connection is reported lost: {seen:?}");
@@ -383,12 +369,8 @@ on_both!(
 async fn market_stream_survives_poison_and_drops(backend: Backend) {
     use aegis_exchange::client::{MarketConfig, MarketItem, MarketStream};
     let s = setup(backend).await;
-    {
-        // A walking market, so frames keep coming.
-        let mut ex = lock(&s.exchange);
-        let now = SystemClock.now_millis();
-        ex.set_price(now, "BTCUSDT", dec!(65001));
-    }
+    // A moving market, so frames keep coming.
+    set_price(&s.exchange, dec!(65001));
     let env = match (&s.server, backend) {
         (Some(server), _) => {
             Environment::Custom { rest: server.http_url(), ws_api: String::new(), streams: server.ws_url() }
@@ -409,11 +391,7 @@ async fn market_stream_survives_poison_and_drops(backend: Backend) {
     while after_drop < 3 {
         // Move the price so frames flow.
         price_step += 1;
-        {
-            let mut ex = lock(&s.exchange);
-            let now = SystemClock.now_millis();
-            ex.set_price(now, "BTCUSDT", dec!(65000) + rust_decimal::Decimal::from(price_step % 7));
-        }
+        set_price(&s.exchange, dec!(65000) + rust_decimal::Decimal::from(price_step % 7));
         let item = match tokio::time::timeout_at(deadline, market.next()).await {
             Ok(Some(item)) => item,
             other => panic!("{backend:?}: stream stalled: {other:?} (connected {connected}, poisoned {poisoned})"),

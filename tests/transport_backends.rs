@@ -111,7 +111,7 @@ async fn pings_are_answered_with_their_payload_and_text_flows_both_ways() {
     // Reading is what answers the ping.
     while let Some(Ok(message)) = tokio::time::timeout(Duration::from_secs(5), conn.stream.next()).await.unwrap() {
         if let WsMessage::Text(_) = &message {
-            conn.sink.send(WsMessage::Text("hello".to_owned())).await.unwrap();
+            conn.sink.send(WsMessage::Text(Bytes::from_static(b"hello"))).await.unwrap();
         }
         let closed = matches!(message, WsMessage::Close(_));
         seen.push(message);
@@ -123,7 +123,7 @@ async fn pings_are_answered_with_their_payload_and_text_flows_both_ways() {
     assert_eq!(pong.as_deref(), Some(&b"binance-ping"[..]), "no pong with the ping's payload");
     assert_eq!(text.as_deref(), Some("hello"));
     assert_eq!(seen.first(), Some(&WsMessage::Ping(Bytes::from_static(b"binance-ping"))));
-    assert!(seen.contains(&WsMessage::Text(r#"{"id":"1","status":200}"#.to_owned())));
+    assert!(seen.contains(&WsMessage::Text(Bytes::from_static(br#"{"id":"1","status":200}"#))));
 }
 
 #[tokio::test]

@@ -40,13 +40,11 @@ struct Stopping {
 
 /// The client's settings without the engine's (which the engine owns).
 struct Settings {
-    reconnect: super::Backoff,
     max_connection_age: Duration,
     idle_timeout: Duration,
     on_shutdown: OnShutdown,
     start_timeout: Duration,
     shutdown_timeout: Duration,
-    event_capacity: usize,
     ws_url: String,
     request_timeout: Duration,
 }
@@ -61,9 +59,8 @@ pub(super) struct Driver {
     live: Option<Live>,
     connecting: Option<JoinHandle<Result<WsConnection, TransportError>>>,
     reconnect_at: Option<i64>,
-    attempt: u32,
+    retry: super::Retry,
     opened: u64,
-    jitter: u64,
     in_flight: JoinSet<HttpDone>,
     next_timeout: i64,
     /// `serverShutdown` or the age limit: replace the connection now.
@@ -84,18 +81,16 @@ impl Driver {
         events: broadcast::Sender<ClientEvent>,
     ) -> Self {
         let settings = Settings {
-            reconnect: config.reconnect,
             max_connection_age: config.max_connection_age,
             idle_timeout: config.idle_timeout,
             on_shutdown: config.on_shutdown,
             start_timeout: config.start_timeout,
             shutdown_timeout: config.shutdown_timeout,
-            event_capacity: config.event_capacity,
             ws_url: config.engine.env.ws_api_url().to_owned(),
             request_timeout: Duration::from_millis(u64::try_from(config.engine.request_timeout_ms).unwrap_or(12_000)),
         };
         let engine = Engine::new(config.engine, ExchangeInfo::default());
-        let (config, jitter) = (settings, config.reconnect.seed);
+        let (config, retry) = (settings, super::Retry::new(config.reconnect));
         Self {
             engine,
             config,
@@ -106,9 +101,8 @@ impl Driver {
             live: None,
             connecting: None,
             reconnect_at: None,
-            attempt: 0,
+            retry,
             opened: 0,
-            jitter,
             in_flight: JoinSet::new(),
             next_timeout: i64::MAX,
             renew: false,
@@ -126,13 +120,8 @@ impl Driver {
     }
 
     fn publish(&mut self, event: ClientEvent) {
-        // Nobody listening is fine; a lagging reader counts its own losses.
-        if self.events.send(event).is_err() {
-            return;
-        }
-        if self.events.len() >= self.config.event_capacity {
-            self.stats.events_dropped = self.stats.events_dropped.saturating_add(1);
-        }
+        // Nobody listening is fine; a lagging reader counts its own losses (`Events::missed`).
+        let _ = self.events.send(event);
     }
 
     fn start_connect(&mut self) {
@@ -140,18 +129,16 @@ impl Driver {
             return;
         }
         let url = self.config.ws_url.clone();
-        tracing::debug!(%url, attempt = self.attempt, "connecting the user-data stream");
+        tracing::debug!(%url, "connecting the user-data stream");
         self.connecting = Some(tokio::spawn(self.ws.connect(&url)));
         self.reconnect_at = None;
     }
 
     fn schedule_reconnect(&mut self, now: i64) {
-        let random = crate::model::splitmix64(&mut self.jitter);
-        let delay = self.config.reconnect.delay(self.attempt, random);
-        self.attempt = self.attempt.saturating_add(1);
+        let delay = self.retry.next_delay();
         let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
         self.reconnect_at = Some(now.saturating_add(delay_ms));
-        tracing::info!(delay_ms, attempt = self.attempt, "user-data stream reconnect scheduled");
+        tracing::info!(delay_ms, attempt = self.retry.attempt, "user-data stream reconnect scheduled");
     }
 
     fn disconnected(&mut self, now: i64, reason: String) {
@@ -175,7 +162,7 @@ impl Driver {
                         tokio::time::timeout(Duration::from_secs(1), old.conn.sink.send(WsMessage::Close(None))).await;
                 }
                 self.live = Some(Live { conn, opened_at: now, last_frame: now });
-                self.attempt = 0;
+                self.retry.reset();
                 self.renew = false;
                 if self.opened > 0 {
                     self.stats.reconnects = self.stats.reconnects.saturating_add(1);
@@ -213,7 +200,7 @@ impl Driver {
                         // The engine subscribes again when a connection opens.
                         continue;
                     };
-                    if let Err(e) = live.conn.sink.send(WsMessage::Text(text)).await {
+                    if let Err(e) = live.conn.sink.send(WsMessage::Text(text.into())).await {
                         let now = self.now();
                         self.disconnected(now, format!("write failed: {e}"));
                     }
@@ -277,7 +264,7 @@ impl Driver {
                 match message {
                     WsMessage::Text(text) => {
                         self.stats.frames = self.stats.frames.saturating_add(1);
-                        self.engine.handle_ws_frame(now, text.as_bytes());
+                        self.engine.handle_ws_frame(now, &text);
                     }
                     WsMessage::Close(frame) => self.disconnected(now, format!("closed by the server: {frame:?}")),
                     WsMessage::Ping(_) | WsMessage::Pong(_) => {}
@@ -377,9 +364,10 @@ impl Driver {
         let Some(s) = &self.stopping else { return false };
         let settled = self.config.on_shutdown == OnShutdown::KeepOrders
             || self.engine.orders().open().all(|(_, v)| !s.canceled_symbols.contains(&v.symbol));
-        // Banned: nothing can be sent before the ban ends, so waiting is pointless.
-        let banned = matches!(self.engine.kill_switch(), Some(KillReason::Banned { .. }));
-        now >= s.deadline || ((settled || banned) && self.in_flight.is_empty())
+        // Nothing in flight and nothing the engine means to do before the deadline (a cancel the
+        // limiter refused during a ban, say): waiting longer changes nothing.
+        let stalled = self.next_timeout > s.deadline;
+        now >= s.deadline || ((settled || stalled) && self.in_flight.is_empty())
     }
 
     async fn finish(&mut self) {

@@ -120,17 +120,22 @@ impl MarketStream {
         self.items.recv().await
     }
 
-    /// Counters (updated as frames arrive).
+    /// Counters (the decoder's are refreshed on every refused frame, every 256 frames and when a
+    /// connection ends).
     #[must_use]
     pub fn stats(&self) -> MarketStats {
         self.stats.borrow().clone()
     }
 
-    /// Closes the connection and stops the task.
-    pub async fn close(self) {
+    /// Closes the connection and stops the task; the final counters. (The task ends at its
+    /// next frame, which finds nobody reading, or is stopped after a second.)
+    pub async fn close(mut self) -> MarketStats {
         drop(self.items);
-        self.task.abort();
-        let _ = self.task.await;
+        if tokio::time::timeout(Duration::from_secs(1), &mut self.task).await.is_err() {
+            self.task.abort();
+            let _ = (&mut self.task).await;
+        }
+        self.stats.borrow().clone()
     }
 }
 
@@ -152,6 +157,7 @@ async fn read(
     stats: &tokio::sync::watch::Sender<MarketStats>,
 ) -> Result<(bool, String), ()> {
     let opened = tokio::time::Instant::now();
+    let mut unpublished = 0u32;
     loop {
         let age_left = config.max_connection_age.saturating_sub(opened.elapsed());
         if age_left.is_zero() {
@@ -172,7 +178,7 @@ async fn read(
             WsMessage::Close(frame) => return Ok((false, format!("closed by the server: {frame:?}"))),
             WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
         };
-        let item = match decoder.decode(clock.now_millis(), text.as_bytes()) {
+        let item = match decoder.decode(clock.now_millis(), &text) {
             Ok(message) => {
                 let shutdown = matches!(message.event, MarketEvent::ServerShutdown { .. });
                 if shutdown {
@@ -182,7 +188,12 @@ async fn read(
             }
             Err(e) => MarketItem::Rejected(e),
         };
-        stats.send_modify(|s| s.decoder = decoder.stats().clone());
+        // Not on every frame: a refused one, then every 256th (and at the end of a connection).
+        unpublished += 1;
+        if matches!(item, MarketItem::Rejected(_)) || unpublished >= 256 {
+            unpublished = 0;
+            stats.send_modify(|s| s.decoder = decoder.stats().clone());
+        }
         sender.send(item).await.map_err(|_| ())?;
     }
 }
@@ -196,7 +207,7 @@ async fn run(
     stats: tokio::sync::watch::Sender<MarketStats>,
 ) {
     let mut decoder = StreamDecoder::new(config.sanitize);
-    let (mut attempt, mut opened, mut jitter) = (0u32, 0u64, config.reconnect.seed);
+    let (mut retry, mut opened) = (super::Retry::new(config.reconnect), 0u64);
     let mut live: Option<WsConnection> = None;
     loop {
         let mut conn = match live.take() {
@@ -207,14 +218,12 @@ async fn run(
                     if sender.send(MarketItem::Disconnected { reason: e.to_string() }).await.is_err() {
                         return;
                     }
-                    let delay = config.reconnect.delay(attempt, crate::model::splitmix64(&mut jitter));
-                    attempt = attempt.saturating_add(1);
-                    tokio::time::sleep(delay).await;
+                    tokio::time::sleep(retry.next_delay()).await;
                     continue;
                 }
             },
         };
-        attempt = 0;
+        retry.reset();
         if opened > 0 {
             stats.send_modify(|s| s.reconnects = s.reconnects.saturating_add(1));
         }
@@ -223,7 +232,9 @@ async fn run(
             return;
         }
         opened = opened.saturating_add(1);
-        let Ok((renew, reason)) = read(&mut conn, &config, &clock, &mut decoder, &sender, &stats).await else {
+        let read = read(&mut conn, &config, &clock, &mut decoder, &sender, &stats).await;
+        stats.send_modify(|s| s.decoder = decoder.stats().clone());
+        let Ok((renew, reason)) = read else {
             let _ = conn.sink.send(WsMessage::Close(None)).await;
             return;
         };
@@ -239,9 +250,7 @@ async fn run(
             return;
         }
         if live.is_none() && !renew {
-            let delay = config.reconnect.delay(attempt, crate::model::splitmix64(&mut jitter));
-            attempt = attempt.saturating_add(1);
-            tokio::time::sleep(delay).await;
+            tokio::time::sleep(retry.next_delay()).await;
         }
     }
 }

@@ -95,6 +95,32 @@ impl Backoff {
     }
 }
 
+/// One connection's way through its back-off: the attempt number and the jitter source.
+#[derive(Debug, Clone)]
+struct Retry {
+    backoff: Backoff,
+    attempt: u32,
+    jitter: u64,
+}
+
+impl Retry {
+    fn new(backoff: Backoff) -> Self {
+        Self { backoff, attempt: 0, jitter: backoff.seed }
+    }
+
+    /// The wait before the next attempt (each call is one more attempt).
+    fn next_delay(&mut self) -> Duration {
+        let delay = self.backoff.delay(self.attempt, crate::model::splitmix64(&mut self.jitter));
+        self.attempt = self.attempt.saturating_add(1);
+        delay
+    }
+
+    /// A connection succeeded: the next failure starts from the first delay.
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
 /// What [`Client::shutdown`] does with the orders still open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnShutdown {
@@ -201,8 +227,6 @@ pub struct ClientStats {
     pub in_flight: usize,
     /// Orders open or in flight now.
     pub open_orders: usize,
-    /// Events dropped because readers fell behind.
-    pub events_dropped: u64,
     /// The kill switch, when tripped.
     pub kill_switch: Option<KillReason>,
 }

@@ -128,7 +128,7 @@ async fn pump(
         }
         for frame in frames {
             let message = match frame {
-                WsOut::Text(text) => WsMessage::Text(text),
+                WsOut::Text(text) => WsMessage::Text(Bytes::from(text)),
                 WsOut::Close { code, reason } => {
                     // 1006 (abnormal) never travels as a frame: the stream just ends.
                     if code != 1006 {
@@ -166,7 +166,12 @@ impl WsTransport for PaperTransport {
                         return Err(TransportError::Closed);
                     }
                     match message {
-                        WsMessage::Text(text) => ex.ws_send(clock.now_millis(), conn, &text),
+                        // The exchange reads JSON text; anything else is not a message it could parse.
+                        WsMessage::Text(text) => {
+                            if let Ok(text) = std::str::from_utf8(&text) {
+                                ex.ws_send(clock.now_millis(), conn, text);
+                            }
+                        }
                         WsMessage::Close(_) => ex.ws_close(conn),
                         WsMessage::Ping(_) | WsMessage::Pong(_) => {}
                     }

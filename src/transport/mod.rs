@@ -105,8 +105,10 @@ pub trait HttpTransport: Send + Sync + 'static {
 /// A WebSocket message, as the client sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WsMessage {
-    /// A text frame (Binance sends JSON, one message per frame).
-    Text(String),
+    /// A text frame's payload (Binance sends JSON, one message per frame). Held as `Bytes` so a
+    /// received frame reaches the decoder without a copy; a payload that is not UTF-8 is sent as a
+    /// binary frame.
+    Text(Bytes),
     /// A ping; backends answer it themselves with a pong copying the payload (Binance pings
     /// every 20 s and disconnects without a pong within a minute).
     Ping(Bytes),

@@ -55,7 +55,8 @@ impl TungsteniteTransport {
 
 fn from_tungstenite(message: Message) -> Option<WsMessage> {
     match message {
-        Message::Text(text) => Some(WsMessage::Text(text.as_str().to_owned())),
+        // Zero-copy: the frame's buffer is handed on as it is.
+        Message::Text(text) => Some(WsMessage::Text(text.into())),
         // Binance sends binary only for SBE sessions, which this crate does not open.
         Message::Binary(_) | Message::Frame(_) => None,
         Message::Ping(payload) => Some(WsMessage::Ping(payload)),
@@ -68,7 +69,11 @@ fn from_tungstenite(message: Message) -> Option<WsMessage> {
 
 fn to_tungstenite(message: WsMessage) -> Message {
     match message {
-        WsMessage::Text(text) => Message::text(text),
+        // `Bytes::clone` is a reference count, not a copy.
+        WsMessage::Text(text) => match tungstenite::Utf8Bytes::try_from(text.clone()) {
+            Ok(utf8) => Message::Text(utf8),
+            Err(_) => Message::Binary(text),
+        },
         WsMessage::Ping(payload) => Message::Ping(payload),
         WsMessage::Pong(payload) => Message::Pong(payload),
         WsMessage::Close(frame) => Message::Close(
