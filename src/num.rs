@@ -87,6 +87,11 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, NumError> {
     parse_unsigned(text.as_bytes(), 0)
 }
 
+/// [`parse_decimal`] on bytes (a JSON string body read in place).
+pub(crate) fn parse_decimal_bytes(bytes: &[u8]) -> Result<Decimal, NumError> {
+    parse_unsigned(bytes, 0)
+}
+
 /// Like [`parse_decimal`], with an optional leading `-` (for deltas such as `balanceUpdate.d`).
 ///
 /// # Errors
@@ -105,7 +110,114 @@ pub fn parse_signed_decimal(text: &str) -> Result<Decimal, NumError> {
     }
 }
 
+#[inline]
 fn parse_unsigned(bytes: &[u8], offset: usize) -> Result<Decimal, NumError> {
+    parse_short(bytes).map_or_else(|| parse_checked(bytes, offset), Ok)
+}
+
+/// The common case in one pass: at most 19 digits (every price and quantity Binance sends with
+/// 8 decimals), well formed. `None` for anything else (longer, malformed, empty), which
+/// [`parse_checked`] then decides with its exact error.
+#[inline]
+fn parse_short(bytes: &[u8]) -> Option<Decimal> {
+    scan_short(bytes).and_then(|(d, len)| (len == bytes.len()).then_some(d))
+}
+
+/// Reads a decimal of at most 19 digits from the start of `bytes`, stopping at the first byte
+/// that cannot continue it; returns the value and the bytes it took. The caller checks what
+/// stops it (a closing quote in a JSON string). Trailing fractional zeros are dropped, as
+/// [`parse_checked`] drops them. `None` when it is empty, longer, or misses a digit around the
+/// dot.
+#[inline]
+pub(crate) fn scan_short(bytes: &[u8]) -> Option<(Decimal, usize)> {
+    let mut int: u64 = 0;
+    let mut at = 0usize;
+    while let Some(d) = bytes.get(at).map(|b| b.wrapping_sub(b'0')).filter(|d| *d < 10) {
+        // At most 19 digits are taken, so this cannot overflow.
+        if at == 19 {
+            return None;
+        }
+        int = int * 10 + u64::from(d);
+        at += 1;
+    }
+    if at == 0 {
+        return None;
+    }
+    if bytes.get(at) != Some(&b'.') {
+        return Some((decimal(int, 0), at));
+    }
+    let frac = bytes.get(at + 1..)?;
+    // Binance's own form: exactly 8 decimals, read as one word.
+    if let Some(word) = frac.get(..8).and_then(|w| <[u8; 8]>::try_from(w).ok()).map(u64::from_le_bytes)
+        && is_eight_digits(word)
+        && !frac.get(8).is_some_and(u8::is_ascii_digit)
+        && at + 8 <= 19
+    {
+        // Trailing '0' characters are the high bytes equal to 0x30.
+        let zeros = (word ^ ASCII_ZEROS).leading_zeros() / 8;
+        let len = at + 9;
+        if zeros == 8 {
+            return Some((decimal(int, 0), len));
+        }
+        // The significant digits moved to the end of the word behind '0's: the same digits read
+        // as a number.
+        let shifted = (word << (8 * zeros)) | ASCII_ZEROS.checked_shr(64 - 8 * zeros).unwrap_or(0);
+        let scale = 8 - zeros;
+        // `scale` is 1 to 8 here.
+        let mantissa = int * POW10.get(scale as usize).copied().unwrap_or(1) + eight_digits(shifted);
+        return Some((decimal(mantissa, scale), len));
+    }
+    // Any other number of decimals, a digit at a time.
+    let mut mantissa = int;
+    let mut significant = int;
+    let mut significant_scale = 0u32;
+    let mut scale = 0u32;
+    let mut len = at + 1;
+    while let Some(d) = bytes.get(len).map(|b| b.wrapping_sub(b'0')).filter(|d| *d < 10) {
+        if at + scale as usize == 19 {
+            return None;
+        }
+        mantissa = mantissa * 10 + u64::from(d);
+        scale += 1;
+        len += 1;
+        if d != 0 {
+            significant = mantissa;
+            significant_scale = scale;
+        }
+    }
+    (scale > 0).then(|| (decimal(significant, significant_scale), len))
+}
+
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+
+const POW10: [u64; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
+
+/// Whether each of the eight bytes of `word` is an ASCII digit.
+#[inline]
+fn is_eight_digits(word: u64) -> bool {
+    ((word & 0xF0F0_F0F0_F0F0_F0F0) | ((word.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4))
+        == 0x3333_3333_3333_3333
+}
+
+/// The value of eight ASCII digits read little-endian (the first character most significant).
+#[inline]
+fn eight_digits(word: u64) -> u64 {
+    let v = word.wrapping_sub(ASCII_ZEROS);
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF
+}
+
+/// A non-negative decimal from a mantissa below 2^64 and a scale of at most 28.
+#[inline]
+fn decimal(mantissa: u64, scale: u32) -> Decimal {
+    #[allow(clippy::cast_possible_truncation)] // the two 32-bit halves of a u64, on purpose
+    Decimal::from_parts(mantissa as u32, (mantissa >> 32) as u32, 0, false, scale)
+}
+
+#[cold]
+#[inline(never)]
+fn parse_checked(bytes: &[u8], offset: usize) -> Result<Decimal, NumError> {
     if bytes.is_empty() {
         return Err(NumError::Empty);
     }
@@ -598,6 +710,43 @@ mod tests {
         assert_eq!(parse_signed_decimal("-"), Err(NumError::Empty));
         assert_eq!(parse_signed_decimal("--1"), Err(NumError::InvalidCharacter { at: 1 }));
         assert_eq!(parse_signed_decimal("1-"), Err(NumError::InvalidCharacter { at: 1 }));
+    }
+
+    /// The one-pass parser answers only where it is exact: the same value with the same scale
+    /// as the checked parser, on strings built from the characters that matter.
+    #[test]
+    fn the_short_path_agrees_with_the_checked_one() {
+        use proptest::prelude::*;
+        let answered = std::cell::Cell::new(0usize);
+        proptest!(ProptestConfig::with_cases(10_000), |(text in "[0-9]{0,21}(\\.[0-9]{0,21})?|[0-9]{1,12}\\.[0-9]{0,3}0{0,8}[1-9]?0{0,8}|[0-9]{0,12}\\.[0-9]{8}[0-9.x]?|[0-9.x-]{0,22}")| {
+            let checked = parse_checked(text.as_bytes(), 0);
+            if let Some(short) = parse_short(text.as_bytes()) {
+                answered.set(answered.get() + 1);
+                prop_assert_eq!(Ok(short), checked, "{}", text);
+                prop_assert_eq!(Ok(short.scale()), checked.map(|d| d.scale()), "{}", text);
+            }
+        });
+        assert!(answered.get() > 2_500, "{}", answered.get());
+        for text in [
+            "0",
+            "0.0",
+            "10.00000000",
+            "61837.63000000",
+            "61837.00000001",
+            "0.00012345",
+            "12345678901.12345678",
+            "9999999999999999999",
+            "999999999.9999999999",
+        ] {
+            assert_eq!(
+                parse_short(text.as_bytes()).map(|d| d.to_string()),
+                parse_checked(text.as_bytes(), 0).ok().map(|d| d.to_string())
+            );
+        }
+        // Past 19 digits the checked parser decides.
+        assert_eq!(parse_short(b"99999999999999999999"), None);
+        assert_eq!(parse_short(b"123456789012.12345678"), None);
+        assert_eq!(parse_short(b"1.123456789"), parse_checked(b"1.123456789", 0).ok());
     }
 
     #[test]

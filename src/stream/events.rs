@@ -377,13 +377,13 @@ pub struct DepthUpdate {
 #[serde(default)]
 pub(crate) struct RawDepthUpdate {
     #[serde(rename = "E")]
-    event_time: Raw<i64>,
-    s: Raw<Symbol>,
+    pub(crate) event_time: Raw<i64>,
+    pub(crate) s: Raw<Symbol>,
     #[serde(rename = "U")]
-    first: Raw<u64>,
-    u: Raw<u64>,
-    b: Raw<Levels>,
-    a: Raw<Levels>,
+    pub(crate) first: Raw<u64>,
+    pub(crate) u: Raw<u64>,
+    pub(crate) b: Raw<Levels>,
+    pub(crate) a: Raw<Levels>,
 }
 
 impl RawDepthUpdate {

@@ -268,7 +268,7 @@ pub enum MarketEvent {
     /// `<symbol>@aggTrade`.
     AggTrade(AggTrade),
     /// `<symbol>@kline_<interval>`.
-    Kline(Kline),
+    Kline(Box<Kline>),
     /// `<symbol>@bookTicker`.
     BookTicker(BookTicker),
     /// `<symbol>@depth[@100ms]`.
@@ -278,7 +278,7 @@ pub enum MarketEvent {
     /// `<symbol>@ticker`.
     Ticker24h(Box<Ticker24h>),
     /// `<symbol>@miniTicker`.
-    MiniTicker(MiniTicker),
+    MiniTicker(Box<MiniTicker>),
     /// `<symbol>@avgPrice`.
     AvgPrice(AvgPrice),
     /// `<symbol>@referencePrice`.
@@ -605,12 +605,12 @@ fn event_of<'de, D: Deserializer<'de>>(
     let checked = match kind {
         EventKind::Trade => RawTrade::deserialize(d)?.check(ck).map(MarketEvent::Trade),
         EventKind::AggTrade => RawAggTrade::deserialize(d)?.check(ck).map(MarketEvent::AggTrade),
-        EventKind::Kline => RawKline::deserialize(d)?.check(ck).map(MarketEvent::Kline),
+        EventKind::Kline => RawKline::deserialize(d)?.check(ck).map(|k| MarketEvent::Kline(Box::new(k))),
         EventKind::BookTicker => RawBookTicker::deserialize(d)?.check().map(MarketEvent::BookTicker),
         EventKind::DepthUpdate => RawDepthUpdate::deserialize(d)?.check(ck).map(MarketEvent::DepthUpdate),
         EventKind::PartialDepth => RawPartialDepth::deserialize(d)?.check().map(MarketEvent::PartialDepth),
         EventKind::Ticker24h => RawTicker24h::deserialize(d)?.check(ck).map(|t| MarketEvent::Ticker24h(Box::new(t))),
-        EventKind::MiniTicker => RawMiniTicker::deserialize(d)?.check(ck).map(MarketEvent::MiniTicker),
+        EventKind::MiniTicker => RawMiniTicker::deserialize(d)?.check(ck).map(|t| MarketEvent::MiniTicker(Box::new(t))),
         EventKind::AvgPrice => RawAvgPrice::deserialize(d)?.check(ck).map(MarketEvent::AvgPrice),
         EventKind::ReferencePrice => RawReferencePrice::deserialize(d)?.check(ck).map(MarketEvent::ReferencePrice),
         EventKind::ServerShutdown => {

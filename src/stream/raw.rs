@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{InlineStr, PoisonReason};
-use crate::num::{parse_decimal, parse_signed_decimal};
+use crate::num::{parse_decimal, parse_decimal_bytes, parse_signed_decimal};
 use crate::rest::Level;
 
 /// The scalar `visit_*` methods of a visitor that answers every JSON scalar the same way (for a
@@ -73,6 +73,17 @@ pub(crate) trait Prim: Sized {
 /// [`PoisonReason::Negative`], anything else unparsable as [`PoisonReason::NotANumber`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unsigned(pub(crate) Decimal);
+
+impl Unsigned {
+    /// [`Prim::from_str`] on the bytes of a JSON string body: no UTF-8 check for a number (its
+    /// digits are ASCII); `None` when the bytes are not UTF-8, which JSON refuses.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Result<Self, PoisonReason>> {
+        match parse_decimal_bytes(bytes) {
+            Ok(d) => Some(Ok(Unsigned(d))),
+            Err(_) => std::str::from_utf8(bytes).ok().map(<Self as Prim>::from_str),
+        }
+    }
+}
 
 impl Prim for Unsigned {
     fn from_str(s: &str) -> Result<Self, PoisonReason> {
@@ -220,19 +231,49 @@ impl<'de> Visitor<'de> for LevelsVisitor {
         Ok(Raw::Bad(PoisonReason::WrongType))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut levels = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        let mut fault = None;
+        let mut side = SideBuilder::with_capacity(seq.size_hint().unwrap_or(0));
         while let Some(level) = seq.next_element::<RawLevel>()? {
-            match level.0 {
-                Ok(l) if fault.is_none() && levels.len() < MAX_LEVELS => levels.push(l),
-                Ok(_) => fault = fault.or(Some(PoisonReason::TooManyLevels)),
-                Err(reason) => fault = fault.or(Some(reason)),
-            }
+            side.push(level.0);
         }
-        Ok(match fault {
+        Ok(side.finish())
+    }
+}
+
+/// One side of a book as both decoders collect it: levels in order, the first fault wins, more
+/// than [`MAX_LEVELS`] is a fault.
+pub(crate) struct SideBuilder {
+    levels: Vec<Level>,
+    fault: Option<PoisonReason>,
+}
+
+impl SideBuilder {
+    pub(crate) fn with_capacity(hint: usize) -> Self {
+        Self { levels: Vec::with_capacity(hint.min(64)), fault: None }
+    }
+
+    pub(crate) fn push(&mut self, level: Result<Level, PoisonReason>) {
+        match level {
+            Ok(l) if self.fault.is_none() && self.levels.len() < MAX_LEVELS => self.levels.push(l),
+            Ok(_) => self.fault = self.fault.or(Some(PoisonReason::TooManyLevels)),
+            Err(reason) => self.fault = self.fault.or(Some(reason)),
+        }
+    }
+
+    pub(crate) fn finish(self) -> Raw<Levels> {
+        match self.fault {
             Some(reason) => Raw::Bad(reason),
-            None => Raw::Value(Levels(levels)),
-        })
+            None => Raw::Value(Levels(self.levels)),
+        }
+    }
+}
+
+/// One `[price, qty]` pair checked: both present, the price above zero, nothing more in it.
+pub(crate) fn level_of(price: Raw<Unsigned>, qty: Raw<Unsigned>, extra: bool) -> Result<Level, PoisonReason> {
+    match (price, qty) {
+        _ if extra => Err(PoisonReason::WrongType),
+        (Raw::Value(Unsigned(p)), _) if p.is_zero() => Err(PoisonReason::ZeroPrice),
+        (Raw::Value(Unsigned(price)), Raw::Value(Unsigned(qty))) => Ok(Level { price, qty }),
+        (Raw::Value(_), other) | (other, _) => Err(fault_of(other)),
     }
 }
 
@@ -260,13 +301,7 @@ impl<'de> Visitor<'de> for RawLevelVisitor {
         while seq.next_element::<IgnoredAny>()?.is_some() {
             extra = true;
         }
-        let level = match (price, qty) {
-            _ if extra => Err(PoisonReason::WrongType),
-            (Raw::Value(Unsigned(p)), _) if p.is_zero() => Err(PoisonReason::ZeroPrice),
-            (Raw::Value(Unsigned(price)), Raw::Value(Unsigned(qty))) => Ok(Level { price, qty }),
-            (Raw::Value(_), other) | (other, _) => Err(fault_of(other)),
-        };
-        Ok(RawLevel(level))
+        Ok(RawLevel(level_of(price, qty, extra)))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
