@@ -146,7 +146,15 @@ pub struct Rest {
     api_key_header: Option<HeaderValue>,
     recv_window: RecvWindow,
     time_unit: TimeUnit,
+    /// `<base>/api/v3/order`, parsed once: an order's URI is cloned, not parsed (`None` for a
+    /// malformed custom base URL, which then fails when an order is built).
+    order_uri: Option<http::Uri>,
 }
+
+/// `/api/v3/order`.
+const ORDER_PATH: &str = "/api/v3/order";
+/// The content type of a form body.
+const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
 
 /// `X-MBX-APIKEY`.
 const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-mbx-apikey");
@@ -157,12 +165,14 @@ impl Rest {
     /// Public endpoints only (add credentials for signed ones).
     #[must_use]
     pub fn new(env: Environment) -> Self {
+        let order_uri = http::Uri::try_from(format!("{}{ORDER_PATH}", env.rest_base())).ok();
         Self {
             env,
             credentials: None,
             api_key_header: None,
             recv_window: RecvWindow::default(),
             time_unit: TimeUnit::default(),
+            order_uri,
         }
     }
 
@@ -211,15 +221,59 @@ impl Rest {
         &self,
         method: Method,
         path: &str,
-        mut query: SignedQuery,
+        query: SignedQuery,
         timestamp_ms: i64,
         cost: RequestCost,
     ) -> Result<RestRequest, BuildError> {
+        let wire = self.sign(query, timestamp_ms)?;
+        self.finish(method, path, wire, cost, true)
+    }
+
+    /// Adds `recvWindow` and `timestamp`, signs, and returns the wire text.
+    fn sign(&self, mut query: SignedQuery, timestamp_ms: i64) -> Result<String, BuildError> {
         let creds = self.credentials.as_ref().ok_or(BuildError::NoCredentials)?;
         query.push_display("recvWindow", self.recv_window);
         query.push_display("timestamp", self.time_unit.timestamp(timestamp_ms));
-        let wire = query.sign_with(creds.signer());
-        self.finish(method, path, wire, cost, true)
+        Ok(query.sign_with(creds.signer()))
+    }
+
+    /// A signed `POST` with its parameters in a form body (SPEC §2.2): the URI stays short (the
+    /// order's is parsed once, in [`Rest::new`]) and the payload moves into the body without a
+    /// copy.
+    fn build_signed_form(
+        &self,
+        path: &str,
+        query: SignedQuery,
+        timestamp_ms: i64,
+        cost: RequestCost,
+    ) -> Result<RestRequest, BuildError> {
+        let wire = self.sign(query, timestamp_ms)?;
+        let uri = match &self.order_uri {
+            Some(uri) if path == ORDER_PATH => uri.clone(),
+            _ => http::Uri::try_from(format!("{}{path}", self.env.rest_base()))
+                .map_err(|e| BuildError::Url(e.to_string()))?,
+        };
+        let mut request = Request::new(Bytes::from(wire));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = uri;
+        self.add_headers(&mut request, true)?;
+        request.headers_mut().insert(http::header::CONTENT_TYPE, FORM);
+        Ok(RestRequest { request, cost, signed: true })
+    }
+
+    /// The API key (on a signed request, when there are credentials) and the time unit.
+    fn add_headers(&self, request: &mut Request<Bytes>, signed: bool) -> Result<(), BuildError> {
+        if signed && self.credentials.is_some() {
+            let key = self
+                .api_key_header
+                .clone()
+                .ok_or_else(|| BuildError::Url("the API key is not a valid header value".to_owned()))?;
+            request.headers_mut().insert(API_KEY_HEADER, key);
+        }
+        if self.time_unit == TimeUnit::Microsecond {
+            request.headers_mut().insert(TIME_UNIT_HEADER, HeaderValue::from_static("MICROSECOND"));
+        }
+        Ok(())
     }
 
     fn finish(
@@ -243,16 +297,7 @@ impl Rest {
         let mut request = Request::new(Bytes::new());
         *request.method_mut() = method;
         *request.uri_mut() = uri;
-        if signed && self.credentials.is_some() {
-            let key = self
-                .api_key_header
-                .clone()
-                .ok_or_else(|| BuildError::Url("the API key is not a valid header value".to_owned()))?;
-            request.headers_mut().insert(API_KEY_HEADER, key);
-        }
-        if self.time_unit == TimeUnit::Microsecond {
-            request.headers_mut().insert(TIME_UNIT_HEADER, HeaderValue::from_static("MICROSECOND"));
-        }
+        self.add_headers(&mut request, signed)?;
         Ok(RestRequest { request, cost, signed })
     }
 
@@ -439,18 +484,13 @@ impl Rest {
     // ----- trading (signed) -----
 
     /// `POST /api/v3/order` (weight 1 on failure, 0 on success; 1 order): a validated order.
+    /// Its signed parameters travel in an `application/x-www-form-urlencoded` body.
     ///
     /// # Errors
     /// [`BuildError::NoCredentials`] without credentials.
     pub fn new_order(&self, order: &ValidatedOrder, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
         let q = order_query(order);
-        self.build_signed(
-            Method::POST,
-            "/api/v3/order",
-            q,
-            timestamp_ms,
-            RequestCost { weight: 1, weight_on_success: 0, orders: 1 },
-        )
+        self.build_signed_form(ORDER_PATH, q, timestamp_ms, RequestCost { weight: 1, weight_on_success: 0, orders: 1 })
     }
 
     /// `POST /api/v3/order/test` (weight 1, or 20 with `computeCommissionRates`; no order).
@@ -470,7 +510,7 @@ impl Rest {
         } else {
             1
         };
-        self.build_signed(Method::POST, "/api/v3/order/test", q, timestamp_ms, RequestCost::flat(weight))
+        self.build_signed_form("/api/v3/order/test", q, timestamp_ms, RequestCost::flat(weight))
     }
 
     /// `DELETE /api/v3/order` (weight 1 on failure, 0 on success).
