@@ -314,6 +314,57 @@ impl fmt::Display for Wire {
     }
 }
 
+/// Appends `value` in canonical wire form, exactly as [`Wire`] displays it, without the
+/// formatting machinery (the order path writes two or three decimals per order).
+///
+/// ```
+/// use aegis_exchange::num::{write_wire, Wire};
+/// use rust_decimal_macros::dec;
+/// let mut out = String::new();
+/// write_wire(&mut out, dec!(0.14977000));
+/// out.push(' ');
+/// write_wire(&mut out, dec!(65000.00));
+/// assert_eq!(out, "0.14977 65000");
+/// ```
+pub fn write_wire(out: &mut String, value: Decimal) {
+    // Negative values and mantissas past 64 bits are rare on the wire: the general form.
+    let Ok(mut mantissa) = u64::try_from(value.mantissa()) else {
+        use fmt::Write as _;
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{}", Wire(value));
+        return;
+    };
+    let mut scale = value.scale() as usize;
+    while scale > 0 && mantissa % 10 == 0 {
+        mantissa /= 10;
+        scale -= 1;
+    }
+    // The digits, least significant first (a u64 has at most 20).
+    let mut digits = [b'0'; 20];
+    let mut len = 0usize;
+    for slot in &mut digits {
+        // `% 10` is below 10.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = (mantissa % 10) as u8;
+        *slot = b'0' + digit;
+        mantissa /= 10;
+        len += 1;
+        if mantissa == 0 {
+            break;
+        }
+    }
+    let int_digits = digits.get(scale.min(len)..len).unwrap_or(&[]);
+    if int_digits.is_empty() {
+        out.push('0');
+    }
+    out.extend(int_digits.iter().rev().map(|&b| char::from(b)));
+    if scale > 0 {
+        out.push('.');
+        out.extend(std::iter::repeat_n('0', scale.saturating_sub(len)));
+        out.extend(digits.get(..scale.min(len)).unwrap_or(&[]).iter().rev().map(|&b| char::from(b)));
+    }
+}
+
 /// The number of significant decimal places of a step (`0.00100000` has 3, `10` has 0).
 ///
 /// ```
@@ -747,6 +798,36 @@ mod tests {
         assert_eq!(parse_short(b"99999999999999999999"), None);
         assert_eq!(parse_short(b"123456789012.12345678"), None);
         assert_eq!(parse_short(b"1.123456789"), parse_checked(b"1.123456789", 0).ok());
+    }
+
+    /// The direct writer agrees with `Wire`'s Display on every sign, scale and size.
+    #[test]
+    fn write_wire_agrees_with_the_display() {
+        use proptest::prelude::*;
+        proptest!(ProptestConfig::with_cases(5_000), |(mantissa in any::<i64>(), wide in any::<i128>(), scale in 0u32..=28, pick in 0u8..3)| {
+            let m = match pick {
+                0 => i128::from(mantissa),
+                1 => i128::from(mantissa.unsigned_abs() % 1_000_000) * 10i128.pow(scale.min(8)),
+                _ => wide % 10i128.pow(28),
+            };
+            let value = Decimal::from_i128_with_scale(m, scale);
+            let mut out = String::new();
+            write_wire(&mut out, value);
+            prop_assert_eq!(out, Wire(value).to_string());
+        });
+        for value in [
+            dec!(0),
+            dec!(0.000),
+            dec!(-0.0),
+            dec!(10),
+            dec!(0.00000001),
+            dec!(61837.63000000),
+            dec!(18446744073709551615),
+        ] {
+            let mut out = String::new();
+            write_wire(&mut out, value);
+            assert_eq!(out, Wire(value).to_string());
+        }
     }
 
     #[test]

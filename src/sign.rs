@@ -480,6 +480,52 @@ impl SignedQuery {
         self
     }
 
+    /// Appends `name=value` with the decimal in canonical wire form ([`crate::num::Wire`]),
+    /// written straight into the buffer: digits, a dot and a sign need no encoding.
+    ///
+    /// ```
+    /// use aegis_exchange::sign::SignedQuery;
+    /// use rust_decimal_macros::dec;
+    /// let mut q = SignedQuery::new();
+    /// q.push_decimal("price", dec!(65432.5100)).push_u64("recvWindow", 5000);
+    /// assert_eq!(q.as_str(), "price=65432.51&recvWindow=5000");
+    /// ```
+    pub fn push_decimal(&mut self, name: &str, value: rust_decimal::Decimal) -> &mut Self {
+        self.push_name(name);
+        crate::num::write_wire(&mut self.text, value);
+        self
+    }
+
+    /// Appends `name=value` for an integer (ids, timestamps, windows).
+    pub fn push_u64(&mut self, name: &str, value: u64) -> &mut Self {
+        self.push_name(name);
+        let mut digits = [b'0'; 20];
+        let mut len = 0usize;
+        let mut rest = value;
+        for slot in &mut digits {
+            // `% 10` is below 10.
+            #[allow(clippy::cast_possible_truncation)]
+            let digit = (rest % 10) as u8;
+            *slot = b'0' + digit;
+            rest /= 10;
+            len += 1;
+            if rest == 0 {
+                break;
+            }
+        }
+        self.text.extend(digits.get(..len).unwrap_or(&[]).iter().rev().map(|&b| char::from(b)));
+        self
+    }
+
+    /// `&name=` (or `name=` first).
+    fn push_name(&mut self, name: &str) {
+        if !self.text.is_empty() {
+            self.text.push('&');
+        }
+        percent_encode_into(&mut self.text, name);
+        self.text.push('=');
+    }
+
     /// The payload as a string, without copying it.
     #[must_use]
     pub fn into_string(self) -> String {

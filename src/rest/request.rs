@@ -233,7 +233,11 @@ impl Rest {
     fn sign(&self, mut query: SignedQuery, timestamp_ms: i64) -> Result<String, BuildError> {
         let creds = self.credentials.as_ref().ok_or(BuildError::NoCredentials)?;
         query.push_display("recvWindow", self.recv_window);
-        query.push_display("timestamp", self.time_unit.timestamp(timestamp_ms));
+        match u64::try_from(self.time_unit.timestamp(timestamp_ms)) {
+            Ok(t) => query.push_u64("timestamp", t),
+            // Before 1970: no clock gives this; written as is, Binance refuses it.
+            Err(_) => query.push_display("timestamp", self.time_unit.timestamp(timestamp_ms)),
+        };
         Ok(query.sign_with(creds.signer()))
     }
 
@@ -745,20 +749,20 @@ fn order_query(order: &ValidatedOrder) -> SignedQuery {
     }
     for (name, value) in [("quantity", o.quantity()), ("quoteOrderQty", o.quote_order_qty()), ("price", o.price())] {
         if let Some(v) = value {
-            q.push_display(name, Wire(v));
+            q.push_decimal(name, v);
         }
     }
     if let Some(id) = o.client_order_id() {
         q.push("newClientOrderId", id.as_str());
     }
     if let Some(v) = o.stop_price() {
-        q.push_display("stopPrice", Wire(v));
+        q.push_decimal("stopPrice", v);
     }
     if let Some(d) = o.trailing_delta() {
         q.push_display("trailingDelta", d);
     }
     if let Some(v) = o.iceberg_qty() {
-        q.push_display("icebergQty", Wire(v));
+        q.push_decimal("icebergQty", v);
     }
     if let Some(r) = o.response_type() {
         q.push("newOrderRespType", r.as_str());
