@@ -743,32 +743,34 @@ fn push_order_ref(q: &mut SignedQuery, order: OrderRef) {
 fn order_query(order: &ValidatedOrder) -> SignedQuery {
     let o = order.request();
     let mut q = SignedQuery::new();
-    q.push("symbol", o.symbol()).push("side", o.side().as_str()).push("type", o.order_type().as_str());
+    q.push_named("symbol", o.symbol())
+        .push_named("side", o.side().as_str())
+        .push_named("type", o.order_type().as_str());
     if let Some(tif) = o.time_in_force() {
-        q.push("timeInForce", tif.as_str());
+        q.push_named("timeInForce", tif.as_str());
     }
     for (name, value) in [("quantity", o.quantity()), ("quoteOrderQty", o.quote_order_qty()), ("price", o.price())] {
         if let Some(v) = value {
-            q.push_decimal(name, v);
+            q.push_decimal_named(name, v);
         }
     }
     if let Some(id) = o.client_order_id() {
-        q.push("newClientOrderId", id.as_str());
+        q.push_named("newClientOrderId", id.as_str());
     }
     if let Some(v) = o.stop_price() {
-        q.push_decimal("stopPrice", v);
+        q.push_decimal_named("stopPrice", v);
     }
     if let Some(d) = o.trailing_delta() {
         q.push_display("trailingDelta", d);
     }
     if let Some(v) = o.iceberg_qty() {
-        q.push_decimal("icebergQty", v);
+        q.push_decimal_named("icebergQty", v);
     }
     if let Some(r) = o.response_type() {
-        q.push("newOrderRespType", r.as_str());
+        q.push_named("newOrderRespType", r.as_str());
     }
     if let Some(m) = o.self_trade_prevention_mode() {
-        q.push("selfTradePreventionMode", m.as_str());
+        q.push_named("selfTradePreventionMode", m.as_str());
     }
     q
 }
