@@ -128,7 +128,7 @@ fn parse_short(bytes: &[u8]) -> Option<Decimal> {
 /// stops it (a closing quote in a JSON string). Trailing fractional zeros are dropped, as
 /// [`parse_checked`] drops them. `None` when it is empty, longer, or misses a digit around the
 /// dot.
-#[inline]
+#[inline(always)]
 pub(crate) fn scan_short(bytes: &[u8]) -> Option<(Decimal, usize)> {
     let mut int: u64 = 0;
     let mut at = 0usize;

@@ -72,7 +72,7 @@ impl<'a> Cursor<'a> {
 
     /// A decimal string body, parsed in place: in the same pass as the scan for its closing
     /// quote when it is a plain short decimal, else scanned and then parsed.
-    #[inline]
+    #[inline(always)]
     fn unsigned(&mut self) -> Option<Raw<Unsigned>> {
         if let Some((value, len)) = self.bytes.get(self.at..).and_then(scan_short) {
             let end = self.at + len;
