@@ -232,7 +232,12 @@ impl Rest {
     /// Adds `recvWindow` and `timestamp`, signs, and returns the wire text.
     fn sign(&self, mut query: SignedQuery, timestamp_ms: i64) -> Result<String, BuildError> {
         let creds = self.credentials.as_ref().ok_or(BuildError::NoCredentials)?;
-        query.push_display("recvWindow", self.recv_window);
+        // Whole milliseconds (the usual case) without the formatting machinery.
+        if self.recv_window.as_micros().is_multiple_of(1000) {
+            query.push_u64("recvWindow", self.recv_window.as_millis());
+        } else {
+            query.push_display("recvWindow", self.recv_window);
+        }
         match u64::try_from(self.time_unit.timestamp(timestamp_ms)) {
             Ok(t) => query.push_u64("timestamp", t),
             // Before 1970: no clock gives this; written as is, Binance refuses it.
