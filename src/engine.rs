@@ -46,7 +46,7 @@ use bytes::Bytes;
 use rust_decimal::Decimal;
 
 use crate::clock::{RecvWindow, TimeSample, TimeSync, TimeSyncConfig};
-use crate::ledger::Ledger;
+use crate::ledger::{AssetId, Ledger};
 use crate::limits::{Admit, Cost, LimiterConfig, RateLimiter};
 use crate::model::{ClientOrderId, ClientOrderIdGenerator, OrderRequest};
 use crate::orders::{Action, Applied, OrderState, Orders, OrdersConfig, OrdersError, Submit, Update};
@@ -328,6 +328,9 @@ pub struct Engine {
     config: EngineConfig,
     rest: Rest,
     info: ExchangeInfo,
+    /// The ledger ids of each symbol's base and quote asset, by the symbol's position in `info`
+    /// (filled on a symbol's first order, cleared when `info` is replaced).
+    asset_ids: Vec<Option<(AssetId, AssetId)>>,
     ledger: Arc<Ledger>,
     orders: Orders,
     limiter: RateLimiter,
@@ -382,6 +385,7 @@ impl Engine {
         let ids = std::mem::take(&mut config.ids);
         Self {
             rest,
+            asset_ids: Vec::new(),
             info,
             ledger,
             orders,
@@ -449,16 +453,32 @@ impl Engine {
             return Err(SubmitError::Starting);
         }
         let Intent { mut order, price_bound, context } = intent;
-        let rules =
-            self.info.symbol(order.symbol()).ok_or_else(|| SubmitError::UnknownSymbol(order.symbol().to_owned()))?;
+        let (index, rules) = self
+            .info
+            .symbol_entry(order.symbol())
+            .ok_or_else(|| SubmitError::UnknownSymbol(order.symbol().to_owned()))?;
         if order.client_order_id().is_none() {
             order = order.with_client_order_id(self.ids.next_id());
         }
         let valid = rules.normalize(order, &context)?;
         let id =
             valid.request().client_order_id().copied().ok_or(SubmitError::Orders(OrdersError::MissingClientOrderId))?;
-        let base = self.ledger.asset(rules.base_asset()).map_err(OrdersError::from)?;
-        let quote = self.ledger.asset(rules.quote_asset()).map_err(OrdersError::from)?;
+        let (base, quote) = match self.asset_ids.get(index).copied().flatten() {
+            Some(ids) => ids,
+            None => {
+                let ids = (
+                    self.ledger.asset(rules.base_asset()).map_err(OrdersError::from)?,
+                    self.ledger.asset(rules.quote_asset()).map_err(OrdersError::from)?,
+                );
+                if self.asset_ids.len() <= index {
+                    self.asset_ids.resize(index + 1, None);
+                }
+                if let Some(slot) = self.asset_ids.get_mut(index) {
+                    *slot = Some(ids);
+                }
+                ids
+            }
+        };
         if self.waiting.len() >= self.config.max_waiting {
             return Err(SubmitError::Backlog);
         }
@@ -766,6 +786,7 @@ impl Engine {
                 {
                     self.limiter = RateLimiter::new(info.rate_limits(), self.config.limiter);
                     self.info = info;
+                    self.asset_ids.clear();
                 }
                 // Answered or failed (the rules given at construction stay): adoption may go on.
                 self.info_pending = false;

@@ -714,6 +714,12 @@ impl ExchangeInfo {
     pub fn symbol(&self, symbol: &str) -> Option<&SymbolRules> {
         self.index.get(symbol).and_then(|&i| self.symbols.get(i))
     }
+    /// The rules of `symbol` with their position in [`symbols`](Self::symbols) (a key for
+    /// per-symbol caches), if listed.
+    #[must_use]
+    pub fn symbol_entry(&self, symbol: &str) -> Option<(usize, &SymbolRules)> {
+        self.index.get(symbol).and_then(|&i| self.symbols.get(i).map(|rules| (i, rules)))
+    }
     /// Every decoded symbol, in document order.
     #[must_use]
     pub fn symbols(&self) -> &[SymbolRules] {
