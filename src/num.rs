@@ -339,30 +339,54 @@ pub fn write_wire(out: &mut String, value: Decimal) {
         mantissa /= 10;
         scale -= 1;
     }
-    // The digits, least significant first (a u64 has at most 20).
-    let mut digits = [b'0'; 20];
-    let mut len = 0usize;
-    for slot in &mut digits {
+    // Written right to left into a buffer: the digits, the dot after `scale` of them, and
+    // zeros up to `0.` when the value is below one (a u64 has 20 digits, a scale is at most 28).
+    let mut buf = [b'0'; 50];
+    let mut start = buf.len();
+    let mut written = 0usize;
+    while start > 0 && (mantissa > 0 || written <= scale) {
+        if written == scale && scale > 0 {
+            start -= 1;
+            if let Some(slot) = buf.get_mut(start) {
+                *slot = b'.';
+            }
+        }
+        start -= 1;
         // `% 10` is below 10.
         #[allow(clippy::cast_possible_truncation)]
         let digit = (mantissa % 10) as u8;
-        *slot = b'0' + digit;
+        if let Some(slot) = buf.get_mut(start) {
+            *slot = b'0' + digit;
+        }
         mantissa /= 10;
-        len += 1;
-        if mantissa == 0 {
+        written += 1;
+    }
+    push_ascii(out, buf.get(start..).unwrap_or(b"0"));
+}
+
+/// Appends `value` in decimal.
+pub(crate) fn write_u64(out: &mut String, mut value: u64) {
+    let mut buf = [b'0'; 20];
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        // `% 10` is below 10.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = (value % 10) as u8;
+        if let Some(slot) = buf.get_mut(start) {
+            *slot = b'0' + digit;
+        }
+        value /= 10;
+        if value == 0 || start == 0 {
             break;
         }
     }
-    let int_digits = digits.get(scale.min(len)..len).unwrap_or(&[]);
-    if int_digits.is_empty() {
-        out.push('0');
-    }
-    out.extend(int_digits.iter().rev().map(|&b| char::from(b)));
-    if scale > 0 {
-        out.push('.');
-        out.extend(std::iter::repeat_n('0', scale.saturating_sub(len)));
-        out.extend(digits.get(..scale.min(len)).unwrap_or(&[]).iter().rev().map(|&b| char::from(b)));
-    }
+    push_ascii(out, buf.get(start..).unwrap_or(b"0"));
+}
+
+/// Appends bytes known to be ASCII digits and dots.
+fn push_ascii(out: &mut String, bytes: &[u8]) {
+    out.push_str(std::str::from_utf8(bytes).unwrap_or("0"));
 }
 
 /// The number of significant decimal places of a step (`0.00100000` has 3, `10` has 0).

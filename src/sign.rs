@@ -452,21 +452,7 @@ impl SignedQuery {
     /// Appends `name=value` for an integer (ids, timestamps, windows).
     pub fn push_u64(&mut self, name: &str, value: u64) -> &mut Self {
         self.push_name(name);
-        let mut digits = [b'0'; 20];
-        let mut len = 0usize;
-        let mut rest = value;
-        for slot in &mut digits {
-            // `% 10` is below 10.
-            #[allow(clippy::cast_possible_truncation)]
-            let digit = (rest % 10) as u8;
-            *slot = b'0' + digit;
-            rest /= 10;
-            len += 1;
-            if rest == 0 {
-                break;
-            }
-        }
-        self.text.extend(digits.get(..len).unwrap_or(&[]).iter().rev().map(|&b| char::from(b)));
+        crate::num::write_u64(&mut self.text, value);
         self
     }
 
