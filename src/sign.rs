@@ -131,6 +131,15 @@ pub trait Signer: Send + Sync + fmt::Debug {
     fn sign_parts(&self, parts: &[&[u8]]) -> SignatureText {
         self.sign(&parts.concat())
     }
+
+    /// Signs the text of `query`, then appends `separator` and the signature to it as a REST
+    /// parameter value (percent-encoded where needed). Override it to write without the
+    /// intermediate [`SignatureText`].
+    fn sign_onto(&self, query: &mut String, separator: &str) {
+        let signature = self.sign(query.as_bytes());
+        query.push_str(separator);
+        signature.write_percent_encoded(query);
+    }
 }
 
 /// HMAC-SHA256, keyed once: each signature clones the keyed state (no re-keying per request)
@@ -187,6 +196,14 @@ impl Signer for HmacSha256 {
         // 32 bytes always fit 64 hex characters.
         let _ = hex::encode_to_slice(mac, &mut hex);
         SignatureText::from_ascii(&hex)
+    }
+
+    fn sign_onto(&self, query: &mut String, separator: &str) {
+        let mut hex = [0u8; 64];
+        // 32 bytes always fit 64 hex characters, lowercase: nothing to percent-encode.
+        let _ = hex::encode_to_slice(self.mac(query.as_bytes()), &mut hex);
+        query.push_str(separator);
+        query.push_str(std::str::from_utf8(&hex).unwrap_or_default());
     }
 }
 
@@ -507,14 +524,8 @@ impl SignedQuery {
     /// [`Signer::sign_parts`].)
     #[must_use]
     pub fn sign_with(mut self, signer: &dyn Signer) -> String {
-        let signature = signer.sign(self.text.as_bytes());
-        self.text.push_str(if self.text.is_empty() { "signature=" } else { "&signature=" });
-        if signer.kind() == KeyKind::HmacSha256 {
-            // Lowercase hex: nothing to encode.
-            self.text.push_str(signature.as_str());
-        } else {
-            signature.write_percent_encoded(&mut self.text);
-        }
+        let separator = if self.text.is_empty() { "signature=" } else { "&signature=" };
+        signer.sign_onto(&mut self.text, separator);
         self.text
     }
 }
