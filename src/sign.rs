@@ -420,7 +420,6 @@ impl SignedQuery {
 
     /// Appends `name=value`, both percent-encoded.
     pub fn push(&mut self, name: &str, value: &str) -> &mut Self {
-        self.text.reserve(name.len() + value.len() + 2);
         if !self.text.is_empty() {
             self.text.push('&');
         }
