@@ -458,7 +458,7 @@ impl Engine {
             .symbol_entry(order.symbol())
             .ok_or_else(|| SubmitError::UnknownSymbol(order.symbol().to_owned()))?;
         if order.client_order_id().is_none() {
-            order = order.with_client_order_id(self.ids.next_id());
+            order.set_client_order_id(self.ids.next_id());
         }
         let valid = rules.normalize(order, &context)?;
         let id =
@@ -489,12 +489,10 @@ impl Engine {
             submit = submit.with_price_bound(bound);
         }
         self.orders.submit(now, submit)?;
-        let waiting = Waiting { client_order_id: id, valid, until: now };
         // Nothing queued ahead of it: straight out (or into the queue if the limiter says wait).
-        if self.waiting.is_empty() {
-            self.dispatch(now, waiting);
-        } else {
-            self.waiting.push_back(waiting);
+        let until = if self.waiting.is_empty() { self.dispatch(now, id, &valid) } else { Some(now) };
+        if let Some(until) = until {
+            self.waiting.push_back(Waiting { client_order_id: id, valid, until });
         }
         self.pump(now);
         Ok(id)
@@ -955,30 +953,27 @@ impl Engine {
 
     /// Sends what can go now: queued orders the limiter admits, queries the tracker asks for,
     /// a time re-sync when due.
-    /// Sends an order whose turn has come, if the limiter allows. `false`: it must wait (it is
-    /// back at the front of the queue).
-    fn dispatch(&mut self, now: i64, w: Waiting) -> bool {
-        let Ok(request) = self.rest.new_order(&w.valid, self.time.server_now(now)) else {
-            let applied = self.orders.on_not_sent(&w.client_order_id);
+    /// Sends an order whose turn has come, if the limiter allows. `Some(until)`: it must wait
+    /// until then (the caller queues it); `None`: sent, or ended as never sent.
+    fn dispatch(&mut self, now: i64, id: ClientOrderId, valid: &ValidatedOrder) -> Option<i64> {
+        let Ok(request) = self.rest.new_order(valid, self.time.server_now(now)) else {
+            let applied = self.orders.on_not_sent(&id);
             self.emit_applied(applied);
-            return true;
+            return None;
         };
         match self.limiter.admit(Cost::from(request.cost), now) {
-            Admit::Proceed => self.send(now, request, Purpose::Place(w.client_order_id)),
-            Admit::Wait { until_ms } => {
-                self.waiting.push_front(Waiting { until: until_ms, ..w });
-                return false;
-            }
+            Admit::Proceed => self.send(now, request, Purpose::Place(id)),
+            Admit::Wait { until_ms } => return Some(until_ms),
             Admit::Refused(refusal) => {
-                let applied = self.orders.on_not_sent(&w.client_order_id);
+                let applied = self.orders.on_not_sent(&id);
                 self.outputs.push_back(Output::Event(Event::NotSent {
-                    client_order_id: w.client_order_id,
+                    client_order_id: id,
                     reason: format!("{refusal:?}"),
                 }));
                 self.emit_applied(applied);
             }
         }
-        true
+        None
     }
 
     fn pump(&mut self, now: i64) {
@@ -1001,7 +996,8 @@ impl Engine {
                 break;
             }
             let Some(w) = self.waiting.pop_front() else { break };
-            if !self.dispatch(now, w) {
+            if let Some(until) = self.dispatch(now, w.client_order_id, &w.valid) {
+                self.waiting.push_front(Waiting { until, ..w });
                 break;
             }
         }

@@ -391,6 +391,9 @@ impl OrderRequest {
     pub(crate) fn set_quote_order_qty(&mut self, v: Option<Decimal>) {
         self.quote_order_qty = v;
     }
+    pub(crate) fn set_client_order_id(&mut self, id: ClientOrderId) {
+        self.new_client_order_id = Some(id);
+    }
     pub(crate) fn set_price(&mut self, v: Option<Decimal>) {
         self.price = v;
     }
