@@ -966,10 +966,8 @@ impl Engine {
             Admit::Wait { until_ms } => return Some(until_ms),
             Admit::Refused(refusal) => {
                 let applied = self.orders.on_not_sent(&id);
-                self.outputs.push_back(Output::Event(Event::NotSent {
-                    client_order_id: id,
-                    reason: format!("{refusal:?}"),
-                }));
+                self.outputs
+                    .push_back(Output::Event(Event::NotSent { client_order_id: id, reason: format!("{refusal:?}") }));
                 self.emit_applied(applied);
             }
         }
