@@ -346,12 +346,12 @@ pub fn write_wire(out: &mut String, value: Decimal) {
     let mut written = 0usize;
     while start > 0 && (mantissa > 0 || written <= scale) {
         if written == scale && scale > 0 {
-            start -= 1;
+            start = start.saturating_sub(1);
             if let Some(slot) = buf.get_mut(start) {
                 *slot = b'.';
             }
         }
-        start -= 1;
+        start = start.saturating_sub(1);
         // `% 10` is below 10.
         #[allow(clippy::cast_possible_truncation)]
         let digit = (mantissa % 10) as u8;
@@ -369,7 +369,7 @@ pub(crate) fn write_u64(out: &mut String, mut value: u64) {
     let mut buf = [b'0'; 20];
     let mut start = buf.len();
     loop {
-        start -= 1;
+        start = start.saturating_sub(1);
         // `% 10` is below 10.
         #[allow(clippy::cast_possible_truncation)]
         let digit = (value % 10) as u8;
