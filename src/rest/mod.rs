@@ -3,8 +3,9 @@
 //! the request (rejected, rate limited, banned, unknown, auth, timestamp).
 //!
 //! This module builds and reads messages; it never sends one and never reads a clock. Signed
-//! requests put every parameter in the query string, percent-encoded, with `recvWindow`,
-//! `timestamp` and the signature last: the signed payload is exactly the bytes on the wire.
+//! requests put every parameter in the query string (a new or test order: in an
+//! `application/x-www-form-urlencoded` body), percent-encoded, with `recvWindow`, `timestamp` and
+//! the signature last: the signed payload is exactly the bytes on the wire.
 
 mod error;
 mod request;
