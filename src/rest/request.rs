@@ -238,10 +238,11 @@ impl Rest {
         } else {
             query.push_display("recvWindow", self.recv_window);
         }
-        match u64::try_from(self.time_unit.timestamp(timestamp_ms)) {
+        let timestamp = self.time_unit.timestamp(timestamp_ms);
+        match u64::try_from(timestamp) {
             Ok(t) => query.push_u64("timestamp", t),
             // Before 1970: no clock gives this; written as is, Binance refuses it.
-            Err(_) => query.push_display("timestamp", self.time_unit.timestamp(timestamp_ms)),
+            Err(_) => query.push_display("timestamp", timestamp),
         };
         Ok(query.sign_with(creds.signer()))
     }
