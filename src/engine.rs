@@ -951,8 +951,6 @@ impl Engine {
         self.outputs.push_back(Output::Http { id, request: request.request });
     }
 
-    /// Sends what can go now: queued orders the limiter admits, queries the tracker asks for,
-    /// a time re-sync when due.
     /// Sends an order whose turn has come, if the limiter allows. `Some(until)`: it must wait
     /// until then (the caller queues it); `None`: sent, or ended as never sent.
     fn dispatch(&mut self, now: i64, id: ClientOrderId, valid: &ValidatedOrder) -> Option<i64> {
@@ -974,6 +972,8 @@ impl Engine {
         None
     }
 
+    /// Sends what can go now: queued orders the limiter admits, queries the tracker asks for,
+    /// a time re-sync when due.
     fn pump(&mut self, now: i64) {
         if self.account_check_pending
             && self.querying.is_empty()
