@@ -112,21 +112,55 @@ impl OrderError {
 /// assert_eq!(bad.check_parameters().unwrap_err().to_string(),
 ///            "Parameter 'price' sent when not required.");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct OrderRequest {
     symbol: String,
+    quantity: Option<Decimal>,
+    price: Option<Decimal>,
+    new_client_order_id: Option<ClientOrderId>,
     side: Side,
     order_type: OrderType,
     time_in_force: Option<TimeInForce>,
-    quantity: Option<Decimal>,
+    /// The parameters most orders never carry, boxed so that every order moves in 184 bytes
+    /// instead of 304. `None` exactly when all of them are absent (so `==` stays structural).
+    extra: Option<Box<Extra>>,
+}
+
+/// The rarely given parameters of an [`OrderRequest`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Extra {
     quote_order_qty: Option<Decimal>,
-    price: Option<Decimal>,
     stop_price: Option<Decimal>,
     trailing_delta: Option<u64>,
     iceberg_qty: Option<Decimal>,
-    new_client_order_id: Option<ClientOrderId>,
     self_trade_prevention_mode: Option<SelfTradePreventionMode>,
     new_order_resp_type: Option<OrderResponseType>,
+}
+
+impl Extra {
+    fn is_empty(&self) -> bool {
+        *self == Extra::default()
+    }
+}
+
+impl std::fmt::Debug for OrderRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrderRequest")
+            .field("symbol", &self.symbol)
+            .field("side", &self.side)
+            .field("order_type", &self.order_type)
+            .field("time_in_force", &self.time_in_force)
+            .field("quantity", &self.quantity)
+            .field("quote_order_qty", &self.quote_order_qty())
+            .field("price", &self.price)
+            .field("stop_price", &self.stop_price())
+            .field("trailing_delta", &self.trailing_delta())
+            .field("iceberg_qty", &self.iceberg_qty())
+            .field("new_client_order_id", &self.new_client_order_id)
+            .field("self_trade_prevention_mode", &self.self_trade_prevention_mode())
+            .field("new_order_resp_type", &self.response_type())
+            .finish()
+    }
 }
 
 /// Whether `v` has at most 20 integer digits (below 10^20), Binance's legal range, without a
@@ -160,14 +194,9 @@ impl OrderRequest {
             order_type,
             time_in_force: None,
             quantity: None,
-            quote_order_qty: None,
             price: None,
-            stop_price: None,
-            trailing_delta: None,
-            iceberg_qty: None,
             new_client_order_id: None,
-            self_trade_prevention_mode: None,
-            new_order_resp_type: None,
+            extra: None,
         }
     }
 
@@ -252,7 +281,7 @@ impl OrderRequest {
     /// Sets `quoteOrderQty` (MARKET only).
     #[must_use]
     pub fn with_quote_order_qty(mut self, quote_order_qty: Decimal) -> Self {
-        self.quote_order_qty = Some(quote_order_qty);
+        self.extra_mut().quote_order_qty = Some(quote_order_qty);
         self
     }
 
@@ -266,21 +295,21 @@ impl OrderRequest {
     /// Sets `stopPrice`.
     #[must_use]
     pub fn with_stop_price(mut self, stop_price: Decimal) -> Self {
-        self.stop_price = Some(stop_price);
+        self.extra_mut().stop_price = Some(stop_price);
         self
     }
 
     /// Sets `trailingDelta` in basis points (1 = 0.01%).
     #[must_use]
     pub fn with_trailing_delta(mut self, bips: u64) -> Self {
-        self.trailing_delta = Some(bips);
+        self.extra_mut().trailing_delta = Some(bips);
         self
     }
 
     /// Sets `icebergQty`: the visible part of an iceberg order.
     #[must_use]
     pub fn with_iceberg_qty(mut self, iceberg_qty: Decimal) -> Self {
-        self.iceberg_qty = Some(iceberg_qty);
+        self.extra_mut().iceberg_qty = Some(iceberg_qty);
         self
     }
 
@@ -308,14 +337,14 @@ impl OrderRequest {
     /// Sets `selfTradePreventionMode`.
     #[must_use]
     pub fn with_self_trade_prevention_mode(mut self, mode: SelfTradePreventionMode) -> Self {
-        self.self_trade_prevention_mode = Some(mode);
+        self.extra_mut().self_trade_prevention_mode = Some(mode);
         self
     }
 
     /// Sets `newOrderRespType`.
     #[must_use]
     pub fn with_response_type(mut self, resp: OrderResponseType) -> Self {
-        self.new_order_resp_type = Some(resp);
+        self.extra_mut().new_order_resp_type = Some(resp);
         self
     }
 
@@ -347,7 +376,7 @@ impl OrderRequest {
     /// `quoteOrderQty`.
     #[must_use]
     pub fn quote_order_qty(&self) -> Option<Decimal> {
-        self.quote_order_qty
+        self.extra.as_ref().and_then(|e| e.quote_order_qty)
     }
     /// `price`.
     #[must_use]
@@ -357,17 +386,17 @@ impl OrderRequest {
     /// `stopPrice`.
     #[must_use]
     pub fn stop_price(&self) -> Option<Decimal> {
-        self.stop_price
+        self.extra.as_ref().and_then(|e| e.stop_price)
     }
     /// `trailingDelta` (BIPS).
     #[must_use]
     pub fn trailing_delta(&self) -> Option<u64> {
-        self.trailing_delta
+        self.extra.as_ref().and_then(|e| e.trailing_delta)
     }
     /// `icebergQty`.
     #[must_use]
     pub fn iceberg_qty(&self) -> Option<Decimal> {
-        self.iceberg_qty
+        self.extra.as_ref().and_then(|e| e.iceberg_qty)
     }
     /// `newClientOrderId`.
     #[must_use]
@@ -377,19 +406,19 @@ impl OrderRequest {
     /// `selfTradePreventionMode`.
     #[must_use]
     pub fn self_trade_prevention_mode(&self) -> Option<&SelfTradePreventionMode> {
-        self.self_trade_prevention_mode.as_ref()
+        self.extra.as_ref().and_then(|e| e.self_trade_prevention_mode.as_ref())
     }
     /// `newOrderRespType`.
     #[must_use]
     pub fn response_type(&self) -> Option<&OrderResponseType> {
-        self.new_order_resp_type.as_ref()
+        self.extra.as_ref().and_then(|e| e.new_order_resp_type.as_ref())
     }
 
     pub(crate) fn set_quantity(&mut self, v: Option<Decimal>) {
         self.quantity = v;
     }
     pub(crate) fn set_quote_order_qty(&mut self, v: Option<Decimal>) {
-        self.quote_order_qty = v;
+        self.set_extra(v.is_none(), |e| e.quote_order_qty = v);
     }
     pub(crate) fn set_client_order_id(&mut self, id: ClientOrderId) {
         self.new_client_order_id = Some(id);
@@ -398,10 +427,27 @@ impl OrderRequest {
         self.price = v;
     }
     pub(crate) fn set_stop_price(&mut self, v: Option<Decimal>) {
-        self.stop_price = v;
+        self.set_extra(v.is_none(), |e| e.stop_price = v);
     }
     pub(crate) fn set_iceberg_qty(&mut self, v: Option<Decimal>) {
-        self.iceberg_qty = v;
+        self.set_extra(v.is_none(), |e| e.iceberg_qty = v);
+    }
+
+    /// The boxed parameters, created on first use.
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// Changes a boxed parameter (`clearing` it: nothing to do without a box), dropping the box
+    /// again once it holds nothing.
+    fn set_extra(&mut self, clearing: bool, change: impl FnOnce(&mut Extra)) {
+        if clearing && self.extra.is_none() {
+            return;
+        }
+        change(self.extra_mut());
+        if self.extra.as_deref().is_some_and(Extra::is_empty) {
+            self.extra = None;
+        }
     }
 
     /// Applies the order type's mandatory and forbidden parameters (SPEC §6.1) and the value
@@ -434,7 +480,7 @@ impl OrderRequest {
             return Err(OrderError::MissingParameter("timeInForce"));
         }
         if *t == T::Market {
-            match (self.quantity, self.quote_order_qty) {
+            match (self.quantity, self.quote_order_qty()) {
                 (None, None) => return Err(OrderError::MissingEither("quantity", "quoteOrderQty")),
                 (Some(_), Some(_)) => return Err(OrderError::UnexpectedParameter("quoteOrderQty")),
                 _ => {}
@@ -445,7 +491,7 @@ impl OrderRequest {
         if limit_priced && self.price.is_none() {
             return Err(OrderError::MissingParameter("price"));
         }
-        if triggered && self.stop_price.is_none() && self.trailing_delta.is_none() {
+        if triggered && self.stop_price().is_none() && self.trailing_delta().is_none() {
             return Err(OrderError::MissingEither("stopPrice", "trailingDelta"));
         }
 
@@ -453,29 +499,29 @@ impl OrderRequest {
         if !needs_tif && self.time_in_force.is_some() {
             return Err(OrderError::TimeInForceNotRequired);
         }
-        if *t != T::Market && self.quote_order_qty.is_some() {
+        if *t != T::Market && self.quote_order_qty().is_some() {
             return Err(OrderError::UnexpectedParameter("quoteOrderQty"));
         }
         if !limit_priced && self.price.is_some() {
             return Err(OrderError::UnexpectedParameter("price"));
         }
-        if !triggered && self.stop_price.is_some() {
+        if !triggered && self.stop_price().is_some() {
             return Err(OrderError::UnexpectedParameter("stopPrice"));
         }
-        if !triggered && self.trailing_delta.is_some() {
+        if !triggered && self.trailing_delta().is_some() {
             return Err(OrderError::UnexpectedParameter("trailingDelta"));
         }
-        if !limit_priced && self.iceberg_qty.is_some() {
+        if !limit_priced && self.iceberg_qty().is_some() {
             return Err(OrderError::UnexpectedParameter("icebergQty"));
         }
 
         // Values.
         for (parameter, value) in [
             ("quantity", self.quantity),
-            ("quoteOrderQty", self.quote_order_qty),
+            ("quoteOrderQty", self.quote_order_qty()),
             ("price", self.price),
-            ("stopPrice", self.stop_price),
-            ("icebergQty", self.iceberg_qty),
+            ("stopPrice", self.stop_price()),
+            ("icebergQty", self.iceberg_qty()),
         ] {
             if let Some(value) = value {
                 if (value.is_sign_negative() && !value.is_zero()) || !within_wire_range(value) {
@@ -486,10 +532,10 @@ impl OrderRequest {
                 }
             }
         }
-        if self.trailing_delta == Some(0) {
+        if self.trailing_delta() == Some(0) {
             return Err(OrderError::Zero { parameter: "trailingDelta" });
         }
-        if let (Some(iceberg), Some(qty)) = (self.iceberg_qty, self.quantity) {
+        if let (Some(iceberg), Some(qty)) = (self.iceberg_qty(), self.quantity) {
             if self.time_in_force.as_ref().is_some_and(|t| *t != TimeInForce::Gtc) {
                 return Err(OrderError::IcebergRequiresGtc);
             }
@@ -508,16 +554,16 @@ impl std::fmt::Display for OrderRequest {
         write!(f, "{} {} {}", self.order_type, self.side, self.symbol)?;
         for (name, value) in [
             ("quantity", self.quantity),
-            ("quoteOrderQty", self.quote_order_qty),
+            ("quoteOrderQty", self.quote_order_qty()),
             ("price", self.price),
-            ("stopPrice", self.stop_price),
-            ("icebergQty", self.iceberg_qty),
+            ("stopPrice", self.stop_price()),
+            ("icebergQty", self.iceberg_qty()),
         ] {
             if let Some(v) = value {
                 write!(f, " {name}={}", Wire(v))?;
             }
         }
-        if let Some(d) = self.trailing_delta {
+        if let Some(d) = self.trailing_delta() {
             write!(f, " trailingDelta={d}")?;
         }
         if let Some(t) = &self.time_in_force {
@@ -539,6 +585,35 @@ mod tests {
     fn display_is_compact() {
         let o = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.14977000), dec!(65432.51));
         assert_eq!(o.to_string(), "LIMIT BUY BTCUSDT quantity=0.14977 price=65432.51 timeInForce=GTC");
+    }
+
+    #[test]
+    fn rare_parameters_are_boxed_and_equality_stays_structural() {
+        // The common shape moves in 184 bytes; the rare parameters live behind one pointer.
+        assert!(std::mem::size_of::<OrderRequest>() <= 184, "{}", std::mem::size_of::<OrderRequest>());
+        let plain = OrderRequest::stop_loss_limit("BTCUSDT", Side::Sell, dec!(1), dec!(60000), dec!(61000));
+        assert_eq!(plain.stop_price(), Some(dec!(61000)));
+        // Clearing the last boxed parameter gives back an order equal to one that never had it.
+        let mut cleared = plain.clone();
+        cleared.set_stop_price(None);
+        let never = OrderRequest::new("BTCUSDT", Side::Sell, OrderType::StopLossLimit)
+            .with_quantity(dec!(1))
+            .with_price(dec!(60000))
+            .with_time_in_force(TimeInForce::Gtc);
+        assert_eq!(cleared, never);
+        assert!(cleared.extra.is_none());
+        // Clearing what was never set allocates nothing.
+        let mut limit = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(1), dec!(2));
+        limit.set_iceberg_qty(None);
+        assert!(limit.extra.is_none());
+        // One of several cleared: the others stay.
+        let mut both = plain.with_self_trade_prevention_mode(SelfTradePreventionMode::ExpireMaker);
+        both.set_stop_price(None);
+        assert_eq!(both.self_trade_prevention_mode(), Some(&SelfTradePreventionMode::ExpireMaker));
+        assert_eq!(both.stop_price(), None);
+        // Debug still lists every parameter by its own name.
+        let shown = format!("{both:?}");
+        assert!(shown.contains("self_trade_prevention_mode: Some(ExpireMaker)") && shown.contains("stop_price: None"));
     }
 
     #[test]

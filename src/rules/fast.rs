@@ -307,7 +307,11 @@ impl FastPlan {
             Side::Sell => false,
             _ => return None,
         };
-        let qty = order.quantity().filter(|q| positive_on_wire(*q))?;
+        // (Not `Option::filter`: its out-of-line copy of the 20-byte option stalled the load.)
+        let qty = order.quantity()?;
+        if !positive_on_wire(qty) {
+            return None;
+        }
 
         // Quantity: down to the lot step (both steps for MARKET), in base-precision units.
         let step = if is_market { self.lot_step.max(self.market_step) } else { self.lot_step };
@@ -427,6 +431,7 @@ pub(crate) struct FastOutcome {
 }
 
 /// Positive, and inside Binance's 20-integer-digit range.
+#[inline]
 fn positive_on_wire(v: Decimal) -> bool {
     !v.is_sign_negative() && !v.is_zero() && within_wire_range(v)
 }
