@@ -4,6 +4,16 @@
 //! values (order statuses, STP modes, symbol statuses) and a new one must not take a trading
 //! program down. Encoding an `Unknown` writes the original text back.
 
+/// A wire enum stored as one byte: a known value by its position in `KNOWN`.
+pub(crate) trait Coded: Sized + 'static {
+    /// Every known value, in order.
+    const KNOWN: &'static [Self];
+    /// An empty `Unknown`, for a code whose value went missing (never, by construction).
+    const UNKNOWN: &'static Self;
+    /// The value's position in [`KNOWN`](Self::KNOWN); `None` for `Unknown`.
+    fn known_index(&self) -> Option<u8>;
+}
+
 /// Declares a wire enum: known variants with their Binance names, plus `Unknown(String)`.
 macro_rules! wire_enum {
     (
@@ -47,6 +57,22 @@ macro_rules! wire_enum {
             #[must_use]
             pub fn is_known(&self) -> bool {
                 !matches!(self, $name::Unknown(_))
+            }
+        }
+
+        impl Coded for $name {
+            const KNOWN: &'static [Self] = Self::ALL;
+            const UNKNOWN: &'static Self = &$name::Unknown(String::new());
+
+            fn known_index(&self) -> Option<u8> {
+                // The variants' positions in `ALL`, counted by the compiler.
+                #[allow(dead_code)]
+                #[repr(u8)]
+                enum Index { $( $variant, )+ }
+                match self {
+                    $( $name::$variant => Some(Index::$variant as u8), )+
+                    $name::Unknown(_) => None,
+                }
             }
         }
 

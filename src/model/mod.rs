@@ -14,6 +14,7 @@ pub(crate) use client_order_id::splitmix64;
 pub use client_order_id::{
     CLIENT_ORDER_ID_MAX_LEN, CLIENT_ORDER_ID_MAX_PREFIX, ClientOrderId, ClientOrderIdError, ClientOrderIdGenerator,
 };
+pub(crate) use enums::Coded;
 pub use enums::{
     ExecutionType, OrderResponseType, OrderStatus, OrderType, RateLimitInterval, RateLimitType,
     SelfTradePreventionMode, Side, SymbolStatus, TimeInForce,
