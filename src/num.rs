@@ -328,65 +328,44 @@ impl fmt::Display for Wire {
 /// ```
 pub fn write_wire(out: &mut String, value: Decimal) {
     // Negative values and mantissas past 64 bits are rare on the wire: the general form.
-    let Ok(mut mantissa) = u64::try_from(value.mantissa()) else {
+    let Ok(mantissa) = u64::try_from(value.mantissa()) else {
         use fmt::Write as _;
         // Writing into a String cannot fail.
         let _ = write!(out, "{}", Wire(value));
         return;
     };
-    let mut scale = value.scale() as usize;
-    while scale > 0 && mantissa % 10 == 0 {
-        mantissa /= 10;
-        scale -= 1;
+    if mantissa == 0 {
+        out.push('0');
+        return;
     }
-    // Written right to left into a buffer: the digits, the dot after `scale` of them, and
-    // zeros up to `0.` when the value is below one (a u64 has 20 digits, a scale is at most 28).
-    let mut buf = [b'0'; 50];
-    let mut start = buf.len();
-    let mut written = 0usize;
-    while start > 0 && (mantissa > 0 || written <= scale) {
-        if written == scale && scale > 0 {
-            start = start.saturating_sub(1);
-            if let Some(slot) = buf.get_mut(start) {
-                *slot = b'.';
+    let mut buffer = itoa::Buffer::new();
+    let all = buffer.format(mantissa);
+    // Trailing zeros of the fraction dropped (`65000.10000000` -> `65000.1`).
+    let scale = value.scale() as usize;
+    let zeros = all.bytes().rev().take(scale).take_while(|&b| b == b'0').count();
+    let (digits, scale) = (all.get(..all.len() - zeros).unwrap_or("0"), scale - zeros);
+    match digits.len().checked_sub(scale).filter(|n| *n > 0).and_then(|n| digits.split_at_checked(n)) {
+        _ if scale == 0 => out.push_str(digits),
+        // `int.frac`
+        Some((int, frac)) => {
+            out.push_str(int);
+            out.push('.');
+            out.push_str(frac);
+        }
+        // Below one: `0.`, the leading zeros of the fraction, the digits.
+        None => {
+            out.push_str("0.");
+            for _ in digits.len()..scale {
+                out.push('0');
             }
+            out.push_str(digits);
         }
-        start = start.saturating_sub(1);
-        // `% 10` is below 10.
-        #[allow(clippy::cast_possible_truncation)]
-        let digit = (mantissa % 10) as u8;
-        if let Some(slot) = buf.get_mut(start) {
-            *slot = b'0' + digit;
-        }
-        mantissa /= 10;
-        written += 1;
     }
-    push_ascii(out, buf.get(start..).unwrap_or(b"0"));
 }
 
 /// Appends `value` in decimal.
-pub(crate) fn write_u64(out: &mut String, mut value: u64) {
-    let mut buf = [b'0'; 20];
-    let mut start = buf.len();
-    loop {
-        start = start.saturating_sub(1);
-        // `% 10` is below 10.
-        #[allow(clippy::cast_possible_truncation)]
-        let digit = (value % 10) as u8;
-        if let Some(slot) = buf.get_mut(start) {
-            *slot = b'0' + digit;
-        }
-        value /= 10;
-        if value == 0 || start == 0 {
-            break;
-        }
-    }
-    push_ascii(out, buf.get(start..).unwrap_or(b"0"));
-}
-
-/// Appends bytes known to be ASCII digits and dots.
-fn push_ascii(out: &mut String, bytes: &[u8]) {
-    out.push_str(std::str::from_utf8(bytes).unwrap_or("0"));
+pub(crate) fn write_u64(out: &mut String, value: u64) {
+    out.push_str(itoa::Buffer::new().format(value));
 }
 
 /// The number of significant decimal places of a step (`0.00100000` has 3, `10` has 0).
