@@ -487,6 +487,36 @@ impl SignedQuery {
         self
     }
 
+    /// [`push_u64`](Self::push_u64) for the crate's own parameter names.
+    pub(crate) fn push_u64_named(&mut self, name: &'static str, value: u64) -> &mut Self {
+        self.push_static_name(name);
+        crate::num::write_u64(&mut self.text, value);
+        self
+    }
+
+    /// A parameter whose value is a known wire name (`BUY`, `LIMIT`, ...: unreserved
+    /// characters, debug-checked) or, for a value the crate does not know, any text to encode.
+    pub(crate) fn push_wire_named(&mut self, name: &'static str, known: Option<&'static str>, text: &str) -> &mut Self {
+        match known {
+            Some(wire) => {
+                debug_assert!(wire.bytes().all(is_unreserved), "{wire}");
+                self.push_static_name(name);
+                self.text.push_str(wire);
+                self
+            }
+            None => self.push_named(name, text),
+        }
+    }
+
+    /// A parameter whose value is text of the unreserved set, such as a validated client
+    /// order id (`[a-zA-Z0-9-_]`, debug-checked): written without a scan.
+    pub(crate) fn push_unreserved_named(&mut self, name: &'static str, value: &str) -> &mut Self {
+        debug_assert!(value.bytes().all(is_unreserved), "{value}");
+        self.push_static_name(name);
+        self.text.push_str(value);
+        self
+    }
+
     /// `&name=` for a literal name of unreserved characters, written as is.
     fn push_static_name(&mut self, name: &'static str) {
         debug_assert!(name.bytes().all(is_unreserved), "{name}");

@@ -53,6 +53,15 @@ macro_rules! wire_enum {
                 }
             }
 
+            /// The wire name of a known value (`None` for `Unknown`).
+            #[allow(dead_code)]
+            pub(crate) fn known_wire(&self) -> Option<&'static str> {
+                match self {
+                    $( $name::$variant => Some($wire), )+
+                    $name::Unknown(_) => None,
+                }
+            }
+
             /// Whether this is a value the crate knows.
             #[must_use]
             pub fn is_known(&self) -> bool {

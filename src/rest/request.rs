@@ -234,13 +234,13 @@ impl Rest {
         let creds = self.credentials.as_ref().ok_or(BuildError::NoCredentials)?;
         // Whole milliseconds (the usual case) without the formatting machinery.
         if self.recv_window.as_micros().is_multiple_of(1000) {
-            query.push_u64("recvWindow", self.recv_window.as_millis());
+            query.push_u64_named("recvWindow", self.recv_window.as_millis());
         } else {
             query.push_display("recvWindow", self.recv_window);
         }
         let timestamp = self.time_unit.timestamp(timestamp_ms);
         match u64::try_from(timestamp) {
-            Ok(t) => query.push_u64("timestamp", t),
+            Ok(t) => query.push_u64_named("timestamp", t),
             // Before 1970: no clock gives this; written as is, Binance refuses it.
             Err(_) => query.push_display("timestamp", timestamp),
         };
@@ -750,10 +750,10 @@ fn order_query(order: &ValidatedOrder) -> SignedQuery {
     let o = order.request();
     let mut q = SignedQuery::new();
     q.push_named("symbol", o.symbol())
-        .push_named("side", o.side().as_str())
-        .push_named("type", o.order_type().as_str());
+        .push_wire_named("side", o.side().known_wire(), o.side().as_str())
+        .push_wire_named("type", o.order_type().known_wire(), o.order_type().as_str());
     if let Some(tif) = o.time_in_force() {
-        q.push_named("timeInForce", tif.as_str());
+        q.push_wire_named("timeInForce", tif.known_wire(), tif.as_str());
     }
     for (name, value) in [("quantity", o.quantity()), ("quoteOrderQty", o.quote_order_qty()), ("price", o.price())] {
         if let Some(v) = value {
@@ -761,7 +761,7 @@ fn order_query(order: &ValidatedOrder) -> SignedQuery {
         }
     }
     if let Some(id) = o.client_order_id() {
-        q.push_named("newClientOrderId", id.as_str());
+        q.push_unreserved_named("newClientOrderId", id.as_str());
     }
     if let Some(v) = o.stop_price() {
         q.push_decimal_named("stopPrice", v);
