@@ -20,5 +20,5 @@ pub use enums::{
     SelfTradePreventionMode, Side, SymbolStatus, TimeInForce,
 };
 pub use inline_str::InlineStr;
-pub(crate) use order::within_wire_range;
 pub use order::{OrderError, OrderRequest};
+pub(crate) use order::{mantissa_within_wire_range, within_wire_range};

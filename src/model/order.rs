@@ -179,6 +179,12 @@ impl std::fmt::Debug for OrderRequest {
 /// rescaling comparison: `|mantissa| < 10^(20 + scale)`, always true from scale 9 on since a
 /// mantissa is below 2^96 < 10^29.
 pub(crate) fn within_wire_range(v: Decimal) -> bool {
+    mantissa_within_wire_range(v.mantissa().unsigned_abs(), v.scale())
+}
+
+/// [`within_wire_range`] on a decimal's parts (absolute mantissa, scale).
+#[inline]
+pub(crate) fn mantissa_within_wire_range(mantissa: u128, scale: u32) -> bool {
     // Evaluated at compile time: an out-of-bounds index would fail the build, not panic.
     #[allow(clippy::indexing_slicing)]
     const LIMITS: [u128; 9] = {
@@ -190,8 +196,8 @@ pub(crate) fn within_wire_range(v: Decimal) -> bool {
         }
         t
     };
-    match LIMITS.get(v.scale() as usize) {
-        Some(limit) => v.mantissa().unsigned_abs() < *limit,
+    match LIMITS.get(scale as usize) {
+        Some(limit) => mantissa < *limit,
         None => true,
     }
 }

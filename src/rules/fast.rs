@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use super::context::{MarketContext, NormalizeOptions};
 use super::exchange_info::SymbolRules;
 use super::filter::{Filter, FilterKind};
-use crate::model::{OrderRequest, OrderType, Side, SymbolStatus, within_wire_range};
+use crate::model::{OrderRequest, OrderType, Side, SymbolStatus, mantissa_within_wire_range};
 use crate::num::{Rounding, cmp_scaled, mul_pow10, mul_u128, pow10_u128};
 
 /// A non-negative decimal as (mantissa, scale).
@@ -307,11 +307,7 @@ impl FastPlan {
             Side::Sell => false,
             _ => return None,
         };
-        // (Not `Option::filter`: its out-of-line copy of the 20-byte option stalled the load.)
-        let qty = order.quantity()?;
-        if !positive_on_wire(qty) {
-            return None;
-        }
+        let qty = on_wire(order.quantity()?)?;
 
         // Quantity: down to the lot step (both steps for MARKET), in base-precision units.
         let step = if is_market { self.lot_step.max(self.market_step) } else { self.lot_step };
@@ -321,15 +317,14 @@ impl FastPlan {
         }
         // Price: to the tick, toward the passive side unless told, in quote-precision units.
         let (p_steps, p) = match order.price() {
-            Some(price) if positive_on_wire(price) => {
+            Some(price) => {
                 let mode = options.map(|o| o.price.unwrap_or(if buy { Rounding::Down } else { Rounding::Up }));
-                let (steps, units) = to_units(price, self.price_scale, self.tick, mode)?;
+                let (steps, units) = to_units(on_wire(price)?, self.price_scale, self.tick, mode)?;
                 if self.price.outside(units) {
                     return None;
                 }
                 (steps, Some(units))
             }
-            Some(_) => return None,
             None => (0, None),
         };
 
@@ -430,16 +425,20 @@ pub(crate) struct FastOutcome {
     pub(crate) unknown: bool,
 }
 
-/// Positive, and inside Binance's 20-integer-digit range.
+/// `v` as [`Fixed`] when it is positive and inside Binance's 20-integer-digit range (the parts
+/// read once, for both the checks and the arithmetic).
 #[inline]
-fn positive_on_wire(v: Decimal) -> bool {
-    !v.is_sign_negative() && !v.is_zero() && within_wire_range(v)
+fn on_wire(v: Decimal) -> Option<Fixed> {
+    if v.is_sign_negative() {
+        return None;
+    }
+    let (m, s) = (v.mantissa().unsigned_abs(), v.scale());
+    (m != 0 && mantissa_within_wire_range(m, s)).then_some((m, s))
 }
 
-/// `v` rounded to a multiple of `step` units of 10^-scale: (number of steps, units). `mode`
-/// `None` means the value must already be exact (validate): any remainder gives `None`.
-fn to_units(v: Decimal, scale: u32, step: u64, mode: Option<Rounding>) -> Option<(u64, u64)> {
-    let (m, s) = fixed(v)?;
+/// `(m, s)` rounded to a multiple of `step` units of 10^-scale: (number of steps, units).
+/// `mode` `None` means the value must already be exact (validate): any remainder gives `None`.
+fn to_units((m, s): Fixed, scale: u32, step: u64, mode: Option<Rounding>) -> Option<(u64, u64)> {
     // v / (step × 10^-scale) = m × 10^(scale - s) / step, as num / den.
     let (num, den) = if s <= scale {
         (mul_pow10(m, scale - s)?, u128::from(step))
