@@ -498,12 +498,7 @@ impl SignedQuery {
     /// characters, debug-checked) or, for a value the crate does not know, any text to encode.
     pub(crate) fn push_wire_named(&mut self, name: &'static str, known: Option<&'static str>, text: &str) -> &mut Self {
         match known {
-            Some(wire) => {
-                debug_assert!(wire.bytes().all(is_unreserved), "{wire}");
-                self.push_static_name(name);
-                self.text.push_str(wire);
-                self
-            }
+            Some(wire) => self.push_unreserved_named(name, wire),
             None => self.push_named(name, text),
         }
     }

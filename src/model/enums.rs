@@ -69,6 +69,10 @@ macro_rules! wire_enum {
             }
         }
 
+        // Every known value's code is its position, below the two codes `OrderRequest`
+        // reserves (absent, unknown).
+        const _: () = assert!($name::ALL.len() < u8::MAX as usize - 1);
+
         impl Coded for $name {
             const KNOWN: &'static [Self] = Self::ALL;
             const UNKNOWN: &'static Self = &$name::Unknown(String::new());

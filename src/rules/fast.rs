@@ -429,6 +429,7 @@ pub(crate) struct FastOutcome {
 /// read once, for both the checks and the arithmetic).
 #[inline]
 fn on_wire(v: Decimal) -> Option<Fixed> {
+    // Not `fixed(v).filter(..)`: that measured 12 more instructions per normalize (callgrind).
     if v.is_sign_negative() {
         return None;
     }
