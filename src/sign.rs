@@ -26,9 +26,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::Signer as _;
 use ed25519_dalek::pkcs8::DecodePrivateKey as _;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
 use zeroize::Zeroizing;
+
+mod hmac_sha256;
 
 /// Why a key could not be loaded. Never contains key material.
 #[non_exhaustive]
@@ -142,41 +142,34 @@ pub trait Signer: Send + Sync + fmt::Debug {
     }
 }
 
-/// HMAC-SHA256, keyed once: each signature clones the keyed state (no re-keying per request)
+/// HMAC-SHA256, keyed once: each signature copies the keyed state (no re-keying per request)
 /// and hex-encodes into a stack buffer.
+///
+/// The keyed state is the two SHA-256 midstates of key ⊕ ipad and key ⊕ opad (64 bytes), enough
+/// to forge MACs, so it is wiped on drop ([`zeroize::ZeroizeOnDrop`]).
 #[derive(Clone)]
 pub struct HmacSha256 {
-    // The keyed state holds the SHA-256 midstates of key ⊕ ipad / opad, enough to forge MACs.
-    // It is two SHA-256 cores; with sha2's `zeroize` feature each wipes its state on drop
-    // (tests/signing.rs proves the trait bound at compile time).
-    keyed: Hmac<Sha256>,
+    keyed: hmac_sha256::Keyed,
 }
+
+impl zeroize::ZeroizeOnDrop for HmacSha256 {}
 
 impl HmacSha256 {
     /// Keys HMAC-SHA256 with `secret` (any length is valid for HMAC).
     #[must_use]
     pub fn new(secret: impl AsRef<[u8]>) -> Self {
-        let secret = Zeroizing::new(secret.as_ref().to_vec());
-        // HMAC accepts keys of any length, so this cannot fail; the fallback keeps the
-        // no-panic rule without an `expect`.
-        let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&secret)
-            .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
-        Self { keyed }
+        Self { keyed: hmac_sha256::Keyed::new(secret.as_ref()) }
     }
 
     /// Signs into raw bytes (for callers that need the MAC itself).
     #[must_use]
     pub fn mac(&self, payload: &[u8]) -> [u8; 32] {
-        self.mac_parts(&[payload])
+        self.keyed.mac(payload)
     }
 
-    /// The MAC of the concatenation of `parts`, from a clone of the keyed state.
+    /// The MAC of the concatenation of `parts`, from a copy of the keyed state.
     fn mac_parts(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut state = self.keyed.clone();
-        for part in parts {
-            state.update(part);
-        }
-        state.finalize().into_bytes().into()
+        self.keyed.mac_parts(parts)
     }
 }
 

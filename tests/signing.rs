@@ -200,11 +200,52 @@ fn secrets_never_reach_debug() {
 
 #[test]
 fn key_material_is_wiped_on_drop() {
-    // Compile-time proof. The keyed HMAC state is two SHA-256 cores (inner and outer pad)
-    // inside `HmacCore`; built with the `zeroize` feature, each wipes its state on drop.
+    // Compile-time proof: the keyed HMAC midstates and the Ed25519 key wipe themselves on drop.
     fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
-    zeroized_on_drop::<<sha2::Sha256 as hmac::digest::block_api::CoreProxy>::Core>();
+    zeroized_on_drop::<HmacSha256>();
     zeroized_on_drop::<ed25519_dalek::SigningKey>();
+}
+
+/// RFC 4231 §4, the HMAC-SHA-256 results of test cases 1–4, 6 and 7 (case 5 is a truncated
+/// output): short keys, a key of 25 bytes, and keys longer than a block, which are hashed first.
+#[test]
+fn rfc4231_hmac_sha256_vectors() {
+    let long_key = [0xaa_u8; 131];
+    let cases: [(&[u8], &[u8], &str); 6] = [
+        (&[0x0b; 20], b"Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+        (b"Jefe", b"what do ya want for nothing?", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+        (&[0xaa; 20], &[0xdd; 50], "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"),
+        (
+            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25],
+            &[0xcd; 50],
+            "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
+        ),
+        (
+            &long_key,
+            b"Test Using Larger Than Block-Size Key - Hash Key First",
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+        ),
+        (
+            &long_key,
+            b"This is a test using a larger than block-size key and a larger than block-size data. The key needs to be hashed before being used by the HMAC algorithm.",
+            "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+        ),
+    ];
+    for (i, (key, data, want)) in cases.iter().enumerate() {
+        let k = HmacSha256::new(key);
+        assert_eq!(hex::encode(k.mac(data)), *want, "case {i}: mac");
+        assert_eq!(k.sign(data).as_str(), *want, "case {i}: sign");
+        // The same bytes split in two give the same MAC.
+        let (a, b) = data.split_at(data.len() / 3);
+        assert_eq!(k.sign_parts(&[a, b]).as_str(), *want, "case {i}: parts");
+    }
+}
+
+fn generic_hmac(key: &[u8], data: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut m = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|e| panic!("{e}"));
+    m.update(data);
+    hex::encode(m.finalize().into_bytes())
 }
 
 fn percent_decode(s: &str) -> Vec<u8> {
@@ -230,6 +271,30 @@ fn percent_decode(s: &str) -> Vec<u8> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// Our HMAC-SHA256 equals the generic `hmac` crate for any key (empty, block-sized, longer
+    /// than a block), any payload length around the padding boundaries, and any split into parts.
+    #[test]
+    fn hmac_matches_the_generic_hmac_crate(
+        key in proptest::collection::vec(any::<u8>(), 0..150),
+        data in proptest::collection::vec(any::<u8>(), 0..400),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..4),
+    ) {
+        let want = generic_hmac(&key, &data);
+        let k = HmacSha256::new(&key);
+        prop_assert_eq!(hex::encode(k.mac(&data)), want.clone());
+        let mut points: Vec<usize> = cuts.iter().map(|c| c.index(data.len() + 1)).collect();
+        points.sort_unstable();
+        let mut parts = Vec::new();
+        let mut from = 0;
+        for p in points {
+            parts.push(&data[from..p]);
+            from = p;
+        }
+        parts.push(&data[from..]);
+        let joined = k.sign_parts(&parts);
+        prop_assert_eq!(joined.as_str(), want);
+    }
 
     /// For values with `& = % +`, spaces and non-ASCII, the signature on the wire is the HMAC of
     /// exactly the bytes before it, and those bytes decode back to the parameters.
