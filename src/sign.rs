@@ -179,22 +179,17 @@ impl Signer for HmacSha256 {
     }
 
     fn sign(&self, payload: &[u8]) -> SignatureText {
-        self.sign_parts(&[payload])
+        SignatureText::from_ascii(&hmac_sha256::hex_lower(&self.mac(payload)))
     }
 
     fn sign_parts(&self, parts: &[&[u8]]) -> SignatureText {
         // HMAC is incremental: no concatenation needed.
-        let mac = self.mac_parts(parts);
-        let mut hex = [0u8; 64];
-        // 32 bytes always fit 64 hex characters.
-        let _ = hex::encode_to_slice(mac, &mut hex);
-        SignatureText::from_ascii(&hex)
+        SignatureText::from_ascii(&hmac_sha256::hex_lower(&self.mac_parts(parts)))
     }
 
     fn sign_onto(&self, query: &mut String, separator: &str) {
-        let mut hex = [0u8; 64];
-        // 32 bytes always fit 64 hex characters, lowercase: nothing to percent-encode.
-        let _ = hex::encode_to_slice(self.mac(query.as_bytes()), &mut hex);
+        // Lowercase hex: nothing to percent-encode.
+        let hex = hmac_sha256::hex_lower(&self.mac(query.as_bytes()));
         query.push_str(separator);
         query.push_str(std::str::from_utf8(&hex).unwrap_or_default());
     }
@@ -513,6 +508,39 @@ impl SignedQuery {
         }
         self.text.push_str(name);
         self.text.push('=');
+    }
+
+    /// Puts `name=value&` in front of the parameters already pushed (or `name=value` alone). The
+    /// REST layer puts `recvWindow` first: an order's first 64 bytes then depend only on its
+    /// symbol, side, type and time in force, and the HMAC caches their block (see
+    /// [`HmacSha256`]). The existing text moves within the buffer's capacity; nothing allocates.
+    pub(crate) fn prepend_u64_named(&mut self, name: &'static str, value: u64) -> &mut Self {
+        let mut digits = itoa::Buffer::new();
+        self.prepend_unreserved_named(name, digits.format(value))
+    }
+
+    /// [`prepend_u64_named`](Self::prepend_u64_named) for a value of unreserved characters.
+    pub(crate) fn prepend_unreserved_named(&mut self, name: &'static str, value: &str) -> &mut Self {
+        debug_assert!(name.bytes().chain(value.bytes()).all(is_unreserved), "{name}={value}");
+        // `name=value&` assembled on the stack, then one insert (one move of the text).
+        let mut head = [0u8; 64];
+        let sep: &[u8] = if self.text.is_empty() { b"" } else { b"&" };
+        let mut len = 0;
+        for part in [name.as_bytes(), b"=", value.as_bytes(), sep] {
+            let Some(dst) = head.get_mut(len..len + part.len()) else {
+                // Longer than the stack buffer (no parameter of ours is): insert piece by piece.
+                self.text.insert_str(0, std::str::from_utf8(sep).unwrap_or(""));
+                self.text.insert_str(0, value);
+                self.text.insert(0, '=');
+                self.text.insert_str(0, name);
+                return self;
+            };
+            dst.copy_from_slice(part);
+            len += part.len();
+        }
+        // All parts are ASCII (checked above in debug builds; `name` and `value` are `&str`).
+        self.text.insert_str(0, std::str::from_utf8(head.get(..len).unwrap_or(&[])).unwrap_or(""));
+        self
     }
 
     /// `&name=` (or `name=` first).

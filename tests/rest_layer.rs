@@ -136,13 +136,13 @@ fn order_endpoints_sign_exactly_what_they_send() {
     expect(&req, "POST", "/api/v3/order");
     assert_eq!(
         verified_payload(&req),
-        "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.14977&price=65432.51&newClientOrderId=ae0-x1&recvWindow=5000&timestamp=1499827319559"
+        "recvWindow=5000&symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.14977&price=65432.51&newClientOrderId=ae0-x1&timestamp=1499827319559"
     );
     assert_eq!(req.cost, RequestCost { weight: 1, weight_on_success: 0, orders: 1 });
 
     let req = ok(rest.test_order(&valid, true, TS));
     expect(&req, "POST", "/api/v3/order/test");
-    assert!(verified_payload(&req).contains("&computeCommissionRates=true&recvWindow=5000&"));
+    assert!(verified_payload(&req).contains("&computeCommissionRates=true&timestamp="));
     assert_eq!(req.cost, RequestCost { weight: 20, weight_on_success: 20, orders: 0 });
     assert_eq!(ok(rest.test_order(&valid, false, TS)).cost.weight, 1);
 
@@ -150,22 +150,24 @@ fn order_endpoints_sign_exactly_what_they_send() {
     expect(&req, "DELETE", "/api/v3/order");
     assert_eq!(
         verified_payload(&req),
-        "symbol=BTCUSDT&origClientOrderId=ae0-x1&recvWindow=5000&timestamp=1499827319559"
+        "recvWindow=5000&symbol=BTCUSDT&origClientOrderId=ae0-x1&timestamp=1499827319559"
     );
     assert_eq!(req.cost, RequestCost { weight: 1, weight_on_success: 0, orders: 0 });
 
     let req = ok(rest.cancel_all_open_orders("BTCUSDT", TS));
     expect(&req, "DELETE", "/api/v3/openOrders");
-    assert_eq!(verified_payload(&req), "symbol=BTCUSDT&recvWindow=5000&timestamp=1499827319559");
+    assert_eq!(verified_payload(&req), "recvWindow=5000&symbol=BTCUSDT&timestamp=1499827319559");
 
     let req = ok(rest.cancel_replace(&valid, OrderRef::OrderId(42), false, TS));
     expect(&req, "POST", "/api/v3/order/cancelReplace");
-    assert!(verified_payload(&req).ends_with("&newClientOrderId=ae0-x1&cancelReplaceMode=STOP_ON_FAILURE&cancelOrderId=42&recvWindow=5000&timestamp=1499827319559"));
+    assert!(verified_payload(&req).ends_with(
+        "&newClientOrderId=ae0-x1&cancelReplaceMode=STOP_ON_FAILURE&cancelOrderId=42&timestamp=1499827319559"
+    ));
     assert_eq!(req.cost, RequestCost { weight: 1, weight_on_success: 0, orders: 1 });
 
     let req = ok(rest.amend_keep_priority("BTCUSDT", OrderRef::OrderId(42), dec!(0.10000), TS));
     expect(&req, "PUT", "/api/v3/order/amend/keepPriority");
-    assert_eq!(verified_payload(&req), "symbol=BTCUSDT&orderId=42&newQty=0.1&recvWindow=5000&timestamp=1499827319559");
+    assert_eq!(verified_payload(&req), "recvWindow=5000&symbol=BTCUSDT&orderId=42&newQty=0.1&timestamp=1499827319559");
     assert_eq!(req.cost.weight, 4);
 }
 
@@ -199,7 +201,8 @@ fn account_endpoints() {
     ];
     for (req, path, params, weight) in cases {
         expect(&req, "GET", path);
-        assert_eq!(verified_payload(&req), format!("{params}recvWindow=6000.5&timestamp=1499827319559"), "{path}");
+        // recvWindow first, timestamp last, the endpoint's parameters between.
+        assert_eq!(verified_payload(&req), format!("recvWindow=6000.5&{params}timestamp=1499827319559"), "{path}");
         assert_eq!(req.cost.weight, weight, "{path}");
     }
 }

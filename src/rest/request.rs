@@ -229,14 +229,20 @@ impl Rest {
         self.finish(method, path, wire, cost, true)
     }
 
-    /// Adds `recvWindow` and `timestamp`, signs, and returns the wire text.
+    /// Puts `recvWindow` first and `timestamp` last, signs, and returns the wire text.
+    ///
+    /// `recvWindow` goes first so that an order's first 64 bytes (`recvWindow=5000&symbol=
+    /// BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&…`) repeat from one order of a symbol and side
+    /// to the next, and the HMAC skips their block (its prefix cache). Binance reads parameters
+    /// in any order.
     fn sign(&self, mut query: SignedQuery, timestamp_ms: i64) -> Result<String, BuildError> {
         let creds = self.credentials.as_ref().ok_or(BuildError::NoCredentials)?;
         // Whole milliseconds (the usual case) without the formatting machinery.
         if self.recv_window.as_micros().is_multiple_of(1000) {
-            query.push_u64_named("recvWindow", self.recv_window.as_millis());
+            query.prepend_u64_named("recvWindow", self.recv_window.as_millis());
         } else {
-            query.push_display("recvWindow", self.recv_window);
+            // Digits and a dot: nothing to encode.
+            query.prepend_unreserved_named("recvWindow", &self.recv_window.to_string());
         }
         let timestamp = self.time_unit.timestamp(timestamp_ms);
         match u64::try_from(timestamp) {

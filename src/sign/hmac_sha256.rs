@@ -9,6 +9,8 @@
 //! (BENCHMARKS.md, session 8). `tests/signing.rs` checks this against RFC 4231 and against the
 //! `hmac` crate over arbitrary keys, payloads and splits.
 
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
+
 use sha2::block_api::compress256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -22,10 +24,23 @@ const IV: [u32; 8] =
 
 /// The two keyed midstates. They are as good as the key for forging MACs, so they are wiped on
 /// drop; a MAC's working copies are overwritten in place by the first block they absorb.
-#[derive(Clone)]
+///
+/// Beside them, a small cache of inner states one payload block further on: order queries of
+/// one symbol, side and type share their first 64 bytes (`recvWindow=5000&symbol=BTCUSDT&side=
+/// BUY&type=LIMIT&timeInForce=GTC&…`), so a repeated prefix costs a 64-byte comparison instead
+/// of a block compression. The cache is wiped on drop like the midstates.
 pub(super) struct Keyed {
     inner: [u32; 8],
     outer: [u32; 8],
+    // Boxed: 416 bytes of slots would make every key (and every enum holding one) large.
+    prefixes: Box<PrefixCache>,
+}
+
+impl Clone for Keyed {
+    fn clone(&self) -> Self {
+        // The clone starts with an empty cache; it fills on its first MACs.
+        Self { inner: self.inner, outer: self.outer, prefixes: Box::default() }
+    }
 }
 
 impl Keyed {
@@ -33,10 +48,9 @@ impl Keyed {
     pub(super) fn new(key: &[u8]) -> Self {
         let mut padded = zeroize::Zeroizing::new([0u8; BLOCK]);
         if key.len() > BLOCK {
-            let mut digest = [0u8; 32];
             let mut h = Stream::new(IV, 0);
             h.update(key);
-            h.finish_into(&mut digest);
+            let mut digest = h.finish();
             copy_prefix(&mut padded[..], &digest);
             digest.zeroize();
         } else {
@@ -49,7 +63,7 @@ impl Keyed {
         compress256(&mut inner, std::slice::from_ref(&*block));
         xor_into(&mut block, &padded, 0x5c);
         compress256(&mut outer, std::slice::from_ref(&*block));
-        Self { inner, outer }
+        Self { inner, outer, prefixes: Box::default() }
     }
 
     /// The MAC of the concatenation of `parts`.
@@ -61,34 +75,173 @@ impl Keyed {
         self.finish(h)
     }
 
-    /// The MAC of one payload: its whole blocks go to the block function without a copy.
+    /// The MAC of one payload: the first block through the prefix cache, the other whole blocks
+    /// straight from the payload in one call, the tail padded on the stack.
     pub(super) fn mac(&self, payload: &[u8]) -> [u8; 32] {
-        let mut h = Stream::new(self.inner, BLOCK as u64);
-        h.update(payload);
-        self.finish(h)
+        let (blocks, tail) = payload.as_chunks::<BLOCK>();
+        let (mut state, rest) = match blocks.split_first() {
+            None => (self.inner, blocks),
+            Some((first, rest)) => {
+                let key = words(first);
+                let state = match self.prefixes.get(&key) {
+                    Some(state) => state,
+                    None => {
+                        let mut state = self.inner;
+                        compress256(&mut state, std::slice::from_ref(first));
+                        self.prefixes.put(&key, &state);
+                        state
+                    }
+                };
+                (state, rest)
+            }
+        };
+        if !rest.is_empty() {
+            compress256(&mut state, rest);
+        }
+        self.outer_mac(&pad_and_finish(state, tail, (BLOCK + payload.len()) as u64))
     }
 
     fn finish(&self, inner: Stream) -> [u8; 32] {
-        let mut inner_digest = [0u8; 32];
-        inner.finish_into(&mut inner_digest);
-        // The outer hash is one block: the 32-byte inner digest, 0x80, zeros, and the bit
-        // length of ipad block + digest (96 bytes = 768 bits).
+        self.outer_mac(&inner.finish())
+    }
+
+    /// The outer hash: one block holding the 32-byte inner digest, 0x80, zeros, and the bit
+    /// length of the opad block plus the digest (96 bytes = 768 bits).
+    fn outer_mac(&self, inner_digest: &[u8; 32]) -> [u8; 32] {
         let mut block = [0u8; BLOCK];
-        copy_prefix(&mut block, &inner_digest);
+        block[..32].copy_from_slice(inner_digest);
         block[32] = 0x80;
         block[BLOCK - 8..].copy_from_slice(&((BLOCK as u64 + 32) * 8).to_be_bytes());
         let mut state = self.outer;
         compress256(&mut state, std::slice::from_ref(&block));
-        let mut out = [0u8; 32];
-        write_state(&state, &mut out);
-        out
+        write_state(&state)
     }
+}
+
+/// Pads the last partial block (`tail`, shorter than a block): 0x80, zeros, and the message's
+/// 64-bit big-endian bit length, in one block or, when the length does not fit, two. Returns
+/// the digest.
+fn pad_and_finish(mut state: [u32; 8], tail: &[u8], total_len: u64) -> [u8; 32] {
+    let mut last = [[0u8; BLOCK]; 2];
+    let flat = last.as_flattened_mut();
+    let used = tail.len().min(BLOCK - 1);
+    if let Some(dst) = flat.get_mut(..used) {
+        dst.copy_from_slice(tail.get(..used).unwrap_or(&[]));
+    }
+    if let Some(b) = flat.get_mut(used) {
+        *b = 0x80;
+    }
+    let blocks = if used < BLOCK - 8 { 1 } else { 2 };
+    if let Some(dst) = flat.get_mut(blocks * BLOCK - 8..blocks * BLOCK) {
+        dst.copy_from_slice(&total_len.wrapping_mul(8).to_be_bytes());
+    }
+    compress256(&mut state, last.get(..blocks).unwrap_or(&[]));
+    write_state(&state)
 }
 
 impl Drop for Keyed {
     fn drop(&mut self) {
         self.inner.zeroize();
         self.outer.zeroize();
+        self.prefixes.wipe();
+    }
+}
+
+/// How many first blocks the cache remembers (a strategy's symbols × sides, roughly).
+const SLOTS: usize = 4;
+
+/// A block as eight little-endian words, the cache's key.
+fn words(block: &[u8; BLOCK]) -> [u64; 8] {
+    let (chunks, _) = block.as_chunks::<8>();
+    let mut out = [0u64; 8];
+    for (w, c) in out.iter_mut().zip(chunks) {
+        *w = u64::from_le_bytes(*c);
+    }
+    out
+}
+
+/// First block → inner state after it, in a few seqlock slots: a hit is plain loads (no locked
+/// instruction on x86), a miss tries once to claim the slot and gives up if another thread
+/// holds it. Shared by every thread signing with the key, without `unsafe`: the slot's words
+/// are atomics, read `Relaxed` between two reads of the sequence number.
+#[derive(Default)]
+struct PrefixCache {
+    slots: [Slot; SLOTS],
+}
+
+/// One entry. `seq` is 0 while empty, odd while being written, even and non-zero when valid.
+#[derive(Default)]
+struct Slot {
+    seq: AtomicU64,
+    block: [AtomicU64; 8],
+    state: [AtomicU32; 8],
+}
+
+impl PrefixCache {
+    fn slot(&self, key: &[u64; 8]) -> Option<&Slot> {
+        let folded = key.iter().fold(0u64, |acc, w| acc.rotate_left(5) ^ w);
+        // The top two bits of a multiplicative hash pick one of four slots.
+        let index = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 62) as usize;
+        self.slots.get(index)
+    }
+
+    /// The inner state after `key`'s block, when cached and not being rewritten.
+    fn get(&self, key: &[u64; 8]) -> Option<[u32; 8]> {
+        let slot = self.slot(key)?;
+        let before = slot.seq.load(Ordering::Acquire);
+        if before == 0 || before & 1 == 1 {
+            return None;
+        }
+        let mut same = true;
+        for (cached, want) in slot.block.iter().zip(key) {
+            same &= cached.load(Ordering::Relaxed) == *want;
+        }
+        let mut state = [0u32; 8];
+        for (out, cached) in state.iter_mut().zip(&slot.state) {
+            *out = cached.load(Ordering::Relaxed);
+        }
+        // The seqlock read: the data loads above happen before the sequence is read again; an
+        // unchanged, even sequence means no writer touched the slot in between.
+        fence(Ordering::Acquire);
+        (same && slot.seq.load(Ordering::Relaxed) == before).then_some(state)
+    }
+
+    /// Remembers `state` for `key`'s block, unless another thread is writing the slot.
+    fn put(&self, key: &[u64; 8], state: &[u32; 8]) {
+        let Some(slot) = self.slot(key) else { return };
+        let seq = slot.seq.load(Ordering::Relaxed);
+        if seq & 1 == 1
+            || slot.seq.compare_exchange(seq, seq.wrapping_add(1), Ordering::Acquire, Ordering::Relaxed).is_err()
+        {
+            return;
+        }
+        // Readers that see the odd sequence or a changed one discard what they read.
+        fence(Ordering::Release);
+        for (cached, w) in slot.block.iter().zip(key) {
+            cached.store(*w, Ordering::Relaxed);
+        }
+        for (cached, w) in slot.state.iter().zip(state) {
+            cached.store(*w, Ordering::Relaxed);
+        }
+        // Even again and never 0 (2^63 writes away from wrapping).
+        slot.seq.store(seq.wrapping_add(2).max(2), Ordering::Release);
+    }
+
+    /// Empties every slot and overwrites its words (drop: the states are key material). Atomic
+    /// stores, which the optimiser does not remove as dead the way it may remove plain stores
+    /// before a deallocation (the same reason `zeroize` writes volatile), and `black_box` keeps
+    /// the memory observed after them.
+    fn wipe(&self) {
+        for slot in &self.slots {
+            slot.seq.store(0, Ordering::Relaxed);
+            for w in &slot.block {
+                w.store(0, Ordering::Relaxed);
+            }
+            for w in &slot.state {
+                w.store(0, Ordering::Relaxed);
+            }
+        }
+        std::hint::black_box(&self.slots);
     }
 }
 
@@ -131,29 +284,18 @@ impl Stream {
         self.filled = tail.len();
     }
 
-    /// Pads (0x80, zeros, the 64-bit big-endian bit length) and writes the digest.
-    fn finish_into(mut self, out: &mut [u8; 32]) {
-        let bits = self.len.wrapping_mul(8).to_be_bytes();
+    /// The digest of everything absorbed.
+    fn finish(self) -> [u8; 32] {
         // `filled` is below a block here: `update` compresses every full one.
-        let mut last = [[0u8; BLOCK]; 2];
-        let flat = last.as_flattened_mut();
-        copy_prefix(flat, self.buf.get(..self.filled).unwrap_or(&[]));
-        if let Some(b) = flat.get_mut(self.filled) {
-            *b = 0x80;
-        }
-        let blocks = if self.filled < BLOCK - 8 { 1 } else { 2 };
-        if let Some(dst) = flat.get_mut(blocks * BLOCK - 8..blocks * BLOCK) {
-            dst.copy_from_slice(&bits);
-        }
-        compress256(&mut self.state, last.get(..blocks).unwrap_or(&[]));
-        write_state(&self.state, out);
+        pad_and_finish(self.state, self.buf.get(..self.filled).unwrap_or(&[]), self.len)
     }
 }
 
 /// Copies `src` to the start of `dst` (callers pass a `src` no longer than `dst`).
 fn copy_prefix(dst: &mut [u8], src: &[u8]) {
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d = *s;
+    let n = src.len().min(dst.len());
+    if let (Some(d), Some(s)) = (dst.get_mut(..n), src.get(..n)) {
+        d.copy_from_slice(s);
     }
 }
 
@@ -163,10 +305,36 @@ fn xor_into(dst: &mut [u8; BLOCK], key: &[u8; BLOCK], pad: u8) {
     }
 }
 
-fn write_state(state: &[u32; 8], out: &mut [u8; 32]) {
+fn write_state(state: &[u32; 8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
     for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
         chunk.copy_from_slice(&word.to_be_bytes());
     }
+    out
+}
+
+/// Lowercase hex of a MAC, four bytes at a time in a `u64` (no table, no per-byte branch): each
+/// byte is spread into a 16-bit lane, split into its two nibbles, and each nibble n becomes
+/// `'0' + n`, plus `'a' - '0' - 10` where n > 9.
+pub(super) fn hex_lower(mac: &[u8; 32]) -> [u8; 64] {
+    const NIBBLES: u64 = 0x000F_000F_000F_000F;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut out = [0u8; 64];
+    let (chunks, _) = mac.as_chunks::<4>();
+    let (outs, _) = out.as_chunks_mut::<8>();
+    for (dst, chunk) in outs.iter_mut().zip(chunks) {
+        let mut x = u64::from(u32::from_be_bytes(*chunk));
+        x = (x | (x << 16)) & 0x0000_FFFF_0000_FFFF;
+        x = (x | (x << 8)) & 0x00FF_00FF_00FF_00FF;
+        // Per lane: high nibble in the high byte, low nibble in the low byte.
+        let n = (((x >> 4) & NIBBLES) << 8) | (x & NIBBLES);
+        // n + 6 carries into bit 4 exactly when n > 9.
+        // 0xFF in the lanes of letters (no multiply), then the offset to 'a'.
+        let letters = ((n + 6 * ONES) >> 4) & ONES;
+        let offset = (letters << 8).wrapping_sub(letters) & (0x27 * ONES);
+        *dst = (n + 0x30 * ONES + offset).to_be_bytes();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -178,9 +346,7 @@ mod tests {
     fn sha256(data: &[u8]) -> [u8; 32] {
         let mut h = Stream::new(IV, 0);
         h.update(data);
-        let mut out = [0u8; 32];
-        h.finish_into(&mut out);
-        out
+        h.finish()
     }
 
     /// The padding and the initial value, compared with sha2 at every length around the one-
@@ -208,10 +374,89 @@ mod tests {
                 h.update(&data[..a]);
                 h.update(&data[a..b]);
                 h.update(&data[b..]);
-                let mut out = [0u8; 32];
-                h.finish_into(&mut out);
-                assert_eq!(out, want, "split at {a} / {b}");
+                assert_eq!(h.finish(), want, "split at {a} / {b}");
             }
+        }
+    }
+
+    fn order(prefix: &str, tail: &str) -> Vec<u8> {
+        format!("recvWindow=5000&symbol={prefix}&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.1&{tail}").into_bytes()
+    }
+
+    /// A hit returns the state the block compression would have: every MAC through the cache
+    /// equals the one through the uncached streaming path, and the cache is really used.
+    #[test]
+    fn prefix_cache_hits_give_the_uncached_mac() {
+        let k = Keyed::new(b"secret");
+        let first = order("BTCUSDT", "price=1&timestamp=1");
+        let (blocks, _) = first.as_chunks::<BLOCK>();
+        let key = words(&blocks[0]);
+        assert_eq!(k.prefixes.get(&key), None, "empty at first");
+        for tail in ["price=1&timestamp=1", "price=2&timestamp=2", "price=65432.51&newClientOrderId=x&timestamp=3"] {
+            let payload = order("BTCUSDT", tail);
+            assert_eq!(k.mac(&payload), k.mac_parts(&[&payload]), "{tail}");
+        }
+        let mut want = k.inner;
+        compress256(&mut want, &blocks[..1]);
+        assert_eq!(k.prefixes.get(&key), Some(want), "the block's state is cached");
+        // A clone starts empty and still signs the same.
+        let c = k.clone();
+        assert_eq!(c.prefixes.get(&key), None);
+        assert_eq!(c.mac(&first), k.mac(&first));
+        // Short payloads (no whole block) bypass the cache.
+        assert_eq!(k.mac(b"symbol=X"), k.mac_parts(&[b"symbol=X"]));
+    }
+
+    /// More first blocks than slots: slots are overwritten, and a MAC is never computed from a
+    /// state cached for another block.
+    #[test]
+    fn evictions_and_collisions_never_mix_states() {
+        let k = Keyed::new(b"another secret");
+        let symbols = ["BTCUSDT", "ETHUSDT", "BNBBTC", "LTCBTC", "SOLUSDC", "XRPUSDT", "DOGEUSDT", "ADAEUR", "TRXBTC"];
+        for round in 0..3 {
+            for s in symbols {
+                let payload = order(s, &format!("timestamp={round}"));
+                assert_eq!(k.mac(&payload), k.mac_parts(&[&payload]), "{s} round {round}");
+            }
+        }
+        // Wiping empties every slot.
+        k.prefixes.wipe();
+        assert!(k.prefixes.slots.iter().all(|s| s.seq.load(Ordering::Relaxed) == 0));
+    }
+
+    /// Threads sharing one key, its slots contended by more prefixes than slots: every MAC still
+    /// equals the uncached one (a torn read would be caught here or discarded by the seqlock).
+    #[test]
+    fn concurrent_signers_agree_with_the_uncached_mac() {
+        let k = std::sync::Arc::new(Keyed::new(b"shared"));
+        let symbols = ["BTCUSDT", "ETHUSDT", "BNBBTC", "LTCBTC", "SOLUSDC", "XRPUSDT"];
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let k = std::sync::Arc::clone(&k);
+                std::thread::spawn(move || {
+                    let mut bad = 0;
+                    for i in 0..3000usize {
+                        let s = symbols[(i * 7 + t) % symbols.len()];
+                        let payload = order(s, &format!("timestamp={i}"));
+                        bad += usize::from(k.mac(&payload) != k.mac_parts(&[&payload]));
+                    }
+                    bad
+                })
+            })
+            .collect();
+        let bad: usize = handles.into_iter().map(|h| h.join().unwrap_or(usize::MAX)).sum();
+        assert_eq!(bad, 0);
+    }
+
+    /// The branch-free hex equals the `hex` crate's on every byte value in every position.
+    #[test]
+    fn hex_lower_matches_the_hex_crate() {
+        for start in 0..=255u8 {
+            let mut mac = [0u8; 32];
+            for (i, b) in mac.iter_mut().enumerate() {
+                *b = start.wrapping_add((i as u8).wrapping_mul(37));
+            }
+            assert_eq!(std::str::from_utf8(&hex_lower(&mac)), Ok(hex::encode(mac).as_str()), "{mac:?}");
         }
     }
 }
