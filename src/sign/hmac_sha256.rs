@@ -9,7 +9,12 @@
 //! (BENCHMARKS.md, session 8). `tests/signing.rs` checks this against RFC 4231 and against the
 //! `hmac` crate over arbitrary keys, payloads and splits.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
+// Under `--cfg aegis_loom` the prefix cache's atomics are loom's, and its model test explores
+// every interleaving of a writer and readers (`.ci/run`, step "loom models").
+#[cfg(aegis_loom)]
+use loom::sync::atomic::{AtomicU64, Ordering, fence};
+#[cfg(not(aegis_loom))]
+use std::sync::atomic::{AtomicU64, Ordering, fence};
 
 use sha2::block_api::compress256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -174,15 +179,19 @@ struct PrefixCache {
 struct Slot {
     seq: AtomicU64,
     block: [AtomicU64; 8],
-    state: [AtomicU32; 8],
+    /// The state's eight words, two to an atomic.
+    state: [AtomicU64; 4],
 }
 
 impl PrefixCache {
-    fn slot(&self, key: &[u64; 8]) -> Option<&Slot> {
+    /// The slot a block goes to: the top two bits of a multiplicative hash pick one of four.
+    fn index(key: &[u64; 8]) -> usize {
         let folded = key.iter().fold(0u64, |acc, w| acc.rotate_left(5) ^ w);
-        // The top two bits of a multiplicative hash pick one of four slots.
-        let index = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 62) as usize;
-        self.slots.get(index)
+        (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 62) as usize
+    }
+
+    fn slot(&self, key: &[u64; 8]) -> Option<&Slot> {
+        self.slots.get(Self::index(key))
     }
 
     /// The inner state after `key`'s block, when cached and not being rewritten.
@@ -197,8 +206,10 @@ impl PrefixCache {
             same &= cached.load(Ordering::Relaxed) == *want;
         }
         let mut state = [0u32; 8];
-        for (out, cached) in state.iter_mut().zip(&slot.state) {
-            *out = cached.load(Ordering::Relaxed);
+        let (pairs, _) = state.as_chunks_mut::<2>();
+        for (out, cached) in pairs.iter_mut().zip(&slot.state) {
+            let both = cached.load(Ordering::Relaxed);
+            *out = [both as u32, (both >> 32) as u32];
         }
         // The seqlock read: the data loads above happen before the sequence is read again; an
         // unchanged, even sequence means no writer touched the slot in between.
@@ -220,8 +231,9 @@ impl PrefixCache {
         for (cached, w) in slot.block.iter().zip(key) {
             cached.store(*w, Ordering::Relaxed);
         }
-        for (cached, w) in slot.state.iter().zip(state) {
-            cached.store(*w, Ordering::Relaxed);
+        let (pairs, _) = state.as_chunks::<2>();
+        for (cached, [lo, hi]) in slot.state.iter().zip(pairs) {
+            cached.store(u64::from(*lo) | (u64::from(*hi) << 32), Ordering::Relaxed);
         }
         // Even again and never 0 (2^63 writes away from wrapping).
         slot.seq.store(seq.wrapping_add(2).max(2), Ordering::Release);
@@ -458,5 +470,43 @@ mod tests {
             }
             assert_eq!(std::str::from_utf8(&hex_lower(&mac)), Ok(hex::encode(mac).as_str()), "{mac:?}");
         }
+    }
+
+    /// A loom model of the seqlock: a writer replaces a slot's entry while a reader looks up the
+    /// old block. In every interleaving (up to two preemptions) the lookup returns nothing or the
+    /// state stored for exactly that block, never a torn or foreign one. Mutation-checked: without
+    /// the second sequence read, the reader's acquire fence or the writer's release fence, loom
+    /// finds a torn read.
+    /// `RUSTFLAGS="--cfg aegis_loom" cargo test --release --lib loom_model_`.
+    #[cfg(aegis_loom)]
+    #[test]
+    fn loom_model_prefix_cache_reader_racing_writer() {
+        // Two blocks that share a slot, and two distinct states.
+        let old = [1u64, 2, 3, 4, 5, 6, 7, 8];
+        let mut new = old;
+        while PrefixCache::index(&new) != PrefixCache::index(&old) || new == old {
+            new[0] = new[0].wrapping_add(1);
+        }
+        let old_state = [11u32, 12, 13, 14, 15, 16, 17, 18];
+        let new_state = [21u32, 22, 23, 24, 25, 26, 27, 28];
+        // Bounded preemptions (each relaxed load may also read either store, so an unbounded
+        // search explodes); two preemptions cover a reader interrupted once by the writer's
+        // claim and once by its release.
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(2);
+        model.check(move || {
+            let cache = loom::sync::Arc::new(PrefixCache::default());
+            cache.put(&old, &old_state);
+            let writer = {
+                let cache = loom::sync::Arc::clone(&cache);
+                loom::thread::spawn(move || cache.put(&new, &new_state))
+            };
+            let seen = cache.get(&old);
+            assert!(seen.is_none() || seen == Some(old_state), "{seen:?}");
+            writer.join().unwrap_or_else(|_| panic!("writer"));
+            // Once the writer is done, the new block is found and the old one is gone.
+            assert_eq!(cache.get(&new), Some(new_state));
+            assert_eq!(cache.get(&old), None);
+        });
     }
 }
