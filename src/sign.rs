@@ -12,6 +12,12 @@
 //! - **WebSocket API**: parameters sorted by name, raw UTF-8, not percent-encoded; the base64
 //!   signature goes into JSON as is.
 //!
+//! RSA keys are not supported: the Rust `rsa` crate carries an unfixed timing side channel
+//! (RUSTSEC-2023-0071, the Marvin attack) and would bring a big-integer stack into the tree, and
+//! Binance's RSA example cannot be reproduced (its private key is not published).
+//! Binance accepts Ed25519 keys everywhere RSA keys are accepted, and Ed25519 is the only key
+//! type its WebSocket API logon takes (`session.logon`).
+//!
 //! ```
 //! use aegis_exchange::sign::{HmacSha256, Signer};
 //! let key = HmacSha256::new(b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j");
