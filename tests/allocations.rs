@@ -67,17 +67,24 @@ fn counted<T>(f: impl FnOnce() -> T) -> ((u64, u64), T) {
 
 const SECRET: &str = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
 
+/// A LIMIT order's parameters in the order the REST layer writes them (`recvWindow` first).
+const LIMIT_ORDER: [(&str, &str); 9] = [
+    ("recvWindow", "5000"),
+    ("symbol", "BTCUSDT"),
+    ("side", "BUY"),
+    ("type", "LIMIT"),
+    ("timeInForce", "GTC"),
+    ("quantity", "0.14977"),
+    ("price", "65432.51"),
+    ("newClientOrderId", "ae0-4fZk2Qm9xLb"),
+    ("timestamp", "1763942400123"),
+];
+
 fn limit_query() -> SignedQuery {
     let mut q = SignedQuery::new();
-    q.push("recvWindow", "5000")
-        .push("symbol", "BTCUSDT")
-        .push("side", "BUY")
-        .push("type", "LIMIT")
-        .push("timeInForce", "GTC")
-        .push("quantity", "0.14977")
-        .push("price", "65432.51")
-        .push("newClientOrderId", "ae0-4fZk2Qm9xLb")
-        .push("timestamp", "1763942400123");
+    for (name, value) in LIMIT_ORDER {
+        q.push(name, value);
+    }
     q
 }
 
