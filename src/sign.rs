@@ -172,11 +172,6 @@ impl HmacSha256 {
     pub fn mac(&self, payload: &[u8]) -> [u8; 32] {
         self.keyed.mac(payload)
     }
-
-    /// The MAC of the concatenation of `parts`, from a copy of the keyed state.
-    fn mac_parts(&self, parts: &[&[u8]]) -> [u8; 32] {
-        self.keyed.mac_parts(parts)
-    }
 }
 
 impl Signer for HmacSha256 {
@@ -190,7 +185,7 @@ impl Signer for HmacSha256 {
 
     fn sign_parts(&self, parts: &[&[u8]]) -> SignatureText {
         // HMAC is incremental: no concatenation needed.
-        SignatureText::from_ascii(&hmac_sha256::hex_lower(&self.mac_parts(parts)))
+        SignatureText::from_ascii(&hmac_sha256::hex_lower(&self.keyed.mac_parts(parts)))
     }
 
     fn sign_onto(&self, query: &mut String, separator: &str) {
@@ -534,11 +529,9 @@ impl SignedQuery {
         let mut len = 0;
         for part in [name.as_bytes(), b"=", value.as_bytes(), sep] {
             let Some(dst) = head.get_mut(len..len + part.len()) else {
-                // Longer than the stack buffer (no parameter of ours is): insert piece by piece.
-                self.text.insert_str(0, std::str::from_utf8(sep).unwrap_or(""));
-                self.text.insert_str(0, value);
-                self.text.insert(0, '=');
-                self.text.insert_str(0, name);
+                // Longer than the stack buffer (no parameter of ours is): assembled on the heap.
+                let sep = if self.text.is_empty() { "" } else { "&" };
+                self.text.insert_str(0, &format!("{name}={value}{sep}"));
                 return self;
             };
             dst.copy_from_slice(part);
@@ -621,5 +614,28 @@ mod tests {
                 .collect();
             prop_assert_eq!(out, expected);
         });
+    }
+
+    /// A prepended parameter comes first, joined by `&` only when something follows, on the
+    /// stack path and on the long-value fallback alike.
+    #[test]
+    fn prepend_puts_the_parameter_first() {
+        let mut q = SignedQuery::new();
+        q.prepend_u64_named("recvWindow", 5000);
+        assert_eq!(q.as_str(), "recvWindow=5000");
+        let mut q = SignedQuery::new();
+        q.push("symbol", "BTCUSDT").push("side", "BUY");
+        q.prepend_u64_named("recvWindow", 5000);
+        assert_eq!(q.as_str(), "recvWindow=5000&symbol=BTCUSDT&side=BUY");
+        q.prepend_unreserved_named("a", "6000.5");
+        assert_eq!(q.as_str(), "a=6000.5&recvWindow=5000&symbol=BTCUSDT&side=BUY");
+        // Longer than the 64-byte stack buffer.
+        let long = "x".repeat(70);
+        let mut q = SignedQuery::new();
+        q.prepend_unreserved_named("long", &long);
+        assert_eq!(q.as_str(), format!("long={long}"));
+        q.push("symbol", "BTCUSDT");
+        q.prepend_unreserved_named("long2", &long);
+        assert_eq!(q.as_str(), format!("long2={long}&long={long}&symbol=BTCUSDT"));
     }
 }

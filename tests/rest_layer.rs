@@ -142,7 +142,9 @@ fn order_endpoints_sign_exactly_what_they_send() {
 
     let req = ok(rest.test_order(&valid, true, TS));
     expect(&req, "POST", "/api/v3/order/test");
-    assert!(verified_payload(&req).contains("&computeCommissionRates=true&timestamp="));
+    let payload = verified_payload(&req);
+    assert!(payload.starts_with("recvWindow=5000&symbol=BTCUSDT&"), "{payload}");
+    assert!(payload.contains("&computeCommissionRates=true&timestamp=1499827319559"), "{payload}");
     assert_eq!(req.cost, RequestCost { weight: 20, weight_on_success: 20, orders: 0 });
     assert_eq!(ok(rest.test_order(&valid, false, TS)).cost.weight, 1);
 
@@ -160,9 +162,14 @@ fn order_endpoints_sign_exactly_what_they_send() {
 
     let req = ok(rest.cancel_replace(&valid, OrderRef::OrderId(42), false, TS));
     expect(&req, "POST", "/api/v3/order/cancelReplace");
-    assert!(verified_payload(&req).ends_with(
-        "&newClientOrderId=ae0-x1&cancelReplaceMode=STOP_ON_FAILURE&cancelOrderId=42&timestamp=1499827319559"
-    ));
+    let payload = verified_payload(&req);
+    assert!(payload.starts_with("recvWindow=5000&symbol=BTCUSDT&"), "{payload}");
+    assert!(
+        payload.ends_with(
+            "&newClientOrderId=ae0-x1&cancelReplaceMode=STOP_ON_FAILURE&cancelOrderId=42&timestamp=1499827319559"
+        ),
+        "{payload}"
+    );
     assert_eq!(req.cost, RequestCost { weight: 1, weight_on_success: 0, orders: 1 });
 
     let req = ok(rest.amend_keep_priority("BTCUSDT", OrderRef::OrderId(42), dec!(0.10000), TS));
