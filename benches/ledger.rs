@@ -132,7 +132,7 @@ fn orders(c: &mut Criterion) {
         b.iter(|| {
             let (order, reports) = &cases[i % N];
             i += 1;
-            tracker.submit(0, Submit::new(order, btc, usdt, 0, 5000)).unwrap_or_else(|e| panic!("{e}"));
+            tracker.submit(Submit::new(order, btc, usdt)).unwrap_or_else(|e| panic!("{e}"));
             for r in reports {
                 if !matches!(tracker.on_execution_report(1, black_box(r)), Applied::Changed(_)) {
                     panic!("not applied");

@@ -655,7 +655,10 @@ pub fn order_events(data: &[u8]) {
             0 => {
                 let side = if b.bool() { Side::Buy } else { Side::Sell };
                 let order = OrderRequest::limit("BTCUSDT", side, small(&mut b), small(&mut b)).with_client_order_id(id);
-                let _ = orders.submit(now, Submit::new(&order, ids[0], ids[1], now, i64::from(b.u8()) * 100));
+                let recv_window = i64::from(b.u8()) * 100;
+                if orders.submit(Submit::new(&order, ids[0], ids[1])).is_ok() && b.bool() {
+                    let _ = orders.on_sent(now, &id, now, recv_window);
+                }
             }
             1 => {
                 orders.on_place_unanswered(now, &id);

@@ -58,6 +58,15 @@ pub enum Refusal {
     TooHeavy,
 }
 
+/// A hold in force: nothing may leave before `until_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    /// When requests may leave again (epoch ms).
+    pub until_ms: i64,
+    /// A 418 ban (else a 429's hold).
+    pub banned: bool,
+}
+
 /// Thresholds, in per-mille of each limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimiterConfig {
@@ -236,6 +245,34 @@ impl RateLimiter {
             })
             .collect();
         Self { config, state: Mutex::new(State { windows, ..State::default() }) }
+    }
+
+    /// Takes new limits (a fresh `exchangeInfo.rateLimits`) while keeping what was counted in
+    /// the windows both sets have, and any hold or ban.
+    pub fn set_limits(&self, limits: &[RateLimit]) {
+        let fresh = Self::new(limits, self.config);
+        let mut windows = fresh.lock().windows.clone();
+        let mut s = self.lock();
+        for w in &mut windows {
+            if let Some(old) = s.windows.iter().find(|o| o.kind == w.kind && o.interval_ms == w.interval_ms) {
+                w.start_ms = old.start_ms;
+                w.used = old.used;
+            }
+        }
+        s.windows = windows;
+    }
+
+    /// The ban or hold in force at `now_ms`, if any.
+    #[must_use]
+    pub fn blocked(&self, now_ms: i64) -> Option<Block> {
+        let s = self.lock();
+        if now_ms < s.banned_until_ms {
+            Some(Block { until_ms: s.banned_until_ms, banned: true })
+        } else if now_ms < s.hold_until_ms {
+            Some(Block { until_ms: s.hold_until_ms, banned: false })
+        } else {
+            None
+        }
     }
 
     /// A limiter with [`default_rate_limits`] and the default thresholds.
@@ -482,6 +519,12 @@ impl RetryPolicy {
             max_delay_ms: max_delay_ms.max(base_delay_ms),
             budget: Mutex::new(Budget { tenths: 100, rng: seed }),
         }
+    }
+
+    /// The longest delay between two tries (ms).
+    #[must_use]
+    pub fn max_delay_ms(&self) -> i64 {
+        self.max_delay_ms
     }
 
     /// Records a success (earns a tenth of a retry, up to 100 retries' worth).

@@ -39,9 +39,12 @@
 //!
 //! let id = ClientOrderId::new("signal-1").unwrap();
 //! let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.1), dec!(60000)).with_client_order_id(id);
-//! orders.submit(0, Submit::new(&order, btc, usdt, 0, 5000)).unwrap();
+//! orders.submit(Submit::new(&order, btc, usdt)).unwrap();
 //! assert_eq!(ledger.balance(usdt).unwrap().locked, dec!(6000));
-//! assert!(orders.submit(10, Submit::new(&order, btc, usdt, 10, 5000)).is_err()); // same id: refused
+//! assert!(orders.submit(Submit::new(&order, btc, usdt)).is_err()); // same id: refused
+//! // Signed and handed out at 20 with timestamp 20 and recvWindow 5000: the reply timer starts.
+//! assert!(orders.on_sent(20, &id, 20, 5000));
+//! assert!(!orders.on_sent(30, &id, 30, 5000)); // never sent twice
 //!
 //! // The POST timed out: the order is Unknown, its funds stay locked, and the next step is a query.
 //! orders.on_place_unanswered(5_000, &id);
@@ -242,17 +245,14 @@ pub struct Submit<'a> {
     /// The worst price it can fill at (highest for a buy, lowest for a sell), needed when the
     /// order has no limit price and the amount to lock depends on the price.
     pub price_bound: Option<Decimal>,
-    /// The request's `timestamp` (ms).
-    pub timestamp_ms: i64,
-    /// The request's `recvWindow` (ms).
-    pub recv_window_ms: i64,
 }
 
 impl<'a> Submit<'a> {
-    /// An order sent with `timestamp` and `recvWindow`, with no price bound.
+    /// An order with no price bound. Its request's `timestamp` and `recvWindow` are given to
+    /// [`Orders::on_sent`] when it is signed and handed out, not before.
     #[must_use]
-    pub fn new(order: &'a OrderRequest, base: AssetId, quote: AssetId, timestamp_ms: i64, recv_window_ms: i64) -> Self {
-        Self { order, base, quote, price_bound: None, timestamp_ms, recv_window_ms }
+    pub fn new(order: &'a OrderRequest, base: AssetId, quote: AssetId) -> Self {
+        Self { order, base, quote, price_bound: None }
     }
 
     /// With the worst price the order can fill at.
@@ -405,8 +405,11 @@ struct Tracked {
     view: OrderView,
     /// The state before a cancel was sent.
     before_cancel: Option<OrderState>,
-    /// When the request stops being acceptable (timestamp + recvWindow + skew).
+    /// When the request stops being acceptable (timestamp + recvWindow + skew); `i64::MAX`
+    /// until it is sent.
     deadline_ms: i64,
+    /// Whether its request was handed out ([`Orders::on_sent`]); an order is sent once.
+    sent: bool,
     timer: Option<(i64, Timer)>,
     backoff_ms: i64,
     /// When the last query was asked for.
@@ -498,13 +501,14 @@ impl Orders {
             .map(|(id, t)| (id, &t.view))
     }
 
-    /// Reserves the order's funds and starts tracking it as `PendingNew`; send it next. Returns
-    /// the reservation.
+    /// Reserves the order's funds and starts tracking it as `PendingNew` (not sent: it waits for
+    /// its turn without a reply timer). Sign and hand out its request when it is admitted, then
+    /// call [`Orders::on_sent`]. Returns the reservation.
     ///
     /// # Errors
     /// [`OrdersError`]: no client order id, an id already tracked, a busy symbol, an unknown lock
     /// amount, too many open orders, or the ledger's refusal (insufficient funds). Nothing changes.
-    pub fn submit(&mut self, now_ms: i64, submit: Submit<'_>) -> Result<Reservation, OrdersError> {
+    pub fn submit(&mut self, submit: Submit<'_>) -> Result<Reservation, OrdersError> {
         let order = submit.order;
         let id = *order.client_order_id().ok_or(OrdersError::MissingClientOrderId)?;
         if self.orders.contains_key(&id) {
@@ -525,10 +529,6 @@ impl Orders {
             Side::Sell => self.ledger.reserve_sell(submit.base, submit.quote, amount)?,
             Side::Unknown(_) => return Err(OrdersError::NeedsPriceBound),
         };
-        let deadline_ms = submit
-            .timestamp_ms
-            .saturating_add(submit.recv_window_ms.max(0))
-            .saturating_add(self.config.max_clock_skew_ms.max(0));
         let tracked = Tracked {
             view: OrderView {
                 symbol: order.symbol().to_owned(),
@@ -543,14 +543,15 @@ impl Orders {
                 ledger_mismatch: false,
             },
             before_cancel: None,
-            deadline_ms,
-            timer: Some((now_ms.saturating_add(self.config.reply_timeout_ms), Timer::Reply)),
+            // Not sent: no request exists whose deadline could pass.
+            deadline_ms: i64::MAX,
+            sent: false,
+            timer: None,
             backoff_ms: self.config.query_backoff_ms.max(1),
             last_query_ms: None,
             trades: HashSet::default(),
             done: false,
         };
-        self.timer_hint = self.timer_hint.min(now_ms.saturating_add(self.config.reply_timeout_ms));
         self.orders.insert(id, tracked);
         self.refresh_busy(&id);
         Ok(reservation)
@@ -604,6 +605,7 @@ impl Orders {
             },
             before_cancel: None,
             deadline_ms: 0,
+            sent: true,
             timer: None,
             backoff_ms: self.config.query_backoff_ms.max(1),
             last_query_ms: None,
@@ -613,6 +615,44 @@ impl Orders {
         self.orders.insert(id, tracked);
         self.refresh_busy(&id);
         Ok(reservation)
+    }
+
+    /// The order's request, signed with `timestamp_ms` and `recv_window_ms`, is being handed out
+    /// now: its reply timer starts, and `-2013` proves nothing until that request's
+    /// `timestamp + recvWindow` (+ the allowed skew) has passed.
+    ///
+    /// Returns `false`, and changes nothing, unless the order is `PendingNew` and not sent yet:
+    /// an order whose funds were released (canceled while queued, not sent, concluded) or that was
+    /// already sent must not leave. Call it before handing the request out and drop the request
+    /// on `false`.
+    #[must_use = "an order this refuses must not be sent"]
+    pub fn on_sent(&mut self, now_ms: i64, id: &ClientOrderId, timestamp_ms: i64, recv_window_ms: i64) -> bool {
+        if !self.awaits_send(id) {
+            return false;
+        }
+        let Some(t) = self.orders.get_mut(id) else { return false };
+        t.sent = true;
+        t.deadline_ms =
+            timestamp_ms.saturating_add(recv_window_ms.max(0)).saturating_add(self.config.max_clock_skew_ms.max(0));
+        let at = now_ms.saturating_add(self.config.reply_timeout_ms);
+        t.timer = Some((at, Timer::Reply));
+        self.timer_hint = self.timer_hint.min(at);
+        true
+    }
+
+    /// Whether the order may still be sent: `PendingNew`, unsent, its funds reserved (what
+    /// [`Orders::on_sent`] checks).
+    #[must_use]
+    pub fn awaits_send(&self, id: &ClientOrderId) -> bool {
+        self.orders
+            .get(id)
+            .is_some_and(|t| !t.sent && t.view.state == OrderState::PendingNew && t.view.reservation.is_some())
+    }
+
+    /// Whether the order's request was handed out (see [`Orders::on_sent`]).
+    #[must_use]
+    pub fn is_sent(&self, id: &ClientOrderId) -> bool {
+        self.orders.get(id).is_some_and(|t| t.sent)
     }
 
     /// The order was never sent (the rate limiter refused it, the connection could not be
@@ -1030,9 +1070,13 @@ impl Orders {
     }
 }
 
-/// A send without answer: `PendingNew` becomes `Unknown` (also under a pending cancel). Returns
-/// whether it changed.
+/// A send without answer: `PendingNew` becomes `Unknown` (also under a pending cancel), if it was
+/// sent. Returns whether it changed.
 fn to_unknown(t: &mut Tracked) -> bool {
+    // An order that never left cannot have an unknown outcome.
+    if !t.sent {
+        return false;
+    }
     if t.view.state == OrderState::PendingNew {
         t.view.state = OrderState::Unknown;
         true

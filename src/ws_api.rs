@@ -45,8 +45,9 @@ pub enum WsBuildError {
     InvalidId,
 }
 
-/// A request frame ready to send, with its cost.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request frame ready to send, with its cost. Its `Debug` shows the frame with the API key
+/// redacted.
+#[derive(Clone, PartialEq, Eq)]
 pub struct WsRequest {
     /// The request id (echoed in the response).
     pub id: String,
@@ -56,6 +57,33 @@ pub struct WsRequest {
     pub text: String,
     /// Its rate-limit cost.
     pub cost: RequestCost,
+}
+
+impl std::fmt::Debug for WsRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsRequest")
+            .field("id", &self.id)
+            .field("method", &self.method)
+            .field("text", &redacted(&self.text))
+            .field("cost", &self.cost)
+            .finish()
+    }
+}
+
+/// `text` with the value of every `"apiKey"` member replaced by `<redacted>`, for `Debug`.
+pub(crate) fn redacted(text: &str) -> String {
+    const KEY: &str = "\"apiKey\":\"";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(KEY) {
+        let (head, tail) = rest.split_at(at.saturating_add(KEY.len()));
+        out.push_str(head);
+        out.push_str("<redacted>");
+        // The value ends at the next unescaped quote (API keys have no escapes).
+        rest = tail.find('"').and_then(|end| tail.get(end..)).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A parameter value: written as a JSON string or as a bare JSON number; signed as its text.

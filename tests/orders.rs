@@ -48,7 +48,9 @@ impl Desk {
     /// A limit buy of `qty` BTC at `price`, sent at `ts` with recvWindow 5000.
     fn buy(&mut self, id: &str, qty: Decimal, price: Decimal, ts: i64) -> Result<(), OrdersError> {
         let order = OrderRequest::limit("BTCUSDT", Side::Buy, qty, price).with_client_order_id(cid(id));
-        self.orders.submit(ts, Submit::new(&order, self.btc, self.usdt, ts, 5000)).map(|_| ())
+        self.orders.submit(Submit::new(&order, self.btc, self.usdt))?;
+        assert!(self.orders.on_sent(ts, &cid(id), ts, 5000), "a fresh order is sent once");
+        Ok(())
     }
 
     fn state(&self, id: &str) -> OrderState {
@@ -187,7 +189,8 @@ fn full_response_fills_and_their_events_count_once() {
     let response: OrderResponse = serde_json::from_slice(&fixture("rest_order_response_full.json")).unwrap();
     let id = cid(&response.client_order_id);
     let order = OrderRequest::market("BTCUSDT", Side::Sell, dec!(10)).with_client_order_id(id);
-    orders.submit(0, Submit::new(&order, btc, usdt, 0, 5000)).unwrap();
+    orders.submit(Submit::new(&order, btc, usdt)).unwrap();
+    assert!(orders.on_sent(0, &id, 0, 5000));
     let Applied::Changed(u) = orders.on_place_response(1, &response) else { panic!() };
     assert_eq!((u.state, u.traded, u.released), (OrderState::Filled, dec!(10), Some(dec!(0))));
     let proceeds: Decimal = response.fills.iter().map(|f| f.price * f.qty - f.commission).sum();
@@ -226,8 +229,9 @@ fn the_docs_market_buy_out_of_liquidity_expires_and_releases_the_rest() {
     assert_eq!(reports.len(), 4);
     let id = cid(&reports[0].client_order_id);
     let order = OrderRequest::market("LTCBNB", Side::Buy, dec!(6)).with_client_order_id(id);
-    assert_eq!(orders.submit(0, Submit::new(&order, ltc, bnb, 0, 5000)), Err(OrdersError::NeedsPriceBound));
-    orders.submit(0, Submit::new(&order, ltc, bnb, 0, 5000).with_price_bound(dec!(1.1))).unwrap();
+    assert_eq!(orders.submit(Submit::new(&order, ltc, bnb)), Err(OrdersError::NeedsPriceBound));
+    orders.submit(Submit::new(&order, ltc, bnb).with_price_bound(dec!(1.1))).unwrap();
+    assert!(orders.on_sent(0, &id, 0, 5000));
     assert_eq!(ledger.balance(bnb).unwrap(), Balance { free: dec!(3.4), locked: dec!(6.6) });
     let mut released = Vec::new();
     for r in reports.iter().chain(reports.iter()) {
@@ -252,10 +256,7 @@ fn one_client_order_id_is_never_in_flight_twice() {
     assert!(d.buy("dup", dec!(0.01), dec!(60000), 2).is_err());
     assert_eq!(d.bal(d.usdt), Balance { free: dec!(10000), locked: dec!(0) });
     let anonymous = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(60000));
-    assert_eq!(
-        d.orders.submit(0, Submit::new(&anonymous, d.btc, d.usdt, 0, 5000)),
-        Err(OrdersError::MissingClientOrderId)
-    );
+    assert_eq!(d.orders.submit(Submit::new(&anonymous, d.btc, d.usdt)), Err(OrdersError::MissingClientOrderId));
 }
 
 #[test]
@@ -268,7 +269,8 @@ fn the_seeds_two_btcusdt_signals_10ms_apart_give_one_order() {
     // Another symbol is not held up.
     let eth = d.ledger.asset("ETH").unwrap();
     let other = OrderRequest::limit("ETHUSDT", Side::Buy, dec!(0.1), dec!(3000)).with_client_order_id(cid("e-1"));
-    d.orders.submit(1_010, Submit::new(&other, eth, d.usdt, 1_010, 5000)).unwrap();
+    d.orders.submit(Submit::new(&other, eth, d.usdt)).unwrap();
+    assert!(d.orders.on_sent(1_010, &cid("e-1"), 1_010, 5000));
     // An unknown outcome keeps the symbol in flight; the exchange's NEW frees it.
     d.orders.on_place_unanswered(1_100, &cid("signal-1"));
     assert!(d.buy("signal-3", dec!(0.01), dec!(60000), 1_200).is_err());
@@ -491,7 +493,8 @@ fn a_ledger_refusal_is_reported_not_hidden() {
     // A market buy locked with a price bound the market then exceeded.
     let mut d = desk(OrdersConfig::default());
     let order = OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.1)).with_client_order_id(cid("m"));
-    d.orders.submit(0, Submit::new(&order, d.btc, d.usdt, 0, 5000).with_price_bound(dec!(60000))).unwrap();
+    d.orders.submit(Submit::new(&order, d.btc, d.usdt).with_price_bound(dec!(60000))).unwrap();
+    assert!(d.orders.on_sent(0, &cid("m"), 0, 5000));
     let fill = trade("m", 1, dec!(0.1), dec!(61000), dec!(0.1), dec!(6100), "FILLED");
     let Applied::Changed(u) = d.report(1, &fill) else { panic!() };
     assert!(matches!(u.ledger_error, Some(LedgerError::FillExceedsReservation { .. })), "{u:?}");
@@ -609,7 +612,8 @@ fn recorded_testnet_place_and_cancel_matches_the_exchanges_balances() {
     let id = cid(&placed.client_order_id);
     let order = OrderRequest::limit("BTCUSDT", Side::Buy, placed.orig_qty.unwrap(), placed.price.unwrap())
         .with_client_order_id(id);
-    orders.submit(placed.transact_time, Submit::new(&order, btc, usdt, placed.transact_time, 5000)).unwrap();
+    orders.submit(Submit::new(&order, btc, usdt)).unwrap();
+    assert!(orders.on_sent(placed.transact_time, &id, placed.transact_time, 5000));
     assert!(
         matches!(orders.on_place_response(placed.transact_time, &placed), Applied::Changed(u) if u.state == OrderState::New)
     );
@@ -663,7 +667,8 @@ fn recorded_market_buy_settles_with_the_commission_in_the_bought_asset() {
     let id = cid(&fill.client_order_id);
     let order = OrderRequest::market("BNBUSDT", Side::Buy, fill.quantity).with_client_order_id(id);
     let bound = fill.last_price * dec!(1.01);
-    orders.submit(0, Submit::new(&order, bnb, usdt, 0, 5000).with_price_bound(bound)).unwrap();
+    orders.submit(Submit::new(&order, bnb, usdt).with_price_bound(bound)).unwrap();
+    assert!(orders.on_sent(0, &id, 0, 5000));
     for r in reports.iter().chain(reports.iter()) {
         orders.on_execution_report(r.event_time, r);
     }

@@ -84,6 +84,29 @@ impl RequestCost {
     const fn flat(weight: u32) -> Self {
         Self { weight, weight_on_success: weight, orders: 0 }
     }
+
+    /// `GET /api/v3/time`.
+    pub const TIME: Self = Self::flat(1);
+    /// `GET /api/v3/exchangeInfo` (any symbols or permissions).
+    pub const EXCHANGE_INFO: Self = Self::flat(20);
+    /// `POST /api/v3/order`: weight 1 on failure, 0 on success; one order.
+    pub const NEW_ORDER: Self = Self { weight: 1, weight_on_success: 0, orders: 1 };
+    /// `DELETE /api/v3/order` and `DELETE /api/v3/openOrders`: weight 1 on failure, 0 on success.
+    pub const CANCEL: Self = Self { weight: 1, weight_on_success: 0, orders: 0 };
+    /// `GET /api/v3/order`.
+    pub const QUERY_ORDER: Self = Self::flat(4);
+    /// `GET /api/v3/openOrders` for one symbol.
+    pub const OPEN_ORDERS_SYMBOL: Self = Self::flat(6);
+    /// `GET /api/v3/openOrders` for every symbol.
+    pub const OPEN_ORDERS_ALL: Self = Self::flat(80);
+    /// `GET /api/v3/account`.
+    pub const ACCOUNT: Self = Self::flat(20);
+    /// `GET /api/v3/myTrades` with an `orderId`.
+    pub const MY_TRADES_BY_ORDER: Self = Self::flat(5);
+    /// `GET /api/v3/myTrades` without an `orderId`.
+    pub const MY_TRADES: Self = Self::flat(20);
+    /// The WebSocket API's `userDataStream.subscribe.signature`.
+    pub const WS_USER_DATA_SUBSCRIBE: Self = Self::flat(2);
 }
 
 /// A request ready for a transport, with its cost.
@@ -332,7 +355,7 @@ impl Rest {
     /// # Errors
     /// As [`ping`](Self::ping).
     pub fn time(&self) -> Result<RestRequest, BuildError> {
-        self.build(Method::GET, "/api/v3/time", SignedQuery::new(), RequestCost::flat(1))
+        self.build(Method::GET, "/api/v3/time", SignedQuery::new(), RequestCost::TIME)
     }
 
     /// `GET /api/v3/exchangeInfo` (weight 20): every symbol, one (`symbols` of length 1), or a
@@ -352,7 +375,7 @@ impl Rest {
                 q.push("symbols", &json);
             }
         }
-        self.build(Method::GET, "/api/v3/exchangeInfo", q, RequestCost::flat(20))
+        self.build(Method::GET, "/api/v3/exchangeInfo", q, RequestCost::EXCHANGE_INFO)
     }
 
     /// `GET /api/v3/exchangeInfo?permissions=[...]` (weight 20): the symbols tradable under any
@@ -364,7 +387,7 @@ impl Rest {
         let mut q = SignedQuery::new();
         let json = serde_json::to_string(permissions).map_err(|e| BuildError::Url(e.to_string()))?;
         q.push("permissions", &json);
-        self.build(Method::GET, "/api/v3/exchangeInfo", q, RequestCost::flat(20))
+        self.build(Method::GET, "/api/v3/exchangeInfo", q, RequestCost::EXCHANGE_INFO)
     }
 
     /// `GET /api/v3/depth` (weight by limit: 5 up to 100, 25 up to 500, 50 up to 1000, 250 up
@@ -506,7 +529,7 @@ impl Rest {
     /// [`BuildError::NoCredentials`] without credentials.
     pub fn new_order(&self, order: &ValidatedOrder, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
         let q = order_query(order);
-        self.build_signed_form(ORDER_PATH, q, timestamp_ms, RequestCost { weight: 1, weight_on_success: 0, orders: 1 })
+        self.build_signed_form(ORDER_PATH, q, timestamp_ms, RequestCost::NEW_ORDER)
     }
 
     /// `POST /api/v3/order/test` (weight 1, or 20 with `computeCommissionRates`; no order).
@@ -537,13 +560,7 @@ impl Rest {
         let mut q = SignedQuery::new();
         q.push("symbol", symbol);
         push_order_ref(&mut q, order);
-        self.build_signed(
-            Method::DELETE,
-            "/api/v3/order",
-            q,
-            timestamp_ms,
-            RequestCost { weight: 1, weight_on_success: 0, orders: 0 },
-        )
+        self.build_signed(Method::DELETE, "/api/v3/order", q, timestamp_ms, RequestCost::CANCEL)
     }
 
     /// `DELETE /api/v3/openOrders`: cancels every open order on `symbol` (weight 1 on
@@ -554,13 +571,7 @@ impl Rest {
     pub fn cancel_all_open_orders(&self, symbol: &str, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
         let mut q = SignedQuery::new();
         q.push("symbol", symbol);
-        self.build_signed(
-            Method::DELETE,
-            "/api/v3/openOrders",
-            q,
-            timestamp_ms,
-            RequestCost { weight: 1, weight_on_success: 0, orders: 0 },
-        )
+        self.build_signed(Method::DELETE, "/api/v3/openOrders", q, timestamp_ms, RequestCost::CANCEL)
     }
 
     /// `POST /api/v3/order/cancelReplace` with `STOP_ON_FAILURE` (or `ALLOW_FAILURE`): cancels
@@ -625,7 +636,7 @@ impl Rest {
         let mut q = SignedQuery::new();
         q.push("symbol", symbol);
         push_order_ref(&mut q, order);
-        self.build_signed(Method::GET, "/api/v3/order", q, timestamp_ms, RequestCost::flat(4))
+        self.build_signed(Method::GET, "/api/v3/order", q, timestamp_ms, RequestCost::QUERY_ORDER)
     }
 
     /// `GET /api/v3/openOrders` (weight 6 for a symbol, 80 for all).
@@ -634,14 +645,14 @@ impl Rest {
     /// As [`new_order`](Self::new_order).
     pub fn open_orders(&self, symbol: Option<&str>, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
         let mut q = SignedQuery::new();
-        let weight = match symbol {
+        let cost = match symbol {
             Some(s) => {
                 q.push("symbol", s);
-                6
+                RequestCost::OPEN_ORDERS_SYMBOL
             }
-            None => 80,
+            None => RequestCost::OPEN_ORDERS_ALL,
         };
-        self.build_signed(Method::GET, "/api/v3/openOrders", q, timestamp_ms, RequestCost::flat(weight))
+        self.build_signed(Method::GET, "/api/v3/openOrders", q, timestamp_ms, cost)
     }
 
     /// `GET /api/v3/allOrders` (weight 20).
@@ -675,7 +686,7 @@ impl Rest {
         if omit_zero_balances {
             q.push("omitZeroBalances", "true");
         }
-        self.build_signed(Method::GET, "/api/v3/account", q, timestamp_ms, RequestCost::flat(20))
+        self.build_signed(Method::GET, "/api/v3/account", q, timestamp_ms, RequestCost::ACCOUNT)
     }
 
     /// `GET /api/v3/myTrades` (weight 20; 5 with an order id).
@@ -691,17 +702,17 @@ impl Rest {
     ) -> Result<RestRequest, BuildError> {
         let mut q = SignedQuery::new();
         q.push("symbol", symbol);
-        let weight = match order_id {
+        let cost = match order_id {
             Some(id) => {
                 q.push_display("orderId", id);
-                5
+                RequestCost::MY_TRADES_BY_ORDER
             }
-            None => 20,
+            None => RequestCost::MY_TRADES,
         };
         if let Some(limit) = limit {
             q.push_display("limit", limit);
         }
-        self.build_signed(Method::GET, "/api/v3/myTrades", q, timestamp_ms, RequestCost::flat(weight))
+        self.build_signed(Method::GET, "/api/v3/myTrades", q, timestamp_ms, cost)
     }
 
     /// `GET /api/v3/rateLimit/order`: the unfilled order counts (weight 40).

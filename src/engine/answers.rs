@@ -1,0 +1,189 @@
+//! Answers: each HTTP answer is decoded once into an [`Answer`] that feeds the limiter, the
+//! clock (`-1021`), the kill switch (418) and then the one owner of what the request was for.
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::clock::TimeSample;
+use crate::limits::Failure;
+use crate::orders::Applied;
+use crate::rest::{ApiError, CancelledEntry, MyTrade, OrderInfo, OrderResponse, ServerTime};
+use crate::ws_api::{UserDataEvent, WsFrame};
+
+use super::gate::InFlight;
+use super::{Engine, Event, HttpResult, KillReason, Purpose, RequestId};
+
+/// One answer, decoded once.
+#[derive(Debug)]
+pub(super) enum Answer {
+    /// A 2xx body.
+    Ok(Bytes),
+    /// An error answer.
+    Err(ApiError),
+    /// The request never left.
+    NotSent,
+    /// It may have arrived; no answer came.
+    Unanswered,
+}
+
+impl Answer {
+    /// The 2xx body as `T`: `None` for no answer or an error, `Some(Err)` for a body that does
+    /// not read as `T`.
+    pub(super) fn body<T: DeserializeOwned>(&self) -> Option<Result<T, serde_json::Error>> {
+        match self {
+            Self::Ok(body) => Some(serde_json::from_slice(body)),
+            _ => None,
+        }
+    }
+
+    /// The 2xx body as `T`, if it reads as one.
+    pub(super) fn ok<T: DeserializeOwned>(&self) -> Option<T> {
+        self.body().and_then(Result::ok)
+    }
+
+    /// What failed, for the retry policy (`None` for a success).
+    pub(super) fn failure(&self) -> Option<Failure> {
+        match self {
+            Self::Ok(_) => None,
+            Self::Err(e) if e.status >= 500 => Some(Failure::ServerError),
+            Self::Err(_) => Some(Failure::Definitive),
+            Self::NotSent | Self::Unanswered => Some(Failure::Transport),
+        }
+    }
+}
+
+impl Engine {
+    /// The answer to request `id` (an unknown or already answered id is ignored).
+    pub fn handle_http_response(&mut self, now: i64, id: RequestId, result: HttpResult) {
+        self.observe_now(now);
+        let Some(flight) = self.gate.answered(id) else { return };
+        let answer = self.decode_once(now, result);
+        self.apply_answer(now, flight, &answer);
+        self.pump(now);
+    }
+
+    /// The limiter reads the headers, the clock a `-1021`, the kill switch a 418; the body is
+    /// parsed once into an [`ApiError`] when it is one.
+    fn decode_once(&mut self, now: i64, result: HttpResult) -> Answer {
+        let response = match result {
+            HttpResult::NotSent => return Answer::NotSent,
+            HttpResult::Unanswered => return Answer::Unanswered,
+            HttpResult::Response(response) => response,
+        };
+        let status = response.status().as_u16();
+        self.limiter.observe(status, response.headers(), response.body(), now);
+        if response.status().is_success() {
+            self.config.retry.on_success();
+            return Answer::Ok(response.into_body());
+        }
+        let retry_after = response.headers().get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
+        let error = ApiError::from_parts(status, response.body(), retry_after, now);
+        if status == 418 {
+            let until_ms = self.limiter.blocked(now).map_or(now, |b| b.until_ms);
+            self.trip(now, KillReason::Banned { until_ms });
+        }
+        if error.code == Some(-1021) {
+            self.time.mark_stale();
+        }
+        Answer::Err(error)
+    }
+
+    fn apply_answer(&mut self, now: i64, flight: InFlight, answer: &Answer) {
+        match flight.purpose {
+            Purpose::Time => {
+                if let Some(t) = answer.ok::<ServerTime>() {
+                    let sample = TimeSample { sent_at: flight.sent_at, server_time: t.server_time, received_at: now };
+                    if self.time.add_sample(sample)
+                        && let Some(offset_ms) = self.time.offset()
+                    {
+                        self.emit(Event::TimeSynced { offset_ms });
+                    }
+                }
+            }
+            Purpose::Place(id) => {
+                let applied = match answer {
+                    Answer::Ok(_) => match answer.ok::<OrderResponse>() {
+                        Some(r) if r.client_order_id == id.as_str() => self.orders.on_place_response(now, &r),
+                        // An unreadable (or someone else's) success body: the order probably exists.
+                        _ => self.orders.on_place_unanswered(now, &id),
+                    },
+                    Answer::Err(e) => self.orders.on_place_error(now, &id, e),
+                    Answer::NotSent => self.orders.on_not_sent(&id),
+                    Answer::Unanswered => self.orders.on_place_unanswered(now, &id),
+                };
+                self.emit_applied(applied);
+            }
+            Purpose::Query(id) => {
+                // No answer, or an unreadable one: the tracker asks again on its own timer.
+                let applied = match answer {
+                    Answer::Err(e) => self.orders.on_query_error(now, &id, e),
+                    _ => match answer.ok::<OrderInfo>() {
+                        Some(info) => self.orders.on_query_response(now, &info),
+                        None => Applied::Duplicate,
+                    },
+                };
+                self.emit_applied(applied);
+            }
+            Purpose::Trades(id) => {
+                if let Some(trades) = answer.ok::<Vec<MyTrade>>() {
+                    let applied = self.orders.on_trades(now, &id, &trades);
+                    self.emit_applied(applied);
+                }
+            }
+            Purpose::Cancel(id) => {
+                let applied = match answer {
+                    Answer::Err(e) => {
+                        let applied = self.orders.on_cancel_error(now, &id, e);
+                        self.emit(Event::RequestFailed { purpose: Purpose::Cancel(id), error: e.clone() });
+                        applied
+                    }
+                    // Whether it was canceled is not known: back to the state before, and a query.
+                    _ => match answer.ok::<OrderInfo>() {
+                        Some(info) => self.orders.on_query_response(now, &info),
+                        None => self.orders.on_cancel_unanswered(now, &id),
+                    },
+                };
+                self.emit_applied(applied);
+            }
+            Purpose::CancelAll(symbol) => match answer {
+                // -2011 "Unknown order sent.": nothing was open.
+                Answer::Err(e) if e.code != Some(-2011) => {
+                    self.emit(Event::RequestFailed { purpose: Purpose::CancelAll(symbol), error: e.clone() });
+                }
+                _ => {
+                    for entry in answer.ok::<Vec<CancelledEntry>>().unwrap_or_default() {
+                        if let CancelledEntry::Order(info) = entry {
+                            let applied = self.orders.on_query_response(now, &info);
+                            self.emit_applied(applied);
+                        }
+                    }
+                }
+            },
+            Purpose::OpenOrders(symbol) => self.on_open_orders(now, &symbol, answer),
+            Purpose::Account => self.on_account(now, answer),
+            Purpose::ExchangeInfo => self.on_exchange_info(now, answer),
+            Purpose::Snapshot => self.on_snapshot(now, answer),
+            Purpose::Adopt => self.on_adopt(now, answer),
+            // Sent as a WebSocket frame, never in flight here.
+            Purpose::Subscribe => {}
+        }
+    }
+
+    /// A text frame from the user-data connection (WebSocket API, events in their wrapper).
+    pub fn handle_ws_frame(&mut self, now: i64, text: &[u8]) {
+        self.observe_now(now);
+        match WsFrame::decode(text) {
+            Ok(WsFrame::Event { event: UserDataEvent::ExecutionReport(report), .. }) => {
+                let applied = self.orders.on_execution_report(now, &report);
+                self.emit_applied(applied);
+            }
+            Ok(WsFrame::Event { event: UserDataEvent::ServerShutdown { event_time }, .. }) => {
+                self.emit(Event::ServerShutdown { event_time });
+            }
+            // Balance events are checked by reconciliation; answers to the subscription and
+            // frames that do not decode change nothing here.
+            _ => {}
+        }
+        self.pump(now);
+    }
+}

@@ -1,0 +1,381 @@
+//! Admission and dispatch: the one exit every request of the engine leaves by.
+//!
+//! Requests wait here as purposes, not as built requests: an order, a cancel or a query is built
+//! and signed only when the [`RateLimiter`](crate::limits::RateLimiter) has charged its cost, so
+//! its `timestamp` is the moment it leaves. Three classes are served in this order, each first in
+//! first out: cancels (which may use the limiter's cancel reserve), other requests (queries,
+//! reconciliation, time, start-up, the user-data subscription; an identical one queued or in
+//! flight absorbs a new one), and orders. While the limiter holds a class (a full window, a 429's
+//! `Retry-After`, a 418 ban), nothing of that class is tried again before the hold's end.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::limits::{Admit, Cost, Refusal};
+use crate::model::ClientOrderId;
+use crate::orders::{Action, OrderState};
+use crate::rest::{OrderRef, RequestCost};
+use crate::rules::ValidatedOrder;
+
+use super::{Engine, Event, HoldReason, NotSentReason, Output, Purpose, RequestId};
+
+/// An order waiting for its turn: normalized and reserved, not built.
+#[derive(Debug)]
+struct Waiting {
+    id: ClientOrderId,
+    valid: ValidatedOrder,
+}
+
+/// Any other request waiting for its turn.
+#[derive(Debug)]
+struct Queued {
+    purpose: Purpose,
+    /// Not before this instant (a start-up retry's back-off).
+    not_before: i64,
+}
+
+/// A request handed out, waiting for its answer.
+#[derive(Debug)]
+pub(super) struct InFlight {
+    pub(super) purpose: Purpose,
+    /// When it was handed out (local ms).
+    pub(super) sent_at: i64,
+    /// When it counts as unanswered.
+    deadline: i64,
+}
+
+/// The queues and the requests in flight.
+#[derive(Debug, Default)]
+pub(super) struct Gate {
+    orders: VecDeque<Waiting>,
+    requests: VecDeque<Queued>,
+    in_flight: BTreeMap<RequestId, InFlight>,
+    last_id: RequestId,
+    /// Each class is not tried before these instants (the limiter's last answer).
+    cancels_until: i64,
+    others_until: i64,
+    orders_until: i64,
+    /// The end of the last hold reported as [`Event::Held`].
+    reported_hold: i64,
+}
+
+/// What one attempt at the gate did.
+enum Step {
+    /// Handed out (or dropped: it must not leave any more).
+    Done,
+    /// The limiter holds it until then.
+    Hold(i64),
+}
+
+/// The limiter's verdict.
+enum Admission {
+    Go,
+    Hold(i64),
+    TooHeavy,
+}
+
+impl Gate {
+    /// Requests and orders waiting.
+    pub(super) fn waiting(&self) -> usize {
+        self.orders.len() + self.requests.len()
+    }
+
+    pub(super) fn orders_waiting(&self) -> usize {
+        self.orders.len()
+    }
+
+    /// Removes a queued order; whether it was queued.
+    pub(super) fn remove_order(&mut self, id: &ClientOrderId) -> bool {
+        let before = self.orders.len();
+        self.orders.retain(|w| w.id != *id);
+        self.orders.len() != before
+    }
+
+    /// Removes the queued orders of `symbol`.
+    pub(super) fn remove_orders_of(&mut self, symbol: &str) -> Vec<ClientOrderId> {
+        let mut removed = Vec::new();
+        self.orders.retain(|w| {
+            let keep = w.valid.request().symbol() != symbol;
+            if !keep {
+                removed.push(w.id);
+            }
+            keep
+        });
+        removed
+    }
+
+    /// Removes every queued order.
+    pub(super) fn take_orders(&mut self) -> Vec<ClientOrderId> {
+        self.orders.drain(..).map(|w| w.id).collect()
+    }
+
+    /// Removes a queued request.
+    pub(super) fn remove(&mut self, purpose: &Purpose) {
+        self.requests.retain(|q| q.purpose != *purpose);
+    }
+
+    /// Whether a request for `purpose` is queued or in flight.
+    pub(super) fn contains(&self, purpose: &Purpose) -> bool {
+        self.pending(|p| p == purpose)
+    }
+
+    /// Whether a queued or in-flight request matches.
+    pub(super) fn pending(&self, matches: impl Fn(&Purpose) -> bool) -> bool {
+        self.requests.iter().any(|q| matches(&q.purpose)) || self.in_flight.values().any(|f| matches(&f.purpose))
+    }
+
+    /// Takes the request `id` out of flight.
+    pub(super) fn answered(&mut self, id: RequestId) -> Option<InFlight> {
+        self.in_flight.remove(&id)
+    }
+
+    /// Requests in flight past their deadline.
+    pub(super) fn expired(&self, now: i64) -> Vec<RequestId> {
+        self.in_flight.iter().filter(|(_, f)| f.deadline <= now).map(|(id, _)| *id).collect()
+    }
+
+    /// When something here needs time to pass: a deadline, a held class with requests, a
+    /// retry's back-off.
+    pub(super) fn next_timeout(&self, now: i64) -> i64 {
+        let mut next = self.in_flight.values().map(|f| f.deadline).min().unwrap_or(i64::MAX);
+        if !self.orders.is_empty() {
+            next = next.min(self.orders_until.max(now));
+        }
+        for q in &self.requests {
+            let class_until = if q.purpose.is_cancel() { self.cancels_until } else { self.others_until };
+            next = next.min(q.not_before.max(class_until).max(now));
+        }
+        next
+    }
+}
+
+impl Engine {
+    /// Queues a request for the gate, unless an identical one is queued or in flight.
+    pub(super) fn enqueue(&mut self, now: i64, purpose: Purpose) {
+        self.enqueue_at(now, purpose);
+    }
+
+    /// Queues a request that may not leave before `not_before`.
+    pub(super) fn enqueue_at(&mut self, not_before: i64, purpose: Purpose) {
+        if !self.gate.contains(&purpose) {
+            self.gate.requests.push_back(Queued { purpose, not_before });
+        }
+    }
+
+    /// An order submitted: out at once if nothing waits ahead of it and the limiter admits it,
+    /// else queued behind the others.
+    pub(super) fn offer_order(&mut self, now: i64, id: ClientOrderId, valid: ValidatedOrder) {
+        if self.gate.orders.is_empty() && self.gate.orders_until <= now {
+            match self.try_place(now, id, &valid) {
+                Step::Done => return,
+                Step::Hold(until) => self.gate.orders_until = until,
+            }
+        }
+        self.gate.orders.push_back(Waiting { id, valid });
+    }
+
+    /// Lets out what may leave now: first what the tracker and supervision ask for is queued,
+    /// then cancels, other requests and orders pass the limiter in that order.
+    pub(super) fn pump(&mut self, now: i64) {
+        if self.time.needs_resync(now) {
+            self.enqueue(now, Purpose::Time);
+        }
+        if self.account_check_pending && !self.gate.pending(|p| matches!(p, Purpose::OpenOrders(_) | Purpose::Query(_)))
+        {
+            self.account_check_pending = false;
+            self.enqueue(now, Purpose::Account);
+        }
+        while let Some(action) = self.orders.poll_action(now) {
+            let purpose = match action {
+                Action::Query { client_order_id, .. } => Purpose::Query(client_order_id),
+                Action::FetchTrades { client_order_id, .. } => Purpose::Trades(client_order_id),
+            };
+            self.enqueue(now, purpose);
+        }
+        self.drain_requests(now, true);
+        self.drain_requests(now, false);
+        while self.gate.orders_until <= now {
+            let Some(w) = self.gate.orders.pop_front() else { break };
+            if let Step::Hold(until) = self.try_place(now, w.id, &w.valid) {
+                self.gate.orders_until = until;
+                self.gate.orders.push_front(w);
+            }
+        }
+    }
+
+    fn drain_requests(&mut self, now: i64, cancels: bool) {
+        let until = if cancels { self.gate.cancels_until } else { self.gate.others_until };
+        if until > now {
+            return;
+        }
+        let mut i = 0;
+        while let Some(q) = self.gate.requests.get(i) {
+            if q.purpose.is_cancel() != cancels || q.not_before > now {
+                i += 1;
+                continue;
+            }
+            let purpose = q.purpose.clone();
+            match self.try_request(now, &purpose) {
+                Step::Done => {
+                    self.gate.requests.remove(i);
+                }
+                Step::Hold(until) => {
+                    if cancels {
+                        self.gate.cancels_until = until;
+                    } else {
+                        self.gate.others_until = until;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The limiter's verdict on a request of `cost`; a hold is reported once.
+    fn admit(&mut self, now: i64, cost: RequestCost, cancel: bool) -> Admission {
+        let verdict = self.limiter.admit(Cost { weight: cost.weight, orders: cost.orders, cancel }, now);
+        match verdict {
+            Admit::Proceed => Admission::Go,
+            Admit::Wait { until_ms } | Admit::Refused(Refusal::Banned { until_ms }) => {
+                if let Some(block) = self.limiter.blocked(now)
+                    && block.until_ms > self.gate.reported_hold
+                {
+                    self.gate.reported_hold = block.until_ms;
+                    let reason = if block.banned { HoldReason::Banned } else { HoldReason::Throttled };
+                    let waiting = self.gate.waiting().max(1);
+                    self.emit(Event::Held { reason, until_ms: block.until_ms, waiting });
+                }
+                Admission::Hold(until_ms.max(now.saturating_add(1)))
+            }
+            Admit::Refused(Refusal::TooHeavy) => Admission::TooHeavy,
+        }
+    }
+
+    /// An order's turn: it leaves only if the tracker still holds it `PendingNew`, unsent, with
+    /// its funds reserved, and the limiter admits it; it is built and signed now.
+    fn try_place(&mut self, now: i64, id: ClientOrderId, valid: &ValidatedOrder) -> Step {
+        if !self.orders.awaits_send(&id) {
+            return Step::Done;
+        }
+        match self.admit(now, RequestCost::NEW_ORDER, false) {
+            Admission::Go => {}
+            Admission::Hold(until) => return Step::Hold(until),
+            Admission::TooHeavy => {
+                self.not_sent_order(id, NotSentReason::TooHeavy);
+                return Step::Done;
+            }
+        }
+        let timestamp = self.time.server_now(now);
+        match self.rest.new_order(valid, timestamp) {
+            Ok(built) => {
+                debug_assert_eq!(built.cost, RequestCost::NEW_ORDER);
+                if self.orders.on_sent(now, &id, timestamp, self.recv_window_ms) {
+                    self.hand_out(now, Purpose::Place(id), built.request);
+                }
+            }
+            Err(e) => self.not_sent_order(id, NotSentReason::Build(e)),
+        }
+        Step::Done
+    }
+
+    fn not_sent_order(&mut self, id: ClientOrderId, reason: NotSentReason) {
+        self.emit(Event::NotSent { purpose: Purpose::Place(id), reason });
+        let applied = self.orders.on_not_sent(&id);
+        self.emit_applied(applied);
+    }
+
+    /// Another request's turn: dropped if it no longer applies, else charged, built, signed
+    /// and handed out.
+    fn try_request(&mut self, now: i64, purpose: &Purpose) -> Step {
+        let cost = match purpose {
+            Purpose::Time => RequestCost::TIME,
+            Purpose::ExchangeInfo => RequestCost::EXCHANGE_INFO,
+            Purpose::Snapshot | Purpose::Account => RequestCost::ACCOUNT,
+            Purpose::Adopt => RequestCost::OPEN_ORDERS_ALL,
+            Purpose::OpenOrders(_) => RequestCost::OPEN_ORDERS_SYMBOL,
+            Purpose::Cancel(_) | Purpose::CancelAll(_) => RequestCost::CANCEL,
+            Purpose::Query(_) => RequestCost::QUERY_ORDER,
+            Purpose::Trades(_) => RequestCost::MY_TRADES_BY_ORDER,
+            Purpose::Subscribe => RequestCost::WS_USER_DATA_SUBSCRIBE,
+            // Orders wait in their own queue.
+            Purpose::Place(_) => return Step::Done,
+        };
+        // What no longer applies is dropped before the limiter charges it.
+        let still_applies = match purpose {
+            Purpose::Subscribe => self.ws_open,
+            Purpose::Cancel(id) => self.orders.get(id).is_some_and(|v| v.state == OrderState::PendingCancel),
+            Purpose::Query(id) => self.orders.get(id).is_some(),
+            Purpose::Trades(id) => self.orders.get(id).is_some_and(|v| v.order_id.is_some()),
+            _ => true,
+        };
+        if !still_applies {
+            return Step::Done;
+        }
+        match self.admit(now, cost, purpose.is_cancel()) {
+            Admission::Go => {}
+            Admission::Hold(until) => return Step::Hold(until),
+            Admission::TooHeavy => {
+                self.not_sent(now, purpose, NotSentReason::TooHeavy);
+                return Step::Done;
+            }
+        }
+        let timestamp = self.time.server_now(now);
+        let symbol_of = |id: &ClientOrderId| self.orders.get(id).map(|v| (v.symbol.as_str(), v.order_id));
+        let built = match purpose {
+            Purpose::Time => self.rest.time(),
+            Purpose::ExchangeInfo => self.rest.exchange_info(&[]),
+            Purpose::Snapshot | Purpose::Account => self.rest.account(false, timestamp),
+            Purpose::Adopt => self.rest.open_orders(None, timestamp),
+            Purpose::OpenOrders(symbol) => self.rest.open_orders(Some(symbol), timestamp),
+            Purpose::CancelAll(symbol) => self.rest.cancel_all_open_orders(symbol, timestamp),
+            Purpose::Cancel(id) | Purpose::Query(id) | Purpose::Trades(id) => {
+                let Some((symbol, order_id)) = symbol_of(id) else { return Step::Done };
+                match (purpose, order_id) {
+                    (Purpose::Cancel(_), _) => self.rest.cancel_order(symbol, OrderRef::ClientOrderId(*id), timestamp),
+                    (Purpose::Trades(_), Some(order_id)) => {
+                        self.rest.my_trades(symbol, Some(order_id), None, timestamp)
+                    }
+                    _ => self.rest.query_order(symbol, OrderRef::ClientOrderId(*id), timestamp),
+                }
+            }
+            Purpose::Subscribe => {
+                let frame_id = format!("uds-{}", self.gate.last_id.saturating_add(1));
+                match self.ws_api.user_data_stream_subscribe_signature(&frame_id, timestamp) {
+                    Ok(frame) => {
+                        self.gate.last_id = self.gate.last_id.saturating_add(1);
+                        self.outputs.push_back(Output::Ws { text: frame.text });
+                    }
+                    Err(e) => self.not_sent(now, purpose, NotSentReason::WsBuild(e)),
+                }
+                return Step::Done;
+            }
+            Purpose::Place(_) => return Step::Done,
+        };
+        match built {
+            Ok(built) => {
+                debug_assert_eq!(built.cost, cost, "{purpose:?}");
+                self.hand_out(now, purpose.clone(), built.request);
+            }
+            Err(e) => self.not_sent(now, purpose, NotSentReason::Build(e)),
+        }
+        Step::Done
+    }
+
+    /// A request that will not leave: reported; a cancel's order goes back to its state before
+    /// and is queried.
+    fn not_sent(&mut self, now: i64, purpose: &Purpose, reason: NotSentReason) {
+        self.emit(Event::NotSent { purpose: purpose.clone(), reason });
+        if let Purpose::Cancel(id) = purpose {
+            let applied = self.orders.on_cancel_unanswered(now, id);
+            self.emit_applied(applied);
+        }
+    }
+
+    /// Hands a built request out; its reply timer starts now.
+    fn hand_out(&mut self, now: i64, purpose: Purpose, request: http::Request<bytes::Bytes>) {
+        self.gate.last_id = self.gate.last_id.saturating_add(1);
+        let id = self.gate.last_id;
+        let deadline = now.saturating_add(self.config.request_timeout_ms);
+        self.gate.in_flight.insert(id, InFlight { purpose, sent_at: now, deadline });
+        self.outputs.push_back(Output::Http { id, request });
+    }
+}

@@ -1,0 +1,714 @@
+//! The engine: rules, ledger, rate limits, signing and the order state machine wired into one
+//! sans-IO state machine (str0m / quinn-proto style).
+//!
+//! Inputs go in ([`Engine::submit`], [`Engine::cancel`], [`Engine::cancel_all`],
+//! [`Engine::handle_http_response`], [`Engine::handle_ws_frame`], [`Engine::handle_timeout`]);
+//! outputs are drained with [`Engine::poll_output`] until it yields [`Output::Timeout`]: HTTP
+//! requests to send (each with a [`RequestId`] to answer with), WebSocket-API frames, events for
+//! the user, and the next instant the engine wants [`handle_timeout`](Engine::handle_timeout)
+//! called. The engine never reads a clock or touches a socket; a spurious timeout is a no-op.
+//!
+//! # The order path: one owner per step
+//!
+//! ```text
+//! submit ─► normalize (rules) ─► reserve (orders → ledger) ─► queue ─┐
+//! cancel, queries, reconcile, time, start-up, subscribe ─► queue ───┤
+//!                                                                    ▼
+//!            the gate (gate.rs): the limiter charges the request's documented cost;
+//!            during a 418 ban or a 429's Retry-After nothing passes, cancels included
+//!                                                                    ▼
+//!            built and signed now (rest / ws_api), timestamp = server time now;
+//!            an order tells the tracker its timestamp and recvWindow (Orders::on_sent)
+//!                                                                    ▼
+//!                                   Output::Http / Output::Ws (the reply timer starts)
+//! answer ─► decoded once (answers.rs) ─► limiter, clock (-1021), kill switch (418)
+//!                                    ─► orders (state machine) ─► ledger
+//! ```
+//!
+//! - **One exit.** Every request the engine emits (orders, cancels, cancel-all, queries,
+//!   myTrades, openOrders, account, exchangeInfo, time, the user-data subscription) leaves
+//!   through one admission point, [`Engine::poll_output`]'s queue, after the [`RateLimiter`]
+//!   charged its cost. Cancels go first and may use the limiter's cancel reserve; queries,
+//!   reconciliations and time syncs wait and are coalesced with an identical one already queued
+//!   or in flight; orders wait their turn in submission order.
+//! - **Signed when it leaves.** Nothing is built or signed before it is admitted, so the
+//!   `timestamp` the exchange checks is the one the tracker uses for the `-2013` rule, and an
+//!   order's reply timer starts when its request is handed out. A queued order is
+//!   [`OrderState::PendingNew`], never `Unknown`, and a cancel removes it without any request.
+//! - **Never after release.** An order leaves only if the tracker still holds it `PendingNew`,
+//!   unsent, with its funds reserved ([`Orders::on_sent`]).
+//! - **Typed refusals.** A request that cannot leave is reported with a [`NotSentReason`];
+//!   held requests with [`Event::Held`].
+//!
+//! ```
+//! use aegis_exchange::engine::{Engine, EngineConfig, Intent, Output};
+//! use aegis_exchange::rest::Environment;
+//! use aegis_exchange::sign::{Credentials, HmacSha256};
+//! use aegis_exchange::{ExchangeInfo, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+//! use rust_decimal_macros::dec;
+//!
+//! let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+//! let creds = Credentials::new("key", HmacSha256::new("secret")).unwrap();
+//! let mut engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), info);
+//! let usdt = engine.ledger().asset("USDT").unwrap();
+//! engine.ledger().credit(usdt, dec!(1000)).unwrap();
+//! let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(65000));
+//! let id = engine.submit(1_760_000_000_000, Intent::new(order)).unwrap();
+//! // The signed order goes out first, then a time sync (the engine has none yet).
+//! let mut paths = Vec::new();
+//! while let Output::Http { request, .. } = engine.poll_output() {
+//!     paths.push(request.uri().path().to_owned());
+//! }
+//! assert_eq!(paths, ["/api/v3/order", "/api/v3/time"]);
+//! assert_eq!(engine.ledger().balance(usdt).unwrap().locked, dec!(65));
+//! # let _ = id;
+//! ```
+
+mod answers;
+mod gate;
+mod startup;
+mod supervision;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use crate::clock::{RecvWindow, TimeSync, TimeSyncConfig};
+use crate::ledger::{AssetId, Difference, Ledger};
+use crate::limits::{LimiterConfig, RateLimiter, RetryPolicy};
+use crate::model::{ClientOrderId, ClientOrderIdGenerator, OrderRequest};
+use crate::orders::{OrderState, Orders, OrdersConfig, OrdersError, Submit};
+use crate::rest::{ApiError, BuildError, Environment, Rest};
+use crate::rules::{ExchangeInfo, FilterError, MarketContext};
+use crate::sign::Credentials;
+use crate::ws_api::WsApi;
+
+use gate::Gate;
+use startup::Startup;
+
+/// The id of one request the engine asked to send; hand it back with the answer.
+pub type RequestId = u64;
+
+/// Settings of an [`Engine`].
+#[derive(Debug)]
+pub struct EngineConfig {
+    /// Where to send (production, testnet, a loopback paper exchange).
+    pub env: Environment,
+    /// The API key and its signer.
+    pub credentials: Credentials,
+    /// `recvWindow` of signed requests.
+    pub recv_window: RecvWindow,
+    /// The order tracker's settings.
+    pub orders: OrdersConfig,
+    /// The rate limiter's thresholds.
+    pub limiter: LimiterConfig,
+    /// A request with no answer this long after it was handed out is treated as unanswered
+    /// (ms). Binance gives up on the matching engine after 10 s.
+    pub request_timeout_ms: i64,
+    /// The client order ids the engine gives intents that have none (prefix and seed).
+    pub ids: ClientOrderIdGenerator,
+    /// At most this many intents wait for the rate limiter; more are refused.
+    pub max_waiting: usize,
+    /// Reconcile (open orders, account) this often (ms), and after every reconnect.
+    pub reconcile_every_ms: i64,
+    /// The kill switch trips when the user data stream has been down this long (ms).
+    pub max_user_stream_gap_ms: i64,
+    /// The kill switch trips when a reconciliation at rest (nothing in flight, nothing
+    /// unknown) finds an asset's ledger total and the exchange's apart by more than this.
+    /// `None`: mismatches are only reported.
+    pub mismatch_tolerance: Option<Decimal>,
+    /// The kill switch trips when this asset's total (free + locked) falls this far below its
+    /// baseline (set at start-up, by [`Engine::reset_loss_baseline`], or at the first trade).
+    /// It counts one asset, not a valuation: buying the base asset with it counts as spending,
+    /// so set it on the asset a strategy must end up holding.
+    pub loss_limit: Option<(String, Decimal)>,
+    /// Spaces the retries of start-up's reads (exponential back-off with seeded jitter, within a
+    /// retry budget).
+    pub retry: RetryPolicy,
+}
+
+impl EngineConfig {
+    /// Defaults for `env` and `credentials`.
+    #[must_use]
+    pub fn new(env: Environment, credentials: Credentials) -> Self {
+        Self {
+            env,
+            credentials,
+            recv_window: RecvWindow::default(),
+            orders: OrdersConfig::default(),
+            limiter: LimiterConfig::default(),
+            request_timeout_ms: 12_000,
+            ids: ClientOrderIdGenerator::default(),
+            max_waiting: 1024,
+            reconcile_every_ms: 60_000,
+            max_user_stream_gap_ms: 60_000,
+            mismatch_tolerance: None,
+            loss_limit: None,
+            retry: RetryPolicy::new(u32::MAX, 500, 30_000, 0x5EED),
+        }
+    }
+}
+
+/// What the user wants done.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    /// The order (a client order id is generated when it has none).
+    pub order: OrderRequest,
+    /// The worst price it may fill at, for orders without a limit price (a market buy by
+    /// quantity needs one to know what to lock).
+    pub price_bound: Option<Decimal>,
+    /// The market context its filters need (reference, average, last price).
+    pub context: MarketContext,
+}
+
+impl Intent {
+    /// An intent for `order`, no price bound, an empty context.
+    #[must_use]
+    pub fn new(order: OrderRequest) -> Self {
+        Self { order, price_bound: None, context: MarketContext::default() }
+    }
+
+    /// The worst acceptable price.
+    #[must_use]
+    pub fn with_price_bound(mut self, price: Decimal) -> Self {
+        self.price_bound = Some(price);
+        self
+    }
+
+    /// The market context.
+    #[must_use]
+    pub fn with_context(mut self, context: MarketContext) -> Self {
+        self.context = context;
+        self
+    }
+}
+
+/// Why an intent was refused before anything was sent.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The kill switch is tripped.
+    #[error("the kill switch is tripped ({0:?})")]
+    Killed(KillReason),
+    /// No such symbol in the exchangeInfo.
+    #[error("unknown symbol {0}")]
+    UnknownSymbol(String),
+    /// The order cannot be made valid (the filter's name is Binance's).
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// The tracker or the ledger refused it (duplicate id, busy symbol, insufficient funds).
+    #[error(transparent)]
+    Orders(#[from] OrdersError),
+    /// Too many intents wait for the rate limiter.
+    #[error("too many intents wait for the rate limiter")]
+    Backlog,
+    /// [`Engine::start`] has not loaded the balances and open orders yet: an order now would be
+    /// counted again when the account snapshot arrives.
+    #[error("the engine is still starting")]
+    Starting,
+}
+
+/// Why the kill switch tripped.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillReason {
+    /// [`Engine::kill`].
+    Manual(String),
+    /// The IP was banned (418) until this instant.
+    Banned {
+        /// When the ban ends (epoch ms).
+        until_ms: i64,
+    },
+    /// The user data stream was down longer than `max_user_stream_gap_ms`.
+    UserStreamGap {
+        /// Down since (local ms).
+        since_ms: i64,
+    },
+    /// The ledger and the exchange disagree beyond `mismatch_tolerance`.
+    LedgerMismatch {
+        /// The asset.
+        asset: String,
+    },
+    /// The loss limit was reached.
+    LossLimit {
+        /// The asset.
+        asset: String,
+        /// How far its total fell.
+        loss: Decimal,
+    },
+}
+
+/// What a request the engine sends is for.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// `GET /api/v3/time`.
+    Time,
+    /// Start-up: `GET /api/v3/exchangeInfo`, the symbols' current rules.
+    ExchangeInfo,
+    /// Start-up: `GET /api/v3/account`, whose balances become the ledger's.
+    Snapshot,
+    /// Start-up: `GET /api/v3/openOrders` for every symbol, to be tracked.
+    Adopt,
+    /// Reconciliation: `GET /api/v3/account`, compared with the ledger.
+    Account,
+    /// Reconciliation: `GET /api/v3/openOrders` of one symbol.
+    OpenOrders(String),
+    /// `POST /api/v3/order`.
+    Place(ClientOrderId),
+    /// `DELETE /api/v3/order`.
+    Cancel(ClientOrderId),
+    /// `DELETE /api/v3/openOrders` of one symbol (a user's cancel-all or the kill switch's).
+    CancelAll(String),
+    /// `GET /api/v3/order` by `origClientOrderId`: an order whose outcome is not known.
+    Query(ClientOrderId),
+    /// `GET /api/v3/myTrades?orderId=`: an ended order's missing trades.
+    Trades(ClientOrderId),
+    /// `userDataStream.subscribe.signature` on the user-data (WebSocket API) connection.
+    Subscribe,
+}
+
+impl Purpose {
+    /// Cancels go ahead of everything else and may use the limiter's cancel reserve.
+    fn is_cancel(&self) -> bool {
+        matches!(self, Self::Cancel(_) | Self::CancelAll(_))
+    }
+}
+
+/// Why a request was not sent.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotSentReason {
+    /// The kill switch tripped while it waited (orders only).
+    KillSwitch,
+    /// It is heavier than the allowed share of a rate limit: it would never fit.
+    TooHeavy,
+    /// It could not be built (no credentials, a parameter the wire refuses).
+    Build(BuildError),
+    /// A WebSocket-API frame could not be built.
+    WsBuild(crate::ws_api::WsBuildError),
+}
+
+/// Why requests are held.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldReason {
+    /// The IP is banned (418): nothing is sent, the kill switch's cancels included.
+    Banned,
+    /// A 429 asked to back off (its `Retry-After`, longer on repeats).
+    Throttled,
+}
+
+/// Something the user should know.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// An order changed (state, trades, funds released).
+    Order(crate::orders::Update),
+    /// A request was dropped before it was sent; an order's funds are released (its
+    /// [`Event::Order`] follows).
+    NotSent {
+        /// What it was for.
+        purpose: Purpose,
+        /// Why.
+        reason: NotSentReason,
+    },
+    /// Requests wait: nothing leaves before `until_ms` (epoch ms). Reported once per ban or
+    /// hold.
+    Held {
+        /// Why.
+        reason: HoldReason,
+        /// When requests may leave again.
+        until_ms: i64,
+        /// How many requests (orders included) wait.
+        waiting: usize,
+    },
+    /// A request failed in a way the user may want to see (a cancel refused, a query error).
+    RequestFailed {
+        /// What the request was for.
+        purpose: Purpose,
+        /// The exchange's error.
+        error: ApiError,
+    },
+    /// An order the exchange lists as open could not be tracked at start-up (an id outside
+    /// Binance's pattern, a stop-market buy with no price to reserve by, funds the ledger does not
+    /// show).
+    AdoptFailed {
+        /// The exchange's client order id of it.
+        client_order_id: String,
+        /// Why.
+        error: OrdersError,
+    },
+    /// The kill switch tripped: no new order leaves until [`Engine::reset_kill_switch`].
+    KillSwitch(KillReason),
+    /// The ledger refused a change start-up or reconciliation asked of it (the balances the
+    /// exchange reports could not be taken over): the ledger needs attention.
+    LedgerRefused {
+        /// The asset.
+        asset: String,
+        /// The ledger's refusal.
+        error: crate::ledger::LedgerError,
+    },
+    /// Reconciliation at rest (nothing in flight, nothing unknown, the user stream up) found the
+    /// ledger and the exchange's balances apart. A difference seen twice in a row within
+    /// `mismatch_tolerance`, with the same amount locked, is corrected (the ledger takes the
+    /// exchange's free balance); beyond it the kill switch trips.
+    BalanceMismatch(Vec<Difference>),
+    /// The user-data connection announced `serverShutdown`: open a new one as soon as possible
+    /// (the async client does so before closing the old one).
+    ServerShutdown {
+        /// `E`, the event's time.
+        event_time: i64,
+    },
+    /// The server time offset was (re)estimated (server minus local, ms).
+    TimeSynced {
+        /// The offset.
+        offset_ms: i64,
+    },
+}
+
+/// What the engine wants done.
+pub enum Output {
+    /// Send this HTTP request; answer with [`Engine::handle_http_response`] and `id`.
+    Http {
+        /// The request's id.
+        id: RequestId,
+        /// The request.
+        request: http::Request<bytes::Bytes>,
+    },
+    /// Send this text frame on the user-data (WebSocket API) connection.
+    Ws {
+        /// The frame (it carries the API key: its `Debug` shows it redacted).
+        text: String,
+    },
+    /// Tell the user.
+    Event(Event),
+    /// Nothing more to do now: call [`Engine::handle_timeout`] at this instant (local ms), or
+    /// earlier with any new input.
+    Timeout(i64),
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // http's sensitive header values (the API key) print as `Sensitive`.
+            Self::Http { id, request } => f.debug_struct("Http").field("id", id).field("request", request).finish(),
+            Self::Ws { text } => f.debug_struct("Ws").field("text", &crate::ws_api::redacted(text)).finish(),
+            Self::Event(e) => f.debug_tuple("Event").field(e).finish(),
+            Self::Timeout(at) => f.debug_tuple("Timeout").field(at).finish(),
+        }
+    }
+}
+
+/// What happened to a request on the way.
+#[derive(Debug)]
+pub enum HttpResult {
+    /// The exchange answered.
+    Response(http::Response<bytes::Bytes>),
+    /// It was never written (connect refused, DNS): nothing reached the exchange.
+    NotSent,
+    /// It was written and no answer came (timeout, reset after the write): the outcome is
+    /// unknown.
+    Unanswered,
+}
+
+/// The sans-IO trading engine. See the [module docs](self).
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    rest: Rest,
+    ws_api: WsApi,
+    /// `recvWindow` in whole ms, as the tracker's `-2013` deadline counts it.
+    recv_window_ms: i64,
+    info: ExchangeInfo,
+    /// The ledger ids of each symbol's base and quote asset, by the symbol's position in `info`
+    /// (filled on a symbol's first order, cleared when `info` is replaced).
+    asset_ids: Vec<Option<(AssetId, AssetId)>>,
+    ledger: Arc<Ledger>,
+    orders: Orders,
+    limiter: RateLimiter,
+    time: TimeSync,
+    ids: ClientOrderIdGenerator,
+    /// The one exit: queued requests, requests in flight.
+    gate: Gate,
+    outputs: VecDeque<Output>,
+    killed: Option<KillReason>,
+    /// The user-data connection is open (a subscription may be sent on it).
+    ws_open: bool,
+    /// The user data stream: `None` while up, `Some(since)` while down.
+    stream_down_since: Option<i64>,
+    next_reconcile: Option<i64>,
+    startup: Startup,
+    /// The loss-limit asset's total when first checked.
+    loss_baseline: Option<Decimal>,
+    /// A reconciliation waits to compare the balances until its open-orders checks and queries
+    /// are answered.
+    account_check_pending: bool,
+    /// The differences the last balance comparison at rest found: only a difference seen twice
+    /// in a row is acted on (a trade can land between the two snapshots).
+    last_diffs: Vec<Difference>,
+    now: i64,
+}
+
+impl Engine {
+    /// An engine trading the symbols of `info` with a fresh ledger.
+    #[must_use]
+    pub fn new(config: EngineConfig, info: ExchangeInfo) -> Self {
+        Self::with_ledger(config, info, Arc::new(Ledger::new()))
+    }
+
+    /// An engine over an existing (shared) ledger.
+    #[must_use]
+    pub fn with_ledger(mut config: EngineConfig, info: ExchangeInfo, ledger: Arc<Ledger>) -> Self {
+        let rest = Rest::new(config.env.clone())
+            .with_credentials(config.credentials.clone())
+            .with_recv_window(config.recv_window);
+        let ws_api = WsApi::new().with_credentials(config.credentials.clone());
+        let limiter = RateLimiter::new(info.rate_limits(), config.limiter);
+        let orders = Orders::new(Arc::clone(&ledger), config.orders);
+        // The engine owns the generator from here on.
+        let ids = std::mem::take(&mut config.ids);
+        let recv_window_ms = i64::try_from(config.recv_window.as_millis()).unwrap_or(i64::MAX);
+        Self {
+            rest,
+            ws_api,
+            recv_window_ms,
+            asset_ids: Vec::new(),
+            info,
+            ledger,
+            orders,
+            limiter,
+            time: TimeSync::new(TimeSyncConfig::default()),
+            ids,
+            gate: Gate::default(),
+            outputs: VecDeque::new(),
+            killed: None,
+            ws_open: false,
+            stream_down_since: None,
+            next_reconcile: None,
+            startup: Startup::Ready,
+            loss_baseline: None,
+            account_check_pending: false,
+            last_diffs: Vec::new(),
+            now: i64::MIN,
+            config,
+        }
+    }
+
+    // ----- getters -----
+
+    /// The ledger (share it; it is `Sync`).
+    #[must_use]
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
+    /// The order tracker.
+    #[must_use]
+    pub fn orders(&self) -> &Orders {
+        &self.orders
+    }
+
+    /// An order's state, if tracked.
+    #[must_use]
+    pub fn order_state(&self, id: &ClientOrderId) -> Option<OrderState> {
+        self.orders.get(id).map(|v| v.state)
+    }
+
+    /// The server time at local `now` (the local time before the first sync).
+    #[must_use]
+    pub fn server_now(&self, now: i64) -> i64 {
+        self.time.server_now(now)
+    }
+
+    /// The rate limiter every request passes (its usage, holds and counters).
+    #[must_use]
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
+    }
+
+    /// How many requests wait for the gate (orders included).
+    #[must_use]
+    pub fn waiting(&self) -> usize {
+        self.gate.waiting()
+    }
+
+    // ----- inputs from the user -----
+
+    /// Starts an order: normalizes it, reserves its funds and queues it for the gate (it leaves
+    /// at once when nothing waits ahead of it and the limiter admits it). Returns its client
+    /// order id.
+    ///
+    /// # Errors
+    /// [`SubmitError`]; nothing was reserved or sent.
+    pub fn submit(&mut self, now: i64, intent: Intent) -> Result<ClientOrderId, SubmitError> {
+        self.observe_now(now);
+        if let Some(reason) = &self.killed {
+            return Err(SubmitError::Killed(reason.clone()));
+        }
+        if self.is_starting() {
+            return Err(SubmitError::Starting);
+        }
+        let Intent { mut order, price_bound, context } = intent;
+        let (index, rules) = self
+            .info
+            .symbol_entry(order.symbol())
+            .ok_or_else(|| SubmitError::UnknownSymbol(order.symbol().to_owned()))?;
+        if order.client_order_id().is_none() {
+            order.set_client_order_id(self.ids.next_id());
+        }
+        let valid = rules.normalize(order, &context)?;
+        let id =
+            valid.request().client_order_id().copied().ok_or(SubmitError::Orders(OrdersError::MissingClientOrderId))?;
+        let (base, quote) = match self.asset_ids.get(index).copied().flatten() {
+            Some(ids) => ids,
+            None => {
+                let ids = (
+                    self.ledger.asset(rules.base_asset()).map_err(OrdersError::from)?,
+                    self.ledger.asset(rules.quote_asset()).map_err(OrdersError::from)?,
+                );
+                if self.asset_ids.len() <= index {
+                    self.asset_ids.resize(index + 1, None);
+                }
+                if let Some(slot) = self.asset_ids.get_mut(index) {
+                    *slot = Some(ids);
+                }
+                ids
+            }
+        };
+        if self.gate.orders_waiting() >= self.config.max_waiting {
+            return Err(SubmitError::Backlog);
+        }
+        let mut submit = Submit::new(valid.request(), base, quote);
+        if let Some(bound) = price_bound {
+            submit = submit.with_price_bound(bound);
+        }
+        self.orders.submit(submit)?;
+        self.offer_order(now, id, valid);
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Cancels an order. One still queued is dropped without any request (`NotPlaced`, funds
+    /// released); otherwise a `DELETE /api/v3/order` is queued for the gate.
+    ///
+    /// # Errors
+    /// [`OrdersError::UnknownOrder`], [`OrdersError::NotCancelable`].
+    pub fn cancel(&mut self, now: i64, id: &ClientOrderId) -> Result<(), OrdersError> {
+        self.observe_now(now);
+        if self.gate.remove_order(id) {
+            let applied = self.orders.on_not_sent(id);
+            self.emit_applied(applied);
+            return Ok(());
+        }
+        self.orders.cancel(id)?;
+        self.enqueue(now, Purpose::Cancel(*id));
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Cancels every open order of `symbol`: queued ones locally, the rest with one
+    /// `DELETE /api/v3/openOrders`.
+    pub fn cancel_all(&mut self, now: i64, symbol: &str) {
+        self.observe_now(now);
+        for id in self.gate.remove_orders_of(symbol) {
+            let applied = self.orders.on_not_sent(&id);
+            self.emit_applied(applied);
+        }
+        self.enqueue(now, Purpose::CancelAll(symbol.to_owned()));
+        self.pump(now);
+    }
+
+    /// Asks for the server time (`GET /api/v3/time`); the engine also does so on its own when
+    /// the estimate is old or a request failed with -1021.
+    pub fn sync_time(&mut self, now: i64) {
+        self.observe_now(now);
+        self.enqueue(now, Purpose::Time);
+        self.pump(now);
+    }
+
+    // ----- inputs from the transports -----
+
+    /// The user-data connection (WebSocket API) is open: the engine subscribes on it
+    /// (`userDataStream.subscribe.signature`, through the gate) and reconciles, since events may
+    /// have been missed while it was down (start-up loads everything anyway).
+    pub fn handle_ws_open(&mut self, now: i64) {
+        self.observe_now(now);
+        self.ws_open = true;
+        self.stream_down_since = None;
+        self.enqueue(now, Purpose::Subscribe);
+        if self.is_starting() {
+            self.pump(now);
+        } else {
+            self.reconcile(now);
+        }
+    }
+
+    /// The user-data connection closed: events may be missed until it is back (and the kill
+    /// switch trips if it stays down longer than `max_user_stream_gap_ms`).
+    pub fn handle_ws_closed(&mut self, now: i64) {
+        self.observe_now(now);
+        self.ws_open = false;
+        self.gate.remove(&Purpose::Subscribe);
+        self.stream_down_since.get_or_insert(now);
+    }
+
+    /// Time has passed: requests past their deadline become unanswered, orders whose outcome is
+    /// unknown are queried, queued requests leave when the gate allows. A call before the next
+    /// deadline changes nothing.
+    pub fn handle_timeout(&mut self, now: i64) {
+        self.observe_now(now);
+        for id in self.gate.expired(now) {
+            self.handle_http_response(now, id, HttpResult::Unanswered);
+        }
+        self.supervise(now);
+        self.pump(now);
+    }
+
+    // ----- outputs -----
+
+    /// The next thing to do. After the queue empties it yields [`Output::Timeout`] (once per
+    /// drain): stop draining there.
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(o) = self.outputs.pop_front() {
+            return o;
+        }
+        Output::Timeout(self.next_timeout())
+    }
+
+    fn next_timeout(&self) -> i64 {
+        let mut next = self.gate.next_timeout(self.now);
+        if let Some(t) = self.orders.next_timeout() {
+            next = next.min(t);
+        }
+        if let Some(t) = self.next_reconcile {
+            next = next.min(t);
+        }
+        if let Some(since) = self.stream_down_since
+            && self.killed.is_none()
+        {
+            next = next.min(since.saturating_add(self.config.max_user_stream_gap_ms));
+        }
+        next
+    }
+
+    fn observe_now(&mut self, now: i64) {
+        self.now = self.now.max(now);
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.outputs.push_back(Output::Event(event));
+    }
+
+    fn emit_applied(&mut self, applied: crate::orders::Applied) {
+        if let crate::orders::Applied::Changed(update) = applied {
+            let traded = !update.traded.is_zero();
+            self.emit(Event::Order(update));
+            if traded {
+                self.check_loss();
+            }
+        }
+    }
+}
