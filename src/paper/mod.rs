@@ -319,6 +319,16 @@ struct FillRecord {
     trade_id: u64,
 }
 
+/// Requests the exchange saw that ignored its rate-limit answers (see
+/// [`PaperExchange::throttle_violations`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ThrottleViolations {
+    /// Requests that arrived during a 418 ban (each lengthens a real ban).
+    pub in_ban: u64,
+    /// Requests that arrived before a 429's `Retry-After` had passed.
+    pub before_retry_after: u64,
+}
+
 /// The simulated exchange. See the [module docs](self).
 pub struct PaperExchange {
     config: PaperConfig,
@@ -532,6 +542,14 @@ impl PaperExchange {
     /// Bans the IP for `ms` from `now` (a fault to test 418 handling).
     pub fn ban(&mut self, now: i64, ms: i64) {
         self.throttle.ban_for(self.server_time(now), ms);
+    }
+
+    /// The requests that arrived while the IP was banned, or before the `Retry-After` of a 429
+    /// (request weight) had passed: what a well-behaved client never sends, counted since the
+    /// exchange was created. The request that finds a ban it could not know of counts too.
+    #[must_use]
+    pub fn throttle_violations(&self) -> ThrottleViolations {
+        self.throttle.violations()
     }
 
     /// Until when the IP is banned, if it is.

@@ -54,6 +54,8 @@ pub(crate) struct Throttle {
     banned_until: i64,
     bans: u32,
     ban_after: u32,
+    /// Requests that arrived during a ban, and before a 429's `Retry-After`.
+    violations: super::ThrottleViolations,
 }
 
 impl Throttle {
@@ -75,13 +77,25 @@ impl Throttle {
                 })
             })
             .collect();
-        Self { windows, ignored: 0, told_until: i64::MIN, banned_until: i64::MIN, bans: 0, ban_after: ban_after.max(1) }
+        Self {
+            windows,
+            ignored: 0,
+            told_until: i64::MIN,
+            banned_until: i64::MIN,
+            bans: 0,
+            ban_after: ban_after.max(1),
+            violations: super::ThrottleViolations::default(),
+        }
     }
 
     /// Admits a request of `weight` (and one raw request) or refuses it with 429 / 418.
     pub(crate) fn admit(&mut self, now: i64, weight: u64) -> Result<(), Refused> {
         if now < self.banned_until {
+            self.violations.in_ban += 1;
             return Err(Refused(self.banned(now)));
+        }
+        if now < self.told_until {
+            self.violations.before_retry_after += 1;
         }
         for w in &mut self.windows {
             w.roll(now);
@@ -223,6 +237,11 @@ impl Throttle {
                 (w.kind.clone(), w.interval.clone(), w.interval_num, w.limit, w.used)
             })
             .collect()
+    }
+
+    /// The requests that ignored a ban or a `Retry-After` so far.
+    pub(crate) fn violations(&self) -> super::ThrottleViolations {
+        self.violations
     }
 
     /// Until when the IP is banned, if it is.
