@@ -75,8 +75,9 @@ pub struct LimiterConfig {
     /// Extra share only cancels may use above the threshold (default 50 = 5%), so cancels and
     /// the kill switch get through when ordinary traffic waits.
     pub cancel_reserve_permille: u32,
-    /// The first hold after a 429 without `Retry-After` ends with the window; repeated 429s
-    /// double the hold up to this (ms).
+    /// The first hold after a 429 without `Retry-After` ends with the window; 429s after a hold
+    /// has ended double the next hold, up to this (ms). 429s arriving during a hold (answers to
+    /// requests that were in flight together) do not escalate it.
     pub max_hold_ms: i64,
 }
 
@@ -375,7 +376,11 @@ impl RateLimiter {
                 }
             }
             429 => {
-                s.strikes = s.strikes.saturating_add(1);
+                // A 429 during a hold answers a request sent before the hold was known (in flight
+                // together with the first one): it is no new strike.
+                if now_ms >= s.hold_until_ms {
+                    s.strikes = s.strikes.saturating_add(1);
+                }
                 s.metrics.throttled_429 += 1;
                 // Windows not consulted yet still carry their initial start: roll them first.
                 for w in &mut s.windows {

@@ -1,7 +1,15 @@
 //! Seeded fault simulation of the engine against the paper exchange (our VOPR): a random
-//! workload of submits, cancels, market moves and user-stream disconnects, with the network
-//! losing requests and answers, answering 5xx and -1007 after executing, delaying answers, and
-//! duplicating and reordering user-data events. After each seed, once the network heals:
+//! workload of submits, bursts of orders over the ORDERS window (they wait longer than the
+//! request and reply timeouts), cancels, market moves and user-stream disconnects, with the
+//! network losing requests and answers, answering 5xx and -1007 after executing, delaying answers,
+//! duplicating and reordering user-data events, 429 storms (every request answered 429 with a
+//! `Retry-After` for a while) and 418 bans starting while requests are in flight.
+//!
+//! At every step:
+//! - no request leaves inside a ban or before a `Retry-After` the engine has been told of;
+//! - the exchange never locks more of an asset than the ledger does (no over-commitment).
+//!
+//! After each seed, once the network heals:
 //! - never two exchange orders for one intent (no double submit);
 //! - an order the exchange accepted is never reported Rejected;
 //! - no order is left Unknown (or pending): every outcome resolved;
@@ -15,7 +23,7 @@ mod common;
 
 use std::collections::VecDeque;
 
-use aegis_exchange::engine::{Engine, EngineConfig, HttpResult, Intent, Output, RequestId};
+use aegis_exchange::engine::{Engine, EngineConfig, HttpResult, Intent, KillReason, Output, RequestId};
 use aegis_exchange::model::OrderStatus;
 use aegis_exchange::orders::OrderState;
 use aegis_exchange::paper::{Delivery, FaultConfig, PaperConfig, PaperExchange, PaperKey, WsFault, WsOut};
@@ -44,41 +52,118 @@ struct Sim {
     ids: Vec<ClientOrderId>,
     /// The last mismatch the engine reported (for a failure's message).
     mismatch: String,
+    /// Every request is answered 429 (unexecuted) with this `Retry-After` (s) until then.
+    storm: Option<(i64, u64)>,
+    /// What the engine has been told: banned until, held (Retry-After) until.
+    told_ban_until: i64,
+    told_hold_until: i64,
+    /// The first broken promise seen along the way.
+    violation: Option<String>,
+    /// Requests handed out, bans and 429s delivered (for the summary).
+    stats: Stats,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Stats {
+    requests: u64,
+    bans: u64,
+    throttled: u64,
 }
 
 impl Sim {
+    fn violate(&mut self, what: String) {
+        self.violation.get_or_insert(what);
+    }
+
+    /// The exchange never locks more than the ledger.
+    fn check_commitment(&mut self) {
+        for asset in ["USDT", "BTC"] {
+            let theirs = self.paper.balance(asset);
+            let Some(ours) = self.engine.ledger().asset_id(asset).and_then(|id| self.engine.ledger().balance(id).ok())
+            else {
+                continue;
+            };
+            if theirs.locked > ours.locked {
+                let at = self.now - START;
+                self.violate(format!(
+                    "at +{at} ms the exchange locks {} {asset}, the ledger {}",
+                    theirs.locked, ours.locked
+                ));
+            }
+        }
+    }
+}
+
+impl Sim {
+    /// Hands the engine's outputs to the exchange until it yields a timeout; whether any moved.
+    fn drain(&mut self) -> bool {
+        let mut moved = false;
+        loop {
+            match self.engine.poll_output() {
+                Output::Http { id, request } => {
+                    moved = true;
+                    self.stats.requests += 1;
+                    if std::env::var_os("AEGIS_SIM_TRACE").is_some() {
+                        eprintln!(
+                            "+{} #{id} {} {}?{}",
+                            self.now - START,
+                            request.method(),
+                            request.uri().path(),
+                            request.uri().query().unwrap_or("")
+                        );
+                    }
+                    let blocked = self.told_ban_until.max(self.told_hold_until);
+                    if self.now < blocked {
+                        let what = format!(
+                            "{} {} sent at +{} ms, {} ms before the ban or Retry-After it was told of ended (limiter: {:?})",
+                            request.method(),
+                            request.uri().path(),
+                            self.now - START,
+                            blocked - self.now,
+                            self.engine.limiter().blocked(self.now)
+                        );
+                        self.violate(what);
+                    }
+                    if let Some((until, seconds)) = self.storm.filter(|(until, _)| *until > self.now) {
+                        let _ = until;
+                        let body = r#"{"code":-1003,"msg":"Too much request weight used; current limit is 6000 request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."}"#;
+                        let response = http::Response::builder()
+                            .status(429)
+                            .header("Retry-After", seconds.to_string())
+                            .body(bytes::Bytes::from_static(body.as_bytes()))
+                            .unwrap();
+                        self.wire.push_back((self.now + 5, id, HttpResult::Response(response)));
+                        continue;
+                    }
+                    match self.paper.deliver(self.now, request) {
+                        Delivery::Answer { response, latency_ms } => {
+                            let at = self.now + i64::try_from(latency_ms).unwrap();
+                            self.wire.push_back((at, id, HttpResult::Response(response)));
+                        }
+                        // The client sees its request time out either way.
+                        Delivery::Dropped | Delivery::Lost => {
+                            self.wire.push_back((self.now + 12_000, id, HttpResult::Unanswered));
+                        }
+                    }
+                }
+                Output::Ws { text } => {
+                    if let Some(conn) = self.conn {
+                        moved = true;
+                        self.paper.ws_send(self.now, conn, &text);
+                    }
+                }
+                Output::Event(aegis_exchange::engine::Event::BalanceMismatch(d)) => self.mismatch = format!("{d:?}"),
+                Output::Event(_) => {}
+                Output::Timeout(_) => break,
+            }
+        }
+        moved
+    }
+
     /// Carries the engine's outputs to the exchange and what is due back to the engine.
     fn pump(&mut self) {
         for _ in 0..10_000 {
-            let mut moved = false;
-            loop {
-                match self.engine.poll_output() {
-                    Output::Http { id, request } => {
-                        moved = true;
-                        match self.paper.deliver(self.now, request) {
-                            Delivery::Answer { response, latency_ms } => {
-                                let at = self.now + i64::try_from(latency_ms).unwrap();
-                                self.wire.push_back((at, id, HttpResult::Response(response)));
-                            }
-                            // The client sees its request time out either way.
-                            Delivery::Dropped | Delivery::Lost => {
-                                self.wire.push_back((self.now + 12_000, id, HttpResult::Unanswered));
-                            }
-                        }
-                    }
-                    Output::Ws { text } => {
-                        if let Some(conn) = self.conn {
-                            moved = true;
-                            self.paper.ws_send(self.now, conn, &text);
-                        }
-                    }
-                    Output::Event(aegis_exchange::engine::Event::BalanceMismatch(d)) => {
-                        self.mismatch = format!("{d:?}")
-                    }
-                    Output::Event(_) => {}
-                    Output::Timeout(_) => break,
-                }
-            }
+            let mut moved = self.drain();
             // Answers whose time has come, in arrival order.
             let mut due: Vec<(i64, RequestId, HttpResult)> = Vec::new();
             let mut keep = VecDeque::new();
@@ -89,6 +174,40 @@ impl Sim {
             due.sort_by_key(|(at, id, _)| (*at, *id));
             for (_, id, result) in due {
                 moved = true;
+                // What the engine handed out before this answer was sent before it knew.
+                self.drain();
+                if std::env::var_os("AEGIS_SIM_TRACE").is_some() {
+                    let what = match &result {
+                        HttpResult::Response(r) => format!(
+                            "{} {}",
+                            r.status(),
+                            String::from_utf8_lossy(r.body()).chars().take(300).collect::<String>()
+                        ),
+                        other => format!("{other:?}"),
+                    };
+                    eprintln!("+{} #{id} <- {what}", self.now - START);
+                }
+                if let HttpResult::Response(r) = &result {
+                    let retry_after = r
+                        .headers()
+                        .get("Retry-After")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<i64>().ok())
+                        .map(|s| self.now + s * 1000);
+                    match r.status().as_u16() {
+                        418 => {
+                            self.stats.bans += 1;
+                            // What the answer says (a ban the exchange extends later is told later).
+                            let until = retry_after.unwrap_or(self.now);
+                            self.told_ban_until = self.told_ban_until.max(until);
+                        }
+                        429 => {
+                            self.stats.throttled += 1;
+                            self.told_hold_until = self.told_hold_until.max(retry_after.unwrap_or(self.now));
+                        }
+                        _ => {}
+                    }
+                }
                 self.engine.handle_http_response(self.now, id, result);
             }
             if let Some(conn) = self.conn {
@@ -123,12 +242,20 @@ impl Sim {
     fn step_time(&mut self, ms: i64) {
         self.now += ms;
         self.paper.advance(self.now);
+        // The operator re-arms the kill switch once a ban is over.
+        if matches!(self.engine.kill_switch(), Some(KillReason::Banned { .. }))
+            && self.paper.banned_until(self.now).is_none()
+            && self.now >= self.told_ban_until
+        {
+            self.engine.reset_kill_switch();
+        }
         self.engine.handle_timeout(self.now);
         self.pump();
+        self.check_commitment();
     }
 }
 
-fn run(seed: u64) -> Result<usize, String> {
+fn run(seed: u64) -> Result<(usize, Stats), String> {
     let faults = FaultConfig {
         latency_ms: (0, 400),
         drop_request_per_mille: 30,
@@ -154,8 +281,20 @@ fn run(seed: u64) -> Result<usize, String> {
     config.mismatch_tolerance = Some(Decimal::ZERO);
     let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).map_err(|e| e.to_string())?;
     let engine = Engine::new(config, info);
-    let mut sim =
-        Sim { engine, paper, conn: None, now: START, wire: VecDeque::new(), ids: Vec::new(), mismatch: String::new() };
+    let mut sim = Sim {
+        engine,
+        paper,
+        conn: None,
+        now: START,
+        wire: VecDeque::new(),
+        ids: Vec::new(),
+        mismatch: String::new(),
+        storm: None,
+        told_ban_until: i64::MIN,
+        told_hold_until: i64::MIN,
+        violation: None,
+        stats: Stats::default(),
+    };
     // Start-up (through the faults too: a lost answer is asked again) loads the balances.
     sim.engine.start(sim.now);
     sim.connect();
@@ -165,7 +304,7 @@ fn run(seed: u64) -> Result<usize, String> {
         let price = sim.paper.price("BTCUSDT").unwrap_or(dec!(65000));
         let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
         let qty = Decimal::new(i64::try_from(1 + rng.below(50)).unwrap_or(1), 3);
-        match rng.below(10) {
+        match rng.below(13) {
             0..=3 => {
                 let offset = Decimal::new(i64::try_from(rng.below(4000)).unwrap_or(0) - 2000, 2);
                 let order = OrderRequest::limit("BTCUSDT", side, qty, (price + offset).round_dp(2));
@@ -193,27 +332,71 @@ fn run(seed: u64) -> Result<usize, String> {
                 }
             }
             7 => sim.connect(),
+            // A burst over the ORDERS window (90 admitted per 10 s): the rest wait in the queue
+            // longer than the request and reply timeouts.
+            8 if rng.below(3) == 0 => {
+                for _ in 0..40 + rng.below(100) {
+                    let offset = Decimal::new(i64::try_from(rng.below(3000)).unwrap_or(0) + 500, 2);
+                    let (side, limit) =
+                        if rng.below(2) == 0 { (Side::Buy, price - offset) } else { (Side::Sell, price + offset) };
+                    let order = OrderRequest::limit("BTCUSDT", side, dec!(0.001), limit.round_dp(2));
+                    if let Ok(id) = sim.engine.submit(sim.now, Intent::new(order)) {
+                        sim.ids.push(id);
+                    }
+                }
+            }
+            // A 429 storm: every request for a while is answered 429 with a Retry-After.
+            9 if rng.below(4) == 0 => {
+                let seconds = 1 + rng.below(8);
+                let length = i64::try_from(1_000 + rng.below(15_000)).unwrap_or(1_000);
+                sim.storm = Some((sim.now + length, seconds));
+            }
+            // A ban starts while requests are in flight.
+            10 if rng.below(5) == 0 => {
+                let ms = i64::try_from(10_000 + rng.below(60_000)).unwrap_or(10_000);
+                sim.paper.ban(sim.now, ms);
+            }
             _ => {}
         }
         sim.pump();
         let ms = i64::try_from(rng.below(3000)).unwrap_or(0);
         sim.step_time(ms);
     }
-    // The network heals; the user stream comes back; time passes until everything settles.
+    // The network heals; the user stream comes back; time passes until everything settles (a
+    // ban and its kill switch's cancels included).
     sim.paper.set_faults(FaultConfig::default());
-    sim.connect();
+    sim.storm = None;
     for _ in 0..60 {
+        sim.connect();
+        sim.step_time(1000);
+    }
+    while sim.paper.banned_until(sim.now).is_some()
+        || sim.engine.kill_switch().is_some()
+        || sim.engine.limiter().blocked(sim.now).is_some()
+    {
+        if sim.now > START + 3_600_000 {
+            return Err(format!("still banned or killed after an hour: {:?}", sim.engine.kill_switch()));
+        }
+        sim.connect();
+        sim.step_time(1000);
+    }
+    for _ in 0..30 {
+        sim.connect();
         sim.step_time(1000);
     }
     sim.engine.reconcile(sim.now);
     sim.pump();
     for _ in 0..40 {
+        sim.connect();
         sim.step_time(1000);
     }
-    check(&sim).map(|()| sim.ids.len())
+    check(&sim).map(|()| (sim.ids.len(), sim.stats))
 }
 
 fn check(sim: &Sim) -> Result<(), String> {
+    if let Some(v) = &sim.violation {
+        return Err(v.clone());
+    }
     if let Some(reason) = sim.engine.kill_switch() {
         return Err(format!("the kill switch tripped: {reason:?} (last mismatch: {})", sim.mismatch));
     }
@@ -229,7 +412,14 @@ fn check(sim: &Sim) -> Result<(), String> {
                 return Err(format!("{id}: the exchange has it ({s:?}) but the engine says {ours:?}"));
             }
             (Some(OrderState::Unknown | OrderState::PendingNew | OrderState::PendingCancel), _) => {
-                return Err(format!("{id}: still {ours:?} at quiescence (exchange: {theirs:?})"));
+                return Err(format!(
+                    "{id}: still {ours:?} at quiescence (exchange: {theirs:?}; sent: {}, waiting: {}, limiter: {:?}, kill switch: {:?}, +{} ms)",
+                    sim.engine.orders().is_sent(id),
+                    sim.engine.waiting(),
+                    sim.engine.limiter().metrics(sim.now),
+                    sim.engine.kill_switch(),
+                    sim.now - START,
+                ));
             }
             (Some(state), Some(status)) => {
                 let agrees = match status {
@@ -252,7 +442,15 @@ fn check(sim: &Sim) -> Result<(), String> {
         let id = sim.engine.ledger().asset_id(asset).ok_or("no asset")?;
         let ours = sim.engine.ledger().balance(id).map_err(|e| e.to_string())?;
         if ours != theirs {
-            return Err(format!("{asset}: ledger {ours:?}, exchange {theirs:?}"));
+            let holding: Vec<String> = sim
+                .engine
+                .orders()
+                .open()
+                .chain(sim.engine.orders().settling())
+                .filter(|(_, v)| v.reservation.is_some())
+                .map(|(id, v)| format!("{id} {:?} {:?}", v.state, sim.paper.order_status("BTCUSDT", id.as_str())))
+                .collect();
+            return Err(format!("{asset}: ledger {ours:?}, exchange {theirs:?}; reserved by {holding:?}"));
         }
     }
     Ok(())
@@ -262,7 +460,7 @@ fn seeds() -> Vec<u64> {
     if let Some(one) = std::env::var("AEGIS_SIM_SEED").ok().and_then(|s| s.parse().ok()) {
         return vec![one];
     }
-    let n: u64 = std::env::var("AEGIS_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
+    let n: u64 = std::env::var("AEGIS_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
     REGRESSIONS.iter().copied().chain(1..=n).collect()
 }
 
@@ -270,17 +468,27 @@ fn seeds() -> Vec<u64> {
 fn seeded_fault_simulation() {
     let mut failures = Vec::new();
     let mut orders = 0;
+    let mut total = Stats::default();
     let seeds = seeds();
     for seed in &seeds {
         match run(*seed) {
-            Ok(n) => orders += n,
+            Ok((n, stats)) => {
+                orders += n;
+                total.requests += stats.requests;
+                total.bans += stats.bans;
+                total.throttled += stats.throttled;
+            }
             Err(e) => {
                 eprintln!("seed {seed} failed: {e} (rerun: AEGIS_SIM_SEED={seed} cargo test --test engine_sim)");
                 failures.push((*seed, e));
             }
         }
     }
-    eprintln!("{} seeds, {orders} intents, {} failures", seeds.len(), failures.len());
+    eprintln!("{} seeds, {orders} intents, {total:?}, {} failures", seeds.len(), failures.len());
     assert!(failures.is_empty(), "{failures:?}");
-    assert!(orders > seeds.len() * 10, "the workload placed orders");
+    if seeds.len() >= 100 {
+        assert!(orders > seeds.len() * 10, "the workload placed orders");
+        // The faults this simulation exists for did happen.
+        assert!(total.bans > 0 && total.throttled > 0, "{total:?}");
+    }
 }

@@ -149,14 +149,22 @@ impl Gate {
 }
 
 impl Engine {
-    /// Queues a request for the gate, unless an identical one is queued or in flight.
+    /// Queues a request for the gate (see [`enqueue_at`](Self::enqueue_at)).
     pub(super) fn enqueue(&mut self, now: i64, purpose: Purpose) {
         self.enqueue_at(now, purpose);
     }
 
-    /// Queues a request that may not leave before `not_before`.
+    /// Queues a request that may not leave before `not_before`, unless an identical one is
+    /// queued. The tracker's queries, time syncs and the subscription are not doubled while one
+    /// is in flight either; cancels and reconciliation reads are (one in flight was sent before
+    /// what asks for a new one, and cannot speak for it).
     pub(super) fn enqueue_at(&mut self, not_before: i64, purpose: Purpose) {
-        if !self.gate.contains(&purpose) {
+        let absorbed = if purpose.absorbed_by_in_flight() {
+            self.gate.contains(&purpose)
+        } else {
+            self.gate.requests.iter().any(|q| q.purpose == purpose)
+        };
+        if !absorbed {
             self.gate.requests.push_back(Queued { purpose, not_before });
         }
     }

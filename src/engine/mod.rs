@@ -275,6 +275,21 @@ impl Purpose {
     fn is_cancel(&self) -> bool {
         matches!(self, Self::Cancel(_) | Self::CancelAll(_))
     }
+
+    /// Whether a request in flight answers for a new identical one (a query of an order's
+    /// outcome, a time sync, the subscription, start-up's reads).
+    fn absorbed_by_in_flight(&self) -> bool {
+        matches!(
+            self,
+            Self::Query(_)
+                | Self::Trades(_)
+                | Self::Time
+                | Self::Subscribe
+                | Self::ExchangeInfo
+                | Self::Snapshot
+                | Self::Adopt
+        )
+    }
 }
 
 /// Why a request was not sent.
