@@ -701,6 +701,9 @@ pub fn order_events(data: &[u8]) {
                     None,
                     now,
                 );
+                if b.bool() {
+                    orders.on_query_sent(now, &id);
+                }
                 orders.on_query_error(now, &id, &error);
             }
             6 => {

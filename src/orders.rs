@@ -412,7 +412,8 @@ struct Tracked {
     sent: bool,
     timer: Option<(i64, Timer)>,
     backoff_ms: i64,
-    /// When the last query was asked for.
+    /// When the last query of it left ([`Orders::on_query_sent`]): a `-2013` answer is
+    /// conclusive only for a query sent after the order's deadline.
     last_query_ms: Option<i64>,
     trades: HashSet<u64, FastHash>,
     done: bool,
@@ -638,6 +639,16 @@ impl Orders {
         t.timer = Some((at, Timer::Reply));
         self.timer_hint = self.timer_hint.min(at);
         true
+    }
+
+    /// A query of the order (an [`Action::Query`]) is being handed out now. Its `-2013` answer
+    /// proves the order was never placed only if it left after the order's request could no
+    /// longer be accepted: the time recorded here decides, not when the query was asked for (it
+    /// may have waited for the rate limiter, or been absorbed by one already in flight).
+    pub fn on_query_sent(&mut self, now_ms: i64, id: &ClientOrderId) {
+        if let Some(t) = self.orders.get_mut(id) {
+            t.last_query_ms = Some(now_ms);
+        }
     }
 
     /// Whether the order may still be sent: `PendingNew`, unsent, its funds reserved (what
@@ -903,8 +914,8 @@ impl Orders {
                 self.poll_action(now_ms)
             }
             Timer::Query => {
-                t.last_query_ms = Some(now_ms);
-                // Asked again if no answer comes.
+                // Asked again if no answer comes (the caller does not send a second query while
+                // one is in flight; `on_query_sent` records when one leaves).
                 t.timer = Some((now_ms.saturating_add(t.backoff_ms), Timer::Query));
                 self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
                 t.backoff_ms = t.backoff_ms.saturating_mul(2).min(backoff_cap);

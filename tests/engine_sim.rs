@@ -2,7 +2,8 @@
 //! workload of submits, bursts of orders over the ORDERS window (they wait longer than the
 //! request and reply timeouts), cancels, market moves and user-stream disconnects, with the
 //! network losing requests and answers, answering 5xx and -1007 after executing, delaying answers,
-//! duplicating and reordering user-data events, 429 storms (every request answered 429 with a
+//! duplicating and reordering user-data events, holding order requests on the way for up to 6.5 s
+//! (they arrive after the engine timed them out and queried them), 429 storms (every request answered 429 with a
 //! `Retry-After` for a while) and 418 bans starting while requests are in flight.
 //!
 //! At every step:
@@ -61,6 +62,11 @@ struct Sim {
     violation: Option<String>,
     /// Requests handed out, bans and 429s delivered (for the summary).
     stats: Stats,
+    /// Orders held on the way to the exchange: (arrival, request, request). They may arrive
+    /// after the engine timed them out and queried them.
+    late: Vec<(i64, RequestId, http::Request<bytes::Bytes>)>,
+    /// The network's dice (late requests).
+    net: Rng,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -68,6 +74,7 @@ struct Stats {
     requests: u64,
     bans: u64,
     throttled: u64,
+    late: u64,
 }
 
 impl Sim {
@@ -85,8 +92,19 @@ impl Sim {
             };
             if theirs.locked > ours.locked {
                 let at = self.now - START;
+                let suspects: Vec<String> = self
+                    .ids
+                    .iter()
+                    .filter_map(|id| {
+                        let theirs = self.paper.order_status("BTCUSDT", id.as_str())?;
+                        let ours = self.engine.order_state(id);
+                        let released = self.engine.orders().get(id).is_none_or(|v| v.reservation.is_none());
+                        (released && matches!(theirs, OrderStatus::New | OrderStatus::PartiallyFilled))
+                            .then(|| format!("{id}: exchange {theirs:?}, engine {ours:?}"))
+                    })
+                    .collect();
                 self.violate(format!(
-                    "at +{at} ms the exchange locks {} {asset}, the ledger {}",
+                    "at +{at} ms the exchange locks {} {asset}, the ledger {}: {suspects:?}",
                     theirs.locked, ours.locked
                 ));
             }
@@ -135,6 +153,14 @@ impl Sim {
                         self.wire.push_back((self.now + 5, id, HttpResult::Response(response)));
                         continue;
                     }
+                    if request.uri().path() == "/api/v3/order" && request.method() == "POST" && self.net.below(100) < 4 {
+                        // Slow on the way: it arrives 0.5 to 6.5 s later (sometimes past its
+                        // recvWindow), after the engine has given up on its answer.
+                        let at = self.now + 500 + i64::try_from(self.net.below(6_000)).unwrap_or(0);
+                        self.stats.late += 1;
+                        self.late.push((at, id, request));
+                        continue;
+                    }
                     match self.paper.deliver(self.now, request) {
                         Delivery::Answer { response, latency_ms } => {
                             let at = self.now + i64::try_from(latency_ms).unwrap();
@@ -153,7 +179,11 @@ impl Sim {
                     }
                 }
                 Output::Event(aegis_exchange::engine::Event::BalanceMismatch(d)) => self.mismatch = format!("{d:?}"),
-                Output::Event(_) => {}
+                Output::Event(e) => {
+                    if std::env::var_os("AEGIS_SIM_TRACE").is_some() {
+                        eprintln!("+{} event {e:?}", self.now - START);
+                    }
+                }
                 Output::Timeout(_) => break,
             }
         }
@@ -164,6 +194,16 @@ impl Sim {
     fn pump(&mut self) {
         for _ in 0..10_000 {
             let mut moved = self.drain();
+            // Late requests whose time has come reach the exchange; their answers come back.
+            let (arrived, still): (Vec<_>, Vec<_>) = std::mem::take(&mut self.late).into_iter().partition(|(at, _, _)| *at <= self.now);
+            self.late = still;
+            for (_, id, request) in arrived {
+                moved = true;
+                if let Delivery::Answer { response, latency_ms } = self.paper.deliver(self.now, request) {
+                    let at = self.now + i64::try_from(latency_ms).unwrap_or(0);
+                    self.wire.push_back((at, id, HttpResult::Response(response)));
+                }
+            }
             // Answers whose time has come, in arrival order.
             let mut due: Vec<(i64, RequestId, HttpResult)> = Vec::new();
             let mut keep = VecDeque::new();
@@ -275,6 +315,8 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
     let mut config = EngineConfig::new(Environment::Testnet, creds);
     config.ids = ClientOrderIdGenerator::new("sim", seed).map_err(|e| e.to_string())?;
     config.reconcile_every_ms = 20_000;
+    // Answers are given up on after 3 s, so a slow request is often queried before it arrives.
+    config.request_timeout_ms = 3_000;
     config.max_user_stream_gap_ms = i64::MAX / 4;
     // Any difference at rest trips the kill switch instead of being corrected: the simulation
     // must not let reconciliation hide a ledger bug.
@@ -294,6 +336,8 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
         told_hold_until: i64::MIN,
         violation: None,
         stats: Stats::default(),
+        late: Vec::new(),
+        net: Rng(seed ^ 0x1A7E),
     };
     // Start-up (through the faults too: a lost answer is asked again) loads the balances.
     sim.engine.start(sim.now);
@@ -477,6 +521,7 @@ fn seeded_fault_simulation() {
                 total.requests += stats.requests;
                 total.bans += stats.bans;
                 total.throttled += stats.throttled;
+                total.late += stats.late;
             }
             Err(e) => {
                 eprintln!("seed {seed} failed: {e} (rerun: AEGIS_SIM_SEED={seed} cargo test --test engine_sim)");
@@ -489,6 +534,6 @@ fn seeded_fault_simulation() {
     if seeds.len() >= 100 {
         assert!(orders > seeds.len() * 10, "the workload placed orders");
         // The faults this simulation exists for did happen.
-        assert!(total.bans > 0 && total.throttled > 0, "{total:?}");
+        assert!(total.bans > 0 && total.throttled > 0 && total.late > 0, "{total:?}");
     }
 }

@@ -341,19 +341,28 @@ fn every_ambiguous_cause_leaves_the_order_unknown_and_queries_it_never_resends()
         let query = d.orders.poll_action(11_100);
         assert_eq!(query, Some(Action::Query { symbol: "BTCUSDT".into(), client_order_id: id }), "{cause:?}");
         assert_eq!(d.orders.poll_action(11_100), None, "{cause:?}: asked twice at once");
+        d.orders.on_query_sent(11_100, &id);
         // -2013 before the deadline proves nothing: still Unknown, funds locked, asked again later.
         assert_eq!(d.orders.on_query_error(11_200, &id, &no_such_order()), Applied::Duplicate);
         assert_eq!(d.state("u"), OrderState::Unknown, "{cause:?}");
         assert_eq!(d.bal(d.usdt).locked, dec!(6000), "{cause:?}");
         assert_eq!(d.orders.poll_action(15_999), None, "{cause:?}: re-asked before the deadline");
         assert!(matches!(d.orders.poll_action(16_000), Some(Action::Query { .. })), "{cause:?}");
-        // -2013 to a query asked after the deadline: never placed, funds back.
-        let Applied::Changed(u) = d.orders.on_query_error(16_100, &id, &no_such_order()) else { panic!() };
+        // A -2013 that answers the query sent before the deadline still proves nothing, however
+        // late it arrives (a re-ask that never left changes nothing).
+        assert_eq!(d.orders.on_query_error(16_050, &id, &no_such_order()), Applied::Duplicate, "{cause:?}");
+        let again = (16_050..60_000)
+            .step_by(50)
+            .find(|t| matches!(d.orders.poll_action(*t), Some(Action::Query { .. })))
+            .expect("asked again");
+        d.orders.on_query_sent(again, &id);
+        // -2013 to a query sent after the deadline: never placed, funds back.
+        let Applied::Changed(u) = d.orders.on_query_error(again + 100, &id, &no_such_order()) else { panic!() };
         assert_eq!((u.state, u.released), (OrderState::NotPlaced, Some(dec!(6000))), "{cause:?}");
         assert_eq!(d.bal(d.usdt), Balance { free: dec!(10000), locked: dec!(0) }, "{cause:?}");
         assert_eq!(d.orders.poll_action(1_000_000), None, "{cause:?}");
         // A second conclusive answer releases nothing more.
-        assert_eq!(d.orders.on_query_error(16_200, &id, &no_such_order()), Applied::Duplicate);
+        assert_eq!(d.orders.on_query_error(again + 200, &id, &no_such_order()), Applied::Duplicate);
         assert_eq!(d.bal(d.usdt).free, dec!(10000));
     }
 }

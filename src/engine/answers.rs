@@ -53,12 +53,19 @@ impl Answer {
 }
 
 impl Engine {
-    /// The answer to request `id` (an unknown or already answered id is ignored).
+    /// The answer to request `id`. An answer whose request was already given up on (timed out)
+    /// still feeds the limiter and the kill switch (its rate-limit headers, a 429, a 418 are
+    /// facts about the IP), and nothing else; an id never handed out is ignored.
     pub fn handle_http_response(&mut self, now: i64, id: RequestId, result: HttpResult) {
         self.observe_now(now);
-        let Some(flight) = self.gate.answered(id) else { return };
+        if !self.gate.was_handed_out(id) {
+            return;
+        }
+        let flight = self.gate.answered(id);
         let answer = self.decode_once(now, result);
-        self.apply_answer(now, flight, &answer);
+        if let Some(flight) = flight {
+            self.apply_answer(now, flight, &answer);
+        }
         self.pump(now);
     }
 

@@ -123,6 +123,11 @@ impl Gate {
         self.requests.iter().any(|q| matches(&q.purpose)) || self.in_flight.values().any(|f| matches(&f.purpose))
     }
 
+    /// Whether `id` is one this gate handed out (answered or not).
+    pub(super) fn was_handed_out(&self, id: RequestId) -> bool {
+        id > 0 && id <= self.last_id
+    }
+
     /// Takes the request `id` out of flight.
     pub(super) fn answered(&mut self, id: RequestId) -> Option<InFlight> {
         self.in_flight.remove(&id)
@@ -380,6 +385,9 @@ impl Engine {
 
     /// Hands a built request out; its reply timer starts now.
     fn hand_out(&mut self, now: i64, purpose: Purpose, request: http::Request<bytes::Bytes>) {
+        if let Purpose::Query(id) = &purpose {
+            self.orders.on_query_sent(now, id);
+        }
         self.gate.last_id = self.gate.last_id.saturating_add(1);
         let id = self.gate.last_id;
         let deadline = now.saturating_add(self.config.request_timeout_ms);
