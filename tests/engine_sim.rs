@@ -153,7 +153,8 @@ impl Sim {
                         self.wire.push_back((self.now + 5, id, HttpResult::Response(response)));
                         continue;
                     }
-                    if request.uri().path() == "/api/v3/order" && request.method() == "POST" && self.net.below(100) < 4 {
+                    if request.uri().path() == "/api/v3/order" && request.method() == "POST" && self.net.below(100) < 4
+                    {
                         // Slow on the way: it arrives 0.5 to 6.5 s later (sometimes past its
                         // recvWindow), after the engine has given up on its answer.
                         let at = self.now + 500 + i64::try_from(self.net.below(6_000)).unwrap_or(0);
@@ -195,7 +196,8 @@ impl Sim {
         for _ in 0..10_000 {
             let mut moved = self.drain();
             // Late requests whose time has come reach the exchange; their answers come back.
-            let (arrived, still): (Vec<_>, Vec<_>) = std::mem::take(&mut self.late).into_iter().partition(|(at, _, _)| *at <= self.now);
+            let (arrived, still): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut self.late).into_iter().partition(|(at, _, _)| *at <= self.now);
             self.late = still;
             for (_, id, request) in arrived {
                 moved = true;
