@@ -160,3 +160,29 @@ async fn market_streams_and_the_ws_api_over_real_websockets() {
     assert!(TcpStream::connect(http).await.is_err());
     assert!(TcpStream::connect(ws).await.is_err());
 }
+
+#[tokio::test]
+async fn shutdown_returns_in_bounded_time_whatever_the_connections_do() {
+    let (server, _) = server().await;
+    // Idle on both ports (never a byte), half-open requests, a handshake cut in the middle, and a
+    // subscribed WebSocket client that never reads what the server pushes.
+    let idle_ws = TcpStream::connect(server.ws_addr()).await.unwrap();
+    let idle_http = TcpStream::connect(server.http_addr()).await.unwrap();
+    let mut half_http = TcpStream::connect(server.http_addr()).await.unwrap();
+    half_http.write_all(b"POST /api/v3/order HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nsymbol=").await.unwrap();
+    let mut half_head = TcpStream::connect(server.http_addr()).await.unwrap();
+    half_head.write_all(b"GET /api/v3/time HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut mid_handshake = TcpStream::connect(server.ws_addr()).await.unwrap();
+    mid_handshake
+        .write_all(b"GET /ws/btcusdt@trade HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
+        .await
+        .unwrap();
+    let (deaf, _) =
+        tokio_tungstenite::connect_async(format!("{}/ws/btcusdt@depth@100ms", server.ws_url())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server's own bound is 2 s; 5 s leaves room for a loaded CI machine, and the old server
+    // never returned at all with the idle WebSocket connection open.
+    let done = tokio::time::timeout(Duration::from_secs(5), server.shutdown()).await;
+    assert!(done.is_ok(), "shutdown did not return");
+    drop((idle_ws, idle_http, half_http, half_head, mid_handshake, deaf));
+}

@@ -42,6 +42,11 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 1024 * 1024;
 /// How often a WebSocket connection looks for frames (and lets the market walk).
 const POLL: Duration = Duration::from_millis(5);
+/// How long shutdown lets connections close cleanly before it aborts what is left (a peer that
+/// never reads, a handshake that never ends).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// A WebSocket handshake that takes longer is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running loopback server. Dropping it stops it too, without waiting.
 #[derive(Debug)]
@@ -109,10 +114,19 @@ impl PaperServer {
         Arc::clone(&self.exchange)
     }
 
-    /// Stops accepting, closes every connection and waits until all of them are gone.
+    /// Stops accepting, closes every connection and waits until all of them are gone, for
+    /// [`SHUTDOWN_GRACE`] at most: whatever is still open then (an idle or half-open socket, a
+    /// handshake that never completes, a peer that never reads) is aborted. Returns within
+    /// that bound whatever the connections do.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        while self.tasks.join_next().await.is_some() {}
+        let drained = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drained).await.is_err() {
+            // Dropping the accept tasks drops their connection sets, which aborts every
+            // connection task.
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
     }
 }
 
@@ -265,13 +279,24 @@ async fn serve_ws(
             }
         }
     };
-    let handshake = tokio_tungstenite::accept_hdr_async(stream, check).await;
-    let (Ok(mut socket), Some(conn)) = (handshake, conn) else { return };
+    // An idle or half-open socket never finishes its handshake: it must not outlive a shutdown.
+    let handshake = tokio::select! {
+        _ = stopped.changed() => return,
+        handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tokio_tungstenite::accept_hdr_async(stream, check)) => handshake,
+    };
+    let (Ok(Ok(mut socket)), Some(conn)) = (handshake, conn) else {
+        if let Some(conn) = conn {
+            lock(&exchange).ws_close(conn);
+        }
+        return;
+    };
     let mut ticker = tokio::time::interval(POLL);
     loop {
         tokio::select! {
             _ = stopped.changed() => {
-                let _ = socket.close(Some(CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() })).await;
+                // A peer that does not read cannot hold the shutdown up.
+                let close = socket.close(Some(CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() }));
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE / 2, close).await;
                 break;
             }
             incoming = socket.next() => match incoming {
