@@ -1,6 +1,7 @@
 //! Build + sign a LIMIT order's REST query with HMAC-SHA256 and with Ed25519, against the raw
-//! HMAC of the same payload with the generic `hmac` crate pre-keyed (the floor), with ours, and
-//! with re-keying per call (what a naive client does).
+//! HMAC of the same payload with the `hmac` crate pre-keyed (the floor: our `HmacSha256` is that
+//! crate, cloned per call), through our signer, and with re-keying per call (what a naive client
+//! does). Target: build + sign ≤ 400 ns median.
 
 use std::hint::black_box;
 
@@ -10,16 +11,11 @@ use hmac::{KeyInit, Mac};
 
 const SECRET: &[u8] = b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
 
-/// The order query as the REST layer writes it: `recvWindow` first (so the first 64 bytes repeat
-/// from order to order), `timestamp` last.
+/// The order query as the REST layer writes it: `recvWindow` first, `timestamp` last.
 fn limit_query() -> SignedQuery {
-    limit_query_for("BTCUSDT")
-}
-
-fn limit_query_for(symbol: &str) -> SignedQuery {
     let mut q = SignedQuery::new();
     q.push("recvWindow", "5000")
-        .push("symbol", symbol)
+        .push("symbol", "BTCUSDT")
         .push("side", "BUY")
         .push("type", "LIMIT")
         .push("timeInForce", "GTC")
@@ -65,16 +61,6 @@ fn bench_sign(c: &mut Criterion) {
     });
     g.bench_function("build_only_limit_query", |b| b.iter(|| black_box(limit_query())));
     g.bench_function("build_and_sign_limit_hmac", |b| b.iter(|| black_box(limit_query().sign_with(&hmac_key))));
-    // The prefix cache missing every time: 64 symbols in turn, more than its slots hold.
-    let symbols: Vec<String> = (0..64).map(|i| format!("S{i:02}USDT")).collect();
-    let mut turn = 0usize;
-    g.bench_function("build_and_sign_limit_hmac_prefix_miss", |b| {
-        b.iter(|| {
-            turn = (turn + 1) % symbols.len();
-            let symbol = symbols.get(turn).map_or("BTCUSDT", String::as_str);
-            black_box(limit_query_for(symbol).sign_with(&hmac_key))
-        })
-    });
     g.bench_function("build_and_sign_limit_ed25519", |b| b.iter(|| black_box(limit_query().sign_with(&ed_key))));
     g.bench_function("sign_only_ed25519", |b| b.iter(|| black_box(ed_key.sign(black_box(payload.as_bytes())))));
     g.finish();

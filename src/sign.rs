@@ -34,8 +34,6 @@ use ed25519_dalek::Signer as _;
 use ed25519_dalek::pkcs8::DecodePrivateKey as _;
 use zeroize::Zeroizing;
 
-mod hmac_sha256;
-
 /// Why a key could not be loaded. Never contains key material.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -148,14 +146,23 @@ pub trait Signer: Send + Sync + fmt::Debug {
     }
 }
 
-/// HMAC-SHA256, keyed once: each signature copies the keyed state (no re-keying per request)
-/// and hex-encodes into a stack buffer.
+/// HMAC-SHA256 (the `hmac` crate over `sha2`), keyed once: each signature clones the pre-keyed
+/// state (no re-keying per request) and hex-encodes into a stack buffer.
 ///
-/// The keyed state is the two SHA-256 midstates of key ⊕ ipad and key ⊕ opad (64 bytes), enough
-/// to forge MACs, so it is wiped on drop ([`zeroize::ZeroizeOnDrop`]).
+/// The keyed state (the SHA-256 states after key ⊕ ipad and key ⊕ opad) is enough to forge MACs,
+/// so it is overwritten on drop.
 #[derive(Clone)]
 pub struct HmacSha256 {
-    keyed: hmac_sha256::Keyed,
+    keyed: hmac::Hmac<sha2::Sha256>,
+}
+
+/// The `hmac` crate does not wipe its state on drop: the keyed state is overwritten with one keyed
+/// by zeros here, and `black_box` keeps the compiler from dropping those stores as dead.
+impl Drop for HmacSha256 {
+    fn drop(&mut self) {
+        self.keyed = Self::keyed_state(&[0u8; 64]);
+        std::hint::black_box(&self.keyed);
+    }
 }
 
 impl zeroize::ZeroizeOnDrop for HmacSha256 {}
@@ -164,14 +171,54 @@ impl HmacSha256 {
     /// Keys HMAC-SHA256 with `secret` (any length is valid for HMAC).
     #[must_use]
     pub fn new(secret: impl AsRef<[u8]>) -> Self {
-        Self { keyed: hmac_sha256::Keyed::new(secret.as_ref()) }
+        use hmac::digest::Digest;
+        use zeroize::Zeroize as _;
+        let secret = secret.as_ref();
+        // RFC 2104's key: a secret longer than the block is hashed first, then zero-padded to the
+        // block. Done here so that keying cannot fail (it never does for HMAC, but the API says it
+        // could).
+        let mut block = Zeroizing::new([0u8; 64]);
+        let mut hashed: [u8; 32] = sha2::Sha256::digest(secret).into();
+        let material = if secret.len() > block.len() { &hashed[..] } else { secret };
+        if let Some(head) = block.get_mut(..material.len()) {
+            head.copy_from_slice(material);
+        }
+        hashed.zeroize();
+        Self { keyed: Self::keyed_state(&block) }
+    }
+
+    /// The HMAC state keyed by a block-sized key.
+    fn keyed_state(block: &[u8; 64]) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::digest::KeyInit;
+        use zeroize::Zeroize as _;
+        let mut key = hmac::digest::Key::<hmac::Hmac<sha2::Sha256>>::from(*block);
+        let keyed = hmac::Hmac::<sha2::Sha256>::new(&key);
+        key.as_mut_slice().zeroize();
+        keyed
     }
 
     /// Signs into raw bytes (for callers that need the MAC itself).
     #[must_use]
     pub fn mac(&self, payload: &[u8]) -> [u8; 32] {
-        self.keyed.mac(payload)
+        self.mac_parts(&[payload])
     }
+
+    fn mac_parts(&self, parts: &[&[u8]]) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = self.keyed.clone();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// Lowercase hex of a MAC, on the stack.
+fn hex_lower(mac: &[u8; 32]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    // The buffer is exactly twice the input: encoding cannot fail.
+    let _ = hex::encode_to_slice(mac, &mut out);
+    out
 }
 
 impl Signer for HmacSha256 {
@@ -180,17 +227,17 @@ impl Signer for HmacSha256 {
     }
 
     fn sign(&self, payload: &[u8]) -> SignatureText {
-        SignatureText::from_ascii(&hmac_sha256::hex_lower(&self.mac(payload)))
+        SignatureText::from_ascii(&hex_lower(&self.mac(payload)))
     }
 
     fn sign_parts(&self, parts: &[&[u8]]) -> SignatureText {
         // HMAC is incremental: no concatenation needed.
-        SignatureText::from_ascii(&hmac_sha256::hex_lower(&self.keyed.mac_parts(parts)))
+        SignatureText::from_ascii(&hex_lower(&self.mac_parts(parts)))
     }
 
     fn sign_onto(&self, query: &mut String, separator: &str) {
         // Lowercase hex: nothing to percent-encode.
-        let hex = hmac_sha256::hex_lower(&self.mac(query.as_bytes()));
+        let hex = hex_lower(&self.mac(query.as_bytes()));
         query.push_str(separator);
         query.push_str(std::str::from_utf8(&hex).unwrap_or_default());
     }

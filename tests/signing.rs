@@ -272,7 +272,8 @@ fn percent_decode(s: &str) -> Vec<u8> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
-    /// Our HMAC-SHA256 equals the generic `hmac` crate for any key (empty, block-sized, longer
+    /// Our HMAC-SHA256 (the `hmac` crate keyed by our RFC 2104 key derivation) equals the `hmac`
+    /// crate keyed directly for any key (empty, block-sized, longer
     /// than a block), any payload length around the padding boundaries, and any split into parts.
     #[test]
     fn hmac_matches_the_generic_hmac_crate(
