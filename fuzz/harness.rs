@@ -666,7 +666,18 @@ pub fn order_events(data: &[u8]) {
             2 => {
                 let status = STATUS_CODES[usize::from(b.u8() % 8)];
                 let body = BODIES[usize::from(b.u8() % 7)];
-                orders.on_place_http(now, &id, status, body, None);
+                // As the engine reads a placement's answer.
+                match aegis_exchange::rest::decode::<aegis_exchange::rest::OrderResponse>(status, body, None, now) {
+                    Ok(r) if r.client_order_id == id.as_str() => {
+                        orders.on_report(now, &r.report(), r.trades());
+                    }
+                    Err(aegis_exchange::rest::ResponseError::Api(e)) => {
+                        orders.on_place_error(now, &id, &e);
+                    }
+                    _ => {
+                        orders.on_place_unanswered(now, &id);
+                    }
+                }
             }
             3 => {
                 let cancel = b.u8().is_multiple_of(4);
@@ -682,7 +693,7 @@ pub fn order_events(data: &[u8]) {
                     "w": true, "m": false, "M": false, "O": now, "Z": small(&mut b).to_string(),
                     "Y": small(&mut b).to_string(), "Q": "0"});
                 if let Ok(r) = serde_json::from_value::<ExecutionReport>(report) {
-                    orders.on_execution_report(now, &r);
+                    orders.on_report(now, &r.report(), r.trade());
                 }
             }
             4 => {
@@ -691,7 +702,7 @@ pub fn order_events(data: &[u8]) {
                     "cummulativeQuoteQty": if b.bool() { "-1".to_owned() } else { small(&mut b).to_string() },
                     "status": STATUSES[usize::from(b.u8() % 10)], "timeInForce": "GTC", "type": "LIMIT", "side": "BUY"});
                 if let Ok(info) = serde_json::from_value::<OrderInfo>(info) {
-                    orders.on_query_response(now, &info);
+                    orders.on_report(now, &info.report(), []);
                 }
             }
             5 => {
@@ -730,7 +741,7 @@ pub fn order_events(data: &[u8]) {
                         .ok()
                     })
                     .collect();
-                orders.on_trades(now, &id, &trades);
+                orders.on_trades(now, &id, trades.iter().map(MyTrade::trade));
             }
             _ => {
                 orders.on_not_sent(&id);

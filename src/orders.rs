@@ -61,9 +61,8 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::fast_hash::FastHash;
 use crate::ledger::{AssetId, Execution, Ledger, LedgerError, Reservation};
-use crate::model::{ClientOrderId, ExecutionType, OrderRequest, OrderStatus, OrderType, Side};
-use crate::rest::{self, ApiError, Fill, MyTrade, OrderInfo, OrderResponse, Outcome, Rejection, ResponseError};
-use crate::ws_api::ExecutionReport;
+use crate::model::{ClientOrderId, OrderRequest, OrderStatus, OrderType, Side};
+use crate::rest::{ApiError, Outcome, Rejection};
 
 /// Where an order is, as this side knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -444,22 +443,71 @@ impl fmt::Debug for Orders {
     }
 }
 
-/// Where a trade comes from: what it moves in the ledger.
-struct Trade<'a> {
-    id: u64,
-    base_qty: Decimal,
-    quote_qty: Decimal,
-    commission: Decimal,
-    commission_asset: Option<&'a str>,
+/// One trade of an order, as the tracker moves it in the ledger. The exchange's wire types make
+/// one: [`Fill::trade`](crate::rest::Fill::trade), [`MyTrade::trade`](crate::rest::MyTrade::trade),
+/// [`ExecutionReport::trade`](crate::ws_api::ExecutionReport::trade).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trade<'a> {
+    /// The trade id: money moves once per id.
+    pub id: u64,
+    /// The order it belongs to, when the source names it (a `myTrades` row); `None`: the order
+    /// of the report it comes with.
+    pub order_id: Option<u64>,
+    /// Base quantity.
+    pub base_qty: Decimal,
+    /// Quote quantity.
+    pub quote_qty: Decimal,
+    /// Commission charged.
+    pub commission: Decimal,
+    /// The asset the commission was charged in.
+    pub commission_asset: Option<&'a str>,
 }
 
-/// An exchange report of an order's state (answer or event), reduced to what the tracker uses.
-struct Report<'a> {
-    order_id: u64,
-    status: Option<&'a OrderStatus>,
-    executed_qty: Option<Decimal>,
-    cumulative_quote_qty: Option<Decimal>,
-    reject_reason: Option<&'a str>,
+/// The exchange's report of one order's state: the answer to its placement, a query, a cancel,
+/// or a user-data event. The exchange's wire types make one:
+/// [`OrderResponse::report`](crate::rest::OrderResponse::report),
+/// [`OrderInfo::report`](crate::rest::OrderInfo::report),
+/// [`ExecutionReport::report`](crate::ws_api::ExecutionReport::report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report<'a> {
+    /// The client order id it carries (a cancel's own id for a cancel).
+    pub client_order_id: &'a str,
+    /// The id of the order a cancel canceled.
+    pub orig_client_order_id: Option<&'a str>,
+    /// The exchange's order id.
+    pub order_id: u64,
+    /// Its status, if the report says.
+    pub status: Option<&'a OrderStatus>,
+    /// Cumulative executed base quantity, if the report says.
+    pub executed_qty: Option<Decimal>,
+    /// Cumulative executed quote quantity, if the report says (and it is available).
+    pub cumulative_quote_qty: Option<Decimal>,
+    /// Why it was rejected, if it was.
+    pub reject_reason: Option<&'a str>,
+}
+
+/// An order open on the exchange, to be tracked ([`Orders::adopt`]); made by
+/// [`OrderInfo::open_order`](crate::rest::OrderInfo::open_order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenOrder<'a> {
+    /// Its client order id.
+    pub client_order_id: &'a str,
+    /// The symbol.
+    pub symbol: &'a str,
+    /// The side.
+    pub side: &'a Side,
+    /// The exchange's order id.
+    pub order_id: u64,
+    /// Its status.
+    pub status: &'a OrderStatus,
+    /// Its limit price (zero for none).
+    pub price: Decimal,
+    /// Its quantity.
+    pub orig_qty: Decimal,
+    /// Executed so far.
+    pub executed_qty: Decimal,
+    /// Executed quote quantity so far.
+    pub cumulative_quote_qty: Decimal,
 }
 
 impl Orders {
@@ -567,18 +615,13 @@ impl Orders {
     /// [`OrdersError::MissingClientOrderId`] for an id outside Binance's pattern,
     /// [`OrdersError::DuplicateClientOrderId`], [`OrdersError::NeedsPriceBound`] (a stop-market
     /// buy: no price to lock by), [`OrdersError::Ledger`].
-    pub fn adopt(
-        &mut self,
-        info: &crate::rest::OrderInfo,
-        base: AssetId,
-        quote: AssetId,
-    ) -> Result<Reservation, OrdersError> {
-        let id = ClientOrderId::new(&info.client_order_id).map_err(|_| OrdersError::MissingClientOrderId)?;
+    pub fn adopt(&mut self, info: &OpenOrder<'_>, base: AssetId, quote: AssetId) -> Result<Reservation, OrdersError> {
+        let id = ClientOrderId::new(info.client_order_id).map_err(|_| OrdersError::MissingClientOrderId)?;
         if self.orders.contains_key(&id) {
             return Err(OrdersError::DuplicateClientOrderId(id));
         }
         let remaining = (info.orig_qty - info.executed_qty).max(Decimal::ZERO);
-        let reservation = match &info.side {
+        let reservation = match info.side {
             Side::Buy => {
                 let price = Some(info.price).filter(|p| !p.is_zero()).ok_or(OrdersError::NeedsPriceBound)?;
                 let amount = remaining
@@ -590,10 +633,10 @@ impl Orders {
             Side::Sell => self.ledger.reserve_sell(base, quote, remaining)?,
             Side::Unknown(_) => return Err(OrdersError::NeedsPriceBound),
         };
-        let state = OrderState::from_status(&info.status).unwrap_or(OrderState::New);
+        let state = OrderState::from_status(info.status).unwrap_or(OrderState::New);
         let tracked = Tracked {
             view: OrderView {
-                symbol: info.symbol.clone(),
+                symbol: info.symbol.to_owned(),
                 side: info.side.clone(),
                 state,
                 order_id: Some(info.order_id),
@@ -692,25 +735,6 @@ impl Orders {
         Applied::Changed(update)
     }
 
-    /// An HTTP answer to the order's POST: `200` with an order body is applied; `200` with a body
-    /// that cannot be read leaves the order `Unknown` (it was probably placed); an error body is
-    /// classified by [`ApiError::outcome`] (see [`Orders::on_place_error`]).
-    pub fn on_place_http(
-        &mut self,
-        now_ms: i64,
-        id: &ClientOrderId,
-        status: u16,
-        body: &[u8],
-        retry_after: Option<&str>,
-    ) -> Applied {
-        match rest::decode::<OrderResponse>(status, body, retry_after, now_ms) {
-            Ok(response) if response.client_order_id == id.as_str() => self.on_place_response(now_ms, &response),
-            // An unreadable (or someone else's) success body: the order probably exists.
-            Ok(_) | Err(ResponseError::Decode(_)) => self.on_place_unanswered(now_ms, id),
-            Err(ResponseError::Api(error)) => self.on_place_error(now_ms, id, &error),
-        }
-    }
-
     /// An error answer to the order's POST (REST or WebSocket API). An unknown outcome (5xx,
     /// `-1006`, `-1007`, an unreadable body) leaves the order `Unknown`; every other error means
     /// the request did nothing: the order is `Rejected` and its funds are released.
@@ -724,39 +748,23 @@ impl Orders {
         }
     }
 
-    /// A `POST /api/v3/order` (or `order.place`) result in any response type. FULL fills are
-    /// applied to the ledger by trade id.
-    pub fn on_place_response(&mut self, now_ms: i64, response: &OrderResponse) -> Applied {
-        let Some(id) = Self::key(&response.client_order_id, None) else { return Applied::Untracked };
-        let report = Report {
-            order_id: response.order_id,
-            // An ACK says only that the order exists.
-            status: Some(response.status.as_ref().unwrap_or(&OrderStatus::New)),
-            executed_qty: response.executed_qty,
-            cumulative_quote_qty: response.cumulative_quote_qty,
-            reject_reason: None,
+    /// The exchange's report of an order (the answer to its placement in any response type, a
+    /// query, a cancel, a user-data event) with the trades it carries: trades move money once
+    /// per trade id, and the order's state and cumulative quantities only move forward.
+    pub fn on_report<'a>(
+        &mut self,
+        now_ms: i64,
+        report: &Report<'_>,
+        trades: impl IntoIterator<Item = Trade<'a>>,
+    ) -> Applied {
+        let Some(id) = Self::key(report.client_order_id, report.orig_client_order_id) else {
+            return Applied::Untracked;
         };
-        let trades = response.fills.iter().filter_map(fill_trade);
-        self.apply(now_ms, &id, &report, trades)
-    }
-
-    /// An order as `GET /api/v3/order`, `order.status` or a cancel answer describes it.
-    pub fn on_query_response(&mut self, now_ms: i64, info: &OrderInfo) -> Applied {
-        let orig = info.orig_client_order_id.as_deref().filter(|s| !s.is_empty());
-        let Some(id) = Self::key(&info.client_order_id, orig) else { return Applied::Untracked };
-        let report = Report {
-            order_id: info.order_id,
-            status: Some(&info.status),
-            executed_qty: Some(info.executed_qty),
-            // Negative means "not available" (some historical orders).
-            cumulative_quote_qty: Some(info.cumulative_quote_qty).filter(|q| !q.is_sign_negative()),
-            reject_reason: None,
-        };
-        self.apply(now_ms, &id, &report, std::iter::empty())
+        self.apply(now_ms, &id, report, trades.into_iter())
     }
 
     /// An error answer to a query of an unknown order. `-2013 Order does not exist.` to a query
-    /// asked once the request could no longer be accepted makes the order `NotPlaced` (funds
+    /// sent ([`Orders::on_query_sent`]) once the request could no longer be accepted makes the order `NotPlaced` (funds
     /// released); before that, and for any other error, the order is queried again after a
     /// back-off.
     pub fn on_query_error(&mut self, now_ms: i64, id: &ClientOrderId, error: &ApiError) -> Applied {
@@ -842,47 +850,27 @@ impl Orders {
         Applied::Changed(update)
     }
 
-    /// An `executionReport` from the user-data stream: trades move money once per trade id, and
-    /// the order's state and cumulative quantities only move forward.
-    pub fn on_execution_report(&mut self, now_ms: i64, report: &ExecutionReport) -> Applied {
-        let orig = Some(report.orig_client_order_id.as_str()).filter(|s| !s.is_empty());
-        let Some(id) = Self::key(&report.client_order_id, orig) else { return Applied::Untracked };
-        let reason = Some(report.reject_reason.as_str()).filter(|r| *r != "NONE" && !r.is_empty());
-        let state_report = Report {
-            order_id: report.order_id,
-            status: Some(&report.status),
-            executed_qty: Some(report.cumulative_qty),
-            cumulative_quote_qty: Some(report.cumulative_quote_qty),
-            reject_reason: reason,
-        };
-        let trade = (report.execution_type == ExecutionType::Trade)
-            .then(|| u64::try_from(report.trade_id).ok())
-            .flatten()
-            .map(|tid| Trade {
-                id: tid,
-                base_qty: report.last_qty,
-                quote_qty: report.last_quote_qty,
-                commission: report.commission,
-                commission_asset: report.commission_asset.as_deref(),
-            });
-        self.apply(now_ms, &id, &state_report, trade.into_iter())
-    }
-
     /// The order's trades (`GET /api/v3/myTrades?orderId=`), after an [`Action::FetchTrades`].
-    /// Trades already applied are skipped.
-    pub fn on_trades(&mut self, now_ms: i64, id: &ClientOrderId, trades: &[MyTrade]) -> Applied {
+    /// Trades of other orders and trades already applied are skipped.
+    pub fn on_trades<'a>(
+        &mut self,
+        now_ms: i64,
+        id: &ClientOrderId,
+        trades: impl IntoIterator<Item = Trade<'a>>,
+    ) -> Applied {
         let Some(order_id) = self.orders.get(id).and_then(|t| t.view.order_id) else {
             return Applied::Untracked;
         };
-        let report =
-            Report { order_id, status: None, executed_qty: None, cumulative_quote_qty: None, reject_reason: None };
-        let trades = trades.iter().filter(|t| t.order_id == order_id).map(|t| Trade {
-            id: t.id,
-            base_qty: t.qty,
-            quote_qty: t.quote_qty,
-            commission: t.commission,
-            commission_asset: Some(t.commission_asset.as_str()),
-        });
+        let report = Report {
+            client_order_id: id.as_str(),
+            orig_client_order_id: None,
+            order_id,
+            status: None,
+            executed_qty: None,
+            cumulative_quote_qty: None,
+            reject_reason: None,
+        };
+        let trades = trades.into_iter().filter(|t| t.order_id.is_none_or(|o| o == order_id));
         self.apply(now_ms, id, &report, trades)
     }
 
@@ -1125,19 +1113,6 @@ fn advance(t: &mut Tracked, next: OrderState, reason: Option<&str>) {
     if t.view.state == OrderState::Rejected && t.view.reject_reason.is_none() {
         t.view.reject_reason = reason.map(str::to_owned);
     }
-}
-
-/// A FULL response's fill as a trade: its quote amount is `price × qty`, truncated to 8 decimals as
-/// Binance truncates `cummulativeQuoteQty`.
-fn fill_trade(fill: &Fill) -> Option<Trade<'_>> {
-    let quote = fill.price.checked_mul(fill.qty)?.round_dp_with_strategy(8, RoundingStrategy::ToZero);
-    Some(Trade {
-        id: u64::try_from(fill.trade_id).ok()?,
-        base_qty: fill.qty,
-        quote_qty: quote,
-        commission: fill.commission,
-        commission_asset: Some(fill.commission_asset.as_str()),
-    })
 }
 
 /// Moves a trade's money: the reservation pays, the other asset is credited, less the commission.

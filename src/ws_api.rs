@@ -7,6 +7,7 @@
 //! `signature`, `apiKey` included, sorted by name, raw UTF-8, not percent-encoded. This module
 //! writes and reads text frames; it does not own a socket.
 
+use crate::orders::{Report, Trade};
 use std::fmt::Write as _;
 
 use rust_decimal::Decimal;
@@ -592,6 +593,36 @@ pub struct ExecutionReport {
     /// `gp` pegged price.
     #[serde(rename = "gp", default, deserialize_with = "opt_decimal")]
     pub pegged_price: Option<Decimal>,
+}
+
+impl ExecutionReport {
+    /// The event as a report of its order (`NONE` as the reject reason means none).
+    #[must_use]
+    pub fn report(&self) -> Report<'_> {
+        Report {
+            client_order_id: &self.client_order_id,
+            orig_client_order_id: Some(self.orig_client_order_id.as_str()).filter(|s| !s.is_empty()),
+            order_id: self.order_id,
+            status: Some(&self.status),
+            executed_qty: Some(self.cumulative_qty),
+            cumulative_quote_qty: Some(self.cumulative_quote_qty),
+            reject_reason: Some(self.reject_reason.as_str()).filter(|r| *r != "NONE" && !r.is_empty()),
+        }
+    }
+
+    /// The trade it reports, for an execution of type `TRADE`.
+    #[must_use]
+    pub fn trade(&self) -> Option<Trade<'_>> {
+        (self.execution_type == ExecutionType::Trade).then_some(())?;
+        Some(Trade {
+            id: u64::try_from(self.trade_id).ok()?,
+            order_id: None,
+            base_qty: self.last_qty,
+            quote_qty: self.last_quote_qty,
+            commission: self.commission,
+            commission_asset: self.commission_asset.as_deref(),
+        })
+    }
 }
 
 /// One balance of `outboundAccountPosition` (absolute, not a delta).

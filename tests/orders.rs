@@ -58,7 +58,7 @@ impl Desk {
     }
 
     fn report(&mut self, now: i64, r: &ExecutionReport) -> Applied {
-        self.orders.on_execution_report(now, r)
+        self.orders.on_report(now, &r.report(), r.trade())
     }
 }
 
@@ -150,7 +150,7 @@ fn a_filled_report_before_its_trades_waits_for_them_then_releases_once() {
     body["executedQty"] = json!("0.10000000");
     body["cummulativeQuoteQty"] = json!("5900.00000000");
     let response: OrderResponse = serde_json::from_value(body).unwrap();
-    let Applied::Changed(u) = d.orders.on_place_response(1, &response) else { panic!() };
+    let Applied::Changed(u) = d.orders.on_report(1, &response.report(), response.trades()) else { panic!() };
     assert_eq!((u.state, u.released), (OrderState::Filled, None), "released before the trades were applied");
     assert_eq!(d.bal(d.usdt).locked, dec!(6000));
     // Without trades, the tracker asks for them after the grace period.
@@ -169,7 +169,9 @@ fn a_filled_report_before_its_trades_waits_for_them_then_releases_once() {
          "isMaker": false, "isBestMatch": true}
     ]))
     .unwrap();
-    let Applied::Changed(u) = d.orders.on_trades(2_100, &cid("o3"), &trades) else { panic!() };
+    let Applied::Changed(u) = d.orders.on_trades(2_100, &cid("o3"), trades.iter().map(MyTrade::trade)) else {
+        panic!()
+    };
     assert_eq!((u.traded, u.released), (dec!(0.1), Some(dec!(100))));
     // The stream's copies of the same trades come late: nothing moves.
     let late = trade("o3", 11, dec!(0.06), dec!(59000), dec!(0.06), dec!(3540), "PARTIALLY_FILLED");
@@ -191,13 +193,13 @@ fn full_response_fills_and_their_events_count_once() {
     let order = OrderRequest::market("BTCUSDT", Side::Sell, dec!(10)).with_client_order_id(id);
     orders.submit(Submit::new(&order, btc, usdt)).unwrap();
     assert!(orders.on_sent(0, &id, 0, 5000));
-    let Applied::Changed(u) = orders.on_place_response(1, &response) else { panic!() };
+    let Applied::Changed(u) = orders.on_report(1, &response.report(), response.trades()) else { panic!() };
     assert_eq!((u.state, u.traded, u.released), (OrderState::Filled, dec!(10), Some(dec!(0))));
     let proceeds: Decimal = response.fills.iter().map(|f| f.price * f.qty - f.commission).sum();
     assert_eq!(ledger.balance(usdt).unwrap(), Balance { free: proceeds, locked: dec!(0) });
     assert_eq!(ledger.balance(btc).unwrap(), Balance { free: dec!(2), locked: dec!(0) });
     // The same answer again (a retry of the read) and each fill's executionReport: no change.
-    assert_eq!(orders.on_place_response(2, &response), Applied::Duplicate);
+    assert_eq!(orders.on_report(2, &response.report(), response.trades()), Applied::Duplicate);
     for f in &response.fills {
         let mut r = report(
             &response.client_order_id,
@@ -206,7 +208,7 @@ fn full_response_fills_and_their_events_count_once() {
             "z": "10", "Z": response.cumulative_quote_qty.unwrap().to_string(), "n": f.commission.to_string(), "N": "USDT"}),
         );
         r.symbol = "BTCUSDT".into();
-        assert_eq!(orders.on_execution_report(3, &r), Applied::Duplicate);
+        assert_eq!(orders.on_report(3, &r.report(), r.trade()), Applied::Duplicate);
     }
     assert_eq!(ledger.balance(usdt).unwrap().free, proceeds);
 }
@@ -235,7 +237,7 @@ fn the_docs_market_buy_out_of_liquidity_expires_and_releases_the_rest() {
     assert_eq!(ledger.balance(bnb).unwrap(), Balance { free: dec!(3.4), locked: dec!(6.6) });
     let mut released = Vec::new();
     for r in reports.iter().chain(reports.iter()) {
-        if let Applied::Changed(u) = orders.on_execution_report(1, r) {
+        if let Applied::Changed(u) = orders.on_report(1, &r.report(), r.trade()) {
             released.extend(u.released);
         }
     }
@@ -303,17 +305,28 @@ const CAUSES: [Cause; 6] =
 fn fail(d: &mut Desk, now: i64, id: &ClientOrderId, cause: Cause) -> Applied {
     match cause {
         Cause::Timeout | Cause::ResetAfterWrite => d.orders.on_place_unanswered(now, id),
-        Cause::Http5xx => d.orders.on_place_http(now, id, 502, b"<html>502 Bad Gateway</html>", None),
-        Cause::Code1006 => d.orders.on_place_http(
+        Cause::Http5xx => d.orders.on_place_error(now, id, &error(502, b"<html>502 Bad Gateway</html>")),
+        Cause::Code1006 => d.orders.on_place_error(
             now,
             id,
-            500,
-            br#"{"code":-1006,"msg":"An unexpected response was received from the message bus. Execution status unknown."}"#,
-            None,
+            &error(
+                500,
+                br#"{"code":-1006,"msg":"An unexpected response was received from the message bus. Execution status unknown."}"#,
+            ),
         ),
-        Cause::Code1007 => d.orders.on_place_http(now, id, 408, &fixture("error_timeout_unknown_status_constructed.json"), None),
-        Cause::BadJsonAfter200 => d.orders.on_place_http(now, id, 200, br#"{"symbol":"BTCUSDT","orderId":4"#, None),
+        Cause::Code1007 => {
+            d.orders.on_place_error(now, id, &error(408, &fixture("error_timeout_unknown_status_constructed.json")))
+        }
+        // A 200 whose body does not read as an order: the engine takes it for unanswered.
+        Cause::BadJsonAfter200 => {
+            assert!(serde_json::from_slice::<OrderResponse>(br#"{"symbol":"BTCUSDT","orderId":4"#).is_err());
+            d.orders.on_place_unanswered(now, id)
+        }
     }
+}
+
+fn error(status: u16, body: &[u8]) -> ApiError {
+    ApiError::from_parts(status, body, None, 0)
 }
 
 fn no_such_order() -> ApiError {
@@ -380,7 +393,7 @@ fn a_query_answer_resolves_an_unknown_order() {
         found["executedQty"] = json!("0.00000000");
         found["cummulativeQuoteQty"] = json!("0.00000000");
         let found: OrderInfo = serde_json::from_value(found).unwrap();
-        let Applied::Changed(u) = d.orders.on_query_response(11_200, &found) else { panic!("{cause:?}") };
+        let Applied::Changed(u) = d.orders.on_report(11_200, &found.report(), []) else { panic!("{cause:?}") };
         assert_eq!(u.state, OrderState::New, "{cause:?}");
         assert_eq!(d.bal(d.usdt).locked, dec!(6000), "{cause:?}");
         assert_eq!(d.orders.poll_action(1_000_000), None, "{cause:?}: still querying a known order");
@@ -411,7 +424,9 @@ fn definite_refusals_release_at_once() {
     for (status, file, reason) in cases {
         let mut d = desk(OrdersConfig::default());
         d.buy("r", dec!(0.1), dec!(60000), 0).unwrap();
-        let Applied::Changed(u) = d.orders.on_place_http(1, &cid("r"), status, &fixture(file), None) else { panic!() };
+        let Applied::Changed(u) = d.orders.on_place_error(1, &cid("r"), &error(status, &fixture(file))) else {
+            panic!()
+        };
         assert_eq!((u.state, u.released), (OrderState::Rejected, Some(dec!(6000))), "{file}");
         if !reason.is_empty() {
             assert_eq!(d.orders.get(&cid("r")).unwrap().reject_reason.as_deref(), Some(reason));
@@ -440,7 +455,9 @@ fn a_send_without_answer_becomes_unknown_after_the_reply_timeout() {
     let ack: OrderResponse = serde_json::from_value(json!({"symbol": "BTCUSDT", "orderId": 42, "orderListId": -1,
         "clientOrderId": "slow", "transactTime": 1}))
     .unwrap();
-    assert!(matches!(d.orders.on_place_response(15_100, &ack), Applied::Changed(u) if u.state == OrderState::New));
+    assert!(
+        matches!(d.orders.on_report(15_100, &ack.report(), ack.trades()), Applied::Changed(u) if u.state == OrderState::New)
+    );
     assert_eq!(d.orders.poll_action(1_000_000), None);
 }
 
@@ -461,7 +478,7 @@ fn cancel_answers_and_cancel_errors() {
     // The docs' DELETE answer (clientOrderId is the cancel's id, origClientOrderId ours).
     d.orders.cancel(&cid("myOrder1")).unwrap();
     let info: OrderInfo = serde_json::from_slice(&fixture("rest_cancel_order_response.json")).unwrap();
-    let Applied::Changed(u) = d.orders.on_query_response(3, &info) else { panic!() };
+    let Applied::Changed(u) = d.orders.on_report(3, &info.report(), []) else { panic!() };
     assert_eq!((u.state, u.released), (OrderState::Canceled, Some(dec!(2))));
     assert_eq!(d.orders.cancel(&cid("myOrder1")), Err(OrdersError::NotCancelable(OrderState::Canceled)));
     assert_eq!(d.bal(d.usdt), Balance { free: dec!(10000), locked: dec!(0) });
@@ -624,7 +641,7 @@ fn recorded_testnet_place_and_cancel_matches_the_exchanges_balances() {
     orders.submit(Submit::new(&order, btc, usdt)).unwrap();
     assert!(orders.on_sent(placed.transact_time, &id, placed.transact_time, 5000));
     assert!(
-        matches!(orders.on_place_response(placed.transact_time, &placed), Applied::Changed(u) if u.state == OrderState::New)
+        matches!(orders.on_report(placed.transact_time, &placed.report(), placed.trades()), Applied::Changed(u) if u.state == OrderState::New)
     );
     let mut positions = 0;
     let mut cancel_event = None;
@@ -632,14 +649,14 @@ fn recorded_testnet_place_and_cancel_matches_the_exchanges_balances() {
         match event["e"].as_str() {
             Some("executionReport") => {
                 let r: ExecutionReport = serde_json::from_value(event.clone()).unwrap();
-                cancel_event = Some(orders.on_execution_report(r.event_time, &r));
+                cancel_event = Some(orders.on_report(r.event_time, &r.report(), r.trade()));
             }
             Some("outboundAccountPosition") => {
                 positions += 1;
                 assert_eq!(ledger.reconcile(&position(event)), vec![], "after event {}", event["E"]);
                 if positions == 1 {
                     // The REST answer to the cancel wins the race against the CANCELED event.
-                    let applied = orders.on_query_response(canceled.transact_time.unwrap_or(0), &canceled);
+                    let applied = orders.on_report(canceled.transact_time.unwrap_or(0), &canceled.report(), []);
                     assert!(matches!(&applied, Applied::Changed(u) if u.released == Some(dec!(90))), "{applied:?}");
                 }
             }
@@ -649,7 +666,7 @@ fn recorded_testnet_place_and_cancel_matches_the_exchanges_balances() {
     assert_eq!(cancel_event, Some(Applied::Duplicate), "the CANCELED event after the answer");
     assert_eq!(positions, 2);
     assert_eq!(orders.get(&id).unwrap().state, OrderState::Canceled);
-    assert_eq!(orders.on_query_response(0, &canceled), Applied::Duplicate);
+    assert_eq!(orders.on_report(0, &canceled.report(), []), Applied::Duplicate);
 }
 
 /// A live mainnet MARKET BUY of 0.5 BNB with the commission in BNB (bbgo, read from ../shared):
@@ -679,7 +696,7 @@ fn recorded_market_buy_settles_with_the_commission_in_the_bought_asset() {
     orders.submit(Submit::new(&order, bnb, usdt).with_price_bound(bound)).unwrap();
     assert!(orders.on_sent(0, &id, 0, 5000));
     for r in reports.iter().chain(reports.iter()) {
-        orders.on_execution_report(r.event_time, r);
+        orders.on_report(r.event_time, &r.report(), r.trade());
     }
     assert_eq!(orders.get(&id).unwrap().state, OrderState::Filled);
     assert_eq!(fill.commission_asset.as_deref(), Some("BNB"));

@@ -110,7 +110,9 @@ impl Engine {
             Purpose::Place(id) => {
                 let applied = match answer {
                     Answer::Ok(_) => match answer.ok::<OrderResponse>() {
-                        Some(r) if r.client_order_id == id.as_str() => self.orders.on_place_response(now, &r),
+                        Some(r) if r.client_order_id == id.as_str() => {
+                            self.orders.on_report(now, &r.report(), r.trades())
+                        }
                         // An unreadable (or someone else's) success body: the order probably exists.
                         _ => self.orders.on_place_unanswered(now, &id),
                     },
@@ -125,7 +127,7 @@ impl Engine {
                 let applied = match answer {
                     Answer::Err(e) => self.orders.on_query_error(now, &id, e),
                     _ => match answer.ok::<OrderInfo>() {
-                        Some(info) => self.orders.on_query_response(now, &info),
+                        Some(info) => self.orders.on_report(now, &info.report(), []),
                         None => Applied::Duplicate,
                     },
                 };
@@ -133,7 +135,7 @@ impl Engine {
             }
             Purpose::Trades(id) => {
                 if let Some(trades) = answer.ok::<Vec<MyTrade>>() {
-                    let applied = self.orders.on_trades(now, &id, &trades);
+                    let applied = self.orders.on_trades(now, &id, trades.iter().map(MyTrade::trade));
                     self.emit_applied(applied);
                 }
             }
@@ -146,7 +148,7 @@ impl Engine {
                     }
                     // Whether it was canceled is not known: back to the state before, and a query.
                     _ => match answer.ok::<OrderInfo>() {
-                        Some(info) => self.orders.on_query_response(now, &info),
+                        Some(info) => self.orders.on_report(now, &info.report(), []),
                         None => self.orders.on_cancel_unanswered(now, &id),
                     },
                 };
@@ -160,7 +162,7 @@ impl Engine {
                 _ => {
                     for entry in answer.ok::<Vec<CancelledEntry>>().unwrap_or_default() {
                         if let CancelledEntry::Order(info) = entry {
-                            let applied = self.orders.on_query_response(now, &info);
+                            let applied = self.orders.on_report(now, &info.report(), []);
                             self.emit_applied(applied);
                         }
                     }
@@ -181,7 +183,7 @@ impl Engine {
         self.observe_now(now);
         match WsFrame::decode(text) {
             Ok(WsFrame::Event { event: UserDataEvent::ExecutionReport(report), .. }) => {
-                let applied = self.orders.on_execution_report(now, &report);
+                let applied = self.orders.on_report(now, &report.report(), report.trade());
                 self.emit_applied(applied);
             }
             Ok(WsFrame::Event { event: UserDataEvent::ServerShutdown { event_time }, .. }) => {

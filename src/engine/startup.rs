@@ -111,7 +111,7 @@ impl Engine {
                     continue;
                 }
             };
-            if let Err(error) = self.orders.adopt(info, base, quote) {
+            if let Err(error) = self.orders.adopt(&info.open_order(), base, quote) {
                 let client_order_id = info.client_order_id.clone();
                 self.emit(Event::AdoptFailed { client_order_id, error });
             }

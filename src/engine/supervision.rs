@@ -121,7 +121,7 @@ impl Engine {
     pub(super) fn on_open_orders(&mut self, now: i64, symbol: &str, answer: &Answer) {
         let Some(list) = answer.ok::<Vec<OrderInfo>>() else { return };
         for info in &list {
-            let applied = self.orders.on_query_response(now, info);
+            let applied = self.orders.on_report(now, &info.report(), []);
             self.emit_applied(applied);
         }
         // Tracked as open here, no longer open there: ask what became of it. (A sent order may

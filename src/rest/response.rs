@@ -1,7 +1,7 @@
 //! Response decoding: typed structs for the Spot REST answers, money as strict `Decimal`,
 //! tolerant of unknown fields and new enum values.
 
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
@@ -9,6 +9,7 @@ use super::error::ApiError;
 use crate::decode::DecodeError;
 use crate::model::{OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce};
 use crate::num::serde_str;
+use crate::orders::{OpenOrder, Report, Trade};
 
 /// Why a response could not be turned into its type.
 #[non_exhaustive]
@@ -77,6 +78,24 @@ pub struct Fill {
     pub trade_id: i64,
 }
 
+impl Fill {
+    /// The fill as a trade of its order: its quote amount is `price × qty`, truncated to 8
+    /// decimals as Binance truncates `cummulativeQuoteQty`. `None` for an impossible id or an
+    /// overflowing amount.
+    #[must_use]
+    pub fn trade(&self) -> Option<Trade<'_>> {
+        let quote = self.price.checked_mul(self.qty)?.round_dp_with_strategy(8, RoundingStrategy::ToZero);
+        Some(Trade {
+            id: u64::try_from(self.trade_id).ok()?,
+            order_id: None,
+            base_qty: self.qty,
+            quote_qty: quote,
+            commission: self.commission,
+            commission_asset: Some(self.commission_asset.as_str()),
+        })
+    }
+}
+
 /// `POST /api/v3/order` in any response type: ACK has only the ids and time; RESULT adds the
 /// order's state; FULL adds `fills`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -132,6 +151,27 @@ pub struct OrderResponse {
     /// Fills (FULL).
     #[serde(default)]
     pub fills: Vec<Fill>,
+}
+
+impl OrderResponse {
+    /// The answer as a report of the order (an ACK says only that the order exists: `NEW`).
+    #[must_use]
+    pub fn report(&self) -> Report<'_> {
+        Report {
+            client_order_id: &self.client_order_id,
+            orig_client_order_id: None,
+            order_id: self.order_id,
+            status: Some(self.status.as_ref().unwrap_or(&OrderStatus::New)),
+            executed_qty: self.executed_qty,
+            cumulative_quote_qty: self.cumulative_quote_qty,
+            reject_reason: None,
+        }
+    }
+
+    /// The trades of a FULL answer.
+    pub fn trades(&self) -> impl Iterator<Item = Trade<'_>> {
+        self.fills.iter().filter_map(Fill::trade)
+    }
 }
 
 fn minus_one() -> i64 {
@@ -200,6 +240,39 @@ pub struct OrderInfo {
     /// Self-trade prevention mode.
     #[serde(default)]
     pub self_trade_prevention_mode: Option<SelfTradePreventionMode>,
+}
+
+impl OrderInfo {
+    /// The order as a report (a query's or a cancel's answer; a negative
+    /// `cummulativeQuoteQty`, "not available" on some historical orders, is left out).
+    #[must_use]
+    pub fn report(&self) -> Report<'_> {
+        Report {
+            client_order_id: &self.client_order_id,
+            orig_client_order_id: self.orig_client_order_id.as_deref().filter(|s| !s.is_empty()),
+            order_id: self.order_id,
+            status: Some(&self.status),
+            executed_qty: Some(self.executed_qty),
+            cumulative_quote_qty: Some(self.cumulative_quote_qty).filter(|q| !q.is_sign_negative()),
+            reject_reason: None,
+        }
+    }
+
+    /// The order as one open on the exchange, to be adopted.
+    #[must_use]
+    pub fn open_order(&self) -> OpenOrder<'_> {
+        OpenOrder {
+            client_order_id: &self.client_order_id,
+            symbol: &self.symbol,
+            side: &self.side,
+            order_id: self.order_id,
+            status: &self.status,
+            price: self.price,
+            orig_qty: self.orig_qty,
+            executed_qty: self.executed_qty,
+            cumulative_quote_qty: self.cumulative_quote_qty,
+        }
+    }
 }
 
 /// One balance of `GET /api/v3/account`.
@@ -496,6 +569,21 @@ pub struct MyTrade {
     pub is_buyer: bool,
     /// Whether the account was the maker.
     pub is_maker: bool,
+}
+
+impl MyTrade {
+    /// The row as a trade of its order.
+    #[must_use]
+    pub fn trade(&self) -> Trade<'_> {
+        Trade {
+            id: self.id,
+            order_id: Some(self.order_id),
+            base_qty: self.qty,
+            quote_qty: self.quote_qty,
+            commission: self.commission,
+            commission_asset: Some(self.commission_asset.as_str()),
+        }
+    }
 }
 
 /// A set of commission rates (`buyer` / `seller` only where the endpoint gives them).
