@@ -11,6 +11,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use aegis_exchange::engine::{Engine, EngineConfig, HttpResult, Intent, Output};
+use aegis_exchange::ledger::Ledger;
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::stream::{MarketEvent, SanitizeConfig, decode};
@@ -42,9 +43,10 @@ fn engine() -> Engine {
     .unwrap_or_else(|e| panic!("{e}"));
     let mut config = EngineConfig::new(Environment::Production, creds);
     config.orders.retain_done = 1024;
-    let mut engine = Engine::new(config, info());
-    let usdt = engine.ledger().asset("USDT").unwrap_or_else(|e| panic!("{e}"));
-    engine.ledger().credit(usdt, dec!(10000000000)).unwrap_or_else(|e| panic!("{e}"));
+    let ledger = Ledger::new();
+    let usdt = ledger.asset("USDT").unwrap_or_else(|e| panic!("{e}"));
+    ledger.credit(usdt, dec!(10000000000)).unwrap_or_else(|e| panic!("{e}"));
+    let mut engine = Engine::with_ledger(config, info(), ledger);
     // The first request is a time sync; answer it so the clock is set.
     engine.sync_time(NOW);
     while let Output::Http { id, .. } = engine.poll_output() {

@@ -49,6 +49,9 @@ use std::sync::{
 use crate::fast_hash::FastHash;
 use crate::model::Side;
 
+/// `Arc` for the read-only view (never loom's: the view only shares the ledger).
+type ViewArc<T> = std::sync::Arc<T>;
+
 /// An asset's index in its ledger (assets are registered once, by name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AssetId(u16);
@@ -308,6 +311,94 @@ pub struct Ledger {
 impl fmt::Debug for Ledger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ledger").field("config", &self.config).field("assets", &self.assets().len()).finish()
+    }
+}
+
+/// A read-only handle on a [`Ledger`], what [`Engine::ledger`](crate::engine::Engine::ledger) and
+/// the client hand out: balances, reservations and the journal can be read, nothing can be
+/// changed (the order tracker and the engine's reconciliation are the ledger's only writers).
+/// Cheap to clone; `Send + Sync`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use aegis_exchange::ledger::{Balance, Ledger, LedgerView};
+/// use rust_decimal_macros::dec;
+/// let ledger = Arc::new(Ledger::new());
+/// let usdt = ledger.asset("USDT").unwrap();
+/// ledger.credit(usdt, dec!(100)).unwrap();
+/// let view = LedgerView::new(Arc::clone(&ledger));
+/// assert_eq!(view.balance_of("USDT"), Some(Balance { free: dec!(100), locked: dec!(0) }));
+/// ```
+#[derive(Clone)]
+pub struct LedgerView(ViewArc<Ledger>);
+
+impl LedgerView {
+    /// A read-only view of `ledger`.
+    #[must_use]
+    pub fn new(ledger: ViewArc<Ledger>) -> Self {
+        Self(ledger)
+    }
+
+    /// The id of an asset, if the ledger knows it.
+    #[must_use]
+    pub fn asset_id(&self, name: &str) -> Option<AssetId> {
+        self.0.asset_id(name)
+    }
+
+    /// The name of an asset id.
+    #[must_use]
+    pub fn asset_name(&self, id: AssetId) -> Option<String> {
+        self.0.asset_name(id)
+    }
+
+    /// Every asset's name.
+    #[must_use]
+    pub fn assets(&self) -> Vec<String> {
+        self.0.assets()
+    }
+
+    /// An asset's balance.
+    ///
+    /// # Errors
+    /// [`LedgerError::UnknownAsset`] for an id this ledger did not give.
+    pub fn balance(&self, asset: AssetId) -> Result<Balance, LedgerError> {
+        self.0.balance(asset)
+    }
+
+    /// An asset's balance by name (`None` for an asset the ledger never saw).
+    #[must_use]
+    pub fn balance_of(&self, name: &str) -> Option<Balance> {
+        self.0.asset_id(name).and_then(|id| self.0.balance(id).ok())
+    }
+
+    /// Every asset's balance.
+    #[must_use]
+    pub fn snapshot(&self) -> Vec<(String, Balance)> {
+        self.0.snapshot()
+    }
+
+    /// What is left of a reservation, while it is open.
+    #[must_use]
+    pub fn remaining(&self, reservation: &Reservation) -> Option<Decimal> {
+        self.0.remaining(reservation)
+    }
+
+    /// The differences between the ledger and balances the exchange reports (nothing changes).
+    #[must_use]
+    pub fn reconcile(&self, exchange: &[(String, Balance)]) -> Vec<Difference> {
+        self.0.reconcile(exchange)
+    }
+
+    /// The journal of every change (bounded by the ledger's config).
+    #[must_use]
+    pub fn journal_entries(&self) -> Vec<JournalEntry> {
+        self.0.journal_entries()
+    }
+}
+
+impl fmt::Debug for LedgerView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LedgerView").field(&self.0).finish()
     }
 }
 

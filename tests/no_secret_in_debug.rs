@@ -109,9 +109,9 @@ fn websocket_api_frames() {
 #[test]
 fn the_engine_with_requests_and_frames_queued() {
     let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
-    let mut engine = Engine::new(EngineConfig::new(Environment::Testnet, hmac_creds()), info);
-    let usdt = engine.ledger().asset("USDT").unwrap();
-    engine.ledger().credit(usdt, dec!(1000)).unwrap();
+    let ledger = aegis_exchange::ledger::Ledger::new();
+    ledger.credit(ledger.asset("USDT").unwrap(), dec!(1000)).unwrap();
+    let mut engine = Engine::with_ledger(EngineConfig::new(Environment::Testnet, hmac_creds()), info, ledger);
     engine.handle_ws_open(NOW);
     let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(65000));
     engine.submit(NOW, Intent::new(order)).unwrap();

@@ -10,7 +10,6 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::{ClientConfig, ClientError, ClientEvent, ClientStats, Command, OnShutdown, ShutdownReport};
 use crate::clock::Clock;
 use crate::engine::{Engine, Event, HttpResult, KillReason, Output, RequestId};
-use crate::ledger::Ledger;
 use crate::rules::ExchangeInfo;
 use crate::transport::{HttpTransport, TransportError, WsConnection, WsMessage, WsTransport};
 
@@ -111,7 +110,7 @@ impl Driver {
         }
     }
 
-    pub(super) fn ledger(&self) -> &Arc<Ledger> {
+    pub(super) fn ledger(&self) -> crate::ledger::LedgerView {
         self.engine.ledger()
     }
 

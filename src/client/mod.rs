@@ -59,7 +59,7 @@ pub use market::{MarketConfig, MarketItem, MarketStats, MarketStream};
 
 use crate::clock::Clock;
 use crate::engine::{EngineConfig, Event, Intent, KillReason, SubmitError};
-use crate::ledger::Ledger;
+use crate::ledger::LedgerView;
 use crate::model::ClientOrderId;
 use crate::orders::{OrderView, OrdersError};
 use crate::transport::{HttpTransport, TransportError, WsTransport};
@@ -264,7 +264,7 @@ pub struct Client {
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<ClientEvent>,
     first_reader: Mutex<Option<broadcast::Receiver<ClientEvent>>>,
-    ledger: Arc<Ledger>,
+    ledger: LedgerView,
     task: JoinHandle<()>,
 }
 
@@ -323,7 +323,7 @@ impl Client {
         let (events, first) = broadcast::channel(config.event_capacity.max(1));
         let (started, on_started) = oneshot::channel();
         let driver = driver::Driver::new(config, http, ws, clock, events.clone());
-        let ledger = Arc::clone(driver.ledger());
+        let ledger = driver.ledger();
         let task = tokio::spawn(driver.run(inbox, started));
         match on_started.await {
             Ok(Ok(())) => Ok(Self { commands, events, first_reader: Mutex::new(Some(first)), ledger, task }),
@@ -341,7 +341,7 @@ impl Client {
 
     /// The account ledger (free / locked per asset), updated as orders trade.
     #[must_use]
-    pub fn ledger(&self) -> &Arc<Ledger> {
+    pub fn ledger(&self) -> &LedgerView {
         &self.ledger
     }
 

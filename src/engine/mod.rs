@@ -42,6 +42,7 @@
 //!
 //! ```
 //! use aegis_exchange::engine::{Engine, EngineConfig, Intent, Output};
+//! use aegis_exchange::ledger::Ledger;
 //! use aegis_exchange::rest::Environment;
 //! use aegis_exchange::sign::{Credentials, HmacSha256};
 //! use aegis_exchange::{ExchangeInfo, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
@@ -49,9 +50,10 @@
 //!
 //! let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
 //! let creds = Credentials::new("key", HmacSha256::new("secret")).unwrap();
-//! let mut engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), info);
-//! let usdt = engine.ledger().asset("USDT").unwrap();
-//! engine.ledger().credit(usdt, dec!(1000)).unwrap();
+//! // Without `start` (which loads the account), the caller's ledger is the starting point.
+//! let ledger = Ledger::new();
+//! ledger.credit(ledger.asset("USDT").unwrap(), dec!(1000)).unwrap();
+//! let mut engine = Engine::with_ledger(EngineConfig::new(Environment::Testnet, creds), info, ledger);
 //! let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(65000));
 //! let id = engine.submit(1_760_000_000_000, Intent::new(order)).unwrap();
 //! // The signed order goes out first, then a time sync (the engine has none yet).
@@ -60,7 +62,7 @@
 //!     paths.push(request.uri().path().to_owned());
 //! }
 //! assert_eq!(paths, ["/api/v3/order", "/api/v3/time"]);
-//! assert_eq!(engine.ledger().balance(usdt).unwrap().locked, dec!(65));
+//! assert_eq!(engine.ledger().balance_of("USDT").unwrap().locked, dec!(65));
 //! # let _ = id;
 //! ```
 
@@ -76,7 +78,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 
 use crate::clock::{RecvWindow, TimeSync, TimeSyncConfig};
-use crate::ledger::{AssetId, Difference, Ledger};
+use crate::ledger::{AssetId, Difference, Ledger, LedgerView};
 use crate::limits::{LimiterConfig, RateLimiter, RetryPolicy};
 use crate::model::{ClientOrderId, ClientOrderIdGenerator, OrderRequest};
 use crate::orders::{OrderState, Orders, OrdersConfig, OrdersError, Submit};
@@ -468,15 +470,18 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine trading the symbols of `info` with a fresh ledger.
+    /// An engine trading the symbols of `info` with a fresh (empty) ledger: [`start`](Self::start)
+    /// loads the account into it.
     #[must_use]
     pub fn new(config: EngineConfig, info: ExchangeInfo) -> Self {
-        Self::with_ledger(config, info, Arc::new(Ledger::new()))
+        Self::with_ledger(config, info, Ledger::new())
     }
 
-    /// An engine over an existing (shared) ledger.
+    /// An engine over `ledger`, which it owns from here on: only the order tracker and the
+    /// engine's reconciliation change it; everyone else reads it through [`ledger`](Self::ledger).
     #[must_use]
-    pub fn with_ledger(mut config: EngineConfig, info: ExchangeInfo, ledger: Arc<Ledger>) -> Self {
+    pub fn with_ledger(mut config: EngineConfig, info: ExchangeInfo, ledger: Ledger) -> Self {
+        let ledger = Arc::new(ledger);
         let rest = Rest::new(config.env.clone())
             .with_credentials(config.credentials.clone())
             .with_recv_window(config.recv_window);
@@ -514,10 +519,10 @@ impl Engine {
 
     // ----- getters -----
 
-    /// The ledger (share it; it is `Sync`).
+    /// The ledger, read-only (clone the view to share it across threads).
     #[must_use]
-    pub fn ledger(&self) -> &Arc<Ledger> {
-        &self.ledger
+    pub fn ledger(&self) -> LedgerView {
+        LedgerView::new(Arc::clone(&self.ledger))
     }
 
     /// The order tracker.

@@ -70,6 +70,17 @@ impl Engine {
         self.killed = None;
     }
 
+    /// Books a change of `asset`'s free balance that happened outside trading (a deposit when
+    /// positive, a withdrawal when negative), as an operator would after reconciliation reported
+    /// it. The ledger's only manual entry.
+    ///
+    /// # Errors
+    /// The ledger's refusal (a withdrawal larger than the free balance); nothing changed.
+    pub fn adjust(&mut self, asset: &str, amount: Decimal) -> Result<Balance, crate::ledger::LedgerError> {
+        let id = self.ledger.asset(asset)?;
+        if amount.is_sign_negative() { self.ledger.debit(id, -amount) } else { self.ledger.credit(id, amount) }
+    }
+
     /// Sets where the loss limit counts from: the loss-limit asset's total now.
     pub fn reset_loss_baseline(&mut self) {
         self.loss_baseline = None;
