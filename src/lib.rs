@@ -1,15 +1,85 @@
 #![doc = include_str!("../README.md")]
 //!
-//! # Architecture
+//! # Driving the engine yourself
 //!
-//! ```text
-//!  intents ──► model ─► rules (filters, rounding) ─► ValidatedOrder ─► orders.submit (ledger reserve)
-//!                 ▲                                                    ─► limits ─► rest / ws_api + sign
-//!  exchangeInfo ──┘  ExchangeInfo::from_json: every filter, unknown ones kept and listed
+//! The engine is a state machine: feed it inputs (`submit`, `cancel`, `handle_http_response`,
+//! `handle_ws_frame`, `handle_timeout`), then drain [`engine::Engine::poll_output`] until it
+//! yields [`engine::Output::Timeout`], and call `handle_timeout` at that instant if nothing else
+//! came first. A spurious timeout is a no-op. Here the network is the paper exchange, in process:
 //!
-//!  answers, executionReports ─► orders (state machine, dedup by trade id) ─► ledger fill / release
-//!  market frames ─► stream (decode + sanitize) ─► book / ring / History
 //! ```
+//! use aegis_exchange::engine::{Engine, EngineConfig, Event, HttpResult, Intent, Output};
+//! use aegis_exchange::orders::OrderState;
+//! use aegis_exchange::paper::{Delivery, PaperConfig, PaperExchange, PaperKey, WsOut};
+//! use aegis_exchange::rest::Environment;
+//! use aegis_exchange::sign::{Credentials, HmacSha256};
+//! use aegis_exchange::{ExchangeInfo, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+//! use rust_decimal_macros::dec;
+//!
+//! let mut now = 1_760_000_000_000;
+//! let mut exchange = PaperExchange::new(PaperConfig::default().with_price("BTCUSDT", dec!(65000)), now);
+//! exchange.add_api_key("key", PaperKey::hmac("secret"));
+//! exchange.deposit(now, "USDT", dec!(10000));
+//! let user_data = exchange.ws_connect(now, "/ws-api/v3").unwrap();
+//!
+//! let creds = Credentials::new("key", HmacSha256::new("secret")).unwrap();
+//! let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+//! let mut engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), info);
+//! engine.start(now); // time, rules, balances, open orders
+//! engine.handle_ws_open(now); // the user-data subscription goes out through the gate
+//!
+//! let mut order = None;
+//! for _ in 0..100 {
+//!     // 1. Drain the outputs: requests to send, frames, events, then the next timeout.
+//!     let wake_at = loop {
+//!         match engine.poll_output() {
+//!             Output::Http { id, request } => {
+//!                 let result = match exchange.deliver(now, request) {
+//!                     Delivery::Answer { response, .. } => HttpResult::Response(response),
+//!                     _ => HttpResult::Unanswered,
+//!                 };
+//!                 engine.handle_http_response(now, id, result);
+//!             }
+//!             Output::Ws { text } => exchange.ws_send(now, user_data, &text),
+//!             Output::Event(Event::Order(update)) => println!("{} is {}", update.client_order_id, update.state),
+//!             Output::Event(_) => {}
+//!             Output::Timeout(at) => break at,
+//!         }
+//!     };
+//!     // 2. Inputs: user-data frames, the strategy's intents, time.
+//!     while let Some(WsOut::Text(frame)) = exchange.ws_poll(user_data) {
+//!         engine.handle_ws_frame(now, frame.as_bytes());
+//!     }
+//!     if order.is_none() && !engine.is_starting() {
+//!         let buy = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(64000));
+//!         order = Some(engine.submit(now, Intent::new(buy)).unwrap());
+//!         continue;
+//!     }
+//!     now = wake_at.min(now + 100);
+//!     exchange.advance(now);
+//!     engine.handle_timeout(now);
+//! }
+//! let order = order.unwrap();
+//! assert_eq!(engine.order_state(&order), Some(OrderState::New));
+//! assert_eq!(engine.ledger().balance_of("USDT").unwrap().locked, dec!(640));
+//! assert_eq!(engine.ledger().balance_of("USDT").unwrap(), exchange.balance("USDT"));
+//! ```
+//!
+//! # What each module owns
+//!
+//! | module | owns | may touch |
+//! | --- | --- | --- |
+//! | [`model`], [`num`] | order types, enums, client order ids; strict decimals | nothing else |
+//! | [`rules`] | `ExchangeInfo`, every filter, `normalize` / `validate` | `model`, `num` |
+//! | [`sign`], [`clock`] | keys and signatures; the server-time offset | nothing else |
+//! | [`rest`], [`ws_api`] | the wire: request builders (with their costs), response and event types, their conversions to the tracker's `Report` / `Trade` | `sign`, `rules`, `orders`' input types |
+//! | [`limits`] | the rate-limit counts, holds and bans | nothing else: only the engine's gate admits, only answers observe |
+//! | [`ledger`] | free / locked balances, reservations, the journal | nothing else; written by `orders` and the engine's reconciliation only, read through `LedgerView` |
+//! | [`orders`] | every order's state, its reservation, the `-2013` rule | `ledger` |
+//! | [`engine`] | the one exit (`gate.rs`), answers (`answers.rs`), start-up (`startup.rs`), reconciliation and kill switch (`supervision.rs`) | everything above, no I/O |
+//! | [`stream`], [`book`], [`ring`] | market data decoding and sanitising, local books, bounded buffers | `model`, `num` |
+//! | `transport`, `client` | I/O: HTTP and WebSocket backends, the async driver | the engine through its inputs and outputs only |
+//! | [`paper`] | the simulated exchange | the core's types (it is a client of them, like a test) |
 //!
 //! The core is sans-IO: it never reads a clock, never spawns, never touches a socket. Time and
 //! seeds are inputs, which is what lets every failure scenario be replayed exactly.

@@ -308,7 +308,8 @@ pub fn lock_amount(order: &OrderRequest, price_bound: Option<Decimal>) -> Option
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// `GET /api/v3/order` (or `order.status`) by `origClientOrderId`: the order's outcome is not
-    /// known. Answer with [`Orders::on_query_response`] / [`Orders::on_query_error`].
+    /// known. Tell [`Orders::on_query_sent`] when it leaves; answer with [`Orders::on_report`] /
+    /// [`Orders::on_query_error`].
     Query {
         /// The symbol.
         symbol: String,

@@ -115,7 +115,7 @@ impl PaperServer {
     }
 
     /// Stops accepting, closes every connection and waits until all of them are gone, for
-    /// [`SHUTDOWN_GRACE`] at most: whatever is still open then (an idle or half-open socket, a
+    /// 2 seconds at most: whatever is still open then (an idle or half-open socket, a
     /// handshake that never completes, a peer that never reads) is aborted. Returns within
     /// that bound whatever the connections do.
     pub async fn shutdown(mut self) {
