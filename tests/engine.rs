@@ -322,10 +322,13 @@ fn the_kill_switch_trips_on_a_mismatch_a_stream_gap_and_the_loss_limit() {
     config.max_user_stream_gap_ms = 30_000;
     config.loss_limit = Some(("USDT".to_owned(), dec!(500)));
     w.engine = Engine::new(config, ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap());
+    // A restarted program opens its own user-data connection.
+    w.conn = w.paper.ws_connect(w.now, "/ws-api/v3").unwrap();
     w.engine.start(w.now);
     w.engine.handle_ws_open(w.now);
     w.pump();
     assert_eq!(w.engine.kill_switch(), None);
+    assert!(w.engine.is_subscribed());
     w.paper.deposit(w.now, "USDT", dec!(0.5));
     // Seen by two reconciliations in a row (once could be a trade between two snapshots).
     for _ in 0..2 {
@@ -336,8 +339,10 @@ fn the_kill_switch_trips_on_a_mismatch_a_stream_gap_and_the_loss_limit() {
     assert!(w.events.iter().any(|e| matches!(e, Event::BalanceMismatch(_))));
     assert_eq!(w.ledger("USDT"), w.paper.balance("USDT"), "and the ledger takes the exchange's free balance");
     w.paper.deposit(w.now, "USDT", dec!(5));
-    w.engine.reconcile(w.now);
+    // The deposit's balanceUpdate brings a balance check forward: seen once.
+    let checks = w.sent.iter().filter(|(_, p)| p == "/api/v3/account").count();
     w.pump();
+    assert_eq!(w.sent.iter().filter(|(_, p)| p == "/api/v3/account").count(), checks + 1);
     assert_eq!(w.engine.kill_switch(), None, "seen once");
     w.engine.reconcile(w.now);
     w.pump();

@@ -11,11 +11,14 @@
 use std::collections::VecDeque;
 
 use aegis_exchange::engine::{
-    Engine, EngineConfig, Event, HoldReason, HttpResult, Intent, KillReason, Output, Purpose, RequestId,
+    Engine, EngineConfig, Event, FrameIgnored, HoldReason, HttpResult, Intent, KillReason, Output, Purpose, RequestId,
+    UserStreamStatus,
 };
 use aegis_exchange::ledger::Balance;
 use aegis_exchange::orders::OrderState;
-use aegis_exchange::paper::{Delivery, PaperConfig, PaperExchange, PaperKey, ThrottleViolations, WalkConfig, WsOut};
+use aegis_exchange::paper::{
+    Delivery, PaperConfig, PaperExchange, PaperKey, ThrottleViolations, WalkConfig, WsFault, WsOut,
+};
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::{ClientOrderId, ExchangeInfo, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
@@ -65,6 +68,8 @@ struct Net {
     held: Vec<(RequestId, http::Request<Bytes>)>,
     /// Answers of one drain, delivered after it (requests are in flight together).
     wire: VecDeque<(RequestId, HttpResult)>,
+    /// The next subscription is refused (answered -2015 instead of reaching the exchange).
+    refuse_subscribe: bool,
 }
 
 fn engine_config(tweak: impl FnOnce(&mut EngineConfig)) -> EngineConfig {
@@ -97,6 +102,7 @@ fn net(config: EngineConfig) -> Net {
         fate: Box::new(|_| Fate::Deliver),
         held: Vec::new(),
         wire: VecDeque::new(),
+        refuse_subscribe: false,
     };
     n.engine.start(NOW);
     n.engine.handle_ws_open(NOW);
@@ -150,7 +156,14 @@ impl Net {
                     Output::Ws { text } => {
                         moved = true;
                         self.ws_frames += 1;
-                        self.paper.ws_send(self.now, self.conn, &text);
+                        if std::mem::take(&mut self.refuse_subscribe) {
+                            let frame: serde_json::Value = serde_json::from_str(&text).unwrap();
+                            let refusal = serde_json::json!({"id": frame["id"], "status": 401,
+                                "error": {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}});
+                            self.engine.handle_ws_frame(self.now, refusal.to_string().as_bytes());
+                        } else {
+                            self.paper.ws_send(self.now, self.conn, &text);
+                        }
                     }
                     Output::Event(e) => self.events.push(e),
                     Output::Timeout(_) => break,
@@ -465,5 +478,64 @@ fn a_queued_order_is_canceled_without_a_request_and_never_leaves() {
     assert_eq!(dropped + (0..100).filter(|i| n.posts_of(&format!("k-{i}")) == 1).count(), 100);
     assert!(dropped > 0, "some were queued when the switch tripped");
     assert_eq!(n.ledger("USDT").locked, dec!(0));
+    n.assert_ledger_equals_exchange();
+}
+
+#[test]
+fn every_user_data_frame_kind_is_reported_or_counted() {
+    let mut n = net(engine_config(|_| {}));
+    assert!(n.engine.is_subscribed(), "the paper exchange accepted the subscription");
+    assert!(n.events.iter().any(|e| matches!(e, Event::UserStream(UserStreamStatus::Subscribed { .. }))));
+    let before = n.engine.frame_counts();
+    n.events.clear();
+    // Garbage, an event type nobody knows, an answer to nobody.
+    n.engine.handle_ws_frame(n.now, b"\x00not json");
+    n.engine.handle_ws_frame(n.now, br#"{"subscriptionId":0,"event":{"e":"somethingNew","E":1}}"#);
+    n.engine.handle_ws_frame(n.now, br#"{"id":"nobody","status":200,"result":{}}"#);
+    n.pump();
+    let counts = n.engine.frame_counts();
+    assert_eq!(counts.received, before.received + 3);
+    assert_eq!(
+        (counts.undecodable, counts.unknown_events, counts.unsolicited),
+        (before.undecodable + 1, before.unknown_events + 1, before.unsolicited + 1)
+    );
+    let ignored: Vec<&Event> = n.events.iter().filter(|e| matches!(e, Event::FrameIgnored(_))).collect();
+    assert_eq!(ignored.len(), 3, "{ignored:?}");
+    // The subscription ends (another part of the program unsubscribed it on this connection): the
+    // stream is down, and it is asked again, through the gate, after a back-off; once back, a
+    // reconciliation catches what was missed.
+    let frames = n.ws_frames;
+    n.paper.ws_send(n.now, n.conn, r#"{"id":"elsewhere","method":"userDataStream.unsubscribe"}"#);
+    n.pump();
+    assert!(!n.engine.is_subscribed());
+    assert!(n.events.iter().any(|e| matches!(e, Event::UserStream(UserStreamStatus::Terminated { .. }))));
+    assert_eq!(n.ws_frames, frames, "not asked again at once");
+    let reconciles = n.log.iter().filter(|s| s.path == "/api/v3/account").count();
+    for _ in 0..5 {
+        n.wait(1000);
+    }
+    assert_eq!(n.ws_frames, frames + 1, "asked again after the back-off");
+    assert!(n.engine.is_subscribed(), "{:?}", &n.events[n.events.len().saturating_sub(5)..]);
+    assert!(n.log.iter().filter(|s| s.path == "/api/v3/account").count() > reconciles, "reconciled after the gap");
+    // A refused subscription (a reconnect whose key was revoked): reported with the exchange's
+    // error, the stream down, asked again after the back-off.
+    n.refuse_subscribe = true;
+    n.paper.ws_fault(n.now, n.conn, WsFault::Disconnect);
+    n.engine.handle_ws_closed(n.now);
+    n.conn = n.paper.ws_connect(n.now, "/ws-api/v3").unwrap();
+    n.engine.handle_ws_open(n.now);
+    n.pump();
+    assert!(!n.engine.is_subscribed());
+    assert!(
+        n.events
+            .iter()
+            .any(|e| matches!(e, Event::UserStream(UserStreamStatus::Refused(error)) if error.code == Some(-2015)))
+    );
+    assert_eq!(n.engine.frame_counts().refused, 1);
+    assert!(n.events.iter().any(|e| matches!(e, Event::FrameIgnored(FrameIgnored::Unsolicited { status: 200 }))));
+    for _ in 0..10 {
+        n.wait(1000);
+    }
+    assert!(n.engine.is_subscribed(), "subscribed again");
     n.assert_ledger_equals_exchange();
 }

@@ -8,10 +8,10 @@ use crate::clock::TimeSample;
 use crate::limits::Failure;
 use crate::orders::Applied;
 use crate::rest::{ApiError, CancelledEntry, MyTrade, OrderInfo, OrderResponse, ServerTime};
-use crate::ws_api::{UserDataEvent, WsFrame};
+use crate::ws_api::{UserDataEvent, WsFrame, WsResponse};
 
 use super::gate::InFlight;
-use super::{Engine, Event, HttpResult, KillReason, Purpose, RequestId};
+use super::{Engine, Event, FrameIgnored, HttpResult, KillReason, Purpose, RequestId, UserStream, UserStreamStatus};
 
 /// One answer, decoded once.
 #[derive(Debug)]
@@ -179,20 +179,105 @@ impl Engine {
     }
 
     /// A text frame from the user-data connection (WebSocket API, events in their wrapper).
+    /// Every kind of frame has an owner: order events go to the tracker, the subscription's
+    /// answer and `eventStreamTerminated` change the stream's state (a refused or ended
+    /// subscription is asked again through the gate after a back-off, and counts as the stream
+    /// being down), balance events bring a reconciliation forward, and a frame that does not
+    /// decode, an event type this crate does not know and an answer nobody asked for are reported
+    /// and counted ([`Engine::frame_counts`]).
     pub fn handle_ws_frame(&mut self, now: i64, text: &[u8]) {
         self.observe_now(now);
+        self.frames.received = self.frames.received.saturating_add(1);
         match WsFrame::decode(text) {
-            Ok(WsFrame::Event { event: UserDataEvent::ExecutionReport(report), .. }) => {
+            Ok(WsFrame::Event { event, .. }) => self.on_user_event(now, event),
+            Ok(WsFrame::Response(response)) => self.on_ws_response(now, &response),
+            Err(_) => {
+                self.frames.undecodable = self.frames.undecodable.saturating_add(1);
+                self.emit(Event::FrameIgnored(FrameIgnored::Undecodable { len: text.len() }));
+            }
+        }
+        self.pump(now);
+    }
+
+    fn on_user_event(&mut self, now: i64, event: UserDataEvent) {
+        match event {
+            UserDataEvent::ExecutionReport(report) => {
                 let applied = self.orders.on_report(now, &report.report(), report.trade());
                 self.emit_applied(applied);
             }
-            Ok(WsFrame::Event { event: UserDataEvent::ServerShutdown { event_time }, .. }) => {
-                self.emit(Event::ServerShutdown { event_time });
+            UserDataEvent::ServerShutdown { event_time } => self.emit(Event::ServerShutdown { event_time }),
+            UserDataEvent::EventStreamTerminated { event_time } => {
+                self.frames.terminated = self.frames.terminated.saturating_add(1);
+                self.user_stream = UserStream::Down;
+                self.stream_down_since.get_or_insert(now);
+                self.emit(Event::UserStream(UserStreamStatus::Terminated { event_time }));
+                self.resubscribe(now);
             }
-            // Balance events are checked by reconciliation; answers to the subscription and
-            // frames that do not decode change nothing here.
-            _ => {}
+            // Balances move outside the order path (deposits, withdrawals, external locks): the
+            // reconciliation owner compares and corrects them.
+            UserDataEvent::BalanceUpdate { .. } | UserDataEvent::ExternalLockUpdate { .. } => {
+                self.frames.balance_events = self.frames.balance_events.saturating_add(1);
+                self.account_check_pending = true;
+            }
+            // The tracker's own reports carry what these say about its orders.
+            UserDataEvent::OutboundAccountPosition { .. } => {
+                self.frames.balance_events = self.frames.balance_events.saturating_add(1);
+            }
+            UserDataEvent::ListStatus { .. } => self.frames.list_events = self.frames.list_events.saturating_add(1),
+            other => {
+                self.frames.unknown_events = self.frames.unknown_events.saturating_add(1);
+                let name = match &other {
+                    UserDataEvent::Unknown { event_type, .. } => event_type.clone(),
+                    _ => String::from("?"),
+                };
+                self.emit(Event::FrameIgnored(FrameIgnored::UnknownEvent { event_type: name }));
+            }
         }
-        self.pump(now);
+    }
+
+    fn on_ws_response(&mut self, now: i64, response: &WsResponse) {
+        // The WebSocket API shares the IP's limits: its counts raise the limiter's.
+        self.limiter.observe_counts(&response.rate_limits, now);
+        let ours = response.id.is_some() && response.id == self.subscribe_id;
+        if !ours {
+            self.frames.unsolicited = self.frames.unsolicited.saturating_add(1);
+            self.emit(Event::FrameIgnored(FrameIgnored::Unsolicited { status: response.status }));
+            return;
+        }
+        self.subscribe_id = None;
+        match response.api_error() {
+            None => {
+                let subscription_id =
+                    response.result.as_ref().and_then(|r| r.get("subscriptionId")).and_then(serde_json::Value::as_u64);
+                self.user_stream = UserStream::Subscribed;
+                self.emit(Event::UserStream(UserStreamStatus::Subscribed { subscription_id }));
+                // Back after a refusal or a termination: events may have been missed.
+                if self.stream_down_since.take().is_some() && !self.is_starting() {
+                    self.reconcile(now);
+                }
+            }
+            Some(error) => {
+                self.frames.refused = self.frames.refused.saturating_add(1);
+                self.user_stream = UserStream::Down;
+                self.stream_down_since.get_or_insert(now);
+                if error.status == 418 {
+                    let until_ms = error.retry_after_ms.unwrap_or(now);
+                    self.trip(now, KillReason::Banned { until_ms });
+                }
+                self.emit(Event::UserStream(UserStreamStatus::Refused(error)));
+                self.resubscribe(now);
+            }
+        }
+    }
+
+    /// The subscription is asked again, through the gate, after a back-off that doubles per
+    /// failure in a row (1 s up to 60 s).
+    fn resubscribe(&mut self, now: i64) {
+        if !self.ws_open {
+            return;
+        }
+        let shift = self.frames.refused.saturating_add(self.frames.terminated).min(6);
+        let backoff = 1_000_i64.saturating_mul(1 << shift).min(60_000);
+        self.enqueue_at(now.saturating_add(backoff), Purpose::Subscribe);
     }
 }

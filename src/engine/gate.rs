@@ -355,6 +355,8 @@ impl Engine {
                 match self.ws_api.user_data_stream_subscribe_signature(&frame_id, timestamp) {
                     Ok(frame) => {
                         self.gate.last_id = self.gate.last_id.saturating_add(1);
+                        self.subscribe_id = Some(frame_id);
+                        self.user_stream = super::UserStream::Subscribing;
                         self.outputs.push_back(Output::Ws { text: frame.text });
                     }
                     Err(e) => self.not_sent(now, purpose, NotSentReason::WsBuild(e)),

@@ -384,6 +384,83 @@ pub enum Event {
         /// The offset.
         offset_ms: i64,
     },
+    /// The user-data subscription changed: subscribed, refused, or ended by the exchange (a
+    /// refused or ended one is asked again after a back-off; meanwhile the stream counts as
+    /// down).
+    UserStream(UserStreamStatus),
+    /// A user-data frame nothing here can use (counted in [`Engine::frame_counts`]).
+    FrameIgnored(FrameIgnored),
+}
+
+/// The user-data subscription's state, as reported by [`Event::UserStream`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserStreamStatus {
+    /// `userDataStream.subscribe.signature` was accepted.
+    Subscribed {
+        /// The subscription's id, if the answer gave one.
+        subscription_id: Option<u64>,
+    },
+    /// The subscription was refused.
+    Refused(ApiError),
+    /// `eventStreamTerminated`: the exchange ended the subscription.
+    Terminated {
+        /// `E`, the event's time.
+        event_time: i64,
+    },
+}
+
+/// A user-data frame the engine reports instead of using.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameIgnored {
+    /// Neither an answer nor an event.
+    Undecodable {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// An event type this crate does not know.
+    UnknownEvent {
+        /// Its `e`.
+        event_type: String,
+    },
+    /// An answer to no request of the engine's (or an unsolicited status message).
+    Unsolicited {
+        /// Its status.
+        status: u16,
+    },
+}
+
+/// Counts of the user-data frames the engine received, by what became of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameCounts {
+    /// Every frame.
+    pub received: u64,
+    /// Frames that did not decode.
+    pub undecodable: u64,
+    /// Events of a type this crate does not know.
+    pub unknown_events: u64,
+    /// Answers to no request of the engine's.
+    pub unsolicited: u64,
+    /// Subscriptions refused.
+    pub refused: u64,
+    /// `eventStreamTerminated` events.
+    pub terminated: u64,
+    /// `outboundAccountPosition`, `balanceUpdate` and `externalLockUpdate` events.
+    pub balance_events: u64,
+    /// `listStatus` events.
+    pub list_events: u64,
+}
+
+/// Where the user-data subscription is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UserStream {
+    /// No connection, or the subscription refused or ended.
+    Down,
+    /// Asked for, no answer yet.
+    Subscribing,
+    /// Events flow.
+    Subscribed,
 }
 
 /// What the engine wants done.
@@ -454,6 +531,12 @@ pub struct Engine {
     killed: Option<KillReason>,
     /// The user-data connection is open (a subscription may be sent on it).
     ws_open: bool,
+    /// The subscription on it.
+    user_stream: UserStream,
+    /// The id of the subscription request awaiting its answer.
+    subscribe_id: Option<String>,
+    /// What became of the user-data frames.
+    frames: FrameCounts,
     /// The user data stream: `None` while up, `Some(since)` while down.
     stream_down_since: Option<i64>,
     next_reconcile: Option<i64>,
@@ -506,6 +589,9 @@ impl Engine {
             outputs: VecDeque::new(),
             killed: None,
             ws_open: false,
+            user_stream: UserStream::Down,
+            subscribe_id: None,
+            frames: FrameCounts::default(),
             stream_down_since: None,
             next_reconcile: None,
             startup: Startup::Ready,
@@ -547,6 +633,18 @@ impl Engine {
     #[must_use]
     pub fn limiter(&self) -> &RateLimiter {
         &self.limiter
+    }
+
+    /// What became of the user-data frames received so far.
+    #[must_use]
+    pub fn frame_counts(&self) -> FrameCounts {
+        self.frames
+    }
+
+    /// Whether the user-data subscription is confirmed (events flow).
+    #[must_use]
+    pub fn is_subscribed(&self) -> bool {
+        self.user_stream == UserStream::Subscribed
     }
 
     /// How many requests wait for the gate (orders included).
@@ -671,6 +769,8 @@ impl Engine {
     pub fn handle_ws_closed(&mut self, now: i64) {
         self.observe_now(now);
         self.ws_open = false;
+        self.user_stream = UserStream::Down;
+        self.subscribe_id = None;
         self.gate.remove(&Purpose::Subscribe);
         self.stream_down_since.get_or_insert(now);
     }

@@ -630,13 +630,25 @@ impl PaperExchange {
                     Err(reply) => reply,
                 }
             }
-            "userDataStream.unsubscribe" => match self.ws.conns.get_mut(&conn).map(|c| &mut c.kind) {
-                Some(Kind::Api { user_sub, .. }) if user_sub.is_some() => {
-                    *user_sub = None;
-                    Reply::ok("{}".to_owned())
+            "userDataStream.unsubscribe" => {
+                let Some(c) = self.ws.conns.get_mut(&conn) else {
+                    return Reply::error(400, -2036, "User Data Stream subscription not active.");
+                };
+                match &mut c.kind {
+                    Kind::Api { user_sub, .. } if user_sub.is_some() => {
+                        // Binance ends the subscription with `eventStreamTerminated`.
+                        let ended = user_sub.take().unwrap_or(0);
+                        let event = Obj::new().str("e", "eventStreamTerminated").int("E", now).finish();
+                        let frame = Obj::new()
+                            .int("subscriptionId", i64::try_from(ended).unwrap_or(0))
+                            .raw("event", &event)
+                            .finish();
+                        c.push(WsOut::Text(frame));
+                        Reply::ok("{}".to_owned())
+                    }
+                    _ => Reply::error(400, -2036, "User Data Stream subscription not active."),
                 }
-                _ => Reply::error(400, -2036, "User Data Stream subscription not active."),
-            },
+            }
             _ => Reply::error(400, -1020, "This operation is not supported."),
         }
     }
