@@ -41,6 +41,8 @@
 //!                 engine.handle_http_response(now, id, result);
 //!             }
 //!             Output::Ws { text } => exchange.ws_send(now, user_data, &text),
+//!             // Open (or replace, or close) the user-data connection: opened above already.
+//!             Output::WsConnect | Output::WsClose(_) => {}
 //!             Output::Event(Event::Order(update)) => println!("{} is {}", update.client_order_id, update.state),
 //!             Output::Event(_) => {}
 //!             Output::Timeout(at) => break at,
@@ -92,6 +94,7 @@ pub mod book;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod clock;
+pub mod conn;
 mod decode;
 pub mod engine;
 mod fast_hash;

@@ -91,6 +91,8 @@ impl World {
                         self.paper.ws_send(self.now, self.conn, &text);
                     }
                     Output::Event(e) => self.events.push(e),
+                    // The harness opens and closes the user-data connection itself.
+                    Output::WsConnect | Output::WsClose(_) => {}
                     Output::Timeout(_) => break,
                 }
             }

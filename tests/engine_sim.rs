@@ -185,6 +185,9 @@ impl Sim {
                         eprintln!("+{} event {e:?}", self.now - START);
                     }
                 }
+                // The engine's policy asks for a connection (at start, after a back-off).
+                Output::WsConnect => self.connect(),
+                Output::WsClose(_) => {}
                 Output::Timeout(_) => break,
             }
         }
@@ -277,6 +280,9 @@ impl Sim {
             self.conn = self.paper.ws_connect(self.now, "/ws-api/v3").ok();
             if self.conn.is_some() {
                 self.engine.handle_ws_open(self.now);
+            } else {
+                // Refused (during a ban): the engine backs off and asks again.
+                self.engine.handle_ws_connect_failed(self.now);
             }
         }
     }

@@ -166,6 +166,8 @@ impl Net {
                         }
                     }
                     Output::Event(e) => self.events.push(e),
+                    // The harness opens and closes the user-data connection itself.
+                    Output::WsConnect | Output::WsClose(_) => {}
                     Output::Timeout(_) => break,
                 }
             }

@@ -9,17 +9,16 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::{ClientConfig, ClientError, ClientEvent, ClientStats, Command, OnShutdown, ShutdownReport};
 use crate::clock::Clock;
+use crate::conn::CloseReason;
 use crate::engine::{Engine, Event, HttpResult, KillReason, Output, RequestId};
 use crate::rules::ExchangeInfo;
 use crate::transport::{HttpTransport, TransportError, WsConnection, WsMessage, WsTransport};
 
 type HttpDone = (RequestId, Result<http::Response<bytes::Bytes>, TransportError>);
 
-/// The open user-data connection.
+/// An open user-data connection.
 struct Live {
     conn: WsConnection,
-    opened_at: i64,
-    last_frame: i64,
 }
 
 /// What woke the driver.
@@ -37,10 +36,9 @@ struct Stopping {
     canceled_symbols: Vec<String>,
 }
 
-/// The client's settings without the engine's (which the engine owns).
+/// The client's settings without the engine's (which the engine owns, the user-data connection's
+/// policy included).
 struct Settings {
-    max_connection_age: Duration,
-    idle_timeout: Duration,
     on_shutdown: OnShutdown,
     start_timeout: Duration,
     shutdown_timeout: Duration,
@@ -56,32 +54,36 @@ pub(super) struct Driver {
     clock: Arc<dyn Clock>,
     events: broadcast::Sender<ClientEvent>,
     live: Option<Live>,
+    /// The connection a new one replaced, until the engine says to close it.
+    retiring: Option<Live>,
     connecting: Option<JoinHandle<Result<WsConnection, TransportError>>>,
-    reconnect_at: Option<i64>,
-    retry: super::Retry,
     opened: u64,
     in_flight: JoinSet<HttpDone>,
     next_timeout: i64,
-    /// `serverShutdown` or the age limit: replace the connection now.
-    renew: bool,
     stats: ClientStats,
     stopping: Option<Stopping>,
 }
 
 /// Far enough to mean "no deadline" without overflowing a `Duration`.
 const IDLE_WAKE_MS: i64 = 3_600_000;
+/// A connect that takes longer fails (and the engine's policy backs off).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl Driver {
     pub(super) fn new(
-        config: ClientConfig,
+        mut config: ClientConfig,
         http: Arc<dyn HttpTransport>,
         ws: Arc<dyn WsTransport>,
         clock: Arc<dyn Clock>,
         events: broadcast::Sender<ClientEvent>,
     ) -> Self {
+        // The connection policy is the engine's (sans-IO timers); the driver only performs it.
+        config.engine.connection = crate::conn::ConnectionConfig {
+            backoff: config.reconnect,
+            idle_timeout_ms: Some(ms(config.idle_timeout)),
+            max_age_ms: Some(ms(config.max_connection_age)),
+        };
         let settings = Settings {
-            max_connection_age: config.max_connection_age,
-            idle_timeout: config.idle_timeout,
             on_shutdown: config.on_shutdown,
             start_timeout: config.start_timeout,
             shutdown_timeout: config.shutdown_timeout,
@@ -89,7 +91,7 @@ impl Driver {
             request_timeout: Duration::from_millis(u64::try_from(config.engine.request_timeout_ms).unwrap_or(12_000)),
         };
         let engine = Engine::new(config.engine, ExchangeInfo::default());
-        let (config, retry) = (settings, super::Retry::new(config.reconnect));
+        let config = settings;
         Self {
             engine,
             config,
@@ -98,13 +100,11 @@ impl Driver {
             clock,
             events,
             live: None,
+            retiring: None,
             connecting: None,
-            reconnect_at: None,
-            retry,
             opened: 0,
             in_flight: JoinSet::new(),
             next_timeout: i64::MAX,
-            renew: false,
             stats: ClientStats::default(),
             stopping: None,
         }
@@ -124,20 +124,18 @@ impl Driver {
     }
 
     fn start_connect(&mut self) {
-        if self.connecting.is_some() {
+        if self.connecting.is_some() || self.stopping.is_some() {
             return;
         }
         let url = self.config.ws_url.clone();
         tracing::debug!(%url, "connecting the user-data stream");
-        self.connecting = Some(tokio::spawn(self.ws.connect(&url)));
-        self.reconnect_at = None;
-    }
-
-    fn schedule_reconnect(&mut self, now: i64) {
-        let delay = self.retry.next_delay();
-        let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
-        self.reconnect_at = Some(now.saturating_add(delay_ms));
-        tracing::info!(delay_ms, attempt = self.retry.attempt, "user-data stream reconnect scheduled");
+        let connect = self.ws.connect(&url);
+        self.connecting = Some(tokio::spawn(async move {
+            match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+                Ok(result) => result,
+                Err(_) => Err(TransportError::NotSent("connect timed out".to_owned())),
+            }
+        }));
     }
 
     fn disconnected(&mut self, now: i64, reason: String) {
@@ -145,24 +143,20 @@ impl Driver {
             return;
         }
         tracing::warn!(%reason, "user-data stream lost");
+        // The engine's policy asks for the next connection after its back-off.
         self.engine.handle_ws_closed(now);
         self.publish(ClientEvent::Disconnected { reason });
-        if self.stopping.is_none() {
-            self.schedule_reconnect(now);
-        }
     }
 
     async fn on_connected(&mut self, now: i64, result: Result<WsConnection, TransportError>) {
         match result {
             Ok(conn) => {
-                if let Some(mut old) = self.live.take() {
-                    // Make before break: the new connection is up, the old one goes.
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(1), old.conn.sink.send(WsMessage::Close(None))).await;
+                // Make before break: the old connection (if any) is closed when the engine says.
+                if let Some(old) = self.live.replace(Live { conn })
+                    && let Some(mut older) = self.retiring.replace(old)
+                {
+                    let _ = older.conn.sink.send(WsMessage::Close(None)).await;
                 }
-                self.live = Some(Live { conn, opened_at: now, last_frame: now });
-                self.retry.reset();
-                self.renew = false;
                 if self.opened > 0 {
                     self.stats.reconnects = self.stats.reconnects.saturating_add(1);
                 }
@@ -175,10 +169,7 @@ impl Driver {
             Err(e) => {
                 tracing::warn!(error = %e, "user-data stream connect failed");
                 self.stats.transport_failures = self.stats.transport_failures.saturating_add(1);
-                if self.live.is_none() {
-                    self.engine.handle_ws_closed(now);
-                }
-                self.schedule_reconnect(now);
+                self.engine.handle_ws_connect_failed(now);
             }
         }
     }
@@ -204,11 +195,26 @@ impl Driver {
                         self.disconnected(now, format!("write failed: {e}"));
                     }
                 }
+                Output::WsConnect => self.start_connect(),
+                Output::WsClose(reason) => {
+                    let closing = match reason {
+                        CloseReason::Replaced => self.retiring.take(),
+                        CloseReason::Idle => self.live.take(),
+                    };
+                    if let Some(mut closing) = closing {
+                        let close = closing.conn.sink.send(WsMessage::Close(None));
+                        let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
+                    }
+                    if reason == CloseReason::Idle {
+                        let reason = "no frame within the idle timeout".to_owned();
+                        tracing::warn!(%reason, "user-data stream lost");
+                        self.publish(ClientEvent::Disconnected { reason });
+                    }
+                }
                 Output::Event(event) => {
                     match &event {
                         Event::ServerShutdown { .. } => {
-                            tracing::info!("serverShutdown: opening a new user-data connection");
-                            self.renew = true;
+                            tracing::info!("serverShutdown: the engine renews the user-data connection");
                         }
                         Event::KillSwitch(reason) => tracing::error!(?reason, "kill switch tripped"),
                         Event::BalanceMismatch(d) => tracing::warn!(differences = d.len(), "balance mismatch"),
@@ -226,13 +232,6 @@ impl Driver {
 
     fn wake_at(&self, now: i64) -> i64 {
         let mut at = self.next_timeout.min(now.saturating_add(IDLE_WAKE_MS));
-        if let Some(r) = self.reconnect_at {
-            at = at.min(r);
-        }
-        if let Some(live) = &self.live {
-            at = at.min(live.opened_at.saturating_add(ms(self.config.max_connection_age)));
-            at = at.min(live.last_frame.saturating_add(ms(self.config.idle_timeout)));
-        }
         if let Some(s) = &self.stopping {
             at = at.min(s.deadline);
         }
@@ -243,32 +242,18 @@ impl Driver {
         if now >= self.next_timeout {
             self.engine.handle_timeout(now);
         }
-        if let Some(live) = &self.live {
-            if now.saturating_sub(live.last_frame) >= ms(self.config.idle_timeout) {
-                self.disconnected(now, "no frame within the idle timeout".to_owned());
-                // A dead connection is replaced at once, not after a back-off.
-                self.reconnect_at = Some(now);
-            } else if now.saturating_sub(live.opened_at) >= ms(self.config.max_connection_age) {
-                self.renew = true;
-            }
-        }
     }
 
     fn on_frame(&mut self, now: i64, frame: Option<Result<WsMessage, TransportError>>) {
         match frame {
-            Some(Ok(message)) => {
-                if let Some(live) = self.live.as_mut() {
-                    live.last_frame = now;
+            Some(Ok(message)) => match message {
+                WsMessage::Text(text) => {
+                    self.stats.frames = self.stats.frames.saturating_add(1);
+                    self.engine.handle_ws_frame(now, &text);
                 }
-                match message {
-                    WsMessage::Text(text) => {
-                        self.stats.frames = self.stats.frames.saturating_add(1);
-                        self.engine.handle_ws_frame(now, &text);
-                    }
-                    WsMessage::Close(frame) => self.disconnected(now, format!("closed by the server: {frame:?}")),
-                    WsMessage::Ping(_) | WsMessage::Pong(_) => {}
-                }
-            }
+                WsMessage::Close(frame) => self.disconnected(now, format!("closed by the server: {frame:?}")),
+                WsMessage::Ping(_) | WsMessage::Pong(_) => self.engine.handle_ws_ping(now),
+            },
             Some(Err(e)) => self.disconnected(now, e.to_string()),
             None => self.disconnected(now, "connection ended".to_owned()),
         }
@@ -354,6 +339,7 @@ impl Driver {
             }
         }
         tracing::info!(?canceled_symbols, "shutting down");
+        self.engine.stop_connecting();
         let deadline = now.saturating_add(ms(self.config.shutdown_timeout));
         self.stopping = Some(Stopping { deadline, reply, canceled_symbols });
     }
@@ -371,8 +357,8 @@ impl Driver {
 
     async fn finish(&mut self) {
         let left_open = self.open_orders();
-        if let Some(mut live) = self.live.take() {
-            let close = live.conn.sink.send(WsMessage::Close(Some((1000, "client shutting down".to_owned()))));
+        for mut open in [self.live.take(), self.retiring.take()].into_iter().flatten() {
+            let close = open.conn.sink.send(WsMessage::Close(Some((1000, "client shutting down".to_owned()))));
             let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
         }
         if let Some(connecting) = self.connecting.take() {
@@ -395,21 +381,11 @@ impl Driver {
         let mut started = Some(started);
         let start_deadline = self.now().saturating_add(ms(self.config.start_timeout));
         let now = self.now();
+        // Start-up and the first user-data connection (Output::WsConnect).
         self.engine.start(now);
-        self.start_connect();
         loop {
             self.drain().await;
             let now = self.now();
-            if self.renew && self.connecting.is_none() && self.stopping.is_none() {
-                self.start_connect();
-            }
-            if self.live.is_none()
-                && self.connecting.is_none()
-                && self.stopping.is_none()
-                && self.reconnect_at.is_some_and(|at| at <= now)
-            {
-                self.start_connect();
-            }
             if let Some(reply) = started.take_if(|_| !self.engine.is_starting() && self.live.is_some()) {
                 let _ = reply.send(Ok(()));
             } else if started.is_some() && now >= start_deadline {

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::Backoff;
 use crate::clock::Clock;
+use crate::conn::{CloseReason, ConnAction, Connection, ConnectionConfig};
 use crate::stream::{MarketEvent, Message, SanitizeConfig, StreamDecoder, StreamError, StreamStats};
 use crate::transport::{TransportError, WsConnection, WsMessage, WsTransport};
 
@@ -139,65 +140,35 @@ impl MarketStream {
     }
 }
 
-async fn connect_timed(ws: &Arc<dyn WsTransport>, url: &str) -> Result<WsConnection, TransportError> {
-    match tokio::time::timeout(Duration::from_secs(15), ws.connect(url)).await {
+async fn connect_timed(ws: Arc<dyn WsTransport>, url: String) -> Result<WsConnection, TransportError> {
+    match tokio::time::timeout(Duration::from_secs(15), ws.connect(&url)).await {
         Ok(result) => result,
         Err(_) => Err(TransportError::NotSent("connect timed out".to_owned())),
     }
 }
 
-/// Reads one connection until it ends or must be replaced. `Ok(true)`: replace it now (age,
-/// `serverShutdown`); `Ok(false)`: it ended; `Err`: the reader is gone.
-async fn read(
-    conn: &mut WsConnection,
-    config: &MarketConfig,
-    clock: &Arc<dyn Clock>,
-    decoder: &mut StreamDecoder,
-    sender: &mpsc::Sender<MarketItem>,
-    stats: &tokio::sync::watch::Sender<MarketStats>,
-) -> Result<(bool, String), ()> {
-    let opened = tokio::time::Instant::now();
-    let mut unpublished = 0u32;
-    loop {
-        let age_left = config.max_connection_age.saturating_sub(opened.elapsed());
-        if age_left.is_zero() {
-            return Ok((true, "connection age limit".to_owned()));
-        }
-        let next = tokio::time::timeout(config.idle_timeout.min(age_left), conn.stream.next()).await;
-        let message = match next {
-            Err(_) if opened.elapsed() >= config.max_connection_age => {
-                return Ok((true, "connection age limit".to_owned()));
-            }
-            Err(_) => return Ok((false, "no frame within the idle timeout".to_owned())),
-            Ok(None) => return Ok((false, "connection ended".to_owned())),
-            Ok(Some(Err(e))) => return Ok((false, e.to_string())),
-            Ok(Some(Ok(message))) => message,
-        };
-        let text = match message {
-            WsMessage::Text(text) => text,
-            WsMessage::Close(frame) => return Ok((false, format!("closed by the server: {frame:?}"))),
-            WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
-        };
-        let item = match decoder.decode(clock.now_millis(), &text) {
-            Ok(message) => {
-                let shutdown = matches!(message.event, MarketEvent::ServerShutdown { .. });
-                if shutdown {
-                    return Ok((true, "serverShutdown".to_owned()));
-                }
-                MarketItem::Message(message)
-            }
-            Err(e) => MarketItem::Rejected(e),
-        };
-        // Not on every frame: a refused one, then every 256th (and at the end of a connection).
-        unpublished += 1;
-        if matches!(item, MarketItem::Rejected(_)) || unpublished >= 256 {
-            unpublished = 0;
-            stats.send_modify(|s| s.decoder = decoder.stats().clone());
-        }
-        sender.send(item).await.map_err(|_| ())?;
+type Connecting = std::pin::Pin<Box<dyn std::future::Future<Output = Result<WsConnection, TransportError>> + Send>>;
+
+async fn next_frame(live: &mut Option<WsConnection>) -> Option<Result<WsMessage, TransportError>> {
+    match live {
+        Some(conn) => conn.stream.next().await,
+        None => std::future::pending().await,
     }
 }
 
+async fn connected(connecting: &mut Option<Connecting>) -> Result<WsConnection, TransportError> {
+    match connecting {
+        Some(fut) => fut.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn close(mut conn: WsConnection) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), conn.sink.send(WsMessage::Close(None))).await;
+}
+
+/// The connection's life is the core's [`Connection`] policy (back-off, idle, renewal by age
+/// and on `serverShutdown`, make before break); this task performs what it asks and decodes.
 async fn run(
     ws: Arc<dyn WsTransport>,
     url: String,
@@ -207,50 +178,122 @@ async fn run(
     stats: tokio::sync::watch::Sender<MarketStats>,
 ) {
     let mut decoder = StreamDecoder::new(config.sanitize);
-    let (mut retry, mut opened) = (super::Retry::new(config.reconnect), 0u64);
-    let mut live: Option<WsConnection> = None;
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let mut policy = Connection::new(ConnectionConfig {
+        backoff: config.reconnect,
+        idle_timeout_ms: Some(ms(config.idle_timeout)),
+        max_age_ms: Some(ms(config.max_connection_age)),
+    });
+    policy.open();
+    let (mut live, mut retiring): (Option<WsConnection>, Option<WsConnection>) = (None, None);
+    let mut connecting: Option<Connecting> = None;
+    let (mut opened, mut unpublished) = (0u64, 0u32);
     loop {
-        let mut conn = match live.take() {
-            Some(conn) => conn,
-            None => match connect_timed(&ws, &url).await {
-                Ok(conn) => conn,
-                Err(e) => {
-                    if sender.send(MarketItem::Disconnected { reason: e.to_string() }).await.is_err() {
+        while let Some(action) = policy.poll_action() {
+            match action {
+                ConnAction::Connect => {
+                    if connecting.is_none() {
+                        connecting = Some(Box::pin(connect_timed(Arc::clone(&ws), url.clone())));
+                    }
+                }
+                ConnAction::Close(CloseReason::Replaced) => {
+                    if let Some(old) = retiring.take() {
+                        close(old).await;
+                        tracing::info!(%url, "market stream connection replaced");
+                    }
+                }
+                ConnAction::Close(CloseReason::Idle) => {
+                    if let Some(dead) = live.take() {
+                        close(dead).await;
+                    }
+                    stats.send_modify(|s| s.decoder = decoder.stats().clone());
+                    let reason = "no frame within the idle timeout".to_owned();
+                    tracing::warn!(%reason, "market stream connection lost");
+                    if sender.send(MarketItem::Disconnected { reason }).await.is_err() {
                         return;
                     }
-                    tokio::time::sleep(retry.next_delay()).await;
-                    continue;
                 }
-            },
-        };
-        retry.reset();
-        if opened > 0 {
-            stats.send_modify(|s| s.reconnects = s.reconnects.saturating_add(1));
-        }
-        tracing::info!(%url, reconnects = opened, "market stream open");
-        if sender.send(MarketItem::Connected { reconnects: opened }).await.is_err() {
-            return;
-        }
-        opened = opened.saturating_add(1);
-        let read = read(&mut conn, &config, &clock, &mut decoder, &sender, &stats).await;
-        stats.send_modify(|s| s.decoder = decoder.stats().clone());
-        let Ok((renew, reason)) = read else {
-            let _ = conn.sink.send(WsMessage::Close(None)).await;
-            return;
-        };
-        if renew {
-            // Make before break: the new connection opens before the old one closes.
-            if let Ok(next) = connect_timed(&ws, &url).await {
-                live = Some(next);
             }
         }
-        let _ = tokio::time::timeout(Duration::from_secs(1), conn.sink.send(WsMessage::Close(None))).await;
-        tracing::warn!(%reason, "market stream connection replaced");
-        if sender.send(MarketItem::Disconnected { reason }).await.is_err() {
-            return;
+        let now = clock.now_millis();
+        let wait = policy.next_timeout().map_or(3_600_000, |at| at.saturating_sub(now).max(0));
+        let sleep = tokio::time::sleep(Duration::from_millis(u64::try_from(wait).unwrap_or(0)));
+        tokio::select! {
+            result = connected(&mut connecting) => {
+                connecting = None;
+                let now = clock.now_millis();
+                match result {
+                    Ok(conn) => {
+                        if let Some(old) = live.replace(conn)
+                            && let Some(older) = retiring.replace(old)
+                        {
+                            close(older).await;
+                        }
+                        policy.handle_connected(now);
+                        if opened > 0 {
+                            stats.send_modify(|s| s.reconnects = s.reconnects.saturating_add(1));
+                        }
+                        tracing::info!(%url, reconnects = opened, "market stream open");
+                        if sender.send(MarketItem::Connected { reconnects: opened }).await.is_err() {
+                            break;
+                        }
+                        opened = opened.saturating_add(1);
+                    }
+                    Err(e) => {
+                        policy.handle_connect_failed(now);
+                        if live.is_none() && sender.send(MarketItem::Disconnected { reason: e.to_string() }).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            frame = next_frame(&mut live) => {
+                let now = clock.now_millis();
+                let reason = match frame {
+                    Some(Ok(WsMessage::Text(text))) => {
+                        policy.handle_frame(now);
+                        let item = match decoder.decode(now, &text) {
+                            Ok(message) if matches!(message.event, MarketEvent::ServerShutdown { .. }) => {
+                                policy.handle_server_shutdown();
+                                continue;
+                            }
+                            Ok(message) => MarketItem::Message(message),
+                            Err(e) => MarketItem::Rejected(e),
+                        };
+                        // Not on every frame: a refused one, then every 256th (and when a
+                        // connection ends).
+                        unpublished += 1;
+                        if matches!(item, MarketItem::Rejected(_)) || unpublished >= 256 {
+                            unpublished = 0;
+                            stats.send_modify(|s| s.decoder = decoder.stats().clone());
+                        }
+                        if sender.send(item).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {
+                        policy.handle_frame(now);
+                        continue;
+                    }
+                    Some(Ok(WsMessage::Close(frame))) => format!("closed by the server: {frame:?}"),
+                    Some(Err(e)) => e.to_string(),
+                    None => "connection ended".to_owned(),
+                };
+                live = None;
+                policy.handle_closed(now);
+                stats.send_modify(|s| s.decoder = decoder.stats().clone());
+                tracing::warn!(%reason, "market stream connection lost");
+                if sender.send(MarketItem::Disconnected { reason }).await.is_err() {
+                    break;
+                }
+            }
+            () = sleep => policy.handle_timeout(clock.now_millis()),
         }
-        if live.is_none() && !renew {
-            tokio::time::sleep(retry.next_delay()).await;
-        }
+    }
+    // The reader is gone: close what is open.
+    stats.send_modify(|s| s.decoder = decoder.stats().clone());
+    for conn in [live, retiring].into_iter().flatten() {
+        close(conn).await;
     }
 }

@@ -64,62 +64,7 @@ use crate::model::ClientOrderId;
 use crate::orders::{OrderView, OrdersError};
 use crate::transport::{HttpTransport, TransportError, WsTransport};
 
-/// Capped exponential back-off with jitter: the `n`-th retry waits a random time in
-/// `[d/2, d]` where `d = min(max, initial · 2ⁿ)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// The first delay.
-    pub initial: Duration,
-    /// The cap.
-    pub max: Duration,
-    /// Seed of the jitter (runs replay exactly with the same seed).
-    pub seed: u64,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self { initial: Duration::from_millis(250), max: Duration::from_secs(30), seed: 0x5eed }
-    }
-}
-
-impl Backoff {
-    /// The delay before retry number `attempt` (0-based), with `random` the jitter source.
-    #[must_use]
-    pub fn delay(&self, attempt: u32, random: u64) -> Duration {
-        let initial = u64::try_from(self.initial.as_millis()).unwrap_or(u64::MAX);
-        let max = u64::try_from(self.max.as_millis()).unwrap_or(u64::MAX);
-        let full = initial.saturating_mul(1u64 << attempt.min(32)).min(max);
-        let half = full / 2;
-        let jitter = if full > half { random % (full - half + 1) } else { 0 };
-        Duration::from_millis(half + jitter)
-    }
-}
-
-/// One connection's way through its back-off: the attempt number and the jitter source.
-#[derive(Debug, Clone)]
-struct Retry {
-    backoff: Backoff,
-    attempt: u32,
-    jitter: u64,
-}
-
-impl Retry {
-    fn new(backoff: Backoff) -> Self {
-        Self { backoff, attempt: 0, jitter: backoff.seed }
-    }
-
-    /// The wait before the next attempt (each call is one more attempt).
-    fn next_delay(&mut self) -> Duration {
-        let delay = self.backoff.delay(self.attempt, crate::model::splitmix64(&mut self.jitter));
-        self.attempt = self.attempt.saturating_add(1);
-        delay
-    }
-
-    /// A connection succeeded: the next failure starts from the first delay.
-    fn reset(&mut self) {
-        self.attempt = 0;
-    }
-}
+pub use crate::conn::Backoff;
 
 /// What [`Client::shutdown`] does with the orders still open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

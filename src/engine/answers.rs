@@ -187,6 +187,7 @@ impl Engine {
     /// and counted ([`Engine::frame_counts`]).
     pub fn handle_ws_frame(&mut self, now: i64, text: &[u8]) {
         self.observe_now(now);
+        self.user_conn.handle_frame(now);
         self.frames.received = self.frames.received.saturating_add(1);
         match WsFrame::decode(text) {
             Ok(WsFrame::Event { event, .. }) => self.on_user_event(now, event),
@@ -205,7 +206,11 @@ impl Engine {
                 let applied = self.orders.on_report(now, &report.report(), report.trade());
                 self.emit_applied(applied);
             }
-            UserDataEvent::ServerShutdown { event_time } => self.emit(Event::ServerShutdown { event_time }),
+            UserDataEvent::ServerShutdown { event_time } => {
+                // Renewed make-before-break: a new connection is asked for now.
+                self.user_conn.handle_server_shutdown();
+                self.emit(Event::ServerShutdown { event_time });
+            }
             UserDataEvent::EventStreamTerminated { event_time } => {
                 self.frames.terminated = self.frames.terminated.saturating_add(1);
                 self.user_stream = UserStream::Down;

@@ -189,6 +189,7 @@ impl Engine {
     /// Lets out what may leave now: first what the tracker and supervision ask for is queued,
     /// then cancels, other requests and orders pass the limiter in that order.
     pub(super) fn pump(&mut self, now: i64) {
+        self.connection_actions(now);
         if self.time.needs_resync(now) {
             self.enqueue(now, Purpose::Time);
         }

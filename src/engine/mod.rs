@@ -78,6 +78,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 
 use crate::clock::{RecvWindow, TimeSync, TimeSyncConfig};
+use crate::conn::{CloseReason, ConnAction, Connection, ConnectionConfig};
 use crate::ledger::{AssetId, Difference, Ledger, LedgerView};
 use crate::limits::{LimiterConfig, RateLimiter, RetryPolicy};
 use crate::model::{ClientOrderId, ClientOrderIdGenerator, OrderRequest};
@@ -129,6 +130,9 @@ pub struct EngineConfig {
     /// Spaces the retries of start-up's reads (exponential back-off with seeded jitter, within a
     /// retry budget).
     pub retry: RetryPolicy,
+    /// The user-data connection's policy: back-off, idle detection, renewal (the engine asks
+    /// for connections with [`Output::WsConnect`] and closes them with [`Output::WsClose`]).
+    pub connection: ConnectionConfig,
 }
 
 impl EngineConfig {
@@ -149,6 +153,7 @@ impl EngineConfig {
             mismatch_tolerance: None,
             loss_limit: None,
             retry: RetryPolicy::new(u32::MAX, 500, 30_000, 0x5EED),
+            connection: ConnectionConfig::default(),
         }
     }
 }
@@ -477,6 +482,13 @@ pub enum Output {
         /// The frame (it carries the API key: its `Debug` shows it redacted).
         text: String,
     },
+    /// Open a user-data connection (to `env.ws_api_url()`); report it with
+    /// [`Engine::handle_ws_open`] or [`Engine::handle_ws_connect_failed`]. While one is live this
+    /// is its replacement (make before break).
+    WsConnect,
+    /// Close a user-data connection: the one just replaced ([`CloseReason::Replaced`]) or the
+    /// live one, taken for dead ([`CloseReason::Idle`]; the engine already counts it closed).
+    WsClose(CloseReason),
     /// Tell the user.
     Event(Event),
     /// Nothing more to do now: call [`Engine::handle_timeout`] at this instant (local ms), or
@@ -490,6 +502,8 @@ impl fmt::Debug for Output {
             // http's sensitive header values (the API key) print as `Sensitive`.
             Self::Http { id, request } => f.debug_struct("Http").field("id", id).field("request", request).finish(),
             Self::Ws { text } => f.debug_struct("Ws").field("text", &crate::ws_api::redacted(text)).finish(),
+            Self::WsConnect => f.write_str("WsConnect"),
+            Self::WsClose(reason) => f.debug_tuple("WsClose").field(reason).finish(),
             Self::Event(e) => f.debug_tuple("Event").field(e).finish(),
             Self::Timeout(at) => f.debug_tuple("Timeout").field(at).finish(),
         }
@@ -531,6 +545,8 @@ pub struct Engine {
     killed: Option<KillReason>,
     /// The user-data connection is open (a subscription may be sent on it).
     ws_open: bool,
+    /// When to open, renew and give up on the user-data connection.
+    user_conn: Connection,
     /// The subscription on it.
     user_stream: UserStream,
     /// The id of the subscription request awaiting its answer.
@@ -589,6 +605,7 @@ impl Engine {
             outputs: VecDeque::new(),
             killed: None,
             ws_open: false,
+            user_conn: Connection::new(config.connection),
             user_stream: UserStream::Down,
             subscribe_id: None,
             frames: FrameCounts::default(),
@@ -754,6 +771,7 @@ impl Engine {
     /// have been missed while it was down (start-up loads everything anyway).
     pub fn handle_ws_open(&mut self, now: i64) {
         self.observe_now(now);
+        self.user_conn.handle_connected(now);
         self.ws_open = true;
         self.stream_down_since = None;
         self.enqueue(now, Purpose::Subscribe);
@@ -768,11 +786,61 @@ impl Engine {
     /// switch trips if it stays down longer than `max_user_stream_gap_ms`).
     pub fn handle_ws_closed(&mut self, now: i64) {
         self.observe_now(now);
+        self.user_conn.handle_closed(now);
+        self.stream_closed(now);
+        self.pump(now);
+    }
+
+    /// A user-data connection asked for with [`Output::WsConnect`] could not be opened: another
+    /// attempt follows after the back-off.
+    pub fn handle_ws_connect_failed(&mut self, now: i64) {
+        self.observe_now(now);
+        self.user_conn.handle_connect_failed(now);
+        if !self.ws_open {
+            self.stream_down_since.get_or_insert(now);
+        }
+        self.pump(now);
+    }
+
+    /// A ping or pong on the user-data connection: it is alive.
+    pub fn handle_ws_ping(&mut self, now: i64) {
+        self.observe_now(now);
+        self.user_conn.handle_frame(now);
+    }
+
+    /// No more user-data connections are wanted (shutting down): none is opened again.
+    pub fn stop_connecting(&mut self) {
+        self.user_conn.stop();
+    }
+
+    /// The user-data connection's policy counters (opened, failed, lost, idle, renewed).
+    #[must_use]
+    pub fn connection_stats(&self) -> crate::conn::ConnStats {
+        self.user_conn.stats()
+    }
+
+    /// The stream is down: no subscription, events may be missed.
+    fn stream_closed(&mut self, now: i64) {
         self.ws_open = false;
         self.user_stream = UserStream::Down;
         self.subscribe_id = None;
         self.gate.remove(&Purpose::Subscribe);
         self.stream_down_since.get_or_insert(now);
+    }
+
+    /// What the connection policy asks for becomes outputs.
+    fn connection_actions(&mut self, now: i64) {
+        while let Some(action) = self.user_conn.poll_action() {
+            match action {
+                ConnAction::Connect => self.outputs.push_back(Output::WsConnect),
+                ConnAction::Close(reason) => {
+                    if reason == CloseReason::Idle {
+                        self.stream_closed(now);
+                    }
+                    self.outputs.push_back(Output::WsClose(reason));
+                }
+            }
+        }
     }
 
     /// Time has passed: requests past their deadline become unanswered, orders whose outcome is
@@ -783,6 +851,7 @@ impl Engine {
         for id in self.gate.expired(now) {
             self.handle_http_response(now, id, HttpResult::Unanswered);
         }
+        self.user_conn.handle_timeout(now);
         self.supervise(now);
         self.pump(now);
     }
@@ -800,6 +869,9 @@ impl Engine {
 
     fn next_timeout(&self) -> i64 {
         let mut next = self.gate.next_timeout(self.now);
+        if let Some(t) = self.user_conn.next_timeout() {
+            next = next.min(t);
+        }
         if let Some(t) = self.orders.next_timeout() {
             next = next.min(t);
         }

@@ -41,6 +41,8 @@ impl Engine {
     pub fn start(&mut self, now: i64) {
         self.observe_now(now);
         self.startup = Startup::Loading { rules: false, balances: false, attempt: 0 };
+        // The user-data connection is asked for (Output::WsConnect) alongside.
+        self.user_conn.open();
         self.enqueue(now, Purpose::Time);
         self.enqueue(now, Purpose::ExchangeInfo);
         self.enqueue(now, Purpose::Snapshot);
