@@ -13,6 +13,87 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use rust_decimal::Decimal;
 
+/// Milliseconds since the epoch on this machine's clock: what [`Clock::now_millis`] reads and
+/// what the engine's and the tracker's `now` inputs are. Not interchangeable with [`ServerMs`]:
+/// neither converts into the other (a raw `i64` converts into either).
+///
+/// A local time where a request's server `timestamp` belongs does not compile:
+///
+/// ```compile_fail
+/// use aegis_exchange::clock::LocalMs;
+/// use aegis_exchange::rest::{Environment, Rest};
+/// let rest = Rest::new(Environment::Testnet);
+/// let _ = rest.account(false, LocalMs(1_700_000_000_000));
+/// ```
+///
+/// nor does a server time where the engine's local `now` belongs:
+///
+/// ```compile_fail
+/// use aegis_exchange::clock::ServerMs;
+/// use aegis_exchange::engine::{Engine, EngineConfig};
+/// use aegis_exchange::rest::Environment;
+/// use aegis_exchange::sign::{Credentials, HmacSha256};
+/// let creds = Credentials::new("k", HmacSha256::new("s")).unwrap();
+/// let mut engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), Default::default());
+/// engine.handle_timeout(ServerMs(1_700_000_000_000));
+/// ```
+///
+/// while the right ones do:
+///
+/// ```
+/// use aegis_exchange::clock::{LocalMs, ServerMs};
+/// use aegis_exchange::engine::{Engine, EngineConfig};
+/// use aegis_exchange::rest::{Environment, Rest};
+/// use aegis_exchange::sign::{Credentials, HmacSha256};
+/// let creds = Credentials::new("k", HmacSha256::new("s")).unwrap();
+/// let rest = Rest::new(Environment::Testnet).with_credentials(creds.clone());
+/// assert!(rest.account(false, ServerMs(1_700_000_000_000)).is_ok());
+/// let mut engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), Default::default());
+/// engine.handle_timeout(LocalMs(1_700_000_000_000));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct LocalMs(pub i64);
+
+/// Milliseconds since the epoch on Binance's clock: a request's `timestamp`, `serverTime`,
+/// event times. [`TimeSync::server_now`] turns a [`LocalMs`] into one.
+///
+/// ```
+/// use aegis_exchange::clock::{LocalMs, ServerMs, TimeSync, TimeSyncConfig};
+/// let sync = TimeSync::new(TimeSyncConfig::default());
+/// let server: ServerMs = sync.server_now(LocalMs(1_700_000_000_000));
+/// assert_eq!(server.millis(), 1_700_000_000_000); // no sample yet: no offset
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ServerMs(pub i64);
+
+impl LocalMs {
+    /// The milliseconds.
+    #[must_use]
+    pub const fn millis(self) -> i64 {
+        self.0
+    }
+}
+
+impl ServerMs {
+    /// The milliseconds.
+    #[must_use]
+    pub const fn millis(self) -> i64 {
+        self.0
+    }
+}
+
+impl From<i64> for LocalMs {
+    fn from(ms: i64) -> Self {
+        Self(ms)
+    }
+}
+
+impl From<i64> for ServerMs {
+    fn from(ms: i64) -> Self {
+        Self(ms)
+    }
+}
+
 /// A source of the current time, in milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync + fmt::Debug {
     /// Milliseconds since 1970-01-01T00:00:00Z.
@@ -126,7 +207,7 @@ impl Default for TimeSyncConfig {
 /// sync.add_sample(TimeSample { sent_at: 1_000, server_time: 1_600, received_at: 1_200 }); // rtt 200
 /// sync.add_sample(TimeSample { sent_at: 2_000, server_time: 2_530, received_at: 2_040 }); // rtt 40
 /// assert_eq!(sync.offset(), Some(510));
-/// assert_eq!(sync.server_now(10_000), 10_510);
+/// assert_eq!(sync.server_now(10_000).millis(), 10_510);
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct TimeSync {
@@ -174,8 +255,8 @@ impl TimeSync {
 
     /// The server's time now, given the local time (the local time itself before any sample).
     #[must_use]
-    pub fn server_now(&self, local_now: i64) -> i64 {
-        local_now.saturating_add(self.offset().unwrap_or(0))
+    pub fn server_now(&self, local_now: impl Into<LocalMs>) -> ServerMs {
+        ServerMs(local_now.into().0.saturating_add(self.offset().unwrap_or(0)))
     }
 
     /// Marks the estimate stale: call it when a request was refused with -1021.
@@ -344,7 +425,7 @@ mod tests {
         // Backwards or too slow samples are ignored.
         assert!(!sync.add_sample(TimeSample { sent_at: 10, server_time: 0, received_at: 5 }));
         assert!(!sync.add_sample(TimeSample { sent_at: 0, server_time: 0, received_at: 9_999 }));
-        assert_eq!(sync.server_now(100_000), 100_970);
+        assert_eq!(sync.server_now(100_000), ServerMs(100_970));
     }
 
     #[test]

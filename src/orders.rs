@@ -59,6 +59,7 @@ use std::sync::Arc;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use crate::clock::ServerMs;
 use crate::fast_hash::FastHash;
 use crate::ledger::{AssetId, Execution, Ledger, LedgerError, Reservation};
 use crate::model::{ClientOrderId, OrderRequest, OrderStatus, OrderType, Side};
@@ -662,7 +663,8 @@ impl Orders {
         Ok(reservation)
     }
 
-    /// The order's request, signed with `timestamp_ms` and `recv_window_ms`, is being handed out
+    /// The order's request, signed with `timestamp` (server time) and `recv_window_ms`, is being
+    /// handed out
     /// now: its reply timer starts, and `-2013` proves nothing until that request's
     /// `timestamp + recvWindow` (+ the allowed skew) has passed.
     ///
@@ -671,7 +673,14 @@ impl Orders {
     /// already sent must not leave. Call it before handing the request out and drop the request
     /// on `false`.
     #[must_use = "an order this refuses must not be sent"]
-    pub fn on_sent(&mut self, now_ms: i64, id: &ClientOrderId, timestamp_ms: i64, recv_window_ms: i64) -> bool {
+    pub fn on_sent(
+        &mut self,
+        now_ms: i64,
+        id: &ClientOrderId,
+        timestamp: impl Into<ServerMs>,
+        recv_window_ms: i64,
+    ) -> bool {
+        let timestamp_ms = timestamp.into().millis();
         if !self.awaits_send(id) {
             return false;
         }

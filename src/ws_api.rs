@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::clock::RecvWindow;
+use crate::clock::{RecvWindow, ServerMs};
 use crate::decode::DecodeError;
 use crate::model::{ExecutionType, OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce};
 use crate::num::{Wire, serde_str};
@@ -202,7 +202,8 @@ impl WsApi {
     ///
     /// # Errors
     /// [`WsBuildError::NotEd25519`] for another key type; [`WsBuildError::NoCredentials`].
-    pub fn session_logon(&self, id: &str, timestamp_ms: i64) -> Result<WsRequest, WsBuildError> {
+    pub fn session_logon(&self, id: &str, timestamp: impl Into<ServerMs>) -> Result<WsRequest, WsBuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let creds = self.credentials.as_ref().ok_or(WsBuildError::NoCredentials)?;
         if creds.signer().kind() != KeyKind::Ed25519 {
             return Err(WsBuildError::NotEd25519);
@@ -223,7 +224,12 @@ impl WsApi {
     ///
     /// # Errors
     /// [`WsBuildError::NoCredentials`]; [`WsBuildError::InvalidId`].
-    pub fn user_data_stream_subscribe_signature(&self, id: &str, timestamp_ms: i64) -> Result<WsRequest, WsBuildError> {
+    pub fn user_data_stream_subscribe_signature(
+        &self,
+        id: &str,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let timestamp_ms = timestamp.into().millis();
         self.frame(
             id,
             "userDataStream.subscribe.signature",
@@ -242,8 +248,9 @@ impl WsApi {
         id: &str,
         order: &ValidatedOrder,
         auth: WsAuth,
-        timestamp_ms: i64,
+        timestamp: impl Into<ServerMs>,
     ) -> Result<WsRequest, WsBuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let o = order.request();
         let mut p: Vec<(&'static str, Param)> = vec![
             ("symbol", Param::Str(o.symbol().to_owned())),
@@ -289,8 +296,9 @@ impl WsApi {
         symbol: &str,
         order: OrderRef,
         auth: WsAuth,
-        timestamp_ms: i64,
+        timestamp: impl Into<ServerMs>,
     ) -> Result<WsRequest, WsBuildError> {
+        let timestamp_ms = timestamp.into().millis();
         self.frame(id, "order.cancel", order_ref_params(symbol, order), Some((auth, timestamp_ms)), cost(1, 0, 0))
     }
 
@@ -304,8 +312,9 @@ impl WsApi {
         symbol: &str,
         order: OrderRef,
         auth: WsAuth,
-        timestamp_ms: i64,
+        timestamp: impl Into<ServerMs>,
     ) -> Result<WsRequest, WsBuildError> {
+        let timestamp_ms = timestamp.into().millis();
         self.frame(id, "order.status", order_ref_params(symbol, order), Some((auth, timestamp_ms)), cost(4, 4, 0))
     }
 
@@ -318,8 +327,9 @@ impl WsApi {
         id: &str,
         symbol: &str,
         auth: WsAuth,
-        timestamp_ms: i64,
+        timestamp: impl Into<ServerMs>,
     ) -> Result<WsRequest, WsBuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let p = vec![("symbol", Param::Str(symbol.to_owned()))];
         self.frame(id, "openOrders.cancelAll", p, Some((auth, timestamp_ms)), cost(1, 0, 0))
     }

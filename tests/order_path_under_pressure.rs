@@ -296,7 +296,11 @@ fn an_order_is_signed_when_it_leaves_and_its_deadline_is_that_requests() {
     let sent = n.log.iter().find(|s| s.param("newClientOrderId") == Some("late")).unwrap().clone();
     assert!(sent.at >= t0 + 10_000, "sent when the window rolled, at {}", sent.at - t0);
     let timestamp: i64 = sent.param("timestamp").unwrap().parse().unwrap();
-    assert_eq!(timestamp, n.engine.server_now(sent.at), "signed with the time it left, not the time it was submitted");
+    assert_eq!(
+        timestamp,
+        n.engine.server_now(sent.at).millis(),
+        "signed with the time it left, not the time it was submitted"
+    );
     // Its request is held on the way: the engine times it out, queries, hears -2013 ...
     for _ in 0..25 {
         n.wait(100);

@@ -410,9 +410,12 @@ impl Driver {
                 wake = wake.min(start_deadline);
             }
             let sleep = tokio::time::sleep(Duration::from_millis(u64::try_from(wake.saturating_sub(now)).unwrap_or(0)));
+            // In this order: an answer (or a user's command) never waits behind more than the one
+            // user-data frame being handled, however fast frames arrive.
             let woke = tokio::select! {
-                command = commands.recv(), if self.stopping.is_none() => Wake::Command(command),
+                biased;
                 Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => Wake::Http(done),
+                command = commands.recv(), if self.stopping.is_none() => Wake::Command(command),
                 frame = next_frame(&mut self.live) => Wake::Frame(frame),
                 connected = connected(&mut self.connecting) => Wake::Connected(connected),
                 () = sleep => Wake::Tick,

@@ -12,6 +12,7 @@ use crate::ws_api::{UserDataEvent, WsFrame, WsResponse};
 
 use super::gate::InFlight;
 use super::{Engine, Event, FrameIgnored, HttpResult, KillReason, Purpose, RequestId, UserStream, UserStreamStatus};
+use crate::clock::LocalMs;
 
 /// One answer, decoded once.
 #[derive(Debug)]
@@ -56,7 +57,8 @@ impl Engine {
     /// The answer to request `id`. An answer whose request was already given up on (timed out)
     /// still feeds the limiter and the kill switch (its rate-limit headers, a 429, a 418 are
     /// facts about the IP), and nothing else; an id never handed out is ignored.
-    pub fn handle_http_response(&mut self, now: i64, id: RequestId, result: HttpResult) {
+    pub fn handle_http_response(&mut self, now: impl Into<LocalMs>, id: RequestId, result: HttpResult) {
+        let now = now.into().millis();
         self.observe_now(now);
         if !self.gate.was_handed_out(id) {
             return;
@@ -185,7 +187,8 @@ impl Engine {
     /// being down), balance events bring a reconciliation forward, and a frame that does not
     /// decode, an event type this crate does not know and an answer nobody asked for are reported
     /// and counted ([`Engine::frame_counts`]).
-    pub fn handle_ws_frame(&mut self, now: i64, text: &[u8]) {
+    pub fn handle_ws_frame(&mut self, now: impl Into<LocalMs>, text: &[u8]) {
+        let now = now.into().millis();
         self.observe_now(now);
         self.user_conn.handle_frame(now);
         self.frames.received = self.frames.received.saturating_add(1);

@@ -77,7 +77,7 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use crate::clock::{RecvWindow, TimeSync, TimeSyncConfig};
+use crate::clock::{LocalMs, RecvWindow, ServerMs, TimeSync, TimeSyncConfig};
 use crate::conn::{CloseReason, ConnAction, Connection, ConnectionConfig};
 use crate::ledger::{AssetId, Difference, Ledger, LedgerView};
 use crate::limits::{LimiterConfig, RateLimiter, RetryPolicy};
@@ -642,7 +642,7 @@ impl Engine {
 
     /// The server time at local `now` (the local time before the first sync).
     #[must_use]
-    pub fn server_now(&self, now: i64) -> i64 {
+    pub fn server_now(&self, now: impl Into<LocalMs>) -> ServerMs {
         self.time.server_now(now)
     }
 
@@ -678,7 +678,8 @@ impl Engine {
     ///
     /// # Errors
     /// [`SubmitError`]; nothing was reserved or sent.
-    pub fn submit(&mut self, now: i64, intent: Intent) -> Result<ClientOrderId, SubmitError> {
+    pub fn submit(&mut self, now: impl Into<LocalMs>, intent: Intent) -> Result<ClientOrderId, SubmitError> {
+        let now = now.into().millis();
         self.observe_now(now);
         if let Some(reason) = &self.killed {
             return Err(SubmitError::Killed(reason.clone()));
@@ -731,7 +732,8 @@ impl Engine {
     ///
     /// # Errors
     /// [`OrdersError::UnknownOrder`], [`OrdersError::NotCancelable`].
-    pub fn cancel(&mut self, now: i64, id: &ClientOrderId) -> Result<(), OrdersError> {
+    pub fn cancel(&mut self, now: impl Into<LocalMs>, id: &ClientOrderId) -> Result<(), OrdersError> {
+        let now = now.into().millis();
         self.observe_now(now);
         if self.gate.remove_order(id) {
             let applied = self.orders.on_not_sent(id);
@@ -746,7 +748,8 @@ impl Engine {
 
     /// Cancels every open order of `symbol`: queued ones locally, the rest with one
     /// `DELETE /api/v3/openOrders`.
-    pub fn cancel_all(&mut self, now: i64, symbol: &str) {
+    pub fn cancel_all(&mut self, now: impl Into<LocalMs>, symbol: &str) {
+        let now = now.into().millis();
         self.observe_now(now);
         for id in self.gate.remove_orders_of(symbol) {
             let applied = self.orders.on_not_sent(&id);
@@ -758,7 +761,8 @@ impl Engine {
 
     /// Asks for the server time (`GET /api/v3/time`); the engine also does so on its own when
     /// the estimate is old or a request failed with -1021.
-    pub fn sync_time(&mut self, now: i64) {
+    pub fn sync_time(&mut self, now: impl Into<LocalMs>) {
+        let now = now.into().millis();
         self.observe_now(now);
         self.enqueue(now, Purpose::Time);
         self.pump(now);
@@ -769,7 +773,8 @@ impl Engine {
     /// The user-data connection (WebSocket API) is open: the engine subscribes on it
     /// (`userDataStream.subscribe.signature`, through the gate) and reconciles, since events may
     /// have been missed while it was down (start-up loads everything anyway).
-    pub fn handle_ws_open(&mut self, now: i64) {
+    pub fn handle_ws_open(&mut self, now: impl Into<LocalMs>) {
+        let now = now.into().millis();
         self.observe_now(now);
         self.user_conn.handle_connected(now);
         self.ws_open = true;
@@ -784,7 +789,8 @@ impl Engine {
 
     /// The user-data connection closed: events may be missed until it is back (and the kill
     /// switch trips if it stays down longer than `max_user_stream_gap_ms`).
-    pub fn handle_ws_closed(&mut self, now: i64) {
+    pub fn handle_ws_closed(&mut self, now: impl Into<LocalMs>) {
+        let now = now.into().millis();
         self.observe_now(now);
         self.user_conn.handle_closed(now);
         self.stream_closed(now);
@@ -793,7 +799,8 @@ impl Engine {
 
     /// A user-data connection asked for with [`Output::WsConnect`] could not be opened: another
     /// attempt follows after the back-off.
-    pub fn handle_ws_connect_failed(&mut self, now: i64) {
+    pub fn handle_ws_connect_failed(&mut self, now: impl Into<LocalMs>) {
+        let now = now.into().millis();
         self.observe_now(now);
         self.user_conn.handle_connect_failed(now);
         if !self.ws_open {
@@ -803,7 +810,8 @@ impl Engine {
     }
 
     /// A ping or pong on the user-data connection: it is alive.
-    pub fn handle_ws_ping(&mut self, now: i64) {
+    pub fn handle_ws_ping(&mut self, now: impl Into<LocalMs>) {
+        let now = now.into().millis();
         self.observe_now(now);
         self.user_conn.handle_frame(now);
     }
@@ -846,7 +854,8 @@ impl Engine {
     /// Time has passed: requests past their deadline become unanswered, orders whose outcome is
     /// unknown are queried, queued requests leave when the gate allows. A call before the next
     /// deadline changes nothing.
-    pub fn handle_timeout(&mut self, now: i64) {
+    pub fn handle_timeout(&mut self, now: impl Into<LocalMs>) {
+        let now = now.into().millis();
         self.observe_now(now);
         for id in self.gate.expired(now) {
             self.handle_http_response(now, id, HttpResult::Unanswered);

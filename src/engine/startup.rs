@@ -8,6 +8,7 @@ use crate::rules::ExchangeInfo;
 
 use super::answers::Answer;
 use super::{Engine, Event, Purpose};
+use crate::clock::LocalMs;
 
 /// Where start-up is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +39,8 @@ impl Engine {
     /// tracking the exchange's open orders with their reservations. Open the user-data
     /// connection alongside ([`handle_ws_open`](Self::handle_ws_open)). A read that fails is
     /// asked again after the retry policy's back-off.
-    pub fn start(&mut self, now: i64) {
+    pub fn start(&mut self, now: impl Into<LocalMs>) {
+        let now = now.into().millis();
         self.observe_now(now);
         self.startup = Startup::Loading { rules: false, balances: false, attempt: 0 };
         // The user-data connection is asked for (Output::WsConnect) alongside.

@@ -10,13 +10,15 @@ use crate::rest::{Account, OrderInfo};
 
 use super::answers::Answer;
 use super::{Engine, Event, KillReason, NotSentReason, Purpose};
+use crate::clock::LocalMs;
 
 impl Engine {
     /// Checks the tracker and the ledger against the exchange now: the open orders of every
     /// symbol with a tracked order (an order the exchange no longer lists is queried), then the
     /// account's balances (a difference at rest is reported as [`Event::BalanceMismatch`]).
     /// Every request goes through the gate; one already queued or in flight is not doubled.
-    pub fn reconcile(&mut self, now: i64) {
+    pub fn reconcile(&mut self, now: impl Into<LocalMs>) {
+        let now = now.into().millis();
         self.observe_now(now);
         self.next_reconcile = Some(now.saturating_add(self.config.reconcile_every_ms));
         let mut symbols: Vec<String> = self.orders.open().map(|(_, v)| v.symbol.clone()).collect();
@@ -34,7 +36,8 @@ impl Engine {
     /// released), every symbol with an open or unknown order gets a cancel-all, and it stays
     /// tripped until [`reset_kill_switch`](Self::reset_kill_switch). The cancels pass the gate
     /// like any request: during a ban they wait for its end ([`Event::Held`]).
-    pub fn kill(&mut self, now: i64, reason: KillReason) {
+    pub fn kill(&mut self, now: impl Into<LocalMs>, reason: KillReason) {
+        let now = now.into().millis();
         self.observe_now(now);
         self.trip(now, reason);
         self.pump(now);

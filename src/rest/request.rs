@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request};
 
-use crate::clock::{RecvWindow, TimeUnit};
+use crate::clock::{RecvWindow, ServerMs, TimeUnit};
 use crate::model::ClientOrderId;
 use crate::num::Wire;
 use crate::rules::ValidatedOrder;
@@ -527,7 +527,8 @@ impl Rest {
     ///
     /// # Errors
     /// [`BuildError::NoCredentials`] without credentials.
-    pub fn new_order(&self, order: &ValidatedOrder, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+    pub fn new_order(&self, order: &ValidatedOrder, timestamp: impl Into<ServerMs>) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let q = order_query(order);
         self.build_signed_form(ORDER_PATH, q, timestamp_ms, RequestCost::NEW_ORDER)
     }
@@ -540,8 +541,9 @@ impl Rest {
         &self,
         order: &ValidatedOrder,
         compute_commission_rates: bool,
-        timestamp_ms: i64,
+        timestamp: impl Into<ServerMs>,
     ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let mut q = order_query(order);
         let weight = if compute_commission_rates {
             q.push("computeCommissionRates", "true");
@@ -556,7 +558,13 @@ impl Rest {
     ///
     /// # Errors
     /// As [`new_order`](Self::new_order).
-    pub fn cancel_order(&self, symbol: &str, order: OrderRef, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+    pub fn cancel_order(
+        &self,
+        symbol: &str,
+        order: OrderRef,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let mut q = SignedQuery::new();
         q.push("symbol", symbol);
         push_order_ref(&mut q, order);
@@ -568,7 +576,12 @@ impl Rest {
     ///
     /// # Errors
     /// As [`new_order`](Self::new_order).
-    pub fn cancel_all_open_orders(&self, symbol: &str, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+    pub fn cancel_all_open_orders(
+        &self,
+        symbol: &str,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let mut q = SignedQuery::new();
         q.push("symbol", symbol);
         self.build_signed(Method::DELETE, "/api/v3/openOrders", q, timestamp_ms, RequestCost::CANCEL)
@@ -585,8 +598,9 @@ impl Rest {
         order: &ValidatedOrder,
         cancel: OrderRef,
         allow_failure: bool,
-        timestamp_ms: i64,
+        timestamp: impl Into<ServerMs>,
     ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let mut q = order_query(order);
         q.push("cancelReplaceMode", if allow_failure { "ALLOW_FAILURE" } else { "STOP_ON_FAILURE" });
         match cancel {
@@ -616,8 +630,9 @@ impl Rest {
         symbol: &str,
         order: OrderRef,
         new_qty: rust_decimal::Decimal,
-        timestamp_ms: i64,
+        timestamp: impl Into<ServerMs>,
     ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let mut q = SignedQuery::new();
         q.push("symbol", symbol);
         push_order_ref(&mut q, order);
@@ -632,7 +647,13 @@ impl Rest {
     ///
     /// # Errors
     /// As [`new_order`](Self::new_order).
-    pub fn query_order(&self, symbol: &str, order: OrderRef, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+    pub fn query_order(
+        &self,
+        symbol: &str,
+        order: OrderRef,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let mut q = SignedQuery::new();
         q.push("symbol", symbol);
         push_order_ref(&mut q, order);
@@ -643,7 +664,8 @@ impl Rest {
     ///
     /// # Errors
     /// As [`new_order`](Self::new_order).
-    pub fn open_orders(&self, symbol: Option<&str>, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+    pub fn open_orders(&self, symbol: Option<&str>, timestamp: impl Into<ServerMs>) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let mut q = SignedQuery::new();
         let cost = match symbol {
             Some(s) => {
@@ -664,8 +686,9 @@ impl Rest {
         symbol: &str,
         from_order_id: Option<u64>,
         limit: Option<u32>,
-        timestamp_ms: i64,
+        timestamp: impl Into<ServerMs>,
     ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let mut q = SignedQuery::new();
         q.push("symbol", symbol);
         if let Some(id) = from_order_id {
@@ -681,7 +704,8 @@ impl Rest {
     ///
     /// # Errors
     /// As [`new_order`](Self::new_order).
-    pub fn account(&self, omit_zero_balances: bool, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+    pub fn account(&self, omit_zero_balances: bool, timestamp: impl Into<ServerMs>) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let mut q = SignedQuery::new();
         if omit_zero_balances {
             q.push("omitZeroBalances", "true");
@@ -698,8 +722,9 @@ impl Rest {
         symbol: &str,
         order_id: Option<u64>,
         limit: Option<u32>,
-        timestamp_ms: i64,
+        timestamp: impl Into<ServerMs>,
     ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let mut q = SignedQuery::new();
         q.push("symbol", symbol);
         let cost = match order_id {
@@ -719,7 +744,8 @@ impl Rest {
     ///
     /// # Errors
     /// As [`new_order`](Self::new_order).
-    pub fn order_rate_limits(&self, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+    pub fn order_rate_limits(&self, timestamp: impl Into<ServerMs>) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
         self.build_signed(
             Method::GET,
             "/api/v3/rateLimit/order",
@@ -733,7 +759,8 @@ impl Rest {
     ///
     /// # Errors
     /// As [`new_order`](Self::new_order).
-    pub fn account_commission(&self, symbol: &str, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+    pub fn account_commission(&self, symbol: &str, timestamp: impl Into<ServerMs>) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let mut q = SignedQuery::new();
         q.push("symbol", symbol);
         self.build_signed(Method::GET, "/api/v3/account/commission", q, timestamp_ms, RequestCost::flat(20))
@@ -744,7 +771,8 @@ impl Rest {
     ///
     /// # Errors
     /// As [`new_order`](Self::new_order).
-    pub fn my_filters(&self, symbol: &str, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
+    pub fn my_filters(&self, symbol: &str, timestamp: impl Into<ServerMs>) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
         let mut q = SignedQuery::new();
         q.push("symbol", symbol);
         self.build_signed(Method::GET, "/api/v3/myFilters", q, timestamp_ms, RequestCost::flat(40))
