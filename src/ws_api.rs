@@ -889,7 +889,7 @@ impl WsFrame {
             subscription_id: Option<u64>,
             event: Box<ExecutionReport>,
         }
-        if !text.windows(MARK.len()).any(|w| w == MARK) {
+        if memchr::memmem::find(text, MARK).is_none() {
             return None;
         }
         let frame: Frame = serde_json::from_slice(text).ok()?;
