@@ -107,6 +107,7 @@ pub mod paper;
 pub mod rest;
 pub mod ring;
 pub mod rules;
+mod scan;
 pub mod sign;
 pub mod stream;
 #[cfg(feature = "client")]

@@ -9,29 +9,11 @@
 use super::events::{RawBookTicker, RawDepthUpdate, RawTrade};
 use super::raw::{Prim, Raw, SideBuilder, Unsigned, level_of, wrap as raw};
 use crate::num::scan_short;
+use crate::scan::Cursor;
 
 use super::{Checker, EventKind, MarketEvent, Message, Poison, StreamError, StreamName, Symbol, poison};
 
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Cursor<'a> {
-    #[inline]
-    fn lit(&mut self, text: &[u8]) -> Option<()> {
-        let end = self.at.checked_add(text.len())?;
-        (self.bytes.get(self.at..end)? == text).then(|| self.at = end)
-    }
-
-    /// The next byte, consumed.
-    #[inline]
-    fn byte(&mut self) -> Option<u8> {
-        let b = *self.bytes.get(self.at)?;
-        self.at += 1;
-        Some(b)
-    }
-
+impl Cursor<'_> {
     /// A run of digits as a JSON number would write it (no sign, no leading zero unless alone,
     /// no fraction or exponent: those leave it to the general path).
     fn number(&mut self) -> Option<u64> {
@@ -47,29 +29,6 @@ impl<'a> Cursor<'a> {
         (len > 0 && !leading_zero && !fraction).then_some(value)
     }
 
-    /// The bytes of a string body up to its closing quote (consumed); `None` on an escape or a
-    /// control character.
-    #[inline]
-    fn string_bytes(&mut self) -> Option<&'a [u8]> {
-        let start = self.at;
-        loop {
-            match *self.bytes.get(self.at)? {
-                b'"' => break,
-                b'\\' => return None,
-                b if b < 0x20 => return None,
-                _ => self.at += 1,
-            }
-        }
-        let body = self.bytes.get(start..self.at)?;
-        self.at += 1;
-        Some(body)
-    }
-
-    /// A string body as text; `None` if it is not UTF-8 (which the general path refuses too).
-    fn string(&mut self) -> Option<&'a str> {
-        std::str::from_utf8(self.string_bytes()?).ok()
-    }
-
     /// A decimal string body, parsed in place: in the same pass as the scan for its closing
     /// quote when it is a plain short decimal, else scanned and then parsed.
     #[inline(always)]
@@ -82,10 +41,6 @@ impl<'a> Cursor<'a> {
             }
         }
         Unsigned::from_bytes(self.string_bytes()?).map(raw)
-    }
-
-    fn boolean(&mut self) -> Option<bool> {
-        if self.lit(b"true").is_some() { Some(true) } else { self.lit(b"false").map(|()| false) }
     }
 
     /// One side of a book, `[["price","qty"],...]`, each level checked as the general path
@@ -109,10 +64,6 @@ impl<'a> Cursor<'a> {
                 _ => return None,
             }
         }
-    }
-
-    fn end(&self) -> Option<()> {
-        (self.at == self.bytes.len()).then_some(())
     }
 }
 
@@ -220,7 +171,7 @@ fn event(c: &mut Cursor<'_>, ck: &Checker) -> Option<Event> {
 /// The fast path: `Some` with the result for a trade, bookTicker or depthUpdate in Binance's
 /// exact form (raw, or combined as `{"stream":..,"data":..}`), `None` for anything else.
 pub(crate) fn decode(frame: &[u8], ck: &Checker) -> Option<Result<Message, StreamError>> {
-    let mut c = Cursor { bytes: frame, at: 0 };
+    let mut c = Cursor::new(frame);
     let stream = if c.lit(br#"{"stream":""#).is_some() {
         let name = <StreamName as Prim>::from_str(c.string()?).ok()?;
         c.lit(br#","data":"#)?;

@@ -11,54 +11,14 @@ use rust_decimal::Decimal;
 use super::{ExecutionReport, UserDataEvent, WsFrame};
 use crate::model::{ExecutionType, OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce};
 use crate::num::{parse_decimal_bytes, scan_short};
-
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
+use crate::scan::Cursor;
 
 impl<'a> Cursor<'a> {
+    /// A JSON string value (with its quotes) as text.
     #[inline]
-    fn lit(&mut self, text: &[u8]) -> Option<()> {
-        let end = self.at.checked_add(text.len())?;
-        (self.bytes.get(self.at..end)? == text).then(|| self.at = end)
-    }
-
-    #[inline]
-    fn byte(&mut self) -> Option<u8> {
-        let b = *self.bytes.get(self.at)?;
-        self.at += 1;
-        Some(b)
-    }
-
-    #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
-    }
-
-    /// A string body after its opening quote, up to the closing one (consumed); `None` on an
-    /// escape or a control character.
-    #[inline]
-    fn string_bytes(&mut self) -> Option<&'a [u8]> {
-        let start = self.at;
-        loop {
-            match *self.bytes.get(self.at)? {
-                b'"' => break,
-                b'\\' => return None,
-                b if b < 0x20 => return None,
-                _ => self.at += 1,
-            }
-        }
-        let body = self.bytes.get(start..self.at)?;
-        self.at += 1;
-        Some(body)
-    }
-
-    /// A JSON string value as text.
-    #[inline]
-    fn string(&mut self) -> Option<&'a str> {
+    fn quoted(&mut self) -> Option<&'a str> {
         self.lit(b"\"")?;
-        std::str::from_utf8(self.string_bytes()?).ok()
+        self.string()
     }
 
     /// A JSON integer as serde reads an `i64`: an optional minus, digits without a leading zero,
@@ -89,13 +49,9 @@ impl<'a> Cursor<'a> {
         if negative { i64::try_from(-i128::from(value)).ok() } else { i64::try_from(value).ok() }
     }
 
-    fn unsigned(&mut self) -> Option<u64> {
+    fn json_u64(&mut self) -> Option<u64> {
         (self.peek() != Some(b'-')).then_some(())?;
         u64::try_from(self.integer()?).ok()
-    }
-
-    fn boolean(&mut self) -> Option<bool> {
-        if self.lit(b"true").is_some() { Some(true) } else { self.lit(b"false").map(|()| false) }
     }
 
     /// `null`, consumed: whether it was there.
@@ -124,13 +80,13 @@ impl<'a> Cursor<'a> {
             b'"' => self.string_bytes_after_quote(),
             b't' | b'f' => self.boolean().map(|_| ()),
             b'n' => self.null().then_some(()),
-            b'-' | b'0'..=b'9' => self.number(),
+            b'-' | b'0'..=b'9' => self.skip_number(),
             _ => None,
         }
     }
 
     /// A number as JSON writes it (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`), skipped.
-    fn number(&mut self) -> Option<()> {
+    fn skip_number(&mut self) -> Option<()> {
         let digits = |c: &mut Self| {
             let start = c.at;
             while c.peek().is_some_and(|b| b.is_ascii_digit()) {
@@ -242,9 +198,9 @@ impl Fields {
 
 /// The frame, if it is an `executionReport` in Binance's own form; `None`: take the general path.
 pub(super) fn execution_report(text: &[u8]) -> Option<WsFrame> {
-    let mut c = Cursor { bytes: text, at: 0 };
+    let mut c = Cursor::new(text);
     c.lit(br#"{"subscriptionId":"#)?;
-    let subscription_id = c.unsigned()?;
+    let subscription_id = c.json_u64()?;
     c.lit(br#","event":{"e":"executionReport""#)?;
     let mut f = Fields::default();
     loop {
@@ -271,23 +227,23 @@ pub(super) fn execution_report(text: &[u8]) -> Option<WsFrame> {
             }
             [b's'] => {
                 f.once(1)?;
-                f.symbol = Some(own(c.string()?));
+                f.symbol = Some(own(c.quoted()?));
             }
             [b'c'] => {
                 f.once(2)?;
-                f.client_order_id = Some(own(c.string()?));
+                f.client_order_id = Some(own(c.quoted()?));
             }
             [b'S'] => {
                 f.once(3)?;
-                f.side = Some(Side::from_wire(c.string()?));
+                f.side = Some(Side::from_wire(c.quoted()?));
             }
             [b'o'] => {
                 f.once(4)?;
-                f.order_type = Some(OrderType::from_wire(c.string()?));
+                f.order_type = Some(OrderType::from_wire(c.quoted()?));
             }
             [b'f'] => {
                 f.once(5)?;
-                f.time_in_force = Some(TimeInForce::from_wire(c.string()?));
+                f.time_in_force = Some(TimeInForce::from_wire(c.quoted()?));
             }
             [b'q'] => {
                 f.once(6)?;
@@ -311,23 +267,23 @@ pub(super) fn execution_report(text: &[u8]) -> Option<WsFrame> {
             }
             [b'C'] => {
                 f.once(11)?;
-                f.orig_client_order_id = Some(own(c.string()?));
+                f.orig_client_order_id = Some(own(c.quoted()?));
             }
             [b'x'] => {
                 f.once(12)?;
-                f.execution_type = Some(ExecutionType::from_wire(c.string()?));
+                f.execution_type = Some(ExecutionType::from_wire(c.quoted()?));
             }
             [b'X'] => {
                 f.once(13)?;
-                f.status = Some(OrderStatus::from_wire(c.string()?));
+                f.status = Some(OrderStatus::from_wire(c.quoted()?));
             }
             [b'r'] => {
                 f.once(14)?;
-                f.reject_reason = Some(own(c.string()?));
+                f.reject_reason = Some(own(c.quoted()?));
             }
             [b'i'] => {
                 f.once(15)?;
-                f.order_id = Some(c.unsigned()?);
+                f.order_id = Some(c.json_u64()?);
             }
             [b'l'] => {
                 f.once(16)?;
@@ -347,7 +303,7 @@ pub(super) fn execution_report(text: &[u8]) -> Option<WsFrame> {
             }
             [b'N'] => {
                 f.once(20)?;
-                f.commission_asset = optional(&mut c, |c| c.string().map(own))?;
+                f.commission_asset = optional(&mut c, |c| c.quoted().map(own))?;
             }
             [b'T'] => {
                 f.once(21)?;
@@ -396,11 +352,11 @@ pub(super) fn execution_report(text: &[u8]) -> Option<WsFrame> {
             [b'V'] => {
                 f.once(32)?;
                 f.self_trade_prevention_mode =
-                    optional(&mut c, |c| c.string().map(SelfTradePreventionMode::from_wire))?;
+                    optional(&mut c, |c| c.quoted().map(SelfTradePreventionMode::from_wire))?;
             }
             [b'e', b'R'] => {
                 f.once(33)?;
-                f.expiry_reason = optional(&mut c, |c| c.string().map(own))?;
+                f.expiry_reason = optional(&mut c, |c| c.quoted().map(own))?;
             }
             [b'd'] => {
                 f.once(34)?;
@@ -438,7 +394,7 @@ pub(super) fn execution_report(text: &[u8]) -> Option<WsFrame> {
             }
             [b'C', b's'] => {
                 f.once(42)?;
-                f.counter_symbol = optional(&mut c, |c| c.string().map(own))?;
+                f.counter_symbol = optional(&mut c, |c| c.quoted().map(own))?;
             }
             [b'p', b'l'] => {
                 f.once(43)?;
@@ -454,7 +410,7 @@ pub(super) fn execution_report(text: &[u8]) -> Option<WsFrame> {
             }
             [b'b'] => {
                 f.once(46)?;
-                f.match_type = optional(&mut c, |c| c.string().map(own))?;
+                f.match_type = optional(&mut c, |c| c.quoted().map(own))?;
             }
             [b'a'] => {
                 f.once(47)?;
@@ -462,7 +418,7 @@ pub(super) fn execution_report(text: &[u8]) -> Option<WsFrame> {
             }
             [b'k'] => {
                 f.once(48)?;
-                f.working_floor = optional(&mut c, |c| c.string().map(own))?;
+                f.working_floor = optional(&mut c, |c| c.quoted().map(own))?;
             }
             [b'u', b'S'] => {
                 f.once(49)?;
@@ -470,11 +426,11 @@ pub(super) fn execution_report(text: &[u8]) -> Option<WsFrame> {
             }
             [b'g', b'P'] => {
                 f.once(50)?;
-                f.peg_price_type = optional(&mut c, |c| c.string().map(own))?;
+                f.peg_price_type = optional(&mut c, |c| c.quoted().map(own))?;
             }
             [b'g', b'O', b'T'] => {
                 f.once(51)?;
-                f.peg_offset_type = optional(&mut c, |c| c.string().map(own))?;
+                f.peg_offset_type = optional(&mut c, |c| c.quoted().map(own))?;
             }
             [b'g', b'O', b'V'] => {
                 f.once(52)?;
@@ -647,7 +603,7 @@ mod tests {
             "+1",
         ];
         for text in texts {
-            let mut c = Cursor { bytes: text.as_bytes(), at: 0 };
+            let mut c = Cursor::new(text.as_bytes());
             let ours = c.integer().filter(|_| c.at == text.len());
             assert_eq!(ours, serde_json::from_str::<i64>(text).ok(), "{text:?}");
         }
