@@ -41,7 +41,9 @@ use common::Rng;
 const START: i64 = 1_760_000_000_000;
 
 /// Seeds that once failed, kept as regression tests.
-const REGRESSIONS: &[u64] = &[];
+/// 585, 923, 1823: two balance snapshots in flight together, asked for before a fill the ledger
+/// applied before they were answered, counted as a difference "seen twice" (kill switch).
+const REGRESSIONS: &[u64] = &[585, 923, 1823];
 
 struct Sim {
     engine: Engine,

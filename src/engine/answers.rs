@@ -66,7 +66,7 @@ impl Engine {
         let flight = self.gate.answered(id);
         let answer = self.decode_once(now, result);
         if let Some(flight) = flight {
-            self.apply_answer(now, flight, &answer);
+            self.apply_answer(now, id, flight, &answer);
         }
         self.pump(now);
     }
@@ -97,7 +97,7 @@ impl Engine {
         Answer::Err(error)
     }
 
-    fn apply_answer(&mut self, now: i64, flight: InFlight, answer: &Answer) {
+    fn apply_answer(&mut self, now: i64, request: RequestId, flight: InFlight, answer: &Answer) {
         match flight.purpose {
             Purpose::Time => {
                 if let Some(t) = answer.ok::<ServerTime>() {
@@ -171,7 +171,7 @@ impl Engine {
                 }
             },
             Purpose::OpenOrders(symbol) => self.on_open_orders(now, &symbol, answer),
-            Purpose::Account => self.on_account(now, answer),
+            Purpose::Account => self.on_account(now, answer, request, flight.activity),
             Purpose::ExchangeInfo => self.on_exchange_info(now, answer),
             Purpose::Snapshot => self.on_snapshot(now, answer),
             Purpose::Adopt => self.on_adopt(now, answer),

@@ -39,6 +39,8 @@ pub(super) struct InFlight {
     pub(super) purpose: Purpose,
     /// When it was handed out (local ms).
     pub(super) sent_at: i64,
+    /// The engine's activity count when it was handed out (see `Engine::activity`).
+    pub(super) activity: u64,
     /// When it counts as unanswered.
     deadline: i64,
 }
@@ -126,6 +128,11 @@ impl Gate {
     /// Whether `id` is one this gate handed out (answered or not).
     pub(super) fn was_handed_out(&self, id: RequestId) -> bool {
         id > 0 && id <= self.last_id
+    }
+
+    /// The id of the last request handed out.
+    pub(super) fn last_handed_out(&self) -> RequestId {
+        self.last_id
     }
 
     /// Takes the request `id` out of flight.
@@ -394,7 +401,12 @@ impl Engine {
         self.gate.last_id = self.gate.last_id.saturating_add(1);
         let id = self.gate.last_id;
         let deadline = now.saturating_add(self.config.request_timeout_ms);
-        self.gate.in_flight.insert(id, InFlight { purpose, sent_at: now, deadline });
+        let activity = self.activity;
+        if matches!(purpose, Purpose::Place(_) | Purpose::Cancel(_) | Purpose::CancelAll(_)) {
+            // From here the exchange's balances may move: a snapshot sent before is stale.
+            self.activity = self.activity.wrapping_add(1);
+        }
+        self.gate.in_flight.insert(id, InFlight { purpose, sent_at: now, activity, deadline });
         self.outputs.push_back(Output::Http { id, request });
     }
 }

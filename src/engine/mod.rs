@@ -565,6 +565,13 @@ pub struct Engine {
     /// The differences the last balance comparison at rest found: only a difference seen twice
     /// in a row is acted on (a trade can land between the two snapshots).
     last_diffs: Vec<Difference>,
+    /// The last request id handed out when those were seen: a second sighting counts only from a
+    /// snapshot asked for after that (two snapshots in flight together are one look).
+    last_diffs_seen_by: RequestId,
+    /// Counts everything that may move balances (an order request handed out, an order change
+    /// applied, a ledger entry): a balance snapshot asked for under one count and answered under
+    /// another raced it and proves nothing.
+    activity: u64,
     now: i64,
 }
 
@@ -615,6 +622,8 @@ impl Engine {
             loss_baseline: None,
             account_check_pending: false,
             last_diffs: Vec::new(),
+            last_diffs_seen_by: 0,
+            activity: 0,
             now: i64::MIN,
             config,
         }
@@ -905,6 +914,7 @@ impl Engine {
 
     fn emit_applied(&mut self, applied: crate::orders::Applied) {
         if let crate::orders::Applied::Changed(update) = applied {
+            self.activity = self.activity.wrapping_add(1);
             let traded = !update.traded.is_zero();
             self.emit(Event::Order(update));
             if traded {

@@ -9,7 +9,7 @@ use crate::orders::OrderState;
 use crate::rest::{Account, OrderInfo};
 
 use super::answers::Answer;
-use super::{Engine, Event, KillReason, NotSentReason, Purpose};
+use super::{Engine, Event, KillReason, NotSentReason, Purpose, RequestId};
 use crate::clock::LocalMs;
 
 impl Engine {
@@ -81,6 +81,7 @@ impl Engine {
     /// The ledger's refusal (a withdrawal larger than the free balance); nothing changed.
     pub fn adjust(&mut self, asset: &str, amount: Decimal) -> Result<Balance, crate::ledger::LedgerError> {
         let id = self.ledger.asset(asset)?;
+        self.activity = self.activity.wrapping_add(1);
         if amount.is_sign_negative() { self.ledger.debit(id, -amount) } else { self.ledger.credit(id, amount) }
     }
 
@@ -157,7 +158,7 @@ impl Engine {
 
     /// Reconciliation: the account's balances against the ledger. Verdicts only at rest, and
     /// only on a difference seen twice in a row.
-    pub(super) fn on_account(&mut self, now: i64, answer: &Answer) {
+    pub(super) fn on_account(&mut self, now: i64, answer: &Answer, request: RequestId, activity: u64) {
         if self.is_starting() {
             return;
         }
@@ -165,13 +166,18 @@ impl Engine {
         let theirs: Vec<(String, Balance)> =
             account.balances.iter().map(|b| (b.asset.clone(), Balance { free: b.free, locked: b.locked })).collect();
         let diffs = self.ledger.reconcile(&theirs);
-        if !self.at_rest() {
-            // Orders in flight or unsettled: a difference may be timing.
+        if !self.at_rest() || activity != self.activity {
+            // Orders in flight or unsettled, or something moved balances while the snapshot was
+            // on its way: a difference may be timing.
             self.last_diffs.clear();
             return;
         }
-        let persistent: Vec<Difference> = diffs.iter().filter(|d| self.last_diffs.contains(d)).cloned().collect();
+        // Request ids grow: this snapshot was asked for after the last one was answered.
+        let second_look = request > self.last_diffs_seen_by;
+        let persistent: Vec<Difference> =
+            diffs.iter().filter(|d| second_look && self.last_diffs.contains(d)).cloned().collect();
         self.last_diffs.clone_from(&diffs);
+        self.last_diffs_seen_by = self.gate.last_handed_out();
         let beyond = self.config.mismatch_tolerance.and_then(|tolerance| {
             persistent.iter().find(|d| {
                 let gap = (d.ledger.free + d.ledger.locked) - (d.exchange.free + d.exchange.locked);
@@ -189,8 +195,9 @@ impl Engine {
                 let corrected = self.ledger.asset(&d.asset).and_then(|asset| {
                     if gap > Decimal::ZERO { self.ledger.credit(asset, gap) } else { self.ledger.debit(asset, -gap) }
                 });
-                if let Err(error) = corrected {
-                    self.emit(Event::LedgerRefused { asset: d.asset.clone(), error });
+                match corrected {
+                    Ok(_) => self.activity = self.activity.wrapping_add(1),
+                    Err(error) => self.emit(Event::LedgerRefused { asset: d.asset.clone(), error }),
                 }
             }
         }
