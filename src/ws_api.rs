@@ -79,7 +79,7 @@ pub(crate) fn redacted(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find(KEY) {
-        let (head, tail) = rest.split_at(at.saturating_add(KEY.len()));
+        let Some((head, tail)) = rest.split_at_checked(at.saturating_add(KEY.len())) else { break };
         out.push_str(head);
         out.push_str("<redacted>");
         // The value ends at the next unescaped quote (API keys have no escapes).

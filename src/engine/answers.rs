@@ -281,7 +281,7 @@ impl Engine {
     /// The subscription is asked again, through the gate, after a back-off that doubles per
     /// failure in a row (1 s up to 60 s).
     fn resubscribe(&mut self, now: i64) {
-        if !self.ws_open {
+        if !self.user_conn.is_live() {
             return;
         }
         let shift = self.frames.refused.saturating_add(self.frames.terminated).min(6);

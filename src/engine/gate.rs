@@ -322,7 +322,7 @@ impl Engine {
         };
         // What no longer applies is dropped before the limiter charges it.
         let still_applies = match purpose {
-            Purpose::Subscribe => self.ws_open,
+            Purpose::Subscribe => self.user_conn.is_live(),
             Purpose::Cancel(id) => self.orders.get(id).is_some_and(|v| v.state == OrderState::PendingCancel),
             Purpose::Query(id) => self.orders.get(id).is_some(),
             Purpose::Trades(id) => self.orders.get(id).is_some_and(|v| v.order_id.is_some()),

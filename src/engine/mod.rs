@@ -543,9 +543,8 @@ pub struct Engine {
     gate: Gate,
     outputs: VecDeque<Output>,
     killed: Option<KillReason>,
-    /// The user-data connection is open (a subscription may be sent on it).
-    ws_open: bool,
-    /// When to open, renew and give up on the user-data connection.
+    /// When to open, renew and give up on the user-data connection (its `is_live` is whether a
+    /// subscription may be sent).
     user_conn: Connection,
     /// The subscription on it.
     user_stream: UserStream,
@@ -611,7 +610,6 @@ impl Engine {
             gate: Gate::default(),
             outputs: VecDeque::new(),
             killed: None,
-            ws_open: false,
             user_conn: Connection::new(config.connection),
             user_stream: UserStream::Down,
             subscribe_id: None,
@@ -786,7 +784,6 @@ impl Engine {
         let now = now.into().millis();
         self.observe_now(now);
         self.user_conn.handle_connected(now);
-        self.ws_open = true;
         self.stream_down_since = None;
         self.enqueue(now, Purpose::Subscribe);
         if self.is_starting() {
@@ -812,7 +809,7 @@ impl Engine {
         let now = now.into().millis();
         self.observe_now(now);
         self.user_conn.handle_connect_failed(now);
-        if !self.ws_open {
+        if !self.user_conn.is_live() {
             self.stream_down_since.get_or_insert(now);
         }
         self.pump(now);
@@ -838,7 +835,6 @@ impl Engine {
 
     /// The stream is down: no subscription, events may be missed.
     fn stream_closed(&mut self, now: i64) {
-        self.ws_open = false;
         self.user_stream = UserStream::Down;
         self.subscribe_id = None;
         self.gate.remove(&Purpose::Subscribe);
