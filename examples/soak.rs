@@ -241,7 +241,7 @@ async fn main() -> Result<(), Error> {
                     Intent::new(OrderRequest::limit("BTCUSDT", side, dec!(0.001), price.round_dp(2)).with_client_order_id(id))
                 };
                 match client.place(intent).await {
-                    Ok(id) => {
+                    Ok(aegis_exchange::client::Placed { id, .. }) => {
                         placed += 1;
                         if !n.is_multiple_of(5) {
                             resting.push_back((id, tokio::time::Instant::now()));

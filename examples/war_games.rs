@@ -695,7 +695,7 @@ async fn order_validation() -> Verdict {
     let negative = s.client.place(Intent::new(OrderRequest::limit("BTCUSDT", Side::Buy, dec!(-1), dec!(65000)))).await;
     let sent = s.recorder.sent().len() - before;
     s.client.shutdown().await.or_fail("shutdown")?;
-    let name = |r: &Result<ClientOrderId, ClientError>| match r {
+    let name = |r: &Result<aegis_exchange::client::Placed, ClientError>| match r {
         Err(ClientError::Submit(SubmitError::Filter(f))) => Some((f.filter_type().to_owned(), f.code())),
         _ => None,
     };

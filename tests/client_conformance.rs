@@ -223,10 +223,77 @@ async fn lost_answer_no_duplicate(backend: Backend) {
     lock(&s.exchange).inject(Fault::DropResponse);
     let id = ClientOrderId::new("conf-lost").unwrap();
     let order = OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01)).with_client_order_id(id);
-    s.client.place(Intent::new(order).with_price_bound(dec!(70000))).await.unwrap();
+    let placed = s.client.place(Intent::new(order).with_price_bound(dec!(70000))).await.unwrap();
+    // No answer: `place` says so instead of guessing.
+    assert_eq!(placed.state, OrderState::Unknown, "{backend:?}");
     let view = wait_order(&s.client, &id, |v| v.state == OrderState::Filled).await;
     assert_eq!(view.state, OrderState::Filled, "{backend:?}");
     assert_eq!(lock(&s.exchange).orders_with_client_id("BTCUSDT", "conf-lost"), 1);
+    wait_settled(&s.client).await;
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
+/// `place` returns the exchange's answer applied: a resting order is `New` with its exchange
+/// id, a crossing one `Filled`; the events tell the same after.
+async fn place_returns_the_acknowledgement(backend: Backend) {
+    let s = setup(backend).await;
+    let mut events = s.client.events();
+    let (rest_id, intent) = limit("conf-ack-rest", Side::Buy, dec!(0.01), dec!(60000));
+    let placed = s.client.place(intent).await.unwrap();
+    assert_eq!((placed.id, placed.state), (rest_id, OrderState::New), "{backend:?}");
+    assert!(placed.order_id.is_some(), "{backend:?}");
+    assert_eq!(
+        lock(&s.exchange).order_status("BTCUSDT", "conf-ack-rest"),
+        Some(aegis_exchange::model::OrderStatus::New)
+    );
+    let (fill_id, intent) = limit("conf-ack-fill", Side::Buy, dec!(0.01), dec!(66000));
+    let placed = s.client.place(intent).await.unwrap();
+    assert_eq!((placed.id, placed.state), (fill_id, OrderState::Filled), "{backend:?}");
+    // The client's view agrees with what `place` returned.
+    assert_eq!(s.client.order(&fill_id).await.unwrap().map(|v| v.state), Some(OrderState::Filled));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut states = Vec::new();
+    while !states.contains(&OrderState::Filled) && tokio::time::Instant::now() < deadline {
+        if let Ok(Some(ClientEvent::Engine(Event::Order(u)))) =
+            tokio::time::timeout(Duration::from_millis(100), events.next()).await
+            && u.client_order_id == fill_id
+        {
+            states.push(u.state);
+        }
+    }
+    assert_eq!(states, [OrderState::Filled], "{backend:?}");
+    s.client.cancel(&rest_id).await.unwrap();
+    wait_settled(&s.client).await;
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
+/// The caller stops waiting while its order is on the wire (its `place` future dropped): the
+/// client's task reads the answer; the order is tracked, reserved and on the exchange once.
+async fn place_dropped_in_flight_is_kept(backend: Backend) {
+    let s = setup(backend).await;
+    lock(&s.exchange).inject(Fault::Latency(300));
+    let (id, intent) = limit("conf-dropped", Side::Buy, dec!(0.01), dec!(60000));
+    let waited = tokio::time::timeout(Duration::from_millis(30), s.client.place(intent)).await;
+    assert!(waited.is_err(), "{backend:?}: the answer came before the caller gave up: {waited:?}");
+    // Tracked while on its way (the user-data stream may already have told it is `New`), its
+    // request now the client task's to finish...
+    let view = s.client.order(&id).await.unwrap().expect("tracked");
+    assert!(matches!(view.state, OrderState::PendingNew | OrderState::New), "{backend:?}: {view:?}");
+    let stats = s.client.stats().await.unwrap();
+    assert_eq!(stats.in_flight, 1, "{backend:?}: the request was not handed over: {stats:?}");
+    // ...which reads the answer when it lands; no second request.
+    let view = wait_order(&s.client, &id, |v| v.state == OrderState::New).await;
+    assert_eq!(view.state, OrderState::New, "{backend:?}");
+    assert_eq!(lock(&s.exchange).orders_with_client_id("BTCUSDT", "conf-dropped"), 1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while s.client.stats().await.unwrap().in_flight > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(s.client.stats().await.unwrap().in_flight, 0, "{backend:?}: the answer was never read");
+    ledger_equals_exchange(&s).unwrap();
+    s.client.cancel(&id).await.unwrap();
     wait_settled(&s.client).await;
     ledger_equals_exchange(&s).unwrap();
     finish(s).await;
@@ -357,6 +424,8 @@ on_both!(
     partial_fill_then_cancel,
     refused_before_sending,
     lost_answer_no_duplicate,
+    place_returns_the_acknowledgement,
+    place_dropped_in_flight_is_kept,
     reconnects_after_drop,
     server_shutdown_renews,
     renews_by_age_and_replaces_silent_connections,

@@ -1,18 +1,22 @@
 //! The task behind [`Client`](super::Client): owns the engine, awaits everything, never blocks.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
-use super::{ClientConfig, ClientError, ClientEvent, ClientStats, Command, OnShutdown, ShutdownReport};
+use super::{
+    ClientConfig, ClientError, ClientEvent, ClientStats, Command, OnShutdown, Orphan, Shared, ShutdownReport, lock,
+};
 use crate::clock::Clock;
 use crate::conn::CloseReason;
-use crate::engine::{Engine, Event, HttpResult, KillReason, Output, RequestId};
+use crate::engine::{Engine, Event, KillReason, Output, RequestId};
 use crate::rules::ExchangeInfo;
-use crate::transport::{HttpTransport, TransportError, WsConnection, WsMessage, WsTransport};
+use crate::transport::{BoxFuture, HttpTransport, TransportError, WsConnection, WsMessage, WsTransport};
 
 type HttpDone = (RequestId, Result<http::Response<bytes::Bytes>, TransportError>);
 
@@ -24,7 +28,11 @@ struct Live {
 /// What woke the driver.
 enum Wake {
     Command(Option<Command>),
-    Http(Result<HttpDone, tokio::task::JoinError>),
+    Http(HttpDone),
+    /// A request whose caller went away before its answer: this task finishes it.
+    Orphan(Orphan),
+    /// A handle changed the engine (an order sent from its own task): drain the outputs.
+    Poked,
     Frame(Option<Result<WsMessage, TransportError>>),
     Connected(Result<Result<WsConnection, TransportError>, tokio::task::JoinError>),
     Tick,
@@ -43,11 +51,11 @@ struct Settings {
     start_timeout: Duration,
     shutdown_timeout: Duration,
     ws_url: String,
-    request_timeout: Duration,
 }
 
 pub(super) struct Driver {
-    engine: Engine,
+    shared: Arc<Shared>,
+    orphans: mpsc::UnboundedReceiver<Orphan>,
     config: Settings,
     http: Arc<dyn HttpTransport>,
     ws: Arc<dyn WsTransport>,
@@ -58,7 +66,10 @@ pub(super) struct Driver {
     retiring: Option<Live>,
     connecting: Option<JoinHandle<Result<WsConnection, TransportError>>>,
     opened: u64,
-    in_flight: JoinSet<HttpDone>,
+    /// The requests on their way, polled by this task itself: an answer is read and handled
+    /// where it lands, with no hand-over to another task (each one a wake-up across threads on a
+    /// multi-thread runtime).
+    in_flight: FuturesUnordered<BoxFuture<'static, HttpDone>>,
     next_timeout: i64,
     stats: ClientStats,
     stopping: Option<Stopping>,
@@ -88,12 +99,15 @@ impl Driver {
             start_timeout: config.start_timeout,
             shutdown_timeout: config.shutdown_timeout,
             ws_url: config.engine.env.ws_api_url().to_owned(),
-            request_timeout: Duration::from_millis(u64::try_from(config.engine.request_timeout_ms).unwrap_or(12_000)),
         };
+        let request_timeout = Duration::from_millis(u64::try_from(config.engine.request_timeout_ms).unwrap_or(12_000));
         let engine = Engine::new(config.engine, ExchangeInfo::default());
+        let (orphaned, orphans) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared::new(engine, Arc::clone(&http), Arc::clone(&clock), request_timeout, orphaned));
         let config = settings;
         Self {
-            engine,
+            shared,
+            orphans,
             config,
             http,
             ws,
@@ -103,15 +117,20 @@ impl Driver {
             retiring: None,
             connecting: None,
             opened: 0,
-            in_flight: JoinSet::new(),
+            in_flight: FuturesUnordered::new(),
             next_timeout: i64::MAX,
             stats: ClientStats::default(),
             stopping: None,
         }
     }
 
-    pub(super) fn ledger(&self) -> crate::ledger::LedgerView {
-        self.engine.ledger()
+    pub(super) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
+    /// The engine, locked for one step (never across an `.await`).
+    fn engine(&self) -> std::sync::MutexGuard<'_, Engine> {
+        lock(&self.shared.engine)
     }
 
     fn now(&self) -> i64 {
@@ -144,7 +163,7 @@ impl Driver {
         }
         tracing::warn!(%reason, "user-data stream lost");
         // The engine's policy asks for the next connection after its back-off.
-        self.engine.handle_ws_closed(now);
+        self.engine().handle_ws_closed(now);
         self.publish(ClientEvent::Disconnected { reason });
     }
 
@@ -163,70 +182,94 @@ impl Driver {
                 let reconnects = self.opened;
                 self.opened = self.opened.saturating_add(1);
                 tracing::info!(reconnects, "user-data stream open");
-                self.engine.handle_ws_open(now);
+                self.engine().handle_ws_open(now);
                 self.publish(ClientEvent::Connected { reconnects });
             }
             Err(e) => {
                 tracing::warn!(error = %e, "user-data stream connect failed");
                 self.stats.transport_failures = self.stats.transport_failures.saturating_add(1);
-                self.engine.handle_ws_connect_failed(now);
+                self.engine().handle_ws_connect_failed(now);
+            }
+        }
+    }
+
+    /// The engine's outputs up to its next timer (the lock held for that step only).
+    fn take_outputs(&mut self) -> Vec<Output> {
+        let mut outputs = Vec::new();
+        let shared = Arc::clone(&self.shared);
+        let mut engine = lock(&shared.engine);
+        loop {
+            match engine.poll_output() {
+                Output::Timeout(at) => {
+                    self.next_timeout = at;
+                    return outputs;
+                }
+                output => outputs.push(output),
             }
         }
     }
 
     /// Drains the engine's outputs: requests go out, frames are written, events published.
     async fn drain(&mut self) {
-        let timeout = self.config.request_timeout;
+        let timeout = self.shared.request_timeout;
         loop {
-            match self.engine.poll_output() {
-                Output::Http { id, request } => {
-                    self.stats.requests = self.stats.requests.saturating_add(1);
-                    tracing::trace!(method = %request.method(), path = request.uri().path(), "request");
-                    let sending = self.http.send(request, timeout);
-                    self.in_flight.spawn(async move { (id, sending.await) });
-                }
-                Output::Ws { text } => {
-                    let Some(live) = self.live.as_mut() else {
-                        // The engine subscribes again when a connection opens.
-                        continue;
-                    };
-                    if let Err(e) = live.conn.sink.send(WsMessage::Text(text.into())).await {
-                        let now = self.now();
-                        self.disconnected(now, format!("write failed: {e}"));
-                    }
-                }
-                Output::WsConnect => self.start_connect(),
-                Output::WsClose(reason) => {
-                    let closing = match reason {
-                        CloseReason::Replaced => self.retiring.take(),
-                        CloseReason::Idle => self.live.take(),
-                    };
-                    if let Some(mut closing) = closing {
-                        let close = closing.conn.sink.send(WsMessage::Close(None));
-                        let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
-                    }
-                    if reason == CloseReason::Idle {
-                        let reason = "no frame within the idle timeout".to_owned();
-                        tracing::warn!(%reason, "user-data stream lost");
-                        self.publish(ClientEvent::Disconnected { reason });
-                    }
-                }
-                Output::Event(event) => {
-                    match &event {
-                        Event::ServerShutdown { .. } => {
-                            tracing::info!("serverShutdown: the engine renews the user-data connection");
-                        }
-                        Event::KillSwitch(reason) => tracing::error!(?reason, "kill switch tripped"),
-                        Event::BalanceMismatch(d) => tracing::warn!(differences = d.len(), "balance mismatch"),
-                        _ => tracing::debug!(?event, "engine event"),
-                    }
-                    self.publish(ClientEvent::Engine(event));
-                }
-                Output::Timeout(at) => {
-                    self.next_timeout = at;
+            let outputs = self.take_outputs();
+            if outputs.is_empty() {
+                return;
+            }
+            for output in outputs {
+                self.perform(output, timeout).await;
+            }
+        }
+    }
+
+    async fn perform(&mut self, output: Output, timeout: Duration) {
+        match output {
+            Output::Http { id, request } => {
+                self.stats.requests = self.stats.requests.saturating_add(1);
+                tracing::trace!(method = %request.method(), path = request.uri().path(), "request");
+                let sending = self.http.send(request, timeout);
+                self.in_flight.push(Box::pin(async move { (id, sending.await) }));
+            }
+            Output::Ws { text } => {
+                let Some(live) = self.live.as_mut() else {
+                    // The engine subscribes again when a connection opens.
                     return;
+                };
+                if let Err(e) = live.conn.sink.send(WsMessage::Text(text.into())).await {
+                    let now = self.now();
+                    self.disconnected(now, format!("write failed: {e}"));
                 }
             }
+            Output::WsConnect => self.start_connect(),
+            Output::WsClose(reason) => {
+                let closing = match reason {
+                    CloseReason::Replaced => self.retiring.take(),
+                    CloseReason::Idle => self.live.take(),
+                };
+                if let Some(mut closing) = closing {
+                    let close = closing.conn.sink.send(WsMessage::Close(None));
+                    let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
+                }
+                if reason == CloseReason::Idle {
+                    let reason = "no frame within the idle timeout".to_owned();
+                    tracing::warn!(%reason, "user-data stream lost");
+                    self.publish(ClientEvent::Disconnected { reason });
+                }
+            }
+            Output::Event(event) => {
+                match &event {
+                    Event::ServerShutdown { .. } => {
+                        tracing::info!("serverShutdown: the engine renews the user-data connection");
+                    }
+                    Event::KillSwitch(reason) => tracing::error!(?reason, "kill switch tripped"),
+                    Event::BalanceMismatch(d) => tracing::warn!(differences = d.len(), "balance mismatch"),
+                    _ => tracing::debug!(?event, "engine event"),
+                }
+                self.publish(ClientEvent::Engine(event));
+            }
+            // Taken by `take_outputs`.
+            Output::Timeout(at) => self.next_timeout = at,
         }
     }
 
@@ -240,7 +283,7 @@ impl Driver {
 
     fn on_tick(&mut self, now: i64) {
         if now >= self.next_timeout {
-            self.engine.handle_timeout(now);
+            self.engine().handle_timeout(now);
         }
     }
 
@@ -249,72 +292,68 @@ impl Driver {
             Some(Ok(message)) => match message {
                 WsMessage::Text(text) => {
                     self.stats.frames = self.stats.frames.saturating_add(1);
-                    self.engine.handle_ws_frame(now, &text);
+                    self.engine().handle_ws_frame(now, &text);
                 }
                 WsMessage::Close(frame) => self.disconnected(now, format!("closed by the server: {frame:?}")),
-                WsMessage::Ping(_) | WsMessage::Pong(_) => self.engine.handle_ws_ping(now),
+                WsMessage::Ping(_) | WsMessage::Pong(_) => self.engine().handle_ws_ping(now),
             },
             Some(Err(e)) => self.disconnected(now, e.to_string()),
             None => self.disconnected(now, "connection ended".to_owned()),
         }
     }
 
-    fn on_http(&mut self, now: i64, done: Result<HttpDone, tokio::task::JoinError>) {
-        let Ok((id, result)) = done else { return };
-        let result = match result {
-            Ok(response) => HttpResult::Response(response),
-            Err(e) => {
-                self.stats.transport_failures = self.stats.transport_failures.saturating_add(1);
-                tracing::warn!(error = %e, "request failed in transport");
-                if e.may_have_arrived() { HttpResult::Unanswered } else { HttpResult::NotSent }
-            }
-        };
-        self.engine.handle_http_response(now, id, result);
+    fn on_http(&mut self, now: i64, (id, result): HttpDone) {
+        if result.is_err() {
+            self.stats.transport_failures = self.stats.transport_failures.saturating_add(1);
+        }
+        let result = super::http_result(result);
+        self.engine().handle_http_response(now, id, result);
     }
 
     fn open_orders(&self) -> Vec<(crate::model::ClientOrderId, crate::orders::OrderView)> {
-        let mut open: Vec<_> = self.engine.orders().open().map(|(id, v)| (*id, v.clone())).collect();
+        let mut open: Vec<_> = self.engine().orders().open().map(|(id, v)| (*id, v.clone())).collect();
         open.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         open
     }
 
     fn on_command(&mut self, now: i64, command: Command) {
         match command {
-            Command::Place(intent, reply) => {
-                let _ = reply.send(self.engine.submit(now, *intent));
-            }
             Command::Cancel(id, reply) => {
-                let _ = reply.send(self.engine.cancel(now, &id));
+                let _ = reply.send(self.engine().cancel(now, &id));
             }
             Command::CancelAll(symbol, reply) => {
-                self.engine.cancel_all(now, &symbol);
+                self.engine().cancel_all(now, &symbol);
                 let _ = reply.send(());
             }
             Command::Order(id, reply) => {
-                let view = self.engine.orders().get(&id).cloned();
+                let view = self.engine().orders().get(&id).cloned();
                 let _ = reply.send(view);
             }
             Command::OpenOrders(reply) => {
                 let _ = reply.send(self.open_orders());
             }
             Command::Kill(reason, reply) => {
-                self.engine.kill(now, KillReason::Manual(reason));
+                self.engine().kill(now, KillReason::Manual(reason));
                 let _ = reply.send(());
             }
             Command::ResetKill(reply) => {
-                self.engine.reset_kill_switch();
+                self.engine().reset_kill_switch();
                 let _ = reply.send(());
             }
             Command::Reconcile(reply) => {
-                self.engine.reconcile(now);
+                self.engine().reconcile(now);
                 let _ = reply.send(());
             }
             Command::Stats(reply) => {
                 let mut stats = self.stats.clone();
+                let direct = &self.shared.direct;
+                stats.requests = stats.requests.saturating_add(direct.requests.load(Ordering::Relaxed));
+                stats.transport_failures =
+                    stats.transport_failures.saturating_add(direct.failures.load(Ordering::Relaxed));
                 stats.connected = self.live.is_some();
                 stats.in_flight = self.in_flight.len();
-                stats.open_orders = self.engine.orders().open().count();
-                stats.kill_switch = self.engine.kill_switch().cloned();
+                stats.open_orders = self.engine().orders().open().count();
+                stats.kill_switch = self.engine().kill_switch().cloned();
                 let _ = reply.send(stats);
             }
             Command::DropConnection(reply) => {
@@ -335,11 +374,12 @@ impl Driver {
             canceled_symbols.sort();
             canceled_symbols.dedup();
             for symbol in &canceled_symbols {
-                self.engine.cancel_all(now, symbol);
+                self.engine().cancel_all(now, symbol);
             }
         }
         tracing::info!(?canceled_symbols, "shutting down");
-        self.engine.stop_connecting();
+        self.shared.accepting.store(false, Ordering::Release);
+        self.engine().stop_connecting();
         let deadline = now.saturating_add(ms(self.config.shutdown_timeout));
         self.stopping = Some(Stopping { deadline, reply, canceled_symbols });
     }
@@ -348,14 +388,16 @@ impl Driver {
     fn shutdown_done(&self, now: i64) -> bool {
         let Some(s) = &self.stopping else { return false };
         let settled = self.config.on_shutdown == OnShutdown::KeepOrders
-            || self.engine.orders().open().all(|(_, v)| !s.canceled_symbols.contains(&v.symbol));
+            || self.engine().orders().open().all(|(_, v)| !s.canceled_symbols.contains(&v.symbol));
         // Nothing in flight and nothing the engine means to do before the deadline (a cancel the
         // limiter refused during a ban, say): waiting longer changes nothing.
         let stalled = self.next_timeout > s.deadline;
-        now >= s.deadline || ((settled || stalled) && self.in_flight.is_empty())
+        let idle = self.in_flight.is_empty() && self.shared.direct.in_flight.load(Ordering::Acquire) == 0;
+        now >= s.deadline || ((settled || stalled) && idle)
     }
 
     async fn finish(&mut self) {
+        self.shared.accepting.store(false, Ordering::Release);
         let left_open = self.open_orders();
         for mut open in [self.live.take(), self.retiring.take()].into_iter().flatten() {
             let close = open.conn.sink.send(WsMessage::Close(Some((1000, "client shutting down".to_owned()))));
@@ -364,7 +406,8 @@ impl Driver {
         if let Some(connecting) = self.connecting.take() {
             connecting.abort();
         }
-        self.in_flight.shutdown().await;
+        // Dropping a request on its way is what a shutdown does (its outcome no longer matters).
+        self.in_flight.clear();
         if let Some(stopping) = self.stopping.take() {
             let report = ShutdownReport { canceled_symbols: stopping.canceled_symbols, left_open };
             if let Some(reply) = stopping.reply {
@@ -382,14 +425,14 @@ impl Driver {
         let start_deadline = self.now().saturating_add(ms(self.config.start_timeout));
         let now = self.now();
         // Start-up and the first user-data connection (Output::WsConnect).
-        self.engine.start(now);
+        self.engine().start(now);
         loop {
             self.drain().await;
             let now = self.now();
-            if let Some(reply) = started.take_if(|_| !self.engine.is_starting() && self.live.is_some()) {
+            if let Some(reply) = started.take_if(|_| !self.engine().is_starting() && self.live.is_some()) {
                 let _ = reply.send(Ok(()));
             } else if started.is_some() && now >= start_deadline {
-                let why = if self.engine.is_starting() {
+                let why = if self.engine().is_starting() {
                     "the account snapshot is not in"
                 } else {
                     "no user-data connection"
@@ -414,8 +457,11 @@ impl Driver {
             // user-data frame being handled, however fast frames arrive.
             let woke = tokio::select! {
                 biased;
-                Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => Wake::Http(done),
+                Some(done) = self.in_flight.next(), if !self.in_flight.is_empty() => Wake::Http(done),
+                // Before commands: a command sees a request its caller dropped as in flight.
+                Some(orphan) = self.orphans.recv() => Wake::Orphan(orphan),
                 command = commands.recv(), if self.stopping.is_none() => Wake::Command(command),
+                () = self.shared.wake.notified() => Wake::Poked,
                 frame = next_frame(&mut self.live) => Wake::Frame(frame),
                 connected = connected(&mut self.connecting) => Wake::Connected(connected),
                 () = sleep => Wake::Tick,
@@ -426,7 +472,19 @@ impl Driver {
                 // Every handle is gone: stop as configured.
                 Wake::Command(None) => self.begin_shutdown(now, None),
                 Wake::Http(done) => self.on_http(now, done),
-                Wake::Frame(frame) => self.on_frame(now, frame),
+                Wake::Orphan((id, sending)) => {
+                    self.in_flight.push(Box::pin(async move { (id, sending.await) }));
+                }
+                // The engine's outputs are drained at the top of the loop.
+                Wake::Poked => {}
+                Wake::Frame(frame) => {
+                    self.on_frame(now, frame);
+                    // Frames come in bursts, each ready at once, so nothing here would yield
+                    // before tokio's budget runs out (a hundred frames or more). A task of the
+                    // user's woken on this worker (an order's answer just read) runs now, after
+                    // one frame, not after the burst.
+                    tokio::task::yield_now().await;
+                }
                 Wake::Connected(result) => {
                     self.connecting = None;
                     let result = result.unwrap_or_else(|e| Err(TransportError::NotSent(e.to_string())));

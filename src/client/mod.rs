@@ -1,11 +1,19 @@
 //! The async client (feature `client`): one tokio task pumps the sans-IO
-//! [`Engine`](crate::engine::Engine) through an [`HttpTransport`] and a [`WsTransport`], and a [`Client`] handle talks
-//! to it. [`MarketStream`] does the same for market streams.
+//! [`Engine`](crate::engine::Engine) through an [`HttpTransport`] and a [`WsTransport`], and a
+//! [`Client`] handle talks to it. [`MarketStream`] does the same for market streams.
+//!
+//! The handle and the task share the engine behind a mutex that each holds for one step, never
+//! across an `.await`. [`Client::place`] sends its order from the caller's own task and reads
+//! the answer there (no hand-over to another task, each a wake-up across threads on a
+//! multi-thread runtime); the task publishes the events, runs the timers, the user-data
+//! connection and every other request. An answer never waits for more than one user-data
+//! frame's handling (a few microseconds), however fast frames arrive.
 //!
 //! What the driver does for you:
-//! - requests run concurrently (one task each); an answer, a failure or the engine's own
-//!   deadline settles each; a request that may have reached the server is reported as
-//!   unanswered, never retried blindly (the order goes `Unknown` and is queried);
+//! - requests run concurrently, polled by the task itself; an answer, a failure or the engine's
+//!   own deadline settles each; a request that may have reached the server is reported as
+//!   unanswered, never retried blindly (the order goes `Unknown` and is queried); an order
+//!   whose caller stopped waiting is finished by the task;
 //! - the user-data connection (WebSocket API) reconnects after a drop with capped exponential
 //!   back-off and jitter; the engine re-subscribes and reconciles on every new connection;
 //! - before the 24 h cut (`max_connection_age`) and on `serverShutdown` a new connection is
@@ -37,11 +45,12 @@
 //! )
 //! .await?;
 //! let mut events = client.events();
-//! let id = client.place(Intent::new(OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(30000)))).await?;
+//! let placed = client.place(Intent::new(OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(30000)))).await?;
+//! println!("{:?} is {:?}", placed.id, placed.state);
 //! while let Some(event) = events.next().await {
 //!     println!("{event:?}");
 //! }
-//! client.cancel(&id).await?;
+//! client.cancel(&placed.id).await?;
 //! client.shutdown().await?;
 //! # Ok(()) }
 //! ```
@@ -49,20 +58,21 @@
 mod driver;
 mod market;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use market::{MarketConfig, MarketItem, MarketStats, MarketStream};
 
 use crate::clock::Clock;
-use crate::engine::{EngineConfig, Event, Intent, KillReason, SubmitError};
+use crate::engine::{Engine, EngineConfig, Event, HttpResult, Intent, KillReason, Purpose, RequestId, SubmitError};
 use crate::ledger::LedgerView;
 use crate::model::ClientOrderId;
-use crate::orders::{OrderView, OrdersError};
-use crate::transport::{HttpTransport, TransportError, WsTransport};
+use crate::orders::{OrderState, OrderView, OrdersError};
+use crate::transport::{BoxFuture, HttpTransport, TransportError, WsTransport};
 
 pub use crate::conn::Backoff;
 
@@ -189,7 +199,6 @@ type Reply<T> = oneshot::Sender<T>;
 
 #[derive(Debug)]
 enum Command {
-    Place(Box<Intent>, Reply<Result<ClientOrderId, SubmitError>>),
     Cancel(ClientOrderId, Reply<Result<(), OrdersError>>),
     CancelAll(String, Reply<()>),
     Order(ClientOrderId, Reply<Option<OrderView>>),
@@ -203,9 +212,126 @@ enum Command {
     Shutdown(Reply<ShutdownReport>),
 }
 
+/// A request on its way whose caller stopped waiting: the client's task reads its answer.
+type Orphan = (RequestId, BoxFuture<'static, Result<http::Response<bytes::Bytes>, TransportError>>);
+
+/// Counters of the requests sent from the handles' own tasks.
+#[derive(Debug, Default)]
+struct Direct {
+    in_flight: AtomicUsize,
+    requests: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// What the handle and the client's task share: the engine (each locks it for one step, never
+/// across an `.await`; a user-data frame's handling is the longest any answer waits for it).
+struct Shared {
+    engine: Mutex<Engine>,
+    /// Wakes the task after a handle changed the engine: it publishes the events, arms the
+    /// timer and sends whatever else is due.
+    wake: Notify,
+    orphans: mpsc::UnboundedSender<Orphan>,
+    /// False once shutdown began: orders are refused.
+    accepting: AtomicBool,
+    direct: Direct,
+    http: Arc<dyn HttpTransport>,
+    clock: Arc<dyn Clock>,
+    request_timeout: Duration,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("direct", &self.direct).finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn new(
+        engine: Engine,
+        http: Arc<dyn HttpTransport>,
+        clock: Arc<dyn Clock>,
+        request_timeout: Duration,
+        orphans: mpsc::UnboundedSender<Orphan>,
+    ) -> Self {
+        Self {
+            engine: Mutex::new(engine),
+            wake: Notify::new(),
+            orphans,
+            accepting: AtomicBool::new(true),
+            direct: Direct::default(),
+            http,
+            clock,
+            request_timeout,
+        }
+    }
+}
+
+/// The engine, locked (a panic elsewhere does not make it unusable: every engine step leaves
+/// it consistent).
+fn lock(engine: &Mutex<Engine>) -> std::sync::MutexGuard<'_, Engine> {
+    engine.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What a transport's result means for the engine: only a failure that proves nothing was
+/// written is "not sent".
+fn http_result(result: Result<http::Response<bytes::Bytes>, TransportError>) -> HttpResult {
+    match result {
+        Ok(response) => HttpResult::Response(response),
+        Err(e) => {
+            tracing::warn!(error = %e, "request failed in transport");
+            if e.may_have_arrived() { HttpResult::Unanswered } else { HttpResult::NotSent }
+        }
+    }
+}
+
+/// An order request performed by the task that placed it. Dropped before its answer (the
+/// caller's future canceled), it is handed to the client's task, which reads the answer: an
+/// order on its way is never forgotten.
+struct Sending {
+    shared: Arc<Shared>,
+    id: RequestId,
+    future: Option<BoxFuture<'static, Result<http::Response<bytes::Bytes>, TransportError>>>,
+}
+
+impl Sending {
+    async fn answer(&mut self) -> Result<http::Response<bytes::Bytes>, TransportError> {
+        let result = match self.future.as_mut() {
+            Some(future) => future.await,
+            None => Err(TransportError::Unanswered("answer already taken".to_owned())),
+        };
+        self.future = None;
+        result
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        if let Some(future) = self.future.take() {
+            // The task gone too means the client stopped; nothing waits for the answer then.
+            let _ = self.shared.orphans.send((self.id, future));
+            self.shared.wake.notify_one();
+        }
+        self.shared.direct.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What [`Client::place`] knows when it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    /// The order's client order id.
+    pub id: ClientOrderId,
+    /// Its state then: the exchange's answer applied (`New`, `PartiallyFilled`, `Filled`,
+    /// `Rejected`, `Expired`, ...), `PendingNew` for an order the rate limiter holds back (the
+    /// client sends it when allowed), `Unknown` when the answer was lost (the client queries it).
+    pub state: OrderState,
+    /// The exchange's order id, once known.
+    pub order_id: Option<u64>,
+}
+
 /// A handle on the running client. See the [module docs](self).
 #[derive(Debug)]
 pub struct Client {
+    shared: Arc<Shared>,
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<ClientEvent>,
     first_reader: Mutex<Option<broadcast::Receiver<ClientEvent>>>,
@@ -268,10 +394,11 @@ impl Client {
         let (events, first) = broadcast::channel(config.event_capacity.max(1));
         let (started, on_started) = oneshot::channel();
         let driver = driver::Driver::new(config, http, ws, clock, events.clone());
-        let ledger = driver.ledger();
+        let shared = driver.shared();
+        let ledger = lock(&shared.engine).ledger();
         let task = tokio::spawn(driver.run(inbox, started));
         match on_started.await {
-            Ok(Ok(())) => Ok(Self { commands, events, first_reader: Mutex::new(Some(first)), ledger, task }),
+            Ok(Ok(())) => Ok(Self { shared, commands, events, first_reader: Mutex::new(Some(first)), ledger, task }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(ClientError::Stopped),
         }
@@ -296,13 +423,62 @@ impl Client {
         answer.await.map_err(|_| ClientError::Stopped)
     }
 
-    /// Validates, reserves and sends an order; returns its client order id once it is on its
-    /// way (its fate arrives as [`ClientEvent::Engine`] order updates).
+    /// Validates, reserves and sends an order, and returns once the exchange has answered (the
+    /// answer applied to the order and the ledger); an order the rate limiter holds back
+    /// returns at once as `PendingNew` and leaves when allowed. Later changes arrive as
+    /// [`ClientEvent::Engine`] order updates (the acknowledgement among them).
+    ///
+    /// The request leaves from the calling task and its answer is read there: no hand-over to
+    /// the client's task on the way out or back. Dropping the returned future after the
+    /// request left hands it to the client's task, which reads the answer.
     ///
     /// # Errors
-    /// [`ClientError::Submit`] when the engine refuses it (nothing was sent, nothing reserved).
-    pub async fn place(&self, intent: Intent) -> Result<ClientOrderId, ClientError> {
-        Ok(self.ask(|r| Command::Place(Box::new(intent), r)).await??)
+    /// [`ClientError::Submit`] when the engine refuses it (nothing was sent, nothing reserved);
+    /// [`ClientError::Stopped`] once shutdown has begun.
+    pub async fn place(&self, intent: Intent) -> Result<Placed, ClientError> {
+        let shared = &self.shared;
+        if !shared.accepting.load(Ordering::Acquire) {
+            return Err(ClientError::Stopped);
+        }
+        let now = shared.clock.now_millis();
+        let (id, request) = {
+            let mut engine = lock(&shared.engine);
+            let id = engine.submit(now, intent)?;
+            (id, engine.take_request(&Purpose::Place(id)))
+        };
+        let Some((request_id, request)) = request else {
+            // Held back by the limiter: the task sends it when allowed (and publishes the
+            // order's events now).
+            shared.wake.notify_one();
+            return Ok(Self::placed(shared, id));
+        };
+        {
+            shared.direct.in_flight.fetch_add(1, Ordering::AcqRel);
+            shared.direct.requests.fetch_add(1, Ordering::Relaxed);
+            let mut sending = Sending {
+                shared: Arc::clone(shared),
+                id: request_id,
+                future: Some(shared.http.send(request, shared.request_timeout)),
+            };
+            let answer = sending.answer().await;
+            if answer.is_err() {
+                shared.direct.failures.fetch_add(1, Ordering::Relaxed);
+            }
+            let now = shared.clock.now_millis();
+            lock(&shared.engine).handle_http_response(now, request_id, http_result(answer));
+            drop(sending);
+        }
+        // The task publishes the order's events (in order: its submit's, then its answer's) and
+        // re-arms its timer. Not woken before the answer: on a busy worker it would run while
+        // the answer waits.
+        shared.wake.notify_one();
+        Ok(Self::placed(shared, id))
+    }
+
+    fn placed(shared: &Shared, id: ClientOrderId) -> Placed {
+        let engine = lock(&shared.engine);
+        let view = engine.orders().get(&id);
+        Placed { id, state: view.map_or(OrderState::PendingNew, |v| v.state), order_id: view.and_then(|v| v.order_id) }
     }
 
     /// Cancels an order.

@@ -76,6 +76,11 @@ enum Admission {
 }
 
 impl Gate {
+    /// What the request handed out as `id` is for, while it waits for its answer.
+    pub(super) fn purpose_of(&self, id: RequestId) -> Option<&Purpose> {
+        self.in_flight.get(&id).map(|f| &f.purpose)
+    }
+
     /// Requests and orders waiting.
     pub(super) fn waiting(&self) -> usize {
         self.orders.len() + self.requests.len()

@@ -881,6 +881,40 @@ impl Engine {
         Output::Timeout(self.next_timeout())
     }
 
+    /// Takes the request for `purpose` out of the outputs, if it is waiting there, for the
+    /// caller to perform itself; the other outputs stay queued, in order. It was admitted,
+    /// charged and signed like any other: its answer goes to
+    /// [`handle_http_response`](Self::handle_http_response) with the id returned here, and its
+    /// reply deadline runs from now. The async client sends an order from the task that placed
+    /// it this way (no hand-over to another task on the way out or back).
+    ///
+    /// ```
+    /// # use aegis_exchange::engine::{Engine, EngineConfig, Purpose};
+    /// # use aegis_exchange::rest::Environment;
+    /// # use aegis_exchange::sign::{Credentials, HmacSha256};
+    /// # use aegis_exchange::ExchangeInfo;
+    /// let creds = Credentials::new("key", HmacSha256::new("secret")).unwrap();
+    /// let mut engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), ExchangeInfo::default());
+    /// engine.start(1_760_000_000_000_i64);
+    /// // Start-up asks for the server time first; nothing for an order is waiting.
+    /// assert!(engine.take_request(&Purpose::Time).is_some());
+    /// assert!(engine.take_request(&Purpose::Time).is_none());
+    /// ```
+    pub fn take_request(&mut self, purpose: &Purpose) -> Option<(RequestId, http::Request<bytes::Bytes>)> {
+        let at = self.outputs.iter().position(|o| match o {
+            Output::Http { id, .. } => self.gate.purpose_of(*id) == Some(purpose),
+            _ => false,
+        })?;
+        match self.outputs.remove(at)? {
+            Output::Http { id, request } => Some((id, request)),
+            other => {
+                // Not reached (the position is an HTTP output's); put it back where it was.
+                self.outputs.insert(at, other);
+                None
+            }
+        }
+    }
+
     fn next_timeout(&self) -> i64 {
         let mut next = self.gate.next_timeout(self.now);
         if let Some(t) = self.user_conn.next_timeout() {

@@ -149,11 +149,15 @@ pub trait WsTransport: Send + Sync + 'static {
 fn tls_config() -> Result<rustls::ClientConfig, TransportError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let config =
-        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| TransportError::Invalid(format!("TLS set-up: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    // rustls 0.23.48 deprecates the ring provider (it has no post-quantum key exchange); the
+    // alternative, aws-lc-rs, needs a C toolchain and CMake to build. Binance does not require a
+    // post-quantum group, so ring stays, on purpose.
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TransportError::Invalid(format!("TLS set-up: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     Ok(config)
 }
