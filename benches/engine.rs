@@ -10,12 +10,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use aegis_exchange::engine::{Engine, EngineConfig, HttpResult, Intent, Output};
-use aegis_exchange::ledger::Ledger;
+use aegis_exchange::Ledger;
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::stream::{MarketEvent, SanitizeConfig, decode};
-use aegis_exchange::{ExchangeInfo, MarketContext, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, MarketContext, OrderRequest, Side};
+use aegis_exchange::{Engine, EngineConfig, HttpResult, Intent, Output};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rust_decimal_macros::dec;
 

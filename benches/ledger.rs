@@ -8,10 +8,10 @@ use std::hint::black_box;
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use aegis_exchange::ledger::{AssetId, Execution, Ledger};
-use aegis_exchange::orders::{Applied, Orders, OrdersConfig, Submit};
 use aegis_exchange::ws_api::{ExecutionReport, WsFrame};
+use aegis_exchange::{AssetId, Execution, Ledger};
 use aegis_exchange::{ClientOrderIdGenerator, OrderRequest, Side};
+use aegis_exchange::{OrderApplied, Orders, OrdersConfig, Submit};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -134,7 +134,7 @@ fn orders(c: &mut Criterion) {
             i += 1;
             tracker.submit(Submit::new(order, btc, usdt)).unwrap_or_else(|e| panic!("{e}"));
             for r in reports {
-                if !matches!(tracker.on_report(1, &black_box(r).report(), r.trade()), Applied::Changed(_)) {
+                if !matches!(tracker.on_report(1, &black_box(r).report(), r.trade()), OrderApplied::Changed(_)) {
                     panic!("not applied");
                 }
             }
@@ -143,7 +143,7 @@ fn orders(c: &mut Criterion) {
     // A trade report already applied (the last order's filling trade).
     let last = &cases[(i + N - 1) % N].1[2];
     g.bench_function("execution_report_duplicate_trade", |b| {
-        b.iter(|| assert_eq!(tracker.on_report(2, &black_box(last).report(), last.trade()), Applied::Duplicate))
+        b.iter(|| assert_eq!(tracker.on_report(2, &black_box(last).report(), last.trade()), OrderApplied::Duplicate))
     });
     let frame = br#"{"subscriptionId":0,"event":{"e":"executionReport","E":1499405658658,"s":"ETHBTC","c":"mUvoqJxFIILMdfAW5iGSOW","S":"BUY","o":"LIMIT","f":"GTC","q":"1.00000000","p":"0.10264410","P":"0.00000000","F":"0.00000000","g":-1,"C":"","x":"NEW","X":"NEW","r":"NONE","i":4293153,"l":"0.00000000","z":"0.00000000","L":"0.00000000","n":"0","N":null,"T":1499405658657,"t":-1,"I":8641984,"w":true,"m":false,"M":false,"O":1499405658657,"Z":"0.00000000","Y":"0.00000000","Q":"0.00000000","W":1499405658657,"V":"NONE"}}"#;
     g.bench_function("execution_report_decode_frame", |b| {

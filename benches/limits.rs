@@ -4,9 +4,9 @@
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 
+use aegis_exchange::RateLimit;
 use aegis_exchange::limits::{Cost, LimiterConfig, RateLimiter};
-use aegis_exchange::model::{RateLimitInterval, RateLimitType};
-use aegis_exchange::rules::RateLimit;
+use aegis_exchange::{RateLimitInterval, RateLimitType};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue};
 

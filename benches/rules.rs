@@ -62,7 +62,7 @@ fn time_owned<I: Clone, O>(input: &I, iters: u64, mut routine: impl FnMut(I) -> 
 }
 
 fn bench_rules(c: &mut Criterion) {
-    let info = match ExchangeInfo::from_json(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO) {
+    let info = match ExchangeInfo::from_json(aegis_exchange::BUNDLED_EXCHANGE_INFO) {
         Ok(info) => info,
         Err(e) => panic!("bundled exchangeInfo: {e}"),
     };
@@ -92,7 +92,7 @@ fn bench_rules(c: &mut Criterion) {
         b.iter(|| f64_normalize_and_check(black_box(0.14977266648836587), black_box(65432.517), black_box(65430.0)))
     });
     g.bench_function("exchange_info_from_json_bundled_25_symbols", |b| {
-        b.iter(|| black_box(ExchangeInfo::from_json(black_box(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO))))
+        b.iter(|| black_box(ExchangeInfo::from_json(black_box(aegis_exchange::BUNDLED_EXCHANGE_INFO))))
     });
     g.finish();
 }

@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use aegis_exchange::book::OrderBook;
+use aegis_exchange::OrderBook;
 use aegis_exchange::rest::{DepthSnapshot, Level};
 use aegis_exchange::stream::{MarketEvent, SanitizeConfig, decode};
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -15,13 +15,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use aegis_exchange::book::BookSync;
+use aegis_exchange::BookSync;
 use aegis_exchange::client::{MarketConfig, MarketItem, MarketStream};
 use aegis_exchange::num::Wire;
 use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig, WsFault};
 use aegis_exchange::ring;
 use aegis_exchange::stream::MarketEvent;
-use aegis_exchange::{Decimal, clock::Clock};
+use aegis_exchange::{Clock, Decimal};
 use common::{Error, lock};
 use rust_decimal_macros::dec;
 

@@ -12,13 +12,13 @@ mod common;
 
 use std::time::Duration;
 
+use aegis_exchange::OrderState;
 use aegis_exchange::client::{Client, ClientConfig, ClientEvent};
-use aegis_exchange::engine::{EngineConfig, Event, Intent};
 use aegis_exchange::num::Wire;
-use aegis_exchange::orders::OrderState;
 use aegis_exchange::{
     ClientOrderId, Decimal, ExchangeInfo, Filter, MarketContext, OrderRequest, Side, SymbolRules, ValidatedOrder,
 };
+use aegis_exchange::{EngineConfig, Event, Intent};
 use common::{Error, Venue, lock};
 use rust_decimal_macros::dec;
 
@@ -45,7 +45,7 @@ fn try_order(rules: &SymbolRules, ctx: &MarketContext, label: &str, order: Order
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     common::init_tracing();
-    let info = ExchangeInfo::from_json(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO)?;
+    let info = ExchangeInfo::from_json(aegis_exchange::BUNDLED_EXCHANGE_INFO)?;
     println!("exchangeInfo: {} symbols, server time {:?}, rate limits:", info.symbols().len(), info.server_time());
     for rl in info.rate_limits() {
         println!("  {} {} per {} {}", rl.rate_limit_type, rl.limit, rl.interval_num, rl.interval);

@@ -14,10 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aegis_exchange::OrderState;
 use aegis_exchange::client::{Client, ClientConfig, ClientEvent, Events, MarketConfig, MarketItem, MarketStream};
-use aegis_exchange::clock::{Clock, SystemClock};
-use aegis_exchange::engine::{EngineConfig, Event, Intent};
-use aegis_exchange::orders::OrderState;
 use aegis_exchange::paper::server::PaperServer;
 use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig, WsFault};
 use aegis_exchange::rest::Environment;
@@ -25,6 +23,8 @@ use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::stream::MarketEvent;
 use aegis_exchange::transport::{ReqwestTransport, TungsteniteTransport};
 use aegis_exchange::{ClientOrderId, Decimal, OrderRequest, Side};
+use aegis_exchange::{Clock, SystemClock};
+use aegis_exchange::{EngineConfig, Event, Intent};
 use common::{Error, lock};
 use rust_decimal_macros::dec;
 

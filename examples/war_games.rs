@@ -13,17 +13,14 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aegis_exchange::book::BookSync;
+use aegis_exchange::BUNDLED_EXCHANGE_INFO;
+use aegis_exchange::BookSync;
+use aegis_exchange::Ledger;
 use aegis_exchange::client::{Client, ClientConfig, ClientError, MarketConfig, MarketItem, MarketStream, OnShutdown};
-use aegis_exchange::clock::{Clock, SystemClock};
-use aegis_exchange::engine::{EngineConfig, Intent, KillReason, SubmitError};
-use aegis_exchange::ledger::Ledger;
 use aegis_exchange::limits::{Admit, Cost, RateLimiter};
-use aegis_exchange::orders::{OrderState, OrderView};
 use aegis_exchange::paper::server::PaperServer;
 use aegis_exchange::paper::{Fault, PaperConfig, PaperExchange, PaperKey, PaperTransport, WalkConfig, WsFault};
 use aegis_exchange::ring::History;
-use aegis_exchange::rules::BUNDLED_EXCHANGE_INFO;
 use aegis_exchange::sign::{Credentials, Ed25519, HmacSha256, Signer};
 use aegis_exchange::stream::{SanitizeConfig, StreamDecoder};
 use aegis_exchange::transport::{
@@ -32,6 +29,9 @@ use aegis_exchange::transport::{
 use aegis_exchange::{
     ClientOrderId, Decimal, ExchangeInfo, Filter, MarketContext, OrderRequest, OrderStatus, Side, SymbolRules,
 };
+use aegis_exchange::{Clock, SystemClock};
+use aegis_exchange::{EngineConfig, Intent, KillReason, SubmitError};
+use aegis_exchange::{OrderState, OrderView};
 use bytes::Bytes;
 use common::{Error, lock};
 use rust_decimal_macros::dec;

@@ -459,9 +459,9 @@ pub fn stream_frame(data: &[u8]) {
 /// synced, levels are sorted, positive, within the depth bound and never crossed (bids are
 /// drawn below asks), the update id never goes back, and the buffer stays bounded.
 pub fn book_sequence(data: &[u8]) {
-    use aegis_exchange::book::{BookSync, DepthUpdate};
     use aegis_exchange::rest::{DepthSnapshot, Level};
     use aegis_exchange::stream::Symbol;
+    use aegis_exchange::{BookSync, stream::DepthUpdate};
     let mut b = Bytes::new(data);
     let max_depth = usize::from(b.u8() % 8) + 1;
     let mut sync = BookSync::new(max_depth, 16);
@@ -521,7 +521,7 @@ pub fn book_sequence(data: &[u8]) {
 /// balances are never negative, each asset's locked balance equals what its open reservations
 /// hold, and each asset's total equals its credits − debits ± fills, exactly.
 pub fn ledger_ops(data: &[u8]) {
-    use aegis_exchange::ledger::{Execution, Ledger, Reservation};
+    use aegis_exchange::{Execution, Ledger, Reservation};
     let mut b = Bytes::new(data);
     let ledger = Ledger::new();
     let ids: Vec<_> = ["X", "Y", "Z"].iter().filter_map(|a| ledger.asset(a).ok()).collect();
@@ -595,10 +595,10 @@ pub fn order_events(data: &[u8]) {
     use std::sync::Arc;
 
     use aegis_exchange::ClientOrderId;
-    use aegis_exchange::ledger::Ledger;
-    use aegis_exchange::orders::{Orders, OrdersConfig, Submit, SymbolPolicy};
+    use aegis_exchange::Ledger;
     use aegis_exchange::rest::{ApiError, MyTrade, OrderInfo};
     use aegis_exchange::ws_api::ExecutionReport;
+    use aegis_exchange::{Orders, OrdersConfig, Submit, SymbolPolicy};
     use serde_json::json;
 
     const STATUSES: [&str; 10] = [
@@ -940,7 +940,7 @@ pub fn paper_http(data: &[u8]) {
             let value: serde_json::Value = serde_json::from_str(&event).unwrap_or_else(|e| panic!("{e}: {event}"));
             let decoded = UserDataEvent::from_value(value).unwrap_or_else(|e| panic!("{e}: {event}"));
             if let UserDataEvent::ExecutionReport(r) = decoded
-                && r.execution_type == aegis_exchange::model::ExecutionType::Trade
+                && r.execution_type == aegis_exchange::ExecutionType::Trade
             {
                 let Some(rules) = paper_rules(&r.symbol) else { panic!("{}", r.symbol) };
                 let notional = r.last_price * r.last_qty;

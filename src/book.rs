@@ -1,21 +1,10 @@
-//! The local order book, kept in sync with Binance's diff stream by the procedure of SPEC §8.3.
-//!
-//! [`BookSync`] owns the procedure: buffer `depthUpdate` events from the moment the stream
-//! connects, take a REST snapshot, refuse a snapshot older than the first buffered event, drop
-//! buffered events with `u <= lastUpdateId`, then apply the rest and every new event. An event
-//! with `U > local id + 1` means events were missed: the book is discarded and a resync is
-//! signalled. Quantities are absolute; a quantity of 0 removes the level. Memory is bounded: the
-//! buffer and the depth kept per side are capped.
-//!
-//! This module does not open sockets or fetch snapshots; it consumes decoded values.
-
 use std::collections::{BTreeMap, VecDeque};
 
 use rust_decimal::Decimal;
 
 use crate::rest::{DepthSnapshot, Level};
 
-pub use crate::stream::DepthUpdate;
+use crate::stream::DepthUpdate;
 
 /// Why the book cannot continue.
 #[non_exhaustive]
@@ -44,7 +33,7 @@ pub enum BookError {
 
 /// What applying one event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
+pub enum BookApplied {
     /// The event moved the book forward.
     Updated,
     /// The event was older than the book (`u <= local id`) and was ignored.
@@ -80,9 +69,9 @@ impl OrderBook {
     ///
     /// # Errors
     /// [`BookError::Gap`] when the event does not follow the book; the book is unchanged.
-    pub fn apply(&mut self, event: &DepthUpdate) -> Result<Applied, BookError> {
+    pub fn apply(&mut self, event: &DepthUpdate) -> Result<BookApplied, BookError> {
         if event.final_update_id <= self.last_update_id {
-            return Ok(Applied::Stale);
+            return Ok(BookApplied::Stale);
         }
         let expected = self.last_update_id.saturating_add(1);
         if event.first_update_id > expected {
@@ -92,7 +81,7 @@ impl OrderBook {
         set_levels(&mut self.asks, &event.asks);
         self.last_update_id = event.final_update_id;
         self.trim();
-        Ok(Applied::Updated)
+        Ok(BookApplied::Updated)
     }
 
     fn trim(&mut self) {
@@ -161,7 +150,7 @@ fn set_levels(side: &mut BTreeMap<Decimal, Decimal>, levels: &[Level]) {
 /// The sync procedure around an [`OrderBook`] (SPEC §8.3).
 ///
 /// ```
-/// use aegis_exchange::book::{BookSync, DepthUpdate};
+/// use aegis_exchange::{BookSync, stream::DepthUpdate};
 /// use aegis_exchange::stream::Symbol;
 /// use aegis_exchange::rest::{DepthSnapshot, Level};
 /// use rust_decimal_macros::dec;
@@ -174,6 +163,17 @@ fn set_levels(side: &mut BTreeMap<Decimal, Decimal>, levels: &[Level]) {
 /// let book = sync.book().unwrap();
 /// assert_eq!((book.last_update_id(), book.best_bid().map(|l| l.price)), (161, Some(dec!(2))));
 /// ```
+///
+/// The local order book, kept in sync with Binance's diff stream by the procedure of SPEC §8.3.
+///
+/// [`BookSync`] owns the procedure: buffer `depthUpdate` events from the moment the stream
+/// connects, take a REST snapshot, refuse a snapshot older than the first buffered event, drop
+/// buffered events with `u <= lastUpdateId`, then apply the rest and every new event. An event
+/// with `U > local id + 1` means events were missed: the book is discarded and a resync is
+/// signalled. Quantities are absolute; a quantity of 0 removes the level. Memory is bounded: the
+/// buffer and the depth kept per side are capped.
+///
+/// This module does not open sockets or fetch snapshots; it consumes decoded values.
 #[derive(Debug, Clone)]
 pub struct BookSync {
     buffer: VecDeque<DepthUpdate>,
@@ -207,7 +207,7 @@ impl BookSync {
     /// # Errors
     /// [`BookError::Gap`] (the book is discarded: take a new snapshot) or
     /// [`BookError::BufferFull`] (the buffer is cleared: start over).
-    pub fn on_diff(&mut self, event: DepthUpdate) -> Result<Option<Applied>, BookError> {
+    pub fn on_diff(&mut self, event: DepthUpdate) -> Result<Option<BookApplied>, BookError> {
         match &mut self.book {
             Some(book) => match book.apply(&event) {
                 Ok(a) => Ok(Some(a)),
@@ -253,8 +253,8 @@ impl BookSync {
         let mut applied = 0;
         while let Some(event) = self.buffer.pop_front() {
             match book.apply(&event) {
-                Ok(Applied::Updated) => applied += 1,
-                Ok(Applied::Stale) => {}
+                Ok(BookApplied::Updated) => applied += 1,
+                Ok(BookApplied::Stale) => {}
                 Err(e) => {
                     self.buffer.clear();
                     return Err(e);

@@ -1,13 +1,3 @@
-//! Time: the `Clock` trait (system and manual clocks), the server-time offset estimator, and
-//! `recvWindow`.
-//!
-//! The core never reads the wall clock itself: `SystemClock` is the one place that does, and
-//! everything else takes `now` as an argument or a `&dyn Clock`, so tests replay any timing
-//! exactly with a `ManualClock`. Binance checks `timestamp` against its own clock (SPEC §2.7):
-//! a request is refused with -1021 when `timestamp >= serverTime + 1000` or
-//! `serverTime - timestamp > recvWindow`, so timestamps are stamped with the local clock plus
-//! the estimated offset to the server's.
-
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -20,7 +10,7 @@ use rust_decimal::Decimal;
 /// A local time where a request's server `timestamp` belongs does not compile:
 ///
 /// ```compile_fail
-/// use aegis_exchange::clock::LocalMs;
+/// use aegis_exchange::LocalMs;
 /// use aegis_exchange::rest::{Environment, Rest};
 /// let rest = Rest::new(Environment::Testnet);
 /// let _ = rest.account(false, LocalMs(1_700_000_000_000));
@@ -29,8 +19,8 @@ use rust_decimal::Decimal;
 /// nor does a server time where the engine's local `now` belongs:
 ///
 /// ```compile_fail
-/// use aegis_exchange::clock::ServerMs;
-/// use aegis_exchange::engine::{Engine, EngineConfig};
+/// use aegis_exchange::ServerMs;
+/// use aegis_exchange::{Engine, EngineConfig};
 /// use aegis_exchange::rest::Environment;
 /// use aegis_exchange::sign::{Credentials, HmacSha256};
 /// let creds = Credentials::new("k", HmacSha256::new("s")).unwrap();
@@ -41,8 +31,8 @@ use rust_decimal::Decimal;
 /// while the right ones do:
 ///
 /// ```
-/// use aegis_exchange::clock::{LocalMs, ServerMs};
-/// use aegis_exchange::engine::{Engine, EngineConfig};
+/// use aegis_exchange::{LocalMs, ServerMs};
+/// use aegis_exchange::{Engine, EngineConfig};
 /// use aegis_exchange::rest::{Environment, Rest};
 /// use aegis_exchange::sign::{Credentials, HmacSha256};
 /// let creds = Credentials::new("k", HmacSha256::new("s")).unwrap();
@@ -58,7 +48,7 @@ pub struct LocalMs(pub i64);
 /// event times. [`TimeSync::server_now`] turns a [`LocalMs`] into one.
 ///
 /// ```
-/// use aegis_exchange::clock::{LocalMs, ServerMs, TimeSync, TimeSyncConfig};
+/// use aegis_exchange::{LocalMs, ServerMs, TimeSync, TimeSyncConfig};
 /// let sync = TimeSync::new(TimeSyncConfig::default());
 /// let server: ServerMs = sync.server_now(LocalMs(1_700_000_000_000));
 /// assert_eq!(server.millis(), 1_700_000_000_000); // no sample yet: no offset
@@ -118,7 +108,7 @@ impl Clock for SystemClock {
 /// A clock that moves only when told: for tests and simulations. Shareable across threads.
 ///
 /// ```
-/// use aegis_exchange::clock::{Clock, ManualClock};
+/// use aegis_exchange::{Clock, ManualClock};
 /// let clock = ManualClock::new(1_700_000_000_000);
 /// clock.advance(250);
 /// assert_eq!(clock.now_millis(), 1_700_000_000_250);
@@ -202,13 +192,23 @@ impl Default for TimeSyncConfig {
 /// re-sync periodically, and at once after a `-1021`.
 ///
 /// ```
-/// use aegis_exchange::clock::{TimeSample, TimeSync};
+/// use aegis_exchange::{TimeSample, TimeSync};
 /// let mut sync = TimeSync::default();
 /// sync.add_sample(TimeSample { sent_at: 1_000, server_time: 1_600, received_at: 1_200 }); // rtt 200
 /// sync.add_sample(TimeSample { sent_at: 2_000, server_time: 2_530, received_at: 2_040 }); // rtt 40
 /// assert_eq!(sync.offset(), Some(510));
 /// assert_eq!(sync.server_now(10_000).millis(), 10_510);
 /// ```
+///
+/// Time: the `Clock` trait (system and manual clocks), the server-time offset estimator, and
+/// `recvWindow`.
+///
+/// The core never reads the wall clock itself: `SystemClock` is the one place that does, and
+/// everything else takes `now` as an argument or a `&dyn Clock`, so tests replay any timing
+/// exactly with a `ManualClock`. Binance checks `timestamp` against its own clock (SPEC §2.7):
+/// a request is refused with -1021 when `timestamp >= serverTime + 1000` or
+/// `serverTime - timestamp > recvWindow`, so timestamps are stamped with the local clock plus
+/// the estimated offset to the server's.
 #[derive(Debug, Clone, Default)]
 pub struct TimeSync {
     config: TimeSyncConfig,
@@ -293,7 +293,7 @@ pub enum RecvWindowError {
 /// `recvWindow` in milliseconds: positive, at most 60000, at most 3 decimals. Default 5000.
 ///
 /// ```
-/// use aegis_exchange::clock::RecvWindow;
+/// use aegis_exchange::RecvWindow;
 /// use rust_decimal_macros::dec;
 /// assert_eq!(RecvWindow::default().to_string(), "5000");
 /// assert_eq!(RecvWindow::new(dec!(6000.346)).unwrap().to_string(), "6000.346");

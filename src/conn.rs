@@ -1,29 +1,3 @@
-//! Connection policy for a WebSocket kept open (the user-data connection, a market stream): when
-//! to connect, when a connection is dead, when it must be renewed, how long to back off. Sans-IO,
-//! like the engine: time is an input, one timer table holds every deadline, and the async client
-//! only performs the [`ConnAction`]s it is handed.
-//!
-//! - **Back-off.** A failed connect or a lost connection is retried after a capped, jittered,
-//!   exponential [`Backoff`] (seeded: a run replays exactly); a connection that opens resets it.
-//! - **Idle.** A connection with no frame (pings included) for `idle_timeout_ms` is taken for
-//!   dead: it is closed and replaced at once, without a back-off.
-//! - **Renewal.** A connection older than `max_age_ms` (Binance cuts at 24 h), or one whose
-//!   server announced `serverShutdown`, is replaced make-before-break: a new connection opens
-//!   first, and only then is the old one closed.
-//!
-//! ```
-//! use aegis_exchange::conn::{ConnAction, Connection, ConnectionConfig};
-//! let config = ConnectionConfig { idle_timeout_ms: Some(60_000), max_age_ms: Some(86_000_000), ..ConnectionConfig::default() };
-//! let mut conn = Connection::new(config);
-//! conn.open();
-//! assert_eq!(conn.poll_action(), Some(ConnAction::Connect));
-//! conn.handle_connected(100);
-//! // Silence for a minute: the connection is dead and replaced at once.
-//! conn.handle_timeout(60_100);
-//! assert_eq!(conn.poll_action(), Some(ConnAction::Close(aegis_exchange::conn::CloseReason::Idle)));
-//! assert_eq!(conn.poll_action(), Some(ConnAction::Connect));
-//! ```
-
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -142,7 +116,33 @@ impl Timers {
     }
 }
 
-/// The policy of one kept-open connection. See the [module docs](self).
+/// The policy of one kept-open connection.
+///
+/// Connection policy for a WebSocket kept open (the user-data connection, a market stream): when
+/// to connect, when a connection is dead, when it must be renewed, how long to back off. Sans-IO,
+/// like the engine: time is an input, one timer table holds every deadline, and the async client
+/// only performs the [`ConnAction`]s it is handed.
+///
+/// - **Back-off.** A failed connect or a lost connection is retried after a capped, jittered,
+///   exponential [`Backoff`] (seeded: a run replays exactly); a connection that opens resets it.
+/// - **Idle.** A connection with no frame (pings included) for `idle_timeout_ms` is taken for
+///   dead: it is closed and replaced at once, without a back-off.
+/// - **Renewal.** A connection older than `max_age_ms` (Binance cuts at 24 h), or one whose
+///   server announced `serverShutdown`, is replaced make-before-break: a new connection opens
+///   first, and only then is the old one closed.
+///
+/// ```
+/// use aegis_exchange::{ConnAction, Connection, ConnectionConfig};
+/// let config = ConnectionConfig { idle_timeout_ms: Some(60_000), max_age_ms: Some(86_000_000), ..ConnectionConfig::default() };
+/// let mut conn = Connection::new(config);
+/// conn.open();
+/// assert_eq!(conn.poll_action(), Some(ConnAction::Connect));
+/// conn.handle_connected(100);
+/// // Silence for a minute: the connection is dead and replaced at once.
+/// conn.handle_timeout(60_100);
+/// assert_eq!(conn.poll_action(), Some(ConnAction::Close(aegis_exchange::CloseReason::Idle)));
+/// assert_eq!(conn.poll_action(), Some(ConnAction::Connect));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Connection {
     config: ConnectionConfig,

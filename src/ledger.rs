@@ -1,36 +1,3 @@
-//! An account ledger that no interleaving of threads can corrupt: per-asset `free` / `locked`
-//! balances in [`Decimal`], reservations that resolve exactly once, and a bounded journal.
-//!
-//! Amounts are at most 8 decimals (Binance's balance precision) and below 10^20, which keeps
-//! every sum exact in `Decimal` (it would otherwise round silently past 28 digits); an amount
-//! outside that is [`LedgerError::InvalidAmount`].
-//!
-//! Every operation is atomic (all or nothing): it takes the locks of the assets it touches in
-//! ascending [`AssetId`] order (so two operations never deadlock), checks everything, then
-//! applies. An operation that fails changes nothing. Balances never go negative. Each asset has
-//! its own lock, so threads working on different assets do not contend.
-//!
-//! A [`Reservation`] is made for an order before it is sent (a buy locks the quote amount plus a
-//! configurable fee headroom, a sell locks the base quantity); fills consume it and credit the
-//! other asset, and a release (cancel, reject, expiry) returns what is left. A reservation that
-//! has been released is gone: a second release, or a fill beyond what remains, is a typed error.
-//!
-//! ```
-//! use aegis_exchange::ledger::{Execution, Ledger};
-//! use rust_decimal_macros::dec;
-//!
-//! let ledger = Ledger::new();
-//! let (btc, usdt) = (ledger.asset("BTC").unwrap(), ledger.asset("USDT").unwrap());
-//! ledger.credit(usdt, dec!(1000)).unwrap();
-//! let r = ledger.reserve_buy(btc, usdt, dec!(650)).unwrap();   // 650 USDT locked
-//! ledger.fill(&r, Execution { base_qty: dec!(0.005), quote_qty: dec!(325), commission: dec!(0.000005), commission_asset: btc }).unwrap();
-//! assert_eq!(ledger.release(&r).unwrap(), dec!(325));          // cancel the rest
-//! assert!(ledger.release(&r).is_err());                        // exactly once
-//! let b = ledger.balance(usdt).unwrap();
-//! assert_eq!((b.free, b.locked), (dec!(675), dec!(0)));
-//! assert_eq!(ledger.balance(btc).unwrap().free, dec!(0.004995));
-//! ```
-
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
@@ -298,6 +265,39 @@ pub struct Difference {
 }
 
 /// The account ledger. `Sync`: share it with `Arc`.
+///
+/// An account ledger that no interleaving of threads can corrupt: per-asset `free` / `locked`
+/// balances in [`Decimal`], reservations that resolve exactly once, and a bounded journal.
+///
+/// Amounts are at most 8 decimals (Binance's balance precision) and below 10^20, which keeps
+/// every sum exact in `Decimal` (it would otherwise round silently past 28 digits); an amount
+/// outside that is [`LedgerError::InvalidAmount`].
+///
+/// Every operation is atomic (all or nothing): it takes the locks of the assets it touches in
+/// ascending [`AssetId`] order (so two operations never deadlock), checks everything, then
+/// applies. An operation that fails changes nothing. Balances never go negative. Each asset has
+/// its own lock, so threads working on different assets do not contend.
+///
+/// A [`Reservation`] is made for an order before it is sent (a buy locks the quote amount plus a
+/// configurable fee headroom, a sell locks the base quantity); fills consume it and credit the
+/// other asset, and a release (cancel, reject, expiry) returns what is left. A reservation that
+/// has been released is gone: a second release, or a fill beyond what remains, is a typed error.
+///
+/// ```
+/// use aegis_exchange::{Execution, Ledger};
+/// use rust_decimal_macros::dec;
+///
+/// let ledger = Ledger::new();
+/// let (btc, usdt) = (ledger.asset("BTC").unwrap(), ledger.asset("USDT").unwrap());
+/// ledger.credit(usdt, dec!(1000)).unwrap();
+/// let r = ledger.reserve_buy(btc, usdt, dec!(650)).unwrap();   // 650 USDT locked
+/// ledger.fill(&r, Execution { base_qty: dec!(0.005), quote_qty: dec!(325), commission: dec!(0.000005), commission_asset: btc }).unwrap();
+/// assert_eq!(ledger.release(&r).unwrap(), dec!(325));          // cancel the rest
+/// assert!(ledger.release(&r).is_err());                        // exactly once
+/// let b = ledger.balance(usdt).unwrap();
+/// assert_eq!((b.free, b.locked), (dec!(675), dec!(0)));
+/// assert_eq!(ledger.balance(btc).unwrap().free, dec!(0.004995));
+/// ```
 pub struct Ledger {
     config: LedgerConfig,
     names: RwLock<(HashMap<String, AssetId>, Vec<String>)>,
@@ -321,7 +321,7 @@ impl fmt::Debug for Ledger {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use aegis_exchange::ledger::{Balance, Ledger, LedgerView};
+/// use aegis_exchange::{Balance, Ledger, LedgerView};
 /// use rust_decimal_macros::dec;
 /// let ledger = Arc::new(Ledger::new());
 /// let usdt = ledger.asset("USDT").unwrap();

@@ -3,17 +3,17 @@
 //! # Driving the engine yourself
 //!
 //! The engine is a state machine: feed it inputs (`submit`, `cancel`, `handle_http_response`,
-//! `handle_ws_frame`, `handle_timeout`), then drain [`engine::Engine::poll_output`] until it
-//! yields [`engine::Output::Timeout`], and call `handle_timeout` at that instant if nothing else
+//! `handle_ws_frame`, `handle_timeout`), then drain [`Engine::poll_output`] until it
+//! yields [`Output::Timeout`], and call `handle_timeout` at that instant if nothing else
 //! came first. A spurious timeout is a no-op. Here the network is the paper exchange, in process:
 //!
 //! ```
-//! use aegis_exchange::engine::{Engine, EngineConfig, Event, HttpResult, Intent, Output};
-//! use aegis_exchange::orders::OrderState;
+//! use aegis_exchange::{Engine, EngineConfig, Event, HttpResult, Intent, Output};
+//! use aegis_exchange::OrderState;
 //! use aegis_exchange::paper::{Delivery, PaperConfig, PaperExchange, PaperKey, WsOut};
 //! use aegis_exchange::rest::Environment;
 //! use aegis_exchange::sign::{Credentials, HmacSha256};
-//! use aegis_exchange::{ExchangeInfo, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+//! use aegis_exchange::{ExchangeInfo, OrderRequest, Side, BUNDLED_EXCHANGE_INFO};
 //! use rust_decimal_macros::dec;
 //!
 //! let mut now = 1_760_000_000_000;
@@ -69,18 +69,23 @@
 //!
 //! # What each module owns
 //!
+//! The core's modules are private; their public items are re-exported at the crate root (the
+//! table names the module in `src/` and its main types). The wire, I/O, the paper exchange and a
+//! few low-level helpers are namespaces.
+//!
 //! | module | owns | may touch |
 //! | --- | --- | --- |
-//! | [`model`], [`num`] | order types, enums, client order ids; strict decimals | nothing else |
-//! | [`rules`] | `ExchangeInfo`, every filter, `normalize` / `validate` | `model`, `num` |
-//! | [`sign`], [`clock`] | keys and signatures; the server-time offset | nothing else |
-//! | [`rest`], [`ws_api`] | the wire: request builders (with their costs), response and event types, their conversions to the tracker's `Report` / `Trade` | `sign`, `rules`, `orders`' input types |
-//! | [`limits`] | the rate-limit counts, holds and bans | nothing else: only the engine's gate admits, only answers observe |
-//! | [`ledger`] | free / locked balances, reservations, the journal | nothing else; written by `orders` and the engine's reconciliation only, read through `LedgerView` |
-//! | [`orders`] | every order's state, its reservation, the `-2013` rule | `ledger` |
-//! | [`engine`] | the one exit (`gate.rs`), answers (`answers.rs`), start-up (`startup.rs`), reconciliation and kill switch (`supervision.rs`) | everything above, no I/O |
-//! | [`stream`], [`book`], [`ring`] | market data decoding and sanitising, local books, bounded buffers | `model`, `num` |
-//! | `transport`, `client` | I/O: HTTP and WebSocket backends, the async driver | the engine through its inputs and outputs only |
+//! | `model`, [`num`] | order types ([`OrderRequest`], [`ClientOrderId`], the enums); strict decimals | nothing else |
+//! | `rules` | [`ExchangeInfo`], every filter, `normalize` / `validate` ([`SymbolRules`], [`ValidatedOrder`]) | `model`, `num` |
+//! | [`sign`], `clock` | keys and signatures ([`Credentials`]); the server-time offset ([`TimeSync`], [`LocalMs`] / [`ServerMs`]) | nothing else |
+//! | [`rest`], [`ws_api`] | the wire: request builders (with their costs), response and event types, their conversions to the tracker's [`OrderReport`] / [`OrderTrade`] | `sign`, `rules`, `orders`' input types |
+//! | [`limits`] | the rate-limit counts, holds and bans ([`RateLimiter`], [`RetryPolicy`]) | nothing else: only the engine's gate admits, only answers observe |
+//! | `ledger` | free / locked balances, reservations, the journal ([`Ledger`]) | nothing else; written by `orders` and the engine's reconciliation only, read through [`LedgerView`] |
+//! | `orders` | every order's state, its reservation, the `-2013` rule ([`Orders`]) | `ledger` |
+//! | `conn` | the user-data connection's timers: idle, renewal, back-off, make-before-break ([`Connection`]) | nothing else |
+//! | `engine` | [`Engine`]: the one exit (`gate.rs`), answers (`answers.rs`), start-up (`startup.rs`), reconciliation and kill switch (`supervision.rs`) | everything above, no I/O |
+//! | [`stream`], `book`, [`ring`] | market data decoding and sanitising, local books ([`OrderBook`], [`BookSync`]), bounded buffers | `model`, `num` |
+//! | `transport`, `client` | I/O: HTTP and WebSocket backends, the async driver (features `client`, `reqwest`, `tungstenite`) | the engine through its inputs and outputs only |
 //! | [`paper`] | the simulated exchange | the core's types (it is a client of them, like a test) |
 //!
 //! The core is sans-IO: it never reads a clock, never spawns, never touches a socket. Time and
@@ -90,40 +95,65 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
-pub mod book;
+// The core, private, its public items re-exported flat below.
+mod book;
+mod clock;
+mod conn;
+mod decode;
+mod engine;
+mod fast_hash;
+mod ledger;
+mod model;
+mod orders;
+mod rules;
+mod scan;
+
+// The namespaces: the wire (`rest`, `ws_api`, `stream`), I/O (`transport`, `client`), the
+// simulated exchange (`paper`), and the low-level helpers whose names only read well inside
+// their module (`num`, `sign`, `limits`, `ring`).
 #[cfg(feature = "client")]
 pub mod client;
-pub mod clock;
-pub mod conn;
-mod decode;
-pub mod engine;
-mod fast_hash;
-pub mod ledger;
 pub mod limits;
-pub mod model;
 pub mod num;
-pub mod orders;
 pub mod paper;
 pub mod rest;
 pub mod ring;
-pub mod rules;
-mod scan;
 pub mod sign;
 pub mod stream;
 #[cfg(feature = "client")]
 pub mod transport;
 pub mod ws_api;
 
+pub use book::{BookApplied, BookError, BookSync, OrderBook};
+pub use clock::{
+    Clock, LocalMs, ManualClock, RecvWindow, RecvWindowError, ServerMs, SystemClock, TimeSample, TimeSync,
+    TimeSyncConfig, TimeUnit,
+};
+pub use conn::{Backoff, CloseReason, ConnAction, ConnStats, Connection, ConnectionConfig};
 pub use decode::DecodeError;
+pub use engine::{
+    Engine, EngineConfig, Event, FrameCounts, FrameIgnored, HoldReason, HttpResult, Intent, KillReason, NotSentReason,
+    Output, Purpose, RequestId, SubmitError, UserStreamStatus,
+};
+pub use ledger::{
+    AssetId, Balance, Difference, Execution, JournalEntry, JournalHook, JournalOp, Ledger, LedgerConfig, LedgerError,
+    LedgerView, Reservation,
+};
+pub use limits::{LimiterConfig, RateLimiter, RetryPolicy};
 pub use model::{
-    ClientOrderId, ClientOrderIdError, ClientOrderIdGenerator, ExecutionType, OrderError, OrderRequest,
-    OrderResponseType, OrderStatus, OrderType, RateLimitInterval, RateLimitType, SelfTradePreventionMode, Side,
-    SymbolStatus, TimeInForce,
+    CLIENT_ORDER_ID_MAX_LEN, CLIENT_ORDER_ID_MAX_PREFIX, ClientOrderId, ClientOrderIdError, ClientOrderIdGenerator,
+    ExecutionType, InlineStr, OrderError, OrderRequest, OrderResponseType, OrderStatus, OrderType, RateLimitInterval,
+    RateLimitType, SelfTradePreventionMode, Side, SymbolStatus, TimeInForce,
 };
 pub use num::{NumError, Rounding};
+pub use orders::{
+    OpenOrder, OrderAction, OrderApplied, OrderReport, OrderState, OrderTrade, OrderUpdate, OrderView, Orders,
+    OrdersConfig, OrdersError, Submit, SymbolPolicy, lock_amount,
+};
 pub use rules::{
-    ExchangeInfo, Filter, FilterError, FilterKind, MarketContext, NormalizeOptions, RateLimit, SymbolRules,
-    ValidatedOrder, Violation,
+    BUNDLED_EXCHANGE_INFO, ExchangeInfo, Filter, FilterError, FilterKind, MalformedSymbol, MarketContext,
+    NormalizeOptions, RateLimit, Sor, SymbolRules, UNNAMED_FILTER, ValidatedOrder, Violation,
 };
 /// The decimal type used for every price, quantity, notional and balance.
 pub use rust_decimal::Decimal;
+pub use sign::{Credentials, Ed25519, HmacSha256, KeyKind, SignError, Signer};

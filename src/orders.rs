@@ -1,58 +1,3 @@
-//! The order state machine: every order from the moment its funds are reserved until they are
-//! settled, with duplicate-proof application of exchange answers and events, a double-order
-//! guard, and the resolution of orders whose send had an unknown outcome.
-//!
-//! [`Orders`] tracks orders by [`ClientOrderId`] and moves their funds in a shared [`Ledger`]:
-//!
-//! - [`Orders::submit`] reserves the funds and records the order as [`OrderState::PendingNew`];
-//!   the caller then sends it (REST or WebSocket API) with that `newClientOrderId`. The same id
-//!   cannot be submitted twice while the tracker remembers it, and an optional
-//!   [`SymbolPolicy`] refuses a second order on a symbol that already has one in flight.
-//! - Answers and events are applied with the `on_*` methods. Money moves only on trades, and each
-//!   trade id moves it once: a duplicate or reordered event never double counts, cumulative
-//!   quantities only grow, and the state only moves forward (`New → PartiallyFilled → Filled`,
-//!   never back). When an order ends (filled, canceled, rejected, expired) and its trades are all
-//!   applied, what is left of its reservation is released, exactly once.
-//! - A send whose outcome is unknown (a timeout, a 5xx, `-1006`, `-1007`, a connection reset after
-//!   the request was written, an unreadable body after `200`) leaves the order
-//!   [`OrderState::Unknown`] with its funds reserved. [`Orders::poll_action`] then asks for a query
-//!   by `origClientOrderId` (never a second POST), with back-off. `-2013 Order does not exist.`
-//!   proves nothing until the request can no longer be accepted (its `timestamp + recvWindow`,
-//!   plus the allowed clock skew): before that the order stays `Unknown` and is queried again;
-//!   after it, the order is [`OrderState::NotPlaced`] and its funds are released. Any answer or
-//!   user-data event for the order resolves it without a query.
-//!
-//! The tracker is sans-IO: time comes in as `now_ms` (on the same clock as the request
-//! timestamps, i.e. corrected by the server-time offset), and it never sends anything itself.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use aegis_exchange::ledger::Ledger;
-//! use aegis_exchange::orders::{Orders, OrdersConfig, OrderState, Submit};
-//! use aegis_exchange::{ClientOrderId, OrderRequest, Side};
-//! use rust_decimal_macros::dec;
-//!
-//! let ledger = Arc::new(Ledger::new());
-//! let (btc, usdt) = (ledger.asset("BTC").unwrap(), ledger.asset("USDT").unwrap());
-//! ledger.credit(usdt, dec!(10000)).unwrap();
-//! let mut orders = Orders::new(Arc::clone(&ledger), OrdersConfig::default());
-//!
-//! let id = ClientOrderId::new("signal-1").unwrap();
-//! let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.1), dec!(60000)).with_client_order_id(id);
-//! orders.submit(Submit::new(&order, btc, usdt)).unwrap();
-//! assert_eq!(ledger.balance(usdt).unwrap().locked, dec!(6000));
-//! assert!(orders.submit(Submit::new(&order, btc, usdt)).is_err()); // same id: refused
-//! // Signed and handed out at 20 with timestamp 20 and recvWindow 5000: the reply timer starts.
-//! assert!(orders.on_sent(20, &id, 20, 5000));
-//! assert!(!orders.on_sent(30, &id, 30, 5000)); // never sent twice
-//!
-//! // The POST timed out: the order is Unknown, its funds stay locked, and the next step is a query.
-//! orders.on_place_unanswered(5_000, &id);
-//! assert_eq!(orders.get(&id).unwrap().state, OrderState::Unknown);
-//! let action = orders.poll_action(5_000 + 1_000).unwrap();
-//! assert_eq!(action.client_order_id(), &id);
-//! ```
-
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
@@ -268,7 +213,7 @@ impl<'a> Submit<'a> {
 /// are rounded up to 8 decimals.
 ///
 /// ```
-/// use aegis_exchange::orders::lock_amount;
+/// use aegis_exchange::lock_amount;
 /// use aegis_exchange::{OrderRequest, Side};
 /// use rust_decimal_macros::dec;
 /// let buy = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.015), dec!(60000.01));
@@ -307,7 +252,7 @@ pub fn lock_amount(order: &OrderRequest, price_bound: Option<Decimal>) -> Option
 /// What the caller should send next for an order.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub enum OrderAction {
     /// `GET /api/v3/order` (or `order.status`) by `origClientOrderId`: the order's outcome is not
     /// known. Tell [`Orders::on_query_sent`] when it leaves; answer with [`Orders::on_report`] /
     /// [`Orders::on_query_error`].
@@ -329,7 +274,7 @@ pub enum Action {
     },
 }
 
-impl Action {
+impl OrderAction {
     /// The order the action is for.
     #[must_use]
     pub fn client_order_id(&self) -> &ClientOrderId {
@@ -341,9 +286,9 @@ impl Action {
 
 /// What applying an answer or event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
+pub enum OrderApplied {
     /// The order changed.
-    Changed(Update),
+    Changed(OrderUpdate),
     /// Nothing new: a duplicate, or older than what is known.
     Duplicate,
     /// Not an order this tracker knows (placed elsewhere, or forgotten).
@@ -352,7 +297,7 @@ pub enum Applied {
 
 /// How an order changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Update {
+pub struct OrderUpdate {
     /// The order.
     pub client_order_id: ClientOrderId,
     /// Its state now.
@@ -387,7 +332,7 @@ pub struct OrderView {
     pub reservation: Option<Reservation>,
     /// The exchange's reason when it refused the order.
     pub reject_reason: Option<String>,
-    /// Whether the ledger refused a trade of this order (see [`Update::ledger_error`]).
+    /// Whether the ledger refused a trade of this order (see [`OrderUpdate::ledger_error`]).
     pub ledger_mismatch: bool,
 }
 
@@ -422,6 +367,61 @@ struct Tracked {
 
 /// The order tracker. Single-threaded (the engine owns it); the [`Ledger`] it moves funds in is
 /// shared.
+///
+/// The order state machine: every order from the moment its funds are reserved until they are
+/// settled, with duplicate-proof application of exchange answers and events, a double-order
+/// guard, and the resolution of orders whose send had an unknown outcome.
+///
+/// [`Orders`] tracks orders by [`ClientOrderId`] and moves their funds in a shared [`Ledger`]:
+///
+/// - [`Orders::submit`] reserves the funds and records the order as [`OrderState::PendingNew`];
+///   the caller then sends it (REST or WebSocket API) with that `newClientOrderId`. The same id
+///   cannot be submitted twice while the tracker remembers it, and an optional
+///   [`SymbolPolicy`] refuses a second order on a symbol that already has one in flight.
+/// - Answers and events are applied with the `on_*` methods. Money moves only on trades, and each
+///   trade id moves it once: a duplicate or reordered event never double counts, cumulative
+///   quantities only grow, and the state only moves forward (`New → PartiallyFilled → Filled`,
+///   never back). When an order ends (filled, canceled, rejected, expired) and its trades are all
+///   applied, what is left of its reservation is released, exactly once.
+/// - A send whose outcome is unknown (a timeout, a 5xx, `-1006`, `-1007`, a connection reset after
+///   the request was written, an unreadable body after `200`) leaves the order
+///   [`OrderState::Unknown`] with its funds reserved. [`Orders::poll_action`] then asks for a query
+///   by `origClientOrderId` (never a second POST), with back-off. `-2013 Order does not exist.`
+///   proves nothing until the request can no longer be accepted (its `timestamp + recvWindow`,
+///   plus the allowed clock skew): before that the order stays `Unknown` and is queried again;
+///   after it, the order is [`OrderState::NotPlaced`] and its funds are released. Any answer or
+///   user-data event for the order resolves it without a query.
+///
+/// The tracker is sans-IO: time comes in as `now_ms` (on the same clock as the request
+/// timestamps, i.e. corrected by the server-time offset), and it never sends anything itself.
+///
+/// ```
+/// use std::sync::Arc;
+/// use aegis_exchange::Ledger;
+/// use aegis_exchange::{Orders, OrdersConfig, OrderState, Submit};
+/// use aegis_exchange::{ClientOrderId, OrderRequest, Side};
+/// use rust_decimal_macros::dec;
+///
+/// let ledger = Arc::new(Ledger::new());
+/// let (btc, usdt) = (ledger.asset("BTC").unwrap(), ledger.asset("USDT").unwrap());
+/// ledger.credit(usdt, dec!(10000)).unwrap();
+/// let mut orders = Orders::new(Arc::clone(&ledger), OrdersConfig::default());
+///
+/// let id = ClientOrderId::new("signal-1").unwrap();
+/// let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.1), dec!(60000)).with_client_order_id(id);
+/// orders.submit(Submit::new(&order, btc, usdt)).unwrap();
+/// assert_eq!(ledger.balance(usdt).unwrap().locked, dec!(6000));
+/// assert!(orders.submit(Submit::new(&order, btc, usdt)).is_err()); // same id: refused
+/// // Signed and handed out at 20 with timestamp 20 and recvWindow 5000: the reply timer starts.
+/// assert!(orders.on_sent(20, &id, 20, 5000));
+/// assert!(!orders.on_sent(30, &id, 30, 5000)); // never sent twice
+///
+/// // The POST timed out: the order is Unknown, its funds stay locked, and the next step is a query.
+/// orders.on_place_unanswered(5_000, &id);
+/// assert_eq!(orders.get(&id).unwrap().state, OrderState::Unknown);
+/// let action = orders.poll_action(5_000 + 1_000).unwrap();
+/// assert_eq!(action.client_order_id(), &id);
+/// ```
 pub struct Orders {
     ledger: Arc<Ledger>,
     config: OrdersConfig,
@@ -449,7 +449,7 @@ impl fmt::Debug for Orders {
 /// one: [`Fill::trade`](crate::rest::Fill::trade), [`MyTrade::trade`](crate::rest::MyTrade::trade),
 /// [`ExecutionReport::trade`](crate::ws_api::ExecutionReport::trade).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Trade<'a> {
+pub struct OrderTrade<'a> {
     /// The trade id: money moves once per id.
     pub id: u64,
     /// The order it belongs to, when the source names it (a `myTrades` row); `None`: the order
@@ -471,7 +471,7 @@ pub struct Trade<'a> {
 /// [`OrderInfo::report`](crate::rest::OrderInfo::report),
 /// [`ExecutionReport::report`](crate::ws_api::ExecutionReport::report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Report<'a> {
+pub struct OrderReport<'a> {
     /// The client order id it carries (a cancel's own id for a cancel).
     pub client_order_id: &'a str,
     /// The id of the order a cancel canceled.
@@ -694,7 +694,7 @@ impl Orders {
         true
     }
 
-    /// A query of the order (an [`Action::Query`]) is being handed out now. Its `-2013` answer
+    /// A query of the order (an [`OrderAction::Query`]) is being handed out now. Its `-2013` answer
     /// proves the order was never placed only if it left after the order's request could no
     /// longer be accepted: the time recorded here decides, not when the query was asked for (it
     /// may have waited for the rate limiter, or been absorbed by one already in flight).
@@ -721,20 +721,20 @@ impl Orders {
 
     /// The order was never sent (the rate limiter refused it, the connection could not be
     /// opened): it is `NotPlaced` and its funds are released.
-    pub fn on_not_sent(&mut self, id: &ClientOrderId) -> Applied {
+    pub fn on_not_sent(&mut self, id: &ClientOrderId) -> OrderApplied {
         self.conclude(id, OrderState::NotPlaced, None, |s| s == OrderState::PendingNew)
     }
 
     /// The order's send got no answer after the request may have been written (a timeout, a
     /// connection reset, the connection closed): the order is `Unknown` and will be queried.
-    pub fn on_place_unanswered(&mut self, now_ms: i64, id: &ClientOrderId) -> Applied {
-        let Some(t) = self.orders.get_mut(id) else { return Applied::Untracked };
+    pub fn on_place_unanswered(&mut self, now_ms: i64, id: &ClientOrderId) -> OrderApplied {
+        let Some(t) = self.orders.get_mut(id) else { return OrderApplied::Untracked };
         if !to_unknown(t) {
-            return Applied::Duplicate;
+            return OrderApplied::Duplicate;
         }
         t.timer = Some((now_ms.saturating_add(t.backoff_ms), Timer::Query));
         self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
-        let update = Update {
+        let update = OrderUpdate {
             client_order_id: *id,
             state: t.view.state,
             traded: Decimal::ZERO,
@@ -742,13 +742,13 @@ impl Orders {
             ledger_error: None,
         };
         self.refresh_busy(id);
-        Applied::Changed(update)
+        OrderApplied::Changed(update)
     }
 
     /// An error answer to the order's POST (REST or WebSocket API). An unknown outcome (5xx,
     /// `-1006`, `-1007`, an unreadable body) leaves the order `Unknown`; every other error means
     /// the request did nothing: the order is `Rejected` and its funds are released.
-    pub fn on_place_error(&mut self, now_ms: i64, id: &ClientOrderId, error: &ApiError) -> Applied {
+    pub fn on_place_error(&mut self, now_ms: i64, id: &ClientOrderId, error: &ApiError) -> OrderApplied {
         match error.outcome() {
             Outcome::Unknown => self.on_place_unanswered(now_ms, id),
             _ => {
@@ -764,11 +764,11 @@ impl Orders {
     pub fn on_report<'a>(
         &mut self,
         now_ms: i64,
-        report: &Report<'_>,
-        trades: impl IntoIterator<Item = Trade<'a>>,
-    ) -> Applied {
+        report: &OrderReport<'_>,
+        trades: impl IntoIterator<Item = OrderTrade<'a>>,
+    ) -> OrderApplied {
         let Some(id) = Self::key(report.client_order_id, report.orig_client_order_id) else {
-            return Applied::Untracked;
+            return OrderApplied::Untracked;
         };
         self.apply(now_ms, &id, report, trades.into_iter())
     }
@@ -777,10 +777,10 @@ impl Orders {
     /// sent ([`Orders::on_query_sent`]) once the request could no longer be accepted makes the order `NotPlaced` (funds
     /// released); before that, and for any other error, the order is queried again after a
     /// back-off.
-    pub fn on_query_error(&mut self, now_ms: i64, id: &ClientOrderId, error: &ApiError) -> Applied {
-        let Some(t) = self.orders.get_mut(id) else { return Applied::Untracked };
+    pub fn on_query_error(&mut self, now_ms: i64, id: &ClientOrderId, error: &ApiError) -> OrderApplied {
+        let Some(t) = self.orders.get_mut(id) else { return OrderApplied::Untracked };
         if t.view.state != OrderState::Unknown {
-            return Applied::Duplicate;
+            return OrderApplied::Duplicate;
         }
         let outcome = error.outcome();
         if outcome == Outcome::Rejected(Rejection::NoSuchOrder)
@@ -799,7 +799,7 @@ impl Orders {
         t.timer = Some((at, Timer::Query));
         self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
         t.backoff_ms = t.backoff_ms.saturating_mul(2).min(self.config.max_query_backoff_ms.max(1));
-        Applied::Duplicate
+        OrderApplied::Duplicate
     }
 
     /// Marks a cancel as sent for an order that may be working (`PendingNew`, `New`,
@@ -823,14 +823,14 @@ impl Orders {
     /// An error answer to a cancel. The order returns to its state before the cancel and, when the
     /// cancel's outcome is unknown or the exchange did not find the order (`-2011`), it is
     /// queried to learn what happened.
-    pub fn on_cancel_error(&mut self, now_ms: i64, id: &ClientOrderId, error: &ApiError) -> Applied {
+    pub fn on_cancel_error(&mut self, now_ms: i64, id: &ClientOrderId, error: &ApiError) -> OrderApplied {
         let query = matches!(error.outcome(), Outcome::Unknown | Outcome::Rejected(Rejection::CancelRejected(_)));
         self.revert_cancel(now_ms, id, query)
     }
 
     /// A cancel sent without an answer (a timeout, a reset, an unreadable body): whether it
     /// happened is not known. The order goes back to its state before the cancel and is queried.
-    pub fn on_cancel_unanswered(&mut self, now_ms: i64, id: &ClientOrderId) -> Applied {
+    pub fn on_cancel_unanswered(&mut self, now_ms: i64, id: &ClientOrderId) -> OrderApplied {
         self.revert_cancel(now_ms, id, true)
     }
 
@@ -843,11 +843,11 @@ impl Orders {
         true
     }
 
-    fn revert_cancel(&mut self, now_ms: i64, id: &ClientOrderId, query: bool) -> Applied {
-        let Some(t) = self.orders.get_mut(id) else { return Applied::Untracked };
-        let Some(before) = t.before_cancel.take() else { return Applied::Duplicate };
+    fn revert_cancel(&mut self, now_ms: i64, id: &ClientOrderId, query: bool) -> OrderApplied {
+        let Some(t) = self.orders.get_mut(id) else { return OrderApplied::Untracked };
+        let Some(before) = t.before_cancel.take() else { return OrderApplied::Duplicate };
         if t.view.state != OrderState::PendingCancel {
-            return Applied::Duplicate;
+            return OrderApplied::Duplicate;
         }
         t.view.state = before;
         // A send still without answer gets its own reply (or time-out) first.
@@ -855,23 +855,28 @@ impl Orders {
             t.timer = Some((now_ms, Timer::Query));
             self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
         }
-        let update =
-            Update { client_order_id: *id, state: before, traded: Decimal::ZERO, released: None, ledger_error: None };
-        Applied::Changed(update)
+        let update = OrderUpdate {
+            client_order_id: *id,
+            state: before,
+            traded: Decimal::ZERO,
+            released: None,
+            ledger_error: None,
+        };
+        OrderApplied::Changed(update)
     }
 
-    /// The order's trades (`GET /api/v3/myTrades?orderId=`), after an [`Action::FetchTrades`].
+    /// The order's trades (`GET /api/v3/myTrades?orderId=`), after an [`OrderAction::FetchTrades`].
     /// Trades of other orders and trades already applied are skipped.
     pub fn on_trades<'a>(
         &mut self,
         now_ms: i64,
         id: &ClientOrderId,
-        trades: impl IntoIterator<Item = Trade<'a>>,
-    ) -> Applied {
+        trades: impl IntoIterator<Item = OrderTrade<'a>>,
+    ) -> OrderApplied {
         let Some(order_id) = self.orders.get(id).and_then(|t| t.view.order_id) else {
-            return Applied::Untracked;
+            return OrderApplied::Untracked;
         };
-        let report = Report {
+        let report = OrderReport {
             client_order_id: id.as_str(),
             orig_client_order_id: None,
             order_id,
@@ -888,7 +893,7 @@ impl Orders {
     /// `PendingNew` order without answer after `reply_timeout_ms` becomes `Unknown` first), or a
     /// fetch of an ended order's missing trades. Call until it returns `None`; then wait until
     /// [`Orders::next_timeout`].
-    pub fn poll_action(&mut self, now_ms: i64) -> Option<Action> {
+    pub fn poll_action(&mut self, now_ms: i64) -> Option<OrderAction> {
         // No timer can be due before the hint (a lower bound of every timer): no scan.
         if self.timer_hint > now_ms {
             return None;
@@ -917,13 +922,13 @@ impl Orders {
                 t.timer = Some((now_ms.saturating_add(t.backoff_ms), Timer::Query));
                 self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
                 t.backoff_ms = t.backoff_ms.saturating_mul(2).min(backoff_cap);
-                Some(Action::Query { symbol: t.view.symbol.clone(), client_order_id: id })
+                Some(OrderAction::Query { symbol: t.view.symbol.clone(), client_order_id: id })
             }
             Timer::Trades => {
                 t.timer = Some((now_ms.saturating_add(grace.saturating_mul(4)), Timer::Trades));
                 self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
                 let order_id = t.view.order_id?;
-                Some(Action::FetchTrades { symbol: t.view.symbol.clone(), client_order_id: id, order_id })
+                Some(OrderAction::FetchTrades { symbol: t.view.symbol.clone(), client_order_id: id, order_id })
             }
         }
     }
@@ -949,33 +954,33 @@ impl Orders {
         state: OrderState,
         reason: Option<String>,
         allowed: impl Fn(OrderState) -> bool,
-    ) -> Applied {
-        let Some(t) = self.orders.get_mut(id) else { return Applied::Untracked };
+    ) -> OrderApplied {
+        let Some(t) = self.orders.get_mut(id) else { return OrderApplied::Untracked };
         let current = if t.view.state == OrderState::PendingCancel { t.before_cancel } else { Some(t.view.state) };
         if !current.is_some_and(&allowed) {
-            return Applied::Duplicate;
+            return OrderApplied::Duplicate;
         }
         t.before_cancel = None;
         t.view.state = state;
         t.view.reject_reason = reason;
         t.timer = None;
         let released = t.view.reservation.take().and_then(|r| self.ledger.release(&r).ok());
-        let update = Update { client_order_id: *id, state, traded: Decimal::ZERO, released, ledger_error: None };
+        let update = OrderUpdate { client_order_id: *id, state, traded: Decimal::ZERO, released, ledger_error: None };
         self.finish(id);
-        Applied::Changed(update)
+        OrderApplied::Changed(update)
     }
 
     fn apply<'a>(
         &mut self,
         now_ms: i64,
         id: &ClientOrderId,
-        report: &Report<'_>,
-        trades: impl Iterator<Item = Trade<'a>>,
-    ) -> Applied {
-        let Some(t) = self.orders.get_mut(id) else { return Applied::Untracked };
+        report: &OrderReport<'_>,
+        trades: impl Iterator<Item = OrderTrade<'a>>,
+    ) -> OrderApplied {
+        let Some(t) = self.orders.get_mut(id) else { return OrderApplied::Untracked };
         if t.view.order_id.is_some_and(|known| known != report.order_id) {
             // The same client id on another order (placed elsewhere): not this one.
-            return Applied::Untracked;
+            return OrderApplied::Untracked;
         }
         let before = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty, t.view.traded_qty);
         t.view.order_id = Some(report.order_id);
@@ -1026,15 +1031,15 @@ impl Orders {
         }
         let after = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty, t.view.traded_qty);
         if before == after && released.is_none() && ledger_error.is_none() {
-            return Applied::Duplicate;
+            return OrderApplied::Duplicate;
         }
-        let update = Update { client_order_id: *id, state: t.view.state, traded, released, ledger_error };
+        let update = OrderUpdate { client_order_id: *id, state: t.view.state, traded, released, ledger_error };
         if t.view.state.is_terminal() && t.view.reservation.is_none() {
             self.finish(id);
         } else {
             self.refresh_busy(id);
         }
-        Applied::Changed(update)
+        OrderApplied::Changed(update)
     }
 
     /// Whether an order in `state` occupies its symbol under the policy.
@@ -1126,7 +1131,7 @@ fn advance(t: &mut Tracked, next: OrderState, reason: Option<&str>) {
 }
 
 /// Moves a trade's money: the reservation pays, the other asset is credited, less the commission.
-fn settle_trade(ledger: &Ledger, reservation: Option<&Reservation>, trade: &Trade<'_>) -> Result<(), LedgerError> {
+fn settle_trade(ledger: &Ledger, reservation: Option<&Reservation>, trade: &OrderTrade<'_>) -> Result<(), LedgerError> {
     let reservation = reservation.ok_or(LedgerError::NotOpen(0))?;
     let commission_asset = match trade.commission_asset {
         Some(name) if !trade.commission.is_zero() => ledger.asset(name)?,

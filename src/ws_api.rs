@@ -9,7 +9,7 @@
 
 mod fast;
 
-use crate::orders::{Report, Trade};
+use crate::orders::{OrderReport, OrderTrade};
 use std::fmt::Write as _;
 
 use rust_decimal::Decimal;
@@ -610,8 +610,8 @@ pub struct ExecutionReport {
 impl ExecutionReport {
     /// The event as a report of its order (`NONE` as the reject reason means none).
     #[must_use]
-    pub fn report(&self) -> Report<'_> {
-        Report {
+    pub fn report(&self) -> OrderReport<'_> {
+        OrderReport {
             client_order_id: &self.client_order_id,
             orig_client_order_id: Some(self.orig_client_order_id.as_str()).filter(|s| !s.is_empty()),
             order_id: self.order_id,
@@ -624,9 +624,9 @@ impl ExecutionReport {
 
     /// The trade it reports, for an execution of type `TRADE`.
     #[must_use]
-    pub fn trade(&self) -> Option<Trade<'_>> {
+    pub fn trade(&self) -> Option<OrderTrade<'_>> {
         (self.execution_type == ExecutionType::Trade).then_some(())?;
-        Some(Trade {
+        Some(OrderTrade {
             id: u64::try_from(self.trade_id).ok()?,
             order_id: None,
             base_qty: self.last_qty,

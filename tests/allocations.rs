@@ -119,7 +119,7 @@ fn build_and_sign_allocates_one_buffer() {
 
 #[test]
 fn an_order_request_allocates_only_its_own_parts() {
-    let info = ExchangeInfo::from_json(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
+    let info = ExchangeInfo::from_json(aegis_exchange::BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
     let rules = info.symbol("BTCUSDT").unwrap_or_else(|| panic!("BTCUSDT"));
     let id = ClientOrderId::new("ae0-4fZk2Qm9xLb").unwrap_or_else(|e| panic!("{e}"));
     let order =

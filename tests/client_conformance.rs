@@ -6,15 +6,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aegis_exchange::client::{Client, ClientConfig, ClientError, ClientEvent, Events, OnShutdown};
-use aegis_exchange::clock::{Clock, SystemClock};
-use aegis_exchange::engine::{EngineConfig, Event, Intent, KillReason, SubmitError};
-use aegis_exchange::orders::{OrderState, OrderView};
 use aegis_exchange::paper::server::PaperServer;
 use aegis_exchange::paper::{Fault, PaperConfig, PaperExchange, PaperKey, PaperTransport, WalkConfig, WsFault};
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::transport::{ReqwestTransport, TungsteniteTransport};
 use aegis_exchange::{ClientOrderId, OrderRequest, Side};
+use aegis_exchange::{Clock, SystemClock};
+use aegis_exchange::{EngineConfig, Event, Intent, KillReason, SubmitError};
+use aegis_exchange::{OrderState, OrderView};
 use rust_decimal_macros::dec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,10 +243,7 @@ async fn place_returns_the_acknowledgement(backend: Backend) {
     let placed = s.client.place(intent).await.unwrap();
     assert_eq!((placed.id, placed.state), (rest_id, OrderState::New), "{backend:?}");
     assert!(placed.order_id.is_some(), "{backend:?}");
-    assert_eq!(
-        lock(&s.exchange).order_status("BTCUSDT", "conf-ack-rest"),
-        Some(aegis_exchange::model::OrderStatus::New)
-    );
+    assert_eq!(lock(&s.exchange).order_status("BTCUSDT", "conf-ack-rest"), Some(aegis_exchange::OrderStatus::New));
     let (fill_id, intent) = limit("conf-ack-fill", Side::Buy, dec!(0.01), dec!(66000));
     let placed = s.client.place(intent).await.unwrap();
     assert_eq!((placed.id, placed.state), (fill_id, OrderState::Filled), "{backend:?}");

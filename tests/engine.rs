@@ -2,13 +2,13 @@
 //! events, every ambiguous send outcome resolved by a query (never a second POST), a request
 //! that never left, and the kill switch.
 
-use aegis_exchange::engine::{Engine, EngineConfig, Event, HttpResult, Intent, KillReason, Output, SubmitError};
-use aegis_exchange::ledger::Balance;
-use aegis_exchange::orders::OrderState;
+use aegis_exchange::Balance;
+use aegis_exchange::OrderState;
 use aegis_exchange::paper::{Delivery, Fault, PaperConfig, PaperExchange, PaperKey, WalkConfig, WsOut};
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
-use aegis_exchange::{ClientOrderId, ExchangeInfo, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ExchangeInfo, OrderRequest, Side};
+use aegis_exchange::{Engine, EngineConfig, Event, HttpResult, Intent, KillReason, Output, SubmitError};
 use bytes::Bytes;
 use rust_decimal_macros::dec;
 

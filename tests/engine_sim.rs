@@ -24,15 +24,13 @@ mod common;
 
 use std::collections::VecDeque;
 
-use aegis_exchange::engine::{Engine, EngineConfig, HttpResult, Intent, KillReason, Output, RequestId};
-use aegis_exchange::model::OrderStatus;
-use aegis_exchange::orders::OrderState;
+use aegis_exchange::OrderState;
+use aegis_exchange::OrderStatus;
 use aegis_exchange::paper::{Delivery, FaultConfig, PaperConfig, PaperExchange, PaperKey, WsFault, WsOut};
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
-use aegis_exchange::{
-    ClientOrderId, ClientOrderIdGenerator, ExchangeInfo, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO,
-};
+use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ClientOrderIdGenerator, ExchangeInfo, OrderRequest, Side};
+use aegis_exchange::{Engine, EngineConfig, HttpResult, Intent, KillReason, Output, RequestId};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
@@ -181,7 +179,7 @@ impl Sim {
                         self.paper.ws_send(self.now, conn, &text);
                     }
                 }
-                Output::Event(aegis_exchange::engine::Event::BalanceMismatch(d)) => self.mismatch = format!("{d:?}"),
+                Output::Event(aegis_exchange::Event::BalanceMismatch(d)) => self.mismatch = format!("{d:?}"),
                 Output::Event(e) => {
                     if std::env::var_os("AEGIS_SIM_TRACE").is_some() {
                         eprintln!("+{} event {e:?}", self.now - START);

@@ -471,8 +471,7 @@ fn max_asset_caps_base_quantity_and_quote_notional() {
         Err(filter_err(FilterKind::MaxAsset, "notional", Violation::AboveMaximum, dec!(42.01), dec!(42)))
     );
     // Attached from myFilters by asset.
-    let mut info =
-        ExchangeInfo::from_json(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
+    let mut info = ExchangeInfo::from_json(aegis_exchange::BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
     info.apply_asset_filters(&[Filter::MaxAsset { asset: "BTC".into(), limit: dec!(1) }]);
     assert_eq!(info.symbol("BTCUSDT").map(|s| s.asset_filters().len()), Some(1));
     assert_eq!(info.symbol("ETHUSDT").map(|s| s.asset_filters().len()), Some(0));
@@ -559,7 +558,7 @@ fn symbol_level_refusals_have_exact_errors() {
     );
     // Trailing zeros are not precision.
     assert!(base().with_precisions(3, 2).validate(&limit(Side::Buy, dec!(1.00000), dec!(1.000000)), &ctx()).is_ok());
-    let info = ExchangeInfo::from_json(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
+    let info = ExchangeInfo::from_json(aegis_exchange::BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
     let btc = info.symbol("BTCUSDT").unwrap_or_else(|| panic!("BTCUSDT"));
     assert_eq!(
         btc.validate(

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use aegis_exchange::ledger::{AssetId, Balance, Execution, Ledger, LedgerConfig, LedgerError, Reservation};
+use aegis_exchange::{AssetId, Balance, Execution, Ledger, LedgerConfig, LedgerError, Reservation};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;

@@ -4,11 +4,11 @@
 //! `RUSTFLAGS="--cfg aegis_loom" cargo test --release --test loom_ledger` (`.ci/run` does).
 #![cfg(aegis_loom)]
 
-use aegis_exchange::ledger::{Balance, Execution, Ledger, LedgerConfig};
+use aegis_exchange::{Balance, Execution, Ledger, LedgerConfig};
 use loom::sync::Arc;
 use rust_decimal::Decimal;
 
-fn ledger_with(usdt: i64) -> (Arc<Ledger>, aegis_exchange::ledger::AssetId, aegis_exchange::ledger::AssetId) {
+fn ledger_with(usdt: i64) -> (Arc<Ledger>, aegis_exchange::AssetId, aegis_exchange::AssetId) {
     let ledger = Ledger::with_config(LedgerConfig { max_assets: 2, journal_per_asset: 4, ..LedgerConfig::default() });
     let btc = ledger.asset("BTC").unwrap();
     let usdt_id = ledger.asset("USDT").unwrap();

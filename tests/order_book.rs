@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use aegis_exchange::book::{Applied, BookError, BookSync, DepthUpdate, OrderBook};
 use aegis_exchange::rest::{DepthSnapshot, Level};
+use aegis_exchange::stream::DepthUpdate;
 use aegis_exchange::stream::{MarketEvent, StreamDecoder, Symbol};
+use aegis_exchange::{BookApplied, BookError, BookSync, OrderBook};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -53,10 +54,10 @@ fn the_procedure_case_by_case() {
     // 160's event was discarded (u <= lastUpdateId): the bid at 10 keeps the snapshot's 1; 9 was removed by a 0.
     assert_eq!(book.bids().collect::<Vec<_>>(), vec![lvl(dec!(10), dec!(1))]);
     // Duplicates and out-of-order events are ignored.
-    assert_eq!(sync.on_diff(diff(161, 163, vec![lvl(dec!(10), dec!(99))], vec![])), Ok(Some(Applied::Stale)));
-    assert_eq!(sync.on_diff(diff(150, 155, vec![], vec![])), Ok(Some(Applied::Stale)));
+    assert_eq!(sync.on_diff(diff(161, 163, vec![lvl(dec!(10), dec!(99))], vec![])), Ok(Some(BookApplied::Stale)));
+    assert_eq!(sync.on_diff(diff(150, 155, vec![], vec![])), Ok(Some(BookApplied::Stale)));
     // Overlapping events apply (U <= id + 1 <= u).
-    assert_eq!(sync.on_diff(diff(162, 165, vec![lvl(dec!(10.5), dec!(3))], vec![])), Ok(Some(Applied::Updated)));
+    assert_eq!(sync.on_diff(diff(162, 165, vec![lvl(dec!(10.5), dec!(3))], vec![])), Ok(Some(BookApplied::Updated)));
     assert_eq!(sync.book().and_then(OrderBook::best_bid), Some(lvl(dec!(10.5), dec!(3))));
     // A gap discards the book and asks for a resync.
     assert_eq!(sync.on_diff(diff(167, 170, vec![], vec![])), Err(BookError::Gap { expected: 166, got: 167 }));
@@ -179,7 +180,7 @@ fn replay(path: &PathBuf) -> (usize, usize, u64) {
             let decoded = decoder.decode(local_ns / 1_000_000, &frame).unwrap_or_else(|e| panic!("{e}: {line}"));
             match decoded.event {
                 MarketEvent::DepthUpdate(event) => {
-                    if let Some(Applied::Updated) = sync.on_diff(event).unwrap_or_else(|e| panic!("{e}")) {
+                    if let Some(BookApplied::Updated) = sync.on_diff(event).unwrap_or_else(|e| panic!("{e}")) {
                         applied += 1;
                     }
                 }

@@ -10,18 +10,18 @@
 
 use std::collections::VecDeque;
 
-use aegis_exchange::engine::{
-    Engine, EngineConfig, Event, FrameIgnored, HoldReason, HttpResult, Intent, KillReason, Output, Purpose, RequestId,
-    UserStreamStatus,
-};
-use aegis_exchange::ledger::Balance;
-use aegis_exchange::orders::OrderState;
+use aegis_exchange::Balance;
+use aegis_exchange::OrderState;
 use aegis_exchange::paper::{
     Delivery, PaperConfig, PaperExchange, PaperKey, ThrottleViolations, WalkConfig, WsFault, WsOut,
 };
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
-use aegis_exchange::{ClientOrderId, ExchangeInfo, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ExchangeInfo, OrderRequest, Side};
+use aegis_exchange::{
+    Engine, EngineConfig, Event, FrameIgnored, HoldReason, HttpResult, Intent, KillReason, Output, Purpose, RequestId,
+    UserStreamStatus,
+};
 use bytes::Bytes;
 use rust_decimal_macros::dec;
 

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use aegis_exchange::ledger::{AssetId, Balance, Ledger, LedgerError};
-use aegis_exchange::orders::{Action, Applied, OrderState, Orders, OrdersConfig, OrdersError, Submit, SymbolPolicy};
 use aegis_exchange::rest::{ApiError, MyTrade, OrderInfo, OrderResponse};
 use aegis_exchange::ws_api::ExecutionReport;
+use aegis_exchange::{AssetId, Balance, Ledger, LedgerError};
 use aegis_exchange::{ClientOrderId, OrderRequest, Side};
+use aegis_exchange::{OrderAction, OrderApplied, OrderState, Orders, OrdersConfig, OrdersError, Submit, SymbolPolicy};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -57,7 +57,7 @@ impl Desk {
         self.orders.get(&cid(id)).unwrap().state
     }
 
-    fn report(&mut self, now: i64, r: &ExecutionReport) -> Applied {
+    fn report(&mut self, now: i64, r: &ExecutionReport) -> OrderApplied {
         self.orders.on_report(now, &r.report(), r.trade())
     }
 }
@@ -90,16 +90,16 @@ fn a_partial_fill_then_a_cancel_releases_exactly_the_remainder() {
     let mut d = desk(OrdersConfig::default());
     d.buy("o1", dec!(0.1), dec!(60000), 0).unwrap();
     assert_eq!(d.bal(d.usdt), Balance { free: dec!(4000), locked: dec!(6000) });
-    assert!(matches!(d.report(1, &report("o1", json!({}))), Applied::Changed(u) if u.state == OrderState::New));
+    assert!(matches!(d.report(1, &report("o1", json!({}))), OrderApplied::Changed(u) if u.state == OrderState::New));
     let fill = trade("o1", 7, dec!(0.04), dec!(59990), dec!(0.04), dec!(2399.6), "PARTIALLY_FILLED");
-    let Applied::Changed(u) = d.report(2, &fill) else { panic!("trade not applied") };
+    let OrderApplied::Changed(u) = d.report(2, &fill) else { panic!("trade not applied") };
     assert_eq!((u.state, u.traded, u.released), (OrderState::PartiallyFilled, dec!(0.04), None));
     // The same trade again (a reconnect replay): nothing moves.
-    assert_eq!(d.report(3, &fill), Applied::Duplicate);
+    assert_eq!(d.report(3, &fill), OrderApplied::Duplicate);
     assert_eq!(d.bal(d.usdt), Balance { free: dec!(4000), locked: dec!(3600.4) });
     assert_eq!(d.bal(d.btc), Balance { free: dec!(0.03996), locked: dec!(0) });
     // A late NEW changes nothing: states only move forward.
-    assert_eq!(d.report(4, &report("o1", json!({}))), Applied::Duplicate);
+    assert_eq!(d.report(4, &report("o1", json!({}))), OrderApplied::Duplicate);
     assert_eq!(d.state("o1"), OrderState::PartiallyFilled);
 
     let (symbol, order_id) = d.orders.cancel(&cid("o1")).unwrap();
@@ -109,10 +109,10 @@ fn a_partial_fill_then_a_cancel_releases_exactly_the_remainder() {
         "cancel-1",
         json!({"C": "o1", "x": "CANCELED", "X": "CANCELED", "z": "0.04000000", "Z": "2399.60000000"}),
     );
-    let Applied::Changed(u) = d.report(5, &canceled) else { panic!("cancel not applied") };
+    let OrderApplied::Changed(u) = d.report(5, &canceled) else { panic!("cancel not applied") };
     assert_eq!((u.state, u.released), (OrderState::Canceled, Some(dec!(3600.4))));
-    assert_eq!(d.report(6, &canceled), Applied::Duplicate);
-    assert_eq!(d.report(6, &fill), Applied::Duplicate);
+    assert_eq!(d.report(6, &canceled), OrderApplied::Duplicate);
+    assert_eq!(d.report(6, &fill), OrderApplied::Duplicate);
     assert_eq!(d.bal(d.usdt), Balance { free: dec!(7600.4), locked: dec!(0) });
     let view = d.orders.get(&cid("o1")).unwrap();
     assert_eq!((view.executed_qty, view.cumulative_quote_qty, view.reservation), (dec!(0.04), dec!(2399.6), None));
@@ -150,13 +150,13 @@ fn a_filled_report_before_its_trades_waits_for_them_then_releases_once() {
     body["executedQty"] = json!("0.10000000");
     body["cummulativeQuoteQty"] = json!("5900.00000000");
     let response: OrderResponse = serde_json::from_value(body).unwrap();
-    let Applied::Changed(u) = d.orders.on_report(1, &response.report(), response.trades()) else { panic!() };
+    let OrderApplied::Changed(u) = d.orders.on_report(1, &response.report(), response.trades()) else { panic!() };
     assert_eq!((u.state, u.released), (OrderState::Filled, None), "released before the trades were applied");
     assert_eq!(d.bal(d.usdt).locked, dec!(6000));
     // Without trades, the tracker asks for them after the grace period.
     assert_eq!(d.orders.poll_action(1_000), None);
     let action = d.orders.poll_action(2_001).unwrap();
-    assert_eq!(action, Action::FetchTrades { symbol: "BTCUSDT".into(), client_order_id: cid("o3"), order_id: 42 });
+    assert_eq!(action, OrderAction::FetchTrades { symbol: "BTCUSDT".into(), client_order_id: cid("o3"), order_id: 42 });
     let trades: Vec<MyTrade> = serde_json::from_value(json!([
         {"symbol": "BTCUSDT", "id": 11, "orderId": 42, "orderListId": -1, "price": "59000", "qty": "0.06",
          "quoteQty": "3540", "commission": "0.00006", "commissionAsset": "BTC", "time": 1, "isBuyer": true,
@@ -169,13 +169,13 @@ fn a_filled_report_before_its_trades_waits_for_them_then_releases_once() {
          "isMaker": false, "isBestMatch": true}
     ]))
     .unwrap();
-    let Applied::Changed(u) = d.orders.on_trades(2_100, &cid("o3"), trades.iter().map(MyTrade::trade)) else {
+    let OrderApplied::Changed(u) = d.orders.on_trades(2_100, &cid("o3"), trades.iter().map(MyTrade::trade)) else {
         panic!()
     };
     assert_eq!((u.traded, u.released), (dec!(0.1), Some(dec!(100))));
     // The stream's copies of the same trades come late: nothing moves.
     let late = trade("o3", 11, dec!(0.06), dec!(59000), dec!(0.06), dec!(3540), "PARTIALLY_FILLED");
-    assert_eq!(d.report(2_200, &late), Applied::Duplicate);
+    assert_eq!(d.report(2_200, &late), OrderApplied::Duplicate);
     assert_eq!(d.bal(d.usdt), Balance { free: dec!(4100), locked: dec!(0) });
     assert_eq!(d.bal(d.btc).free, dec!(0.0999));
     assert_eq!(d.orders.poll_action(100_000), None);
@@ -193,13 +193,13 @@ fn full_response_fills_and_their_events_count_once() {
     let order = OrderRequest::market("BTCUSDT", Side::Sell, dec!(10)).with_client_order_id(id);
     orders.submit(Submit::new(&order, btc, usdt)).unwrap();
     assert!(orders.on_sent(0, &id, 0, 5000));
-    let Applied::Changed(u) = orders.on_report(1, &response.report(), response.trades()) else { panic!() };
+    let OrderApplied::Changed(u) = orders.on_report(1, &response.report(), response.trades()) else { panic!() };
     assert_eq!((u.state, u.traded, u.released), (OrderState::Filled, dec!(10), Some(dec!(0))));
     let proceeds: Decimal = response.fills.iter().map(|f| f.price * f.qty - f.commission).sum();
     assert_eq!(ledger.balance(usdt).unwrap(), Balance { free: proceeds, locked: dec!(0) });
     assert_eq!(ledger.balance(btc).unwrap(), Balance { free: dec!(2), locked: dec!(0) });
     // The same answer again (a retry of the read) and each fill's executionReport: no change.
-    assert_eq!(orders.on_report(2, &response.report(), response.trades()), Applied::Duplicate);
+    assert_eq!(orders.on_report(2, &response.report(), response.trades()), OrderApplied::Duplicate);
     for f in &response.fills {
         let mut r = report(
             &response.client_order_id,
@@ -208,7 +208,7 @@ fn full_response_fills_and_their_events_count_once() {
             "z": "10", "Z": response.cumulative_quote_qty.unwrap().to_string(), "n": f.commission.to_string(), "N": "USDT"}),
         );
         r.symbol = "BTCUSDT".into();
-        assert_eq!(orders.on_report(3, &r.report(), r.trade()), Applied::Duplicate);
+        assert_eq!(orders.on_report(3, &r.report(), r.trade()), OrderApplied::Duplicate);
     }
     assert_eq!(ledger.balance(usdt).unwrap().free, proceeds);
 }
@@ -237,7 +237,7 @@ fn the_docs_market_buy_out_of_liquidity_expires_and_releases_the_rest() {
     assert_eq!(ledger.balance(bnb).unwrap(), Balance { free: dec!(3.4), locked: dec!(6.6) });
     let mut released = Vec::new();
     for r in reports.iter().chain(reports.iter()) {
-        if let Applied::Changed(u) = orders.on_report(1, &r.report(), r.trade()) {
+        if let OrderApplied::Changed(u) = orders.on_report(1, &r.report(), r.trade()) {
             released.extend(u.released);
         }
     }
@@ -302,7 +302,7 @@ enum Cause {
 const CAUSES: [Cause; 6] =
     [Cause::Timeout, Cause::ResetAfterWrite, Cause::Http5xx, Cause::Code1006, Cause::Code1007, Cause::BadJsonAfter200];
 
-fn fail(d: &mut Desk, now: i64, id: &ClientOrderId, cause: Cause) -> Applied {
+fn fail(d: &mut Desk, now: i64, id: &ClientOrderId, cause: Cause) -> OrderApplied {
     match cause {
         Cause::Timeout | Cause::ResetAfterWrite => d.orders.on_place_unanswered(now, id),
         Cause::Http5xx => d.orders.on_place_error(now, id, &error(502, b"<html>502 Bad Gateway</html>")),
@@ -338,7 +338,7 @@ fn unknown_order(cause: Cause) -> (Desk, ClientOrderId) {
     let mut d = desk(OrdersConfig::default());
     d.buy("u", dec!(0.1), dec!(60000), 10_000).unwrap();
     let id = cid("u");
-    let Applied::Changed(u) = fail(&mut d, 10_100, &id, cause) else { panic!("{cause:?}: not applied") };
+    let OrderApplied::Changed(u) = fail(&mut d, 10_100, &id, cause) else { panic!("{cause:?}: not applied") };
     assert_eq!(u.state, OrderState::Unknown, "{cause:?}");
     assert_eq!(d.bal(d.usdt).locked, dec!(6000), "{cause:?}: funds of an unknown order must stay locked");
     (d, id)
@@ -352,30 +352,30 @@ fn every_ambiguous_cause_leaves_the_order_unknown_and_queries_it_never_resends()
         assert_eq!(d.orders.poll_action(10_200), None, "{cause:?}");
         assert_eq!(d.orders.next_timeout(), Some(11_100), "{cause:?}");
         let query = d.orders.poll_action(11_100);
-        assert_eq!(query, Some(Action::Query { symbol: "BTCUSDT".into(), client_order_id: id }), "{cause:?}");
+        assert_eq!(query, Some(OrderAction::Query { symbol: "BTCUSDT".into(), client_order_id: id }), "{cause:?}");
         assert_eq!(d.orders.poll_action(11_100), None, "{cause:?}: asked twice at once");
         d.orders.on_query_sent(11_100, &id);
         // -2013 before the deadline proves nothing: still Unknown, funds locked, asked again later.
-        assert_eq!(d.orders.on_query_error(11_200, &id, &no_such_order()), Applied::Duplicate);
+        assert_eq!(d.orders.on_query_error(11_200, &id, &no_such_order()), OrderApplied::Duplicate);
         assert_eq!(d.state("u"), OrderState::Unknown, "{cause:?}");
         assert_eq!(d.bal(d.usdt).locked, dec!(6000), "{cause:?}");
         assert_eq!(d.orders.poll_action(15_999), None, "{cause:?}: re-asked before the deadline");
-        assert!(matches!(d.orders.poll_action(16_000), Some(Action::Query { .. })), "{cause:?}");
+        assert!(matches!(d.orders.poll_action(16_000), Some(OrderAction::Query { .. })), "{cause:?}");
         // A -2013 that answers the query sent before the deadline still proves nothing, however
         // late it arrives (a re-ask that never left changes nothing).
-        assert_eq!(d.orders.on_query_error(16_050, &id, &no_such_order()), Applied::Duplicate, "{cause:?}");
+        assert_eq!(d.orders.on_query_error(16_050, &id, &no_such_order()), OrderApplied::Duplicate, "{cause:?}");
         let again = (16_050..60_000)
             .step_by(50)
-            .find(|t| matches!(d.orders.poll_action(*t), Some(Action::Query { .. })))
+            .find(|t| matches!(d.orders.poll_action(*t), Some(OrderAction::Query { .. })))
             .expect("asked again");
         d.orders.on_query_sent(again, &id);
         // -2013 to a query sent after the deadline: never placed, funds back.
-        let Applied::Changed(u) = d.orders.on_query_error(again + 100, &id, &no_such_order()) else { panic!() };
+        let OrderApplied::Changed(u) = d.orders.on_query_error(again + 100, &id, &no_such_order()) else { panic!() };
         assert_eq!((u.state, u.released), (OrderState::NotPlaced, Some(dec!(6000))), "{cause:?}");
         assert_eq!(d.bal(d.usdt), Balance { free: dec!(10000), locked: dec!(0) }, "{cause:?}");
         assert_eq!(d.orders.poll_action(1_000_000), None, "{cause:?}");
         // A second conclusive answer releases nothing more.
-        assert_eq!(d.orders.on_query_error(again + 200, &id, &no_such_order()), Applied::Duplicate);
+        assert_eq!(d.orders.on_query_error(again + 200, &id, &no_such_order()), OrderApplied::Duplicate);
         assert_eq!(d.bal(d.usdt).free, dec!(10000));
     }
 }
@@ -393,7 +393,7 @@ fn a_query_answer_resolves_an_unknown_order() {
         found["executedQty"] = json!("0.00000000");
         found["cummulativeQuoteQty"] = json!("0.00000000");
         let found: OrderInfo = serde_json::from_value(found).unwrap();
-        let Applied::Changed(u) = d.orders.on_report(11_200, &found.report(), []) else { panic!("{cause:?}") };
+        let OrderApplied::Changed(u) = d.orders.on_report(11_200, &found.report(), []) else { panic!("{cause:?}") };
         assert_eq!(u.state, OrderState::New, "{cause:?}");
         assert_eq!(d.bal(d.usdt).locked, dec!(6000), "{cause:?}");
         assert_eq!(d.orders.poll_action(1_000_000), None, "{cause:?}: still querying a known order");
@@ -405,7 +405,7 @@ fn a_user_data_event_resolves_an_unknown_order_without_a_query() {
     for cause in CAUSES {
         let (mut d, _id) = unknown_order(cause);
         let fill = trade("u", 5, dec!(0.1), dec!(59000), dec!(0.1), dec!(5900), "FILLED");
-        let Applied::Changed(u) = d.report(10_500, &fill) else { panic!("{cause:?}") };
+        let OrderApplied::Changed(u) = d.report(10_500, &fill) else { panic!("{cause:?}") };
         assert_eq!((u.state, u.released), (OrderState::Filled, Some(dec!(100))), "{cause:?}");
         assert_eq!(d.orders.poll_action(1_000_000), None, "{cause:?}");
         assert_eq!(d.bal(d.usdt), Balance { free: dec!(4100), locked: dec!(0) }, "{cause:?}");
@@ -424,7 +424,7 @@ fn definite_refusals_release_at_once() {
     for (status, file, reason) in cases {
         let mut d = desk(OrdersConfig::default());
         d.buy("r", dec!(0.1), dec!(60000), 0).unwrap();
-        let Applied::Changed(u) = d.orders.on_place_error(1, &cid("r"), &error(status, &fixture(file))) else {
+        let OrderApplied::Changed(u) = d.orders.on_place_error(1, &cid("r"), &error(status, &fixture(file))) else {
             panic!()
         };
         assert_eq!((u.state, u.released), (OrderState::Rejected, Some(dec!(6000))), "{file}");
@@ -438,7 +438,7 @@ fn definite_refusals_release_at_once() {
     let mut d = desk(OrdersConfig::default());
     d.buy("r", dec!(0.1), dec!(60000), 0).unwrap();
     let rejected = report("r", json!({"x": "REJECTED", "X": "REJECTED", "r": "INSUFFICIENT_BALANCES"}));
-    let Applied::Changed(u) = d.report(1, &rejected) else { panic!() };
+    let OrderApplied::Changed(u) = d.report(1, &rejected) else { panic!() };
     assert_eq!((u.state, u.released), (OrderState::Rejected, Some(dec!(6000))));
     assert_eq!(d.orders.get(&cid("r")).unwrap().reject_reason.as_deref(), Some("INSUFFICIENT_BALANCES"));
 }
@@ -449,14 +449,14 @@ fn a_send_without_answer_becomes_unknown_after_the_reply_timeout() {
     d.buy("slow", dec!(0.1), dec!(60000), 0).unwrap();
     assert_eq!(d.orders.poll_action(14_999), None);
     assert_eq!(d.state("slow"), OrderState::PendingNew);
-    assert!(matches!(d.orders.poll_action(15_000), Some(Action::Query { .. })));
+    assert!(matches!(d.orders.poll_action(15_000), Some(OrderAction::Query { .. })));
     assert_eq!(d.state("slow"), OrderState::Unknown);
     // The late answer (ACK) still resolves it.
     let ack: OrderResponse = serde_json::from_value(json!({"symbol": "BTCUSDT", "orderId": 42, "orderListId": -1,
         "clientOrderId": "slow", "transactTime": 1}))
     .unwrap();
     assert!(
-        matches!(d.orders.on_report(15_100, &ack.report(), ack.trades()), Applied::Changed(u) if u.state == OrderState::New)
+        matches!(d.orders.on_report(15_100, &ack.report(), ack.trades()), OrderApplied::Changed(u) if u.state == OrderState::New)
     );
     assert_eq!(d.orders.poll_action(1_000_000), None);
 }
@@ -472,13 +472,13 @@ fn cancel_answers_and_cancel_errors() {
     // -2011: the cancel failed; the order is back to New and gets queried.
     let unknown = ApiError::from_parts(400, &fixture("error_cancel_unknown_order_constructed.json"), None, 0);
     assert!(
-        matches!(d.orders.on_cancel_error(2, &cid("myOrder1"), &unknown), Applied::Changed(u) if u.state == OrderState::New)
+        matches!(d.orders.on_cancel_error(2, &cid("myOrder1"), &unknown), OrderApplied::Changed(u) if u.state == OrderState::New)
     );
-    assert!(matches!(d.orders.poll_action(2), Some(Action::Query { .. })));
+    assert!(matches!(d.orders.poll_action(2), Some(OrderAction::Query { .. })));
     // The docs' DELETE answer (clientOrderId is the cancel's id, origClientOrderId ours).
     d.orders.cancel(&cid("myOrder1")).unwrap();
     let info: OrderInfo = serde_json::from_slice(&fixture("rest_cancel_order_response.json")).unwrap();
-    let Applied::Changed(u) = d.orders.on_report(3, &info.report(), []) else { panic!() };
+    let OrderApplied::Changed(u) = d.orders.on_report(3, &info.report(), []) else { panic!() };
     assert_eq!((u.state, u.released), (OrderState::Canceled, Some(dec!(2))));
     assert_eq!(d.orders.cancel(&cid("myOrder1")), Err(OrdersError::NotCancelable(OrderState::Canceled)));
     assert_eq!(d.bal(d.usdt), Balance { free: dec!(10000), locked: dec!(0) });
@@ -487,11 +487,14 @@ fn cancel_answers_and_cancel_errors() {
 #[test]
 fn events_of_other_orders_are_untracked() {
     let mut d = desk(OrdersConfig::default());
-    assert_eq!(d.report(0, &report("elsewhere", json!({}))), Applied::Untracked);
+    assert_eq!(d.report(0, &report("elsewhere", json!({}))), OrderApplied::Untracked);
     d.buy("mine", dec!(0.1), dec!(60000), 0).unwrap();
     d.report(1, &report("mine", json!({"i": 42})));
     // Same client id, another exchange order id: not this order.
-    assert_eq!(d.report(2, &report("mine", json!({"i": 43, "x": "CANCELED", "X": "CANCELED"}))), Applied::Untracked);
+    assert_eq!(
+        d.report(2, &report("mine", json!({"i": 43, "x": "CANCELED", "X": "CANCELED"}))),
+        OrderApplied::Untracked
+    );
     assert_eq!(d.state("mine"), OrderState::New);
 }
 
@@ -522,7 +525,7 @@ fn a_ledger_refusal_is_reported_not_hidden() {
     d.orders.submit(Submit::new(&order, d.btc, d.usdt).with_price_bound(dec!(60000))).unwrap();
     assert!(d.orders.on_sent(0, &cid("m"), 0, 5000));
     let fill = trade("m", 1, dec!(0.1), dec!(61000), dec!(0.1), dec!(6100), "FILLED");
-    let Applied::Changed(u) = d.report(1, &fill) else { panic!() };
+    let OrderApplied::Changed(u) = d.report(1, &fill) else { panic!() };
     assert!(matches!(u.ledger_error, Some(LedgerError::FillExceedsReservation { .. })), "{u:?}");
     let view = d.orders.get(&cid("m")).unwrap();
     assert!(view.ledger_mismatch);
@@ -569,7 +572,7 @@ proptest! {
         // A random delivery (with repeats), then everything once more so the whole story arrived.
         let mut releases = 0;
         for r in order.iter().map(|i| &events[i % events.len()]).chain(events.iter()) {
-            if let Applied::Changed(u) = d.report(1, r) {
+            if let OrderApplied::Changed(u) = d.report(1, r) {
                 releases += usize::from(u.released.is_some());
                 prop_assert!(u.ledger_error.is_none());
             }
@@ -641,7 +644,7 @@ fn recorded_testnet_place_and_cancel_matches_the_exchanges_balances() {
     orders.submit(Submit::new(&order, btc, usdt)).unwrap();
     assert!(orders.on_sent(placed.transact_time, &id, placed.transact_time, 5000));
     assert!(
-        matches!(orders.on_report(placed.transact_time, &placed.report(), placed.trades()), Applied::Changed(u) if u.state == OrderState::New)
+        matches!(orders.on_report(placed.transact_time, &placed.report(), placed.trades()), OrderApplied::Changed(u) if u.state == OrderState::New)
     );
     let mut positions = 0;
     let mut cancel_event = None;
@@ -657,16 +660,19 @@ fn recorded_testnet_place_and_cancel_matches_the_exchanges_balances() {
                 if positions == 1 {
                     // The REST answer to the cancel wins the race against the CANCELED event.
                     let applied = orders.on_report(canceled.transact_time.unwrap_or(0), &canceled.report(), []);
-                    assert!(matches!(&applied, Applied::Changed(u) if u.released == Some(dec!(90))), "{applied:?}");
+                    assert!(
+                        matches!(&applied, OrderApplied::Changed(u) if u.released == Some(dec!(90))),
+                        "{applied:?}"
+                    );
                 }
             }
             _ => {}
         }
     }
-    assert_eq!(cancel_event, Some(Applied::Duplicate), "the CANCELED event after the answer");
+    assert_eq!(cancel_event, Some(OrderApplied::Duplicate), "the CANCELED event after the answer");
     assert_eq!(positions, 2);
     assert_eq!(orders.get(&id).unwrap().state, OrderState::Canceled);
-    assert_eq!(orders.on_report(0, &canceled.report(), []), Applied::Duplicate);
+    assert_eq!(orders.on_report(0, &canceled.report(), []), OrderApplied::Duplicate);
 }
 
 /// A live mainnet MARKET BUY of 0.5 BNB with the commission in BNB (bbgo, read from ../shared):
@@ -708,18 +714,18 @@ fn recorded_market_buy_settles_with_the_commission_in_the_bought_asset() {
 fn an_unanswered_cancel_reverts_and_queries_and_a_query_can_be_asked_for() {
     let mut d = desk(OrdersConfig::default());
     d.buy("u1", dec!(0.1), dec!(60000), 0).unwrap();
-    assert!(matches!(d.report(1, &report("u1", json!({}))), Applied::Changed(_)));
+    assert!(matches!(d.report(1, &report("u1", json!({}))), OrderApplied::Changed(_)));
     assert_eq!(d.orders.poll_action(10), None, "a working order is not queried");
     d.orders.cancel(&cid("u1")).unwrap();
-    let Applied::Changed(u) = d.orders.on_cancel_unanswered(20, &cid("u1")) else { panic!("not reverted") };
+    let OrderApplied::Changed(u) = d.orders.on_cancel_unanswered(20, &cid("u1")) else { panic!("not reverted") };
     assert_eq!(u.state, OrderState::New);
     assert!(
-        matches!(d.orders.poll_action(20), Some(Action::Query { client_order_id, .. }) if client_order_id == cid("u1"))
+        matches!(d.orders.poll_action(20), Some(OrderAction::Query { client_order_id, .. }) if client_order_id == cid("u1"))
     );
     // Answered: the order is known again and the timer stops.
-    assert!(matches!(d.report(30, &report("u1", json!({}))), Applied::Duplicate | Applied::Changed(_)));
+    assert!(matches!(d.report(30, &report("u1", json!({}))), OrderApplied::Duplicate | OrderApplied::Changed(_)));
     // A query asked for explicitly (the exchange no longer lists it as open).
     assert!(d.orders.request_query(40, &cid("u1")));
-    assert!(matches!(d.orders.poll_action(40), Some(Action::Query { .. })));
+    assert!(matches!(d.orders.poll_action(40), Some(OrderAction::Query { .. })));
     assert!(!d.orders.request_query(40, &cid("nobody")));
 }

@@ -4,17 +4,17 @@
 //! escalating 418 bans, determinism, and a property: balances always equal the deposits plus the
 //! fills the exchange reported.
 
-use aegis_exchange::ledger::Balance;
-use aegis_exchange::model::{ExecutionType, OrderStatus, OrderType, TimeInForce};
+use aegis_exchange::BUNDLED_EXCHANGE_INFO;
+use aegis_exchange::Balance;
 use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig};
 use aegis_exchange::rest::{
     Account, ApiError, DepthSnapshot, Environment, OrderInfo, OrderRef, OrderResponse, ResponseError, Rest,
     RestRequest, ServerTime, decode,
 };
-use aegis_exchange::rules::BUNDLED_EXCHANGE_INFO;
 use aegis_exchange::sign::{Credentials, Ed25519, HmacSha256, SignedQuery};
 use aegis_exchange::ws_api::UserDataEvent;
 use aegis_exchange::{ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, Side};
+use aegis_exchange::{ExecutionType, OrderStatus, OrderType, TimeInForce};
 use bytes::Bytes;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -768,9 +768,9 @@ fn answers_have_the_documented_shapes_of_the_official_fixtures() {
     check(json(&s.call(s.rest.my_trades("BTCUSDT", None, None, s.now).unwrap())), "rest_my_trades_response", &[]);
     let limit =
         |id: &str| OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(60000)).with_client_order_id(cid(id));
-    let result = s.place(limit("r1").with_response_type(aegis_exchange::model::OrderResponseType::Result));
+    let result = s.place(limit("r1").with_response_type(aegis_exchange::OrderResponseType::Result));
     check(json(&result), "rest_order_response_result", &[]);
-    let ack = s.place(limit("a1").with_response_type(aegis_exchange::model::OrderResponseType::Ack));
+    let ack = s.place(limit("a1").with_response_type(aegis_exchange::OrderResponseType::Ack));
     check(json(&ack), "rest_order_response_ack", &[]);
     let query = s.call(s.rest.query_order("BTCUSDT", OrderRef::ClientOrderId(cid("r1")), s.now).unwrap());
     check(json(&query), "rest_query_order_response", &[]);

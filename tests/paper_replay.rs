@@ -3,12 +3,12 @@
 //! same frames sees it; a market order takes the recorded levels; a recorded trade triggers a
 //! stop.
 
-use aegis_exchange::book::BookSync;
+use aegis_exchange::BookSync;
 use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey};
 use aegis_exchange::rest::{DepthSnapshot, Environment, OrderInfo, OrderRef, OrderResponse, Rest, decode};
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::stream::{MarketEvent, SanitizeConfig, StreamDecoder};
-use aegis_exchange::{ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, Side};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
@@ -129,5 +129,5 @@ fn a_recorded_session_drives_the_book_orders_and_stops() {
         rest.query_order("ETHUSDT", OrderRef::ClientOrderId(ClientOrderId::new("stop").unwrap()), now).unwrap().request,
     );
     assert_eq!(stop.is_working, Some(true), "the recorded trade at the low triggered it");
-    assert_eq!(stop.status, aegis_exchange::model::OrderStatus::Filled, "and the recorded bids took it");
+    assert_eq!(stop.status, aegis_exchange::OrderStatus::Filled, "and the recorded bids took it");
 }

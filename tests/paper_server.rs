@@ -11,7 +11,7 @@ use aegis_exchange::rest::{Environment, OrderInfo, OrderRef, OrderResponse, Rest
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::stream::{MarketEvent, SanitizeConfig, StreamDecoder};
 use aegis_exchange::ws_api::{WsApi, WsResponse};
-use aegis_exchange::{ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, Side};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use rust_decimal_macros::dec;
@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn server() -> (PaperServer, Rest) {
-    let now = aegis_exchange::clock::Clock::now_millis(&aegis_exchange::clock::SystemClock);
+    let now = aegis_exchange::Clock::now_millis(&aegis_exchange::SystemClock);
     let config = PaperConfig::default()
         .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
         .with_price("BTCUSDT", dec!(65000));
@@ -38,7 +38,7 @@ async fn server() -> (PaperServer, Rest) {
 }
 
 fn now() -> i64 {
-    aegis_exchange::clock::Clock::now_millis(&aegis_exchange::clock::SystemClock)
+    aegis_exchange::Clock::now_millis(&aegis_exchange::SystemClock)
 }
 
 /// Writes `request` as HTTP/1.1 on `stream`.
@@ -120,7 +120,7 @@ async fn rest_over_a_real_socket_with_keep_alive_and_faults_on_the_wire() {
     send(&mut stream, &query.request).await;
     let (status, _, body) = receive(&mut stream).await.unwrap();
     let found: OrderInfo = decode(status, &body, None, now()).unwrap();
-    assert_eq!(found.status, aegis_exchange::model::OrderStatus::Filled);
+    assert_eq!(found.status, aegis_exchange::OrderStatus::Filled);
     // A dropped request: nothing arrives, nothing happens.
     server.exchange().lock().unwrap().inject(Fault::DropRequest);
     send(&mut stream, &rest.ping().unwrap().request).await;

@@ -1,9 +1,9 @@
 //! The rate limiter against a simulated Binance counter, 429 / 418 handling, the cancel
 //! reserve, the seed's scenario, hostile headers, and the retry policy.
 
+use aegis_exchange::RateLimit;
 use aegis_exchange::limits::{Admit, Cost, Failure, LimiterConfig, RateLimiter, Refusal, RetryDecision, RetryPolicy};
-use aegis_exchange::model::{RateLimitInterval, RateLimitType};
-use aegis_exchange::rules::RateLimit;
+use aegis_exchange::{RateLimitInterval, RateLimitType};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
 
@@ -174,7 +174,7 @@ fn after_a_429_nothing_goes_out_before_retry_after() {
 
 #[test]
 fn after_a_418_nothing_goes_out_until_the_ban_ends() {
-    use aegis_exchange::clock::{Clock, ManualClock};
+    use aegis_exchange::{Clock, ManualClock};
     let clock = ManualClock::new(T0 + 1_000);
     let limiter = RateLimiter::new(&live_limits(), LimiterConfig::default());
     let banned_at = clock.now_millis();

@@ -132,7 +132,7 @@ fn shipped_captures_parse_completely_and_normalize_safely() {
         40,
         &mut seen,
     );
-    check_capture("bundled", aegis_exchange::rules::BUNDLED_EXCHANGE_INFO, 10, &mut seen);
+    check_capture("bundled", aegis_exchange::BUNDLED_EXCHANGE_INFO, 10, &mut seen);
     assert_eq!(seen.symbols, 25 + 281 + 25);
     assert!(seen.tick_ten && seen.step_one && seen.zero_market_step, "{seen:?}");
     // Random orders both pass and fail: the generator is not trivially one-sided.

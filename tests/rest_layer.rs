@@ -4,13 +4,13 @@
 
 use std::path::PathBuf;
 
-use aegis_exchange::clock::{RecvWindow, TimeUnit};
 use aegis_exchange::rest::{
     Account, ApiError, AvgPrice, BuildError, DepthSnapshot, Environment, OrderInfo, OrderRef, OrderResponse, Outcome,
     PublicTrade, RateLimitCount, Rejection, RequestCost, ResponseError, Rest, RestRequest, ServerTime, decode,
 };
 use aegis_exchange::sign::{Credentials, Ed25519, HmacSha256};
 use aegis_exchange::{ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, OrderStatus, Side};
+use aegis_exchange::{RecvWindow, TimeUnit};
 use hmac::{KeyInit, Mac};
 use rust_decimal_macros::dec;
 
@@ -122,7 +122,7 @@ fn public_endpoints() {
 
 #[test]
 fn order_endpoints_sign_exactly_what_they_send() {
-    let info = ExchangeInfo::from_json(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
+    let info = ExchangeInfo::from_json(aegis_exchange::BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
     let rules = info.symbol("BTCUSDT").unwrap_or_else(|| panic!("BTCUSDT"));
     let id = ClientOrderId::new("ae0-x1").unwrap_or_else(|e| panic!("{e}"));
     let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.1497726664883658732281358652), dec!(65432.517))

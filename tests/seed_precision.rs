@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 fn btcusdt() -> SymbolRules {
-    let info = ExchangeInfo::from_json(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
+    let info = ExchangeInfo::from_json(aegis_exchange::BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
     info.symbol("BTCUSDT").cloned().unwrap_or_else(|| panic!("BTCUSDT"))
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use aegis_exchange::clock::TimeUnit;
+use aegis_exchange::TimeUnit;
 use aegis_exchange::rest::Level;
 use aegis_exchange::stream::{
     ControlRequest, ControlResponse, DepthLevels, EventKind, MarketEvent, Message, Poison, PoisonReason, RequestId,

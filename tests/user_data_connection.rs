@@ -4,14 +4,14 @@
 //! and one whose server announced `serverShutdown` are renewed make-before-break, a refused
 //! connect backs off; across every swap the order path keeps the ledger equal to the exchange.
 
-use aegis_exchange::conn::{Backoff, CloseReason, ConnectionConfig};
-use aegis_exchange::engine::{Engine, EngineConfig, Event, HttpResult, Intent, Output};
-use aegis_exchange::ledger::Balance;
-use aegis_exchange::orders::OrderState;
+use aegis_exchange::Balance;
+use aegis_exchange::OrderState;
 use aegis_exchange::paper::{Delivery, PaperConfig, PaperExchange, PaperKey, WalkConfig, WsFault, WsOut};
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
-use aegis_exchange::{ClientOrderId, ExchangeInfo, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ExchangeInfo, OrderRequest, Side};
+use aegis_exchange::{Backoff, CloseReason, ConnectionConfig};
+use aegis_exchange::{Engine, EngineConfig, Event, HttpResult, Intent, Output};
 use rust_decimal_macros::dec;
 use std::time::Duration;
 

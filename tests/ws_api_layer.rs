@@ -167,7 +167,7 @@ fn response_envelopes() {
 
 #[test]
 fn request_frames_sign_their_own_parameters() {
-    let info = ExchangeInfo::from_json(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
+    let info = ExchangeInfo::from_json(aegis_exchange::BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
     let rules = info.symbol("BTCUSDT").unwrap_or_else(|| panic!("BTCUSDT"));
     let id = ClientOrderId::new("ae-1").unwrap_or_else(|e| panic!("{e}"));
     let valid = rules

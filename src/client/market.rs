@@ -71,7 +71,7 @@ pub enum MarketItem {
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
 /// use aegis_exchange::client::{MarketConfig, MarketItem, MarketStream};
-/// use aegis_exchange::clock::SystemClock;
+/// use aegis_exchange::SystemClock;
 /// use aegis_exchange::rest::Environment;
 /// use aegis_exchange::transport::TungsteniteTransport;
 /// let ws = Arc::new(TungsteniteTransport::new()?);

@@ -1,5 +1,5 @@
 //! The async client (feature `client`): one tokio task pumps the sans-IO
-//! [`Engine`](crate::engine::Engine) through an [`HttpTransport`] and a [`WsTransport`], and a
+//! [`Engine`] through an [`HttpTransport`] and a [`WsTransport`], and a
 //! [`Client`] handle talks to it. [`MarketStream`] does the same for market streams.
 //!
 //! The handle and the task share the engine behind a mutex that each holds for one step, never
@@ -27,8 +27,8 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use aegis_exchange::client::{Client, ClientConfig};
-//! use aegis_exchange::clock::SystemClock;
-//! use aegis_exchange::engine::{EngineConfig, Intent};
+//! use aegis_exchange::SystemClock;
+//! use aegis_exchange::{EngineConfig, Intent};
 //! use aegis_exchange::rest::Environment;
 //! use aegis_exchange::sign::{Credentials, HmacSha256};
 //! use aegis_exchange::transport::{ReqwestTransport, TungsteniteTransport};

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::TimeSample;
 use crate::limits::Failure;
-use crate::orders::Applied;
+use crate::orders::OrderApplied;
 use crate::rest::{ApiError, CancelledEntry, MyTrade, OrderInfo, OrderResponse, ServerTime};
 use crate::ws_api::{UserDataEvent, WsFrame, WsResponse};
 
@@ -130,7 +130,7 @@ impl Engine {
                     Answer::Err(e) => self.orders.on_query_error(now, &id, e),
                     _ => match answer.ok::<OrderInfo>() {
                         Some(info) => self.orders.on_report(now, &info.report(), []),
-                        None => Applied::Duplicate,
+                        None => OrderApplied::Duplicate,
                     },
                 };
                 self.emit_applied(applied);

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::limits::{Admit, Cost, Refusal};
 use crate::model::ClientOrderId;
-use crate::orders::{Action, OrderState};
+use crate::orders::{OrderAction, OrderState};
 use crate::rest::{OrderRef, RequestCost};
 use crate::rules::ValidatedOrder;
 
@@ -212,8 +212,8 @@ impl Engine {
         }
         while let Some(action) = self.orders.poll_action(now) {
             let purpose = match action {
-                Action::Query { client_order_id, .. } => Purpose::Query(client_order_id),
-                Action::FetchTrades { client_order_id, .. } => Purpose::Trades(client_order_id),
+                OrderAction::Query { client_order_id, .. } => Purpose::Query(client_order_id),
+                OrderAction::FetchTrades { client_order_id, .. } => Purpose::Trades(client_order_id),
             };
             self.enqueue(now, purpose);
         }

@@ -1,71 +1,3 @@
-//! The engine: rules, ledger, rate limits, signing and the order state machine wired into one
-//! sans-IO state machine (str0m / quinn-proto style).
-//!
-//! Inputs go in ([`Engine::submit`], [`Engine::cancel`], [`Engine::cancel_all`],
-//! [`Engine::handle_http_response`], [`Engine::handle_ws_frame`], [`Engine::handle_timeout`]);
-//! outputs are drained with [`Engine::poll_output`] until it yields [`Output::Timeout`]: HTTP
-//! requests to send (each with a [`RequestId`] to answer with), WebSocket-API frames, events for
-//! the user, and the next instant the engine wants [`handle_timeout`](Engine::handle_timeout)
-//! called. The engine never reads a clock or touches a socket; a spurious timeout is a no-op.
-//!
-//! # The order path: one owner per step
-//!
-//! ```text
-//! submit ─► normalize (rules) ─► reserve (orders → ledger) ─► queue ─┐
-//! cancel, queries, reconcile, time, start-up, subscribe ─► queue ───┤
-//!                                                                    ▼
-//!            the gate (gate.rs): the limiter charges the request's documented cost;
-//!            during a 418 ban or a 429's Retry-After nothing passes, cancels included
-//!                                                                    ▼
-//!            built and signed now (rest / ws_api), timestamp = server time now;
-//!            an order tells the tracker its timestamp and recvWindow (Orders::on_sent)
-//!                                                                    ▼
-//!                                   Output::Http / Output::Ws (the reply timer starts)
-//! answer ─► decoded once (answers.rs) ─► limiter, clock (-1021), kill switch (418)
-//!                                    ─► orders (state machine) ─► ledger
-//! ```
-//!
-//! - **One exit.** Every request the engine emits (orders, cancels, cancel-all, queries,
-//!   myTrades, openOrders, account, exchangeInfo, time, the user-data subscription) leaves
-//!   through one admission point, [`Engine::poll_output`]'s queue, after the [`RateLimiter`]
-//!   charged its cost. Cancels go first and may use the limiter's cancel reserve; queries,
-//!   reconciliations and time syncs wait and are coalesced with an identical one already queued
-//!   or in flight; orders wait their turn in submission order.
-//! - **Signed when it leaves.** Nothing is built or signed before it is admitted, so the
-//!   `timestamp` the exchange checks is the one the tracker uses for the `-2013` rule, and an
-//!   order's reply timer starts when its request is handed out. A queued order is
-//!   [`OrderState::PendingNew`], never `Unknown`, and a cancel removes it without any request.
-//! - **Never after release.** An order leaves only if the tracker still holds it `PendingNew`,
-//!   unsent, with its funds reserved ([`Orders::on_sent`]).
-//! - **Typed refusals.** A request that cannot leave is reported with a [`NotSentReason`];
-//!   held requests with [`Event::Held`].
-//!
-//! ```
-//! use aegis_exchange::engine::{Engine, EngineConfig, Intent, Output};
-//! use aegis_exchange::ledger::Ledger;
-//! use aegis_exchange::rest::Environment;
-//! use aegis_exchange::sign::{Credentials, HmacSha256};
-//! use aegis_exchange::{ExchangeInfo, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
-//! use rust_decimal_macros::dec;
-//!
-//! let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
-//! let creds = Credentials::new("key", HmacSha256::new("secret")).unwrap();
-//! // Without `start` (which loads the account), the caller's ledger is the starting point.
-//! let ledger = Ledger::new();
-//! ledger.credit(ledger.asset("USDT").unwrap(), dec!(1000)).unwrap();
-//! let mut engine = Engine::with_ledger(EngineConfig::new(Environment::Testnet, creds), info, ledger);
-//! let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(65000));
-//! let id = engine.submit(1_760_000_000_000, Intent::new(order)).unwrap();
-//! // The signed order goes out first, then a time sync (the engine has none yet).
-//! let mut paths = Vec::new();
-//! while let Output::Http { request, .. } = engine.poll_output() {
-//!     paths.push(request.uri().path().to_owned());
-//! }
-//! assert_eq!(paths, ["/api/v3/order", "/api/v3/time"]);
-//! assert_eq!(engine.ledger().balance_of("USDT").unwrap().locked, dec!(65));
-//! # let _ = id;
-//! ```
-
 mod answers;
 mod gate;
 mod startup;
@@ -328,7 +260,7 @@ pub enum HoldReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// An order changed (state, trades, funds released).
-    Order(crate::orders::Update),
+    Order(crate::orders::OrderUpdate),
     /// A request was dropped before it was sent; an order's funds are released (its
     /// [`Event::Order`] follows).
     NotSent {
@@ -522,7 +454,75 @@ pub enum HttpResult {
     Unanswered,
 }
 
-/// The sans-IO trading engine. See the [module docs](self).
+/// The sans-IO trading engine.
+///
+/// The engine: rules, ledger, rate limits, signing and the order state machine wired into one
+/// sans-IO state machine (str0m / quinn-proto style).
+///
+/// Inputs go in ([`Engine::submit`], [`Engine::cancel`], [`Engine::cancel_all`],
+/// [`Engine::handle_http_response`], [`Engine::handle_ws_frame`], [`Engine::handle_timeout`]);
+/// outputs are drained with [`Engine::poll_output`] until it yields [`Output::Timeout`]: HTTP
+/// requests to send (each with a [`RequestId`] to answer with), WebSocket-API frames, events for
+/// the user, and the next instant the engine wants [`handle_timeout`](Engine::handle_timeout)
+/// called. The engine never reads a clock or touches a socket; a spurious timeout is a no-op.
+///
+/// # The order path: one owner per step
+///
+/// ```text
+/// submit ─► normalize (rules) ─► reserve (orders → ledger) ─► queue ─┐
+/// cancel, queries, reconcile, time, start-up, subscribe ─► queue ───┤
+///                                                                    ▼
+///            the gate (gate.rs): the limiter charges the request's documented cost;
+///            during a 418 ban or a 429's Retry-After nothing passes, cancels included
+///                                                                    ▼
+///            built and signed now (rest / ws_api), timestamp = server time now;
+///            an order tells the tracker its timestamp and recvWindow (Orders::on_sent)
+///                                                                    ▼
+///                                   Output::Http / Output::Ws (the reply timer starts)
+/// answer ─► decoded once (answers.rs) ─► limiter, clock (-1021), kill switch (418)
+///                                    ─► orders (state machine) ─► ledger
+/// ```
+///
+/// - **One exit.** Every request the engine emits (orders, cancels, cancel-all, queries,
+///   myTrades, openOrders, account, exchangeInfo, time, the user-data subscription) leaves
+///   through one admission point, [`Engine::poll_output`]'s queue, after the [`RateLimiter`]
+///   charged its cost. Cancels go first and may use the limiter's cancel reserve; queries,
+///   reconciliations and time syncs wait and are coalesced with an identical one already queued
+///   or in flight; orders wait their turn in submission order.
+/// - **Signed when it leaves.** Nothing is built or signed before it is admitted, so the
+///   `timestamp` the exchange checks is the one the tracker uses for the `-2013` rule, and an
+///   order's reply timer starts when its request is handed out. A queued order is
+///   [`OrderState::PendingNew`], never `Unknown`, and a cancel removes it without any request.
+/// - **Never after release.** An order leaves only if the tracker still holds it `PendingNew`,
+///   unsent, with its funds reserved ([`Orders::on_sent`]).
+/// - **Typed refusals.** A request that cannot leave is reported with a [`NotSentReason`];
+///   held requests with [`Event::Held`].
+///
+/// ```
+/// use aegis_exchange::{Engine, EngineConfig, Intent, Output};
+/// use aegis_exchange::Ledger;
+/// use aegis_exchange::rest::Environment;
+/// use aegis_exchange::sign::{Credentials, HmacSha256};
+/// use aegis_exchange::{ExchangeInfo, OrderRequest, Side, BUNDLED_EXCHANGE_INFO};
+/// use rust_decimal_macros::dec;
+///
+/// let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+/// let creds = Credentials::new("key", HmacSha256::new("secret")).unwrap();
+/// // Without `start` (which loads the account), the caller's ledger is the starting point.
+/// let ledger = Ledger::new();
+/// ledger.credit(ledger.asset("USDT").unwrap(), dec!(1000)).unwrap();
+/// let mut engine = Engine::with_ledger(EngineConfig::new(Environment::Testnet, creds), info, ledger);
+/// let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(65000));
+/// let id = engine.submit(1_760_000_000_000, Intent::new(order)).unwrap();
+/// // The signed order goes out first, then a time sync (the engine has none yet).
+/// let mut paths = Vec::new();
+/// while let Output::Http { request, .. } = engine.poll_output() {
+///     paths.push(request.uri().path().to_owned());
+/// }
+/// assert_eq!(paths, ["/api/v3/order", "/api/v3/time"]);
+/// assert_eq!(engine.ledger().balance_of("USDT").unwrap().locked, dec!(65));
+/// # let _ = id;
+/// ```
 #[derive(Debug)]
 pub struct Engine {
     config: EngineConfig,
@@ -889,7 +889,7 @@ impl Engine {
     /// it this way (no hand-over to another task on the way out or back).
     ///
     /// ```
-    /// # use aegis_exchange::engine::{Engine, EngineConfig, Purpose};
+    /// # use aegis_exchange::{Engine, EngineConfig, Purpose};
     /// # use aegis_exchange::rest::Environment;
     /// # use aegis_exchange::sign::{Credentials, HmacSha256};
     /// # use aegis_exchange::ExchangeInfo;
@@ -942,8 +942,8 @@ impl Engine {
         self.outputs.push_back(Output::Event(event));
     }
 
-    fn emit_applied(&mut self, applied: crate::orders::Applied) {
-        if let crate::orders::Applied::Changed(update) = applied {
+    fn emit_applied(&mut self, applied: crate::orders::OrderApplied) {
+        if let crate::orders::OrderApplied::Changed(update) = applied {
             self.activity = self.activity.wrapping_add(1);
             let traded = !update.traded.is_zero();
             self.emit(Event::Order(update));

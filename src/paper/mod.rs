@@ -39,7 +39,7 @@
 //! use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey};
 //! use aegis_exchange::rest::{Environment, Rest};
 //! use aegis_exchange::sign::{Credentials, HmacSha256};
-//! use aegis_exchange::{ExchangeInfo, MarketContext, OrderRequest, Side, rules::BUNDLED_EXCHANGE_INFO};
+//! use aegis_exchange::{ExchangeInfo, MarketContext, OrderRequest, Side, BUNDLED_EXCHANGE_INFO};
 //! use rust_decimal_macros::dec;
 //!
 //! let now = 1_760_000_000_000;

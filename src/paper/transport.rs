@@ -29,7 +29,7 @@ const INBOX: usize = 4096;
 /// ```
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
-/// use aegis_exchange::clock::SystemClock;
+/// use aegis_exchange::SystemClock;
 /// use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperTransport};
 /// let exchange = PaperExchange::new(PaperConfig::default(), 1_760_000_000_000);
 /// let paper = PaperTransport::new(exchange, Arc::new(SystemClock));

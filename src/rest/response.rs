@@ -9,7 +9,7 @@ use super::error::ApiError;
 use crate::decode::DecodeError;
 use crate::model::{OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce};
 use crate::num::serde_str;
-use crate::orders::{OpenOrder, Report, Trade};
+use crate::orders::{OpenOrder, OrderReport, OrderTrade};
 
 /// Why a response could not be turned into its type.
 #[non_exhaustive]
@@ -83,9 +83,9 @@ impl Fill {
     /// decimals as Binance truncates `cummulativeQuoteQty`. `None` for an impossible id or an
     /// overflowing amount.
     #[must_use]
-    pub fn trade(&self) -> Option<Trade<'_>> {
+    pub fn trade(&self) -> Option<OrderTrade<'_>> {
         let quote = self.price.checked_mul(self.qty)?.round_dp_with_strategy(8, RoundingStrategy::ToZero);
-        Some(Trade {
+        Some(OrderTrade {
             id: u64::try_from(self.trade_id).ok()?,
             order_id: None,
             base_qty: self.qty,
@@ -156,8 +156,8 @@ pub struct OrderResponse {
 impl OrderResponse {
     /// The answer as a report of the order (an ACK says only that the order exists: `NEW`).
     #[must_use]
-    pub fn report(&self) -> Report<'_> {
-        Report {
+    pub fn report(&self) -> OrderReport<'_> {
+        OrderReport {
             client_order_id: &self.client_order_id,
             orig_client_order_id: None,
             order_id: self.order_id,
@@ -169,7 +169,7 @@ impl OrderResponse {
     }
 
     /// The trades of a FULL answer.
-    pub fn trades(&self) -> impl Iterator<Item = Trade<'_>> {
+    pub fn trades(&self) -> impl Iterator<Item = OrderTrade<'_>> {
         self.fills.iter().filter_map(Fill::trade)
     }
 }
@@ -246,8 +246,8 @@ impl OrderInfo {
     /// The order as a report (a query's or a cancel's answer; a negative
     /// `cummulativeQuoteQty`, "not available" on some historical orders, is left out).
     #[must_use]
-    pub fn report(&self) -> Report<'_> {
-        Report {
+    pub fn report(&self) -> OrderReport<'_> {
+        OrderReport {
             client_order_id: &self.client_order_id,
             orig_client_order_id: self.orig_client_order_id.as_deref().filter(|s| !s.is_empty()),
             order_id: self.order_id,
@@ -574,8 +574,8 @@ pub struct MyTrade {
 impl MyTrade {
     /// The row as a trade of its order.
     #[must_use]
-    pub fn trade(&self) -> Trade<'_> {
-        Trade {
+    pub fn trade(&self) -> OrderTrade<'_> {
+        OrderTrade {
             id: self.id,
             order_id: Some(self.order_id),
             base_qty: self.qty,

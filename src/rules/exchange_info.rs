@@ -579,7 +579,7 @@ fn shape(path: &str, expected: &'static str) -> DecodeError {
 ///
 /// ```
 /// use aegis_exchange::ExchangeInfo;
-/// let info = ExchangeInfo::from_json(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO).unwrap();
+/// let info = ExchangeInfo::from_json(aegis_exchange::BUNDLED_EXCHANGE_INFO).unwrap();
 /// let btc = info.symbol("BTCUSDT").unwrap();
 /// assert_eq!(btc.base_asset(), "BTC");
 /// assert!(info.symbol("NOPE").is_none());

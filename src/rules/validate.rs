@@ -361,7 +361,7 @@ impl SymbolRules {
     /// ```
     /// use aegis_exchange::{ExchangeInfo, MarketContext, OrderRequest, Side};
     /// use rust_decimal_macros::dec;
-    /// let info = ExchangeInfo::from_json(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO).unwrap();
+    /// let info = ExchangeInfo::from_json(aegis_exchange::BUNDLED_EXCHANGE_INFO).unwrap();
     /// let rules = info.symbol("BTCUSDT").unwrap();
     /// let ctx = MarketContext::default().with_reference_price(dec!(65000));
     /// let bad = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.000015), dec!(65000));
@@ -397,7 +397,7 @@ impl SymbolRules {
     /// ```
     /// use aegis_exchange::{ExchangeInfo, MarketContext, OrderRequest, Side};
     /// use rust_decimal_macros::dec;
-    /// let info = ExchangeInfo::from_json(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO).unwrap();
+    /// let info = ExchangeInfo::from_json(aegis_exchange::BUNDLED_EXCHANGE_INFO).unwrap();
     /// let rules = info.symbol("BTCUSDT").unwrap();
     /// let ctx = MarketContext::default().with_reference_price(dec!(65430));
     /// let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.14977266648836587), dec!(65432.517));

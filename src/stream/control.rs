@@ -142,7 +142,7 @@ pub mod names {
 /// [`StreamUrlError`] for no stream or more than 1024.
 ///
 /// ```
-/// use aegis_exchange::clock::TimeUnit;
+/// use aegis_exchange::TimeUnit;
 /// use aegis_exchange::stream::{combined_url, names};
 /// let url = combined_url("wss://stream.binance.com:9443", &[names::trade("BTCUSDT"), names::book_ticker("BTCUSDT")], TimeUnit::Millisecond).unwrap();
 /// assert_eq!(url, "wss://stream.binance.com:9443/stream?streams=btcusdt@trade/btcusdt@bookTicker");

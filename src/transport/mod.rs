@@ -45,11 +45,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{Sink, Stream};
 
+#[cfg(feature = "hyper")]
+mod hyper_backend;
 #[cfg(feature = "reqwest")]
 mod reqwest_backend;
 #[cfg(feature = "tungstenite")]
 mod tungstenite_backend;
 
+#[cfg(feature = "hyper")]
+pub use hyper_backend::HyperTransport;
 #[cfg(feature = "reqwest")]
 pub use reqwest_backend::ReqwestTransport;
 #[cfg(feature = "tungstenite")]
@@ -145,7 +149,7 @@ pub trait WsTransport: Send + Sync + 'static {
 
 /// The TLS set-up both real backends share: rustls with the `ring` provider chosen explicitly
 /// (so a second provider elsewhere in the program cannot make rustls panic) and the webpki roots.
-#[cfg(any(feature = "reqwest", feature = "tungstenite"))]
+#[cfg(any(feature = "reqwest", feature = "hyper", feature = "tungstenite"))]
 fn tls_config() -> Result<rustls::ClientConfig, TransportError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());

@@ -43,10 +43,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use aegis_exchange::OrderState;
 use aegis_exchange::client::{Client, ClientConfig, Events};
-use aegis_exchange::clock::{Clock, SystemClock};
-use aegis_exchange::engine::{EngineConfig, Intent};
-use aegis_exchange::orders::OrderState;
 use aegis_exchange::paper::server::PaperServer;
 use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig};
 use aegis_exchange::rest::{DepthSnapshot, Environment, Level, OrderResponse, Rest};
@@ -54,6 +52,8 @@ use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::stream::DepthUpdate;
 use aegis_exchange::stream::Symbol;
 use aegis_exchange::transport::{HttpTransport, ReqwestTransport, TungsteniteTransport};
+use aegis_exchange::{Clock, SystemClock};
+use aegis_exchange::{EngineConfig, Intent};
 use aegis_exchange::{ExchangeInfo, MarketContext, OrderRequest, Side};
 use rust_decimal::Decimal;
 
@@ -74,7 +74,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 /// The bundled exchangeInfo with rate limits no bench run reaches (the peers do not pace
 /// themselves), its symbol filters as Binance has them.
 fn exchange_info() -> Result<Vec<u8>, Fail> {
-    let mut info: serde_json::Value = serde_json::from_slice(aegis_exchange::rules::BUNDLED_EXCHANGE_INFO)?;
+    let mut info: serde_json::Value = serde_json::from_slice(aegis_exchange::BUNDLED_EXCHANGE_INFO)?;
     if let Some(limits) = info.get_mut("rateLimits").and_then(serde_json::Value::as_array_mut) {
         for limit in limits {
             limit["limit"] = serde_json::Value::from(1_000_000_000_u64);
