@@ -1,4 +1,4 @@
-//! Soak: the client against the loopback paper exchange (real reqwest and tokio-tungstenite
+//! Soak: the client against the loopback paper exchange (real hyper and tokio-tungstenite
 //! backends over 127.0.0.1) with market streams at ≥ 5,000 messages/s and ≥ 10 orders/s,
 //! WebSocket drops injected every 15 s (`--drop-every N`), for a given time. Reports RSS, open file descriptors,
 //! reconnects and whether the ledger equals the exchange at the end; fails when, after the
@@ -21,7 +21,7 @@ use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig, Ws
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::stream::MarketEvent;
-use aegis_exchange::transport::{ReqwestTransport, TungsteniteTransport};
+use aegis_exchange::transport::{HyperTransport, TungsteniteTransport};
 use aegis_exchange::{ClientOrderId, Decimal, OrderRequest, Side};
 use aegis_exchange::{Clock, SystemClock};
 use aegis_exchange::{EngineConfig, Event, Intent};
@@ -177,7 +177,7 @@ async fn main() -> Result<(), Error> {
     config.engine.orders.retain_done = 256;
     let client = Client::connect(
         config,
-        Arc::new(ReqwestTransport::new()?),
+        Arc::new(HyperTransport::new()?),
         Arc::new(TungsteniteTransport::new()?),
         Arc::clone(&clock),
     )

@@ -85,7 +85,7 @@
 //! | `conn` | the user-data connection's timers: idle, renewal, back-off, make-before-break ([`Connection`]) | nothing else |
 //! | `engine` | [`Engine`]: the one exit (`gate.rs`), answers (`answers.rs`), start-up (`startup.rs`), reconciliation and kill switch (`supervision.rs`) | everything above, no I/O |
 //! | [`stream`], `book`, [`ring`] | market data decoding and sanitising, local books ([`OrderBook`], [`BookSync`]), bounded buffers | `model`, `num` |
-//! | `transport`, `client` | I/O: HTTP and WebSocket backends, the async driver (features `client`, `reqwest`, `tungstenite`) | the engine through its inputs and outputs only |
+//! | `transport`, `client` | I/O: HTTP and WebSocket backends, the async driver (features `client`, `hyper`, `reqwest`, `tungstenite`) | the engine through its inputs and outputs only |
 //! | [`paper`] | the simulated exchange | the core's types (it is a client of them, like a test) |
 //!
 //! The core is sans-IO: it never reads a clock, never spawns, never touches a socket. Time and

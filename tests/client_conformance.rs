@@ -10,7 +10,7 @@ use aegis_exchange::paper::server::PaperServer;
 use aegis_exchange::paper::{Fault, PaperConfig, PaperExchange, PaperKey, PaperTransport, WalkConfig, WsFault};
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
-use aegis_exchange::transport::{ReqwestTransport, TungsteniteTransport};
+use aegis_exchange::transport::{HyperTransport, ReqwestTransport, TungsteniteTransport};
 use aegis_exchange::{ClientOrderId, OrderRequest, Side};
 use aegis_exchange::{Clock, SystemClock};
 use aegis_exchange::{EngineConfig, Event, Intent, KillReason, SubmitError};
@@ -20,7 +20,10 @@ use rust_decimal_macros::dec;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
     InProcess,
+    /// The loopback server through reqwest and tokio-tungstenite.
     Loopback,
+    /// The same, REST through hyper's connection driven in the caller's future.
+    LoopbackHyper,
 }
 
 struct Setup {
@@ -62,7 +65,7 @@ async fn setup_with(backend: Backend, tune: impl FnOnce(&mut ClientConfig)) -> S
             let shared = transport.exchange();
             (PaperTransport::environment(), Arc::new(transport.clone()), Arc::new(transport), shared, None)
         }
-        Backend::Loopback => {
+        Backend::Loopback | Backend::LoopbackHyper => {
             let server = PaperServer::start_with_clock(exchange, Arc::clone(&clock)).await.unwrap();
             let env = Environment::Custom {
                 rest: server.http_url(),
@@ -70,13 +73,12 @@ async fn setup_with(backend: Backend, tune: impl FnOnce(&mut ClientConfig)) -> S
                 streams: server.ws_url(),
             };
             let shared = server.exchange();
-            (
-                env,
-                Arc::new(ReqwestTransport::new().unwrap()),
-                Arc::new(TungsteniteTransport::new().unwrap()),
-                shared,
-                Some(server),
-            )
+            let http: Arc<dyn aegis_exchange::transport::HttpTransport> = if backend == Backend::LoopbackHyper {
+                Arc::new(HyperTransport::new().unwrap())
+            } else {
+                Arc::new(ReqwestTransport::new().unwrap())
+            };
+            (env, http, Arc::new(TungsteniteTransport::new().unwrap()), shared, Some(server))
         }
     };
     let mut config = ClientConfig::new(EngineConfig::new(env, creds));
@@ -414,6 +416,10 @@ macro_rules! on_both {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() { super::$name(super::Backend::Loopback).await })*
         }
+        mod loopback_hyper {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Backend::LoopbackHyper).await })*
+        }
     };
 }
 
@@ -445,7 +451,7 @@ async fn market_stream_survives_poison_and_drops(backend: Backend) {
     };
     let ws: Arc<dyn aegis_exchange::transport::WsTransport> = match backend {
         Backend::InProcess => Arc::new(PaperTransport::shared(Arc::clone(&s.exchange), Arc::new(SystemClock))),
-        Backend::Loopback => Arc::new(TungsteniteTransport::new().unwrap()),
+        Backend::Loopback | Backend::LoopbackHyper => Arc::new(TungsteniteTransport::new().unwrap()),
     };
     let mut config = MarketConfig::default();
     config.reconnect.initial = Duration::from_millis(20);

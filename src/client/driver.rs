@@ -292,7 +292,9 @@ impl Driver {
             Some(Ok(message)) => match message {
                 WsMessage::Text(text) => {
                     self.stats.frames = self.stats.frames.saturating_add(1);
-                    self.engine().handle_ws_frame(now, &text);
+                    // Decoded before the engine is locked: the lock covers only applying it.
+                    let decoded = crate::ws_api::WsFrame::decode(&text);
+                    self.engine().handle_ws_decoded(now, decoded, text.len());
                 }
                 WsMessage::Close(frame) => self.disconnected(now, format!("closed by the server: {frame:?}")),
                 WsMessage::Ping(_) | WsMessage::Pong(_) => self.engine().handle_ws_ping(now),

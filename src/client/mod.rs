@@ -315,6 +315,12 @@ impl Drop for Sending {
     }
 }
 
+/// The tracker's view of order `id` as [`Client::place`] returns it.
+fn placed(engine: &Engine, id: ClientOrderId) -> Placed {
+    let view = engine.orders().get(&id);
+    Placed { id, state: view.map_or(OrderState::PendingNew, |v| v.state), order_id: view.and_then(|v| v.order_id) }
+}
+
 /// What [`Client::place`] knows when it returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placed {
@@ -441,44 +447,42 @@ impl Client {
             return Err(ClientError::Stopped);
         }
         let now = shared.clock.now_millis();
-        let (id, request) = {
+        let (id, request, queued) = {
             let mut engine = lock(&shared.engine);
             let id = engine.submit(now, intent)?;
-            (id, engine.take_request(&Purpose::Place(id)))
+            let request = engine.take_request(&Purpose::Place(id));
+            (id, request, placed(&engine, id))
         };
         let Some((request_id, request)) = request else {
             // Held back by the limiter: the task sends it when allowed (and publishes the
             // order's events now).
             shared.wake.notify_one();
-            return Ok(Self::placed(shared, id));
+            return Ok(queued);
         };
-        {
-            shared.direct.in_flight.fetch_add(1, Ordering::AcqRel);
-            shared.direct.requests.fetch_add(1, Ordering::Relaxed);
-            let mut sending = Sending {
-                shared: Arc::clone(shared),
-                id: request_id,
-                future: Some(shared.http.send(request, shared.request_timeout)),
-            };
-            let answer = sending.answer().await;
-            if answer.is_err() {
-                shared.direct.failures.fetch_add(1, Ordering::Relaxed);
-            }
-            let now = shared.clock.now_millis();
-            lock(&shared.engine).handle_http_response(now, request_id, http_result(answer));
-            drop(sending);
+        shared.direct.in_flight.fetch_add(1, Ordering::AcqRel);
+        shared.direct.requests.fetch_add(1, Ordering::Relaxed);
+        let mut sending = Sending {
+            shared: Arc::clone(shared),
+            id: request_id,
+            future: Some(shared.http.send(request, shared.request_timeout)),
+        };
+        let answer = sending.answer().await;
+        if answer.is_err() {
+            shared.direct.failures.fetch_add(1, Ordering::Relaxed);
         }
+        let now = shared.clock.now_millis();
+        let answered = {
+            let mut engine = lock(&shared.engine);
+            engine.handle_http_response(now, request_id, http_result(answer));
+            placed(&engine, id)
+        };
+        drop(sending);
         // The task publishes the order's events (in order: its submit's, then its answer's) and
-        // re-arms its timer. Not woken before the answer: on a busy worker it would run while
-        // the answer waits.
+        // re-arms its timer. Woken only now, with the engine unlocked: before the answer, on a
+        // busy worker it would run while the answer waits; before the unlock, it would contend
+        // for the lock this call still needs.
         shared.wake.notify_one();
-        Ok(Self::placed(shared, id))
-    }
-
-    fn placed(shared: &Shared, id: ClientOrderId) -> Placed {
-        let engine = lock(&shared.engine);
-        let view = engine.orders().get(&id);
-        Placed { id, state: view.map_or(OrderState::PendingNew, |v| v.state), order_id: view.and_then(|v| v.order_id) }
+        Ok(answered)
     }
 
     /// Cancels an order.

@@ -188,16 +188,41 @@ impl Engine {
     /// decode, an event type this crate does not know and an answer nobody asked for are reported
     /// and counted ([`Engine::frame_counts`]).
     pub fn handle_ws_frame(&mut self, now: impl Into<LocalMs>, text: &[u8]) {
+        self.handle_ws_decoded(now, WsFrame::decode(text), text.len());
+    }
+
+    /// [`handle_ws_frame`](Self::handle_ws_frame) with the frame already decoded by
+    /// [`WsFrame::decode`] (`len`: the frame's length in bytes). A driver that shares the
+    /// engine behind a lock decodes outside it, so the lock is held only while the frame is
+    /// applied.
+    ///
+    /// ```
+    /// # use aegis_exchange::{Engine, EngineConfig, ExchangeInfo, Credentials, HmacSha256};
+    /// # use aegis_exchange::rest::Environment;
+    /// use aegis_exchange::ws_api::WsFrame;
+    /// # let creds = Credentials::new("key", HmacSha256::new("secret")).unwrap();
+    /// # let mut engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), ExchangeInfo::default());
+    /// let text = br#"{"subscriptionId":0,"event":{"e":"eventStreamTerminated","E":1728973001334}}"#;
+    /// let decoded = WsFrame::decode(text); // no lock needed
+    /// engine.handle_ws_decoded(1_728_973_001_400_i64, decoded, text.len());
+    /// assert_eq!(engine.frame_counts().terminated, 1);
+    /// ```
+    pub fn handle_ws_decoded(
+        &mut self,
+        now: impl Into<LocalMs>,
+        decoded: Result<WsFrame, crate::DecodeError>,
+        len: usize,
+    ) {
         let now = now.into().millis();
         self.observe_now(now);
         self.user_conn.handle_frame(now);
         self.frames.received = self.frames.received.saturating_add(1);
-        match WsFrame::decode(text) {
+        match decoded {
             Ok(WsFrame::Event { event, .. }) => self.on_user_event(now, event),
             Ok(WsFrame::Response(response)) => self.on_ws_response(now, &response),
             Err(_) => {
                 self.frames.undecodable = self.frames.undecodable.saturating_add(1);
-                self.emit(Event::FrameIgnored(FrameIgnored::Undecodable { len: text.len() }));
+                self.emit(Event::FrameIgnored(FrameIgnored::Undecodable { len }));
             }
         }
         self.pump(now);

@@ -111,6 +111,20 @@ impl HyperTransport {
         })
     }
 
+    /// Caps the response body (default 64 MiB); a larger one is [`TransportError::TooLarge`].
+    /// Call before sharing the transport (clones made earlier keep the old cap).
+    #[must_use]
+    pub fn with_max_body(self, bytes: usize) -> Self {
+        let inner = Inner {
+            tls: self.inner.tls.clone(),
+            pool: Mutex::new(HashMap::new()),
+            connect_timeout: self.inner.connect_timeout,
+            max_body: bytes,
+            opened: AtomicU64::new(self.connections_opened()),
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
     /// Connections opened so far (a kept-alive transport opens one per concurrent request).
     #[must_use]
     pub fn connections_opened(&self) -> u64 {

@@ -14,7 +14,7 @@
 //! `executionReport` and an `outboundAccountPosition` each, 10,000 user-data events a second the
 //! client decodes, applies to its ledger and publishes while the orders are measured (the
 //! measured orders' own events come on top). The measured order is
-//! `LIMIT BUY 0.001 BTCUSDT @ 60000 GTC` (it rests; the book is cleared every 25 rounds outside
+//! `LIMIT BUY 0.001 BTCUSDT @ 60000 GTC` (it rests; the book is cleared every 15 rounds outside
 //! the timed part).
 //!
 //! Contenders, each timed from the call to the decoded acknowledgement:
@@ -51,7 +51,7 @@ use aegis_exchange::rest::{DepthSnapshot, Environment, Level, OrderResponse, Res
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::stream::DepthUpdate;
 use aegis_exchange::stream::Symbol;
-use aegis_exchange::transport::{HttpTransport, ReqwestTransport, TungsteniteTransport};
+use aegis_exchange::transport::{HttpTransport, HyperTransport, ReqwestTransport, TungsteniteTransport};
 use aegis_exchange::{Clock, SystemClock};
 use aegis_exchange::{EngineConfig, Intent};
 use aegis_exchange::{ExchangeInfo, MarketContext, OrderRequest, Side};
@@ -252,7 +252,7 @@ fn limit_order(info: &ExchangeInfo) -> Result<aegis_exchange::ValidatedOrder, Fa
     Ok(rules.validate(&order, &MarketContext::default().with_reference_price(dec("65000")))?)
 }
 
-async fn rest_place(rest: &Rest, info: &ExchangeInfo, http: &ReqwestTransport) -> Result<Duration, Fail> {
+async fn rest_place(rest: &Rest, info: &ExchangeInfo, http: &dyn HttpTransport) -> Result<Duration, Fail> {
     let start = Instant::now();
     let order = limit_order(info)?;
     let built = rest.new_order(&order, SystemClock.now_millis())?;
@@ -265,7 +265,8 @@ async fn rest_place(rest: &Rest, info: &ExchangeInfo, http: &ReqwestTransport) -
 /// What the in-runtime measuring task is asked to time.
 #[derive(Clone, Copy)]
 enum Job {
-    Rest,
+    RestReqwest,
+    RestHyper,
     Client,
 }
 
@@ -275,13 +276,18 @@ async fn serve(
     mut jobs: tokio::sync::mpsc::Receiver<(Job, tokio::sync::oneshot::Sender<Result<Duration, String>>)>,
     rest: Rest,
     info: ExchangeInfo,
-    http: ReqwestTransport,
     client: Arc<Client>,
 ) {
+    // Made on this runtime, as the task's own.
+    let (reqwest, hyper) = match (ReqwestTransport::new(), HyperTransport::new()) {
+        (Ok(r), Ok(h)) => (r, h),
+        _ => return,
+    };
     let mut events = client.events();
     while let Some((job, reply)) = jobs.recv().await {
         let took = match job {
-            Job::Rest => rest_place(&rest, &info, &http).await,
+            Job::RestReqwest => rest_place(&rest, &info, &reqwest).await,
+            Job::RestHyper => rest_place(&rest, &info, &hyper).await,
             Job::Client => client_place(&client, &mut events).await,
         };
         let _ = reply.send(took.map_err(|e| e.to_string()));
@@ -328,7 +334,7 @@ fn main() -> Result<(), Fail> {
         let config = ClientConfig::new(EngineConfig::new(env.clone(), Credentials::new(KEY, HmacSha256::new(SECRET))?));
         let client = Client::connect(
             config,
-            Arc::new(ReqwestTransport::new()?),
+            Arc::new(HyperTransport::new()?),
             Arc::new(TungsteniteTransport::new()?),
             Arc::clone(&clock),
         )
@@ -351,8 +357,10 @@ fn main() -> Result<(), Fail> {
         server_rt.spawn(feed(Arc::clone(&exchange), fills_per_ms, Arc::clone(&stop), Arc::clone(&fills)));
     }
 
-    let http_mt = mt.block_on(async { ReqwestTransport::new() })?;
-    let http_ct = ct.block_on(async { ReqwestTransport::new() })?;
+    let reqwest_mt = mt.block_on(async { ReqwestTransport::new() })?;
+    let reqwest_ct = ct.block_on(async { ReqwestTransport::new() })?;
+    let hyper_mt = mt.block_on(async { HyperTransport::new() })?;
+    let hyper_ct = ct.block_on(async { HyperTransport::new() })?;
     let host = server.http_addr().to_string();
     let mut raw = TcpStream::connect(server.http_addr())?;
     raw.set_nodelay(true)?;
@@ -368,17 +376,19 @@ fn main() -> Result<(), Fail> {
 
     let mut samples = [
         Samples::new("raw_socket"),
-        Samples::new("aegis_rest_ct"),
-        Samples::new("aegis_rest_mt"),
-        Samples::new("aegis_client_mt"),
+        Samples::new("reqwest_rest_ct"),
+        Samples::new("reqwest_rest_mt"),
+        Samples::new("reqwest_rest_mt_task"),
+        Samples::new("hyper_rest_ct"),
+        Samples::new("hyper_rest_mt"),
+        Samples::new("hyper_rest_mt_task"),
+        Samples::new("client_mt"),
+        Samples::new("client_mt_task"),
         Samples::new("binance_rs"),
         Samples::new("connector_ureq"),
-        Samples::new("aegis_rest_mt_task"),
-        Samples::new("aegis_client_mt_task"),
     ];
     let (jobs, inbox) = tokio::sync::mpsc::channel(1);
-    let http_task = mt.block_on(async { ReqwestTransport::new() })?;
-    let serving = mt.spawn(serve(inbox, rest.clone(), info.clone(), http_task, Arc::clone(&client)));
+    let serving = mt.spawn(serve(inbox, rest.clone(), info.clone(), Arc::clone(&client)));
     let ask = |job: Job| -> Result<Duration, Fail> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         jobs.blocking_send((job, reply)).map_err(|_| "the measuring task stopped")?;
@@ -394,7 +404,7 @@ fn main() -> Result<(), Fail> {
         Ok(())
     };
     for round in 0..(warmup + rounds) {
-        if round % 25 == 0 {
+        if round % 15 == 0 {
             cancel_all(&exchange)?;
             // The pre-signed request stays within its recvWindow.
             raw_bytes = raw_request(&rest, &info, &host)?;
@@ -408,12 +418,15 @@ fn main() -> Result<(), Fail> {
                     let start = Instant::now();
                     raw_exchange(&mut raw, &raw_bytes, &mut raw_buf).map(|()| start.elapsed())
                 }
-                1 => ct.block_on(rest_place(&rest, &info, &http_ct)),
-                2 => mt.block_on(rest_place(&rest, &info, &http_mt)),
-                3 => mt.block_on(client_place(&client, &mut events)),
-                6 => ask(Job::Rest),
-                7 => ask(Job::Client),
-                4 => {
+                1 => ct.block_on(rest_place(&rest, &info, &reqwest_ct)),
+                2 => mt.block_on(rest_place(&rest, &info, &reqwest_mt)),
+                3 => ask(Job::RestReqwest),
+                4 => ct.block_on(rest_place(&rest, &info, &hyper_ct)),
+                5 => mt.block_on(rest_place(&rest, &info, &hyper_mt)),
+                6 => ask(Job::RestHyper),
+                7 => mt.block_on(client_place(&client, &mut events)),
+                8 => ask(Job::Client),
+                9 => {
                     let start = Instant::now();
                     brs.limit_buy("BTCUSDT", 0.001, 60000.0).map(|_| start.elapsed()).map_err(|e| e.to_string().into())
                 }
@@ -460,13 +473,19 @@ fn main() -> Result<(), Fail> {
     println!("| contender            |      n |      p50 |      p90 |      p99 |    p99.9 |      max | errors |");
     println!("|----------------------|-------:|---------:|---------:|---------:|---------:|---------:|-------:|");
     let rows: Vec<(f64, f64)> = samples.iter().map(Samples::row).collect();
-    for (label, rest, client) in [("block_on", 2, 3), ("task", 6, 7)] {
-        if let (Some(ct), Some(mt), Some(client)) = (rows.get(1), rows.get(rest), rows.get(client)) {
+    for (label, ct, mt) in
+        [("reqwest, block_on", 1, 2), ("reqwest, task", 1, 3), ("hyper, block_on", 4, 5), ("hyper, task", 4, 6)]
+    {
+        if let (Some(ct), Some(mt)) = (rows.get(ct), rows.get(mt)) {
+            println!("{label}: rest_mt / rest_ct median {:.2}x (goal <= 1.2)", mt.0 / ct.0);
+        }
+    }
+    for (label, rest, client) in [("block_on", 5, 7), ("task", 6, 8)] {
+        if let (Some(rest), Some(client)) = (rows.get(rest), rows.get(client)) {
             println!(
-                "{label}: client_mt - rest_mt median {:+.1} us (goal <= 10); client_mt p99 / rest_mt p99 {:.2}x (goal <= 1.5); rest_mt / rest_ct median {:.2}x (goal <= 1.2)",
-                client.0 - mt.0,
-                client.1 / mt.1,
-                mt.0 / ct.0
+                "{label}: client - hyper rest median {:+.1} us (goal <= 10); p99 {:.2}x (goal <= 1.5)",
+                client.0 - rest.0,
+                client.1 / rest.1
             );
         }
     }
