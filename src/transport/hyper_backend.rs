@@ -271,11 +271,6 @@ impl HttpTransport for HyperTransport {
         timeout: Duration,
     ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>> {
         let inner = Arc::clone(&self.inner);
-        Box::pin(async move {
-            match tokio::time::timeout(timeout, inner.exchange(request)).await {
-                Ok(result) => result,
-                Err(_) => Err(TransportError::Unanswered(format!("no answer within {} ms", timeout.as_millis()))),
-            }
-        })
+        super::bounded(timeout, async move { inner.exchange(request).await })
     }
 }

@@ -147,6 +147,21 @@ pub trait WsTransport: Send + Sync + 'static {
     fn connect(&self, url: &str) -> BoxFuture<'static, Result<WsConnection, TransportError>>;
 }
 
+/// `exchange` bounded by `timeout`: past it the request may have arrived, so it is
+/// [`TransportError::Unanswered`]. What every real backend's `send` returns.
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+fn bounded(
+    timeout: Duration,
+    exchange: impl Future<Output = Result<http::Response<Bytes>, TransportError>> + Send + 'static,
+) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>> {
+    Box::pin(async move {
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(TransportError::Unanswered(format!("no answer within {} ms", timeout.as_millis()))),
+        }
+    })
+}
+
 /// The TLS set-up both real backends share: rustls with the `ring` provider chosen explicitly
 /// (so a second provider elsewhere in the program cannot make rustls panic) and the webpki roots.
 #[cfg(any(feature = "reqwest", feature = "hyper", feature = "tungstenite"))]

@@ -98,11 +98,6 @@ impl HttpTransport for ReqwestTransport {
         timeout: Duration,
     ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>> {
         let (client, max_body) = (self.client.clone(), self.max_body);
-        Box::pin(async move {
-            match tokio::time::timeout(timeout, exchange(client, request, max_body)).await {
-                Ok(result) => result,
-                Err(_) => Err(TransportError::Unanswered(format!("no answer within {} ms", timeout.as_millis()))),
-            }
-        })
+        super::bounded(timeout, async move { exchange(client, request, max_body).await })
     }
 }
