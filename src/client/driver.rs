@@ -70,6 +70,8 @@ pub(super) struct Driver {
     /// where it lands, with no hand-over to another task (each one a wake-up across threads on a
     /// multi-thread runtime).
     in_flight: FuturesUnordered<BoxFuture<'static, HttpDone>>,
+    /// The buffer `drain` moves the engine's outputs through.
+    outputs: Vec<Output>,
     next_timeout: i64,
     stats: ClientStats,
     stopping: Option<Stopping>,
@@ -118,6 +120,7 @@ impl Driver {
             connecting: None,
             opened: 0,
             in_flight: FuturesUnordered::new(),
+            outputs: Vec::new(),
             next_timeout: i64::MAX,
             stats: ClientStats::default(),
             stopping: None,
@@ -193,16 +196,15 @@ impl Driver {
         }
     }
 
-    /// The engine's outputs up to its next timer (the lock held for that step only).
-    fn take_outputs(&mut self) -> Vec<Output> {
-        let mut outputs = Vec::new();
-        let shared = Arc::clone(&self.shared);
-        let mut engine = lock(&shared.engine);
+    /// Moves the engine's outputs up to its next timer into `outputs` (the lock held for that
+    /// step only).
+    fn take_outputs(&mut self, outputs: &mut Vec<Output>) {
+        let mut engine = lock(&self.shared.engine);
         loop {
             match engine.poll_output() {
                 Output::Timeout(at) => {
                     self.next_timeout = at;
-                    return outputs;
+                    return;
                 }
                 output => outputs.push(output),
             }
@@ -212,15 +214,18 @@ impl Driver {
     /// Drains the engine's outputs: requests go out, frames are written, events published.
     async fn drain(&mut self) {
         let timeout = self.shared.request_timeout;
+        // One buffer for the task's life: no allocation per wake-up.
+        let mut outputs = std::mem::take(&mut self.outputs);
         loop {
-            let outputs = self.take_outputs();
+            self.take_outputs(&mut outputs);
             if outputs.is_empty() {
-                return;
+                break;
             }
-            for output in outputs {
+            for output in outputs.drain(..) {
                 self.perform(output, timeout).await;
             }
         }
+        self.outputs = outputs;
     }
 
     async fn perform(&mut self, output: Output, timeout: Duration) {
