@@ -57,9 +57,7 @@ pub(super) struct Driver {
     shared: Arc<Shared>,
     orphans: mpsc::UnboundedReceiver<Orphan>,
     config: Settings,
-    http: Arc<dyn HttpTransport>,
     ws: Arc<dyn WsTransport>,
-    clock: Arc<dyn Clock>,
     events: broadcast::Sender<ClientEvent>,
     live: Option<Live>,
     /// The connection a new one replaced, until the engine says to close it.
@@ -105,15 +103,14 @@ impl Driver {
         let request_timeout = Duration::from_millis(u64::try_from(config.engine.request_timeout_ms).unwrap_or(12_000));
         let engine = Engine::new(config.engine, ExchangeInfo::default());
         let (orphaned, orphans) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared::new(engine, Arc::clone(&http), Arc::clone(&clock), request_timeout, orphaned));
+        // The transport and the clock live in `Shared` only: the handle's `place` uses them too.
+        let shared = Arc::new(Shared::new(engine, http, clock, request_timeout, orphaned));
         let config = settings;
         Self {
             shared,
             orphans,
             config,
-            http,
             ws,
-            clock,
             events,
             live: None,
             retiring: None,
@@ -137,7 +134,7 @@ impl Driver {
     }
 
     fn now(&self) -> i64 {
-        self.clock.now_millis()
+        self.shared.clock.now_millis()
     }
 
     fn publish(&mut self, event: ClientEvent) {
@@ -233,7 +230,7 @@ impl Driver {
             Output::Http { id, request } => {
                 self.stats.requests = self.stats.requests.saturating_add(1);
                 tracing::trace!(method = %request.method(), path = request.uri().path(), "request");
-                let sending = self.http.send(request, timeout);
+                let sending = self.shared.http.send(request, timeout);
                 self.in_flight.push(Box::pin(async move { (id, sending.await) }));
             }
             Output::Ws { text } => {
