@@ -336,6 +336,51 @@ pub struct OrderView {
     pub ledger_mismatch: bool,
 }
 
+/// How many tracked orders have a timer, and a bound on when the first is due.
+#[derive(Debug)]
+struct Timers {
+    /// At or before every timer set (exact after `poll_action` scans, and `i64::MAX` whenever no
+    /// order has a timer): lets `poll_action` and `next_timeout` skip the scan of every tracked
+    /// order when nothing can be due.
+    hint: i64,
+    /// The tracked orders with a timer.
+    armed: usize,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Self { hint: i64::MAX, armed: 0 }
+    }
+}
+
+impl Timers {
+    /// Sets (or clears) order `t`'s timer. With the last one cleared the bound is exact again
+    /// (no timer at all): an order answered at once leaves no early wake-up behind.
+    fn set(&mut self, t: &mut Tracked, timer: Option<(i64, Timer)>) {
+        match (t.timer.is_some(), timer.is_some()) {
+            (false, true) => self.armed = self.armed.saturating_add(1),
+            (true, false) => self.armed = self.armed.saturating_sub(1),
+            _ => {}
+        }
+        t.timer = timer;
+        match timer {
+            Some((at, _)) => self.hint = self.hint.min(at),
+            None if self.armed == 0 => self.hint = i64::MAX,
+            None => {}
+        }
+    }
+
+    /// Order `t` is no longer tracked.
+    fn forget(&mut self, t: &Tracked) {
+        if t.timer.is_some() {
+            self.armed = self.armed.saturating_sub(1);
+            if self.armed == 0 {
+                self.hint = i64::MAX;
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Timer {
     /// No answer to the send yet: becomes Unknown when it fires.
@@ -430,9 +475,8 @@ pub struct Orders {
     done: VecDeque<ClientOrderId>,
     /// The order occupying each symbol under the policy.
     busy: HashMap<String, ClientOrderId, FastHash>,
-    /// At or before every timer set (exact after `poll_action` scans): lets `poll_action` and
-    /// `next_timeout` skip the scan of every tracked order when nothing can be due.
-    timer_hint: i64,
+    /// The orders' timers, counted, with a lower bound of when the next one is due.
+    timers: Timers,
 }
 
 impl fmt::Debug for Orders {
@@ -522,7 +566,7 @@ impl Orders {
             orders: HashMap::default(),
             done: VecDeque::new(),
             busy: HashMap::default(),
-            timer_hint: i64::MAX,
+            timers: Timers::default(),
         }
     }
 
@@ -603,7 +647,9 @@ impl Orders {
             trades: HashSet::default(),
             done: false,
         };
-        self.orders.insert(id, tracked);
+        if let Some(replaced) = self.orders.insert(id, tracked) {
+            self.timers.forget(&replaced);
+        }
         self.refresh_busy(&id);
         Ok(reservation)
     }
@@ -658,7 +704,9 @@ impl Orders {
             trades: HashSet::default(),
             done: false,
         };
-        self.orders.insert(id, tracked);
+        if let Some(replaced) = self.orders.insert(id, tracked) {
+            self.timers.forget(&replaced);
+        }
         self.refresh_busy(&id);
         Ok(reservation)
     }
@@ -689,8 +737,7 @@ impl Orders {
         t.deadline_ms =
             timestamp_ms.saturating_add(recv_window_ms.max(0)).saturating_add(self.config.max_clock_skew_ms.max(0));
         let at = now_ms.saturating_add(self.config.reply_timeout_ms);
-        t.timer = Some((at, Timer::Reply));
-        self.timer_hint = self.timer_hint.min(at);
+        self.timers.set(t, Some((at, Timer::Reply)));
         true
     }
 
@@ -732,8 +779,7 @@ impl Orders {
         if !to_unknown(t) {
             return OrderApplied::Duplicate;
         }
-        t.timer = Some((now_ms.saturating_add(t.backoff_ms), Timer::Query));
-        self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
+        self.timers.set(t, Some((now_ms.saturating_add(t.backoff_ms), Timer::Query)));
         let update = OrderUpdate {
             client_order_id: *id,
             state: t.view.state,
@@ -796,8 +842,7 @@ impl Orders {
             // Ask again no earlier than the deadline, when the answer becomes conclusive.
             at = at.max(t.deadline_ms);
         }
-        t.timer = Some((at, Timer::Query));
-        self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
+        self.timers.set(t, Some((at, Timer::Query)));
         t.backoff_ms = t.backoff_ms.saturating_mul(2).min(self.config.max_query_backoff_ms.max(1));
         OrderApplied::Duplicate
     }
@@ -838,8 +883,7 @@ impl Orders {
     /// exchange no longer lists it as open, say. Returns whether it is tracked.
     pub fn request_query(&mut self, now_ms: i64, id: &ClientOrderId) -> bool {
         let Some(t) = self.orders.get_mut(id) else { return false };
-        t.timer = Some((now_ms, Timer::Query));
-        self.timer_hint = self.timer_hint.min(now_ms);
+        self.timers.set(t, Some((now_ms, Timer::Query)));
         true
     }
 
@@ -852,8 +896,7 @@ impl Orders {
         t.view.state = before;
         // A send still without answer gets its own reply (or time-out) first.
         if query && before != OrderState::PendingNew {
-            t.timer = Some((now_ms, Timer::Query));
-            self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
+            self.timers.set(t, Some((now_ms, Timer::Query)));
         }
         let update = OrderUpdate {
             client_order_id: *id,
@@ -895,10 +938,10 @@ impl Orders {
     /// [`Orders::next_timeout`].
     pub fn poll_action(&mut self, now_ms: i64) -> Option<OrderAction> {
         // No timer can be due before the hint (a lower bound of every timer): no scan.
-        if self.timer_hint > now_ms {
+        if self.timers.hint > now_ms {
             return None;
         }
-        self.timer_hint = self.orders.values().filter_map(|t| t.timer.map(|(at, _)| at)).min().unwrap_or(i64::MAX);
+        self.timers.hint = self.orders.values().filter_map(|t| t.timer.map(|(at, _)| at)).min().unwrap_or(i64::MAX);
         let (id, timer) = self
             .orders
             .iter()
@@ -911,22 +954,19 @@ impl Orders {
         match timer {
             Timer::Reply => {
                 to_unknown(t);
-                t.timer = Some((now_ms, Timer::Query));
-                self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
+                self.timers.set(t, Some((now_ms, Timer::Query)));
                 self.refresh_busy(&id);
                 self.poll_action(now_ms)
             }
             Timer::Query => {
                 // Asked again if no answer comes (the caller does not send a second query while
                 // one is in flight; `on_query_sent` records when one leaves).
-                t.timer = Some((now_ms.saturating_add(t.backoff_ms), Timer::Query));
-                self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
+                self.timers.set(t, Some((now_ms.saturating_add(t.backoff_ms), Timer::Query)));
                 t.backoff_ms = t.backoff_ms.saturating_mul(2).min(backoff_cap);
                 Some(OrderAction::Query { symbol: t.view.symbol.clone(), client_order_id: id })
             }
             Timer::Trades => {
-                t.timer = Some((now_ms.saturating_add(grace.saturating_mul(4)), Timer::Trades));
-                self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
+                self.timers.set(t, Some((now_ms.saturating_add(grace.saturating_mul(4)), Timer::Trades)));
                 let order_id = t.view.order_id?;
                 Some(OrderAction::FetchTrades { symbol: t.view.symbol.clone(), client_order_id: id, order_id })
             }
@@ -938,7 +978,7 @@ impl Orders {
     pub fn next_timeout(&self) -> Option<i64> {
         // A lower bound: a timer cleared since leaves it early, and the call it asks for is a
         // harmless no-op that recomputes it.
-        (self.timer_hint != i64::MAX).then_some(self.timer_hint)
+        (self.timers.hint != i64::MAX).then_some(self.timers.hint)
     }
 
     /// The id an answer or event is about: the original id of a cancel, else its own (`None` for
@@ -963,7 +1003,7 @@ impl Orders {
         t.before_cancel = None;
         t.view.state = state;
         t.view.reject_reason = reason;
-        t.timer = None;
+        self.timers.set(t, None);
         let released = t.view.reservation.take().and_then(|r| self.ledger.release(&r).ok());
         let update = OrderUpdate { client_order_id: *id, state, traded: Decimal::ZERO, released, ledger_error: None };
         self.finish(id);
@@ -1013,7 +1053,7 @@ impl Orders {
         }
         // An answer or event settles the question the timers were asking.
         if t.view.state.rank() > 0 || t.view.state.is_terminal() {
-            t.timer = None;
+            self.timers.set(t, None);
         }
         let mut released = None;
         if t.view.state.is_terminal() {
@@ -1025,8 +1065,7 @@ impl Orders {
                     }
                 }
             } else if t.view.reservation.is_some() {
-                t.timer = Some((now_ms.saturating_add(self.config.trade_grace_ms.max(0)), Timer::Trades));
-                self.timer_hint = self.timer_hint.min(t.timer.map_or(i64::MAX, |(at, _)| at));
+                self.timers.set(t, Some((now_ms.saturating_add(self.config.trade_grace_ms.max(0)), Timer::Trades)));
             }
         }
         let after = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty, t.view.traded_qty);
@@ -1077,8 +1116,10 @@ impl Orders {
         t.trades.shrink_to_fit();
         self.done.push_back(*id);
         while self.done.len() > self.config.retain_done {
-            if let Some(old) = self.done.pop_front() {
-                self.orders.remove(&old);
+            if let Some(old) = self.done.pop_front()
+                && let Some(gone) = self.orders.remove(&old)
+            {
+                self.timers.forget(&gone);
             }
         }
     }

@@ -729,3 +729,38 @@ fn an_unanswered_cancel_reverts_and_queries_and_a_query_can_be_asked_for() {
     assert!(matches!(d.orders.poll_action(40), Some(OrderAction::Query { .. })));
     assert!(!d.orders.request_query(40, &cid("nobody")));
 }
+
+/// The tracker's next timeout is a bound the async client compares against to decide whether its
+/// task must be woken after an order: an order answered at once leaves no timer behind, and one
+/// still waiting keeps its own.
+#[test]
+fn answered_orders_leave_no_timer_and_waiting_ones_keep_theirs() {
+    let mut d = desk(OrdersConfig::default());
+    assert_eq!(d.orders.next_timeout(), None);
+    d.buy("a", dec!(0.01), dec!(60000), 10_000).unwrap();
+    let reply_at = d.orders.next_timeout().expect("a sent order waits for its reply");
+    assert!(reply_at > 10_000);
+    assert!(matches!(d.report(10_050, &report("a", json!({}))), OrderApplied::Changed(_)));
+    assert_eq!(d.state("a"), OrderState::New);
+    assert_eq!(d.orders.next_timeout(), None, "the answered order's reply timer is gone");
+
+    // Two in flight: answering the later one leaves the earlier one's timer (a bound at or before it).
+    d.buy("b", dec!(0.01), dec!(60000), 20_000).unwrap();
+    let b_at = d.orders.next_timeout().unwrap();
+    d.buy("c", dec!(0.01), dec!(60000), 20_500).unwrap();
+    let mut c = report("c", json!({}));
+    c.order_id = 43;
+    assert!(matches!(d.report(20_600, &c), OrderApplied::Changed(_)));
+    assert_eq!(d.orders.next_timeout(), Some(b_at));
+    // Then b is answered too: nothing is left to wake for.
+    let mut b = report("b", json!({}));
+    b.order_id = 44;
+    assert!(matches!(d.report(20_700, &b), OrderApplied::Changed(_)));
+    assert_eq!(d.orders.next_timeout(), None);
+    // A reply that never comes still fires: b's timer would have, had it not been answered.
+    d.buy("e", dec!(0.01), dec!(60000), 30_000).unwrap();
+    let e_at = d.orders.next_timeout().unwrap();
+    assert_eq!(d.orders.poll_action(e_at.saturating_sub(1)), None);
+    assert!(matches!(d.orders.poll_action(e_at), Some(OrderAction::Query { .. })));
+    assert_eq!(d.state("e"), OrderState::Unknown);
+}

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::conn::CloseReason;
-use crate::engine::{Engine, Event, KillReason, Output, RequestId};
+use crate::engine::{Engine, KillReason, Output, RequestId};
 use crate::rules::ExchangeInfo;
 use crate::transport::{BoxFuture, HttpTransport, TransportError, WsConnection, WsMessage, WsTransport};
 
@@ -104,7 +104,7 @@ impl Driver {
         let engine = Engine::new(config.engine, ExchangeInfo::default());
         let (orphaned, orphans) = mpsc::unbounded_channel();
         // The transport and the clock live in `Shared` only: the handle's `place` uses them too.
-        let shared = Arc::new(Shared::new(engine, http, clock, request_timeout, orphaned));
+        let shared = Arc::new(Shared::new(engine, http, clock, request_timeout, orphaned, events.clone()));
         let config = settings;
         Self {
             shared,
@@ -193,16 +193,19 @@ impl Driver {
         }
     }
 
-    /// Moves the engine's outputs up to its next timer into `outputs` (the lock held for that
-    /// step only).
+    /// Moves the engine's outputs up to its next timer into `outputs` and publishes its events
+    /// (the lock held for that step only: events are published under it, so in the engine's
+    /// order whoever takes them out).
     fn take_outputs(&mut self, outputs: &mut Vec<Output>) {
         let mut engine = lock(&self.shared.engine);
         loop {
             match engine.poll_output() {
                 Output::Timeout(at) => {
                     self.next_timeout = at;
+                    self.shared.armed.store(at, Ordering::Release);
                     return;
                 }
+                Output::Event(event) => super::publish_event(&self.shared.events, event),
                 output => outputs.push(output),
             }
         }
@@ -259,17 +262,8 @@ impl Driver {
                     self.publish(ClientEvent::Disconnected { reason });
                 }
             }
-            Output::Event(event) => {
-                match &event {
-                    Event::ServerShutdown { .. } => {
-                        tracing::info!("serverShutdown: the engine renews the user-data connection");
-                    }
-                    Event::KillSwitch(reason) => tracing::error!(?reason, "kill switch tripped"),
-                    Event::BalanceMismatch(d) => tracing::warn!(differences = d.len(), "balance mismatch"),
-                    _ => tracing::debug!(?event, "engine event"),
-                }
-                self.publish(ClientEvent::Engine(event));
-            }
+            // Published by `take_outputs`, under the engine's lock.
+            Output::Event(event) => super::publish_event(&self.shared.events, event),
             // Taken by `take_outputs`.
             Output::Timeout(at) => self.next_timeout = at,
         }

@@ -58,7 +58,7 @@
 mod driver;
 mod market;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -227,9 +227,15 @@ struct Direct {
 /// across an `.await`; a user-data frame's handling is the longest any answer waits for it).
 struct Shared {
     engine: Mutex<Engine>,
-    /// Wakes the task after a handle changed the engine: it publishes the events, arms the
-    /// timer and sends whatever else is due.
+    /// Wakes the task after a handle changed the engine in a way only the task can act on:
+    /// something to send, or a timer earlier than the one it waits for.
     wake: Notify,
+    /// The engine's next timeout when the task last drained it (written under the engine's
+    /// lock): a handle that leaves the engine with an earlier one wakes the task.
+    armed: AtomicI64,
+    /// Where the engine's events are published, in order: whoever takes them out of the
+    /// engine (the task, or a handle after its order) publishes them under the engine's lock.
+    events: broadcast::Sender<ClientEvent>,
     orphans: mpsc::UnboundedSender<Orphan>,
     /// False once shutdown began: orders are refused.
     accepting: AtomicBool,
@@ -252,10 +258,13 @@ impl Shared {
         clock: Arc<dyn Clock>,
         request_timeout: Duration,
         orphans: mpsc::UnboundedSender<Orphan>,
+        events: broadcast::Sender<ClientEvent>,
     ) -> Self {
         Self {
             engine: Mutex::new(engine),
             wake: Notify::new(),
+            armed: AtomicI64::new(i64::MIN),
+            events,
             orphans,
             accepting: AtomicBool::new(true),
             direct: Direct::default(),
@@ -264,6 +273,33 @@ impl Shared {
             request_timeout,
         }
     }
+}
+
+impl Shared {
+    /// After a handle's step, under the engine's lock: publishes the events the step left and
+    /// says whether the task must be woken (something else to perform, or a timer earlier than
+    /// the one it sleeps until). An order answered at once needs neither: no wake-up of another
+    /// thread on the way back to its caller.
+    fn settle(&self, engine: &mut Engine) -> bool {
+        while let Some(event) = engine.poll_event() {
+            publish_event(&self.events, event);
+        }
+        engine.has_output() || engine.poll_timeout() < self.armed.load(Ordering::Acquire)
+    }
+}
+
+/// Publishes one of the engine's events (logged by kind); nobody listening is fine, and a
+/// lagging reader counts its own losses ([`Events::missed`]).
+fn publish_event(events: &broadcast::Sender<ClientEvent>, event: Event) {
+    match &event {
+        Event::ServerShutdown { .. } => {
+            tracing::info!("serverShutdown: the engine renews the user-data connection");
+        }
+        Event::KillSwitch(reason) => tracing::error!(?reason, "kill switch tripped"),
+        Event::BalanceMismatch(d) => tracing::warn!(differences = d.len(), "balance mismatch"),
+        _ => tracing::debug!(?event, "engine event"),
+    }
+    let _ = events.send(ClientEvent::Engine(event));
 }
 
 /// The engine, locked (a panic elsewhere does not make it unusable: every engine step leaves
@@ -447,16 +483,31 @@ impl Client {
             return Err(ClientError::Stopped);
         }
         let now = shared.clock.now_millis();
-        let (id, request, queued) = {
+        let (id, request, queued, poke) = {
             let mut engine = lock(&shared.engine);
-            let id = engine.submit(now, intent)?;
+            let id = match engine.submit(now, intent) {
+                Ok(id) => id,
+                Err(e) => {
+                    let poke = shared.settle(&mut engine);
+                    drop(engine);
+                    if poke {
+                        shared.wake.notify_one();
+                    }
+                    return Err(e.into());
+                }
+            };
             let request = engine.take_request(&Purpose::Place(id));
-            (id, request, placed(&engine, id))
+            // The submit's events wait for the answer's (published together, in order), unless
+            // the order is held back.
+            let poke = request.is_none() && shared.settle(&mut engine);
+            (id, request, placed(&engine, id), poke)
         };
         let Some((request_id, request)) = request else {
-            // Held back by the limiter: the task sends it when allowed (and publishes the
-            // order's events now).
-            shared.wake.notify_one();
+            // Held back by the limiter: the task sends it when allowed (woken if its timer is
+            // later than the order's turn).
+            if poke {
+                shared.wake.notify_one();
+            }
             return Ok(queued);
         };
         shared.direct.in_flight.fetch_add(1, Ordering::AcqRel);
@@ -471,17 +522,19 @@ impl Client {
             shared.direct.failures.fetch_add(1, Ordering::Relaxed);
         }
         let now = shared.clock.now_millis();
-        let answered = {
+        let (answered, poke) = {
             let mut engine = lock(&shared.engine);
             engine.handle_http_response(now, request_id, http_result(answer));
-            placed(&engine, id)
+            // The order's events (its submit's, then its answer's) are published here; the task
+            // is woken only if the answer left it something to do (an unknown outcome's query, a
+            // resync after -1021, ...).
+            let poke = shared.settle(&mut engine);
+            (placed(&engine, id), poke)
         };
         drop(sending);
-        // The task publishes the order's events (in order: its submit's, then its answer's) and
-        // re-arms its timer. Woken only now, with the engine unlocked: before the answer, on a
-        // busy worker it would run while the answer waits; before the unlock, it would contend
-        // for the lock this call still needs.
-        shared.wake.notify_one();
+        if poke {
+            shared.wake.notify_one();
+        }
         Ok(answered)
     }
 

@@ -915,6 +915,44 @@ impl Engine {
         }
     }
 
+    /// The next output if it is an [`Event`], taken from the queue; `None` when the queue is
+    /// empty or starts with something to perform (the events behind it keep their place). A
+    /// caller that only publishes events drains them this way and leaves the rest to
+    /// [`poll_output`](Self::poll_output).
+    pub fn poll_event(&mut self) -> Option<Event> {
+        match self.outputs.front() {
+            Some(Output::Event(_)) => match self.outputs.pop_front() {
+                Some(Output::Event(event)) => Some(event),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Whether an output waits in the queue (a request, a frame, an event, ...).
+    #[must_use]
+    pub fn has_output(&self) -> bool {
+        !self.outputs.is_empty()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due (what the
+    /// [`Output::Timeout`] at the end of a drain carries). It can be early (a call then changes
+    /// nothing), never late; with nothing to wait for it is `i64::MAX`.
+    ///
+    /// ```
+    /// # use aegis_exchange::{Engine, EngineConfig};
+    /// # use aegis_exchange::rest::Environment;
+    /// # use aegis_exchange::sign::{Credentials, HmacSha256};
+    /// # use aegis_exchange::ExchangeInfo;
+    /// let creds = Credentials::new("key", HmacSha256::new("secret")).unwrap();
+    /// let engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), ExchangeInfo::default());
+    /// assert_eq!(engine.poll_timeout(), i64::MAX);
+    /// ```
+    #[must_use]
+    pub fn poll_timeout(&self) -> i64 {
+        self.next_timeout()
+    }
+
     fn next_timeout(&self) -> i64 {
         let mut next = self.gate.next_timeout(self.now);
         if let Some(t) = self.user_conn.next_timeout() {
