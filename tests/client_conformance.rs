@@ -38,9 +38,12 @@ fn lock(exchange: &Mutex<PaperExchange>) -> std::sync::MutexGuard<'_, PaperExcha
 
 /// BTCUSDT at 65000 on a still market; 100000 USDT and 1 BTC.
 fn paper(clock: &dyn Clock) -> PaperExchange {
-    let config = PaperConfig::default()
-        .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
-        .with_price("BTCUSDT", dec!(65000));
+    paper_with(clock, PaperConfig::default())
+}
+
+fn paper_with(clock: &dyn Clock, config: PaperConfig) -> PaperExchange {
+    let config =
+        config.with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() }).with_price("BTCUSDT", dec!(65000));
     let now = clock.now_millis();
     let mut paper = PaperExchange::new(config, now);
     paper.add_api_key("conformanceKey", PaperKey::hmac("conformanceSecret"));
@@ -50,9 +53,13 @@ fn paper(clock: &dyn Clock) -> PaperExchange {
 }
 
 async fn setup_with(backend: Backend, tune: impl FnOnce(&mut ClientConfig)) -> Setup {
+    setup_on(backend, PaperConfig::default(), tune).await
+}
+
+async fn setup_on(backend: Backend, paper_config: PaperConfig, tune: impl FnOnce(&mut ClientConfig)) -> Setup {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let creds = Credentials::new("conformanceKey", HmacSha256::new("conformanceSecret")).unwrap();
-    let exchange = paper(clock.as_ref());
+    let exchange = paper_with(clock.as_ref(), paper_config);
     let (env, http, ws, shared, server): (
         _,
         Arc<dyn aegis_exchange::transport::HttpTransport>,
@@ -231,6 +238,118 @@ async fn lost_answer_no_duplicate(backend: Backend) {
     let view = wait_order(&s.client, &id, |v| v.state == OrderState::Filled).await;
     assert_eq!(view.state, OrderState::Filled, "{backend:?}");
     assert_eq!(lock(&s.exchange).orders_with_client_id("BTCUSDT", "conf-lost"), 1);
+    wait_settled(&s.client).await;
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
+/// An order whose request never reached the exchange: no answer, and no user-data event to tell.
+/// `place` says `Unknown`; nothing else happening, the client's task (woken by `place` for the
+/// query it now owes) asks until the request's own deadline has passed, then declares the order
+/// `NotPlaced` and releases its funds. It is never posted twice.
+async fn unanswered_order_resolved_by_the_task(backend: Backend) {
+    let s = setup_with(backend, |c| {
+        // A short window, so the request's deadline passes within the test.
+        c.engine.recv_window = aegis_exchange::RecvWindow::from_millis(1000).unwrap();
+        c.engine.orders.max_clock_skew_ms = 0;
+    })
+    .await;
+    let free_before = s.client.ledger().balance_of("USDT").unwrap().free;
+    let mut events = s.client.events();
+    while events.try_next().is_some() {}
+    lock(&s.exchange).inject(Fault::DropRequest);
+    let (id, intent) = limit("conf-never", Side::Buy, dec!(0.01), dec!(60000));
+    let placed = s.client.place(intent).await.unwrap();
+    assert_eq!(placed.state, OrderState::Unknown, "{backend:?}");
+    assert_eq!(
+        s.client.ledger().balance_of("USDT").unwrap().locked,
+        dec!(600),
+        "{backend:?}: funds held while unknown"
+    );
+    // Waits on the events only: a command (`order`, `stats`) would wake the task by itself.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut resolved = false;
+    while !resolved && tokio::time::Instant::now() < deadline {
+        if let Ok(Some(ClientEvent::Engine(Event::Order(u)))) =
+            tokio::time::timeout(Duration::from_millis(100), events.next()).await
+        {
+            resolved = u.client_order_id == id && u.state == OrderState::NotPlaced;
+        }
+    }
+    assert!(resolved, "{backend:?}: the task never resolved the order");
+    assert_eq!(lock(&s.exchange).orders_with_client_id("BTCUSDT", "conf-never"), 0, "{backend:?}");
+    assert_eq!(s.client.ledger().balance_of("USDT").unwrap().free, free_before, "{backend:?}");
+    wait_settled(&s.client).await;
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
+/// An exchange whose ORDERS limit is 5 a second (the bundled rules otherwise).
+fn five_orders_a_second() -> PaperConfig {
+    let mut info: serde_json::Value = serde_json::from_slice(aegis_exchange::BUNDLED_EXCHANGE_INFO).unwrap();
+    info["rateLimits"] = serde_json::json!([
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 1, "limit": 5},
+        {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+    ]);
+    PaperConfig::default().with_exchange_info(info.to_string()).unwrap()
+}
+
+/// Orders placed over an ORDERS window of five a second: four fill the window (the limiter keeps
+/// 10 % back), and the six placed next, still within that second, return `PendingNew` at once.
+/// Nothing else happening (no answer, no frame), the client's task (woken by `place` for the
+/// window's end) sends each when the window allows. All ten end `New`, each on the exchange once.
+async fn held_orders_leave_when_the_window_allows(backend: Backend) {
+    let s = setup_on(backend, five_orders_a_second(), |_| {}).await;
+    let mut events = s.client.events();
+    while events.try_next().is_some() {}
+    // Early in a second, so both batches fall in the same window.
+    while SystemClock.now_millis().rem_euclid(1000) > 50 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut ids = Vec::new();
+    let mut new = std::collections::HashSet::new();
+    // Waits on the events only: a command (`order`, `stats`) would wake the task by itself.
+    let mut collect = async |new: &mut std::collections::HashSet<ClientOrderId>, want: usize, within: Duration| {
+        let deadline = tokio::time::Instant::now() + within;
+        while new.len() < want && tokio::time::Instant::now() < deadline {
+            if let Ok(Some(ClientEvent::Engine(Event::Order(u)))) =
+                tokio::time::timeout(Duration::from_millis(20), events.next()).await
+                && u.state == OrderState::New
+            {
+                new.insert(u.client_order_id);
+            }
+        }
+    };
+    for k in 0..4 {
+        let (id, intent) = limit(&format!("conf-held-{k}"), Side::Buy, dec!(0.001), dec!(60000));
+        let placed = s.client.place(intent).await.unwrap();
+        assert_eq!(placed.state, OrderState::New, "{backend:?}: order {k}");
+        ids.push(id);
+    }
+    // Their user-data events handled: the task is idle, waiting for its own next timer.
+    collect(&mut new, 4, Duration::from_millis(300)).await;
+    assert_eq!(new.len(), 4, "{backend:?}");
+    // ...and the balance updates after them.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut held = 0;
+    for k in 4..10 {
+        let (id, intent) = limit(&format!("conf-held-{k}"), Side::Buy, dec!(0.001), dec!(60000));
+        let placed = s.client.place(intent).await.unwrap();
+        match placed.state {
+            OrderState::PendingNew => held += 1,
+            OrderState::New => {}
+            other => panic!("{backend:?}: order {k} {other:?}"),
+        }
+        ids.push(id);
+    }
+    assert!(held >= 1, "{backend:?}: nothing held back by a full window");
+    collect(&mut new, ids.len(), Duration::from_secs(8)).await;
+    assert_eq!(new.len(), ids.len(), "{backend:?}: held orders never left ({held} were held)");
+    for (k, id) in ids.iter().enumerate() {
+        assert_eq!(lock(&s.exchange).orders_with_client_id("BTCUSDT", &format!("conf-held-{k}")), 1, "{backend:?}");
+        s.client.cancel(id).await.unwrap();
+    }
     wait_settled(&s.client).await;
     ledger_equals_exchange(&s).unwrap();
     finish(s).await;
@@ -427,6 +546,8 @@ on_both!(
     partial_fill_then_cancel,
     refused_before_sending,
     lost_answer_no_duplicate,
+    unanswered_order_resolved_by_the_task,
+    held_orders_leave_when_the_window_allows,
     place_returns_the_acknowledgement,
     place_dropped_in_flight_is_kept,
     reconnects_after_drop,
