@@ -37,10 +37,6 @@ fn lock(exchange: &Mutex<PaperExchange>) -> std::sync::MutexGuard<'_, PaperExcha
 }
 
 /// BTCUSDT at 65000 on a still market; 100000 USDT and 1 BTC.
-fn paper(clock: &dyn Clock) -> PaperExchange {
-    paper_with(clock, PaperConfig::default())
-}
-
 fn paper_with(clock: &dyn Clock, config: PaperConfig) -> PaperExchange {
     let config =
         config.with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() }).with_price("BTCUSDT", dec!(65000));
