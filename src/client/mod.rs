@@ -483,7 +483,7 @@ impl Client {
             return Err(ClientError::Stopped);
         }
         let now = shared.clock.now_millis();
-        let (id, request, queued, poke) = {
+        let (id, request, held) = {
             let mut engine = lock(&shared.engine);
             let id = match engine.submit(now, intent) {
                 Ok(id) => id,
@@ -499,12 +499,16 @@ impl Client {
             let request = engine.take_request(&Purpose::Place(id));
             // The submit's events wait for the answer's (published together, in order), unless
             // the order is held back.
-            let poke = request.is_none() && shared.settle(&mut engine);
-            (id, request, placed(&engine, id), poke)
+            let held = match request {
+                Some(_) => None,
+                None => Some((placed(&engine, id), shared.settle(&mut engine))),
+            };
+            (id, request, held)
         };
         let Some((request_id, request)) = request else {
             // Held back by the limiter: the task sends it when allowed (woken if its timer is
             // later than the order's turn).
+            let (queued, poke) = held.unwrap_or((Placed { id, state: OrderState::PendingNew, order_id: None }, true));
             if poke {
                 shared.wake.notify_one();
             }
