@@ -156,6 +156,9 @@ pub enum JournalOp {
     Fill(u64),
     /// What was left of a reservation went back to free.
     Release(u64),
+    /// Part of a reservation went back to free (its order's quantity was reduced); the
+    /// reservation stays open.
+    Reduce(u64),
 }
 
 /// One journal entry: an operation and the balance change per asset (up to three assets).
@@ -246,7 +249,7 @@ impl RawEntry {
             JournalOp::Credit => [d(a0, x0, 0), None, None],
             JournalOp::Debit => [d(a0, -x0, 0), None, None],
             JournalOp::Reserve(_) => [d(a0, -x0, x0), None, None],
-            JournalOp::Release(_) => [d(a0, x0, -x0), None, None],
+            JournalOp::Release(_) | JournalOp::Reduce(_) => [d(a0, x0, -x0), None, None],
             JournalOp::Fill(_) => [d(a0, 0, -x0), d(a1, x1, 0), d(a2, -x2, 0)],
         };
         JournalEntry { seq: self.seq, op: self.op, changes }
@@ -774,6 +777,50 @@ impl Ledger {
         slot.held.free += remaining;
         self.journal_one(&mut slot, JournalOp::Release(reservation.id), asset, remaining);
         Ok(dec(remaining))
+    }
+
+    /// Returns part of a reservation to the free balance and keeps it open: its order's quantity
+    /// was reduced (a keep-priority amend). `amount` is what the order no longer needs, as
+    /// [`reserve_buy`](Self::reserve_buy) / [`reserve_sell`](Self::reserve_sell) took it (for a
+    /// buy, the fee headroom on top is returned with it). Never more than the reservation still
+    /// holds: returns the amount released.
+    ///
+    /// ```
+    /// use aegis_exchange::Ledger;
+    /// use rust_decimal_macros::dec;
+    /// let ledger = Ledger::new();
+    /// let (btc, usdt) = (ledger.asset("BTC").unwrap(), ledger.asset("USDT").unwrap());
+    /// ledger.credit(usdt, dec!(1000)).unwrap();
+    /// let r = ledger.reserve_buy(btc, usdt, dec!(600)).unwrap();
+    /// assert_eq!(ledger.reduce(&r, dec!(200)).unwrap(), dec!(200));
+    /// assert_eq!(ledger.balance(usdt).unwrap().locked, dec!(400));
+    /// assert_eq!(ledger.remaining(&r), Some(dec!(400)));
+    /// ```
+    ///
+    /// # Errors
+    /// [`LedgerError::NotOpen`] when it was already released, [`LedgerError::InvalidAmount`].
+    pub fn reduce(&self, reservation: &Reservation, amount: Decimal) -> Result<Decimal, LedgerError> {
+        let amount = if reservation.buy && !self.config.buy_fee_headroom.is_zero() {
+            Decimal::ONE
+                .checked_add(self.config.buy_fee_headroom)
+                .and_then(|f| amount.checked_mul(f))
+                .map(|d| d.round_dp_with_strategy(MAX_DECIMALS, rust_decimal::RoundingStrategy::ToZero))
+                .ok_or(LedgerError::InvalidAmount(amount))?
+        } else {
+            amount
+        };
+        let units = positive(amount)?;
+        let asset = reservation.locked_asset();
+        let mut slot = lock(self.registered(asset)?);
+        let remaining = slot.open.get_mut(&reservation.id).ok_or(LedgerError::NotOpen(reservation.id))?;
+        let released = units.min(*remaining);
+        *remaining -= released;
+        slot.held.locked -= released;
+        slot.held.free += released;
+        if released != 0 {
+            self.journal_one(&mut slot, JournalOp::Reduce(reservation.id), asset, released);
+        }
+        Ok(dec(released))
     }
 
     /// Compares the ledger with the exchange's balances (`GET /api/v3/account` or

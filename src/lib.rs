@@ -132,8 +132,8 @@ pub use clock::{
 pub use conn::{Backoff, CloseReason, ConnAction, ConnStats, Connection, ConnectionConfig};
 pub use decode::DecodeError;
 pub use engine::{
-    Engine, EngineConfig, Event, FrameCounts, FrameIgnored, HoldReason, HttpResult, Intent, KillReason, NotSentReason,
-    Output, Purpose, RequestId, SubmitError, UserStreamStatus,
+    AmendError, Engine, EngineConfig, Event, FrameCounts, FrameIgnored, HoldReason, HttpResult, Intent, KillReason,
+    NotSentReason, Output, Purpose, RequestId, SubmitError, UserStreamStatus,
 };
 pub use ledger::{
     AssetId, Balance, Difference, Execution, JournalEntry, JournalHook, JournalOp, Ledger, LedgerConfig, LedgerError,

@@ -173,6 +173,23 @@ pub enum OrdersError {
     /// A cancel is only sent for an order that may be working.
     #[error("an order in state {0} cannot be canceled")]
     NotCancelable(OrderState),
+    /// An amend is only sent for an order working on the book (`New`, `PartiallyFilled`) with no
+    /// other amend or cancel on its way.
+    #[error("an order in state {0} cannot be amended now")]
+    NotAmendable(OrderState),
+    /// A keep-priority amend only reduces the quantity: the new one must be above zero and below
+    /// the order's current quantity (Binance: `-2038` "Order amend (quantity increase) is not
+    /// supported." / "The requested action would change no state; rejecting").
+    #[error("an amend must reduce the quantity: {new_qty} is not between 0 and {qty}")]
+    AmendNotReducing {
+        /// The order's quantity now.
+        qty: Decimal,
+        /// The quantity asked for.
+        new_qty: Decimal,
+    },
+    /// The order was amended as often as the symbol allows (`MAX_NUM_ORDER_AMENDS`).
+    #[error("order amended {0} times already: the most the symbol allows")]
+    TooManyAmends(u32),
     /// The ledger refused the reservation.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -246,6 +263,20 @@ pub fn lock_amount(order: &OrderRequest, price_bound: Option<Decimal>) -> Option
             (None, None) => None,
         },
         Side::Unknown(_) => None,
+    }
+}
+
+/// What a buy's reservation holds per unit of base, when it follows the quantity: the limit
+/// price of a limit buy by quantity.
+fn unit_lock(order: &OrderRequest) -> Option<Decimal> {
+    if order.side() != &Side::Buy || order.quote_order_qty().is_some() {
+        return None;
+    }
+    match order.order_type() {
+        OrderType::Limit | OrderType::LimitMaker | OrderType::StopLossLimit | OrderType::TakeProfitLimit => {
+            order.price()
+        }
+        _ => None,
     }
 }
 
@@ -334,6 +365,13 @@ pub struct OrderView {
     pub reject_reason: Option<String>,
     /// Whether the ledger refused a trade of this order (see [`OrderUpdate::ledger_error`]).
     pub ledger_mismatch: bool,
+    /// The order's quantity (base), reduced by keep-priority amends; `None` for an order by
+    /// quote amount.
+    pub qty: Option<Decimal>,
+    /// How often its quantity was reduced (each amend the exchange confirmed).
+    pub amends: u32,
+    /// The quantity an amend on its way asks for.
+    pub amending: Option<Decimal>,
 }
 
 /// How many tracked orders have a timer, and a bound on when the first is due.
@@ -401,6 +439,10 @@ struct Tracked {
     deadline_ms: i64,
     /// Whether its request was handed out ([`Orders::on_sent`]); an order is sent once.
     sent: bool,
+    /// The price its buy reservation was computed at (the limit price), per unit of base: what
+    /// a reduction of its quantity releases. `None` for a sell (it locks base) or a buy whose
+    /// lock does not follow its quantity (by quote amount, market).
+    unit_lock: Option<Decimal>,
     timer: Option<(i64, Timer)>,
     backoff_ms: i64,
     /// When the last query of it left ([`Orders::on_query_sent`]): a `-2013` answer is
@@ -530,6 +572,9 @@ pub struct OrderReport<'a> {
     pub cumulative_quote_qty: Option<Decimal>,
     /// Why it was rejected, if it was.
     pub reject_reason: Option<&'a str>,
+    /// The order's quantity as the exchange has it now, if the report says: below the tracked
+    /// one, the order was reduced (a keep-priority amend) and the difference is released.
+    pub qty: Option<Decimal>,
 }
 
 /// An order open on the exchange, to be tracked ([`Orders::adopt`]); made by
@@ -636,11 +681,15 @@ impl Orders {
                 reservation: Some(reservation),
                 reject_reason: None,
                 ledger_mismatch: false,
+                qty: order.quantity().filter(|_| order.quote_order_qty().is_none()),
+                amends: 0,
+                amending: None,
             },
             before_cancel: None,
             // Not sent: no request exists whose deadline could pass.
             deadline_ms: i64::MAX,
             sent: false,
+            unit_lock: unit_lock(order),
             timer: None,
             backoff_ms: self.config.query_backoff_ms.max(1),
             last_query_ms: None,
@@ -694,10 +743,14 @@ impl Orders {
                 reservation: Some(reservation),
                 reject_reason: None,
                 ledger_mismatch: false,
+                qty: Some(info.orig_qty),
+                amends: 0,
+                amending: None,
             },
             before_cancel: None,
             deadline_ms: 0,
             sent: true,
+            unit_lock: (*info.side == Side::Buy).then_some(info.price),
             timer: None,
             backoff_ms: self.config.query_backoff_ms.max(1),
             last_query_ms: None,
@@ -847,6 +900,92 @@ impl Orders {
         OrderApplied::Duplicate
     }
 
+    /// Marks a keep-priority amend as sent: order `id`'s quantity is to become `new_qty`. The
+    /// order must be working on the book (`New`, `PartiallyFilled`) with no amend or cancel on
+    /// its way, and `new_qty` must reduce it; `max_amends` is the symbol's
+    /// `MAX_NUM_ORDER_AMENDS`, if it has one. Nothing is released yet: the funds follow the
+    /// quantity the exchange reports (the amend's answer, its `executionReport`, a query), once.
+    /// Returns the symbol and the exchange's order id.
+    ///
+    /// # Errors
+    /// [`OrdersError::UnknownOrder`], [`OrdersError::NotAmendable`],
+    /// [`OrdersError::AmendNotReducing`], [`OrdersError::TooManyAmends`]. Nothing changes.
+    pub fn amend(
+        &mut self,
+        id: &ClientOrderId,
+        new_qty: Decimal,
+        max_amends: Option<u32>,
+    ) -> Result<(String, Option<u64>), OrdersError> {
+        let t = self.orders.get_mut(id).ok_or(OrdersError::UnknownOrder(*id))?;
+        let state = t.view.state;
+        let working = matches!(state, OrderState::New | OrderState::PartiallyFilled);
+        // A buy whose lock does not follow its quantity could not be released exactly.
+        let follows = t.view.side == Side::Sell || t.unit_lock.is_some();
+        if !working || t.view.amending.is_some() || t.before_cancel.is_some() || !follows {
+            return Err(OrdersError::NotAmendable(state));
+        }
+        let qty = t.view.qty.ok_or(OrdersError::NotAmendable(state))?;
+        if new_qty <= Decimal::ZERO || new_qty >= qty {
+            return Err(OrdersError::AmendNotReducing { qty, new_qty });
+        }
+        if let Some(max) = max_amends
+            && t.view.amends >= max
+        {
+            return Err(OrdersError::TooManyAmends(t.view.amends));
+        }
+        t.view.amending = Some(new_qty);
+        Ok((t.view.symbol.clone(), t.view.order_id))
+    }
+
+    /// An error answer to an amend. A refusal changes nothing; an unknown outcome (5xx,
+    /// `-1006`, `-1007`) has the order queried: its quantity tells whether the amend happened.
+    pub fn on_amend_error(&mut self, now_ms: i64, id: &ClientOrderId, error: &ApiError) -> OrderApplied {
+        let unknown = error.outcome() == Outcome::Unknown;
+        self.end_amend(now_ms, id, unknown)
+    }
+
+    /// An amend sent without an answer (a timeout, a reset, an unreadable body): whether it
+    /// happened is not known. The order is queried; its quantity tells.
+    pub fn on_amend_unanswered(&mut self, now_ms: i64, id: &ClientOrderId) -> OrderApplied {
+        self.end_amend(now_ms, id, true)
+    }
+
+    /// An amend that was not sent (the limiter found it too heavy, it could not be built):
+    /// nothing changed on the exchange.
+    pub fn on_amend_not_sent(&mut self, id: &ClientOrderId) -> OrderApplied {
+        self.end_amend(0, id, false)
+    }
+
+    /// The amend's answer: the amended order (its new quantity, status and executed quantity)
+    /// applied like any report of it. Should it not show the quantity asked for, the order is
+    /// queried.
+    pub fn on_amend_answer(&mut self, now_ms: i64, id: &ClientOrderId, report: &OrderReport<'_>) -> OrderApplied {
+        let applied = self.on_report(now_ms, report, []);
+        match self.end_amend(now_ms, id, true) {
+            OrderApplied::Duplicate => applied,
+            other if applied == OrderApplied::Duplicate => other,
+            _ => applied,
+        }
+    }
+
+    fn end_amend(&mut self, now_ms: i64, id: &ClientOrderId, query: bool) -> OrderApplied {
+        let Some(t) = self.orders.get_mut(id) else { return OrderApplied::Untracked };
+        if t.view.amending.take().is_none() {
+            return OrderApplied::Duplicate;
+        }
+        if query && !t.view.state.is_terminal() {
+            self.timers.set(t, Some((now_ms, Timer::Query)));
+        }
+        let update = OrderUpdate {
+            client_order_id: *id,
+            state: t.view.state,
+            traded: Decimal::ZERO,
+            released: None,
+            ledger_error: None,
+        };
+        OrderApplied::Changed(update)
+    }
+
     /// Marks a cancel as sent for an order that may be working (`PendingNew`, `New`,
     /// `PartiallyFilled`, `Unknown`): the order is `PendingCancel` until the answer or event.
     /// Returns the symbol and the exchange's order id when known (cancel by `orderId` is fastest,
@@ -927,6 +1066,7 @@ impl Orders {
             executed_qty: None,
             cumulative_quote_qty: None,
             reject_reason: None,
+            qty: None,
         };
         let trades = trades.into_iter().filter(|t| t.order_id.is_none_or(|o| o == order_id));
         self.apply(now_ms, id, &report, trades)
@@ -1022,8 +1162,21 @@ impl Orders {
             // The same client id on another order (placed elsewhere): not this one.
             return OrderApplied::Untracked;
         }
-        let before = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty, t.view.traded_qty);
+        let before = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty, t.view.traded_qty, t.view.qty);
         t.view.order_id = Some(report.order_id);
+        // A smaller quantity than the tracked one: the order was reduced (quantities only shrink).
+        let mut reduced = None;
+        if let (Some(now_qty), Some(tracked)) = (report.qty, t.view.qty)
+            && now_qty < tracked
+            && !now_qty.is_sign_negative()
+        {
+            t.view.qty = Some(now_qty);
+            t.view.amends = t.view.amends.saturating_add(1);
+            reduced = Some(tracked - now_qty);
+        }
+        if t.view.amending.is_some_and(|asked| t.view.qty.is_some_and(|q| q <= asked)) {
+            t.view.amending = None;
+        }
         let mut traded = Decimal::ZERO;
         let mut ledger_error = None;
         for trade in trades {
@@ -1056,6 +1209,26 @@ impl Orders {
             self.timers.set(t, None);
         }
         let mut released = None;
+        if let Some(by) = reduced
+            && !t.view.state.is_terminal()
+            && let Some(r) = t.view.reservation
+        {
+            // What the exchange unlocks: the limit price times the quantity for a buy, the
+            // quantity for a sell (the rest of an order that ends is released below).
+            let amount = match (r.side(), t.unit_lock) {
+                (Side::Sell, _) => Some(by),
+                (_, Some(price)) => {
+                    price.checked_mul(by).map(|d| d.round_dp_with_strategy(8, RoundingStrategy::ToZero))
+                }
+                _ => None,
+            };
+            if let Some(amount) = amount.filter(|a| *a > Decimal::ZERO) {
+                match self.ledger.reduce(&r, amount) {
+                    Ok(amount) => released = Some(amount),
+                    Err(e) => ledger_error = Some(e),
+                }
+            }
+        }
         if t.view.state.is_terminal() {
             if t.view.traded_qty >= t.view.executed_qty {
                 if let Some(r) = t.view.reservation.take() {
@@ -1068,7 +1241,7 @@ impl Orders {
                 self.timers.set(t, Some((now_ms.saturating_add(self.config.trade_grace_ms.max(0)), Timer::Trades)));
             }
         }
-        let after = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty, t.view.traded_qty);
+        let after = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty, t.view.traded_qty, t.view.qty);
         if before == after && released.is_none() && ledger_error.is_none() {
             return OrderApplied::Duplicate;
         }

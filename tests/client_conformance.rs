@@ -5,15 +5,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aegis_exchange::client::{Client, ClientConfig, ClientError, ClientEvent, Events, OnShutdown};
+use aegis_exchange::client::{Amended, Client, ClientConfig, ClientError, ClientEvent, Events, OnShutdown};
 use aegis_exchange::paper::server::PaperServer;
 use aegis_exchange::paper::{Fault, PaperConfig, PaperExchange, PaperKey, PaperTransport, WalkConfig, WsFault};
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::transport::{HyperTransport, ReqwestTransport, TungsteniteTransport};
+use aegis_exchange::{AmendError, EngineConfig, Event, Intent, KillReason, OrdersError, SubmitError};
 use aegis_exchange::{ClientOrderId, OrderRequest, Side};
 use aegis_exchange::{Clock, SystemClock};
-use aegis_exchange::{EngineConfig, Event, Intent, KillReason, SubmitError};
 use aegis_exchange::{OrderState, OrderView};
 use rust_decimal_macros::dec;
 
@@ -351,6 +351,86 @@ async fn held_orders_leave_when_the_window_allows(backend: Backend) {
     finish(s).await;
 }
 
+/// A keep-priority amend: the order keeps its exchange id and its place, its quantity drops,
+/// the ledger releases exactly the difference (once, though the answer and the `REPLACED` event
+/// both tell), and an increase is refused before sending.
+async fn amend_releases_the_difference(backend: Backend) {
+    let s = setup(backend).await;
+    let usdt = |s: &Setup| s.client.ledger().balance_of("USDT").unwrap();
+    let (id, intent) = limit("conf-amend", Side::Buy, dec!(0.5), dec!(60000));
+    let placed = s.client.place(intent).await.unwrap();
+    assert_eq!(placed.state, OrderState::New, "{backend:?}");
+    assert_eq!(usdt(&s).locked, dec!(30000), "{backend:?}");
+    let amended = s.client.amend(&id, dec!(0.2)).await.unwrap();
+    let Amended::Done(view) = amended else { panic!("{backend:?}: {amended:?}") };
+    assert_eq!((view.qty, view.amends, view.state), (Some(dec!(0.2)), 1, OrderState::New), "{backend:?}");
+    assert_eq!(view.order_id, placed.order_id, "{backend:?}: the same order");
+    assert_eq!(usdt(&s).locked, dec!(12000), "{backend:?}: 0.3 x 60000 released");
+    // The REPLACED event arrives too: nothing is released twice.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(usdt(&s).locked, dec!(12000), "{backend:?}");
+    ledger_equals_exchange(&s).unwrap();
+    // Refused before sending: an increase, the same quantity.
+    for qty in [dec!(0.3), dec!(0.2)] {
+        let err = s.client.amend(&id, qty).await.unwrap_err();
+        assert!(
+            matches!(err, ClientError::Amend(AmendError::Orders(OrdersError::AmendNotReducing { .. }))),
+            "{backend:?}: {err:?}"
+        );
+    }
+    let err = s.client.amend(&id, dec!(0.123456789)).await.unwrap_err();
+    assert!(matches!(err, ClientError::Amend(AmendError::Filter(_))), "{backend:?}: {err:?}");
+    let Amended::Done(view) = s.client.amend(&id, dec!(0.1)).await.unwrap() else { panic!("{backend:?}") };
+    assert_eq!((view.qty, view.amends), (Some(dec!(0.1)), 2), "{backend:?}");
+    assert_eq!(lock(&s.exchange).orders_with_client_id("BTCUSDT", "conf-amend"), 1, "{backend:?}");
+    ledger_equals_exchange(&s).unwrap();
+    s.client.cancel(&id).await.unwrap();
+    wait_settled(&s.client).await;
+    assert_eq!(usdt(&s).locked, dec!(0), "{backend:?}");
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
+/// An amend to what has already executed leaves nothing to fill: the order ends `Expired` and
+/// the rest of its funds come back; the ledger equals the exchange.
+async fn amend_below_executed_ends_the_order(backend: Backend) {
+    let s = setup(backend).await;
+    let (id, intent) = limit("conf-amend-fill", Side::Buy, dec!(0.5), dec!(64990));
+    s.client.place(intent).await.unwrap();
+    set_price(&s.exchange, dec!(64989.99));
+    let view = wait_order(&s.client, &id, |v| v.state == OrderState::PartiallyFilled).await;
+    assert_eq!(view.state, OrderState::PartiallyFilled, "{backend:?}");
+    let executed = view.executed_qty;
+    let amended = s.client.amend(&id, executed).await.unwrap();
+    let Amended::Done(view) = amended else { panic!("{backend:?}: {amended:?}") };
+    assert_eq!(view.state, OrderState::Expired, "{backend:?}");
+    wait_settled(&s.client).await;
+    let view = wait_order(&s.client, &id, |v| v.reservation.is_none()).await;
+    assert!(view.reservation.is_none(), "{backend:?}: funds still held: {view:?}");
+    assert_eq!(s.client.ledger().balance_of("USDT").unwrap().locked, dec!(0), "{backend:?}");
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
+/// The amend's answer is lost after the exchange applied it: `amend` says `Unknown`, the order's
+/// quantity arrives by its `REPLACED` event or a query, the difference is released once.
+async fn amend_answer_lost(backend: Backend) {
+    let s = setup(backend).await;
+    let (id, intent) = limit("conf-amend-lost", Side::Sell, dec!(0.5), dec!(70000));
+    s.client.place(intent).await.unwrap();
+    lock(&s.exchange).inject(Fault::DropResponse);
+    let amended = s.client.amend(&id, dec!(0.2)).await.unwrap();
+    assert!(matches!(amended, Amended::Unknown(_)), "{backend:?}: {amended:?}");
+    let view = wait_order(&s.client, &id, |v| v.qty == Some(dec!(0.2))).await;
+    assert_eq!((view.qty, view.amending), (Some(dec!(0.2)), None), "{backend:?}");
+    assert_eq!(s.client.ledger().balance_of("BTC").unwrap().locked, dec!(0.2), "{backend:?}");
+    ledger_equals_exchange(&s).unwrap();
+    s.client.cancel(&id).await.unwrap();
+    wait_settled(&s.client).await;
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
 /// `place` returns the exchange's answer applied: a resting order is `New` with its exchange
 /// id, a crossing one `Filled`; the events tell the same after.
 async fn place_returns_the_acknowledgement(backend: Backend) {
@@ -544,6 +624,9 @@ on_both!(
     lost_answer_no_duplicate,
     unanswered_order_resolved_by_the_task,
     held_orders_leave_when_the_window_allows,
+    amend_releases_the_difference,
+    amend_below_executed_ends_the_order,
+    amend_answer_lost,
     place_returns_the_acknowledgement,
     place_dropped_in_flight_is_kept,
     reconnects_after_drop,

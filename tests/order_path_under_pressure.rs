@@ -545,3 +545,58 @@ fn every_user_data_frame_kind_is_reported_or_counted() {
     assert!(n.engine.is_subscribed(), "subscribed again");
     n.assert_ledger_equals_exchange();
 }
+
+/// Amends under pressure: one answered 429 changes nothing (the funds stay), the next waits out
+/// the `Retry-After` and then reduces the order exactly once; during a ban the kill switch refuses
+/// amends before anything is sent; the ledger equals the exchange throughout.
+#[test]
+fn amends_wait_out_a_429_and_are_refused_during_a_ban() {
+    let mut n = net(engine_config(|_| {}));
+    let id = cid("am-1");
+    n.engine
+        .submit(
+            n.now,
+            Intent::new(OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(60000)).with_client_order_id(id)),
+        )
+        .unwrap();
+    n.pump();
+    assert_eq!(n.engine.order_state(&id), Some(OrderState::New));
+    assert_eq!(n.ledger("USDT").locked, dec!(600));
+    let mut first = true;
+    n.fate = Box::new(move |s| {
+        if s.path == "/api/v3/order/amend/keepPriority" && std::mem::take(&mut first) {
+            return Fate::Throttle(5);
+        }
+        Fate::Deliver
+    });
+    n.engine.amend(n.now, &id, dec!(0.006)).unwrap();
+    let throttled_at = n.now;
+    n.pump();
+    // Refused by the 429: nothing changed, reported, the amend slot free again.
+    let view = n.engine.orders().get(&id).unwrap().clone();
+    assert_eq!((view.qty, view.amending, view.amends), (Some(dec!(0.01)), None, 0));
+    assert!(n.events.iter().any(|e| matches!(e, Event::RequestFailed { purpose: Purpose::Amend(x), .. } if *x == id)));
+    assert_eq!(n.ledger("USDT").locked, dec!(600));
+    // Asked again at once: it waits for the Retry-After.
+    n.engine.amend(n.now, &id, dec!(0.006)).unwrap();
+    for _ in 0..70 {
+        n.wait(100);
+    }
+    let amends: Vec<&Sent> = n.log.iter().filter(|s| s.path == "/api/v3/order/amend/keepPriority").collect();
+    assert_eq!(amends.len(), 2, "{amends:?}");
+    let second = amends.get(1).unwrap();
+    assert!(second.at >= throttled_at + 5_000, "sent inside the Retry-After: {second:?}");
+    assert_eq!((second.method.as_str(), second.param("newClientOrderId")), ("PUT", Some("am-1")), "keeps the id");
+    assert_eq!(n.engine.orders().get(&id).unwrap().qty, Some(dec!(0.006)));
+    assert_eq!(n.ledger("USDT").locked, dec!(360));
+    n.assert_ledger_equals_exchange();
+    assert_eq!(n.paper.throttle_violations(), ThrottleViolations::default());
+    // A ban: the kill switch trips, amends are refused before anything leaves.
+    n.paper.ban(n.now, 120_000);
+    n.engine.submit(n.now, resting_buy("finds-the-ban")).unwrap();
+    n.pump();
+    let sent = n.log.len();
+    assert!(matches!(n.engine.amend(n.now, &id, dec!(0.005)), Err(aegis_exchange::AmendError::Killed(_))));
+    n.wait(1000);
+    assert_eq!(n.log.len(), sent, "nothing left during the ban");
+}

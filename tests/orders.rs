@@ -203,7 +203,7 @@ fn full_response_fills_and_their_events_count_once() {
     for f in &response.fills {
         let mut r = report(
             &response.client_order_id,
-            json!({"S": "SELL", "x": "TRADE", "X": "FILLED", "i": 28,
+            json!({"S": "SELL", "x": "TRADE", "X": "FILLED", "i": 28, "q": "10.00000000",
             "t": f.trade_id, "l": f.qty.to_string(), "L": f.price.to_string(), "Y": (f.qty * f.price).to_string(),
             "z": "10", "Z": response.cumulative_quote_qty.unwrap().to_string(), "n": f.commission.to_string(), "N": "USDT"}),
         );
@@ -465,7 +465,7 @@ fn a_send_without_answer_becomes_unknown_after_the_reply_timeout() {
 fn cancel_answers_and_cancel_errors() {
     let mut d = desk(OrdersConfig::default());
     d.buy("myOrder1", dec!(1), dec!(2), 0).unwrap();
-    d.report(1, &report("myOrder1", json!({"i": 4})));
+    d.report(1, &report("myOrder1", json!({"i": 4, "q": "1.00000000"})));
     assert_eq!(d.orders.cancel(&cid("nope")), Err(OrdersError::UnknownOrder(cid("nope"))));
     d.orders.cancel(&cid("myOrder1")).unwrap();
     assert_eq!(d.orders.cancel(&cid("myOrder1")), Err(OrdersError::NotCancelable(OrderState::PendingCancel)));
@@ -763,4 +763,102 @@ fn answered_orders_leave_no_timer_and_waiting_ones_keep_theirs() {
     assert_eq!(d.orders.poll_action(e_at.saturating_sub(1)), None);
     assert!(matches!(d.orders.poll_action(e_at), Some(OrderAction::Query { .. })));
     assert_eq!(d.state("e"), OrderState::Unknown);
+}
+
+/// A keep-priority amend in the tracker: nothing moves when it is sent; the first report of the
+/// smaller quantity (the answer, the `REPLACED` event, a query) releases exactly the difference,
+/// and later reports of it release nothing.
+#[test]
+fn an_amend_releases_the_difference_once_whichever_report_tells() {
+    let mut d = desk(OrdersConfig::default());
+    d.buy("am", dec!(0.1), dec!(60000), 10_000).unwrap();
+    assert!(matches!(d.report(10_050, &report("am", json!({}))), OrderApplied::Changed(_)));
+    assert_eq!(d.bal(d.usdt).locked, dec!(6000));
+    let id = cid("am");
+    // Refused locally: not a reduction, too many amends.
+    assert_eq!(
+        d.orders.amend(&id, dec!(0.1), None),
+        Err(OrdersError::AmendNotReducing { qty: dec!(0.1), new_qty: dec!(0.1) })
+    );
+    assert!(matches!(d.orders.amend(&id, dec!(0), None), Err(OrdersError::AmendNotReducing { .. })));
+    assert_eq!(d.orders.amend(&id, dec!(0.04), Some(0)), Err(OrdersError::TooManyAmends(0)));
+    d.orders.amend(&id, dec!(0.04), Some(10)).unwrap();
+    assert_eq!(d.orders.get(&id).unwrap().amending, Some(dec!(0.04)));
+    assert_eq!(d.bal(d.usdt).locked, dec!(6000), "nothing released before the exchange says");
+    // One amend at a time.
+    assert!(matches!(d.orders.amend(&id, dec!(0.03), None), Err(OrdersError::NotAmendable(OrderState::New))));
+    // The REPLACED event first: 0.06 x 60000 released.
+    let replaced = report("am", json!({"x": "REPLACED", "q": "0.04000000"}));
+    let OrderApplied::Changed(u) = d.report(10_100, &replaced) else { panic!("not applied") };
+    assert_eq!((u.state, u.released), (OrderState::New, Some(dec!(3600))));
+    assert_eq!(d.bal(d.usdt), Balance { free: dec!(7600), locked: dec!(2400) });
+    let view = d.orders.get(&id).unwrap();
+    assert_eq!((view.qty, view.amends, view.amending), (Some(dec!(0.04)), 1, None));
+    // Then the answer and the event again: nothing more.
+    let amended = aegis_exchange::rest::AmendedOrder {
+        symbol: "BTCUSDT".into(),
+        order_id: 42,
+        client_order_id: "am".into(),
+        qty: dec!(0.04),
+        executed_qty: dec!(0),
+        cumulative_quote_qty: dec!(0),
+        status: aegis_exchange::OrderStatus::New,
+    };
+    assert_eq!(d.orders.on_report(10_150, &amended.report(), []), OrderApplied::Duplicate);
+    assert_eq!(d.report(10_200, &replaced), OrderApplied::Duplicate);
+    assert_eq!(d.bal(d.usdt), Balance { free: dec!(7600), locked: dec!(2400) });
+    // A fill of the rest, then the end: everything settles to zero locked.
+    let fill = trade("am", 7, dec!(0.04), dec!(60000), dec!(0.04), dec!(2400), "FILLED");
+    assert!(matches!(d.report(10_300, &fill), OrderApplied::Changed(_)));
+    assert_eq!(d.bal(d.usdt).locked, dec!(0));
+    assert_eq!(d.bal(d.usdt).free, dec!(7600));
+}
+
+/// An amend's outcomes: refused (nothing changes, no query), unknown (the order is queried and
+/// the query's quantity settles it), and an amend at or below the executed quantity that ends the
+/// order (all of the rest released).
+#[test]
+fn amend_refused_unknown_and_expiring() {
+    let mut d = desk(OrdersConfig::default());
+    d.buy("x", dec!(0.1), dec!(60000), 10_000).unwrap();
+    d.report(10_050, &report("x", json!({})));
+    let id = cid("x");
+    d.orders.amend(&id, dec!(0.05), None).unwrap();
+    let refused = error(400, br#"{"code":-2038,"msg":"Order amend (quantity increase) is not supported."}"#);
+    assert!(matches!(d.orders.on_amend_error(10_100, &id, &refused), OrderApplied::Changed(_)));
+    assert_eq!(d.orders.get(&id).unwrap().amending, None);
+    assert_eq!(d.orders.poll_action(20_000), None, "a refusal needs no query");
+    assert_eq!(d.bal(d.usdt).locked, dec!(6000));
+    // Unknown: queried at once; the query shows the new quantity.
+    d.orders.amend(&id, dec!(0.05), None).unwrap();
+    assert!(matches!(d.orders.on_amend_unanswered(20_100, &id), OrderApplied::Changed(_)));
+    assert_eq!(
+        d.orders.poll_action(20_100),
+        Some(OrderAction::Query { symbol: "BTCUSDT".into(), client_order_id: id })
+    );
+    let mut info: serde_json::Value = serde_json::from_slice(&fixture("rest_query_order_response.json")).unwrap();
+    for (k, v) in [("symbol", "BTCUSDT"), ("clientOrderId", "x"), ("status", "PARTIALLY_FILLED"), ("side", "BUY")] {
+        info[k] = json!(v);
+    }
+    info["orderId"] = json!(42);
+    info["origQty"] = json!("0.05000000");
+    info["executedQty"] = json!("0.00000000");
+    info["cummulativeQuoteQty"] = json!("0.00000000");
+    info["price"] = json!("60000.00000000");
+    let info: OrderInfo = serde_json::from_value(info).unwrap();
+    let OrderApplied::Changed(u) = d.orders.on_report(20_200, &info.report(), []) else { panic!("not applied") };
+    assert_eq!(u.released, Some(dec!(3000)));
+    assert_eq!(d.bal(d.usdt).locked, dec!(3000));
+    // A fill of 0.02, then an amend to 0.02: nothing left to fill, the order expires, the rest
+    // (0.03 x 60000) comes back.
+    let fill = trade("x", 8, dec!(0.02), dec!(60000), dec!(0.02), dec!(1200), "PARTIALLY_FILLED");
+    d.report(20_300, &fill);
+    assert_eq!(d.bal(d.usdt).locked, dec!(1800));
+    d.orders.amend(&id, dec!(0.02), None).unwrap();
+    let expired =
+        report("x", json!({"x": "REPLACED", "X": "EXPIRED", "q": "0.02000000", "z": "0.02000000", "Z": "1200"}));
+    let OrderApplied::Changed(u) = d.report(20_400, &expired) else { panic!("not applied") };
+    assert_eq!((u.state, u.released), (OrderState::Expired, Some(dec!(1800))));
+    assert_eq!(d.bal(d.usdt).locked, dec!(0));
+    assert!(matches!(d.orders.amend(&id, dec!(0.01), None), Err(OrdersError::NotAmendable(OrderState::Expired))));
 }

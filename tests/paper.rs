@@ -994,3 +994,94 @@ fn symbol_level_refusals_from_a_given_exchange_info() {
     let info = ExchangeInfo::from_json(&served.body).unwrap();
     assert_eq!(info.symbol("BTCUSDT").unwrap().order_types().len(), 3);
 }
+
+/// `PUT /api/v3/order/amend/keepPriority` as Binance documents it: the same order (id and place
+/// in the queue) with less quantity, the lock shrunk by exactly the difference, an
+/// `executionReport` with `x=REPLACED`, `-2038` for what it refuses, and an amend to what has
+/// executed ending the order (and costing no weight).
+#[test]
+fn amend_keep_priority_reduces_in_place() {
+    let mut s = sim();
+    let sell =
+        |id: &str, qty| OrderRequest::limit("BTCUSDT", Side::Sell, qty, dec!(66000)).with_client_order_id(cid(id));
+    let first: OrderResponse = s.place(sell("first", dec!(0.5))).ok();
+    let second: OrderResponse = s.place(sell("second", dec!(0.4))).ok();
+    assert_eq!(s.paper.balance("BTC"), Balance { free: dec!(0.1), locked: dec!(0.9) });
+    let _ = s.events();
+    let amend = |s: &mut Sim, id: &str, qty, keep: bool| {
+        let id = cid(id);
+        let request =
+            s.rest.amend_keep_priority("BTCUSDT", OrderRef::ClientOrderId(id), qty, keep.then_some(&id), s.now);
+        s.call(request.unwrap())
+    };
+    let a = amend(&mut s, "first", dec!(0.45), true);
+    let r: aegis_exchange::rest::AmendResponse = a.ok();
+    assert_eq!(a.header("x-mbx-used-weight-1m"), Some("4"));
+    let o = &r.amended_order;
+    assert_eq!(
+        (o.order_id, o.client_order_id.as_str(), o.qty, o.status.clone()),
+        (first.order_id, "first", dec!(0.45), OrderStatus::New)
+    );
+    assert_eq!(s.paper.balance("BTC"), Balance { free: dec!(0.15), locked: dec!(0.85) }, "0.05 BTC unlocked");
+    let events = s.events();
+    let replaced = reports(&events)[0];
+    assert_eq!(
+        (replaced.execution_type.clone(), replaced.quantity, replaced.order_id),
+        (ExecutionType::Replaced, dec!(0.45), first.order_id)
+    );
+    // Without `newClientOrderId` the order gets a new random client order id, as on Binance.
+    let renamed: aegis_exchange::rest::AmendResponse = amend(&mut s, "second", dec!(0.3), false).ok();
+    assert_ne!(renamed.amended_order.client_order_id, "second");
+    assert_eq!(renamed.amended_order.order_id, second.order_id);
+    // Refusals: an increase, no change, unknown order, LOT_SIZE.
+    for (id, qty, code, msg) in [
+        ("first", dec!(0.46), -2038, "Order amend (quantity increase) is not supported."),
+        ("first", dec!(0.45), -2038, "The requested action would change no state; rejecting"),
+        ("never", dec!(0.1), -2038, "Unknown order sent."),
+        ("first", dec!(0.000000001), -1013, "Filter failure: LOT_SIZE"),
+    ] {
+        let e = amend(&mut s, id, qty, true).err();
+        assert_eq!((e.code, e.msg.as_str()), (Some(code), msg), "{id} {qty}");
+    }
+    // Priority kept: the market reaches 66000.01 with less than 0.4 BTC bid at 66000; the first
+    // order (amended, older) fills before the second.
+    s.now += 1000;
+    s.paper.set_price(s.now, "BTCUSDT", dec!(66000.01));
+    let q: OrderInfo = s.call(s.rest.query_order("BTCUSDT", OrderRef::OrderId(first.order_id), s.now).unwrap()).ok();
+    assert!(q.executed_qty > dec!(0), "the amended order lost its priority: {q:?}");
+    assert_eq!(q.orig_qty, dec!(0.45));
+    assert_eq!(q.status, OrderStatus::PartiallyFilled, "{q:?}");
+    let q2: OrderInfo = s.call(s.rest.query_order("BTCUSDT", OrderRef::OrderId(second.order_id), s.now).unwrap()).ok();
+    assert_eq!(q2.executed_qty, dec!(0), "the younger order traded first");
+    // Amending to what has executed ends it, free of weight, and unlocks the rest.
+    let executed = q.executed_qty;
+    s.now += 60_000;
+    let a = amend(&mut s, "first", executed, true);
+    let r: aegis_exchange::rest::AmendResponse = a.ok();
+    assert_eq!(r.amended_order.status, OrderStatus::Expired);
+    assert_eq!(a.header("x-mbx-used-weight-1m"), Some("0"), "an amend that expires the order is free");
+    assert_eq!(s.paper.balance("BTC").locked, dec!(0.3), "only the second order's lock is left");
+
+    // MAX_NUM_ORDER_AMENDS (10 on Binance since 2025-08-28; the bundled capture predates it).
+    let mut info: serde_json::Value = serde_json::from_slice(BUNDLED_EXCHANGE_INFO).unwrap();
+    for symbol in info["symbols"].as_array_mut().unwrap() {
+        symbol["filters"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"filterType": "MAX_NUM_ORDER_AMENDS", "maxNumOrderAmends": 10}));
+    }
+    let config = PaperConfig::default().with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() });
+    let mut s = sim_with(config.with_exchange_info(info.to_string()).unwrap());
+    let _: OrderResponse = s.place(sell("many", dec!(0.2))).ok();
+    let mut qty = dec!(0.2);
+    for n in 1..=11 {
+        qty -= dec!(0.01);
+        let a = amend(&mut s, "many", qty, true);
+        if n <= 10 {
+            assert_eq!(a.status, 200, "amend {n}: {}", a.text());
+        } else {
+            let e = a.err();
+            assert_eq!((e.code, e.msg.as_str()), (Some(-2038), "Filter failure: MAX_NUM_ORDER_AMENDS"));
+        }
+    }
+}

@@ -172,10 +172,17 @@ fn order_endpoints_sign_exactly_what_they_send() {
     );
     assert_eq!(req.cost, RequestCost { weight: 1, weight_on_success: 0, orders: 1 });
 
-    let req = ok(rest.amend_keep_priority("BTCUSDT", OrderRef::OrderId(42), dec!(0.10000), TS));
+    let req = ok(rest.amend_keep_priority("BTCUSDT", OrderRef::OrderId(42), dec!(0.10000), None, TS));
     expect(&req, "PUT", "/api/v3/order/amend/keepPriority");
     assert_eq!(verified_payload(&req), "recvWindow=5000&symbol=BTCUSDT&orderId=42&newQty=0.1&timestamp=1499827319559");
-    assert_eq!(req.cost.weight, 4);
+    assert_eq!(req.cost, RequestCost { weight: 4, weight_on_success: 4, orders: 0 });
+    // Keeping the client order id: sent as `newClientOrderId`.
+    let id = aegis_exchange::ClientOrderId::new("keep-me").unwrap();
+    let req = ok(rest.amend_keep_priority("BTCUSDT", OrderRef::ClientOrderId(id), dec!(0.5), Some(&id), TS));
+    assert_eq!(
+        verified_payload(&req),
+        "recvWindow=5000&symbol=BTCUSDT&origClientOrderId=keep-me&newClientOrderId=keep-me&newQty=0.5&timestamp=1499827319559"
+    );
 }
 
 #[test]

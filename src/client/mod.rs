@@ -68,7 +68,9 @@ use tokio::task::JoinHandle;
 pub use market::{MarketConfig, MarketItem, MarketStats, MarketStream};
 
 use crate::clock::Clock;
-use crate::engine::{Engine, EngineConfig, Event, HttpResult, Intent, KillReason, Purpose, RequestId, SubmitError};
+use crate::engine::{
+    AmendError, Engine, EngineConfig, Event, HttpResult, Intent, KillReason, Purpose, RequestId, SubmitError,
+};
 use crate::ledger::LedgerView;
 use crate::model::ClientOrderId;
 use crate::orders::{OrderState, OrderView, OrdersError};
@@ -154,6 +156,9 @@ pub enum ClientError {
     /// The order tracker refused (an unknown id, a cancel already sent).
     #[error(transparent)]
     Orders(#[from] OrdersError),
+    /// The engine refused an amend before sending it.
+    #[error(transparent)]
+    Amend(#[from] AmendError),
     /// Start-up did not finish within `start_timeout`.
     #[error("start-up did not finish within {0:?}: {1}")]
     StartTimeout(Duration, String),
@@ -281,10 +286,35 @@ impl Shared {
     /// the one it sleeps until). An order answered at once needs neither: no wake-up of another
     /// thread on the way back to its caller.
     fn settle(&self, engine: &mut Engine) -> bool {
+        self.settle_seeing(engine, |_| {})
+    }
+
+    /// [`settle`](Self::settle), showing each event to `see` before it is published.
+    fn settle_seeing(&self, engine: &mut Engine, mut see: impl FnMut(&Event)) -> bool {
         while let Some(event) = engine.poll_event() {
+            see(&event);
             publish_event(&self.events, event);
         }
         engine.has_output() || engine.poll_timeout() < self.armed.load(Ordering::Acquire)
+    }
+
+    /// Sends a request the engine handed to this handle and reads its answer here. The returned
+    /// guard hands the request to the client's task if dropped before the answer was read (the
+    /// caller's future canceled); drop it once the answer is applied.
+    async fn send_direct(
+        self: &Arc<Self>,
+        id: RequestId,
+        request: http::Request<bytes::Bytes>,
+    ) -> (Sending, HttpResult) {
+        self.direct.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.direct.requests.fetch_add(1, Ordering::Relaxed);
+        let mut sending =
+            Sending { shared: Arc::clone(self), id, future: Some(self.http.send(request, self.request_timeout)) };
+        let answer = sending.answer().await;
+        if answer.is_err() {
+            self.direct.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        (sending, http_result(answer))
     }
 }
 
@@ -355,6 +385,23 @@ impl Drop for Sending {
 fn placed(engine: &Engine, id: ClientOrderId) -> Placed {
     let view = engine.orders().get(&id);
     Placed { id, state: view.map_or(OrderState::PendingNew, |v| v.state), order_id: view.and_then(|v| v.order_id) }
+}
+
+/// What became of [`Client::amend`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Amended {
+    /// The exchange reduced the order: its view with the new quantity, the difference released
+    /// (or the order ended, the amend leaving nothing to fill).
+    Done(OrderView),
+    /// The exchange refused it (`-2038`, a filter, ...): nothing changed.
+    Refused(crate::rest::ApiError),
+    /// No answer: the client queries the order, and its quantity will tell (an
+    /// [`ClientEvent::Engine`] order update follows).
+    Unknown(OrderView),
+    /// The rate limiter holds it back (a 429's back-off, a ban): the client's task sends it
+    /// when allowed.
+    Held(OrderView),
 }
 
 /// What [`Client::place`] knows when it returns.
@@ -514,21 +561,11 @@ impl Client {
             }
             return Ok(queued);
         };
-        shared.direct.in_flight.fetch_add(1, Ordering::AcqRel);
-        shared.direct.requests.fetch_add(1, Ordering::Relaxed);
-        let mut sending = Sending {
-            shared: Arc::clone(shared),
-            id: request_id,
-            future: Some(shared.http.send(request, shared.request_timeout)),
-        };
-        let answer = sending.answer().await;
-        if answer.is_err() {
-            shared.direct.failures.fetch_add(1, Ordering::Relaxed);
-        }
+        let (sending, answer) = shared.send_direct(request_id, request).await;
         let now = shared.clock.now_millis();
         let (answered, poke) = {
             let mut engine = lock(&shared.engine);
-            engine.handle_http_response(now, request_id, http_result(answer));
+            engine.handle_http_response(now, request_id, answer);
             // The order's events (its submit's, then its answer's) are published here; the task
             // is woken only if the answer left it something to do (an unknown outcome's query, a
             // resync after -1021, ...).
@@ -540,6 +577,78 @@ impl Client {
             shared.wake.notify_one();
         }
         Ok(answered)
+    }
+
+    /// Reduces a working order's quantity to `new_qty` keeping its place in the queue
+    /// (Binance's keep-priority amend), and returns once the exchange has answered, the answer
+    /// applied: the difference of the funds is released. The request leaves from the calling
+    /// task, like [`place`](Self::place)'s.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &aegis_exchange::client::Client, id: aegis_exchange::ClientOrderId) {
+    /// use aegis_exchange::client::Amended;
+    /// use rust_decimal_macros::dec;
+    /// match client.amend(&id, dec!(0.005)).await {
+    ///     Ok(Amended::Done(view)) => println!("now {} left", view.qty.unwrap_or_default()),
+    ///     Ok(Amended::Refused(e)) => println!("refused: {e}"),
+    ///     Ok(other) => println!("{other:?}"),
+    ///     Err(e) => println!("not sent: {e}"),
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ClientError::Amend`] when the engine refuses it before sending (the symbol does not
+    /// allow amends, `LOT_SIZE`, the order is not working or already being amended or canceled,
+    /// not a reduction, too many amends); [`ClientError::Stopped`] once shutdown has begun.
+    pub async fn amend(&self, id: &ClientOrderId, new_qty: rust_decimal::Decimal) -> Result<Amended, ClientError> {
+        let shared = &self.shared;
+        if !shared.accepting.load(Ordering::Acquire) {
+            return Err(ClientError::Stopped);
+        }
+        let now = shared.clock.now_millis();
+        let (request, held) = {
+            let mut engine = lock(&shared.engine);
+            let amended = engine.amend(now, id, new_qty);
+            let request = amended.as_ref().ok().and_then(|()| engine.take_request(&Purpose::Amend(*id)));
+            let poke = request.is_none() && shared.settle(&mut engine);
+            let view = engine.orders().get(id).cloned();
+            drop(engine);
+            if poke {
+                shared.wake.notify_one();
+            }
+            amended?;
+            (request, view)
+        };
+        let Some((request_id, request)) = request else {
+            // Held back by the limiter (a 429's back-off, a ban): the task sends it when allowed.
+            return Ok(Amended::Held(held.ok_or(OrdersError::UnknownOrder(*id))?));
+        };
+        let (sending, answer) = shared.send_direct(request_id, request).await;
+        let now = shared.clock.now_millis();
+        let (view, refused, poke) = {
+            let mut engine = lock(&shared.engine);
+            engine.handle_http_response(now, request_id, answer);
+            let mut refused = None;
+            let poke = shared.settle_seeing(&mut engine, |event| {
+                if let Event::RequestFailed { purpose: Purpose::Amend(of), error } = event
+                    && of == id
+                {
+                    refused = Some(error.clone());
+                }
+            });
+            (engine.orders().get(id).cloned(), refused, poke)
+        };
+        drop(sending);
+        if poke {
+            shared.wake.notify_one();
+        }
+        let view = view.ok_or(OrdersError::UnknownOrder(*id))?;
+        Ok(match refused {
+            Some(error) if error.outcome() != crate::rest::Outcome::Unknown => Amended::Refused(error),
+            _ if view.qty.is_some_and(|q| q <= new_qty) || view.state.is_terminal() => Amended::Done(view),
+            _ => Amended::Unknown(view),
+        })
     }
 
     /// Cancels an order.

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use crate::clock::TimeSample;
 use crate::limits::Failure;
 use crate::orders::OrderApplied;
-use crate::rest::{ApiError, CancelledEntry, MyTrade, OrderInfo, OrderResponse, ServerTime};
+use crate::rest::{AmendResponse, ApiError, CancelledEntry, MyTrade, OrderInfo, OrderResponse, ServerTime};
 use crate::ws_api::{UserDataEvent, WsFrame, WsResponse};
 
 use super::gate::InFlight;
@@ -152,6 +152,25 @@ impl Engine {
                     _ => match answer.ok::<OrderInfo>() {
                         Some(info) => self.orders.on_report(now, &info.report(), []),
                         None => self.orders.on_cancel_unanswered(now, &id),
+                    },
+                };
+                self.emit_applied(applied);
+            }
+            Purpose::Amend(id) => {
+                let applied = match answer {
+                    Answer::Err(e) => {
+                        let applied = self.orders.on_amend_error(now, &id, e);
+                        self.emit(Event::RequestFailed { purpose: Purpose::Amend(id), error: e.clone() });
+                        applied
+                    }
+                    Answer::NotSent => self.orders.on_amend_not_sent(&id),
+                    Answer::Unanswered => self.orders.on_amend_unanswered(now, &id),
+                    Answer::Ok(_) => match answer.ok::<AmendResponse>() {
+                        Some(r) if r.amended_order.client_order_id == id.as_str() => {
+                            self.orders.on_amend_answer(now, &id, &r.amended_order.report())
+                        }
+                        // An unreadable success body: the order's quantity is asked for.
+                        _ => self.orders.on_amend_unanswered(now, &id),
                     },
                 };
                 self.emit_applied(applied);

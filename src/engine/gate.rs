@@ -319,6 +319,7 @@ impl Engine {
             Purpose::Adopt => RequestCost::OPEN_ORDERS_ALL,
             Purpose::OpenOrders(_) => RequestCost::OPEN_ORDERS_SYMBOL,
             Purpose::Cancel(_) | Purpose::CancelAll(_) => RequestCost::CANCEL,
+            Purpose::Amend(_) => RequestCost::AMEND,
             Purpose::Query(_) => RequestCost::QUERY_ORDER,
             Purpose::Trades(_) => RequestCost::MY_TRADES_BY_ORDER,
             Purpose::Subscribe => RequestCost::WS_USER_DATA_SUBSCRIBE,
@@ -329,6 +330,9 @@ impl Engine {
         let still_applies = match purpose {
             Purpose::Subscribe => self.user_conn.is_live(),
             Purpose::Cancel(id) => self.orders.get(id).is_some_and(|v| v.state == OrderState::PendingCancel),
+            Purpose::Amend(id) => self.orders.get(id).is_some_and(|v| {
+                v.amending.is_some() && matches!(v.state, OrderState::New | OrderState::PartiallyFilled)
+            }),
             Purpose::Query(id) => self.orders.get(id).is_some(),
             Purpose::Trades(id) => self.orders.get(id).is_some_and(|v| v.order_id.is_some()),
             _ => true,
@@ -353,6 +357,12 @@ impl Engine {
             Purpose::Adopt => self.rest.open_orders(None, timestamp),
             Purpose::OpenOrders(symbol) => self.rest.open_orders(Some(symbol), timestamp),
             Purpose::CancelAll(symbol) => self.rest.cancel_all_open_orders(symbol, timestamp),
+            Purpose::Amend(id) => {
+                let Some((symbol, Some(new_qty))) = self.orders.get(id).map(|v| (v.symbol.as_str(), v.amending)) else {
+                    return Step::Done;
+                };
+                self.rest.amend_keep_priority(symbol, OrderRef::ClientOrderId(*id), new_qty, Some(id), timestamp)
+            }
             Purpose::Cancel(id) | Purpose::Query(id) | Purpose::Trades(id) => {
                 let Some((symbol, order_id)) = symbol_of(id) else { return Step::Done };
                 match (purpose, order_id) {
@@ -392,10 +402,12 @@ impl Engine {
     /// and is queried.
     fn not_sent(&mut self, now: i64, purpose: &Purpose, reason: NotSentReason) {
         self.emit(Event::NotSent { purpose: purpose.clone(), reason });
-        if let Purpose::Cancel(id) = purpose {
-            let applied = self.orders.on_cancel_unanswered(now, id);
-            self.emit_applied(applied);
-        }
+        let applied = match purpose {
+            Purpose::Cancel(id) => self.orders.on_cancel_unanswered(now, id),
+            Purpose::Amend(id) => self.orders.on_amend_not_sent(id),
+            _ => return,
+        };
+        self.emit_applied(applied);
     }
 
     /// Hands a built request out; its reply timer starts now.
@@ -407,7 +419,7 @@ impl Engine {
         let id = self.gate.last_id;
         let deadline = now.saturating_add(self.config.request_timeout_ms);
         let activity = self.activity;
-        if matches!(purpose, Purpose::Place(_) | Purpose::Cancel(_) | Purpose::CancelAll(_)) {
+        if matches!(purpose, Purpose::Place(_) | Purpose::Cancel(_) | Purpose::CancelAll(_) | Purpose::Amend(_)) {
             // From here the exchange's balances may move: a snapshot sent before is stale.
             self.activity = self.activity.wrapping_add(1);
         }

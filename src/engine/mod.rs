@@ -17,6 +17,7 @@ use crate::model::{ClientOrderId, ClientOrderIdGenerator, OrderRequest};
 use crate::orders::{OrderState, Orders, OrdersConfig, OrdersError, Submit};
 use crate::rest::{ApiError, BuildError, Environment, Rest};
 use crate::rules::{ExchangeInfo, FilterError, MarketContext};
+use crate::rules::{FilterKind, Violation};
 use crate::sign::Credentials;
 use crate::ws_api::WsApi;
 
@@ -149,6 +150,53 @@ pub enum SubmitError {
     Starting,
 }
 
+/// Why an amend was refused before anything was sent.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmendError {
+    /// The kill switch is tripped (its cancels are on their way).
+    #[error("the kill switch is tripped ({0:?})")]
+    Killed(KillReason),
+    /// [`Engine::start`] has not finished.
+    #[error("the engine is still starting")]
+    Starting,
+    /// The order's symbol is not in the exchangeInfo.
+    #[error("unknown symbol {0}")]
+    UnknownSymbol(String),
+    /// The symbol does not allow keep-priority amends (`amendAllowed` is false; Binance:
+    /// `-2038` "Order amend is not supported for this symbol.").
+    #[error("Order amend is not supported for this symbol.")]
+    NotAllowed,
+    /// The new quantity breaks the symbol's `LOT_SIZE` (Binance: `-1013`).
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// The tracker refused it: unknown order, not amendable now, not a reduction, too many
+    /// amends (`MAX_NUM_ORDER_AMENDS`).
+    #[error(transparent)]
+    Orders(#[from] OrdersError),
+}
+
+/// `LOT_SIZE` for an amend's new quantity (Binance checks it as it checks an order's).
+fn check_lot(qty: Decimal, min: Decimal, max: Decimal, step: Decimal) -> Result<(), FilterError> {
+    let fail = |violation, bound| FilterError::Filter {
+        filter: FilterKind::LotSize,
+        parameter: "newQty",
+        violation,
+        value: qty,
+        bound,
+    };
+    if !min.is_zero() && qty < min {
+        return Err(fail(Violation::BelowMinimum, min));
+    }
+    if !max.is_zero() && qty > max {
+        return Err(fail(Violation::AboveMaximum, max));
+    }
+    if !step.is_zero() && !qty.checked_sub(min).and_then(|d| d.checked_rem(step)).is_some_and(|r| r.is_zero()) {
+        return Err(fail(Violation::NotAMultipleOfStep, step));
+    }
+    Ok(())
+}
+
 /// Why the kill switch tripped.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,6 +247,9 @@ pub enum Purpose {
     Place(ClientOrderId),
     /// `DELETE /api/v3/order`.
     Cancel(ClientOrderId),
+    /// `PUT /api/v3/order/amend/keepPriority`: the order's quantity reduced to what
+    /// [`OrderView::amending`](crate::OrderView::amending) says.
+    Amend(ClientOrderId),
     /// `DELETE /api/v3/openOrders` of one symbol (a user's cancel-all or the kill switch's).
     CancelAll(String),
     /// `GET /api/v3/order` by `origClientOrderId`: an order whose outcome is not known.
@@ -210,9 +261,10 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    /// Cancels go ahead of everything else and may use the limiter's cancel reserve.
+    /// Cancels go ahead of everything else and may use the limiter's cancel reserve (an amend
+    /// too: it only lowers exposure).
     fn is_cancel(&self) -> bool {
-        matches!(self, Self::Cancel(_) | Self::CancelAll(_))
+        matches!(self, Self::Cancel(_) | Self::CancelAll(_) | Self::Amend(_))
     }
 
     /// Whether a request in flight answers for a new identical one (a query of an order's
@@ -749,6 +801,50 @@ impl Engine {
         }
         self.orders.cancel(id)?;
         self.enqueue(now, Purpose::Cancel(*id));
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Reduces a working order's quantity to `new_qty` keeping its place in the queue
+    /// (`PUT /api/v3/order/amend/keepPriority`, weight 4, through the gate like a cancel: it
+    /// only lowers exposure). The request keeps the order's client order id. The funds follow
+    /// the quantity the exchange reports, once, whichever report tells first (the answer, the
+    /// `executionReport` with `x=REPLACED`, a query): the difference is released, or, when the
+    /// amend leaves nothing to fill (`new_qty` at or below what has executed), the order ends
+    /// and all of it is. An answer lost or unknown has the order queried.
+    ///
+    /// # Errors
+    /// [`AmendError`]: the symbol does not allow amends, `new_qty` breaks `LOT_SIZE`, the order
+    /// is unknown, not working, already being amended or canceled, the new quantity is not a
+    /// reduction, or the order was amended `MAX_NUM_ORDER_AMENDS` times. Nothing is sent then.
+    pub fn amend(&mut self, now: impl Into<LocalMs>, id: &ClientOrderId, new_qty: Decimal) -> Result<(), AmendError> {
+        let now = now.into().millis();
+        self.observe_now(now);
+        if let Some(reason) = &self.killed {
+            return Err(AmendError::Killed(reason.clone()));
+        }
+        if self.is_starting() {
+            return Err(AmendError::Starting);
+        }
+        let symbol = self.orders.get(id).map(|v| v.symbol.clone()).ok_or(OrdersError::UnknownOrder(*id))?;
+        let rules = self.info.symbol(&symbol).ok_or_else(|| AmendError::UnknownSymbol(symbol.clone()))?;
+        if !rules.amend_allowed() {
+            return Err(AmendError::NotAllowed);
+        }
+        let mut max_amends = None;
+        for filter in rules.filters() {
+            match filter {
+                crate::rules::Filter::LotSize { min_qty, max_qty, step_size } => {
+                    check_lot(new_qty, *min_qty, *max_qty, *step_size)?;
+                }
+                crate::rules::Filter::MaxNumOrderAmends { max_num_order_amends } => {
+                    max_amends = Some(u32::try_from(*max_num_order_amends).unwrap_or(u32::MAX));
+                }
+                _ => {}
+            }
+        }
+        self.orders.amend(id, new_qty, max_amends)?;
+        self.enqueue(now, Purpose::Amend(*id));
         self.pump(now);
         Ok(())
     }

@@ -218,13 +218,15 @@ impl Engine {
                     Purpose::Place(_)
                         | Purpose::Cancel(_)
                         | Purpose::CancelAll(_)
+                        | Purpose::Amend(_)
                         | Purpose::OpenOrders(_)
                         | Purpose::Query(_)
                         | Purpose::Trades(_)
                 )
             })
             && !self.orders.open().any(|(_, v)| {
-                matches!(v.state, OrderState::Unknown | OrderState::PendingNew | OrderState::PendingCancel)
+                v.amending.is_some()
+                    || matches!(v.state, OrderState::Unknown | OrderState::PendingNew | OrderState::PendingCancel)
             })
             && self.orders.settling().next().is_none()
     }

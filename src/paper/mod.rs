@@ -273,6 +273,8 @@ struct PaperOrder {
     /// What it still holds locked (quote for a buy, base for a sell).
     lock: Decimal,
     traded: bool,
+    /// Keep-priority amends so far (`MAX_NUM_ORDER_AMENDS`).
+    amends: u64,
 }
 
 impl PaperOrder {

@@ -35,6 +35,7 @@ pub(super) enum Endpoint {
     Account,
     MyTrades,
     RateLimitOrder,
+    Amend,
 }
 
 impl Endpoint {
@@ -58,6 +59,7 @@ impl Endpoint {
             ("GET", "/api/v3/account") => E::Account,
             ("GET", "/api/v3/myTrades") => E::MyTrades,
             ("GET", "/api/v3/rateLimit/order") => E::RateLimitOrder,
+            ("PUT", "/api/v3/order/amend/keepPriority") => E::Amend,
             _ => return None,
         })
     }
@@ -75,6 +77,7 @@ impl Endpoint {
                 | E::Account
                 | E::MyTrades
                 | E::RateLimitOrder
+                | E::Amend
         )
     }
 
@@ -106,6 +109,9 @@ impl Endpoint {
             E::OpenOrders => (if has("symbol") { 6 } else { 80 }, false),
             E::MyTrades => (if has("orderId") { 5 } else { 20 }, false),
             E::RateLimitOrder => (40, false),
+            // Free only when the amend makes the order expire (CHANGELOG 2026-04-02): `handle`
+            // reads that from the answer.
+            E::Amend => (4, false),
         }
     }
 }
@@ -131,7 +137,9 @@ pub(super) fn handle(ex: &mut PaperExchange, now: i64, request: &Request<Bytes>)
         Ok(()) => dispatch(ex, now, endpoint, &params),
         Err(reply) => reply,
     };
-    let charged = if reply.is_ok() && free_on_success { 0 } else { weight };
+    let expired_by_amend =
+        endpoint == Endpoint::Amend && reply.is_ok() && reply.body.contains("\"status\":\"EXPIRED\"");
+    let charged = if reply.is_ok() && (free_on_success || expired_by_amend) { 0 } else { weight };
     ex.throttle.charge(now, charged);
     let orders = reply.is_ok() && endpoint == Endpoint::Order;
     (reply, ex.throttle.headers(now, orders))
@@ -250,6 +258,7 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         Endpoint::Account => Ok(account(ex, now, params)),
         Endpoint::MyTrades => my_trades(ex, params),
         Endpoint::RateLimitOrder => Ok(rate_limit_order(ex, now)),
+        Endpoint::Amend => amend(ex, now, params),
     };
     result.unwrap_or_else(|reply| reply)
 }
@@ -504,6 +513,7 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
         stp: order.self_trade_prevention_mode().cloned().unwrap_or(default_stp),
         lock,
         traded: false,
+        amends: 0,
     });
     ex.execution_report(now, id, "NEW", None, None);
     let mut fills = Vec::new();
@@ -686,6 +696,135 @@ fn cancel(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Re
     let (base, quote) = ex.orders.get(&id).map(|o| (o.base.clone(), o.quote.clone())).unwrap_or_default();
     let body = cancel_one(ex, now, id, params.get("newClientOrderId")).ok_or_else(unknown)?;
     ex.account_position(now, &[&base, &quote]);
+    Ok(Reply::ok(body))
+}
+
+fn rejected_amend(msg: &str) -> Reply {
+    Reply::error(400, -2038, msg)
+}
+
+/// `PUT /api/v3/order/amend/keepPriority`: reduces an open order's quantity in place (same id,
+/// same place in the queue). The lock shrinks with it; a quantity at or below what has executed
+/// leaves nothing to fill and the order expires. Unfilled order count 0.
+fn amend(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Reply> {
+    let (symbol, id) = named_order(ex, params)?;
+    let new_qty = params.decimal("newQty")?.ok_or_else(|| {
+        Reply::error(400, -1102, "Mandatory parameter 'newQty' was not sent, was empty/null, or malformed.")
+    })?;
+    let new_client = match params.get("newClientOrderId") {
+        Some(c) => Some(ClientOrderId::new(c).map_err(|_| {
+            Reply::error(
+                400,
+                -1100,
+                "Illegal characters found in parameter 'newClientOrderId'; legal range is '^[a-zA-Z0-9-_]{1,36}$'.",
+            )
+        })?),
+        None => None,
+    };
+    let rules = ex.rules(&symbol).ok_or_else(invalid_symbol)?;
+    if !rules.amend_allowed() {
+        return Err(rejected_amend("Order amend is not supported for this symbol."));
+    }
+    let mut max_amends = None;
+    for f in rules.filters() {
+        match f {
+            crate::rules::Filter::LotSize { min_qty, max_qty, step_size } => {
+                let off_step =
+                    !step_size.is_zero() && !(new_qty - *min_qty).checked_rem(*step_size).is_some_and(|r| r.is_zero());
+                if new_qty <= Decimal::ZERO
+                    || new_qty < *min_qty
+                    || (!max_qty.is_zero() && new_qty > *max_qty)
+                    || off_step
+                {
+                    return Err(Reply::error(400, -1013, "Filter failure: LOT_SIZE"));
+                }
+            }
+            crate::rules::Filter::MaxNumOrderAmends { max_num_order_amends } => {
+                max_amends = Some(*max_num_order_amends)
+            }
+            _ => {}
+        }
+    }
+    let id = id
+        .filter(|id| ex.orders.get(id).is_some_and(PaperOrder::is_open))
+        .ok_or_else(|| rejected_amend("Unknown order sent."))?;
+    let Some(o) = ex.orders.get(&id) else { return Err(rejected_amend("Unknown order sent.")) };
+    if new_qty > o.qty || o.qty.is_zero() {
+        return Err(rejected_amend("Order amend (quantity increase) is not supported."));
+    }
+    if new_qty == o.qty {
+        return Err(rejected_amend("The requested action would change no state; rejecting"));
+    }
+    if max_amends.is_some_and(|max| o.amends >= max) {
+        return Err(rejected_amend("Filter failure: MAX_NUM_ORDER_AMENDS"));
+    }
+    let orig_client = o.client_id.clone();
+    let (base, quote) = (o.base.clone(), o.quote.clone());
+    let client = match new_client {
+        Some(c) => c.as_str().to_owned(),
+        None => ex.generated_id(),
+    };
+    if client != orig_client && ex.open_client_id(&symbol, &client) {
+        return Err(rejected_amend("Duplicate order sent."));
+    }
+    let Some(o) = ex.orders.get_mut(&id) else { return Err(rejected_amend("Unknown order sent.")) };
+    o.qty = new_qty;
+    o.amends += 1;
+    o.update = now;
+    o.client_id.clone_from(&client);
+    let expires = new_qty <= o.executed;
+    if !expires {
+        // The lock follows the quantity left: the limit price times it for a buy, it for a sell.
+        let left = new_qty - o.executed;
+        let keep = match o.side {
+            Side::Buy if !o.price.is_zero() => o.price.checked_mul(left).unwrap_or(o.lock),
+            Side::Buy => o.lock,
+            _ => left,
+        }
+        .min(o.lock);
+        let freed = o.lock - keep;
+        o.lock = keep;
+        let asset = o.locked_asset().to_owned();
+        let b = ex.balances.entry(asset).or_default();
+        b.locked -= freed;
+        b.free += freed;
+    }
+    if client != orig_client {
+        ex.by_client.remove(&(symbol.clone(), orig_client.clone()));
+        ex.by_client.insert((symbol.clone(), client.clone()), id);
+    }
+    if expires {
+        if let Some(o) = ex.orders.get_mut(&id) {
+            o.status = OrderStatus::Expired;
+        }
+        ex.close(id);
+    }
+    ex.execution_report(now, id, "REPLACED", None, Some((&client, &orig_client)));
+    ex.account_position(now, &[&base, &quote]);
+    let execution_id = i64::try_from(ex.rng.next_u64() >> 16).unwrap_or(0);
+    let o = ex.orders.get(&id).ok_or_else(|| rejected_amend("Unknown order sent."))?;
+    let mut amended = Obj::new()
+        .str("symbol", &o.symbol)
+        .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
+        .int("orderListId", -1)
+        .str("origClientOrderId", &orig_client)
+        .str("clientOrderId", &o.client_id)
+        .dec("price", o.price)
+        .dec("qty", o.qty)
+        .dec("executedQty", o.executed)
+        .dec("preventedQty", Decimal::ZERO)
+        .dec("quoteOrderQty", o.quote_qty)
+        .dec("cumulativeQuoteQty", o.cum_quote)
+        .str("status", o.status.as_str())
+        .str("timeInForce", o.tif.as_str())
+        .str("type", o.kind.as_str())
+        .str("side", o.side.as_str());
+    if let Some(w) = o.working {
+        amended = amended.int("workingTime", w);
+    }
+    let amended = amended.str("selfTradePreventionMode", o.stp.as_str()).finish();
+    let body =
+        Obj::new().int("transactTime", now).int("executionId", execution_id).raw("amendedOrder", &amended).finish();
     Ok(Reply::ok(body))
 }
 

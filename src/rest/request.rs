@@ -87,6 +87,9 @@ impl RequestCost {
 
     /// `GET /api/v3/time`.
     pub const TIME: Self = Self::flat(1);
+    /// `PUT /api/v3/order/amend/keepPriority`: weight 4 (0 only when the amend makes the order
+    /// expire: charged ahead as 4), no unfilled order count.
+    pub const AMEND: Self = Self::flat(4);
     /// `GET /api/v3/exchangeInfo` (any symbols or permissions).
     pub const EXCHANGE_INFO: Self = Self::flat(20);
     /// `POST /api/v3/order`: weight 1 on failure, 0 on success; one order.
@@ -621,7 +624,22 @@ impl Rest {
     }
 
     /// `PUT /api/v3/order/amend/keepPriority`: reduces an order's quantity to `new_qty`
-    /// keeping its queue priority (weight 4).
+    /// keeping its queue priority (weight 4, no unfilled order count). `new_client_order_id`:
+    /// the order's client order id afterwards; without one Binance gives the order a random new
+    /// one (pass the current id to keep it, as the engine does).
+    ///
+    /// ```
+    /// use aegis_exchange::ClientOrderId;
+    /// use aegis_exchange::rest::{Environment, OrderRef, Rest};
+    /// use aegis_exchange::sign::{Credentials, HmacSha256};
+    /// use rust_decimal_macros::dec;
+    /// let rest = Rest::new(Environment::Testnet).with_credentials(Credentials::new("key", HmacSha256::new("secret")).unwrap());
+    /// let id = ClientOrderId::new("my-order-1").unwrap();
+    /// let built = rest.amend_keep_priority("BTCUSDT", OrderRef::ClientOrderId(id), dec!(0.5), Some(&id), 1_760_000_000_000_i64).unwrap();
+    /// assert_eq!(built.request.method(), "PUT");
+    /// let sent = format!("{}{}", built.request.uri().query().unwrap_or(""), std::str::from_utf8(built.request.body()).unwrap());
+    /// assert!(sent.contains("symbol=BTCUSDT&origClientOrderId=my-order-1&newClientOrderId=my-order-1&newQty=0.5&"));
+    /// ```
     ///
     /// # Errors
     /// As [`new_order`](Self::new_order).
@@ -630,14 +648,18 @@ impl Rest {
         symbol: &str,
         order: OrderRef,
         new_qty: rust_decimal::Decimal,
+        new_client_order_id: Option<&ClientOrderId>,
         timestamp: impl Into<ServerMs>,
     ) -> Result<RestRequest, BuildError> {
         let timestamp_ms = timestamp.into().millis();
         let mut q = SignedQuery::new();
         q.push("symbol", symbol);
         push_order_ref(&mut q, order);
+        if let Some(id) = new_client_order_id {
+            q.push_unreserved_named("newClientOrderId", id.as_str());
+        }
         q.push_display("newQty", Wire(new_qty));
-        self.build_signed(Method::PUT, "/api/v3/order/amend/keepPriority", q, timestamp_ms, RequestCost::flat(4))
+        self.build_signed(Method::PUT, "/api/v3/order/amend/keepPriority", q, timestamp_ms, RequestCost::AMEND)
     }
 
     // ----- account (signed) -----

@@ -165,6 +165,7 @@ impl OrderResponse {
             executed_qty: self.executed_qty,
             cumulative_quote_qty: self.cumulative_quote_qty,
             reject_reason: None,
+            qty: self.orig_qty.filter(|q| !q.is_zero()),
         }
     }
 
@@ -255,6 +256,7 @@ impl OrderInfo {
             executed_qty: Some(self.executed_qty),
             cumulative_quote_qty: Some(self.cumulative_quote_qty).filter(|q| !q.is_sign_negative()),
             reject_reason: None,
+            qty: Some(self.orig_qty).filter(|q| !q.is_zero()),
         }
     }
 
@@ -809,6 +811,23 @@ pub struct AmendedOrder {
     pub cumulative_quote_qty: Decimal,
     /// Status.
     pub status: OrderStatus,
+}
+
+impl AmendedOrder {
+    /// The amended order as a report: its new quantity (the tracker releases the difference).
+    #[must_use]
+    pub fn report(&self) -> OrderReport<'_> {
+        OrderReport {
+            client_order_id: &self.client_order_id,
+            orig_client_order_id: None,
+            order_id: self.order_id,
+            status: Some(&self.status),
+            executed_qty: Some(self.executed_qty),
+            cumulative_quote_qty: Some(self.cumulative_quote_qty).filter(|q| !q.is_sign_negative()),
+            reject_reason: None,
+            qty: Some(self.qty),
+        }
+    }
 }
 
 /// `PUT /api/v3/order/amend/keepPriority`.
