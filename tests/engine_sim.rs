@@ -1,6 +1,7 @@
 //! Seeded fault simulation of the engine against the paper exchange (our VOPR): a random
 //! workload of submits, bursts of orders over the ORDERS window (they wait longer than the
-//! request and reply timeouts), cancels, market moves and user-stream disconnects, with the
+//! request and reply timeouts), cancels, keep-priority amends racing fills (some to below what
+//! executed, ending the order), market moves and user-stream disconnects, with the
 //! network losing requests and answers, answering 5xx and -1007 after executing, delaying answers,
 //! duplicating and reordering user-data events, holding order requests on the way for up to 6.5 s
 //! (they arrive after the engine timed them out and queried them), 429 storms (every request answered 429 with a
@@ -17,7 +18,7 @@
 //! - the engine's view of each order agrees with the exchange's;
 //! - the ledger equals the exchange's balances exactly.
 //!
-//! `AEGIS_SIM_SEEDS=<n>` runs n seeds (default 200); `AEGIS_SIM_SEED=<s>` runs one. A failing seed
+//! `AEGIS_SIM_SEEDS=<n>` runs n seeds (default 2000); `AEGIS_SIM_SEED=<s>` runs one. A failing seed
 //! prints itself; add it to `REGRESSIONS` to keep it.
 
 mod common;
@@ -75,6 +76,8 @@ struct Stats {
     bans: u64,
     throttled: u64,
     late: u64,
+    /// Keep-priority amends the engine sent.
+    amends: u64,
 }
 
 impl Sim {
@@ -408,6 +411,26 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
                 let ms = i64::try_from(10_000 + rng.below(60_000)).unwrap_or(10_000);
                 sim.paper.ban(sim.now, ms);
             }
+            // A keep-priority amend of a working order, racing its fills (the market walks), lost
+            // answers and 5xx after execution, duplicated and reordered events: to a quarter,
+            // half or three quarters of its quantity (at or below what executed, it ends).
+            11 | 12 => {
+                let working: Vec<(ClientOrderId, Decimal)> = sim
+                    .engine
+                    .orders()
+                    .open()
+                    .filter(|(_, v)| matches!(v.state, OrderState::New | OrderState::PartiallyFilled))
+                    .filter_map(|(id, v)| v.qty.map(|q| (*id, q)))
+                    .collect();
+                if !working.is_empty() {
+                    let (pick, qty) = working[usize::try_from(rng.below(working.len() as u64)).unwrap_or(0)];
+                    let quarter = Decimal::from(1 + rng.below(3)) / dec!(4);
+                    let new_qty = (qty * quarter).round_dp_with_strategy(5, rust_decimal::RoundingStrategy::ToZero);
+                    if sim.engine.amend(sim.now, &pick, new_qty.max(dec!(0.00001))).is_ok() {
+                        sim.stats.amends += 1;
+                    }
+                }
+            }
             _ => {}
         }
         sim.pump();
@@ -530,6 +553,7 @@ fn seeded_fault_simulation() {
                 total.bans += stats.bans;
                 total.throttled += stats.throttled;
                 total.late += stats.late;
+                total.amends += stats.amends;
             }
             Err(e) => {
                 eprintln!("seed {seed} failed: {e} (rerun: AEGIS_SIM_SEED={seed} cargo test --test engine_sim)");
@@ -542,6 +566,6 @@ fn seeded_fault_simulation() {
     if seeds.len() >= 100 {
         assert!(orders > seeds.len() * 10, "the workload placed orders");
         // The faults this simulation exists for did happen.
-        assert!(total.bans > 0 && total.throttled > 0 && total.late > 0, "{total:?}");
+        assert!(total.bans > 0 && total.throttled > 0 && total.late > 0 && total.amends > 0, "{total:?}");
     }
 }
