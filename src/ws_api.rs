@@ -320,6 +320,35 @@ impl WsApi {
         self.frame(id, "order.status", order_ref_params(symbol, order), Some((auth, timestamp_ms)), cost(4, 4, 0))
     }
 
+    /// `order.amend.keepPriority` (weight 4, no unfilled order count): reduces the order's
+    /// quantity to `new_qty` keeping its place in the queue; `new_client_order_id` is the
+    /// order's client order id afterwards (Binance makes a random one up without it).
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the method's own parameters, as Binance lists them, plus the frame's"
+    )]
+    pub fn order_amend_keep_priority(
+        &self,
+        id: &str,
+        symbol: &str,
+        order: OrderRef,
+        new_qty: rust_decimal::Decimal,
+        new_client_order_id: Option<&crate::model::ClientOrderId>,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        let mut p = order_ref_params(symbol, order);
+        if let Some(c) = new_client_order_id {
+            p.push(("newClientOrderId", Param::Str(c.as_str().to_owned())));
+        }
+        p.push(("newQty", Param::Str(Wire(new_qty).to_string())));
+        self.frame(id, "order.amend.keepPriority", p, Some((auth, timestamp_ms)), cost(4, 4, 0))
+    }
+
     /// `openOrders.cancelAll` on `symbol` (weight 1 on failure, 0 on success).
     ///
     /// # Errors

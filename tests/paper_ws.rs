@@ -270,3 +270,69 @@ fn websocket_faults() {
     p.ban(NOW, 60_000);
     assert!(p.ws_connect(NOW, "/ws").is_err());
 }
+
+/// `order.amend.keepPriority` on a logged-on session (no signature per request): the answer has
+/// the REST shape (`amendedOrder` with the new `qty`), the `REPLACED` event follows on the
+/// session's subscription, the refusals are Binance's `-2038`.
+#[test]
+fn an_amend_over_the_websocket_api_session() {
+    let mut p = paper(still());
+    let signer = Ed25519::from_seed(&hex::decode(SEED).unwrap()).unwrap();
+    p.add_api_key("edKey", PaperKey::ed25519(&signer.public_key()).unwrap());
+    let conn = p.ws_connect(NOW, "/ws-api/v3").unwrap();
+    let api = WsApi::new().with_credentials(Credentials::new("edKey", signer).unwrap());
+    p.ws_send(NOW, conn, &api.session_logon("logon", NOW).unwrap().text);
+    p.ws_send(NOW, conn, &api.user_data_stream_subscribe("sub").unwrap().text);
+    let _ = frames(&mut p, conn);
+    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    let id = ClientOrderId::new("ws-amend").unwrap();
+    let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.02), dec!(64000)).with_client_order_id(id);
+    let valid = info.symbol("BTCUSDT").unwrap().validate(&order, &MarketContext::default()).unwrap();
+    p.ws_send(NOW, conn, &api.order_place("place", &valid, WsAuth::Session, NOW).unwrap().text);
+    let placed: OrderResponse = ws_response(&frames(&mut p, conn)[0]).result_as().unwrap();
+    let locked = p.balance("USDT").locked;
+    assert_eq!(locked, dec!(1280));
+    let amend = api
+        .order_amend_keep_priority(
+            "amend",
+            "BTCUSDT",
+            OrderRef::ClientOrderId(id),
+            dec!(0.005),
+            Some(&id),
+            WsAuth::Session,
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(amend.cost.weight, 4);
+    assert!(!amend.text.contains("signature"), "a session request is not signed: {}", amend.text);
+    p.ws_send(NOW, conn, &amend.text);
+    let out = frames(&mut p, conn);
+    let amended: aegis_exchange::rest::AmendResponse = ws_response(&out[0]).result_as().unwrap();
+    let o = &amended.amended_order;
+    assert_eq!((o.order_id, o.client_order_id.as_str(), o.qty), (placed.order_id, "ws-amend", dec!(0.005)));
+    assert_eq!(p.balance("USDT").locked, dec!(320), "0.015 x 64000 unlocked");
+    let replaced = out[1..].iter().find_map(|f| match WsFrame::decode(f.as_bytes()).unwrap() {
+        WsFrame::Event { event: UserDataEvent::ExecutionReport(r), .. } => Some(r),
+        _ => None,
+    });
+    let replaced = replaced.expect("the REPLACED event");
+    assert_eq!(
+        (replaced.execution_type.clone(), replaced.quantity),
+        (aegis_exchange::ExecutionType::Replaced, dec!(0.005))
+    );
+    // Refused: an increase.
+    let again = api
+        .order_amend_keep_priority(
+            "up",
+            "BTCUSDT",
+            OrderRef::ClientOrderId(id),
+            dec!(0.01),
+            Some(&id),
+            WsAuth::Session,
+            NOW,
+        )
+        .unwrap();
+    p.ws_send(NOW, conn, &again.text);
+    let e = ws_response(&frames(&mut p, conn)[0]).api_error().unwrap();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-2038), "Order amend (quantity increase) is not supported."));
+}

@@ -527,6 +527,7 @@ impl PaperExchange {
             "order.test" => Some(Endpoint::OrderTest),
             "order.cancel" => Some(Endpoint::Cancel),
             "order.status" => Some(Endpoint::Query),
+            "order.amend.keepPriority" => Some(Endpoint::Amend),
             "openOrders.status" => Some(Endpoint::OpenOrders),
             "openOrders.cancelAll" => Some(Endpoint::CancelAll),
             "account.status" => Some(Endpoint::Account),
@@ -546,7 +547,9 @@ impl PaperExchange {
             },
             None => self.session_method(now, conn, method, params),
         };
-        self.throttle.charge(now, if reply.is_ok() && free_on_success { 0 } else { weight });
+        let expired_by_amend =
+            endpoint == Some(Endpoint::Amend) && reply.is_ok() && reply.body.contains("\"status\":\"EXPIRED\"");
+        self.throttle.charge(now, if reply.is_ok() && (free_on_success || expired_by_amend) { 0 } else { weight });
         reply
     }
 
