@@ -1,5 +1,5 @@
-//! War games: the combat-readiness audit, run for real. Twenty scenarios in five dimensions
-//! (the seed's fifteen, then five it lacked), each driving the crate's own code (against the
+//! War games: the combat-readiness audit, run for real. Twenty-one scenarios in five dimensions
+//! (the seed's fifteen, then six it lacked), each driving the crate's own code (against the
 //! paper exchange where it needs an exchange) and reporting PASS / FAIL with its evidence.
 //!
 //! `cargo run --example war_games` prints the report; `-- --report war_games.md` also writes it
@@ -354,6 +354,73 @@ async fn partial_fill_tracking() -> Verdict {
     ensure!(done.executed_qty == partly.executed_qty && done.executed_qty < dec!(0.9), "{evidence}");
     s.client.shutdown().await.or_fail("shutdown")?;
     Ok(evidence)
+}
+
+/// A keep-priority amend racing a fill: the market crosses a resting buy while its amend is on
+/// the wire, at several delays. Whatever the interleaving, each order is one exchange order, the
+/// client's quantity equals the exchange's once the events are in, and the ledger equals the
+/// exchange.
+async fn amend_racing_a_fill() -> Verdict {
+    let s = session(|_| {}).await?;
+    let mut outcomes = Vec::new();
+    // A negative delay: the exchange fills before the amend leaves (the client has not seen the
+    // fill yet); the amend then asks for less than what executed, and the order ends.
+    for (round, delay_ms) in [-1_i64, 0, 2].into_iter().enumerate() {
+        set_price(&s.paper, dec!(65000));
+        let name = format!("war-amend-race-{round}");
+        let order_id = id(&name);
+        let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.5), dec!(64990)).with_client_order_id(order_id);
+        s.client.place(Intent::new(order)).await.or_fail("place")?;
+        if delay_ms < 0 {
+            set_price(&s.paper, dec!(64989.99));
+        }
+        let paper = Arc::clone(&s.paper);
+        let fill = tokio::spawn(async move {
+            if let Ok(ms) = u64::try_from(delay_ms) {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                set_price(&paper, dec!(64989.99));
+            }
+        });
+        let amended = s.client.amend(&order_id, dec!(0.2)).await.or_fail("amend")?;
+        fill.await.or_fail("the fill")?;
+        // The fill's events in: the client's view and the exchange's agree.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let (view, theirs) = loop {
+            let view = wait_order(&s.client, &order_id, |st| st != OrderState::PendingNew).await?;
+            let theirs = {
+                let ex = lock(&s.paper);
+                (ex.order_qty("BTCUSDT", &name), ex.order_status("BTCUSDT", &name))
+            };
+            let agrees = view.qty == theirs.0
+                && theirs.1.as_ref().is_some_and(|st| OrderState::from_status(st) == Some(view.state));
+            if agrees && view.executed_qty > Decimal::ZERO || tokio::time::Instant::now() >= deadline {
+                break (view, theirs);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        let told = match &amended {
+            aegis_exchange::client::Amended::Done(v) => format!("amended ({:?})", v.state),
+            other => format!("{other:?}"),
+        };
+        let evidence = format!(
+            "fill after {delay_ms} ms: {told}, then {:?} with {} executed, quantity {:?} (exchange {:?} {:?})",
+            view.state, view.executed_qty, view.qty, theirs.0, theirs.1
+        );
+        ensure!(matches!(amended, aegis_exchange::client::Amended::Done(_)), "{evidence}");
+        ensure!(view.qty == theirs.0 && view.executed_qty > Decimal::ZERO, "{evidence}");
+        ensure!(lock(&s.paper).orders_with_client_id("BTCUSDT", &name) == 1, "{evidence}");
+        if !view.state.is_terminal() {
+            s.client.cancel(&order_id).await.or_fail("cancel")?;
+        }
+        outcomes.push(format!("{:?}/{}", view.state, view.executed_qty));
+    }
+    ledger_matches(&s).await?;
+    s.client.shutdown().await.or_fail("shutdown")?;
+    Ok(format!(
+        "3 races (amend 0.5 -> 0.2 while the price crosses: the fill just before, with, 2 ms after): each amended once, \
+         quantities equal the exchange's, outcomes {}; ledger equals the exchange",
+        outcomes.join(", ")
+    ))
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -951,6 +1018,7 @@ const SCENARIOS: &[(&str, &str, Run)] = &[
     ("Forensic accounting", "Float precision (10000 * 0.98 / 65432.5)", || Box::pin(float_precision())),
     ("Forensic accounting", "Rounding consistency", || Box::pin(rounding_consistency())),
     ("Forensic accounting", "Partial fill tracking", || Box::pin(partial_fill_tracking())),
+    ("Forensic accounting", "Amend racing a fill", || Box::pin(amend_racing_a_fill())),
     ("Chaos engineering", "WebSocket data poisoning", || Box::pin(websocket_poisoning())),
     ("Chaos engineering", "API errors 418 / 429 / 503 / -1003", || Box::pin(api_errors())),
     ("Chaos engineering", "Double-order prevention", || Box::pin(double_order_prevention())),

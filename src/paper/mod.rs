@@ -579,6 +579,14 @@ impl PaperExchange {
         self.orders.get(id).map(|o| o.status.clone())
     }
 
+    /// The quantity of the latest order with this client order id on `symbol` (reduced by
+    /// keep-priority amends), if any.
+    #[must_use]
+    pub fn order_qty(&self, symbol: &str, client_order_id: &str) -> Option<Decimal> {
+        let id = self.by_client.get(&(symbol.to_owned(), client_order_id.to_owned()))?;
+        self.orders.get(id).map(|o| o.qty)
+    }
+
     /// Makes the next request suffer `fault` (faults queue up, one per request).
     pub fn inject(&mut self, fault: Fault) {
         self.pending_faults.push_back(fault);
