@@ -1,8 +1,9 @@
 //! Quickstart: load the bundled real exchangeInfo, normalize and validate a few orders against
 //! BTCUSDT's live filter set; then trade through the async client: connect (time, rules,
 //! balances, open orders, the user-data stream), show the balances, place a LIMIT buy at the best
-//! ask for more than the ask holds (it partly fills and rests), cancel the rest, and show that the
-//! ledger equals the exchange.
+//! ask for more than the ask holds (it partly fills and rests), halve the rest with a keep-priority
+//! amend (same order, same place in the queue), cancel what is left, and show that the ledger
+//! equals the exchange.
 //!
 //! `cargo run --example quickstart` runs offline against the built-in paper exchange. On the Spot
 //! testnet: `AEGIS_ENV=testnet BINANCE_API_KEY=… BINANCE_API_SECRET=… cargo run --example
@@ -13,7 +14,7 @@ mod common;
 use std::time::Duration;
 
 use aegis_exchange::OrderState;
-use aegis_exchange::client::{Client, ClientConfig, ClientEvent};
+use aegis_exchange::client::{Amended, Client, ClientConfig, ClientEvent};
 use aegis_exchange::num::Wire;
 use aegis_exchange::{
     ClientOrderId, Decimal, ExchangeInfo, Filter, MarketContext, OrderRequest, Side, SymbolRules, ValidatedOrder,
@@ -24,7 +25,11 @@ use rust_decimal_macros::dec;
 
 fn describe(v: &ValidatedOrder) -> String {
     let unchecked: Vec<_> = v.unchecked().map(|k| k.as_str()).collect();
-    if unchecked.is_empty() { v.request().to_string() } else { format!("{}  unchecked={unchecked:?}", v.request()) }
+    if unchecked.is_empty() {
+        v.request().to_string()
+    } else {
+        format!("{}  (not checked without market data: {})", v.request(), unchecked.join(", "))
+    }
 }
 
 fn try_order(rules: &SymbolRules, ctx: &MarketContext, label: &str, order: OrderRequest) -> bool {
@@ -46,7 +51,8 @@ fn try_order(rules: &SymbolRules, ctx: &MarketContext, label: &str, order: Order
 async fn main() -> Result<(), Error> {
     common::init_tracing();
     let info = ExchangeInfo::from_json(aegis_exchange::BUNDLED_EXCHANGE_INFO)?;
-    println!("exchangeInfo: {} symbols, server time {:?}, rate limits:", info.symbols().len(), info.server_time());
+    let server_time = info.server_time().map_or_else(|| "not given".to_owned(), |t| t.to_string());
+    println!("exchangeInfo: {} symbols, server time {server_time} (ms), rate limits:", info.symbols().len());
     for rl in info.rate_limits() {
         println!("  {} {} per {} {}", rl.rate_limit_type, rl.limit, rl.interval_num, rl.interval);
     }
@@ -160,14 +166,39 @@ async fn trade(venue: &Venue) -> Result<(), Error> {
     let context = MarketContext::default().with_reference_price(ask.price);
     client.place(Intent::new(order).with_context(context)).await?;
     let view = wait_for(&client, &id, |s| s != OrderState::PendingNew).await?;
-    println!("  now {:?}: executed {} BTC for {} USDT", view.0, Wire(view.1), Wire(view.2));
+    println!("  now {}: executed {} BTC for {} USDT", view.0, Wire(view.1), Wire(view.2));
     let partly = view.0 == OrderState::PartiallyFilled;
-    if view.0 == OrderState::New || partly {
+    let mut amended = false;
+    if partly {
+        // Keep-priority amend: the rest rests at the same place in the queue with half the size.
+        let new_qty =
+            (view.1 + (qty - view.1) / dec!(2)).round_dp_with_strategy(5, rust_decimal::RoundingStrategy::ToZero);
+        println!("\n> amend (keep priority): {} BTC -> {} BTC", qty.round_dp(8), Wire(new_qty));
+        match client.amend(&id, new_qty).await? {
+            Amended::Done(v) => {
+                amended = v.qty == Some(new_qty);
+                let locked = client.ledger().balance_of("USDT").map(|b| b.locked).unwrap_or_default();
+                println!(
+                    "  now {} with quantity {} (amend {}); USDT locked {}",
+                    v.state,
+                    Wire(new_qty),
+                    v.amends,
+                    Wire(locked)
+                );
+            }
+            Amended::Refused(e) => println!("  refused: {e}"),
+            Amended::Unknown(_) => println!("  no answer: the client queries the order"),
+            Amended::Held(_) => println!("  held back by the rate limiter: sent when allowed"),
+            _ => println!("  not done"),
+        }
+    }
+    let view = wait_for(&client, &id, |s| s != OrderState::PendingNew).await?;
+    if view.0 == OrderState::New || view.0 == OrderState::PartiallyFilled {
         println!("\n> cancel the rest");
         client.cancel(&id).await?;
     }
     let view = wait_for(&client, &id, |s| s.is_terminal()).await?;
-    println!("  now {:?}", view.0);
+    println!("  now {}", view.0);
     // Let the last trades settle before comparing.
     let _ = client.wait_until_done(&id, Duration::from_secs(2)).await?;
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -175,7 +206,7 @@ async fn trade(venue: &Venue) -> Result<(), Error> {
     while let Some(event) = events.try_next() {
         if let ClientEvent::Engine(Event::Order(u)) = event {
             println!(
-                "  {} {:?} traded {} released {:?}",
+                "  {} {} traded {} released {}",
                 u.client_order_id,
                 u.state,
                 Wire(u.traded),
@@ -186,11 +217,13 @@ async fn trade(venue: &Venue) -> Result<(), Error> {
     println!("\nthe ledger{}:", if venue.is_paper() { " and the exchange" } else { "" });
     let equal = show_balances(&client, venue);
     let canceled = view.0 == OrderState::Canceled;
-    println!("\npartly filled: {partly}, rest canceled: {canceled}, ledger equals the exchange: {equal}");
+    println!(
+        "\npartly filled: {partly}, amended: {amended}, rest canceled: {canceled}, ledger equals the exchange: {equal}"
+    );
     let report = client.shutdown().await?;
     println!("shut down; orders left open: {}", report.left_open.len());
     // Offline the outcome is known, so the example proves itself.
-    if venue.is_paper() && !(partly && canceled && equal) {
+    if venue.is_paper() && !(partly && amended && canceled && equal) {
         return Err("the paper trade did not go as expected".into());
     }
     Ok(())
