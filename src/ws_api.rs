@@ -740,10 +740,18 @@ pub enum UserDataEvent {
         symbol: String,
         /// `g` order list id.
         order_list_id: i64,
+        /// `c` contingency type (`OCO`, `OTO`, ...).
+        contingency_type: String,
         /// `l` list status type.
         list_status_type: String,
         /// `L` list order status.
         list_order_status: String,
+        /// `r` the list's reject reason (`NONE` when none).
+        reject_reason: String,
+        /// `C` the list's client order id.
+        list_client_order_id: String,
+        /// `T` transaction time.
+        transaction_time: i64,
         /// `O` the orders.
         orders: Vec<ListOrder>,
     },
@@ -794,10 +802,18 @@ struct ListStatusRaw {
     symbol: String,
     #[serde(rename = "g")]
     order_list_id: i64,
+    #[serde(rename = "c", default)]
+    contingency_type: String,
     #[serde(rename = "l")]
     list_status_type: String,
     #[serde(rename = "L")]
     list_order_status: String,
+    #[serde(rename = "r", default)]
+    reject_reason: String,
+    #[serde(rename = "C", default)]
+    list_client_order_id: String,
+    #[serde(rename = "T", default)]
+    transaction_time: i64,
     #[serde(rename = "O", default)]
     orders: Vec<ListOrder>,
 }
@@ -850,8 +866,12 @@ impl UserDataEvent {
                     event_time: l.event_time,
                     symbol: l.symbol,
                     order_list_id: l.order_list_id,
+                    contingency_type: l.contingency_type,
                     list_status_type: l.list_status_type,
                     list_order_status: l.list_order_status,
+                    reject_reason: l.reject_reason,
+                    list_client_order_id: l.list_client_order_id,
+                    transaction_time: l.transaction_time,
                     orders: l.orders,
                 }
             }

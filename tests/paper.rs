@@ -1085,3 +1085,173 @@ fn amend_keep_priority_reduces_in_place() {
         }
     }
 }
+
+fn oco_sell(list: &str, qty: Decimal) -> aegis_exchange::OcoRequest {
+    aegis_exchange::OcoRequest::new(
+        "BTCUSDT",
+        Side::Sell,
+        qty,
+        aegis_exchange::ListLeg::limit_maker(dec!(70000)).with_client_order_id(cid(&format!("{list}-tp"))),
+        aegis_exchange::ListLeg::stop_loss_limit(dec!(59990), dec!(60000), TimeInForce::Gtc)
+            .with_client_order_id(cid(&format!("{list}-sl"))),
+    )
+    .with_list_client_order_id(cid(list))
+}
+
+impl Sim {
+    fn place_oco(&mut self, oco: &aegis_exchange::OcoRequest) -> Answer {
+        let rules = self.info.symbol(oco.symbol()).unwrap();
+        let valid = rules.validate_oco(oco, &MarketContext::default()).unwrap_or_else(|e| panic!("{e}"));
+        let request = self.rest.order_list_oco(&valid, self.now).unwrap();
+        self.call(request)
+    }
+
+    fn list_events(events: &[UserDataEvent]) -> Vec<(String, String, String)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                UserDataEvent::ListStatus { list_client_order_id, list_status_type, list_order_status, .. } => {
+                    Some((list_client_order_id.clone(), list_status_type.clone(), list_order_status.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// An OCO as Binance runs it: one lock for both legs, the legs' `executionReport`s carrying the
+/// list id, `listStatus` events, the stop's trigger expiring the take-profit and filling, the list
+/// ending `ALL_DONE`; the list queried by its client order id and listed while open.
+#[test]
+fn an_oco_locks_once_and_one_leg_expires_the_other() {
+    use aegis_exchange::rest::{ListRef, OrderList};
+    let mut s = sim();
+    let answer = s.place_oco(&oco_sell("exit-1", dec!(0.5)));
+    assert_eq!(answer.header("x-mbx-order-count-10s"), Some("2"), "an OCO counts two orders");
+    let list: OrderList = answer.ok();
+    assert_eq!(
+        (list.contingency_type.as_str(), list.list_status_type.as_str(), list.list_order_status.as_str()),
+        ("OCO", "EXEC_STARTED", "EXECUTING")
+    );
+    assert_eq!(list.list_client_order_id, "exit-1");
+    assert_eq!(list.orders.len(), 2);
+    assert_eq!(list.order_reports.len(), 2);
+    assert!(list.order_reports.iter().all(|r| r.order_list_id == list.order_list_id));
+    assert_eq!(s.paper.balance("BTC"), Balance { free: dec!(0.5), locked: dec!(0.5) }, "one lock for the pair");
+    let events = s.events();
+    let legs = reports(&events);
+    assert_eq!(legs.len(), 2);
+    assert!(legs.iter().all(|r| r.execution_type == ExecutionType::New && r.order_list_id == list.order_list_id));
+    assert_eq!(Sim::list_events(&events), [("exit-1".into(), "EXEC_STARTED".into(), "EXECUTING".into())]);
+    // Queried by its client order id; listed while open.
+    let q: OrderList = s.call(s.rest.query_order_list(ListRef::ListClientOrderId(cid("exit-1")), s.now).unwrap()).ok();
+    assert_eq!((q.order_list_id, q.list_order_status.as_str()), (list.order_list_id, "EXECUTING"));
+    let open: Vec<OrderList> = s.call(s.rest.open_order_lists(s.now).unwrap()).ok();
+    assert_eq!(open.len(), 1);
+    // The market falls through 60000: the stop triggers, the take-profit expires, the stop's
+    // limit sell at 59990 fills against the bids.
+    s.now += 1000;
+    s.paper.set_price(s.now, "BTCUSDT", dec!(59999));
+    let events = s.events();
+    let tp = reports(&events).into_iter().find(|r| r.client_order_id == "exit-1-tp").expect("the take-profit's report");
+    assert_eq!((tp.execution_type.clone(), tp.status.clone()), (ExecutionType::Expired, OrderStatus::Expired));
+    let sl: Vec<_> = reports(&events).into_iter().filter(|r| r.client_order_id == "exit-1-sl").collect();
+    assert!(sl.iter().any(|r| r.execution_type == ExecutionType::Trade), "the stop traded: {sl:?}");
+    let sl_info: OrderInfo =
+        s.call(s.rest.query_order("BTCUSDT", OrderRef::ClientOrderId(cid("exit-1-sl")), s.now).unwrap()).ok();
+    assert_eq!((sl_info.status, sl_info.executed_qty), (OrderStatus::Filled, dec!(0.5)));
+    assert_eq!(Sim::list_events(&events).last(), Some(&("exit-1".into(), "ALL_DONE".into(), "ALL_DONE".into())));
+    let q: OrderList = s.call(s.rest.query_order_list(ListRef::OrderListId(list.order_list_id), s.now).unwrap()).ok();
+    assert_eq!(q.list_order_status, "ALL_DONE");
+    assert_eq!(s.paper.balance("BTC"), Balance { free: dec!(0.5), locked: dec!(0) }, "the lock went with the stop");
+    let open: Vec<OrderList> = s.call(s.rest.open_order_lists(s.now).unwrap()).ok();
+    assert!(open.is_empty());
+    // The other way: a take-profit that trades expires the stop.
+    s.now += 1000;
+    s.paper.set_price(s.now, "BTCUSDT", dec!(65000));
+    let _: OrderList = s.place_oco(&oco_sell("exit-2", dec!(0.1))).ok();
+    let _ = s.events();
+    s.now += 1000;
+    s.paper.set_price(s.now, "BTCUSDT", dec!(70000.01));
+    let events = s.events();
+    let sl = reports(&events).into_iter().find(|r| r.client_order_id == "exit-2-sl").expect("the stop's report");
+    assert_eq!(sl.execution_type, ExecutionType::Expired);
+    assert!(
+        reports(&events).iter().any(|r| r.client_order_id == "exit-2-tp" && r.execution_type == ExecutionType::Trade)
+    );
+}
+
+/// Canceling an OCO (the list, or one of its orders) cancels both legs and releases the one
+/// lock; cancel-all reports the list in the list's shape; Binance's refusals for bad lists.
+#[test]
+fn an_oco_cancels_as_a_whole_and_bad_lists_are_refused() {
+    use aegis_exchange::rest::{CancelledEntry, ListRef, OrderList};
+    let mut s = sim();
+    let _: OrderList = s.place_oco(&oco_sell("a", dec!(0.2))).ok();
+    let c: OrderList =
+        s.call(s.rest.cancel_order_list("BTCUSDT", ListRef::ListClientOrderId(cid("a")), s.now).unwrap()).ok();
+    assert_eq!((c.list_status_type.as_str(), c.list_order_status.as_str()), ("ALL_DONE", "ALL_DONE"));
+    assert!(c.order_reports.iter().all(|r| r.status == Some(OrderStatus::Canceled)));
+    assert_eq!(s.paper.balance("BTC"), Balance { free: dec!(1), locked: dec!(0) });
+    let e = s.call(s.rest.cancel_order_list("BTCUSDT", ListRef::ListClientOrderId(cid("a")), s.now).unwrap()).err();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-2011), "Order list does not exist."));
+    // One leg canceled: the other goes too.
+    let _: OrderList = s.place_oco(&oco_sell("b", dec!(0.2))).ok();
+    let _: OrderInfo =
+        s.call(s.rest.cancel_order("BTCUSDT", OrderRef::ClientOrderId(cid("b-sl")), s.now).unwrap()).ok();
+    let tp: OrderInfo =
+        s.call(s.rest.query_order("BTCUSDT", OrderRef::ClientOrderId(cid("b-tp")), s.now).unwrap()).ok();
+    assert_eq!(tp.status, OrderStatus::Canceled);
+    assert_eq!(s.paper.balance("BTC").locked, dec!(0));
+    let events = s.events();
+    assert_eq!(Sim::list_events(&events).last(), Some(&("b".into(), "ALL_DONE".into(), "ALL_DONE".into())));
+    // Cancel-all: the list is one entry in the list's shape.
+    let _: OrderList = s.place_oco(&oco_sell("c", dec!(0.2))).ok();
+    let all: Vec<CancelledEntry> = s.call(s.rest.cancel_all_open_orders("BTCUSDT", s.now).unwrap()).ok();
+    assert!(
+        matches!(&all[..], [CancelledEntry::OrderList { contingency_type, order_reports, .. }] if contingency_type == "OCO" && order_reports.len() == 2),
+        "{all:?}"
+    );
+    assert_eq!(s.paper.balance("BTC").locked, dec!(0));
+    // Refused: the take-profit below the market (the price relation), two stops, too little BTC.
+    let late = aegis_exchange::OcoRequest::new(
+        "BTCUSDT",
+        Side::Sell,
+        dec!(0.1),
+        aegis_exchange::ListLeg::limit_maker(dec!(64000)),
+        aegis_exchange::ListLeg::stop_loss(dec!(60000)),
+    );
+    let e = s.place_oco(&late).err();
+    assert_eq!(
+        (e.code, e.msg.as_str()),
+        (Some(-2010), "The relationship of the prices for the orders is not correct.")
+    );
+    let raw = s.raw(
+        "POST",
+        "/api/v3/orderList/oco",
+        &[
+            ("symbol", "BTCUSDT"),
+            ("side", "SELL"),
+            ("quantity", "0.1"),
+            ("aboveType", "STOP_LOSS"),
+            ("aboveStopPrice", "70000"),
+            ("belowType", "STOP_LOSS"),
+            ("belowStopPrice", "60000"),
+        ],
+        s.now,
+    );
+    let e = s.send(raw).err();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-2010), "Unsupported order combination"));
+    let e = s.place_oco(&oco_sell("big", dec!(2))).err();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-2010), "Account has insufficient balance for requested action."));
+    // A BUY OCO locks the most either leg could spend, once.
+    let buy = aegis_exchange::OcoRequest::new(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.1),
+        aegis_exchange::ListLeg::stop_loss_limit(dec!(70010), dec!(70000), TimeInForce::Gtc),
+        aegis_exchange::ListLeg::limit_maker(dec!(60000)),
+    );
+    let _: OrderList = s.place_oco(&buy).ok();
+    assert_eq!(s.paper.balance("USDT").locked, dec!(7001), "0.1 x 70010, the larger leg");
+}

@@ -9,6 +9,7 @@ mod client_order_id;
 mod enums;
 mod inline_str;
 mod order;
+mod order_list;
 
 pub(crate) use client_order_id::splitmix64;
 pub use client_order_id::{
@@ -22,3 +23,4 @@ pub use enums::{
 pub use inline_str::InlineStr;
 pub use order::{OrderError, OrderRequest};
 pub(crate) use order::{mantissa_within_wire_range, within_wire_range};
+pub use order_list::{ListLeg, OcoRequest};

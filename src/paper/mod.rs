@@ -58,6 +58,7 @@
 //! ```
 
 mod faults;
+mod lists;
 mod market;
 mod reply;
 mod routes;
@@ -275,6 +276,8 @@ struct PaperOrder {
     traded: bool,
     /// Keep-priority amends so far (`MAX_NUM_ORDER_AMENDS`).
     amends: u64,
+    /// The order list it belongs to.
+    list: Option<u64>,
 }
 
 impl PaperOrder {
@@ -355,6 +358,9 @@ pub struct PaperExchange {
     ids: ClientOrderIdGenerator,
     ws: ws::WsState,
     last_now: i64,
+    /// Order lists by id.
+    lists: BTreeMap<u64, lists::PaperList>,
+    next_list_id: u64,
 }
 
 impl fmt::Debug for PaperExchange {
@@ -409,6 +415,8 @@ impl PaperExchange {
             ids: ClientOrderIdGenerator::new("web", config.seed).unwrap_or_default(),
             ws: ws::WsState::default(),
             last_now: now,
+            lists: BTreeMap::new(),
+            next_list_id: 1,
             config,
         }
     }
@@ -769,6 +777,8 @@ impl PaperExchange {
         }
         if self.open.remove(&id) {
             self.ended.push_back(id);
+            let now = self.last_now;
+            self.list_leg_closed(now, id);
         }
     }
 
@@ -804,7 +814,7 @@ impl PaperExchange {
             .dec("p", o.price)
             .dec("P", o.stop)
             .dec("F", o.iceberg)
-            .int("g", -1)
+            .int("g", o.list.and_then(|l| i64::try_from(l).ok()).unwrap_or(-1))
             .str("C", orig)
             .str("x", exec)
             .str("X", o.status.as_str())
@@ -932,6 +942,8 @@ impl PaperExchange {
             o.status = if done { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
         }
         self.execution_report(now, id, "TRADE", Some((&record, maker)), None);
+        // A list's leg that trades: the other legs expire.
+        self.list_leg_active(now, id);
         Some(record)
     }
 
@@ -1045,7 +1057,8 @@ impl PaperExchange {
         let last = self.markets.get(symbol).and_then(Market::last_price);
         let mut touched: Vec<String> = Vec::new();
         for id in ids {
-            let Some(o) = self.orders.get(&id) else { continue };
+            // A list's leg expired by its sibling earlier in this pass.
+            let Some(o) = self.orders.get(&id).filter(|o| o.is_open()) else { continue };
             if o.working.is_none() {
                 let Some(last) = last else { continue };
                 if !stop_triggered(&o.kind, &o.side, o.stop, last) {
@@ -1079,6 +1092,8 @@ impl PaperExchange {
 
     /// A stop whose price was reached: it goes to work as a LIMIT or MARKET order.
     fn trigger(&mut self, now: i64, id: u64) {
+        // A list's leg that triggers: the other legs expire and this one takes the lock.
+        self.list_leg_active(now, id);
         let Some(o) = self.orders.get_mut(&id) else { return };
         o.working = Some(now);
         let market = o.price.is_zero();

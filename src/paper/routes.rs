@@ -36,6 +36,10 @@ pub(super) enum Endpoint {
     MyTrades,
     RateLimitOrder,
     Amend,
+    Oco,
+    CancelList,
+    QueryList,
+    OpenLists,
 }
 
 impl Endpoint {
@@ -60,6 +64,10 @@ impl Endpoint {
             ("GET", "/api/v3/myTrades") => E::MyTrades,
             ("GET", "/api/v3/rateLimit/order") => E::RateLimitOrder,
             ("PUT", "/api/v3/order/amend/keepPriority") => E::Amend,
+            ("POST", "/api/v3/orderList/oco") => E::Oco,
+            ("DELETE", "/api/v3/orderList") => E::CancelList,
+            ("GET", "/api/v3/orderList") => E::QueryList,
+            ("GET", "/api/v3/openOrderList") => E::OpenLists,
             _ => return None,
         })
     }
@@ -78,6 +86,10 @@ impl Endpoint {
                 | E::MyTrades
                 | E::RateLimitOrder
                 | E::Amend
+                | E::Oco
+                | E::CancelList
+                | E::QueryList
+                | E::OpenLists
         )
     }
 
@@ -112,6 +124,9 @@ impl Endpoint {
             // Free only when the amend makes the order expire (CHANGELOG 2026-04-02): `handle`
             // reads that from the answer.
             E::Amend => (4, false),
+            E::Oco | E::CancelList => (1, true),
+            E::QueryList => (4, false),
+            E::OpenLists => (6, false),
         }
     }
 }
@@ -141,7 +156,7 @@ pub(super) fn handle(ex: &mut PaperExchange, now: i64, request: &Request<Bytes>)
         endpoint == Endpoint::Amend && reply.is_ok() && reply.body.contains("\"status\":\"EXPIRED\"");
     let charged = if reply.is_ok() && (free_on_success || expired_by_amend) { 0 } else { weight };
     ex.throttle.charge(now, charged);
-    let orders = reply.is_ok() && endpoint == Endpoint::Order;
+    let orders = reply.is_ok() && matches!(endpoint, Endpoint::Order | Endpoint::Oco);
     (reply, ex.throttle.headers(now, orders))
 }
 
@@ -259,11 +274,15 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         Endpoint::MyTrades => my_trades(ex, params),
         Endpoint::RateLimitOrder => Ok(rate_limit_order(ex, now)),
         Endpoint::Amend => amend(ex, now, params),
+        Endpoint::Oco => super::lists::place_oco(ex, now, params),
+        Endpoint::CancelList => super::lists::cancel_order_list(ex, now, params),
+        Endpoint::QueryList => super::lists::query_order_list(ex, params),
+        Endpoint::OpenLists => Ok(super::lists::open_order_lists(ex)),
     };
     result.unwrap_or_else(|reply| reply)
 }
 
-fn invalid_symbol() -> Reply {
+pub(super) fn invalid_symbol() -> Reply {
     Reply::error(400, -1121, "Invalid symbol.")
 }
 
@@ -390,7 +409,7 @@ fn order_request(params: &Params) -> Result<OrderRequest, Reply> {
     Ok(order)
 }
 
-fn rejected(msg: &str) -> Reply {
+pub(super) fn rejected(msg: &str) -> Reply {
     Reply::error(400, -2010, msg)
 }
 
@@ -514,6 +533,7 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
         lock,
         traded: false,
         amends: 0,
+        list: None,
     });
     ex.execution_report(now, id, "NEW", None, None);
     let mut fills = Vec::new();
@@ -553,11 +573,11 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
     Ok(Reply::ok(order_response(o, now, &resp, &fills)))
 }
 
-fn order_response(o: &PaperOrder, now: i64, resp: &OrderResponseType, fills: &[FillRecord]) -> String {
+pub(super) fn order_response(o: &PaperOrder, now: i64, resp: &OrderResponseType, fills: &[FillRecord]) -> String {
     let mut r = Obj::new()
         .str("symbol", &o.symbol)
         .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
-        .int("orderListId", -1)
+        .int("orderListId", o.list.and_then(|l| i64::try_from(l).ok()).unwrap_or(-1))
         .str("clientOrderId", &o.client_id)
         .int("transactTime", now);
     if *resp == OrderResponseType::Ack {
@@ -585,7 +605,7 @@ fn order_response(o: &PaperOrder, now: i64, resp: &OrderResponseType, fills: &[F
 
 /// The fields a RESULT / FULL answer and a cancel answer share, from `price` to `side` (and
 /// `stopPrice` for a stop), in Binance's order.
-fn result_fields(r: Obj, o: &PaperOrder) -> Obj {
+pub(super) fn result_fields(r: Obj, o: &PaperOrder) -> Obj {
     let r = r
         .dec("price", o.price)
         .dec("origQty", o.qty)
@@ -608,7 +628,7 @@ fn order_fields(o: &PaperOrder, open_orders_order: bool) -> String {
     let mut r = Obj::new()
         .str("symbol", &o.symbol)
         .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
-        .int("orderListId", -1)
+        .int("orderListId", o.list.and_then(|l| i64::try_from(l).ok()).unwrap_or(-1))
         .str("clientOrderId", &o.client_id)
         .dec("price", o.price)
         .dec("origQty", o.qty)
@@ -674,7 +694,7 @@ fn cancel_one(ex: &mut PaperExchange, now: i64, id: u64, cancel_id: Option<&str>
         .str("symbol", &o.symbol)
         .str("origClientOrderId", &o.client_id)
         .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
-        .int("orderListId", -1)
+        .int("orderListId", o.list.and_then(|l| i64::try_from(l).ok()).unwrap_or(-1))
         .str("clientOrderId", &cancel_id)
         .int("transactTime", now);
     Some(result_fields(r, o).str("selfTradePreventionMode", o.stp.as_str()).finish())
@@ -694,7 +714,13 @@ fn cancel(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Re
         ));
     }
     let (base, quote) = ex.orders.get(&id).map(|o| (o.base.clone(), o.quote.clone())).unwrap_or_default();
+    let list = ex.orders.get(&id).and_then(|o| o.list);
     let body = cancel_one(ex, now, id, params.get("newClientOrderId")).ok_or_else(unknown)?;
+    // Canceling one order of a list cancels the whole list.
+    if let Some(list) = list {
+        let cancel_id = ex.generated_id();
+        super::lists::cancel_legs(ex, now, list, &cancel_id);
+    }
     ex.account_position(now, &[&base, &quote]);
     Ok(Reply::ok(body))
 }
@@ -806,7 +832,7 @@ fn amend(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Rep
     let mut amended = Obj::new()
         .str("symbol", &o.symbol)
         .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
-        .int("orderListId", -1)
+        .int("orderListId", o.list.and_then(|l| i64::try_from(l).ok()).unwrap_or(-1))
         .str("origClientOrderId", &orig_client)
         .str("clientOrderId", &o.client_id)
         .dec("price", o.price)
@@ -843,10 +869,17 @@ fn cancel_all(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply
     let mut bodies = Vec::new();
     let mut assets = Vec::new();
     for id in ids {
-        if let Some(o) = ex.orders.get(&id) {
-            assets.extend([o.base.clone(), o.quote.clone()]);
+        let Some(o) = ex.orders.get(&id) else { continue };
+        assets.extend([o.base.clone(), o.quote.clone()]);
+        match o.list {
+            // A list is one entry, in the list's shape, with its orders' cancel reports.
+            Some(list) if o.is_open() => {
+                let cancel_id = ex.generated_id();
+                bodies.extend(super::lists::cancel_list_entry(ex, now, list, &cancel_id));
+            }
+            Some(_) => {}
+            None => bodies.extend(cancel_one(ex, now, id, None)),
         }
-        bodies.extend(cancel_one(ex, now, id, None));
     }
     let assets: Vec<&str> = assets.iter().map(String::as_str).collect();
     ex.account_position(now, &assets);

@@ -8,7 +8,7 @@ use http::{Method, Request};
 use crate::clock::{RecvWindow, ServerMs, TimeUnit};
 use crate::model::ClientOrderId;
 use crate::num::Wire;
-use crate::rules::ValidatedOrder;
+use crate::rules::{ValidatedOco, ValidatedOrder};
 use crate::sign::{Credentials, SignedQuery};
 
 /// Where requests go.
@@ -87,6 +87,12 @@ impl RequestCost {
 
     /// `GET /api/v3/time`.
     pub const TIME: Self = Self::flat(1);
+    /// `POST /api/v3/orderList/*` for a two-order list (OCO): weight 1, 0 on success; 2 orders.
+    pub const NEW_ORDER_LIST: Self = Self { weight: 1, weight_on_success: 0, orders: 2 };
+    /// `GET /api/v3/orderList` (one list).
+    pub const QUERY_ORDER_LIST: Self = Self::flat(4);
+    /// `GET /api/v3/openOrderList`.
+    pub const OPEN_ORDER_LISTS: Self = Self::flat(6);
     /// `PUT /api/v3/order/amend/keepPriority`: weight 4 (0 only when the amend makes the order
     /// expire: charged ahead as 4), no unfilled order count.
     pub const AMEND: Self = Self::flat(4);
@@ -130,6 +136,15 @@ pub enum OrderRef {
     OrderId(u64),
     /// By the client order id it was placed with (`origClientOrderId`).
     ClientOrderId(ClientOrderId),
+}
+
+/// How to name an existing order list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListRef {
+    /// By the exchange's order list id.
+    OrderListId(i64),
+    /// By the list's client order id (`listClientOrderId`).
+    ListClientOrderId(ClientOrderId),
 }
 
 /// Why a request could not be built.
@@ -660,6 +675,118 @@ impl Rest {
         }
         q.push_display("newQty", Wire(new_qty));
         self.build_signed(Method::PUT, "/api/v3/order/amend/keepPriority", q, timestamp_ms, RequestCost::AMEND)
+    }
+
+    /// `POST /api/v3/orderList/oco`: a validated OCO (weight 1, 0 on success; 2 orders).
+    ///
+    /// ```
+    /// use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, ListLeg, MarketContext, OcoRequest, Side, TimeInForce};
+    /// use aegis_exchange::rest::{Environment, Rest};
+    /// use aegis_exchange::sign::{Credentials, HmacSha256};
+    /// use rust_decimal_macros::dec;
+    /// let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    /// let oco = OcoRequest::new("BTCUSDT", Side::Sell, dec!(0.01), ListLeg::limit_maker(dec!(70000)),
+    ///     ListLeg::stop_loss_limit(dec!(59990), dec!(60000), TimeInForce::Gtc));
+    /// let valid = info.symbol("BTCUSDT").unwrap().validate_oco(&oco, &MarketContext::default()).unwrap();
+    /// let rest = Rest::new(Environment::Testnet).with_credentials(Credentials::new("key", HmacSha256::new("secret")).unwrap());
+    /// let built = rest.order_list_oco(&valid, 1_760_000_000_000_i64).unwrap();
+    /// let body = std::str::from_utf8(built.request.body()).unwrap();
+    /// assert!(body.contains("symbol=BTCUSDT&side=SELL&quantity=0.01&aboveType=LIMIT_MAKER&abovePrice=70000&belowType=STOP_LOSS_LIMIT&belowPrice=59990&belowStopPrice=60000&belowTimeInForce=GTC"));
+    /// assert_eq!(built.cost.orders, 2);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn order_list_oco(
+        &self,
+        oco: &ValidatedOco,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        let o = oco.request();
+        let mut q = SignedQuery::new();
+        q.push_named("symbol", o.symbol());
+        if let Some(id) = o.list_client_order_id() {
+            q.push_unreserved_named("listClientOrderId", id.as_str());
+        }
+        q.push_wire_named("side", o.side().known_wire(), o.side().as_str())
+            .push_decimal_named("quantity", o.quantity());
+        for (prefix, leg) in [("above", o.above()), ("below", o.below())] {
+            let name = |field: &str| format!("{prefix}{field}");
+            q.push(&name("Type"), leg.order_type().as_str());
+            if let Some(id) = leg.client_order_id() {
+                q.push(&name("ClientOrderId"), id.as_str());
+            }
+            if let Some(v) = leg.iceberg_qty() {
+                q.push_display(&name("IcebergQty"), Wire(v));
+            }
+            if let Some(v) = leg.price() {
+                q.push_display(&name("Price"), Wire(v));
+            }
+            if let Some(v) = leg.stop_price() {
+                q.push_display(&name("StopPrice"), Wire(v));
+            }
+            if let Some(t) = leg.time_in_force() {
+                q.push(&name("TimeInForce"), t.as_str());
+            }
+        }
+        if let Some(r) = o.response_type() {
+            q.push_named("newOrderRespType", r.as_str());
+        }
+        if let Some(m) = o.self_trade_prevention_mode() {
+            q.push_named("selfTradePreventionMode", m.as_str());
+        }
+        self.build_signed_form("/api/v3/orderList/oco", q, timestamp_ms, RequestCost::NEW_ORDER_LIST)
+    }
+
+    /// `DELETE /api/v3/orderList`: cancels a whole order list (weight 1, 0 on success).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn cancel_order_list(
+        &self,
+        symbol: &str,
+        list: ListRef,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        match list {
+            ListRef::OrderListId(id) => q.push_display("orderListId", id),
+            ListRef::ListClientOrderId(id) => q.push("listClientOrderId", id.as_str()),
+        };
+        self.build_signed(Method::DELETE, "/api/v3/orderList", q, timestamp_ms, RequestCost::CANCEL)
+    }
+
+    /// `GET /api/v3/orderList` (weight 4): one order list, by id or by its client order id (the
+    /// query that resolves a list whose placement outcome is unknown).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn query_order_list(&self, list: ListRef, timestamp: impl Into<ServerMs>) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        let mut q = SignedQuery::new();
+        match list {
+            ListRef::OrderListId(id) => q.push_display("orderListId", id),
+            ListRef::ListClientOrderId(id) => q.push("origClientOrderId", id.as_str()),
+        };
+        self.build_signed(Method::GET, "/api/v3/orderList", q, timestamp_ms, RequestCost::QUERY_ORDER_LIST)
+    }
+
+    /// `GET /api/v3/openOrderList` (weight 6): the open order lists.
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn open_order_lists(&self, timestamp: impl Into<ServerMs>) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        self.build_signed(
+            Method::GET,
+            "/api/v3/openOrderList",
+            SignedQuery::new(),
+            timestamp_ms,
+            RequestCost::OPEN_ORDER_LISTS,
+        )
     }
 
     // ----- account (signed) -----

@@ -108,8 +108,11 @@ pub struct OrderResponse {
     /// Order list id (-1 for a single order).
     #[serde(default = "minus_one")]
     pub order_list_id: i64,
-    /// Client order id.
+    /// Client order id (a cancel's own id in a list's cancel report).
     pub client_order_id: String,
+    /// The order's client order id when this reports a cancel (a list's cancel report).
+    #[serde(default)]
+    pub orig_client_order_id: Option<String>,
     /// Transaction time (ms).
     pub transact_time: i64,
     /// Limit price (RESULT / FULL).
@@ -159,7 +162,7 @@ impl OrderResponse {
     pub fn report(&self) -> OrderReport<'_> {
         OrderReport {
             client_order_id: &self.client_order_id,
-            orig_client_order_id: None,
+            orig_client_order_id: self.orig_client_order_id.as_deref().filter(|s| !s.is_empty()),
             order_id: self.order_id,
             status: Some(self.status.as_ref().unwrap_or(&OrderStatus::New)),
             executed_qty: self.executed_qty,
@@ -687,6 +690,53 @@ impl CancelReplace {
     #[must_use]
     pub fn new_order(&self) -> Option<OrderResponse> {
         self.new_order_response.clone().and_then(|v| serde_json::from_value(v).ok())
+    }
+}
+
+/// One order of an order list, as the list names it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMember {
+    /// Symbol.
+    pub symbol: String,
+    /// Order id.
+    pub order_id: u64,
+    /// Client order id.
+    pub client_order_id: String,
+}
+
+/// An order list (OCO, OTO, ...): the answer to its placement (with `orderReports`), its
+/// cancel (the reports of the canceled orders) or a query (`GET /api/v3/orderList`, without
+/// reports).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderList {
+    /// Order list id.
+    pub order_list_id: i64,
+    /// `OCO`, `OTO`, `OTOCO`, `OPO`, `OPOCO`.
+    pub contingency_type: String,
+    /// `RESPONSE`, `EXEC_STARTED`, `UPDATED`, `ALL_DONE`.
+    pub list_status_type: String,
+    /// `EXECUTING`, `ALL_DONE`, `REJECT`.
+    pub list_order_status: String,
+    /// The list's client order id.
+    pub list_client_order_id: String,
+    /// Transaction time (ms).
+    pub transaction_time: i64,
+    /// Symbol.
+    pub symbol: String,
+    /// The orders of the list.
+    pub orders: Vec<ListMember>,
+    /// Each order's report (placement in the `newOrderRespType` shape; cancel), when given.
+    #[serde(default)]
+    pub order_reports: Vec<OrderResponse>,
+}
+
+impl OrderList {
+    /// Whether the list has ended (`ALL_DONE`) or was refused (`REJECT`).
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        matches!(self.list_order_status.as_str(), "ALL_DONE" | "REJECT")
     }
 }
 

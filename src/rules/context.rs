@@ -107,6 +107,22 @@ impl MarketContext {
         self
     }
 
+    /// The same context with one more open order on the symbol and the account (and one more
+    /// algo / iceberg order when `algo` / `iceberg`): what the second leg of a list is checked
+    /// against.
+    pub(crate) fn with_one_more(&self, algo: bool, iceberg: bool) -> Self {
+        let plus = |n: Option<u64>, yes: bool| n.map(|n| if yes { n.saturating_add(1) } else { n });
+        Self {
+            open_orders: plus(self.open_orders, true),
+            open_algo_orders: plus(self.open_algo_orders, algo),
+            open_iceberg_orders: plus(self.open_iceberg_orders, iceberg),
+            account_open_orders: plus(self.account_open_orders, true),
+            account_open_algo_orders: plus(self.account_open_algo_orders, algo),
+            account_open_iceberg_orders: plus(self.account_open_iceberg_orders, iceberg),
+            ..self.clone()
+        }
+    }
+
     /// The reference price, if given.
     #[must_use]
     pub fn reference_price(&self) -> Option<Decimal> {

@@ -7,7 +7,8 @@ use super::context::{MarketContext, NormalizeOptions};
 use super::exchange_info::{Limits, SymbolRules};
 use super::filter::{Filter, FilterKind};
 use crate::model::{
-    OrderError, OrderRequest, OrderType, SelfTradePreventionMode, Side, SymbolStatus, within_wire_range,
+    ListLeg, OcoRequest, OrderError, OrderRequest, OrderType, SelfTradePreventionMode, Side, SymbolStatus,
+    within_wire_range,
 };
 use std::cmp::Ordering;
 
@@ -115,6 +116,33 @@ pub enum FilterError {
     /// `trailingDelta` on a symbol without `allowTrailingStop` (-2010).
     #[error("Trailing stop orders are not supported for this symbol.")]
     TrailingStopNotAllowed,
+    /// An OCO on a symbol without `ocoAllowed` (-2010).
+    #[error("OCO orders are not supported for this symbol")]
+    OcoNotAllowed,
+    /// An OCO whose legs are not one `LIMIT_MAKER` / `TAKE_PROFIT` / `TAKE_PROFIT_LIMIT` and one
+    /// `STOP_LOSS` / `STOP_LOSS_LIMIT`, or whose above leg is not the profit leg of a SELL (the
+    /// stop of a BUY) (-2010).
+    #[error("Unsupported order combination")]
+    UnsupportedListCombination {
+        /// The above leg's type.
+        above: OrderType,
+        /// The below leg's type.
+        below: OrderType,
+    },
+    /// An OCO's prices are not on their sides of the last price: SELL `above > last > below`,
+    /// BUY the same with the stop above (-2010).
+    #[error("The relationship of the prices for the orders is not correct.")]
+    ListPriceRelation {
+        /// The above leg's price (its limit price, or its stop price).
+        above: Decimal,
+        /// The last price.
+        last: Decimal,
+        /// The below leg's price.
+        below: Decimal,
+    },
+    /// Strict mode: an OCO's price relation needs the last price, which was not given.
+    #[error("The relationship of the prices for the orders is not correct. (market context missing: the last price)")]
+    MissingLastPrice,
     /// A self-trade prevention mode outside `allowedSelfTradePreventionModes` (-1013).
     #[error("Invalid selfTradePreventionMode.")]
     SelfTradePreventionModeNotAllowed {
@@ -197,7 +225,11 @@ impl FilterError {
             | FilterError::OrderTypeNotAllowed { .. }
             | FilterError::IcebergNotAllowed
             | FilterError::QuoteOrderQtyNotAllowed
-            | FilterError::TrailingStopNotAllowed => "NEW_ORDER_REJECTED",
+            | FilterError::TrailingStopNotAllowed
+            | FilterError::OcoNotAllowed
+            | FilterError::UnsupportedListCombination { .. }
+            | FilterError::ListPriceRelation { .. }
+            | FilterError::MissingLastPrice => "NEW_ORDER_REJECTED",
         }
     }
 
@@ -213,7 +245,11 @@ impl FilterError {
             | FilterError::OrderTypeNotAllowed { .. }
             | FilterError::IcebergNotAllowed
             | FilterError::QuoteOrderQtyNotAllowed
-            | FilterError::TrailingStopNotAllowed => -2010,
+            | FilterError::TrailingStopNotAllowed
+            | FilterError::OcoNotAllowed
+            | FilterError::UnsupportedListCombination { .. }
+            | FilterError::ListPriceRelation { .. }
+            | FilterError::MissingLastPrice => -2010,
             FilterError::SelfTradePreventionModeNotAllowed { .. }
             | FilterError::Filter { .. }
             | FilterError::MalformedFilter { .. }
@@ -277,6 +313,36 @@ impl ValidatedOrder {
     #[must_use]
     pub fn is_fully_checked(&self) -> bool {
         self.unchecked == 0 && !self.unknown_filters
+    }
+}
+
+/// An OCO that passed its symbol's rules: each leg through every filter (the second counted as
+/// one more open order), the leg types, and the price relation to the last price when it was
+/// given. The only kind of OCO the crate will sign and send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatedOco {
+    request: OcoRequest,
+    legs: [ValidatedOrder; 2],
+    relation_checked: bool,
+}
+
+impl ValidatedOco {
+    /// The validated request.
+    #[must_use]
+    pub fn request(&self) -> &OcoRequest {
+        &self.request
+    }
+
+    /// Each leg as validated, above first (its unchecked filters included).
+    #[must_use]
+    pub fn legs(&self) -> &[ValidatedOrder; 2] {
+        &self.legs
+    }
+
+    /// Whether the price relation was checked (the last price was given).
+    #[must_use]
+    pub fn relation_checked(&self) -> bool {
+        self.relation_checked
     }
 }
 
@@ -350,6 +416,72 @@ fn passive(side: &Side) -> Rounding {
 }
 
 impl SymbolRules {
+    /// Validates an OCO as Binance does before it reaches the matching engine: `ocoAllowed`,
+    /// the legs' types (one `LIMIT_MAKER` / `TAKE_PROFIT` / `TAKE_PROFIT_LIMIT`, one `STOP_LOSS` /
+    /// `STOP_LOSS_LIMIT`; the profit leg above for a SELL, the stop above for a BUY), each leg
+    /// through every filter (the second with one more open order, MAX_NUM_ORDERS and
+    /// MAX_NUM_ALGO_ORDERS counting both), and the prices on their sides of the last price
+    /// (`ctx`'s; without it the relation is left unchecked, or refused in strict mode).
+    ///
+    /// ```
+    /// use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, ListLeg, MarketContext, OcoRequest, Side, TimeInForce};
+    /// use rust_decimal_macros::dec;
+    /// let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    /// let rules = info.symbol("BTCUSDT").unwrap();
+    /// let oco = OcoRequest::new(
+    ///     "BTCUSDT", Side::Sell, dec!(0.01),
+    ///     ListLeg::limit_maker(dec!(70000)),
+    ///     ListLeg::stop_loss_limit(dec!(59990), dec!(60000), TimeInForce::Gtc),
+    /// );
+    /// let ctx = MarketContext::default().with_last_price(dec!(65000)).with_reference_price(dec!(65000));
+    /// assert!(rules.validate_oco(&oco, &ctx).is_ok());
+    /// // The market is already above the take-profit: refused as Binance would.
+    /// let late = MarketContext::default().with_last_price(dec!(71000)).with_reference_price(dec!(71000));
+    /// assert_eq!(rules.validate_oco(&oco, &late).unwrap_err().code(), -2010);
+    /// ```
+    ///
+    /// # Errors
+    /// A [`FilterError`]: the first rule broken.
+    pub fn validate_oco(&self, oco: &OcoRequest, ctx: &MarketContext) -> Result<ValidatedOco, FilterError> {
+        if !self.oco_allowed() {
+            return Err(FilterError::OcoNotAllowed);
+        }
+        let (above, below) = (oco.above(), oco.below());
+        let stop = |l: &ListLeg| matches!(l.order_type(), OrderType::StopLoss | OrderType::StopLossLimit);
+        let sides_right = match oco.side() {
+            Side::Sell => above.is_profit_side() && stop(below),
+            Side::Buy => stop(above) && below.is_profit_side(),
+            Side::Unknown(_) => false,
+        };
+        if !sides_right {
+            return Err(FilterError::UnsupportedListCombination {
+                above: above.order_type().clone(),
+                below: below.order_type().clone(),
+            });
+        }
+        let [first, second] = oco.leg_requests();
+        let first = self.validate(&first, ctx)?;
+        let is_algo = |l: &ListLeg| l.order_type() != &OrderType::LimitMaker;
+        let second = self.validate(&second, &ctx.with_one_more(is_algo(above), above.iceberg_qty().is_some()))?;
+        let relation_checked = match ctx.last_price() {
+            Some(last) => {
+                let (Some(a), Some(b)) = (above.relation_price(), below.relation_price()) else {
+                    return Err(FilterError::UnsupportedListCombination {
+                        above: above.order_type().clone(),
+                        below: below.order_type().clone(),
+                    });
+                };
+                if !(a > last && last > b) {
+                    return Err(FilterError::ListPriceRelation { above: a, last, below: b });
+                }
+                true
+            }
+            None if ctx.is_strict() => return Err(FilterError::MissingLastPrice),
+            None => false,
+        };
+        Ok(ValidatedOco { request: oco.clone(), legs: [first, second], relation_checked })
+    }
+
     /// Checks `order` against this symbol exactly as Binance would: the type's parameters, the
     /// symbol's status and features, the asset precisions, then every filter in the order
     /// exchangeInfo lists them, then the exchange and asset filters. Nothing is rounded.

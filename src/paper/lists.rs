@@ -1,0 +1,438 @@
+//! Order lists on the paper exchange: OCO placement, the contingency (a leg that trades or
+//! triggers expires the other, and takes over the list's one lock), `listStatus` events, and the
+//! list endpoints (`POST /api/v3/orderList/oco`, `DELETE` / `GET /api/v3/orderList`,
+//! `GET /api/v3/openOrderList`).
+
+use rust_decimal::Decimal;
+
+use super::reply::Reply;
+use super::routes::{invalid_symbol, order_response, rejected, result_fields};
+use super::wire::{Obj, Params, array};
+use super::{PaperExchange, PaperOrder, stop_triggered};
+use crate::model::{
+    ClientOrderId, ListLeg, OcoRequest, OrderResponseType, OrderStatus, OrderType, SelfTradePreventionMode, Side,
+    TimeInForce,
+};
+use crate::rules::MarketContext;
+
+/// An order list the exchange keeps.
+#[derive(Debug, Clone)]
+pub(super) struct PaperList {
+    pub(super) id: u64,
+    pub(super) client_id: String,
+    pub(super) contingency: &'static str,
+    pub(super) symbol: String,
+    pub(super) legs: Vec<u64>,
+    /// `EXECUTING` until every leg has ended, then `ALL_DONE`.
+    pub(super) done: bool,
+    pub(super) time: i64,
+}
+
+impl PaperList {
+    fn status(&self) -> (&'static str, &'static str) {
+        if self.done { ("ALL_DONE", "ALL_DONE") } else { ("EXEC_STARTED", "EXECUTING") }
+    }
+
+    /// The list as `GET /api/v3/orderList` shows it (and the placement and cancel answers
+    /// begin), with `reports` when given.
+    fn json(&self, ex: &PaperExchange, status_type: Option<&str>, reports: Option<&[String]>) -> String {
+        let (l, big_l) = self.status();
+        let orders = self.legs.iter().filter_map(|id| ex.orders.get(id)).map(|o| {
+            Obj::new()
+                .str("symbol", &o.symbol)
+                .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
+                .str("clientOrderId", &o.client_id)
+                .finish()
+        });
+        let mut r = Obj::new()
+            .int("orderListId", i64::try_from(self.id).unwrap_or(i64::MAX))
+            .str("contingencyType", self.contingency)
+            .str("listStatusType", status_type.unwrap_or(l))
+            .str("listOrderStatus", big_l)
+            .str("listClientOrderId", &self.client_id)
+            .int("transactionTime", self.time)
+            .str("symbol", &self.symbol)
+            .raw("orders", &array(orders));
+        if let Some(reports) = reports {
+            r = r.raw("orderReports", &array(reports.iter().cloned()));
+        }
+        r.finish()
+    }
+}
+
+impl PaperExchange {
+    /// The `listStatus` event of list `id` now.
+    fn list_status_event(&mut self, now: i64, id: u64) {
+        let Some(list) = self.lists.get(&id) else { return };
+        let (l, big_l) = list.status();
+        let orders = list.legs.iter().filter_map(|leg| self.orders.get(leg)).map(|o| {
+            Obj::new()
+                .str("s", &o.symbol)
+                .int("i", i64::try_from(o.id).unwrap_or(i64::MAX))
+                .str("c", &o.client_id)
+                .finish()
+        });
+        let event = Obj::new()
+            .str("e", "listStatus")
+            .int("E", now)
+            .str("s", &list.symbol)
+            .int("g", i64::try_from(list.id).unwrap_or(i64::MAX))
+            .str("c", list.contingency)
+            .str("l", l)
+            .str("L", big_l)
+            .str("r", "NONE")
+            .str("C", &list.client_id)
+            .int("T", now)
+            .raw("O", &array(orders))
+            .finish();
+        self.push_event(event);
+    }
+
+    /// Leg `id` of a list traded or triggered: the other legs expire (their share of the lock
+    /// comes back to free) and this leg holds what it needs from now on.
+    pub(super) fn list_leg_active(&mut self, now: i64, id: u64) {
+        let Some(list_id) = self.orders.get(&id).and_then(|o| o.list) else { return };
+        let siblings: Vec<u64> = self
+            .lists
+            .get(&list_id)
+            .map(|l| l.legs.iter().copied().filter(|leg| *leg != id).collect())
+            .unwrap_or_default();
+        for leg in siblings {
+            if self.orders.get(&leg).is_some_and(PaperOrder::is_open) {
+                self.end_order(now, leg, OrderStatus::Expired, "EXPIRED", None);
+            }
+        }
+        // The leg's own lock, if the list's lock was held by a sibling: a sell locks its base,
+        // a limit buy its price times what is left (a market buy pays at the trigger).
+        let Some(o) = self.orders.get(&id) else { return };
+        if !o.lock.is_zero() {
+            return;
+        }
+        let need = match o.side {
+            Side::Buy if o.price.is_zero() => return,
+            Side::Buy => o.price.checked_mul(o.remaining()).unwrap_or(Decimal::MAX),
+            _ => o.remaining(),
+        };
+        let asset = o.locked_asset().to_owned();
+        let b = self.balances.entry(asset).or_default();
+        let take = need.min(b.free);
+        b.free -= take;
+        b.locked += take;
+        if let Some(o) = self.orders.get_mut(&id) {
+            o.lock = take;
+        }
+    }
+
+    /// Order `id` has ended: a list whose legs have all ended is done (`ALL_DONE`).
+    pub(super) fn list_leg_closed(&mut self, now: i64, id: u64) {
+        let Some(list_id) = self.orders.get(&id).and_then(|o| o.list) else { return };
+        let Some(list) = self.lists.get(&list_id) else { return };
+        if list.done || list.legs.iter().any(|leg| self.orders.get(leg).is_some_and(PaperOrder::is_open)) {
+            return;
+        }
+        if let Some(list) = self.lists.get_mut(&list_id) {
+            list.done = true;
+            list.time = now;
+        }
+        self.list_status_event(now, list_id);
+    }
+
+    /// The list named by `orderListId` or the list's client order id (`param`).
+    fn named_list(&self, params: &Params, param: &str) -> Result<Option<u64>, Reply> {
+        let by_id = params.integer("orderListId")?.and_then(|i| u64::try_from(i).ok());
+        let by_client = params.get(param).filter(|c| !c.is_empty());
+        if by_id.is_none() && by_client.is_none() {
+            return Err(Reply::error(
+                400,
+                -1102,
+                &format!("Param '{param}' or 'orderListId' must be sent, but both were empty/null!"),
+            ));
+        }
+        let found = match (by_id, by_client) {
+            (Some(id), client) => self.lists.get(&id).filter(|l| client.is_none_or(|c| l.client_id == c)).map(|l| l.id),
+            (None, Some(c)) => {
+                // The latest list with that client id.
+                self.lists.values().filter(|l| l.client_id == c).map(|l| l.id).max()
+            }
+            (None, None) => None,
+        };
+        Ok(found)
+    }
+}
+
+/// Reads one leg (`above` / `below`) of an OCO's parameters.
+fn leg(params: &Params, prefix: &str) -> Result<ListLeg, Reply> {
+    let name = |field: &str| format!("{prefix}{field}");
+    let kind = OrderType::from_wire(params.required(&name("Type"))?);
+    let price = params.decimal(&name("Price"))?;
+    let stop = params.decimal(&name("StopPrice"))?;
+    let tif = params.get(&name("TimeInForce")).map(TimeInForce::from_wire);
+    let missing = |field: &str| {
+        Reply::error(
+            400,
+            -1102,
+            &format!("Mandatory parameter '{}' was not sent, was empty/null, or malformed.", name(field)),
+        )
+    };
+    let mut leg = match kind {
+        OrderType::LimitMaker => ListLeg::limit_maker(price.ok_or_else(|| missing("Price"))?),
+        OrderType::StopLoss => ListLeg::stop_loss(stop.ok_or_else(|| missing("StopPrice"))?),
+        OrderType::TakeProfit => ListLeg::take_profit(stop.ok_or_else(|| missing("StopPrice"))?),
+        OrderType::StopLossLimit => ListLeg::stop_loss_limit(
+            price.ok_or_else(|| missing("Price"))?,
+            stop.ok_or_else(|| missing("StopPrice"))?,
+            tif.ok_or_else(|| missing("TimeInForce"))?,
+        ),
+        OrderType::TakeProfitLimit => ListLeg::take_profit_limit(
+            price.ok_or_else(|| missing("Price"))?,
+            stop.ok_or_else(|| missing("StopPrice"))?,
+            tif.ok_or_else(|| missing("TimeInForce"))?,
+        ),
+        _ => return Err(Reply::error(400, -1116, "Invalid orderType.")),
+    };
+    if let Some(id) = params.get(&name("ClientOrderId")) {
+        leg = leg.with_client_order_id(ClientOrderId::new(id).map_err(|_| illegal_id(&name("ClientOrderId")))?);
+    }
+    if let Some(q) = params.decimal(&name("IcebergQty"))? {
+        leg = leg.with_iceberg_qty(q);
+    }
+    Ok(leg)
+}
+
+fn illegal_id(param: &str) -> Reply {
+    Reply::error(
+        400,
+        -1100,
+        &format!("Illegal characters found in parameter '{param}'; legal range is '^[a-zA-Z0-9-_]{{1,36}}$'."),
+    )
+}
+
+/// `POST /api/v3/orderList/oco`.
+pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Reply> {
+    let symbol = params.required("symbol")?.to_owned();
+    let side = Side::from_wire(params.required("side")?);
+    let qty = params.decimal("quantity")?.ok_or_else(|| {
+        Reply::error(400, -1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
+    })?;
+    let mut oco = OcoRequest::new(symbol.clone(), side.clone(), qty, leg(params, "above")?, leg(params, "below")?);
+    if let Some(id) = params.get("listClientOrderId") {
+        oco = oco.with_list_client_order_id(ClientOrderId::new(id).map_err(|_| illegal_id("listClientOrderId"))?);
+    }
+    if let Some(r) = params.get("newOrderRespType") {
+        oco = oco.with_response_type(OrderResponseType::from_wire(r));
+    }
+    if let Some(m) = params.get("selfTradePreventionMode") {
+        oco = oco.with_self_trade_prevention_mode(SelfTradePreventionMode::from_wire(m));
+    }
+    let rules = ex.rules(&symbol).ok_or_else(invalid_symbol)?;
+    let m = ex.markets.get(&symbol).ok_or_else(invalid_symbol)?;
+    let open_on_symbol: Vec<&PaperOrder> =
+        ex.open.iter().filter_map(|id| ex.orders.get(id)).filter(|o| o.symbol == symbol).collect();
+    let mut ctx = MarketContext::default()
+        .with_open_orders(open_on_symbol.len() as u64)
+        .with_open_algo_orders(open_on_symbol.iter().filter(|o| o.is_stop()).count() as u64)
+        .with_open_iceberg_orders(open_on_symbol.iter().filter(|o| !o.iceberg.is_zero()).count() as u64);
+    if let Some(avg) = m.average_price(now, 5) {
+        ctx = ctx.with_average_price(avg);
+    }
+    let last = m.last_price();
+    if let Some(last) = last {
+        ctx = ctx.with_last_price(last);
+    }
+    rules.validate_oco(&oco, &ctx).map_err(|e| Reply::error(400, e.code(), &e.to_string()))?;
+    let (base, quote) = (rules.base_asset().to_owned(), rules.quote_asset().to_owned());
+    let default_stp = rules.default_self_trade_prevention_mode().cloned().unwrap_or(SelfTradePreventionMode::None);
+    // A stop already reached would trigger at once (a take-profit too).
+    for l in oco.legs() {
+        if l.order_type() != &OrderType::LimitMaker
+            && let (Some(stop), Some(last)) = (l.stop_price(), last)
+            && stop_triggered(l.order_type(), &side, stop, last)
+        {
+            return Err(rejected("Order would trigger immediately."));
+        }
+        if l.order_type() == &OrderType::LimitMaker
+            && let Some(price) = l.price()
+            && !ex.plan(&symbol, &side, Some(price), Some(qty), None).0.is_empty()
+        {
+            return Err(rejected("Order would immediately match and take."));
+        }
+    }
+    let list_client_id = match oco.list_client_order_id() {
+        Some(id) => id.as_str().to_owned(),
+        None => ex.generated_id(),
+    };
+    if ex.lists.values().any(|l| !l.done && l.symbol == symbol && l.client_id == list_client_id) {
+        return Err(rejected("Duplicate order sent."));
+    }
+    let mut leg_ids = Vec::new();
+    for l in oco.legs() {
+        let id = match l.client_order_id() {
+            Some(id) => id.as_str().to_owned(),
+            None => ex.generated_id(),
+        };
+        if ex.open_client_id(&symbol, &id) || leg_ids.contains(&id) {
+            return Err(rejected("Duplicate order sent."));
+        }
+        leg_ids.push(id);
+    }
+    // One lock for the pair: the base quantity for a SELL; for a BUY the most either leg could
+    // spend (its limit price, or a market stop's stop price, times the quantity).
+    let lock = match side {
+        Side::Buy => oco
+            .legs()
+            .iter()
+            .filter_map(|l| l.price().or(l.stop_price()))
+            .map(|p| p.checked_mul(qty).unwrap_or(Decimal::MAX))
+            .max()
+            .unwrap_or_default(),
+        _ => qty,
+    };
+    let locked_asset = if side == Side::Buy { quote.clone() } else { base.clone() };
+    let balance = ex.balances.entry(locked_asset).or_default();
+    if balance.free < lock {
+        return Err(rejected("Account has insufficient balance for requested action."));
+    }
+    ex.throttle.admit_order(now).map_err(|r| r.0)?;
+    balance.free -= lock;
+    balance.locked += lock;
+    ex.throttle.count_order(now);
+    ex.throttle.count_order(now);
+    let list_id = ex.next_list_id;
+    ex.next_list_id += 1;
+    // The lock sits on the leg that works first (the LIMIT_MAKER, else the above leg).
+    let holder = oco.legs().iter().position(|l| l.order_type() == &OrderType::LimitMaker).unwrap_or(0);
+    let mut ids = Vec::new();
+    for (k, (l, client_id)) in oco.legs().into_iter().zip(leg_ids).enumerate() {
+        let id = ex.next_order_id;
+        ex.next_order_id += 1;
+        let kind = l.order_type().clone();
+        ex.insert_order(PaperOrder {
+            symbol: symbol.clone(),
+            base: base.clone(),
+            quote: quote.clone(),
+            id,
+            client_id,
+            side: side.clone(),
+            kind: kind.clone(),
+            tif: l.time_in_force().cloned().unwrap_or(TimeInForce::Gtc),
+            price: l.price().unwrap_or_default(),
+            qty,
+            quote_qty: Decimal::ZERO,
+            stop: l.stop_price().unwrap_or_default(),
+            iceberg: l.iceberg_qty().unwrap_or_default(),
+            executed: Decimal::ZERO,
+            cum_quote: Decimal::ZERO,
+            status: OrderStatus::New,
+            time: now,
+            update: now,
+            working: (kind == OrderType::LimitMaker).then_some(now),
+            stp: oco.self_trade_prevention_mode().cloned().unwrap_or_else(|| default_stp.clone()),
+            lock: if k == holder { lock } else { Decimal::ZERO },
+            traded: false,
+            amends: 0,
+            list: Some(list_id),
+        });
+        ids.push(id);
+    }
+    ex.lists.insert(
+        list_id,
+        PaperList {
+            id: list_id,
+            client_id: list_client_id,
+            contingency: "OCO",
+            symbol: symbol.clone(),
+            legs: ids.clone(),
+            done: false,
+            time: now,
+        },
+    );
+    for id in &ids {
+        ex.execution_report(now, *id, "NEW", None, None);
+    }
+    ex.list_status_event(now, list_id);
+    ex.account_position(now, &[&base, &quote]);
+    let resp = oco.response_type().cloned().unwrap_or(OrderResponseType::Full);
+    let reports: Vec<String> = if resp == OrderResponseType::Ack {
+        Vec::new()
+    } else {
+        ids.iter().filter_map(|id| ex.orders.get(id)).map(|o| order_response(o, now, &resp, &[])).collect()
+    };
+    let list = ex.lists.get(&list_id).ok_or_else(|| Reply::error(500, -1000, "An unknown error occurred."))?;
+    let body = list.json(ex, Some("EXEC_STARTED"), (resp != OrderResponseType::Ack).then_some(&reports));
+    Ok(Reply::ok(body))
+}
+
+/// Cancels every open leg of list `list_id` (`cancel_id`: the cancel's own client order id)
+/// and returns their cancel reports.
+pub(super) fn cancel_legs(ex: &mut PaperExchange, now: i64, list_id: u64, cancel_id: &str) -> Vec<String> {
+    let legs: Vec<u64> = ex.lists.get(&list_id).map(|l| l.legs.clone()).unwrap_or_default();
+    let mut reports = Vec::new();
+    for id in legs {
+        if !ex.orders.get(&id).is_some_and(PaperOrder::is_open) {
+            continue;
+        }
+        let orig = ex.orders.get(&id).map(|o| o.client_id.clone()).unwrap_or_default();
+        ex.end_order(now, id, OrderStatus::Canceled, "CANCELED", Some((cancel_id, &orig)));
+        if let Some(o) = ex.orders.get(&id) {
+            let r = Obj::new()
+                .str("symbol", &o.symbol)
+                .str("origClientOrderId", &o.client_id)
+                .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
+                .int("orderListId", i64::try_from(list_id).unwrap_or(i64::MAX))
+                .str("clientOrderId", cancel_id)
+                .int("transactTime", now);
+            reports.push(result_fields(r, o).str("selfTradePreventionMode", o.stp.as_str()).finish());
+        }
+    }
+    reports
+}
+
+/// Cancels list `list_id` and returns its entry as `DELETE /api/v3/openOrders` lists it.
+pub(super) fn cancel_list_entry(ex: &mut PaperExchange, now: i64, list_id: u64, cancel_id: &str) -> Option<String> {
+    let reports = cancel_legs(ex, now, list_id, cancel_id);
+    let list = ex.lists.get(&list_id)?;
+    Some(list.json(ex, Some("ALL_DONE"), Some(&reports)))
+}
+
+/// `DELETE /api/v3/orderList`.
+pub(super) fn cancel_order_list(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Reply> {
+    let symbol = params.required("symbol")?;
+    if !ex.markets.contains_key(symbol) {
+        return Err(invalid_symbol());
+    }
+    let unknown = || Reply::error(400, -2011, "Order list does not exist.");
+    let list_id = ex.named_list(params, "listClientOrderId")?.ok_or_else(unknown)?;
+    let list = ex.lists.get(&list_id).ok_or_else(unknown)?;
+    if list.done || list.symbol != symbol {
+        return Err(unknown());
+    }
+    let cancel_id = match params.get("newClientOrderId") {
+        Some(c) => ClientOrderId::new(c).map_err(|_| illegal_id("newClientOrderId"))?.as_str().to_owned(),
+        None => ex.generated_id(),
+    };
+    let (base, quote) = ex
+        .lists
+        .get(&list_id)
+        .and_then(|l| l.legs.first())
+        .and_then(|id| ex.orders.get(id))
+        .map(|o| (o.base.clone(), o.quote.clone()))
+        .unwrap_or_default();
+    let reports = cancel_legs(ex, now, list_id, &cancel_id);
+    ex.account_position(now, &[&base, &quote]);
+    let list = ex.lists.get(&list_id).ok_or_else(unknown)?;
+    Ok(Reply::ok(list.json(ex, Some("ALL_DONE"), Some(&reports))))
+}
+
+/// `GET /api/v3/orderList`.
+pub(super) fn query_order_list(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let unknown = || Reply::error(400, -2011, "Order list does not exist.");
+    let list_id = ex.named_list(params, "origClientOrderId")?.ok_or_else(unknown)?;
+    let list = ex.lists.get(&list_id).ok_or_else(unknown)?;
+    Ok(Reply::ok(list.json(ex, None, None)))
+}
+
+/// `GET /api/v3/openOrderList`.
+pub(super) fn open_order_lists(ex: &PaperExchange) -> Reply {
+    let lists = ex.lists.values().filter(|l| !l.done).map(|l| l.json(ex, None, None));
+    Reply::ok(array(lists))
+}
