@@ -348,6 +348,20 @@ pub fn rest_response(data: &[u8]) {
     check::<rest::CancelReplace>(status, body);
     check::<Vec<rest::CancelledEntry>>(status, body);
     check::<rest::MyFilters>(status, body);
+    check::<rest::OrderList>(status, body);
+    check::<Vec<rest::OrderList>>(status, body);
+    check::<rest::AmendResponse>(status, body);
+    // What the tracker reads from a list's reports and an amend's answer.
+    if let Ok(list) = rest::decode::<rest::OrderList>(status, body, None, 0) {
+        for r in &list.order_reports {
+            let report = r.report();
+            assert_eq!(report.order_id, r.order_id);
+        }
+        let _ = list.is_done();
+    }
+    if let Ok(amend) = rest::decode::<rest::AmendResponse>(status, body, None, 0) {
+        assert_eq!(amend.amended_order.report().qty, Some(amend.amended_order.qty));
+    }
     let _ = rest::CancelReplace::from_error_body(body);
     let header = std::str::from_utf8(body.get(..body.len().min(24)).unwrap_or(&[])).ok();
     let e = ApiError::from_parts(status, body, header, i64::MAX - 5);
