@@ -138,6 +138,10 @@ fn the_engine_with_requests_and_frames_queued() {
 fn the_client_config() {
     let config = aegis_exchange::client::ClientConfig::new(EngineConfig::new(Environment::Testnet, hmac_creds()));
     assert_clean("ClientConfig", &format!("{config:?}"));
+    let builder = aegis_exchange::client::Client::builder(Environment::Testnet).hmac(API_KEY, SECRET);
+    assert_clean("ClientBuilder", &format!("{builder:?} {builder:#?}"));
+    let builder = aegis_exchange::client::Client::builder(Environment::Testnet).credentials(ed25519_creds());
+    assert_clean("ClientBuilder (Ed25519)", &format!("{builder:?}"));
 }
 
 #[test]

@@ -55,6 +55,7 @@
 //! # Ok(()) }
 //! ```
 
+mod builder;
 mod driver;
 mod market;
 
@@ -65,6 +66,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use builder::{ClientBuilder, ENV_API_KEY, ENV_API_SECRET, ENV_ED25519_KEY_FILE};
 pub use market::{MarketConfig, MarketItem, MarketStats, MarketStream};
 
 use crate::clock::Clock;
@@ -168,6 +170,10 @@ pub enum ClientError {
     /// The client has stopped.
     #[error("the client has stopped")]
     Stopped,
+    /// [`ClientBuilder::connect`] was given unusable settings (no or malformed credentials, an
+    /// unreadable key file, no transport).
+    #[error("client setup: {0}")]
+    Setup(String),
 }
 
 /// Counters of a running client.
@@ -467,6 +473,12 @@ impl Events {
 }
 
 impl Client {
+    /// A client in one line: `Client::builder(Environment::Testnet).credentials_from_env()
+    /// .connect().await?` (see [`ClientBuilder`]).
+    pub fn builder(env: crate::rest::Environment) -> ClientBuilder {
+        ClientBuilder::new(env)
+    }
+
     /// Starts the client: syncs the time, loads the rules, the balances and the open orders,
     /// opens and subscribes the user-data connection; returns once all of that is done.
     ///
