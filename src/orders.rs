@@ -7,7 +7,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::clock::ServerMs;
 use crate::fast_hash::FastHash;
 use crate::ledger::{AssetId, Execution, Ledger, LedgerError, Reservation};
-use crate::model::{ClientOrderId, OrderRequest, OrderStatus, OrderType, Side};
+use crate::model::{ClientOrderId, OcoRequest, OrderRequest, OrderStatus, OrderType, Side};
 use crate::rest::{ApiError, Outcome, Rejection};
 
 /// Where an order is, as this side knows it.
@@ -374,6 +374,53 @@ pub struct OrderView {
     pub amending: Option<Decimal>,
 }
 
+/// An order list the tracker follows: its legs share one reservation, released when every leg
+/// has ended and settled.
+#[derive(Debug)]
+struct TrackedList {
+    legs: Vec<ClientOrderId>,
+    released: bool,
+}
+
+/// An order list to start tracking ([`Orders::submit_oco`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SubmitList<'a> {
+    /// The list; it and its legs must carry client order ids.
+    pub oco: &'a OcoRequest,
+    /// Its base asset in the ledger.
+    pub base: AssetId,
+    /// Its quote asset in the ledger.
+    pub quote: AssetId,
+}
+
+/// What an OCO locks, once for both legs: the quantity for a SELL; for a BUY the most either leg
+/// could spend (its limit price, or a market stop's stop price, times the quantity, rounded up to
+/// 8 decimals), as Binance locks it.
+///
+/// ```
+/// use aegis_exchange::{ListLeg, OcoRequest, Side, TimeInForce, oco_lock_amount};
+/// use rust_decimal_macros::dec;
+/// let buy = OcoRequest::new("BTCUSDT", Side::Buy, dec!(0.1),
+///     ListLeg::stop_loss_limit(dec!(70010), dec!(70000), TimeInForce::Gtc), ListLeg::limit_maker(dec!(60000)));
+/// assert_eq!(oco_lock_amount(&buy), Some(dec!(7001)));
+/// ```
+#[must_use]
+pub fn oco_lock_amount(oco: &OcoRequest) -> Option<Decimal> {
+    let qty = oco.quantity();
+    match oco.side() {
+        Side::Sell => Some(qty),
+        Side::Buy => oco
+            .legs()
+            .iter()
+            .map(|l| l.price().or(l.stop_price()).and_then(|p| p.checked_mul(qty)))
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .max()
+            .map(|d| d.round_dp_with_strategy(8, RoundingStrategy::AwayFromZero)),
+        Side::Unknown(_) => None,
+    }
+}
+
 /// How many tracked orders have a timer, and a bound on when the first is due.
 #[derive(Debug)]
 struct Timers {
@@ -439,6 +486,9 @@ struct Tracked {
     deadline_ms: i64,
     /// Whether its request was handed out ([`Orders::on_sent`]); an order is sent once.
     sent: bool,
+    /// The order list it belongs to (its `listClientOrderId`): the list's legs share one
+    /// reservation.
+    list: Option<ClientOrderId>,
     /// The price its buy reservation was computed at (the limit price), per unit of base: what
     /// a reduction of its quantity releases. `None` for a sell (it locks base) or a buy whose
     /// lock does not follow its quantity (by quote amount, market).
@@ -517,6 +567,8 @@ pub struct Orders {
     done: VecDeque<ClientOrderId>,
     /// The order occupying each symbol under the policy.
     busy: HashMap<String, ClientOrderId, FastHash>,
+    /// Order lists by their `listClientOrderId`: the legs, and the one reservation they share.
+    lists: HashMap<ClientOrderId, TrackedList, FastHash>,
     /// The orders' timers, counted, with a lower bound of when the next one is due.
     timers: Timers,
 }
@@ -611,6 +663,7 @@ impl Orders {
             orders: HashMap::default(),
             done: VecDeque::new(),
             busy: HashMap::default(),
+            lists: HashMap::default(),
             timers: Timers::default(),
         }
     }
@@ -689,6 +742,7 @@ impl Orders {
             // Not sent: no request exists whose deadline could pass.
             deadline_ms: i64::MAX,
             sent: false,
+            list: None,
             unit_lock: unit_lock(order),
             timer: None,
             backoff_ms: self.config.query_backoff_ms.max(1),
@@ -750,6 +804,7 @@ impl Orders {
             before_cancel: None,
             deadline_ms: 0,
             sent: true,
+            list: None,
             unit_lock: (*info.side == Side::Buy).then_some(info.price),
             timer: None,
             backoff_ms: self.config.query_backoff_ms.max(1),
@@ -762,6 +817,124 @@ impl Orders {
         }
         self.refresh_busy(&id);
         Ok(reservation)
+    }
+
+    /// Reserves an OCO's funds once and starts tracking its two legs as `PendingNew`, sharing
+    /// that reservation (released when both have ended and settled). Call
+    /// [`on_list_sent`](Self::on_list_sent) when its request leaves. Returns the reservation.
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit): missing client order ids (the list's or a leg's), an id
+    /// already tracked, a busy symbol, too many open orders, the ledger's refusal. Nothing
+    /// changes then.
+    pub fn submit_oco(&mut self, submit: SubmitList<'_>) -> Result<Reservation, OrdersError> {
+        let oco = submit.oco;
+        let list = *oco.list_client_order_id().ok_or(OrdersError::MissingClientOrderId)?;
+        let [above, below] = oco.leg_requests();
+        let ids = [
+            *above.client_order_id().ok_or(OrdersError::MissingClientOrderId)?,
+            *below.client_order_id().ok_or(OrdersError::MissingClientOrderId)?,
+        ];
+        for id in ids.iter().chain([&list]) {
+            if self.orders.contains_key(id) || self.lists.contains_key(id) {
+                return Err(OrdersError::DuplicateClientOrderId(*id));
+            }
+        }
+        if ids[0] == ids[1] || ids.contains(&list) {
+            return Err(OrdersError::DuplicateClientOrderId(list));
+        }
+        if self.config.symbol_policy != SymbolPolicy::Any
+            && let Some(busy) = self.busy.get(oco.symbol())
+        {
+            return Err(OrdersError::SymbolBusy { symbol: oco.symbol().to_owned(), busy: *busy });
+        }
+        if self.orders.len().saturating_sub(self.done.len()).saturating_add(2) > self.config.max_open {
+            return Err(OrdersError::TooManyOpen);
+        }
+        let amount = oco_lock_amount(oco).ok_or(OrdersError::NeedsPriceBound)?;
+        let reservation = match oco.side() {
+            Side::Buy => self.ledger.reserve_buy(submit.base, submit.quote, amount)?,
+            Side::Sell => self.ledger.reserve_sell(submit.base, submit.quote, amount)?,
+            Side::Unknown(_) => return Err(OrdersError::NeedsPriceBound),
+        };
+        for id in ids {
+            let tracked = Tracked {
+                view: OrderView {
+                    symbol: oco.symbol().to_owned(),
+                    side: oco.side().clone(),
+                    state: OrderState::PendingNew,
+                    order_id: None,
+                    executed_qty: Decimal::ZERO,
+                    cumulative_quote_qty: Decimal::ZERO,
+                    traded_qty: Decimal::ZERO,
+                    reservation: Some(reservation),
+                    reject_reason: None,
+                    ledger_mismatch: false,
+                    qty: Some(oco.quantity()),
+                    amends: 0,
+                    amending: None,
+                },
+                before_cancel: None,
+                deadline_ms: i64::MAX,
+                sent: false,
+                list: Some(list),
+                unit_lock: None,
+                timer: None,
+                backoff_ms: self.config.query_backoff_ms.max(1),
+                last_query_ms: None,
+                trades: HashSet::default(),
+                done: false,
+            };
+            if let Some(replaced) = self.orders.insert(id, tracked) {
+                self.timers.forget(&replaced);
+            }
+            self.refresh_busy(&id);
+        }
+        self.lists.insert(list, TrackedList { legs: ids.to_vec(), released: false });
+        Ok(reservation)
+    }
+
+    /// The legs of list `list` (its `listClientOrderId`), if tracked.
+    #[must_use]
+    pub fn legs(&self, list: &ClientOrderId) -> Option<&[ClientOrderId]> {
+        self.lists.get(list).map(|l| l.legs.as_slice())
+    }
+
+    /// The list order `id` belongs to, if any.
+    #[must_use]
+    pub fn list_of(&self, id: &ClientOrderId) -> Option<ClientOrderId> {
+        self.orders.get(id).and_then(|t| t.list)
+    }
+
+    /// The orders an id names: a list's legs, or the order itself.
+    #[must_use]
+    pub fn legs_or_self(&self, id: &ClientOrderId) -> Vec<ClientOrderId> {
+        self.lists.get(id).map_or_else(|| vec![*id], |l| l.legs.clone())
+    }
+
+    /// Whether list `list` may still be sent: every leg `PendingNew`, unsent, reserved.
+    #[must_use]
+    pub fn list_awaits_send(&self, list: &ClientOrderId) -> bool {
+        self.lists.get(list).is_some_and(|l| l.legs.iter().all(|leg| self.awaits_send(leg)))
+    }
+
+    /// The list's request is being handed out now: each leg is sent (its reply timer starts; an
+    /// unknown outcome has each leg queried by its client order id: a list is placed whole or not
+    /// at all). Returns `false`, changing nothing, unless every leg awaits its send.
+    #[must_use = "a list this refuses must not be sent"]
+    pub fn on_list_sent(
+        &mut self,
+        now_ms: i64,
+        list: &ClientOrderId,
+        timestamp: impl Into<ServerMs>,
+        recv_window_ms: i64,
+    ) -> bool {
+        let timestamp = timestamp.into();
+        if !self.list_awaits_send(list) {
+            return false;
+        }
+        let legs = self.legs_or_self(list);
+        legs.iter().all(|leg| self.on_sent(now_ms, leg, timestamp, recv_window_ms))
     }
 
     /// The order's request, signed with `timestamp` (server time) and `recv_window_ms`, is being
@@ -921,7 +1094,8 @@ impl Orders {
         let working = matches!(state, OrderState::New | OrderState::PartiallyFilled);
         // A buy whose lock does not follow its quantity could not be released exactly.
         let follows = t.view.side == Side::Sell || t.unit_lock.is_some();
-        if !working || t.view.amending.is_some() || t.before_cancel.is_some() || !follows {
+        // A list's legs share one lock (an OCO's quantity is both legs'): not amended here.
+        if !working || t.view.amending.is_some() || t.before_cancel.is_some() || !follows || t.list.is_some() {
             return Err(OrdersError::NotAmendable(state));
         }
         let qty = t.view.qty.ok_or(OrdersError::NotAmendable(state))?;
@@ -1144,7 +1318,8 @@ impl Orders {
         t.view.state = state;
         t.view.reject_reason = reason;
         self.timers.set(t, None);
-        let released = t.view.reservation.take().and_then(|r| self.ledger.release(&r).ok());
+        let claim = t.view.reservation.take().map(|r| (t.list, r));
+        let released = claim.and_then(|(list, r)| self.release_claim(list.as_ref(), &r).ok().flatten());
         let update = OrderUpdate { client_order_id: *id, state, traded: Decimal::ZERO, released, ledger_error: None };
         self.finish(id);
         OrderApplied::Changed(update)
@@ -1229,29 +1404,46 @@ impl Orders {
                 }
             }
         }
+        let mut claim = None;
         if t.view.state.is_terminal() {
             if t.view.traded_qty >= t.view.executed_qty {
-                if let Some(r) = t.view.reservation.take() {
-                    match self.ledger.release(&r) {
-                        Ok(amount) => released = Some(amount),
-                        Err(e) => ledger_error = Some(e),
-                    }
-                }
+                claim = t.view.reservation.take().map(|r| (t.list, r));
             } else if t.view.reservation.is_some() {
                 self.timers.set(t, Some((now_ms.saturating_add(self.config.trade_grace_ms.max(0)), Timer::Trades)));
             }
         }
         let after = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty, t.view.traded_qty, t.view.qty);
+        let (state, settled) = (t.view.state, t.view.reservation.is_none());
+        if let Some((list, r)) = claim {
+            match self.release_claim(list.as_ref(), &r) {
+                Ok(amount) => released = amount.or(released),
+                Err(e) => ledger_error = Some(e),
+            }
+        }
         if before == after && released.is_none() && ledger_error.is_none() {
             return OrderApplied::Duplicate;
         }
-        let update = OrderUpdate { client_order_id: *id, state: t.view.state, traded, released, ledger_error };
-        if t.view.state.is_terminal() && t.view.reservation.is_none() {
+        let update = OrderUpdate { client_order_id: *id, state, traded, released, ledger_error };
+        if state.is_terminal() && settled {
             self.finish(id);
         } else {
             self.refresh_busy(id);
         }
         OrderApplied::Changed(update)
+    }
+
+    /// An order gave up its claim on reservation `r` (it ended and settled): a single order's is
+    /// released now; a list's once every leg has given up its own. The amount released, if any.
+    fn release_claim(&mut self, list: Option<&ClientOrderId>, r: &Reservation) -> Result<Option<Decimal>, LedgerError> {
+        let Some(list) = list else { return self.ledger.release(r).map(Some) };
+        let Some(l) = self.lists.get(list) else { return self.ledger.release(r).map(Some) };
+        if l.released || l.legs.iter().any(|leg| self.orders.get(leg).is_some_and(|t| t.view.reservation.is_some())) {
+            return Ok(None);
+        }
+        if let Some(l) = self.lists.get_mut(list) {
+            l.released = true;
+        }
+        self.ledger.release(r).map(Some)
     }
 
     /// Whether an order in `state` occupies its symbol under the policy.
@@ -1293,6 +1485,11 @@ impl Orders {
                 && let Some(gone) = self.orders.remove(&old)
             {
                 self.timers.forget(&gone);
+                if let Some(list) = gone.list
+                    && self.lists.get(&list).is_some_and(|l| l.released)
+                {
+                    self.lists.remove(&list);
+                }
             }
         }
     }

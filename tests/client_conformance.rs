@@ -12,7 +12,7 @@ use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::transport::{HyperTransport, ReqwestTransport, TungsteniteTransport};
 use aegis_exchange::{AmendError, EngineConfig, Event, Intent, KillReason, OrdersError, SubmitError};
-use aegis_exchange::{ClientOrderId, OrderRequest, Side};
+use aegis_exchange::{ClientOrderId, ListLeg, MarketContext, OcoRequest, OrderRequest, Side, TimeInForce};
 use aegis_exchange::{Clock, SystemClock};
 use aegis_exchange::{OrderState, OrderView};
 use rust_decimal_macros::dec;
@@ -431,6 +431,80 @@ async fn amend_answer_lost(backend: Backend) {
     finish(s).await;
 }
 
+fn exit_oco(list: &str, qty: rust_decimal::Decimal) -> OcoRequest {
+    OcoRequest::new(
+        "BTCUSDT",
+        Side::Sell,
+        qty,
+        ListLeg::limit_maker(dec!(70000)).with_client_order_id(ClientOrderId::new(&format!("{list}-tp")).unwrap()),
+        ListLeg::stop_loss_limit(dec!(59990), dec!(60000), TimeInForce::Gtc)
+            .with_client_order_id(ClientOrderId::new(&format!("{list}-sl")).unwrap()),
+    )
+    .with_list_client_order_id(ClientOrderId::new(list).unwrap())
+}
+
+fn last(price: rust_decimal::Decimal) -> MarketContext {
+    MarketContext::default().with_last_price(price).with_reference_price(price)
+}
+
+/// An OCO through the client: one reservation for both legs; the market falls through the stop,
+/// which triggers and fills, the take-profit expires; the ledger equals the exchange after, with
+/// nothing left locked.
+async fn oco_one_leg_ends_the_other(backend: Backend) {
+    let s = setup(backend).await;
+    let placed = s.client.place_oco(exit_oco("conf-oco", dec!(0.5)), &last(dec!(65000))).await.unwrap();
+    assert_eq!(placed.list.as_str(), "conf-oco");
+    let states: Vec<OrderState> = placed.legs.iter().map(|l| l.state).collect();
+    assert_eq!(states, [OrderState::New, OrderState::New], "{backend:?}");
+    assert_eq!(s.client.ledger().balance_of("BTC").unwrap().locked, dec!(0.5), "{backend:?}: locked once");
+    ledger_equals_exchange(&s).unwrap();
+    set_price(&s.exchange, dec!(59999));
+    let tp = ClientOrderId::new("conf-oco-tp").unwrap();
+    let sl = ClientOrderId::new("conf-oco-sl").unwrap();
+    let view = wait_order(&s.client, &sl, |v| v.state == OrderState::Filled).await;
+    assert_eq!(view.state, OrderState::Filled, "{backend:?}");
+    let view = wait_order(&s.client, &tp, |v| v.state == OrderState::Expired).await;
+    assert_eq!(view.state, OrderState::Expired, "{backend:?}");
+    wait_settled(&s.client).await;
+    assert_eq!(s.client.ledger().balance_of("BTC").unwrap().locked, dec!(0), "{backend:?}");
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
+/// Canceling one leg of an OCO cancels the list on the exchange: both legs end `Canceled`, the
+/// one reservation is released once; an OCO whose answer is lost is resolved leg by leg (never
+/// sent again); the ledger equals the exchange.
+async fn oco_cancel_and_lost_answer(backend: Backend) {
+    let s = setup(backend).await;
+    s.client.place_oco(exit_oco("conf-oco-c", dec!(0.2)), &last(dec!(65000))).await.unwrap();
+    let tp = ClientOrderId::new("conf-oco-c-tp").unwrap();
+    let sl = ClientOrderId::new("conf-oco-c-sl").unwrap();
+    s.client.cancel(&tp).await.unwrap();
+    for id in [&tp, &sl] {
+        let view = wait_order(&s.client, id, |v| v.state == OrderState::Canceled).await;
+        assert_eq!(view.state, OrderState::Canceled, "{backend:?}: {id}");
+    }
+    wait_settled(&s.client).await;
+    assert_eq!(s.client.ledger().balance_of("BTC").unwrap().locked, dec!(0), "{backend:?}");
+    ledger_equals_exchange(&s).unwrap();
+    // The answer lost after the exchange placed it.
+    lock(&s.exchange).inject(Fault::DropResponse);
+    let placed = s.client.place_oco(exit_oco("conf-oco-l", dec!(0.2)), &last(dec!(65000))).await.unwrap();
+    assert!(placed.legs.iter().all(|l| l.state == OrderState::Unknown), "{backend:?}: {placed:?}");
+    for leg in ["conf-oco-l-tp", "conf-oco-l-sl"] {
+        let id = ClientOrderId::new(leg).unwrap();
+        let view = wait_order(&s.client, &id, |v| v.state == OrderState::New).await;
+        assert_eq!(view.state, OrderState::New, "{backend:?}: {leg}");
+        assert_eq!(lock(&s.exchange).orders_with_client_id("BTCUSDT", leg), 1, "{backend:?}");
+    }
+    assert_eq!(s.client.ledger().balance_of("BTC").unwrap().locked, dec!(0.2), "{backend:?}");
+    ledger_equals_exchange(&s).unwrap();
+    s.client.cancel(&ClientOrderId::new("conf-oco-l-sl").unwrap()).await.unwrap();
+    wait_settled(&s.client).await;
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
 /// `place` returns the exchange's answer applied: a resting order is `New` with its exchange
 /// id, a crossing one `Filled`; the events tell the same after.
 async fn place_returns_the_acknowledgement(backend: Backend) {
@@ -627,6 +701,8 @@ on_both!(
     amend_releases_the_difference,
     amend_below_executed_ends_the_order,
     amend_answer_lost,
+    oco_one_leg_ends_the_other,
+    oco_cancel_and_lost_answer,
     place_returns_the_acknowledgement,
     place_dropped_in_flight_is_kept,
     reconnects_after_drop,

@@ -32,6 +32,7 @@ use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ClientOrderIdGenerator, ExchangeInfo, OrderRequest, Side};
 use aegis_exchange::{Engine, EngineConfig, HttpResult, Intent, KillReason, Output, RequestId};
+use aegis_exchange::{ListLeg, MarketContext, OcoRequest, TimeInForce};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
@@ -78,6 +79,8 @@ struct Stats {
     late: u64,
     /// Keep-priority amends the engine sent.
     amends: u64,
+    /// OCO lists submitted.
+    lists: u64,
 }
 
 impl Sim {
@@ -359,7 +362,7 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
         let price = sim.paper.price("BTCUSDT").unwrap_or(dec!(65000));
         let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
         let qty = Decimal::new(i64::try_from(1 + rng.below(50)).unwrap_or(1), 3);
-        match rng.below(13) {
+        match rng.below(15) {
             0..=3 => {
                 let offset = Decimal::new(i64::try_from(rng.below(4000)).unwrap_or(0) - 2000, 2);
                 let order = OrderRequest::limit("BTCUSDT", side, qty, (price + offset).round_dp(2));
@@ -429,6 +432,32 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
                     if sim.engine.amend(sim.now, &pick, new_qty.max(dec!(0.00001))).is_ok() {
                         sim.stats.amends += 1;
                     }
+                }
+            }
+            // An OCO around the market (a take-profit resting away from it, a stop-limit behind):
+            // one reservation for both legs, the leg that trades or triggers ending the other.
+            13 | 14 => {
+                // Close to the market (it walks a few cents a second), so legs trade and trigger.
+                let away = Decimal::new(i64::try_from(2 + rng.below(40)).unwrap_or(2), 2);
+                let behind = Decimal::new(i64::try_from(2 + rng.below(40)).unwrap_or(2), 2);
+                let (above, below) = if side == Side::Sell {
+                    let stop = (price - behind).round_dp(2);
+                    (
+                        ListLeg::limit_maker((price + away).round_dp(2)),
+                        ListLeg::stop_loss_limit(stop - dec!(10), stop, TimeInForce::Gtc),
+                    )
+                } else {
+                    let stop = (price + behind).round_dp(2);
+                    (
+                        ListLeg::stop_loss_limit(stop + dec!(10), stop, TimeInForce::Gtc),
+                        ListLeg::limit_maker((price - away).round_dp(2)),
+                    )
+                };
+                let oco = OcoRequest::new("BTCUSDT", side, qty, above, below);
+                let ctx = MarketContext::default().with_last_price(price).with_reference_price(price);
+                if let Ok(list) = sim.engine.submit_oco(sim.now, oco, &ctx) {
+                    sim.stats.lists += 1;
+                    sim.ids.extend(sim.engine.orders().legs(&list).unwrap_or_default().iter().copied());
                 }
             }
             _ => {}
@@ -554,6 +583,7 @@ fn seeded_fault_simulation() {
                 total.throttled += stats.throttled;
                 total.late += stats.late;
                 total.amends += stats.amends;
+                total.lists += stats.lists;
             }
             Err(e) => {
                 eprintln!("seed {seed} failed: {e} (rerun: AEGIS_SIM_SEED={seed} cargo test --test engine_sim)");
@@ -566,6 +596,9 @@ fn seeded_fault_simulation() {
     if seeds.len() >= 100 {
         assert!(orders > seeds.len() * 10, "the workload placed orders");
         // The faults this simulation exists for did happen.
-        assert!(total.bans > 0 && total.throttled > 0 && total.late > 0 && total.amends > 0, "{total:?}");
+        assert!(
+            total.bans > 0 && total.throttled > 0 && total.late > 0 && total.amends > 0 && total.lists > 0,
+            "{total:?}"
+        );
     }
 }

@@ -410,6 +410,21 @@ pub enum Amended {
     Held(OrderView),
 }
 
+/// What [`Client::place_oco`] knows when it returns: the list's client order id and each leg
+/// (above first), the exchange's answer applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedList {
+    /// The list's client order id (`listClientOrderId`).
+    pub list: ClientOrderId,
+    /// The legs, above first.
+    pub legs: Vec<Placed>,
+}
+
+fn placed_list(engine: &Engine, list: ClientOrderId) -> PlacedList {
+    let legs = engine.orders().legs(&list).unwrap_or_default().iter().map(|id| placed(engine, *id)).collect();
+    PlacedList { list, legs }
+}
+
 /// What [`Client::place`] knows when it returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placed {
@@ -661,6 +676,62 @@ impl Client {
             _ if view.qty.is_some_and(|q| q <= new_qty) || view.state.is_terminal() => Amended::Done(view),
             _ => Amended::Unknown(view),
         })
+    }
+
+    /// Places an OCO: validated against the symbol's rules (`context`: the last price for the
+    /// price relation), its funds reserved once for both legs, sent from the calling task like
+    /// [`place`](Self::place)'s order; returns with the exchange's answer applied to each leg.
+    /// The legs are orders of the client from then on ([`order`](Self::order), events, a
+    /// [`cancel`](Self::cancel) of either cancels the list on the exchange).
+    ///
+    /// # Errors
+    /// As [`place`](Self::place).
+    pub async fn place_oco(
+        &self,
+        oco: crate::model::OcoRequest,
+        context: &crate::rules::MarketContext,
+    ) -> Result<PlacedList, ClientError> {
+        let shared = &self.shared;
+        if !shared.accepting.load(Ordering::Acquire) {
+            return Err(ClientError::Stopped);
+        }
+        let now = shared.clock.now_millis();
+        let (list, request, poke) = {
+            let mut engine = lock(&shared.engine);
+            let list = match engine.submit_oco(now, oco, context) {
+                Ok(list) => list,
+                Err(e) => {
+                    let poke = shared.settle(&mut engine);
+                    drop(engine);
+                    if poke {
+                        shared.wake.notify_one();
+                    }
+                    return Err(e.into());
+                }
+            };
+            let request = engine.take_request(&Purpose::PlaceList(list));
+            let poke = request.is_none() && shared.settle(&mut engine);
+            (list, request, poke)
+        };
+        let Some((request_id, request)) = request else {
+            if poke {
+                shared.wake.notify_one();
+            }
+            return Ok(placed_list(&lock(&shared.engine), list));
+        };
+        let (sending, answer) = shared.send_direct(request_id, request).await;
+        let now = shared.clock.now_millis();
+        let (placed, poke) = {
+            let mut engine = lock(&shared.engine);
+            engine.handle_http_response(now, request_id, answer);
+            let poke = shared.settle(&mut engine);
+            (placed_list(&engine, list), poke)
+        };
+        drop(sending);
+        if poke {
+            shared.wake.notify_one();
+        }
+        Ok(placed)
     }
 
     /// Cancels an order.

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use crate::clock::TimeSample;
 use crate::limits::Failure;
 use crate::orders::OrderApplied;
-use crate::rest::{AmendResponse, ApiError, CancelledEntry, MyTrade, OrderInfo, OrderResponse, ServerTime};
+use crate::rest::{AmendResponse, ApiError, CancelledEntry, MyTrade, OrderInfo, OrderList, OrderResponse, ServerTime};
 use crate::ws_api::{UserDataEvent, WsFrame, WsResponse};
 
 use super::gate::InFlight;
@@ -97,6 +97,47 @@ impl Engine {
         Answer::Err(error)
     }
 
+    /// A list's answer, leg by leg: its reports (or, for an ACK, its members as `NEW`); an error
+    /// or no answer applies to every leg (a list is placed whole or not at all).
+    fn apply_list_answer(&mut self, now: i64, list: &crate::model::ClientOrderId, answer: &Answer) {
+        let legs = self.orders.legs_or_self(list);
+        let mut applied = Vec::new();
+        match answer {
+            Answer::Ok(_) => match answer.ok::<OrderList>() {
+                Some(l) if l.list_client_order_id == list.as_str() => {
+                    if l.order_reports.is_empty() {
+                        let new = crate::model::OrderStatus::New;
+                        for m in &l.orders {
+                            let report = crate::orders::OrderReport {
+                                client_order_id: &m.client_order_id,
+                                orig_client_order_id: None,
+                                order_id: m.order_id,
+                                status: Some(&new),
+                                executed_qty: None,
+                                cumulative_quote_qty: None,
+                                reject_reason: None,
+                                qty: None,
+                            };
+                            applied.push(self.orders.on_report(now, &report, []));
+                        }
+                    } else {
+                        for r in &l.order_reports {
+                            applied.push(self.orders.on_report(now, &r.report(), r.trades()));
+                        }
+                    }
+                }
+                // An unreadable (or someone else's) success body: the list probably exists.
+                _ => applied.extend(legs.iter().map(|leg| self.orders.on_place_unanswered(now, leg))),
+            },
+            Answer::Err(e) => applied.extend(legs.iter().map(|leg| self.orders.on_place_error(now, leg, e))),
+            Answer::NotSent => applied.extend(legs.iter().map(|leg| self.orders.on_not_sent(leg))),
+            Answer::Unanswered => applied.extend(legs.iter().map(|leg| self.orders.on_place_unanswered(now, leg))),
+        }
+        for a in applied {
+            self.emit_applied(a);
+        }
+    }
+
     fn apply_answer(&mut self, now: i64, request: RequestId, flight: InFlight, answer: &Answer) {
         match flight.purpose {
             Purpose::Time => {
@@ -124,6 +165,7 @@ impl Engine {
                 };
                 self.emit_applied(applied);
             }
+            Purpose::PlaceList(list) => self.apply_list_answer(now, &list, answer),
             Purpose::Query(id) => {
                 // No answer, or an unreadable one: the tracker asks again on its own timer.
                 let applied = match answer {
@@ -182,7 +224,12 @@ impl Engine {
                 }
                 _ => {
                     for entry in answer.ok::<Vec<CancelledEntry>>().unwrap_or_default() {
-                        if let CancelledEntry::Order(info) = entry {
+                        let reports = match entry {
+                            CancelledEntry::Order(info) => vec![*info],
+                            // A list: its orders' cancel reports.
+                            CancelledEntry::OrderList { order_reports, .. } => order_reports,
+                        };
+                        for info in reports {
                             let applied = self.orders.on_report(now, &info.report(), []);
                             self.emit_applied(applied);
                         }

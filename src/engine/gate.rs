@@ -14,15 +14,32 @@ use crate::limits::{Admit, Cost, Refusal};
 use crate::model::ClientOrderId;
 use crate::orders::{OrderAction, OrderState};
 use crate::rest::{OrderRef, RequestCost};
-use crate::rules::ValidatedOrder;
+use crate::rules::{ValidatedOco, ValidatedOrder};
 
 use super::{Engine, Event, HoldReason, NotSentReason, Output, Purpose, RequestId};
 
-/// An order waiting for its turn: normalized and reserved, not built.
+/// An order (or order list) waiting for its turn: validated and reserved, not built. Its id is
+/// the order's client order id, or the list's `listClientOrderId`.
 #[derive(Debug)]
 struct Waiting {
     id: ClientOrderId,
-    valid: ValidatedOrder,
+    valid: Pending,
+}
+
+/// What waits in the orders' queue.
+#[derive(Debug)]
+pub(super) enum Pending {
+    Order(ValidatedOrder),
+    Oco(Box<ValidatedOco>),
+}
+
+impl Pending {
+    fn symbol(&self) -> &str {
+        match self {
+            Pending::Order(v) => v.request().symbol(),
+            Pending::Oco(v) => v.request().symbol(),
+        }
+    }
 }
 
 /// Any other request waiting for its turn.
@@ -101,7 +118,7 @@ impl Gate {
     pub(super) fn remove_orders_of(&mut self, symbol: &str) -> Vec<ClientOrderId> {
         let mut removed = Vec::new();
         self.orders.retain(|w| {
-            let keep = w.valid.request().symbol() != symbol;
+            let keep = w.valid.symbol() != symbol;
             if !keep {
                 removed.push(w.id);
             }
@@ -188,7 +205,7 @@ impl Engine {
 
     /// An order submitted: out at once if nothing waits ahead of it and the limiter admits it,
     /// else queued behind the others.
-    pub(super) fn offer_order(&mut self, now: i64, id: ClientOrderId, valid: ValidatedOrder) {
+    pub(super) fn offer_order(&mut self, now: i64, id: ClientOrderId, valid: Pending) {
         if self.gate.orders.is_empty() && self.gate.orders_until <= now {
             match self.try_place(now, id, &valid) {
                 Step::Done => return,
@@ -276,9 +293,13 @@ impl Engine {
         }
     }
 
-    /// An order's turn: it leaves only if the tracker still holds it `PendingNew`, unsent, with
-    /// its funds reserved, and the limiter admits it; it is built and signed now.
-    fn try_place(&mut self, now: i64, id: ClientOrderId, valid: &ValidatedOrder) -> Step {
+    /// An order's (or list's) turn: it leaves only if the tracker still holds it `PendingNew`,
+    /// unsent, with its funds reserved, and the limiter admits it; it is built and signed now.
+    fn try_place(&mut self, now: i64, id: ClientOrderId, valid: &Pending) -> Step {
+        let valid = match valid {
+            Pending::Order(v) => v,
+            Pending::Oco(oco) => return self.try_place_list(now, id, oco),
+        };
         if !self.orders.awaits_send(&id) {
             return Step::Done;
         }
@@ -303,10 +324,47 @@ impl Engine {
         Step::Done
     }
 
+    /// A list's turn, as an order's (it counts two orders).
+    fn try_place_list(&mut self, now: i64, list: ClientOrderId, oco: &ValidatedOco) -> Step {
+        if !self.orders.list_awaits_send(&list) {
+            return Step::Done;
+        }
+        match self.admit(now, RequestCost::NEW_ORDER_LIST, false) {
+            Admission::Go => {}
+            Admission::Hold(until) => return Step::Hold(until),
+            Admission::TooHeavy => {
+                self.emit(Event::NotSent { purpose: Purpose::PlaceList(list), reason: NotSentReason::TooHeavy });
+                self.not_sent_ids(&list);
+                return Step::Done;
+            }
+        }
+        let timestamp = self.time.server_now(now);
+        match self.rest.order_list_oco(oco, timestamp) {
+            Ok(built) => {
+                if self.orders.on_list_sent(now, &list, timestamp, self.recv_window_ms) {
+                    self.hand_out(now, Purpose::PlaceList(list), built.request);
+                }
+            }
+            Err(e) => {
+                self.emit(Event::NotSent { purpose: Purpose::PlaceList(list), reason: NotSentReason::Build(e) });
+                self.not_sent_ids(&list);
+            }
+        }
+        Step::Done
+    }
+
     fn not_sent_order(&mut self, id: ClientOrderId, reason: NotSentReason) {
         self.emit(Event::NotSent { purpose: Purpose::Place(id), reason });
-        let applied = self.orders.on_not_sent(&id);
-        self.emit_applied(applied);
+        self.not_sent_ids(&id);
+    }
+
+    /// The order `id` names (a list's legs, or the order) was never sent: `NotPlaced`, funds
+    /// released.
+    pub(super) fn not_sent_ids(&mut self, id: &ClientOrderId) {
+        for leg in self.orders.legs_or_self(id) {
+            let applied = self.orders.on_not_sent(&leg);
+            self.emit_applied(applied);
+        }
     }
 
     /// Another request's turn: dropped if it no longer applies, else charged, built, signed
@@ -323,8 +381,8 @@ impl Engine {
             Purpose::Query(_) => RequestCost::QUERY_ORDER,
             Purpose::Trades(_) => RequestCost::MY_TRADES_BY_ORDER,
             Purpose::Subscribe => RequestCost::WS_USER_DATA_SUBSCRIBE,
-            // Orders wait in their own queue.
-            Purpose::Place(_) => return Step::Done,
+            // Orders and lists wait in their own queue.
+            Purpose::Place(_) | Purpose::PlaceList(_) => return Step::Done,
         };
         // What no longer applies is dropped before the limiter charges it.
         let still_applies = match purpose {
@@ -386,7 +444,7 @@ impl Engine {
                 }
                 return Step::Done;
             }
-            Purpose::Place(_) => return Step::Done,
+            Purpose::Place(_) | Purpose::PlaceList(_) => return Step::Done,
         };
         match built {
             Ok(built) => {
@@ -419,7 +477,10 @@ impl Engine {
         let id = self.gate.last_id;
         let deadline = now.saturating_add(self.config.request_timeout_ms);
         let activity = self.activity;
-        if matches!(purpose, Purpose::Place(_) | Purpose::Cancel(_) | Purpose::CancelAll(_) | Purpose::Amend(_)) {
+        if matches!(
+            purpose,
+            Purpose::Place(_) | Purpose::PlaceList(_) | Purpose::Cancel(_) | Purpose::CancelAll(_) | Purpose::Amend(_)
+        ) {
             // From here the exchange's balances may move: a snapshot sent before is stale.
             self.activity = self.activity.wrapping_add(1);
         }

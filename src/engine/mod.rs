@@ -245,6 +245,8 @@ pub enum Purpose {
     OpenOrders(String),
     /// `POST /api/v3/order`.
     Place(ClientOrderId),
+    /// `POST /api/v3/orderList/oco`, by the list's `listClientOrderId`.
+    PlaceList(ClientOrderId),
     /// `DELETE /api/v3/order`.
     Cancel(ClientOrderId),
     /// `PUT /api/v3/order/amend/keepPriority`: the order's quantity reduced to what
@@ -781,9 +783,55 @@ impl Engine {
             submit = submit.with_price_bound(bound);
         }
         self.orders.submit(submit)?;
-        self.offer_order(now, id, valid);
+        self.offer_order(now, id, gate::Pending::Order(valid));
         self.pump(now);
         Ok(id)
+    }
+
+    /// Validates an OCO against its symbol's rules (`context`: the last price for the price
+    /// relation, open orders for MAX_NUM_ORDERS), gives it and its legs client order ids when
+    /// they have none, reserves its funds once for both legs, and queues it like an order (it
+    /// counts two in the ORDERS window). Returns the list's client order id; the legs' are in
+    /// [`Orders::legs`](crate::Orders::legs). The legs are tracked as orders: their answers and
+    /// events, an unknown outcome (each leg queried by its client order id: a list is placed
+    /// whole or not at all), a cancel (of one leg: the exchange cancels the list).
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit), the list's rules included.
+    pub fn submit_oco(
+        &mut self,
+        now: impl Into<LocalMs>,
+        mut oco: crate::model::OcoRequest,
+        context: &crate::rules::MarketContext,
+    ) -> Result<ClientOrderId, SubmitError> {
+        let now = now.into().millis();
+        self.observe_now(now);
+        if let Some(reason) = &self.killed {
+            return Err(SubmitError::Killed(reason.clone()));
+        }
+        if self.is_starting() {
+            return Err(SubmitError::Starting);
+        }
+        let rules =
+            self.info.symbol(oco.symbol()).ok_or_else(|| SubmitError::UnknownSymbol(oco.symbol().to_owned()))?;
+        if oco.list_client_order_id().is_none() {
+            oco.set_list_client_order_id(self.ids.next_id());
+        }
+        let [above, below] = oco.legs().map(|l| l.client_order_id().copied());
+        let (above, below) = (above.unwrap_or_else(|| self.ids.next_id()), below.unwrap_or_else(|| self.ids.next_id()));
+        oco.set_leg_client_order_ids(above, below);
+        let valid = rules.validate_oco(&oco, context)?;
+        let list =
+            *valid.request().list_client_order_id().ok_or(SubmitError::Orders(OrdersError::MissingClientOrderId))?;
+        let base = self.ledger.asset(rules.base_asset()).map_err(OrdersError::from)?;
+        let quote = self.ledger.asset(rules.quote_asset()).map_err(OrdersError::from)?;
+        if self.gate.orders_waiting() >= self.config.max_waiting {
+            return Err(SubmitError::Backlog);
+        }
+        self.orders.submit_oco(crate::orders::SubmitList { oco: valid.request(), base, quote })?;
+        self.offer_order(now, list, gate::Pending::Oco(Box::new(valid)));
+        self.pump(now);
+        Ok(list)
     }
 
     /// Cancels an order. One still queued is dropped without any request (`NotPlaced`, funds
@@ -794,9 +842,10 @@ impl Engine {
     pub fn cancel(&mut self, now: impl Into<LocalMs>, id: &ClientOrderId) -> Result<(), OrdersError> {
         let now = now.into().millis();
         self.observe_now(now);
-        if self.gate.remove_order(id) {
-            let applied = self.orders.on_not_sent(id);
-            self.emit_applied(applied);
+        // A queued order, or the queued list it is a leg of: dropped, never sent.
+        let queued = self.orders.list_of(id).unwrap_or(*id);
+        if self.gate.remove_order(&queued) {
+            self.not_sent_ids(&queued);
             return Ok(());
         }
         self.orders.cancel(id)?;
@@ -855,8 +904,7 @@ impl Engine {
         let now = now.into().millis();
         self.observe_now(now);
         for id in self.gate.remove_orders_of(symbol) {
-            let applied = self.orders.on_not_sent(&id);
-            self.emit_applied(applied);
+            self.not_sent_ids(&id);
         }
         self.enqueue(now, Purpose::CancelAll(symbol.to_owned()));
         self.pump(now);

@@ -50,6 +50,12 @@ impl Engine {
         self.killed = Some(reason.clone());
         self.emit(Event::KillSwitch(reason));
         for id in self.gate.take_orders() {
+            // A list's id names its legs.
+            if self.orders.legs(&id).is_some() {
+                self.emit(Event::NotSent { purpose: Purpose::PlaceList(id), reason: NotSentReason::KillSwitch });
+                self.not_sent_ids(&id);
+                continue;
+            }
             self.emit(Event::NotSent { purpose: Purpose::Place(id), reason: NotSentReason::KillSwitch });
             let applied = self.orders.on_not_sent(&id);
             self.emit_applied(applied);
@@ -216,6 +222,7 @@ impl Engine {
                 matches!(
                     p,
                     Purpose::Place(_)
+                        | Purpose::PlaceList(_)
                         | Purpose::Cancel(_)
                         | Purpose::CancelAll(_)
                         | Purpose::Amend(_)
