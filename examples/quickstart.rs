@@ -2,7 +2,8 @@
 //! BTCUSDT's live filter set; then trade through the async client: connect (time, rules,
 //! balances, open orders, the user-data stream), show the balances, place a LIMIT buy at the best
 //! ask for more than the ask holds (it partly fills and rests), halve the rest with a keep-priority
-//! amend (same order, same place in the queue), cancel what is left, and show that the ledger
+//! amend (same order, same place in the queue), cancel what is left, place an OCO exit for what
+//! was bought (take-profit or stop, one lock for both) and cancel it, and show that the ledger
 //! equals the exchange.
 //!
 //! `cargo run --example quickstart` runs offline against the built-in paper exchange. On the Spot
@@ -19,7 +20,7 @@ use aegis_exchange::num::Wire;
 use aegis_exchange::{
     ClientOrderId, Decimal, ExchangeInfo, Filter, MarketContext, OrderRequest, Side, SymbolRules, ValidatedOrder,
 };
-use aegis_exchange::{EngineConfig, Event, Intent};
+use aegis_exchange::{EngineConfig, Event, Intent, ListLeg, OcoRequest, TimeInForce};
 use common::{Error, Venue, lock};
 use rust_decimal_macros::dec;
 
@@ -202,6 +203,44 @@ async fn trade(venue: &Venue) -> Result<(), Error> {
     // Let the last trades settle before comparing.
     let _ = client.wait_until_done(&id, Duration::from_secs(2)).await?;
     tokio::time::sleep(Duration::from_millis(50)).await;
+
+    // An exit for what was bought: an OCO, take-profit 2 % up or stop 2 % down, one lock for both.
+    let mut oco_ok = !partly;
+    if partly {
+        let (tp, stop) = ((ask.price * dec!(1.02)).round_dp(2), (ask.price * dec!(0.98)).round_dp(2));
+        let qty = view.1.round_dp_with_strategy(5, rust_decimal::RoundingStrategy::ToZero);
+        println!(
+            "\n> OCO SELL {} BTC: take profit at {} or stop at {} (limit {})",
+            Wire(qty),
+            Wire(tp),
+            Wire(stop),
+            Wire(stop - dec!(1))
+        );
+        let oco = OcoRequest::new(
+            "BTCUSDT",
+            Side::Sell,
+            qty,
+            ListLeg::limit_maker(tp),
+            ListLeg::stop_loss_limit(stop - dec!(1), stop, TimeInForce::Gtc),
+        );
+        let market = MarketContext::default().with_last_price(ask.price).with_reference_price(ask.price);
+        let placed = client.place_oco(oco, &market).await?;
+        let states: Vec<String> = placed.legs.iter().map(|l| format!("{} {}", l.id, l.state)).collect();
+        let locked = client.ledger().balance_of("BTC").map(|b| b.locked).unwrap_or_default();
+        println!("  list {}: {}; BTC locked {} (once for both)", placed.list, states.join(", "), Wire(locked));
+        if let Some(leg) = placed.legs.first() {
+            println!("\n> cancel the take-profit: the exchange cancels the list");
+            client.cancel(&leg.id).await?;
+            let mut ended = Vec::new();
+            for l in &placed.legs {
+                ended.push(wait_for(&client, &l.id, |s| s.is_terminal()).await?.0);
+            }
+            let shown: Vec<String> = ended.iter().map(ToString::to_string).collect();
+            println!("  legs now {}", shown.join(", "));
+            oco_ok = locked == qty && ended.iter().all(|s| *s == OrderState::Canceled);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
     println!("\nevents:");
     while let Some(event) = events.try_next() {
         if let ClientEvent::Engine(Event::Order(u)) = event {
@@ -218,12 +257,12 @@ async fn trade(venue: &Venue) -> Result<(), Error> {
     let equal = show_balances(&client, venue);
     let canceled = view.0 == OrderState::Canceled;
     println!(
-        "\npartly filled: {partly}, amended: {amended}, rest canceled: {canceled}, ledger equals the exchange: {equal}"
+        "\npartly filled: {partly}, amended: {amended}, rest canceled: {canceled}, OCO placed and canceled: {oco_ok}, ledger equals the exchange: {equal}"
     );
     let report = client.shutdown().await?;
     println!("shut down; orders left open: {}", report.left_open.len());
     // Offline the outcome is known, so the example proves itself.
-    if venue.is_paper() && !(partly && amended && canceled && equal) {
+    if venue.is_paper() && !(partly && amended && canceled && oco_ok && equal) {
         return Err("the paper trade did not go as expected".into());
     }
     Ok(())
