@@ -205,7 +205,7 @@ impl Driver {
                     self.shared.armed.store(at, Ordering::Release);
                     return;
                 }
-                Output::Event(event) => super::publish_event(&self.shared.events, event),
+                Output::Event(event) => self.shared.publish_event(event),
                 output => outputs.push(output),
             }
         }
@@ -263,7 +263,7 @@ impl Driver {
                 }
             }
             // Published by `take_outputs`, under the engine's lock.
-            Output::Event(event) => super::publish_event(&self.shared.events, event),
+            Output::Event(event) => self.shared.publish_event(event),
             // Taken by `take_outputs`.
             Output::Timeout(at) => self.next_timeout = at,
         }

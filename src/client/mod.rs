@@ -247,6 +247,8 @@ struct Shared {
     /// Where the engine's events are published, in order: whoever takes them out of the
     /// engine (the task, or a handle after its order) publishes them under the engine's lock.
     events: broadcast::Sender<ClientEvent>,
+    /// The `tracing` span of each order placed through a handle, until its final state.
+    spans: Mutex<std::collections::HashMap<ClientOrderId, tracing::Span>>,
     orphans: mpsc::UnboundedSender<Orphan>,
     /// False once shutdown began: orders are refused.
     accepting: AtomicBool,
@@ -276,6 +278,7 @@ impl Shared {
             wake: Notify::new(),
             armed: AtomicI64::new(i64::MIN),
             events,
+            spans: Mutex::new(std::collections::HashMap::new()),
             orphans,
             accepting: AtomicBool::new(true),
             direct: Direct::default(),
@@ -299,7 +302,7 @@ impl Shared {
     fn settle_seeing(&self, engine: &mut Engine, mut see: impl FnMut(&Event)) -> bool {
         while let Some(event) = engine.poll_event() {
             see(&event);
-            publish_event(&self.events, event);
+            self.publish_event(event);
         }
         engine.has_output() || engine.poll_timeout() < self.armed.load(Ordering::Acquire)
     }
@@ -321,6 +324,41 @@ impl Shared {
             self.direct.failures.fetch_add(1, Ordering::Relaxed);
         }
         (sending, http_result(answer))
+    }
+}
+
+impl Shared {
+    /// Publishes one of the engine's events (logged by kind; an order's update inside the
+    /// order's span); nobody listening is fine, and a lagging reader counts its own losses
+    /// ([`Events::missed`]).
+    fn publish_event(&self, event: Event) {
+        if let Event::Order(u) = &event {
+            self.order_span_event(u);
+        }
+        publish_event(&self.events, event);
+    }
+
+    /// Opens the span of order `id` (`order`, with its client order id, symbol and side): the
+    /// order's steps are logged in it until its final state.
+    fn open_order_span(&self, id: ClientOrderId, view: Option<&OrderView>) -> tracing::Span {
+        let span = match view {
+            Some(v) => tracing::info_span!("order", client_order_id = %id, symbol = %v.symbol, side = %v.side),
+            None => tracing::info_span!("order", client_order_id = %id),
+        };
+        span.in_scope(|| tracing::debug!("intent accepted: funds reserved"));
+        let mut spans = self.spans.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        spans.insert(id, span.clone());
+        span
+    }
+
+    /// An order's update, logged in its span; the span is closed at the order's final state.
+    fn order_span_event(&self, u: &crate::orders::OrderUpdate) {
+        let mut spans = self.spans.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(span) = spans.get(&u.client_order_id) else { return };
+        span.in_scope(|| tracing::info!(state = %u.state, traded = %u.traded, released = ?u.released, "order update"));
+        if u.state.is_terminal() {
+            spans.remove(&u.client_order_id);
+        }
     }
 }
 
@@ -570,7 +608,11 @@ impl Client {
                     return Err(e.into());
                 }
             };
+            let span = shared.open_order_span(id, engine.orders().get(&id));
             let request = engine.take_request(&Purpose::Place(id));
+            if request.is_some() {
+                span.in_scope(|| tracing::debug!("sent from the caller's task"));
+            }
             // The submit's events wait for the answer's (published together, in order), unless
             // the order is held back.
             let held = match request {
@@ -709,6 +751,9 @@ impl Client {
                     return Err(e.into());
                 }
             };
+            for leg in engine.orders().legs_or_self(&list) {
+                shared.open_order_span(leg, engine.orders().get(&leg));
+            }
             let request = engine.take_request(&Purpose::PlaceList(list));
             let poke = request.is_none() && shared.settle(&mut engine);
             (list, request, poke)
