@@ -345,6 +345,10 @@ impl Shared {
             Some(v) => tracing::info_span!("order", client_order_id = %id, symbol = %v.symbol, side = %v.side),
             None => tracing::info_span!("order", client_order_id = %id),
         };
+        if span.is_disabled() {
+            // No subscriber wants it: nothing to keep.
+            return span;
+        }
         span.in_scope(|| tracing::debug!("intent accepted: funds reserved"));
         let mut spans = self.spans.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         spans.insert(id, span.clone());
