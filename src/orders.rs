@@ -722,38 +722,23 @@ impl Orders {
             Side::Sell => self.ledger.reserve_sell(submit.base, submit.quote, amount)?,
             Side::Unknown(_) => return Err(OrdersError::NeedsPriceBound),
         };
-        let tracked = Tracked {
-            view: OrderView {
-                symbol: order.symbol().to_owned(),
-                side,
-                state: OrderState::PendingNew,
-                order_id: None,
-                executed_qty: Decimal::ZERO,
-                cumulative_quote_qty: Decimal::ZERO,
-                traded_qty: Decimal::ZERO,
-                reservation: Some(reservation),
-                reject_reason: None,
-                ledger_mismatch: false,
-                qty: order.quantity().filter(|_| order.quote_order_qty().is_none()),
-                amends: 0,
-                amending: None,
-            },
-            before_cancel: None,
-            // Not sent: no request exists whose deadline could pass.
-            deadline_ms: i64::MAX,
-            sent: false,
-            list: None,
-            unit_lock: unit_lock(order),
-            timer: None,
-            backoff_ms: self.config.query_backoff_ms.max(1),
-            last_query_ms: None,
-            trades: HashSet::default(),
-            done: false,
-        };
-        if let Some(replaced) = self.orders.insert(id, tracked) {
-            self.timers.forget(&replaced);
-        }
-        self.refresh_busy(&id);
+        let mut tracked = self.pending(OrderView {
+            symbol: order.symbol().to_owned(),
+            side,
+            state: OrderState::PendingNew,
+            order_id: None,
+            executed_qty: Decimal::ZERO,
+            cumulative_quote_qty: Decimal::ZERO,
+            traded_qty: Decimal::ZERO,
+            reservation: Some(reservation),
+            reject_reason: None,
+            ledger_mismatch: false,
+            qty: order.quantity().filter(|_| order.quote_order_qty().is_none()),
+            amends: 0,
+            amending: None,
+        });
+        tracked.unit_lock = unit_lock(order);
+        self.track(id, tracked);
         Ok(reservation)
     }
 
@@ -785,37 +770,26 @@ impl Orders {
             Side::Unknown(_) => return Err(OrdersError::NeedsPriceBound),
         };
         let state = OrderState::from_status(info.status).unwrap_or(OrderState::New);
-        let tracked = Tracked {
-            view: OrderView {
-                symbol: info.symbol.to_owned(),
-                side: info.side.clone(),
-                state,
-                order_id: Some(info.order_id),
-                executed_qty: info.executed_qty,
-                cumulative_quote_qty: info.cumulative_quote_qty,
-                traded_qty: info.executed_qty,
-                reservation: Some(reservation),
-                reject_reason: None,
-                ledger_mismatch: false,
-                qty: Some(info.orig_qty),
-                amends: 0,
-                amending: None,
-            },
-            before_cancel: None,
-            deadline_ms: 0,
-            sent: true,
-            list: None,
-            unit_lock: (*info.side == Side::Buy).then_some(info.price),
-            timer: None,
-            backoff_ms: self.config.query_backoff_ms.max(1),
-            last_query_ms: None,
-            trades: HashSet::default(),
-            done: false,
-        };
-        if let Some(replaced) = self.orders.insert(id, tracked) {
-            self.timers.forget(&replaced);
-        }
-        self.refresh_busy(&id);
+        let mut tracked = self.pending(OrderView {
+            symbol: info.symbol.to_owned(),
+            side: info.side.clone(),
+            state,
+            order_id: Some(info.order_id),
+            executed_qty: info.executed_qty,
+            cumulative_quote_qty: info.cumulative_quote_qty,
+            traded_qty: info.executed_qty,
+            reservation: Some(reservation),
+            reject_reason: None,
+            ledger_mismatch: false,
+            qty: Some(info.orig_qty),
+            amends: 0,
+            amending: None,
+        });
+        // Already on the exchange: sent, and no deadline left to wait for.
+        tracked.sent = true;
+        tracked.deadline_ms = 0;
+        tracked.unit_lock = (*info.side == Side::Buy).then_some(info.price);
+        self.track(id, tracked);
         Ok(reservation)
     }
 
@@ -858,40 +832,52 @@ impl Orders {
             Side::Unknown(_) => return Err(OrdersError::NeedsPriceBound),
         };
         for id in ids {
-            let tracked = Tracked {
-                view: OrderView {
-                    symbol: oco.symbol().to_owned(),
-                    side: oco.side().clone(),
-                    state: OrderState::PendingNew,
-                    order_id: None,
-                    executed_qty: Decimal::ZERO,
-                    cumulative_quote_qty: Decimal::ZERO,
-                    traded_qty: Decimal::ZERO,
-                    reservation: Some(reservation),
-                    reject_reason: None,
-                    ledger_mismatch: false,
-                    qty: Some(oco.quantity()),
-                    amends: 0,
-                    amending: None,
-                },
-                before_cancel: None,
-                deadline_ms: i64::MAX,
-                sent: false,
-                list: Some(list),
-                unit_lock: None,
-                timer: None,
-                backoff_ms: self.config.query_backoff_ms.max(1),
-                last_query_ms: None,
-                trades: HashSet::default(),
-                done: false,
-            };
-            if let Some(replaced) = self.orders.insert(id, tracked) {
-                self.timers.forget(&replaced);
-            }
-            self.refresh_busy(&id);
+            let mut tracked = self.pending(OrderView {
+                symbol: oco.symbol().to_owned(),
+                side: oco.side().clone(),
+                state: OrderState::PendingNew,
+                order_id: None,
+                executed_qty: Decimal::ZERO,
+                cumulative_quote_qty: Decimal::ZERO,
+                traded_qty: Decimal::ZERO,
+                reservation: Some(reservation),
+                reject_reason: None,
+                ledger_mismatch: false,
+                qty: Some(oco.quantity()),
+                amends: 0,
+                amending: None,
+            });
+            tracked.list = Some(list);
+            self.track(id, tracked);
         }
         self.lists.insert(list, TrackedList { legs: ids.to_vec(), released: false });
         Ok(reservation)
+    }
+
+    /// A new tracked order around `view`: not sent, no deadline yet, no timer, no trades.
+    fn pending(&self, view: OrderView) -> Tracked {
+        Tracked {
+            view,
+            before_cancel: None,
+            // Not sent: no request exists whose deadline could pass.
+            deadline_ms: i64::MAX,
+            sent: false,
+            list: None,
+            unit_lock: None,
+            timer: None,
+            backoff_ms: self.config.query_backoff_ms.max(1),
+            last_query_ms: None,
+            trades: HashSet::default(),
+            done: false,
+        }
+    }
+
+    /// Starts tracking `tracked` as order `id`.
+    fn track(&mut self, id: ClientOrderId, tracked: Tracked) {
+        if let Some(replaced) = self.orders.insert(id, tracked) {
+            self.timers.forget(&replaced);
+        }
+        self.refresh_busy(&id);
     }
 
     /// The legs of list `list` (its `listClientOrderId`), if tracked.

@@ -325,6 +325,32 @@ impl Shared {
         }
         (sending, http_result(answer))
     }
+
+    /// Sends a request the engine handed to this handle, applies its answer under the engine's
+    /// lock (each event shown to `see`, then published), wakes the task only if the engine has
+    /// something for it, and returns what `view` reads of the engine then.
+    async fn perform_direct<T>(
+        self: &Arc<Self>,
+        id: RequestId,
+        request: http::Request<bytes::Bytes>,
+        see: impl FnMut(&Event),
+        view: impl FnOnce(&Engine) -> T,
+    ) -> T {
+        let (sending, answer) = self.send_direct(id, request).await;
+        let now = self.clock.now_millis();
+        let (out, poke) = {
+            let mut engine = lock(&self.engine);
+            engine.handle_http_response(now, id, answer);
+            let poke = self.settle_seeing(&mut engine, see);
+            (view(&engine), poke)
+        };
+        // Handed to the task only if this future was dropped before the answer: read now.
+        drop(sending);
+        if poke {
+            self.wake.notify_one();
+        }
+        out
+    }
 }
 
 impl Shared {
@@ -634,22 +660,10 @@ impl Client {
             }
             return Ok(queued);
         };
-        let (sending, answer) = shared.send_direct(request_id, request).await;
-        let now = shared.clock.now_millis();
-        let (answered, poke) = {
-            let mut engine = lock(&shared.engine);
-            engine.handle_http_response(now, request_id, answer);
-            // The order's events (its submit's, then its answer's) are published here; the task
-            // is woken only if the answer left it something to do (an unknown outcome's query, a
-            // resync after -1021, ...).
-            let poke = shared.settle(&mut engine);
-            (placed(&engine, id), poke)
-        };
-        drop(sending);
-        if poke {
-            shared.wake.notify_one();
-        }
-        Ok(answered)
+        // The order's events (its submit's, then its answer's) are published with the answer;
+        // the task is woken only if the answer left it something to do (an unknown outcome's
+        // query, a resync after -1021, ...).
+        Ok(shared.perform_direct(request_id, request, |_| {}, |engine| placed(engine, id)).await)
     }
 
     /// Reduces a working order's quantity to `new_qty` keeping its place in the queue
@@ -697,25 +711,15 @@ impl Client {
             // Held back by the limiter (a 429's back-off, a ban): the task sends it when allowed.
             return Ok(Amended::Held(held.ok_or(OrdersError::UnknownOrder(*id))?));
         };
-        let (sending, answer) = shared.send_direct(request_id, request).await;
-        let now = shared.clock.now_millis();
-        let (view, refused, poke) = {
-            let mut engine = lock(&shared.engine);
-            engine.handle_http_response(now, request_id, answer);
-            let mut refused = None;
-            let poke = shared.settle_seeing(&mut engine, |event| {
-                if let Event::RequestFailed { purpose: Purpose::Amend(of), error } = event
-                    && of == id
-                {
-                    refused = Some(error.clone());
-                }
-            });
-            (engine.orders().get(id).cloned(), refused, poke)
+        let mut refused = None;
+        let see = |event: &Event| {
+            if let Event::RequestFailed { purpose: Purpose::Amend(of), error } = event
+                && of == id
+            {
+                refused = Some(error.clone());
+            }
         };
-        drop(sending);
-        if poke {
-            shared.wake.notify_one();
-        }
+        let view = shared.perform_direct(request_id, request, see, |engine| engine.orders().get(id).cloned()).await;
         let view = view.ok_or(OrdersError::UnknownOrder(*id))?;
         Ok(match refused {
             Some(error) if error.outcome() != crate::rest::Outcome::Unknown => Amended::Refused(error),
@@ -768,19 +772,7 @@ impl Client {
             }
             return Ok(placed_list(&lock(&shared.engine), list));
         };
-        let (sending, answer) = shared.send_direct(request_id, request).await;
-        let now = shared.clock.now_millis();
-        let (placed, poke) = {
-            let mut engine = lock(&shared.engine);
-            engine.handle_http_response(now, request_id, answer);
-            let poke = shared.settle(&mut engine);
-            (placed_list(&engine, list), poke)
-        };
-        drop(sending);
-        if poke {
-            shared.wake.notify_one();
-        }
-        Ok(placed)
+        Ok(shared.perform_direct(request_id, request, |_| {}, |engine| placed_list(engine, list)).await)
     }
 
     /// Cancels an order.
