@@ -6,14 +6,13 @@
 use rust_decimal::Decimal;
 
 use super::reply::Reply;
-use super::routes::{invalid_symbol, order_response, rejected, result_fields};
+use super::routes::{invalid_symbol, order_response, rejected, result_fields, validation_context};
 use super::wire::{Obj, Params, array};
 use super::{PaperExchange, PaperOrder, stop_triggered};
 use crate::model::{
     ClientOrderId, ListLeg, OcoRequest, OrderResponseType, OrderStatus, OrderType, SelfTradePreventionMode, Side,
     TimeInForce,
 };
-use crate::rules::MarketContext;
 
 /// An order list the exchange keeps.
 #[derive(Debug, Clone)]
@@ -225,20 +224,8 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
         oco = oco.with_self_trade_prevention_mode(SelfTradePreventionMode::from_wire(m));
     }
     let rules = ex.rules(&symbol).ok_or_else(invalid_symbol)?;
-    let m = ex.markets.get(&symbol).ok_or_else(invalid_symbol)?;
-    let open_on_symbol: Vec<&PaperOrder> =
-        ex.open.iter().filter_map(|id| ex.orders.get(id)).filter(|o| o.symbol == symbol).collect();
-    let mut ctx = MarketContext::default()
-        .with_open_orders(open_on_symbol.len() as u64)
-        .with_open_algo_orders(open_on_symbol.iter().filter(|o| o.is_stop()).count() as u64)
-        .with_open_iceberg_orders(open_on_symbol.iter().filter(|o| !o.iceberg.is_zero()).count() as u64);
-    if let Some(avg) = m.average_price(now, 5) {
-        ctx = ctx.with_average_price(avg);
-    }
-    let last = m.last_price();
-    if let Some(last) = last {
-        ctx = ctx.with_last_price(last);
-    }
+    let ctx = validation_context(ex, now, &symbol)?;
+    let last = ctx.last_price();
     rules.validate_oco(&oco, &ctx).map_err(|e| Reply::error(400, e.code(), &e.to_string()))?;
     let (base, quote) = (rules.base_asset().to_owned(), rules.quote_asset().to_owned());
     let default_stp = rules.default_self_trade_prevention_mode().cloned().unwrap_or(SelfTradePreventionMode::None);

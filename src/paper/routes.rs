@@ -413,11 +413,10 @@ pub(super) fn rejected(msg: &str) -> Reply {
     Reply::error(400, -2010, msg)
 }
 
-fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Result<Reply, Reply> {
-    let order = order_request(params)?;
-    let symbol = order.symbol().to_owned();
-    let rules = ex.rules(&symbol).ok_or_else(invalid_symbol)?;
-    let m = ex.markets.get(&symbol).ok_or_else(invalid_symbol)?;
+/// What the exchange checks a new order on `symbol` against: its open orders (all, algo,
+/// iceberg), the average and the last price.
+pub(super) fn validation_context(ex: &PaperExchange, now: i64, symbol: &str) -> Result<MarketContext, Reply> {
+    let m = ex.markets.get(symbol).ok_or_else(invalid_symbol)?;
     let open_on_symbol: Vec<&PaperOrder> =
         ex.open.iter().filter_map(|id| ex.orders.get(id)).filter(|o| o.symbol == symbol).collect();
     let mut ctx = MarketContext::default()
@@ -430,6 +429,14 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
     if let Some(last) = m.last_price() {
         ctx = ctx.with_last_price(last);
     }
+    Ok(ctx)
+}
+
+fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Result<Reply, Reply> {
+    let order = order_request(params)?;
+    let symbol = order.symbol().to_owned();
+    let rules = ex.rules(&symbol).ok_or_else(invalid_symbol)?;
+    let ctx = validation_context(ex, now, &symbol)?;
     rules.validate(&order, &ctx).map_err(|e| Reply::error(400, e.code(), &e.to_string()))?;
     let (base, quote) = (rules.base_asset().to_owned(), rules.quote_asset().to_owned());
     let default_stp = rules.default_self_trade_prevention_mode().cloned().unwrap_or(SelfTradePreventionMode::None);
