@@ -823,6 +823,51 @@ impl Ledger {
         Ok(dec(released))
     }
 
+    /// Moves `amount` more of the locked asset from free into an open reservation (journaled as
+    /// a [`JournalOp::Reserve`] of it): what an OPO's working order receives is locked for its
+    /// pending orders as it arrives. Returns what the reservation holds now.
+    ///
+    /// ```
+    /// use aegis_exchange::Ledger;
+    /// use rust_decimal_macros::dec;
+    /// let ledger = Ledger::new();
+    /// let (btc, usdt) = (ledger.asset("BTC").unwrap(), ledger.asset("USDT").unwrap());
+    /// ledger.credit(btc, dec!(1)).unwrap();
+    /// let r = ledger.reserve_sell(btc, usdt, dec!(0.25)).unwrap();
+    /// assert_eq!(ledger.extend(&r, dec!(0.5)).unwrap(), dec!(0.75));
+    /// assert_eq!(ledger.balance(btc).unwrap().free, dec!(0.25));
+    /// assert!(ledger.extend(&r, dec!(0.5)).is_err()); // only 0.25 free
+    /// ```
+    ///
+    /// # Errors
+    /// [`LedgerError::NotOpen`], [`LedgerError::InsufficientFunds`],
+    /// [`LedgerError::InvalidAmount`]. Nothing changes on error.
+    pub fn extend(&self, reservation: &Reservation, amount: Decimal) -> Result<Decimal, LedgerError> {
+        let units = positive(amount)?;
+        let asset = reservation.locked_asset();
+        let mut guard = lock(self.registered(asset)?);
+        let slot = &mut *guard;
+        if !slot.open.contains_key(&reservation.id) {
+            return Err(LedgerError::NotOpen(reservation.id));
+        }
+        if slot.held.free < units {
+            let free = slot.held.free;
+            drop(guard);
+            return Err(self.insufficient(asset, units, free));
+        }
+        let total = match slot.open.get_mut(&reservation.id) {
+            Some(held) => {
+                *held += units;
+                *held
+            }
+            None => return Err(LedgerError::NotOpen(reservation.id)),
+        };
+        slot.held.free -= units;
+        slot.held.locked += units;
+        self.journal_one(slot, JournalOp::Reserve(reservation.id), asset, units);
+        Ok(dec(total))
+    }
+
     /// Compares the ledger with the exchange's balances (`GET /api/v3/account` or
     /// `outboundAccountPosition`): every asset that differs, either way. Assets the exchange does
     /// not list count as zero there. Nothing is changed.

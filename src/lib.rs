@@ -142,8 +142,9 @@ pub use ledger::{
 pub use limits::{LimiterConfig, RateLimiter, RetryPolicy};
 pub use model::{
     CLIENT_ORDER_ID_MAX_LEN, CLIENT_ORDER_ID_MAX_PREFIX, ClientOrderId, ClientOrderIdError, ClientOrderIdGenerator,
-    ExecutionType, InlineStr, ListLeg, OcoRequest, OrderError, OrderRequest, OrderResponseType, OrderStatus, OrderType,
-    RateLimitInterval, RateLimitType, SelfTradePreventionMode, Side, SymbolStatus, TimeInForce,
+    ExecutionType, InlineStr, ListLeg, ListRequest, OcoRequest, OrderError, OrderRequest, OrderResponseType,
+    OrderStatus, OrderType, OtoKind, OtoRequest, PendingLegs, RateLimitInterval, RateLimitType,
+    SelfTradePreventionMode, Side, SymbolStatus, TimeInForce,
 };
 pub use num::{NumError, Rounding};
 pub use orders::{
@@ -152,7 +153,8 @@ pub use orders::{
 };
 pub use rules::{
     BUNDLED_EXCHANGE_INFO, ExchangeInfo, Filter, FilterError, FilterKind, MalformedSymbol, MarketContext,
-    NormalizeOptions, RateLimit, Sor, SymbolRules, UNNAMED_FILTER, ValidatedOco, ValidatedOrder, Violation,
+    NormalizeOptions, RateLimit, Sor, SymbolRules, UNNAMED_FILTER, ValidatedList, ValidatedOco, ValidatedOrder,
+    Violation,
 };
 /// The decimal type used for every price, quantity, notional and balance.
 pub use rust_decimal::Decimal;

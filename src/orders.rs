@@ -7,7 +7,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::clock::ServerMs;
 use crate::fast_hash::FastHash;
 use crate::ledger::{AssetId, Execution, Ledger, LedgerError, Reservation};
-use crate::model::{ClientOrderId, OcoRequest, OrderRequest, OrderStatus, OrderType, Side};
+use crate::model::{ClientOrderId, ListRequest, OcoRequest, OrderRequest, OrderStatus, OrderType, PendingLegs, Side};
 use crate::rest::{ApiError, Outcome, Rejection};
 
 /// Where an order is, as this side knows it.
@@ -15,6 +15,9 @@ use crate::rest::{ApiError, Outcome, Rejection};
 pub enum OrderState {
     /// Funds reserved, the request sent or about to be; no answer yet.
     PendingNew,
+    /// Accepted as a pending order of an OTO family list (Binance's `PENDING_NEW`): not on the
+    /// book and locking nothing until its working order has filled.
+    AwaitingTrigger,
     /// On the book.
     New,
     /// Partly filled, still working.
@@ -60,7 +63,7 @@ impl OrderState {
     pub fn from_status(status: &OrderStatus) -> Option<Self> {
         Some(match status {
             OrderStatus::New => Self::New,
-            OrderStatus::PendingNew => Self::PendingNew,
+            OrderStatus::PendingNew => Self::AwaitingTrigger,
             OrderStatus::PartiallyFilled => Self::PartiallyFilled,
             OrderStatus::Filled => Self::Filled,
             OrderStatus::Canceled => Self::Canceled,
@@ -76,9 +79,10 @@ impl OrderState {
     fn rank(self) -> u8 {
         match self {
             Self::PendingNew | Self::Unknown => 0,
-            Self::New | Self::PendingCancel => 1,
-            Self::PartiallyFilled => 2,
-            _ => 3,
+            Self::AwaitingTrigger => 1,
+            Self::New | Self::PendingCancel => 2,
+            Self::PartiallyFilled => 3,
+            _ => 4,
         }
     }
 }
@@ -374,19 +378,37 @@ pub struct OrderView {
     pub amending: Option<Decimal>,
 }
 
-/// An order list the tracker follows: its legs share one reservation, released when every leg
-/// has ended and settled.
+/// An order list the tracker follows. An OCO's legs share one reservation, released when the
+/// last leg holding it has ended and settled. An OTO's working order has its own; its pending
+/// orders lock nothing until the exchange places them, and then share one (`pending`), which an
+/// OPO's working order fills as it receives what the pending orders will sell.
 #[derive(Debug)]
 struct TrackedList {
     legs: Vec<ClientOrderId>,
-    released: bool,
+    /// The working order of an OTO family list.
+    working: Option<ClientOrderId>,
+    /// An OPO / OPOCO: the pending orders sell what the working order receives.
+    pays: bool,
+    /// The reservation the pending orders share, once made.
+    pending: Option<Reservation>,
 }
 
-/// An order list to start tracking ([`Orders::submit_oco`]).
+/// What a pending order of an OTO family list will lock once the exchange places it.
+#[derive(Debug, Clone, Copy)]
+struct Dormant {
+    base: AssetId,
+    quote: AssetId,
+    buy: bool,
+    /// What it locks (a pending pair's one lock), when known before it is placed (not for an
+    /// OPO's: its quantity is what the working order received).
+    amount: Option<Decimal>,
+}
+
+/// An order list to start tracking ([`Orders::submit_list`]).
 #[derive(Debug, Clone, Copy)]
 pub struct SubmitList<'a> {
     /// The list; it and its legs must carry client order ids.
-    pub oco: &'a OcoRequest,
+    pub list: &'a ListRequest,
     /// Its base asset in the ledger.
     pub base: AssetId,
     /// Its quote asset in the ledger.
@@ -486,9 +508,10 @@ struct Tracked {
     deadline_ms: i64,
     /// Whether its request was handed out ([`Orders::on_sent`]); an order is sent once.
     sent: bool,
-    /// The order list it belongs to (its `listClientOrderId`): the list's legs share one
-    /// reservation.
+    /// The order list it belongs to (its `listClientOrderId`).
     list: Option<ClientOrderId>,
+    /// A pending order of an OTO family list not placed yet: what it will lock.
+    dormant: Option<Dormant>,
     /// The price its buy reservation was computed at (the limit price), per unit of base: what
     /// a reduction of its quantity releases. `None` for a sell (it locks base) or a buy whose
     /// lock does not follow its quantity (by quote amount, market).
@@ -793,65 +816,125 @@ impl Orders {
         Ok(reservation)
     }
 
-    /// Reserves an OCO's funds once and starts tracking its two legs as `PendingNew`, sharing
-    /// that reservation (released when both have ended and settled). Call
-    /// [`on_list_sent`](Self::on_list_sent) when its request leaves. Returns the reservation.
+    /// Reserves an order list's funds and starts tracking its legs as `PendingNew`. An OCO's two
+    /// legs share one reservation (released when both have ended and settled); an OTO family
+    /// list reserves its working order's funds only: its pending orders lock theirs when the
+    /// exchange places them (an OPO's: what the working order received, as it receives it).
+    /// Call [`on_list_sent`](Self::on_list_sent) when its request leaves. Returns the
+    /// reservation made now.
     ///
     /// # Errors
     /// As [`submit`](Self::submit): missing client order ids (the list's or a leg's), an id
-    /// already tracked, a busy symbol, too many open orders, the ledger's refusal. Nothing
-    /// changes then.
-    pub fn submit_oco(&mut self, submit: SubmitList<'_>) -> Result<Reservation, OrdersError> {
-        let oco = submit.oco;
-        let list = *oco.list_client_order_id().ok_or(OrdersError::MissingClientOrderId)?;
-        let [above, below] = oco.leg_requests();
-        let ids = [
-            *above.client_order_id().ok_or(OrdersError::MissingClientOrderId)?,
-            *below.client_order_id().ok_or(OrdersError::MissingClientOrderId)?,
-        ];
-        for id in ids.iter().chain([&list]) {
-            if self.orders.contains_key(id) || self.lists.contains_key(id) {
+    /// already tracked or used twice, a busy symbol, too many open orders, an amount that needs
+    /// a price (a pending MARKET buy), the ledger's refusal. Nothing changes then.
+    pub fn submit_list(&mut self, submit: SubmitList<'_>) -> Result<Reservation, OrdersError> {
+        let request = submit.list;
+        let list = *request.list_client_order_id().ok_or(OrdersError::MissingClientOrderId)?;
+        let legs = request.leg_requests();
+        let ids = legs
+            .iter()
+            .map(|l| l.client_order_id().copied().ok_or(OrdersError::MissingClientOrderId))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (k, id) in ids.iter().chain([&list]).enumerate() {
+            if self.orders.contains_key(id) || self.lists.contains_key(id) || ids.iter().skip(k + 1).any(|o| o == id) {
                 return Err(OrdersError::DuplicateClientOrderId(*id));
             }
         }
-        if ids[0] == ids[1] || ids.contains(&list) {
-            return Err(OrdersError::DuplicateClientOrderId(list));
-        }
         if self.config.symbol_policy != SymbolPolicy::Any
-            && let Some(busy) = self.busy.get(oco.symbol())
+            && let Some(busy) = self.busy.get(request.symbol())
         {
-            return Err(OrdersError::SymbolBusy { symbol: oco.symbol().to_owned(), busy: *busy });
+            return Err(OrdersError::SymbolBusy { symbol: request.symbol().to_owned(), busy: *busy });
         }
-        if self.orders.len().saturating_sub(self.done.len()).saturating_add(2) > self.config.max_open {
+        if self.orders.len().saturating_sub(self.done.len()).saturating_add(ids.len()) > self.config.max_open {
             return Err(OrdersError::TooManyOpen);
         }
-        let amount = oco_lock_amount(oco).ok_or(OrdersError::NeedsPriceBound)?;
-        let reservation = match oco.side() {
-            Side::Buy => self.ledger.reserve_buy(submit.base, submit.quote, amount)?,
-            Side::Sell => self.ledger.reserve_sell(submit.base, submit.quote, amount)?,
-            Side::Unknown(_) => return Err(OrdersError::NeedsPriceBound),
+        let (base, quote) = (submit.base, submit.quote);
+        let reserve = |ledger: &Ledger, side: &Side, amount: Decimal| match side {
+            Side::Buy => ledger.reserve_buy(base, quote, amount).map_err(OrdersError::from),
+            Side::Sell => ledger.reserve_sell(base, quote, amount).map_err(OrdersError::from),
+            Side::Unknown(_) => Err(OrdersError::NeedsPriceBound),
         };
-        for id in ids {
-            let mut tracked = self.pending(OrderView {
-                symbol: oco.symbol().to_owned(),
-                side: oco.side().clone(),
-                state: OrderState::PendingNew,
-                order_id: None,
-                executed_qty: Decimal::ZERO,
-                cumulative_quote_qty: Decimal::ZERO,
-                traded_qty: Decimal::ZERO,
-                reservation: Some(reservation),
-                reject_reason: None,
-                ledger_mismatch: false,
-                qty: Some(oco.quantity()),
-                amends: 0,
-                amending: None,
-            });
-            tracked.list = Some(list);
-            self.track(id, tracked);
+        let view = |order: &OrderRequest, reservation: Option<Reservation>| OrderView {
+            symbol: order.symbol().to_owned(),
+            side: order.side().clone(),
+            state: OrderState::PendingNew,
+            order_id: None,
+            executed_qty: Decimal::ZERO,
+            cumulative_quote_qty: Decimal::ZERO,
+            traded_qty: Decimal::ZERO,
+            reservation,
+            reject_reason: None,
+            ledger_mismatch: false,
+            qty: order.quantity(),
+            amends: 0,
+            amending: None,
+        };
+        let mut tracked = Vec::new();
+        let (reservation, working, pays) = match request {
+            ListRequest::Oco(oco) => {
+                let amount = oco_lock_amount(oco).ok_or(OrdersError::NeedsPriceBound)?;
+                let reservation = reserve(&self.ledger, oco.side(), amount)?;
+                for (id, leg) in ids.iter().zip(&legs) {
+                    tracked.push((*id, self.pending(view(leg, Some(reservation)))));
+                }
+                (reservation, None, false)
+            }
+            ListRequest::Oto(oto) => {
+                let pays = oto.kind().pays();
+                // What the pending orders will lock: an OPO's is what the working order
+                // receives; otherwise one order's lock, or an OCO pair's one lock.
+                let buy = oto.pending_side() == &Side::Buy;
+                let amount = match (pays, oto.pending(), oto.pending_quantity()) {
+                    (true, _, _) | (_, _, None) => None,
+                    (false, PendingLegs::One(_), Some(_)) => Some(
+                        legs.get(1).and_then(|l| lock_amount(l, l.stop_price())).ok_or(OrdersError::NeedsPriceBound)?,
+                    ),
+                    (false, PendingLegs::Pair { above, below }, Some(qty)) => Some(
+                        oco_lock_amount(&OcoRequest::new(
+                            oto.symbol(),
+                            oto.pending_side().clone(),
+                            qty,
+                            above.clone(),
+                            below.clone(),
+                        ))
+                        .ok_or(OrdersError::NeedsPriceBound)?,
+                    ),
+                };
+                let working_order = legs.first().ok_or(OrdersError::MissingClientOrderId)?;
+                let working_amount = lock_amount(working_order, None).ok_or(OrdersError::NeedsPriceBound)?;
+                let reservation = reserve(&self.ledger, working_order.side(), working_amount)?;
+                for (k, (id, leg)) in ids.iter().zip(&legs).enumerate() {
+                    let mut t = if k == 0 {
+                        let mut t = self.pending(view(leg, Some(reservation)));
+                        t.unit_lock = unit_lock(leg);
+                        t
+                    } else {
+                        let mut t = self.pending(view(leg, None));
+                        t.dormant = Some(Dormant { base, quote, buy, amount });
+                        if pays {
+                            t.view.qty = None;
+                        }
+                        t
+                    };
+                    t.list = Some(list);
+                    tracked.push((*id, t));
+                }
+                (reservation, ids.first().copied(), pays)
+            }
+        };
+        for (id, mut t) in tracked {
+            t.list = Some(list);
+            self.track(id, t);
         }
-        self.lists.insert(list, TrackedList { legs: ids.to_vec(), released: false });
+        self.lists.insert(list, TrackedList { legs: ids, working, pays, pending: None });
         Ok(reservation)
+    }
+
+    /// Whether order `id` is a pending order of an OTO family list the exchange has not placed
+    /// yet (it locks nothing until then).
+    #[must_use]
+    pub fn awaits_trigger(&self, id: &ClientOrderId) -> bool {
+        self.orders.get(id).is_some_and(|t| t.dormant.is_some() && t.view.reservation.is_none())
     }
 
     /// A new tracked order around `view`: not sent, no deadline yet, no timer, no trades.
@@ -863,6 +946,7 @@ impl Orders {
             deadline_ms: i64::MAX,
             sent: false,
             list: None,
+            dormant: None,
             unit_lock: None,
             timer: None,
             backoff_ms: self.config.query_backoff_ms.max(1),
@@ -967,9 +1051,9 @@ impl Orders {
     /// [`Orders::on_sent`] checks).
     #[must_use]
     pub fn awaits_send(&self, id: &ClientOrderId) -> bool {
-        self.orders
-            .get(id)
-            .is_some_and(|t| !t.sent && t.view.state == OrderState::PendingNew && t.view.reservation.is_some())
+        self.orders.get(id).is_some_and(|t| {
+            !t.sent && t.view.state == OrderState::PendingNew && (t.view.reservation.is_some() || t.dormant.is_some())
+        })
     }
 
     /// Whether the order's request was handed out (see [`Orders::on_sent`]).
@@ -1305,8 +1389,21 @@ impl Orders {
         t.view.reject_reason = reason;
         self.timers.set(t, None);
         let claim = t.view.reservation.take().map(|r| (t.list, r));
-        let released = claim.and_then(|(list, r)| self.release_claim(list.as_ref(), &r).ok().flatten());
-        let update = OrderUpdate { client_order_id: *id, state, traded: Decimal::ZERO, released, ledger_error: None };
+        let mut ledger_error = None;
+        let mut released = match claim.map(|(list, r)| self.release_claim(list.as_ref(), &r)) {
+            Some(Ok(amount)) => amount,
+            Some(Err(e)) => {
+                ledger_error = Some(e);
+                None
+            }
+            None => None,
+        };
+        match self.release_list_leftover(id) {
+            Ok(Some(amount)) => released = Some(released.unwrap_or_default().saturating_add(amount)),
+            Ok(None) => {}
+            Err(e) => ledger_error = Some(e),
+        }
+        let update = OrderUpdate { client_order_id: *id, state, traded: Decimal::ZERO, released, ledger_error };
         self.finish(id);
         OrderApplied::Changed(update)
     }
@@ -1318,11 +1415,32 @@ impl Orders {
         report: &OrderReport<'_>,
         trades: impl Iterator<Item = OrderTrade<'a>>,
     ) -> OrderApplied {
-        let Some(t) = self.orders.get_mut(id) else { return OrderApplied::Untracked };
+        let Some(t) = self.orders.get(id) else { return OrderApplied::Untracked };
         if t.view.order_id.is_some_and(|known| known != report.order_id) {
             // The same client id on another order (placed elsewhere): not this one.
             return OrderApplied::Untracked;
         }
+        let (dormant, list) = (t.dormant.filter(|_| t.view.reservation.is_none()), t.list);
+        // An OPO's working order: what it receives is locked for the pending orders.
+        let pays_for = list.filter(|l| self.lists.get(l).is_some_and(|l| l.pays && l.working.as_ref() == Some(id)));
+        let mut trades = trades.peekable();
+        let mut ledger_error = None;
+        let mut released = None;
+        // A pending order the exchange has placed (or that trades): it locks its funds now.
+        if let Some(dormant) = dormant
+            && (trades.peek().is_some()
+                || report.executed_qty.is_some_and(|q| q > Decimal::ZERO)
+                || matches!(
+                    report.status.and_then(OrderState::from_status),
+                    Some(OrderState::New | OrderState::PartiallyFilled | OrderState::Filled)
+                ))
+        {
+            match self.activate(id, dormant, report.qty) {
+                Ok(freed) => released = freed,
+                Err(e) => ledger_error = Some(e),
+            }
+        }
+        let Some(t) = self.orders.get_mut(id) else { return OrderApplied::Untracked };
         let before = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty, t.view.traded_qty, t.view.qty);
         t.view.order_id = Some(report.order_id);
         // A smaller quantity than the tracked one: the order was reduced (quantities only shrink).
@@ -1339,7 +1457,6 @@ impl Orders {
             t.view.amending = None;
         }
         let mut traded = Decimal::ZERO;
-        let mut ledger_error = None;
         for trade in trades {
             if !t.trades.insert(trade.id) {
                 continue;
@@ -1348,6 +1465,12 @@ impl Orders {
             traded = traded.saturating_add(trade.base_qty);
             t.view.traded_qty = t.view.traded_qty.saturating_add(trade.base_qty);
             if let Err(e) = settle_trade(&self.ledger, t.view.reservation.as_ref(), &trade) {
+                t.view.ledger_mismatch = true;
+                ledger_error = Some(e);
+            } else if let (Some(list), Some(r)) = (pays_for, t.view.reservation)
+                && let Some(l) = self.lists.get_mut(&list)
+                && let Err(e) = lock_received(&self.ledger, &mut l.pending, &r, &trade)
+            {
                 t.view.ledger_mismatch = true;
                 ledger_error = Some(e);
             }
@@ -1369,7 +1492,6 @@ impl Orders {
         if t.view.state.rank() > 0 || t.view.state.is_terminal() {
             self.timers.set(t, None);
         }
-        let mut released = None;
         if let Some(by) = reduced
             && !t.view.state.is_terminal()
             && let Some(r) = t.view.reservation
@@ -1409,6 +1531,13 @@ impl Orders {
         if before == after && released.is_none() && ledger_error.is_none() {
             return OrderApplied::Duplicate;
         }
+        if state.is_terminal() && settled {
+            match self.release_list_leftover(id) {
+                Ok(Some(amount)) => released = Some(released.unwrap_or_default().saturating_add(amount)),
+                Ok(None) => {}
+                Err(e) => ledger_error = Some(e),
+            }
+        }
         let update = OrderUpdate { client_order_id: *id, state, traded, released, ledger_error };
         if state.is_terminal() && settled {
             self.finish(id);
@@ -1418,16 +1547,101 @@ impl Orders {
         OrderApplied::Changed(update)
     }
 
+    /// Pending order `id` was placed by the exchange (its working order filled): it takes its
+    /// list's pending reservation (a pair's sibling made it, or an OPO's working order filled
+    /// it: what the quantity `qty` does not need goes back to free), or reserves its own.
+    /// Returns what went back to free.
+    fn activate(
+        &mut self,
+        id: &ClientOrderId,
+        dormant: Dormant,
+        qty: Option<Decimal>,
+    ) -> Result<Option<Decimal>, LedgerError> {
+        let Some(t) = self.orders.get(id) else { return Ok(None) };
+        let qty = qty.filter(|q| *q > Decimal::ZERO).or(t.view.qty);
+        let list = t.list;
+        let shared = list
+            .and_then(|l| self.lists.get(&l))
+            .and_then(|l| l.pending)
+            .filter(|r| self.ledger.remaining(r).is_some());
+        let mut freed = None;
+        let reservation = match shared {
+            Some(r) => {
+                let first = list.and_then(|l| self.lists.get(&l)).is_some_and(|l| {
+                    !l.legs.iter().any(|leg| self.orders.get(leg).is_some_and(|o| o.view.reservation == Some(r)))
+                });
+                // An OPO's first pending order placed: its quantity is what it sells; the rest
+                // of what the working order received is unlocked.
+                if first
+                    && !dormant.buy
+                    && let (Some(q), Some(held)) = (qty, self.ledger.remaining(&r))
+                    && held > q
+                {
+                    freed = Some(self.ledger.reduce(&r, held - q)?);
+                }
+                r
+            }
+            None => {
+                let amount = match (dormant.amount, qty) {
+                    (Some(a), _) => a,
+                    (None, Some(q)) if !dormant.buy => q,
+                    _ => return Err(LedgerError::InvalidAmount(Decimal::ZERO)),
+                };
+                if dormant.buy {
+                    self.ledger.reserve_buy(dormant.base, dormant.quote, amount)?
+                } else {
+                    self.ledger.reserve_sell(dormant.base, dormant.quote, amount)?
+                }
+            }
+        };
+        if let Some(l) = list.and_then(|l| self.lists.get_mut(&l)) {
+            l.pending = Some(reservation);
+        }
+        if let Some(t) = self.orders.get_mut(id) {
+            t.view.reservation = Some(reservation);
+            t.dormant = None;
+            if t.view.qty.is_none() {
+                t.view.qty = qty;
+            }
+        }
+        Ok(freed)
+    }
+
+    /// Order `id` has ended and settled: when every order of its list has ended, what the list
+    /// still holds for pending orders never placed (an OPO's received funds) goes back to free.
+    fn release_list_leftover(&mut self, id: &ClientOrderId) -> Result<Option<Decimal>, LedgerError> {
+        let Some(list) = self.orders.get(id).and_then(|t| t.list) else { return Ok(None) };
+        let Some(l) = self.lists.get(&list) else { return Ok(None) };
+        let Some(r) = l.pending else { return Ok(None) };
+        let all_ended = l.legs.iter().all(|leg| {
+            self.orders.get(leg).is_none_or(|o| o.view.state.is_terminal() && o.view.reservation != Some(r))
+        });
+        if !all_ended {
+            return Ok(None);
+        }
+        if let Some(l) = self.lists.get_mut(&list) {
+            l.pending = None;
+        }
+        match self.ledger.release(&r) {
+            Ok(amount) => Ok(Some(amount)),
+            // Released already (the last order holding it ended).
+            Err(LedgerError::NotOpen(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// An order gave up its claim on reservation `r` (it ended and settled): a single order's is
     /// released now; a list's once every leg has given up its own. The amount released, if any.
     fn release_claim(&mut self, list: Option<&ClientOrderId>, r: &Reservation) -> Result<Option<Decimal>, LedgerError> {
         let Some(list) = list else { return self.ledger.release(r).map(Some) };
         let Some(l) = self.lists.get(list) else { return self.ledger.release(r).map(Some) };
-        if l.released || l.legs.iter().any(|leg| self.orders.get(leg).is_some_and(|t| t.view.reservation.is_some())) {
+        if l.legs.iter().any(|leg| self.orders.get(leg).is_some_and(|t| t.view.reservation == Some(*r))) {
             return Ok(None);
         }
-        if let Some(l) = self.lists.get_mut(list) {
-            l.released = true;
+        if let Some(l) = self.lists.get_mut(list)
+            && l.pending == Some(*r)
+        {
+            l.pending = None;
         }
         self.ledger.release(r).map(Some)
     }
@@ -1471,8 +1685,9 @@ impl Orders {
                 && let Some(gone) = self.orders.remove(&old)
             {
                 self.timers.forget(&gone);
+                // The list goes with its last order.
                 if let Some(list) = gone.list
-                    && self.lists.get(&list).is_some_and(|l| l.released)
+                    && self.lists.get(&list).is_some_and(|l| l.legs.iter().all(|leg| !self.orders.contains_key(leg)))
                 {
                     self.lists.remove(&list);
                 }
@@ -1543,4 +1758,32 @@ fn settle_trade(ledger: &Ledger, reservation: Option<&Reservation>, trade: &Orde
             commission_asset,
         },
     )
+}
+
+/// An OPO's working order received `trade`: what it received is locked for the pending orders
+/// (added to the list's `pending` reservation, made on the first trade), as Binance locks it: the
+/// whole quantity when the free balance can pay the commission, else the quantity less it.
+fn lock_received(
+    ledger: &Ledger,
+    pending: &mut Option<Reservation>,
+    working: &Reservation,
+    trade: &OrderTrade<'_>,
+) -> Result<(), LedgerError> {
+    let received = working.credited_asset();
+    let fee_in_received = match trade.commission_asset {
+        Some(name) if !trade.commission.is_zero() && ledger.asset_id(name) == Some(received) => trade.commission,
+        _ => Decimal::ZERO,
+    };
+    let free = ledger.balance(received)?.free;
+    let amount = if free >= trade.base_qty { trade.base_qty } else { trade.base_qty - fee_in_received };
+    if amount <= Decimal::ZERO {
+        return Ok(());
+    }
+    match pending {
+        Some(r) if ledger.remaining(r).is_some() => ledger.extend(r, amount).map(|_| ()),
+        _ => {
+            *pending = Some(ledger.reserve_sell(working.credited_asset(), working.locked_asset(), amount)?);
+            Ok(())
+        }
+    }
 }

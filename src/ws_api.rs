@@ -364,6 +364,99 @@ impl WsApi {
         let p = vec![("symbol", Param::Str(symbol.to_owned()))];
         self.frame(id, "openOrders.cancelAll", p, Some((auth, timestamp_ms)), cost(1, 0, 0))
     }
+
+    /// `orderList.place.oco` / `.oto` / `.otoco` / `.opo` / `.opoco` for a validated order list,
+    /// with the same parameters as the REST endpoint (weight 1 on failure, 0 on success; 2 or 3
+    /// orders).
+    ///
+    /// ```
+    /// use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, ListLeg, MarketContext, OtoRequest, Side, TimeInForce};
+    /// use aegis_exchange::sign::{Credentials, HmacSha256};
+    /// use aegis_exchange::ws_api::{WsApi, WsAuth};
+    /// use rust_decimal_macros::dec;
+    /// let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    /// let oto = OtoRequest::oto("BTCUSDT", Side::Buy, dec!(0.01), ListLeg::limit(dec!(60000), TimeInForce::Gtc),
+    ///     Side::Sell, dec!(0.01), ListLeg::limit_maker(dec!(66000)));
+    /// let valid = info.symbol("BTCUSDT").unwrap().validate_list(&oto.into(), &MarketContext::default()).unwrap();
+    /// let api = WsApi::new().with_credentials(Credentials::new("key", HmacSha256::new("secret")).unwrap());
+    /// let frame = api.order_list_place("l1", &valid, WsAuth::Signed, 1_760_000_000_000_i64).unwrap();
+    /// assert!(frame.text.starts_with(r#"{"id":"l1","method":"orderList.place.oto","params":{"symbol":"BTCUSDT","workingType":"LIMIT""#));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn order_list_place(
+        &self,
+        id: &str,
+        list: &crate::rules::ValidatedList,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        let request = list.request();
+        let p = request.params().into_iter().map(|(k, v)| (k, Param::Str(v))).collect();
+        let orders = request.order_count();
+        self.frame(id, request.ws_method(), p, Some((auth, timestamp_ms)), cost(1, 0, orders))
+    }
+
+    /// `orderList.cancel`: cancels a whole order list (weight 1 on failure, 0 on success).
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn order_list_cancel(
+        &self,
+        id: &str,
+        symbol: &str,
+        list: crate::rest::ListRef,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        let mut p = vec![("symbol", Param::Str(symbol.to_owned()))];
+        match list {
+            crate::rest::ListRef::OrderListId(l) => p.push(("orderListId", Param::Num(l.to_string()))),
+            crate::rest::ListRef::ListClientOrderId(c) => {
+                p.push(("listClientOrderId", Param::Str(c.as_str().to_owned())));
+            }
+        }
+        self.frame(id, "orderList.cancel", p, Some((auth, timestamp_ms)), cost(1, 0, 0))
+    }
+
+    /// `orderList.status` (weight 4): one order list, by id or client order id (the query that
+    /// resolves a list whose placement outcome is unknown).
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn order_list_status(
+        &self,
+        id: &str,
+        list: crate::rest::ListRef,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        let p = match list {
+            crate::rest::ListRef::OrderListId(l) => vec![("orderListId", Param::Num(l.to_string()))],
+            crate::rest::ListRef::ListClientOrderId(c) => {
+                vec![("origClientOrderId", Param::Str(c.as_str().to_owned()))]
+            }
+        };
+        self.frame(id, "orderList.status", p, Some((auth, timestamp_ms)), cost(4, 4, 0))
+    }
+
+    /// `openOrderLists.status` (weight 6): the account's open order lists.
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn open_order_lists_status(
+        &self,
+        id: &str,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        self.frame(id, "openOrderLists.status", Vec::new(), Some((auth, timestamp_ms)), cost(6, 6, 0))
+    }
 }
 
 const fn cost(weight: u32, weight_on_success: u32, orders: u32) -> RequestCost {

@@ -12,7 +12,7 @@ use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::transport::{HyperTransport, ReqwestTransport, TungsteniteTransport};
 use aegis_exchange::{AmendError, EngineConfig, Event, Intent, KillReason, OrdersError, SubmitError};
-use aegis_exchange::{ClientOrderId, ListLeg, MarketContext, OcoRequest, OrderRequest, Side, TimeInForce};
+use aegis_exchange::{ClientOrderId, ListLeg, MarketContext, OcoRequest, OrderRequest, OtoRequest, Side, TimeInForce};
 use aegis_exchange::{Clock, SystemClock};
 use aegis_exchange::{OrderState, OrderView};
 use rust_decimal_macros::dec;
@@ -505,6 +505,126 @@ async fn oco_cancel_and_lost_answer(backend: Backend) {
     finish(s).await;
 }
 
+fn id(text: &str) -> ClientOrderId {
+    ClientOrderId::new(text).unwrap()
+}
+
+/// Lowers the price step by step until order `id` has filled (the book near the price is thin).
+async fn fill_by_falling(s: &Setup, id: &ClientOrderId, from: rust_decimal::Decimal) -> OrderView {
+    let mut price = from;
+    loop {
+        set_price(&s.exchange, price);
+        let view = wait_order(&s.client, id, |v| v.state == OrderState::Filled).await;
+        if view.state == OrderState::Filled || price < dec!(61000) {
+            return view;
+        }
+        price -= dec!(250);
+    }
+}
+
+/// An OTOCO through the client: only the working BUY locks on placement (its pending pair is
+/// `AwaitingTrigger`, locking nothing); once the working order fills, the exchange places the
+/// pair and the ledger locks its one SELL reservation; the stop triggers, the take-profit
+/// expires; the ledger equals the exchange at every step.
+async fn otoco_entry_then_exit(backend: Backend) {
+    let s = setup(backend).await;
+    let entry = OtoRequest::otoco(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.002),
+        ListLeg::limit(dec!(64000), TimeInForce::Gtc).with_client_order_id(id("conf-otoco-w")),
+        Side::Sell,
+        dec!(0.002),
+        ListLeg::limit_maker(dec!(70000)).with_client_order_id(id("conf-otoco-tp")),
+        ListLeg::stop_loss_limit(dec!(59990), dec!(60000), TimeInForce::Gtc).with_client_order_id(id("conf-otoco-sl")),
+    )
+    .with_list_client_order_id(id("conf-otoco"));
+    let placed = s.client.place_list(entry, &last(dec!(65000))).await.unwrap();
+    let states: Vec<OrderState> = placed.legs.iter().map(|l| l.state).collect();
+    assert_eq!(states, [OrderState::New, OrderState::AwaitingTrigger, OrderState::AwaitingTrigger], "{backend:?}");
+    assert_eq!(s.client.ledger().balance_of("USDT").unwrap().locked, dec!(128), "{backend:?}: the working order's");
+    assert_eq!(s.client.ledger().balance_of("BTC").unwrap().locked, dec!(0), "{backend:?}: pending locks nothing");
+    ledger_equals_exchange(&s).unwrap();
+    let working = fill_by_falling(&s, &id("conf-otoco-w"), dec!(63999)).await;
+    assert_eq!(working.state, OrderState::Filled, "{backend:?}");
+    for leg in ["conf-otoco-tp", "conf-otoco-sl"] {
+        let view = wait_order(&s.client, &id(leg), |v| v.state == OrderState::New).await;
+        assert_eq!(view.state, OrderState::New, "{backend:?}: {leg} placed once the working order filled");
+    }
+    assert_eq!(s.client.ledger().balance_of("BTC").unwrap().locked, dec!(0.002), "{backend:?}: the pair's one lock");
+    ledger_equals_exchange(&s).unwrap();
+    set_price(&s.exchange, dec!(59999));
+    let tp = wait_order(&s.client, &id("conf-otoco-tp"), |v| v.state == OrderState::Expired).await;
+    assert_eq!(tp.state, OrderState::Expired, "{backend:?}");
+    let sl = wait_order(&s.client, &id("conf-otoco-sl"), |v| v.state.is_terminal()).await;
+    if !sl.state.is_terminal() {
+        s.client.cancel(&id("conf-otoco-sl")).await.unwrap();
+    }
+    wait_settled(&s.client).await;
+    assert_eq!(s.client.ledger().balance_of("BTC").unwrap().locked, dec!(0), "{backend:?}");
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
+/// An OPO through the client: the pending SELL has no quantity of its own; what the working BUY
+/// receives is locked for it as it arrives, and it sells exactly that; canceling it unlocks it.
+/// An OTO whose working order is canceled before it fills takes its pending order with it, and
+/// the working order's funds come back. The ledger equals the exchange throughout.
+async fn opo_sells_what_it_bought(backend: Backend) {
+    // Binance added `opoAllowed` after the bundled capture was taken: the symbols allow it here.
+    let info = String::from_utf8_lossy(aegis_exchange::BUNDLED_EXCHANGE_INFO)
+        .replace("\"otoAllowed\":true", "\"otoAllowed\":true,\"opoAllowed\":true");
+    let config = PaperConfig::default().with_exchange_info(info).unwrap();
+    let s = setup_on(backend, config, |_| {}).await;
+    let opo = OtoRequest::opo(
+        "BTCUSDT",
+        dec!(0.002),
+        ListLeg::limit(dec!(64000), TimeInForce::Gtc).with_client_order_id(id("conf-opo-w")),
+        ListLeg::limit_maker(dec!(70000)).with_client_order_id(id("conf-opo-p")),
+    )
+    .with_list_client_order_id(id("conf-opo"));
+    let placed = s.client.place_list(opo, &last(dec!(65000))).await.unwrap();
+    assert_eq!(placed.legs.len(), 2);
+    let pending = s.client.order(&id("conf-opo-p")).await.unwrap().unwrap();
+    assert_eq!((pending.state, pending.qty), (OrderState::AwaitingTrigger, None), "{backend:?}");
+    let working = fill_by_falling(&s, &id("conf-opo-w"), dec!(63999)).await;
+    assert_eq!(working.state, OrderState::Filled, "{backend:?}");
+    let pending = wait_order(&s.client, &id("conf-opo-p"), |v| v.state == OrderState::New).await;
+    assert_eq!(pending.state, OrderState::New, "{backend:?}");
+    let sold = pending.qty.unwrap();
+    assert!(sold > dec!(0) && sold <= dec!(0.002), "{backend:?}: {sold}");
+    assert_eq!(lock(&s.exchange).order_qty("BTCUSDT", "conf-opo-p"), Some(sold), "{backend:?}");
+    assert_eq!(s.client.ledger().balance_of("BTC").unwrap().locked, sold, "{backend:?}");
+    ledger_equals_exchange(&s).unwrap();
+    s.client.cancel(&id("conf-opo-p")).await.unwrap();
+    wait_settled(&s.client).await;
+    assert_eq!(s.client.ledger().balance_of("BTC").unwrap().locked, dec!(0), "{backend:?}");
+    ledger_equals_exchange(&s).unwrap();
+
+    // An OTO canceled before its working order fills.
+    let oto = OtoRequest::oto(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.002),
+        ListLeg::limit(dec!(55000), TimeInForce::Gtc).with_client_order_id(id("conf-oto-w")),
+        Side::Sell,
+        dec!(0.002),
+        ListLeg::market().with_client_order_id(id("conf-oto-p")),
+    )
+    .with_list_client_order_id(id("conf-oto"));
+    s.client.place_list(oto, &last(dec!(61000))).await.unwrap();
+    assert_eq!(s.client.ledger().balance_of("USDT").unwrap().locked, dec!(110), "{backend:?}");
+    s.client.cancel(&id("conf-oto-w")).await.unwrap();
+    for leg in ["conf-oto-w", "conf-oto-p"] {
+        let view = wait_order(&s.client, &id(leg), |v| v.state.is_terminal()).await;
+        assert!(view.state.is_terminal(), "{backend:?}: {leg} {view:?}");
+    }
+    wait_settled(&s.client).await;
+    assert_eq!(s.client.ledger().balance_of("USDT").unwrap().locked, dec!(0), "{backend:?}");
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
 /// `place` returns the exchange's answer applied: a resting order is `New` with its exchange
 /// id, a crossing one `Filled`; the events tell the same after.
 async fn place_returns_the_acknowledgement(backend: Backend) {
@@ -703,6 +823,8 @@ on_both!(
     amend_answer_lost,
     oco_one_leg_ends_the_other,
     oco_cancel_and_lost_answer,
+    otoco_entry_then_exit,
+    opo_sells_what_it_bought,
     place_returns_the_acknowledgement,
     place_dropped_in_flight_is_kept,
     reconnects_after_drop,

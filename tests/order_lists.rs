@@ -1,7 +1,11 @@
 //! Order lists at the wire and the rules: the docs' OCO, list-cancel and list-query answers and
 //! the `listStatus` event decode; an OCO is validated as Binance validates it (leg types, each leg
 //! through the filters with MAX_NUM_ORDERS counting both, the price relation to the last price,
-//! `ocoAllowed`) and built with every parameter in Binance's names.
+//! `ocoAllowed`) and built with every parameter in Binance's names. The OTO family (OTO,
+//! OTOCO, OPO, OPOCO): the docs' answers decode, the lists are validated and built as Binance
+//! takes them, and the tracker reserves exactly what Binance locks: the working order's funds on
+//! placement, a pending order's when the exchange places it, an OPO's received funds as they
+//! arrive (and what was never placed released when the list ends).
 
 use aegis_exchange::rest::{Environment, OrderList, Rest, decode};
 use aegis_exchange::sign::{Credentials, HmacSha256};
@@ -9,8 +13,11 @@ use aegis_exchange::ws_api::{UserDataEvent, WsFrame};
 use aegis_exchange::{
     BUNDLED_EXCHANGE_INFO, ClientOrderId, ExchangeInfo, FilterError, ListLeg, MarketContext, OcoRequest,
 };
+use aegis_exchange::{Ledger, OrderReport, OrderState, OrderTrade, Orders, OrdersConfig, OtoRequest, SubmitList};
 use aegis_exchange::{OrderStatus, OrderType, Side, TimeInForce};
+use proptest::prelude::*;
 use rust_decimal_macros::dec;
+use std::sync::Arc;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
 
@@ -170,4 +177,348 @@ fn an_oco_is_built_with_every_parameter() {
         "{body}"
     );
     assert_eq!((built.cost.weight, built.cost.weight_on_success, built.cost.orders), (1, 0, 2));
+}
+
+fn id(text: &str) -> ClientOrderId {
+    ClientOrderId::new(text).unwrap()
+}
+
+/// The symbols as Binance has them since OPO: `opoAllowed` on where `otoAllowed` is; with
+/// MAX_NUM_ORDER_LISTS 20 per symbol and EXCHANGE_MAX_NUM_ORDER_LISTS 40 (the capture has
+/// neither).
+fn info_with_opo() -> ExchangeInfo {
+    let json = String::from_utf8_lossy(BUNDLED_EXCHANGE_INFO)
+        .replace("\"otoAllowed\":true", "\"otoAllowed\":true,\"opoAllowed\":true")
+        .replace(
+            "{\"filterType\":\"MAX_NUM_ALGO_ORDERS\",",
+            "{\"filterType\":\"MAX_NUM_ORDER_LISTS\",\"maxNumOrderLists\":20},{\"filterType\":\"MAX_NUM_ALGO_ORDERS\",",
+        )
+        .replace(
+            "\"exchangeFilters\":[]",
+            "\"exchangeFilters\":[{\"filterType\":\"EXCHANGE_MAX_NUM_ORDER_LISTS\",\"maxNumOrderLists\":40}]",
+        );
+    ExchangeInfo::from_json(json.as_bytes()).unwrap()
+}
+
+#[test]
+fn the_docs_oto_family_answers_decode() {
+    for (name, orders) in [("oto", 2), ("otoco", 3), ("opo", 2), ("opoco", 3)] {
+        let placed: OrderList =
+            decode(200, &fixture(&format!("rest_order_list_{name}_response.json")), None, 0).unwrap();
+        assert_eq!(placed.contingency_type, "OTO", "{name}");
+        assert_eq!((placed.orders.len(), placed.order_reports.len()), (orders, orders), "{name}");
+        let working = &placed.order_reports[0];
+        assert_eq!(working.status, Some(OrderStatus::New), "{name}");
+        for pending in &placed.order_reports[1..] {
+            // Pending orders are not on the book: PENDING_NEW, no working time yet.
+            assert_eq!((pending.status.clone(), pending.working_time), (Some(OrderStatus::PendingNew), Some(-1)));
+            assert_eq!(OrderState::from_status(&OrderStatus::PendingNew), Some(OrderState::AwaitingTrigger));
+        }
+        if name.starts_with("opo") {
+            // An OPO's pending orders have no quantity until the working order fills.
+            assert!(placed.order_reports[1..].iter().all(|r| r.orig_qty.is_none()), "{name}");
+        }
+    }
+}
+
+fn otoco_buy_then_exit() -> OtoRequest {
+    OtoRequest::otoco(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.01),
+        ListLeg::limit(dec!(64000), TimeInForce::Gtc),
+        Side::Sell,
+        dec!(0.01),
+        ListLeg::limit_maker(dec!(70000)),
+        ListLeg::stop_loss_limit(dec!(59990), dec!(60000), TimeInForce::Gtc),
+    )
+}
+
+#[test]
+fn oto_family_lists_are_validated_as_binance_validates_them() {
+    let info = info_with_opo();
+    let rules = info.symbol("BTCUSDT").unwrap();
+    let ctx = at(dec!(65000));
+    assert_eq!(rules.validate_list(&otoco_buy_then_exit().into(), &ctx).unwrap().legs().len(), 3);
+    // The working order: LIMIT or LIMIT_MAKER only.
+    let stop_working = OtoRequest::oto(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.01),
+        ListLeg::stop_loss(dec!(66000)),
+        Side::Sell,
+        dec!(0.01),
+        ListLeg::market(),
+    );
+    let e = rules.validate_list(&stop_working.into(), &ctx).unwrap_err();
+    assert_eq!((e.code(), e.to_string().as_str()), (-2010, "Unsupported order combination"));
+    // OPO: a BUY working order, SELL pending ones (-1222, -1223).
+    let working = || ListLeg::limit(dec!(64000), TimeInForce::Gtc);
+    let sell_first = OtoRequest::from_parts(
+        "BTCUSDT",
+        Side::Sell,
+        dec!(0.01),
+        working(),
+        Side::Sell,
+        None,
+        aegis_exchange::PendingLegs::One(ListLeg::market()),
+    );
+    assert_eq!(rules.validate_list(&sell_first.into(), &ctx).unwrap_err().code(), -1222);
+    let buy_pending = OtoRequest::from_parts(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.01),
+        working(),
+        Side::Buy,
+        None,
+        aegis_exchange::PendingLegs::One(ListLeg::market()),
+    );
+    let e = rules.validate_list(&buy_pending.into(), &ctx).unwrap_err();
+    assert_eq!((e.code(), e.to_string().as_str()), (-1223, "Pending orders in an OPO list must be asks."));
+    // A pending pair follows an OCO's rules: a SELL pair has the profit leg above.
+    let swapped = OtoRequest::otoco(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.01),
+        working(),
+        Side::Sell,
+        dec!(0.01),
+        ListLeg::stop_loss_limit(dec!(59990), dec!(60000), TimeInForce::Gtc),
+        ListLeg::limit_maker(dec!(70000)),
+    );
+    assert!(matches!(
+        rules.validate_list(&swapped.into(), &ctx).unwrap_err(),
+        FilterError::UnsupportedListCombination { .. }
+    ));
+    // Each order through the filters: a pending quantity off the step is LOT_SIZE.
+    let odd = OtoRequest::oto(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.01),
+        working(),
+        Side::Sell,
+        dec!(0.0100001),
+        ListLeg::limit_maker(dec!(70000)),
+    );
+    assert_eq!(rules.validate_list(&odd.into(), &ctx).unwrap_err().to_string(), "Filter failure: LOT_SIZE");
+    // MAX_NUM_ORDER_LISTS (BTCUSDT: 20), from the open lists in the context.
+    let max = rules
+        .filters()
+        .iter()
+        .find_map(|f| match f {
+            aegis_exchange::Filter::MaxNumOrderLists { max_num_order_lists } => Some(*max_num_order_lists),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(max, 20);
+    let full = ctx.clone().with_open_order_lists(max, max);
+    let e = rules.validate_list(&otoco_buy_then_exit().into(), &full).unwrap_err();
+    assert_eq!((e.code(), e.to_string().as_str()), (-1013, "Filter failure: MAX_NUM_ORDER_LISTS"));
+    assert!(rules.validate_list(&otoco_buy_then_exit().into(), &ctx.clone().with_open_order_lists(max - 1, 0)).is_ok());
+    let account_full = ctx.clone().with_open_order_lists(0, 40);
+    assert_eq!(
+        rules.validate_list(&otoco_buy_then_exit().into(), &account_full).unwrap_err().to_string(),
+        "Filter failure: EXCHANGE_MAX_NUM_ORDER_LISTS"
+    );
+    // Strict mode refuses to guess the count.
+    assert!(matches!(
+        rules.validate_list(&otoco_buy_then_exit().into(), &ctx.clone().strict()).unwrap_err(),
+        FilterError::MissingContext { .. }
+    ));
+    assert!(rules.validate_oco(&sell_oco(dec!(0.01)), &full).is_err(), "an OCO counts too");
+    // Flags: otoAllowed, opoAllowed.
+    let bundled = self::info();
+    let opo = OtoRequest::opo("BTCUSDT", dec!(0.01), working(), ListLeg::limit_maker(dec!(70000)));
+    let e = bundled.symbol("BTCUSDT").unwrap().validate_list(&opo.into(), &ctx).unwrap_err();
+    assert_eq!((e.code(), e.to_string().as_str()), (-2010, "OPO orders are not supported for this symbol."));
+}
+
+#[test]
+fn oto_family_lists_are_built_with_every_parameter() {
+    let info = info_with_opo();
+    let rest = Rest::new(Environment::Testnet).with_credentials(Credentials::new("k", HmacSha256::new("s")).unwrap());
+    let oto = OtoRequest::oto(
+        "BTCUSDT",
+        Side::Sell,
+        dec!(0.01),
+        ListLeg::limit_maker(dec!(70000)).with_client_order_id(id("w-1")).with_iceberg_qty(dec!(0.002)),
+        Side::Buy,
+        dec!(0.01),
+        ListLeg::stop_loss_limit(dec!(66010), dec!(66000), TimeInForce::Gtc).with_client_order_id(id("p-1")),
+    )
+    .with_list_client_order_id(id("l-1"))
+    .with_response_type(aegis_exchange::OrderResponseType::Result)
+    .with_self_trade_prevention_mode(aegis_exchange::SelfTradePreventionMode::ExpireMaker);
+    let valid = info.symbol("BTCUSDT").unwrap().validate_list(&oto.into(), &at(dec!(65000))).unwrap();
+    let built = rest.order_list(&valid, 1_760_000_000_000_i64).unwrap();
+    assert_eq!((built.request.method().as_str(), built.request.uri().path()), ("POST", "/api/v3/orderList/oto"));
+    let body = std::str::from_utf8(built.request.body()).unwrap();
+    assert!(
+        body.starts_with(
+            "recvWindow=5000&symbol=BTCUSDT&listClientOrderId=l-1&workingType=LIMIT_MAKER&workingSide=SELL&workingClientOrderId=w-1&workingPrice=70000&workingQuantity=0.01&workingIcebergQty=0.002&pendingType=STOP_LOSS_LIMIT&pendingSide=BUY&pendingClientOrderId=p-1&pendingPrice=66010&pendingStopPrice=66000&pendingQuantity=0.01&pendingTimeInForce=GTC&newOrderRespType=RESULT&selfTradePreventionMode=EXPIRE_MAKER&timestamp=1760000000000&signature="
+        ),
+        "{body}"
+    );
+    assert_eq!((built.cost.weight, built.cost.weight_on_success, built.cost.orders), (1, 0, 2));
+    let valid = info.symbol("BTCUSDT").unwrap().validate_list(&otoco_buy_then_exit().into(), &at(dec!(65000))).unwrap();
+    let built = rest.order_list(&valid, 1_760_000_000_000_i64).unwrap();
+    assert_eq!(built.request.uri().path(), "/api/v3/orderList/otoco");
+    let body = std::str::from_utf8(built.request.body()).unwrap();
+    assert!(body.contains("&pendingSide=SELL&pendingQuantity=0.01&pendingAboveType=LIMIT_MAKER&pendingAbovePrice=70000&pendingBelowType=STOP_LOSS_LIMIT&pendingBelowPrice=59990&pendingBelowStopPrice=60000&pendingBelowTimeInForce=GTC&"), "{body}");
+    assert_eq!(built.cost.orders, 3);
+}
+
+/// A ledger with 100000 USDT and 1 BTC, and a tracker on it.
+fn tracker() -> (Arc<Ledger>, Orders) {
+    let ledger = Arc::new(Ledger::new());
+    let (btc, usdt) = (ledger.asset("BTC").unwrap(), ledger.asset("USDT").unwrap());
+    ledger.credit(usdt, dec!(100000)).unwrap();
+    ledger.credit(btc, dec!(1)).unwrap();
+    let orders = Orders::new(Arc::clone(&ledger), OrdersConfig::default());
+    (ledger, orders)
+}
+
+fn report<'a>(
+    client_order_id: &'a str,
+    order_id: u64,
+    status: &'a OrderStatus,
+    executed: rust_decimal::Decimal,
+    qty: Option<rust_decimal::Decimal>,
+) -> OrderReport<'a> {
+    OrderReport {
+        client_order_id,
+        orig_client_order_id: None,
+        order_id,
+        status: Some(status),
+        executed_qty: Some(executed),
+        cumulative_quote_qty: None,
+        reject_reason: None,
+        qty,
+    }
+}
+
+fn trade(
+    trade_id: u64,
+    qty: rust_decimal::Decimal,
+    price: rust_decimal::Decimal,
+    fee: rust_decimal::Decimal,
+) -> OrderTrade<'static> {
+    OrderTrade {
+        id: trade_id,
+        order_id: None,
+        base_qty: qty,
+        quote_qty: qty * price,
+        commission: fee,
+        commission_asset: Some("BTC"),
+    }
+}
+
+fn balance(ledger: &Ledger, asset: &str) -> aegis_exchange::Balance {
+    ledger.asset_id(asset).and_then(|a| ledger.balance(a).ok()).unwrap_or_default()
+}
+
+fn locked(ledger: &Ledger, asset: &str) -> rust_decimal::Decimal {
+    balance(ledger, asset).locked
+}
+
+#[test]
+fn an_otoco_reserves_the_working_order_then_the_pair_once() {
+    let (ledger, mut orders) = tracker();
+    let (btc, usdt) = (ledger.asset("BTC").unwrap(), ledger.asset("USDT").unwrap());
+    let mut list: aegis_exchange::ListRequest = otoco_buy_then_exit().with_list_client_order_id(id("l")).into();
+    let mut n = 0;
+    list.fill_leg_client_order_ids(|| {
+        n += 1;
+        id(&format!("leg-{n}"))
+    });
+    orders.submit_list(SubmitList { list: &list, base: btc, quote: usdt }).unwrap();
+    assert_eq!((locked(&ledger, "USDT"), locked(&ledger, "BTC")), (dec!(640), dec!(0)));
+    let legs: Vec<ClientOrderId> = orders.legs(&id("l")).unwrap().to_vec();
+    assert!(legs[1..].iter().all(|l| orders.awaits_trigger(l)));
+    assert!(orders.on_list_sent(10, &id("l"), 10_i64, 5000));
+    let (new, pending, filled) = (OrderStatus::New, OrderStatus::PendingNew, OrderStatus::Filled);
+    orders.on_report(11, &report("leg-1", 1, &new, dec!(0), Some(dec!(0.01))), []);
+    for (k, leg) in ["leg-2", "leg-3"].into_iter().enumerate() {
+        orders.on_report(11, &report(leg, 2 + k as u64, &pending, dec!(0), Some(dec!(0.01))), []);
+        assert_eq!(orders.get(&id(leg)).unwrap().state, OrderState::AwaitingTrigger);
+    }
+    // No reply timer left behind: every order was answered.
+    assert_eq!(orders.next_timeout(), None);
+    // The working order fills: its funds settle; the pair is placed and locks 0.01 BTC once.
+    orders.on_report(20, &report("leg-1", 1, &filled, dec!(0.01), None), [trade(1, dec!(0.01), dec!(64000), dec!(0))]);
+    assert_eq!(locked(&ledger, "USDT"), dec!(0));
+    for (k, leg) in ["leg-2", "leg-3"].into_iter().enumerate() {
+        orders.on_report(21, &report(leg, 2 + k as u64, &new, dec!(0), Some(dec!(0.01))), []);
+    }
+    assert_eq!(locked(&ledger, "BTC"), dec!(0.01), "one lock for the pair");
+    // The stop fills, the take-profit expires: everything released, exactly.
+    orders.on_report(30, &report("leg-3", 3, &filled, dec!(0.01), None), [trade(2, dec!(0.01), dec!(59990), dec!(0))]);
+    orders.on_report(30, &report("leg-2", 2, &OrderStatus::Expired, dec!(0), None), []);
+    assert_eq!((locked(&ledger, "USDT"), locked(&ledger, "BTC")), (dec!(0), dec!(0)));
+    assert_eq!(balance(&ledger, "BTC").free, dec!(1));
+    assert_eq!(balance(&ledger, "USDT").free, dec!(100000) - dec!(640) + dec!(599.9));
+}
+
+proptest! {
+    /// An OPO's working BUY fills in parts: each part is locked for the pending SELL as it
+    /// arrives (the whole part when the free balance can pay the commission); then either the
+    /// list is canceled (everything unlocked) or the pending order is placed with what was
+    /// received, to the step (the rest unlocked), and then ends. Nothing stays locked and no
+    /// funds appear or vanish.
+    #[test]
+    fn an_opo_locks_what_it_receives_and_releases_exactly(
+        parts in proptest::collection::vec(1u32..400, 1..5),
+        fee_bips in 0u32..20,
+        complete in any::<bool>(),
+        free_btc in prop_oneof![Just(0u32), Just(100_000u32)],
+    ) {
+        let ledger = Arc::new(Ledger::new());
+        let (btc, usdt) = (ledger.asset("BTC").unwrap(), ledger.asset("USDT").unwrap());
+        ledger.credit(usdt, dec!(100000)).unwrap();
+        if free_btc > 0 {
+            ledger.credit(btc, rust_decimal::Decimal::new(i64::from(free_btc), 5)).unwrap();
+        }
+        let mut orders = Orders::new(Arc::clone(&ledger), OrdersConfig::default());
+        let qty = rust_decimal::Decimal::new(i64::from(parts.iter().sum::<u32>()), 5);
+        let opo = OtoRequest::opo("BTCUSDT", qty, ListLeg::limit(dec!(60000), TimeInForce::Gtc).with_client_order_id(id("w")),
+            ListLeg::limit_maker(dec!(70000)).with_client_order_id(id("p")))
+            .with_list_client_order_id(id("l"));
+        orders.submit_list(SubmitList { list: &opo.into(), base: btc, quote: usdt }).unwrap();
+        prop_assert!(orders.on_list_sent(1, &id("l"), 1_i64, 5000));
+        let (new, pending, partial, filled) = (OrderStatus::New, OrderStatus::PendingNew, OrderStatus::PartiallyFilled, OrderStatus::Filled);
+        orders.on_report(2, &report("w", 1, &new, dec!(0), Some(qty)), []);
+        orders.on_report(2, &report("p", 2, &pending, dec!(0), None), []);
+        let before_btc = balance(&ledger, "BTC").total();
+        let mut executed = rust_decimal::Decimal::ZERO;
+        let mut fees = rust_decimal::Decimal::ZERO;
+        let mut expected_lock = rust_decimal::Decimal::ZERO;
+        let last = if complete { parts.len() } else { parts.len() - 1 };
+        for (k, part) in parts.iter().take(last).enumerate() {
+            let q = rust_decimal::Decimal::new(i64::from(*part), 5);
+            let fee = (q * rust_decimal::Decimal::new(i64::from(fee_bips), 4)).round_dp(8);
+            let free_before = balance(&ledger, "BTC").free;
+            executed += q;
+            fees += fee;
+            // Binance's rule: the whole quantity locked when free pays the commission.
+            expected_lock += if free_before + q - fee >= q { q } else { q - fee };
+            let status = if executed == qty { &filled } else { &partial };
+            orders.on_report(3 + k as i64, &report("w", 1, status, executed, None), [trade(k as u64 + 1, q, dec!(60000), fee)]);
+            prop_assert_eq!(locked(&ledger, "BTC"), expected_lock);
+        }
+        if complete {
+            // Placed with what it received, floored to the step (0.00001).
+            let sell = expected_lock.round_dp_with_strategy(5, rust_decimal::RoundingStrategy::ToZero);
+            orders.on_report(50, &report("p", 2, &new, dec!(0), Some(sell)), []);
+            prop_assert_eq!(locked(&ledger, "BTC"), sell);
+            orders.on_report(60, &report("p", 2, &OrderStatus::Canceled, dec!(0), None), []);
+        } else {
+            orders.on_report(50, &report("w", 1, &OrderStatus::Canceled, executed, None), []);
+            orders.on_report(50, &report("p", 2, &OrderStatus::Canceled, dec!(0), None), []);
+        }
+        prop_assert_eq!(locked(&ledger, "BTC"), dec!(0));
+        prop_assert_eq!(locked(&ledger, "USDT"), dec!(0));
+        prop_assert_eq!(balance(&ledger, "BTC").total(), before_btc + executed - fees);
+        prop_assert_eq!(balance(&ledger, "USDT").total(), dec!(100000) - executed * dec!(60000));
+        prop_assert!(orders.get(&id("p")).unwrap().state.is_terminal());
+    }
 }

@@ -1255,3 +1255,195 @@ fn an_oco_cancels_as_a_whole_and_bad_lists_are_refused() {
     let _: OrderList = s.place_oco(&buy).ok();
     assert_eq!(s.paper.balance("USDT").locked, dec!(7001), "0.1 x 70010, the larger leg");
 }
+
+impl Sim {
+    fn place_list(&mut self, list: impl Into<aegis_exchange::ListRequest>) -> Answer {
+        let list = list.into();
+        let rules = self.info.symbol(list.symbol()).unwrap();
+        let valid = rules.validate_list(&list, &MarketContext::default()).unwrap_or_else(|e| panic!("{e}"));
+        let request = self.rest.order_list(&valid, self.now).unwrap();
+        self.call(request)
+    }
+
+    fn status_of(&self, id: &str) -> Option<OrderStatus> {
+        self.paper.order_status("BTCUSDT", id)
+    }
+}
+
+/// The symbols with `opoAllowed` (added by Binance after the bundled capture).
+fn sim_with_opo() -> Sim {
+    let info = String::from_utf8_lossy(BUNDLED_EXCHANGE_INFO)
+        .replace("\"otoAllowed\":true", "\"otoAllowed\":true,\"opoAllowed\":true");
+    let config = PaperConfig::default()
+        .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
+        .with_exchange_info(info.clone())
+        .unwrap();
+    let mut s = sim_with(config);
+    s.info = ExchangeInfo::from_json(info.as_bytes()).unwrap();
+    s
+}
+
+/// An OTO as Binance runs it: only the working order locks and goes on the book; its pending
+/// order is `PENDING_NEW` (reported so, not working) until the working order has fully filled;
+/// then it is placed (a MARKET pending order executes at once) and the list ends `ALL_DONE`. An
+/// OTOCO whose working order fills on placement answers with the pending pair still
+/// `PENDING_NEW`, then places the pair with one lock. A working order canceled takes its pending
+/// order with it.
+#[test]
+fn an_oto_places_its_pending_order_once_the_working_order_fills() {
+    use aegis_exchange::rest::OrderList;
+    use aegis_exchange::{ListLeg, OtoRequest};
+    let mut s = sim();
+    let oto = OtoRequest::oto(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.01),
+        ListLeg::limit(dec!(64990), TimeInForce::Gtc).with_client_order_id(cid("oto-w")),
+        Side::Sell,
+        dec!(0.01),
+        ListLeg::market().with_client_order_id(cid("oto-p")),
+    )
+    .with_list_client_order_id(cid("oto-1"));
+    let answer = s.place_list(oto);
+    assert_eq!(answer.header("x-mbx-order-count-10s"), Some("2"), "an OTO counts two orders");
+    let list: OrderList = answer.ok();
+    assert_eq!((list.contingency_type.as_str(), list.list_order_status.as_str()), ("OTO", "EXECUTING"));
+    let statuses: Vec<_> = list.order_reports.iter().map(|r| r.status.clone()).collect();
+    assert_eq!(statuses, [Some(OrderStatus::New), Some(OrderStatus::PendingNew)]);
+    assert_eq!(list.order_reports[1].working_time, Some(-1));
+    assert_eq!(s.paper.balance("USDT").locked, dec!(649.9), "the working order's lock only");
+    assert_eq!(s.paper.balance("BTC").locked, dec!(0));
+    let events = s.events();
+    let pending: Vec<_> = reports(&events).into_iter().filter(|r| r.client_order_id == "oto-p").collect();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (pending[0].execution_type.clone(), pending[0].status.clone()),
+        (ExecutionType::New, OrderStatus::PendingNew)
+    );
+    // The market does not move the pending order: it is not on the book.
+    s.now += 1000;
+    s.paper.set_price(s.now, "BTCUSDT", dec!(64995));
+    assert_eq!(s.status_of("oto-p"), Some(OrderStatus::PendingNew));
+    // The working order fills: the pending MARKET sell is placed and executes.
+    let mut price = dec!(64989.99);
+    while s.status_of("oto-w") != Some(OrderStatus::Filled) {
+        s.now += 1000;
+        s.paper.set_price(s.now, "BTCUSDT", price);
+        price -= dec!(10);
+        assert!(price > dec!(64000), "the working order never filled");
+    }
+    assert_eq!(s.status_of("oto-p"), Some(OrderStatus::Filled));
+    let events = s.events();
+    assert_eq!(Sim::list_events(&events).last(), Some(&("oto-1".into(), "ALL_DONE".into(), "ALL_DONE".into())));
+    assert_eq!((s.paper.balance("USDT").locked, s.paper.balance("BTC").locked), (dec!(0), dec!(0)));
+
+    // An OTOCO whose working order crosses at once: the answer shows it FILLED, the pair
+    // PENDING_NEW; then the pair is on the book with one lock.
+    s.now += 1000;
+    s.paper.set_price(s.now, "BTCUSDT", dec!(65000));
+    let otoco = OtoRequest::otoco(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.001),
+        ListLeg::limit(dec!(65100), TimeInForce::Gtc).with_client_order_id(cid("otoco-w")),
+        Side::Sell,
+        dec!(0.001),
+        ListLeg::limit_maker(dec!(70000)).with_client_order_id(cid("otoco-tp")),
+        ListLeg::stop_loss(dec!(60000)).with_client_order_id(cid("otoco-sl")),
+    )
+    .with_list_client_order_id(cid("otoco-1"));
+    let list: OrderList = s.place_list(otoco).ok();
+    let statuses: Vec<_> = list.order_reports.iter().map(|r| r.status.clone()).collect();
+    assert_eq!(statuses, [Some(OrderStatus::Filled), Some(OrderStatus::PendingNew), Some(OrderStatus::PendingNew)]);
+    assert_eq!(s.status_of("otoco-tp"), Some(OrderStatus::New));
+    assert_eq!(s.status_of("otoco-sl"), Some(OrderStatus::New));
+    assert_eq!(s.paper.balance("BTC").locked, dec!(0.001), "one lock for the pair");
+    // Canceling one order of the pair cancels the list.
+    let _ = s.call(s.rest.cancel_order("BTCUSDT", OrderRef::ClientOrderId(cid("otoco-sl")), s.now).unwrap());
+    assert_eq!(s.status_of("otoco-tp"), Some(OrderStatus::Canceled));
+    assert_eq!(s.paper.balance("BTC").locked, dec!(0));
+
+    // A working order canceled before it fills: its pending order goes with it.
+    let oto = OtoRequest::oto(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.01),
+        ListLeg::limit(dec!(60000), TimeInForce::Gtc).with_client_order_id(cid("oto2-w")),
+        Side::Sell,
+        dec!(0.01),
+        ListLeg::limit_maker(dec!(70000)).with_client_order_id(cid("oto2-p")),
+    );
+    let _: OrderList = s.place_list(oto).ok();
+    let _ = s.call(s.rest.cancel_order("BTCUSDT", OrderRef::ClientOrderId(cid("oto2-w")), s.now).unwrap());
+    assert_eq!(s.status_of("oto2-p"), Some(OrderStatus::Canceled));
+    assert_eq!(s.paper.balance("USDT").locked, dec!(0));
+    // An IOC working order that does not fill expires its pending order.
+    let oto = OtoRequest::oto(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.01),
+        ListLeg::limit(dec!(60000), TimeInForce::Ioc).with_client_order_id(cid("oto3-w")),
+        Side::Sell,
+        dec!(0.01),
+        ListLeg::limit_maker(dec!(70000)).with_client_order_id(cid("oto3-p")),
+    );
+    let _: OrderList = s.place_list(oto).ok();
+    assert_eq!(s.status_of("oto3-w"), Some(OrderStatus::Expired));
+    assert_eq!(s.status_of("oto3-p"), Some(OrderStatus::Expired));
+    assert_eq!(s.paper.balance("USDT").locked, dec!(0));
+}
+
+/// An OPO: what the working BUY receives is locked for the pending SELL as it arrives; the
+/// pending order sells exactly that (to the step). An OPO with a `pendingQuantity` is refused
+/// (-1225), one on a symbol without `opoAllowed` too; the WebSocket API places lists with the
+/// same semantics (`orderList.place.opo`).
+#[test]
+fn an_opo_sells_what_its_working_order_bought() {
+    use aegis_exchange::rest::OrderList;
+    use aegis_exchange::{ListLeg, OtoRequest};
+    let mut s = sim_with_opo();
+    let opo = OtoRequest::opo(
+        "BTCUSDT",
+        dec!(0.5),
+        ListLeg::limit(dec!(64990), TimeInForce::Gtc).with_client_order_id(cid("opo-w")),
+        ListLeg::limit_maker(dec!(70000)).with_client_order_id(cid("opo-p")),
+    );
+    let list: OrderList = s.place_list(opo).ok();
+    assert!(list.order_reports.iter().skip(1).all(|r| r.status == Some(OrderStatus::PendingNew)));
+    // A partial fill: what it received is locked, not free.
+    s.now += 1000;
+    s.paper.set_price(s.now, "BTCUSDT", dec!(64989.99));
+    assert_eq!(s.status_of("opo-w"), Some(OrderStatus::PartiallyFilled));
+    let received = s.paper.balance("BTC").locked;
+    assert!(received > dec!(0) && received < dec!(0.5), "{received}");
+    assert_eq!(s.paper.balance("BTC").free, dec!(1) - commission_paid(&mut s), "commission paid from free");
+    // Canceled now: the received funds come back to free.
+    let _ = s.call(s.rest.cancel_order("BTCUSDT", OrderRef::ClientOrderId(cid("opo-w")), s.now).unwrap());
+    assert_eq!(s.status_of("opo-p"), Some(OrderStatus::Canceled));
+    assert_eq!(s.paper.balance("BTC").locked, dec!(0));
+    // `pendingQuantity` is not an OPO's.
+    let params = [
+        ("symbol", "BTCUSDT"),
+        ("workingType", "LIMIT"),
+        ("workingSide", "BUY"),
+        ("workingPrice", "60000"),
+        ("workingQuantity", "0.01"),
+        ("workingTimeInForce", "GTC"),
+        ("pendingType", "LIMIT_MAKER"),
+        ("pendingSide", "SELL"),
+        ("pendingPrice", "70000"),
+        ("pendingQuantity", "0.01"),
+    ];
+    let e = s.send(s.raw("POST", "/api/v3/orderList/opo", &params, s.now)).err();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-1225), "Pending orders should not include the 'pendingQuantity' tag."));
+    let mut plain = sim();
+    let e = plain.send(plain.raw("POST", "/api/v3/orderList/opo", &params[..9], plain.now)).err();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-2010), "OPO orders are not supported for this symbol."));
+}
+
+/// The commission the account paid so far (the sum over its trades), in BTC.
+fn commission_paid(s: &mut Sim) -> Decimal {
+    let trades: Vec<aegis_exchange::rest::MyTrade> =
+        s.call(s.rest.my_trades("BTCUSDT", None, None, s.now).unwrap()).ok();
+    trades.iter().filter(|t| t.commission_asset == "BTC").map(|t| t.commission).sum()
+}

@@ -336,3 +336,74 @@ fn an_amend_over_the_websocket_api_session() {
     let e = ws_response(&frames(&mut p, conn)[0]).api_error().unwrap();
     assert_eq!((e.code, e.msg.as_str()), (Some(-2038), "Order amend (quantity increase) is not supported."));
 }
+
+/// Order lists over the WebSocket API session (no per-request signature): an OTOCO placed
+/// (`orderList.place.otoco`, the working order alone locking), queried (`orderList.status`),
+/// listed (`openOrderLists.status`) and canceled (`orderList.cancel`), every leg ending with the
+/// list and nothing left locked; an OCO placed the same way (`orderList.place.oco`).
+#[test]
+fn order_lists_over_the_websocket_api_session() {
+    use aegis_exchange::rest::{ListRef, OrderList};
+    use aegis_exchange::{ListLeg, OcoRequest, OtoRequest, TimeInForce};
+    let mut p = paper(still());
+    let signer = Ed25519::from_seed(&hex::decode(SEED).unwrap()).unwrap();
+    p.add_api_key("edKey", PaperKey::ed25519(&signer.public_key()).unwrap());
+    let conn = p.ws_connect(NOW, "/ws-api/v3").unwrap();
+    let api = WsApi::new().with_credentials(Credentials::new("edKey", signer).unwrap());
+    p.ws_send(NOW, conn, &api.session_logon("logon", NOW).unwrap().text);
+    let _ = frames(&mut p, conn);
+    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    let rules = info.symbol("BTCUSDT").unwrap();
+    let id = |s: &str| ClientOrderId::new(s).unwrap();
+    let otoco = OtoRequest::otoco(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.02),
+        ListLeg::limit(dec!(64000), TimeInForce::Gtc),
+        Side::Sell,
+        dec!(0.02),
+        ListLeg::limit_maker(dec!(70000)),
+        ListLeg::stop_loss(dec!(60000)),
+    )
+    .with_list_client_order_id(id("ws-otoco"));
+    let valid = rules.validate_list(&otoco.into(), &MarketContext::default()).unwrap();
+    let place = api.order_list_place("place", &valid, WsAuth::Session, NOW).unwrap();
+    assert!(!place.text.contains("signature"), "a session request is not signed: {}", place.text);
+    assert_eq!(place.cost.orders, 3);
+    p.ws_send(NOW, conn, &place.text);
+    let placed: OrderList = ws_response(&frames(&mut p, conn)[0]).result_as().unwrap();
+    assert_eq!((placed.contingency_type.as_str(), placed.orders.len()), ("OTO", 3));
+    assert_eq!(p.balance("USDT").locked, dec!(1280), "the working order alone locks");
+    p.ws_send(
+        NOW,
+        conn,
+        &api.order_list_status("q", ListRef::ListClientOrderId(id("ws-otoco")), WsAuth::Session, NOW).unwrap().text,
+    );
+    let queried: OrderList = ws_response(&frames(&mut p, conn)[0]).result_as().unwrap();
+    assert_eq!((queried.order_list_id, queried.list_order_status.as_str()), (placed.order_list_id, "EXECUTING"));
+    p.ws_send(NOW, conn, &api.open_order_lists_status("open", WsAuth::Session, NOW).unwrap().text);
+    let open: Vec<OrderList> = ws_response(&frames(&mut p, conn)[0]).result_as().unwrap();
+    assert_eq!(open.len(), 1);
+    let cancel = api
+        .order_list_cancel("c", "BTCUSDT", ListRef::OrderListId(placed.order_list_id), WsAuth::Session, NOW)
+        .unwrap();
+    p.ws_send(NOW, conn, &cancel.text);
+    let canceled: OrderList = ws_response(&frames(&mut p, conn)[0]).result_as().unwrap();
+    assert!(canceled.is_done());
+    assert_eq!(canceled.order_reports.len(), 3, "every leg canceled, the pending ones too");
+    assert!(canceled.order_reports.iter().all(|r| r.status == Some(aegis_exchange::OrderStatus::Canceled)));
+    assert_eq!(p.balance("USDT").locked, dec!(0));
+    // An OCO the same way.
+    let oco = OcoRequest::new(
+        "BTCUSDT",
+        Side::Sell,
+        dec!(0.1),
+        ListLeg::limit_maker(dec!(70000)),
+        ListLeg::stop_loss_limit(dec!(59990), dec!(60000), TimeInForce::Gtc),
+    );
+    let valid = rules.validate_list(&oco.into(), &MarketContext::default()).unwrap();
+    p.ws_send(NOW, conn, &api.order_list_place("oco", &valid, WsAuth::Session, NOW).unwrap().text);
+    let placed: OrderList = ws_response(&frames(&mut p, conn)[0]).result_as().unwrap();
+    assert_eq!(placed.contingency_type, "OCO");
+    assert_eq!(p.balance("BTC").locked, dec!(0.1));
+}

@@ -478,13 +478,13 @@ pub enum Amended {
     Held(OrderView),
 }
 
-/// What [`Client::place_oco`] knows when it returns: the list's client order id and each leg
-/// (above first), the exchange's answer applied.
+/// What [`Client::place_list`] knows when it returns: the list's client order id and each leg
+/// (in the list's order: an OCO's above first, an OTO's working first), the exchange's answer applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlacedList {
     /// The list's client order id (`listClientOrderId`).
     pub list: ClientOrderId,
-    /// The legs, above first.
+    /// The legs, in the list's order.
     pub legs: Vec<Placed>,
 }
 
@@ -728,17 +728,45 @@ impl Client {
         })
     }
 
-    /// Places an OCO: validated against the symbol's rules (`context`: the last price for the
-    /// price relation), its funds reserved once for both legs, sent from the calling task like
-    /// [`place`](Self::place)'s order; returns with the exchange's answer applied to each leg.
-    /// The legs are orders of the client from then on ([`order`](Self::order), events, a
-    /// [`cancel`](Self::cancel) of either cancels the list on the exchange).
+    /// Places an OCO: see [`place_list`](Self::place_list).
     ///
     /// # Errors
     /// As [`place`](Self::place).
     pub async fn place_oco(
         &self,
         oco: crate::model::OcoRequest,
+        context: &crate::rules::MarketContext,
+    ) -> Result<PlacedList, ClientError> {
+        self.place_list(oco, context).await
+    }
+
+    /// Places an order list (an [`OcoRequest`](crate::OcoRequest) or an
+    /// [`OtoRequest`](crate::OtoRequest): OTO, OTOCO, OPO, OPOCO): validated against the
+    /// symbol's rules (`context`: the last price for an OCO's price relation, open orders and
+    /// lists for the count filters), what Binance locks reserved (an OCO's legs once, an OTO's
+    /// working order only), sent from the calling task like [`place`](Self::place)'s order;
+    /// returns with the exchange's answer applied to each leg. The legs are orders of the client
+    /// from then on ([`order`](Self::order), events, a [`cancel`](Self::cancel) of any cancels the
+    /// list on the exchange); an OTO's pending orders are
+    /// [`AwaitingTrigger`](crate::OrderState::AwaitingTrigger) until the exchange places them.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &aegis_exchange::client::Client) -> Result<(), aegis_exchange::client::ClientError> {
+    /// use aegis_exchange::{ListLeg, MarketContext, OtoRequest, Side, TimeInForce};
+    /// use rust_decimal_macros::dec;
+    /// // Buy at 60000; once bought, take profit at 66000 or stop out at 57000.
+    /// let entry = OtoRequest::otoco("BTCUSDT", Side::Buy, dec!(0.01), ListLeg::limit(dec!(60000), TimeInForce::Gtc),
+    ///     Side::Sell, dec!(0.01), ListLeg::limit_maker(dec!(66000)), ListLeg::stop_loss(dec!(57000)));
+    /// let placed = client.place_list(entry, &MarketContext::default().with_last_price(dec!(61000))).await?;
+    /// println!("list {} with {} orders", placed.list, placed.legs.len());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`place`](Self::place).
+    pub async fn place_list(
+        &self,
+        list: impl Into<crate::model::ListRequest>,
         context: &crate::rules::MarketContext,
     ) -> Result<PlacedList, ClientError> {
         let shared = &self.shared;
@@ -748,7 +776,7 @@ impl Client {
         let now = shared.clock.now_millis();
         let (list, request, poke) = {
             let mut engine = lock(&shared.engine);
-            let list = match engine.submit_oco(now, oco, context) {
+            let list = match engine.submit_list(now, list, context) {
                 Ok(list) => list,
                 Err(e) => {
                     let poke = shared.settle(&mut engine);

@@ -106,13 +106,16 @@ impl Engine {
             Answer::Ok(_) => match answer.ok::<OrderList>() {
                 Some(l) if l.list_client_order_id == list.as_str() => {
                     if l.order_reports.is_empty() {
-                        let new = crate::model::OrderStatus::New;
+                        // An ACK: each order exists (an OTO's pending ones wait for their trigger).
+                        let (new, waiting) = (crate::model::OrderStatus::New, crate::model::OrderStatus::PendingNew);
                         for m in &l.orders {
+                            let waits = crate::model::ClientOrderId::new(&m.client_order_id)
+                                .is_ok_and(|id| self.orders.awaits_trigger(&id));
                             let report = crate::orders::OrderReport {
                                 client_order_id: &m.client_order_id,
                                 orig_client_order_id: None,
                                 order_id: m.order_id,
-                                status: Some(&new),
+                                status: Some(if waits { &waiting } else { &new }),
                                 executed_qty: None,
                                 cumulative_quote_qty: None,
                                 reject_reason: None,

@@ -14,7 +14,7 @@ use crate::limits::{Admit, Cost, Refusal};
 use crate::model::ClientOrderId;
 use crate::orders::{OrderAction, OrderState};
 use crate::rest::{OrderRef, RequestCost};
-use crate::rules::{ValidatedOco, ValidatedOrder};
+use crate::rules::{ValidatedList, ValidatedOrder};
 
 use super::{Engine, Event, HoldReason, NotSentReason, Output, Purpose, RequestId};
 
@@ -30,14 +30,14 @@ struct Waiting {
 #[derive(Debug)]
 pub(super) enum Pending {
     Order(ValidatedOrder),
-    Oco(Box<ValidatedOco>),
+    List(Box<ValidatedList>),
 }
 
 impl Pending {
     fn symbol(&self) -> &str {
         match self {
             Pending::Order(v) => v.request().symbol(),
-            Pending::Oco(v) => v.request().symbol(),
+            Pending::List(v) => v.request().symbol(),
         }
     }
 }
@@ -298,7 +298,7 @@ impl Engine {
     fn try_place(&mut self, now: i64, id: ClientOrderId, valid: &Pending) -> Step {
         let valid = match valid {
             Pending::Order(v) => v,
-            Pending::Oco(oco) => return self.try_place_list(now, id, oco),
+            Pending::List(list) => return self.try_place_list(now, id, list),
         };
         if !self.orders.awaits_send(&id) {
             return Step::Done;
@@ -324,12 +324,14 @@ impl Engine {
         Step::Done
     }
 
-    /// A list's turn, as an order's (it counts two orders).
-    fn try_place_list(&mut self, now: i64, list: ClientOrderId, oco: &ValidatedOco) -> Step {
+    /// A list's turn, as an order's (it counts two or three orders).
+    fn try_place_list(&mut self, now: i64, list: ClientOrderId, valid: &ValidatedList) -> Step {
         if !self.orders.list_awaits_send(&list) {
             return Step::Done;
         }
-        match self.admit(now, RequestCost::NEW_ORDER_LIST, false) {
+        let cost =
+            if valid.request().order_count() > 2 { RequestCost::NEW_ORDER_LIST_3 } else { RequestCost::NEW_ORDER_LIST };
+        match self.admit(now, cost, false) {
             Admission::Go => {}
             Admission::Hold(until) => return Step::Hold(until),
             Admission::TooHeavy => {
@@ -339,7 +341,7 @@ impl Engine {
             }
         }
         let timestamp = self.time.server_now(now);
-        match self.rest.order_list_oco(oco, timestamp) {
+        match self.rest.order_list(valid, timestamp) {
             Ok(built) => {
                 if self.orders.on_list_sent(now, &list, timestamp, self.recv_window_ms) {
                     self.hand_out(now, Purpose::PlaceList(list), built.request);

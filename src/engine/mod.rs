@@ -788,22 +788,39 @@ impl Engine {
         Ok(id)
     }
 
-    /// Validates an OCO against its symbol's rules (`context`: the last price for the price
-    /// relation, open orders for MAX_NUM_ORDERS), gives it and its legs client order ids when
-    /// they have none, reserves its funds once for both legs, and queues it like an order (it
-    /// counts two in the ORDERS window). Returns the list's client order id; the legs' are in
-    /// [`Orders::legs`](crate::Orders::legs). The legs are tracked as orders: their answers and
-    /// events, an unknown outcome (each leg queried by its client order id: a list is placed
-    /// whole or not at all), a cancel (of one leg: the exchange cancels the list).
+    /// Validates an OCO against its symbol's rules and queues it: see
+    /// [`submit_list`](Self::submit_list).
     ///
     /// # Errors
     /// As [`submit`](Self::submit), the list's rules included.
     pub fn submit_oco(
         &mut self,
         now: impl Into<LocalMs>,
-        mut oco: crate::model::OcoRequest,
+        oco: crate::model::OcoRequest,
         context: &crate::rules::MarketContext,
     ) -> Result<ClientOrderId, SubmitError> {
+        self.submit_list(now, oco, context)
+    }
+
+    /// Validates an order list (OCO, OTO, OTOCO, OPO, OPOCO) against its symbol's rules
+    /// (`context`: the last price for an OCO's price relation, open orders for MAX_NUM_ORDERS,
+    /// open lists for MAX_NUM_ORDER_LISTS), gives it and its legs client order ids when they
+    /// have none, reserves what Binance locks (an OCO's legs once; an OTO's working order only:
+    /// its pending orders lock theirs when the exchange places them), and queues it like an
+    /// order (it counts its orders in the ORDERS window). Returns the list's client order id;
+    /// the legs' are in [`Orders::legs`](crate::Orders::legs). The legs are tracked as orders:
+    /// their answers and events, an unknown outcome (each leg queried by its client order id: a
+    /// list is placed whole or not at all), a cancel (of one leg: the exchange cancels the list).
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit), the list's rules included.
+    pub fn submit_list(
+        &mut self,
+        now: impl Into<LocalMs>,
+        list: impl Into<crate::model::ListRequest>,
+        context: &crate::rules::MarketContext,
+    ) -> Result<ClientOrderId, SubmitError> {
+        let mut list = list.into();
         let now = now.into().millis();
         self.observe_now(now);
         if let Some(reason) = &self.killed {
@@ -813,25 +830,23 @@ impl Engine {
             return Err(SubmitError::Starting);
         }
         let rules =
-            self.info.symbol(oco.symbol()).ok_or_else(|| SubmitError::UnknownSymbol(oco.symbol().to_owned()))?;
-        if oco.list_client_order_id().is_none() {
-            oco.set_list_client_order_id(self.ids.next_id());
+            self.info.symbol(list.symbol()).ok_or_else(|| SubmitError::UnknownSymbol(list.symbol().to_owned()))?;
+        if list.list_client_order_id().is_none() {
+            list.set_list_client_order_id(self.ids.next_id());
         }
-        let [above, below] = oco.legs().map(|l| l.client_order_id().copied());
-        let (above, below) = (above.unwrap_or_else(|| self.ids.next_id()), below.unwrap_or_else(|| self.ids.next_id()));
-        oco.set_leg_client_order_ids(above, below);
-        let valid = rules.validate_oco(&oco, context)?;
-        let list =
+        list.fill_leg_client_order_ids(|| self.ids.next_id());
+        let valid = rules.validate_list(&list, context)?;
+        let id =
             *valid.request().list_client_order_id().ok_or(SubmitError::Orders(OrdersError::MissingClientOrderId))?;
         let base = self.ledger.asset(rules.base_asset()).map_err(OrdersError::from)?;
         let quote = self.ledger.asset(rules.quote_asset()).map_err(OrdersError::from)?;
         if self.gate.orders_waiting() >= self.config.max_waiting {
             return Err(SubmitError::Backlog);
         }
-        self.orders.submit_oco(crate::orders::SubmitList { oco: valid.request(), base, quote })?;
-        self.offer_order(now, list, gate::Pending::Oco(Box::new(valid)));
+        self.orders.submit_list(crate::orders::SubmitList { list: valid.request(), base, quote })?;
+        self.offer_order(now, id, gate::Pending::List(Box::new(valid)));
         self.pump(now);
-        Ok(list)
+        Ok(id)
     }
 
     /// Cancels an order. One still queued is dropped without any request (`NotPlaced`, funds

@@ -23,4 +23,4 @@ pub use enums::{
 pub use inline_str::InlineStr;
 pub use order::{OrderError, OrderRequest};
 pub(crate) use order::{mantissa_within_wire_range, within_wire_range};
-pub use order_list::{ListLeg, OcoRequest};
+pub use order_list::{ListLeg, ListRequest, OcoRequest, OtoKind, OtoRequest, PendingLegs};

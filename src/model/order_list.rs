@@ -1,4 +1,6 @@
-//! Order lists: an OCO pair (one-cancels-the-other), as `POST /api/v3/orderList/oco` takes it.
+//! Order lists: an OCO pair (one-cancels-the-other), as `POST /api/v3/orderList/oco` takes it;
+//! an OTO / OTOCO (a working order that, once filled, places one pending order or an OCO pair)
+//! and their "one pays the other" forms OPO / OPOCO (`POST /api/v3/orderList/{oto,otoco,opo,opoco}`).
 
 use std::fmt;
 
@@ -25,6 +27,7 @@ pub struct ListLeg {
     stop_price: Option<Decimal>,
     time_in_force: Option<TimeInForce>,
     iceberg_qty: Option<Decimal>,
+    trailing_delta: Option<u64>,
     client_order_id: Option<ClientOrderId>,
 }
 
@@ -36,8 +39,29 @@ impl ListLeg {
             stop_price: None,
             time_in_force: None,
             iceberg_qty: None,
+            trailing_delta: None,
             client_order_id: None,
         }
+    }
+
+    /// A `LIMIT` at `price` (an OTO's working order, or its pending one).
+    #[must_use]
+    pub fn limit(price: Decimal, time_in_force: TimeInForce) -> Self {
+        Self { price: Some(price), time_in_force: Some(time_in_force), ..Self::new(OrderType::Limit) }
+    }
+
+    /// A `MARKET` order (only as an OTO's pending order: it executes when the working order has
+    /// filled).
+    #[must_use]
+    pub fn market() -> Self {
+        Self::new(OrderType::Market)
+    }
+
+    /// A trailing stop: `trailingDelta` in basis points (with or without a stop price).
+    #[must_use]
+    pub fn with_trailing_delta(mut self, bips: u64) -> Self {
+        self.trailing_delta = Some(bips);
+        self
     }
 
     /// A `LIMIT_MAKER` at `price` (a take-profit that rests on the book).
@@ -119,10 +143,51 @@ impl ListLeg {
     pub fn iceberg_qty(&self) -> Option<Decimal> {
         self.iceberg_qty
     }
+    /// The trailing delta (basis points), if any.
+    #[must_use]
+    pub fn trailing_delta(&self) -> Option<u64> {
+        self.trailing_delta
+    }
     /// The leg's client order id, if set.
     #[must_use]
     pub fn client_order_id(&self) -> Option<&ClientOrderId> {
         self.client_order_id.as_ref()
+    }
+
+    /// The leg as a single order of `quantity` (when known) on `symbol`.
+    fn request(
+        &self,
+        symbol: &str,
+        side: &Side,
+        quantity: Option<Decimal>,
+        stp: Option<&SelfTradePreventionMode>,
+    ) -> OrderRequest {
+        let mut order = OrderRequest::new(symbol.to_owned(), side.clone(), self.order_type.clone());
+        if let Some(q) = quantity {
+            order = order.with_quantity(q);
+        }
+        if let Some(p) = self.price {
+            order = order.with_price(p);
+        }
+        if let Some(p) = self.stop_price {
+            order = order.with_stop_price(p);
+        }
+        if let Some(t) = &self.time_in_force {
+            order = order.with_time_in_force(t.clone());
+        }
+        if let Some(q) = self.iceberg_qty {
+            order = order.with_iceberg_qty(q);
+        }
+        if let Some(d) = self.trailing_delta {
+            order = order.with_trailing_delta(d);
+        }
+        if let Some(id) = self.client_order_id {
+            order = order.with_client_order_id(id);
+        }
+        if let Some(m) = stp {
+            order = order.with_self_trade_prevention_mode(m.clone());
+        }
+        order
     }
 
     /// Whether the leg is the list's "profit" side: `LIMIT_MAKER`, `TAKE_PROFIT` or
@@ -278,27 +343,7 @@ impl OcoRequest {
     }
 
     fn leg_request(&self, leg: &ListLeg) -> OrderRequest {
-        let mut order = OrderRequest::new(self.symbol.clone(), self.side.clone(), leg.order_type.clone())
-            .with_quantity(self.quantity);
-        if let Some(p) = leg.price {
-            order = order.with_price(p);
-        }
-        if let Some(p) = leg.stop_price {
-            order = order.with_stop_price(p);
-        }
-        if let Some(t) = &leg.time_in_force {
-            order = order.with_time_in_force(t.clone());
-        }
-        if let Some(q) = leg.iceberg_qty {
-            order = order.with_iceberg_qty(q);
-        }
-        if let Some(id) = leg.client_order_id {
-            order = order.with_client_order_id(id);
-        }
-        if let Some(m) = &self.self_trade_prevention_mode {
-            order = order.with_self_trade_prevention_mode(m.clone());
-        }
-        order
+        leg.request(&self.symbol, &self.side, Some(self.quantity), self.self_trade_prevention_mode.as_ref())
     }
 }
 
@@ -312,5 +357,606 @@ impl fmt::Display for OcoRequest {
             self.symbol,
             self.quantity
         )
+    }
+}
+
+/// What an OTO's working order places once it has filled: one order, or an OCO pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PendingLegs {
+    /// One pending order (OTO, OPO).
+    One(ListLeg),
+    /// An OCO pair (OTOCO, OPOCO): the leg above the market and the one below it.
+    Pair {
+        /// The leg priced above the market.
+        above: ListLeg,
+        /// The leg priced below it.
+        below: ListLeg,
+    },
+}
+
+/// Which list an [`OtoRequest`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OtoKind {
+    /// One-triggers-the-other: a working order and one pending order.
+    Oto,
+    /// One-triggers-an-OCO: a working order and a pending OCO pair.
+    Otoco,
+    /// One-pays-the-other: an OTO whose pending SELL sells what the working BUY bought.
+    Opo,
+    /// One-pays-an-OCO: an OTOCO whose pending pair sells what the working BUY bought.
+    Opoco,
+}
+
+impl OtoKind {
+    /// The endpoint's last path segment, lower case (`oto`, `otoco`, `opo`, `opoco`); the
+    /// WebSocket API's method is `orderList.place.<this>`.
+    #[must_use]
+    pub fn as_path(self) -> &'static str {
+        match self {
+            Self::Oto => "oto",
+            Self::Otoco => "otoco",
+            Self::Opo => "opo",
+            Self::Opoco => "opoco",
+        }
+    }
+
+    /// How many orders it adds to the unfilled order count (2 or 3).
+    #[must_use]
+    pub fn order_count(self) -> u32 {
+        match self {
+            Self::Oto | Self::Opo => 2,
+            Self::Otoco | Self::Opoco => 3,
+        }
+    }
+
+    /// Whether the pending orders sell what the working order bought (OPO, OPOCO).
+    #[must_use]
+    pub fn pays(self) -> bool {
+        matches!(self, Self::Opo | Self::Opoco)
+    }
+}
+
+/// An OTO family list: a **working** order (`LIMIT` or `LIMIT_MAKER`) on the book, and **pending**
+/// orders the exchange places only once the working order has **fully** filled: one order (OTO)
+/// or an OCO pair (OTOCO). In the "one pays the other" forms (OPO, OPOCO) the pending orders
+/// have no quantity of their own: they sell what the working BUY received, and the exchange
+/// locks what it receives for them as it fills.
+///
+/// Only the working order locks funds when the list is placed; a pending order locks its own
+/// when it goes on the book.
+///
+/// ```
+/// use aegis_exchange::{ListLeg, OtoKind, OtoRequest, Side, TimeInForce};
+/// use rust_decimal_macros::dec;
+/// // Buy 0.01 BTC at 60000; once bought, sell it at 66000 or, if 57000 trades, at market.
+/// let otoco = OtoRequest::otoco(
+///     "BTCUSDT",
+///     Side::Buy,
+///     dec!(0.01),
+///     ListLeg::limit(dec!(60000), TimeInForce::Gtc),
+///     Side::Sell,
+///     dec!(0.01),
+///     ListLeg::limit_maker(dec!(66000)),
+///     ListLeg::stop_loss(dec!(57000)),
+/// );
+/// assert_eq!(otoco.kind(), OtoKind::Otoco);
+/// assert_eq!(otoco.legs().len(), 3);
+/// assert_eq!(otoco.leg_requests()[2].to_string(), "STOP_LOSS SELL BTCUSDT quantity=0.01 stopPrice=57000");
+/// let opo = OtoRequest::opo("BTCUSDT", dec!(0.01), ListLeg::limit(dec!(60000), TimeInForce::Gtc), ListLeg::limit_maker(dec!(66000)));
+/// assert_eq!(opo.pending_quantity(), None); // what the working order receives
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtoRequest {
+    symbol: String,
+    working_side: Side,
+    working_quantity: Decimal,
+    working: ListLeg,
+    pending_side: Side,
+    pending_quantity: Option<Decimal>,
+    pending: PendingLegs,
+    list_client_order_id: Option<ClientOrderId>,
+    response_type: Option<OrderResponseType>,
+    self_trade_prevention_mode: Option<SelfTradePreventionMode>,
+}
+
+impl OtoRequest {
+    /// A list from its parts, the sides as given (an OPO's are checked by the symbol's rules,
+    /// `-1222` / `-1223`); `pending_quantity` `None` makes it an OPO / OPOCO.
+    #[must_use]
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        symbol: impl Into<String>,
+        working_side: Side,
+        working_quantity: Decimal,
+        working: ListLeg,
+        pending_side: Side,
+        pending_quantity: Option<Decimal>,
+        pending: PendingLegs,
+    ) -> Self {
+        Self {
+            symbol: symbol.into(),
+            working_side,
+            working_quantity,
+            working,
+            pending_side,
+            pending_quantity,
+            pending,
+            list_client_order_id: None,
+            response_type: None,
+            self_trade_prevention_mode: None,
+        }
+    }
+
+    /// An OTO: `working` (`LIMIT` / `LIMIT_MAKER`) of `working_quantity`, then, once it has
+    /// filled, `pending` of `pending_quantity` on `pending_side`.
+    #[must_use]
+    pub fn oto(
+        symbol: impl Into<String>,
+        working_side: Side,
+        working_quantity: Decimal,
+        working: ListLeg,
+        pending_side: Side,
+        pending_quantity: Decimal,
+        pending: ListLeg,
+    ) -> Self {
+        Self::from_parts(
+            symbol,
+            working_side,
+            working_quantity,
+            working,
+            pending_side,
+            Some(pending_quantity),
+            PendingLegs::One(pending),
+        )
+    }
+
+    /// An OTOCO: as [`oto`](Self::oto), the pending order an OCO pair (`above` / `below`, as in
+    /// an [`OcoRequest`]).
+    #[must_use]
+    #[allow(clippy::too_many_arguments)]
+    pub fn otoco(
+        symbol: impl Into<String>,
+        working_side: Side,
+        working_quantity: Decimal,
+        working: ListLeg,
+        pending_side: Side,
+        pending_quantity: Decimal,
+        above: ListLeg,
+        below: ListLeg,
+    ) -> Self {
+        Self::from_parts(
+            symbol,
+            working_side,
+            working_quantity,
+            working,
+            pending_side,
+            Some(pending_quantity),
+            PendingLegs::Pair { above, below },
+        )
+    }
+
+    /// An OPO: a working BUY of `working_quantity`; once filled, `pending` SELLs what it received.
+    #[must_use]
+    pub fn opo(symbol: impl Into<String>, working_quantity: Decimal, working: ListLeg, pending: ListLeg) -> Self {
+        Self::from_parts(symbol, Side::Buy, working_quantity, working, Side::Sell, None, PendingLegs::One(pending))
+    }
+
+    /// An OPOCO: a working BUY; once filled, an OCO pair SELLs what it received.
+    #[must_use]
+    pub fn opoco(
+        symbol: impl Into<String>,
+        working_quantity: Decimal,
+        working: ListLeg,
+        above: ListLeg,
+        below: ListLeg,
+    ) -> Self {
+        Self::from_parts(
+            symbol,
+            Side::Buy,
+            working_quantity,
+            working,
+            Side::Sell,
+            None,
+            PendingLegs::Pair { above, below },
+        )
+    }
+
+    /// The list's client order id (`listClientOrderId`).
+    #[must_use]
+    pub fn with_list_client_order_id(mut self, id: ClientOrderId) -> Self {
+        self.list_client_order_id = Some(id);
+        self
+    }
+
+    /// The answer's shape (`newOrderRespType`).
+    #[must_use]
+    pub fn with_response_type(mut self, response_type: OrderResponseType) -> Self {
+        self.response_type = Some(response_type);
+        self
+    }
+
+    /// The self-trade prevention mode of every order of the list.
+    #[must_use]
+    pub fn with_self_trade_prevention_mode(mut self, mode: SelfTradePreventionMode) -> Self {
+        self.self_trade_prevention_mode = Some(mode);
+        self
+    }
+
+    /// Which list it is.
+    #[must_use]
+    pub fn kind(&self) -> OtoKind {
+        match (&self.pending, self.pending_quantity.is_some()) {
+            (PendingLegs::One(_), true) => OtoKind::Oto,
+            (PendingLegs::Pair { .. }, true) => OtoKind::Otoco,
+            (PendingLegs::One(_), false) => OtoKind::Opo,
+            (PendingLegs::Pair { .. }, false) => OtoKind::Opoco,
+        }
+    }
+    /// The symbol.
+    #[must_use]
+    pub fn symbol(&self) -> &str {
+        &self.symbol
+    }
+    /// The working order's side.
+    #[must_use]
+    pub fn working_side(&self) -> &Side {
+        &self.working_side
+    }
+    /// The working order's quantity.
+    #[must_use]
+    pub fn working_quantity(&self) -> Decimal {
+        self.working_quantity
+    }
+    /// The working order.
+    #[must_use]
+    pub fn working(&self) -> &ListLeg {
+        &self.working
+    }
+    /// The pending orders' side.
+    #[must_use]
+    pub fn pending_side(&self) -> &Side {
+        &self.pending_side
+    }
+    /// The pending orders' quantity (`None` for OPO / OPOCO: what the working order receives).
+    #[must_use]
+    pub fn pending_quantity(&self) -> Option<Decimal> {
+        self.pending_quantity
+    }
+    /// The pending order(s).
+    #[must_use]
+    pub fn pending(&self) -> &PendingLegs {
+        &self.pending
+    }
+    /// The list's client order id, if set.
+    #[must_use]
+    pub fn list_client_order_id(&self) -> Option<&ClientOrderId> {
+        self.list_client_order_id.as_ref()
+    }
+    /// The answer's shape, if set.
+    #[must_use]
+    pub fn response_type(&self) -> Option<&OrderResponseType> {
+        self.response_type.as_ref()
+    }
+    /// The self-trade prevention mode, if set.
+    #[must_use]
+    pub fn self_trade_prevention_mode(&self) -> Option<&SelfTradePreventionMode> {
+        self.self_trade_prevention_mode.as_ref()
+    }
+
+    /// Every order of the list: the working one first, then the pending one (or the pending
+    /// pair, above first).
+    #[must_use]
+    pub fn legs(&self) -> Vec<&ListLeg> {
+        match &self.pending {
+            PendingLegs::One(p) => vec![&self.working, p],
+            PendingLegs::Pair { above, below } => vec![&self.working, above, below],
+        }
+    }
+
+    fn legs_mut(&mut self) -> Vec<&mut ListLeg> {
+        match &mut self.pending {
+            PendingLegs::One(p) => vec![&mut self.working, p],
+            PendingLegs::Pair { above, below } => vec![&mut self.working, above, below],
+        }
+    }
+
+    /// Each order as the single order it is, in [`legs`](Self::legs)' order: what the symbol's
+    /// filters check. An OPO's pending orders carry the working quantity (the most they can sell).
+    #[must_use]
+    pub fn leg_requests(&self) -> Vec<OrderRequest> {
+        let stp = self.self_trade_prevention_mode.as_ref();
+        let pending_qty = self.pending_quantity.unwrap_or(self.working_quantity);
+        let mut out = vec![self.working.request(&self.symbol, &self.working_side, Some(self.working_quantity), stp)];
+        out.extend(
+            self.legs()
+                .into_iter()
+                .skip(1)
+                .map(|l| l.request(&self.symbol, &self.pending_side, Some(pending_qty), stp)),
+        );
+        out
+    }
+}
+
+impl fmt::Display for OtoRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let requests = self.leg_requests();
+        write!(f, "{} {}", self.kind().as_path().to_ascii_uppercase(), self.symbol)?;
+        for (k, r) in requests.iter().enumerate() {
+            let role = match (k, requests.len()) {
+                (0, _) => "working",
+                (1, 2) => "pending",
+                (1, _) => "pending above",
+                _ => "pending below",
+            };
+            write!(f, " [{role}: {r}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// Any order list: what [`Engine::submit_list`](crate::Engine::submit_list) and
+/// [`Client::place_list`](crate::Client::place_list) take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListRequest {
+    /// An OCO.
+    Oco(Box<OcoRequest>),
+    /// An OTO, OTOCO, OPO or OPOCO.
+    Oto(Box<OtoRequest>),
+}
+
+impl From<OcoRequest> for ListRequest {
+    fn from(oco: OcoRequest) -> Self {
+        Self::Oco(Box::new(oco))
+    }
+}
+
+impl From<OtoRequest> for ListRequest {
+    fn from(oto: OtoRequest) -> Self {
+        Self::Oto(Box::new(oto))
+    }
+}
+
+impl ListRequest {
+    /// The symbol.
+    #[must_use]
+    pub fn symbol(&self) -> &str {
+        match self {
+            Self::Oco(o) => o.symbol(),
+            Self::Oto(o) => o.symbol(),
+        }
+    }
+    /// The list's client order id, if set.
+    #[must_use]
+    pub fn list_client_order_id(&self) -> Option<&ClientOrderId> {
+        match self {
+            Self::Oco(o) => o.list_client_order_id(),
+            Self::Oto(o) => o.list_client_order_id(),
+        }
+    }
+    /// Sets the list's client order id.
+    pub fn set_list_client_order_id(&mut self, id: ClientOrderId) {
+        match self {
+            Self::Oco(o) => o.list_client_order_id = Some(id),
+            Self::Oto(o) => o.list_client_order_id = Some(id),
+        }
+    }
+    /// Every order of the list, in the order the exchange reports them (an OCO: above, below;
+    /// an OTO: working, then pending).
+    #[must_use]
+    pub fn legs(&self) -> Vec<&ListLeg> {
+        match self {
+            Self::Oco(o) => o.legs().to_vec(),
+            Self::Oto(o) => o.legs(),
+        }
+    }
+    /// Gives every leg without a client order id one from `next`.
+    pub fn fill_leg_client_order_ids(&mut self, mut next: impl FnMut() -> ClientOrderId) {
+        let legs = match self {
+            Self::Oco(o) => vec![&mut o.above, &mut o.below],
+            Self::Oto(o) => o.legs_mut(),
+        };
+        for leg in legs {
+            if leg.client_order_id.is_none() {
+                leg.client_order_id = Some(next());
+            }
+        }
+    }
+    /// Each leg as a single order, in [`legs`](Self::legs)' order.
+    #[must_use]
+    pub fn leg_requests(&self) -> Vec<OrderRequest> {
+        match self {
+            Self::Oco(o) => o.leg_requests().to_vec(),
+            Self::Oto(o) => o.leg_requests(),
+        }
+    }
+    /// How many orders it adds to the unfilled order count.
+    #[must_use]
+    pub fn order_count(&self) -> u32 {
+        match self {
+            Self::Oco(_) => 2,
+            Self::Oto(o) => o.kind().order_count(),
+        }
+    }
+}
+
+impl fmt::Display for ListRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Oco(o) => o.fmt(f),
+            Self::Oto(o) => o.fmt(f),
+        }
+    }
+}
+
+/// The parameter names of one leg, by its place in the list (Binance's names:
+/// `aboveType`, `workingPrice`, `pendingBelowStopPrice`, ...).
+struct LegNames {
+    kind: &'static str,
+    client_order_id: &'static str,
+    iceberg_qty: &'static str,
+    price: &'static str,
+    stop_price: &'static str,
+    trailing_delta: &'static str,
+    quantity: &'static str,
+    time_in_force: &'static str,
+}
+
+macro_rules! leg_names {
+    ($prefix:literal) => {
+        LegNames {
+            kind: concat!($prefix, "Type"),
+            client_order_id: concat!($prefix, "ClientOrderId"),
+            iceberg_qty: concat!($prefix, "IcebergQty"),
+            price: concat!($prefix, "Price"),
+            stop_price: concat!($prefix, "StopPrice"),
+            trailing_delta: concat!($prefix, "TrailingDelta"),
+            quantity: concat!($prefix, "Quantity"),
+            time_in_force: concat!($prefix, "TimeInForce"),
+        }
+    };
+}
+
+const ABOVE: LegNames = leg_names!("above");
+const BELOW: LegNames = leg_names!("below");
+const WORKING: LegNames = leg_names!("working");
+const PENDING: LegNames = leg_names!("pending");
+const PENDING_ABOVE: LegNames = leg_names!("pendingAbove");
+const PENDING_BELOW: LegNames = leg_names!("pendingBelow");
+
+/// One leg's parameters: its type first when `with_type`, then Binance's order of fields.
+/// `quantity`: the leg's own quantity parameter, when it has one.
+fn push_leg(
+    out: &mut Vec<(&'static str, String)>,
+    names: &LegNames,
+    leg: &ListLeg,
+    with_type: bool,
+    quantity: Option<Decimal>,
+) {
+    use crate::num::Wire;
+    if with_type {
+        out.push((names.kind, leg.order_type.as_str().to_owned()));
+    }
+    if let Some(id) = &leg.client_order_id {
+        out.push((names.client_order_id, id.as_str().to_owned()));
+    }
+    if let Some(v) = leg.iceberg_qty {
+        out.push((names.iceberg_qty, Wire(v).to_string()));
+    }
+    if let Some(v) = leg.price {
+        out.push((names.price, Wire(v).to_string()));
+    }
+    if let Some(v) = leg.stop_price {
+        out.push((names.stop_price, Wire(v).to_string()));
+    }
+    if let Some(v) = leg.trailing_delta {
+        out.push((names.trailing_delta, v.to_string()));
+    }
+    if let Some(v) = quantity {
+        out.push((names.quantity, Wire(v).to_string()));
+    }
+    if let Some(t) = &leg.time_in_force {
+        out.push((names.time_in_force, t.as_str().to_owned()));
+    }
+}
+
+impl ListRequest {
+    /// The list's request parameters in Binance's names and order, the same for
+    /// `POST /api/v3/orderList/*` and the WebSocket API's `orderList.place.*` (without
+    /// `timestamp`, `recvWindow` and the signature).
+    ///
+    /// ```
+    /// use aegis_exchange::{ListLeg, ListRequest, OtoRequest, Side, TimeInForce};
+    /// use rust_decimal_macros::dec;
+    /// let oto: ListRequest = OtoRequest::oto("BTCUSDT", Side::Buy, dec!(0.01), ListLeg::limit(dec!(60000), TimeInForce::Gtc),
+    ///     Side::Sell, dec!(0.01), ListLeg::market()).into();
+    /// let names: Vec<&str> = oto.params().iter().map(|(k, _)| *k).collect();
+    /// assert_eq!(names, ["symbol", "workingType", "workingSide", "workingPrice", "workingQuantity",
+    ///     "workingTimeInForce", "pendingType", "pendingSide", "pendingQuantity"]);
+    /// ```
+    #[must_use]
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        use crate::num::Wire;
+        let mut out: Vec<(&'static str, String)> = vec![("symbol", self.symbol().to_owned())];
+        if let Some(id) = self.list_client_order_id() {
+            out.push(("listClientOrderId", id.as_str().to_owned()));
+        }
+        let (response_type, stp) = match self {
+            Self::Oco(o) => {
+                out.push(("side", o.side.as_str().to_owned()));
+                out.push(("quantity", Wire(o.quantity).to_string()));
+                push_leg(&mut out, &ABOVE, &o.above, true, None);
+                push_leg(&mut out, &BELOW, &o.below, true, None);
+                (&o.response_type, &o.self_trade_prevention_mode)
+            }
+            Self::Oto(o) => {
+                out.push((WORKING.kind, o.working.order_type.as_str().to_owned()));
+                out.push(("workingSide", o.working_side.as_str().to_owned()));
+                let w = &o.working;
+                if let Some(id) = &w.client_order_id {
+                    out.push((WORKING.client_order_id, id.as_str().to_owned()));
+                }
+                if let Some(v) = w.price {
+                    out.push((WORKING.price, Wire(v).to_string()));
+                }
+                out.push((WORKING.quantity, Wire(o.working_quantity).to_string()));
+                if let Some(v) = w.iceberg_qty {
+                    out.push((WORKING.iceberg_qty, Wire(v).to_string()));
+                }
+                if let Some(t) = &w.time_in_force {
+                    out.push((WORKING.time_in_force, t.as_str().to_owned()));
+                }
+                match &o.pending {
+                    PendingLegs::One(leg) => {
+                        out.push((PENDING.kind, leg.order_type.as_str().to_owned()));
+                        out.push(("pendingSide", o.pending_side.as_str().to_owned()));
+                        push_leg(&mut out, &PENDING, leg, false, o.pending_quantity);
+                    }
+                    PendingLegs::Pair { above, below } => {
+                        out.push(("pendingSide", o.pending_side.as_str().to_owned()));
+                        if let Some(q) = o.pending_quantity {
+                            out.push((PENDING.quantity, Wire(q).to_string()));
+                        }
+                        push_leg(&mut out, &PENDING_ABOVE, above, true, None);
+                        push_leg(&mut out, &PENDING_BELOW, below, true, None);
+                    }
+                }
+                (&o.response_type, &o.self_trade_prevention_mode)
+            }
+        };
+        if let Some(r) = response_type {
+            out.push(("newOrderRespType", r.as_str().to_owned()));
+        }
+        if let Some(m) = stp {
+            out.push(("selfTradePreventionMode", m.as_str().to_owned()));
+        }
+        out
+    }
+
+    /// Its endpoint: `/api/v3/orderList/oco`, `.../oto`, `.../otoco`, `.../opo`, `.../opoco`.
+    #[must_use]
+    pub fn path(&self) -> &'static str {
+        match self {
+            Self::Oco(_) => "/api/v3/orderList/oco",
+            Self::Oto(o) => match o.kind() {
+                OtoKind::Oto => "/api/v3/orderList/oto",
+                OtoKind::Otoco => "/api/v3/orderList/otoco",
+                OtoKind::Opo => "/api/v3/orderList/opo",
+                OtoKind::Opoco => "/api/v3/orderList/opoco",
+            },
+        }
+    }
+
+    /// Its WebSocket API method: `orderList.place.oco`, `orderList.place.oto`, ...
+    #[must_use]
+    pub fn ws_method(&self) -> &'static str {
+        match self {
+            Self::Oco(_) => "orderList.place.oco",
+            Self::Oto(o) => match o.kind() {
+                OtoKind::Oto => "orderList.place.oto",
+                OtoKind::Otoco => "orderList.place.otoco",
+                OtoKind::Opo => "orderList.place.opo",
+                OtoKind::Opoco => "orderList.place.opoco",
+            },
+        }
     }
 }

@@ -1,6 +1,9 @@
 //! Order lists on the paper exchange: OCO placement, the contingency (a leg that trades or
-//! triggers expires the other, and takes over the list's one lock), `listStatus` events, and the
-//! list endpoints (`POST /api/v3/orderList/oco`, `DELETE` / `GET /api/v3/orderList`,
+//! triggers expires the other, and takes over the list's one lock); OTO family placement (the
+//! working order alone on the book; its pending orders placed once it has fully filled, an OPO's
+//! with what it received, locked as it arrived; a working order that ends unfilled takes its
+//! pending orders with it); `listStatus` events, and the list endpoints
+//! (`POST /api/v3/orderList/{oco,oto,otoco,opo,opoco}`, `DELETE` / `GET /api/v3/orderList`,
 //! `GET /api/v3/openOrderList`).
 
 use rust_decimal::Decimal;
@@ -10,8 +13,8 @@ use super::routes::{invalid_symbol, order_response, rejected, result_fields, val
 use super::wire::{Obj, Params, array};
 use super::{PaperExchange, PaperOrder, stop_triggered};
 use crate::model::{
-    ClientOrderId, ListLeg, OcoRequest, OrderResponseType, OrderStatus, OrderType, SelfTradePreventionMode, Side,
-    TimeInForce,
+    ClientOrderId, ListLeg, ListRequest, OcoRequest, OrderResponseType, OrderStatus, OrderType, OtoKind, OtoRequest,
+    PendingLegs, SelfTradePreventionMode, Side, TimeInForce,
 };
 
 /// An order list the exchange keeps.
@@ -25,6 +28,12 @@ pub(super) struct PaperList {
     /// `EXECUTING` until every leg has ended, then `ALL_DONE`.
     pub(super) done: bool,
     pub(super) time: i64,
+    /// An OTO family list's working order.
+    pub(super) working: Option<u64>,
+    /// An OPO / OPOCO: the pending orders sell what the working order received.
+    pub(super) opo: bool,
+    /// What an OPO's working order received so far, locked for its pending orders.
+    pub(super) opo_locked: Decimal,
 }
 
 impl PaperList {
@@ -88,9 +97,16 @@ impl PaperExchange {
     }
 
     /// Leg `id` of a list traded or triggered: the other legs expire (their share of the lock
-    /// comes back to free) and this leg holds what it needs from now on.
+    /// comes back to free) and this leg holds what it needs from now on. An OTO's working order
+    /// instead places the pending orders once it has fully filled.
     pub(super) fn list_leg_active(&mut self, now: i64, id: u64) {
         let Some(list_id) = self.orders.get(&id).and_then(|o| o.list) else { return };
+        if self.lists.get(&list_id).is_some_and(|l| l.working == Some(id)) {
+            if self.orders.get(&id).is_some_and(|o| o.status == OrderStatus::Filled) {
+                self.place_pending(now, list_id);
+            }
+            return;
+        }
         let siblings: Vec<u64> = self
             .lists
             .get(&list_id)
@@ -122,18 +138,160 @@ impl PaperExchange {
         }
     }
 
-    /// Order `id` has ended: a list whose legs have all ended is done (`ALL_DONE`).
+    /// Order `id` has ended: a list whose legs have all ended is done (`ALL_DONE`). An OTO's
+    /// working order that expired (or was rejected) expires the pending orders; an OPO's received funds
+    /// never placed go back to free.
     pub(super) fn list_leg_closed(&mut self, now: i64, id: u64) {
         let Some(list_id) = self.orders.get(&id).and_then(|o| o.list) else { return };
         let Some(list) = self.lists.get(&list_id) else { return };
-        if list.done || list.legs.iter().any(|leg| self.orders.get(leg).is_some_and(PaperOrder::is_open)) {
+        // (A working order canceled by the user cancels the list: its cancel does the rest.)
+        if list.working == Some(id)
+            && self.orders.get(&id).is_some_and(|o| !matches!(o.status, OrderStatus::Filled | OrderStatus::Canceled))
+        {
+            let pending: Vec<u64> = list.legs.iter().copied().filter(|leg| *leg != id).collect();
+            for leg in pending {
+                if self.orders.get(&leg).is_some_and(PaperOrder::is_live) {
+                    self.end_order(now, leg, OrderStatus::Expired, "EXPIRED", None);
+                }
+            }
+        }
+        let Some(list) = self.lists.get(&list_id) else { return };
+        if list.done || list.legs.iter().any(|leg| self.orders.get(leg).is_some_and(PaperOrder::is_live)) {
             return;
         }
+        let (leftover, base) = (
+            list.opo_locked,
+            list.legs.first().and_then(|leg| self.orders.get(leg)).map(|o| o.base.clone()).unwrap_or_default(),
+        );
         if let Some(list) = self.lists.get_mut(&list_id) {
             list.done = true;
             list.time = now;
+            list.opo_locked = Decimal::ZERO;
+        }
+        if !leftover.is_zero() {
+            let b = self.balances.entry(base).or_default();
+            b.locked -= leftover;
+            b.free += leftover;
         }
         self.list_status_event(now, list_id);
+    }
+
+    /// An OPO's working BUY `id` received `qty` (less `fee`, when the commission came out of
+    /// it): locked for the pending orders, as Binance does (the whole quantity when the free
+    /// balance can pay the commission, else the quantity less it).
+    pub(super) fn lock_received(&mut self, id: u64, qty: Decimal, fee: Decimal) {
+        let Some(list_id) = self.orders.get(&id).and_then(|o| o.list) else { return };
+        if !self.lists.get(&list_id).is_some_and(|l| l.opo && l.working == Some(id)) {
+            return;
+        }
+        let Some(base) = self.orders.get(&id).map(|o| o.base.clone()) else { return };
+        let b = self.balances.entry(base).or_default();
+        let amount = if b.free >= qty { qty } else { qty - fee };
+        let amount = amount.min(b.free).max(Decimal::ZERO);
+        b.free -= amount;
+        b.locked += amount;
+        if let Some(l) = self.lists.get_mut(&list_id) {
+            l.opo_locked += amount;
+        }
+    }
+
+    /// List `list_id`'s working order has filled: its pending orders go on the book (an OPO's
+    /// with what the working order received, to the step size; the rest of that unlocked),
+    /// locking what they need, and run as any order would (a market order executes, a stop
+    /// waits for its trigger, a limit that crosses takes).
+    fn place_pending(&mut self, now: i64, list_id: u64) {
+        let Some(list) = self.lists.get(&list_id) else { return };
+        let working = list.working;
+        let pending: Vec<u64> = list.legs.iter().copied().filter(|leg| Some(*leg) != working).collect();
+        let (opo, opo_locked) = (list.opo, list.opo_locked);
+        let Some(first) = pending.first().and_then(|id| self.orders.get(id)) else { return };
+        let (symbol, side, base, quote) =
+            (first.symbol.clone(), first.side.clone(), first.base.clone(), first.quote.clone());
+        let step = self.markets.get(&symbol).map_or(Decimal::ZERO, |m| m.step);
+        let qty = if opo {
+            crate::num::round_to_step(opo_locked, step, crate::num::Rounding::Down).unwrap_or(opo_locked)
+        } else {
+            first.qty
+        };
+        // One lock for the pending orders: the quantity for a SELL; for a BUY the most any of
+        // them could spend at its limit (or stop) price.
+        let lock = match side {
+            Side::Buy => pending
+                .iter()
+                .filter_map(|id| self.orders.get(id))
+                .filter_map(|o| if o.price.is_zero() { (!o.stop.is_zero()).then_some(o.stop) } else { Some(o.price) })
+                .map(|p| p.checked_mul(qty).unwrap_or(Decimal::MAX))
+                .max()
+                .unwrap_or_default(),
+            _ => qty,
+        };
+        let locked_asset = if side == Side::Buy { quote.clone() } else { base.clone() };
+        if opo {
+            // The received funds, locked already: keep what the quantity needs.
+            let b = self.balances.entry(base.clone()).or_default();
+            let unlock = (opo_locked - lock).max(Decimal::ZERO);
+            b.locked -= unlock;
+            b.free += unlock;
+            if let Some(l) = self.lists.get_mut(&list_id) {
+                l.opo_locked = Decimal::ZERO;
+            }
+        } else {
+            let b = self.balances.entry(locked_asset).or_default();
+            if b.free < lock || qty.is_zero() {
+                for id in pending {
+                    self.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
+                }
+                return;
+            }
+            b.free -= lock;
+            b.locked += lock;
+        }
+        if qty.is_zero() {
+            for id in pending {
+                self.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
+            }
+            return;
+        }
+        // The lock sits on the order that works first (a LIMIT_MAKER or LIMIT, else the first).
+        let holder = pending
+            .iter()
+            .position(|id| {
+                self.orders.get(id).is_some_and(|o| matches!(o.kind, OrderType::LimitMaker | OrderType::Limit))
+            })
+            .unwrap_or(0);
+        for (k, id) in pending.iter().enumerate() {
+            if let Some(o) = self.orders.get_mut(id) {
+                o.qty = qty;
+                o.status = OrderStatus::New;
+                o.update = now;
+                o.working = (!o.kind.is_algo()).then_some(now);
+                o.lock = if k == holder { lock } else { Decimal::ZERO };
+            }
+            self.execution_report(now, *id, "NEW", None, None);
+        }
+        self.list_status_event(now, list_id);
+        // Each runs as it would have on placement.
+        let last = self.markets.get(&symbol).and_then(super::Market::last_price);
+        for id in pending {
+            let Some(o) = self.orders.get(&id).filter(|o| o.is_open()) else { continue };
+            let (kind, side, stop, tif) = (o.kind.clone(), o.side.clone(), o.stop, o.tif.clone());
+            if kind.is_algo() {
+                if last.is_some_and(|l| stop_triggered(&kind, &side, stop, l)) {
+                    self.trigger(now, id);
+                }
+                continue;
+            }
+            if kind == OrderType::LimitMaker {
+                continue;
+            }
+            let (_, satisfied) = self.take(now, id);
+            let status = self.orders.get(&id).map(|o| o.status.clone());
+            if status == Some(OrderStatus::Filled) {
+                self.close(id);
+            } else if kind == OrderType::Market || tif != TimeInForce::Gtc && !satisfied {
+                self.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
+            }
+        }
     }
 
     /// The list named by `orderListId` or the list's client order id (`param`).
@@ -159,12 +317,27 @@ impl PaperExchange {
     }
 }
 
-/// Reads one leg (`above` / `below`) of an OCO's parameters.
+/// Reads one leg of a list's parameters, each named `prefix` + field (`above` / `below` of an
+/// OCO; `working`, `pending`, `pendingAbove`, `pendingBelow` of an OTO).
 fn leg(params: &Params, prefix: &str) -> Result<ListLeg, Reply> {
     let name = |field: &str| format!("{prefix}{field}");
     let kind = OrderType::from_wire(params.required(&name("Type"))?);
     let price = params.decimal(&name("Price"))?;
-    let stop = params.decimal(&name("StopPrice"))?;
+    let trailing = match params.get(&name("TrailingDelta")) {
+        Some(t) => Some(t.parse::<u64>().map_err(|_| {
+            Reply::error(
+                400,
+                -1100,
+                &format!(
+                    "Illegal characters found in parameter '{}'; legal range is '^[0-9]{{1,20}}$'.",
+                    name("TrailingDelta")
+                ),
+            )
+        })?),
+        None => None,
+    };
+    // A trailing stop may go without a stop price: it follows the market from the trigger.
+    let stop = params.decimal(&name("StopPrice"))?.or(trailing.map(|_| Decimal::ZERO));
     let tif = params.get(&name("TimeInForce")).map(TimeInForce::from_wire);
     let missing = |field: &str| {
         Reply::error(
@@ -174,6 +347,10 @@ fn leg(params: &Params, prefix: &str) -> Result<ListLeg, Reply> {
         )
     };
     let mut leg = match kind {
+        OrderType::Limit => {
+            ListLeg::limit(price.ok_or_else(|| missing("Price"))?, tif.ok_or_else(|| missing("TimeInForce"))?)
+        }
+        OrderType::Market if prefix != "above" && prefix != "below" => ListLeg::market(),
         OrderType::LimitMaker => ListLeg::limit_maker(price.ok_or_else(|| missing("Price"))?),
         OrderType::StopLoss => ListLeg::stop_loss(stop.ok_or_else(|| missing("StopPrice"))?),
         OrderType::TakeProfit => ListLeg::take_profit(stop.ok_or_else(|| missing("StopPrice"))?),
@@ -194,6 +371,9 @@ fn leg(params: &Params, prefix: &str) -> Result<ListLeg, Reply> {
     }
     if let Some(q) = params.decimal(&name("IcebergQty"))? {
         leg = leg.with_iceberg_qty(q);
+    }
+    if let Some(t) = trailing {
+        leg = leg.with_trailing_delta(t);
     }
     Ok(leg)
 }
@@ -331,6 +511,9 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
             legs: ids.clone(),
             done: false,
             time: now,
+            working: None,
+            opo: false,
+            opo_locked: Decimal::ZERO,
         },
     );
     for id in &ids {
@@ -355,7 +538,7 @@ pub(super) fn cancel_legs(ex: &mut PaperExchange, now: i64, list_id: u64, cancel
     let legs: Vec<u64> = ex.lists.get(&list_id).map(|l| l.legs.clone()).unwrap_or_default();
     let mut reports = Vec::new();
     for id in legs {
-        if !ex.orders.get(&id).is_some_and(PaperOrder::is_open) {
+        if !ex.orders.get(&id).is_some_and(PaperOrder::is_live) {
             continue;
         }
         let orig = ex.orders.get(&id).map(|o| o.client_id.clone()).unwrap_or_default();
@@ -422,4 +605,189 @@ pub(super) fn query_order_list(ex: &PaperExchange, params: &Params) -> Result<Re
 pub(super) fn open_order_lists(ex: &PaperExchange) -> Reply {
     let lists = ex.lists.values().filter(|l| !l.done).map(|l| l.json(ex, None, None));
     Reply::ok(array(lists))
+}
+
+/// `POST /api/v3/orderList/{oto,otoco,opo,opoco}`.
+pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind: OtoKind) -> Result<Reply, Reply> {
+    let symbol = params.required("symbol")?.to_owned();
+    let missing = |name: &str| {
+        Reply::error(400, -1102, &format!("Mandatory parameter '{name}' was not sent, was empty/null, or malformed."))
+    };
+    let working_side = Side::from_wire(params.required("workingSide")?);
+    let working_qty = params.decimal("workingQuantity")?.ok_or_else(|| missing("workingQuantity"))?;
+    let working = leg(params, "working")?;
+    let pending_side = Side::from_wire(params.required("pendingSide")?);
+    let pending_qty = params.decimal("pendingQuantity")?;
+    if kind.pays() && pending_qty.is_some() {
+        return Err(Reply::error(400, -1225, "Pending orders should not include the 'pendingQuantity' tag."));
+    }
+    if !kind.pays() && pending_qty.is_none() {
+        return Err(missing("pendingQuantity"));
+    }
+    let pending = match kind {
+        OtoKind::Oto | OtoKind::Opo => PendingLegs::One(leg(params, "pending")?),
+        OtoKind::Otoco | OtoKind::Opoco => {
+            PendingLegs::Pair { above: leg(params, "pendingAbove")?, below: leg(params, "pendingBelow")? }
+        }
+    };
+    let mut oto = OtoRequest::from_parts(
+        symbol.clone(),
+        working_side.clone(),
+        working_qty,
+        working,
+        pending_side.clone(),
+        pending_qty,
+        pending,
+    );
+    if let Some(id) = params.get("listClientOrderId") {
+        oto = oto.with_list_client_order_id(ClientOrderId::new(id).map_err(|_| illegal_id("listClientOrderId"))?);
+    }
+    if let Some(r) = params.get("newOrderRespType") {
+        oto = oto.with_response_type(OrderResponseType::from_wire(r));
+    }
+    if let Some(m) = params.get("selfTradePreventionMode") {
+        oto = oto.with_self_trade_prevention_mode(SelfTradePreventionMode::from_wire(m));
+    }
+    let rules = ex.rules(&symbol).ok_or_else(invalid_symbol)?;
+    let ctx = validation_context(ex, now, &symbol)?;
+    let request = ListRequest::Oto(Box::new(oto));
+    rules.validate_list(&request, &ctx).map_err(|e| Reply::error(400, e.code(), &e.to_string()))?;
+    let ListRequest::Oto(oto) = request else { return Err(Reply::error(500, -1000, "An unknown error occurred.")) };
+    if oto.legs().iter().any(|l| l.trailing_delta().is_some()) {
+        return Err(Reply::error(400, -1020, "This operation is not supported."));
+    }
+    let (base, quote) = (rules.base_asset().to_owned(), rules.quote_asset().to_owned());
+    let default_stp = rules.default_self_trade_prevention_mode().cloned().unwrap_or(SelfTradePreventionMode::None);
+    let w = oto.working();
+    let working_price = w.price().unwrap_or_default();
+    if w.order_type() == &OrderType::LimitMaker
+        && !ex.plan(&symbol, &working_side, Some(working_price), Some(working_qty), None).0.is_empty()
+    {
+        return Err(rejected("Order would immediately match and take."));
+    }
+    let list_client_id = match oto.list_client_order_id() {
+        Some(id) => id.as_str().to_owned(),
+        None => ex.generated_id(),
+    };
+    if ex.lists.values().any(|l| !l.done && l.symbol == symbol && l.client_id == list_client_id) {
+        return Err(rejected("Duplicate order sent."));
+    }
+    let mut leg_ids = Vec::new();
+    for l in oto.legs() {
+        let id = match l.client_order_id() {
+            Some(id) => id.as_str().to_owned(),
+            None => ex.generated_id(),
+        };
+        if ex.open_client_id(&symbol, &id) || leg_ids.contains(&id) {
+            return Err(rejected("Duplicate order sent."));
+        }
+        leg_ids.push(id);
+    }
+    // Only the working order locks on placement.
+    let lock = if working_side == Side::Buy {
+        working_price.checked_mul(working_qty).unwrap_or(Decimal::MAX)
+    } else {
+        working_qty
+    };
+    let locked_asset = if working_side == Side::Buy { quote.clone() } else { base.clone() };
+    let balance = ex.balances.entry(locked_asset).or_default();
+    if balance.free < lock {
+        return Err(rejected("Account has insufficient balance for requested action."));
+    }
+    ex.throttle.admit_order(now).map_err(|r| r.0)?;
+    balance.free -= lock;
+    balance.locked += lock;
+    for _ in 0..kind.order_count() {
+        ex.throttle.count_order(now);
+    }
+    let list_id = ex.next_list_id;
+    ex.next_list_id += 1;
+    let stp = oto.self_trade_prevention_mode().cloned().unwrap_or(default_stp);
+    let mut ids = Vec::new();
+    for (k, (l, client_id)) in oto.legs().into_iter().zip(leg_ids).enumerate() {
+        let id = ex.next_order_id;
+        ex.next_order_id += 1;
+        let kind = l.order_type().clone();
+        let (side, qty) = if k == 0 {
+            (working_side.clone(), working_qty)
+        } else {
+            (pending_side.clone(), oto.pending_quantity().unwrap_or_default())
+        };
+        ex.insert_order(PaperOrder {
+            symbol: symbol.clone(),
+            base: base.clone(),
+            quote: quote.clone(),
+            id,
+            client_id,
+            side,
+            kind: kind.clone(),
+            tif: l.time_in_force().cloned().unwrap_or(TimeInForce::Gtc),
+            price: l.price().unwrap_or_default(),
+            qty,
+            quote_qty: Decimal::ZERO,
+            stop: l.stop_price().unwrap_or_default(),
+            iceberg: l.iceberg_qty().unwrap_or_default(),
+            executed: Decimal::ZERO,
+            cum_quote: Decimal::ZERO,
+            status: if k == 0 { OrderStatus::New } else { OrderStatus::PendingNew },
+            time: now,
+            update: now,
+            working: (k == 0).then_some(now),
+            stp: stp.clone(),
+            lock: if k == 0 { lock } else { Decimal::ZERO },
+            traded: false,
+            amends: 0,
+            list: Some(list_id),
+        });
+        ids.push(id);
+    }
+    let working_id = ids.first().copied().unwrap_or_default();
+    ex.lists.insert(
+        list_id,
+        PaperList {
+            id: list_id,
+            client_id: list_client_id,
+            contingency: "OTO",
+            symbol: symbol.clone(),
+            legs: ids.clone(),
+            done: false,
+            time: now,
+            working: Some(working_id),
+            opo: kind.pays(),
+            opo_locked: Decimal::ZERO,
+        },
+    );
+    for id in &ids {
+        ex.execution_report(now, *id, "NEW", None, None);
+    }
+    ex.list_status_event(now, list_id);
+    let resp = oto.response_type().cloned().unwrap_or(OrderResponseType::Full);
+    // The answer shows the orders as placed: the pending ones PENDING_NEW even when the working
+    // order fills at once (Binance: query them again to see their placement).
+    let mut reports: Vec<String> = if resp == OrderResponseType::Ack {
+        Vec::new()
+    } else {
+        ids.iter().skip(1).filter_map(|id| ex.orders.get(id)).map(|o| order_response(o, now, &resp, &[])).collect()
+    };
+    // A LIMIT working order that crosses takes at once, as any order would.
+    let mut fills = Vec::new();
+    if w.order_type() == &OrderType::Limit {
+        let (f, satisfied) = ex.take(now, working_id);
+        fills = f;
+        let status = ex.orders.get(&working_id).map(|o| o.status.clone());
+        if status == Some(OrderStatus::Filled) {
+            ex.close(working_id);
+        } else if w.time_in_force().is_some_and(|t| *t != TimeInForce::Gtc) && !satisfied {
+            ex.end_order(now, working_id, OrderStatus::Expired, "EXPIRED", None);
+        }
+    }
+    if resp != OrderResponseType::Ack
+        && let Some(o) = ex.orders.get(&working_id)
+    {
+        reports.insert(0, order_response(o, now, &resp, &fills));
+    }
+    ex.account_position(now, &[&base, &quote]);
+    let list = ex.lists.get(&list_id).ok_or_else(|| Reply::error(500, -1000, "An unknown error occurred."))?;
+    let body = list.json(ex, Some("EXEC_STARTED"), (resp != OrderResponseType::Ack).then_some(&reports));
+    Ok(Reply::ok(body))
 }

@@ -285,6 +285,11 @@ impl PaperOrder {
         matches!(self.status, OrderStatus::New | OrderStatus::PartiallyFilled)
     }
 
+    /// On the book, or a list's pending order waiting for its working order to fill.
+    fn is_live(&self) -> bool {
+        self.is_open() || self.status == OrderStatus::PendingNew
+    }
+
     fn remaining(&self) -> Decimal {
         (self.qty - self.executed).max(Decimal::ZERO)
     }
@@ -735,7 +740,7 @@ impl PaperExchange {
         self.by_client
             .get(&(symbol.to_owned(), client_id.to_owned()))
             .and_then(|id| self.orders.get(id))
-            .is_some_and(PaperOrder::is_open)
+            .is_some_and(PaperOrder::is_live)
     }
 
     fn find_order(&self, symbol: &str, order_id: Option<u64>, client_id: Option<&str>) -> Option<u64> {
@@ -914,6 +919,9 @@ impl PaperExchange {
         }
         if let Some((asset, amount)) = elsewhere {
             self.balances.entry(asset).or_default().free -= amount;
+        }
+        if side == Side::Buy {
+            self.lock_received(id, qty, from_received);
         }
         let trade_id =
             self.markets.get_mut(&symbol).map_or(0, |m| m.record_trade(now, price, qty, (side == Side::Buy) == maker));

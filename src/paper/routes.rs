@@ -37,6 +37,7 @@ pub(super) enum Endpoint {
     RateLimitOrder,
     Amend,
     Oco,
+    Oto(crate::model::OtoKind),
     CancelList,
     QueryList,
     OpenLists,
@@ -65,6 +66,10 @@ impl Endpoint {
             ("GET", "/api/v3/rateLimit/order") => E::RateLimitOrder,
             ("PUT", "/api/v3/order/amend/keepPriority") => E::Amend,
             ("POST", "/api/v3/orderList/oco") => E::Oco,
+            ("POST", "/api/v3/orderList/oto") => E::Oto(crate::model::OtoKind::Oto),
+            ("POST", "/api/v3/orderList/otoco") => E::Oto(crate::model::OtoKind::Otoco),
+            ("POST", "/api/v3/orderList/opo") => E::Oto(crate::model::OtoKind::Opo),
+            ("POST", "/api/v3/orderList/opoco") => E::Oto(crate::model::OtoKind::Opoco),
             ("DELETE", "/api/v3/orderList") => E::CancelList,
             ("GET", "/api/v3/orderList") => E::QueryList,
             ("GET", "/api/v3/openOrderList") => E::OpenLists,
@@ -87,6 +92,7 @@ impl Endpoint {
                 | E::RateLimitOrder
                 | E::Amend
                 | E::Oco
+                | E::Oto(_)
                 | E::CancelList
                 | E::QueryList
                 | E::OpenLists
@@ -124,7 +130,7 @@ impl Endpoint {
             // Free only when the amend makes the order expire (CHANGELOG 2026-04-02): `handle`
             // reads that from the answer.
             E::Amend => (4, false),
-            E::Oco | E::CancelList => (1, true),
+            E::Oco | E::Oto(_) | E::CancelList => (1, true),
             E::QueryList => (4, false),
             E::OpenLists => (6, false),
         }
@@ -156,7 +162,7 @@ pub(super) fn handle(ex: &mut PaperExchange, now: i64, request: &Request<Bytes>)
         endpoint == Endpoint::Amend && reply.is_ok() && reply.body.contains("\"status\":\"EXPIRED\"");
     let charged = if reply.is_ok() && (free_on_success || expired_by_amend) { 0 } else { weight };
     ex.throttle.charge(now, charged);
-    let orders = reply.is_ok() && matches!(endpoint, Endpoint::Order | Endpoint::Oco);
+    let orders = reply.is_ok() && matches!(endpoint, Endpoint::Order | Endpoint::Oco | Endpoint::Oto(_));
     (reply, ex.throttle.headers(now, orders))
 }
 
@@ -275,6 +281,7 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         Endpoint::RateLimitOrder => Ok(rate_limit_order(ex, now)),
         Endpoint::Amend => amend(ex, now, params),
         Endpoint::Oco => super::lists::place_oco(ex, now, params),
+        Endpoint::Oto(kind) => super::lists::place_oto(ex, now, params, kind),
         Endpoint::CancelList => super::lists::cancel_order_list(ex, now, params),
         Endpoint::QueryList => super::lists::query_order_list(ex, params),
         Endpoint::OpenLists => Ok(super::lists::open_order_lists(ex)),
@@ -422,7 +429,11 @@ pub(super) fn validation_context(ex: &PaperExchange, now: i64, symbol: &str) -> 
     let mut ctx = MarketContext::default()
         .with_open_orders(open_on_symbol.len() as u64)
         .with_open_algo_orders(open_on_symbol.iter().filter(|o| o.is_stop()).count() as u64)
-        .with_open_iceberg_orders(open_on_symbol.iter().filter(|o| !o.iceberg.is_zero()).count() as u64);
+        .with_open_iceberg_orders(open_on_symbol.iter().filter(|o| !o.iceberg.is_zero()).count() as u64)
+        .with_open_order_lists(
+            ex.lists.values().filter(|l| !l.done && l.symbol == symbol).count() as u64,
+            ex.lists.values().filter(|l| !l.done).count() as u64,
+        );
     if let Some(avg) = m.average_price(now, 5) {
         ctx = ctx.with_average_price(avg);
     }
@@ -593,6 +604,9 @@ pub(super) fn order_response(o: &PaperOrder, now: i64, resp: &OrderResponseType,
     r = result_fields(r, o);
     if let Some(w) = o.working {
         r = r.int("workingTime", w);
+    } else if o.status == OrderStatus::PendingNew {
+        // A list's pending order is not working yet.
+        r = r.int("workingTime", -1);
     }
     r = r.str("selfTradePreventionMode", o.stp.as_str());
     if *resp == OrderResponseType::Full {
@@ -710,7 +724,7 @@ fn cancel_one(ex: &mut PaperExchange, now: i64, id: u64, cancel_id: Option<&str>
 fn cancel(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Reply> {
     let (_, id) = named_order(ex, params)?;
     let unknown = || rejected_cancel("Unknown order sent.");
-    let id = id.filter(|id| ex.orders.get(id).is_some_and(PaperOrder::is_open)).ok_or_else(unknown)?;
+    let id = id.filter(|id| ex.orders.get(id).is_some_and(PaperOrder::is_live)).ok_or_else(unknown)?;
     if let Some(cid) = params.get("newClientOrderId")
         && ClientOrderId::new(cid).is_err()
     {
@@ -880,7 +894,7 @@ fn cancel_all(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply
         assets.extend([o.base.clone(), o.quote.clone()]);
         match o.list {
             // A list is one entry, in the list's shape, with its orders' cancel reports.
-            Some(list) if o.is_open() => {
+            Some(list) if o.is_live() => {
                 let cancel_id = ex.generated_id();
                 bodies.extend(super::lists::cancel_list_entry(ex, now, list, &cancel_id));
             }

@@ -8,7 +8,7 @@ use http::{Method, Request};
 use crate::clock::{RecvWindow, ServerMs, TimeUnit};
 use crate::model::ClientOrderId;
 use crate::num::Wire;
-use crate::rules::{ValidatedOco, ValidatedOrder};
+use crate::rules::{ValidatedList, ValidatedOco, ValidatedOrder};
 use crate::sign::{Credentials, SignedQuery};
 
 /// Where requests go.
@@ -89,6 +89,8 @@ impl RequestCost {
     pub const TIME: Self = Self::flat(1);
     /// `POST /api/v3/orderList/*` for a two-order list (OCO): weight 1, 0 on success; 2 orders.
     pub const NEW_ORDER_LIST: Self = Self { weight: 1, weight_on_success: 0, orders: 2 };
+    /// `POST /api/v3/orderList/otoco` / `opoco`: a three-order list (weight 1, 0 on success).
+    pub const NEW_ORDER_LIST_3: Self = Self { weight: 1, weight_on_success: 0, orders: 3 };
     /// `GET /api/v3/orderList` (one list).
     pub const QUERY_ORDER_LIST: Self = Self::flat(4);
     /// `GET /api/v3/openOrderList`.
@@ -702,41 +704,42 @@ impl Rest {
         oco: &ValidatedOco,
         timestamp: impl Into<ServerMs>,
     ) -> Result<RestRequest, BuildError> {
-        let timestamp_ms = timestamp.into().millis();
-        let o = oco.request();
+        self.list_request(&crate::model::ListRequest::from(oco.request().clone()), timestamp.into().millis())
+    }
+
+    fn list_request(&self, list: &crate::model::ListRequest, timestamp_ms: i64) -> Result<RestRequest, BuildError> {
         let mut q = SignedQuery::new();
-        q.push_named("symbol", o.symbol());
-        if let Some(id) = o.list_client_order_id() {
-            q.push_unreserved_named("listClientOrderId", id.as_str());
+        for (name, value) in list.params() {
+            q.push(name, &value);
         }
-        q.push_wire_named("side", o.side().known_wire(), o.side().as_str())
-            .push_decimal_named("quantity", o.quantity());
-        for (prefix, leg) in [("above", o.above()), ("below", o.below())] {
-            let name = |field: &str| format!("{prefix}{field}");
-            q.push(&name("Type"), leg.order_type().as_str());
-            if let Some(id) = leg.client_order_id() {
-                q.push(&name("ClientOrderId"), id.as_str());
-            }
-            if let Some(v) = leg.iceberg_qty() {
-                q.push_display(&name("IcebergQty"), Wire(v));
-            }
-            if let Some(v) = leg.price() {
-                q.push_display(&name("Price"), Wire(v));
-            }
-            if let Some(v) = leg.stop_price() {
-                q.push_display(&name("StopPrice"), Wire(v));
-            }
-            if let Some(t) = leg.time_in_force() {
-                q.push(&name("TimeInForce"), t.as_str());
-            }
-        }
-        if let Some(r) = o.response_type() {
-            q.push_named("newOrderRespType", r.as_str());
-        }
-        if let Some(m) = o.self_trade_prevention_mode() {
-            q.push_named("selfTradePreventionMode", m.as_str());
-        }
-        self.build_signed_form("/api/v3/orderList/oco", q, timestamp_ms, RequestCost::NEW_ORDER_LIST)
+        let cost = if list.order_count() > 2 { RequestCost::NEW_ORDER_LIST_3 } else { RequestCost::NEW_ORDER_LIST };
+        self.build_signed_form(list.path(), q, timestamp_ms, cost)
+    }
+
+    /// `POST /api/v3/orderList/{oto,otoco,opo,opoco}` or `/oco`: any validated order list
+    /// (weight 1, 0 on success; 2 or 3 orders).
+    ///
+    /// ```
+    /// use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, ListLeg, MarketContext, OtoRequest, Side, TimeInForce};
+    /// use aegis_exchange::rest::{Environment, Rest};
+    /// use aegis_exchange::sign::{Credentials, HmacSha256};
+    /// use rust_decimal_macros::dec;
+    /// let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    /// let opoco = OtoRequest::opoco("BTCUSDT", dec!(0.01), ListLeg::limit(dec!(60000), TimeInForce::Gtc),
+    ///     ListLeg::limit_maker(dec!(66000)), ListLeg::stop_loss(dec!(57000)));
+    /// let valid = info.symbol("BTCUSDT").unwrap().validate_list(&opoco.into(), &MarketContext::default()).unwrap();
+    /// let rest = Rest::new(Environment::Testnet).with_credentials(Credentials::new("key", HmacSha256::new("secret")).unwrap());
+    /// let built = rest.order_list(&valid, 1_760_000_000_000_i64).unwrap();
+    /// assert_eq!(built.request.uri().path(), "/api/v3/orderList/opoco");
+    /// let body = std::str::from_utf8(built.request.body()).unwrap();
+    /// assert!(body.starts_with("symbol=BTCUSDT&workingType=LIMIT&workingSide=BUY&workingPrice=60000&workingQuantity=0.01&workingTimeInForce=GTC&pendingSide=SELL&pendingAboveType=LIMIT_MAKER&pendingAbovePrice=66000&pendingBelowType=STOP_LOSS&pendingBelowStopPrice=57000"));
+    /// assert_eq!(built.cost.orders, 3);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn order_list(&self, list: &ValidatedList, timestamp: impl Into<ServerMs>) -> Result<RestRequest, BuildError> {
+        self.list_request(list.request(), timestamp.into().millis())
     }
 
     /// `DELETE /api/v3/orderList`: cancels a whole order list (weight 1, 0 on success).

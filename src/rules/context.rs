@@ -33,6 +33,8 @@ pub struct MarketContext {
     account_open_orders: Option<u64>,
     account_open_algo_orders: Option<u64>,
     account_open_iceberg_orders: Option<u64>,
+    open_order_lists: Option<u64>,
+    account_open_order_lists: Option<u64>,
     base_position: Option<Decimal>,
     strict: bool,
 }
@@ -73,6 +75,27 @@ impl MarketContext {
     pub fn with_open_algo_orders(mut self, n: u64) -> Self {
         self.open_algo_orders = Some(n);
         self
+    }
+
+    /// Open order lists on the symbol and on the account (MAX_NUM_ORDER_LISTS,
+    /// EXCHANGE_MAX_NUM_ORDER_LISTS), checked when a list is validated.
+    #[must_use]
+    pub fn with_open_order_lists(mut self, symbol: u64, account: u64) -> Self {
+        self.open_order_lists = Some(symbol);
+        self.account_open_order_lists = Some(account);
+        self
+    }
+
+    /// Open order lists on the symbol, if given (MAX_NUM_ORDER_LISTS).
+    #[must_use]
+    pub fn open_order_lists(&self) -> Option<u64> {
+        self.open_order_lists
+    }
+
+    /// Open order lists on the account, if given (EXCHANGE_MAX_NUM_ORDER_LISTS).
+    #[must_use]
+    pub fn account_open_order_lists(&self) -> Option<u64> {
+        self.account_open_order_lists
     }
 
     /// Open iceberg orders on the symbol (MAX_NUM_ICEBERG_ORDERS).

@@ -18,7 +18,7 @@ mod validate;
 pub use context::{MarketContext, NormalizeOptions};
 pub use exchange_info::{ExchangeInfo, MalformedSymbol, RateLimit, Sor, SymbolRules};
 pub use filter::{Filter, FilterKind, UNNAMED_FILTER};
-pub use validate::{FilterError, ValidatedOco, ValidatedOrder, Violation};
+pub use validate::{FilterError, ValidatedList, ValidatedOco, ValidatedOrder, Violation};
 
 /// A real exchangeInfo response bundled with the crate: 25 Binance Spot symbols (BTCUSDT,
 /// ETHUSDT, ETHBTC, ... and some in BREAK) captured from production on 2025-08-07, with the

@@ -7,8 +7,8 @@ use super::context::{MarketContext, NormalizeOptions};
 use super::exchange_info::{Limits, SymbolRules};
 use super::filter::{Filter, FilterKind};
 use crate::model::{
-    ListLeg, OcoRequest, OrderError, OrderRequest, OrderType, SelfTradePreventionMode, Side, SymbolStatus,
-    within_wire_range,
+    ListLeg, ListRequest, OcoRequest, OrderError, OrderRequest, OrderType, PendingLegs, SelfTradePreventionMode, Side,
+    SymbolStatus, within_wire_range,
 };
 use std::cmp::Ordering;
 
@@ -140,6 +140,35 @@ pub enum FilterError {
         /// The below leg's price.
         below: Decimal,
     },
+    /// An OTO / OTOCO on a symbol without `otoAllowed` (-2010).
+    #[error("OTO orders are not supported for this symbol.")]
+    OtoNotAllowed,
+    /// An OPO / OPOCO on a symbol without `opoAllowed` (-2010).
+    #[error("OPO orders are not supported for this symbol.")]
+    OpoNotAllowed,
+    /// An OPO's working order is not a BUY (-1222).
+    #[error("Working order in an OPO list must be a bid.")]
+    OpoWorkingMustBeBuy,
+    /// An OPO's pending orders are not SELLs (-1223).
+    #[error("Pending orders in an OPO list must be asks.")]
+    OpoPendingMustBeSell,
+    /// An OTO's working order is neither `LIMIT` nor `LIMIT_MAKER` (-2010).
+    #[error("Unsupported order combination")]
+    UnsupportedWorkingType {
+        /// The working order's type.
+        order_type: OrderType,
+    },
+    /// Too many open order lists on the symbol (MAX_NUM_ORDER_LISTS) or the account
+    /// (EXCHANGE_MAX_NUM_ORDER_LISTS) (-1013).
+    #[error("Filter failure: {}", filter.as_str())]
+    TooManyOrderLists {
+        /// `MAX_NUM_ORDER_LISTS` or `EXCHANGE_MAX_NUM_ORDER_LISTS`.
+        filter: FilterKind,
+        /// Open lists, this one included.
+        open: u64,
+        /// The most allowed.
+        max: u64,
+    },
     /// Strict mode: an OCO's price relation needs the last price, which was not given.
     #[error("The relationship of the prices for the orders is not correct. (market context missing: the last price)")]
     MissingLastPrice,
@@ -212,7 +241,11 @@ impl FilterError {
     #[must_use]
     pub fn filter_type(&self) -> &str {
         match self {
-            FilterError::Filter { filter, .. } | FilterError::MissingContext { filter } => filter.as_str(),
+            FilterError::Filter { filter, .. }
+            | FilterError::MissingContext { filter }
+            | FilterError::TooManyOrderLists { filter, .. } => filter.as_str(),
+            FilterError::OpoWorkingMustBeBuy => "OPO_WORKING_MUST_BE_BUY",
+            FilterError::OpoPendingMustBeSell => "OPO_PENDING_MUST_BE_SELL",
             FilterError::MalformedFilter { filter_type, .. } | FilterError::UnknownFilter { filter_type } => {
                 filter_type
             }
@@ -227,6 +260,9 @@ impl FilterError {
             | FilterError::QuoteOrderQtyNotAllowed
             | FilterError::TrailingStopNotAllowed
             | FilterError::OcoNotAllowed
+            | FilterError::OtoNotAllowed
+            | FilterError::OpoNotAllowed
+            | FilterError::UnsupportedWorkingType { .. }
             | FilterError::UnsupportedListCombination { .. }
             | FilterError::ListPriceRelation { .. }
             | FilterError::MissingLastPrice => "NEW_ORDER_REJECTED",
@@ -247,10 +283,16 @@ impl FilterError {
             | FilterError::QuoteOrderQtyNotAllowed
             | FilterError::TrailingStopNotAllowed
             | FilterError::OcoNotAllowed
+            | FilterError::OtoNotAllowed
+            | FilterError::OpoNotAllowed
+            | FilterError::UnsupportedWorkingType { .. }
             | FilterError::UnsupportedListCombination { .. }
             | FilterError::ListPriceRelation { .. }
             | FilterError::MissingLastPrice => -2010,
-            FilterError::SelfTradePreventionModeNotAllowed { .. }
+            FilterError::OpoWorkingMustBeBuy => -1222,
+            FilterError::OpoPendingMustBeSell => -1223,
+            FilterError::TooManyOrderLists { .. }
+            | FilterError::SelfTradePreventionModeNotAllowed { .. }
             | FilterError::Filter { .. }
             | FilterError::MalformedFilter { .. }
             | FilterError::UnknownFilter { .. }
@@ -268,6 +310,7 @@ impl FilterError {
                 | FilterError::MalformedFilter { .. }
                 | FilterError::UnknownFilter { .. }
                 | FilterError::MissingContext { .. }
+                | FilterError::TooManyOrderLists { .. }
         )
     }
 }
@@ -343,6 +386,34 @@ impl ValidatedOco {
     #[must_use]
     pub fn relation_checked(&self) -> bool {
         self.relation_checked
+    }
+}
+
+/// An order list (any kind) that passed its symbol's rules: the only kind of list the crate
+/// will sign and send. Made by [`SymbolRules::validate_list`] (or from a [`ValidatedOco`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatedList {
+    request: ListRequest,
+    legs: Vec<ValidatedOrder>,
+}
+
+impl ValidatedList {
+    /// The validated request.
+    #[must_use]
+    pub fn request(&self) -> &ListRequest {
+        &self.request
+    }
+
+    /// Each leg as validated, in the list's order.
+    #[must_use]
+    pub fn legs(&self) -> &[ValidatedOrder] {
+        &self.legs
+    }
+}
+
+impl From<ValidatedOco> for ValidatedList {
+    fn from(v: ValidatedOco) -> Self {
+        Self { request: ListRequest::from(v.request), legs: v.legs.to_vec() }
     }
 }
 
@@ -446,6 +517,7 @@ impl SymbolRules {
         if !self.oco_allowed() {
             return Err(FilterError::OcoNotAllowed);
         }
+        self.check_list_count(ctx)?;
         let (above, below) = (oco.above(), oco.below());
         let stop = |l: &ListLeg| matches!(l.order_type(), OrderType::StopLoss | OrderType::StopLossLimit);
         let sides_right = match oco.side() {
@@ -480,6 +552,119 @@ impl SymbolRules {
             None => false,
         };
         Ok(ValidatedOco { request: oco.clone(), legs: [first, second], relation_checked })
+    }
+
+    /// Validates any order list ([`validate_oco`](Self::validate_oco) for an OCO). An OTO family
+    /// list: `otoAllowed` (and `opoAllowed` for OPO / OPOCO, `ocoAllowed` for a pending pair),
+    /// MAX_NUM_ORDER_LISTS / EXCHANGE_MAX_NUM_ORDER_LISTS (from `ctx`'s open list counts), a
+    /// `LIMIT` / `LIMIT_MAKER` working order (a BUY for OPO, with SELL pending orders:
+    /// `-1222` / `-1223`), every order through the symbol's filters as one more open order
+    /// (an OPO's pending orders with the working quantity, the most they can sell), and a
+    /// pending pair's leg types and sides as an OCO's (its relation to the last price is
+    /// Binance's to judge when the pair is placed: only `above > below` is checked here).
+    ///
+    /// ```
+    /// use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, ListLeg, MarketContext, OtoRequest, Side, TimeInForce};
+    /// use rust_decimal_macros::dec;
+    /// let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    /// let rules = info.symbol("BTCUSDT").unwrap();
+    /// let ctx = MarketContext::default().with_last_price(dec!(65000)).with_reference_price(dec!(65000));
+    /// let oto = OtoRequest::oto("BTCUSDT", Side::Buy, dec!(0.01), ListLeg::limit(dec!(64000), TimeInForce::Gtc),
+    ///     Side::Sell, dec!(0.01), ListLeg::limit_maker(dec!(66000)));
+    /// assert!(rules.validate_list(&oto.clone().into(), &ctx).is_ok());
+    /// // A working order must be LIMIT or LIMIT_MAKER.
+    /// let market = OtoRequest::oto("BTCUSDT", Side::Buy, dec!(0.01), ListLeg::market(),
+    ///     Side::Sell, dec!(0.01), ListLeg::limit_maker(dec!(66000)));
+    /// assert_eq!(rules.validate_list(&market.into(), &ctx).unwrap_err().code(), -2010);
+    /// ```
+    ///
+    /// # Errors
+    /// A [`FilterError`]: the first rule broken.
+    pub fn validate_list(&self, list: &ListRequest, ctx: &MarketContext) -> Result<ValidatedList, FilterError> {
+        let oto = match list {
+            ListRequest::Oco(oco) => return self.validate_oco(oco, ctx).map(ValidatedList::from),
+            ListRequest::Oto(oto) => oto,
+        };
+        let kind = oto.kind();
+        if !self.oto_allowed() {
+            return Err(FilterError::OtoNotAllowed);
+        }
+        if kind.pays() && !self.opo_allowed() {
+            return Err(FilterError::OpoNotAllowed);
+        }
+        if matches!(oto.pending(), PendingLegs::Pair { .. }) && !self.oco_allowed() {
+            return Err(FilterError::OcoNotAllowed);
+        }
+        self.check_list_count(ctx)?;
+        if !matches!(oto.working().order_type(), OrderType::Limit | OrderType::LimitMaker) {
+            return Err(FilterError::UnsupportedWorkingType { order_type: oto.working().order_type().clone() });
+        }
+        if kind.pays() {
+            if oto.working_side() != &Side::Buy {
+                return Err(FilterError::OpoWorkingMustBeBuy);
+            }
+            if oto.pending_side() != &Side::Sell {
+                return Err(FilterError::OpoPendingMustBeSell);
+            }
+        }
+        if let PendingLegs::Pair { above, below } = oto.pending() {
+            let stop = |l: &ListLeg| matches!(l.order_type(), OrderType::StopLoss | OrderType::StopLossLimit);
+            let sides_right = match oto.pending_side() {
+                Side::Sell => above.is_profit_side() && stop(below),
+                Side::Buy => stop(above) && below.is_profit_side(),
+                Side::Unknown(_) => false,
+            };
+            let relation = match (above.relation_price(), below.relation_price()) {
+                (Some(a), Some(b)) => a > b,
+                // A trailing stop without a stop price follows the market.
+                _ => true,
+            };
+            if !sides_right {
+                return Err(FilterError::UnsupportedListCombination {
+                    above: above.order_type().clone(),
+                    below: below.order_type().clone(),
+                });
+            }
+            if !relation {
+                return Err(FilterError::ListPriceRelation {
+                    above: above.relation_price().unwrap_or_default(),
+                    last: ctx.last_price().unwrap_or_default(),
+                    below: below.relation_price().unwrap_or_default(),
+                });
+            }
+        }
+        // Each order counts as one more open order for the next (MAX_NUM_ORDERS and the algo
+        // and iceberg counts).
+        let mut legs = Vec::new();
+        let mut ctx = ctx.clone();
+        for (leg, request) in oto.legs().into_iter().zip(oto.leg_requests()) {
+            legs.push(self.validate(&request, &ctx)?);
+            ctx = ctx.with_one_more(leg.order_type().is_algo(), leg.iceberg_qty().is_some());
+        }
+        Ok(ValidatedList { request: list.clone(), legs })
+    }
+
+    /// MAX_NUM_ORDER_LISTS and EXCHANGE_MAX_NUM_ORDER_LISTS for one more list.
+    fn check_list_count(&self, ctx: &MarketContext) -> Result<(), FilterError> {
+        for f in self.filters.iter().chain(self.exchange_filters.iter()) {
+            let (kind, max, open) = match f {
+                Filter::MaxNumOrderLists { max_num_order_lists } => {
+                    (FilterKind::MaxNumOrderLists, *max_num_order_lists, ctx.open_order_lists())
+                }
+                Filter::ExchangeMaxNumOrderLists { max_num_order_lists } => {
+                    (FilterKind::ExchangeMaxNumOrderLists, *max_num_order_lists, ctx.account_open_order_lists())
+                }
+                _ => continue,
+            };
+            match open {
+                Some(n) if max > 0 && n.saturating_add(1) > max => {
+                    return Err(FilterError::TooManyOrderLists { filter: kind, open: n.saturating_add(1), max });
+                }
+                None if max > 0 && ctx.is_strict() => return Err(FilterError::MissingContext { filter: kind }),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Checks `order` against this symbol exactly as Binance would: the type's parameters, the
