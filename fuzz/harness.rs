@@ -785,7 +785,8 @@ pub fn order_events(data: &[u8]) {
 }
 
 /// Fuzz target `paper_http`: arbitrary requests (well signed or not, any parameters, malformed
-/// encodings), WebSocket frames and price moves against the paper exchange. It never panics;
+/// encodings; single orders and every kind of order list), WebSocket frames and price moves
+/// against the paper exchange. It never panics;
 /// every answer and every WebSocket frame is JSON
 /// with the weight header; balances never go negative; every user-data event decodes; and each
 /// asset's free + locked equals the deposits plus the trades the events reported.
@@ -795,7 +796,7 @@ pub fn paper_http(data: &[u8]) {
     use aegis_exchange::ws_api::UserDataEvent;
     use std::collections::BTreeMap;
 
-    const ROUTES: [(&str, &str); 14] = [
+    const ROUTES: [(&str, &str); 21] = [
         ("POST", "/api/v3/order"),
         ("POST", "/api/v3/order"),
         ("POST", "/api/v3/order"),
@@ -810,8 +811,15 @@ pub fn paper_http(data: &[u8]) {
         ("GET", "/api/v3/trades"),
         ("GET", "/api/v3/avgPrice"),
         ("GET", "/api/v3/nope"),
+        ("POST", "/api/v3/orderList/oco"),
+        ("POST", "/api/v3/orderList/oto"),
+        ("POST", "/api/v3/orderList/otoco"),
+        ("POST", "/api/v3/orderList/opo"),
+        ("POST", "/api/v3/orderList/opoco"),
+        ("DELETE", "/api/v3/orderList"),
+        ("GET", "/api/v3/orderList"),
     ];
-    const NAMES: [&str; 17] = [
+    const NAMES: [&str; 40] = [
         "symbol",
         "side",
         "type",
@@ -829,8 +837,32 @@ pub fn paper_http(data: &[u8]) {
         "recvWindow",
         "trailingDelta",
         "computeCommissionRates",
+        // Order lists.
+        "listClientOrderId",
+        "orderListId",
+        "aboveType",
+        "abovePrice",
+        "aboveStopPrice",
+        "belowType",
+        "belowPrice",
+        "belowStopPrice",
+        "belowTimeInForce",
+        "workingType",
+        "workingSide",
+        "workingPrice",
+        "workingQuantity",
+        "workingTimeInForce",
+        "pendingType",
+        "pendingSide",
+        "pendingPrice",
+        "pendingStopPrice",
+        "pendingQuantity",
+        "pendingTimeInForce",
+        "pendingAboveType",
+        "pendingAbovePrice",
+        "pendingBelowStopPrice",
     ];
-    const VALUES: [&str; 24] = [
+    const VALUES: [&str; 26] = [
         "BTCUSDT",
         "ETHBTC",
         "NOPE",
@@ -855,14 +887,18 @@ pub fn paper_http(data: &[u8]) {
         "64000.5",
         "-1",
         "true",
+        "TAKE_PROFIT",
+        "0.00003",
     ];
 
     let mut b = Bytes::new(data);
     let mut now: i64 = 1_760_000_000_000;
-    let config = PaperConfig::default()
-        .with_seed(b.u64())
-        .with_price("BTCUSDT", Decimal::from(65_000))
-        .with_price("ETHBTC", Decimal::new(5, 2));
+    // The symbols allow OPO (Binance added `opoAllowed` after the bundled capture).
+    let info = String::from_utf8_lossy(aegis_exchange::BUNDLED_EXCHANGE_INFO)
+        .replace("\"otoAllowed\":true", "\"otoAllowed\":true,\"opoAllowed\":true");
+    let Ok(config) = PaperConfig::default().with_exchange_info(info) else { panic!("the bundled exchange info") };
+    let config =
+        config.with_seed(b.u64()).with_price("BTCUSDT", Decimal::from(65_000)).with_price("ETHBTC", Decimal::new(5, 2));
     let mut paper = PaperExchange::new(config, now);
     paper.add_api_key("k", PaperKey::hmac("s"));
     let mut expected: BTreeMap<String, Decimal> = BTreeMap::new();
@@ -885,8 +921,11 @@ pub fn paper_http(data: &[u8]) {
             paper.set_price(now, symbol, b.decimal());
         } else if op % 8 == 1 {
             // A WebSocket frame: a method with arbitrary params, or raw text, on either connection.
-            const METHODS: [&str; 8] = [
+            const METHODS: [&str; 11] = [
                 "order.place",
+                "orderList.place.oto",
+                "orderList.place.opoco",
+                "orderList.cancel",
                 "order.status",
                 "session.logon",
                 "userDataStream.subscribe.signature",

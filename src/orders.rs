@@ -1531,6 +1531,24 @@ impl Orders {
         if before == after && released.is_none() && ledger_error.is_none() {
             return OrderApplied::Duplicate;
         }
+        // A working order filled: the exchange places its list's pending orders now; they lock
+        // now, not when their events arrive (the exchange locks at once).
+        if state == OrderState::Filled
+            && let Some(list) = list.filter(|l| self.lists.get(l).is_some_and(|l| l.working.as_ref() == Some(id)))
+            && let Err(e) = self.activate_pending(&list)
+        {
+            ledger_error = Some(e);
+        }
+        // An OPO's pending order placed with the quantity the exchange made of what was
+        // received (to the step): the rest of the lock goes back to free.
+        if let Some(list) = list.filter(|l| self.lists.get(l).is_some_and(|l| l.pays && l.working.as_ref() != Some(id)))
+        {
+            match self.settle_pending_qty(id, &list, report.qty) {
+                Ok(Some(amount)) => released = Some(released.unwrap_or_default().saturating_add(amount)),
+                Ok(None) => {}
+                Err(e) => ledger_error = Some(e),
+            }
+        }
         if state.is_terminal() && settled {
             match self.release_list_leftover(id) {
                 Ok(Some(amount)) => released = Some(released.unwrap_or_default().saturating_add(amount)),
@@ -1545,6 +1563,53 @@ impl Orders {
             self.refresh_busy(id);
         }
         OrderApplied::Changed(update)
+    }
+
+    /// List `list`'s working order filled: each pending order not placed yet locks its funds
+    /// (an OPO's: what the working order received, once that is known).
+    fn activate_pending(&mut self, list: &ClientOrderId) -> Result<(), LedgerError> {
+        let Some(l) = self.lists.get(list) else { return Ok(()) };
+        if l.pays && l.pending.is_none() {
+            // Nothing received yet (the trades come later): placed on their own events.
+            return Ok(());
+        }
+        let dormant: Vec<(ClientOrderId, Dormant)> = l
+            .legs
+            .iter()
+            .filter_map(|leg| {
+                let t = self.orders.get(leg)?;
+                let d = t.dormant.filter(|_| t.view.reservation.is_none() && !t.view.state.is_terminal())?;
+                Some((*leg, d))
+            })
+            .collect();
+        for (leg, d) in dormant {
+            self.activate(&leg, d, None)?;
+        }
+        Ok(())
+    }
+
+    /// An OPO's pending order `id` reported with quantity `qty`: its quantity is known now, and
+    /// what the list holds beyond it goes back to free (once for a pair: both sell `qty`).
+    fn settle_pending_qty(
+        &mut self,
+        id: &ClientOrderId,
+        list: &ClientOrderId,
+        qty: Option<Decimal>,
+    ) -> Result<Option<Decimal>, LedgerError> {
+        let Some(qty) = qty.filter(|q| *q > Decimal::ZERO) else { return Ok(None) };
+        let Some(t) = self.orders.get_mut(id) else { return Ok(None) };
+        if t.view.qty.is_some() {
+            return Ok(None);
+        }
+        t.view.qty = Some(qty);
+        let Some(r) = t.view.reservation.filter(|r| r.side() == Side::Sell) else { return Ok(None) };
+        if self.lists.get(list).and_then(|l| l.pending) != Some(r) {
+            return Ok(None);
+        }
+        match self.ledger.remaining(&r) {
+            Some(held) if held > qty => self.ledger.reduce(&r, held - qty).map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// Pending order `id` was placed by the exchange (its working order filled): it takes its

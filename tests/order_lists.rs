@@ -447,6 +447,10 @@ fn an_otoco_reserves_the_working_order_then_the_pair_once() {
     // The working order fills: its funds settle; the pair is placed and locks 0.01 BTC once.
     orders.on_report(20, &report("leg-1", 1, &filled, dec!(0.01), None), [trade(1, dec!(0.01), dec!(64000), dec!(0))]);
     assert_eq!(locked(&ledger, "USDT"), dec!(0));
+    // Locked as the working order's fill is applied: the exchange placed the pair at that moment,
+    // before its events can arrive.
+    assert_eq!(locked(&ledger, "BTC"), dec!(0.01));
+    assert!(!orders.awaits_trigger(&id("leg-2")) && !orders.awaits_trigger(&id("leg-3")));
     for (k, leg) in ["leg-2", "leg-3"].into_iter().enumerate() {
         orders.on_report(21, &report(leg, 2 + k as u64, &new, dec!(0), Some(dec!(0.01))), []);
     }
