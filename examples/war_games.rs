@@ -844,6 +844,95 @@ async fn timeout_unknown_no_duplicate() -> Verdict {
     Ok(evidence)
 }
 
+/// An order list (an OTOCO: buy, then take profit or stop out) whose answer is lost after the
+/// exchange placed it: never sent again; each order is resolved by a query (the working order
+/// `New`, the pending pair waiting for it); the working order then fills, the pair goes on the
+/// book and locks once; the ledger equals the exchange.
+async fn list_answer_lost() -> Verdict {
+    let s = session(|c| {
+        c.engine.request_timeout_ms = 300;
+        // The user-data stream stays down a while, so only queries can settle the list.
+        c.reconnect.initial = Duration::from_secs(2);
+    })
+    .await?;
+    set_price(&s.paper, dec!(65000));
+    {
+        let mut ex = lock(&s.paper);
+        for conn in ex.ws_connections() {
+            ex.ws_fault(now(), conn, WsFault::Disconnect);
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while s.client.stats().await.or_fail("stats")?.connected && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let entry = aegis_exchange::OtoRequest::otoco(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.002),
+        aegis_exchange::ListLeg::limit(dec!(64990), aegis_exchange::TimeInForce::Gtc)
+            .with_client_order_id(id("war-list-w")),
+        Side::Sell,
+        dec!(0.002),
+        aegis_exchange::ListLeg::limit_maker(dec!(70000)).with_client_order_id(id("war-list-tp")),
+        aegis_exchange::ListLeg::stop_loss(dec!(60000)).with_client_order_id(id("war-list-sl")),
+    )
+    .with_list_client_order_id(id("war-list"));
+    lock(&s.paper).inject(Fault::DropResponse);
+    let context = MarketContext::default().with_last_price(dec!(65000));
+    let placed = s.client.place_list(entry, &context).await.or_fail("place_list")?;
+    let first: Vec<OrderState> = placed.legs.iter().map(|l| l.state).collect();
+    let working = wait_order(&s.client, &id("war-list-w"), |st| st == OrderState::New).await?;
+    let mut pending = Vec::new();
+    for leg in ["war-list-tp", "war-list-sl"] {
+        pending.push(wait_order(&s.client, &id(leg), |st| st == OrderState::AwaitingTrigger).await?.state);
+    }
+    let queries = s.recorder.sent().iter().filter(|r| r.method == "GET" && r.path == "/api/v3/order").count();
+    // The market falls through the entry (the book near the price is thin: in steps).
+    let mut price = dec!(64989.99);
+    let filled = loop {
+        set_price(&s.paper, price);
+        let view = wait_order(&s.client, &id("war-list-w"), |st| st == OrderState::Filled).await?;
+        if view.state == OrderState::Filled || price < dec!(64500) {
+            break view;
+        }
+        price -= dec!(10);
+    };
+    let mut placed_pair = Vec::new();
+    for leg in ["war-list-tp", "war-list-sl"] {
+        placed_pair.push(wait_order(&s.client, &id(leg), |st| st == OrderState::New).await?.state);
+    }
+    let locked_btc = s.client.ledger().balance_of("BTC").map(|b| b.locked).unwrap_or_default();
+    let exchange_locked = lock(&s.paper).balance("BTC").locked;
+    let posts = s.recorder.sent().iter().filter(|r| r.method == "POST" && r.path == "/api/v3/orderList/otoco").count();
+    let copies: Vec<usize> = ["war-list-w", "war-list-tp", "war-list-sl"]
+        .iter()
+        .map(|leg| lock(&s.paper).orders_with_client_id("BTCUSDT", leg))
+        .collect();
+    s.client.cancel(&id("war-list-tp")).await.or_fail("cancel")?;
+    let canceled = wait_order(&s.client, &id("war-list-sl"), |st| st == OrderState::Canceled).await?;
+    ledger_matches(&s).await?;
+    s.client.shutdown().await.or_fail("shutdown")?;
+    let evidence = format!(
+        "answer lost: {first:?}; resolved by {queries} queries to working {:?}, pending {pending:?}; working {:?}, \
+         then the pair {placed_pair:?} locking {locked_btc} BTC once (exchange {exchange_locked}); {posts} POST, copies on the exchange {copies:?}; \
+         one leg canceled: the other {:?}; ledger equals the exchange",
+        working.state, filled.state, canceled.state
+    );
+    ensure!(first.iter().all(|st| *st == OrderState::Unknown), "{evidence}");
+    ensure!(
+        working.state == OrderState::New && pending.iter().all(|st| *st == OrderState::AwaitingTrigger),
+        "{evidence}"
+    );
+    ensure!(filled.state == OrderState::Filled && placed_pair.iter().all(|st| *st == OrderState::New), "{evidence}");
+    ensure!(
+        locked_btc == dec!(0.002) && exchange_locked == locked_btc && posts == 1 && queries >= 3 && copies == [1, 1, 1],
+        "{evidence}"
+    );
+    ensure!(canceled.state == OrderState::Canceled, "{evidence}");
+    Ok(evidence)
+}
+
 /// A 418: nothing is sent until the ban ends; after it, trading resumes.
 async fn ban_halts_until_it_ends() -> Verdict {
     let s = session(|_| {}).await?;
@@ -1023,6 +1112,7 @@ const SCENARIOS: &[(&str, &str, Run)] = &[
     ("Chaos engineering", "API errors 418 / 429 / 503 / -1003", || Box::pin(api_errors())),
     ("Chaos engineering", "Double-order prevention", || Box::pin(double_order_prevention())),
     ("Chaos engineering", "Timeout with unknown outcome: no duplicate", || Box::pin(timeout_unknown_no_duplicate())),
+    ("Chaos engineering", "Order list whose answer is lost", || Box::pin(list_answer_lost())),
     ("Chaos engineering", "418: halt until the ban ends", || Box::pin(ban_halts_until_it_ends())),
     ("Chaos engineering", "WebSocket drop: reconnect and book resync", || Box::pin(ws_drop_book_resync())),
     ("Concurrency race", "State-mutation atomicity (5 x 100 from 1000)", || Box::pin(state_mutation_atomicity())),
