@@ -1447,3 +1447,89 @@ fn commission_paid(s: &mut Sim) -> Decimal {
         s.call(s.rest.my_trades("BTCUSDT", None, None, s.now).unwrap()).ok();
     trades.iter().filter(|t| t.commission_asset == "BTC").map(|t| t.commission).sum()
 }
+
+/// Cancel-replace as Binance answers it, shape by shape: both done (200, the old order
+/// `CANCELED`, the new one working, the funds moved); the new order refused after the cancel
+/// (409 `-2021`, the old order gone, nothing new locked); the cancel refused under
+/// `STOP_ON_FAILURE` (400 `-2022`, `NOT_ATTEMPTED`); under `ALLOW_FAILURE` the new order placed
+/// anyway (409 `-2021`); both refused (400 `-2022`); `cancelRestrictions` honoured; a filter
+/// failure of the new order refused before anything (a plain error).
+#[test]
+fn cancel_replace_answers_in_every_shape() {
+    use aegis_exchange::rest::{CancelReplace, CancelReplaceMode, CancelReplaceOptions, CancelRestrictions};
+    let mut s = sim();
+    let rules = s.info.symbol("BTCUSDT").unwrap().clone();
+    let valid = |o: OrderRequest| rules.validate(&o, &MarketContext::default()).unwrap();
+    let buy = |id: &str, price: Decimal| {
+        OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), price).with_client_order_id(cid(id))
+    };
+    let _ = s.place(buy("cr-1", dec!(60000)));
+    assert_eq!(s.paper.balance("USDT").locked, dec!(600));
+    let stop = CancelReplaceOptions::new(CancelReplaceMode::StopOnFailure);
+    let allow = CancelReplaceOptions::new(CancelReplaceMode::AllowFailure);
+    let mut replace = |s: &mut Sim, order: OrderRequest, old: &str, options: &CancelReplaceOptions| {
+        let request =
+            s.rest.cancel_replace_with(&valid(order), OrderRef::ClientOrderId(cid(old)), options, s.now).unwrap();
+        s.call(request)
+    };
+    // Both done.
+    let a = replace(&mut s, buy("cr-2", dec!(61000)), "cr-1", &stop);
+    assert_eq!(a.status, 200, "{}", a.text());
+    let both: CancelReplace = a.ok();
+    assert_eq!((both.cancel_result.as_str(), both.new_order_result.as_str()), ("SUCCESS", "SUCCESS"));
+    assert_eq!(both.cancelled().unwrap().status, OrderStatus::Canceled);
+    assert_eq!(both.new_order().unwrap().client_order_id, "cr-2");
+    assert_eq!(s.paper.balance("USDT").locked, dec!(610), "the old lock released, the new one made");
+    // The new order refused after the cancel: a LIMIT_MAKER that would take.
+    let taker = OrderRequest::new("BTCUSDT", Side::Buy, aegis_exchange::OrderType::LimitMaker)
+        .with_quantity(dec!(0.01))
+        .with_price(dec!(66000))
+        .with_client_order_id(cid("cr-3"));
+    let a = replace(&mut s, taker, "cr-2", &stop);
+    assert_eq!(a.status, 409, "{}", a.text());
+    let e = a.err();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-2021), "Order cancel-replace partially failed."));
+    let data = CancelReplace::from_error_body(a.body.as_ref()).unwrap();
+    assert_eq!((data.cancel_result.as_str(), data.new_order_result.as_str()), ("SUCCESS", "FAILURE"));
+    assert_eq!(s.paper.balance("USDT").locked, dec!(0));
+    // The cancel refused: STOP_ON_FAILURE does not attempt the new order.
+    let a = replace(&mut s, buy("cr-4", dec!(60000)), "cr-2", &stop);
+    assert_eq!(a.status, 400, "{}", a.text());
+    let data = CancelReplace::from_error_body(a.body.as_ref()).unwrap();
+    assert_eq!((data.cancel_result.as_str(), data.new_order_result.as_str()), ("FAILURE", "NOT_ATTEMPTED"));
+    assert_eq!(a.err().code, Some(-2022));
+    assert_eq!(s.status_of("cr-4"), None);
+    // ALLOW_FAILURE places it anyway.
+    let a = replace(&mut s, buy("cr-5", dec!(60000)), "cr-2", &allow);
+    assert_eq!(a.status, 409, "{}", a.text());
+    let data = CancelReplace::from_error_body(a.body.as_ref()).unwrap();
+    assert_eq!((data.cancel_result.as_str(), data.new_order_result.as_str()), ("FAILURE", "SUCCESS"));
+    assert_eq!(s.status_of("cr-5"), Some(OrderStatus::New));
+    // cancelRestrictions: ONLY_PARTIALLY_FILLED does not cancel a NEW order.
+    let only_partial = allow.with_cancel_restrictions(CancelRestrictions::OnlyPartiallyFilled);
+    let taker = OrderRequest::new("BTCUSDT", Side::Buy, aegis_exchange::OrderType::LimitMaker)
+        .with_quantity(dec!(0.01))
+        .with_price(dec!(66000))
+        .with_client_order_id(cid("cr-6"));
+    let a = replace(&mut s, taker, "cr-5", &only_partial);
+    assert_eq!(a.status, 400, "{}", a.text());
+    let data = CancelReplace::from_error_body(a.body.as_ref()).unwrap();
+    assert_eq!((data.cancel_result.as_str(), data.new_order_result.as_str()), ("FAILURE", "FAILURE"));
+    let cancel_error = data.cancel_response.unwrap();
+    assert_eq!(cancel_error["msg"], "Order was not canceled due to cancel restrictions.");
+    assert_eq!(s.status_of("cr-5"), Some(OrderStatus::New));
+    // A new order the filters refuse: nothing happens, a plain error.
+    let params = [
+        ("symbol", "BTCUSDT"),
+        ("side", "BUY"),
+        ("type", "LIMIT"),
+        ("timeInForce", "GTC"),
+        ("quantity", "0.00001"),
+        ("price", "60000"),
+        ("cancelReplaceMode", "ALLOW_FAILURE"),
+        ("cancelOrigClientOrderId", "cr-5"),
+    ];
+    let e = s.send(s.raw("POST", "/api/v3/order/cancelReplace", &params, s.now)).err();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-1013), "Filter failure: NOTIONAL"));
+    assert_eq!(s.status_of("cr-5"), Some(OrderStatus::New));
+}

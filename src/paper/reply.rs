@@ -25,6 +25,12 @@ impl Reply {
         Self { status, body, retry_after: None, code: Some(code) }
     }
 
+    /// The same reply with another body (an error's with its `data`).
+    pub(crate) fn with_body(mut self, body: String) -> Self {
+        self.body = body;
+        self
+    }
+
     /// The same reply with a `Retry-After`.
     pub(crate) fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);

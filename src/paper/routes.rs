@@ -36,6 +36,7 @@ pub(super) enum Endpoint {
     MyTrades,
     RateLimitOrder,
     Amend,
+    CancelReplace,
     Oco,
     Oto(crate::model::OtoKind),
     CancelList,
@@ -65,6 +66,7 @@ impl Endpoint {
             ("GET", "/api/v3/myTrades") => E::MyTrades,
             ("GET", "/api/v3/rateLimit/order") => E::RateLimitOrder,
             ("PUT", "/api/v3/order/amend/keepPriority") => E::Amend,
+            ("POST", "/api/v3/order/cancelReplace") => E::CancelReplace,
             ("POST", "/api/v3/orderList/oco") => E::Oco,
             ("POST", "/api/v3/orderList/oto") => E::Oto(crate::model::OtoKind::Oto),
             ("POST", "/api/v3/orderList/otoco") => E::Oto(crate::model::OtoKind::Otoco),
@@ -91,6 +93,7 @@ impl Endpoint {
                 | E::MyTrades
                 | E::RateLimitOrder
                 | E::Amend
+                | E::CancelReplace
                 | E::Oco
                 | E::Oto(_)
                 | E::CancelList
@@ -130,7 +133,7 @@ impl Endpoint {
             // Free only when the amend makes the order expire (CHANGELOG 2026-04-02): `handle`
             // reads that from the answer.
             E::Amend => (4, false),
-            E::Oco | E::Oto(_) | E::CancelList => (1, true),
+            E::Oco | E::Oto(_) | E::CancelList | E::CancelReplace => (1, true),
             E::QueryList => (4, false),
             E::OpenLists => (6, false),
         }
@@ -162,7 +165,8 @@ pub(super) fn handle(ex: &mut PaperExchange, now: i64, request: &Request<Bytes>)
         endpoint == Endpoint::Amend && reply.is_ok() && reply.body.contains("\"status\":\"EXPIRED\"");
     let charged = if reply.is_ok() && (free_on_success || expired_by_amend) { 0 } else { weight };
     ex.throttle.charge(now, charged);
-    let orders = reply.is_ok() && matches!(endpoint, Endpoint::Order | Endpoint::Oco | Endpoint::Oto(_));
+    let orders = reply.is_ok()
+        && matches!(endpoint, Endpoint::Order | Endpoint::Oco | Endpoint::Oto(_) | Endpoint::CancelReplace);
     (reply, ex.throttle.headers(now, orders))
 }
 
@@ -280,6 +284,7 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         Endpoint::MyTrades => my_trades(ex, params),
         Endpoint::RateLimitOrder => Ok(rate_limit_order(ex, now)),
         Endpoint::Amend => amend(ex, now, params),
+        Endpoint::CancelReplace => cancel_replace(ex, now, params),
         Endpoint::Oco => super::lists::place_oco(ex, now, params),
         Endpoint::Oto(kind) => super::lists::place_oto(ex, now, params, kind),
         Endpoint::CancelList => super::lists::cancel_order_list(ex, now, params),
@@ -996,4 +1001,122 @@ fn rate_limit_order(ex: &mut PaperExchange, now: i64) -> Reply {
             .finish()
     });
     Reply::ok(array(items))
+}
+
+/// `POST /api/v3/order/cancelReplace`: the new order's filters and the order count are checked
+/// first (a plain error then, nothing done); then the cancel (`cancelRestrictions` honoured),
+/// then, unless it failed under `STOP_ON_FAILURE`, the new order. Answers in Binance's shapes:
+/// 200 both done; `-2022` (400) nothing done; `-2021` (409) one of the two done; a rate-limited
+/// new order under `CANCEL_ONLY` answers 429 with the cancel done.
+fn cancel_replace(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Reply> {
+    let allow_failure = match params.required("cancelReplaceMode")? {
+        "STOP_ON_FAILURE" => false,
+        "ALLOW_FAILURE" => true,
+        _ => return Err(Reply::error(400, -1116, "Invalid cancelReplaceMode.")),
+    };
+    let restriction = match params.get("cancelRestrictions") {
+        None => None,
+        Some("ONLY_NEW") => Some(OrderStatus::New),
+        Some("ONLY_PARTIALLY_FILLED") => Some(OrderStatus::PartiallyFilled),
+        Some(_) => return Err(Reply::error(400, -1145, "Invalid cancelRestrictions")),
+    };
+    let cancel_only = match params.get("orderRateLimitExceededMode") {
+        None | Some("DO_NOTHING") => false,
+        Some("CANCEL_ONLY") => true,
+        Some(_) => return Err(Reply::error(400, -1116, "Invalid orderRateLimitExceededMode.")),
+    };
+    // The new order's filters, before anything happens.
+    let order = order_request(params)?;
+    let symbol = order.symbol().to_owned();
+    let rules = ex.rules(&symbol).ok_or_else(invalid_symbol)?;
+    if !rules.cancel_replace_allowed() {
+        return Err(rejected("Order cancel-replace is not supported for this symbol."));
+    }
+    let ctx = validation_context(ex, now, &symbol)?;
+    rules.validate(&order, &ctx).map_err(|e| Reply::error(400, e.code(), &e.to_string()))?;
+    let (base, quote) = (rules.base_asset().to_owned(), rules.quote_asset().to_owned());
+    let limited = ex.throttle.admit_order(now).err().map(|r| r.0);
+    if let Some(limited) = &limited
+        && !cancel_only
+    {
+        return Err(limited.clone());
+    }
+    // The cancel.
+    let order_id = params.integer("cancelOrderId")?.map(|i| u64::try_from(i).unwrap_or(0));
+    let client = params.get("cancelOrigClientOrderId").filter(|c| !c.is_empty());
+    if order_id.is_none() && client.is_none() {
+        return Err(Reply::error(
+            400,
+            -1102,
+            "Param 'cancelOrigClientOrderId' or 'cancelOrderId' must be sent, but both were empty/null!",
+        ));
+    }
+    let found = ex
+        .find_order(&symbol, order_id, client)
+        .filter(|id| client.is_none() || ex.orders.get(id).is_some_and(|o| Some(o.client_id.as_str()) == client));
+    let live = found.filter(|id| ex.orders.get(id).is_some_and(PaperOrder::is_live));
+    let cancel: Result<String, Reply> = match live {
+        None => Err(rejected_cancel("Unknown order sent.")),
+        Some(id) if restriction.as_ref().is_some_and(|want| ex.orders.get(&id).is_some_and(|o| o.status != *want)) => {
+            Err(rejected_cancel("Order was not canceled due to cancel restrictions."))
+        }
+        Some(id) => {
+            let list = ex.orders.get(&id).and_then(|o| o.list);
+            let body = cancel_one(ex, now, id, params.get("cancelNewClientOrderId"))
+                .ok_or_else(|| rejected_cancel("Unknown order sent."));
+            if let Some(list) = list {
+                let cancel_id = ex.generated_id();
+                super::lists::cancel_legs(ex, now, list, &cancel_id);
+            }
+            body
+        }
+    };
+    let result = |r: &Result<String, Reply>| if r.is_ok() { "SUCCESS" } else { "FAILURE" };
+    let body_of = |r: &Result<String, Reply>| match r {
+        Ok(body) => body.clone(),
+        Err(reply) => reply.body.clone(),
+    };
+    let answer = |status: u16, code: Option<(i32, &str)>, data: String| {
+        let mut reply = match code {
+            Some((code, msg)) => {
+                let body = Obj::new().int("code", i64::from(code)).str("msg", msg).raw("data", &data).finish();
+                Reply::error(status, code, msg).with_body(body)
+            }
+            None => Reply::ok(data),
+        };
+        reply.status = status;
+        reply
+    };
+    if cancel.is_err() && !allow_failure {
+        // Not attempted, but counted (Binance: the unfilled order count goes up by one).
+        ex.throttle.count_order(now);
+        let data = Obj::new()
+            .str("cancelResult", "FAILURE")
+            .str("newOrderResult", "NOT_ATTEMPTED")
+            .raw("cancelResponse", &body_of(&cancel))
+            .null("newOrderResponse")
+            .finish();
+        return Ok(answer(400, Some((-2022, "Order cancel-replace failed.")), data));
+    }
+    // The new order (refused by the rate limit under CANCEL_ONLY).
+    let placed: Result<String, Reply> = match limited {
+        Some(limited) => Err(limited),
+        None => place(ex, now, params, false).map(|r| r.body),
+    };
+    ex.account_position(now, &[&base, &quote]);
+    let data = Obj::new()
+        .str("cancelResult", result(&cancel))
+        .str("newOrderResult", result(&placed))
+        .raw("cancelResponse", &body_of(&cancel))
+        .raw("newOrderResponse", &body_of(&placed))
+        .finish();
+    Ok(match (&cancel, &placed) {
+        (Ok(_), Ok(_)) => answer(200, None, data),
+        (Err(_), Err(_)) => answer(400, Some((-2022, "Order cancel-replace failed.")), data),
+        (Ok(_), Err(e)) if e.status == 429 => {
+            answer(429, Some((-2021, "Order cancel-replace partially failed.")), data)
+                .with_retry_after(e.retry_after.unwrap_or(1))
+        }
+        _ => answer(409, Some((-2021, "Order cancel-replace partially failed.")), data),
+    })
 }

@@ -13,7 +13,10 @@ mod response;
 
 pub use error::{ApiError, Outcome, Rejection};
 pub(crate) use error::{banned_until, retry_after_at};
-pub use request::{BuildError, Environment, ListRef, OrderRef, RequestCost, Rest, RestRequest};
+pub use request::{
+    BuildError, CancelReplaceMode, CancelReplaceOptions, CancelRestrictions, Environment, ListRef,
+    OrderRateLimitExceededMode, OrderRef, RequestCost, Rest, RestRequest,
+};
 pub use response::{
     Account, AccountCommission, AggTrade, AmendResponse, AmendedOrder, AssetBalance, AvgPrice, BookTicker,
     CancelReplace, CancelledEntry, CommissionRates, DepthSnapshot, Discount, Fill, Kline, Level, ListMember, MyFilters,

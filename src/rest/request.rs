@@ -91,6 +91,9 @@ impl RequestCost {
     pub const NEW_ORDER_LIST: Self = Self { weight: 1, weight_on_success: 0, orders: 2 };
     /// `POST /api/v3/orderList/otoco` / `opoco`: a three-order list (weight 1, 0 on success).
     pub const NEW_ORDER_LIST_3: Self = Self { weight: 1, weight_on_success: 0, orders: 3 };
+    /// `POST /api/v3/order/cancelReplace`: weight 1, 0 on success; 1 order (even when the new
+    /// order is not attempted).
+    pub const CANCEL_REPLACE: Self = Self { weight: 1, weight_on_success: 0, orders: 1 };
     /// `GET /api/v3/orderList` (one list).
     pub const QUERY_ORDER_LIST: Self = Self::flat(4);
     /// `GET /api/v3/openOrderList`.
@@ -147,6 +150,102 @@ pub enum ListRef {
     OrderListId(i64),
     /// By the list's client order id (`listClientOrderId`).
     ListClientOrderId(ClientOrderId),
+}
+
+/// `cancelReplaceMode`: whether the new order is placed when the cancel fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CancelReplaceMode {
+    /// `STOP_ON_FAILURE`: a failed cancel leaves the new order `NOT_ATTEMPTED`.
+    #[default]
+    StopOnFailure,
+    /// `ALLOW_FAILURE`: the new order is placed even when the cancel fails.
+    AllowFailure,
+}
+
+impl CancelReplaceMode {
+    /// Binance's name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StopOnFailure => "STOP_ON_FAILURE",
+            Self::AllowFailure => "ALLOW_FAILURE",
+        }
+    }
+}
+
+/// `cancelRestrictions`: the cancel succeeds only in this state of the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CancelRestrictions {
+    /// `ONLY_NEW`: only an order not filled at all.
+    OnlyNew,
+    /// `ONLY_PARTIALLY_FILLED`: only a partly filled order.
+    OnlyPartiallyFilled,
+}
+
+impl CancelRestrictions {
+    /// Binance's name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OnlyNew => "ONLY_NEW",
+            Self::OnlyPartiallyFilled => "ONLY_PARTIALLY_FILLED",
+        }
+    }
+}
+
+/// `orderRateLimitExceededMode`: what happens when the unfilled order count is exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderRateLimitExceededMode {
+    /// `DO_NOTHING` (Binance's default): neither the cancel nor the new order is attempted.
+    DoNothing,
+    /// `CANCEL_ONLY`: the cancel is attempted anyway; the new order fails.
+    CancelOnly,
+}
+
+impl OrderRateLimitExceededMode {
+    /// Binance's name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DoNothing => "DO_NOTHING",
+            Self::CancelOnly => "CANCEL_ONLY",
+        }
+    }
+}
+
+/// The options of a cancel-replace (`POST /api/v3/order/cancelReplace`, `order.cancelReplace`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CancelReplaceOptions {
+    /// `cancelReplaceMode`.
+    pub mode: CancelReplaceMode,
+    /// `cancelRestrictions`, if any.
+    pub cancel_restrictions: Option<CancelRestrictions>,
+    /// `orderRateLimitExceededMode`, if set.
+    pub rate_limit_exceeded: Option<OrderRateLimitExceededMode>,
+    /// `cancelNewClientOrderId`: the cancel's own id (Binance makes one up without it).
+    pub cancel_new_client_order_id: Option<ClientOrderId>,
+}
+
+impl CancelReplaceOptions {
+    /// The options with `mode` and nothing else.
+    #[must_use]
+    pub fn new(mode: CancelReplaceMode) -> Self {
+        Self { mode, ..Self::default() }
+    }
+
+    /// With `cancelRestrictions`.
+    #[must_use]
+    pub fn with_cancel_restrictions(mut self, restrictions: CancelRestrictions) -> Self {
+        self.cancel_restrictions = Some(restrictions);
+        self
+    }
+
+    /// With `orderRateLimitExceededMode`.
+    #[must_use]
+    pub fn with_rate_limit_exceeded(mut self, mode: OrderRateLimitExceededMode) -> Self {
+        self.rate_limit_exceeded = Some(mode);
+        self
+    }
 }
 
 /// Why a request could not be built.
@@ -609,7 +708,8 @@ impl Rest {
 
     /// `POST /api/v3/order/cancelReplace` with `STOP_ON_FAILURE` (or `ALLOW_FAILURE`): cancels
     /// `cancel` and places `order` (weight 1 on failure, 0 on success; 1 order even when the
-    /// new order is not attempted).
+    /// new order is not attempted). See [`cancel_replace_with`](Self::cancel_replace_with) for
+    /// every option.
     ///
     /// # Errors
     /// As [`new_order`](Self::new_order).
@@ -620,9 +720,40 @@ impl Rest {
         allow_failure: bool,
         timestamp: impl Into<ServerMs>,
     ) -> Result<RestRequest, BuildError> {
+        let mode = if allow_failure { CancelReplaceMode::AllowFailure } else { CancelReplaceMode::StopOnFailure };
+        self.cancel_replace_with(order, cancel, &CancelReplaceOptions::new(mode), timestamp)
+    }
+
+    /// `POST /api/v3/order/cancelReplace` with every option: the mode, `cancelRestrictions`,
+    /// `orderRateLimitExceededMode` and the cancel's own client order id.
+    ///
+    /// ```
+    /// use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, MarketContext, OrderRequest, Side};
+    /// use aegis_exchange::rest::{CancelReplaceMode, CancelReplaceOptions, CancelRestrictions, Environment, OrderRef, Rest};
+    /// use aegis_exchange::sign::{Credentials, HmacSha256};
+    /// use rust_decimal_macros::dec;
+    /// let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    /// let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(64000));
+    /// let valid = info.symbol("BTCUSDT").unwrap().validate(&order, &MarketContext::default()).unwrap();
+    /// let rest = Rest::new(Environment::Testnet).with_credentials(Credentials::new("key", HmacSha256::new("secret")).unwrap());
+    /// let options = CancelReplaceOptions::new(CancelReplaceMode::AllowFailure).with_cancel_restrictions(CancelRestrictions::OnlyNew);
+    /// let built = rest.cancel_replace_with(&valid, OrderRef::OrderId(42), &options, 1_760_000_000_000_i64).unwrap();
+    /// let body = std::str::from_utf8(built.request.body()).unwrap();
+    /// assert!(body.contains("&cancelReplaceMode=ALLOW_FAILURE&cancelOrderId=42&cancelRestrictions=ONLY_NEW&"), "{body}");
+    /// ```
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn cancel_replace_with(
+        &self,
+        order: &ValidatedOrder,
+        cancel: OrderRef,
+        options: &CancelReplaceOptions,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<RestRequest, BuildError> {
         let timestamp_ms = timestamp.into().millis();
         let mut q = order_query(order);
-        q.push("cancelReplaceMode", if allow_failure { "ALLOW_FAILURE" } else { "STOP_ON_FAILURE" });
+        q.push("cancelReplaceMode", options.mode.as_str());
         match cancel {
             OrderRef::OrderId(id) => {
                 q.push_display("cancelOrderId", id);
@@ -631,13 +762,16 @@ impl Rest {
                 q.push("cancelOrigClientOrderId", id.as_str());
             }
         }
-        self.build_signed(
-            Method::POST,
-            "/api/v3/order/cancelReplace",
-            q,
-            timestamp_ms,
-            RequestCost { weight: 1, weight_on_success: 0, orders: 1 },
-        )
+        if let Some(id) = &options.cancel_new_client_order_id {
+            q.push("cancelNewClientOrderId", id.as_str());
+        }
+        if let Some(r) = options.cancel_restrictions {
+            q.push("cancelRestrictions", r.as_str());
+        }
+        if let Some(m) = options.rate_limit_exceeded {
+            q.push("orderRateLimitExceededMode", m.as_str());
+        }
+        self.build_signed(Method::POST, "/api/v3/order/cancelReplace", q, timestamp_ms, RequestCost::CANCEL_REPLACE)
     }
 
     /// `PUT /api/v3/order/amend/keepPriority`: reduces an order's quantity to `new_qty`
