@@ -1256,6 +1256,12 @@ impl Orders {
         self.revert_cancel(now_ms, id, query)
     }
 
+    /// A cancel that never left (a cancel-replace dropped before it was sent): the order goes
+    /// back to its state before, with nothing to ask.
+    pub fn on_cancel_not_sent(&mut self, id: &ClientOrderId) -> OrderApplied {
+        self.revert_cancel(0, id, false)
+    }
+
     /// A cancel sent without an answer (a timeout, a reset, an unreadable body): whether it
     /// happened is not known. The order goes back to its state before the cancel and is queried.
     pub fn on_cancel_unanswered(&mut self, now_ms: i64, id: &ClientOrderId) -> OrderApplied {

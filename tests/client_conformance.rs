@@ -625,6 +625,74 @@ async fn opo_sells_what_it_bought(backend: Backend) {
     finish(s).await;
 }
 
+/// Cancel-replace through the client, shape by shape: both done (the old order `Canceled`,
+/// the new one working, the funds moved); the new order refused after the cancel (`Rejected`,
+/// nothing left locked); the cancel refused by `cancelRestrictions` under `STOP_ON_FAILURE` (the
+/// new order `NotPlaced`, its funds released, the old one working again) and under
+/// `ALLOW_FAILURE` (both working); an answer lost after the exchange did both (resolved by
+/// queries, the new order never resent). The ledger equals the exchange after each.
+async fn cancel_replace_settles_every_shape(backend: Backend) {
+    use aegis_exchange::rest::{CancelReplaceMode, CancelReplaceOptions, CancelRestrictions};
+    let s = setup(backend).await;
+    let stop = CancelReplaceOptions::new(CancelReplaceMode::StopOnFailure);
+    let allow = CancelReplaceOptions::new(CancelReplaceMode::AllowFailure);
+    let usdt_locked = || s.client.ledger().balance_of("USDT").map(|b| b.locked).unwrap_or_default();
+    let (a, intent) = limit("conf-cr-a", Side::Buy, dec!(0.01), dec!(64000));
+    s.client.place(intent).await.unwrap();
+    let (b, intent) = limit("conf-cr-b", Side::Buy, dec!(0.01), dec!(64100));
+    let placed = s.client.cancel_replace(&a, intent, stop).await.unwrap();
+    assert_eq!((placed.id, placed.state), (b, OrderState::New), "{backend:?}");
+    assert_eq!(wait_order(&s.client, &a, |v| v.state == OrderState::Canceled).await.state, OrderState::Canceled);
+    assert_eq!(usdt_locked(), dec!(641), "{backend:?}: the old lock released, the new one made");
+    ledger_equals_exchange(&s).unwrap();
+    // The new order refused after the cancel: a LIMIT_MAKER that would take.
+    let c = id("conf-cr-c");
+    let taker = OrderRequest::new("BTCUSDT", Side::Buy, aegis_exchange::OrderType::LimitMaker)
+        .with_quantity(dec!(0.01))
+        .with_price(dec!(65500))
+        .with_client_order_id(c);
+    let placed = s.client.cancel_replace(&b, Intent::new(taker), stop).await.unwrap();
+    assert_eq!(placed.state, OrderState::Rejected, "{backend:?}");
+    assert_eq!(wait_order(&s.client, &b, |v| v.state == OrderState::Canceled).await.state, OrderState::Canceled);
+    wait_settled(&s.client).await;
+    assert_eq!(usdt_locked(), dec!(0), "{backend:?}");
+    ledger_equals_exchange(&s).unwrap();
+    // The cancel refused (the order is NEW, the restriction wants it partly filled).
+    let (d, intent) = limit("conf-cr-d", Side::Buy, dec!(0.01), dec!(64000));
+    s.client.place(intent).await.unwrap();
+    let (e, intent) = limit("conf-cr-e", Side::Buy, dec!(0.01), dec!(63900));
+    let only_partial = stop.with_cancel_restrictions(CancelRestrictions::OnlyPartiallyFilled);
+    let placed = s.client.cancel_replace(&d, intent, only_partial).await.unwrap();
+    assert_eq!(placed.state, OrderState::NotPlaced, "{backend:?}: not attempted");
+    assert_eq!(wait_order(&s.client, &d, |v| v.state == OrderState::New).await.state, OrderState::New);
+    assert_eq!(lock(&s.exchange).orders_with_client_id("BTCUSDT", e.as_str()), 0);
+    assert_eq!(usdt_locked(), dec!(640), "{backend:?}: the new order's funds released");
+    ledger_equals_exchange(&s).unwrap();
+    // ALLOW_FAILURE: the new order is placed anyway.
+    let (f, intent) = limit("conf-cr-f", Side::Buy, dec!(0.01), dec!(63900));
+    let allow_partial = allow.with_cancel_restrictions(CancelRestrictions::OnlyPartiallyFilled);
+    let placed = s.client.cancel_replace(&d, intent, allow_partial).await.unwrap();
+    assert_eq!(placed.state, OrderState::New, "{backend:?}");
+    assert_eq!(wait_order(&s.client, &d, |v| v.state == OrderState::New).await.state, OrderState::New);
+    assert_eq!(usdt_locked(), dec!(1279), "{backend:?}: both working");
+    ledger_equals_exchange(&s).unwrap();
+    // The answer lost after the exchange did both.
+    lock(&s.exchange).inject(Fault::DropResponse);
+    let (g, intent) = limit("conf-cr-g", Side::Buy, dec!(0.01), dec!(63800));
+    let placed = s.client.cancel_replace(&f, intent, stop).await.unwrap();
+    assert_eq!(placed.state, OrderState::Unknown, "{backend:?}");
+    assert_eq!(wait_order(&s.client, &g, |v| v.state == OrderState::New).await.state, OrderState::New);
+    assert_eq!(wait_order(&s.client, &f, |v| v.state == OrderState::Canceled).await.state, OrderState::Canceled);
+    assert_eq!(lock(&s.exchange).orders_with_client_id("BTCUSDT", g.as_str()), 1, "{backend:?}: never resent");
+    ledger_equals_exchange(&s).unwrap();
+    for open in [d, g] {
+        s.client.cancel(&open).await.unwrap();
+    }
+    wait_settled(&s.client).await;
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
 /// `place` returns the exchange's answer applied: a resting order is `New` with its exchange
 /// id, a crossing one `Filled`; the events tell the same after.
 async fn place_returns_the_acknowledgement(backend: Backend) {
@@ -825,6 +893,7 @@ on_both!(
     oco_cancel_and_lost_answer,
     otoco_entry_then_exit,
     opo_sells_what_it_bought,
+    cancel_replace_settles_every_shape,
     place_returns_the_acknowledgement,
     place_dropped_in_flight_is_kept,
     reconnects_after_drop,

@@ -28,7 +28,7 @@ use std::collections::VecDeque;
 use aegis_exchange::OrderState;
 use aegis_exchange::OrderStatus;
 use aegis_exchange::paper::{Delivery, FaultConfig, PaperConfig, PaperExchange, PaperKey, WsFault, WsOut};
-use aegis_exchange::rest::Environment;
+use aegis_exchange::rest::{CancelReplaceMode, CancelReplaceOptions, Environment};
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ClientOrderIdGenerator, ExchangeInfo, OrderRequest, Side};
 use aegis_exchange::{Engine, EngineConfig, HttpResult, Intent, KillReason, Output, RequestId};
@@ -85,6 +85,8 @@ struct Stats {
     lists: u64,
     /// OTO / OTOCO lists submitted.
     oto_lists: u64,
+    /// Cancel-replaces submitted.
+    replaces: u64,
 }
 
 impl Sim {
@@ -407,7 +409,28 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
                 let open: Vec<ClientOrderId> = sim.engine.orders().open().map(|(id, _)| *id).collect();
                 if !open.is_empty() {
                     let pick = open[usize::try_from(rng.below(open.len() as u64)).unwrap_or(0)];
-                    let _ = sim.engine.cancel(sim.now, &pick);
+                    if rng.below(2) == 0 {
+                        let _ = sim.engine.cancel(sim.now, &pick);
+                    } else {
+                        // A cancel-replace: the same side at another price, either mode, under
+                        // every fault (lost answers, 5xx after execution, the old order filling).
+                        let offset = Decimal::new(i64::try_from(rng.below(4000)).unwrap_or(0) - 2000, 2);
+                        let order = OrderRequest::limit("BTCUSDT", side, qty, (price + offset).round_dp(2));
+                        let mode = if rng.below(2) == 0 {
+                            CancelReplaceMode::StopOnFailure
+                        } else {
+                            CancelReplaceMode::AllowFailure
+                        };
+                        if let Ok(id) = sim.engine.cancel_replace(
+                            sim.now,
+                            &pick,
+                            Intent::new(order),
+                            CancelReplaceOptions::new(mode),
+                        ) {
+                            sim.stats.replaces += 1;
+                            sim.ids.push(id);
+                        }
+                    }
                 }
             }
             6 => {
@@ -634,6 +657,7 @@ fn seeded_fault_simulation() {
                 total.amends += stats.amends;
                 total.lists += stats.lists;
                 total.oto_lists += stats.oto_lists;
+                total.replaces += stats.replaces;
             }
             Err(e) => {
                 eprintln!("seed {seed} failed: {e} (rerun: AEGIS_SIM_SEED={seed} cargo test --test engine_sim)");

@@ -1467,7 +1467,7 @@ fn cancel_replace_answers_in_every_shape() {
     assert_eq!(s.paper.balance("USDT").locked, dec!(600));
     let stop = CancelReplaceOptions::new(CancelReplaceMode::StopOnFailure);
     let allow = CancelReplaceOptions::new(CancelReplaceMode::AllowFailure);
-    let mut replace = |s: &mut Sim, order: OrderRequest, old: &str, options: &CancelReplaceOptions| {
+    let replace = |s: &mut Sim, order: OrderRequest, old: &str, options: &CancelReplaceOptions| {
         let request =
             s.rest.cancel_replace_with(&valid(order), OrderRef::ClientOrderId(cid(old)), options, s.now).unwrap();
         s.call(request)

@@ -666,6 +666,65 @@ impl Client {
         Ok(shared.perform_direct(request_id, request, |_| {}, |engine| placed(engine, id)).await)
     }
 
+    /// Cancels order `cancel` and places `intent` in one request (Binance's cancel-replace;
+    /// [`Engine::cancel_replace`](crate::Engine::cancel_replace) says how each answer is
+    /// settled), from the calling task like [`place`](Self::place); returns the new order once
+    /// the answer is applied (the old order's fate is in [`order`](Self::order) and the
+    /// events). The new order's funds are reserved before the old order's come back.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &aegis_exchange::client::Client, old: aegis_exchange::ClientOrderId) -> Result<(), aegis_exchange::client::ClientError> {
+    /// use aegis_exchange::rest::{CancelReplaceMode, CancelReplaceOptions};
+    /// use aegis_exchange::{Intent, OrderRequest, Side};
+    /// use rust_decimal_macros::dec;
+    /// let better = Intent::new(OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(64100)));
+    /// let placed = client.cancel_replace(&old, better, CancelReplaceOptions::new(CancelReplaceMode::StopOnFailure)).await?;
+    /// println!("{} is {}", placed.id, placed.state);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`place`](Self::place); the old order unknown or not cancelable.
+    pub async fn cancel_replace(
+        &self,
+        cancel: &ClientOrderId,
+        intent: Intent,
+        options: crate::rest::CancelReplaceOptions,
+    ) -> Result<Placed, ClientError> {
+        let shared = &self.shared;
+        if !shared.accepting.load(Ordering::Acquire) {
+            return Err(ClientError::Stopped);
+        }
+        let now = shared.clock.now_millis();
+        let (id, request, poke) = {
+            let mut engine = lock(&shared.engine);
+            let id = match engine.cancel_replace(now, cancel, intent, options) {
+                Ok(id) => id,
+                Err(e) => {
+                    let poke = shared.settle(&mut engine);
+                    drop(engine);
+                    if poke {
+                        shared.wake.notify_one();
+                    }
+                    return Err(e.into());
+                }
+            };
+            shared.open_order_span(id, engine.orders().get(&id));
+            // An old order still queued was dropped: the new one went as a plain order.
+            let request =
+                engine.take_request(&Purpose::Replace(id)).or_else(|| engine.take_request(&Purpose::Place(id)));
+            let poke = request.is_none() && shared.settle(&mut engine);
+            (id, request, poke)
+        };
+        let Some((request_id, request)) = request else {
+            if poke {
+                shared.wake.notify_one();
+            }
+            return Ok(placed(&lock(&shared.engine), id));
+        };
+        Ok(shared.perform_direct(request_id, request, |_| {}, |engine| placed(engine, id)).await)
+    }
+
     /// Reduces a working order's quantity to `new_qty` keeping its place in the queue
     /// (Binance's keep-priority amend), and returns once the exchange has answered, the answer
     /// applied: the difference of the funds is released. The request leaves from the calling

@@ -21,6 +21,8 @@ pub(super) enum Answer {
     Ok(Bytes),
     /// An error answer.
     Err(ApiError),
+    /// A cancel-replace's `-2021` / `-2022` error with its `data`: what happened to each half.
+    Replace(ApiError, Box<crate::rest::CancelReplace>),
     /// The request never left.
     NotSent,
     /// It may have arrived; no answer came.
@@ -47,7 +49,7 @@ impl Answer {
         match self {
             Self::Ok(_) => None,
             Self::Err(e) if e.status >= 500 => Some(Failure::ServerError),
-            Self::Err(_) => Some(Failure::Definitive),
+            Self::Err(_) | Self::Replace(..) => Some(Failure::Definitive),
             Self::NotSent | Self::Unanswered => Some(Failure::Transport),
         }
     }
@@ -94,6 +96,11 @@ impl Engine {
         if error.code == Some(-1021) {
             self.time.mark_stale();
         }
+        if matches!(error.code, Some(-2021 | -2022))
+            && let Ok(data) = crate::rest::CancelReplace::from_error_body(response.body())
+        {
+            return Answer::Replace(error, Box::new(data));
+        }
         Answer::Err(error)
     }
 
@@ -132,9 +139,99 @@ impl Engine {
                 // An unreadable (or someone else's) success body: the list probably exists.
                 _ => applied.extend(legs.iter().map(|leg| self.orders.on_place_unanswered(now, leg))),
             },
-            Answer::Err(e) => applied.extend(legs.iter().map(|leg| self.orders.on_place_error(now, leg, e))),
+            Answer::Err(e) | Answer::Replace(e, _) => {
+                applied.extend(legs.iter().map(|leg| self.orders.on_place_error(now, leg, e)))
+            }
             Answer::NotSent => applied.extend(legs.iter().map(|leg| self.orders.on_not_sent(leg))),
             Answer::Unanswered => applied.extend(legs.iter().map(|leg| self.orders.on_place_unanswered(now, leg))),
+        }
+        for a in applied {
+            self.emit_applied(a);
+        }
+    }
+
+    /// A cancel-replace's answer, half by half: the old order's cancel and the new order.
+    fn apply_replace_answer(&mut self, now: i64, new: crate::model::ClientOrderId, answer: &Answer) {
+        let old = self.replacing.remove(&new);
+        // Each half's error, read from the `data` of a -2021 / -2022.
+        let half_error = |status: u16, value: Option<&serde_json::Value>| {
+            let body = value.and_then(|v| serde_json::to_vec(v).ok()).unwrap_or_default();
+            ApiError::from_parts(status, &body, None, now)
+        };
+        let mut applied = Vec::new();
+        match answer {
+            Answer::Ok(_) => match answer.ok::<crate::rest::CancelReplace>() {
+                Some(both) => {
+                    if let Some(cancelled) = both.cancelled() {
+                        applied.push(self.orders.on_report(now, &cancelled.report(), []));
+                    } else if let Some(old) = old {
+                        applied.push(self.orders.on_cancel_unanswered(now, &old));
+                    }
+                    match both.new_order() {
+                        Some(r) if r.client_order_id == new.as_str() => {
+                            applied.push(self.orders.on_report(now, &r.report(), r.trades()));
+                        }
+                        _ => applied.push(self.orders.on_place_unanswered(now, &new)),
+                    }
+                }
+                // An unreadable success body: both probably happened; each is asked for.
+                None => {
+                    if let Some(old) = old {
+                        applied.push(self.orders.on_cancel_unanswered(now, &old));
+                    }
+                    applied.push(self.orders.on_place_unanswered(now, &new));
+                }
+            },
+            Answer::Replace(error, data) => {
+                self.emit(Event::RequestFailed { purpose: Purpose::Replace(new), error: error.clone() });
+                match (data.cancel_result.as_str(), data.cancelled(), old) {
+                    ("SUCCESS", Some(cancelled), _) => {
+                        applied.push(self.orders.on_report(now, &cancelled.report(), []));
+                    }
+                    (_, _, Some(old)) => {
+                        let e = half_error(400, data.cancel_response.as_ref());
+                        applied.push(self.orders.on_cancel_error(now, &old, &e));
+                    }
+                    _ => {}
+                }
+                match data.new_order_result.as_str() {
+                    "SUCCESS" => match data.new_order() {
+                        Some(r) if r.client_order_id == new.as_str() => {
+                            applied.push(self.orders.on_report(now, &r.report(), r.trades()));
+                        }
+                        _ => applied.push(self.orders.on_place_unanswered(now, &new)),
+                    },
+                    "NOT_ATTEMPTED" => applied.push(self.orders.on_not_sent(&new)),
+                    _ => {
+                        let e = half_error(error.status, data.new_order_response.as_ref());
+                        applied.push(self.orders.on_place_error(now, &new, &e));
+                    }
+                }
+            }
+            Answer::Err(e) => {
+                self.emit(Event::RequestFailed { purpose: Purpose::Replace(new), error: e.clone() });
+                if let Some(old) = old {
+                    // Refused before anything happened, or no knowing what did.
+                    applied.push(if e.outcome() == crate::rest::Outcome::Unknown {
+                        self.orders.on_cancel_unanswered(now, &old)
+                    } else {
+                        self.orders.on_cancel_not_sent(&old)
+                    });
+                }
+                applied.push(self.orders.on_place_error(now, &new, e));
+            }
+            Answer::NotSent => {
+                if let Some(old) = old {
+                    applied.push(self.orders.on_cancel_not_sent(&old));
+                }
+                applied.push(self.orders.on_not_sent(&new));
+            }
+            Answer::Unanswered => {
+                if let Some(old) = old {
+                    applied.push(self.orders.on_cancel_unanswered(now, &old));
+                }
+                applied.push(self.orders.on_place_unanswered(now, &new));
+            }
         }
         for a in applied {
             self.emit_applied(a);
@@ -162,13 +259,14 @@ impl Engine {
                         // An unreadable (or someone else's) success body: the order probably exists.
                         _ => self.orders.on_place_unanswered(now, &id),
                     },
-                    Answer::Err(e) => self.orders.on_place_error(now, &id, e),
+                    Answer::Err(e) | Answer::Replace(e, _) => self.orders.on_place_error(now, &id, e),
                     Answer::NotSent => self.orders.on_not_sent(&id),
                     Answer::Unanswered => self.orders.on_place_unanswered(now, &id),
                 };
                 self.emit_applied(applied);
             }
             Purpose::PlaceList(list) => self.apply_list_answer(now, &list, answer),
+            Purpose::Replace(new) => self.apply_replace_answer(now, new, answer),
             Purpose::Query(id) => {
                 // No answer, or an unreadable one: the tracker asks again on its own timer.
                 let applied = match answer {
@@ -203,7 +301,7 @@ impl Engine {
             }
             Purpose::Amend(id) => {
                 let applied = match answer {
-                    Answer::Err(e) => {
+                    Answer::Err(e) | Answer::Replace(e, _) => {
                         let applied = self.orders.on_amend_error(now, &id, e);
                         self.emit(Event::RequestFailed { purpose: Purpose::Amend(id), error: e.clone() });
                         applied

@@ -31,6 +31,15 @@ struct Waiting {
 pub(super) enum Pending {
     Order(ValidatedOrder),
     List(Box<ValidatedList>),
+    Replace(Box<ReplaceJob>),
+}
+
+/// A cancel-replace waiting for its turn: the new order, the order it cancels, the options.
+#[derive(Debug)]
+pub(super) struct ReplaceJob {
+    pub(super) valid: ValidatedOrder,
+    pub(super) cancel: ClientOrderId,
+    pub(super) options: crate::rest::CancelReplaceOptions,
 }
 
 impl Pending {
@@ -38,6 +47,7 @@ impl Pending {
         match self {
             Pending::Order(v) => v.request().symbol(),
             Pending::List(v) => v.request().symbol(),
+            Pending::Replace(job) => job.valid.request().symbol(),
         }
     }
 }
@@ -299,6 +309,7 @@ impl Engine {
         let valid = match valid {
             Pending::Order(v) => v,
             Pending::List(list) => return self.try_place_list(now, id, list),
+            Pending::Replace(job) => return self.try_replace(now, id, job),
         };
         if !self.orders.awaits_send(&id) {
             return Step::Done;
@@ -320,6 +331,41 @@ impl Engine {
                 }
             }
             Err(e) => self.not_sent_order(id, NotSentReason::Build(e)),
+        }
+        Step::Done
+    }
+
+    /// A cancel-replace's turn, as its new order's: it leaves only if the tracker still holds the
+    /// new order `PendingNew`, unsent, reserved; the old order is named by its exchange id when
+    /// known.
+    fn try_replace(&mut self, now: i64, id: ClientOrderId, job: &ReplaceJob) -> Step {
+        if !self.orders.awaits_send(&id) {
+            return Step::Done;
+        }
+        match self.admit(now, RequestCost::CANCEL_REPLACE, false) {
+            Admission::Go => {}
+            Admission::Hold(until) => return Step::Hold(until),
+            Admission::TooHeavy => {
+                self.emit(Event::NotSent { purpose: Purpose::Replace(id), reason: NotSentReason::TooHeavy });
+                self.not_sent_ids(&id);
+                return Step::Done;
+            }
+        }
+        let cancel = match self.orders.get(&job.cancel).and_then(|v| v.order_id) {
+            Some(order_id) => crate::rest::OrderRef::OrderId(order_id),
+            None => crate::rest::OrderRef::ClientOrderId(job.cancel),
+        };
+        let timestamp = self.time.server_now(now);
+        match self.rest.cancel_replace_with(&job.valid, cancel, &job.options, timestamp) {
+            Ok(built) => {
+                if self.orders.on_sent(now, &id, timestamp, self.recv_window_ms) {
+                    self.hand_out(now, Purpose::Replace(id), built.request);
+                }
+            }
+            Err(e) => {
+                self.emit(Event::NotSent { purpose: Purpose::Replace(id), reason: NotSentReason::Build(e) });
+                self.not_sent_ids(&id);
+            }
         }
         Step::Done
     }
@@ -367,6 +413,11 @@ impl Engine {
             let applied = self.orders.on_not_sent(&leg);
             self.emit_applied(applied);
         }
+        // A cancel-replace that never left: the old order was never asked to cancel.
+        if let Some(old) = self.replacing.remove(id) {
+            let applied = self.orders.on_cancel_not_sent(&old);
+            self.emit_applied(applied);
+        }
     }
 
     /// Another request's turn: dropped if it no longer applies, else charged, built, signed
@@ -384,7 +435,7 @@ impl Engine {
             Purpose::Trades(_) => RequestCost::MY_TRADES_BY_ORDER,
             Purpose::Subscribe => RequestCost::WS_USER_DATA_SUBSCRIBE,
             // Orders and lists wait in their own queue.
-            Purpose::Place(_) | Purpose::PlaceList(_) => return Step::Done,
+            Purpose::Place(_) | Purpose::PlaceList(_) | Purpose::Replace(_) => return Step::Done,
         };
         // What no longer applies is dropped before the limiter charges it.
         let still_applies = match purpose {
@@ -446,7 +497,7 @@ impl Engine {
                 }
                 return Step::Done;
             }
-            Purpose::Place(_) | Purpose::PlaceList(_) => return Step::Done,
+            Purpose::Place(_) | Purpose::PlaceList(_) | Purpose::Replace(_) => return Step::Done,
         };
         match built {
             Ok(built) => {
@@ -481,7 +532,12 @@ impl Engine {
         let activity = self.activity;
         if matches!(
             purpose,
-            Purpose::Place(_) | Purpose::PlaceList(_) | Purpose::Cancel(_) | Purpose::CancelAll(_) | Purpose::Amend(_)
+            Purpose::Place(_)
+                | Purpose::PlaceList(_)
+                | Purpose::Replace(_)
+                | Purpose::Cancel(_)
+                | Purpose::CancelAll(_)
+                | Purpose::Amend(_)
         ) {
             // From here the exchange's balances may move: a snapshot sent before is stale.
             self.activity = self.activity.wrapping_add(1);

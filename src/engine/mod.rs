@@ -3,7 +3,7 @@ mod gate;
 mod startup;
 mod supervision;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
@@ -148,6 +148,16 @@ pub enum SubmitError {
     /// counted again when the account snapshot arrives.
     #[error("the engine is still starting")]
     Starting,
+    /// A cancel-replace's new order is on another symbol than the order it cancels.
+    #[error("a cancel-replace stays on the symbol: {cancel} is on {order_symbol}, the new order on {new_symbol}")]
+    ReplaceSymbol {
+        /// The order to cancel.
+        cancel: ClientOrderId,
+        /// Its symbol.
+        order_symbol: String,
+        /// The new order's symbol.
+        new_symbol: String,
+    },
 }
 
 /// Why an amend was refused before anything was sent.
@@ -249,6 +259,9 @@ pub enum Purpose {
     PlaceList(ClientOrderId),
     /// `DELETE /api/v3/order`.
     Cancel(ClientOrderId),
+    /// `POST /api/v3/order/cancelReplace`, by the new order's client order id (the order it
+    /// cancels is in [`Engine::replacing`]).
+    Replace(ClientOrderId),
     /// `PUT /api/v3/order/amend/keepPriority`: the order's quantity reduced to what
     /// [`OrderView::amending`](crate::OrderView::amending) says.
     Amend(ClientOrderId),
@@ -597,6 +610,8 @@ pub struct Engine {
     gate: Gate,
     outputs: VecDeque<Output>,
     killed: Option<KillReason>,
+    /// Cancel-replaces queued or in flight: the new order's id → the order it cancels.
+    replacing: HashMap<ClientOrderId, ClientOrderId>,
     /// When to open, renew and give up on the user-data connection (its `is_live` is whether a
     /// subscription may be sent).
     user_conn: Connection,
@@ -664,6 +679,7 @@ impl Engine {
             gate: Gate::default(),
             outputs: VecDeque::new(),
             killed: None,
+            replacing: HashMap::new(),
             user_conn: Connection::new(config.connection),
             user_stream: UserStream::Down,
             subscribe_id: None,
@@ -748,6 +764,15 @@ impl Engine {
         if self.is_starting() {
             return Err(SubmitError::Starting);
         }
+        let (id, valid) = self.accept(intent)?;
+        self.offer_order(now, id, gate::Pending::Order(valid));
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Validates `intent` and reserves its funds (what [`submit`](Self::submit) does before
+    /// queueing it).
+    fn accept(&mut self, intent: Intent) -> Result<(ClientOrderId, crate::rules::ValidatedOrder), SubmitError> {
         let Intent { mut order, price_bound, context } = intent;
         let (index, rules) = self
             .info
@@ -783,9 +808,75 @@ impl Engine {
             submit = submit.with_price_bound(bound);
         }
         self.orders.submit(submit)?;
-        self.offer_order(now, id, gate::Pending::Order(valid));
+        Ok((id, valid))
+    }
+
+    /// Cancels order `cancel` and places `intent` in one request
+    /// (`POST /api/v3/order/cancelReplace`, counted as an order by the gate). The new order is
+    /// validated and its funds reserved now, before the old order's are released (those come
+    /// back when the exchange confirms the cancel): a replace that needs the old order's funds
+    /// is refused here with insufficient funds (cancel, then place). The old order is
+    /// `PendingCancel` until the answer. Every answer shape is settled: both done; the cancel
+    /// refused (`-2022` / `-2021`: the old order back to its state and queried when the
+    /// exchange did not find it; under `STOP_ON_FAILURE` the new order `NotPlaced`, its funds
+    /// released); the new order refused (`Rejected`, released); a plain error before anything
+    /// (both untouched but the new order `Rejected`); no answer (the old order queried, the new
+    /// one `Unknown` and queried, never resent). An old order still queued is dropped and the
+    /// new one placed as by [`submit`](Self::submit). Returns the new order's client order id.
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit); [`OrdersError::UnknownOrder`] /
+    /// [`OrdersError::NotCancelable`] for the old order, [`SubmitError::ReplaceSymbol`].
+    pub fn cancel_replace(
+        &mut self,
+        now: impl Into<LocalMs>,
+        cancel: &ClientOrderId,
+        intent: Intent,
+        options: crate::rest::CancelReplaceOptions,
+    ) -> Result<ClientOrderId, SubmitError> {
+        let now = now.into().millis();
+        self.observe_now(now);
+        if let Some(reason) = &self.killed {
+            return Err(SubmitError::Killed(reason.clone()));
+        }
+        if self.is_starting() {
+            return Err(SubmitError::Starting);
+        }
+        let old = self.orders.get(cancel).ok_or(OrdersError::UnknownOrder(*cancel))?;
+        if old.symbol != intent.order.symbol() {
+            return Err(SubmitError::ReplaceSymbol {
+                cancel: *cancel,
+                order_symbol: old.symbol.clone(),
+                new_symbol: intent.order.symbol().to_owned(),
+            });
+        }
+        if old.state.is_terminal() || old.state == OrderState::PendingCancel {
+            return Err(OrdersError::NotCancelable(old.state).into());
+        }
+        // Still queued (or the list it is a leg of): dropped without a request, and the new
+        // order placed as any.
+        let queued = self.orders.list_of(cancel).unwrap_or(*cancel);
+        if self.gate.remove_order(&queued) {
+            self.not_sent_ids(&queued);
+            return self.submit(now, intent);
+        }
+        let (id, valid) = self.accept(intent)?;
+        if let Err(e) = self.orders.cancel(cancel) {
+            let applied = self.orders.on_not_sent(&id);
+            self.emit_applied(applied);
+            return Err(e.into());
+        }
+        self.replacing.insert(id, *cancel);
+        let job = gate::ReplaceJob { valid, cancel: *cancel, options };
+        self.offer_order(now, id, gate::Pending::Replace(Box::new(job)));
         self.pump(now);
         Ok(id)
+    }
+
+    /// The order a queued or in-flight cancel-replace (by its new order's id) cancels.
+    #[must_use]
+    pub fn replacing(&self, new_order: &ClientOrderId) -> Option<&ClientOrderId> {
+        self.replacing.get(new_order)
     }
 
     /// Validates an OCO against its symbol's rules and queues it: see

@@ -56,9 +56,9 @@ impl Engine {
                 self.not_sent_ids(&id);
                 continue;
             }
-            self.emit(Event::NotSent { purpose: Purpose::Place(id), reason: NotSentReason::KillSwitch });
-            let applied = self.orders.on_not_sent(&id);
-            self.emit_applied(applied);
+            let purpose = if self.replacing.contains_key(&id) { Purpose::Replace(id) } else { Purpose::Place(id) };
+            self.emit(Event::NotSent { purpose, reason: NotSentReason::KillSwitch });
+            self.not_sent_ids(&id);
         }
         let mut symbols: Vec<String> = self.orders.open().map(|(_, v)| v.symbol.clone()).collect();
         symbols.sort();
@@ -223,6 +223,7 @@ impl Engine {
                     p,
                     Purpose::Place(_)
                         | Purpose::PlaceList(_)
+                        | Purpose::Replace(_)
                         | Purpose::Cancel(_)
                         | Purpose::CancelAll(_)
                         | Purpose::Amend(_)
