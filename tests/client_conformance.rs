@@ -680,7 +680,8 @@ async fn cancel_replace_settles_every_shape(backend: Backend) {
     lock(&s.exchange).inject(Fault::DropResponse);
     let (g, intent) = limit("conf-cr-g", Side::Buy, dec!(0.01), dec!(63800));
     let placed = s.client.cancel_replace(&f, intent, stop).await.unwrap();
-    assert_eq!(placed.state, OrderState::Unknown, "{backend:?}");
+    // Unknown, unless the new order's event came in before the request was given up on.
+    assert!(matches!(placed.state, OrderState::Unknown | OrderState::New), "{backend:?}: {placed:?}");
     assert_eq!(wait_order(&s.client, &g, |v| v.state == OrderState::New).await.state, OrderState::New);
     assert_eq!(wait_order(&s.client, &f, |v| v.state == OrderState::Canceled).await.state, OrderState::Canceled);
     assert_eq!(lock(&s.exchange).orders_with_client_id("BTCUSDT", g.as_str()), 1, "{backend:?}: never resent");
