@@ -526,3 +526,39 @@ proptest! {
         prop_assert!(orders.get(&id("p")).unwrap().state.is_terminal());
     }
 }
+
+/// The docs' `myPreventedMatches`, `myAllocations` and `allOrderList` answers decode; the
+/// requests carry Binance's names and weights; the paper exchange lists every list it has.
+#[test]
+fn prevented_matches_allocations_and_all_lists() {
+    use aegis_exchange::rest::{Allocation, HistoryQuery, PreventedMatch, PreventedMatches};
+    let prevented: Vec<PreventedMatch> =
+        decode(200, &fixture("rest_my_prevented_matches_response.json"), None, 0).unwrap();
+    assert_eq!(
+        (prevented[0].prevented_match_id, prevented[0].maker_order_id, prevented[0].maker_prevented_quantity),
+        (1, 3, dec!(1.3))
+    );
+    assert_eq!(prevented[0].self_trade_prevention_mode, aegis_exchange::SelfTradePreventionMode::ExpireMaker);
+    let allocations: Vec<Allocation> = decode(200, &fixture("rest_my_allocations_response.json"), None, 0).unwrap();
+    assert_eq!((allocations[0].allocation_type.as_str(), allocations[0].qty), ("SOR", dec!(5)));
+    let lists: Vec<OrderList> = decode(200, &fixture("rest_all_order_lists_response.json"), None, 0).unwrap();
+    assert_eq!(lists.len(), 2);
+    assert!(lists.iter().all(|l| l.order_reports.is_empty() && l.orders.len() == 2));
+    let rest = Rest::new(Environment::Testnet).with_credentials(Credentials::new("k", HmacSha256::new("s")).unwrap());
+    let by_id = rest.my_prevented_matches("BTCUSDT", PreventedMatches::ById(7), 1_i64).unwrap();
+    assert_eq!((by_id.request.uri().path(), by_id.cost.weight), ("/api/v3/myPreventedMatches", 2));
+    let query = HistoryQuery { from_id: Some(3), limit: Some(50), order_id: Some(9), ..HistoryQuery::default() };
+    let alloc = rest.my_allocations("BTCUSDT", &query, 1_i64).unwrap();
+    assert!(
+        alloc
+            .request
+            .uri()
+            .query()
+            .unwrap()
+            .starts_with("recvWindow=5000&symbol=BTCUSDT&fromAllocationId=3&limit=50&orderId=9&")
+    );
+    let all = rest.all_order_lists(&query, 1_i64).unwrap();
+    let q = all.request.uri().query().unwrap();
+    assert!(q.contains("fromId=3&limit=50&") && !q.contains("orderId"), "{q}");
+    assert_eq!(all.cost.weight, 20);
+}

@@ -1533,3 +1533,29 @@ fn cancel_replace_answers_in_every_shape() {
     assert_eq!((e.code, e.msg.as_str()), (Some(-1013), "Filter failure: NOTIONAL"));
     assert_eq!(s.status_of("cr-5"), Some(OrderStatus::New));
 }
+
+/// `GET /api/v3/allOrderList` lists every list the account placed, open or done, from `fromId`;
+/// `myPreventedMatches` and `myAllocations` answer the documented shape (empty: the paper
+/// exchange's own orders never meet, and it routes no SOR orders).
+#[test]
+fn all_order_lists_and_the_empty_histories() {
+    use aegis_exchange::rest::{Allocation, HistoryQuery, OrderList, PreventedMatch, PreventedMatches};
+    let mut s = sim();
+    let first: OrderList = s.place_oco(&oco_sell("all-1", dec!(0.1))).ok();
+    let _: OrderList = s.place_oco(&oco_sell("all-2", dec!(0.1))).ok();
+    let _ = s.call(s.rest.cancel_order("BTCUSDT", OrderRef::ClientOrderId(cid("all-1-tp")), s.now).unwrap());
+    let all: Vec<OrderList> = s.call(s.rest.all_order_lists(&HistoryQuery::default(), s.now).unwrap()).ok();
+    let names: Vec<(&str, &str)> =
+        all.iter().map(|l| (l.list_client_order_id.as_str(), l.list_order_status.as_str())).collect();
+    assert_eq!(names, [("all-1", "ALL_DONE"), ("all-2", "EXECUTING")]);
+    let from =
+        HistoryQuery { from_id: Some(u64::try_from(first.order_list_id).unwrap() + 1), ..HistoryQuery::default() };
+    let later: Vec<OrderList> = s.call(s.rest.all_order_lists(&from, s.now).unwrap()).ok();
+    assert_eq!(later.len(), 1);
+    let prevented: Vec<PreventedMatch> =
+        s.call(s.rest.my_prevented_matches("BTCUSDT", PreventedMatches::ById(1), s.now).unwrap()).ok();
+    assert!(prevented.is_empty());
+    let allocations: Vec<Allocation> =
+        s.call(s.rest.my_allocations("BTCUSDT", &HistoryQuery::default(), s.now).unwrap()).ok();
+    assert!(allocations.is_empty());
+}

@@ -791,3 +791,23 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
     let body = list.json(ex, Some("EXEC_STARTED"), (resp != OrderResponseType::Ack).then_some(&reports));
     Ok(Reply::ok(body))
 }
+
+/// `GET /api/v3/allOrderList`: the lists from `fromId` (or in a time range), oldest first, at
+/// most `limit` (500 by default, 1000 at most).
+pub(super) fn all_order_lists(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let from = params.integer("fromId")?.and_then(|i| u64::try_from(i).ok());
+    let start = params.integer("startTime")?;
+    let end = params.integer("endTime")?;
+    if from.is_some() && (start.is_some() || end.is_some()) {
+        return Err(Reply::error(400, -1106, "Parameter 'startTime' sent when not required."));
+    }
+    let limit = params.integer("limit")?.unwrap_or(500).clamp(1, 1000);
+    let lists = ex
+        .lists
+        .values()
+        .filter(|l| from.is_none_or(|f| l.id >= f))
+        .filter(|l| start.is_none_or(|s| l.time >= s) && end.is_none_or(|e| l.time <= e))
+        .take(usize::try_from(limit).unwrap_or(500))
+        .map(|l| l.json(ex, None, None));
+    Ok(Reply::ok(array(lists)))
+}

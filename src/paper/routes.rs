@@ -37,6 +37,9 @@ pub(super) enum Endpoint {
     RateLimitOrder,
     Amend,
     CancelReplace,
+    PreventedMatches,
+    Allocations,
+    AllLists,
     Oco,
     Oto(crate::model::OtoKind),
     CancelList,
@@ -67,6 +70,9 @@ impl Endpoint {
             ("GET", "/api/v3/rateLimit/order") => E::RateLimitOrder,
             ("PUT", "/api/v3/order/amend/keepPriority") => E::Amend,
             ("POST", "/api/v3/order/cancelReplace") => E::CancelReplace,
+            ("GET", "/api/v3/myPreventedMatches") => E::PreventedMatches,
+            ("GET", "/api/v3/myAllocations") => E::Allocations,
+            ("GET", "/api/v3/allOrderList") => E::AllLists,
             ("POST", "/api/v3/orderList/oco") => E::Oco,
             ("POST", "/api/v3/orderList/oto") => E::Oto(crate::model::OtoKind::Oto),
             ("POST", "/api/v3/orderList/otoco") => E::Oto(crate::model::OtoKind::Otoco),
@@ -94,6 +100,9 @@ impl Endpoint {
                 | E::RateLimitOrder
                 | E::Amend
                 | E::CancelReplace
+                | E::PreventedMatches
+                | E::Allocations
+                | E::AllLists
                 | E::Oco
                 | E::Oto(_)
                 | E::CancelList
@@ -135,6 +144,8 @@ impl Endpoint {
             E::Amend => (4, false),
             E::Oco | E::Oto(_) | E::CancelList | E::CancelReplace => (1, true),
             E::QueryList => (4, false),
+            E::PreventedMatches => (if has("orderId") { 20 } else { 2 }, false),
+            E::Allocations | E::AllLists => (20, false),
             E::OpenLists => (6, false),
         }
     }
@@ -285,6 +296,10 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         Endpoint::RateLimitOrder => Ok(rate_limit_order(ex, now)),
         Endpoint::Amend => amend(ex, now, params),
         Endpoint::CancelReplace => cancel_replace(ex, now, params),
+        // The account's orders never meet each other on the paper exchange (they trade against
+        // its market), so self-trade prevention never acts; it routes no SOR orders.
+        Endpoint::PreventedMatches | Endpoint::Allocations => market(ex, params).map(|_| Reply::ok("[]".to_owned())),
+        Endpoint::AllLists => super::lists::all_order_lists(ex, params),
         Endpoint::Oco => super::lists::place_oco(ex, now, params),
         Endpoint::Oto(kind) => super::lists::place_oto(ex, now, params, kind),
         Endpoint::CancelList => super::lists::cancel_order_list(ex, now, params),

@@ -14,12 +14,12 @@ mod response;
 pub use error::{ApiError, Outcome, Rejection};
 pub(crate) use error::{banned_until, retry_after_at};
 pub use request::{
-    BuildError, CancelReplaceMode, CancelReplaceOptions, CancelRestrictions, Environment, ListRef,
-    OrderRateLimitExceededMode, OrderRef, RequestCost, Rest, RestRequest,
+    BuildError, CancelReplaceMode, CancelReplaceOptions, CancelRestrictions, Environment, HistoryQuery, ListRef,
+    OrderRateLimitExceededMode, OrderRef, PreventedMatches, RequestCost, Rest, RestRequest,
 };
 pub use response::{
-    Account, AccountCommission, AggTrade, AmendResponse, AmendedOrder, AssetBalance, AvgPrice, BookTicker,
+    Account, AccountCommission, AggTrade, Allocation, AmendResponse, AmendedOrder, AssetBalance, AvgPrice, BookTicker,
     CancelReplace, CancelledEntry, CommissionRates, DepthSnapshot, Discount, Fill, Kline, Level, ListMember, MyFilters,
-    MyTrade, OrderCommissionRates, OrderInfo, OrderList, OrderResponse, PublicTrade, RateLimitCount, Rates,
-    ReferencePrice, ResponseError, ServerTime, TestOrderAccepted, TickerPrice, decode,
+    MyTrade, OrderCommissionRates, OrderInfo, OrderList, OrderResponse, PreventedMatch, PublicTrade, RateLimitCount,
+    Rates, ReferencePrice, ResponseError, ServerTime, TestOrderAccepted, TickerPrice, decode,
 };

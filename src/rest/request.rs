@@ -94,6 +94,14 @@ impl RequestCost {
     /// `POST /api/v3/order/cancelReplace`: weight 1, 0 on success; 1 order (even when the new
     /// order is not attempted).
     pub const CANCEL_REPLACE: Self = Self { weight: 1, weight_on_success: 0, orders: 1 };
+    /// `GET /api/v3/myPreventedMatches` by `preventedMatchId` (or for an invalid symbol).
+    pub const PREVENTED_MATCH: Self = Self::flat(2);
+    /// `GET /api/v3/myPreventedMatches` by `orderId`.
+    pub const PREVENTED_MATCHES_BY_ORDER: Self = Self::flat(20);
+    /// `GET /api/v3/myAllocations`.
+    pub const MY_ALLOCATIONS: Self = Self::flat(20);
+    /// `GET /api/v3/allOrderList`.
+    pub const ALL_ORDER_LISTS: Self = Self::flat(20);
     /// `GET /api/v3/orderList` (one list).
     pub const QUERY_ORDER_LIST: Self = Self::flat(4);
     /// `GET /api/v3/openOrderList`.
@@ -245,6 +253,59 @@ impl CancelReplaceOptions {
     pub fn with_rate_limit_exceeded(mut self, mode: OrderRateLimitExceededMode) -> Self {
         self.rate_limit_exceeded = Some(mode);
         self
+    }
+}
+
+/// Which prevented matches to list (`GET /api/v3/myPreventedMatches`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreventedMatches {
+    /// One, by its `preventedMatchId` (weight 2).
+    ById(u64),
+    /// An order's (weight 20), from a prevented match id, at most `limit` (Binance: 500 by
+    /// default, 1000 at most).
+    ByOrder {
+        /// The order.
+        order_id: u64,
+        /// From this prevented match id.
+        from_prevented_match_id: Option<u64>,
+        /// At most this many.
+        limit: Option<u32>,
+    },
+}
+
+/// The filters of a history query (`myAllocations`, `allOrderList`): an id to start from, a
+/// time range (24 h at most), a limit, an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HistoryQuery {
+    /// From this id (`fromAllocationId`, `fromId`).
+    pub from_id: Option<u64>,
+    /// From this time (ms).
+    pub start_time: Option<i64>,
+    /// Until this time (ms).
+    pub end_time: Option<i64>,
+    /// At most this many (Binance: 500 by default, 1000 at most).
+    pub limit: Option<u32>,
+    /// One order's (`myAllocations`).
+    pub order_id: Option<u64>,
+}
+
+impl HistoryQuery {
+    fn push(&self, q: &mut SignedQuery, from_name: &str) {
+        if let Some(v) = self.start_time {
+            q.push_display("startTime", v);
+        }
+        if let Some(v) = self.end_time {
+            q.push_display("endTime", v);
+        }
+        if let Some(v) = self.from_id {
+            q.push_display(from_name, v);
+        }
+        if let Some(v) = self.limit {
+            q.push_display("limit", v);
+        }
+        if let Some(v) = self.order_id {
+            q.push_display("orderId", v);
+        }
     }
 }
 
@@ -1024,6 +1085,85 @@ impl Rest {
             q.push_display("limit", limit);
         }
         self.build_signed(Method::GET, "/api/v3/myTrades", q, timestamp_ms, cost)
+    }
+
+    /// `GET /api/v3/myPreventedMatches`: the matches self-trade prevention stopped, by
+    /// prevented match id (weight 2) or by order (weight 20; from a prevented match id, at most
+    /// `limit`).
+    ///
+    /// ```
+    /// use aegis_exchange::rest::{Environment, PreventedMatches, Rest};
+    /// use aegis_exchange::sign::{Credentials, HmacSha256};
+    /// let rest = Rest::new(Environment::Testnet).with_credentials(Credentials::new("key", HmacSha256::new("secret")).unwrap());
+    /// let by_order = PreventedMatches::ByOrder { order_id: 5, from_prevented_match_id: Some(1), limit: Some(10) };
+    /// let built = rest.my_prevented_matches("BTCUSDT", by_order, 1_760_000_000_000_i64).unwrap();
+    /// assert!(built.request.uri().query().unwrap().contains("symbol=BTCUSDT&orderId=5&fromPreventedMatchId=1&limit=10&"));
+    /// assert_eq!(built.cost.weight, 20);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn my_prevented_matches(
+        &self,
+        symbol: &str,
+        by: PreventedMatches,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        let cost = match by {
+            PreventedMatches::ById(id) => {
+                q.push_display("preventedMatchId", id);
+                RequestCost::PREVENTED_MATCH
+            }
+            PreventedMatches::ByOrder { order_id, from_prevented_match_id, limit } => {
+                q.push_display("orderId", order_id);
+                if let Some(from) = from_prevented_match_id {
+                    q.push_display("fromPreventedMatchId", from);
+                }
+                if let Some(limit) = limit {
+                    q.push_display("limit", limit);
+                }
+                RequestCost::PREVENTED_MATCHES_BY_ORDER
+            }
+        };
+        self.build_signed(Method::GET, "/api/v3/myPreventedMatches", q, timestamp_ms, cost)
+    }
+
+    /// `GET /api/v3/myAllocations` (weight 20): a SOR order's allocations, filtered as
+    /// `query` says.
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn my_allocations(
+        &self,
+        symbol: &str,
+        query: &HistoryQuery,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        query.push(&mut q, "fromAllocationId");
+        self.build_signed(Method::GET, "/api/v3/myAllocations", q, timestamp_ms, RequestCost::MY_ALLOCATIONS)
+    }
+
+    /// `GET /api/v3/allOrderList` (weight 20): the account's order lists, filtered as `query`
+    /// says (`fromId`, a time range, `limit`; no order id).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn all_order_lists(
+        &self,
+        query: &HistoryQuery,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        let mut q = SignedQuery::new();
+        let query = HistoryQuery { order_id: None, ..*query };
+        query.push(&mut q, "fromId");
+        self.build_signed(Method::GET, "/api/v3/allOrderList", q, timestamp_ms, RequestCost::ALL_ORDER_LISTS)
     }
 
     /// `GET /api/v3/rateLimit/order`: the unfilled order counts (weight 40).

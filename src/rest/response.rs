@@ -541,6 +541,73 @@ pub struct AggTrade {
     pub is_buyer_maker: bool,
 }
 
+/// One match self-trade prevention stopped (`GET /api/v3/myPreventedMatches`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreventedMatch {
+    /// Symbol.
+    pub symbol: String,
+    /// The prevented match's id.
+    pub prevented_match_id: u64,
+    /// The taker order.
+    pub taker_order_id: u64,
+    /// The maker order's symbol.
+    pub maker_symbol: String,
+    /// The maker order.
+    pub maker_order_id: u64,
+    /// The trade group.
+    pub trade_group_id: i64,
+    /// The STP mode that acted.
+    pub self_trade_prevention_mode: SelfTradePreventionMode,
+    /// The price.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub price: Decimal,
+    /// The maker's quantity the prevention expired.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub maker_prevented_quantity: Decimal,
+    /// When (ms).
+    pub transact_time: i64,
+}
+
+/// One allocation of a SOR order (`GET /api/v3/myAllocations`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Allocation {
+    /// Symbol.
+    pub symbol: String,
+    /// The allocation's id.
+    pub allocation_id: u64,
+    /// `SOR`.
+    pub allocation_type: String,
+    /// The order.
+    pub order_id: u64,
+    /// Order list id (-1 for none).
+    #[serde(default = "minus_one")]
+    pub order_list_id: i64,
+    /// Price.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub price: Decimal,
+    /// Quantity.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub qty: Decimal,
+    /// Quote quantity.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub quote_qty: Decimal,
+    /// Commission.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub commission: Decimal,
+    /// Commission asset.
+    pub commission_asset: String,
+    /// Time (ms).
+    pub time: i64,
+    /// Whether the account bought.
+    pub is_buyer: bool,
+    /// Whether the account was the maker.
+    pub is_maker: bool,
+    /// Whether the account was the allocator.
+    pub is_allocator: bool,
+}
+
 /// One trade of `GET /api/v3/myTrades`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
