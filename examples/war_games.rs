@@ -1066,6 +1066,7 @@ async fn kill_switch() -> Verdict {
 /// A restart: the new client adopts what the old one left open, with its reservations.
 async fn reconciliation_after_restart() -> Verdict {
     let paper = Arc::new(Mutex::new(exchange(|c| c)));
+    set_price(&paper, dec!(65000));
     let first = session_on(Arc::clone(&paper), |c| c.on_shutdown = OnShutdown::KeepOrders).await?;
     for (i, price) in [dec!(60000), dec!(61000)].into_iter().enumerate() {
         let order_id = id(&format!("war-restart-{i}"));
@@ -1073,29 +1074,57 @@ async fn reconciliation_after_restart() -> Verdict {
         first.client.place(Intent::new(order)).await.or_fail("place")?;
         wait_order(&first.client, &order_id, |st| st == OrderState::New).await?;
     }
+    // Lists left open too: an OCO exit (one lock for both legs) and an OTOCO entry (the working
+    // buy locks, its pending pair nothing yet).
+    let context = MarketContext::default().with_last_price(dec!(65000));
+    let exit = aegis_exchange::OcoRequest::new(
+        "BTCUSDT",
+        Side::Sell,
+        dec!(0.02),
+        aegis_exchange::ListLeg::limit_maker(dec!(70000)),
+        aegis_exchange::ListLeg::stop_loss_limit(dec!(59990), dec!(60000), aegis_exchange::TimeInForce::Gtc),
+    );
+    first.client.place_list(exit, &context).await.or_fail("place the OCO")?;
+    let entry = aegis_exchange::OtoRequest::otoco(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.01),
+        aegis_exchange::ListLeg::limit(dec!(62000), aegis_exchange::TimeInForce::Gtc),
+        Side::Sell,
+        dec!(0.01),
+        aegis_exchange::ListLeg::limit_maker(dec!(70000)),
+        aegis_exchange::ListLeg::stop_loss(dec!(58000)),
+    );
+    first.client.place_list(entry, &context).await.or_fail("place the OTOCO")?;
     let report = first.client.shutdown().await.or_fail("shutdown")?;
     let second = session_on(Arc::clone(&paper), |_| {}).await?;
     let adopted = second.client.open_orders().await.or_fail("open orders")?;
-    let locked = second
-        .client
-        .ledger()
-        .asset_id("USDT")
-        .and_then(|a| second.client.ledger().balance(a).ok())
-        .unwrap_or_default()
-        .locked;
-    let exchange_locked = lock(&paper).balance("USDT").locked;
+    let locked = |asset: &str| {
+        second
+            .client
+            .ledger()
+            .asset_id(asset)
+            .and_then(|a| second.client.ledger().balance(a).ok())
+            .unwrap_or_default()
+            .locked
+    };
+    let (usdt, btc) = (locked("USDT"), locked("BTC"));
+    let (exchange_usdt, exchange_btc) = {
+        let ex = lock(&paper);
+        (ex.balance("USDT").locked, ex.balance("BTC").locked)
+    };
+    let waiting = adopted.iter().filter(|(_, v)| v.state == OrderState::AwaitingTrigger).count();
     second.client.cancel_all("BTCUSDT").await.or_fail("cancel all")?;
     ledger_matches(&second).await?;
     second.client.shutdown().await.or_fail("shutdown")?;
     let evidence = format!(
-        "left open {}; adopted {:?}; locked USDT ledger {locked} vs exchange {exchange_locked}; canceled after, ledger equals the exchange",
+        "left open {}; adopted {} ({waiting} awaiting their trigger); locked USDT ledger {usdt} vs exchange {exchange_usdt}, \
+         BTC ledger {btc} vs exchange {exchange_btc}; canceled after, ledger equals the exchange",
         report.left_open.len(),
-        adopted.iter().map(|(i, v)| format!("{i}:{:?}", v.state)).collect::<Vec<_>>()
+        adopted.len(),
     );
-    ensure!(
-        report.left_open.len() == 2 && adopted.len() == 2 && locked == exchange_locked && locked == dec!(1210),
-        "{evidence}"
-    );
+    ensure!(report.left_open.len() == 7 && adopted.len() == 7 && waiting == 2, "{evidence}");
+    ensure!(usdt == exchange_usdt && usdt == dec!(1830) && btc == exchange_btc && btc == dec!(0.02), "{evidence}");
     Ok(evidence)
 }
 

@@ -674,6 +674,8 @@ pub struct OpenOrder<'a> {
     pub executed_qty: Decimal,
     /// Executed quote quantity so far.
     pub cumulative_quote_qty: Decimal,
+    /// Its stop price (zero for none): what a stop-market buy of a list locks by.
+    pub stop_price: Decimal,
 }
 
 impl Orders {
@@ -814,6 +816,136 @@ impl Orders {
         tracked.unit_lock = (*info.side == Side::Buy).then_some(info.price);
         self.track(id, tracked);
         Ok(reservation)
+    }
+
+    /// Starts tracking the open orders of one order list found at start-up (the
+    /// `GET /api/v3/openOrders` entries with its `orderListId`) as a list under `key`, with
+    /// what Binance locks for it: an OCO (or the placed pair of an OTOCO) once for its legs (the
+    /// base quantity left of a SELL; for a BUY the most any leg could spend at its limit or stop
+    /// price); an OTO's working order its own, its pending orders (`PENDING_NEW`) nothing until
+    /// they are placed, and for an OPO what the working order already received.
+    ///
+    /// # Errors
+    /// As [`adopt`](Self::adopt); nothing changes then.
+    pub fn adopt_list(
+        &mut self,
+        key: ClientOrderId,
+        legs: &[OpenOrder<'_>],
+        base: AssetId,
+        quote: AssetId,
+    ) -> Result<(), OrdersError> {
+        let mut ids = Vec::new();
+        for leg in legs {
+            let id = ClientOrderId::new(leg.client_order_id).map_err(|_| OrdersError::MissingClientOrderId)?;
+            if self.orders.contains_key(&id) || ids.contains(&id) {
+                return Err(OrdersError::DuplicateClientOrderId(id));
+            }
+            ids.push(id);
+        }
+        if self.lists.contains_key(&key) {
+            return Err(OrdersError::DuplicateClientOrderId(key));
+        }
+        let remaining = |l: &OpenOrder<'_>| (l.orig_qty - l.executed_qty).max(Decimal::ZERO);
+        let limit = |l: &OpenOrder<'_>| if l.price.is_zero() { l.stop_price } else { l.price };
+        let up = |d: Decimal| d.round_dp_with_strategy(8, RoundingStrategy::AwayFromZero);
+        let one_lock = |of: &[&OpenOrder<'_>]| -> Option<(bool, Decimal)> {
+            let buy = *of.first()?.side == Side::Buy;
+            let amount = if buy {
+                of.iter()
+                    .map(|l| limit(l).checked_mul(remaining(l)).map(up))
+                    .collect::<Option<Vec<_>>>()?
+                    .into_iter()
+                    .max()?
+            } else {
+                of.iter().map(|l| remaining(l)).max()?
+            };
+            Some((buy, amount))
+        };
+        let pending: Vec<&OpenOrder<'_>> = legs.iter().filter(|l| *l.status == OrderStatus::PendingNew).collect();
+        let live: Vec<&OpenOrder<'_>> = legs.iter().filter(|l| *l.status != OrderStatus::PendingNew).collect();
+        let reserve = |ledger: &Ledger, buy: bool, amount: Decimal| {
+            if buy { ledger.reserve_buy(base, quote, amount) } else { ledger.reserve_sell(base, quote, amount) }
+        };
+        // (leg index, its reservation, its dormant lock)
+        let mut plan: Vec<(usize, Option<Reservation>, Option<Dormant>)> = Vec::new();
+        let mut made: Vec<Reservation> = Vec::new();
+        let mut list_pending = None;
+        let mut working = None;
+        let mut pays = false;
+        let result = (|| -> Result<(), OrdersError> {
+            if pending.is_empty() {
+                let (buy, amount) = one_lock(&live).ok_or(OrdersError::NeedsPriceBound)?;
+                let r = reserve(&self.ledger, buy, amount)?;
+                made.push(r);
+                plan.extend((0..legs.len()).map(|k| (k, Some(r), None)));
+                return Ok(());
+            }
+            // An OTO: the working order (the live one) locks its own.
+            for (k, leg) in legs.iter().enumerate() {
+                if *leg.status == OrderStatus::PendingNew {
+                    continue;
+                }
+                let (buy, amount) = one_lock(&[leg]).ok_or(OrdersError::NeedsPriceBound)?;
+                let r = reserve(&self.ledger, buy, amount)?;
+                made.push(r);
+                plan.push((k, Some(r), None));
+                working = ids.get(k).copied();
+                // An OPO's working order already received this much, locked for the pending ones.
+                pays = pending.iter().all(|p| p.orig_qty.is_zero());
+                if pays && !buy {
+                    return Err(OrdersError::NeedsPriceBound);
+                }
+                if pays && leg.executed_qty > Decimal::ZERO {
+                    let r = self.ledger.reserve_sell(base, quote, leg.executed_qty)?;
+                    made.push(r);
+                    list_pending = Some(r);
+                }
+            }
+            let dormant = one_lock(&pending).filter(|_| !pays);
+            for (k, leg) in legs.iter().enumerate() {
+                if *leg.status == OrderStatus::PendingNew {
+                    let buy = *leg.side == Side::Buy;
+                    let amount = dormant.map(|(_, a)| a);
+                    plan.push((k, None, Some(Dormant { base, quote, buy, amount })));
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for r in made {
+                // Only just made: releasing it cannot fail but for a bug; nothing else to do.
+                if self.ledger.release(&r).is_err() {
+                    debug_assert!(false, "a reservation just made could not be released");
+                }
+            }
+            return Err(e);
+        }
+        for (k, reservation, dormant) in plan {
+            let (Some(leg), Some(id)) = (legs.get(k), ids.get(k)) else { continue };
+            let mut tracked = self.pending(OrderView {
+                symbol: leg.symbol.to_owned(),
+                side: leg.side.clone(),
+                state: OrderState::from_status(leg.status).unwrap_or(OrderState::New),
+                order_id: Some(leg.order_id),
+                executed_qty: leg.executed_qty,
+                cumulative_quote_qty: leg.cumulative_quote_qty,
+                traded_qty: leg.executed_qty,
+                reservation,
+                reject_reason: None,
+                ledger_mismatch: false,
+                qty: Some(leg.orig_qty).filter(|q| !q.is_zero()),
+                amends: 0,
+                amending: None,
+            });
+            tracked.sent = true;
+            tracked.deadline_ms = 0;
+            tracked.list = Some(key);
+            tracked.dormant = dormant;
+            tracked.unit_lock = (*leg.side == Side::Buy && !leg.price.is_zero()).then_some(leg.price);
+            self.track(*id, tracked);
+        }
+        self.lists.insert(key, TrackedList { legs: ids, working, pays, pending: list_pending });
+        Ok(())
     }
 
     /// Reserves an order list's funds and starts tracking its legs as `PendingNew`. An OCO's two

@@ -105,7 +105,34 @@ impl Engine {
             self.retry_startup(now, answer, attempt.saturating_add(1), Purpose::Adopt);
             return;
         };
-        for info in &list {
+        // A list's open orders are adopted together (one lock for an OCO's legs, none yet for
+        // an OTO's pending orders), under a key made of its orderListId.
+        let mut lists: std::collections::BTreeMap<(String, i64), Vec<&OrderInfo>> = std::collections::BTreeMap::new();
+        for info in list.iter().filter(|i| i.order_list_id >= 0) {
+            lists.entry((info.symbol.clone(), info.order_list_id)).or_default().push(info);
+        }
+        for ((symbol, list_id), legs) in &lists {
+            let Some(rules) = self.info.symbol(symbol) else { continue };
+            let ids = (self.ledger.asset(rules.base_asset()), self.ledger.asset(rules.quote_asset()));
+            let key = crate::model::ClientOrderId::new(&format!("list-{list_id}"));
+            let result = match (ids, key) {
+                ((Ok(base), Ok(quote)), Ok(key)) => {
+                    let open: Vec<crate::orders::OpenOrder<'_>> = legs.iter().map(|i| i.open_order()).collect();
+                    self.orders.adopt_list(key, &open, base, quote)
+                }
+                ((Err(e), _) | (_, Err(e)), _) => Err(e.into()),
+                (_, Err(_)) => Err(crate::OrdersError::MissingClientOrderId),
+            };
+            if let Err(error) = result {
+                for leg in legs {
+                    self.emit(Event::AdoptFailed {
+                        client_order_id: leg.client_order_id.clone(),
+                        error: error.clone(),
+                    });
+                }
+            }
+        }
+        for info in list.iter().filter(|i| i.order_list_id < 0) {
             let Some(rules) = self.info.symbol(&info.symbol) else { continue };
             let (base, quote) = match (self.ledger.asset(rules.base_asset()), self.ledger.asset(rules.quote_asset())) {
                 (Ok(base), Ok(quote)) => (base, quote),

@@ -276,6 +276,7 @@ impl OrderInfo {
             orig_qty: self.orig_qty,
             executed_qty: self.executed_qty,
             cumulative_quote_qty: self.cumulative_quote_qty,
+            stop_price: self.stop_price.unwrap_or_default(),
         }
     }
 }
