@@ -799,8 +799,8 @@ impl Rest {
     /// let rest = Rest::new(Environment::Testnet).with_credentials(Credentials::new("key", HmacSha256::new("secret")).unwrap());
     /// let options = CancelReplaceOptions::new(CancelReplaceMode::AllowFailure).with_cancel_restrictions(CancelRestrictions::OnlyNew);
     /// let built = rest.cancel_replace_with(&valid, OrderRef::OrderId(42), &options, 1_760_000_000_000_i64).unwrap();
-    /// let body = std::str::from_utf8(built.request.body()).unwrap();
-    /// assert!(body.contains("&cancelReplaceMode=ALLOW_FAILURE&cancelOrderId=42&cancelRestrictions=ONLY_NEW&"), "{body}");
+    /// let query = built.request.uri().query().unwrap();
+    /// assert!(query.contains("&cancelReplaceMode=ALLOW_FAILURE&cancelOrderId=42&cancelRestrictions=ONLY_NEW&"), "{query}");
     /// ```
     ///
     /// # Errors
@@ -920,14 +920,14 @@ impl Rest {
     /// use aegis_exchange::sign::{Credentials, HmacSha256};
     /// use rust_decimal_macros::dec;
     /// let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
-    /// let opoco = OtoRequest::opoco("BTCUSDT", dec!(0.01), ListLeg::limit(dec!(60000), TimeInForce::Gtc),
-    ///     ListLeg::limit_maker(dec!(66000)), ListLeg::stop_loss(dec!(57000)));
-    /// let valid = info.symbol("BTCUSDT").unwrap().validate_list(&opoco.into(), &MarketContext::default()).unwrap();
+    /// let otoco = OtoRequest::otoco("BTCUSDT", Side::Buy, dec!(0.01), ListLeg::limit(dec!(60000), TimeInForce::Gtc),
+    ///     Side::Sell, dec!(0.01), ListLeg::limit_maker(dec!(66000)), ListLeg::stop_loss(dec!(57000)));
+    /// let valid = info.symbol("BTCUSDT").unwrap().validate_list(&otoco.into(), &MarketContext::default()).unwrap();
     /// let rest = Rest::new(Environment::Testnet).with_credentials(Credentials::new("key", HmacSha256::new("secret")).unwrap());
     /// let built = rest.order_list(&valid, 1_760_000_000_000_i64).unwrap();
-    /// assert_eq!(built.request.uri().path(), "/api/v3/orderList/opoco");
+    /// assert_eq!(built.request.uri().path(), "/api/v3/orderList/otoco");
     /// let body = std::str::from_utf8(built.request.body()).unwrap();
-    /// assert!(body.starts_with("symbol=BTCUSDT&workingType=LIMIT&workingSide=BUY&workingPrice=60000&workingQuantity=0.01&workingTimeInForce=GTC&pendingSide=SELL&pendingAboveType=LIMIT_MAKER&pendingAbovePrice=66000&pendingBelowType=STOP_LOSS&pendingBelowStopPrice=57000"));
+    /// assert!(body.contains("symbol=BTCUSDT&workingType=LIMIT&workingSide=BUY&workingPrice=60000&workingQuantity=0.01&workingTimeInForce=GTC&pendingSide=SELL&pendingQuantity=0.01&pendingAboveType=LIMIT_MAKER&pendingAbovePrice=66000&pendingBelowType=STOP_LOSS&pendingBelowStopPrice=57000"), "{body}");
     /// assert_eq!(built.cost.orders, 3);
     /// ```
     ///
