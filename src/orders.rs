@@ -1561,6 +1561,13 @@ impl Orders {
         let (dormant, list) = (t.dormant.filter(|_| t.view.reservation.is_none()), t.list);
         // An OPO's working order: what it receives is locked for the pending orders.
         let pays_for = list.filter(|l| self.lists.get(l).is_some_and(|l| l.pays && l.working.as_ref() == Some(id)));
+        // Once a pending order holds the received funds with its quantity known (its event came
+        // before the working order's last trades), they lock only up to that quantity.
+        let pays_target = pays_for.and_then(|l| {
+            let list = self.lists.get(&l)?;
+            let r = list.pending?;
+            list.legs.iter().filter_map(|leg| self.orders.get(leg)).find(|o| o.view.reservation == Some(r))?.view.qty
+        });
         let mut trades = trades.peekable();
         let mut ledger_error = None;
         let mut released = None;
@@ -1607,7 +1614,7 @@ impl Orders {
                 ledger_error = Some(e);
             } else if let (Some(list), Some(r)) = (pays_for, t.view.reservation)
                 && let Some(l) = self.lists.get_mut(&list)
-                && let Err(e) = lock_received(&self.ledger, &mut l.pending, &r, &trade)
+                && let Err(e) = lock_received(&self.ledger, &mut l.pending, &r, &trade, pays_target)
             {
                 t.view.ledger_mismatch = true;
                 ledger_error = Some(e);
@@ -1971,6 +1978,7 @@ fn lock_received(
     pending: &mut Option<Reservation>,
     working: &Reservation,
     trade: &OrderTrade<'_>,
+    target: Option<Decimal>,
 ) -> Result<(), LedgerError> {
     let received = working.credited_asset();
     let fee_in_received = match trade.commission_asset {
@@ -1978,7 +1986,13 @@ fn lock_received(
         _ => Decimal::ZERO,
     };
     let free = ledger.balance(received)?.free;
-    let amount = if free >= trade.base_qty { trade.base_qty } else { trade.base_qty - fee_in_received };
+    let mut amount = if free >= trade.base_qty { trade.base_qty } else { trade.base_qty - fee_in_received };
+    // A pending order already placed holds what its quantity needs, no more.
+    if let (Some(target), Some(r)) = (target, pending.as_ref())
+        && let Some(held) = ledger.remaining(r)
+    {
+        amount = amount.min(target - held);
+    }
     if amount <= Decimal::ZERO {
         return Ok(());
     }

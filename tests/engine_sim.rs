@@ -115,8 +115,12 @@ impl Sim {
                 self.oto_working
                     .iter()
                     .filter(|(id, _)| {
-                        self.paper.order_status("BTCUSDT", id.as_str()) == Some(OrderStatus::Filled)
-                            && self.engine.order_state(id) != Some(OrderState::Filled)
+                        // An OPO's working order pays its commission from free at each fill
+                        // (its received funds are locked): a partial fill counts too.
+                        matches!(
+                            self.paper.order_status("BTCUSDT", id.as_str()),
+                            Some(OrderStatus::Filled | OrderStatus::PartiallyFilled)
+                        ) && self.engine.order_state(id) != Some(OrderState::Filled)
                     })
                     .map(|(_, qty)| *qty * dec!(0.001))
                     .sum()
@@ -347,7 +351,15 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
         reorder_events_per_mille: 60,
         clock_skew_ms: 0,
     };
-    let config = PaperConfig::default().with_seed(seed).with_faults(faults).with_price("BTCUSDT", dec!(65000));
+    // The symbols as Binance has them since OPO (`opoAllowed`, added after the bundled capture).
+    let info_json = String::from_utf8_lossy(BUNDLED_EXCHANGE_INFO)
+        .replace("\"otoAllowed\":true", "\"otoAllowed\":true,\"opoAllowed\":true");
+    let config = PaperConfig::default()
+        .with_exchange_info(info_json.clone())
+        .map_err(|e| e.to_string())?
+        .with_seed(seed)
+        .with_faults(faults)
+        .with_price("BTCUSDT", dec!(65000));
     let mut paper = PaperExchange::new(config, START);
     paper.add_api_key("simKey", PaperKey::hmac("simSecret"));
     paper.deposit(START, "USDT", dec!(50000));
@@ -362,7 +374,7 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
     // Any difference at rest trips the kill switch instead of being corrected: the simulation
     // must not let reconciliation hide a ledger bug.
     config.mismatch_tolerance = Some(Decimal::ZERO);
-    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).map_err(|e| e.to_string())?;
+    let info = ExchangeInfo::from_json(info_json.as_bytes()).map_err(|e| e.to_string())?;
     let engine = Engine::new(config, info);
     let mut sim = Sim {
         engine,
@@ -516,12 +528,23 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
                     let entry = (price - away).round_dp(2);
                     let working = ListLeg::limit(entry, TimeInForce::Gtc);
                     let take_profit = ListLeg::limit_maker((entry + behind + dec!(0.5)).round_dp(2));
-                    let list = if rng.below(2) == 0 {
-                        OtoRequest::oto("BTCUSDT", Side::Buy, qty, working, Side::Sell, qty, take_profit)
-                    } else {
-                        let stop = (entry - behind).round_dp(2);
-                        let stop_leg = ListLeg::stop_loss_limit(stop - dec!(10), stop, TimeInForce::Gtc);
-                        OtoRequest::otoco("BTCUSDT", Side::Buy, qty, working, Side::Sell, qty, take_profit, stop_leg)
+                    let stop = (entry - behind).round_dp(2);
+                    let stop_leg = ListLeg::stop_loss_limit(stop - dec!(10), stop, TimeInForce::Gtc);
+                    // OPO / OPOCO: the exit sells what the entry received.
+                    let list = match rng.below(4) {
+                        0 => OtoRequest::oto("BTCUSDT", Side::Buy, qty, working, Side::Sell, qty, take_profit),
+                        1 => OtoRequest::otoco(
+                            "BTCUSDT",
+                            Side::Buy,
+                            qty,
+                            working,
+                            Side::Sell,
+                            qty,
+                            take_profit,
+                            stop_leg,
+                        ),
+                        2 => OtoRequest::opo("BTCUSDT", qty, working, take_profit),
+                        _ => OtoRequest::opoco("BTCUSDT", qty, working, take_profit, stop_leg),
                     };
                     if let Ok(list) = sim.engine.submit_list(sim.now, list, &ctx) {
                         sim.stats.oto_lists += 1;

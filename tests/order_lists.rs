@@ -562,3 +562,52 @@ fn prevented_matches_allocations_and_all_lists() {
     assert!(q.contains("fromId=3&limit=50&") && !q.contains("orderId"), "{q}");
     assert_eq!(all.cost.weight, 20);
 }
+
+/// An OPO's pending order reported placed before the working order's last trades arrive
+/// (reordered events): it holds what its quantity needs, and the trades that arrive after lock
+/// nothing more (found by the fault simulation: the received funds were locked twice).
+#[test]
+fn an_opo_placed_before_its_trades_arrive_locks_once() {
+    for early in [0, 1] {
+        let (ledger, mut orders) = tracker();
+        let (btc, usdt) = (ledger.asset("BTC").unwrap(), ledger.asset("USDT").unwrap());
+        let opo = OtoRequest::opo(
+            "BTCUSDT",
+            dec!(0.01),
+            ListLeg::limit(dec!(60000), TimeInForce::Gtc).with_client_order_id(id("w")),
+            ListLeg::limit_maker(dec!(70000)).with_client_order_id(id("p")),
+        )
+        .with_list_client_order_id(id("l"));
+        orders.submit_list(SubmitList { list: &opo.into(), base: btc, quote: usdt }).unwrap();
+        assert!(orders.on_list_sent(1, &id("l"), 1_i64, 5000));
+        let (new, partial, filled) = (OrderStatus::New, OrderStatus::PartiallyFilled, OrderStatus::Filled);
+        orders.on_report(2, &report("w", 1, &new, dec!(0), Some(dec!(0.01))), []);
+        if early == 1 {
+            // One part received first.
+            orders.on_report(
+                3,
+                &report("w", 1, &partial, dec!(0.004), None),
+                [trade(1, dec!(0.004), dec!(60000), dec!(0))],
+            );
+            assert_eq!(locked(&ledger, "BTC"), dec!(0.004));
+        }
+        // The pending order's placement arrives before the working order's (last) trades.
+        orders.on_report(4, &report("p", 2, &new, dec!(0), Some(dec!(0.01))), []);
+        // What it holds: what was received so far, or (nothing received yet) its quantity out of
+        // the free balance; never more than the quantity.
+        let holds = if early == 1 { dec!(0.004) } else { dec!(0.01) };
+        assert_eq!(locked(&ledger, "BTC"), holds, "early {early}");
+        if early == 0 {
+            orders.on_report(
+                5,
+                &report("w", 1, &partial, dec!(0.004), None),
+                [trade(1, dec!(0.004), dec!(60000), dec!(0))],
+            );
+        }
+        orders.on_report(6, &report("w", 1, &filled, dec!(0.01), None), [trade(2, dec!(0.006), dec!(60000), dec!(0))]);
+        assert_eq!(locked(&ledger, "BTC"), dec!(0.01), "early {early}: locked once");
+        orders.on_report(7, &report("p", 2, &OrderStatus::Canceled, dec!(0), None), []);
+        assert_eq!((locked(&ledger, "BTC"), locked(&ledger, "USDT")), (dec!(0), dec!(0)), "early {early}");
+        assert_eq!(balance(&ledger, "BTC").total(), dec!(1.01));
+    }
+}
