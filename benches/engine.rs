@@ -1,4 +1,5 @@
-//! The engine: tick to order. From the raw bytes of a bookTicker frame, decoded and sanitised,
+//! The engine: tick to order, and intent to frame over REST and over the WebSocket API session.
+//! From the raw bytes of a bookTicker frame, decoded and sanitised,
 //! handed to a strategy callback that decides to buy at the bid, through `Engine::submit`
 //! (normalize, ledger reservation, order tracking, rate-limit admission, request built and
 //! HMAC-signed) to the signed request leaving `poll_output`. Target: median ≤ 1.5 µs.
@@ -118,7 +119,91 @@ fn tick_to_order(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, tick_to_order);
+/// An engine whose orders go over a logged-on WebSocket API session (Ed25519 key), its logon and
+/// subscription answered.
+fn ws_engine() -> Engine {
+    let seed = [7u8; 32];
+    let signer = aegis_exchange::sign::Ed25519::from_seed(&seed).unwrap_or_else(|e| panic!("{e}"));
+    let creds = Credentials::new("vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A", signer)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut config = EngineConfig::new(Environment::Production, creds);
+    config.orders.retain_done = 1024;
+    config.order_channel = aegis_exchange::OrderChannel::WsApi;
+    let ledger = Ledger::new();
+    let usdt = ledger.asset("USDT").unwrap_or_else(|e| panic!("{e}"));
+    ledger.credit(usdt, dec!(10000000000)).unwrap_or_else(|e| panic!("{e}"));
+    let mut engine = Engine::with_ledger(config, info(), ledger);
+    engine.sync_time(NOW);
+    engine.handle_ws_open(NOW);
+    loop {
+        match engine.poll_output() {
+            Output::Http { id, .. } => {
+                let body = format!(r#"{{"serverTime":{NOW}}}"#);
+                let response = http::Response::builder()
+                    .status(200)
+                    .body(bytes::Bytes::from(body))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                engine.handle_http_response(NOW, id, HttpResult::Response(response));
+            }
+            Output::Ws { text } => {
+                let frame: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+                let id = frame["id"].as_str().unwrap_or_default().to_owned();
+                let answer = serde_json::json!({"id": id, "status": 200, "result": {"subscriptionId": 0}});
+                engine.handle_ws_frame(NOW, answer.to_string().as_bytes());
+            }
+            Output::Timeout(_) => break,
+            _ => {}
+        }
+    }
+    engine
+}
+
+/// Intent to what leaves, over REST (built and HMAC-signed) and over the WebSocket API session
+/// (no signature of its own): `Engine::submit` (normalize, reservation, tracking, admission,
+/// the request or frame built) to `poll_output`. Target for the session: median ≤ 1 µs.
+#[allow(clippy::disallowed_methods)] // a bench measures wall time; the crate itself never does
+fn intent_to_frame(c: &mut Criterion) {
+    let mut g = c.benchmark_group("engine");
+    let intent = || Intent::new(OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(61837.63)));
+    let mut rest = engine();
+    g.bench_function("intent_to_signed_rest_request", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                rest.submit(NOW, intent()).unwrap_or_else(|e| panic!("{e}"));
+                let Output::Http { id, request } = rest.poll_output() else { panic!("expected the order") };
+                total += start.elapsed();
+                black_box(&request);
+                rest.handle_http_response(NOW, id, HttpResult::NotSent);
+                while !matches!(rest.poll_output(), Output::Timeout(_)) {}
+            }
+            total
+        })
+    });
+    let mut ws = ws_engine();
+    g.bench_function("intent_to_ws_api_session_frame", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                ws.submit(NOW, intent()).unwrap_or_else(|e| panic!("{e}"));
+                let Output::Ws { text } = ws.poll_output() else { panic!("expected the order's frame") };
+                total += start.elapsed();
+                assert!(!text.contains("signature"), "a session frame carries no signature");
+                // Untimed: refused, which frees the reservation.
+                let id = text.split('"').nth(3).unwrap_or_default().to_owned();
+                let refusal = format!(r#"{{"id":"{id}","status":400,"error":{{"code":-2010,"msg":"refused"}}}}"#);
+                ws.handle_ws_frame(NOW, refusal.as_bytes());
+                while !matches!(ws.poll_output(), Output::Timeout(_)) {}
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, tick_to_order, intent_to_frame);
 criterion_main!(benches);
 
 /// JSON without the whitespace between tokens, field order kept (as Binance sends it).

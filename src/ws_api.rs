@@ -253,6 +253,22 @@ impl WsApi {
         timestamp: impl Into<ServerMs>,
     ) -> Result<WsRequest, WsBuildError> {
         let timestamp_ms = timestamp.into().millis();
+        if auth == WsAuth::Session {
+            // A logged-on session signs nothing: the frame is written in one pass (the same
+            // text the general path writes; `order_place_session_frame_equals_the_general_path`).
+            return self.order_place_session(id, order, timestamp_ms);
+        }
+        self.order_place_general(id, order, auth, timestamp_ms)
+    }
+
+    /// [`order_place`](Self::order_place) through the general frame builder.
+    fn order_place_general(
+        &self,
+        id: &str,
+        order: &ValidatedOrder,
+        auth: WsAuth,
+        timestamp_ms: i64,
+    ) -> Result<WsRequest, WsBuildError> {
         let o = order.request();
         let mut p: Vec<(&'static str, Param)> = vec![
             ("symbol", Param::Str(o.symbol().to_owned())),
@@ -286,6 +302,71 @@ impl WsApi {
             p.push(("selfTradePreventionMode", Param::Str(m.as_str().to_owned())));
         }
         self.frame(id, "order.place", p, Some((auth, timestamp_ms)), cost(1, 0, 1))
+    }
+
+    /// `order.place` on a logged-on session, written straight into the frame's text.
+    fn order_place_session(
+        &self,
+        id: &str,
+        order: &ValidatedOrder,
+        timestamp_ms: i64,
+    ) -> Result<WsRequest, WsBuildError> {
+        if crate::model::ClientOrderId::new(id).is_err() {
+            return Err(WsBuildError::InvalidId);
+        }
+        let o = order.request();
+        let mut text = String::with_capacity(256);
+        text.push_str("{\"id\":");
+        push_json_str(&mut text, id);
+        text.push_str(",\"method\":\"order.place\",\"params\":{\"symbol\":");
+        push_json_str(&mut text, o.symbol());
+        text.push_str(",\"side\":");
+        push_json_str(&mut text, o.side().as_str());
+        text.push_str(",\"type\":");
+        push_json_str(&mut text, o.order_type().as_str());
+        if let Some(t) = o.time_in_force() {
+            text.push_str(",\"timeInForce\":");
+            push_json_str(&mut text, t.as_str());
+        }
+        for (name, value) in [
+            ("quantity", o.quantity()),
+            ("quoteOrderQty", o.quote_order_qty()),
+            ("price", o.price()),
+            ("stopPrice", o.stop_price()),
+            ("icebergQty", o.iceberg_qty()),
+        ] {
+            if let Some(v) = value {
+                text.push_str(",\"");
+                text.push_str(name);
+                text.push_str("\":\"");
+                crate::num::write_wire(&mut text, v);
+                text.push('"');
+            }
+        }
+        if let Some(d) = o.trailing_delta() {
+            text.push_str(",\"trailingDelta\":");
+            text.push_str(&d.to_string());
+        }
+        if let Some(c) = o.client_order_id() {
+            text.push_str(",\"newClientOrderId\":");
+            push_json_str(&mut text, c.as_str());
+        }
+        if let Some(r) = o.response_type() {
+            text.push_str(",\"newOrderRespType\":");
+            push_json_str(&mut text, r.as_str());
+        }
+        if let Some(m) = o.self_trade_prevention_mode() {
+            text.push_str(",\"selfTradePreventionMode\":");
+            push_json_str(&mut text, m.as_str());
+        }
+        if let Some(w) = self.recv_window {
+            text.push_str(",\"recvWindow\":");
+            text.push_str(&w.to_string());
+        }
+        text.push_str(",\"timestamp\":");
+        text.push_str(itoa_i64(timestamp_ms).as_str());
+        text.push_str("}}");
+        Ok(WsRequest { id: id.to_owned(), method: "order.place", text, cost: cost(1, 0, 1) })
     }
 
     /// `order.cancel` (weight 1 on failure, 0 on success).
@@ -1026,5 +1107,67 @@ impl WsFrame {
             return Ok(WsFrame::Response(serde_json::from_value(value)?));
         }
         Err(DecodeError::Shape { path: "$".into(), expected: "a response envelope or an event wrapper" })
+    }
+}
+
+/// `v` in decimal, without going through `fmt`.
+fn itoa_i64(v: i64) -> String {
+    let mut digits = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    let mut out = String::with_capacity(21);
+    if v < 0 {
+        out.push('-');
+    }
+    out.extend(digits.get(at..).unwrap_or_default().iter().map(|b| char::from(*b)));
+    out
+}
+
+#[cfg(test)]
+mod session_frame_tests {
+    use super::*;
+    use crate::model::{ClientOrderId, OrderRequest, Side};
+    use crate::rules::{ExchangeInfo, MarketContext};
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn order_place_session_frame_equals_the_general_path() {
+        let info = ExchangeInfo::from_json(crate::rules::BUNDLED_EXCHANGE_INFO).unwrap_or_default();
+        let Some(rules) = info.symbol("BTCUSDT") else { panic!("BTCUSDT") };
+        let orders = [
+            OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(61837.63)),
+            OrderRequest::limit("BTCUSDT", Side::Sell, dec!(0.5), dec!(70000))
+                .with_client_order_id(ClientOrderId::new("abc-1_X").unwrap_or_else(|e| panic!("{e}")))
+                .with_response_type(crate::model::OrderResponseType::Full),
+            OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01)),
+        ];
+        for api in [
+            WsApi::new(),
+            WsApi::new().with_recv_window(crate::clock::RecvWindow::from_millis(7000).unwrap_or_default()),
+        ] {
+            for order in &orders {
+                let valid = rules.validate(order, &MarketContext::default().with_reference_price(dec!(65000)));
+                let Ok(valid) = valid else { panic!("{order}") };
+                for ts in [1_760_000_000_000_i64, 0, i64::MAX] {
+                    let fast = api.order_place_session("r42", &valid, ts).unwrap_or_else(|e| panic!("{e}"));
+                    let general =
+                        api.order_place_general("r42", &valid, WsAuth::Session, ts).unwrap_or_else(|e| panic!("{e}"));
+                    assert_eq!(fast.text, general.text);
+                    assert_eq!((fast.cost, fast.method), (general.cost, general.method));
+                }
+            }
+        }
+        assert_eq!(itoa_i64(-45), "-45");
+        assert_eq!(itoa_i64(i64::MIN), i64::MIN.to_string());
     }
 }

@@ -427,3 +427,71 @@ fn start_up_adopts_open_orders_only_with_the_rules() {
     assert_eq!(engine.order_state(&cid("old-buy")), Some(OrderState::New));
     assert_eq!(engine.ledger().balance(engine.ledger().asset_id("USDT").unwrap()).unwrap().locked, dec!(640));
 }
+
+/// A world whose orders go over the WebSocket API connection (`OrderChannel::WsApi`), with an
+/// Ed25519 key (a logged-on session) or an HMAC one (each order signed).
+fn ws_world(ed25519: bool) -> World {
+    use aegis_exchange::sign::Ed25519;
+    let mut paper = exchange();
+    let creds = if ed25519 {
+        let seed = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap();
+        let signer = Ed25519::from_seed(&seed).unwrap();
+        paper.add_api_key("edKey", PaperKey::ed25519(&signer.public_key()).unwrap());
+        Credentials::new("edKey", signer).unwrap()
+    } else {
+        Credentials::new("engineKey", HmacSha256::new("engineSecret")).unwrap()
+    };
+    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    let mut config = EngineConfig::new(Environment::Testnet, creds);
+    config.order_channel = aegis_exchange::OrderChannel::WsApi;
+    let engine = Engine::new(config, info);
+    let conn = paper.ws_connect(NOW, "/ws-api/v3").unwrap();
+    let mut w = World { engine, paper, conn, now: NOW, events: Vec::new(), sent: Vec::new(), mangle: Mangle::None };
+    w.engine.start(NOW);
+    w.engine.handle_ws_open(NOW);
+    w.pump();
+    w
+}
+
+/// Orders over the WebSocket API: with an Ed25519 key the connection logs on once and each
+/// `order.place` goes without a signature of its own (with HMAC each is signed); no REST POST;
+/// the answer and events are applied as a REST answer's would be and the ledger equals the
+/// exchange. An order whose answer is lost with the connection is `Unknown`, queried over REST,
+/// and never sent again.
+#[test]
+fn orders_go_over_the_websocket_api_session() {
+    for ed25519 in [true, false] {
+        let mut w = ws_world(ed25519);
+        let order =
+            OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(64000)).with_client_order_id(cid("ws-1"));
+        w.engine.submit(w.now, Intent::new(order)).unwrap();
+        let text = match w.engine.poll_output() {
+            Output::Ws { text } => text,
+            other => panic!("the order should leave on the WebSocket API: {other:?}"),
+        };
+        assert!(text.contains(r#""method":"order.place""#), "{text}");
+        assert_eq!(text.contains("signature"), !ed25519, "ed25519 {ed25519}: {text}");
+        w.paper.ws_send(w.now, w.conn, &text);
+        w.pump();
+        assert_eq!(w.engine.order_state(&cid("ws-1")), Some(OrderState::New), "ed25519 {ed25519}");
+        assert_eq!(w.posts(), 0, "no REST POST");
+        assert_eq!(w.ledger("USDT"), w.paper.balance("USDT"));
+        // The answer lost with the connection: Unknown, queried over REST, never resent.
+        let order =
+            OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(63000)).with_client_order_id(cid("ws-2"));
+        w.engine.submit(w.now, Intent::new(order)).unwrap();
+        let Output::Ws { text } = w.engine.poll_output() else { panic!("the order should leave on the WebSocket API") };
+        w.paper.ws_send(w.now, w.conn, &text);
+        while w.paper.ws_poll(w.conn).is_some() {}
+        w.engine.handle_ws_closed(w.now);
+        assert_eq!(w.engine.order_state(&cid("ws-2")), Some(OrderState::Unknown), "ed25519 {ed25519}");
+        for _ in 0..20 {
+            w.wait(1_000);
+        }
+        assert_eq!(w.engine.order_state(&cid("ws-2")), Some(OrderState::New), "ed25519 {ed25519}: resolved");
+        assert!(w.sent.iter().any(|(m, p)| m == "GET" && p == "/api/v3/order"), "queried over REST");
+        assert_eq!(w.paper.orders_with_client_id("BTCUSDT", "ws-2"), 1, "never sent again");
+        assert_eq!(w.posts(), 0);
+        assert_eq!(w.ledger("USDT"), w.paper.balance("USDT"));
+    }
+}

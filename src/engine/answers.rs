@@ -238,7 +238,7 @@ impl Engine {
         }
     }
 
-    fn apply_answer(&mut self, now: i64, request: RequestId, flight: InFlight, answer: &Answer) {
+    pub(super) fn apply_answer(&mut self, now: i64, request: RequestId, flight: InFlight, answer: &Answer) {
         match flight.purpose {
             Purpose::Time => {
                 if let Some(t) = answer.ok::<ServerTime>() {
@@ -438,6 +438,37 @@ impl Engine {
     fn on_ws_response(&mut self, now: i64, response: &WsResponse) {
         // The WebSocket API shares the IP's limits: its counts raise the limiter's.
         self.limiter.observe_counts(&response.rate_limits, now);
+        // The answer to a request the gate handed out on this connection (an order).
+        if let Some(request) = response.id.as_deref().and_then(|i| i.strip_prefix('r')).and_then(|n| n.parse().ok())
+            && let Some(flight) = self.gate.answered(request)
+        {
+            let answer = match response.api_error() {
+                None => match response.result.as_ref().map(serde_json::to_vec) {
+                    Some(Ok(body)) => Answer::Ok(Bytes::from(body)),
+                    _ => Answer::Unanswered,
+                },
+                Some(error) => {
+                    if error.status == 418 {
+                        let until_ms = error.retry_after_ms.unwrap_or(now);
+                        self.trip(now, KillReason::Banned { until_ms });
+                    }
+                    if error.code == Some(-1021) {
+                        self.time.mark_stale();
+                    }
+                    Answer::Err(error)
+                }
+            };
+            self.apply_answer(now, request, flight, &answer);
+            return;
+        }
+        // The session's logon: orders go without their own signature once it stands.
+        if response.id.as_deref().is_some_and(|i| i.starts_with("logon-")) {
+            self.ws_session = response.api_error().is_none();
+            if let Some(error) = response.api_error() {
+                self.emit(Event::UserStream(UserStreamStatus::Refused(error)));
+            }
+            return;
+        }
         let ours = response.id.is_some() && response.id == self.subscribe_id;
         if !ours {
             self.frames.unsolicited = self.frames.unsolicited.saturating_add(1);

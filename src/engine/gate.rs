@@ -70,6 +70,8 @@ pub(super) struct InFlight {
     pub(super) activity: u64,
     /// When it counts as unanswered.
     deadline: i64,
+    /// Handed out on the WebSocket API connection (its answer is lost with the connection).
+    ws: bool,
 }
 
 /// The queues and the requests in flight.
@@ -165,6 +167,12 @@ impl Gate {
     /// The id of the last request handed out.
     pub(super) fn last_handed_out(&self) -> RequestId {
         self.last_id
+    }
+
+    /// Takes every request in flight on the WebSocket API connection out of flight.
+    pub(super) fn take_ws_in_flight(&mut self) -> Vec<(RequestId, InFlight)> {
+        let ids: Vec<RequestId> = self.in_flight.iter().filter(|(_, f)| f.ws).map(|(id, _)| *id).collect();
+        ids.into_iter().filter_map(|id| self.in_flight.remove(&id).map(|f| (id, f))).collect()
     }
 
     /// Takes the request `id` out of flight.
@@ -323,6 +331,18 @@ impl Engine {
             }
         }
         let timestamp = self.time.server_now(now);
+        if self.orders_over_ws() {
+            let auth = if self.ws_session { crate::ws_api::WsAuth::Session } else { crate::ws_api::WsAuth::Signed };
+            match self.ws_api.order_place(&self.next_ws_id(), valid, auth, timestamp) {
+                Ok(frame) => {
+                    if self.orders.on_sent(now, &id, timestamp, self.recv_window_ms) {
+                        self.hand_out_ws(now, Purpose::Place(id), frame.text);
+                    }
+                }
+                Err(e) => self.not_sent_order(id, NotSentReason::WsBuild(e)),
+            }
+            return Step::Done;
+        }
         match self.rest.new_order(valid, timestamp) {
             Ok(built) => {
                 debug_assert_eq!(built.cost, RequestCost::NEW_ORDER);
@@ -486,7 +506,26 @@ impl Engine {
             }
             Purpose::Subscribe => {
                 let frame_id = format!("uds-{}", self.gate.last_id.saturating_add(1));
-                match self.ws_api.user_data_stream_subscribe_signature(&frame_id, timestamp) {
+                // Orders over the connection with an Ed25519 key: log on once, then subscribe
+                // on the session (no signature per request from then on).
+                let logon = self.config.order_channel == super::OrderChannel::WsApi
+                    && self.config.credentials.signer().kind() == crate::sign::KeyKind::Ed25519;
+                if logon {
+                    let logon_id = format!("logon-{}", self.gate.last_id.saturating_add(1));
+                    match self.ws_api.session_logon(&logon_id, timestamp) {
+                        Ok(frame) => self.outputs.push_back(Output::Ws { text: frame.text }),
+                        Err(e) => {
+                            self.not_sent(now, purpose, NotSentReason::WsBuild(e));
+                            return Step::Done;
+                        }
+                    }
+                }
+                let built = if logon {
+                    self.ws_api.user_data_stream_subscribe(&frame_id)
+                } else {
+                    self.ws_api.user_data_stream_subscribe_signature(&frame_id, timestamp)
+                };
+                match built {
                     Ok(frame) => {
                         self.gate.last_id = self.gate.last_id.saturating_add(1);
                         self.subscribe_id = Some(frame_id);
@@ -523,6 +562,32 @@ impl Engine {
 
     /// Hands a built request out; its reply timer starts now.
     fn hand_out(&mut self, now: i64, purpose: Purpose, request: http::Request<bytes::Bytes>) {
+        let id = self.in_flight(now, purpose, false);
+        self.outputs.push_back(Output::Http { id, request });
+    }
+
+    /// Hands a WebSocket API frame out (built for request id [`next_ws_id`](Self::next_ws_id));
+    /// its reply timer starts now.
+    fn hand_out_ws(&mut self, now: i64, purpose: Purpose, text: String) {
+        self.in_flight(now, purpose, true);
+        self.outputs.push_back(Output::Ws { text });
+    }
+
+    /// The frame id of the next request handed out (`r<id>`), for a WebSocket API frame.
+    fn next_ws_id(&self) -> String {
+        format!("r{}", self.gate.last_id.saturating_add(1))
+    }
+
+    /// Whether new orders go over the WebSocket API connection now: asked for, and its
+    /// subscription stands on a live connection.
+    fn orders_over_ws(&self) -> bool {
+        self.config.order_channel == super::OrderChannel::WsApi
+            && self.user_stream == super::UserStream::Subscribed
+            && self.user_conn.is_live()
+    }
+
+    /// Records a request handed out now as in flight; its id.
+    fn in_flight(&mut self, now: i64, purpose: Purpose, ws: bool) -> RequestId {
         if let Purpose::Query(id) = &purpose {
             self.orders.on_query_sent(now, id);
         }
@@ -542,7 +607,7 @@ impl Engine {
             // From here the exchange's balances may move: a snapshot sent before is stale.
             self.activity = self.activity.wrapping_add(1);
         }
-        self.gate.in_flight.insert(id, InFlight { purpose, sent_at: now, activity, deadline });
-        self.outputs.push_back(Output::Http { id, request });
+        self.gate.in_flight.insert(id, InFlight { purpose, sent_at: now, activity, deadline, ws });
+        id
     }
 }

@@ -66,6 +66,23 @@ pub struct EngineConfig {
     /// The user-data connection's policy: back-off, idle detection, renewal (the engine asks
     /// for connections with [`Output::WsConnect`] and closes them with [`Output::WsClose`]).
     pub connection: ConnectionConfig,
+    /// Which channel new orders leave by: REST (the default), or the WebSocket API connection
+    /// the user-data stream runs on (see [`OrderChannel::WsApi`]).
+    pub order_channel: OrderChannel,
+}
+
+/// Which channel new orders leave by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderChannel {
+    /// `POST /api/v3/order`, each request signed.
+    #[default]
+    Rest,
+    /// `order.place` on the WebSocket API connection that carries the user-data stream, while
+    /// its subscription stands (REST otherwise). With an Ed25519 key the connection logs on
+    /// once (`session.logon`) and orders go without a signature of their own; with another key
+    /// each order is signed. The same gate admits them; an answer lost with the connection (or
+    /// late) leaves the order `Unknown`, queried over REST, never sent again.
+    WsApi,
 }
 
 impl EngineConfig {
@@ -87,6 +104,7 @@ impl EngineConfig {
             loss_limit: None,
             retry: RetryPolicy::new(u32::MAX, 500, 30_000, 0x5EED),
             connection: ConnectionConfig::default(),
+            order_channel: OrderChannel::Rest,
         }
     }
 }
@@ -619,6 +637,9 @@ pub struct Engine {
     user_stream: UserStream,
     /// The id of the subscription request awaiting its answer.
     subscribe_id: Option<String>,
+    /// The WebSocket API connection is logged on (`session.logon` with an Ed25519 key, asked for
+    /// with the subscription when orders go over it).
+    ws_session: bool,
     /// What became of the user-data frames.
     frames: FrameCounts,
     /// The user data stream: `None` while up, `Some(since)` while down.
@@ -683,6 +704,7 @@ impl Engine {
             user_conn: Connection::new(config.connection),
             user_stream: UserStream::Down,
             subscribe_id: None,
+            ws_session: false,
             frames: FrameCounts::default(),
             stream_down_since: None,
             next_reconcile: None,
@@ -1087,6 +1109,12 @@ impl Engine {
     fn stream_closed(&mut self, now: i64) {
         self.user_stream = UserStream::Down;
         self.subscribe_id = None;
+        self.ws_session = false;
+        // Requests in flight on the connection lost their answer: orders become Unknown and are
+        // queried over REST.
+        for (id, flight) in self.gate.take_ws_in_flight() {
+            self.apply_answer(now, id, flight, &answers::Answer::Unanswered);
+        }
         self.gate.remove(&Purpose::Subscribe);
         self.stream_down_since.get_or_insert(now);
     }

@@ -695,7 +695,7 @@ impl fmt::Display for OtoRequest {
 }
 
 /// Any order list: what [`Engine::submit_list`](crate::Engine::submit_list) and
-/// [`Client::place_list`](crate::Client::place_list) take.
+/// `client::Client::place_list` take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListRequest {
     /// An OCO.
