@@ -694,6 +694,45 @@ async fn cancel_replace_settles_every_shape(backend: Backend) {
     finish(s).await;
 }
 
+/// Orders over the WebSocket API connection (`OrderChannel::WsApi`) through the client: placed
+/// on the user-data connection once its subscription stands, answered there, filled by events;
+/// one in flight when the connection drops is resolved (queried over REST) and never sent again.
+/// The ledger equals the exchange after.
+async fn orders_over_the_websocket_api(backend: Backend) {
+    let s = setup_with(backend, |c| c.engine.order_channel = aegis_exchange::OrderChannel::WsApi).await;
+    let mut events = s.client.events();
+    let (a, intent) = limit("conf-ws-a", Side::Sell, dec!(0.01), dec!(65010));
+    s.client.place(intent).await.unwrap();
+    assert_eq!(wait_order(&s.client, &a, |v| v.state == OrderState::New).await.state, OrderState::New, "{backend:?}");
+    set_price(&s.exchange, dec!(65020));
+    assert_eq!(wait_order(&s.client, &a, |v| v.state == OrderState::Filled).await.state, OrderState::Filled);
+    // The connection drops with an order in flight on it.
+    let (b, intent) = limit("conf-ws-b", Side::Buy, dec!(0.01), dec!(64000));
+    s.client.place(intent).await.unwrap();
+    fault_every_connection(&s.exchange, WsFault::Disconnect);
+    until_reconnected(&mut events, &format!("{backend:?}")).await;
+    // Unknown until the request can no longer be accepted (its timestamp + recvWindow): then the
+    // query's answer is conclusive.
+    let settled = |v: &OrderView| v.state == OrderState::New || v.state == OrderState::NotPlaced;
+    let mut view = wait_order(&s.client, &b, settled).await;
+    for _ in 0..2 {
+        if !settled(&view) {
+            view = wait_order(&s.client, &b, settled).await;
+        }
+    }
+    let copies = lock(&s.exchange).orders_with_client_id("BTCUSDT", b.as_str());
+    assert!(
+        (view.state == OrderState::New && copies == 1) || (view.state == OrderState::NotPlaced && copies == 0),
+        "{backend:?}: {view:?} with {copies} on the exchange"
+    );
+    if view.state == OrderState::New {
+        s.client.cancel(&b).await.unwrap();
+    }
+    wait_settled(&s.client).await;
+    ledger_equals_exchange(&s).unwrap();
+    finish(s).await;
+}
+
 /// `place` returns the exchange's answer applied: a resting order is `New` with its exchange
 /// id, a crossing one `Filled`; the events tell the same after.
 async fn place_returns_the_acknowledgement(backend: Backend) {
@@ -902,6 +941,7 @@ on_both!(
     otoco_entry_then_exit,
     opo_sells_what_it_bought,
     cancel_replace_settles_every_shape,
+    orders_over_the_websocket_api,
     place_returns_the_acknowledgement,
     place_dropped_in_flight_is_kept,
     reconnects_after_drop,
