@@ -510,11 +510,16 @@ proptest! {
             prop_assert_eq!(locked(&ledger, "BTC"), expected_lock);
         }
         if complete {
-            // Placed with what it received, floored to the step (0.00001).
+            // Placed with what it received, floored to the step (0.00001); nothing left to sell
+            // after the step: the exchange expires it.
             let sell = expected_lock.round_dp_with_strategy(5, rust_decimal::RoundingStrategy::ToZero);
-            orders.on_report(50, &report("p", 2, &new, dec!(0), Some(sell)), []);
-            prop_assert_eq!(locked(&ledger, "BTC"), sell);
-            orders.on_report(60, &report("p", 2, &OrderStatus::Canceled, dec!(0), None), []);
+            if sell > rust_decimal::Decimal::ZERO {
+                orders.on_report(50, &report("p", 2, &new, dec!(0), Some(sell)), []);
+                prop_assert_eq!(locked(&ledger, "BTC"), sell);
+                orders.on_report(60, &report("p", 2, &OrderStatus::Canceled, dec!(0), None), []);
+            } else {
+                orders.on_report(50, &report("p", 2, &OrderStatus::Expired, dec!(0), None), []);
+            }
         } else {
             orders.on_report(50, &report("w", 1, &OrderStatus::Canceled, executed, None), []);
             orders.on_report(50, &report("p", 2, &OrderStatus::Canceled, dec!(0), None), []);
