@@ -780,16 +780,22 @@ impl Engine {
     pub fn submit(&mut self, now: impl Into<LocalMs>, intent: Intent) -> Result<ClientOrderId, SubmitError> {
         let now = now.into().millis();
         self.observe_now(now);
+        self.taking_orders()?;
+        let (id, valid) = self.accept(intent)?;
+        self.offer_order(now, id, gate::Pending::Order(valid));
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Whether new orders are taken now: not while the kill switch is tripped or start-up runs.
+    fn taking_orders(&self) -> Result<(), SubmitError> {
         if let Some(reason) = &self.killed {
             return Err(SubmitError::Killed(reason.clone()));
         }
         if self.is_starting() {
             return Err(SubmitError::Starting);
         }
-        let (id, valid) = self.accept(intent)?;
-        self.offer_order(now, id, gate::Pending::Order(valid));
-        self.pump(now);
-        Ok(id)
+        Ok(())
     }
 
     /// Validates `intent` and reserves its funds (what [`submit`](Self::submit) does before
@@ -858,12 +864,7 @@ impl Engine {
     ) -> Result<ClientOrderId, SubmitError> {
         let now = now.into().millis();
         self.observe_now(now);
-        if let Some(reason) = &self.killed {
-            return Err(SubmitError::Killed(reason.clone()));
-        }
-        if self.is_starting() {
-            return Err(SubmitError::Starting);
-        }
+        self.taking_orders()?;
         let old = self.orders.get(cancel).ok_or(OrdersError::UnknownOrder(*cancel))?;
         if old.symbol != intent.order.symbol() {
             return Err(SubmitError::ReplaceSymbol {
@@ -936,12 +937,7 @@ impl Engine {
         let mut list = list.into();
         let now = now.into().millis();
         self.observe_now(now);
-        if let Some(reason) = &self.killed {
-            return Err(SubmitError::Killed(reason.clone()));
-        }
-        if self.is_starting() {
-            return Err(SubmitError::Starting);
-        }
+        self.taking_orders()?;
         let rules =
             self.info.symbol(list.symbol()).ok_or_else(|| SubmitError::UnknownSymbol(list.symbol().to_owned()))?;
         if list.list_client_order_id().is_none() {

@@ -317,6 +317,35 @@ impl PaperExchange {
     }
 }
 
+/// A new list's client order id and its legs' (each given, or made up), refused as Binance
+/// refuses them: a list client id of an open list, or an order id in use or given twice.
+fn list_ids(
+    ex: &mut PaperExchange,
+    symbol: &str,
+    list: Option<&ClientOrderId>,
+    legs: &[&ListLeg],
+) -> Result<(String, Vec<String>), Reply> {
+    let list_client_id = match list {
+        Some(id) => id.as_str().to_owned(),
+        None => ex.generated_id(),
+    };
+    if ex.lists.values().any(|l| !l.done && l.symbol == symbol && l.client_id == list_client_id) {
+        return Err(rejected("Duplicate order sent."));
+    }
+    let mut leg_ids = Vec::new();
+    for l in legs {
+        let id = match l.client_order_id() {
+            Some(id) => id.as_str().to_owned(),
+            None => ex.generated_id(),
+        };
+        if ex.open_client_id(symbol, &id) || leg_ids.contains(&id) {
+            return Err(rejected("Duplicate order sent."));
+        }
+        leg_ids.push(id);
+    }
+    Ok((list_client_id, leg_ids))
+}
+
 /// Reads one leg of a list's parameters, each named `prefix` + field (`above` / `below` of an
 /// OCO; `working`, `pending`, `pendingAbove`, `pendingBelow` of an OTO).
 fn leg(params: &Params, prefix: &str) -> Result<ListLeg, Reply> {
@@ -424,24 +453,7 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
             return Err(rejected("Order would immediately match and take."));
         }
     }
-    let list_client_id = match oco.list_client_order_id() {
-        Some(id) => id.as_str().to_owned(),
-        None => ex.generated_id(),
-    };
-    if ex.lists.values().any(|l| !l.done && l.symbol == symbol && l.client_id == list_client_id) {
-        return Err(rejected("Duplicate order sent."));
-    }
-    let mut leg_ids = Vec::new();
-    for l in oco.legs() {
-        let id = match l.client_order_id() {
-            Some(id) => id.as_str().to_owned(),
-            None => ex.generated_id(),
-        };
-        if ex.open_client_id(&symbol, &id) || leg_ids.contains(&id) {
-            return Err(rejected("Duplicate order sent."));
-        }
-        leg_ids.push(id);
-    }
+    let (list_client_id, leg_ids) = list_ids(ex, &symbol, oco.list_client_order_id(), &oco.legs())?;
     // One lock for the pair: the base quantity for a SELL; for a BUY the most either leg could
     // spend (its limit price, or a market stop's stop price, times the quantity).
     let lock = match side {
@@ -665,24 +677,7 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
     {
         return Err(rejected("Order would immediately match and take."));
     }
-    let list_client_id = match oto.list_client_order_id() {
-        Some(id) => id.as_str().to_owned(),
-        None => ex.generated_id(),
-    };
-    if ex.lists.values().any(|l| !l.done && l.symbol == symbol && l.client_id == list_client_id) {
-        return Err(rejected("Duplicate order sent."));
-    }
-    let mut leg_ids = Vec::new();
-    for l in oto.legs() {
-        let id = match l.client_order_id() {
-            Some(id) => id.as_str().to_owned(),
-            None => ex.generated_id(),
-        };
-        if ex.open_client_id(&symbol, &id) || leg_ids.contains(&id) {
-            return Err(rejected("Duplicate order sent."));
-        }
-        leg_ids.push(id);
-    }
+    let (list_client_id, leg_ids) = list_ids(ex, &symbol, oto.list_client_order_id(), &oto.legs())?;
     // Only the working order locks on placement.
     let lock = if working_side == Side::Buy {
         working_price.checked_mul(working_qty).unwrap_or(Decimal::MAX)
