@@ -691,38 +691,13 @@ impl Client {
         intent: Intent,
         options: crate::rest::CancelReplaceOptions,
     ) -> Result<Placed, ClientError> {
-        let shared = &self.shared;
-        if !shared.accepting.load(Ordering::Acquire) {
-            return Err(ClientError::Stopped);
-        }
-        let now = shared.clock.now_millis();
-        let (id, request, poke) = {
-            let mut engine = lock(&shared.engine);
-            let id = match engine.cancel_replace(now, cancel, intent, options) {
-                Ok(id) => id,
-                Err(e) => {
-                    let poke = shared.settle(&mut engine);
-                    drop(engine);
-                    if poke {
-                        shared.wake.notify_one();
-                    }
-                    return Err(e.into());
-                }
-            };
-            shared.open_order_span(id, engine.orders().get(&id));
-            // An old order still queued was dropped: the new one went as a plain order.
-            let request =
-                engine.take_request(&Purpose::Replace(id)).or_else(|| engine.take_request(&Purpose::Place(id)));
-            let poke = request.is_none() && shared.settle(&mut engine);
-            (id, request, poke)
-        };
-        let Some((request_id, request)) = request else {
-            if poke {
-                shared.wake.notify_one();
-            }
-            return Ok(placed(&lock(&shared.engine), id));
-        };
-        Ok(shared.perform_direct(request_id, request, |_| {}, |engine| placed(engine, id)).await)
+        // An old order still queued was dropped: the new one went as a plain order.
+        self.submit_direct(
+            |engine, now| engine.cancel_replace(now, cancel, intent, options),
+            |id| [Purpose::Replace(id), Purpose::Place(id)],
+            placed,
+        )
+        .await
     }
 
     /// Reduces a working order's quantity to `new_qty` keeping its place in the queue
@@ -828,15 +803,33 @@ impl Client {
         list: impl Into<crate::model::ListRequest>,
         context: &crate::rules::MarketContext,
     ) -> Result<PlacedList, ClientError> {
+        self.submit_direct(
+            |engine, now| engine.submit_list(now, list, context),
+            |id| [Purpose::PlaceList(id), Purpose::PlaceList(id)],
+            placed_list,
+        )
+        .await
+    }
+
+    /// Submits through `submit` under the engine's lock, opens the span of each order it made,
+    /// and sends the request (the first of `purposes` queued) from the calling task, returning
+    /// `view` of the engine once its answer is applied; a request held back by the limiter
+    /// returns at once and leaves from the client's task.
+    async fn submit_direct<T>(
+        &self,
+        submit: impl FnOnce(&mut Engine, i64) -> Result<ClientOrderId, crate::SubmitError>,
+        purposes: impl Fn(ClientOrderId) -> [Purpose; 2],
+        view: impl Fn(&Engine, ClientOrderId) -> T,
+    ) -> Result<T, ClientError> {
         let shared = &self.shared;
         if !shared.accepting.load(Ordering::Acquire) {
             return Err(ClientError::Stopped);
         }
         let now = shared.clock.now_millis();
-        let (list, request, poke) = {
+        let (id, request, poke) = {
             let mut engine = lock(&shared.engine);
-            let list = match engine.submit_list(now, list, context) {
-                Ok(list) => list,
+            let id = match submit(&mut engine, now) {
+                Ok(id) => id,
                 Err(e) => {
                     let poke = shared.settle(&mut engine);
                     drop(engine);
@@ -846,20 +839,20 @@ impl Client {
                     return Err(e.into());
                 }
             };
-            for leg in engine.orders().legs_or_self(&list) {
-                shared.open_order_span(leg, engine.orders().get(&leg));
+            for order in engine.orders().legs_or_self(&id) {
+                shared.open_order_span(order, engine.orders().get(&order));
             }
-            let request = engine.take_request(&Purpose::PlaceList(list));
+            let request = purposes(id).iter().find_map(|p| engine.take_request(p));
             let poke = request.is_none() && shared.settle(&mut engine);
-            (list, request, poke)
+            (id, request, poke)
         };
         let Some((request_id, request)) = request else {
             if poke {
                 shared.wake.notify_one();
             }
-            return Ok(placed_list(&lock(&shared.engine), list));
+            return Ok(view(&lock(&shared.engine), id));
         };
-        Ok(shared.perform_direct(request_id, request, |_| {}, |engine| placed_list(engine, list)).await)
+        Ok(shared.perform_direct(request_id, request, |_| {}, |engine| view(engine, id)).await)
     }
 
     /// Cancels an order.
