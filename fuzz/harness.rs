@@ -331,6 +331,12 @@ pub fn rest_response(data: &[u8]) {
         }
     }
     check::<rest::OrderResponse>(status, body);
+    // The one-pass reader of a placed order's answer reads what serde reads, or refuses it too.
+    assert_eq!(
+        rest::OrderResponse::from_json(body).ok(),
+        serde_json::from_slice::<rest::OrderResponse>(body).ok(),
+        "the fast path and serde disagree"
+    );
     check::<rest::OrderInfo>(status, body);
     check::<Vec<rest::OrderInfo>>(status, body);
     check::<rest::Account>(status, body);

@@ -1,7 +1,11 @@
 //! A cursor over JSON bytes written exactly as Binance writes them (no whitespace, no escapes):
-//! the shared primitives of the decoders' fast paths (`stream::fast`, `ws_api::fast`). Every
-//! method consumes on success and returns `None` on anything unusual, which sends the frame to
-//! the general (serde) path.
+//! the shared primitives of the decoders' fast paths (`stream::fast`, `ws_api::fast`,
+//! `rest::fast`). Every method consumes on success and returns `None` on anything unusual, which
+//! sends the frame to the general (serde) path.
+
+use rust_decimal::Decimal;
+
+use crate::num::{parse_decimal_bytes, scan_short};
 
 pub(crate) struct Cursor<'a> {
     pub(crate) bytes: &'a [u8],
@@ -67,4 +71,114 @@ impl<'a> Cursor<'a> {
     pub(crate) fn end(&self) -> Option<()> {
         (self.at == self.bytes.len()).then_some(())
     }
+
+    /// A JSON string value (with its quotes) as text.
+    #[inline]
+    pub(crate) fn quoted(&mut self) -> Option<&'a str> {
+        self.lit(b"\"")?;
+        self.string()
+    }
+
+    /// A JSON integer as serde reads an `i64`: an optional minus, digits without a leading zero,
+    /// no fraction or exponent, in range (more than 19 digits: left to the general path).
+    #[inline]
+    pub(crate) fn integer(&mut self) -> Option<i64> {
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.at += 1;
+        }
+        let start = self.at;
+        let mut value: u64 = 0;
+        while let Some(d) = self.bytes.get(self.at).map(|b| b.wrapping_sub(b'0')).filter(|d| *d < 10) {
+            // 19 digits never overflow a u64.
+            if self.at - start == 19 {
+                return None;
+            }
+            value = value * 10 + u64::from(d);
+            self.at += 1;
+        }
+        let len = self.at - start;
+        let leading_zero = len > 1 && self.bytes.get(start) == Some(&b'0');
+        let fraction = matches!(self.peek(), Some(b'.' | b'e' | b'E'));
+        // `-0` is not an i64 to serde_json: left to the general path too.
+        if len == 0 || leading_zero || fraction || (negative && value == 0) {
+            return None;
+        }
+        if negative { i64::try_from(-i128::from(value)).ok() } else { i64::try_from(value).ok() }
+    }
+
+    pub(crate) fn json_u64(&mut self) -> Option<u64> {
+        (self.peek() != Some(b'-')).then_some(())?;
+        u64::try_from(self.integer()?).ok()
+    }
+
+    /// `null`, consumed: whether it was there.
+    pub(crate) fn null(&mut self) -> bool {
+        self.lit(b"null").is_some()
+    }
+
+    /// A decimal string, parsed strictly as the serde path parses it: a plain short decimal in
+    /// the same pass as the scan for its closing quote, anything else by the full parser.
+    #[inline]
+    pub(crate) fn decimal(&mut self) -> Option<Decimal> {
+        self.lit(b"\"")?;
+        if let Some((value, len)) = self.bytes.get(self.at..).and_then(scan_short)
+            && self.bytes.get(self.at + len) == Some(&b'"')
+        {
+            self.at += len + 1;
+            return Some(value);
+        }
+        parse_decimal_bytes(self.string_bytes()?).ok()
+    }
+
+    /// A value of a key this crate does not read: a scalar is skipped; a nested value goes to
+    /// the general path.
+    pub(crate) fn skip(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.quoted().map(|_| ()),
+            b't' | b'f' => self.boolean().map(|_| ()),
+            b'n' => self.null().then_some(()),
+            b'-' | b'0'..=b'9' => self.skip_number(),
+            _ => None,
+        }
+    }
+
+    /// A number as JSON writes it (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`), skipped.
+    pub(crate) fn skip_number(&mut self) -> Option<()> {
+        let digits = |c: &mut Self| {
+            let start = c.at;
+            while c.peek().is_some_and(|b| b.is_ascii_digit()) {
+                c.at += 1;
+            }
+            c.at - start
+        };
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        let first = self.peek()?;
+        let int = digits(self);
+        if int == 0 || (first == b'0' && int > 1) {
+            return None;
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            (digits(self) > 0).then_some(())?;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            (digits(self) > 0).then_some(())?;
+        }
+        Some(())
+    }
+}
+
+/// Optional fields: absent, `null` (the same for serde's `default` + `Option`), or a value.
+pub(crate) fn optional<'a, T>(
+    c: &mut Cursor<'a>,
+    read: impl FnOnce(&mut Cursor<'a>) -> Option<T>,
+) -> Option<Option<T>> {
+    if c.null() { Some(None) } else { read(c).map(Some) }
 }

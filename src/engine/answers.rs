@@ -44,6 +44,15 @@ impl Answer {
         self.body().and_then(Result::ok)
     }
 
+    /// The 2xx body as a placed order's answer ([`OrderResponse::from_json`]: Binance's own
+    /// form read in one pass).
+    fn order_response(&self) -> Option<OrderResponse> {
+        match self {
+            Self::Ok(body) => OrderResponse::from_json(body).ok(),
+            _ => None,
+        }
+    }
+
     /// What failed, for the retry policy (`None` for a success).
     pub(super) fn failure(&self) -> Option<Failure> {
         match self {
@@ -252,7 +261,7 @@ impl Engine {
             }
             Purpose::Place(id) => {
                 let applied = match answer {
-                    Answer::Ok(_) => match answer.ok::<OrderResponse>() {
+                    Answer::Ok(_) => match answer.order_response() {
                         Some(r) if r.client_order_id == id.as_str() => {
                             self.orders.on_report(now, &r.report(), r.trades())
                         }

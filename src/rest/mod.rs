@@ -8,6 +8,7 @@
 //! the signature last: the signed payload is exactly the bytes on the wire.
 
 mod error;
+pub(crate) mod fast;
 mod request;
 mod response;
 

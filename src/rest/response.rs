@@ -157,6 +157,26 @@ pub struct OrderResponse {
 }
 
 impl OrderResponse {
+    /// Reads a 2xx body of `POST /api/v3/order` (any `newOrderRespType`): Binance's own compact
+    /// form in one pass without serde, anything else (whitespace, escapes, keys in any order,
+    /// nested unknown fields) through serde; both read the same fields the same way.
+    ///
+    /// ```
+    /// use aegis_exchange::rest::OrderResponse;
+    /// let body = br#"{"symbol":"BTCUSDT","orderId":28,"orderListId":-1,"clientOrderId":"6gCrw2kRUAF9CvJDGP16IP","transactTime":1507725176595}"#;
+    /// let ack = OrderResponse::from_json(body).unwrap();
+    /// assert_eq!((ack.order_id, ack.status), (28, None));
+    /// ```
+    ///
+    /// # Errors
+    /// The body is not a placed order's answer.
+    pub fn from_json(body: &[u8]) -> Result<Self, serde_json::Error> {
+        match super::fast::order_response(body) {
+            Some(r) => Ok(r),
+            None => serde_json::from_slice(body),
+        }
+    }
+
     /// The answer as a report of the order (an ACK says only that the order exists: `NEW`).
     #[must_use]
     pub fn report(&self) -> OrderReport<'_> {

@@ -1,0 +1,408 @@
+//! The fast path for the answer that matters most: a placed order (`POST /api/v3/order`, any
+//! `newOrderRespType`) written as Binance writes it (no whitespace, no escapes, scalars and the
+//! `fills` array). One pass over the bytes, each field parsed as the serde path parses it (the
+//! same strict decimal parser, the same enum names, unknown scalar keys skipped); anything
+//! unusual (an escape, a duplicated key, a null where a value belongs, an unknown nested value, a
+//! missing field, trailing bytes) returns `None`, and the general path gives the answer. Tests
+//! compare both paths on every recorded answer and on every one-byte change of them.
+
+use rust_decimal::Decimal;
+
+use super::{Fill, OrderResponse};
+use crate::model::{OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce};
+use crate::num::parse_signed_decimal;
+use crate::scan::{Cursor, optional};
+
+/// Marks field `bit` of `seen`; `None` for a key given twice (serde refuses it).
+#[inline]
+fn once(seen: &mut u32, bit: u32) -> Option<()> {
+    let mask = 1u32 << bit;
+    (*seen & mask == 0).then(|| *seen |= mask)
+}
+
+/// A key and its colon: the key's bytes (`None` for one serde would refuse or unescape).
+#[inline]
+fn key<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
+    c.lit(b"\"")?;
+    let key = c.string_bytes()?;
+    // serde_json refuses a key that is not UTF-8: so does this path.
+    if !key.is_ascii() {
+        std::str::from_utf8(key).ok()?;
+    }
+    c.lit(b":")?;
+    Some(key)
+}
+
+/// After a member: `true` at the object's end, `false` before the next member.
+#[inline]
+fn member_end(c: &mut Cursor<'_>) -> Option<bool> {
+    match c.byte()? {
+        b',' => Some(false),
+        b'}' => Some(true),
+        _ => None,
+    }
+}
+
+/// A signed decimal string (`cummulativeQuoteQty`), as `serde_str::signed_decimal` reads it.
+fn signed_decimal(c: &mut Cursor<'_>) -> Option<Decimal> {
+    if c.bytes.get(c.at..c.at.checked_add(2)?) == Some(b"\"-") {
+        c.lit(b"\"")?;
+        let body = c.string()?;
+        return parse_signed_decimal(body).ok();
+    }
+    c.decimal()
+}
+
+/// One fill object (`{"price":..,"qty":..,"commission":..,"commissionAsset":..,"tradeId":..}`).
+fn fill(c: &mut Cursor<'_>) -> Option<Fill> {
+    c.lit(b"{")?;
+    let mut seen = 0u32;
+    let (mut price, mut qty, mut commission, mut asset, mut trade_id) = (None, None, None, None, None);
+    loop {
+        match key(c)? {
+            b"price" => {
+                once(&mut seen, 0)?;
+                price = Some(c.decimal()?);
+            }
+            b"qty" => {
+                once(&mut seen, 1)?;
+                qty = Some(c.decimal()?);
+            }
+            b"commission" => {
+                once(&mut seen, 2)?;
+                commission = Some(c.decimal()?);
+            }
+            b"commissionAsset" => {
+                once(&mut seen, 3)?;
+                asset = Some(c.quoted()?.to_owned());
+            }
+            b"tradeId" => {
+                once(&mut seen, 4)?;
+                trade_id = Some(c.integer()?);
+            }
+            _ => c.skip()?,
+        }
+        if member_end(c)? {
+            break;
+        }
+    }
+    Some(Fill { price: price?, qty: qty?, commission: commission?, commission_asset: asset?, trade_id: trade_id? })
+}
+
+/// The `fills` array.
+fn fills(c: &mut Cursor<'_>) -> Option<Vec<Fill>> {
+    c.lit(b"[")?;
+    let mut out = Vec::new();
+    if c.lit(b"]").is_some() {
+        return Some(out);
+    }
+    loop {
+        out.push(fill(c)?);
+        match c.byte()? {
+            b',' => {}
+            b']' => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
+/// The answer's keys (with their quotes and colon) in the order Binance writes them; a field's
+/// index is its place here.
+const KEYS: [&[u8]; 19] = [
+    br#""symbol":"#,
+    br#""orderId":"#,
+    br#""orderListId":"#,
+    br#""clientOrderId":"#,
+    br#""origClientOrderId":"#,
+    br#""transactTime":"#,
+    br#""price":"#,
+    br#""origQty":"#,
+    br#""executedQty":"#,
+    br#""origQuoteOrderQty":"#,
+    br#""cummulativeQuoteQty":"#,
+    br#""status":"#,
+    br#""timeInForce":"#,
+    br#""type":"#,
+    br#""side":"#,
+    br#""workingTime":"#,
+    br#""selfTradePreventionMode":"#,
+    br#""expiryReason":"#,
+    br#""fills":"#,
+];
+
+/// The index of the answer's key `name` (`None`: a key this crate does not read).
+fn field_of(name: &[u8]) -> Option<usize> {
+    KEYS.iter().position(|k| k.get(1..k.len() - 2) == Some(name))
+}
+
+/// The answer, if it is a placed order in Binance's own form; `None`: take the general path.
+pub(crate) fn order_response(body: &[u8]) -> Option<OrderResponse> {
+    let mut c = Cursor::new(body);
+    c.lit(b"{")?;
+    let mut seen = 0u32;
+    let mut symbol = None;
+    let mut order_id = None;
+    let mut order_list_id = None;
+    let mut client_order_id = None;
+    let mut orig_client_order_id = None;
+    let mut transact_time = None;
+    let mut price = None;
+    let mut orig_qty = None;
+    let mut executed_qty = None;
+    let mut orig_quote_order_qty = None;
+    let mut cumulative_quote_qty = None;
+    let mut status = None;
+    let mut time_in_force = None;
+    let mut order_type = None;
+    let mut side = None;
+    let mut working_time = None;
+    let mut self_trade_prevention_mode = None;
+    let mut expiry_reason = None;
+    let mut fill_list = None;
+    let mut next = 0;
+    loop {
+        // Binance's next key as one comparison; any other order by name.
+        let field = match KEYS.get(next) {
+            Some(expected) if c.lit(expected).is_some() => Some(next),
+            _ => field_of(key(&mut c)?),
+        };
+        if let Some(f) = field {
+            next = f + 1;
+        }
+        match field {
+            Some(0) => {
+                once(&mut seen, 0)?;
+                symbol = Some(c.quoted()?.to_owned());
+            }
+            Some(1) => {
+                once(&mut seen, 1)?;
+                order_id = Some(c.json_u64()?);
+            }
+            Some(2) => {
+                once(&mut seen, 2)?;
+                order_list_id = Some(c.integer()?);
+            }
+            Some(3) => {
+                once(&mut seen, 3)?;
+                client_order_id = Some(c.quoted()?.to_owned());
+            }
+            Some(4) => {
+                once(&mut seen, 4)?;
+                orig_client_order_id = optional(&mut c, |c| c.quoted().map(str::to_owned))?;
+            }
+            Some(5) => {
+                once(&mut seen, 5)?;
+                transact_time = Some(c.integer()?);
+            }
+            Some(6) => {
+                once(&mut seen, 6)?;
+                price = Some(c.decimal()?);
+            }
+            Some(7) => {
+                once(&mut seen, 7)?;
+                orig_qty = Some(c.decimal()?);
+            }
+            Some(8) => {
+                once(&mut seen, 8)?;
+                executed_qty = Some(c.decimal()?);
+            }
+            Some(9) => {
+                once(&mut seen, 9)?;
+                orig_quote_order_qty = Some(c.decimal()?);
+            }
+            Some(10) => {
+                once(&mut seen, 10)?;
+                cumulative_quote_qty = Some(signed_decimal(&mut c)?);
+            }
+            Some(11) => {
+                once(&mut seen, 11)?;
+                status = optional(&mut c, |c| c.quoted().map(OrderStatus::from_wire))?;
+            }
+            Some(12) => {
+                once(&mut seen, 12)?;
+                time_in_force = optional(&mut c, |c| c.quoted().map(TimeInForce::from_wire))?;
+            }
+            Some(13) => {
+                once(&mut seen, 13)?;
+                order_type = optional(&mut c, |c| c.quoted().map(OrderType::from_wire))?;
+            }
+            Some(14) => {
+                once(&mut seen, 14)?;
+                side = optional(&mut c, |c| c.quoted().map(Side::from_wire))?;
+            }
+            Some(15) => {
+                once(&mut seen, 15)?;
+                working_time = optional(&mut c, Cursor::integer)?;
+            }
+            Some(16) => {
+                once(&mut seen, 16)?;
+                self_trade_prevention_mode = optional(&mut c, |c| c.quoted().map(SelfTradePreventionMode::from_wire))?;
+            }
+            Some(17) => {
+                once(&mut seen, 17)?;
+                expiry_reason = optional(&mut c, |c| c.quoted().map(str::to_owned))?;
+            }
+            Some(18) => {
+                once(&mut seen, 18)?;
+                fill_list = Some(fills(&mut c)?);
+            }
+            _ => c.skip()?,
+        }
+        if member_end(&mut c)? {
+            break;
+        }
+    }
+    c.end()?;
+    Some(OrderResponse {
+        symbol: symbol?,
+        order_id: order_id?,
+        order_list_id: order_list_id.unwrap_or(-1),
+        client_order_id: client_order_id?,
+        orig_client_order_id,
+        transact_time: transact_time?,
+        price,
+        orig_qty,
+        executed_qty,
+        orig_quote_order_qty,
+        cumulative_quote_qty,
+        status,
+        time_in_force,
+        order_type,
+        side,
+        working_time,
+        self_trade_prevention_mode,
+        expiry_reason,
+        fills: fill_list.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// JSON without the whitespace between tokens (as Binance sends it).
+    fn compact(text: &str) -> String {
+        let mut out = String::new();
+        let mut in_string = false;
+        for ch in text.chars() {
+            if ch == '"' {
+                in_string = !in_string;
+            }
+            if in_string || !ch.is_whitespace() {
+                out.push(ch);
+            }
+        }
+        out
+    }
+
+    /// Binance's documented answers (ACK, RESULT, FULL, an expired market order), the paper
+    /// exchange's, and the real ones recorded from Binance's servers (read from
+    /// `AEGIS_RECORDED_DIR`, as `.ci/run` sets it; required under `CI=true`).
+    fn bodies() -> Vec<String> {
+        let docs = [
+            include_str!("../../tests/fixtures/rest_order_response_ack.json"),
+            include_str!("../../tests/fixtures/rest_order_response_result.json"),
+            include_str!("../../tests/fixtures/rest_order_response_full.json"),
+            include_str!("../../tests/fixtures/rest_order_response_full_market_expired_low_liquidity.json"),
+        ];
+        let mut all: Vec<String> = docs.iter().map(|d| compact(d)).collect();
+        match std::env::var("AEGIS_RECORDED_DIR") {
+            Ok(dir) => {
+                let dir = std::path::Path::new(&dir).join("order_responses");
+                let mut read = 0;
+                for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+                    let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+                    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+                    if name.contains("_order_FULL_") {
+                        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+                        all.push(compact(&text));
+                        read += 1;
+                    }
+                }
+                assert!(read >= 3, "the recorded order answers ({read})");
+            }
+            Err(_) => assert!(std::env::var("CI").is_err(), "CI must set AEGIS_RECORDED_DIR"),
+        }
+        all.push(paper_answer());
+        // Forms the serde path reads that Binance may send: nulls where allowed, a negative
+        // cumulative quote quantity, an unknown scalar key, no fills.
+        all.push(r#"{"symbol":"BTCUSDT","orderId":1,"clientOrderId":"a","transactTime":2,"status":null,"workingTime":null,"expiryReason":"NONE","cummulativeQuoteQty":"-1.50","future":true,"fills":[]}"#.to_owned());
+        all
+    }
+
+    /// The paper exchange's answer to a market buy that fills (FULL, with fills).
+    fn paper_answer() -> String {
+        use crate::paper::{PaperConfig, PaperExchange, PaperKey};
+        use crate::sign::{Credentials, HmacSha256};
+        use rust_decimal_macros::dec;
+        let now = 1_764_979_200_000_i64;
+        let mut paper = PaperExchange::new(PaperConfig::default().with_price("BTCUSDT", dec!(65000)), now);
+        paper.add_api_key("key", PaperKey::hmac("secret"));
+        paper.deposit(now, "USDT", dec!(100000));
+        let credentials = Credentials::new("key", HmacSha256::new("secret")).unwrap_or_else(|e| panic!("{e}"));
+        let rest = super::super::Rest::new(super::super::Environment::Production).with_credentials(credentials);
+        let info = crate::ExchangeInfo::from_json(crate::BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
+        let rules = info.symbol("BTCUSDT").unwrap_or_else(|| panic!("BTCUSDT"));
+        let order = crate::OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01));
+        let valid = rules
+            .validate(&order, &crate::MarketContext::default().with_reference_price(dec!(65000)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let request = rest.new_order(&valid, now).unwrap_or_else(|e| panic!("{e}")).request;
+        let response = paper.handle_http(now, request);
+        assert_eq!(response.status(), 200);
+        let body = String::from_utf8(response.body().to_vec()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(body.contains(r#""fills":[{"#), "{body}");
+        body
+    }
+
+    fn general(body: &[u8]) -> Option<OrderResponse> {
+        serde_json::from_slice(body).ok()
+    }
+
+    #[test]
+    fn the_fast_path_takes_binances_form_and_reads_it_as_the_general_path() {
+        for body in bodies() {
+            let fast = order_response(body.as_bytes()).unwrap_or_else(|| panic!("fast path refused {body}"));
+            assert_eq!(Some(fast), general(body.as_bytes()), "{body}");
+        }
+    }
+
+    #[test]
+    fn every_one_byte_deletion_change_or_doubling_is_refused_or_read_identically() {
+        let mut taken = 0;
+        for body in bodies() {
+            let bytes = body.as_bytes();
+            for i in 0..bytes.len() {
+                let mut deleted = bytes.to_vec();
+                deleted.remove(i);
+                let mut changed = bytes.to_vec();
+                changed[i] = match changed[i] {
+                    b'0'..=b'8' => changed[i] + 1,
+                    b'"' => b'\\',
+                    b',' => b' ',
+                    b'-' => b'+',
+                    _ => b'0',
+                };
+                let mut doubled = bytes.to_vec();
+                doubled.insert(i, bytes[i]);
+                for mutated in [deleted, changed, doubled] {
+                    if let Some(fast) = order_response(&mutated) {
+                        taken += 1;
+                        assert_eq!(Some(fast), general(&mutated), "{}", String::from_utf8_lossy(&mutated));
+                    }
+                }
+            }
+        }
+        assert!(taken > 100, "the fast path took some mutations ({taken})");
+    }
+
+    #[test]
+    fn a_duplicated_key_or_a_nested_unknown_goes_to_the_general_path() {
+        let twice = r#"{"symbol":"BTCUSDT","symbol":"ETHUSDT","orderId":1,"clientOrderId":"a","transactTime":2}"#;
+        assert_eq!(order_response(twice.as_bytes()), None);
+        assert_eq!(general(twice.as_bytes()), None, "serde refuses a duplicated field");
+        let nested = r#"{"symbol":"BTCUSDT","orderId":1,"clientOrderId":"a","transactTime":2,"extra":{"a":1}}"#;
+        assert_eq!(order_response(nested.as_bytes()), None);
+        assert!(general(nested.as_bytes()).is_some(), "serde ignores an unknown nested value");
+    }
+}
