@@ -203,7 +203,25 @@ fn intent_to_frame(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, tick_to_order, intent_to_frame);
+/// A placed order's answer (the paper exchange's RESULT-shaped FULL answer of a resting LIMIT
+/// order, as Binance writes it): read in one pass (`OrderResponse::from_json`, what the engine
+/// applies) and through serde, for the comparison.
+fn order_answer(c: &mut Criterion) {
+    const ANSWER: &[u8] = br#"{"symbol":"BTCUSDT","orderId":101,"orderListId":-1,"clientOrderId":"aegis2S-bG9DCgBs6B","transactTime":1764979200001,"price":"60000.00000000","origQty":"0.00100000","executedQty":"0.00000000","origQuoteOrderQty":"0.00000000","cummulativeQuoteQty":"0.00000000","status":"NEW","timeInForce":"GTC","type":"LIMIT","side":"BUY","workingTime":1764979200001,"selfTradePreventionMode":"EXPIRE_MAKER","fills":[]}"#;
+    let mut g = c.benchmark_group("engine");
+    g.bench_function("order_answer_one_pass", |b| {
+        b.iter(|| aegis_exchange::rest::OrderResponse::from_json(black_box(ANSWER)).unwrap_or_else(|e| panic!("{e}")))
+    });
+    g.bench_function("order_answer_serde", |b| {
+        b.iter(|| {
+            serde_json::from_slice::<aegis_exchange::rest::OrderResponse>(black_box(ANSWER))
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, tick_to_order, intent_to_frame, order_answer);
 criterion_main!(benches);
 
 /// JSON without the whitespace between tokens, field order kept (as Binance sends it).
