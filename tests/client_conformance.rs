@@ -702,8 +702,14 @@ async fn orders_over_the_websocket_api(backend: Backend) {
     let s = setup_with(backend, |c| c.engine.order_channel = aegis_exchange::OrderChannel::WsApi).await;
     let mut events = s.client.events();
     let (a, intent) = limit("conf-ws-a", Side::Sell, dec!(0.01), dec!(65010));
-    s.client.place(intent).await.unwrap();
-    assert_eq!(wait_order(&s.client, &a, |v| v.state == OrderState::New).await.state, OrderState::New, "{backend:?}");
+    // `place` returns with the answer applied, whichever channel carried the order.
+    let placed = s.client.place(intent).await.unwrap();
+    assert_eq!((placed.id, placed.state), (a, OrderState::New), "{backend:?}");
+    assert!(placed.order_id.is_some(), "{backend:?}: the exchange's id is known");
+    let (crossing, intent) = limit("conf-ws-x", Side::Buy, dec!(0.01), dec!(66000));
+    let placed = s.client.place(intent).await.unwrap();
+    assert_eq!((placed.id, placed.state), (crossing, OrderState::Filled), "{backend:?}");
+    assert_eq!(s.client.order(&crossing).await.unwrap().map(|v| v.state), Some(OrderState::Filled));
     set_price(&s.exchange, dec!(65020));
     assert_eq!(wait_order(&s.client, &a, |v| v.state == OrderState::Filled).await.state, OrderState::Filled);
     // The connection drops with an order in flight on it.

@@ -88,6 +88,8 @@ impl World {
                     }
                     Output::Ws { text } => {
                         moved = true;
+                        let frame: serde_json::Value = serde_json::from_str(&text).unwrap();
+                        self.sent.push(("WS".to_owned(), frame["method"].as_str().unwrap_or_default().to_owned()));
                         self.paper.ws_send(self.now, self.conn, &text);
                     }
                     Output::Event(e) => self.events.push(e),
@@ -493,5 +495,86 @@ fn orders_go_over_the_websocket_api_session() {
         assert_eq!(w.paper.orders_with_client_id("BTCUSDT", "ws-2"), 1, "never sent again");
         assert_eq!(w.posts(), 0);
         assert_eq!(w.ledger("USDT"), w.paper.balance("USDT"));
+    }
+}
+
+/// Over the WebSocket API channel the requests about orders go with the orders: an amend, a
+/// cancel, a cancel-all and the query of an order whose answer never came are frames on the
+/// connection (a session's carry no signature), no REST request; their answers are applied as
+/// REST answers are and the ledger equals the exchange. A cancel whose answer is lost with the
+/// connection is neither resent nor assumed: the order is queried (over REST, the connection
+/// being down) and found canceled.
+#[test]
+fn cancels_amends_queries_and_cancel_all_go_over_the_websocket_api() {
+    for ed25519 in [true, false] {
+        let mut w = ws_world(ed25519);
+        let ws = |w: &World, method: &str| w.sent.iter().filter(|(m, p)| m == "WS" && p == method).count();
+        let rest_about_orders = |w: &World| {
+            w.sent
+                .iter()
+                .filter(|(m, p)| m != "WS" && (p.starts_with("/api/v3/order") || p == "/api/v3/openOrders"))
+                .count()
+        };
+        let place = |w: &mut World, id: &str, qty, price| {
+            let order = OrderRequest::limit("BTCUSDT", Side::Buy, qty, price).with_client_order_id(cid(id));
+            w.engine.submit(w.now, Intent::new(order)).unwrap();
+            w.pump();
+            assert_eq!(w.engine.order_state(&cid(id)), Some(OrderState::New), "ed25519 {ed25519}");
+        };
+        // Start-up's read of the open orders goes over REST, before the session stands.
+        let at_start = rest_about_orders(&w);
+        place(&mut w, "a", dec!(0.02), dec!(64000));
+        // Amend keep-priority: half the quantity, half the reservation back.
+        w.engine.amend(w.now, &cid("a"), dec!(0.01)).unwrap();
+        w.pump();
+        assert_eq!(ws(&w, "order.amend.keepPriority"), 1, "ed25519 {ed25519}: {:?}", w.sent);
+        assert_eq!(w.engine.orders().get(&cid("a")).unwrap().qty, Some(dec!(0.01)));
+        assert_eq!(w.ledger("USDT"), w.paper.balance("USDT"), "ed25519 {ed25519}");
+        // Cancel.
+        w.engine.cancel(w.now, &cid("a")).unwrap();
+        w.pump();
+        assert_eq!(ws(&w, "order.cancel"), 1, "ed25519 {ed25519}");
+        assert_eq!(w.engine.order_state(&cid("a")), Some(OrderState::Canceled));
+        assert_eq!(w.ledger("USDT"), w.paper.balance("USDT"), "ed25519 {ed25519}");
+        // Cancel-all.
+        place(&mut w, "b", dec!(0.01), dec!(63000));
+        place(&mut w, "c", dec!(0.01), dec!(62000));
+        w.engine.cancel_all(w.now, "BTCUSDT");
+        w.pump();
+        assert_eq!(ws(&w, "openOrders.cancelAll"), 1, "ed25519 {ed25519}");
+        for id in ["b", "c"] {
+            assert_eq!(w.engine.order_state(&cid(id)), Some(OrderState::Canceled), "ed25519 {ed25519}: {id}");
+        }
+        assert_eq!(w.ledger("USDT"), w.paper.balance("USDT"), "ed25519 {ed25519}");
+        // An order whose frame never reached the exchange: after the reply timeout it is
+        // queried over the connection, and declared not placed once its deadline passed.
+        let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(61000)).with_client_order_id(cid("d"));
+        w.engine.submit(w.now, Intent::new(order)).unwrap();
+        let Output::Ws { text } = w.engine.poll_output() else { panic!("the order should leave on the connection") };
+        assert!(text.contains("order.place"), "{text}");
+        for _ in 0..40 {
+            w.wait(1_000);
+        }
+        assert!(ws(&w, "order.status") >= 1, "ed25519 {ed25519}: queried over the connection: {:?}", w.sent);
+        assert_eq!(w.engine.order_state(&cid("d")), Some(OrderState::NotPlaced), "ed25519 {ed25519}");
+        assert_eq!(w.paper.orders_with_client_id("BTCUSDT", "d"), 0);
+        assert_eq!(rest_about_orders(&w), at_start, "ed25519 {ed25519}: no REST request about orders: {:?}", w.sent);
+        assert_eq!(w.ledger("USDT"), w.paper.balance("USDT"), "ed25519 {ed25519}");
+        // A cancel whose answer is lost with the connection: queried over REST, found canceled,
+        // never sent twice.
+        place(&mut w, "e", dec!(0.01), dec!(60000));
+        w.engine.cancel(w.now, &cid("e")).unwrap();
+        let Output::Ws { text } = w.engine.poll_output() else { panic!("the cancel should leave on the connection") };
+        assert!(text.contains("order.cancel"), "{text}");
+        w.paper.ws_send(w.now, w.conn, &text);
+        while w.paper.ws_poll(w.conn).is_some() {}
+        w.engine.handle_ws_closed(w.now);
+        for _ in 0..10 {
+            w.wait(1_000);
+        }
+        assert_eq!(w.engine.order_state(&cid("e")), Some(OrderState::Canceled), "ed25519 {ed25519}");
+        assert!(w.sent.iter().any(|(m, p)| m == "GET" && p == "/api/v3/order"), "queried over REST: {:?}", w.sent);
+        assert!(!w.sent.iter().any(|(m, p)| m == "DELETE" && p == "/api/v3/order"), "never canceled twice");
+        assert_eq!(w.ledger("USDT"), w.paper.balance("USDT"), "ed25519 {ed25519}");
     }
 }

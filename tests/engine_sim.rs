@@ -89,6 +89,8 @@ struct Stats {
     replaces: u64,
     /// Orders handed out over the WebSocket API connection.
     ws_orders: u64,
+    /// Cancels, queries, amends and cancel-alls handed out over that connection.
+    ws_order_requests: u64,
 }
 
 impl Sim {
@@ -111,18 +113,18 @@ impl Sim {
             // One window is inherent: an OTO's pending SELL of the working BUY's quantity sells
             // the commission the buy paid in BTC out of the free balance, from the moment the
             // exchange fills the buy, and the ledger learns that commission with the fill's
-            // event. Allowed: the commission of the filled working orders the engine has not
-            // seen fill yet.
+            // event. Allowed: the commission of the filled working orders whose trades the
+            // engine has not applied yet (a query may have told it `FILLED` before them).
             let in_flight_fees: Decimal = if asset == "BTC" {
                 self.oto_working
                     .iter()
-                    .filter(|(id, _)| {
+                    .filter(|(id, qty)| {
                         // An OPO's working order pays its commission from free at each fill
                         // (its received funds are locked): a partial fill counts too.
                         matches!(
                             self.paper.order_status("BTCUSDT", id.as_str()),
                             Some(OrderStatus::Filled | OrderStatus::PartiallyFilled)
-                        ) && self.engine.order_state(id) != Some(OrderState::Filled)
+                        ) && self.engine.orders().get(id).is_some_and(|v| v.traded_qty < *qty)
                     })
                     .map(|(_, qty)| *qty * dec!(0.001))
                     .sum()
@@ -215,6 +217,12 @@ impl Sim {
                 Output::Ws { text } => {
                     if text.contains("\"method\":\"order.place\"") {
                         self.stats.ws_orders += 1;
+                    }
+                    if ["order.cancel", "order.status", "order.amend.keepPriority", "openOrders.cancelAll"]
+                        .iter()
+                        .any(|m| text.contains(&format!("\"method\":\"{m}\"")))
+                    {
+                        self.stats.ws_order_requests += 1;
                     }
                     if let Some(conn) = self.conn {
                         moved = true;
@@ -692,6 +700,7 @@ fn seeded_fault_simulation() {
                 total.oto_lists += stats.oto_lists;
                 total.replaces += stats.replaces;
                 total.ws_orders += stats.ws_orders;
+                total.ws_order_requests += stats.ws_order_requests;
             }
             Err(e) => {
                 eprintln!("seed {seed} failed: {e} (rerun: AEGIS_SIM_SEED={seed} cargo test --test engine_sim)");
@@ -710,7 +719,10 @@ fn seeded_fault_simulation() {
                 && total.late > 0
                 && total.amends > 0
                 && total.lists > 0
-                && total.oto_lists > 0,
+                && total.oto_lists > 0
+                && total.replaces > 0
+                && total.ws_orders > 0
+                && total.ws_order_requests > 0,
             "{total:?}"
         );
     }

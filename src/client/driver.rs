@@ -203,6 +203,7 @@ impl Driver {
                 Output::Timeout(at) => {
                     self.next_timeout = at;
                     self.shared.armed.store(at, Ordering::Release);
+                    self.shared.tell_answered(&engine);
                     return;
                 }
                 Output::Event(event) => self.shared.publish_event(event),
@@ -406,6 +407,7 @@ impl Driver {
         }
         // Dropping a request on its way is what a shutdown does (its outcome no longer matters).
         self.in_flight.clear();
+        self.shared.tell_all_answered(&lock(&self.shared.engine));
         if let Some(stopping) = self.stopping.take() {
             let report = ShutdownReport { canceled_symbols: stopping.canceled_symbols, left_open };
             if let Some(reply) = stopping.reply {

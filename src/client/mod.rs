@@ -250,6 +250,11 @@ struct Shared {
     /// The `tracing` span of each order placed through a handle, until its final state.
     spans: Mutex<std::collections::HashMap<ClientOrderId, tracing::Span>>,
     orphans: mpsc::UnboundedSender<Orphan>,
+    /// Callers of `place` whose order went over the WebSocket API, each told when its answer
+    /// (or the verdict that none will come) is applied; `answer_waiters` counts them, so the
+    /// task looks only when there are some.
+    answers: Mutex<Vec<(ClientOrderId, oneshot::Sender<()>)>>,
+    answer_waiters: AtomicUsize,
     /// False once shutdown began: orders are refused.
     accepting: AtomicBool,
     direct: Direct,
@@ -280,6 +285,8 @@ impl Shared {
             events,
             spans: Mutex::new(std::collections::HashMap::new()),
             orphans,
+            answers: Mutex::new(Vec::new()),
+            answer_waiters: AtomicUsize::new(0),
             accepting: AtomicBool::new(true),
             direct: Direct::default(),
             http,
@@ -354,6 +361,48 @@ impl Shared {
 }
 
 impl Shared {
+    /// Registers a caller waiting for the answer of order `id`, sent over the WebSocket API
+    /// (called under the engine's lock, so the answer cannot be applied before).
+    fn await_answer(&self, id: ClientOrderId) -> oneshot::Receiver<()> {
+        let (tell, told) = oneshot::channel();
+        if !self.accepting.load(Ordering::Acquire) {
+            // The task is ending (it tells the waiters under the same lock): no answer will be
+            // applied; the caller returns what the engine knows.
+            let _ = tell.send(());
+            return told;
+        }
+        self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((id, tell));
+        self.answer_waiters.fetch_add(1, Ordering::AcqRel);
+        told
+    }
+
+    /// After an engine step, under its lock: tells each caller whose order's answer is in (or
+    /// will not come: the engine then resolves the order by query), and each whose caller left.
+    fn tell_answered(&self, engine: &Engine) {
+        if self.answer_waiters.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut answers = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (id, tell) in std::mem::take(&mut *answers) {
+            if engine.is_in_flight(&Purpose::Place(id)) && !tell.is_closed() {
+                answers.push((id, tell));
+            } else {
+                let _ = tell.send(());
+            }
+        }
+        self.answer_waiters.store(answers.len(), Ordering::Release);
+    }
+
+    /// At the task's end, under the engine's lock: every caller still waiting for an answer
+    /// returns with what the engine knows of its order.
+    fn tell_all_answered(&self, _engine: &Engine) {
+        let mut answers = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (_, tell) in answers.drain(..) {
+            let _ = tell.send(());
+        }
+        self.answer_waiters.store(0, Ordering::Release);
+    }
+
     /// Publishes one of the engine's events (logged by kind; an order's update inside the
     /// order's span); nobody listening is fine, and a lagging reader counts its own losses
     /// ([`Events::missed`]).
@@ -612,9 +661,13 @@ impl Client {
     /// returns at once as `PendingNew` and leaves when allowed. Later changes arrive as
     /// [`ClientEvent::Engine`] order updates (the acknowledgement among them).
     ///
-    /// The request leaves from the calling task and its answer is read there: no hand-over to
-    /// the client's task on the way out or back. Dropping the returned future after the
-    /// request left hands it to the client's task, which reads the answer.
+    /// Over REST the request leaves from the calling task and its answer is read there: no
+    /// hand-over to the client's task on the way out or back. Dropping the returned future after
+    /// the request left hands it to the client's task, which reads the answer. Over the
+    /// WebSocket API ([`OrderChannel::WsApi`](crate::OrderChannel)) the client's task writes the
+    /// frame and applies the answer, and `place` returns once it is applied (or once the order's
+    /// outcome is known to be unknown: the connection lost, no answer in time; the client then
+    /// queries it).
     ///
     /// # Errors
     /// [`ClientError::Submit`] when the engine refuses it (nothing was sent, nothing reserved);
@@ -625,7 +678,7 @@ impl Client {
             return Err(ClientError::Stopped);
         }
         let now = shared.clock.now_millis();
-        let (id, request, held) = {
+        let (id, request, held, over_ws) = {
             let mut engine = lock(&shared.engine);
             let id = match engine.submit(now, intent) {
                 Ok(id) => id,
@@ -645,20 +698,27 @@ impl Client {
             }
             // The submit's events wait for the answer's (published together, in order), unless
             // the order is held back.
+            // Sent over the WebSocket API (a frame the task writes): the task says when its answer
+            // is applied (registered before the lock is released, so it cannot be missed).
+            let over_ws =
+                (request.is_none() && engine.is_in_flight(&Purpose::Place(id))).then(|| shared.await_answer(id));
             let held = match request {
                 Some(_) => None,
                 None => Some((placed(&engine, id), shared.settle(&mut engine))),
             };
-            (id, request, held)
+            (id, request, held, over_ws)
         };
         let Some((request_id, request)) = request else {
             // Held back by the limiter: the task sends it when allowed (woken if its timer is
-            // later than the order's turn).
+            // later than the order's turn). A frame for the WebSocket API: the task writes it.
             let (queued, poke) = held.unwrap_or((Placed { id, state: OrderState::PendingNew, order_id: None }, true));
             if poke {
                 shared.wake.notify_one();
             }
-            return Ok(queued);
+            let Some(answered) = over_ws else { return Ok(queued) };
+            // The task's channel closes only when the client stops.
+            answered.await.map_err(|_| ClientError::Stopped)?;
+            return Ok(placed(&lock(&shared.engine), id));
         };
         // The order's events (its submit's, then its answer's) are published with the answer;
         // the task is woken only if the answer left it something to do (an unknown outcome's

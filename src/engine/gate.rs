@@ -110,6 +110,11 @@ impl Gate {
         self.in_flight.get(&id).map(|f| &f.purpose)
     }
 
+    /// Whether a request for `purpose` is out, its answer not in yet.
+    pub(super) fn is_in_flight(&self, purpose: &Purpose) -> bool {
+        self.in_flight.values().any(|f| &f.purpose == purpose)
+    }
+
     /// Requests and orders waiting.
     pub(super) fn waiting(&self) -> usize {
         self.orders.len() + self.requests.len()
@@ -480,6 +485,10 @@ impl Engine {
             }
         }
         let timestamp = self.time.server_now(now);
+        if self.orders_over_ws() && purpose.is_order_request() {
+            self.hand_out_ws_request(now, purpose, cost, timestamp);
+            return Step::Done;
+        }
         let symbol_of = |id: &ClientOrderId| self.orders.get(id).map(|v| (v.symbol.as_str(), v.order_id));
         let built = match purpose {
             Purpose::Time => self.rest.time(),
@@ -546,6 +555,51 @@ impl Engine {
             Err(e) => self.not_sent(now, purpose, NotSentReason::Build(e)),
         }
         Step::Done
+    }
+
+    /// A cancel, query, amend or cancel-all over the WebSocket API connection the orders use (the
+    /// session signs nothing; without a logon each frame is signed), built now; its answer is
+    /// applied as the REST answer would be, and a lost connection makes it unanswered (a cancel's
+    /// order queried, never a blind resend).
+    fn hand_out_ws_request(
+        &mut self,
+        now: i64,
+        purpose: &Purpose,
+        cost: RequestCost,
+        timestamp: crate::clock::ServerMs,
+    ) {
+        let auth = if self.ws_session { crate::ws_api::WsAuth::Session } else { crate::ws_api::WsAuth::Signed };
+        let frame_id = self.next_ws_id();
+        let view = |id: &ClientOrderId| self.orders.get(id);
+        let built = match purpose {
+            Purpose::Cancel(id) => view(id)
+                .map(|v| self.ws_api.order_cancel(&frame_id, &v.symbol, OrderRef::ClientOrderId(*id), auth, timestamp)),
+            Purpose::Query(id) => view(id)
+                .map(|v| self.ws_api.order_status(&frame_id, &v.symbol, OrderRef::ClientOrderId(*id), auth, timestamp)),
+            Purpose::Amend(id) => view(id).and_then(|v| {
+                let new_qty = v.amending?;
+                Some(self.ws_api.order_amend_keep_priority(
+                    &frame_id,
+                    &v.symbol,
+                    OrderRef::ClientOrderId(*id),
+                    new_qty,
+                    Some(id),
+                    auth,
+                    timestamp,
+                ))
+            }),
+            Purpose::CancelAll(symbol) => Some(self.ws_api.open_orders_cancel_all(&frame_id, symbol, auth, timestamp)),
+            _ => None,
+        };
+        match built {
+            // The order is gone from the tracker (or has nothing to amend): nothing to ask.
+            None => {}
+            Some(Ok(frame)) => {
+                debug_assert_eq!(frame.cost, cost, "{purpose:?}");
+                self.hand_out_ws(now, purpose.clone(), frame.text);
+            }
+            Some(Err(e)) => self.not_sent(now, purpose, NotSentReason::WsBuild(e)),
+        }
     }
 
     /// A request that will not leave: reported; a cancel's order goes back to its state before

@@ -300,6 +300,12 @@ impl Purpose {
         matches!(self, Self::Cancel(_) | Self::CancelAll(_) | Self::Amend(_))
     }
 
+    /// The requests about orders that go over the WebSocket API with the orders when that is the
+    /// order channel (a query, a cancel, a cancel-all, an amend).
+    fn is_order_request(&self) -> bool {
+        matches!(self, Self::Cancel(_) | Self::CancelAll(_) | Self::Amend(_) | Self::Query(_))
+    }
+
     /// Whether a request in flight answers for a new identical one (a query of an order's
     /// outcome, a time sync, the subscription, start-up's reads).
     fn absorbed_by_in_flight(&self) -> bool {
@@ -1153,6 +1159,30 @@ impl Engine {
             return o;
         }
         Output::Timeout(self.next_timeout())
+    }
+
+    /// Whether a request for `purpose` was handed out and its answer (or the verdict that none
+    /// will come) is not applied yet: a caller that waits for an order's answer sent over the
+    /// WebSocket API asks this after each step.
+    ///
+    /// ```
+    /// # use aegis_exchange::{Engine, EngineConfig, ExchangeInfo, Credentials, HmacSha256, HttpResult, Purpose};
+    /// # use aegis_exchange::rest::Environment;
+    /// # let creds = Credentials::new("key", HmacSha256::new("secret")).unwrap();
+    /// let mut engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), ExchangeInfo::default());
+    /// let now = 1_760_000_000_000_i64;
+    /// engine.start(now);
+    /// // Start-up asks for the server time: handed out, in flight until its answer.
+    /// let (id, _request) = engine.take_request(&Purpose::Time).unwrap();
+    /// assert!(engine.is_in_flight(&Purpose::Time));
+    /// let body = format!(r#"{{"serverTime":{now}}}"#);
+    /// let answer = http::Response::builder().status(200).body(bytes::Bytes::from(body)).unwrap();
+    /// engine.handle_http_response(now, id, HttpResult::Response(answer));
+    /// assert!(!engine.is_in_flight(&Purpose::Time));
+    /// ```
+    #[must_use]
+    pub fn is_in_flight(&self, purpose: &Purpose) -> bool {
+        self.gate.is_in_flight(purpose)
     }
 
     /// Takes the request for `purpose` out of the outputs, if it is waiting there, for the
