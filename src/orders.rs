@@ -374,6 +374,8 @@ pub struct OrderView {
     pub qty: Option<Decimal>,
     /// How often its quantity was reduced (each amend the exchange confirmed).
     pub amends: u32,
+    /// The quantity self-trade prevention took from it (it no longer trades; released).
+    pub prevented_qty: Decimal,
     /// The quantity an amend on its way asks for.
     pub amending: Option<Decimal>,
 }
@@ -650,6 +652,10 @@ pub struct OrderReport<'a> {
     /// The order's quantity as the exchange has it now, if the report says: below the tracked
     /// one, the order was reduced (a keep-priority amend) and the difference is released.
     pub qty: Option<Decimal>,
+    /// The quantity self-trade prevention took from the order so far (`A` of an
+    /// `executionReport`, `preventedQuantity` of an answer), if the report says: what it adds
+    /// to the tracked one can no longer trade and is released (`DECREMENT`, `TRANSFER`).
+    pub prevented_qty: Option<Decimal>,
 }
 
 /// An order open on the exchange, to be tracked ([`Orders::adopt`]); made by
@@ -676,6 +682,8 @@ pub struct OpenOrder<'a> {
     pub cumulative_quote_qty: Decimal,
     /// Its stop price (zero for none): what a stop-market buy of a list locks by.
     pub stop_price: Decimal,
+    /// The quantity self-trade prevention took from it (it no longer trades).
+    pub prevented_qty: Decimal,
 }
 
 impl Orders {
@@ -760,6 +768,7 @@ impl Orders {
             ledger_mismatch: false,
             qty: order.quantity().filter(|_| order.quote_order_qty().is_none()),
             amends: 0,
+            prevented_qty: Decimal::ZERO,
             amending: None,
         });
         tracked.unit_lock = unit_lock(order);
@@ -781,7 +790,7 @@ impl Orders {
         if self.orders.contains_key(&id) {
             return Err(OrdersError::DuplicateClientOrderId(id));
         }
-        let remaining = (info.orig_qty - info.executed_qty).max(Decimal::ZERO);
+        let remaining = (info.orig_qty - info.executed_qty - info.prevented_qty).max(Decimal::ZERO);
         let reservation = match info.side {
             Side::Buy => {
                 let price = Some(info.price).filter(|p| !p.is_zero()).ok_or(OrdersError::NeedsPriceBound)?;
@@ -808,6 +817,7 @@ impl Orders {
             ledger_mismatch: false,
             qty: Some(info.orig_qty),
             amends: 0,
+            prevented_qty: info.prevented_qty,
             amending: None,
         });
         // Already on the exchange: sent, and no deadline left to wait for.
@@ -845,7 +855,7 @@ impl Orders {
         if self.lists.contains_key(&key) {
             return Err(OrdersError::DuplicateClientOrderId(key));
         }
-        let remaining = |l: &OpenOrder<'_>| (l.orig_qty - l.executed_qty).max(Decimal::ZERO);
+        let remaining = |l: &OpenOrder<'_>| (l.orig_qty - l.executed_qty - l.prevented_qty).max(Decimal::ZERO);
         let limit = |l: &OpenOrder<'_>| if l.price.is_zero() { l.stop_price } else { l.price };
         let up = |d: Decimal| d.round_dp_with_strategy(8, RoundingStrategy::AwayFromZero);
         let one_lock = |of: &[&OpenOrder<'_>]| -> Option<(bool, Decimal)> {
@@ -935,6 +945,7 @@ impl Orders {
                 ledger_mismatch: false,
                 qty: Some(leg.orig_qty).filter(|q| !q.is_zero()),
                 amends: 0,
+                prevented_qty: Decimal::ZERO,
                 amending: None,
             });
             tracked.sent = true;
@@ -999,6 +1010,7 @@ impl Orders {
             ledger_mismatch: false,
             qty: order.quantity(),
             amends: 0,
+            prevented_qty: Decimal::ZERO,
             amending: None,
         };
         let mut tracked = Vec::new();
@@ -1449,6 +1461,7 @@ impl Orders {
             cumulative_quote_qty: None,
             reject_reason: None,
             qty: None,
+            prevented_qty: None,
         };
         let trades = trades.into_iter().filter(|t| t.order_id.is_none_or(|o| o == order_id));
         self.apply(now_ms, id, &report, trades)
@@ -1586,7 +1599,14 @@ impl Orders {
             }
         }
         let Some(t) = self.orders.get_mut(id) else { return OrderApplied::Untracked };
-        let before = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty, t.view.traded_qty, t.view.qty);
+        let before = (
+            t.view.state,
+            t.view.executed_qty,
+            t.view.cumulative_quote_qty,
+            t.view.traded_qty,
+            t.view.qty,
+            t.view.prevented_qty,
+        );
         t.view.order_id = Some(report.order_id);
         // A smaller quantity than the tracked one: the order was reduced (quantities only shrink).
         let mut reduced = None;
@@ -1597,6 +1617,17 @@ impl Orders {
             t.view.qty = Some(now_qty);
             t.view.amends = t.view.amends.saturating_add(1);
             reduced = Some(tracked - now_qty);
+        }
+        // Self-trade prevention took more of it (cumulative, only grows): that much less trades,
+        // and is released, unless the order is a list's leg (the reservation is the list's: the
+        // other legs may still trade all of it; the exchange keeps its lock too).
+        if let Some(prevented) = report.prevented_qty
+            && prevented > t.view.prevented_qty
+        {
+            if t.list.is_none() {
+                reduced = Some(reduced.unwrap_or_default().saturating_add(prevented - t.view.prevented_qty));
+            }
+            t.view.prevented_qty = prevented;
         }
         if t.view.amending.is_some_and(|asked| t.view.qty.is_some_and(|q| q <= asked)) {
             t.view.amending = None;
@@ -1665,7 +1696,14 @@ impl Orders {
                 self.timers.set(t, Some((now_ms.saturating_add(self.config.trade_grace_ms.max(0)), Timer::Trades)));
             }
         }
-        let after = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty, t.view.traded_qty, t.view.qty);
+        let after = (
+            t.view.state,
+            t.view.executed_qty,
+            t.view.cumulative_quote_qty,
+            t.view.traded_qty,
+            t.view.qty,
+            t.view.prevented_qty,
+        );
         let (state, settled) = (t.view.state, t.view.reservation.is_none());
         if let Some((list, r)) = claim {
             match self.release_claim(list.as_ref(), &r) {

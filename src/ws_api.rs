@@ -823,6 +823,7 @@ impl ExecutionReport {
             cumulative_quote_qty: Some(self.cumulative_quote_qty),
             reject_reason: Some(self.reject_reason.as_str()).filter(|r| *r != "NONE" && !r.is_empty()),
             qty: Some(self.quantity).filter(|q| !q.is_zero()),
+            prevented_qty: self.prevented_qty,
         }
     }
 

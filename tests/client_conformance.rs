@@ -490,7 +490,12 @@ async fn oco_cancel_and_lost_answer(backend: Backend) {
     // The answer lost after the exchange placed it.
     lock(&s.exchange).inject(Fault::DropResponse);
     let placed = s.client.place_oco(exit_oco("conf-oco-l", dec!(0.2)), &last(dec!(65000))).await.unwrap();
-    assert!(placed.legs.iter().all(|l| l.state == OrderState::Unknown), "{backend:?}: {placed:?}");
+    // Unknown, unless the exchange's events for the legs were read before the lost answer's
+    // failure (a race on the real backends): never a state that forgets them.
+    assert!(
+        placed.legs.iter().all(|l| matches!(l.state, OrderState::Unknown | OrderState::New)),
+        "{backend:?}: {placed:?}"
+    );
     for leg in ["conf-oco-l-tp", "conf-oco-l-sl"] {
         let id = ClientOrderId::new(leg).unwrap();
         let view = wait_order(&s.client, &id, |v| v.state == OrderState::New).await;

@@ -578,3 +578,51 @@ fn cancels_amends_queries_and_cancel_all_go_over_the_websocket_api() {
         assert_eq!(w.ledger("USDT"), w.paper.balance("USDT"), "ed25519 {ed25519}");
     }
 }
+
+/// Self-trade prevention between the engine's own orders: what it takes from an order can no
+/// longer trade and its reservation is released (a `DECREMENT` taking part of a resting buy:
+/// exactly that part; an order expired `EXPIRED_IN_MATCH`: the rest), whether the engine
+/// learns it from the answer or from the `TRADE_PREVENTION` event; the ledger equals the
+/// exchange after each step.
+#[test]
+fn self_trade_prevention_releases_what_can_no_longer_trade() {
+    use aegis_exchange::SelfTradePreventionMode as Stp;
+    use aegis_exchange::rest::{DepthSnapshot, Level};
+    let mut w = world();
+    // A wide book: the engine's own orders inside the spread meet each other first.
+    let level = |p, q| Level { price: p, qty: q };
+    let book = DepthSnapshot {
+        last_update_id: 1,
+        bids: vec![level(dec!(64000), dec!(5))],
+        asks: vec![level(dec!(66000), dec!(5))],
+    };
+    assert!(w.paper.replay_snapshot(w.now, "BTCUSDT", &book));
+    let place = |w: &mut World, id: &str, side, qty, price, stp| {
+        let order = OrderRequest::limit("BTCUSDT", side, qty, price)
+            .with_client_order_id(cid(id))
+            .with_self_trade_prevention_mode(stp);
+        w.engine.submit(w.now, Intent::new(order)).unwrap();
+        w.pump();
+    };
+    let matches = |w: &World| {
+        for asset in ["USDT", "BTC"] {
+            assert_eq!(w.ledger(asset), w.paper.balance(asset), "{asset}");
+        }
+    };
+    place(&mut w, "stp-m", Side::Buy, dec!(0.06), dec!(65100), Stp::Decrement);
+    assert_eq!(w.engine.order_state(&cid("stp-m")), Some(OrderState::New));
+    matches(&w);
+    // DECREMENT: the sell (0.02) expires whole; the buy keeps 0.04 to trade.
+    place(&mut w, "stp-t", Side::Sell, dec!(0.02), dec!(65100), Stp::Decrement);
+    assert_eq!(w.engine.order_state(&cid("stp-t")), Some(OrderState::ExpiredInMatch));
+    let maker = w.engine.orders().get(&cid("stp-m")).unwrap().clone();
+    assert_eq!((maker.state, maker.prevented_qty), (OrderState::New, dec!(0.02)));
+    assert_eq!(w.ledger("USDT").locked, dec!(0.04) * dec!(65100));
+    matches(&w);
+    // EXPIRE_MAKER: the rest of the buy expires; the sell rests.
+    place(&mut w, "stp-t2", Side::Sell, dec!(0.01), dec!(65000), Stp::ExpireMaker);
+    assert_eq!(w.engine.order_state(&cid("stp-m")), Some(OrderState::ExpiredInMatch));
+    assert_eq!(w.engine.order_state(&cid("stp-t2")), Some(OrderState::New));
+    assert_eq!(w.ledger("USDT").locked, dec!(0));
+    matches(&w);
+}

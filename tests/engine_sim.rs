@@ -27,6 +27,7 @@ use std::collections::VecDeque;
 
 use aegis_exchange::OrderState;
 use aegis_exchange::OrderStatus;
+use aegis_exchange::SelfTradePreventionMode as Stp;
 use aegis_exchange::paper::{Delivery, FaultConfig, PaperConfig, PaperExchange, PaperKey, WsFault, WsOut};
 use aegis_exchange::rest::{CancelReplaceMode, CancelReplaceOptions, Environment};
 use aegis_exchange::sign::{Credentials, HmacSha256};
@@ -91,6 +92,8 @@ struct Stats {
     ws_orders: u64,
     /// Cancels, queries, amends and cancel-alls handed out over that connection.
     ws_order_requests: u64,
+    /// Orders self-trade prevention expired (`EXPIRED_IN_MATCH`).
+    stp_expired: u64,
 }
 
 impl Sim {
@@ -231,6 +234,11 @@ impl Sim {
                 }
                 Output::Event(aegis_exchange::Event::BalanceMismatch(d)) => self.mismatch = format!("{d:?}"),
                 Output::Event(e) => {
+                    if let aegis_exchange::Event::Order(u) = &e
+                        && u.state == OrderState::ExpiredInMatch
+                    {
+                        self.stats.stp_expired += 1;
+                    }
                     if std::env::var_os("AEGIS_SIM_TRACE").is_some() {
                         eprintln!("+{} event {e:?}", self.now - START);
                     }
@@ -416,6 +424,10 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
     sim.connect();
     sim.pump();
     let mut rng = Rng(seed ^ 0x5EED);
+    // Each limit order's self-trade prevention mode (the symbol allows these four): the
+    // workload's own orders meet each other.
+    let mut stp = Rng(seed ^ 0x057F);
+    let modes = [Stp::ExpireMaker, Stp::ExpireTaker, Stp::ExpireBoth, Stp::Decrement];
     for _ in 0..60 {
         let price = sim.paper.price("BTCUSDT").unwrap_or(dec!(65000));
         let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
@@ -423,7 +435,9 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
         match rng.below(15) {
             0..=3 => {
                 let offset = Decimal::new(i64::try_from(rng.below(4000)).unwrap_or(0) - 2000, 2);
-                let order = OrderRequest::limit("BTCUSDT", side, qty, (price + offset).round_dp(2));
+                let mode = modes[usize::try_from(stp.below(4)).unwrap_or(0)].clone();
+                let order = OrderRequest::limit("BTCUSDT", side, qty, (price + offset).round_dp(2))
+                    .with_self_trade_prevention_mode(mode);
                 if let Ok(id) = sim.engine.submit(sim.now, Intent::new(order)) {
                     sim.ids.push(id);
                 }
@@ -701,6 +715,7 @@ fn seeded_fault_simulation() {
                 total.replaces += stats.replaces;
                 total.ws_orders += stats.ws_orders;
                 total.ws_order_requests += stats.ws_order_requests;
+                total.stp_expired += stats.stp_expired;
             }
             Err(e) => {
                 eprintln!("seed {seed} failed: {e} (rerun: AEGIS_SIM_SEED={seed} cargo test --test engine_sim)");
@@ -722,7 +737,8 @@ fn seeded_fault_simulation() {
                 && total.oto_lists > 0
                 && total.replaces > 0
                 && total.ws_orders > 0
-                && total.ws_order_requests > 0,
+                && total.ws_order_requests > 0
+                && total.stp_expired > 0,
             "{total:?}"
         );
     }

@@ -394,6 +394,7 @@ fn report<'a>(
         cumulative_quote_qty: None,
         reject_reason: None,
         qty,
+        prevented_qty: None,
     }
 }
 
@@ -541,7 +542,7 @@ fn prevented_matches_allocations_and_all_lists() {
         decode(200, &fixture("rest_my_prevented_matches_response.json"), None, 0).unwrap();
     assert_eq!(
         (prevented[0].prevented_match_id, prevented[0].maker_order_id, prevented[0].maker_prevented_quantity),
-        (1, 3, dec!(1.3))
+        (1, 3, Some(dec!(1.3)))
     );
     assert_eq!(prevented[0].self_trade_prevention_mode, aegis_exchange::SelfTradePreventionMode::ExpireMaker);
     let allocations: Vec<Allocation> = decode(200, &fixture("rest_my_allocations_response.json"), None, 0).unwrap();

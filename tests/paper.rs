@@ -1559,3 +1559,169 @@ fn all_order_lists_and_the_empty_histories() {
         s.call(s.rest.my_allocations("BTCUSDT", &HistoryQuery::default(), s.now).unwrap()).ok();
     assert!(allocations.is_empty());
 }
+
+/// BTCUSDT with a wide book (bids at 64000, asks at 66000), so the account's own orders inside
+/// the spread are the best prices: a crossing order of the account meets them first.
+/// Every STP mode allowed (`NONE` and `TRANSFER` too: Binance allows `TRANSFER` on every symbol
+/// since 2026-04-02; the bundled capture of 2025 predates it).
+fn sim_wide() -> Sim {
+    use aegis_exchange::rest::Level;
+    let mut doc: serde_json::Value = serde_json::from_slice(BUNDLED_EXCHANGE_INFO).unwrap();
+    for symbol in doc["symbols"].as_array_mut().unwrap() {
+        symbol["allowedSelfTradePreventionModes"] =
+            serde_json::json!(["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT", "TRANSFER"]);
+    }
+    let bytes = serde_json::to_vec(&doc).unwrap();
+    let config = PaperConfig::default()
+        .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
+        .with_exchange_info(bytes.clone())
+        .unwrap();
+    let mut s = sim_with(config);
+    s.info = ExchangeInfo::from_json(&bytes).unwrap();
+    let level = |p, q| Level { price: p, qty: q };
+    let book = DepthSnapshot {
+        last_update_id: 1,
+        bids: vec![level(dec!(64000), dec!(5))],
+        asks: vec![level(dec!(66000), dec!(5))],
+    };
+    assert!(s.paper.replay_snapshot(s.now, "BTCUSDT", &book));
+    s
+}
+
+fn limit_stp(
+    id: &str,
+    side: Side,
+    qty: Decimal,
+    price: Decimal,
+    stp: aegis_exchange::SelfTradePreventionMode,
+) -> OrderRequest {
+    OrderRequest::limit("BTCUSDT", side, qty, price).with_client_order_id(cid(id)).with_self_trade_prevention_mode(stp)
+}
+
+/// What a query says of order `id`.
+fn query(s: &mut Sim, id: &str) -> OrderInfo {
+    let request = s.rest.query_order("BTCUSDT", OrderRef::ClientOrderId(cid(id)), s.now).unwrap();
+    s.call(request).ok()
+}
+
+/// The exchange's balances move only by what traded: after preventions nothing is locked for
+/// what can no longer trade.
+fn locked_is_what_rests(s: &mut Sim) {
+    let open: Vec<OrderInfo> = s.call(s.rest.open_orders(Some("BTCUSDT"), s.now).unwrap()).ok();
+    let remaining = |o: &OrderInfo| o.orig_qty - o.executed_qty - o.prevented_quantity.unwrap_or_default();
+    let usdt: Decimal = open.iter().filter(|o| o.side == Side::Buy).map(|o| remaining(o) * o.price).sum();
+    let btc: Decimal = open.iter().filter(|o| o.side == Side::Sell).map(remaining).sum();
+    assert_eq!(s.paper.balance("USDT").locked, usdt, "USDT locked: {open:?}");
+    assert_eq!(s.paper.balance("BTC").locked, btc, "BTC locked: {open:?}");
+}
+
+/// Self-trade prevention as Binance's STP FAQ describes it (scenarios B, C, D, G): the taker's
+/// mode decides; `EXPIRE_MAKER` expires the account's resting orders and the taker goes on,
+/// `EXPIRE_TAKER` expires the taker and leaves them, `EXPIRE_BOTH` both, `DECREMENT` takes the
+/// smaller quantity from both. Expired orders are `EXPIRED_IN_MATCH` with their
+/// `preventedQuantity`; the events say `TRADE_PREVENTION` with `A` / `B`; locks follow;
+/// `myPreventedMatches` lists each match.
+#[test]
+fn self_trade_prevention_in_every_mode() {
+    use aegis_exchange::SelfTradePreventionMode as Stp;
+    use aegis_exchange::rest::{PreventedMatch, PreventedMatches};
+    let (usdt, btc) = (dec!(100000), dec!(1));
+    // EXPIRE_MAKER: two resting buys expire, the sell rests.
+    let mut s = sim_wide();
+    let _: OrderResponse = s.place(limit_stp("m1", Side::Buy, dec!(0.01), dec!(65100), Stp::None)).ok();
+    let _: OrderResponse = s.place(limit_stp("m2", Side::Buy, dec!(0.02), dec!(65050), Stp::None)).ok();
+    let _ = s.events();
+    let taker: OrderResponse = s.place(limit_stp("t1", Side::Sell, dec!(0.05), dec!(65000), Stp::ExpireMaker)).ok();
+    assert_eq!((taker.status, taker.executed_qty), (Some(OrderStatus::New), Some(dec!(0))));
+    for (id, qty) in [("m1", dec!(0.01)), ("m2", dec!(0.02))] {
+        let q = query(&mut s, id);
+        assert_eq!((q.status, q.prevented_quantity), (OrderStatus::ExpiredInMatch, Some(qty)), "{id}");
+    }
+    let events = s.events();
+    let prevention: Vec<_> =
+        reports(&events).into_iter().filter(|r| r.execution_type == ExecutionType::TradePrevention).collect();
+    assert_eq!(prevention.len(), 2, "{events:?}");
+    assert!(
+        prevention.iter().all(|r| r.status == OrderStatus::ExpiredInMatch && r.prevented_qty == r.last_prevented_qty)
+    );
+    assert_eq!(prevention[0].prevented_qty, Some(dec!(0.01)));
+    locked_is_what_rests(&mut s);
+    assert_eq!(s.paper.balance("USDT").free + s.paper.balance("USDT").locked, usdt, "nothing traded");
+    let t1 = taker.order_id;
+    let matches: Vec<PreventedMatch> = s
+        .call(
+            s.rest
+                .my_prevented_matches(
+                    "BTCUSDT",
+                    PreventedMatches::ByOrder { order_id: t1, from_prevented_match_id: None, limit: None },
+                    s.now,
+                )
+                .unwrap(),
+        )
+        .ok();
+    assert_eq!(matches.len(), 2);
+    assert!(matches.iter().all(|m| m.taker_order_id == t1 && m.self_trade_prevention_mode == Stp::ExpireMaker));
+    assert_eq!(matches[0].price, dec!(65100));
+    assert_eq!((matches[0].maker_prevented_quantity, matches[0].taker_prevented_quantity), (Some(dec!(0.01)), None));
+    let one: Vec<PreventedMatch> = s
+        .call(
+            s.rest
+                .my_prevented_matches("BTCUSDT", PreventedMatches::ById(matches[1].prevented_match_id), s.now)
+                .unwrap(),
+        )
+        .ok();
+    assert_eq!(one, matches[1..]);
+
+    // EXPIRE_TAKER: the sell expires whole, the buy stays.
+    let mut s = sim_wide();
+    let _: OrderResponse = s.place(limit_stp("m1", Side::Buy, dec!(0.01), dec!(65100), Stp::None)).ok();
+    let taker: OrderResponse = s.place(limit_stp("t1", Side::Sell, dec!(0.03), dec!(65000), Stp::ExpireTaker)).ok();
+    assert_eq!((taker.status, taker.prevented_quantity), (Some(OrderStatus::ExpiredInMatch), Some(dec!(0.03))));
+    assert!(taker.prevented_match_id.is_some());
+    assert_eq!(query(&mut s, "m1").status, OrderStatus::New);
+    locked_is_what_rests(&mut s);
+    assert_eq!(s.paper.balance("BTC").free, btc);
+
+    // EXPIRE_BOTH.
+    let mut s = sim_wide();
+    let _: OrderResponse = s.place(limit_stp("m1", Side::Buy, dec!(0.01), dec!(65100), Stp::None)).ok();
+    let taker: OrderResponse = s.place(limit_stp("t1", Side::Sell, dec!(0.03), dec!(65000), Stp::ExpireBoth)).ok();
+    assert_eq!(taker.status, Some(OrderStatus::ExpiredInMatch));
+    assert_eq!(query(&mut s, "m1").status, OrderStatus::ExpiredInMatch);
+    locked_is_what_rests(&mut s);
+    assert_eq!((s.paper.balance("USDT").free, s.paper.balance("BTC").free), (usdt, btc));
+
+    // DECREMENT (and TRANSFER, which is DECREMENT between one account's orders): the smaller
+    // order expires, the larger one rests with less to trade.
+    for mode in [Stp::Decrement, Stp::Transfer] {
+        let mut s = sim_wide();
+        let _: OrderResponse = s.place(limit_stp("m1", Side::Buy, dec!(0.06), dec!(65100), mode.clone())).ok();
+        let _ = s.events();
+        let taker: OrderResponse = s.place(limit_stp("t1", Side::Sell, dec!(0.02), dec!(65100), mode.clone())).ok();
+        assert_eq!((taker.status, taker.prevented_quantity), (Some(OrderStatus::ExpiredInMatch), Some(dec!(0.02))));
+        let maker = query(&mut s, "m1");
+        assert_eq!((maker.status, maker.prevented_quantity), (OrderStatus::New, Some(dec!(0.02))), "{mode:?}");
+        let events = s.events();
+        let maker_report = reports(&events)
+            .into_iter()
+            .find(|r| r.client_order_id == "m1" && r.execution_type == ExecutionType::TradePrevention)
+            .unwrap_or_else(|| panic!("{events:?}"));
+        assert_eq!((maker_report.status.clone(), maker_report.prevented_qty), (OrderStatus::New, Some(dec!(0.02))));
+        locked_is_what_rests(&mut s);
+        assert_eq!(s.paper.balance("USDT").locked, dec!(0.04) * dec!(65100), "{mode:?}");
+        // A second match takes the rest of the maker: it expires too.
+        let _: OrderResponse = s.place(limit_stp("t2", Side::Sell, dec!(0.05), dec!(65100), mode.clone())).ok();
+        assert_eq!(query(&mut s, "m1").status, OrderStatus::ExpiredInMatch, "{mode:?}");
+        let t2 = query(&mut s, "t2");
+        assert_eq!((t2.status, t2.prevented_quantity), (OrderStatus::New, Some(dec!(0.04))), "{mode:?}");
+        locked_is_what_rests(&mut s);
+    }
+
+    // NONE: the two orders trade with each other.
+    let mut s = sim_wide();
+    let _: OrderResponse = s.place(limit_stp("m1", Side::Buy, dec!(0.01), dec!(65100), Stp::None)).ok();
+    let taker: OrderResponse = s.place(limit_stp("t1", Side::Sell, dec!(0.01), dec!(65100), Stp::None)).ok();
+    assert_eq!((taker.status, taker.executed_qty), (Some(OrderStatus::Filled), Some(dec!(0.01))));
+    assert_eq!(query(&mut s, "m1").status, OrderStatus::Filled);
+    locked_is_what_rests(&mut s);
+}

@@ -136,6 +136,7 @@ impl Engine {
                                 cumulative_quote_qty: None,
                                 reject_reason: None,
                                 qty: None,
+                                prevented_qty: None,
                             };
                             applied.push(self.orders.on_report(now, &report, []));
                         }

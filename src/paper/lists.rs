@@ -288,7 +288,9 @@ impl PaperExchange {
             let status = self.orders.get(&id).map(|o| o.status.clone());
             if status == Some(OrderStatus::Filled) {
                 self.close(id);
-            } else if kind == OrderType::Market || tif != TimeInForce::Gtc && !satisfied {
+            } else if self.orders.get(&id).is_some_and(super::PaperOrder::is_open)
+                && (kind == OrderType::Market || tif != TimeInForce::Gtc && !satisfied)
+            {
                 self.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
             }
         }
@@ -509,6 +511,9 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
             lock: if k == holder { lock } else { Decimal::ZERO },
             traded: false,
             amends: 0,
+            prevented: Decimal::ZERO,
+            prevented_match: None,
+            last_prevention: None,
             list: Some(list_id),
         });
         ids.push(id);
@@ -732,6 +737,9 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
             lock: if k == 0 { lock } else { Decimal::ZERO },
             traded: false,
             amends: 0,
+            prevented: Decimal::ZERO,
+            prevented_match: None,
+            last_prevention: None,
             list: Some(list_id),
         });
         ids.push(id);

@@ -278,6 +278,13 @@ struct PaperOrder {
     amends: u64,
     /// The order list it belongs to.
     list: Option<u64>,
+    /// What self-trade prevention took from it (no longer trades).
+    prevented: Decimal,
+    /// The last prevented match that took some of it.
+    prevented_match: Option<u64>,
+    /// The last prevention, for its `TRADE_PREVENTION` report: (quantity, counter order id,
+    /// price).
+    last_prevention: Option<(Decimal, u64, Decimal)>,
 }
 
 impl PaperOrder {
@@ -291,7 +298,7 @@ impl PaperOrder {
     }
 
     fn remaining(&self) -> Decimal {
-        (self.qty - self.executed).max(Decimal::ZERO)
+        (self.qty - self.executed - self.prevented).max(Decimal::ZERO)
     }
 
     fn locked_asset(&self) -> &str {
@@ -317,6 +324,30 @@ struct MyTrade {
     time: i64,
     is_buyer: bool,
     is_maker: bool,
+}
+
+/// A match self-trade prevention stopped, as `myPreventedMatches` lists it.
+#[derive(Debug, Clone)]
+struct PreventedMatch {
+    symbol: String,
+    id: u64,
+    taker: u64,
+    maker: u64,
+    mode: SelfTradePreventionMode,
+    price: Decimal,
+    /// The taker's quantity it took (`EXPIRE_TAKER`, `EXPIRE_BOTH`, `DECREMENT`).
+    taker_qty: Option<Decimal>,
+    /// The maker's (`EXPIRE_MAKER`, `EXPIRE_BOTH`, `DECREMENT`).
+    maker_qty: Option<Decimal>,
+    time: i64,
+}
+
+/// What a taker does after meeting one of the account's own orders.
+enum AfterOwn {
+    /// It goes on matching.
+    Continue,
+    /// It is done (`satisfied`: its quantity was reached).
+    Done { satisfied: bool },
 }
 
 /// A fill of one order, for the FULL response.
@@ -352,6 +383,9 @@ pub struct PaperExchange {
     ended: VecDeque<u64>,
     next_order_id: u64,
     my_trades: VecDeque<MyTrade>,
+    /// Self-trade prevention's records (the last `MY_TRADES_KEPT`), and the next id.
+    prevented: VecDeque<PreventedMatch>,
+    next_prevented_match: u64,
     events: VecDeque<String>,
     dropped_events: u64,
     throttle: Throttle,
@@ -411,6 +445,8 @@ impl PaperExchange {
             ended: VecDeque::new(),
             next_order_id: 1,
             my_trades: VecDeque::new(),
+            prevented: VecDeque::new(),
+            next_prevented_match: 0,
             events: VecDeque::new(),
             dropped_events: 0,
             throttle,
@@ -845,12 +881,18 @@ impl PaperExchange {
                 .str("n", "0")
                 .null("N")
                 .int("T", now)
-                .int("t", -1)
+                .int("t", -1),
+        };
+        if fill.is_none() {
+            if let Some(v) = o.prevented_match.filter(|_| exec == "TRADE_PREVENTION") {
+                e = e.int("v", i64::try_from(v).unwrap_or(i64::MAX));
+            }
+            e = e
                 .int("I", i64::try_from(self.rng.next_u64() >> 16).unwrap_or(0))
                 .bool("w", o.is_open() && o.working.is_some())
                 .bool("m", false)
-                .bool("M", false),
-        };
+                .bool("M", false);
+        }
         e = e.int("O", o.time).dec("Z", o.cum_quote);
         e = match fill {
             Some((f, _)) => e.dec("Y", f.price.checked_mul(f.qty).unwrap_or(Decimal::MAX)),
@@ -860,7 +902,21 @@ impl PaperExchange {
         if let Some(w) = o.working {
             e = e.int("W", w);
         }
-        let event = e.str("V", o.stp.as_str()).finish();
+        e = e.str("V", o.stp.as_str());
+        if exec == "TRADE_PREVENTION"
+            && let Some((last, counter, price)) = o.last_prevention
+        {
+            e = e
+                .dec("A", o.prevented)
+                .dec("B", last)
+                .int("u", -1)
+                .int("U", i64::try_from(counter).unwrap_or(i64::MAX))
+                .str("Cs", &o.symbol)
+                .dec("pl", last)
+                .dec("pL", price)
+                .dec("pY", price.checked_mul(last).unwrap_or_default());
+        }
+        let event = e.finish();
         self.push_event(event);
     }
 
@@ -1038,23 +1094,177 @@ impl PaperExchange {
         m.update_id = m.update_id.saturating_add(1);
     }
 
-    /// Runs order `id` as a taker against the book now; returns its fills.
+    /// Runs order `id` as a taker against the book now; returns its fills and whether its
+    /// quantity was reached. The account's own resting orders are in the book at their prices
+    /// (behind the market's liquidity at the same price): meeting one is a self-trade, which the
+    /// taker's self-trade prevention mode decides ([`meet_own`](Self::meet_own)).
     fn take(&mut self, now: i64, id: u64) -> (Vec<FillRecord>, bool) {
-        let Some(o) = self.orders.get(&id) else { return (Vec::new(), false) };
-        let limit = (!o.price.is_zero()).then_some(o.price);
-        let by_quote = o.qty.is_zero() && !o.quote_qty.is_zero();
-        let (qty, quote) = if by_quote { (None, Some(o.quote_qty - o.cum_quote)) } else { (Some(o.remaining()), None) };
-        let (symbol, side) = (o.symbol.clone(), o.side.clone());
-        let (steps, satisfied) = self.plan(&symbol, &side, limit, qty, quote);
-        self.consume(&symbol, &side, &steps);
         let mut fills = Vec::new();
-        let last = steps.len();
-        for (i, (price, q)) in steps.into_iter().enumerate() {
-            if let Some(f) = self.fill(now, id, price, q, false, satisfied && i + 1 == last) {
-                fills.push(f);
+        loop {
+            let Some(o) = self.orders.get(&id).filter(|o| o.is_open()) else { return (fills, false) };
+            let limit = (!o.price.is_zero()).then_some(o.price);
+            let by_quote = o.qty.is_zero() && !o.quote_qty.is_zero();
+            let (qty, quote) =
+                if by_quote { (None, Some(o.quote_qty - o.cum_quote)) } else { (Some(o.remaining()), None) };
+            let (symbol, side) = (o.symbol.clone(), o.side.clone());
+            let own = self.own_maker(id);
+            let bound = own.map_or(limit, |(_, price)| Some(price));
+            let (steps, satisfied) = self.plan(&symbol, &side, bound, qty, quote);
+            self.consume(&symbol, &side, &steps);
+            let last = steps.len();
+            for (i, (price, q)) in steps.into_iter().enumerate() {
+                if let Some(f) = self.fill(now, id, price, q, false, satisfied && i + 1 == last) {
+                    fills.push(f);
+                }
+            }
+            if satisfied {
+                return (fills, true);
+            }
+            let Some((maker, price)) = own else { return (fills, false) };
+            match self.meet_own(now, id, maker, price, &mut fills) {
+                AfterOwn::Continue => {}
+                AfterOwn::Done { satisfied } => return (fills, satisfied),
             }
         }
-        (fills, satisfied)
+    }
+
+    /// The account's best resting order a taker `id` would meet: opposite side, on the book,
+    /// at a price its limit reaches (the best price first, then the oldest).
+    fn own_maker(&self, id: u64) -> Option<(u64, Decimal)> {
+        let t = self.orders.get(&id)?;
+        let limit = (!t.price.is_zero()).then_some(t.price);
+        self.open
+            .iter()
+            .filter_map(|m| self.orders.get(m))
+            .filter(|m| {
+                m.id != id
+                    && m.symbol == t.symbol
+                    && m.side != t.side
+                    && m.is_open()
+                    && m.working.is_some()
+                    && !m.price.is_zero()
+                    && m.remaining() > Decimal::ZERO
+                    && match (limit, &t.side) {
+                        (None, _) => true,
+                        (Some(l), Side::Buy) => m.price <= l,
+                        (Some(l), _) => m.price >= l,
+                    }
+            })
+            .min_by(|a, b| {
+                let by_price = if t.side == Side::Buy { a.price.cmp(&b.price) } else { b.price.cmp(&a.price) };
+                by_price.then(a.time.cmp(&b.time)).then(a.id.cmp(&b.id))
+            })
+            .map(|m| (m.id, m.price))
+    }
+
+    /// Taker `taker` meets the account's own resting order `maker` at `price`. The taker's
+    /// self-trade prevention mode decides (`TRANSFER` only when both say it, else
+    /// `DECREMENT`; between orders of one account `TRANSFER` is `DECREMENT`): `NONE` trades,
+    /// `EXPIRE_TAKER` / `EXPIRE_MAKER` / `EXPIRE_BOTH` expire the remaining quantity of that
+    /// side (`EXPIRED_IN_MATCH`), `DECREMENT` takes the smaller remaining quantity from both and
+    /// expires the order(s) left with nothing. Each prevention is recorded for
+    /// `myPreventedMatches` and reported (`TRADE_PREVENTION`).
+    fn meet_own(&mut self, now: i64, taker: u64, maker: u64, price: Decimal, fills: &mut Vec<FillRecord>) -> AfterOwn {
+        let (Some(t), Some(m)) = (self.orders.get(&taker), self.orders.get(&maker)) else {
+            return AfterOwn::Done { satisfied: false };
+        };
+        let mode = match (&t.stp, &m.stp) {
+            (SelfTradePreventionMode::Transfer, SelfTradePreventionMode::Transfer) => SelfTradePreventionMode::Transfer,
+            (SelfTradePreventionMode::Transfer, _) => SelfTradePreventionMode::Decrement,
+            (mode, _) => mode.clone(),
+        };
+        let by_quote = t.qty.is_zero() && !t.quote_qty.is_zero();
+        let step = self.markets.get(&t.symbol).map_or(Decimal::ZERO, |mk| mk.step);
+        // What of the taker could trade at `price`: its quantity, or what its quote buys.
+        let taker_left = if by_quote {
+            let affordable = (t.quote_qty - t.cum_quote).checked_div(price).unwrap_or_default();
+            round_to_step(affordable, step, Rounding::Down).unwrap_or_default()
+        } else {
+            t.remaining()
+        };
+        let maker_left = m.remaining();
+        if taker_left.is_zero() {
+            return AfterOwn::Done { satisfied: by_quote };
+        }
+        let symbol = t.symbol.clone();
+        let both = taker_left.min(maker_left);
+        let (taker_qty, maker_qty) = match mode {
+            SelfTradePreventionMode::None | SelfTradePreventionMode::Unknown(_) => {
+                // A trade between two orders of the account.
+                let done = both == taker_left;
+                if let Some(f) = self.fill(now, taker, price, both, false, done && by_quote) {
+                    fills.push(f);
+                }
+                self.fill(now, maker, price, both, true, false);
+                if self.orders.get(&maker).is_some_and(|o| o.status == OrderStatus::Filled) {
+                    self.close(maker);
+                }
+                return if done { AfterOwn::Done { satisfied: true } } else { AfterOwn::Continue };
+            }
+            SelfTradePreventionMode::ExpireTaker => (Some(taker_left), None),
+            SelfTradePreventionMode::ExpireMaker => (None, Some(maker_left)),
+            SelfTradePreventionMode::ExpireBoth => (Some(taker_left), Some(maker_left)),
+            SelfTradePreventionMode::Decrement | SelfTradePreventionMode::Transfer => (Some(both), Some(both)),
+        };
+        let match_id = self.next_prevented_match;
+        self.next_prevented_match = self.next_prevented_match.saturating_add(1);
+        if self.prevented.len() >= MY_TRADES_KEPT {
+            self.prevented.pop_front();
+        }
+        self.prevented.push_back(PreventedMatch {
+            symbol,
+            id: match_id,
+            taker,
+            maker,
+            mode,
+            price,
+            taker_qty,
+            maker_qty,
+            time: now,
+        });
+        if let Some(q) = maker_qty {
+            self.prevent(now, maker, taker, match_id, price, q, q == maker_left);
+        }
+        if let Some(q) = taker_qty {
+            self.prevent(now, taker, maker, match_id, price, q, q == taker_left);
+        }
+        match self.orders.get(&taker) {
+            Some(o) if o.is_open() => AfterOwn::Continue,
+            _ => AfterOwn::Done { satisfied: false },
+        }
+    }
+
+    /// Self-trade prevention takes `qty` of order `id` (the other order: `counter`): it no
+    /// longer trades, its lock for it goes back to free; `ends`: nothing is left, the order
+    /// ends `EXPIRED_IN_MATCH`. Reported as `TRADE_PREVENTION`.
+    #[allow(clippy::too_many_arguments, reason = "one prevention's facts, as the report carries them")]
+    fn prevent(&mut self, now: i64, id: u64, counter: u64, match_id: u64, price: Decimal, qty: Decimal, ends: bool) {
+        let Some(o) = self.orders.get_mut(&id) else { return };
+        o.prevented = o.prevented.saturating_add(qty);
+        o.prevented_match = Some(match_id);
+        o.last_prevention = Some((qty, counter, price));
+        o.update = now;
+        if ends {
+            // A list's leg (not an OTO's working order) that prevention expires ends its list:
+            // the other legs expire, as when one trades.
+            self.list_leg_active(now, id);
+            self.end_order(now, id, OrderStatus::ExpiredInMatch, "TRADE_PREVENTION", None);
+            return;
+        }
+        // What the prevented quantity held: its limit price's worth for a buy, itself for a sell
+        // (a list's leg keeps its lock: it is the list's, and the other legs may still trade it).
+        let release = match o.side {
+            _ if o.list.is_some() => Decimal::ZERO,
+            Side::Buy => o.price.checked_mul(qty).unwrap_or_default(),
+            _ => qty,
+        }
+        .min(o.lock);
+        o.lock -= release;
+        let asset = o.locked_asset().to_owned();
+        let b = self.balances.entry(asset).or_default();
+        b.locked -= release;
+        b.free += release;
+        self.execution_report(now, id, "TRADE_PREVENTION", None, None);
     }
 
     /// Fills resting orders the market now crosses (as makers, at their price) and triggers
@@ -1126,7 +1336,7 @@ impl PaperExchange {
         let Some(o) = self.orders.get(&id) else { return };
         if o.status == OrderStatus::Filled {
             self.close(id);
-        } else if market || (o.tif != TimeInForce::Gtc && !satisfied) {
+        } else if o.is_open() && (market || (o.tif != TimeInForce::Gtc && !satisfied)) {
             self.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
         }
     }

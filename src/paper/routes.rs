@@ -296,9 +296,9 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         Endpoint::RateLimitOrder => Ok(rate_limit_order(ex, now)),
         Endpoint::Amend => amend(ex, now, params),
         Endpoint::CancelReplace => cancel_replace(ex, now, params),
-        // The account's orders never meet each other on the paper exchange (they trade against
-        // its market), so self-trade prevention never acts; it routes no SOR orders.
-        Endpoint::PreventedMatches | Endpoint::Allocations => market(ex, params).map(|_| Reply::ok("[]".to_owned())),
+        Endpoint::PreventedMatches => prevented_matches(ex, params),
+        // The paper exchange routes no SOR orders: no allocations.
+        Endpoint::Allocations => market(ex, params).map(|_| Reply::ok("[]".to_owned())),
         Endpoint::AllLists => super::lists::all_order_lists(ex, params),
         Endpoint::Oco => super::lists::place_oco(ex, now, params),
         Endpoint::Oto(kind) => super::lists::place_oto(ex, now, params, kind),
@@ -572,6 +572,9 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
         traded: false,
         amends: 0,
         list: None,
+        prevented: Decimal::ZERO,
+        prevented_match: None,
+        last_prevention: None,
     });
     ex.execution_report(now, id, "NEW", None, None);
     let mut fills = Vec::new();
@@ -588,7 +591,9 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
         let status = ex.orders.get(&id).map(|o| o.status.clone());
         if status == Some(OrderStatus::Filled) && satisfied {
             ex.close(id);
-        } else if kind == OrderType::Market || tif != TimeInForce::Gtc {
+        } else if (kind == OrderType::Market || tif != TimeInForce::Gtc)
+            && ex.orders.get(&id).is_some_and(PaperOrder::is_open)
+        {
             ex.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
         }
     }
@@ -628,7 +633,7 @@ pub(super) fn order_response(o: &PaperOrder, now: i64, resp: &OrderResponseType,
         // A list's pending order is not working yet.
         r = r.int("workingTime", -1);
     }
-    r = r.str("selfTradePreventionMode", o.stp.as_str());
+    r = prevention_fields(r.str("selfTradePreventionMode", o.stp.as_str()), o);
     if *resp == OrderResponseType::Full {
         let items = fills.iter().map(|f| {
             Obj::new()
@@ -689,7 +694,17 @@ fn order_fields(o: &PaperOrder, open_orders_order: bool) -> String {
     } else {
         r.int("workingTime", o.working.unwrap_or(-1)).dec("origQuoteOrderQty", o.quote_qty)
     };
-    r.str("selfTradePreventionMode", o.stp.as_str()).finish()
+    prevention_fields(r.str("selfTradePreventionMode", o.stp.as_str()), o).finish()
+}
+
+/// `preventedMatchId` and `preventedQuantity`, for an order self-trade prevention took from.
+fn prevention_fields(r: Obj, o: &PaperOrder) -> Obj {
+    match o.prevented_match {
+        Some(id) => {
+            r.int("preventedMatchId", i64::try_from(id).unwrap_or(i64::MAX)).dec("preventedQuantity", o.prevented)
+        }
+        None => r,
+    }
 }
 
 /// The order named by `orderId` or `origClientOrderId` (-1102 when neither is given).
@@ -879,7 +894,7 @@ fn amend(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Rep
         .dec("price", o.price)
         .dec("qty", o.qty)
         .dec("executedQty", o.executed)
-        .dec("preventedQty", Decimal::ZERO)
+        .dec("preventedQty", o.prevented)
         .dec("quoteOrderQty", o.quote_qty)
         .dec("cumulativeQuoteQty", o.cum_quote)
         .str("status", o.status.as_str())
@@ -1002,6 +1017,52 @@ fn my_trades(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
             .bool("isBestMatch", true)
             .finish()
     });
+    Ok(Reply::ok(array(items)))
+}
+
+/// `GET /api/v3/myPreventedMatches`: by `preventedMatchId`, or an order's (`orderId`) from
+/// `fromPreventedMatchId` on, at most `limit` (500, up to 1000).
+fn prevented_matches(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let (symbol, _) = market(ex, params)?;
+    let match_id = params.integer("preventedMatchId")?.map(|i| u64::try_from(i).unwrap_or(u64::MAX));
+    let order_id = params.integer("orderId")?.map(|i| u64::try_from(i).unwrap_or(u64::MAX));
+    let from = params.integer("fromPreventedMatchId")?.map(|i| u64::try_from(i).unwrap_or(u64::MAX));
+    if match_id.is_none() && order_id.is_none() {
+        return Err(Reply::error(
+            400,
+            -1102,
+            "Mandatory parameter 'preventedMatchId' was not sent, was empty/null, or malformed.",
+        ));
+    }
+    let n = limit(params, 500, 1000)?;
+    let items = ex
+        .prevented
+        .iter()
+        .filter(|p| {
+            p.symbol == symbol
+                && match_id.is_none_or(|id| p.id == id)
+                && order_id.is_none_or(|id| p.taker == id || p.maker == id)
+                && from.is_none_or(|f| p.id >= f)
+        })
+        .take(n)
+        .map(|p| {
+            let mut r = Obj::new()
+                .str("symbol", &p.symbol)
+                .int("preventedMatchId", i64::try_from(p.id).unwrap_or(i64::MAX))
+                .int("takerOrderId", i64::try_from(p.taker).unwrap_or(i64::MAX))
+                .str("makerSymbol", &p.symbol)
+                .int("makerOrderId", i64::try_from(p.maker).unwrap_or(i64::MAX))
+                .int("tradeGroupId", -1)
+                .str("selfTradePreventionMode", p.mode.as_str())
+                .dec("price", p.price);
+            if let Some(q) = p.taker_qty {
+                r = r.dec("takerPreventedQuantity", q);
+            }
+            if let Some(q) = p.maker_qty {
+                r = r.dec("makerPreventedQuantity", q);
+            }
+            r.int("transactTime", p.time).finish()
+        });
     Ok(Reply::ok(array(items)))
 }
 

@@ -108,7 +108,7 @@ fn fills(c: &mut Cursor<'_>) -> Option<Vec<Fill>> {
 
 /// The answer's keys (with their quotes and colon) in the order Binance writes them; a field's
 /// index is its place here.
-const KEYS: [&[u8]; 19] = [
+const KEYS: [&[u8]; 21] = [
     br#""symbol":"#,
     br#""orderId":"#,
     br#""orderListId":"#,
@@ -128,6 +128,8 @@ const KEYS: [&[u8]; 19] = [
     br#""selfTradePreventionMode":"#,
     br#""expiryReason":"#,
     br#""fills":"#,
+    br#""preventedMatchId":"#,
+    br#""preventedQuantity":"#,
 ];
 
 /// The index of the answer's key `name` (`None`: a key this crate does not read).
@@ -159,6 +161,8 @@ pub(crate) fn order_response(body: &[u8]) -> Option<OrderResponse> {
     let mut self_trade_prevention_mode = None;
     let mut expiry_reason = None;
     let mut fill_list = None;
+    let mut prevented_match_id = None;
+    let mut prevented_quantity = None;
     let mut next = 0;
     loop {
         // Binance's next key as one comparison; any other order by name.
@@ -246,6 +250,14 @@ pub(crate) fn order_response(body: &[u8]) -> Option<OrderResponse> {
                 once(&mut seen, 18)?;
                 fill_list = Some(fills(&mut c)?);
             }
+            Some(19) => {
+                once(&mut seen, 19)?;
+                prevented_match_id = optional(&mut c, Cursor::integer)?;
+            }
+            Some(20) => {
+                once(&mut seen, 20)?;
+                prevented_quantity = Some(c.decimal()?);
+            }
             _ => c.skip()?,
         }
         if member_end(&mut c)? {
@@ -273,6 +285,8 @@ pub(crate) fn order_response(body: &[u8]) -> Option<OrderResponse> {
         self_trade_prevention_mode,
         expiry_reason,
         fills: fill_list.unwrap_or_default(),
+        prevented_match_id,
+        prevented_quantity,
     })
 }
 
@@ -327,6 +341,8 @@ mod tests {
         // Forms the serde path reads that Binance may send: nulls where allowed, a negative
         // cumulative quote quantity, an unknown scalar key, no fills.
         all.push(r#"{"symbol":"BTCUSDT","orderId":1,"clientOrderId":"a","transactTime":2,"status":null,"workingTime":null,"expiryReason":"NONE","cummulativeQuoteQty":"-1.50","future":true,"fills":[]}"#.to_owned());
+        // An order self-trade prevention expired (Binance's STP FAQ, scenario C, compacted).
+        all.push(r#"{"symbol":"BTCUSDT","orderId":5,"orderListId":-1,"clientOrderId":"kocvDAi4GNN2y1l1Ojg1Ri","transactTime":1670219812046,"price":"1.000000","origQty":"3.000000","executedQty":"0.000000","cummulativeQuoteQty":"0.000000","status":"EXPIRED_IN_MATCH","timeInForce":"GTC","type":"LIMIT","side":"SELL","workingTime":1670219812046,"selfTradePreventionMode":"EXPIRE_TAKER","preventedMatchId":0,"preventedQuantity":"3.000000","fills":[]}"#.to_owned());
         all
     }
 

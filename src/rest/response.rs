@@ -154,6 +154,12 @@ pub struct OrderResponse {
     /// Fills (FULL).
     #[serde(default)]
     pub fills: Vec<Fill>,
+    /// The prevented match that expired (part of) it, when self-trade prevention did.
+    #[serde(default)]
+    pub prevented_match_id: Option<i64>,
+    /// The quantity self-trade prevention took from it, when it did.
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub prevented_quantity: Option<Decimal>,
 }
 
 impl OrderResponse {
@@ -189,6 +195,7 @@ impl OrderResponse {
             cumulative_quote_qty: self.cumulative_quote_qty,
             reject_reason: None,
             qty: self.orig_qty.filter(|q| !q.is_zero()),
+            prevented_qty: self.prevented_quantity,
         }
     }
 
@@ -264,6 +271,12 @@ pub struct OrderInfo {
     /// Self-trade prevention mode.
     #[serde(default)]
     pub self_trade_prevention_mode: Option<SelfTradePreventionMode>,
+    /// The prevented match that expired (part of) it, when self-trade prevention did.
+    #[serde(default)]
+    pub prevented_match_id: Option<i64>,
+    /// The quantity self-trade prevention took from it, when it did.
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub prevented_quantity: Option<Decimal>,
 }
 
 impl OrderInfo {
@@ -280,6 +293,7 @@ impl OrderInfo {
             cumulative_quote_qty: Some(self.cumulative_quote_qty).filter(|q| !q.is_sign_negative()),
             reject_reason: None,
             qty: Some(self.orig_qty).filter(|q| !q.is_zero()),
+            prevented_qty: self.prevented_quantity,
         }
     }
 
@@ -297,6 +311,7 @@ impl OrderInfo {
             executed_qty: self.executed_qty,
             cumulative_quote_qty: self.cumulative_quote_qty,
             stop_price: self.stop_price.unwrap_or_default(),
+            prevented_qty: self.prevented_quantity.unwrap_or_default(),
         }
     }
 }
@@ -583,9 +598,14 @@ pub struct PreventedMatch {
     /// The price.
     #[serde(deserialize_with = "serde_str::decimal")]
     pub price: Decimal,
-    /// The maker's quantity the prevention expired.
-    #[serde(deserialize_with = "serde_str::decimal")]
-    pub maker_prevented_quantity: Decimal,
+    /// The taker's quantity the prevention took (`EXPIRE_TAKER`, `EXPIRE_BOTH`, `DECREMENT`,
+    /// `TRANSFER`; absent otherwise).
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub taker_prevented_quantity: Option<Decimal>,
+    /// The maker's quantity the prevention took (`EXPIRE_MAKER`, `EXPIRE_BOTH`, `DECREMENT`,
+    /// `TRANSFER`; absent otherwise).
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub maker_prevented_quantity: Option<Decimal>,
     /// When (ms).
     pub transact_time: i64,
 }
@@ -964,6 +984,7 @@ impl AmendedOrder {
             cumulative_quote_qty: Some(self.cumulative_quote_qty).filter(|q| !q.is_sign_negative()),
             reject_reason: None,
             qty: Some(self.qty),
+            prevented_qty: None,
         }
     }
 }
