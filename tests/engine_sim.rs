@@ -94,6 +94,8 @@ struct Stats {
     ws_order_requests: u64,
     /// Orders self-trade prevention expired (`EXPIRED_IN_MATCH`).
     stp_expired: u64,
+    /// OCOs whose stop leg trails the market.
+    trailing: u64,
 }
 
 impl Sim {
@@ -427,6 +429,7 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
     // Each limit order's self-trade prevention mode (the symbol allows these four): the
     // workload's own orders meet each other.
     let mut stp = Rng(seed ^ 0x057F);
+    let mut trail = Rng(seed ^ 0x7A11);
     let modes = [Stp::ExpireMaker, Stp::ExpireTaker, Stp::ExpireBoth, Stp::Decrement];
     for _ in 0..60 {
         let price = sim.paper.price("BTCUSDT").unwrap_or(dec!(65000));
@@ -546,11 +549,24 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
                         ListLeg::limit_maker((price - away).round_dp(2)),
                     )
                 };
+                // A third of the stop legs trail the market (10 to 49 BIPS, with their stop price).
+                let trails = trail.below(3) == 0;
+                let (above, below) = if trails {
+                    let bips = 10 + trail.below(40);
+                    if side == Side::Sell {
+                        (above, below.with_trailing_delta(bips))
+                    } else {
+                        (above.with_trailing_delta(bips), below)
+                    }
+                } else {
+                    (above, below)
+                };
                 let ctx = MarketContext::default().with_last_price(price).with_reference_price(price);
                 if rng.below(2) == 0 {
                     let oco = OcoRequest::new("BTCUSDT", side, qty, above, below);
                     if let Ok(list) = sim.engine.submit_oco(sim.now, oco, &ctx) {
                         sim.stats.lists += 1;
+                        sim.stats.trailing += u64::from(trails);
                         sim.ids.extend(sim.engine.orders().legs(&list).unwrap_or_default().iter().copied());
                     }
                 } else {
@@ -716,6 +732,7 @@ fn seeded_fault_simulation() {
                 total.ws_orders += stats.ws_orders;
                 total.ws_order_requests += stats.ws_order_requests;
                 total.stp_expired += stats.stp_expired;
+                total.trailing += stats.trailing;
             }
             Err(e) => {
                 eprintln!("seed {seed} failed: {e} (rerun: AEGIS_SIM_SEED={seed} cargo test --test engine_sim)");
@@ -738,7 +755,8 @@ fn seeded_fault_simulation() {
                 && total.replaces > 0
                 && total.ws_orders > 0
                 && total.ws_order_requests > 0
-                && total.stp_expired > 0,
+                && total.stp_expired > 0
+                && total.trailing > 0,
             "{total:?}"
         );
     }

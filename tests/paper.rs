@@ -1725,3 +1725,71 @@ fn self_trade_prevention_in_every_mode() {
     assert_eq!(query(&mut s, "m1").status, OrderStatus::Filled);
     locked_is_what_rests(&mut s);
 }
+
+/// Trailing stops as Binance's trailing stop FAQ describes them (its scenarios B, E and A, at
+/// BTCUSDT's prices): tracking starts once the stop price is reached (without one, at the
+/// first price seen), follows the best price since, and triggers on a move of `trailingDelta`
+/// BIPS back from it, not before; the reports carry `d` and, once tracking, `D`.
+#[test]
+fn trailing_stops_follow_the_market_as_binance_describes() {
+    let mut s = sim();
+    let walk = |s: &mut Sim, prices: &[Decimal]| {
+        for p in prices {
+            s.now += 1_000;
+            s.paper.set_price(s.now, "BTCUSDT", *p);
+        }
+    };
+    let working = |s: &mut Sim, id: &str| {
+        let q = query(s, id);
+        (q.status, q.is_working)
+    };
+    // B: SELL STOP_LOSS_LIMIT, stop 64000, 500 BIPS (5 %), limit 60000.
+    let b = OrderRequest::stop_loss_limit("BTCUSDT", Side::Sell, dec!(0.01), dec!(60000), dec!(64000))
+        .with_trailing_delta(500)
+        .with_client_order_id(cid("trail-b"));
+    let _: OrderResponse = s.place(b).ok();
+    assert_eq!(query(&mut s, "trail-b").status, OrderStatus::New);
+    // Up first: not tracking yet (the stop price is not reached).
+    walk(&mut s, &[dec!(66000), dec!(64000)]);
+    // Tracking from 64000: 63000 is less than 5 % down; a new high at 65500, then 62300 is
+    // still above 65500 × 0.95 = 62225.
+    walk(&mut s, &[dec!(63000), dec!(65500), dec!(62300)]);
+    assert_eq!(working(&mut s, "trail-b"), (OrderStatus::New, Some(false)), "not triggered yet");
+    let q = query(&mut s, "trail-b");
+    assert!(q.stop_price.is_some());
+    walk(&mut s, &[dec!(62200)]);
+    assert_eq!(query(&mut s, "trail-b").status, OrderStatus::Filled, "5 % down from 65500");
+
+    // E: no stop price: tracking from the first price seen (65000 here), a new high 66000,
+    // triggers at 66000 × 0.93 = 61380.
+    let mut s = sim();
+    let e = OrderRequest::new("BTCUSDT", Side::Sell, aegis_exchange::OrderType::StopLossLimit)
+        .with_quantity(dec!(0.01))
+        .with_price(dec!(60000))
+        .with_time_in_force(TimeInForce::Gtc)
+        .with_trailing_delta(700)
+        .with_client_order_id(cid("trail-e"));
+    let _: OrderResponse = s.place(e).ok();
+    walk(&mut s, &[dec!(65000), dec!(66000), dec!(61500)]);
+    assert_eq!(working(&mut s, "trail-e"), (OrderStatus::New, Some(false)));
+    walk(&mut s, &[dec!(61380)]);
+    assert_eq!(query(&mut s, "trail-e").status, OrderStatus::Filled);
+    let events = s.events();
+    let trail: Vec<_> = reports(&events).into_iter().filter(|r| r.client_order_id == "trail-e").collect();
+    assert!(trail.iter().all(|r| r.trailing_delta == Some(700)), "{trail:?}");
+    assert!(trail.last().is_some_and(|r| r.trailing_time.is_some()), "{trail:?}");
+
+    // A: BUY STOP_LOSS_LIMIT, stop 66000, 500 BIPS, limit 70000: a fall does not count before
+    // the stop is reached; from 66000 the low follows to 65000 and 68250 = 65000 × 1.05
+    // triggers it.
+    let mut s = sim();
+    let a = OrderRequest::stop_loss_limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(70000), dec!(66000))
+        .with_trailing_delta(500)
+        .with_client_order_id(cid("trail-a"));
+    let _: OrderResponse = s.place(a).ok();
+    walk(&mut s, &[dec!(62000), dec!(66000), dec!(68000), dec!(65000), dec!(68200)]);
+    assert_eq!(working(&mut s, "trail-a"), (OrderStatus::New, Some(false)));
+    walk(&mut s, &[dec!(68250)]);
+    assert_eq!(query(&mut s, "trail-a").status, OrderStatus::Filled);
+    assert_eq!(s.paper.balance("USDT").locked, dec!(0));
+}

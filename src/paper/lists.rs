@@ -514,6 +514,8 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
             prevented: Decimal::ZERO,
             prevented_match: None,
             last_prevention: None,
+            trailing: l.trailing_delta(),
+            extreme: None,
             list: Some(list_id),
         });
         ids.push(id);
@@ -670,9 +672,6 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
     let request = ListRequest::Oto(Box::new(oto));
     rules.validate_list(&request, &ctx).map_err(|e| Reply::error(400, e.code(), &e.to_string()))?;
     let ListRequest::Oto(oto) = request else { return Err(Reply::error(500, -1000, "An unknown error occurred.")) };
-    if oto.legs().iter().any(|l| l.trailing_delta().is_some()) {
-        return Err(Reply::error(400, -1020, "This operation is not supported."));
-    }
     let (base, quote) = (rules.base_asset().to_owned(), rules.quote_asset().to_owned());
     let default_stp = rules.default_self_trade_prevention_mode().cloned().unwrap_or(SelfTradePreventionMode::None);
     let w = oto.working();
@@ -740,6 +739,8 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
             prevented: Decimal::ZERO,
             prevented_match: None,
             last_prevention: None,
+            trailing: l.trailing_delta(),
+            extreme: None,
             list: Some(list_id),
         });
         ids.push(id);

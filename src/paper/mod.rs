@@ -285,6 +285,11 @@ struct PaperOrder {
     /// The last prevention, for its `TRADE_PREVENTION` report: (quantity, counter order id,
     /// price).
     last_prevention: Option<(Decimal, u64, Decimal)>,
+    /// A trailing stop's `trailingDelta` (BIPS).
+    trailing: Option<u64>,
+    /// A trailing stop that tracks the market: the lowest (buy) or highest (sell) last price
+    /// since it started, and when it started.
+    extreme: Option<(Decimal, i64)>,
 }
 
 impl PaperOrder {
@@ -899,6 +904,12 @@ impl PaperExchange {
             None => e.dec("Y", Decimal::ZERO),
         };
         e = e.dec("Q", o.quote_qty);
+        if let Some(d) = o.trailing {
+            e = e.int("d", i64::try_from(d).unwrap_or(i64::MAX));
+            if let Some((_, since)) = o.extreme {
+                e = e.int("D", since);
+            }
+        }
         if let Some(w) = o.working {
             e = e.int("W", w);
         }
@@ -1279,10 +1290,11 @@ impl PaperExchange {
             let Some(o) = self.orders.get(&id).filter(|o| o.is_open()) else { continue };
             if o.working.is_none() {
                 let Some(last) = last else { continue };
-                if !stop_triggered(&o.kind, &o.side, o.stop, last) {
+                let assets = [o.base.clone(), o.quote.clone()];
+                if !self.stop_due(now, id, last) {
                     continue;
                 }
-                touched.extend([o.base.clone(), o.quote.clone()]);
+                touched.extend(assets);
                 self.trigger(now, id);
                 continue;
             }
@@ -1305,6 +1317,32 @@ impl PaperExchange {
         if !touched.is_empty() {
             let assets: Vec<&str> = touched.iter().map(String::as_str).collect();
             self.account_position(now, &assets);
+        }
+    }
+
+    /// Whether stop order `id` triggers at the last price `last`. A plain stop: its stop price
+    /// reached. A trailing stop (Binance's trailing stop FAQ) starts tracking once its stop
+    /// price is reached (without one: at the first price it sees), then follows the lowest
+    /// (buy) or highest (sell) last price and triggers on a move of `trailingDelta` BIPS back
+    /// from it.
+    fn stop_due(&mut self, now: i64, id: u64, last: Decimal) -> bool {
+        let Some(o) = self.orders.get_mut(&id) else { return false };
+        let Some(delta) = o.trailing else { return stop_triggered(&o.kind, &o.side, o.stop, last) };
+        let Some((extreme, since)) = o.extreme else {
+            if o.stop.is_zero() || stop_triggered(&o.kind, &o.side, o.stop, last) {
+                o.extreme = Some((last, now));
+            }
+            return false;
+        };
+        let bips = Decimal::from(delta) / Decimal::from(10_000);
+        if o.side == Side::Buy {
+            let low = extreme.min(last);
+            o.extreme = Some((low, since));
+            last >= low * (Decimal::ONE + bips)
+        } else {
+            let high = extreme.max(last);
+            o.extreme = Some((high, since));
+            last <= high * (Decimal::ONE - bips)
         }
     }
 

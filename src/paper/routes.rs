@@ -471,9 +471,6 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
     rules.validate(&order, &ctx).map_err(|e| Reply::error(400, e.code(), &e.to_string()))?;
     let (base, quote) = (rules.base_asset().to_owned(), rules.quote_asset().to_owned());
     let default_stp = rules.default_self_trade_prevention_mode().cloned().unwrap_or(SelfTradePreventionMode::None);
-    if order.trailing_delta().is_some() {
-        return Err(Reply::error(400, -1020, "This operation is not supported."));
-    }
     if test {
         if params.get("computeCommissionRates") == Some("true") {
             let zero = Obj::new().dec("maker", Decimal::ZERO).dec("taker", Decimal::ZERO).finish();
@@ -513,7 +510,9 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
     let side = order.side().clone();
     let last = ex.markets.get(&symbol).and_then(Market::last_price);
     let stop = order.stop_price().unwrap_or_default();
-    if kind.is_algo() && last.is_some_and(|l| stop_triggered(&kind, &side, stop, l)) {
+    // A trailing stop whose stop price is reached starts tracking at once instead.
+    if kind.is_algo() && order.trailing_delta().is_none() && last.is_some_and(|l| stop_triggered(&kind, &side, stop, l))
+    {
         return Err(rejected("Order would trigger immediately."));
     }
     let price = order.price().unwrap_or_default();
@@ -575,6 +574,8 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
         prevented: Decimal::ZERO,
         prevented_match: None,
         last_prevention: None,
+        trailing: order.trailing_delta(),
+        extreme: None,
     });
     ex.execution_report(now, id, "NEW", None, None);
     let mut fills = Vec::new();
@@ -689,6 +690,12 @@ fn order_fields(o: &PaperOrder, open_orders_order: bool) -> String {
         .int("time", o.time)
         .int("updateTime", o.update)
         .bool("isWorking", o.working.is_some());
+    if let Some(d) = o.trailing {
+        r = r.int("trailingDelta", i64::try_from(d).unwrap_or(i64::MAX));
+        if let Some((_, since)) = o.extreme {
+            r = r.int("trailingTime", since);
+        }
+    }
     r = if open_orders_order {
         r.dec("origQuoteOrderQty", o.quote_qty).int("workingTime", o.working.unwrap_or(-1))
     } else {
