@@ -269,41 +269,344 @@ impl WsApi {
         auth: WsAuth,
         timestamp_ms: i64,
     ) -> Result<WsRequest, WsBuildError> {
-        let o = order.request();
-        let mut p: Vec<(&'static str, Param)> = vec![
-            ("symbol", Param::Str(o.symbol().to_owned())),
-            ("side", Param::Str(o.side().as_str().to_owned())),
-            ("type", Param::Str(o.order_type().as_str().to_owned())),
-        ];
-        if let Some(t) = o.time_in_force() {
-            p.push(("timeInForce", Param::Str(t.as_str().to_owned())));
-        }
-        for (name, value) in [
-            ("quantity", o.quantity()),
-            ("quoteOrderQty", o.quote_order_qty()),
-            ("price", o.price()),
-            ("stopPrice", o.stop_price()),
-            ("icebergQty", o.iceberg_qty()),
-        ] {
-            if let Some(v) = value {
-                p.push((name, Param::Str(Wire(v).to_string())));
-            }
-        }
-        if let Some(d) = o.trailing_delta() {
-            p.push(("trailingDelta", Param::Num(d.to_string())));
-        }
-        if let Some(c) = o.client_order_id() {
-            p.push(("newClientOrderId", Param::Str(c.as_str().to_owned())));
-        }
-        if let Some(r) = o.response_type() {
-            p.push(("newOrderRespType", Param::Str(r.as_str().to_owned())));
-        }
-        if let Some(m) = o.self_trade_prevention_mode() {
-            p.push(("selfTradePreventionMode", Param::Str(m.as_str().to_owned())));
-        }
-        self.frame(id, "order.place", p, Some((auth, timestamp_ms)), cost(1, 0, 1))
+        self.frame(id, "order.place", order_params(order), Some((auth, timestamp_ms)), cost(1, 0, 1))
     }
 
+    /// `order.test` (weight 1, 20 with `computeCommissionRates`): validated by the exchange,
+    /// not placed; with the commission rates the order would pay when asked.
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn order_test(
+        &self,
+        id: &str,
+        order: &ValidatedOrder,
+        compute_commission_rates: bool,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let mut p = order_params(order);
+        let weight = if compute_commission_rates {
+            p.push(("computeCommissionRates", Param::Num("true".to_owned())));
+            20
+        } else {
+            1
+        };
+        self.frame(id, "order.test", p, Some((auth, timestamp.into().millis())), cost(weight, weight, 0))
+    }
+
+    /// `order.cancelReplace` (weight 1, one order): cancels `cancel` and places `order`, with
+    /// every option Binance documents.
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn order_cancel_replace(
+        &self,
+        id: &str,
+        order: &ValidatedOrder,
+        cancel: OrderRef,
+        options: &crate::rest::CancelReplaceOptions,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let mut p = order_params(order);
+        p.push(("cancelReplaceMode", Param::Str(options.mode.as_str().to_owned())));
+        match cancel {
+            OrderRef::OrderId(o) => p.push(("cancelOrderId", Param::Num(o.to_string()))),
+            OrderRef::ClientOrderId(c) => p.push(("cancelOrigClientOrderId", Param::Str(c.as_str().to_owned()))),
+        }
+        if let Some(c) = &options.cancel_new_client_order_id {
+            p.push(("cancelNewClientOrderId", Param::Str(c.as_str().to_owned())));
+        }
+        if let Some(r) = options.cancel_restrictions {
+            p.push(("cancelRestrictions", Param::Str(r.as_str().to_owned())));
+        }
+        if let Some(m) = options.rate_limit_exceeded {
+            p.push(("orderRateLimitExceededMode", Param::Str(m.as_str().to_owned())));
+        }
+        self.frame(id, "order.cancelReplace", p, Some((auth, timestamp.into().millis())), cost(1, 0, 1))
+    }
+
+    /// `openOrders.status` (weight 6 for one symbol, 80 for all).
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn open_orders_status(
+        &self,
+        id: &str,
+        symbol: Option<&str>,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let (p, c) = match symbol {
+            Some(s) => (vec![("symbol", Param::Str(s.to_owned()))], RequestCost::OPEN_ORDERS_SYMBOL),
+            None => (Vec::new(), RequestCost::OPEN_ORDERS_ALL),
+        };
+        self.frame(id, "openOrders.status", p, Some((auth, timestamp.into().millis())), c)
+    }
+
+    /// `allOrders` (weight 20): the account's orders on `symbol`, filtered by `query` (its
+    /// `order_id` is the first order, `from_id` is not used).
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn all_orders(
+        &self,
+        id: &str,
+        symbol: &str,
+        query: &crate::rest::HistoryQuery,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let mut p = vec![("symbol", Param::Str(symbol.to_owned()))];
+        history_params(&mut p, &crate::rest::HistoryQuery { from_id: None, ..*query }, "fromId");
+        self.frame(id, "allOrders", p, Some((auth, timestamp.into().millis())), cost(20, 20, 0))
+    }
+
+    /// `allOrderLists` (weight 20): the account's order lists, filtered by `query` (`from_id`:
+    /// the first list id).
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn all_order_lists(
+        &self,
+        id: &str,
+        query: &crate::rest::HistoryQuery,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let mut p = Vec::new();
+        history_params(&mut p, &crate::rest::HistoryQuery { order_id: None, ..*query }, "fromId");
+        self.frame(id, "allOrderLists", p, Some((auth, timestamp.into().millis())), RequestCost::ALL_ORDER_LISTS)
+    }
+
+    /// `myTrades` (weight 20; 5 with `order_id`): the account's trades on `symbol`, filtered by
+    /// `query` (`from_id`: the first trade id).
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn my_trades(
+        &self,
+        id: &str,
+        symbol: &str,
+        query: &crate::rest::HistoryQuery,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let mut p = vec![("symbol", Param::Str(symbol.to_owned()))];
+        history_params(&mut p, query, "fromId");
+        let c = if query.order_id.is_some() { RequestCost::MY_TRADES_BY_ORDER } else { RequestCost::MY_TRADES };
+        self.frame(id, "myTrades", p, Some((auth, timestamp.into().millis())), c)
+    }
+
+    /// `myPreventedMatches` (weight 2 by id, 20 by order).
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn my_prevented_matches(
+        &self,
+        id: &str,
+        symbol: &str,
+        by: crate::rest::PreventedMatches,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let mut p = vec![("symbol", Param::Str(symbol.to_owned()))];
+        let c = match by {
+            crate::rest::PreventedMatches::ById(m) => {
+                p.push(("preventedMatchId", Param::Num(m.to_string())));
+                RequestCost::PREVENTED_MATCH
+            }
+            crate::rest::PreventedMatches::ByOrder { order_id, from_prevented_match_id, limit } => {
+                p.push(("orderId", Param::Num(order_id.to_string())));
+                if let Some(f) = from_prevented_match_id {
+                    p.push(("fromPreventedMatchId", Param::Num(f.to_string())));
+                }
+                if let Some(l) = limit {
+                    p.push(("limit", Param::Num(l.to_string())));
+                }
+                RequestCost::PREVENTED_MATCHES_BY_ORDER
+            }
+        };
+        self.frame(id, "myPreventedMatches", p, Some((auth, timestamp.into().millis())), c)
+    }
+
+    /// `myAllocations` (weight 20): the allocations of SOR orders on `symbol`, filtered by
+    /// `query` (`from_id`: the first allocation id).
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn my_allocations(
+        &self,
+        id: &str,
+        symbol: &str,
+        query: &crate::rest::HistoryQuery,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let mut p = vec![("symbol", Param::Str(symbol.to_owned()))];
+        history_params(&mut p, query, "fromAllocationId");
+        self.frame(id, "myAllocations", p, Some((auth, timestamp.into().millis())), RequestCost::MY_ALLOCATIONS)
+    }
+
+    /// `account.status` (weight 20): balances and permissions.
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn account_status(
+        &self,
+        id: &str,
+        omit_zero_balances: bool,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let p = if omit_zero_balances { vec![("omitZeroBalances", Param::Num("true".to_owned()))] } else { Vec::new() };
+        self.frame(id, "account.status", p, Some((auth, timestamp.into().millis())), RequestCost::ACCOUNT)
+    }
+
+    /// `account.commission` (weight 20): the account's commission rates on `symbol`.
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn account_commission(
+        &self,
+        id: &str,
+        symbol: &str,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let p = vec![("symbol", Param::Str(symbol.to_owned()))];
+        self.frame(id, "account.commission", p, Some((auth, timestamp.into().millis())), cost(20, 20, 0))
+    }
+
+    /// `account.rateLimits.orders` (weight 40): the unfilled order counts.
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn account_rate_limits_orders(
+        &self,
+        id: &str,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        self.frame(
+            id,
+            "account.rateLimits.orders",
+            Vec::new(),
+            Some((auth, timestamp.into().millis())),
+            cost(40, 40, 0),
+        )
+    }
+
+    /// `myFilters` (weight 40): the filters that apply to the account on `symbol`.
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn my_filters(
+        &self,
+        id: &str,
+        symbol: &str,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let p = vec![("symbol", Param::Str(symbol.to_owned()))];
+        self.frame(id, "myFilters", p, Some((auth, timestamp.into().millis())), cost(40, 40, 0))
+    }
+
+    /// `session.status` (weight 2): whether the connection is logged on, and as which key.
+    ///
+    /// # Errors
+    /// [`WsBuildError::InvalidId`].
+    pub fn session_status(&self, id: &str) -> Result<WsRequest, WsBuildError> {
+        self.frame(id, "session.status", Vec::new(), None, cost(2, 2, 0))
+    }
+
+    /// `session.logout` (weight 2): the connection is no longer logged on.
+    ///
+    /// # Errors
+    /// [`WsBuildError::InvalidId`].
+    pub fn session_logout(&self, id: &str) -> Result<WsRequest, WsBuildError> {
+        self.frame(id, "session.logout", Vec::new(), None, cost(2, 2, 0))
+    }
+
+    /// `session.subscriptions` (weight 2): the user-data subscriptions of the connection.
+    ///
+    /// # Errors
+    /// [`WsBuildError::InvalidId`].
+    pub fn session_subscriptions(&self, id: &str) -> Result<WsRequest, WsBuildError> {
+        self.frame(id, "session.subscriptions", Vec::new(), None, cost(2, 2, 0))
+    }
+
+    /// `userDataStream.unsubscribe` (weight 2): one subscription (`subscription_id`), or all.
+    ///
+    /// # Errors
+    /// [`WsBuildError::InvalidId`].
+    pub fn user_data_stream_unsubscribe(
+        &self,
+        id: &str,
+        subscription_id: Option<u64>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let p = subscription_id.map(|s| vec![("subscriptionId", Param::Num(s.to_string()))]).unwrap_or_default();
+        self.frame(id, "userDataStream.unsubscribe", p, None, cost(2, 2, 0))
+    }
+}
+
+/// The parameters of a validated order, in the order Binance documents them.
+fn order_params(order: &ValidatedOrder) -> Vec<(&'static str, Param)> {
+    let o = order.request();
+    let mut p: Vec<(&'static str, Param)> = vec![
+        ("symbol", Param::Str(o.symbol().to_owned())),
+        ("side", Param::Str(o.side().as_str().to_owned())),
+        ("type", Param::Str(o.order_type().as_str().to_owned())),
+    ];
+    if let Some(t) = o.time_in_force() {
+        p.push(("timeInForce", Param::Str(t.as_str().to_owned())));
+    }
+    for (name, value) in [
+        ("quantity", o.quantity()),
+        ("quoteOrderQty", o.quote_order_qty()),
+        ("price", o.price()),
+        ("stopPrice", o.stop_price()),
+        ("icebergQty", o.iceberg_qty()),
+    ] {
+        if let Some(v) = value {
+            p.push((name, Param::Str(Wire(v).to_string())));
+        }
+    }
+    if let Some(d) = o.trailing_delta() {
+        p.push(("trailingDelta", Param::Num(d.to_string())));
+    }
+    if let Some(c) = o.client_order_id() {
+        p.push(("newClientOrderId", Param::Str(c.as_str().to_owned())));
+    }
+    if let Some(r) = o.response_type() {
+        p.push(("newOrderRespType", Param::Str(r.as_str().to_owned())));
+    }
+    if let Some(m) = o.self_trade_prevention_mode() {
+        p.push(("selfTradePreventionMode", Param::Str(m.as_str().to_owned())));
+    }
+    p
+}
+
+/// A history query's filters (`from_name`: what its `from_id` is called).
+fn history_params(p: &mut Vec<(&'static str, Param)>, query: &crate::rest::HistoryQuery, from_name: &'static str) {
+    for (name, value) in [("startTime", query.start_time), ("endTime", query.end_time)] {
+        if let Some(v) = value {
+            p.push((name, Param::Num(v.to_string())));
+        }
+    }
+    if let Some(v) = query.from_id {
+        p.push((from_name, Param::Num(v.to_string())));
+    }
+    if let Some(v) = query.limit {
+        p.push(("limit", Param::Num(v.to_string())));
+    }
+    if let Some(v) = query.order_id {
+        p.push(("orderId", Param::Num(v.to_string())));
+    }
+}
+
+impl WsApi {
     /// `order.place` on a logged-on session, written straight into the frame's text.
     fn order_place_session(
         &self,

@@ -1793,3 +1793,31 @@ fn trailing_stops_follow_the_market_as_binance_describes() {
     assert_eq!(query(&mut s, "trail-a").status, OrderStatus::Filled);
     assert_eq!(s.paper.balance("USDT").locked, dec!(0));
 }
+
+/// `allOrders`, `account/commission` and `myFilters` over REST, decoded by the crate's types.
+#[test]
+fn all_orders_commission_and_filters_over_rest() {
+    use aegis_exchange::rest::{AccountCommission, MyFilters};
+    let mut s = sim();
+    let _: OrderResponse = s
+        .place(OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(64000)).with_client_order_id(cid("ao-1")))
+        .ok();
+    let _: OrderResponse =
+        s.place(OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01)).with_client_order_id(cid("ao-2"))).ok();
+    let all: Vec<OrderInfo> = s.call(s.rest.all_orders("BTCUSDT", None, None, s.now).unwrap()).ok();
+    let ids: Vec<(&str, OrderStatus)> = all.iter().map(|o| (o.client_order_id.as_str(), o.status.clone())).collect();
+    assert_eq!(ids, [("ao-1", OrderStatus::New), ("ao-2", OrderStatus::Filled)]);
+    let from: Vec<OrderInfo> =
+        s.call(s.rest.all_orders("BTCUSDT", Some(all[1].order_id), Some(1), s.now).unwrap()).ok();
+    assert_eq!(from.len(), 1);
+    assert_eq!(from[0].client_order_id, "ao-2");
+    let commission: AccountCommission = s.call(s.rest.account_commission("BTCUSDT", s.now).unwrap()).ok();
+    assert_eq!(
+        (commission.standard_commission.maker, commission.standard_commission.taker),
+        (dec!(0.001), dec!(0.001))
+    );
+    let filters: MyFilters = s.call(s.rest.my_filters("BTCUSDT", s.now).unwrap()).ok();
+    assert!(filters.symbol_filters.is_empty());
+    let unknown = s.call(s.rest.all_orders("NOSUCHPAIR", None, None, s.now).unwrap()).err();
+    assert_eq!(unknown.code, Some(-1121));
+}

@@ -407,3 +407,136 @@ fn order_lists_over_the_websocket_api_session() {
     assert_eq!(placed.contingency_type, "OCO");
     assert_eq!(p.balance("BTC").locked, dec!(0.1));
 }
+
+/// The REQUEST_WEIGHT count a response reports.
+fn weight_count(r: &WsResponse) -> u64 {
+    r.rate_limits
+        .iter()
+        .find(|l| l.rate_limit_type == aegis_exchange::RateLimitType::RequestWeight)
+        .map_or(0, |l| l.count)
+}
+
+/// Every WebSocket API trading, account and session method the crate builds, answered by the
+/// paper exchange on a logged-on session (no signature per request) and decoded into the
+/// crate's types; each charges the weight its builder says (the exchange's count moves by the
+/// frame's `cost`, on success).
+#[test]
+fn every_trading_account_and_session_method_over_the_websocket_api() {
+    use aegis_exchange::rest::{
+        Account, AccountCommission, Allocation, CancelReplace, CancelReplaceMode, CancelReplaceOptions, HistoryQuery,
+        MyFilters, MyTrade, OrderCommissionRates, OrderList, PreventedMatch, PreventedMatches, RateLimitCount,
+        TestOrderAccepted,
+    };
+    use aegis_exchange::ws_api::WsRequest;
+    let mut p = paper(still());
+    let signer = Ed25519::from_seed(&hex::decode(SEED).unwrap()).unwrap();
+    p.add_api_key("edKey", PaperKey::ed25519(&signer.public_key()).unwrap());
+    let conn = p.ws_connect(NOW, "/ws-api/v3").unwrap();
+    let api = WsApi::new().with_credentials(Credentials::new("edKey", signer).unwrap());
+    let mut last = 0;
+    let mut call = |p: &mut PaperExchange, req: WsRequest| -> WsResponse {
+        p.ws_send(NOW, conn, &req.text);
+        let out = frames(p, conn);
+        // The response among the events that follow it.
+        let r = out
+            .iter()
+            .filter_map(|f| serde_json::from_str::<WsResponse>(f).ok())
+            .find(|r| r.id.as_deref() == Some(req.id.as_str()))
+            .unwrap_or_else(|| panic!("{}: {out:?}", req.method));
+        assert_eq!(r.status, 200, "{}: {out:?}", req.method);
+        let count = weight_count(&r);
+        if count > 0 {
+            assert_eq!(count - last, u64::from(req.cost.weight_on_success), "{}: the weight charged", req.method);
+            last = count;
+        }
+        r
+    };
+    let s = WsAuth::Session;
+    let _ = call(&mut p, api.session_logon("logon", NOW).unwrap());
+    let _ = call(&mut p, api.user_data_stream_subscribe("sub").unwrap());
+    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    let rules = info.symbol("BTCUSDT").unwrap();
+    let order = |id: &str, price| {
+        let o = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), price)
+            .with_client_order_id(ClientOrderId::new(id).unwrap());
+        rules.validate(&o, &MarketContext::default()).unwrap()
+    };
+    let _: OrderResponse =
+        call(&mut p, api.order_place("place", &order("w1", dec!(64000)), s, NOW).unwrap()).result_as().unwrap();
+    // order.test, plain and with the commission rates.
+    let _: TestOrderAccepted =
+        call(&mut p, api.order_test("t1", &order("w9", dec!(64000)), false, s, NOW).unwrap()).result_as().unwrap();
+    let rates: OrderCommissionRates =
+        call(&mut p, api.order_test("t2", &order("w9", dec!(64000)), true, s, NOW).unwrap()).result_as().unwrap();
+    assert_eq!(rates.standard_commission_for_order.maker, dec!(0.001));
+    // openOrders.status, for the symbol and for all.
+    let open: Vec<OrderInfo> =
+        call(&mut p, api.open_orders_status("o1", Some("BTCUSDT"), s, NOW).unwrap()).result_as().unwrap();
+    assert_eq!(open.len(), 1);
+    let all_open: Vec<OrderInfo> =
+        call(&mut p, api.open_orders_status("o2", None, s, NOW).unwrap()).result_as().unwrap();
+    assert_eq!(all_open, open);
+    // order.cancelReplace.
+    let w1 = OrderRef::ClientOrderId(ClientOrderId::new("w1").unwrap());
+    let options = CancelReplaceOptions::new(CancelReplaceMode::StopOnFailure);
+    let replaced: CancelReplace =
+        call(&mut p, api.order_cancel_replace("cr", &order("w2", dec!(63000)), w1, &options, s, NOW).unwrap())
+            .result_as()
+            .unwrap();
+    assert_eq!((replaced.cancel_result.as_str(), replaced.new_order_result.as_str()), ("SUCCESS", "SUCCESS"));
+    // allOrders: the canceled one and the new one.
+    let all: Vec<OrderInfo> =
+        call(&mut p, api.all_orders("ao", "BTCUSDT", &HistoryQuery::default(), s, NOW).unwrap()).result_as().unwrap();
+    let states: Vec<(&str, aegis_exchange::OrderStatus)> =
+        all.iter().map(|o| (o.client_order_id.as_str(), o.status.clone())).collect();
+    assert_eq!(states, [("w1", aegis_exchange::OrderStatus::Canceled), ("w2", aegis_exchange::OrderStatus::New)]);
+    let from = HistoryQuery { order_id: Some(all[1].order_id), ..HistoryQuery::default() };
+    let later: Vec<OrderInfo> =
+        call(&mut p, api.all_orders("ao2", "BTCUSDT", &from, s, NOW).unwrap()).result_as().unwrap();
+    assert_eq!(later.len(), 1);
+    // myTrades after a market buy, all and by order.
+    let bought = market_buy(&mut p, NOW, dec!(0.02));
+    let trades: Vec<MyTrade> =
+        call(&mut p, api.my_trades("mt", "BTCUSDT", &HistoryQuery::default(), s, NOW).unwrap()).result_as().unwrap();
+    assert_eq!(trades.len(), bought.fills.len());
+    let by_order = HistoryQuery { order_id: Some(bought.order_id), ..HistoryQuery::default() };
+    let mine: Vec<MyTrade> =
+        call(&mut p, api.my_trades("mt2", "BTCUSDT", &by_order, s, NOW).unwrap()).result_as().unwrap();
+    assert_eq!(mine, trades);
+    // The histories with nothing in them.
+    let prevented: Vec<PreventedMatch> =
+        call(&mut p, api.my_prevented_matches("pm", "BTCUSDT", PreventedMatches::ById(0), s, NOW).unwrap())
+            .result_as()
+            .unwrap();
+    assert!(prevented.is_empty());
+    let allocations: Vec<Allocation> =
+        call(&mut p, api.my_allocations("al", "BTCUSDT", &HistoryQuery::default(), s, NOW).unwrap())
+            .result_as()
+            .unwrap();
+    assert!(allocations.is_empty());
+    let lists: Vec<OrderList> =
+        call(&mut p, api.all_order_lists("ol", &HistoryQuery::default(), s, NOW).unwrap()).result_as().unwrap();
+    assert!(lists.is_empty());
+    // The account.
+    let account: Account = call(&mut p, api.account_status("ac", true, s, NOW).unwrap()).result_as().unwrap();
+    assert!(account.balances.iter().any(|b| b.asset == "BTC"));
+    let commission: AccountCommission =
+        call(&mut p, api.account_commission("cm", "BTCUSDT", s, NOW).unwrap()).result_as().unwrap();
+    assert_eq!((commission.symbol.as_str(), commission.standard_commission.taker), ("BTCUSDT", dec!(0.001)));
+    let counts: Vec<RateLimitCount> =
+        call(&mut p, api.account_rate_limits_orders("rl", s, NOW).unwrap()).result_as().unwrap();
+    assert!(counts.iter().any(|c| c.count >= 2), "{counts:?}");
+    let _: MyFilters = call(&mut p, api.my_filters("mf", "BTCUSDT", s, NOW).unwrap()).result_as().unwrap();
+    // The session: its subscription, then none, then logged out.
+    let status = call(&mut p, api.session_status("ss").unwrap());
+    assert_eq!(status.result.as_ref().unwrap()["apiKey"], "edKey");
+    let subs = call(&mut p, api.session_subscriptions("sb").unwrap());
+    assert_eq!(subs.result, Some(serde_json::json!([{"subscriptionId": 0}])));
+    let _ = call(&mut p, api.user_data_stream_unsubscribe("un", Some(0)).unwrap());
+    let subs = call(&mut p, api.session_subscriptions("sb2").unwrap());
+    assert_eq!(subs.result, Some(serde_json::json!([])));
+    let out = call(&mut p, api.session_logout("lo").unwrap());
+    assert_eq!(out.result.as_ref().unwrap()["apiKey"], serde_json::Value::Null);
+    p.ws_send(NOW, conn, &api.account_status("after", false, s, NOW).unwrap().text);
+    assert_eq!(ws_response(&frames(&mut p, conn)[0]).api_error().unwrap().code, Some(-1102), "logged out");
+}

@@ -45,6 +45,9 @@ pub(super) enum Endpoint {
     CancelList,
     QueryList,
     OpenLists,
+    AllOrders,
+    Commission,
+    MyFilters,
 }
 
 impl Endpoint {
@@ -81,6 +84,9 @@ impl Endpoint {
             ("DELETE", "/api/v3/orderList") => E::CancelList,
             ("GET", "/api/v3/orderList") => E::QueryList,
             ("GET", "/api/v3/openOrderList") => E::OpenLists,
+            ("GET", "/api/v3/allOrders") => E::AllOrders,
+            ("GET", "/api/v3/account/commission") => E::Commission,
+            ("GET", "/api/v3/myFilters") => E::MyFilters,
             _ => return None,
         })
     }
@@ -108,6 +114,9 @@ impl Endpoint {
                 | E::CancelList
                 | E::QueryList
                 | E::OpenLists
+                | E::AllOrders
+                | E::Commission
+                | E::MyFilters
         )
     }
 
@@ -147,6 +156,8 @@ impl Endpoint {
             E::PreventedMatches => (if has("orderId") { 20 } else { 2 }, false),
             E::Allocations | E::AllLists => (20, false),
             E::OpenLists => (6, false),
+            E::AllOrders | E::Commission => (20, false),
+            E::MyFilters => (40, false),
         }
     }
 }
@@ -297,6 +308,11 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         Endpoint::Amend => amend(ex, now, params),
         Endpoint::CancelReplace => cancel_replace(ex, now, params),
         Endpoint::PreventedMatches => prevented_matches(ex, params),
+        Endpoint::AllOrders => all_orders(ex, params),
+        Endpoint::Commission => commission(ex, params),
+        // No account-specific filters on the paper exchange (Binance lists MAX_ASSET here).
+        Endpoint::MyFilters => market(ex, params)
+            .map(|_| Reply::ok(r#"{"exchangeFilters":[],"symbolFilters":[],"assetFilters":[]}"#.to_owned())),
         // The paper exchange routes no SOR orders: no allocations.
         Endpoint::Allocations => market(ex, params).map(|_| Reply::ok("[]".to_owned())),
         Endpoint::AllLists => super::lists::all_order_lists(ex, params),
@@ -963,6 +979,62 @@ fn open_orders(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
         .filter(|o| symbol.is_none_or(|s| o.symbol == s))
         .map(|o| order_fields(o, true));
     Ok(Reply::ok(array(items)))
+}
+
+/// `GET /api/v3/allOrders`: the account's orders on a symbol (open, and ended ones the exchange
+/// still keeps), from `orderId` on, within `startTime` / `endTime`, at most `limit` (500, up
+/// to 1000), oldest first.
+fn all_orders(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let (symbol, _) = market(ex, params)?;
+    let from = params.integer("orderId")?.map(|i| u64::try_from(i).unwrap_or(0));
+    let start = params.integer("startTime")?;
+    let end = params.integer("endTime")?;
+    let n = limit(params, 500, 1000)?;
+    let mut mine: Vec<&PaperOrder> = ex
+        .orders
+        .values()
+        .filter(|o| {
+            o.symbol == symbol
+                && from.is_none_or(|f| o.id >= f)
+                && start.is_none_or(|s| o.time >= s)
+                && end.is_none_or(|e| o.time <= e)
+        })
+        .collect();
+    mine.sort_by_key(|o| o.id);
+    // From an order id: the first `limit`; otherwise the most recent.
+    let skip = if from.is_some() { 0 } else { mine.len().saturating_sub(n) };
+    let items = mine.into_iter().skip(skip).take(n).map(|o| order_fields(o, false));
+    Ok(Reply::ok(array(items)))
+}
+
+/// `GET /api/v3/account/commission`: the paper exchange's rates (no special or tax rate; the
+/// discount when a commission asset is configured).
+fn commission(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let (symbol, _) = market(ex, params)?;
+    let rates = |maker: Decimal, taker: Decimal| {
+        Obj::new()
+            .dec("maker", maker)
+            .dec("taker", taker)
+            .dec("buyer", Decimal::ZERO)
+            .dec("seller", Decimal::ZERO)
+            .finish()
+    };
+    let zero = rates(Decimal::ZERO, Decimal::ZERO);
+    let asset = ex.config.commission_asset.as_deref();
+    let discount = Obj::new()
+        .bool("enabledForAccount", asset.is_some())
+        .bool("enabledForSymbol", asset.is_some())
+        .str("discountAsset", asset.unwrap_or("BNB"))
+        .dec("discount", if asset.is_some() { ex.config.commission_asset_discount } else { Decimal::ZERO })
+        .finish();
+    let body = Obj::new()
+        .str("symbol", symbol)
+        .raw("standardCommission", &rates(ex.config.maker_commission, ex.config.taker_commission))
+        .raw("specialCommission", &zero)
+        .raw("taxCommission", &zero)
+        .raw("discount", &discount)
+        .finish();
+    Ok(Reply::ok(body))
 }
 
 fn account(ex: &PaperExchange, now: i64, params: &Params) -> Reply {

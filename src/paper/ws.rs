@@ -545,6 +545,9 @@ impl PaperExchange {
             "account.status" => Some(Endpoint::Account),
             "myTrades" => Some(Endpoint::MyTrades),
             "account.rateLimits.orders" => Some(Endpoint::RateLimitOrder),
+            "allOrders" => Some(Endpoint::AllOrders),
+            "account.commission" => Some(Endpoint::Commission),
+            "myFilters" => Some(Endpoint::MyFilters),
             _ => None,
         };
         // Session methods and the user data stream cost 2.
@@ -613,6 +616,16 @@ impl PaperExchange {
                 self.session_status(now, conn)
             }
             "session.status" => self.session_status(now, conn),
+            "session.subscriptions" => {
+                let subscribed = match self.ws.conns.get(&conn).map(|c| &c.kind) {
+                    Some(Kind::Api { user_sub: Some(id), .. }) => Some(*id),
+                    _ => None,
+                };
+                let items = subscribed
+                    .map(|id| Obj::new().int("subscriptionId", i64::try_from(id).unwrap_or(0)).finish())
+                    .into_iter();
+                Reply::ok(super::wire::array(items))
+            }
             "session.logout" => {
                 if let Some(Kind::Api { session, logged_on_at, user_sub, .. }) =
                     self.ws.conns.get_mut(&conn).map(|c| &mut c.kind)
