@@ -297,6 +297,17 @@ pub enum OrderAction {
         /// The order.
         client_order_id: ClientOrderId,
     },
+    /// `GET /api/v3/orderList` by `origClientOrderId`: an order list whose placement outcome is
+    /// not known (every leg `Unknown`), asked for as a whole. Tell
+    /// [`Orders::on_list_query_sent`]; answer with the list's members (`NEW` when it is
+    /// executing), [`Orders::resolve_list_by_legs`] (it ended: each leg is asked for) or
+    /// [`Orders::on_list_query_error`].
+    QueryList {
+        /// The symbol.
+        symbol: String,
+        /// The list's client order id.
+        list: ClientOrderId,
+    },
     /// `GET /api/v3/myTrades?orderId=`: the order ended with more executed than the trades seen;
     /// answer with [`Orders::on_trades`].
     FetchTrades {
@@ -315,6 +326,7 @@ impl OrderAction {
     pub fn client_order_id(&self) -> &ClientOrderId {
         match self {
             Self::Query { client_order_id, .. } | Self::FetchTrades { client_order_id, .. } => client_order_id,
+            Self::QueryList { list, .. } => list,
         }
     }
 }
@@ -393,6 +405,8 @@ struct TrackedList {
     pays: bool,
     /// The reservation the pending orders share, once made.
     pending: Option<Reservation>,
+    /// Its legs' outcomes are asked for one by one (the list query found it ended).
+    by_legs: bool,
 }
 
 /// What a pending order of an OTO family list will lock once the exchange places it.
@@ -955,7 +969,7 @@ impl Orders {
             tracked.unit_lock = (*leg.side == Side::Buy && !leg.price.is_zero()).then_some(leg.price);
             self.track(*id, tracked);
         }
-        self.lists.insert(key, TrackedList { legs: ids, working, pays, pending: list_pending });
+        self.lists.insert(key, TrackedList { legs: ids, working, pays, pending: list_pending, by_legs: false });
         Ok(())
     }
 
@@ -1070,7 +1084,7 @@ impl Orders {
             t.list = Some(list);
             self.track(id, t);
         }
-        self.lists.insert(list, TrackedList { legs: ids, working, pays, pending: None });
+        self.lists.insert(list, TrackedList { legs: ids, working, pays, pending: None, by_legs: false });
         Ok(reservation)
     }
 
@@ -1264,11 +1278,16 @@ impl Orders {
     /// released); before that, and for any other error, the order is queried again after a
     /// back-off.
     pub fn on_query_error(&mut self, now_ms: i64, id: &ClientOrderId, error: &ApiError) -> OrderApplied {
+        self.query_failed(now_ms, id, &error.outcome())
+    }
+
+    /// [`on_query_error`](Self::on_query_error) with the error's outcome.
+    fn query_failed(&mut self, now_ms: i64, id: &ClientOrderId, outcome: &Outcome) -> OrderApplied {
+        let outcome = outcome.clone();
         let Some(t) = self.orders.get_mut(id) else { return OrderApplied::Untracked };
         if t.view.state != OrderState::Unknown {
             return OrderApplied::Duplicate;
         }
-        let outcome = error.outcome();
         if outcome == Outcome::Rejected(Rejection::NoSuchOrder)
             && t.last_query_ms.is_some_and(|asked| asked >= t.deadline_ms)
         {
@@ -1485,6 +1504,11 @@ impl Orders {
             .map(|(_, id, timer)| (id, timer))?;
         let backoff_cap = self.config.max_query_backoff_ms.max(1);
         let grace = self.config.trade_grace_ms.max(1);
+        if timer == Timer::Query
+            && let Some(list) = self.unknown_list(&id)
+        {
+            return self.query_list(now_ms, &list);
+        }
         let t = self.orders.get_mut(&id)?;
         match timer {
             Timer::Reply => {
@@ -1506,6 +1530,59 @@ impl Orders {
                 Some(OrderAction::FetchTrades { symbol: t.view.symbol.clone(), client_order_id: id, order_id })
             }
         }
+    }
+
+    /// The list order `id` belongs to, if its placement outcome is unknown (every leg
+    /// `Unknown`) and it is asked for as a whole.
+    fn unknown_list(&self, id: &ClientOrderId) -> Option<ClientOrderId> {
+        let list = self.orders.get(id)?.list?;
+        let l = self.lists.get(&list)?;
+        let unknown =
+            l.legs.iter().all(|leg| self.orders.get(leg).is_some_and(|t| t.view.state == OrderState::Unknown));
+        (!l.by_legs && unknown).then_some(list)
+    }
+
+    /// One query of list `list` for all its legs: each leg's query timer waits for its answer.
+    fn query_list(&mut self, now_ms: i64, list: &ClientOrderId) -> Option<OrderAction> {
+        let legs = self.lists.get(list)?.legs.clone();
+        let cap = self.config.max_query_backoff_ms.max(1);
+        let mut symbol = None;
+        for leg in &legs {
+            if let Some(t) = self.orders.get_mut(leg) {
+                self.timers.set(t, Some((now_ms.saturating_add(t.backoff_ms), Timer::Query)));
+                t.backoff_ms = t.backoff_ms.saturating_mul(2).min(cap);
+                symbol.get_or_insert_with(|| t.view.symbol.clone());
+            }
+        }
+        Some(OrderAction::QueryList { symbol: symbol?, list: *list })
+    }
+
+    /// List `list`'s query is leaving: each leg counts as asked now (the -2013 rule reads it).
+    pub fn on_list_query_sent(&mut self, now_ms: i64, list: &ClientOrderId) {
+        for leg in self.legs_or_self(list) {
+            self.on_query_sent(now_ms, &leg);
+        }
+    }
+
+    /// List `list` exists but is no longer executing (all done, or rejected): its legs'
+    /// outcomes are asked for one by one, now.
+    pub fn resolve_list_by_legs(&mut self, now_ms: i64, list: &ClientOrderId) {
+        let Some(l) = self.lists.get_mut(list) else { return };
+        l.by_legs = true;
+        for leg in l.legs.clone() {
+            if let Some(t) = self.orders.get_mut(&leg).filter(|t| t.view.state == OrderState::Unknown) {
+                self.timers.set(t, Some((now_ms, Timer::Query)));
+            }
+        }
+    }
+
+    /// List `list`'s query failed: "does not exist" (`-2011`) reads as each leg's "no such
+    /// order" (not placed, once the request's deadline has passed; asked again at the deadline
+    /// before); anything else is asked again after the back-off.
+    pub fn on_list_query_error(&mut self, now_ms: i64, list: &ClientOrderId, error: &ApiError) -> Vec<OrderApplied> {
+        let outcome =
+            if error.code == Some(-2011) { Outcome::Rejected(Rejection::NoSuchOrder) } else { error.outcome() };
+        self.legs_or_self(list).iter().map(|leg| self.query_failed(now_ms, leg, &outcome)).collect()
     }
 
     /// When [`Orders::poll_action`] next has something to do (ms), if ever.

@@ -626,3 +626,86 @@ fn self_trade_prevention_releases_what_can_no_longer_trade() {
     assert_eq!(w.ledger("USDT").locked, dec!(0));
     matches(&w);
 }
+
+fn exit_oco(list: &str) -> aegis_exchange::OcoRequest {
+    use aegis_exchange::{ListLeg, TimeInForce};
+    aegis_exchange::OcoRequest::new(
+        "BTCUSDT",
+        Side::Sell,
+        dec!(0.2),
+        ListLeg::limit_maker(dec!(70000)).with_client_order_id(cid(&format!("{list}-tp"))),
+        ListLeg::stop_loss_limit(dec!(59990), dec!(60000), TimeInForce::Gtc)
+            .with_client_order_id(cid(&format!("{list}-sl"))),
+    )
+    .with_list_client_order_id(cid(list))
+}
+
+/// An order list whose answer is lost is asked for as a whole (`GET /api/v3/orderList` by its
+/// `listClientOrderId`, one request for every leg), never sent again: found executing, its legs
+/// are `New`; never arrived, it is not placed once its request's deadline has passed (the
+/// funds come back); found ended, each leg is asked for. The ledger equals the exchange.
+#[test]
+fn an_order_list_whose_outcome_is_unknown_is_queried_as_a_list() {
+    let ctx = aegis_exchange::MarketContext::default().with_last_price(dec!(65000)).with_reference_price(dec!(65000));
+    let leg_queries = |w: &World| w.sent.iter().filter(|(m, p)| m == "GET" && p == "/api/v3/order").count();
+    let list_queries = |w: &World| w.sent.iter().filter(|(m, p)| m == "GET" && p == "/api/v3/orderList").count();
+    let posts = |w: &World| w.sent.iter().filter(|(m, p)| m == "POST" && p.starts_with("/api/v3/orderList")).count();
+
+    // The user-data stream is away (its events would tell the outcome otherwise).
+    let away = |w: &mut World| {
+        w.engine.handle_ws_closed(w.now);
+        w.paper.ws_close(w.conn);
+    };
+    // Placed, its answer lost.
+    let mut w = world();
+    away(&mut w);
+    w.paper.inject(Fault::DropResponse);
+    w.engine.submit_oco(w.now, exit_oco("lq-a"), &ctx).unwrap();
+    w.pump();
+    for leg in ["lq-a-tp", "lq-a-sl"] {
+        assert_eq!(w.engine.order_state(&cid(leg)), Some(OrderState::Unknown));
+    }
+    for _ in 0..20 {
+        w.wait(1_000);
+    }
+    for leg in ["lq-a-tp", "lq-a-sl"] {
+        assert_eq!(w.engine.order_state(&cid(leg)), Some(OrderState::New), "{leg}");
+        assert_eq!(w.paper.orders_with_client_id("BTCUSDT", leg), 1, "never sent again");
+    }
+    assert_eq!((list_queries(&w), leg_queries(&w), posts(&w)), (1, 0, 1), "{:?}", w.sent);
+    assert_eq!(w.ledger("BTC"), w.paper.balance("BTC"));
+
+    // Never arrived: asked for until its deadline has passed, then not placed.
+    let mut w = world();
+    away(&mut w);
+    w.paper.inject(Fault::DropRequest);
+    w.engine.submit_oco(w.now, exit_oco("lq-b"), &ctx).unwrap();
+    w.pump();
+    assert_eq!(w.ledger("BTC").locked, dec!(0.2));
+    for _ in 0..40 {
+        w.wait(1_000);
+    }
+    for leg in ["lq-b-tp", "lq-b-sl"] {
+        assert_eq!(w.engine.order_state(&cid(leg)), Some(OrderState::NotPlaced), "{leg}");
+    }
+    assert!(list_queries(&w) >= 1 && leg_queries(&w) == 0, "{:?}", w.sent);
+    assert_eq!(w.ledger("BTC"), w.paper.balance("BTC"), "the funds came back");
+    assert_eq!(w.ledger("BTC").locked, dec!(0));
+
+    // Placed, answer lost, and ended before the query (the take-profit filled while the
+    // user-data stream was away, the stop expired): found ended, each leg is asked for.
+    let mut w = world();
+    away(&mut w);
+    w.paper.inject(Fault::DropResponse);
+    w.engine.submit_oco(w.now, exit_oco("lq-c"), &ctx).unwrap();
+    w.pump();
+    w.paper.set_price(w.now, "BTCUSDT", dec!(70100));
+    for _ in 0..20 {
+        w.wait(1_000);
+    }
+    assert_eq!(w.paper.order_status("BTCUSDT", "lq-c-tp"), Some(aegis_exchange::OrderStatus::Filled));
+    assert_eq!(w.engine.order_state(&cid("lq-c-tp")), Some(OrderState::Filled));
+    assert_eq!(w.engine.order_state(&cid("lq-c-sl")), Some(OrderState::Expired));
+    assert!(list_queries(&w) >= 1 && leg_queries(&w) >= 2, "{:?}", w.sent);
+    assert_eq!(w.ledger("BTC"), w.paper.balance("BTC"));
+}

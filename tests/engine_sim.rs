@@ -96,6 +96,8 @@ struct Stats {
     stp_expired: u64,
     /// OCOs whose stop leg trails the market.
     trailing: u64,
+    /// Lists whose outcome was unknown, asked for as a whole (`GET /api/v3/orderList`).
+    list_queries: u64,
 }
 
 impl Sim {
@@ -167,6 +169,9 @@ impl Sim {
                 Output::Http { id, request } => {
                     moved = true;
                     self.stats.requests += 1;
+                    if request.method() == http::Method::GET && request.uri().path() == "/api/v3/orderList" {
+                        self.stats.list_queries += 1;
+                    }
                     if std::env::var_os("AEGIS_SIM_TRACE").is_some() {
                         eprintln!(
                             "+{} #{id} {} {}?{}",
@@ -733,6 +738,7 @@ fn seeded_fault_simulation() {
                 total.ws_order_requests += stats.ws_order_requests;
                 total.stp_expired += stats.stp_expired;
                 total.trailing += stats.trailing;
+                total.list_queries += stats.list_queries;
             }
             Err(e) => {
                 eprintln!("seed {seed} failed: {e} (rerun: AEGIS_SIM_SEED={seed} cargo test --test engine_sim)");
@@ -756,7 +762,8 @@ fn seeded_fault_simulation() {
                 && total.ws_orders > 0
                 && total.ws_order_requests > 0
                 && total.stp_expired > 0
-                && total.trailing > 0,
+                && total.trailing > 0
+                && total.list_queries > 0,
             "{total:?}"
         );
     }

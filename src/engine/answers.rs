@@ -276,6 +276,26 @@ impl Engine {
                 self.emit_applied(applied);
             }
             Purpose::PlaceList(list) => self.apply_list_answer(now, &list, answer),
+            Purpose::QueryList(list) => match answer {
+                Answer::Ok(_) => match answer.ok::<OrderList>() {
+                    // Executing: its orders exist, as a placement's ACK says (their events and
+                    // the reconciliation tell the rest).
+                    Some(l) if l.list_client_order_id == list.as_str() && l.list_order_status == "EXECUTING" => {
+                        self.apply_list_answer(now, &list, answer);
+                    }
+                    // Ended (or rejected): how each leg ended is asked for leg by leg.
+                    Some(l) if l.list_client_order_id == list.as_str() => self.orders.resolve_list_by_legs(now, &list),
+                    // Unreadable, or another list: the timer asks again.
+                    _ => {}
+                },
+                Answer::Err(e) => {
+                    for applied in self.orders.on_list_query_error(now, &list, e) {
+                        self.emit_applied(applied);
+                    }
+                }
+                // No answer: the timer asks again.
+                _ => {}
+            },
             Purpose::Replace(new) => self.apply_replace_answer(now, new, answer),
             Purpose::Query(id) => {
                 // No answer, or an unreadable one: the tracker asks again on its own timer.

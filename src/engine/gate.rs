@@ -254,6 +254,7 @@ impl Engine {
             let purpose = match action {
                 OrderAction::Query { client_order_id, .. } => Purpose::Query(client_order_id),
                 OrderAction::FetchTrades { client_order_id, .. } => Purpose::Trades(client_order_id),
+                OrderAction::QueryList { list, .. } => Purpose::QueryList(list),
             };
             self.enqueue(now, purpose);
         }
@@ -457,6 +458,7 @@ impl Engine {
             Purpose::Cancel(_) | Purpose::CancelAll(_) => RequestCost::CANCEL,
             Purpose::Amend(_) => RequestCost::AMEND,
             Purpose::Query(_) => RequestCost::QUERY_ORDER,
+            Purpose::QueryList(_) => RequestCost::QUERY_ORDER_LIST,
             Purpose::Trades(_) => RequestCost::MY_TRADES_BY_ORDER,
             Purpose::Subscribe => RequestCost::WS_USER_DATA_SUBSCRIBE,
             // Orders and lists wait in their own queue.
@@ -470,6 +472,7 @@ impl Engine {
                 v.amending.is_some() && matches!(v.state, OrderState::New | OrderState::PartiallyFilled)
             }),
             Purpose::Query(id) => self.orders.get(id).is_some(),
+            Purpose::QueryList(list) => self.orders.legs(list).is_some(),
             Purpose::Trades(id) => self.orders.get(id).is_some_and(|v| v.order_id.is_some()),
             _ => true,
         };
@@ -497,6 +500,9 @@ impl Engine {
             Purpose::Adopt => self.rest.open_orders(None, timestamp),
             Purpose::OpenOrders(symbol) => self.rest.open_orders(Some(symbol), timestamp),
             Purpose::CancelAll(symbol) => self.rest.cancel_all_open_orders(symbol, timestamp),
+            Purpose::QueryList(list) => {
+                self.rest.query_order_list(crate::rest::ListRef::ListClientOrderId(*list), timestamp)
+            }
             Purpose::Amend(id) => {
                 let Some((symbol, Some(new_qty))) = self.orders.get(id).map(|v| (v.symbol.as_str(), v.amending)) else {
                     return Step::Done;
@@ -644,6 +650,9 @@ impl Engine {
     fn in_flight(&mut self, now: i64, purpose: Purpose, ws: bool) -> RequestId {
         if let Purpose::Query(id) = &purpose {
             self.orders.on_query_sent(now, id);
+        }
+        if let Purpose::QueryList(list) = &purpose {
+            self.orders.on_list_query_sent(now, list);
         }
         self.gate.last_id = self.gate.last_id.saturating_add(1);
         let id = self.gate.last_id;

@@ -289,6 +289,9 @@ pub enum Purpose {
     Query(ClientOrderId),
     /// `GET /api/v3/myTrades?orderId=`: an ended order's missing trades.
     Trades(ClientOrderId),
+    /// `GET /api/v3/orderList` by `origClientOrderId`: an order list whose placement outcome is
+    /// not known, asked for as a whole.
+    QueryList(ClientOrderId),
     /// `userDataStream.subscribe.signature` on the user-data (WebSocket API) connection.
     Subscribe,
 }
@@ -312,6 +315,7 @@ impl Purpose {
         matches!(
             self,
             Self::Query(_)
+                | Self::QueryList(_)
                 | Self::Trades(_)
                 | Self::Time
                 | Self::Subscribe
