@@ -409,6 +409,11 @@ struct TrackedList {
     by_legs: bool,
 }
 
+/// What an answer or event can move of an order: whether applying it changed anything.
+fn progress(v: &OrderView) -> (OrderState, Decimal, Decimal, Decimal, Option<Decimal>, Decimal) {
+    (v.state, v.executed_qty, v.cumulative_quote_qty, v.traded_qty, v.qty, v.prevented_qty)
+}
+
 /// What a pending order of an OTO family list will lock once the exchange places it.
 #[derive(Debug, Clone, Copy)]
 struct Dormant {
@@ -1676,14 +1681,7 @@ impl Orders {
             }
         }
         let Some(t) = self.orders.get_mut(id) else { return OrderApplied::Untracked };
-        let before = (
-            t.view.state,
-            t.view.executed_qty,
-            t.view.cumulative_quote_qty,
-            t.view.traded_qty,
-            t.view.qty,
-            t.view.prevented_qty,
-        );
+        let before = progress(&t.view);
         t.view.order_id = Some(report.order_id);
         // A smaller quantity than the tracked one: the order was reduced (quantities only shrink).
         let mut reduced = None;
@@ -1773,14 +1771,7 @@ impl Orders {
                 self.timers.set(t, Some((now_ms.saturating_add(self.config.trade_grace_ms.max(0)), Timer::Trades)));
             }
         }
-        let after = (
-            t.view.state,
-            t.view.executed_qty,
-            t.view.cumulative_quote_qty,
-            t.view.traded_qty,
-            t.view.qty,
-            t.view.prevented_qty,
-        );
+        let after = progress(&t.view);
         let (state, settled) = (t.view.state, t.view.reservation.is_none());
         if let Some((list, r)) = claim {
             match self.release_claim(list.as_ref(), &r) {

@@ -182,3 +182,26 @@ pub(crate) fn optional<'a, T>(
 ) -> Option<Option<T>> {
     if c.null() { Some(None) } else { read(c).map(Some) }
 }
+
+/// Every one-byte deletion, change and doubling of `bytes`: what the fast paths' tests feed
+/// them, to show they refuse or read exactly as the general path does.
+#[cfg(test)]
+pub(crate) fn mutations(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        let mut deleted = bytes.to_vec();
+        deleted.remove(i);
+        let mut changed = bytes.to_vec();
+        changed[i] = match b {
+            b'0'..=b'8' => b + 1,
+            b'"' => b'\\',
+            b',' => b' ',
+            b'-' => b'+',
+            _ => b'0',
+        };
+        let mut doubled = bytes.to_vec();
+        doubled.insert(i, *b);
+        out.extend([deleted, changed, doubled]);
+    }
+    out
+}

@@ -439,24 +439,11 @@ mod tests {
         let mut taken = 0;
         for frame in frames() {
             let bytes = frame.as_bytes();
-            for i in 0..bytes.len() {
-                let mut deleted = bytes.to_vec();
-                deleted.remove(i);
-                let mut changed = bytes.to_vec();
-                changed[i] = match changed[i] {
-                    b'0'..=b'8' => changed[i] + 1,
-                    b'"' => b'\\',
-                    b',' => b' ',
-                    _ => b'0',
-                };
-                let mut doubled = bytes.to_vec();
-                doubled.insert(i, bytes[i]);
-                for mutated in [deleted, changed, doubled] {
-                    if let Some(fast) = execution_report(&mutated) {
-                        taken += 1;
-                        let general = WsFrame::decode_general(&mutated);
-                        assert_eq!(Ok(fast), general, "{}", String::from_utf8_lossy(&mutated));
-                    }
+            for mutated in crate::scan::mutations(bytes) {
+                if let Some(fast) = execution_report(&mutated) {
+                    taken += 1;
+                    let general = WsFrame::decode_general(&mutated);
+                    assert_eq!(Ok(fast), general, "{}", String::from_utf8_lossy(&mutated));
                 }
             }
         }
