@@ -792,6 +792,188 @@ pub fn order_events(data: &[u8]) {
     }
 }
 
+/// Fuzz target `list_events`: an order list of every kind (OCO, OTO, OTOCO, OPO, OPOCO; buy or
+/// sell) tracked through arbitrary sequences of what the engine feeds `Orders` for its legs:
+/// the placement's answer (reports, an ACK, an error, none), `executionReport`s of any status
+/// with trades, queries of a leg or of the list (found, "does not exist", other errors), trades
+/// fetched, cancels, timers. Never a panic; no balance goes negative; a leg's executed quantity
+/// never shrinks; and once every leg has ended with its trades applied, nothing stays locked.
+pub fn list_events(data: &[u8]) {
+    use std::sync::Arc;
+
+    use aegis_exchange::rest::{ApiError, MyTrade, OrderInfo};
+    use aegis_exchange::ws_api::ExecutionReport;
+    use aegis_exchange::{ClientOrderId, Ledger, ListLeg, ListRequest, OcoRequest, OtoRequest, TimeInForce};
+    use aegis_exchange::{Orders, OrdersConfig, SubmitList};
+    use serde_json::json;
+
+    const STATUSES: [&str; 8] =
+        ["NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH", "PENDING_NEW"];
+    const EXECUTIONS: [&str; 6] = ["NEW", "TRADE", "CANCELED", "EXPIRED", "TRADE_PREVENTION", "REJECTED"];
+    const BODIES: [&[u8]; 5] = [
+        br#"{"code":-2011,"msg":"Order list does not exist."}"#,
+        br#"{"code":-2013,"msg":"Order does not exist."}"#,
+        br#"{"code":-2010,"msg":"Account has insufficient balance for requested action."}"#,
+        br#"{"code":-1007,"msg":"Timeout waiting for response from backend server."}"#,
+        b"<html>502 Bad Gateway</html>",
+    ];
+    const STATUS_CODES: [u16; 5] = [400, 408, 429, 502, 503];
+
+    let mut b = Bytes::new(data);
+    let ledger = Arc::new(Ledger::new());
+    let ids: Vec<_> = ["BTC", "USDT"].iter().filter_map(|a| ledger.asset(a).ok()).collect();
+    assert_eq!(ids.len(), 2);
+    for id in &ids {
+        assert!(ledger.credit(*id, Decimal::from(10_000_000)).is_ok());
+    }
+    let mut orders = Orders::new(Arc::clone(&ledger), OrdersConfig::default());
+    let cid = |s: &str| ClientOrderId::new(s).ok();
+    let (Some(list), Some(l0), Some(l1), Some(l2)) = (cid("fl"), cid("fl-0"), cid("fl-1"), cid("fl-2")) else {
+        return;
+    };
+    let small = |b: &mut Bytes<'_>| Decimal::new(i64::from(b.u8() % 50) + 1, 2);
+    let qty = small(&mut b);
+    let price = Decimal::from(60_000 + i64::from(b.u8()) * 10);
+    let side = if b.bool() { Side::Buy } else { Side::Sell };
+    let maker = ListLeg::limit_maker(price).with_client_order_id(l0);
+    let limit = ListLeg::limit(price, TimeInForce::Gtc).with_client_order_id(l0);
+    let stop = |id| {
+        ListLeg::stop_loss_limit(price - Decimal::from(500), price - Decimal::from(490), TimeInForce::Gtc)
+            .with_client_order_id(id)
+    };
+    let tp = |id| ListLeg::limit_maker(price + Decimal::from(500)).with_client_order_id(id);
+    let request: ListRequest = match b.u8() % 5 {
+        0 => OcoRequest::new("BTCUSDT", side, qty, maker, stop(l1)).with_list_client_order_id(list).into(),
+        1 => OtoRequest::oto("BTCUSDT", Side::Buy, qty, limit, Side::Sell, qty, tp(l1))
+            .with_list_client_order_id(list)
+            .into(),
+        2 => OtoRequest::otoco("BTCUSDT", Side::Buy, qty, limit, Side::Sell, qty, tp(l1), stop(l2))
+            .with_list_client_order_id(list)
+            .into(),
+        3 => OtoRequest::opo("BTCUSDT", qty, limit, tp(l1)).with_list_client_order_id(list).into(),
+        _ => OtoRequest::opoco("BTCUSDT", qty, limit, tp(l1), stop(l2)).with_list_client_order_id(list).into(),
+    };
+    if orders.submit_list(SubmitList { list: &request, base: ids[0], quote: ids[1] }).is_err() {
+        return;
+    }
+    let legs: Vec<ClientOrderId> = orders.legs(&list).map(<[ClientOrderId]>::to_vec).unwrap_or_default();
+    assert!(!legs.is_empty());
+    let mut executed = vec![Decimal::ZERO; legs.len()];
+    let mut now: i64 = 0;
+    if b.bool() {
+        let _ = orders.on_list_sent(now, &list, now, 5_000);
+    }
+    for _ in 0..128 {
+        if b.data.is_empty() {
+            break;
+        }
+        let op = b.u8();
+        let k = usize::from(b.u8()) % legs.len();
+        let leg = legs[k];
+        now += i64::from(b.u8()) * 64;
+        let order_id = 100 + k as u64;
+        match op % 10 {
+            0 => {
+                let exec = EXECUTIONS[usize::from(b.u8() % 6)];
+                let status = STATUSES[usize::from(b.u8() % 8)];
+                let trade = exec == "TRADE";
+                let last = if trade { small(&mut b) } else { Decimal::ZERO };
+                let report = json!({"e": "executionReport", "E": now, "s": "BTCUSDT", "c": leg.as_str(), "C": "",
+                    "S": if k == 0 { "BUY" } else { "SELL" }, "o": "LIMIT", "f": "GTC", "q": qty.to_string(),
+                    "p": price.to_string(), "P": "0", "F": "0", "g": 1, "x": exec, "X": status, "r": "NONE",
+                    "i": order_id, "l": last.to_string(), "z": small(&mut b).to_string(), "L": price.to_string(),
+                    "n": "0", "N": null, "T": now, "t": if trade { i64::from(b.u8() % 10) } else { -1 }, "I": 1,
+                    "w": true, "m": false, "M": false, "O": now, "Z": "0", "Y": "0", "Q": "0",
+                    "A": if b.bool() { small(&mut b).to_string() } else { "0".to_owned() }});
+                if let Ok(r) = serde_json::from_value::<ExecutionReport>(report) {
+                    let _ = orders.on_report(now, &r.report(), r.trade());
+                }
+            }
+            1 => {
+                // The placement's ACK, as the engine applies it: each member exists.
+                let new = aegis_exchange::OrderStatus::New;
+                let waiting = aegis_exchange::OrderStatus::PendingNew;
+                for (i, l) in legs.iter().enumerate() {
+                    let report = aegis_exchange::OrderReport {
+                        client_order_id: l.as_str(),
+                        orig_client_order_id: None,
+                        order_id: 100 + i as u64,
+                        status: Some(if orders.awaits_trigger(l) { &waiting } else { &new }),
+                        executed_qty: None,
+                        cumulative_quote_qty: None,
+                        reject_reason: None,
+                        qty: None,
+                        prevented_qty: None,
+                    };
+                    let _ = orders.on_report(now, &report, []);
+                }
+            }
+            2 => {
+                for l in &legs {
+                    let _ = orders.on_place_unanswered(now, l);
+                }
+            }
+            3 => {
+                let error = ApiError::from_parts(
+                    STATUS_CODES[usize::from(b.u8() % 5)],
+                    BODIES[usize::from(b.u8() % 5)],
+                    None,
+                    now,
+                );
+                if b.bool() {
+                    orders.on_list_query_sent(now, &list);
+                }
+                let _ = orders.on_list_query_error(now, &list, &error);
+            }
+            4 => orders.resolve_list_by_legs(now, &list),
+            5 => while orders.poll_action(now).is_some() {},
+            6 => {
+                let _ = orders.cancel(&leg);
+            }
+            7 => {
+                let trades: Vec<MyTrade> = (0..b.u8() % 3)
+                    .filter_map(|_| {
+                        serde_json::from_value(json!({"symbol": "BTCUSDT", "id": b.u8() % 10, "orderId": order_id,
+                            "orderListId": 1, "price": price.to_string(), "qty": small(&mut b).to_string(),
+                            "quoteQty": "0", "commission": "0", "commissionAsset": "BNB", "time": now,
+                            "isBuyer": k == 0, "isMaker": true, "isBestMatch": true}))
+                        .ok()
+                    })
+                    .collect();
+                let _ = orders.on_trades(now, &leg, trades.iter().map(MyTrade::trade));
+            }
+            8 => {
+                let error = ApiError::from_parts(400, BODIES[usize::from(b.u8() % 5)], None, now);
+                let _ = orders.on_place_error(now, &leg, &error);
+            }
+            _ => {
+                let info = json!({"symbol": "BTCUSDT", "orderId": order_id, "orderListId": 1, "clientOrderId": leg.as_str(),
+                    "price": price.to_string(), "origQty": qty.to_string(), "executedQty": small(&mut b).to_string(),
+                    "cummulativeQuoteQty": "0", "status": STATUSES[usize::from(b.u8() % 8)], "timeInForce": "GTC",
+                    "type": "LIMIT", "side": if k == 0 { "BUY" } else { "SELL" }});
+                if let Ok(info) = serde_json::from_value::<OrderInfo>(info) {
+                    let _ = orders.on_report(now, &info.report(), []);
+                }
+            }
+        }
+        // Invariants.
+        let mut settled = true;
+        for (i, l) in legs.iter().enumerate() {
+            let Some(view) = orders.get(l) else { continue };
+            assert!(view.executed_qty >= executed[i], "{l}: executed went back");
+            executed[i] = view.executed_qty;
+            settled &= view.state.is_terminal() && view.traded_qty >= view.executed_qty && !view.ledger_mismatch;
+        }
+        for asset in &ids {
+            let bal = ledger.balance(*asset).unwrap_or_default();
+            assert!(!bal.free.is_sign_negative() && !bal.locked.is_sign_negative(), "{bal:?}");
+            if settled {
+                assert_eq!(bal.locked, Decimal::ZERO, "every leg ended and settled, yet funds stay locked");
+            }
+        }
+    }
+}
+
 /// Fuzz target `paper_http`: arbitrary requests (well signed or not, any parameters, malformed
 /// encodings; single orders and every kind of order list), WebSocket frames and price moves
 /// against the paper exchange. It never panics;

@@ -58,6 +58,11 @@ fn ledger_ops_corpus() {
 }
 
 #[test]
+fn list_events_corpus() {
+    assert!(replay("list_events", common::harness::list_events) >= 20);
+}
+
+#[test]
 fn order_events_corpus() {
     assert!(replay("order_events", common::harness::order_events) >= 5);
 }
