@@ -658,15 +658,7 @@ impl Engine {
         let id = self.gate.last_id;
         let deadline = now.saturating_add(self.config.request_timeout_ms);
         let activity = self.activity;
-        if matches!(
-            purpose,
-            Purpose::Place(_)
-                | Purpose::PlaceList(_)
-                | Purpose::Replace(_)
-                | Purpose::Cancel(_)
-                | Purpose::CancelAll(_)
-                | Purpose::Amend(_)
-        ) {
+        if purpose.moves_balances() {
             // From here the exchange's balances may move: a snapshot sent before is stale.
             self.activity = self.activity.wrapping_add(1);
         }

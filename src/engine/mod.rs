@@ -303,6 +303,20 @@ impl Purpose {
         matches!(self, Self::Cancel(_) | Self::CancelAll(_) | Self::Amend(_))
     }
 
+    /// Requests after which the exchange's balances may move: orders placed, replaced,
+    /// canceled or amended.
+    fn moves_balances(&self) -> bool {
+        matches!(
+            self,
+            Self::Place(_)
+                | Self::PlaceList(_)
+                | Self::Replace(_)
+                | Self::Cancel(_)
+                | Self::CancelAll(_)
+                | Self::Amend(_)
+        )
+    }
+
     /// The requests about orders that go over the WebSocket API with the orders when that is the
     /// order channel (a query, a cancel, a cancel-all, an amend).
     fn is_order_request(&self) -> bool {

@@ -219,18 +219,11 @@ impl Engine {
             && self.gate.orders_waiting() == 0
             && self.stream_down_since.is_none()
             && !self.gate.pending(|p| {
-                matches!(
-                    p,
-                    Purpose::Place(_)
-                        | Purpose::PlaceList(_)
-                        | Purpose::Replace(_)
-                        | Purpose::Cancel(_)
-                        | Purpose::CancelAll(_)
-                        | Purpose::Amend(_)
-                        | Purpose::OpenOrders(_)
-                        | Purpose::Query(_)
-                        | Purpose::Trades(_)
-                )
+                p.moves_balances()
+                    || matches!(
+                        p,
+                        Purpose::OpenOrders(_) | Purpose::Query(_) | Purpose::QueryList(_) | Purpose::Trades(_)
+                    )
             })
             && !self.orders.open().any(|(_, v)| {
                 v.amending.is_some()
