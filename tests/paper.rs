@@ -1821,3 +1821,42 @@ fn all_orders_commission_and_filters_over_rest() {
     let unknown = s.call(s.rest.all_orders("NOSUCHPAIR", None, None, s.now).unwrap()).err();
     assert_eq!(unknown.code, Some(-1121));
 }
+
+/// A trailing delta far beyond any price's range (a symbol without the `TRAILING_DELTA` filter
+/// lets it through) follows the market without a panic and never triggers.
+#[test]
+fn a_huge_trailing_delta_never_triggers_and_never_panics() {
+    let mut doc: serde_json::Value = serde_json::from_slice(BUNDLED_EXCHANGE_INFO).unwrap();
+    for symbol in doc["symbols"].as_array_mut().unwrap() {
+        symbol["filters"].as_array_mut().unwrap().retain(|f| f["filterType"] != "TRAILING_DELTA");
+    }
+    let bytes = serde_json::to_vec(&doc).unwrap();
+    let config = PaperConfig::default()
+        .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
+        .with_exchange_info(bytes)
+        .unwrap();
+    let mut s = sim_with(config);
+    let delta = (u64::MAX / 2).to_string();
+    let request = s.raw(
+        "POST",
+        "/api/v3/order",
+        &[
+            ("symbol", "BTCUSDT"),
+            ("side", "SELL"),
+            ("type", "STOP_LOSS_LIMIT"),
+            ("timeInForce", "GTC"),
+            ("quantity", "0.01"),
+            ("price", "60000"),
+            ("trailingDelta", &delta),
+            ("newClientOrderId", "huge"),
+        ],
+        s.now,
+    );
+    let placed = s.send(request);
+    assert_eq!(placed.status, 200, "{}", placed.text());
+    for p in [dec!(66000), dec!(30000), dec!(100000000000000), dec!(1)] {
+        s.now += 1_000;
+        s.paper.set_price(s.now, "BTCUSDT", p);
+    }
+    assert_eq!(query(&mut s, "huge").status, OrderStatus::New);
+}

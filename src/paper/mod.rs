@@ -1334,15 +1334,16 @@ impl PaperExchange {
             }
             return false;
         };
+        // A delta beyond any price's range never triggers (no symbol's filter lets one through).
         let bips = Decimal::from(delta) / Decimal::from(10_000);
         if o.side == Side::Buy {
             let low = extreme.min(last);
             o.extreme = Some((low, since));
-            last >= low * (Decimal::ONE + bips)
+            low.checked_mul(Decimal::ONE + bips).is_some_and(|at| last >= at)
         } else {
             let high = extreme.max(last);
             o.extreme = Some((high, since));
-            last <= high * (Decimal::ONE - bips)
+            high.checked_mul(Decimal::ONE - bips).is_some_and(|at| last <= at)
         }
     }
 
