@@ -359,6 +359,7 @@ pub fn rest_response(data: &[u8]) {
     check::<rest::AmendResponse>(status, body);
     check::<Vec<rest::PreventedMatch>>(status, body);
     check::<Vec<rest::Allocation>>(status, body);
+    check::<Vec<rest::OrderAmendment>>(status, body);
     // What the tracker reads from a list's reports and an amend's answer.
     if let Ok(list) = rest::decode::<rest::OrderList>(status, body, None, 0) {
         for r in &list.order_reports {

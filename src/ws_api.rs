@@ -498,6 +498,35 @@ impl WsApi {
         )
     }
 
+    /// `order.amendments` (weight 4): the keep-priority amends of order `order_id`, from
+    /// `from_execution_id` on, at most `limit`.
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the method's own parameters, as Binance lists them, plus the frame's"
+    )]
+    pub fn order_amendments(
+        &self,
+        id: &str,
+        symbol: &str,
+        order_id: u64,
+        from_execution_id: Option<u64>,
+        limit: Option<u32>,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let mut p = vec![("symbol", Param::Str(symbol.to_owned())), ("orderId", Param::Num(order_id.to_string()))];
+        if let Some(f) = from_execution_id {
+            p.push(("fromExecutionId", Param::Num(f.to_string())));
+        }
+        if let Some(l) = limit {
+            p.push(("limit", Param::Num(l.to_string())));
+        }
+        self.frame(id, "order.amendments", p, Some((auth, timestamp.into().millis())), cost(4, 4, 0))
+    }
+
     /// `myFilters` (weight 40): the filters that apply to the account on `symbol`.
     ///
     /// # Errors

@@ -1860,3 +1860,56 @@ fn a_huge_trailing_delta_never_triggers_and_never_panics() {
     }
     assert_eq!(query(&mut s, "huge").status, OrderStatus::New);
 }
+
+/// `GET /api/v3/order/amendments` lists an order's keep-priority amends, oldest first, each with
+/// its quantities and client order ids; `fromExecutionId` pages through them.
+#[test]
+fn an_orders_amendments_are_listed() {
+    use aegis_exchange::rest::{AmendResponse, OrderAmendment};
+    let mut s = sim();
+    let placed: OrderResponse = s
+        .place(OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.05), dec!(60000)).with_client_order_id(cid("am-1")))
+        .ok();
+    let first: AmendResponse = s
+        .call(
+            s.rest
+                .amend_keep_priority(
+                    "BTCUSDT",
+                    OrderRef::ClientOrderId(cid("am-1")),
+                    dec!(0.04),
+                    Some(&cid("am-2")),
+                    s.now,
+                )
+                .unwrap(),
+        )
+        .ok();
+    let _: AmendResponse = s
+        .call(
+            s.rest
+                .amend_keep_priority(
+                    "BTCUSDT",
+                    OrderRef::ClientOrderId(cid("am-2")),
+                    dec!(0.02),
+                    Some(&cid("am-3")),
+                    s.now,
+                )
+                .unwrap(),
+        )
+        .ok();
+    let all: Vec<OrderAmendment> =
+        s.call(s.rest.order_amendments("BTCUSDT", placed.order_id, None, None, s.now).unwrap()).ok();
+    let steps: Vec<(&str, &str, Decimal, Decimal)> = all
+        .iter()
+        .map(|a| (a.orig_client_order_id.as_str(), a.new_client_order_id.as_str(), a.orig_qty, a.new_qty))
+        .collect();
+    assert_eq!(steps, [("am-1", "am-2", dec!(0.05), dec!(0.04)), ("am-2", "am-3", dec!(0.04), dec!(0.02))]);
+    assert_eq!(i64::try_from(all[0].execution_id).unwrap(), first.execution_id);
+    assert!(all[1].execution_id > all[0].execution_id);
+    let later: Vec<OrderAmendment> = s
+        .call(s.rest.order_amendments("BTCUSDT", placed.order_id, Some(all[1].execution_id), Some(10), s.now).unwrap())
+        .ok();
+    assert_eq!(later, all[1..]);
+    let none: Vec<OrderAmendment> =
+        s.call(s.rest.order_amendments("BTCUSDT", placed.order_id + 1, None, None, s.now).unwrap()).ok();
+    assert!(none.is_empty());
+}

@@ -469,6 +469,31 @@ fn every_trading_account_and_session_method_over_the_websocket_api() {
     let rates: OrderCommissionRates =
         call(&mut p, api.order_test("t2", &order("w9", dec!(64000)), true, s, NOW).unwrap()).result_as().unwrap();
     assert_eq!(rates.standard_commission_for_order.maker, dec!(0.001));
+    // order.amendments of the resting order, after one keep-priority amend.
+    let placed_id = {
+        let open: Vec<OrderInfo> =
+            call(&mut p, api.open_orders_status("o0", Some("BTCUSDT"), s, NOW).unwrap()).result_as().unwrap();
+        open[0].order_id
+    };
+    let w1_ref = OrderRef::ClientOrderId(ClientOrderId::new("w1").unwrap());
+    let _ = call(
+        &mut p,
+        api.order_amend_keep_priority(
+            "am",
+            "BTCUSDT",
+            w1_ref,
+            dec!(0.008),
+            ClientOrderId::new("w1").ok().as_ref(),
+            s,
+            NOW,
+        )
+        .unwrap(),
+    );
+    let amends: Vec<aegis_exchange::rest::OrderAmendment> =
+        call(&mut p, api.order_amendments("oa", "BTCUSDT", placed_id, None, None, s, NOW).unwrap())
+            .result_as()
+            .unwrap();
+    assert_eq!(amends.iter().map(|a| (a.orig_qty, a.new_qty)).collect::<Vec<_>>(), [(dec!(0.01), dec!(0.008))]);
     // openOrders.status, for the symbol and for all.
     let open: Vec<OrderInfo> =
         call(&mut p, api.open_orders_status("o1", Some("BTCUSDT"), s, NOW).unwrap()).result_as().unwrap();

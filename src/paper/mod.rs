@@ -347,6 +347,19 @@ struct PreventedMatch {
     time: i64,
 }
 
+/// One keep-priority amend, as `order.amendments` lists it.
+#[derive(Debug, Clone)]
+struct Amendment {
+    symbol: String,
+    order_id: u64,
+    execution_id: i64,
+    orig_client_id: String,
+    new_client_id: String,
+    orig_qty: Decimal,
+    new_qty: Decimal,
+    time: i64,
+}
+
 /// What a taker does after meeting one of the account's own orders.
 enum AfterOwn {
     /// It goes on matching.
@@ -388,6 +401,10 @@ pub struct PaperExchange {
     ended: VecDeque<u64>,
     next_order_id: u64,
     my_trades: VecDeque<MyTrade>,
+    /// Keep-priority amends (the last `MY_TRADES_KEPT`), and the last amend's execution id
+    /// (they only grow, so `fromExecutionId` pages through them).
+    amendments: VecDeque<Amendment>,
+    last_amend_execution: i64,
     /// Self-trade prevention's records (the last `MY_TRADES_KEPT`), and the next id.
     prevented: VecDeque<PreventedMatch>,
     next_prevented_match: u64,
@@ -452,6 +469,8 @@ impl PaperExchange {
             my_trades: VecDeque::new(),
             prevented: VecDeque::new(),
             next_prevented_match: 0,
+            amendments: VecDeque::new(),
+            last_amend_execution: 0,
             events: VecDeque::new(),
             dropped_events: 0,
             throttle,

@@ -48,6 +48,7 @@ pub(super) enum Endpoint {
     AllOrders,
     Commission,
     MyFilters,
+    Amendments,
 }
 
 impl Endpoint {
@@ -87,6 +88,7 @@ impl Endpoint {
             ("GET", "/api/v3/allOrders") => E::AllOrders,
             ("GET", "/api/v3/account/commission") => E::Commission,
             ("GET", "/api/v3/myFilters") => E::MyFilters,
+            ("GET", "/api/v3/order/amendments") => E::Amendments,
             _ => return None,
         })
     }
@@ -117,6 +119,7 @@ impl Endpoint {
                 | E::AllOrders
                 | E::Commission
                 | E::MyFilters
+                | E::Amendments
         )
     }
 
@@ -158,6 +161,7 @@ impl Endpoint {
             E::OpenLists => (6, false),
             E::AllOrders | E::Commission => (20, false),
             E::MyFilters => (40, false),
+            E::Amendments => (4, false),
         }
     }
 }
@@ -309,6 +313,7 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         Endpoint::CancelReplace => cancel_replace(ex, now, params),
         Endpoint::PreventedMatches => prevented_matches(ex, params),
         Endpoint::AllOrders => all_orders(ex, params),
+        Endpoint::Amendments => amendments(ex, params),
         Endpoint::Commission => commission(ex, params),
         // No account-specific filters on the paper exchange (Binance lists MAX_ASSET here).
         Endpoint::MyFilters => market(ex, params)
@@ -873,6 +878,7 @@ fn amend(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Rep
         return Err(rejected_amend("Duplicate order sent."));
     }
     let Some(o) = ex.orders.get_mut(&id) else { return Err(rejected_amend("Unknown order sent.")) };
+    let orig_qty = o.qty;
     o.qty = new_qty;
     o.amends += 1;
     o.update = now;
@@ -906,7 +912,22 @@ fn amend(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Rep
     }
     ex.execution_report(now, id, "REPLACED", None, Some((&client, &orig_client)));
     ex.account_position(now, &[&base, &quote]);
-    let execution_id = i64::try_from(ex.rng.next_u64() >> 16).unwrap_or(0);
+    ex.last_amend_execution =
+        ex.last_amend_execution.saturating_add(1 + i64::try_from(ex.rng.next_u64() % 256).unwrap_or(0));
+    let execution_id = ex.last_amend_execution;
+    if ex.amendments.len() >= super::MY_TRADES_KEPT {
+        ex.amendments.pop_front();
+    }
+    ex.amendments.push_back(super::Amendment {
+        symbol: symbol.clone(),
+        order_id: id,
+        execution_id,
+        orig_client_id: orig_client.clone(),
+        new_client_id: client.clone(),
+        orig_qty,
+        new_qty,
+        time: now,
+    });
     let o = ex.orders.get(&id).ok_or_else(|| rejected_amend("Unknown order sent."))?;
     let mut amended = Obj::new()
         .str("symbol", &o.symbol)
@@ -1004,6 +1025,35 @@ fn all_orders(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
     // From an order id: the first `limit`; otherwise the most recent.
     let skip = if from.is_some() { 0 } else { mine.len().saturating_sub(n) };
     let items = mine.into_iter().skip(skip).take(n).map(|o| order_fields(o, false));
+    Ok(Reply::ok(array(items)))
+}
+
+/// `GET /api/v3/order/amendments`: an order's keep-priority amends (`orderId` required), from
+/// `fromExecutionId` on, at most `limit` (500, up to 1000), oldest first.
+fn amendments(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let (symbol, _) = market(ex, params)?;
+    let order_id = params.integer("orderId")?.map(|i| u64::try_from(i).unwrap_or(u64::MAX)).ok_or_else(|| {
+        Reply::error(400, -1102, "Mandatory parameter 'orderId' was not sent, was empty/null, or malformed.")
+    })?;
+    let from = params.integer("fromExecutionId")?;
+    let n = limit(params, 500, 1000)?;
+    let items = ex
+        .amendments
+        .iter()
+        .filter(|a| a.symbol == symbol && a.order_id == order_id && from.is_none_or(|f| a.execution_id >= f))
+        .take(n)
+        .map(|a| {
+            Obj::new()
+                .str("symbol", &a.symbol)
+                .int("orderId", i64::try_from(a.order_id).unwrap_or(i64::MAX))
+                .int("executionId", a.execution_id)
+                .str("origClientOrderId", &a.orig_client_id)
+                .str("newClientOrderId", &a.new_client_id)
+                .dec("origQty", a.orig_qty)
+                .dec("newQty", a.new_qty)
+                .int("time", a.time)
+                .finish()
+        });
     Ok(Reply::ok(array(items)))
 }
 

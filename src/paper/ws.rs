@@ -548,6 +548,7 @@ impl PaperExchange {
             "allOrders" => Some(Endpoint::AllOrders),
             "account.commission" => Some(Endpoint::Commission),
             "myFilters" => Some(Endpoint::MyFilters),
+            "order.amendments" => Some(Endpoint::Amendments),
             _ => None,
         };
         // Session methods and the user data stream cost 2.

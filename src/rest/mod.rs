@@ -21,6 +21,6 @@ pub use request::{
 pub use response::{
     Account, AccountCommission, AggTrade, Allocation, AmendResponse, AmendedOrder, AssetBalance, AvgPrice, BookTicker,
     CancelReplace, CancelledEntry, CommissionRates, DepthSnapshot, Discount, Fill, Kline, Level, ListMember, MyFilters,
-    MyTrade, OrderCommissionRates, OrderInfo, OrderList, OrderResponse, PreventedMatch, PublicTrade, RateLimitCount,
-    Rates, ReferencePrice, ResponseError, ServerTime, TestOrderAccepted, TickerPrice, decode,
+    MyTrade, OrderAmendment, OrderCommissionRates, OrderInfo, OrderList, OrderResponse, PreventedMatch, PublicTrade,
+    RateLimitCount, Rates, ReferencePrice, ResponseError, ServerTime, TestOrderAccepted, TickerPrice, decode,
 };

@@ -1192,6 +1192,32 @@ impl Rest {
         self.build_signed(Method::GET, "/api/v3/account/commission", q, timestamp_ms, RequestCost::flat(20))
     }
 
+    /// `GET /api/v3/order/amendments` (weight 4): the keep-priority amends of order
+    /// `order_id`, from `from_execution_id` on, at most `limit` (Binance: 500, up to 1000).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn order_amendments(
+        &self,
+        symbol: &str,
+        order_id: u64,
+        from_execution_id: Option<u64>,
+        limit: Option<u32>,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        let mut q = SignedQuery::new();
+        q.push("symbol", symbol);
+        q.push_display("orderId", order_id);
+        if let Some(f) = from_execution_id {
+            q.push_display("fromExecutionId", f);
+        }
+        if let Some(l) = limit {
+            q.push_display("limit", l);
+        }
+        self.build_signed(Method::GET, "/api/v3/order/amendments", q, timestamp_ms, RequestCost::flat(4))
+    }
+
     /// `GET /api/v3/myFilters`: the filters that apply to the account on `symbol`, MAX_ASSET
     /// included (weight 40).
     ///

@@ -889,6 +889,30 @@ impl<'de> Deserialize<'de> for CancelledEntry {
     }
 }
 
+/// One keep-priority amend of an order (`GET /api/v3/order/amendments`, `order.amendments`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderAmendment {
+    /// Symbol.
+    pub symbol: String,
+    /// The order.
+    pub order_id: u64,
+    /// The amend's execution id.
+    pub execution_id: u64,
+    /// The order's client order id before the amend.
+    pub orig_client_order_id: String,
+    /// Its client order id after.
+    pub new_client_order_id: String,
+    /// The quantity before.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub orig_qty: Decimal,
+    /// The quantity after.
+    #[serde(deserialize_with = "serde_str::decimal")]
+    pub new_qty: Decimal,
+    /// When (ms).
+    pub time: i64,
+}
+
 /// `GET /api/v3/myFilters`: the filters that apply to the account (MAX_ASSET among them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MyFilters {
