@@ -133,7 +133,7 @@ pub use conn::{Backoff, CloseReason, ConnAction, ConnStats, Connection, Connecti
 pub use decode::DecodeError;
 pub use engine::{
     AmendError, Engine, EngineConfig, Event, FrameCounts, FrameIgnored, HoldReason, HttpResult, Intent, KillReason,
-    NotSentReason, OrderChannel, Output, Purpose, RequestId, SubmitError, UserStreamStatus,
+    NotSentReason, OrderChannel, Output, Purpose, RequestId, SubmitError, TestOutcome, UserStreamStatus,
 };
 pub use ledger::{
     AssetId, Balance, Difference, Execution, JournalEntry, JournalHook, JournalOp, Ledger, LedgerConfig, LedgerError,

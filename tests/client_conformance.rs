@@ -744,6 +744,30 @@ async fn orders_over_the_websocket_api(backend: Backend) {
     finish(s).await;
 }
 
+/// `test_order` asks the exchange and places nothing: accepted (with the commission rates when
+/// asked), nothing reserved, no order on the exchange; one the rules refuse is not sent.
+async fn test_order_places_nothing(backend: Backend) {
+    use aegis_exchange::TestOutcome;
+    let s = setup(backend).await;
+    let before = s.client.ledger().balance_of("USDT").unwrap();
+    let (_, intent) = limit("conf-test-1", Side::Buy, dec!(0.01), dec!(60000));
+    assert_eq!(s.client.test_order(intent, false).await.unwrap(), TestOutcome::Accepted(None), "{backend:?}");
+    let (_, intent) = limit("conf-test-2", Side::Buy, dec!(0.01), dec!(60000));
+    match s.client.test_order(intent, true).await.unwrap() {
+        TestOutcome::Accepted(Some(rates)) => {
+            assert_eq!(rates.standard_commission_for_order.maker, dec!(0.001), "{backend:?}");
+        }
+        other => panic!("{backend:?}: {other:?}"),
+    }
+    let (_, dust) = limit("conf-test-3", Side::Buy, dec!(0.0000001), dec!(60000));
+    assert!(matches!(s.client.test_order(dust, false).await, Err(ClientError::Submit(_))), "{backend:?}");
+    for id in ["conf-test-1", "conf-test-2", "conf-test-3"] {
+        assert_eq!(lock(&s.exchange).orders_with_client_id("BTCUSDT", id), 0, "{backend:?}: nothing placed");
+    }
+    assert_eq!(s.client.ledger().balance_of("USDT").unwrap(), before, "{backend:?}: nothing reserved");
+    finish(s).await;
+}
+
 /// `place` returns the exchange's answer applied: a resting order is `New` with its exchange
 /// id, a crossing one `Filled`; the events tell the same after.
 async fn place_returns_the_acknowledgement(backend: Backend) {
@@ -954,6 +978,7 @@ on_both!(
     cancel_replace_settles_every_shape,
     orders_over_the_websocket_api,
     place_returns_the_acknowledgement,
+    test_order_places_nothing,
     place_dropped_in_flight_is_kept,
     reconnects_after_drop,
     server_shutdown_renews,

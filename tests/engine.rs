@@ -709,3 +709,33 @@ fn an_order_list_whose_outcome_is_unknown_is_queried_as_a_list() {
     assert!(list_queries(&w) >= 1 && leg_queries(&w) >= 2, "{:?}", w.sent);
     assert_eq!(w.ledger("BTC"), w.paper.balance("BTC"));
 }
+
+/// An order test leaves through the gate as `POST /api/v3/order/test` (weight 20 with the
+/// commission rates), its answer arrives as `Event::OrderTested`, and nothing is reserved or
+/// tracked; an order the rules refuse is not sent.
+#[test]
+fn an_order_test_goes_through_the_gate_and_reserves_nothing() {
+    use aegis_exchange::TestOutcome;
+    let mut w = world();
+    let locked = w.ledger("USDT").locked;
+    let used = |w: &World| w.engine.limiter().metrics(w.now).windows.iter().map(|u| u.used).max().unwrap_or(0);
+    let before = used(&w);
+    let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(60000));
+    let test = w.engine.test_order(w.now, Intent::new(order), true).unwrap();
+    w.pump();
+    assert_eq!(w.sent.iter().filter(|(m, p)| m == "POST" && p == "/api/v3/order/test").count(), 1);
+    assert!(used(&w) >= before + 20, "charged its weight");
+    let outcome = w
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::OrderTested { test: t, outcome } if *t == test => Some(outcome.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(matches!(outcome, TestOutcome::Accepted(Some(_))), "{outcome:?}");
+    assert_eq!(w.ledger("USDT").locked, locked);
+    assert_eq!(w.engine.orders().open().count(), 0);
+    let dust = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.0000001), dec!(60000));
+    assert!(w.engine.test_order(w.now, Intent::new(dust), false).is_err());
+}

@@ -915,6 +915,79 @@ impl Client {
         Ok(shared.perform_direct(request_id, request, |_| {}, |engine| view(engine, id)).await)
     }
 
+    /// Asks the exchange whether it would accept an order, without placing it
+    /// (`POST /api/v3/order/test`; with `compute_commission_rates`, the rates it would pay):
+    /// validated against the symbol's rules first, nothing reserved, through the client's gate
+    /// (held like any request during a back-off or ban), sent from the calling task when it may
+    /// leave at once.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &aegis_exchange::client::Client) -> Result<(), aegis_exchange::client::ClientError> {
+    /// use aegis_exchange::{Intent, OrderRequest, Side, TestOutcome};
+    /// use rust_decimal_macros::dec;
+    /// let order = Intent::new(OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(60000)));
+    /// if let TestOutcome::Accepted(Some(rates)) = client.test_order(order, true).await? {
+    ///     println!("taker rate {}", rates.standard_commission_for_order.taker);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ClientError::Submit`] when the order fails the rules (nothing sent);
+    /// [`ClientError::Stopped`].
+    pub async fn test_order(
+        &self,
+        intent: Intent,
+        compute_commission_rates: bool,
+    ) -> Result<crate::engine::TestOutcome, ClientError> {
+        use crate::engine::TestOutcome;
+        let shared = &self.shared;
+        if !shared.accepting.load(Ordering::Acquire) {
+            return Err(ClientError::Stopped);
+        }
+        let now = shared.clock.now_millis();
+        let (test, request, events, poke) = {
+            let mut engine = lock(&shared.engine);
+            let test = match engine.test_order(now, intent, compute_commission_rates) {
+                Ok(test) => test,
+                Err(e) => return Err(e.into()),
+            };
+            let request = engine.take_request(&Purpose::TestOrder(test));
+            // Held back: its answer comes with the task's events, listened to from now on.
+            let events = request.is_none().then(|| shared.events.subscribe());
+            let poke = request.is_none() && shared.settle(&mut engine);
+            (test, request, events, poke)
+        };
+        if poke {
+            shared.wake.notify_one();
+        }
+        let is_ours = |e: &Event| match e {
+            Event::OrderTested { test: t, outcome } if *t == test => Some(outcome.clone()),
+            _ => None,
+        };
+        if let Some((request_id, request)) = request {
+            let mut outcome = None;
+            shared
+                .perform_direct(request_id, request, |e| outcome = outcome.take().or_else(|| is_ours(e)), |_| ())
+                .await;
+            return Ok(outcome.unwrap_or(TestOutcome::NoAnswer));
+        }
+        let Some(mut events) = events else { return Ok(TestOutcome::NoAnswer) };
+        loop {
+            match events.recv().await {
+                Ok(ClientEvent::Engine(e)) => {
+                    if let Some(outcome) = is_ours(&e) {
+                        return Ok(outcome);
+                    }
+                }
+                Ok(_) => {}
+                // So far behind that the answer was missed.
+                Err(broadcast::error::RecvError::Lagged(_)) => return Ok(TestOutcome::NoAnswer),
+                Err(broadcast::error::RecvError::Closed) => return Err(ClientError::Stopped),
+            }
+        }
+    }
+
     /// Cancels an order.
     ///
     /// # Errors

@@ -276,6 +276,20 @@ impl Engine {
                 self.emit_applied(applied);
             }
             Purpose::PlaceList(list) => self.apply_list_answer(now, &list, answer),
+            Purpose::TestOrder(test) => {
+                let outcome = match answer {
+                    Answer::Ok(_) => match answer.ok::<crate::rest::OrderCommissionRates>() {
+                        Some(rates) => super::TestOutcome::Accepted(Some(Box::new(rates))),
+                        None if answer.ok::<crate::rest::TestOrderAccepted>().is_some() => {
+                            super::TestOutcome::Accepted(None)
+                        }
+                        None => super::TestOutcome::NoAnswer,
+                    },
+                    Answer::Err(e) | Answer::Replace(e, _) => super::TestOutcome::Refused(e.clone()),
+                    Answer::NotSent | Answer::Unanswered => super::TestOutcome::NoAnswer,
+                };
+                self.emit(Event::OrderTested { test, outcome });
+            }
             Purpose::QueryList(list) => match answer {
                 Answer::Ok(_) => match answer.ok::<OrderList>() {
                     // Executing: its orders exist, as a placement's ACK says (their events and

@@ -459,6 +459,10 @@ impl Engine {
             Purpose::Amend(_) => RequestCost::AMEND,
             Purpose::Query(_) => RequestCost::QUERY_ORDER,
             Purpose::QueryList(_) => RequestCost::QUERY_ORDER_LIST,
+            Purpose::TestOrder(test) => {
+                let compute = self.tests.get(test).is_some_and(|(_, c)| *c);
+                RequestCost::flat(if compute { 20 } else { 1 })
+            }
             Purpose::Trades(_) => RequestCost::MY_TRADES_BY_ORDER,
             Purpose::Subscribe => RequestCost::WS_USER_DATA_SUBSCRIBE,
             // Orders and lists wait in their own queue.
@@ -473,6 +477,7 @@ impl Engine {
             }),
             Purpose::Query(id) => self.orders.get(id).is_some(),
             Purpose::QueryList(list) => self.orders.legs(list).is_some(),
+            Purpose::TestOrder(test) => self.tests.contains_key(test),
             Purpose::Trades(id) => self.orders.get(id).is_some_and(|v| v.order_id.is_some()),
             _ => true,
         };
@@ -502,6 +507,10 @@ impl Engine {
             Purpose::CancelAll(symbol) => self.rest.cancel_all_open_orders(symbol, timestamp),
             Purpose::QueryList(list) => {
                 self.rest.query_order_list(crate::rest::ListRef::ListClientOrderId(*list), timestamp)
+            }
+            Purpose::TestOrder(test) => {
+                let Some((valid, compute)) = self.tests.remove(test) else { return Step::Done };
+                self.rest.test_order(&valid, compute, timestamp)
             }
             Purpose::Amend(id) => {
                 let Some((symbol, Some(new_qty))) = self.orders.get(id).map(|v| (v.symbol.as_str(), v.amending)) else {

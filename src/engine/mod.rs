@@ -292,6 +292,9 @@ pub enum Purpose {
     /// `GET /api/v3/orderList` by `origClientOrderId`: an order list whose placement outcome is
     /// not known, asked for as a whole.
     QueryList(ClientOrderId),
+    /// `POST /api/v3/order/test`: an order validated by the exchange, not placed
+    /// ([`Engine::test_order`]; its answer is [`Event::OrderTested`]).
+    TestOrder(u64),
     /// `userDataStream.subscribe.signature` on the user-data (WebSocket API) connection.
     Subscribe,
 }
@@ -436,6 +439,26 @@ pub enum Event {
     UserStream(UserStreamStatus),
     /// A user-data frame nothing here can use (counted in [`Engine::frame_counts`]).
     FrameIgnored(FrameIgnored),
+    /// The answer to [`Engine::test_order`] `test`.
+    OrderTested {
+        /// The test's number, as [`Engine::test_order`] returned it.
+        test: u64,
+        /// What the exchange said.
+        outcome: TestOutcome,
+    },
+}
+
+/// What the exchange said of an order it was asked to test ([`Engine::test_order`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestOutcome {
+    /// It would be accepted; with the commission rates it would pay, when asked for.
+    Accepted(Option<Box<crate::rest::OrderCommissionRates>>),
+    /// It would be refused: the exchange's error.
+    Refused(ApiError),
+    /// No readable answer (the request failed in transport, or its answer did not decode; for
+    /// `Client::test_order`, also an answer its events fell so far behind that it was missed).
+    NoAnswer,
 }
 
 /// The user-data subscription's state, as reported by [`Event::UserStream`].
@@ -654,6 +677,10 @@ pub struct Engine {
     killed: Option<KillReason>,
     /// Cancel-replaces queued or in flight: the new order's id → the order it cancels.
     replacing: HashMap<ClientOrderId, ClientOrderId>,
+    /// Orders to test (`order/test`) waiting at the gate: the order and whether the commission
+    /// rates are asked for; the last test's number.
+    tests: HashMap<u64, (crate::rules::ValidatedOrder, bool)>,
+    last_test: u64,
     /// When to open, renew and give up on the user-data connection (its `is_live` is whether a
     /// subscription may be sent).
     user_conn: Connection,
@@ -725,6 +752,8 @@ impl Engine {
             outputs: VecDeque::new(),
             killed: None,
             replacing: HashMap::new(),
+            tests: HashMap::new(),
+            last_test: 0,
             user_conn: Connection::new(config.connection),
             user_stream: UserStream::Down,
             subscribe_id: None,
@@ -924,6 +953,35 @@ impl Engine {
     #[must_use]
     pub fn replacing(&self, new_order: &ClientOrderId) -> Option<&ClientOrderId> {
         self.replacing.get(new_order)
+    }
+
+    /// Asks the exchange to test an order (`POST /api/v3/order/test`, weight 1; 20 with
+    /// `compute_commission_rates`): validated against the symbol's rules here first, nothing
+    /// reserved, nothing tracked, through the gate like every request. Returns the test's
+    /// number; its answer arrives as [`Event::OrderTested`].
+    ///
+    /// # Errors
+    /// [`SubmitError::UnknownSymbol`], the rules' refusal, [`SubmitError::Killed`],
+    /// [`SubmitError::Starting`]. Nothing is sent.
+    pub fn test_order(
+        &mut self,
+        now: impl Into<LocalMs>,
+        intent: Intent,
+        compute_commission_rates: bool,
+    ) -> Result<u64, SubmitError> {
+        let now = now.into().millis();
+        self.observe_now(now);
+        self.taking_orders()?;
+        let Intent { order, context, .. } = intent;
+        let rules =
+            self.info.symbol(order.symbol()).ok_or_else(|| SubmitError::UnknownSymbol(order.symbol().to_owned()))?;
+        let valid = rules.normalize(order, &context)?;
+        self.last_test = self.last_test.saturating_add(1);
+        let test = self.last_test;
+        self.tests.insert(test, (valid, compute_commission_rates));
+        self.enqueue(now, Purpose::TestOrder(test));
+        self.pump(now);
+        Ok(test)
     }
 
     /// Validates an OCO against its symbol's rules and queues it: see

@@ -81,7 +81,7 @@ pub struct RequestCost {
 }
 
 impl RequestCost {
-    const fn flat(weight: u32) -> Self {
+    pub(crate) const fn flat(weight: u32) -> Self {
         Self { weight, weight_on_success: weight, orders: 0 }
     }
 
