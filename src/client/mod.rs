@@ -963,6 +963,8 @@ impl Client {
         }
         let is_ours = |e: &Event| match e {
             Event::OrderTested { test: t, outcome } if *t == test => Some(outcome.clone()),
+            // Dropped before it left (heavier than a whole window): it will not be answered.
+            Event::NotSent { purpose: Purpose::TestOrder(t), .. } if *t == test => Some(TestOutcome::NoAnswer),
             _ => None,
         };
         if let Some((request_id, request)) = request {

@@ -624,6 +624,10 @@ impl Engine {
         let applied = match purpose {
             Purpose::Cancel(id) => self.orders.on_cancel_unanswered(now, id),
             Purpose::Amend(id) => self.orders.on_amend_not_sent(id),
+            Purpose::TestOrder(test) => {
+                self.tests.remove(test);
+                return;
+            }
             _ => return,
         };
         self.emit_applied(applied);
