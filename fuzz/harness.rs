@@ -905,6 +905,7 @@ pub fn list_events(data: &[u8]) {
                         reject_reason: None,
                         qty: None,
                         prevented_qty: None,
+                        pegged_price: None,
                     };
                     let _ = orders.on_report(now, &report, []);
                 }

@@ -800,15 +800,7 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::NotOpen`] when it was already released, [`LedgerError::InvalidAmount`].
     pub fn reduce(&self, reservation: &Reservation, amount: Decimal) -> Result<Decimal, LedgerError> {
-        let amount = if reservation.buy && !self.config.buy_fee_headroom.is_zero() {
-            Decimal::ONE
-                .checked_add(self.config.buy_fee_headroom)
-                .and_then(|f| amount.checked_mul(f))
-                .map(|d| d.round_dp_with_strategy(MAX_DECIMALS, rust_decimal::RoundingStrategy::ToZero))
-                .ok_or(LedgerError::InvalidAmount(amount))?
-        } else {
-            amount
-        };
+        let amount = self.with_headroom(reservation, amount, rust_decimal::RoundingStrategy::ToZero)?;
         let units = positive(amount)?;
         let asset = reservation.locked_asset();
         let mut slot = lock(self.registered(asset)?);
@@ -821,6 +813,37 @@ impl Ledger {
             self.journal_one(&mut slot, JournalOp::Reduce(reservation.id), asset, released);
         }
         Ok(dec(released))
+    }
+
+    /// `amount` as [`reserve_buy`](Self::reserve_buy) takes it for a buy (with the fee
+    /// headroom on top, rounded by `rounding`); a sell's as it is.
+    fn with_headroom(
+        &self,
+        reservation: &Reservation,
+        amount: Decimal,
+        rounding: rust_decimal::RoundingStrategy,
+    ) -> Result<Decimal, LedgerError> {
+        if !reservation.buy || self.config.buy_fee_headroom.is_zero() {
+            return Ok(amount);
+        }
+        Decimal::ONE
+            .checked_add(self.config.buy_fee_headroom)
+            .and_then(|f| amount.checked_mul(f))
+            .map(|d| d.round_dp_with_strategy(MAX_DECIMALS, rounding))
+            .ok_or(LedgerError::InvalidAmount(amount))
+    }
+
+    /// The opposite of [`reduce`](Self::reduce): the order needs `amount` more (as
+    /// [`reserve_buy`](Self::reserve_buy) / [`reserve_sell`](Self::reserve_sell) take it, with a
+    /// buy's fee headroom on top), moved from free into the reservation: a pegged buy whose
+    /// price, known from the exchange's answer, is above the bound it was reserved by. Returns
+    /// what the reservation holds now.
+    ///
+    /// # Errors
+    /// As [`extend`](Self::extend). Nothing changes on error.
+    pub fn grow(&self, reservation: &Reservation, amount: Decimal) -> Result<Decimal, LedgerError> {
+        let amount = self.with_headroom(reservation, amount, rust_decimal::RoundingStrategy::AwayFromZero)?;
+        self.extend(reservation, amount)
     }
 
     /// Moves `amount` more of the locked asset from free into an open reservation (journaled as

@@ -142,9 +142,9 @@ pub use ledger::{
 pub use limits::{LimiterConfig, RateLimiter, RetryPolicy};
 pub use model::{
     CLIENT_ORDER_ID_MAX_LEN, CLIENT_ORDER_ID_MAX_PREFIX, ClientOrderId, ClientOrderIdError, ClientOrderIdGenerator,
-    ExecutionType, InlineStr, ListLeg, ListRequest, OcoRequest, OrderError, OrderRequest, OrderResponseType,
-    OrderStatus, OrderType, OtoKind, OtoRequest, PendingLegs, RateLimitInterval, RateLimitType,
-    SelfTradePreventionMode, Side, SymbolStatus, TimeInForce,
+    ExecutionType, InlineStr, ListLeg, ListRequest, MAX_PEG_OFFSET_LEVELS, MIN_STRATEGY_TYPE, OcoRequest, OrderError,
+    OrderRequest, OrderResponseType, OrderStatus, OrderType, OtoKind, OtoRequest, PegPriceType, PendingLegs,
+    RateLimitInterval, RateLimitType, SelfTradePreventionMode, Side, SymbolStatus, TimeInForce,
 };
 pub use num::{NumError, Rounding};
 pub use orders::{

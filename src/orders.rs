@@ -537,6 +537,9 @@ struct Tracked {
     /// a reduction of its quantity releases. `None` for a sell (it locks base) or a buy whose
     /// lock does not follow its quantity (by quote amount, market).
     unit_lock: Option<Decimal>,
+    /// A pegged buy reserved by a price the exchange does not use (the caller's bound, or its
+    /// `price`): its lock follows the pegged price once the exchange reports it.
+    peg_bound: bool,
     timer: Option<(i64, Timer)>,
     backoff_ms: i64,
     /// When the last query of it left ([`Orders::on_query_sent`]): a `-2013` answer is
@@ -675,6 +678,10 @@ pub struct OrderReport<'a> {
     /// `executionReport`, `preventedQuantity` of an answer), if the report says: what it adds
     /// to the tracked one can no longer trade and is released (`DECREMENT`, `TRANSFER`).
     pub prevented_qty: Option<Decimal>,
+    /// The price a pegged order took from the book (`peggedPrice` of an answer, `gp` of an
+    /// `executionReport`), once the exchange says: a buy's reservation follows it (it was made
+    /// by the caller's price bound).
+    pub pegged_price: Option<Decimal>,
 }
 
 /// An order open on the exchange, to be tracked ([`Orders::adopt`]); made by
@@ -791,6 +798,10 @@ impl Orders {
             amending: None,
         });
         tracked.unit_lock = unit_lock(order);
+        if order.peg_price_type().is_some() && *order.side() == Side::Buy {
+            tracked.unit_lock = order.price().or(submit.price_bound);
+            tracked.peg_bound = true;
+        }
         self.track(id, tracked);
         Ok(reservation)
     }
@@ -1111,6 +1122,7 @@ impl Orders {
             list: None,
             dormant: None,
             unit_lock: None,
+            peg_bound: false,
             timer: None,
             backoff_ms: self.config.query_backoff_ms.max(1),
             last_query_ms: None,
@@ -1486,6 +1498,7 @@ impl Orders {
             reject_reason: None,
             qty: None,
             prevented_qty: None,
+            pegged_price: None,
         };
         let trades = trades.into_iter().filter(|t| t.order_id.is_none_or(|o| o == order_id));
         self.apply(now_ms, id, &report, trades)
@@ -1683,6 +1696,36 @@ impl Orders {
         let Some(t) = self.orders.get_mut(id) else { return OrderApplied::Untracked };
         let before = progress(&t.view);
         t.view.order_id = Some(report.order_id);
+        // A pegged buy: what has not traded yet is locked at the price the exchange pegged it
+        // at (before this report's trades, which pay at that price), not at the bound it was
+        // reserved by.
+        if let Some(pegged) = report.pegged_price.filter(|p| *p > Decimal::ZERO)
+            && t.peg_bound
+            && let (Some(r), Some(bound)) = (t.view.reservation, t.unit_lock)
+        {
+            t.peg_bound = false;
+            t.unit_lock = Some(pegged);
+            let left = t.view.qty.unwrap_or_default() - t.view.traded_qty - t.view.prevented_qty;
+            let lock_at = |price: Decimal| {
+                left.checked_mul(price).map(|d| d.round_dp_with_strategy(8, RoundingStrategy::AwayFromZero))
+            };
+            let moved = match (lock_at(bound), lock_at(pegged)) {
+                (Some(held), Some(needed)) if needed < held => Some((held - needed, true)),
+                (Some(held), Some(needed)) if needed > held => Some((needed - held, false)),
+                _ => None,
+            };
+            if let Some((amount, down)) = moved.filter(|_| left > Decimal::ZERO) {
+                let result = if down {
+                    self.ledger.reduce(&r, amount).map(|_| ())
+                } else {
+                    self.ledger.grow(&r, amount).map(|_| ())
+                };
+                if let Err(e) = result {
+                    t.view.ledger_mismatch = true;
+                    ledger_error = Some(e);
+                }
+            }
+        }
         // A smaller quantity than the tracked one: the order was reduced (quantities only shrink).
         let mut reduced = None;
         if let (Some(now_qty), Some(tracked)) = (report.qty, t.view.qty)

@@ -614,6 +614,19 @@ fn order_params(order: &ValidatedOrder) -> Vec<(&'static str, Param)> {
     if let Some(m) = o.self_trade_prevention_mode() {
         p.push(("selfTradePreventionMode", Param::Str(m.as_str().to_owned())));
     }
+    if let Some(id) = o.strategy_id() {
+        p.push(("strategyId", Param::Num(id.to_string())));
+    }
+    if let Some(kind) = o.strategy_type() {
+        p.push(("strategyType", Param::Num(kind.to_string())));
+    }
+    if let Some(peg) = o.peg_price_type() {
+        p.push(("pegPriceType", Param::Str(peg.as_str().to_owned())));
+    }
+    if let Some(levels) = o.peg_offset_levels() {
+        p.push(("pegOffsetValue", Param::Num(levels.to_string())));
+        p.push(("pegOffsetType", Param::Str("PRICE_LEVEL".to_owned())));
+    }
     p
 }
 
@@ -690,6 +703,25 @@ impl WsApi {
         if let Some(m) = o.self_trade_prevention_mode() {
             text.push_str(",\"selfTradePreventionMode\":");
             push_json_str(&mut text, m.as_str());
+        }
+        for (name, value) in [
+            ("strategyId", o.strategy_id()),
+            ("strategyType", o.strategy_type().map(u64::from)),
+            ("pegOffsetValue", o.peg_offset_levels().map(u64::from)),
+        ] {
+            if let Some(v) = value {
+                text.push_str(",\"");
+                text.push_str(name);
+                text.push_str("\":");
+                text.push_str(&v.to_string());
+            }
+        }
+        if let Some(peg) = o.peg_price_type() {
+            text.push_str(",\"pegPriceType\":");
+            push_json_str(&mut text, peg.as_str());
+        }
+        if o.peg_offset_levels().is_some() {
+            text.push_str(",\"pegOffsetType\":\"PRICE_LEVEL\"");
         }
         if let Some(w) = self.recv_window {
             text.push_str(",\"recvWindow\":");
@@ -1156,6 +1188,7 @@ impl ExecutionReport {
             reject_reason: Some(self.reject_reason.as_str()).filter(|r| *r != "NONE" && !r.is_empty()),
             qty: Some(self.quantity).filter(|q| !q.is_zero()),
             prevented_qty: self.prevented_qty,
+            pegged_price: self.pegged_price.filter(|p| !p.is_zero()),
         }
     }
 

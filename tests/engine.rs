@@ -39,8 +39,15 @@ struct World {
 
 /// BTCUSDT at 65000 on a still market; the account holds 100000 USDT and 1 BTC.
 fn exchange() -> PaperExchange {
+    exchange_with(BUNDLED_EXCHANGE_INFO)
+}
+
+/// [`exchange`] with these exchange information.
+fn exchange_with(info: &[u8]) -> PaperExchange {
     let config = PaperConfig::default()
         .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
+        .with_exchange_info(info.to_vec())
+        .unwrap()
         .with_price("BTCUSDT", dec!(65000));
     let mut paper = PaperExchange::new(config, NOW);
     paper.add_api_key("engineKey", PaperKey::hmac("engineSecret"));
@@ -50,9 +57,14 @@ fn exchange() -> PaperExchange {
 }
 
 fn world() -> World {
-    let mut paper = exchange();
+    world_with(BUNDLED_EXCHANGE_INFO)
+}
+
+/// [`world`] on these exchange information (the engine's and the exchange's).
+fn world_with(info: &[u8]) -> World {
+    let mut paper = exchange_with(info);
     let creds = Credentials::new("engineKey", HmacSha256::new("engineSecret")).unwrap();
-    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    let info = ExchangeInfo::from_json(info).unwrap();
     let engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), info);
     // The user data stream: the engine subscribes on a WebSocket-API connection.
     let conn = paper.ws_connect(NOW, "/ws-api/v3").unwrap();
@@ -433,8 +445,13 @@ fn start_up_adopts_open_orders_only_with_the_rules() {
 /// A world whose orders go over the WebSocket API connection (`OrderChannel::WsApi`), with an
 /// Ed25519 key (a logged-on session) or an HMAC one (each order signed).
 fn ws_world(ed25519: bool) -> World {
+    ws_world_with(ed25519, BUNDLED_EXCHANGE_INFO)
+}
+
+/// [`ws_world`] on these exchange information.
+fn ws_world_with(ed25519: bool, info: &[u8]) -> World {
     use aegis_exchange::sign::Ed25519;
-    let mut paper = exchange();
+    let mut paper = exchange_with(info);
     let creds = if ed25519 {
         let seed = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap();
         let signer = Ed25519::from_seed(&seed).unwrap();
@@ -443,7 +460,7 @@ fn ws_world(ed25519: bool) -> World {
     } else {
         Credentials::new("engineKey", HmacSha256::new("engineSecret")).unwrap()
     };
-    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    let info = ExchangeInfo::from_json(info).unwrap();
     let mut config = EngineConfig::new(Environment::Testnet, creds);
     config.order_channel = aegis_exchange::OrderChannel::WsApi;
     let engine = Engine::new(config, info);
@@ -738,4 +755,103 @@ fn an_order_test_goes_through_the_gate_and_reserves_nothing() {
     assert_eq!(w.engine.orders().open().count(), 0);
     let dust = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.0000001), dec!(60000));
     assert!(w.engine.test_order(w.now, Intent::new(dust), false).is_err());
+}
+
+/// The bundled exchange information with pegged orders allowed on every symbol (Binance allows
+/// them on Spot since 2025; the bundled capture predates the flag).
+fn info_with_pegs() -> Vec<u8> {
+    let mut doc: serde_json::Value = serde_json::from_slice(BUNDLED_EXCHANGE_INFO).unwrap();
+    for symbol in doc["symbols"].as_array_mut().unwrap() {
+        symbol["pegInstructionsAllowed"] = serde_json::json!(true);
+    }
+    serde_json::to_vec(&doc).unwrap()
+}
+
+/// Pegged orders: the price is the exchange's (from its book when the order arrives), so a buy
+/// is reserved by the caller's price bound and its lock follows the pegged price once the
+/// answer tells it, down or up; a sell locks its quantity. The ledger equals the exchange after
+/// every step, whichever channel carries the orders (REST, the WebSocket API signed or on a
+/// logged-on session). Without a bound a pegged buy is refused (nothing to reserve by); on a
+/// symbol without `pegInstructionsAllowed` nothing is sent.
+#[test]
+fn pegged_orders_lock_what_the_exchange_locks() {
+    let info = info_with_pegs();
+    for channel in ["rest", "ws-ed25519", "ws-hmac"] {
+        let w = match channel {
+            "rest" => world_with(&info),
+            "ws-ed25519" => ws_world_with(true, &info),
+            _ => ws_world_with(false, &info),
+        };
+        pegged_orders_in(w, channel);
+    }
+}
+
+fn pegged_orders_in(mut w: World, channel: &str) {
+    use aegis_exchange::rest::{DepthSnapshot, Level};
+    use aegis_exchange::{FilterError, OrdersError, PegPriceType};
+    // Not allowed on the symbol: refused before anything leaves.
+    let mut plain = world();
+    let sent = plain.sent.len();
+    let pegged = OrderRequest::pegged("BTCUSDT", Side::Buy, dec!(0.1), PegPriceType::PrimaryPeg);
+    let refused = plain.engine.submit(plain.now, Intent::new(pegged.clone()).with_price_bound(dec!(70000)));
+    assert!(matches!(refused, Err(SubmitError::Filter(FilterError::PegNotAllowed))), "{refused:?}");
+    plain.pump();
+    assert_eq!(plain.sent.len(), sent);
+
+    let level = |p, q| Level { price: p, qty: q };
+    let book = DepthSnapshot {
+        last_update_id: 1,
+        bids: vec![level(dec!(64000), dec!(5)), level(dec!(63900), dec!(5))],
+        asks: vec![level(dec!(66000), dec!(5)), level(dec!(66100), dec!(5))],
+    };
+    assert!(w.paper.replay_snapshot(w.now, "BTCUSDT", &book));
+    let matches = |w: &World| {
+        for asset in ["USDT", "BTC"] {
+            assert_eq!(w.ledger(asset), w.paper.balance(asset), "{channel}: {asset}");
+        }
+    };
+    // No bound: nothing to reserve a buy by.
+    let refused = w.engine.submit(w.now, Intent::new(pegged.clone()));
+    assert!(matches!(refused, Err(SubmitError::Orders(OrdersError::NeedsPriceBound))), "{refused:?}");
+    // Reserved at 70000, pegged at the best bid (64000): the difference comes back.
+    let high = w
+        .engine
+        .submit(w.now, Intent::new(pegged.clone().with_client_order_id(cid("peg-high"))).with_price_bound(dec!(70000)))
+        .unwrap();
+    w.pump();
+    assert_eq!(w.engine.order_state(&high), Some(OrderState::New));
+    assert_eq!(w.ledger("USDT").locked, dec!(6400));
+    matches(&w);
+    // Reserved at 60000, pegged one level deeper than the best bid (63900): more is locked.
+    let low = w
+        .engine
+        .submit(
+            w.now,
+            Intent::new(pegged.clone().with_peg_offset(1).with_client_order_id(cid("peg-low")))
+                .with_price_bound(dec!(60000)),
+        )
+        .unwrap();
+    w.pump();
+    assert_eq!(w.engine.order_state(&low), Some(OrderState::New));
+    assert_eq!(w.ledger("USDT").locked, dec!(6400) + dec!(6390));
+    matches(&w);
+    // A sell pegged to the other side (the best bid, 64000) takes it at once.
+    let sell = OrderRequest::pegged("BTCUSDT", Side::Sell, dec!(0.05), PegPriceType::MarketPeg)
+        .with_time_in_force(aegis_exchange::TimeInForce::Ioc)
+        .with_client_order_id(cid("peg-sell"));
+    let sell = w.engine.submit(w.now, Intent::new(sell)).unwrap();
+    w.pump();
+    assert_eq!(w.engine.order_state(&sell), Some(OrderState::Filled));
+    matches(&w);
+    // Canceled: everything comes back.
+    for id in [high, low] {
+        w.engine.cancel(w.now, &id).unwrap();
+        w.pump();
+        assert_eq!(w.engine.order_state(&id), Some(OrderState::Canceled));
+    }
+    assert_eq!(w.ledger("USDT").locked, dec!(0));
+    matches(&w);
+    // Over the WebSocket API, no order went by REST.
+    let rest_posts = w.posts();
+    assert_eq!(rest_posts == 0, channel != "rest", "{channel}: {:?}", w.sent);
 }

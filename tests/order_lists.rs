@@ -395,6 +395,7 @@ fn report<'a>(
         reject_reason: None,
         qty,
         prevented_qty: None,
+        pegged_price: None,
     }
 }
 

@@ -1913,3 +1913,167 @@ fn an_orders_amendments_are_listed() {
         s.call(s.rest.order_amendments("BTCUSDT", placed.order_id + 1, None, None, s.now).unwrap()).ok();
     assert!(none.is_empty());
 }
+
+/// [`sim_wide`] with pegged orders allowed and two levels on each side: bids 64000 / 63900,
+/// asks 66000 / 66100.
+fn sim_pegs() -> Sim {
+    use aegis_exchange::rest::Level;
+    let mut doc: serde_json::Value = serde_json::from_slice(BUNDLED_EXCHANGE_INFO).unwrap();
+    for symbol in doc["symbols"].as_array_mut().unwrap() {
+        symbol["pegInstructionsAllowed"] = serde_json::json!(true);
+    }
+    let bytes = serde_json::to_vec(&doc).unwrap();
+    let config = PaperConfig::default()
+        .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
+        .with_exchange_info(bytes.clone())
+        .unwrap();
+    let mut s = sim_with(config);
+    s.info = ExchangeInfo::from_json(&bytes).unwrap();
+    let level = |p, q| Level { price: p, qty: q };
+    let book = DepthSnapshot {
+        last_update_id: 1,
+        bids: vec![level(dec!(64000), dec!(5)), level(dec!(63900), dec!(5))],
+        asks: vec![level(dec!(66000), dec!(5)), level(dec!(66100), dec!(5))],
+    };
+    assert!(s.paper.replay_snapshot(s.now, "BTCUSDT", &book));
+    s
+}
+
+/// Pegged orders as Binance's pegged-orders FAQ describes them: the price comes from the book
+/// as the order arrives (`PRIMARY_PEG` its own side, `MARKET_PEG` the other, `pegOffsetValue`
+/// levels deeper; the account's own resting orders are part of the book), `price` shows what
+/// was sent (zero for none) and `peggedPrice` the price taken, in answers, queries and events
+/// (`gP` / `gOT` / `gOV` / `gp`); locks follow the pegged price; a book too thin, a
+/// `MARKET_PEG` maker, a symbol without `pegInstructionsAllowed` and a non-peggable type get
+/// Binance's errors; a pegged stop-limit takes its price when it triggers.
+#[test]
+fn pegged_orders_take_their_price_from_the_book() {
+    use aegis_exchange::{FilterError, OrderError, PegPriceType as Peg};
+    // A symbol without pegInstructionsAllowed (the bundled capture): refused.
+    let mut s = sim_wide();
+    let raw = [
+        ("symbol", "BTCUSDT"),
+        ("side", "BUY"),
+        ("type", "LIMIT"),
+        ("timeInForce", "GTC"),
+        ("quantity", "0.01"),
+        ("pegPriceType", "PRIMARY_PEG"),
+    ];
+    let refused = s.send(s.raw("POST", "/api/v3/order", &raw, s.now)).err();
+    assert_eq!((refused.code, refused.msg.as_str()), (Some(-2010), "Pegged orders are not supported for this symbol."));
+    let rules = s.info.symbol("BTCUSDT").unwrap();
+    let local = rules
+        .validate(&OrderRequest::pegged("BTCUSDT", Side::Buy, dec!(0.01), Peg::PrimaryPeg), &MarketContext::default());
+    assert_eq!(local.unwrap_err(), FilterError::PegNotAllowed);
+
+    let mut s = sim_pegs();
+    // PRIMARY_PEG buy: the best bid.
+    let a: OrderResponse = s
+        .place(OrderRequest::pegged("BTCUSDT", Side::Buy, dec!(0.01), Peg::PrimaryPeg).with_client_order_id(cid("pa")))
+        .ok();
+    assert_eq!(
+        (a.status, a.price, a.peg_price_type, a.pegged_price),
+        (Some(OrderStatus::New), Some(dec!(0)), Some(Peg::PrimaryPeg), Some(dec!(64000)))
+    );
+    assert_eq!((a.peg_offset_type, a.peg_offset_value), (None, None));
+    assert_eq!(s.paper.balance("USDT").locked, dec!(640));
+    let e = s.events();
+    let new = reports(&e).into_iter().find(|r| r.client_order_id == "pa").unwrap();
+    assert_eq!((new.peg_price_type.as_deref(), new.pegged_price), (Some("PRIMARY_PEG"), Some(dec!(64000))));
+    assert_eq!(new.price, dec!(0));
+    // One level deeper on the sell side, and with its own price too (checked at both).
+    let b: OrderResponse = s
+        .place(
+            OrderRequest::pegged("BTCUSDT", Side::Sell, dec!(0.01), Peg::PrimaryPeg)
+                .with_peg_offset(1)
+                .with_price(dec!(65500))
+                .with_client_order_id(cid("pb")),
+        )
+        .ok();
+    assert_eq!((b.price, b.pegged_price), (Some(dec!(65500)), Some(dec!(66100))));
+    assert_eq!((b.peg_offset_type.as_deref(), b.peg_offset_value), (Some("PRICE_LEVEL"), Some(1)));
+    let q = query(&mut s, "pb");
+    assert_eq!((q.price, q.pegged_price, q.peg_offset_value), (dec!(65500), Some(dec!(66100)), Some(1)));
+    // The account's own resting buy inside the spread is the best bid now.
+    let _: OrderResponse = s.place(OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(65000))).ok();
+    let c: OrderResponse = s
+        .place(OrderRequest::pegged("BTCUSDT", Side::Buy, dec!(0.01), Peg::PrimaryPeg).with_client_order_id(cid("pc")))
+        .ok();
+    assert_eq!(c.pegged_price, Some(dec!(65000)));
+    // MARKET_PEG buy, IOC: the best ask, and it takes it.
+    let d: OrderResponse = s
+        .place(
+            OrderRequest::pegged("BTCUSDT", Side::Buy, dec!(0.02), Peg::MarketPeg)
+                .with_time_in_force(TimeInForce::Ioc)
+                .with_client_order_id(cid("pd")),
+        )
+        .ok();
+    assert_eq!(
+        (d.status, d.pegged_price, d.executed_qty),
+        (Some(OrderStatus::Filled), Some(dec!(66000)), Some(dec!(0.02)))
+    );
+    assert!(d.fills.iter().all(|f| f.price == dec!(66000)), "{:?}", d.fills);
+    // The locks are the pegged prices': 0.01 × 64000 + 0.01 × 65000 + 0.01 × 65000 (pc).
+    assert_eq!(s.paper.balance("USDT").locked, dec!(640) + dec!(650) + dec!(650));
+    // A level the book does not have.
+    let thin = OrderRequest::pegged("BTCUSDT", Side::Sell, dec!(0.01), Peg::MarketPeg).with_peg_offset(5);
+    let e = s.place(thin).err();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-2010), "Order book liquidity is too low for this pegged order."));
+    // LIMIT_MAKER takes PRIMARY_PEG only; MARKET cannot be pegged; offsets come in pairs.
+    let maker = OrderRequest::new("BTCUSDT", Side::Buy, aegis_exchange::OrderType::LimitMaker)
+        .with_quantity(dec!(0.01))
+        .with_peg(Peg::MarketPeg);
+    assert_eq!(maker.check_parameters(), Err(OrderError::PegNotAllowedWithType));
+    let raw = [
+        ("symbol", "BTCUSDT"),
+        ("side", "BUY"),
+        ("type", "LIMIT_MAKER"),
+        ("quantity", "0.01"),
+        ("pegPriceType", "MARKET_PEG"),
+    ];
+    let e = s.send(s.raw("POST", "/api/v3/order", &raw, s.now)).err();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-2010), "This price peg cannot be used with this order type."));
+    let raw = [
+        ("symbol", "BTCUSDT"),
+        ("side", "BUY"),
+        ("type", "MARKET"),
+        ("quantity", "0.01"),
+        ("pegPriceType", "PRIMARY_PEG"),
+    ];
+    let e = s.send(s.raw("POST", "/api/v3/order", &raw, s.now)).err();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-2010), "This order type may not use pegged price."));
+    let raw = [
+        ("symbol", "BTCUSDT"),
+        ("side", "BUY"),
+        ("type", "LIMIT"),
+        ("timeInForce", "GTC"),
+        ("quantity", "0.01"),
+        ("pegPriceType", "PRIMARY_PEG"),
+        ("pegOffsetValue", "1"),
+    ];
+    assert_eq!(s.send(s.raw("POST", "/api/v3/order", &raw, s.now)).err().code, Some(-1128));
+    let mut bad = raw.to_vec();
+    bad.push(("pegOffsetType", "TICK"));
+    assert_eq!(s.send(s.raw("POST", "/api/v3/order", &bad, s.now)).err().code, Some(-1211));
+    let mut bad = raw.to_vec();
+    bad[5] = ("pegPriceType", "MID_PEG");
+    bad.pop();
+    assert_eq!(s.send(s.raw("POST", "/api/v3/order", &bad, s.now)).err().code, Some(-1210));
+
+    // A pegged stop-limit sell: no price until it triggers, then the best ask of that moment.
+    let stop = OrderRequest::new("BTCUSDT", Side::Sell, aegis_exchange::OrderType::StopLossLimit)
+        .with_quantity(dec!(0.01))
+        .with_stop_price(dec!(63000))
+        .with_time_in_force(TimeInForce::Gtc)
+        .with_peg(Peg::PrimaryPeg)
+        .with_client_order_id(cid("ps"));
+    let _: OrderResponse = s.place(stop).ok();
+    let before = query(&mut s, "ps");
+    assert_eq!((before.is_working, before.pegged_price), (Some(false), None));
+    s.now += 1_000;
+    s.paper.set_price(s.now, "BTCUSDT", dec!(62900));
+    let after = query(&mut s, "ps");
+    assert_eq!((after.status.clone(), after.is_working), (OrderStatus::New, Some(true)));
+    let pegged = after.pegged_price.expect("pegged when triggered");
+    assert!(pegged > dec!(62900), "a sell pegged to its own side rests at the best ask: {pegged}");
+}

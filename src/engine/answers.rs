@@ -137,6 +137,7 @@ impl Engine {
                                 reject_reason: None,
                                 qty: None,
                                 prevented_qty: None,
+                                pegged_price: None,
                             };
                             applied.push(self.orders.on_report(now, &report, []));
                         }

@@ -238,6 +238,16 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// What a pegged order's price follows (`pegPriceType`): Binance's pegged-orders FAQ.
+    pub enum PegPriceType {
+        /// The best price on the order's own side of the book (best bid for a buy).
+        PrimaryPeg => "PRIMARY_PEG",
+        /// The best price on the other side of the book (best ask for a buy).
+        MarketPeg => "MARKET_PEG",
+    }
+}
+
+wire_enum! {
     /// The shape of the order response (`newOrderRespType`).
     pub enum OrderResponseType {
         /// Ids and time only.

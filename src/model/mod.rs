@@ -17,10 +17,10 @@ pub use client_order_id::{
 };
 pub(crate) use enums::Coded;
 pub use enums::{
-    ExecutionType, OrderResponseType, OrderStatus, OrderType, RateLimitInterval, RateLimitType,
+    ExecutionType, OrderResponseType, OrderStatus, OrderType, PegPriceType, RateLimitInterval, RateLimitType,
     SelfTradePreventionMode, Side, SymbolStatus, TimeInForce,
 };
 pub use inline_str::InlineStr;
-pub use order::{OrderError, OrderRequest};
+pub use order::{MAX_PEG_OFFSET_LEVELS, MIN_STRATEGY_TYPE, OrderError, OrderRequest};
 pub(crate) use order::{mantissa_within_wire_range, within_wire_range};
 pub use order_list::{ListLeg, ListRequest, OcoRequest, OtoKind, OtoRequest, PendingLegs};

@@ -2,7 +2,9 @@
 
 use rust_decimal::Decimal;
 
-use super::{ClientOrderId, Coded, OrderResponseType, OrderType, SelfTradePreventionMode, Side, TimeInForce};
+use super::{
+    ClientOrderId, Coded, OrderResponseType, OrderType, PegPriceType, SelfTradePreventionMode, Side, TimeInForce,
+};
 
 /// A parameter-level refusal: the order is malformed before any filter is looked at.
 ///
@@ -54,7 +56,39 @@ pub enum OrderError {
     /// An iceberg order whose time in force is not GTC (-1013).
     #[error("Iceberg orders require timeInForce GTC.")]
     IcebergRequiresGtc,
+    /// An unknown `pegPriceType` (-1210).
+    #[error("Invalid pegPriceType.")]
+    InvalidPegPriceType,
+    /// `pegPriceType` on a type that cannot be pegged (`MARKET`, `STOP_LOSS`, `TAKE_PROFIT`)
+    /// (-2010).
+    #[error("This order type may not use pegged price.")]
+    PegNotAllowedForType,
+    /// `MARKET_PEG` on a `LIMIT_MAKER` (-2010).
+    #[error("This price peg cannot be used with this order type.")]
+    PegNotAllowedWithType,
+    /// A `PRIMARY_PEG` `LIMIT` order whose time in force is not GTC (-2010; Binance's FAQ states
+    /// the rule, not its message).
+    #[error("This price peg cannot be used with this time in force.")]
+    PegRequiresGtc,
+    /// `pegOffsetValue` above 100 (-1130).
+    #[error("Data sent for parameter 'pegOffsetValue' is not valid.")]
+    PegOffsetOutOfRange {
+        /// The levels asked for.
+        levels: u8,
+    },
+    /// `strategyType` below 1,000,000 (-1134).
+    #[error("`strategyType` was less than 1000000.")]
+    BadStrategyType {
+        /// The value given.
+        strategy_type: u32,
+    },
 }
+
+/// The deepest price level a pegged order may follow (`pegOffsetValue`).
+pub const MAX_PEG_OFFSET_LEVELS: u8 = 100;
+
+/// The smallest `strategyType` Binance takes.
+pub const MIN_STRATEGY_TYPE: u32 = 1_000_000;
 
 impl OrderError {
     /// The Binance error code the exchange would answer with.
@@ -69,7 +103,13 @@ impl OrderError {
             OrderError::InvalidTimeInForce => -1115,
             OrderError::Zero { .. } | OrderError::IcebergRequiresGtc => -1013,
             OrderError::OutOfRange { .. } => -1100,
-            OrderError::IcebergQtyExceedsQty => -2010,
+            OrderError::IcebergQtyExceedsQty
+            | OrderError::PegNotAllowedForType
+            | OrderError::PegNotAllowedWithType
+            | OrderError::PegRequiresGtc => -2010,
+            OrderError::InvalidPegPriceType => -1210,
+            OrderError::PegOffsetOutOfRange { .. } => -1130,
+            OrderError::BadStrategyType { .. } => -1134,
         }
     }
 
@@ -85,6 +125,9 @@ impl OrderError {
             -1115 => "INVALID_TIF",
             -1100 => "ILLEGAL_CHARS",
             -2010 => "NEW_ORDER_REJECTED",
+            -1210 => "INVALID_PEG_PRICE_TYPE",
+            -1130 => "INVALID_PARAMETER",
+            -1134 => "BAD_STRATEGY_TYPE",
             _ => "INVALID_MESSAGE",
         }
     }
@@ -147,6 +190,11 @@ struct Extra {
     unknown_side: Option<Side>,
     unknown_order_type: Option<OrderType>,
     unknown_time_in_force: Option<TimeInForce>,
+    peg_price_type: Option<PegPriceType>,
+    /// `pegOffsetValue` (with `pegOffsetType=PRICE_LEVEL`).
+    peg_offset_levels: Option<u8>,
+    strategy_id: Option<u64>,
+    strategy_type: Option<u32>,
 }
 
 impl Extra {
@@ -171,6 +219,10 @@ impl std::fmt::Debug for OrderRequest {
             .field("new_client_order_id", &self.new_client_order_id)
             .field("self_trade_prevention_mode", &self.self_trade_prevention_mode())
             .field("new_order_resp_type", &self.response_type())
+            .field("peg_price_type", &self.peg_price_type())
+            .field("peg_offset_levels", &self.peg_offset_levels())
+            .field("strategy_id", &self.strategy_id())
+            .field("strategy_type", &self.strategy_type())
             .finish()
     }
 }
@@ -286,6 +338,27 @@ impl OrderRequest {
             .with_time_in_force(TimeInForce::Gtc)
     }
 
+    /// A pegged `LIMIT` order, good till canceled: its price is the best price of the book on
+    /// its own side (`PRIMARY_PEG`: the best bid for a buy) or on the other side (`MARKET_PEG`)
+    /// when it reaches the exchange (Binance's pegged-orders FAQ). The price is only known from
+    /// the exchange's answer (`peggedPrice`); a buy needs a price bound to reserve its funds
+    /// by (see [`Intent::with_price_bound`](crate::Intent::with_price_bound)).
+    ///
+    /// ```
+    /// use aegis_exchange::{OrderRequest, PegPriceType, Side};
+    /// use rust_decimal_macros::dec;
+    /// let o = OrderRequest::pegged("BTCUSDT", Side::Sell, dec!(0.5), PegPriceType::PrimaryPeg).with_peg_offset(2);
+    /// assert_eq!(o.check_parameters(), Ok(()));
+    /// assert_eq!(o.to_string(), "LIMIT SELL BTCUSDT quantity=0.5 pegPriceType=PRIMARY_PEG pegOffsetValue=2 timeInForce=GTC");
+    /// ```
+    #[must_use]
+    pub fn pegged(symbol: impl Into<String>, side: Side, quantity: Decimal, peg: PegPriceType) -> Self {
+        Self::new(symbol, side, OrderType::Limit)
+            .with_quantity(quantity)
+            .with_time_in_force(TimeInForce::Gtc)
+            .with_peg(peg)
+    }
+
     /// `LIMIT_MAKER`: post-only; the exchange rejects it if it would take.
     #[must_use]
     pub fn limit_maker(symbol: impl Into<String>, side: Side, quantity: Decimal, price: Decimal) -> Self {
@@ -367,6 +440,67 @@ impl OrderRequest {
     pub fn with_response_type(mut self, resp: OrderResponseType) -> Self {
         self.extra_mut().new_order_resp_type = Some(resp);
         self
+    }
+
+    /// Pegs the price (`pegPriceType`): allowed on `LIMIT`, `LIMIT_MAKER` (`PRIMARY_PEG` only),
+    /// `STOP_LOSS_LIMIT` and `TAKE_PROFIT_LIMIT`; `price` becomes optional.
+    #[must_use]
+    pub fn with_peg(mut self, peg: PegPriceType) -> Self {
+        self.set_extra(false, |e| e.peg_price_type = Some(peg));
+        self
+    }
+
+    /// Pegs `levels` price levels deeper into the book than the best one (`pegOffsetType=
+    /// PRICE_LEVEL`, `pegOffsetValue`; at most 100).
+    #[must_use]
+    pub fn with_peg_offset(mut self, levels: u8) -> Self {
+        self.set_extra(false, |e| e.peg_offset_levels = Some(levels));
+        self
+    }
+
+    /// Labels the order as part of a strategy (`strategyId`).
+    #[must_use]
+    pub fn with_strategy_id(mut self, id: u64) -> Self {
+        self.set_extra(false, |e| e.strategy_id = Some(id));
+        self
+    }
+
+    /// Labels the order's strategy type (`strategyType`, at least 1,000,000).
+    #[must_use]
+    pub fn with_strategy_type(mut self, kind: u32) -> Self {
+        self.set_extra(false, |e| e.strategy_type = Some(kind));
+        self
+    }
+
+    /// Whether it carries a parameter only the full check knows (a peg, a strategy type).
+    pub(crate) fn has_rules_of_its_own(&self) -> bool {
+        self.extra
+            .as_deref()
+            .is_some_and(|e| e.peg_price_type.is_some() || e.peg_offset_levels.is_some() || e.strategy_type.is_some())
+    }
+
+    /// `pegPriceType`, for a pegged order.
+    #[must_use]
+    pub fn peg_price_type(&self) -> Option<&PegPriceType> {
+        self.extra.as_deref().and_then(|e| e.peg_price_type.as_ref())
+    }
+
+    /// `pegOffsetValue` (price levels), for a pegged order with an offset.
+    #[must_use]
+    pub fn peg_offset_levels(&self) -> Option<u8> {
+        self.extra.as_deref().and_then(|e| e.peg_offset_levels)
+    }
+
+    /// `strategyId`.
+    #[must_use]
+    pub fn strategy_id(&self) -> Option<u64> {
+        self.extra.as_deref().and_then(|e| e.strategy_id)
+    }
+
+    /// `strategyType`.
+    #[must_use]
+    pub fn strategy_type(&self) -> Option<u32> {
+        self.extra.as_deref().and_then(|e| e.strategy_type)
     }
 
     /// `symbol`.
@@ -535,7 +669,8 @@ impl OrderRequest {
         } else if self.quantity.is_none() {
             return Err(OrderError::MissingParameter("quantity"));
         }
-        if limit_priced && self.price.is_none() {
+        let peg = self.peg_price_type();
+        if limit_priced && self.price.is_none() && peg.is_none() {
             return Err(OrderError::MissingParameter("price"));
         }
         if triggered && self.stop_price().is_none() && self.trailing_delta().is_none() {
@@ -579,6 +714,33 @@ impl OrderRequest {
                 }
             }
         }
+        if let Some(peg) = peg {
+            if !peg.is_known() {
+                return Err(OrderError::InvalidPegPriceType);
+            }
+            if !limit_priced {
+                return Err(OrderError::PegNotAllowedForType);
+            }
+            if *t == T::LimitMaker && *peg == PegPriceType::MarketPeg {
+                return Err(OrderError::PegNotAllowedWithType);
+            }
+            if *t == T::Limit
+                && *peg == PegPriceType::PrimaryPeg
+                && self.time_in_force().is_some_and(|tif| *tif != TimeInForce::Gtc)
+            {
+                return Err(OrderError::PegRequiresGtc);
+            }
+        }
+        match self.peg_offset_levels() {
+            Some(_) if peg.is_none() => return Err(OrderError::UnexpectedParameter("pegOffsetValue")),
+            Some(levels) if levels > MAX_PEG_OFFSET_LEVELS => return Err(OrderError::PegOffsetOutOfRange { levels }),
+            _ => {}
+        }
+        if let Some(strategy_type) = self.strategy_type()
+            && strategy_type < MIN_STRATEGY_TYPE
+        {
+            return Err(OrderError::BadStrategyType { strategy_type });
+        }
         if self.trailing_delta() == Some(0) {
             return Err(OrderError::Zero { parameter: "trailingDelta" });
         }
@@ -612,6 +774,12 @@ impl std::fmt::Display for OrderRequest {
         }
         if let Some(d) = self.trailing_delta() {
             write!(f, " trailingDelta={d}")?;
+        }
+        if let Some(peg) = self.peg_price_type() {
+            write!(f, " pegPriceType={peg}")?;
+        }
+        if let Some(levels) = self.peg_offset_levels() {
+            write!(f, " pegOffsetValue={levels}")?;
         }
         if let Some(t) = self.time_in_force() {
             write!(f, " timeInForce={t}")?;
@@ -787,6 +955,65 @@ mod tests {
             check(OrderRequest::market(s, Side::Buy, dec!(1)).with_iceberg_qty(dec!(0.1))),
             Err(OrderError::UnexpectedParameter("icebergQty"))
         );
+    }
+
+    #[test]
+    fn pegs_and_strategies_follow_binances_rules() {
+        use PegPriceType::{MarketPeg, PrimaryPeg};
+        let s = "BTCUSDT";
+        let pegged = |kind: OrderType, peg: PegPriceType| {
+            OrderRequest::new(s, Side::Buy, kind).with_quantity(dec!(1)).with_peg(peg)
+        };
+        // Price becomes optional on the peggable types.
+        assert_eq!(check(pegged(OrderType::Limit, PrimaryPeg).with_time_in_force(TimeInForce::Gtc)), Ok(()));
+        assert_eq!(check(pegged(OrderType::Limit, MarketPeg).with_time_in_force(TimeInForce::Ioc)), Ok(()));
+        assert_eq!(check(pegged(OrderType::LimitMaker, PrimaryPeg)), Ok(()));
+        let stop =
+            pegged(OrderType::StopLossLimit, PrimaryPeg).with_stop_price(dec!(2)).with_time_in_force(TimeInForce::Gtc);
+        assert_eq!(check(stop.clone()), Ok(()));
+        // ... and still mandatory without a peg.
+        assert_eq!(
+            check(OrderRequest::new(s, Side::Buy, OrderType::LimitMaker).with_quantity(dec!(1))),
+            Err(OrderError::MissingParameter("price"))
+        );
+        // Binance's refusals.
+        assert_eq!(check(pegged(OrderType::Market, PrimaryPeg)), Err(OrderError::PegNotAllowedForType));
+        assert_eq!(
+            check(pegged(OrderType::StopLoss, PrimaryPeg).with_stop_price(dec!(2))),
+            Err(OrderError::PegNotAllowedForType)
+        );
+        assert_eq!(check(pegged(OrderType::LimitMaker, MarketPeg)), Err(OrderError::PegNotAllowedWithType));
+        assert_eq!(
+            check(pegged(OrderType::Limit, PrimaryPeg).with_time_in_force(TimeInForce::Ioc)),
+            Err(OrderError::PegRequiresGtc)
+        );
+        assert_eq!(
+            check(
+                pegged(OrderType::Limit, PegPriceType::Unknown("MID_PEG".into())).with_time_in_force(TimeInForce::Gtc)
+            ),
+            Err(OrderError::InvalidPegPriceType)
+        );
+        let deep = pegged(OrderType::LimitMaker, PrimaryPeg);
+        assert_eq!(check(deep.clone().with_peg_offset(MAX_PEG_OFFSET_LEVELS)), Ok(()));
+        assert_eq!(check(deep.with_peg_offset(101)), Err(OrderError::PegOffsetOutOfRange { levels: 101 }));
+        assert_eq!(
+            check(OrderRequest::limit(s, Side::Buy, dec!(1), dec!(1)).with_peg_offset(1)),
+            Err(OrderError::UnexpectedParameter("pegOffsetValue"))
+        );
+        let labelled = OrderRequest::limit(s, Side::Buy, dec!(1), dec!(1)).with_strategy_id(u64::MAX);
+        assert_eq!(check(labelled.clone().with_strategy_type(MIN_STRATEGY_TYPE)), Ok(()));
+        assert_eq!(
+            check(labelled.with_strategy_type(999_999)),
+            Err(OrderError::BadStrategyType { strategy_type: 999_999 })
+        );
+        // Codes as Binance answers them.
+        assert_eq!(OrderError::PegNotAllowedForType.code(), -2010);
+        assert_eq!(OrderError::InvalidPegPriceType.code_name(), "INVALID_PEG_PRICE_TYPE");
+        assert_eq!(OrderError::BadStrategyType { strategy_type: 1 }.code(), -1134);
+        assert_eq!(OrderError::PegOffsetOutOfRange { levels: 101 }.code(), -1130);
+        // Shown and printed.
+        assert!(format!("{stop:?}").contains("peg_price_type: Some(PrimaryPeg)"));
+        assert!(stop.to_string().contains("pegPriceType=PRIMARY_PEG"));
     }
 
     #[test]

@@ -516,6 +516,7 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
             last_prevention: None,
             trailing: l.trailing_delta(),
             extreme: None,
+            peg: None,
             list: Some(list_id),
         });
         ids.push(id);
@@ -741,6 +742,7 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
             last_prevention: None,
             trailing: l.trailing_delta(),
             extreme: None,
+            peg: None,
             list: Some(list_id),
         });
         ids.push(id);

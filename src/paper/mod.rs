@@ -85,7 +85,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::DecodeError;
 use crate::ledger::Balance;
-use crate::model::{ClientOrderIdGenerator, OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce};
+use crate::model::{
+    ClientOrderIdGenerator, OrderStatus, OrderType, PegPriceType, SelfTradePreventionMode, Side, TimeInForce,
+};
 use crate::num::{Rounding, round_to_step};
 use crate::rules::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, SymbolRules};
 use crate::sign::{HmacSha256, SignError};
@@ -290,6 +292,19 @@ struct PaperOrder {
     /// A trailing stop that tracks the market: the lowest (buy) or highest (sell) last price
     /// since it started, and when it started.
     extreme: Option<(Decimal, i64)>,
+    /// A pegged order's instructions; its `price` is the pegged price once determined (zero
+    /// before: a pegged stop-limit not triggered yet).
+    peg: Option<Peg>,
+}
+
+/// A pegged order's instructions (Binance's pegged-orders FAQ).
+#[derive(Debug, Clone)]
+struct Peg {
+    kind: PegPriceType,
+    /// Price levels deeper than the best (`pegOffsetValue`), if given.
+    offset: Option<u8>,
+    /// The order's own `price` parameter (zero when absent), shown as its `price`.
+    price: Decimal,
 }
 
 impl PaperOrder {
@@ -312,6 +327,24 @@ impl PaperOrder {
 
     fn is_stop(&self) -> bool {
         self.kind.is_algo()
+    }
+
+    /// The `price` its answers and reports show: a pegged order's own parameter (zero when it
+    /// sent none), else the limit price.
+    fn shown_price(&self) -> Decimal {
+        self.peg.as_ref().map_or(self.price, |p| p.price)
+    }
+
+    /// A pegged order's fields (`pegPriceType`, `pegOffsetType`, `pegOffsetValue`,
+    /// `peggedPrice` once determined), under the names `names` gives, after `r`.
+    fn peg_fields(&self, r: Obj, names: [&'static str; 4]) -> Obj {
+        let Some(p) = &self.peg else { return r };
+        let [kind, offset_type, offset_value, pegged] = names;
+        let mut r = r.str(kind, p.kind.as_str());
+        if let Some(levels) = p.offset {
+            r = r.str(offset_type, "PRICE_LEVEL").int(offset_value, i64::from(levels));
+        }
+        if self.price.is_zero() { r } else { r.dec(pegged, self.price) }
     }
 }
 
@@ -876,7 +909,7 @@ impl PaperExchange {
             .str("o", o.kind.as_str())
             .str("f", o.tif.as_str())
             .dec("q", o.qty)
-            .dec("p", o.price)
+            .dec("p", o.shown_price())
             .dec("P", o.stop)
             .dec("F", o.iceberg)
             .int("g", o.list.and_then(|l| i64::try_from(l).ok()).unwrap_or(-1))
@@ -932,7 +965,7 @@ impl PaperExchange {
         if let Some(w) = o.working {
             e = e.int("W", w);
         }
-        e = e.str("V", o.stp.as_str());
+        e = o.peg_fields(e.str("V", o.stp.as_str()), ["gP", "gOT", "gOV", "gp"]);
         if exec == "TRADE_PREVENTION"
             && let Some((last, counter, price)) = o.last_prevention
         {
@@ -1122,6 +1155,41 @@ impl PaperExchange {
         }
         levels.retain(|l| l.qty > Decimal::ZERO);
         m.update_id = m.update_id.saturating_add(1);
+    }
+
+    /// The price a pegged order on `symbol` takes from the book now: the best price (`levels`
+    /// deeper) on its own side (`PRIMARY_PEG`) or on the other side (`MARKET_PEG`), the
+    /// account's resting orders (other than `except`) included. `None`: the book has no such
+    /// level.
+    fn peg_price(&self, symbol: &str, side: &Side, peg: &Peg, except: Option<u64>) -> Option<Decimal> {
+        let m = self.markets.get(symbol)?;
+        let bids = match peg.kind {
+            PegPriceType::PrimaryPeg => *side == Side::Buy,
+            PegPriceType::MarketPeg => *side == Side::Sell,
+            _ => return None,
+        };
+        let (levels, book_side) = if bids { (&m.bids, Side::Buy) } else { (&m.asks, Side::Sell) };
+        let mut prices: Vec<Decimal> = levels.iter().map(|l| l.price).collect();
+        prices.extend(
+            self.open
+                .iter()
+                .filter_map(|id| self.orders.get(id))
+                .filter(|o| {
+                    o.symbol == symbol
+                        && o.side == book_side
+                        && o.is_open()
+                        && o.working.is_some()
+                        && !o.price.is_zero()
+                        && Some(o.id) != except
+                })
+                .map(|o| o.price),
+        );
+        prices.sort_unstable();
+        prices.dedup();
+        if bids {
+            prices.reverse();
+        }
+        prices.get(usize::from(peg.offset.unwrap_or(0))).copied()
     }
 
     /// Runs order `id` as a taker against the book now; returns its fills and whether its
@@ -1370,6 +1438,19 @@ impl PaperExchange {
     fn trigger(&mut self, now: i64, id: u64) {
         // A list's leg that triggers: the other legs expire and this one takes the lock.
         self.list_leg_active(now, id);
+        let Some(o) = self.orders.get(&id) else { return };
+        // A pegged stop-limit takes its price from the book now (and locks by it).
+        if let Some(peg) = o.peg.clone().filter(|_| o.price.is_zero()) {
+            let (symbol, side) = (o.symbol.clone(), o.side.clone());
+            let Some(price) = self.peg_price(&symbol, &side, &peg, Some(id)) else {
+                self.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
+                return;
+            };
+            if !self.relock_pegged(id, price) {
+                self.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
+                return;
+            }
+        }
         let Some(o) = self.orders.get_mut(&id) else { return };
         o.working = Some(now);
         let market = o.price.is_zero();
@@ -1397,6 +1478,28 @@ impl PaperExchange {
         } else if o.is_open() && (market || (o.tif != TimeInForce::Gtc && !satisfied)) {
             self.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
         }
+    }
+}
+
+impl PaperExchange {
+    /// Pegged order `id` takes `price`: a buy's lock becomes `price` times what it has left
+    /// (false, nothing changed: the free balance cannot pay the difference).
+    fn relock_pegged(&mut self, id: u64, price: Decimal) -> bool {
+        let Some(o) = self.orders.get(&id) else { return false };
+        let (asset, held) = (o.locked_asset().to_owned(), o.lock);
+        let needed = if o.side == Side::Buy { price.checked_mul(o.remaining()) } else { Some(held) };
+        let Some(needed) = needed else { return false };
+        let b = self.balances.entry(asset).or_default();
+        if needed > held && b.free < needed - held {
+            return false;
+        }
+        b.free = b.free + held - needed;
+        b.locked = b.locked - held + needed;
+        if let Some(o) = self.orders.get_mut(&id) {
+            o.price = price;
+            o.lock = needed;
+        }
+        true
     }
 }
 

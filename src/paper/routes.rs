@@ -8,10 +8,10 @@ use rust_decimal::Decimal;
 use super::market::Market;
 use super::reply::Reply;
 use super::wire::{Obj, Params, array};
-use super::{FillRecord, PaperExchange, PaperKey, PaperOrder, stop_triggered};
+use super::{FillRecord, PaperExchange, PaperKey, PaperOrder, Peg, stop_triggered};
 use crate::OrderRequest;
 use crate::model::{
-    ClientOrderId, OrderResponseType, OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce,
+    ClientOrderId, OrderResponseType, OrderStatus, OrderType, PegPriceType, SelfTradePreventionMode, Side, TimeInForce,
 };
 use crate::rules::MarketContext;
 
@@ -454,7 +454,40 @@ fn order_request(params: &Params) -> Result<OrderRequest, Reply> {
     if let Some(m) = params.get("selfTradePreventionMode") {
         order = order.with_self_trade_prevention_mode(SelfTradePreventionMode::from_wire(m));
     }
+    if let Some(id) = params.get("strategyId") {
+        let id = id.parse::<u64>().map_err(|_| Reply::error(400, -1100, &illegal_integer("strategyId")))?;
+        order = order.with_strategy_id(id);
+    }
+    if let Some(kind) = params.get("strategyType") {
+        let kind = kind.parse::<u32>().map_err(|_| Reply::error(400, -1100, &illegal_integer("strategyType")))?;
+        order = order.with_strategy_type(kind);
+    }
+    if let Some(peg) = params.get("pegPriceType") {
+        order = order.with_peg(PegPriceType::from_wire(peg));
+    }
+    match (params.get("pegOffsetType"), params.get("pegOffsetValue")) {
+        (None, None) => {}
+        (Some("PRICE_LEVEL"), Some(levels)) => {
+            let levels = levels
+                .parse::<u8>()
+                .map_err(|_| Reply::error(400, -1130, "Data sent for parameter 'pegOffsetValue' is not valid."))?;
+            order = order.with_peg_offset(levels);
+        }
+        (Some("PRICE_LEVEL"), None) | (None, Some(_)) => {
+            return Err(Reply::error(
+                400,
+                -1128,
+                "Combination of optional parameters invalid. Recommendation: 'pegOffsetType' and 'pegOffsetValue' must both be sent.",
+            ));
+        }
+        (Some(_), _) => return Err(Reply::error(400, -1211, "Invalid pegOffsetType.")),
+    }
     Ok(order)
+}
+
+/// Binance's -1100 message for a parameter that must be a (64-bit) integer.
+fn illegal_integer(name: &str) -> String {
+    format!("Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.")
 }
 
 pub(super) fn rejected(msg: &str) -> Reply {
@@ -490,6 +523,22 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
     let rules = ex.rules(&symbol).ok_or_else(invalid_symbol)?;
     let ctx = validation_context(ex, now, &symbol)?;
     rules.validate(&order, &ctx).map_err(|e| Reply::error(400, e.code(), &e.to_string()))?;
+    let peg = order.peg_price_type().map(|kind| Peg {
+        kind: kind.clone(),
+        offset: order.peg_offset_levels(),
+        price: order.price().unwrap_or_default(),
+    });
+    // A pegged order takes its price from the book as it arrives (a pegged stop-limit when it
+    // triggers) and must pass the filters at that price too.
+    let mut pegged = None;
+    if let Some(peg) = &peg {
+        let price = ex
+            .peg_price(&symbol, order.side(), peg, None)
+            .ok_or_else(|| rejected("Order book liquidity is too low for this pegged order."))?;
+        let at = order.clone().with_price(price);
+        rules.validate(&at, &ctx).map_err(|e| Reply::error(400, e.code(), &e.to_string()))?;
+        pegged = Some(price);
+    }
     let (base, quote) = (rules.base_asset().to_owned(), rules.quote_asset().to_owned());
     let default_stp = rules.default_self_trade_prevention_mode().cloned().unwrap_or(SelfTradePreventionMode::None);
     if test {
@@ -536,7 +585,9 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
     {
         return Err(rejected("Order would trigger immediately."));
     }
-    let price = order.price().unwrap_or_default();
+    // A pegged stop-limit locks by the book's price now, and takes its price when it triggers.
+    let lock_price = pegged.or(order.price()).unwrap_or_default();
+    let price = if kind.is_algo() && peg.is_some() { Decimal::ZERO } else { lock_price };
     let qty = order.quantity().unwrap_or_default();
     let quote_qty = order.quote_order_qty().unwrap_or_default();
     if kind == OrderType::LimitMaker && !ex.plan(&symbol, &side, Some(price), Some(qty), None).0.is_empty() {
@@ -553,7 +604,7 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
         }
         (OrderType::StopLoss | OrderType::TakeProfit, Side::Buy) => Decimal::ZERO,
         // No balance can hold a notional beyond Decimal's range: that is a lack of funds too.
-        (_, Side::Buy) => price.checked_mul(qty).unwrap_or(Decimal::MAX),
+        (_, Side::Buy) => lock_price.checked_mul(qty).unwrap_or(Decimal::MAX),
         _ => qty,
     };
     let locked_asset = if side == Side::Buy { quote.clone() } else { base.clone() };
@@ -597,6 +648,7 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
         last_prevention: None,
         trailing: order.trailing_delta(),
         extreme: None,
+        peg,
     });
     ex.execution_report(now, id, "NEW", None, None);
     let mut fills = Vec::new();
@@ -674,8 +726,8 @@ pub(super) fn order_response(o: &PaperOrder, now: i64, resp: &OrderResponseType,
 /// The fields a RESULT / FULL answer and a cancel answer share, from `price` to `side` (and
 /// `stopPrice` for a stop), in Binance's order.
 pub(super) fn result_fields(r: Obj, o: &PaperOrder) -> Obj {
+    let r = o.peg_fields(r.dec("price", o.shown_price()), PEG_FIELDS);
     let r = r
-        .dec("price", o.price)
         .dec("origQty", o.qty)
         .dec("executedQty", o.executed)
         .dec("origQuoteOrderQty", o.quote_qty)
@@ -686,6 +738,9 @@ pub(super) fn result_fields(r: Obj, o: &PaperOrder) -> Obj {
         .str("side", o.side.as_str());
     if o.is_stop() { r.dec("stopPrice", o.stop) } else { r }
 }
+
+/// The names of a pegged order's fields in answers.
+const PEG_FIELDS: [&str; 4] = ["pegPriceType", "pegOffsetType", "pegOffsetValue", "peggedPrice"];
 
 /// An order as `GET /api/v3/order` shows it (`openOrders` swaps two fields, as the docs do).
 fn order_info(o: &PaperOrder) -> String {
@@ -698,7 +753,9 @@ fn order_fields(o: &PaperOrder, open_orders_order: bool) -> String {
         .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
         .int("orderListId", o.list.and_then(|l| i64::try_from(l).ok()).unwrap_or(-1))
         .str("clientOrderId", &o.client_id)
-        .dec("price", o.price)
+        .dec("price", o.shown_price());
+    r = o
+        .peg_fields(r, PEG_FIELDS)
         .dec("origQty", o.qty)
         .dec("executedQty", o.executed)
         .dec("cummulativeQuoteQty", o.cum_quote)

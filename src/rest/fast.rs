@@ -9,7 +9,7 @@
 use rust_decimal::Decimal;
 
 use super::{Fill, OrderResponse};
-use crate::model::{OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce};
+use crate::model::{OrderStatus, OrderType, PegPriceType, SelfTradePreventionMode, Side, TimeInForce};
 use crate::num::parse_signed_decimal;
 use crate::scan::{Cursor, optional};
 
@@ -108,7 +108,7 @@ fn fills(c: &mut Cursor<'_>) -> Option<Vec<Fill>> {
 
 /// The answer's keys (with their quotes and colon) in the order Binance writes them; a field's
 /// index is its place here.
-const KEYS: [&[u8]; 21] = [
+const KEYS: [&[u8]; 27] = [
     br#""symbol":"#,
     br#""orderId":"#,
     br#""orderListId":"#,
@@ -130,6 +130,12 @@ const KEYS: [&[u8]; 21] = [
     br#""fills":"#,
     br#""preventedMatchId":"#,
     br#""preventedQuantity":"#,
+    br#""pegPriceType":"#,
+    br#""pegOffsetType":"#,
+    br#""pegOffsetValue":"#,
+    br#""peggedPrice":"#,
+    br#""strategyId":"#,
+    br#""strategyType":"#,
 ];
 
 /// The index of the answer's key `name` (`None`: a key this crate does not read).
@@ -163,6 +169,12 @@ pub(crate) fn order_response(body: &[u8]) -> Option<OrderResponse> {
     let mut fill_list = None;
     let mut prevented_match_id = None;
     let mut prevented_quantity = None;
+    let mut peg_price_type = None;
+    let mut peg_offset_type = None;
+    let mut peg_offset_value = None;
+    let mut pegged_price = None;
+    let mut strategy_id = None;
+    let mut strategy_type = None;
     let mut next = 0;
     loop {
         // Binance's next key as one comparison; any other order by name.
@@ -258,6 +270,30 @@ pub(crate) fn order_response(body: &[u8]) -> Option<OrderResponse> {
                 once(&mut seen, 20)?;
                 prevented_quantity = Some(c.decimal()?);
             }
+            Some(21) => {
+                once(&mut seen, 21)?;
+                peg_price_type = optional(&mut c, |c| c.quoted().map(PegPriceType::from_wire))?;
+            }
+            Some(22) => {
+                once(&mut seen, 22)?;
+                peg_offset_type = optional(&mut c, |c| c.quoted().map(str::to_owned))?;
+            }
+            Some(23) => {
+                once(&mut seen, 23)?;
+                peg_offset_value = optional(&mut c, Cursor::integer)?;
+            }
+            Some(24) => {
+                once(&mut seen, 24)?;
+                pegged_price = Some(c.decimal()?);
+            }
+            Some(25) => {
+                once(&mut seen, 25)?;
+                strategy_id = optional(&mut c, Cursor::integer)?;
+            }
+            Some(26) => {
+                once(&mut seen, 26)?;
+                strategy_type = optional(&mut c, Cursor::integer)?;
+            }
             _ => c.skip()?,
         }
         if member_end(&mut c)? {
@@ -287,6 +323,12 @@ pub(crate) fn order_response(body: &[u8]) -> Option<OrderResponse> {
         fills: fill_list.unwrap_or_default(),
         prevented_match_id,
         prevented_quantity,
+        peg_price_type,
+        peg_offset_type,
+        peg_offset_value,
+        pegged_price,
+        strategy_id,
+        strategy_type,
     })
 }
 
@@ -343,6 +385,10 @@ mod tests {
         all.push(r#"{"symbol":"BTCUSDT","orderId":1,"clientOrderId":"a","transactTime":2,"status":null,"workingTime":null,"expiryReason":"NONE","cummulativeQuoteQty":"-1.50","future":true,"fills":[]}"#.to_owned());
         // An order self-trade prevention expired (Binance's STP FAQ, scenario C, compacted).
         all.push(r#"{"symbol":"BTCUSDT","orderId":5,"orderListId":-1,"clientOrderId":"kocvDAi4GNN2y1l1Ojg1Ri","transactTime":1670219812046,"price":"1.000000","origQty":"3.000000","executedQty":"0.000000","cummulativeQuoteQty":"0.000000","status":"EXPIRED_IN_MATCH","timeInForce":"GTC","type":"LIMIT","side":"SELL","workingTime":1670219812046,"selfTradePreventionMode":"EXPIRE_TAKER","preventedMatchId":0,"preventedQuantity":"3.000000","fills":[]}"#.to_owned());
+        // A pegged order (Binance's pegged-orders FAQ, compacted), and one with its offset and
+        // strategy labels (rest-api.md's conditional fields).
+        all.push(r#"{"symbol":"BTCUSDT","orderId":18,"orderListId":-1,"clientOrderId":"q1fKs4Y7wgE61WSFMYRFKo","transactTime":1750313780050,"price":"0.00000000","pegPriceType":"PRIMARY_PEG","peggedPrice":"0.04000000","origQty":"1.00000000","executedQty":"0.00000000","origQuoteOrderQty":"0.00000000","cummulativeQuoteQty":"0.00000000","status":"NEW","timeInForce":"GTC","type":"LIMIT","side":"BUY","workingTime":1750313780050,"fills":[],"selfTradePreventionMode":"NONE"}"#.to_owned());
+        all.push(r#"{"symbol":"BTCUSDT","orderId":19,"orderListId":-1,"clientOrderId":"a","transactTime":1750313780050,"price":"0.00000000","pegPriceType":"MARKET_PEG","pegOffsetType":"PRICE_LEVEL","pegOffsetValue":5,"peggedPrice":"87523.83710000","origQty":"1.00000000","executedQty":"0.00000000","cummulativeQuoteQty":"0.00000000","status":"NEW","timeInForce":"GTC","type":"LIMIT","side":"SELL","strategyId":37463720,"strategyType":1000000,"workingTime":1750313780050,"fills":[],"selfTradePreventionMode":"NONE"}"#.to_owned());
         all
     }
 

@@ -1275,5 +1275,18 @@ fn order_query(order: &ValidatedOrder) -> SignedQuery {
     if let Some(m) = o.self_trade_prevention_mode() {
         q.push_named("selfTradePreventionMode", m.as_str());
     }
+    if let Some(id) = o.strategy_id() {
+        q.push_display("strategyId", id);
+    }
+    if let Some(kind) = o.strategy_type() {
+        q.push_display("strategyType", kind);
+    }
+    if let Some(peg) = o.peg_price_type() {
+        q.push_wire_named("pegPriceType", peg.known_wire(), peg.as_str());
+    }
+    if let Some(levels) = o.peg_offset_levels() {
+        q.push_display("pegOffsetValue", levels);
+        q.push_named("pegOffsetType", "PRICE_LEVEL");
+    }
     q
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::error::ApiError;
 use crate::decode::DecodeError;
-use crate::model::{OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce};
+use crate::model::{OrderStatus, OrderType, PegPriceType, SelfTradePreventionMode, Side, TimeInForce};
 use crate::num::serde_str;
 use crate::orders::{OpenOrder, OrderReport, OrderTrade};
 
@@ -160,6 +160,24 @@ pub struct OrderResponse {
     /// The quantity self-trade prevention took from it, when it did.
     #[serde(default, deserialize_with = "opt_decimal")]
     pub prevented_quantity: Option<Decimal>,
+    /// `pegPriceType`, for a pegged order.
+    #[serde(default)]
+    pub peg_price_type: Option<PegPriceType>,
+    /// `pegOffsetType` (`PRICE_LEVEL`), for a pegged order with an offset.
+    #[serde(default)]
+    pub peg_offset_type: Option<String>,
+    /// `pegOffsetValue` (price levels), for a pegged order with an offset.
+    #[serde(default)]
+    pub peg_offset_value: Option<i64>,
+    /// `peggedPrice`: the price a pegged order took from the book, once determined.
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub pegged_price: Option<Decimal>,
+    /// `strategyId`, when the order has one.
+    #[serde(default)]
+    pub strategy_id: Option<i64>,
+    /// `strategyType`, when the order has one.
+    #[serde(default)]
+    pub strategy_type: Option<i64>,
 }
 
 impl OrderResponse {
@@ -196,6 +214,7 @@ impl OrderResponse {
             reject_reason: None,
             qty: self.orig_qty.filter(|q| !q.is_zero()),
             prevented_qty: self.prevented_quantity,
+            pegged_price: self.pegged_price.filter(|p| !p.is_zero()),
         }
     }
 
@@ -277,6 +296,24 @@ pub struct OrderInfo {
     /// The quantity self-trade prevention took from it, when it did.
     #[serde(default, deserialize_with = "opt_decimal")]
     pub prevented_quantity: Option<Decimal>,
+    /// `pegPriceType`, for a pegged order.
+    #[serde(default)]
+    pub peg_price_type: Option<PegPriceType>,
+    /// `pegOffsetType` (`PRICE_LEVEL`), for a pegged order with an offset.
+    #[serde(default)]
+    pub peg_offset_type: Option<String>,
+    /// `pegOffsetValue` (price levels), for a pegged order with an offset.
+    #[serde(default)]
+    pub peg_offset_value: Option<i64>,
+    /// `peggedPrice`: the price a pegged order took from the book, once determined.
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub pegged_price: Option<Decimal>,
+    /// `strategyId`, when the order has one.
+    #[serde(default)]
+    pub strategy_id: Option<i64>,
+    /// `strategyType`, when the order has one.
+    #[serde(default)]
+    pub strategy_type: Option<i64>,
 }
 
 impl OrderInfo {
@@ -294,6 +331,7 @@ impl OrderInfo {
             reject_reason: None,
             qty: Some(self.orig_qty).filter(|q| !q.is_zero()),
             prevented_qty: self.prevented_quantity,
+            pegged_price: self.pegged_price.filter(|p| !p.is_zero()),
         }
     }
 
@@ -306,7 +344,8 @@ impl OrderInfo {
             side: &self.side,
             order_id: self.order_id,
             status: &self.status,
-            price: self.price,
+            // A pegged order rests (and locks) at the price it took from the book.
+            price: self.pegged_price.filter(|p| !p.is_zero()).unwrap_or(self.price),
             orig_qty: self.orig_qty,
             executed_qty: self.executed_qty,
             cumulative_quote_qty: self.cumulative_quote_qty,
@@ -1009,6 +1048,7 @@ impl AmendedOrder {
             reject_reason: None,
             qty: Some(self.qty),
             prevented_qty: None,
+            pegged_price: None,
         }
     }
 }

@@ -295,6 +295,7 @@ impl FastPlan {
             || order.trailing_delta().is_some()
             || order.iceberg_qty().is_some()
             || order.self_trade_prevention_mode().is_some()
+            || order.has_rules_of_its_own()
             || rules.status != SymbolStatus::Trading
             || !rules.is_spot_trading_allowed
             || order.symbol() != rules.symbol

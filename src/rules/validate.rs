@@ -116,6 +116,9 @@ pub enum FilterError {
     /// `trailingDelta` on a symbol without `allowTrailingStop` (-2010).
     #[error("Trailing stop orders are not supported for this symbol.")]
     TrailingStopNotAllowed,
+    /// `pegPriceType` on a symbol without `pegInstructionsAllowed` (-2010).
+    #[error("Pegged orders are not supported for this symbol.")]
+    PegNotAllowed,
     /// An OCO on a symbol without `ocoAllowed` (-2010).
     #[error("OCO orders are not supported for this symbol")]
     OcoNotAllowed,
@@ -259,6 +262,7 @@ impl FilterError {
             | FilterError::IcebergNotAllowed
             | FilterError::QuoteOrderQtyNotAllowed
             | FilterError::TrailingStopNotAllowed
+            | FilterError::PegNotAllowed
             | FilterError::OcoNotAllowed
             | FilterError::OtoNotAllowed
             | FilterError::OpoNotAllowed
@@ -282,6 +286,7 @@ impl FilterError {
             | FilterError::IcebergNotAllowed
             | FilterError::QuoteOrderQtyNotAllowed
             | FilterError::TrailingStopNotAllowed
+            | FilterError::PegNotAllowed
             | FilterError::OcoNotAllowed
             | FilterError::OtoNotAllowed
             | FilterError::OpoNotAllowed
@@ -955,6 +960,9 @@ impl SymbolRules {
         }
         if o.trailing_delta().is_some() && !self.allow_trailing_stop {
             return Err(FilterError::TrailingStopNotAllowed);
+        }
+        if o.peg_price_type().is_some() && !self.peg_instructions_allowed {
+            return Err(FilterError::PegNotAllowed);
         }
         if let Some(mode) = o.self_trade_prevention_mode()
             && !self.allowed_self_trade_prevention_modes.contains(mode)
