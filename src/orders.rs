@@ -168,6 +168,12 @@ pub enum OrdersError {
     /// market sell by quote amount, a stop or take-profit market order).
     #[error("a price bound is needed to know how much to lock")]
     NeedsPriceBound,
+    /// A pegged stop-limit buy: its lock changes when it triggers (to the price it takes from
+    /// the book then) and no event says so (a trigger sends no `executionReport`), so the
+    /// ledger could not follow the exchange. A pegged stop-limit sell (it locks its quantity)
+    /// is taken.
+    #[error("a pegged stop-limit buy would change its lock at the trigger, unseen")]
+    PeggedStopBuy,
     /// Too many orders have not ended.
     #[error("too many open orders")]
     TooManyOpen,
@@ -773,6 +779,9 @@ impl Orders {
         }
         if self.orders.len().saturating_sub(self.done.len()) >= self.config.max_open {
             return Err(OrdersError::TooManyOpen);
+        }
+        if order.peg_price_type().is_some() && order.order_type().is_algo() && *order.side() == Side::Buy {
+            return Err(OrdersError::PeggedStopBuy);
         }
         let amount = lock_amount(order, submit.price_bound).ok_or(OrdersError::NeedsPriceBound)?;
         let side = order.side().clone();

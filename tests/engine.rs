@@ -851,6 +851,32 @@ fn pegged_orders_in(mut w: World, channel: &str) {
     }
     assert_eq!(w.ledger("USDT").locked, dec!(0));
     matches(&w);
+    // A pegged stop-limit buy's lock would change at its trigger with no event to say so: refused
+    // (with or without a price of its own). A pegged stop-limit sell locks its quantity: taken, and
+    // when it triggers it rests at the best ask of that moment, the ledger still equal.
+    let stop = |id: &str, side: Side, stop: rust_decimal::Decimal| {
+        OrderRequest::new("BTCUSDT", side, aegis_exchange::OrderType::StopLossLimit)
+            .with_quantity(dec!(0.01))
+            .with_stop_price(stop)
+            .with_time_in_force(aegis_exchange::TimeInForce::Gtc)
+            .with_peg(PegPriceType::PrimaryPeg)
+            .with_client_order_id(cid(id))
+    };
+    for order in
+        [stop("peg-stop-x", Side::Buy, dec!(67000)), stop("peg-stop-y", Side::Buy, dec!(67000)).with_price(dec!(68000))]
+    {
+        let refused = w.engine.submit(w.now, Intent::new(order).with_price_bound(dec!(70000)));
+        assert!(matches!(refused, Err(SubmitError::Orders(OrdersError::PeggedStopBuy))), "{refused:?}");
+    }
+    let id = w.engine.submit(w.now, Intent::new(stop("peg-stop", Side::Sell, dec!(63000)))).unwrap();
+    w.pump();
+    assert_eq!(w.engine.order_state(&id), Some(OrderState::New));
+    matches(&w);
+    w.now += 1_000;
+    w.paper.set_price(w.now, "BTCUSDT", dec!(62900));
+    w.pump();
+    assert_eq!(w.paper.order_status("BTCUSDT", "peg-stop"), Some(aegis_exchange::OrderStatus::New));
+    matches(&w);
     // Over the WebSocket API, no order went by REST.
     let rest_posts = w.posts();
     assert_eq!(rest_posts == 0, channel != "rest", "{channel}: {:?}", w.sent);

@@ -27,6 +27,7 @@ use std::collections::VecDeque;
 
 use aegis_exchange::OrderState;
 use aegis_exchange::OrderStatus;
+use aegis_exchange::PegPriceType;
 use aegis_exchange::SelfTradePreventionMode as Stp;
 use aegis_exchange::paper::{Delivery, FaultConfig, PaperConfig, PaperExchange, PaperKey, WsFault, WsOut};
 use aegis_exchange::rest::{CancelReplaceMode, CancelReplaceOptions, Environment};
@@ -98,6 +99,8 @@ struct Stats {
     trailing: u64,
     /// Lists whose outcome was unknown, asked for as a whole (`GET /api/v3/orderList`).
     list_queries: u64,
+    /// Pegged limit orders submitted (buys reserved by a bound, relocked at the pegged price).
+    pegged: u64,
 }
 
 impl Sim {
@@ -379,9 +382,10 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
         reorder_events_per_mille: 60,
         clock_skew_ms: 0,
     };
-    // The symbols as Binance has them since OPO (`opoAllowed`, added after the bundled capture).
+    // The symbols as Binance has them since OPO and pegged orders (`opoAllowed`,
+    // `pegInstructionsAllowed`, added after the bundled capture).
     let info_json = String::from_utf8_lossy(BUNDLED_EXCHANGE_INFO)
-        .replace("\"otoAllowed\":true", "\"otoAllowed\":true,\"opoAllowed\":true");
+        .replace("\"otoAllowed\":true", "\"otoAllowed\":true,\"opoAllowed\":true,\"pegInstructionsAllowed\":true");
     let config = PaperConfig::default()
         .with_exchange_info(info_json.clone())
         .map_err(|e| e.to_string())?
@@ -435,6 +439,7 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
     // workload's own orders meet each other.
     let mut stp = Rng(seed ^ 0x057F);
     let mut trail = Rng(seed ^ 0x7A11);
+    let mut peg = Rng(seed ^ 0x9E66);
     let modes = [Stp::ExpireMaker, Stp::ExpireTaker, Stp::ExpireBoth, Stp::Decrement];
     for _ in 0..60 {
         let price = sim.paper.price("BTCUSDT").unwrap_or(dec!(65000));
@@ -444,10 +449,26 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
             0..=3 => {
                 let offset = Decimal::new(i64::try_from(rng.below(4000)).unwrap_or(0) - 2000, 2);
                 let mode = modes[usize::try_from(stp.below(4)).unwrap_or(0)].clone();
-                let order = OrderRequest::limit("BTCUSDT", side, qty, (price + offset).round_dp(2))
-                    .with_self_trade_prevention_mode(mode);
-                if let Ok(id) = sim.engine.submit(sim.now, Intent::new(order)) {
+                // One limit order in four is pegged (either peg, up to two levels deep): a buy is
+                // reserved by a bound 5 % away and relocked at the price the exchange pegs.
+                let (order, bound) = match peg.below(8) {
+                    kind @ 0..=1 => {
+                        let kind = if kind == 0 { PegPriceType::PrimaryPeg } else { PegPriceType::MarketPeg };
+                        let levels = u8::try_from(peg.below(3)).unwrap_or(0);
+                        let order = OrderRequest::pegged("BTCUSDT", side, qty, kind).with_peg_offset(levels);
+                        (order, Some((price * dec!(1.05)).round_dp(2)))
+                    }
+                    _ => (OrderRequest::limit("BTCUSDT", side, qty, (price + offset).round_dp(2)), None),
+                };
+                let pegged = bound.is_some();
+                let intent = Intent::new(order.with_self_trade_prevention_mode(mode));
+                let intent = match bound {
+                    Some(b) => intent.with_price_bound(b),
+                    None => intent,
+                };
+                if let Ok(id) = sim.engine.submit(sim.now, intent) {
                     sim.ids.push(id);
+                    sim.stats.pegged += u64::from(pegged);
                 }
             }
             4 => {
@@ -739,6 +760,7 @@ fn seeded_fault_simulation() {
                 total.stp_expired += stats.stp_expired;
                 total.trailing += stats.trailing;
                 total.list_queries += stats.list_queries;
+                total.pegged += stats.pegged;
             }
             Err(e) => {
                 eprintln!("seed {seed} failed: {e} (rerun: AEGIS_SIM_SEED={seed} cargo test --test engine_sim)");
@@ -763,7 +785,8 @@ fn seeded_fault_simulation() {
                 && total.ws_order_requests > 0
                 && total.stp_expired > 0
                 && total.trailing > 0
-                && total.list_queries > 0,
+                && total.list_queries > 0
+                && total.pegged > 0,
             "{total:?}"
         );
     }

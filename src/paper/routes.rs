@@ -585,9 +585,13 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
     {
         return Err(rejected("Order would trigger immediately."));
     }
-    // A pegged stop-limit locks by the book's price now, and takes its price when it triggers.
-    let lock_price = pegged.or(order.price()).unwrap_or_default();
-    let price = if kind.is_algo() && peg.is_some() { Decimal::ZERO } else { lock_price };
+    // A pegged stop-limit takes its price when it triggers; until then it locks by its own
+    // price if it has one (as any stop-limit), else by the book's price now.
+    let (price, lock_price) = match pegged {
+        Some(p) if kind.is_algo() => (Decimal::ZERO, order.price().unwrap_or(p)),
+        Some(p) => (p, p),
+        None => (order.price().unwrap_or_default(), order.price().unwrap_or_default()),
+    };
     let qty = order.quantity().unwrap_or_default();
     let quote_qty = order.quote_order_qty().unwrap_or_default();
     if kind == OrderType::LimitMaker && !ex.plan(&symbol, &side, Some(price), Some(qty), None).0.is_empty() {
