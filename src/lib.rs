@@ -133,7 +133,7 @@ pub use conn::{Backoff, CloseReason, ConnAction, ConnStats, Connection, Connecti
 pub use decode::DecodeError;
 pub use engine::{
     AmendError, Engine, EngineConfig, Event, FrameCounts, FrameIgnored, HoldReason, HttpResult, Intent, KillReason,
-    NotSentReason, OrderChannel, Output, Purpose, RequestId, SubmitError, TestOutcome, UserStreamStatus,
+    NotSentReason, OrderChannel, Output, Purpose, RequestId, SorRefusal, SubmitError, TestOutcome, UserStreamStatus,
 };
 pub use ledger::{
     AssetId, Balance, Difference, Execution, JournalEntry, JournalHook, JournalOp, Ledger, LedgerConfig, LedgerError,
@@ -149,7 +149,7 @@ pub use model::{
 pub use num::{NumError, Rounding};
 pub use orders::{
     OpenOrder, OrderAction, OrderApplied, OrderReport, OrderState, OrderTrade, OrderUpdate, OrderView, Orders,
-    OrdersConfig, OrdersError, Submit, SubmitList, SymbolPolicy, lock_amount, oco_lock_amount,
+    OrdersConfig, OrdersError, Submit, SubmitList, SymbolPolicy, fill_key, lock_amount, oco_lock_amount,
 };
 pub use rules::{
     BUNDLED_EXCHANGE_INFO, ExchangeInfo, Filter, FilterError, FilterKind, MalformedSymbol, MarketContext,

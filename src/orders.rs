@@ -323,6 +323,9 @@ pub enum OrderAction {
         client_order_id: ClientOrderId,
         /// The exchange's order id.
         order_id: u64,
+        /// Ask `GET /api/v3/myAllocations?orderId=` instead: an order placed through SOR fills
+        /// by allocations too (its fetches alternate between the two).
+        allocations: bool,
     },
 }
 
@@ -543,6 +546,10 @@ struct Tracked {
     /// a reduction of its quantity releases. `None` for a sell (it locks base) or a buy whose
     /// lock does not follow its quantity (by quote amount, market).
     unit_lock: Option<Decimal>,
+    /// Placed through SOR: it may fill by allocations (asked for by `myAllocations`), and the
+    /// next fetch of missing fills asks for them when `alloc_next`.
+    sor: bool,
+    alloc_next: bool,
     /// A pegged buy reserved by a price the exchange does not use (the caller's bound, or its
     /// `price`): its lock follows the pegged price once the exchange reports it.
     peg_bound: bool,
@@ -654,6 +661,28 @@ pub struct OrderTrade<'a> {
     pub commission: Decimal,
     /// The asset the commission was charged in.
     pub commission_asset: Option<&'a str>,
+}
+
+/// The high bit of a fill key: set for an allocation's id, clear for a trade's.
+const ALLOCATION_KEY: u64 = 1 << 63;
+
+/// The key a fill's money moves once under ([`OrderTrade::id`]): a trade's id, or, for a fill by
+/// allocation (SOR: `tradeId` -1), its allocation id in a range of its own (the two are separate
+/// sequences). `None` when neither id is usable.
+///
+/// ```
+/// use aegis_exchange::fill_key;
+/// assert_eq!(fill_key(42, None), Some(42));
+/// assert_eq!(fill_key(-1, Some(0)), Some(1 << 63));
+/// assert_ne!(fill_key(-1, Some(7)), fill_key(7, None));
+/// assert_eq!(fill_key(-1, None), None);
+/// ```
+#[must_use]
+pub fn fill_key(trade_id: i64, alloc_id: Option<i64>) -> Option<u64> {
+    match u64::try_from(trade_id) {
+        Ok(id) => Some(id),
+        Err(_) => alloc_id.and_then(|a| u64::try_from(a).ok()).map(|a| a | ALLOCATION_KEY),
+    }
 }
 
 /// The exchange's report of one order's state: the answer to its placement, a query, a cancel,
@@ -1132,6 +1161,8 @@ impl Orders {
             dormant: None,
             unit_lock: None,
             peg_bound: false,
+            sor: false,
+            alloc_next: false,
             timer: None,
             backoff_ms: self.config.query_backoff_ms.max(1),
             last_query_ms: None,
@@ -1330,6 +1361,15 @@ impl Orders {
         self.timers.set(t, Some((at, Timer::Query)));
         t.backoff_ms = t.backoff_ms.saturating_mul(2).min(self.config.max_query_backoff_ms.max(1));
         OrderApplied::Duplicate
+    }
+
+    /// Order `id` goes through SOR: its missing fills are asked for from `myAllocations` too
+    /// (first), not only `myTrades`.
+    pub fn mark_sor(&mut self, id: &ClientOrderId) {
+        if let Some(t) = self.orders.get_mut(id) {
+            t.sor = true;
+            t.alloc_next = true;
+        }
     }
 
     /// Marks a keep-priority amend as sent: order `id`'s quantity is to become `new_qty`. The
@@ -1554,7 +1594,15 @@ impl Orders {
             Timer::Trades => {
                 self.timers.set(t, Some((now_ms.saturating_add(grace.saturating_mul(4)), Timer::Trades)));
                 let order_id = t.view.order_id?;
-                Some(OrderAction::FetchTrades { symbol: t.view.symbol.clone(), client_order_id: id, order_id })
+                // A SOR order's fills may be allocations, trades, or both: asked in turn.
+                let allocations = t.sor && t.alloc_next;
+                t.alloc_next = t.sor && !t.alloc_next;
+                Some(OrderAction::FetchTrades {
+                    symbol: t.view.symbol.clone(),
+                    client_order_id: id,
+                    order_id,
+                    allocations,
+                })
             }
         }
     }

@@ -295,6 +295,44 @@ impl WsApi {
         self.frame(id, "order.test", p, Some((auth, timestamp.into().millis())), cost(weight, weight, 0))
     }
 
+    /// `sor.order.place` (weight 1, 0 on success; one order): a validated `LIMIT` or `MARKET`
+    /// order routed through the symbol's SOR group. Its answer's `result` is an array of the
+    /// one order.
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn sor_order_place(
+        &self,
+        id: &str,
+        order: &ValidatedOrder,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        self.frame(id, "sor.order.place", order_params(order), Some((auth, timestamp.into().millis())), cost(1, 0, 1))
+    }
+
+    /// `sor.order.test` (weight 1, 20 with `computeCommissionRates`; no order).
+    ///
+    /// # Errors
+    /// As [`order_place`](Self::order_place).
+    pub fn sor_order_test(
+        &self,
+        id: &str,
+        order: &ValidatedOrder,
+        compute_commission_rates: bool,
+        auth: WsAuth,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<WsRequest, WsBuildError> {
+        let mut p = order_params(order);
+        let weight = if compute_commission_rates {
+            p.push(("computeCommissionRates", Param::Num("true".to_owned())));
+            20
+        } else {
+            1
+        };
+        self.frame(id, "sor.order.test", p, Some((auth, timestamp.into().millis())), cost(weight, weight, 0))
+    }
+
     /// `order.cancelReplace` (weight 1, one order): cancels `cancel` and places `order`, with
     /// every option Binance documents.
     ///
@@ -1197,7 +1235,7 @@ impl ExecutionReport {
     pub fn trade(&self) -> Option<OrderTrade<'_>> {
         (self.execution_type == ExecutionType::Trade).then_some(())?;
         Some(OrderTrade {
-            id: u64::try_from(self.trade_id).ok()?,
+            id: crate::orders::fill_key(self.trade_id, self.allocation_id)?,
             order_id: None,
             base_qty: self.last_qty,
             quote_qty: self.last_quote_qty,

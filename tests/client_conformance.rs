@@ -17,6 +17,9 @@ use aegis_exchange::{Clock, SystemClock};
 use aegis_exchange::{OrderState, OrderView};
 use rust_decimal_macros::dec;
 
+#[path = "common/info.rs"]
+mod info;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
     InProcess,
@@ -630,6 +633,39 @@ async fn opo_sells_what_it_bought(backend: Backend) {
     finish(s).await;
 }
 
+/// SOR through the client (`Client::place_sor`): BTCUSDT's buy fills by allocations from the
+/// group's cheaper books (BTCUSDC at 64,000, BTCUSDP at 64,500) and its own, paid in USDT; the
+/// ledger equals the exchange; an order SOR does not take is refused with nothing sent.
+async fn place_sor_fills_by_allocations(backend: Backend) {
+    use aegis_exchange::rest::{DepthSnapshot, Level};
+    let config = PaperConfig::default().with_exchange_info(info::with_sor()).unwrap();
+    let s = setup_on(backend, config, |_| {}).await;
+    {
+        let mut ex = lock(&s.exchange);
+        let now = ex.server_time(SystemClock.now_millis());
+        let level = |p, q| Level { price: p, qty: q };
+        for (symbol, ask) in [("BTCUSDT", dec!(65100)), ("BTCUSDC", dec!(64000)), ("BTCUSDP", dec!(64500))] {
+            let book = DepthSnapshot {
+                last_update_id: 1,
+                bids: vec![level(dec!(60000), dec!(1))],
+                asks: vec![level(ask, dec!(0.01))],
+            };
+            assert!(ex.replay_snapshot(now, symbol, &book));
+        }
+    }
+    let buy = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.03), dec!(65200)).with_client_order_id(id("conf-sor"));
+    let placed = s.client.place_sor(Intent::new(buy)).await.unwrap();
+    assert_eq!(placed.state, OrderState::Filled, "{backend:?}");
+    wait_settled(&s.client).await;
+    let view = s.client.order(&id("conf-sor")).await.unwrap().unwrap();
+    assert_eq!(view.cumulative_quote_qty, dec!(640) + dec!(645) + dec!(651), "{backend:?}");
+    ledger_equals_exchange(&s).unwrap();
+    let maker = OrderRequest::limit_maker("BTCUSDT", Side::Buy, dec!(0.01), dec!(60000));
+    let refused = s.client.place_sor(Intent::new(maker)).await;
+    assert!(matches!(refused, Err(ClientError::Submit(SubmitError::NotRoutable(_)))), "{backend:?}: {refused:?}");
+    finish(s).await;
+}
+
 /// Cancel-replace through the client, shape by shape: both done (the old order `Canceled`,
 /// the new one working, the funds moved); the new order refused after the cancel (`Rejected`,
 /// nothing left locked); the cancel refused by `cancelRestrictions` under `STOP_ON_FAILURE` (the
@@ -975,6 +1011,7 @@ on_both!(
     oco_cancel_and_lost_answer,
     otoco_entry_then_exit,
     opo_sells_what_it_bought,
+    place_sor_fills_by_allocations,
     cancel_replace_settles_every_shape,
     orders_over_the_websocket_api,
     place_returns_the_acknowledgement,

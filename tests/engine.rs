@@ -26,6 +26,9 @@ enum Mangle {
     NotWritten,
 }
 
+#[path = "common/info.rs"]
+mod info;
+
 struct World {
     engine: Engine,
     paper: PaperExchange,
@@ -757,16 +760,6 @@ fn an_order_test_goes_through_the_gate_and_reserves_nothing() {
     assert!(w.engine.test_order(w.now, Intent::new(dust), false).is_err());
 }
 
-/// The bundled exchange information with pegged orders allowed on every symbol (Binance allows
-/// them on Spot since 2025; the bundled capture predates the flag).
-fn info_with_pegs() -> Vec<u8> {
-    let mut doc: serde_json::Value = serde_json::from_slice(BUNDLED_EXCHANGE_INFO).unwrap();
-    for symbol in doc["symbols"].as_array_mut().unwrap() {
-        symbol["pegInstructionsAllowed"] = serde_json::json!(true);
-    }
-    serde_json::to_vec(&doc).unwrap()
-}
-
 /// Pegged orders: the price is the exchange's (from its book when the order arrives), so a buy
 /// is reserved by the caller's price bound and its lock follows the pegged price once the
 /// answer tells it, down or up; a sell locks its quantity. The ledger equals the exchange after
@@ -775,7 +768,7 @@ fn info_with_pegs() -> Vec<u8> {
 /// symbol without `pegInstructionsAllowed` nothing is sent.
 #[test]
 fn pegged_orders_lock_what_the_exchange_locks() {
-    let info = info_with_pegs();
+    let info = info::with_pegs();
     for channel in ["rest", "ws-ed25519", "ws-hmac"] {
         let w = match channel {
             "rest" => world_with(&info),
@@ -880,4 +873,75 @@ fn pegged_orders_in(mut w: World, channel: &str) {
     // Over the WebSocket API, no order went by REST.
     let rest_posts = w.posts();
     assert_eq!(rest_posts == 0, channel != "rest", "{channel}: {:?}", w.sent);
+}
+
+/// Smart order routing through the engine (`Engine::submit_sor`), over REST and both WebSocket
+/// API modes (`sor.order.place`, whose answer is an array): the fills come by allocation
+/// (`tradeId` -1, each its own `allocId`), and each moves money once, so the ledger equals the
+/// exchange; an order SOR does not take, or a symbol in no SOR group, is refused before
+/// anything is sent.
+#[test]
+fn sor_orders_fill_by_allocations_and_the_ledger_follows() {
+    use aegis_exchange::SorRefusal;
+    use aegis_exchange::rest::{DepthSnapshot, Level};
+    let info = info::with_sor();
+    for channel in ["rest", "ws-ed25519", "ws-hmac"] {
+        let mut w = match channel {
+            "rest" => world_with(&info),
+            "ws-ed25519" => ws_world_with(true, &info),
+            _ => ws_world_with(false, &info),
+        };
+        let level = |p, q| Level { price: p, qty: q };
+        for (symbol, ask) in [("BTCUSDT", dec!(66000)), ("BTCUSDC", dec!(64000)), ("BTCUSDP", dec!(65000))] {
+            let book = DepthSnapshot {
+                last_update_id: 1,
+                bids: vec![level(dec!(60000), dec!(1))],
+                asks: vec![level(ask, dec!(0.05))],
+            };
+            assert!(w.paper.replay_snapshot(w.now, symbol, &book));
+        }
+        let matches = |w: &World| {
+            for asset in ["USDT", "BTC"] {
+                assert_eq!(w.ledger(asset), w.paper.balance(asset), "{channel}: {asset}");
+            }
+        };
+        // 0.12 at 66,500: 0.05 at 64,000 (BTCUSDC), 0.05 at 65,000 (BTCUSDP), 0.02 at 66,000.
+        let buy = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.12), dec!(66500)).with_client_order_id(cid("sor-b"));
+        let id = w.engine.submit_sor(w.now, Intent::new(buy)).unwrap();
+        w.pump();
+        assert_eq!(w.engine.order_state(&id), Some(OrderState::Filled), "{channel}");
+        let view = w.engine.orders().get(&id).unwrap().clone();
+        assert_eq!((view.traded_qty, view.reservation), (dec!(0.12), None), "{channel}: every allocation settled");
+        let spent = dec!(0.05) * dec!(64000) + dec!(0.05) * dec!(65000) + dec!(0.02) * dec!(66000);
+        assert_eq!(view.cumulative_quote_qty, spent, "{channel}");
+        matches(&w);
+        // A GTC rest stays on BTCUSDT's own book.
+        let rest = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.1), dec!(61000)).with_client_order_id(cid("sor-r"));
+        let id = w.engine.submit_sor(w.now, Intent::new(rest)).unwrap();
+        w.pump();
+        assert_eq!(w.engine.order_state(&id), Some(OrderState::New), "{channel}");
+        matches(&w);
+        // Refused before anything leaves.
+        let sent = w.sent.len();
+        let maker = OrderRequest::limit_maker("BTCUSDT", Side::Buy, dec!(0.1), dec!(60000));
+        let refused = w.engine.submit_sor(w.now, Intent::new(maker));
+        assert!(
+            matches!(
+                refused,
+                Err(SubmitError::NotRoutable(SorRefusal::OrderType(aegis_exchange::OrderType::LimitMaker)))
+            ),
+            "{refused:?}"
+        );
+        let other = OrderRequest::limit("ETHUSDT", Side::Buy, dec!(0.1), dec!(2000));
+        assert!(matches!(
+            w.engine.submit_sor(w.now, Intent::new(other)),
+            Err(SubmitError::NotRoutable(SorRefusal::NoSorGroup))
+        ));
+        w.pump();
+        assert_eq!(w.sent.len(), sent, "{channel}");
+        let over = |p: &str| w.sent.iter().filter(|(m, q)| m == "WS" && q == p).count();
+        assert_eq!(over("sor.order.place") == 2, channel != "rest", "{channel}: {:?}", w.sent);
+        let rest_sor = w.sent.iter().filter(|(m, p)| m == "POST" && p == "/api/v3/sor/order").count();
+        assert_eq!(rest_sor == 2, channel == "rest", "{channel}");
+    }
 }

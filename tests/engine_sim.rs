@@ -32,7 +32,7 @@ use aegis_exchange::SelfTradePreventionMode as Stp;
 use aegis_exchange::paper::{Delivery, FaultConfig, PaperConfig, PaperExchange, PaperKey, WsFault, WsOut};
 use aegis_exchange::rest::{CancelReplaceMode, CancelReplaceOptions, Environment};
 use aegis_exchange::sign::{Credentials, HmacSha256};
-use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ClientOrderIdGenerator, ExchangeInfo, OrderRequest, Side};
+use aegis_exchange::{ClientOrderId, ClientOrderIdGenerator, ExchangeInfo, OrderRequest, Side};
 use aegis_exchange::{Engine, EngineConfig, HttpResult, Intent, KillReason, Output, RequestId};
 use aegis_exchange::{ListLeg, MarketContext, OcoRequest, OtoRequest, TimeInForce};
 use rust_decimal::Decimal;
@@ -101,6 +101,10 @@ struct Stats {
     list_queries: u64,
     /// Pegged limit orders submitted (buys reserved by a bound, relocked at the pegged price).
     pegged: u64,
+    /// Orders submitted through SOR (BTCUSDT with BTCUSDC and BTCUSDP, fills by allocation).
+    sor: u64,
+    /// SOR orders' missing fills asked for by `GET /api/v3/myAllocations`.
+    allocation_fetches: u64,
 }
 
 impl Sim {
@@ -174,6 +178,9 @@ impl Sim {
                     self.stats.requests += 1;
                     if request.method() == http::Method::GET && request.uri().path() == "/api/v3/orderList" {
                         self.stats.list_queries += 1;
+                    }
+                    if request.uri().path() == "/api/v3/myAllocations" {
+                        self.stats.allocation_fetches += 1;
                     }
                     if std::env::var_os("AEGIS_SIM_TRACE").is_some() {
                         eprintln!(
@@ -383,15 +390,18 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
         clock_skew_ms: 0,
     };
     // The symbols as Binance has them since OPO and pegged orders (`opoAllowed`,
-    // `pegInstructionsAllowed`, added after the bundled capture).
-    let info_json = String::from_utf8_lossy(BUNDLED_EXCHANGE_INFO)
+    // `pegInstructionsAllowed`, added after the bundled capture), with a SOR group of BTCUSDT,
+    // BTCUSDC and BTCUSDP.
+    let info_json = String::from_utf8_lossy(&common::info::with_sor())
         .replace("\"otoAllowed\":true", "\"otoAllowed\":true,\"opoAllowed\":true,\"pegInstructionsAllowed\":true");
     let config = PaperConfig::default()
         .with_exchange_info(info_json.clone())
         .map_err(|e| e.to_string())?
         .with_seed(seed)
         .with_faults(faults)
-        .with_price("BTCUSDT", dec!(65000));
+        .with_price("BTCUSDT", dec!(65000))
+        .with_price("BTCUSDC", dec!(64990))
+        .with_price("BTCUSDP", dec!(65010));
     let mut paper = PaperExchange::new(config, START);
     paper.add_api_key("simKey", PaperKey::hmac("simSecret"));
     paper.deposit(START, "USDT", dec!(50000));
@@ -451,7 +461,8 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
                 let mode = modes[usize::try_from(stp.below(4)).unwrap_or(0)].clone();
                 // One limit order in four is pegged (either peg, up to two levels deep): a buy is
                 // reserved by a bound 5 % away and relocked at the price the exchange pegs.
-                let (order, bound) = match peg.below(8) {
+                let draw = peg.below(8);
+                let (order, bound) = match draw {
                     kind @ 0..=1 => {
                         let kind = if kind == 0 { PegPriceType::PrimaryPeg } else { PegPriceType::MarketPeg };
                         let levels = u8::try_from(peg.below(3)).unwrap_or(0);
@@ -466,9 +477,15 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
                     Some(b) => intent.with_price_bound(b),
                     None => intent,
                 };
-                if let Ok(id) = sim.engine.submit(sim.now, intent) {
+                // One limit order in eight goes through SOR (fills by allocation, from the
+                // group's three books).
+                let sor = draw == 2;
+                let submitted =
+                    if sor { sim.engine.submit_sor(sim.now, intent) } else { sim.engine.submit(sim.now, intent) };
+                if let Ok(id) = submitted {
                     sim.ids.push(id);
                     sim.stats.pegged += u64::from(pegged);
+                    sim.stats.sor += u64::from(sor);
                 }
             }
             4 => {
@@ -761,6 +778,8 @@ fn seeded_fault_simulation() {
                 total.trailing += stats.trailing;
                 total.list_queries += stats.list_queries;
                 total.pegged += stats.pegged;
+                total.sor += stats.sor;
+                total.allocation_fetches += stats.allocation_fetches;
             }
             Err(e) => {
                 eprintln!("seed {seed} failed: {e} (rerun: AEGIS_SIM_SEED={seed} cargo test --test engine_sim)");
@@ -786,7 +805,8 @@ fn seeded_fault_simulation() {
                 && total.stp_expired > 0
                 && total.trailing > 0
                 && total.list_queries > 0
-                && total.pegged > 0,
+                && total.pegged > 0
+                && total.sor > 0,
             "{total:?}"
         );
     }

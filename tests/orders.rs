@@ -156,7 +156,15 @@ fn a_filled_report_before_its_trades_waits_for_them_then_releases_once() {
     // Without trades, the tracker asks for them after the grace period.
     assert_eq!(d.orders.poll_action(1_000), None);
     let action = d.orders.poll_action(2_001).unwrap();
-    assert_eq!(action, OrderAction::FetchTrades { symbol: "BTCUSDT".into(), client_order_id: cid("o3"), order_id: 42 });
+    assert_eq!(
+        action,
+        OrderAction::FetchTrades {
+            symbol: "BTCUSDT".into(),
+            client_order_id: cid("o3"),
+            order_id: 42,
+            allocations: false
+        }
+    );
     let trades: Vec<MyTrade> = serde_json::from_value(json!([
         {"symbol": "BTCUSDT", "id": 11, "orderId": 42, "orderListId": -1, "price": "59000", "qty": "0.06",
          "quoteQty": "3540", "commission": "0.00006", "commissionAsset": "BTC", "time": 1, "isBuyer": true,

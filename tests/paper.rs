@@ -21,6 +21,9 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde::de::DeserializeOwned;
 
+#[path = "common/info.rs"]
+mod info;
+
 const NOW: i64 = 1_760_000_000_000;
 const KEY: &str = "paperKey";
 const SECRET: &str = "paperSecret";
@@ -1918,11 +1921,7 @@ fn an_orders_amendments_are_listed() {
 /// asks 66000 / 66100.
 fn sim_pegs() -> Sim {
     use aegis_exchange::rest::Level;
-    let mut doc: serde_json::Value = serde_json::from_slice(BUNDLED_EXCHANGE_INFO).unwrap();
-    for symbol in doc["symbols"].as_array_mut().unwrap() {
-        symbol["pegInstructionsAllowed"] = serde_json::json!(true);
-    }
-    let bytes = serde_json::to_vec(&doc).unwrap();
+    let bytes = info::with_pegs();
     let config = PaperConfig::default()
         .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
         .with_exchange_info(bytes.clone())
@@ -2076,4 +2075,130 @@ fn pegged_orders_take_their_price_from_the_book() {
     assert_eq!((after.status.clone(), after.is_working), (OrderStatus::New, Some(true)));
     let pegged = after.pegged_price.expect("pegged when triggered");
     assert!(pegged > dec!(62900), "a sell pegged to its own side rests at the best ask: {pegged}");
+}
+
+/// [`sim`] on [`info::with_sor`] with the FAQ's books: asks BTCUSDT 3 @ 30,800 and 3 @ 30,500, BTCUSDC
+/// 1 @ 30,000 and 1 @ 28,000, BTCUSDP 1 @ 35,000 and 1 @ 29,000; bids BTCUSDT 5 @ 29,500,
+/// BTCUSDC 5 @ 35,000 and 5 @ 30,000, BTCUSDP 5 @ 28,000 (example 4's). 400,000 USDT, 10 BTC.
+fn sim_sor() -> Sim {
+    use aegis_exchange::rest::Level;
+    let bytes = info::with_sor();
+    let config = PaperConfig::default()
+        .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
+        .with_exchange_info(bytes.clone())
+        .unwrap();
+    let mut s = sim_with(config);
+    s.info = ExchangeInfo::from_json(&bytes).unwrap();
+    s.paper.deposit(s.now, "USDT", dec!(300000));
+    s.paper.deposit(s.now, "BTC", dec!(9));
+    let level = |p, q| Level { price: p, qty: q };
+    for (symbol, asks, bids) in [
+        ("BTCUSDT", vec![level(dec!(30500), dec!(3)), level(dec!(30800), dec!(3))], vec![level(dec!(29500), dec!(5))]),
+        (
+            "BTCUSDC",
+            vec![level(dec!(28000), dec!(1)), level(dec!(30000), dec!(1))],
+            vec![level(dec!(35000), dec!(5)), level(dec!(30000), dec!(5))],
+        ),
+        ("BTCUSDP", vec![level(dec!(29000), dec!(1)), level(dec!(35000), dec!(1))], vec![level(dec!(28000), dec!(5))]),
+    ] {
+        assert!(s.paper.replay_snapshot(s.now, symbol, &DepthSnapshot { last_update_id: 1, bids, asks }));
+    }
+    s
+}
+
+impl Sim {
+    /// Places `order` through SOR (`POST /api/v3/sor/order`), validated as the crate would.
+    fn place_sor(&mut self, order: OrderRequest) -> Answer {
+        let rules = self.info.symbol(order.symbol()).unwrap();
+        let valid = rules.validate(&order, &MarketContext::default()).unwrap_or_else(|e| panic!("{e}"));
+        let request = self.rest.sor_order(&valid, self.now).unwrap();
+        self.call(request)
+    }
+}
+
+/// Smart order routing as Binance's SOR FAQ shows it (examples 1 to 4, the same books): the
+/// taker part fills by allocations from the group's best books, paid and received in the
+/// order's own quote asset (`matchType` ONE_PARTY_TRADE_REPORT, `tradeId` -1, `allocId`,
+/// `workingFloor` SOR, `usedSor`); a MARKET order's rest expires when the group's books run out;
+/// `myAllocations` lists each allocation; the events carry `t` -1, `b`, `a`, `k`, `uS`; an
+/// order SOR does not take is refused.
+#[test]
+fn smart_order_routing_as_binances_faq_shows_it() {
+    use aegis_exchange::rest::Allocation;
+    // Example 1: LIMIT GTC BUY 0.5 at 31,000: the best ask of the group, BTCUSDC's 28,000.
+    let mut s = sim_sor();
+    let usdt = s.paper.balance("USDT").free;
+    let buy = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.5), dec!(31000)).with_client_order_id(cid("sor-1"));
+    let a: OrderResponse = s.place_sor(buy).ok();
+    assert_eq!((a.status, a.cumulative_quote_qty), (Some(OrderStatus::Filled), Some(dec!(14000))));
+    assert_eq!(a.fills.len(), 1);
+    let f = &a.fills[0];
+    assert_eq!(
+        (f.price, f.qty, f.trade_id, f.alloc_id, f.match_type.as_deref()),
+        (dec!(28000), dec!(0.5), -1, Some(0), Some("ONE_PARTY_TRADE_REPORT"))
+    );
+    assert_eq!(f.trade().map(|t| t.id), Some(1 << 63), "an allocation counts by its own id");
+    assert!(a_text(&mut s, "sor-1").contains(r#""workingFloor":"SOR""#));
+    assert_eq!(s.paper.balance("USDT").free, usdt - dec!(14000), "paid in USDT, not USDC");
+    assert_eq!(s.paper.balance("USDC"), Balance::default());
+    let e = s.events();
+    let trade = reports(&e).into_iter().find(|r| r.execution_type == ExecutionType::Trade).unwrap();
+    assert_eq!(
+        (trade.trade_id, trade.allocation_id, trade.match_type.as_deref()),
+        (-1, Some(0), Some("ONE_PARTY_TRADE_REPORT"))
+    );
+    assert_eq!((trade.working_floor.as_deref(), trade.used_sor), (Some("SOR"), Some(true)));
+    assert_eq!(trade.trade().map(|t| t.id), Some(1 << 63));
+
+    // Example 2: 5 at 31,000: 28,000, 29,000, 30,000, then 2 of BTCUSDT's 30,500: 148,000 USDT.
+    let mut s = sim_sor();
+    let usdt = s.paper.balance("USDT").free;
+    let buy = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(5), dec!(31000)).with_client_order_id(cid("sor-2"));
+    let a: OrderResponse = s.place_sor(buy).ok();
+    let fills: Vec<_> = a.fills.iter().map(|f| (f.price, f.qty, f.alloc_id)).collect();
+    assert_eq!(
+        fills,
+        [
+            (dec!(28000), dec!(1), Some(0)),
+            (dec!(29000), dec!(1), Some(1)),
+            (dec!(30000), dec!(1), Some(2)),
+            (dec!(30500), dec!(2), Some(3))
+        ]
+    );
+    assert_eq!((a.status, a.cumulative_quote_qty), (Some(OrderStatus::Filled), Some(dec!(148000))));
+    assert_eq!(s.paper.balance("USDT").free, usdt - dec!(148000));
+    assert_eq!(s.paper.balance("USDT").locked, dec!(0));
+    let listed: Vec<Allocation> =
+        s.call(s.rest.my_allocations("BTCUSDT", &aegis_exchange::rest::HistoryQuery::default(), s.now).unwrap()).ok();
+    assert_eq!(
+        listed.iter().map(|l| (l.allocation_id, l.qty)).collect::<Vec<_>>(),
+        [(0, dec!(1)), (1, dec!(1)), (2, dec!(1)), (3, dec!(2))]
+    );
+    assert!(listed.iter().all(|l| l.is_buyer && l.allocation_type == "SOR" && l.order_id == a.order_id));
+
+    // Example 3: MARKET BUY 11: the group holds 10; the rest expires.
+    let mut s = sim_sor();
+    let a: OrderResponse = s.place_sor(OrderRequest::market("BTCUSDT", Side::Buy, dec!(11))).ok();
+    assert_eq!((a.status, a.executed_qty), (Some(OrderStatus::Expired), Some(dec!(10))));
+    assert_eq!(s.paper.balance("USDT").locked, dec!(0));
+
+    // Example 4: LIMIT GTC SELL 10 at 29,000: BTCUSDC's 35,000 and 30,000, 325,000 USDT.
+    let mut s = sim_sor();
+    let usdt = s.paper.balance("USDT").free;
+    let a: OrderResponse = s.place_sor(OrderRequest::limit("BTCUSDT", Side::Sell, dec!(10), dec!(29000))).ok();
+    assert_eq!((a.status, a.cumulative_quote_qty), (Some(OrderStatus::Filled), Some(dec!(325000))));
+    let usdt_in: Decimal = a.fills.iter().map(|f| f.price * f.qty - f.commission).sum();
+    assert_eq!(s.paper.balance("USDT").free, usdt + usdt_in);
+
+    // What SOR does not take; a symbol outside any group.
+    let maker = OrderRequest::limit_maker("BTCUSDT", Side::Buy, dec!(0.1), dec!(20000));
+    assert_eq!(s.place_sor(maker).err().code, Some(-2010));
+    let other = OrderRequest::limit("ETHUSDT", Side::Buy, dec!(0.1), dec!(2000));
+    assert_eq!(s.place_sor(other).err().code, Some(-2010));
+}
+
+/// Order `id` on BTCUSDT as a query's body shows it.
+fn a_text(s: &mut Sim, id: &str) -> String {
+    let request = s.rest.query_order("BTCUSDT", OrderRef::ClientOrderId(cid(id)), s.now).unwrap();
+    s.call(request).text().to_owned()
 }

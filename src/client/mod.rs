@@ -673,6 +673,24 @@ impl Client {
     /// [`ClientError::Submit`] when the engine refuses it (nothing was sent, nothing reserved);
     /// [`ClientError::Stopped`] once shutdown has begun.
     pub async fn place(&self, intent: Intent) -> Result<Placed, ClientError> {
+        self.place_via(intent, false).await
+    }
+
+    /// [`place`](Self::place) through smart order routing
+    /// ([`Engine::submit_sor`](crate::Engine::submit_sor): `POST /api/v3/sor/order` or
+    /// `sor.order.place`): the order may fill by allocations from the other books of its
+    /// symbol's SOR group, paid and received in its own assets.
+    ///
+    /// # Errors
+    /// As [`place`](Self::place); [`ClientError::Submit`] with
+    /// [`SubmitError::NotRoutable`] for an order SOR does not
+    /// take.
+    pub async fn place_sor(&self, intent: Intent) -> Result<Placed, ClientError> {
+        self.place_via(intent, true).await
+    }
+
+    /// [`place`](Self::place), through SOR when `sor`.
+    async fn place_via(&self, intent: Intent, sor: bool) -> Result<Placed, ClientError> {
         let shared = &self.shared;
         if !shared.accepting.load(Ordering::Acquire) {
             return Err(ClientError::Stopped);
@@ -680,7 +698,8 @@ impl Client {
         let now = shared.clock.now_millis();
         let (id, request, held, over_ws) = {
             let mut engine = lock(&shared.engine);
-            let id = match engine.submit(now, intent) {
+            let submitted = if sor { engine.submit_sor(now, intent) } else { engine.submit(now, intent) };
+            let id = match submitted {
                 Ok(id) => id,
                 Err(e) => {
                     let poke = shared.settle(&mut engine);

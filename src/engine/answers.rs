@@ -48,6 +48,10 @@ impl Answer {
     /// form read in one pass).
     fn order_response(&self) -> Option<OrderResponse> {
         match self {
+            // `sor.order.place` answers with an array of its one order.
+            Self::Ok(body) if body.first() == Some(&b'[') => {
+                serde_json::from_slice::<Vec<OrderResponse>>(body).ok()?.into_iter().next()
+            }
             Self::Ok(body) => OrderResponse::from_json(body).ok(),
             _ => None,
         }
@@ -326,6 +330,12 @@ impl Engine {
             Purpose::Trades(id) => {
                 if let Some(trades) = answer.ok::<Vec<MyTrade>>() {
                     let applied = self.orders.on_trades(now, &id, trades.iter().map(MyTrade::trade));
+                    self.emit_applied(applied);
+                }
+            }
+            Purpose::Allocations(id) => {
+                if let Some(allocations) = answer.ok::<Vec<crate::rest::Allocation>>() {
+                    let applied = self.orders.on_trades(now, &id, allocations.iter().filter_map(|a| a.trade()));
                     self.emit_applied(applied);
                 }
             }

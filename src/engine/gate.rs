@@ -30,6 +30,8 @@ struct Waiting {
 #[derive(Debug)]
 pub(super) enum Pending {
     Order(ValidatedOrder),
+    /// An order routed through its symbol's SOR group (`POST /api/v3/sor/order`).
+    Sor(ValidatedOrder),
     List(Box<ValidatedList>),
     Replace(Box<ReplaceJob>),
 }
@@ -45,7 +47,7 @@ pub(super) struct ReplaceJob {
 impl Pending {
     fn symbol(&self) -> &str {
         match self {
-            Pending::Order(v) => v.request().symbol(),
+            Pending::Order(v) | Pending::Sor(v) => v.request().symbol(),
             Pending::List(v) => v.request().symbol(),
             Pending::Replace(job) => job.valid.request().symbol(),
         }
@@ -253,6 +255,9 @@ impl Engine {
         while let Some(action) = self.orders.poll_action(now) {
             let purpose = match action {
                 OrderAction::Query { client_order_id, .. } => Purpose::Query(client_order_id),
+                OrderAction::FetchTrades { client_order_id, allocations: true, .. } => {
+                    Purpose::Allocations(client_order_id)
+                }
                 OrderAction::FetchTrades { client_order_id, .. } => Purpose::Trades(client_order_id),
                 OrderAction::QueryList { list, .. } => Purpose::QueryList(list),
             };
@@ -320,8 +325,9 @@ impl Engine {
     /// An order's (or list's) turn: it leaves only if the tracker still holds it `PendingNew`,
     /// unsent, with its funds reserved, and the limiter admits it; it is built and signed now.
     fn try_place(&mut self, now: i64, id: ClientOrderId, valid: &Pending) -> Step {
-        let valid = match valid {
-            Pending::Order(v) => v,
+        let (valid, sor) = match valid {
+            Pending::Order(v) => (v, false),
+            Pending::Sor(v) => (v, true),
             Pending::List(list) => return self.try_place_list(now, id, list),
             Pending::Replace(job) => return self.try_replace(now, id, job),
         };
@@ -339,7 +345,13 @@ impl Engine {
         let timestamp = self.time.server_now(now);
         if self.orders_over_ws() {
             let auth = if self.ws_session { crate::ws_api::WsAuth::Session } else { crate::ws_api::WsAuth::Signed };
-            match self.ws_api.order_place(&self.next_ws_id(), valid, auth, timestamp) {
+            let ws_id = self.next_ws_id();
+            let built = if sor {
+                self.ws_api.sor_order_place(&ws_id, valid, auth, timestamp)
+            } else {
+                self.ws_api.order_place(&ws_id, valid, auth, timestamp)
+            };
+            match built {
                 Ok(frame) => {
                     if self.orders.on_sent(now, &id, timestamp, self.recv_window_ms) {
                         self.hand_out_ws(now, Purpose::Place(id), frame.text);
@@ -349,7 +361,8 @@ impl Engine {
             }
             return Step::Done;
         }
-        match self.rest.new_order(valid, timestamp) {
+        let built = if sor { self.rest.sor_order(valid, timestamp) } else { self.rest.new_order(valid, timestamp) };
+        match built {
             Ok(built) => {
                 debug_assert_eq!(built.cost, RequestCost::NEW_ORDER);
                 if self.orders.on_sent(now, &id, timestamp, self.recv_window_ms) {
@@ -464,6 +477,7 @@ impl Engine {
                 RequestCost::flat(if compute { 20 } else { 1 })
             }
             Purpose::Trades(_) => RequestCost::MY_TRADES_BY_ORDER,
+            Purpose::Allocations(_) => RequestCost::MY_ALLOCATIONS,
             Purpose::Subscribe => RequestCost::WS_USER_DATA_SUBSCRIBE,
             // Orders and lists wait in their own queue.
             Purpose::Place(_) | Purpose::PlaceList(_) | Purpose::Replace(_) => return Step::Done,
@@ -478,7 +492,7 @@ impl Engine {
             Purpose::Query(id) => self.orders.get(id).is_some(),
             Purpose::QueryList(list) => self.orders.legs(list).is_some(),
             Purpose::TestOrder(test) => self.tests.contains_key(test),
-            Purpose::Trades(id) => self.orders.get(id).is_some_and(|v| v.order_id.is_some()),
+            Purpose::Trades(id) | Purpose::Allocations(id) => self.orders.get(id).is_some_and(|v| v.order_id.is_some()),
             _ => true,
         };
         if !still_applies {
@@ -518,12 +532,16 @@ impl Engine {
                 };
                 self.rest.amend_keep_priority(symbol, OrderRef::ClientOrderId(*id), new_qty, Some(id), timestamp)
             }
-            Purpose::Cancel(id) | Purpose::Query(id) | Purpose::Trades(id) => {
+            Purpose::Cancel(id) | Purpose::Query(id) | Purpose::Trades(id) | Purpose::Allocations(id) => {
                 let Some((symbol, order_id)) = symbol_of(id) else { return Step::Done };
                 match (purpose, order_id) {
                     (Purpose::Cancel(_), _) => self.rest.cancel_order(symbol, OrderRef::ClientOrderId(*id), timestamp),
                     (Purpose::Trades(_), Some(order_id)) => {
                         self.rest.my_trades(symbol, Some(order_id), None, timestamp)
+                    }
+                    (Purpose::Allocations(_), Some(order_id)) => {
+                        let query = crate::rest::HistoryQuery { order_id: Some(order_id), ..Default::default() };
+                        self.rest.my_allocations(symbol, &query, timestamp)
                     }
                     _ => self.rest.query_order(symbol, OrderRef::ClientOrderId(*id), timestamp),
                 }

@@ -13,7 +13,7 @@ use crate::clock::{LocalMs, RecvWindow, ServerMs, TimeSync, TimeSyncConfig};
 use crate::conn::{CloseReason, ConnAction, Connection, ConnectionConfig};
 use crate::ledger::{AssetId, Difference, Ledger, LedgerView};
 use crate::limits::{LimiterConfig, RateLimiter, RetryPolicy};
-use crate::model::{ClientOrderId, ClientOrderIdGenerator, OrderRequest};
+use crate::model::{ClientOrderId, ClientOrderIdGenerator, OrderRequest, OrderType};
 use crate::orders::{OrderState, Orders, OrdersConfig, OrdersError, Submit};
 use crate::rest::{ApiError, BuildError, Environment, Rest};
 use crate::rules::{ExchangeInfo, FilterError, MarketContext};
@@ -143,6 +143,25 @@ impl Intent {
     }
 }
 
+/// Why [`Engine::submit_sor`] refused an order (Binance's SOR takes `LIMIT` and `MARKET`
+/// orders by quantity, not pegged, on symbols of a SOR group).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SorRefusal {
+    /// The symbol is in no `sors` group of the exchange information.
+    #[error("the symbol is in no SOR group")]
+    NoSorGroup,
+    /// SOR takes `LIMIT` and `MARKET` orders only.
+    #[error("SOR takes LIMIT and MARKET orders, not {0}")]
+    OrderType(OrderType),
+    /// SOR does not take `quoteOrderQty`.
+    #[error("SOR does not take quoteOrderQty")]
+    QuoteOrderQty,
+    /// SOR does not take pegged orders.
+    #[error("SOR does not take pegged orders")]
+    Pegged,
+}
+
 /// Why an intent was refused before anything was sent.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,6 +181,9 @@ pub enum SubmitError {
     /// Too many intents wait for the rate limiter.
     #[error("too many intents wait for the rate limiter")]
     Backlog,
+    /// [`Engine::submit_sor`]: the order cannot go through smart order routing.
+    #[error("not routable through SOR: {0}")]
+    NotRoutable(SorRefusal),
     /// [`Engine::start`] has not loaded the balances and open orders yet: an order now would be
     /// counted again when the account snapshot arrives.
     #[error("the engine is still starting")]
@@ -289,6 +311,8 @@ pub enum Purpose {
     Query(ClientOrderId),
     /// `GET /api/v3/myTrades?orderId=`: an ended order's missing trades.
     Trades(ClientOrderId),
+    /// `GET /api/v3/myAllocations?orderId=`: a SOR order's missing fills by allocation.
+    Allocations(ClientOrderId),
     /// `GET /api/v3/orderList` by `origClientOrderId`: an order list whose placement outcome is
     /// not known, asked for as a whole.
     QueryList(ClientOrderId),
@@ -334,6 +358,7 @@ impl Purpose {
             Self::Query(_)
                 | Self::QueryList(_)
                 | Self::Trades(_)
+                | Self::Allocations(_)
                 | Self::Time
                 | Self::Subscribe
                 | Self::ExchangeInfo
@@ -616,7 +641,7 @@ pub enum HttpResult {
 /// ```
 ///
 /// - **One exit.** Every request the engine emits (orders, cancels, cancel-all, queries,
-///   myTrades, openOrders, account, exchangeInfo, time, the user-data subscription) leaves
+///   myTrades, myAllocations, openOrders, account, exchangeInfo, time, the user-data subscription) leaves
 ///   through one admission point, [`Engine::poll_output`]'s queue, after the [`RateLimiter`]
 ///   charged its cost. Cancels go first and may use the limiter's cancel reserve; queries,
 ///   reconciliations and time syncs wait and are coalesced with an identical one already queued
@@ -836,6 +861,44 @@ impl Engine {
         self.taking_orders()?;
         let (id, valid) = self.accept(intent)?;
         self.offer_order(now, id, gate::Pending::Order(valid));
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Places an order through smart order routing (`POST /api/v3/sor/order`, or
+    /// `sor.order.place` over the WebSocket API): its taker part may fill from the other books
+    /// of the symbol's SOR group (same base asset, interchangeable quote assets), by
+    /// allocations paid and received in the order's own assets (Binance's SOR FAQ); the rest of
+    /// a `LIMIT GTC` order rests on the symbol's own book. Everything else is as
+    /// [`submit`](Self::submit): the same gate, reservation, tracking and resolution of an
+    /// unknown outcome (`GET /api/v3/order` finds a SOR order as any other).
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit), and [`SubmitError::NotRoutable`]: the symbol is in no SOR
+    /// group of the exchange information, or the order is not one SOR takes (`LIMIT` or
+    /// `MARKET` by quantity, not pegged).
+    pub fn submit_sor(&mut self, now: impl Into<LocalMs>, intent: Intent) -> Result<ClientOrderId, SubmitError> {
+        let now = now.into().millis();
+        self.observe_now(now);
+        self.taking_orders()?;
+        let o = &intent.order;
+        let refusal = if !self.info.sors().iter().any(|g| g.symbols.iter().any(|s| s == o.symbol())) {
+            Some(SorRefusal::NoSorGroup)
+        } else if !matches!(o.order_type(), OrderType::Limit | OrderType::Market) {
+            Some(SorRefusal::OrderType(o.order_type().clone()))
+        } else if o.quote_order_qty().is_some() {
+            Some(SorRefusal::QuoteOrderQty)
+        } else if o.peg_price_type().is_some() {
+            Some(SorRefusal::Pegged)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            return Err(SubmitError::NotRoutable(refusal));
+        }
+        let (id, valid) = self.accept(intent)?;
+        self.orders.mark_sor(&id);
+        self.offer_order(now, id, gate::Pending::Sor(valid));
         self.pump(now);
         Ok(id)
     }

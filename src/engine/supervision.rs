@@ -222,7 +222,11 @@ impl Engine {
                 p.moves_balances()
                     || matches!(
                         p,
-                        Purpose::OpenOrders(_) | Purpose::Query(_) | Purpose::QueryList(_) | Purpose::Trades(_)
+                        Purpose::OpenOrders(_)
+                            | Purpose::Query(_)
+                            | Purpose::QueryList(_)
+                            | Purpose::Trades(_)
+                            | Purpose::Allocations(_)
                     )
             })
             && !self.orders.open().any(|(_, v)| {

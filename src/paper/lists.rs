@@ -517,6 +517,7 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
             trailing: l.trailing_delta(),
             extreme: None,
             peg: None,
+            sor: None,
             list: Some(list_id),
         });
         ids.push(id);
@@ -743,6 +744,7 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
             trailing: l.trailing_delta(),
             extreme: None,
             peg: None,
+            sor: None,
             list: Some(list_id),
         });
         ids.push(id);

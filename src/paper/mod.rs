@@ -295,6 +295,9 @@ struct PaperOrder {
     /// A pegged order's instructions; its `price` is the pegged price once determined (zero
     /// before: a pegged stop-limit not triggered yet).
     peg: Option<Peg>,
+    /// Placed through SOR (`usedSor`); `Some(true)` once allocations filled it
+    /// (`workingFloor: SOR`).
+    sor: Option<bool>,
 }
 
 /// A pegged order's instructions (Binance's pegged-orders FAQ).
@@ -409,6 +412,8 @@ struct FillRecord {
     commission: Decimal,
     commission_asset: String,
     trade_id: u64,
+    /// A fill by SOR allocation: its id (the trade id is then -1).
+    alloc_id: Option<u64>,
 }
 
 /// Requests the exchange saw that ignored its rate-limit answers (see
@@ -455,6 +460,24 @@ pub struct PaperExchange {
     /// Order lists by id.
     lists: BTreeMap<u64, lists::PaperList>,
     next_list_id: u64,
+    /// SOR allocations (the last `MY_TRADES_KEPT`), and the next id.
+    allocations: VecDeque<Allocation>,
+    next_allocation: u64,
+}
+
+/// One SOR allocation, as `GET /api/v3/myAllocations` lists it.
+#[derive(Debug, Clone)]
+struct Allocation {
+    symbol: String,
+    id: u64,
+    order_id: u64,
+    price: Decimal,
+    qty: Decimal,
+    quote_qty: Decimal,
+    commission: Decimal,
+    commission_asset: String,
+    time: i64,
+    is_buyer: bool,
 }
 
 impl fmt::Debug for PaperExchange {
@@ -515,6 +538,8 @@ impl PaperExchange {
             last_now: now,
             lists: BTreeMap::new(),
             next_list_id: 1,
+            allocations: VecDeque::new(),
+            next_allocation: 0,
             config,
         }
     }
@@ -926,7 +951,7 @@ impl PaperExchange {
                 .dec("n", f.commission)
                 .str("N", &f.commission_asset)
                 .int("T", now)
-                .int("t", i64::try_from(f.trade_id).unwrap_or(i64::MAX))
+                .int("t", if f.alloc_id.is_some() { -1 } else { i64::try_from(f.trade_id).unwrap_or(i64::MAX) })
                 .int("I", i64::try_from(self.rng.next_u64() >> 16).unwrap_or(0))
                 .bool("w", o.is_open() && o.working.is_some())
                 .bool("m", maker)
@@ -965,6 +990,12 @@ impl PaperExchange {
         if let Some(w) = o.working {
             e = e.int("W", w);
         }
+        if let Some((Some(alloc), _)) = fill.map(|(f, m)| (f.alloc_id, m)) {
+            e = e.str("b", "ONE_PARTY_TRADE_REPORT").int("a", i64::try_from(alloc).unwrap_or(i64::MAX));
+        }
+        if o.sor.is_some() {
+            e = e.str("k", if o.sor == Some(true) { "SOR" } else { "EXCHANGE" }).bool("uS", true);
+        }
         e = o.peg_fields(e.str("V", o.stp.as_str()), ["gP", "gOT", "gOV", "gp"]);
         if exec == "TRADE_PREVENTION"
             && let Some((last, counter, price)) = o.last_prevention
@@ -987,6 +1018,9 @@ impl PaperExchange {
     /// reports it. `None` if the order is gone.
     /// `completes`: this fill satisfies the order (a `quoteOrderQty` order has no quantity to
     /// reach).
+    /// `venue`: a fill by SOR allocation from that symbol's book (no trade of the account's:
+    /// an allocation, listed by `myAllocations`; the trade is public on `venue`).
+    #[allow(clippy::too_many_arguments)]
     fn fill(
         &mut self,
         now: i64,
@@ -995,6 +1029,7 @@ impl PaperExchange {
         qty: Decimal,
         maker: bool,
         completes: bool,
+        venue: Option<&str>,
     ) -> Option<FillRecord> {
         let rate = if maker { self.config.maker_commission } else { self.config.taker_commission };
         let o = self.orders.get_mut(&id)?;
@@ -1042,10 +1077,32 @@ impl PaperExchange {
         if side == Side::Buy {
             self.lock_received(id, qty, from_received);
         }
+        let market = venue.unwrap_or(&symbol);
         let trade_id =
-            self.markets.get_mut(&symbol).map_or(0, |m| m.record_trade(now, price, qty, (side == Side::Buy) == maker));
+            self.markets.get_mut(market).map_or(0, |m| m.record_trade(now, price, qty, (side == Side::Buy) == maker));
         if first_trade {
             self.throttle.order_traded(now);
+        }
+        if venue.is_some() {
+            let alloc_id = self.next_allocation;
+            self.next_allocation += 1;
+            if self.allocations.len() >= MY_TRADES_KEPT {
+                self.allocations.pop_front();
+            }
+            self.allocations.push_back(Allocation {
+                symbol,
+                id: alloc_id,
+                order_id,
+                price,
+                qty,
+                quote_qty: notional,
+                commission,
+                commission_asset: commission_asset.clone(),
+                time: now,
+                is_buyer: side == Side::Buy,
+            });
+            let record = FillRecord { price, qty, commission, commission_asset, trade_id: 0, alloc_id: Some(alloc_id) };
+            return Some(self.after_fill(now, id, completes, maker, record));
         }
         if self.my_trades.len() >= MY_TRADES_KEPT {
             self.my_trades.pop_front();
@@ -1063,15 +1120,86 @@ impl PaperExchange {
             is_buyer: side == Side::Buy,
             is_maker: maker,
         });
-        let record = FillRecord { price, qty, commission, commission_asset, trade_id };
+        let record = FillRecord { price, qty, commission, commission_asset, trade_id, alloc_id: None };
+        Some(self.after_fill(now, id, completes, maker, record))
+    }
+
+    /// What follows each fill of order `id`: its status, its report, its list.
+    fn after_fill(&mut self, now: i64, id: u64, completes: bool, maker: bool, record: FillRecord) -> FillRecord {
         if let Some(o) = self.orders.get_mut(&id) {
             let done = completes || (!o.qty.is_zero() && o.executed >= o.qty);
             o.status = if done { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
+            if record.alloc_id.is_some() {
+                o.sor = Some(true);
+            }
         }
         self.execution_report(now, id, "TRADE", Some((&record, maker)), None);
         // A list's leg that trades: the other legs expire.
         self.list_leg_active(now, id);
-        Some(record)
+        record
+    }
+
+    /// The symbols of `symbol`'s SOR group (itself included), if it is in one.
+    fn sor_group(&self, symbol: &str) -> Option<Vec<String>> {
+        let groups = self.config.exchange_info.sors();
+        groups.iter().find(|g| g.symbols.iter().any(|s| s == symbol)).map(|g| g.symbols.clone())
+    }
+
+    /// SOR's plan for a taker on `symbol`: the best levels across its group's books (its own
+    /// included; the best price first, ties in the group's order), within `limit`, up to `qty`:
+    /// (price, venue, quantity) and whether `qty` was reached.
+    fn sor_plan(
+        &self,
+        symbol: &str,
+        side: &Side,
+        limit: Option<Decimal>,
+        qty: Decimal,
+    ) -> (Vec<(Decimal, String, Decimal)>, bool) {
+        let group = self.sor_group(symbol).unwrap_or_else(|| vec![symbol.to_owned()]);
+        let mut levels: Vec<(Decimal, String, Decimal)> = Vec::new();
+        for venue in &group {
+            if let Some(m) = self.markets.get(venue) {
+                let book = if *side == Side::Buy { &m.asks } else { &m.bids };
+                levels.extend(book.iter().map(|l| (l.price, venue.clone(), l.qty)));
+            }
+        }
+        levels.sort_by(|a, b| if *side == Side::Buy { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) });
+        let mut left = qty;
+        let mut steps = Vec::new();
+        for (price, venue, available) in levels {
+            let crosses = match limit {
+                None => true,
+                Some(p) if *side == Side::Buy => price <= p,
+                Some(p) => price >= p,
+            };
+            if left.is_zero() || !crosses {
+                break;
+            }
+            let take = available.min(left);
+            left -= take;
+            steps.push((price, venue, take));
+        }
+        (steps, left.is_zero())
+    }
+
+    /// SOR's taker phase for order `id`: [`sor_plan`](Self::sor_plan)'s levels taken, each as
+    /// an allocation paid and received in the order's own assets. Returns the fills and whether
+    /// its quantity was reached.
+    fn route(&mut self, now: i64, id: u64) -> (Vec<FillRecord>, bool) {
+        let Some(o) = self.orders.get(&id).filter(|o| o.is_open()) else { return (Vec::new(), false) };
+        let (symbol, side) = (o.symbol.clone(), o.side.clone());
+        let limit = (!o.price.is_zero()).then_some(o.price);
+        let (steps, satisfied) = self.sor_plan(&symbol, &side, limit, o.remaining());
+        let mut fills = Vec::new();
+        let last = steps.len();
+        for (i, (price, venue, qty)) in steps.into_iter().enumerate() {
+            self.consume(&venue, &side, &[(price, qty)]);
+            let completes = satisfied && i + 1 == last;
+            if let Some(f) = self.fill(now, id, price, qty, false, completes, Some(&venue)) {
+                fills.push(f);
+            }
+        }
+        (fills, satisfied)
     }
 
     /// The commission `standard_in_quote` (valued in `quote`) paid in the configured commission
@@ -1211,7 +1339,7 @@ impl PaperExchange {
             self.consume(&symbol, &side, &steps);
             let last = steps.len();
             for (i, (price, q)) in steps.into_iter().enumerate() {
-                if let Some(f) = self.fill(now, id, price, q, false, satisfied && i + 1 == last) {
+                if let Some(f) = self.fill(now, id, price, q, false, satisfied && i + 1 == last, None) {
                     fills.push(f);
                 }
             }
@@ -1290,10 +1418,10 @@ impl PaperExchange {
             SelfTradePreventionMode::None | SelfTradePreventionMode::Unknown(_) => {
                 // A trade between two orders of the account.
                 let done = both == taker_left;
-                if let Some(f) = self.fill(now, taker, price, both, false, done && by_quote) {
+                if let Some(f) = self.fill(now, taker, price, both, false, done && by_quote, None) {
                     fills.push(f);
                 }
-                self.fill(now, maker, price, both, true, false);
+                self.fill(now, maker, price, both, true, false, None);
                 if self.orders.get(&maker).is_some_and(|o| o.status == OrderStatus::Filled) {
                     self.close(maker);
                 }
@@ -1396,7 +1524,7 @@ impl PaperExchange {
             }
             touched.extend([o.base.clone(), o.quote.clone()]);
             self.consume(symbol, &side, &steps);
-            self.fill(now, id, price, qty, true, false);
+            self.fill(now, id, price, qty, true, false, None);
             if self.orders.get(&id).is_some_and(|o| o.status == OrderStatus::Filled) {
                 self.close(id);
             }

@@ -28,6 +28,8 @@ pub(super) enum Endpoint {
     BookTicker,
     Order,
     OrderTest,
+    SorOrder,
+    SorOrderTest,
     Cancel,
     CancelAll,
     Query,
@@ -65,6 +67,8 @@ impl Endpoint {
             ("GET", "/api/v3/ticker/bookTicker") => E::BookTicker,
             ("POST", "/api/v3/order") => E::Order,
             ("POST", "/api/v3/order/test") => E::OrderTest,
+            ("POST", "/api/v3/sor/order") => E::SorOrder,
+            ("POST", "/api/v3/sor/order/test") => E::SorOrderTest,
             ("DELETE", "/api/v3/order") => E::Cancel,
             ("DELETE", "/api/v3/openOrders") => E::CancelAll,
             ("GET", "/api/v3/order") => E::Query,
@@ -99,6 +103,8 @@ impl Endpoint {
             self,
             E::Order
                 | E::OrderTest
+                | E::SorOrder
+                | E::SorOrderTest
                 | E::Cancel
                 | E::CancelAll
                 | E::Query
@@ -145,8 +151,10 @@ impl Endpoint {
             E::Trades => (25, false),
             E::AvgPrice => (2, false),
             E::TickerPrice | E::BookTicker => (if has("symbol") { 2 } else { 4 }, false),
-            E::Order | E::Cancel | E::CancelAll => (1, true),
-            E::OrderTest => (if params.get("computeCommissionRates") == Some("true") { 20 } else { 1 }, false),
+            E::Order | E::SorOrder | E::Cancel | E::CancelAll => (1, true),
+            E::OrderTest | E::SorOrderTest => {
+                (if params.get("computeCommissionRates") == Some("true") { 20 } else { 1 }, false)
+            }
             E::Query => (4, false),
             E::OpenOrders => (if has("symbol") { 6 } else { 80 }, false),
             E::MyTrades => (if has("orderId") { 5 } else { 20 }, false),
@@ -300,8 +308,10 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         Endpoint::AvgPrice => avg_price(ex, now, params),
         Endpoint::TickerPrice => ticker(ex, params, false),
         Endpoint::BookTicker => ticker(ex, params, true),
-        Endpoint::Order => place(ex, now, params, false),
-        Endpoint::OrderTest => place(ex, now, params, true),
+        Endpoint::Order => place(ex, now, params, false, false),
+        Endpoint::OrderTest => place(ex, now, params, true, false),
+        Endpoint::SorOrder => place(ex, now, params, false, true),
+        Endpoint::SorOrderTest => place(ex, now, params, true, true),
         Endpoint::Cancel => cancel(ex, now, params),
         Endpoint::CancelAll => cancel_all(ex, now, params),
         Endpoint::Query => query(ex, params),
@@ -318,8 +328,7 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         // No account-specific filters on the paper exchange (Binance lists MAX_ASSET here).
         Endpoint::MyFilters => market(ex, params)
             .map(|_| Reply::ok(r#"{"exchangeFilters":[],"symbolFilters":[],"assetFilters":[]}"#.to_owned())),
-        // The paper exchange routes no SOR orders: no allocations.
-        Endpoint::Allocations => market(ex, params).map(|_| Reply::ok("[]".to_owned())),
+        Endpoint::Allocations => allocations(ex, params),
         Endpoint::AllLists => super::lists::all_order_lists(ex, params),
         Endpoint::Oco => super::lists::place_oco(ex, now, params),
         Endpoint::Oto(kind) => super::lists::place_oto(ex, now, params, kind),
@@ -517,10 +526,26 @@ pub(super) fn validation_context(ex: &PaperExchange, now: i64, symbol: &str) -> 
     Ok(ctx)
 }
 
-fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Result<Reply, Reply> {
+/// `POST /api/v3/order` (`/test`), and through SOR (`/api/v3/sor/order`, `/test`) when `sor`.
+fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool, sor: bool) -> Result<Reply, Reply> {
     let order = order_request(params)?;
     let symbol = order.symbol().to_owned();
     let rules = ex.rules(&symbol).ok_or_else(invalid_symbol)?;
+    if sor {
+        // Binance's SOR takes LIMIT and MARKET by quantity, not pegged, on a SOR group's symbol.
+        if ex.sor_group(&symbol).is_none() {
+            return Err(rejected("SOR is not enabled for this symbol."));
+        }
+        if !matches!(order.order_type(), OrderType::Limit | OrderType::Market) {
+            return Err(rejected("Unsupported order type for SOR."));
+        }
+        if order.quote_order_qty().is_some() {
+            return Err(Reply::error(400, -1106, "Parameter 'quoteOrderQty' sent when not required."));
+        }
+        if order.peg_price_type().is_some() {
+            return Err(Reply::error(400, -1106, "Parameter 'pegPriceType' sent when not required."));
+        }
+    }
     let ctx = validation_context(ex, now, &symbol)?;
     rules.validate(&order, &ctx).map_err(|e| Reply::error(400, e.code(), &e.to_string()))?;
     let peg = order.peg_price_type().map(|kind| Peg {
@@ -599,6 +624,12 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
     }
     // What the order locks (SPEC §6.8 / Binance: quote for a buy, base for a sell).
     let lock = match (&kind, &side) {
+        // A SOR market buy pays what the group's books ask.
+        (OrderType::Market, Side::Buy) if sor => ex
+            .sor_plan(&symbol, &side, None, qty)
+            .0
+            .iter()
+            .fold(Decimal::ZERO, |sum, (p, _, q)| sum.saturating_add(p.checked_mul(*q).unwrap_or(Decimal::MAX))),
         (OrderType::Market, Side::Buy) if quote_qty.is_zero() => {
             super::notional_of(&ex.plan(&symbol, &side, None, Some(qty), None).0)
         }
@@ -653,18 +684,32 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
         trailing: order.trailing_delta(),
         extreme: None,
         peg,
+        sor: sor.then_some(false),
     });
     ex.execution_report(now, id, "NEW", None, None);
     let mut fills = Vec::new();
     if !kind.is_algo() && kind != OrderType::LimitMaker {
-        let fok_short =
-            tif == TimeInForce::Fok && !ex.plan(&symbol, &order.side().clone(), Some(price), Some(qty), None).1;
+        let limit = (kind == OrderType::Limit).then_some(price);
+        let reachable = if sor {
+            ex.sor_plan(&symbol, order.side(), limit, qty).1
+        } else {
+            ex.plan(&symbol, order.side(), Some(price), Some(qty), None).1
+        };
+        let fok_short = tif == TimeInForce::Fok && !reachable;
         let satisfied = if fok_short {
             false
         } else {
-            let (f, satisfied) = ex.take(now, id);
-            fills = f;
-            satisfied
+            // SOR's taker phase first (allocations from the group's books), then the symbol's
+            // own book (the account's own resting orders).
+            let (routed, done) = if sor { ex.route(now, id) } else { (Vec::new(), false) };
+            fills = routed;
+            if done {
+                true
+            } else {
+                let (f, satisfied) = ex.take(now, id);
+                fills.extend(f);
+                satisfied
+            }
         };
         let status = ex.orders.get(&id).map(|o| o.status.clone());
         if status == Some(OrderStatus::Filled) && satisfied {
@@ -694,6 +739,52 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool) -> Resul
     Ok(Reply::ok(order_response(o, now, &resp, &fills)))
 }
 
+/// `GET /api/v3/myAllocations`: the symbol's SOR allocations, oldest first, filtered by
+/// `orderId`, `fromAllocationId`, `startTime` / `endTime` (at most 24 hours apart), at most
+/// `limit` (500, up to 1000).
+fn allocations(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let (symbol, _) = market(ex, params)?;
+    let order_id = params.integer("orderId")?;
+    let from = params.integer("fromAllocationId")?;
+    let (start, end) = (params.integer("startTime")?, params.integer("endTime")?);
+    if let (Some(s), Some(e)) = (start, end)
+        && e.saturating_sub(s) > 86_400_000
+    {
+        return Err(Reply::error(400, -1127, "More than 24 hours between startTime and endTime."));
+    }
+    let n = limit(params, 500, 1000)?;
+    let items = ex
+        .allocations
+        .iter()
+        .filter(|a| {
+            a.symbol == symbol
+                && order_id.is_none_or(|o| i64::try_from(a.order_id).is_ok_and(|id| id == o))
+                && from.is_none_or(|f| i64::try_from(a.id).is_ok_and(|id| id >= f))
+                && start.is_none_or(|s| a.time >= s)
+                && end.is_none_or(|e| a.time <= e)
+        })
+        .take(n)
+        .map(|a| {
+            Obj::new()
+                .str("symbol", &a.symbol)
+                .int("allocationId", i64::try_from(a.id).unwrap_or(i64::MAX))
+                .str("allocationType", "SOR")
+                .int("orderId", i64::try_from(a.order_id).unwrap_or(i64::MAX))
+                .int("orderListId", -1)
+                .dec("price", a.price)
+                .dec("qty", a.qty)
+                .dec("quoteQty", a.quote_qty)
+                .dec("commission", a.commission)
+                .str("commissionAsset", &a.commission_asset)
+                .int("time", a.time)
+                .bool("isBuyer", a.is_buyer)
+                .bool("isMaker", false)
+                .bool("isAllocator", false)
+                .finish()
+        });
+    Ok(Reply::ok(array(items)))
+}
+
 pub(super) fn order_response(o: &PaperOrder, now: i64, resp: &OrderResponseType, fills: &[FillRecord]) -> String {
     let mut r = Obj::new()
         .str("symbol", &o.symbol)
@@ -714,17 +805,23 @@ pub(super) fn order_response(o: &PaperOrder, now: i64, resp: &OrderResponseType,
     r = prevention_fields(r.str("selfTradePreventionMode", o.stp.as_str()), o);
     if *resp == OrderResponseType::Full {
         let items = fills.iter().map(|f| {
-            Obj::new()
+            let fill = match f.alloc_id {
+                Some(_) => Obj::new().str("matchType", "ONE_PARTY_TRADE_REPORT"),
+                None => Obj::new(),
+            };
+            let fill = fill
                 .dec("price", f.price)
                 .dec("qty", f.qty)
                 .dec("commission", f.commission)
-                .str("commissionAsset", &f.commission_asset)
-                .int("tradeId", i64::try_from(f.trade_id).unwrap_or(i64::MAX))
-                .finish()
+                .str("commissionAsset", &f.commission_asset);
+            match f.alloc_id {
+                Some(a) => fill.int("tradeId", -1).int("allocId", i64::try_from(a).unwrap_or(i64::MAX)).finish(),
+                None => fill.int("tradeId", i64::try_from(f.trade_id).unwrap_or(i64::MAX)).finish(),
+            }
         });
         r = r.raw("fills", &array(items));
     }
-    r.finish()
+    sor_fields(r, o).finish()
 }
 
 /// The fields a RESULT / FULL answer and a cancel answer share, from `price` to `side` (and
@@ -783,7 +880,15 @@ fn order_fields(o: &PaperOrder, open_orders_order: bool) -> String {
     } else {
         r.int("workingTime", o.working.unwrap_or(-1)).dec("origQuoteOrderQty", o.quote_qty)
     };
-    prevention_fields(r.str("selfTradePreventionMode", o.stp.as_str()), o).finish()
+    sor_fields(prevention_fields(r.str("selfTradePreventionMode", o.stp.as_str()), o), o).finish()
+}
+
+/// `workingFloor` and `usedSor`, for an order placed through SOR.
+fn sor_fields(r: Obj, o: &PaperOrder) -> Obj {
+    match o.sor {
+        Some(routed) => r.str("workingFloor", if routed { "SOR" } else { "EXCHANGE" }).bool("usedSor", true),
+        None => r,
+    }
 }
 
 /// `preventedMatchId` and `preventedQuantity`, for an order self-trade prevention took from.
@@ -1367,7 +1472,7 @@ fn cancel_replace(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<R
     // The new order (refused by the rate limit under CANCEL_ONLY).
     let placed: Result<String, Reply> = match limited {
         Some(limited) => Err(limited),
-        None => place(ex, now, params, false).map(|r| r.body),
+        None => place(ex, now, params, false, false).map(|r| r.body),
     };
     ex.account_position(now, &[&base, &quote]);
     let data = Obj::new()

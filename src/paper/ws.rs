@@ -476,10 +476,14 @@ impl PaperExchange {
         let method = request.get("method").and_then(Value::as_str).unwrap_or("");
         let empty = serde_json::Map::new();
         let raw_params = request.get("params").and_then(Value::as_object).unwrap_or(&empty);
-        let reply = match Params::from_ws(raw_params) {
+        let mut reply = match Params::from_ws(raw_params) {
             Ok(params) => self.ws_method(now, conn, method, &params),
             Err(reply) => reply,
         };
+        // `sor.order.place` answers with an array of its one order.
+        if method == "sor.order.place" && reply.is_ok() {
+            reply.body = format!("[{}]", reply.body);
+        }
         self.envelope(now, &id, reply)
     }
 
@@ -525,6 +529,8 @@ impl PaperExchange {
             "ticker.book" => Some(Endpoint::BookTicker),
             "order.place" => Some(Endpoint::Order),
             "order.test" => Some(Endpoint::OrderTest),
+            "sor.order.place" => Some(Endpoint::SorOrder),
+            "sor.order.test" => Some(Endpoint::SorOrderTest),
             "order.cancel" => Some(Endpoint::Cancel),
             "order.status" => Some(Endpoint::Query),
             "order.amend.keepPriority" => Some(Endpoint::Amend),

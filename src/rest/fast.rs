@@ -58,6 +58,7 @@ fn fill(c: &mut Cursor<'_>) -> Option<Fill> {
     c.lit(b"{")?;
     let mut seen = 0u32;
     let (mut price, mut qty, mut commission, mut asset, mut trade_id) = (None, None, None, None, None);
+    let (mut match_type, mut alloc_id) = (None, None);
     loop {
         match key(c)? {
             b"price" => {
@@ -80,13 +81,29 @@ fn fill(c: &mut Cursor<'_>) -> Option<Fill> {
                 once(&mut seen, 4)?;
                 trade_id = Some(c.integer()?);
             }
+            b"matchType" => {
+                once(&mut seen, 5)?;
+                match_type = optional(c, |c| c.quoted().map(str::to_owned))?;
+            }
+            b"allocId" => {
+                once(&mut seen, 6)?;
+                alloc_id = optional(c, Cursor::integer)?;
+            }
             _ => c.skip()?,
         }
         if member_end(c)? {
             break;
         }
     }
-    Some(Fill { price: price?, qty: qty?, commission: commission?, commission_asset: asset?, trade_id: trade_id? })
+    Some(Fill {
+        price: price?,
+        qty: qty?,
+        commission: commission?,
+        commission_asset: asset?,
+        trade_id: trade_id?,
+        match_type,
+        alloc_id,
+    })
 }
 
 /// The `fills` array.

@@ -734,6 +734,38 @@ impl Rest {
         self.build_signed_form("/api/v3/order/test", q, timestamp_ms, RequestCost::flat(weight))
     }
 
+    /// `POST /api/v3/sor/order` (weight 1 on failure, 0 on success; 1 order): a validated
+    /// `LIMIT` or `MARKET` order routed through the symbol's SOR group (Binance's SOR FAQ:
+    /// fills by allocation from the group's books, `workingFloor`, `usedSor`).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn sor_order(&self, order: &ValidatedOrder, timestamp: impl Into<ServerMs>) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        self.build_signed_form("/api/v3/sor/order", order_query(order), timestamp_ms, RequestCost::NEW_ORDER)
+    }
+
+    /// `POST /api/v3/sor/order/test` (weight 1, or 20 with `computeCommissionRates`; no order).
+    ///
+    /// # Errors
+    /// As [`new_order`](Self::new_order).
+    pub fn sor_order_test(
+        &self,
+        order: &ValidatedOrder,
+        compute_commission_rates: bool,
+        timestamp: impl Into<ServerMs>,
+    ) -> Result<RestRequest, BuildError> {
+        let timestamp_ms = timestamp.into().millis();
+        let mut q = order_query(order);
+        let weight = if compute_commission_rates {
+            q.push("computeCommissionRates", "true");
+            20
+        } else {
+            1
+        };
+        self.build_signed_form("/api/v3/sor/order/test", q, timestamp_ms, RequestCost::flat(weight))
+    }
+
     /// `DELETE /api/v3/order` (weight 1 on failure, 0 on success).
     ///
     /// # Errors

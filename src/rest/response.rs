@@ -74,19 +74,26 @@ pub struct Fill {
     pub commission: Decimal,
     /// Asset the commission was charged in.
     pub commission_asset: String,
-    /// Trade id.
+    /// Trade id (`-1` for a fill by allocation: SOR).
     pub trade_id: i64,
+    /// `ONE_PARTY_TRADE_REPORT` for a fill by allocation (SOR), else absent.
+    #[serde(default)]
+    pub match_type: Option<String>,
+    /// The allocation that made the fill (SOR), else absent.
+    #[serde(default)]
+    pub alloc_id: Option<i64>,
 }
 
 impl Fill {
     /// The fill as a trade of its order: its quote amount is `price × qty`, truncated to 8
-    /// decimals as Binance truncates `cummulativeQuoteQty`. `None` for an impossible id or an
-    /// overflowing amount.
+    /// decimals as Binance truncates `cummulativeQuoteQty`; a fill by allocation (SOR: `tradeId`
+    /// -1) counts by its allocation id ([`fill_key`](crate::fill_key)). `None` for an
+    /// impossible id or an overflowing amount.
     #[must_use]
     pub fn trade(&self) -> Option<OrderTrade<'_>> {
         let quote = self.price.checked_mul(self.qty)?.round_dp_with_strategy(8, RoundingStrategy::ToZero);
         Some(OrderTrade {
-            id: u64::try_from(self.trade_id).ok()?,
+            id: crate::orders::fill_key(self.trade_id, self.alloc_id)?,
             order_id: None,
             base_qty: self.qty,
             quote_qty: quote,
@@ -735,6 +742,22 @@ impl MyTrade {
             commission: self.commission,
             commission_asset: Some(self.commission_asset.as_str()),
         }
+    }
+}
+
+impl Allocation {
+    /// The allocation as a fill of its order (counted by its allocation id:
+    /// [`fill_key`](crate::fill_key)); `None` for an id out of range.
+    #[must_use]
+    pub fn trade(&self) -> Option<OrderTrade<'_>> {
+        Some(OrderTrade {
+            id: crate::fill_key(-1, i64::try_from(self.allocation_id).ok())?,
+            order_id: Some(self.order_id),
+            base_qty: self.qty,
+            quote_qty: self.quote_qty,
+            commission: self.commission,
+            commission_asset: Some(self.commission_asset.as_str()),
+        })
     }
 }
 

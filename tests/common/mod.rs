@@ -5,6 +5,8 @@
 #[path = "../../fuzz/harness.rs"]
 pub mod harness;
 
+pub mod info;
+
 use aegis_exchange::{Decimal, Filter, MarketContext, OrderRequest, OrderType, Side, SymbolRules, TimeInForce};
 
 /// SplitMix64: deterministic, seedable, good enough for test inputs.
