@@ -174,6 +174,11 @@ pub enum OrdersError {
     /// is taken.
     #[error("a pegged stop-limit buy would change its lock at the trigger, unseen")]
     PeggedStopBuy,
+    /// An order list with a pegged buy leg: the list's lock is the price the exchange picks
+    /// from its book (for a pending or stop leg, later, unseen), which the list's one
+    /// reservation could not follow. Pegged sell legs (they lock their quantity) are taken.
+    #[error("an order list's buy leg cannot be pegged: its lock would follow a price the list's reservation cannot")]
+    PeggedListBuy,
     /// Too many orders have not ended.
     #[error("too many open orders")]
     TooManyOpen,
@@ -1042,6 +1047,9 @@ impl Orders {
         let request = submit.list;
         let list = *request.list_client_order_id().ok_or(OrdersError::MissingClientOrderId)?;
         let legs = request.leg_requests();
+        if legs.iter().any(|l| l.peg_price_type().is_some() && *l.side() == Side::Buy) {
+            return Err(OrdersError::PeggedListBuy);
+        }
         let ids = legs
             .iter()
             .map(|l| l.client_order_id().copied().ok_or(OrdersError::MissingClientOrderId))

@@ -945,3 +945,61 @@ fn sor_orders_fill_by_allocations_and_the_ledger_follows() {
         assert_eq!(rest_sor == 2, channel == "rest", "{channel}");
     }
 }
+
+/// Pegged legs in lists through the engine: an OCO SELL with a pegged take-profit and a pegged
+/// stop-limit locks its quantity, as the exchange does, and the ledger equals the exchange when
+/// the stop triggers and pegs; a list with a pegged buy leg is refused before anything is sent
+/// (its lock would follow a price the list's one reservation cannot).
+#[test]
+fn pegged_list_legs_sell_side_and_refused_buys() {
+    use aegis_exchange::rest::{DepthSnapshot, Level};
+    use aegis_exchange::{ListLeg, OcoRequest, OrdersError, OtoRequest, PegPriceType, TimeInForce};
+    let mut w = world_with(&info::with_pegs());
+    let level = |p, q| Level { price: p, qty: q };
+    let book = DepthSnapshot {
+        last_update_id: 1,
+        bids: vec![level(dec!(64000), dec!(5))],
+        asks: vec![level(dec!(66000), dec!(5)), level(dec!(66100), dec!(5))],
+    };
+    assert!(w.paper.replay_snapshot(w.now, "BTCUSDT", &book));
+    let ctx = aegis_exchange::MarketContext::default().with_last_price(dec!(65000)).with_reference_price(dec!(65000));
+    let oco = OcoRequest::new(
+        "BTCUSDT",
+        Side::Sell,
+        dec!(0.02),
+        ListLeg::pegged_maker().with_peg_offset(1).with_client_order_id(cid("plo-tp")),
+        ListLeg::stop_loss_limit(dec!(1), dec!(63000), TimeInForce::Gtc)
+            .with_peg(PegPriceType::PrimaryPeg)
+            .without_price()
+            .with_client_order_id(cid("plo-sl")),
+    )
+    .with_list_client_order_id(cid("plo"));
+    w.engine.submit_oco(w.now, oco, &ctx).unwrap();
+    w.pump();
+    assert_eq!(w.engine.order_state(&cid("plo-tp")), Some(OrderState::New));
+    assert_eq!(w.paper.order_qty("BTCUSDT", "plo-tp"), Some(dec!(0.02)));
+    assert_eq!(w.ledger("BTC").locked, dec!(0.02));
+    assert_eq!(w.ledger("BTC"), w.paper.balance("BTC"));
+    w.now += 1_000;
+    w.paper.set_price(w.now, "BTCUSDT", dec!(62900));
+    w.pump();
+    assert_eq!(w.engine.order_state(&cid("plo-tp")), Some(OrderState::Expired));
+    for asset in ["BTC", "USDT"] {
+        assert_eq!(w.ledger(asset), w.paper.balance(asset), "{asset}");
+    }
+    // A pegged buy leg: refused, nothing sent.
+    let sent = w.sent.len();
+    let oto = OtoRequest::oto(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.01),
+        ListLeg::pegged_maker(),
+        Side::Sell,
+        dec!(0.01),
+        ListLeg::limit_maker(dec!(70000)),
+    );
+    let refused = w.engine.submit_list(w.now, oto, &ctx);
+    assert!(matches!(refused, Err(SubmitError::Orders(OrdersError::PeggedListBuy))), "{refused:?}");
+    w.pump();
+    assert_eq!(w.sent.len(), sent);
+}

@@ -2202,3 +2202,66 @@ fn a_text(s: &mut Sim, id: &str) -> String {
     let request = s.rest.query_order("BTCUSDT", OrderRef::ClientOrderId(cid(id)), s.now).unwrap();
     s.call(request).text().to_owned()
 }
+
+/// Pegged legs in order lists (Binance's pegged-orders FAQ, "OCO", "OTO and OTOCO"): an OCO's
+/// pegged LIMIT_MAKER enters at the best price now, its pegged stop-limit takes its price when
+/// it triggers; an OTO's pegged pending order enters at the best price once the working order
+/// has filled. Prices and `peggedPrice` as for single orders, the leg's parameters prefixed.
+#[test]
+fn pegged_list_legs_enter_at_the_book_price() {
+    use aegis_exchange::rest::OrderList;
+    use aegis_exchange::{ListLeg, OcoRequest, OtoRequest, PegPriceType as Peg};
+    let mut s = sim_pegs();
+    // OCO SELL: above pegged to the best ask (66,000), below a pegged stop-limit (stop 63,000).
+    let oco = OcoRequest::new(
+        "BTCUSDT",
+        Side::Sell,
+        dec!(0.01),
+        ListLeg::pegged_maker().with_client_order_id(cid("po-tp")),
+        ListLeg::stop_loss_limit(dec!(1), dec!(63000), TimeInForce::Gtc)
+            .with_peg(Peg::PrimaryPeg)
+            .without_price()
+            .with_client_order_id(cid("po-sl")),
+    )
+    .with_list_client_order_id(cid("po"));
+    let list: OrderList = s.place_list(oco).ok();
+    assert_eq!(list.order_reports.len(), 2);
+    let tp = query(&mut s, "po-tp");
+    assert_eq!(
+        (tp.price, tp.pegged_price, tp.peg_price_type.clone()),
+        (dec!(0), Some(dec!(66000)), Some(Peg::PrimaryPeg))
+    );
+    let sl = query(&mut s, "po-sl");
+    assert_eq!((sl.pegged_price, sl.is_working), (None, Some(false)), "not pegged before its trigger");
+    assert_eq!(s.paper.balance("BTC").locked, dec!(0.01));
+    // The market falls through 63,000: the stop triggers and pegs to the best ask then; the
+    // take-profit expires.
+    s.now += 1_000;
+    s.paper.set_price(s.now, "BTCUSDT", dec!(62900));
+    let sl = query(&mut s, "po-sl");
+    assert!(sl.pegged_price.is_some_and(|p| p > dec!(62900)), "{sl:?}");
+    assert_eq!(s.status_of("po-tp"), Some(OrderStatus::Expired));
+
+    // OTO: a working BUY at 62,800 and a pegged pending SELL maker.
+    let oto = OtoRequest::oto(
+        "BTCUSDT",
+        Side::Buy,
+        dec!(0.01),
+        ListLeg::limit(dec!(62800), TimeInForce::Gtc).with_client_order_id(cid("pt-w")),
+        Side::Sell,
+        dec!(0.01),
+        ListLeg::pegged_maker().with_peg_offset(1).with_client_order_id(cid("pt-p")),
+    )
+    .with_list_client_order_id(cid("pt"));
+    let _: OrderList = s.place_list(oto).ok();
+    assert_eq!(query(&mut s, "pt-p").pegged_price, None, "pending: no price yet");
+    s.now += 1_000;
+    s.paper.set_price(s.now, "BTCUSDT", dec!(62000));
+    assert_eq!(s.status_of("pt-w"), Some(OrderStatus::Filled));
+    let p = query(&mut s, "pt-p");
+    assert_eq!(p.status, OrderStatus::New);
+    let pegged = p.pegged_price.expect("pegged when placed");
+    let depth: aegis_exchange::rest::DepthSnapshot = s.call(s.rest.depth("BTCUSDT", Some(5)).unwrap()).ok();
+    let best_ask = depth.asks.first().map(|l| l.price).unwrap();
+    assert!(pegged > best_ask && best_ask > dec!(62000), "one level deeper than the best ask: {pegged} {depth:?}");
+}

@@ -6,7 +6,9 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
-use super::{ClientOrderId, OrderRequest, OrderResponseType, OrderType, SelfTradePreventionMode, Side, TimeInForce};
+use super::{
+    ClientOrderId, OrderRequest, OrderResponseType, OrderType, PegPriceType, SelfTradePreventionMode, Side, TimeInForce,
+};
 
 /// One order of an order list: its type and prices (the list gives the symbol, side and
 /// quantity).
@@ -29,6 +31,17 @@ pub struct ListLeg {
     iceberg_qty: Option<Decimal>,
     trailing_delta: Option<u64>,
     client_order_id: Option<ClientOrderId>,
+    /// What few legs carry (a peg, strategy labels), boxed so that a leg stays small.
+    extra: Option<Box<LegExtra>>,
+}
+
+/// A leg's rarely given parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct LegExtra {
+    peg_price_type: Option<PegPriceType>,
+    peg_offset_levels: Option<u8>,
+    strategy_id: Option<u64>,
+    strategy_type: Option<u32>,
 }
 
 impl ListLeg {
@@ -41,7 +54,92 @@ impl ListLeg {
             iceberg_qty: None,
             trailing_delta: None,
             client_order_id: None,
+            extra: None,
         }
+    }
+
+    /// A pegged `LIMIT_MAKER` (no price of its own: the best price of the book on its side when
+    /// it is placed, see [`OrderRequest::pegged`]); other leg types peg with
+    /// [`with_peg`](Self::with_peg).
+    #[must_use]
+    pub fn pegged_maker() -> Self {
+        Self::new(OrderType::LimitMaker).with_peg(PegPriceType::PrimaryPeg)
+    }
+
+    /// Pegs the leg's price (`abovePegPriceType`, `workingPegPriceType`, ...): Binance's rules
+    /// for pegged orders apply to the leg; a pegged stop-limit takes its price when it
+    /// triggers, a pending leg when it is placed.
+    #[must_use]
+    pub fn with_peg(mut self, peg: PegPriceType) -> Self {
+        self.extra_mut().peg_price_type = Some(peg);
+        self
+    }
+
+    fn extra_mut(&mut self) -> &mut LegExtra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// Pegs `levels` price levels deeper than the best (`...PegOffsetType=PRICE_LEVEL`,
+    /// `...PegOffsetValue`).
+    #[must_use]
+    pub fn with_peg_offset(mut self, levels: u8) -> Self {
+        self.extra_mut().peg_offset_levels = Some(levels);
+        self
+    }
+
+    /// The leg's `strategyId`.
+    #[must_use]
+    pub fn with_strategy_id(mut self, id: u64) -> Self {
+        self.extra_mut().strategy_id = Some(id);
+        self
+    }
+
+    /// The leg's `strategyType` (at least 1,000,000).
+    #[must_use]
+    pub fn with_strategy_type(mut self, kind: u32) -> Self {
+        self.extra_mut().strategy_type = Some(kind);
+        self
+    }
+
+    /// The leg without a price of its own: a pegged leg takes it from the book (Binance makes
+    /// `price` optional on pegged orders).
+    ///
+    /// ```
+    /// use aegis_exchange::{ListLeg, PegPriceType, TimeInForce};
+    /// use rust_decimal_macros::dec;
+    /// let stop = ListLeg::stop_loss_limit(dec!(1), dec!(60000), TimeInForce::Gtc)
+    ///     .with_peg(PegPriceType::PrimaryPeg)
+    ///     .without_price();
+    /// assert_eq!((stop.price(), stop.stop_price()), (None, Some(dec!(60000))));
+    /// ```
+    #[must_use]
+    pub fn without_price(mut self) -> Self {
+        self.price = None;
+        self
+    }
+
+    /// The leg's peg, if pegged.
+    #[must_use]
+    pub fn peg_price_type(&self) -> Option<&PegPriceType> {
+        self.extra.as_deref().and_then(|e| e.peg_price_type.as_ref())
+    }
+
+    /// The leg's peg offset (price levels), if any.
+    #[must_use]
+    pub fn peg_offset_levels(&self) -> Option<u8> {
+        self.extra.as_deref().and_then(|e| e.peg_offset_levels)
+    }
+
+    /// The leg's `strategyId`, if any.
+    #[must_use]
+    pub fn strategy_id(&self) -> Option<u64> {
+        self.extra.as_deref().and_then(|e| e.strategy_id)
+    }
+
+    /// The leg's `strategyType`, if any.
+    #[must_use]
+    pub fn strategy_type(&self) -> Option<u32> {
+        self.extra.as_deref().and_then(|e| e.strategy_type)
     }
 
     /// A `LIMIT` at `price` (an OTO's working order, or its pending one).
@@ -186,6 +284,18 @@ impl ListLeg {
         }
         if let Some(m) = stp {
             order = order.with_self_trade_prevention_mode(m.clone());
+        }
+        if let Some(peg) = self.peg_price_type() {
+            order = order.with_peg(peg.clone());
+        }
+        if let Some(levels) = self.peg_offset_levels() {
+            order = order.with_peg_offset(levels);
+        }
+        if let Some(id) = self.strategy_id() {
+            order = order.with_strategy_id(id);
+        }
+        if let Some(kind) = self.strategy_type() {
+            order = order.with_strategy_type(kind);
         }
         order
     }
@@ -799,11 +909,21 @@ struct LegNames {
     trailing_delta: &'static str,
     quantity: &'static str,
     time_in_force: &'static str,
+    strategy_id: &'static str,
+    strategy_type: &'static str,
+    peg_price_type: &'static str,
+    peg_offset_type: &'static str,
+    peg_offset_value: &'static str,
 }
 
 macro_rules! leg_names {
     ($prefix:literal) => {
         LegNames {
+            strategy_id: concat!($prefix, "StrategyId"),
+            strategy_type: concat!($prefix, "StrategyType"),
+            peg_price_type: concat!($prefix, "PegPriceType"),
+            peg_offset_type: concat!($prefix, "PegOffsetType"),
+            peg_offset_value: concat!($prefix, "PegOffsetValue"),
             kind: concat!($prefix, "Type"),
             client_order_id: concat!($prefix, "ClientOrderId"),
             iceberg_qty: concat!($prefix, "IcebergQty"),
@@ -857,6 +977,24 @@ fn push_leg(
     if let Some(t) = &leg.time_in_force {
         out.push((names.time_in_force, t.as_str().to_owned()));
     }
+    push_leg_extras(out, names, leg);
+}
+
+/// A leg's strategy labels and peg, after its other parameters.
+fn push_leg_extras(out: &mut Vec<(&'static str, String)>, names: &LegNames, leg: &ListLeg) {
+    if let Some(v) = leg.strategy_id() {
+        out.push((names.strategy_id, v.to_string()));
+    }
+    if let Some(v) = leg.strategy_type() {
+        out.push((names.strategy_type, v.to_string()));
+    }
+    if let Some(peg) = leg.peg_price_type() {
+        out.push((names.peg_price_type, peg.as_str().to_owned()));
+    }
+    if let Some(levels) = leg.peg_offset_levels() {
+        out.push((names.peg_offset_type, "PRICE_LEVEL".to_owned()));
+        out.push((names.peg_offset_value, levels.to_string()));
+    }
 }
 
 impl ListRequest {
@@ -905,6 +1043,7 @@ impl ListRequest {
                 if let Some(t) = &w.time_in_force {
                     out.push((WORKING.time_in_force, t.as_str().to_owned()));
                 }
+                push_leg_extras(&mut out, &WORKING, w);
                 match &o.pending {
                     PendingLegs::One(leg) => {
                         out.push((PENDING.kind, leg.order_type.as_str().to_owned()));

@@ -14,7 +14,7 @@ use super::wire::{Obj, Params, array};
 use super::{PaperExchange, PaperOrder, stop_triggered};
 use crate::model::{
     ClientOrderId, ListLeg, ListRequest, OcoRequest, OrderResponseType, OrderStatus, OrderType, OtoKind, OtoRequest,
-    PendingLegs, SelfTradePreventionMode, Side, TimeInForce,
+    PegPriceType, PendingLegs, SelfTradePreventionMode, Side, TimeInForce,
 };
 
 /// An order list the exchange keeps.
@@ -213,6 +213,24 @@ impl PaperExchange {
         } else {
             first.qty
         };
+        // Pegged limit orders take their prices from the book now; none to take: they expire.
+        for id in &pending {
+            let Some(o) = self.orders.get(id) else { continue };
+            let Some(peg) = o.peg.clone().filter(|_| !o.kind.is_algo() && o.price.is_zero()) else { continue };
+            match self.peg_price(&symbol, &side, &peg, Some(*id)) {
+                Some(price) => {
+                    if let Some(o) = self.orders.get_mut(id) {
+                        o.price = price;
+                    }
+                }
+                None => {
+                    for id in pending {
+                        self.end_order(now, id, OrderStatus::Expired, "EXPIRED", None);
+                    }
+                    return;
+                }
+            }
+        }
         // One lock for the pending orders: the quantity for a SELL; for a BUY the most any of
         // them could spend at its limit (or stop) price.
         let lock = match side {
@@ -377,6 +395,10 @@ fn leg(params: &Params, prefix: &str) -> Result<ListLeg, Reply> {
             &format!("Mandatory parameter '{}' was not sent, was empty/null, or malformed.", name(field)),
         )
     };
+    // A pegged leg's price is optional (it comes from the book).
+    let peg = params.get(&name("PegPriceType")).map(PegPriceType::from_wire);
+    let priced = price.is_some();
+    let price = if peg.is_some() { price.or(Some(Decimal::ZERO)) } else { price };
     let mut leg = match kind {
         OrderType::Limit => {
             ListLeg::limit(price.ok_or_else(|| missing("Price"))?, tif.ok_or_else(|| missing("TimeInForce"))?)
@@ -406,7 +428,65 @@ fn leg(params: &Params, prefix: &str) -> Result<ListLeg, Reply> {
     if let Some(t) = trailing {
         leg = leg.with_trailing_delta(t);
     }
+    if !priced {
+        leg = leg.without_price();
+    }
+    if let Some(peg) = peg {
+        leg = leg.with_peg(peg);
+    }
+    match (params.get(&name("PegOffsetType")), params.get(&name("PegOffsetValue"))) {
+        (None, None) => {}
+        (Some("PRICE_LEVEL"), Some(levels)) => {
+            let levels = levels.parse::<u8>().map_err(|_| {
+                Reply::error(400, -1130, &format!("Data sent for parameter '{}' is not valid.", name("PegOffsetValue")))
+            })?;
+            leg = leg.with_peg_offset(levels);
+        }
+        (Some("PRICE_LEVEL"), None) | (None, Some(_)) => {
+            return Err(Reply::error(
+                400,
+                -1128,
+                &format!(
+                    "Combination of optional parameters invalid. Recommendation: '{}' and '{}' must both be sent.",
+                    name("PegOffsetType"),
+                    name("PegOffsetValue")
+                ),
+            ));
+        }
+        (Some(_), _) => return Err(Reply::error(400, -1211, "Invalid pegOffsetType.")),
+    }
+    for (field, set) in [("StrategyId", 0), ("StrategyType", 1)] {
+        if let Some(v) = params.get(&name(field)) {
+            let bad = || {
+                Reply::error(
+                    400,
+                    -1100,
+                    &format!(
+                        "Illegal characters found in parameter '{}'; legal range is '^[0-9]{{1,20}}$'.",
+                        name(field)
+                    ),
+                )
+            };
+            leg = if set == 0 {
+                leg.with_strategy_id(v.parse::<u64>().map_err(|_| bad())?)
+            } else {
+                leg.with_strategy_type(v.parse::<u32>().map_err(|_| bad())?)
+            };
+        }
+    }
     Ok(leg)
+}
+
+/// The price a pegged leg takes now (a limit leg on placement; a stop-limit waits for its
+/// trigger: zero), its own price otherwise; `Err`: the book has no level to peg to.
+fn leg_price(ex: &PaperExchange, symbol: &str, side: &Side, l: &ListLeg, placed_now: bool) -> Result<Decimal, Reply> {
+    match super::Peg::of_leg(l) {
+        Some(peg) if placed_now && !l.order_type().is_algo() => ex
+            .peg_price(symbol, side, &peg, None)
+            .ok_or_else(|| rejected("Order book liquidity is too low for this pegged order.")),
+        Some(_) => Ok(Decimal::ZERO),
+        None => Ok(l.price().unwrap_or_default()),
+    }
 }
 
 fn illegal_id(param: &str) -> Reply {
@@ -440,8 +520,10 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
     rules.validate_oco(&oco, &ctx).map_err(|e| Reply::error(400, e.code(), &e.to_string()))?;
     let (base, quote) = (rules.base_asset().to_owned(), rules.quote_asset().to_owned());
     let default_stp = rules.default_self_trade_prevention_mode().cloned().unwrap_or(SelfTradePreventionMode::None);
+    // Pegged legs take their prices from the book now (a stop-limit when it triggers).
+    let prices = [leg_price(ex, &symbol, &side, oco.above(), true)?, leg_price(ex, &symbol, &side, oco.below(), true)?];
     // A stop already reached would trigger at once (a take-profit too).
-    for l in oco.legs() {
+    for (l, price) in oco.legs().iter().zip(prices) {
         if l.order_type() != &OrderType::LimitMaker
             && let (Some(stop), Some(last)) = (l.stop_price(), last)
             && stop_triggered(l.order_type(), &side, stop, last)
@@ -449,7 +531,7 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
             return Err(rejected("Order would trigger immediately."));
         }
         if l.order_type() == &OrderType::LimitMaker
-            && let Some(price) = l.price()
+            && !price.is_zero()
             && !ex.plan(&symbol, &side, Some(price), Some(qty), None).0.is_empty()
         {
             return Err(rejected("Order would immediately match and take."));
@@ -496,7 +578,7 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
             side: side.clone(),
             kind: kind.clone(),
             tif: l.time_in_force().cloned().unwrap_or(TimeInForce::Gtc),
-            price: l.price().unwrap_or_default(),
+            price: prices.get(k).copied().unwrap_or_default(),
             qty,
             quote_qty: Decimal::ZERO,
             stop: l.stop_price().unwrap_or_default(),
@@ -516,7 +598,7 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
             last_prevention: None,
             trailing: l.trailing_delta(),
             extreme: None,
-            peg: None,
+            peg: super::Peg::of_leg(l),
             sor: None,
             list: Some(list_id),
         });
@@ -677,7 +759,14 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
     let (base, quote) = (rules.base_asset().to_owned(), rules.quote_asset().to_owned());
     let default_stp = rules.default_self_trade_prevention_mode().cloned().unwrap_or(SelfTradePreventionMode::None);
     let w = oto.working();
-    let working_price = w.price().unwrap_or_default();
+    let working_price = leg_price(ex, &symbol, &working_side, w, true)?;
+    // A pending leg that is pegged takes its price when it is placed.
+    let pending_prices = oto
+        .legs()
+        .iter()
+        .skip(1)
+        .map(|l| leg_price(ex, &symbol, &pending_side, l, false))
+        .collect::<Result<Vec<_>, _>>()?;
     if w.order_type() == &OrderType::LimitMaker
         && !ex.plan(&symbol, &working_side, Some(working_price), Some(working_qty), None).0.is_empty()
     {
@@ -723,7 +812,7 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
             side,
             kind: kind.clone(),
             tif: l.time_in_force().cloned().unwrap_or(TimeInForce::Gtc),
-            price: l.price().unwrap_or_default(),
+            price: if k == 0 { working_price } else { pending_prices.get(k - 1).copied().unwrap_or_default() },
             qty,
             quote_qty: Decimal::ZERO,
             stop: l.stop_price().unwrap_or_default(),
@@ -743,7 +832,7 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
             last_prevention: None,
             trailing: l.trailing_delta(),
             extreme: None,
-            peg: None,
+            peg: super::Peg::of_leg(l),
             sor: None,
             list: Some(list_id),
         });

@@ -310,6 +310,17 @@ struct Peg {
     price: Decimal,
 }
 
+impl Peg {
+    /// A list leg's peg, if it is pegged.
+    fn of_leg(l: &crate::model::ListLeg) -> Option<Self> {
+        Some(Self {
+            kind: l.peg_price_type()?.clone(),
+            offset: l.peg_offset_levels(),
+            price: l.price().unwrap_or_default(),
+        })
+    }
+}
+
 impl PaperOrder {
     fn is_open(&self) -> bool {
         matches!(self.status, OrderStatus::New | OrderStatus::PartiallyFilled)

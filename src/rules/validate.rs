@@ -540,7 +540,11 @@ impl SymbolRules {
         let first = self.validate(&first, ctx)?;
         let is_algo = |l: &ListLeg| l.order_type() != &OrderType::LimitMaker;
         let second = self.validate(&second, &ctx.with_one_more(is_algo(above), above.iceberg_qty().is_some()))?;
+        // A pegged leg without a price of its own takes it from the book when placed (a stop-limit
+        // when it triggers): Binance judges its place then.
+        let unpriced_peg = |l: &ListLeg| l.peg_price_type().is_some() && l.relation_price().is_none();
         let relation_checked = match ctx.last_price() {
+            Some(_) if unpriced_peg(above) || unpriced_peg(below) => false,
             Some(last) => {
                 let (Some(a), Some(b)) = (above.relation_price(), below.relation_price()) else {
                     return Err(FilterError::UnsupportedListCombination {
