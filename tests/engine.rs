@@ -944,6 +944,37 @@ fn sor_orders_fill_by_allocations_and_the_ledger_follows() {
         let rest_sor = w.sent.iter().filter(|(m, p)| m == "POST" && p == "/api/v3/sor/order").count();
         assert_eq!(rest_sor == 2, channel == "rest", "{channel}");
     }
+
+    // The answer lost and the user-data stream away: the order is queried (found filled) and
+    // its fills, all allocations, are fetched from `myAllocations` (`myTrades` has none).
+    let mut w = world_with(&info);
+    let level = |p, q| Level { price: p, qty: q };
+    for (symbol, ask) in [("BTCUSDT", dec!(66000)), ("BTCUSDC", dec!(64000))] {
+        let book = DepthSnapshot {
+            last_update_id: 1,
+            bids: vec![level(dec!(60000), dec!(1))],
+            asks: vec![level(ask, dec!(1))],
+        };
+        assert!(w.paper.replay_snapshot(w.now, symbol, &book));
+    }
+    w.engine.handle_ws_closed(w.now);
+    w.paper.ws_close(w.conn);
+    w.paper.inject(Fault::DropResponse);
+    let buy = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.05), dec!(65000)).with_client_order_id(cid("sor-lost"));
+    let id = w.engine.submit_sor(w.now, Intent::new(buy)).unwrap();
+    w.pump();
+    assert_eq!(w.engine.order_state(&id), Some(OrderState::Unknown));
+    for _ in 0..30 {
+        w.now += 1_000;
+        w.engine.handle_timeout(w.now);
+        w.pump();
+    }
+    let view = w.engine.orders().get(&id).unwrap().clone();
+    assert_eq!((view.state, view.traded_qty, view.reservation), (OrderState::Filled, dec!(0.05), None));
+    assert!(w.sent.iter().any(|(m, p)| m == "GET" && p == "/api/v3/myAllocations"), "{:?}", w.sent);
+    for asset in ["USDT", "BTC"] {
+        assert_eq!(w.ledger(asset), w.paper.balance(asset), "{asset}");
+    }
 }
 
 /// Pegged legs in lists through the engine: an OCO SELL with a pegged take-profit and a pegged

@@ -105,6 +105,8 @@ struct Stats {
     sor: u64,
     /// SOR orders' missing fills asked for by `GET /api/v3/myAllocations`.
     allocation_fetches: u64,
+    /// Lists with pegged sell legs (an OCO's, an OTO family's pending ones).
+    pegged_lists: u64,
 }
 
 impl Sim {
@@ -579,7 +581,18 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
                 // Close to the market (it walks a few cents a second), so legs trade and trigger.
                 let away = Decimal::new(i64::try_from(2 + rng.below(40)).unwrap_or(2), 2);
                 let behind = Decimal::new(i64::try_from(2 + rng.below(40)).unwrap_or(2), 2);
-                let (above, below) = if side == Side::Sell {
+                // A third of the sell OCOs peg both legs: the take-profit to the best ask (or one
+                // level deeper), the stop-limit to the best ask when it triggers.
+                let pegs = side == Side::Sell && peg.below(3) == 0;
+                let (above, below) = if pegs {
+                    let stop = (price - behind).round_dp(2);
+                    (
+                        ListLeg::pegged_maker().with_peg_offset(u8::try_from(peg.below(2)).unwrap_or(0)),
+                        ListLeg::stop_loss_limit(stop - dec!(10), stop, TimeInForce::Gtc)
+                            .with_peg(PegPriceType::PrimaryPeg)
+                            .without_price(),
+                    )
+                } else if side == Side::Sell {
                     let stop = (price - behind).round_dp(2);
                     (
                         ListLeg::limit_maker((price + away).round_dp(2)),
@@ -609,6 +622,7 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
                     let oco = OcoRequest::new("BTCUSDT", side, qty, above, below);
                     if let Ok(list) = sim.engine.submit_oco(sim.now, oco, &ctx) {
                         sim.stats.lists += 1;
+                        sim.stats.pegged_lists += u64::from(pegs);
                         sim.stats.trailing += u64::from(trails);
                         sim.ids.extend(sim.engine.orders().legs(&list).unwrap_or_default().iter().copied());
                     }
@@ -621,6 +635,14 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
                     let take_profit = ListLeg::limit_maker((entry + behind + dec!(0.5)).round_dp(2));
                     let stop = (entry - behind).round_dp(2);
                     let stop_leg = ListLeg::stop_loss_limit(stop - dec!(10), stop, TimeInForce::Gtc);
+                    // A third peg the exit: the take-profit to the best ask when the entry has
+                    // filled, the stop-limit when it triggers.
+                    let pegs = peg.below(3) == 0;
+                    let (take_profit, stop_leg) = if pegs {
+                        (ListLeg::pegged_maker(), stop_leg.with_peg(PegPriceType::PrimaryPeg).without_price())
+                    } else {
+                        (take_profit, stop_leg)
+                    };
                     // OPO / OPOCO: the exit sells what the entry received.
                     let list = match rng.below(4) {
                         0 => OtoRequest::oto("BTCUSDT", Side::Buy, qty, working, Side::Sell, qty, take_profit),
@@ -639,6 +661,7 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
                     };
                     if let Ok(list) = sim.engine.submit_list(sim.now, list, &ctx) {
                         sim.stats.oto_lists += 1;
+                        sim.stats.pegged_lists += u64::from(pegs);
                         if let Some(working) = sim.engine.orders().legs(&list).and_then(|l| l.first()) {
                             sim.oto_working.push((*working, qty));
                         }
@@ -780,6 +803,7 @@ fn seeded_fault_simulation() {
                 total.pegged += stats.pegged;
                 total.sor += stats.sor;
                 total.allocation_fetches += stats.allocation_fetches;
+                total.pegged_lists += stats.pegged_lists;
             }
             Err(e) => {
                 eprintln!("seed {seed} failed: {e} (rerun: AEGIS_SIM_SEED={seed} cargo test --test engine_sim)");
@@ -806,7 +830,8 @@ fn seeded_fault_simulation() {
                 && total.trailing > 0
                 && total.list_queries > 0
                 && total.pegged > 0
-                && total.sor > 0,
+                && total.sor > 0
+                && total.pegged_lists > 0,
             "{total:?}"
         );
     }
