@@ -144,7 +144,9 @@ fn public_endpoints_decode_with_the_crates_decoders_and_carry_the_weight_header(
     assert_eq!((a.status, a.text()), (200, "{}"));
     assert_eq!(a.header("X-MBX-USED-WEIGHT-1M"), Some("2"), "time and ping cost 1 each");
     let info = s.call(s.rest.exchange_info(&[]).unwrap());
-    assert_eq!(ExchangeInfo::from_json(&info.body).unwrap(), s.info);
+    let served = ExchangeInfo::from_json(&info.body).unwrap();
+    assert_eq!((served.symbols(), served.rate_limits()), (s.info.symbols(), s.info.rate_limits()));
+    assert_eq!(served.server_time(), Some(NOW), "the exchange's time, not the capture's");
     assert_eq!(info.header("X-MBX-USED-WEIGHT-1M"), Some("22"));
     let depth: DepthSnapshot = s.call(s.rest.depth("BTCUSDT", Some(5)).unwrap()).ok();
     assert_eq!(depth.bids.len(), 5);
@@ -2264,4 +2266,82 @@ fn pegged_list_legs_enter_at_the_book_price() {
     let depth: aegis_exchange::rest::DepthSnapshot = s.call(s.rest.depth("BTCUSDT", Some(5)).unwrap()).ok();
     let best_ask = depth.asks.first().map(|l| l.price).unwrap();
     assert!(pegged > best_ask && best_ask > dec!(62000), "one level deeper than the best ask: {pegged} {depth:?}");
+}
+
+/// `exchangeInfo` takes its parameters as Binance documents them (issue 22): `symbol`,
+/// `symbols` (a JSON array; each must exist: -1121), `permissions` (one or a list; by default the
+/// symbols with SPOT, MARGIN or LEVERAGED), `symbolStatus` (-1122 for another value), refused
+/// combinations (-1128), `showPermissionSets=false`; and its `serverTime` is the exchange's now,
+/// not the bundled capture's. The WebSocket API takes `symbols` as a JSON array (as Binance's
+/// Node SDK sends it).
+#[test]
+fn exchange_info_takes_its_parameters_and_tells_the_time() {
+    let mut s = sim();
+    s.now += 123_456;
+    let get = |s: &mut Sim, params: &[(&str, &str)]| {
+        let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
+        let request = http::Request::builder()
+            .method("GET")
+            .uri(format!("https://paper.local/api/v3/exchangeInfo?{}", query.join("&")))
+            .body(Bytes::new())
+            .unwrap();
+        s.send(request)
+    };
+    let symbols = |a: &Answer| -> Vec<String> {
+        let doc: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+        doc["symbols"].as_array().unwrap().iter().map(|x| x["symbol"].as_str().unwrap().to_owned()).collect()
+    };
+    let bundled: serde_json::Value = serde_json::from_slice(BUNDLED_EXCHANGE_INFO).unwrap();
+    let statuses: Vec<&str> =
+        bundled["symbols"].as_array().unwrap().iter().map(|x| x["status"].as_str().unwrap()).collect();
+    let all = get(&mut s, &[]);
+    assert_eq!(symbols(&all).len(), statuses.len());
+    let info: ExchangeInfo = ExchangeInfo::from_json(&all.body).unwrap();
+    assert_eq!(info.server_time(), Some(s.now), "a live serverTime");
+    assert_eq!(symbols(&get(&mut s, &[("symbol", "BTCUSDT")])), ["BTCUSDT"]);
+    let e = get(&mut s, &[("symbol", "NOSUCHPAIR")]).err();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-1121), "Invalid symbol."));
+    let two = get(&mut s, &[("symbols", r#"["BTCUSDT","ETHBTC"]"#)]);
+    assert_eq!(symbols(&two), ["ETHBTC", "BTCUSDT"], "in the exchange's order");
+    assert_eq!(get(&mut s, &[("symbols", r#"["BTCUSDT","NOPE"]"#)]).err().code, Some(-1121));
+    assert_eq!(get(&mut s, &[("symbols", "BTCUSDT,ETHBTC")]).err().code, Some(-1100));
+    assert_eq!(get(&mut s, &[("symbol", "BTCUSDT"), ("permissions", "SPOT")]).err().code, Some(-1128));
+    assert_eq!(get(&mut s, &[("symbols", r#"["BTCUSDT"]"#), ("symbolStatus", "TRADING")]).err().code, Some(-1128));
+    assert_eq!(symbols(&get(&mut s, &[("permissions", "SPOT")])).len(), statuses.len());
+    assert!(symbols(&get(&mut s, &[("permissions", r#"["LEVERAGED"]"#)])).is_empty());
+    for status in ["TRADING", "BREAK", "HALT"] {
+        let n = statuses.iter().filter(|x| **x == status).count();
+        assert_eq!(symbols(&get(&mut s, &[("symbolStatus", status)])).len(), n, "{status}");
+    }
+    assert_eq!(get(&mut s, &[("symbolStatus", "SLEEPING")]).err().code, Some(-1122));
+    let bare = get(&mut s, &[("symbol", "BTCUSDT"), ("showPermissionSets", "false")]);
+    let doc: serde_json::Value = serde_json::from_slice(&bare.body).unwrap();
+    assert_eq!(doc["symbols"][0]["permissionSets"], serde_json::json!([]));
+    // The crate's own builder, one symbol and several.
+    let one = s.call(s.rest.exchange_info(&["ETHBTC"]).unwrap());
+    assert_eq!(symbols(&one), ["ETHBTC"]);
+    let many = s.call(s.rest.exchange_info(&["ETHBTC", "LTCBTC", "BTCUSDT"]).unwrap());
+    assert_eq!(symbols(&many).len(), 3);
+    // The WebSocket API, `symbols` as a JSON array.
+    let conn = s.paper.ws_connect(s.now, "/ws-api/v3").unwrap();
+    s.paper.ws_send(s.now, conn, r#"{"id":"x","method":"exchangeInfo","params":{"symbols":["BTCUSDT","ETHBTC"]}}"#);
+    let out = std::iter::from_fn(|| s.paper.ws_poll(conn))
+        .find_map(|f| match f {
+            aegis_exchange::paper::WsOut::Text(t) if t.contains(r#""id":"x""#) => Some(t),
+            _ => None,
+        })
+        .unwrap();
+    let frame: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(frame["status"], 200, "{out}");
+    assert_eq!(frame["result"]["symbols"].as_array().unwrap().len(), 2);
+}
+
+/// Percent-encodes a query value.
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

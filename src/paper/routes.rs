@@ -302,7 +302,7 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
     let result = match endpoint {
         Endpoint::Ping => Ok(Reply::ok("{}".to_owned())),
         Endpoint::Time => Ok(Reply::ok(Obj::new().int("serverTime", now).finish())),
-        Endpoint::ExchangeInfo => Ok(Reply::ok(String::from_utf8_lossy(&ex.config.exchange_info_json).into_owned())),
+        Endpoint::ExchangeInfo => exchange_info(ex, now, params),
         Endpoint::Depth => depth(ex, params),
         Endpoint::Trades => trades(ex, params),
         Endpoint::AvgPrice => avg_price(ex, now, params),
@@ -337,6 +337,82 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         Endpoint::OpenLists => Ok(super::lists::open_order_lists(ex)),
     };
     result.unwrap_or_else(|reply| reply)
+}
+
+/// A list parameter (`symbols`, `permissions`): a JSON array of strings, or (`single_ok`) one
+/// bare value; `None` when malformed.
+fn list_param(text: &str, single_ok: bool) -> Option<Vec<String>> {
+    if text.starts_with('[') {
+        let items: Vec<String> = serde_json::from_str(text).ok()?;
+        return (!items.is_empty()).then_some(items);
+    }
+    (single_ok && !text.is_empty()).then(|| vec![text.to_owned()])
+}
+
+/// `GET /api/v3/exchangeInfo` with its parameters: `symbol` or `symbols` (each must exist:
+/// -1121), `permissions` (one or a list; by default the symbols with `SPOT`, `MARGIN` or
+/// `LEVERAGED`), `symbolStatus` (`TRADING`, `HALT`, `BREAK`), `showPermissionSets`; a live
+/// `serverTime`.
+fn exchange_info(ex: &PaperExchange, now: i64, params: &Params) -> Result<Reply, Reply> {
+    let internal = || Reply::error(500, -1000, "An unknown error occurred while processing the request.");
+    let combination = || Reply::error(400, -1128, "Combination of optional parameters invalid.");
+    let mut doc: serde_json::Value = serde_json::from_slice(&ex.config.exchange_info_json).map_err(|_| internal())?;
+    let (symbol, symbols) = (params.get("symbol"), params.get("symbols"));
+    let (permissions, status) = (params.get("permissions"), params.get("symbolStatus"));
+    if (symbol.is_some() && symbols.is_some())
+        || ((symbol.is_some() || symbols.is_some()) && (permissions.is_some() || status.is_some()))
+    {
+        return Err(combination());
+    }
+    let wanted: Option<Vec<String>> = match (symbol, symbols) {
+        (Some(s), _) => Some(vec![s.to_owned()]),
+        (_, Some(list)) => Some(list_param(list, false).ok_or_else(|| {
+            Reply::error(
+                400,
+                -1100,
+                "Illegal characters found in parameter 'symbols'; legal range is '^\\[(\"[A-Z0-9-_.]{1,20}\"(,\"[A-Z0-9-_.]{1,20}\"){0,}){0,1}\\]$'.",
+            )
+        })?),
+        _ => None,
+    };
+    let permitted: Vec<String> = match permissions {
+        Some(p) => list_param(p, true)
+            .ok_or_else(|| Reply::error(400, -1100, "Illegal characters found in parameter 'permissions'."))?,
+        None => ["SPOT", "MARGIN", "LEVERAGED"].iter().map(|s| (*s).to_owned()).collect(),
+    };
+    if let Some(s) = status
+        && !matches!(s, "TRADING" | "HALT" | "BREAK")
+    {
+        return Err(Reply::error(400, -1122, "Invalid symbolStatus."));
+    }
+    let show_sets = params.get("showPermissionSets") != Some("false");
+    let all = doc.get_mut("symbols").and_then(serde_json::Value::as_array_mut).ok_or_else(internal)?;
+    if let Some(names) = &wanted {
+        if names.iter().any(|n| !all.iter().any(|s| s["symbol"].as_str() == Some(n.as_str()))) {
+            return Err(invalid_symbol());
+        }
+        all.retain(|s| s["symbol"].as_str().is_some_and(|n| names.iter().any(|w| w == n)));
+    } else {
+        all.retain(|s| {
+            let has = |p: &str| {
+                let listed = s["permissions"].as_array().is_some_and(|a| a.iter().any(|x| x.as_str() == Some(p)));
+                let in_sets = s["permissionSets"].as_array().is_some_and(|sets| {
+                    sets.iter().filter_map(|set| set.as_array()).flatten().any(|x| x.as_str() == Some(p))
+                });
+                listed || in_sets
+            };
+            permitted.iter().any(|p| has(p)) && status.is_none_or(|st| s["status"].as_str() == Some(st))
+        });
+    }
+    if !show_sets {
+        for sets in all.iter_mut().filter_map(|s| s.get_mut("permissionSets")) {
+            *sets = serde_json::json!([]);
+        }
+    }
+    if let Some(top) = doc.as_object_mut() {
+        top.insert("serverTime".to_owned(), serde_json::json!(now));
+    }
+    Ok(Reply::ok(doc.to_string()))
 }
 
 pub(super) fn invalid_symbol() -> Reply {

@@ -69,6 +69,8 @@ impl Params {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
+                // A list (`symbols`, `permissions`) as its JSON text, as the REST form sends it.
+                Value::Array(items) if items.iter().all(Value::is_string) => value.to_string(),
                 _ => {
                     return Err(Reply::error(400, -1100, &format!("Illegal characters found in parameter '{name}'.")));
                 }
