@@ -2278,15 +2278,7 @@ fn pegged_list_legs_enter_at_the_book_price() {
 fn exchange_info_takes_its_parameters_and_tells_the_time() {
     let mut s = sim();
     s.now += 123_456;
-    let get = |s: &mut Sim, params: &[(&str, &str)]| {
-        let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
-        let request = http::Request::builder()
-            .method("GET")
-            .uri(format!("https://paper.local/api/v3/exchangeInfo?{}", query.join("&")))
-            .body(Bytes::new())
-            .unwrap();
-        s.send(request)
-    };
+    let get = |s: &mut Sim, params: &[(&str, &str)]| public_get(s, "/api/v3/exchangeInfo", params);
     let symbols = |a: &Answer| -> Vec<String> {
         let doc: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
         doc["symbols"].as_array().unwrap().iter().map(|x| x["symbol"].as_str().unwrap().to_owned()).collect()
@@ -2334,6 +2326,109 @@ fn exchange_info_takes_its_parameters_and_tells_the_time() {
     let frame: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(frame["status"], 200, "{out}");
     assert_eq!(frame["result"]["symbols"].as_array().unwrap().len(), 2);
+}
+
+/// An unsigned GET of `path` with these parameters.
+fn public_get(s: &mut Sim, path: &str, params: &[(&str, &str)]) -> Answer {
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
+    let request = http::Request::builder()
+        .method("GET")
+        .uri(format!("https://paper.local{path}?{}", query.join("&")))
+        .body(Bytes::new())
+        .unwrap();
+    s.send(request)
+}
+
+/// Klines and 24-hour tickers are computed from the exchange's own trades (issue 22): every
+/// kline's open, high, low, close, volumes and trade count are those of the trades `trades`
+/// lists in its interval, whatever the interval (1s, 1m, 1h, 1d in UTC+8 too); `startTime` and
+/// `limit` choose as Binance documents; a bad interval or time zone is refused; `ticker/24hr`
+/// (FULL and MINI, one symbol or a list) agrees with the same trades.
+#[test]
+fn klines_and_24h_tickers_come_from_the_exchanges_own_trades() {
+    use aegis_exchange::rest::{Kline, PublicTrade};
+    let mut s = sim();
+    for (i, p) in [65000, 65010, 64990, 65020, 65005, 64980, 65030].into_iter().enumerate() {
+        s.now = NOW + i64::try_from(i).unwrap() * 40_000;
+        s.paper.set_price(s.now, "BTCUSDT", Decimal::from(p));
+        let _: OrderResponse = s.place(OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.001))).ok();
+        let _: OrderResponse = s.place(OrderRequest::market("BTCUSDT", Side::Sell, dec!(0.002))).ok();
+    }
+    let trades: Vec<PublicTrade> = s.call(s.rest.trades("BTCUSDT", Some(1000)).unwrap()).ok();
+    assert!(trades.len() >= 21, "{}", trades.len());
+    let check = |klines: &[Kline]| {
+        let mut counted = 0;
+        for k in klines {
+            let mine: Vec<&PublicTrade> =
+                trades.iter().filter(|t| t.time >= k.open_time && t.time <= k.close_time).collect();
+            assert!(!mine.is_empty(), "{k:?}");
+            counted += mine.len();
+            let (first, last) = (mine[0], mine[mine.len() - 1]);
+            assert_eq!((k.open, k.close, k.trades), (first.price, last.price, mine.len() as u64), "{k:?}");
+            assert_eq!(k.high, mine.iter().map(|t| t.price).max().unwrap());
+            assert_eq!(k.low, mine.iter().map(|t| t.price).min().unwrap());
+            assert_eq!(k.volume, mine.iter().map(|t| t.qty).sum::<Decimal>());
+            let taker_buys: Decimal = mine.iter().filter(|t| !t.is_buyer_maker).map(|t| t.qty).sum();
+            assert_eq!(k.taker_buy_base_volume, taker_buys);
+        }
+        assert_eq!(counted, trades.len(), "every trade in one kline");
+    };
+    let klines = |s: &mut Sim, params: &[(&str, &str)]| -> Vec<Kline> {
+        let mut all = vec![("symbol", "BTCUSDT")];
+        all.extend_from_slice(params);
+        public_get(s, "/api/v3/klines", &all).ok()
+    };
+    let minutes = klines(&mut s, &[("interval", "1m")]);
+    assert!(minutes.len() >= 4, "{minutes:?}");
+    assert!(minutes.iter().all(|k| k.open_time % 60_000 == 0 && k.close_time == k.open_time + 59_999));
+    check(&minutes);
+    check(&klines(&mut s, &[("interval", "1s")]));
+    let hour = klines(&mut s, &[("interval", "1h")]);
+    check(&hour);
+    let day8 = klines(&mut s, &[("interval", "1d"), ("timeZone", "8")]);
+    assert!(day8.iter().all(|k| (k.open_time + 8 * 3_600_000) % 86_400_000 == 0), "{day8:?}");
+    check(&day8);
+    // The crate's builder; `limit` alone gives the most recent, with `startTime` the oldest from it.
+    let last_two: Vec<Kline> = s.call(s.rest.klines("BTCUSDT", "1m", None, None, Some(2)).unwrap()).ok();
+    assert_eq!(last_two, minutes[minutes.len() - 2..]);
+    let from: Vec<Kline> =
+        s.call(s.rest.klines("BTCUSDT", "1m", Some(minutes[1].open_time), None, Some(2)).unwrap()).ok();
+    assert_eq!(from, minutes[1..3]);
+    assert_eq!(
+        public_get(&mut s, "/api/v3/uiKlines", &[("symbol", "BTCUSDT"), ("interval", "1m")]).ok::<Vec<Kline>>(),
+        minutes
+    );
+    assert_eq!(
+        public_get(&mut s, "/api/v3/klines", &[("symbol", "BTCUSDT"), ("interval", "2m")]).err().code,
+        Some(-1120)
+    );
+    let bad_tz = [("symbol", "BTCUSDT"), ("interval", "1m"), ("timeZone", "15")];
+    assert_eq!(public_get(&mut s, "/api/v3/klines", &bad_tz).err().code, Some(-1100));
+
+    // 24 hours of the same trades.
+    let t: serde_json::Value = public_get(&mut s, "/api/v3/ticker/24hr", &[("symbol", "BTCUSDT")]).ok();
+    let dec = |v: &serde_json::Value| v.as_str().unwrap().parse::<Decimal>().unwrap();
+    assert_eq!(t["count"], trades.len());
+    assert_eq!(dec(&t["volume"]), trades.iter().map(|x| x.qty).sum::<Decimal>());
+    assert_eq!(dec(&t["lastPrice"]), trades.last().unwrap().price);
+    assert_eq!(dec(&t["openPrice"]), trades[0].price);
+    assert_eq!(dec(&t["highPrice"]), trades.iter().map(|x| x.price).max().unwrap());
+    assert_eq!(dec(&t["priceChange"]), trades.last().unwrap().price - trades[0].price);
+    assert_eq!((t["firstId"].as_u64(), t["lastId"].as_u64()), (Some(trades[0].id), Some(trades.last().unwrap().id)));
+    let mini: Vec<serde_json::Value> =
+        public_get(&mut s, "/api/v3/ticker/24hr", &[("symbols", r#"["BTCUSDT","ETHBTC"]"#), ("type", "MINI")]).ok();
+    assert_eq!(mini.len(), 2);
+    assert!(mini[0].get("bidPrice").is_none() && mini[0]["count"] == t["count"]);
+    let heavy = public_get(&mut s, "/api/v3/ticker/24hr", &[]);
+    assert_eq!(heavy.status, 200);
+    let before: u64 = heavy.header("X-MBX-USED-WEIGHT-1M").unwrap().parse().unwrap();
+    let again = public_get(&mut s, "/api/v3/ticker/24hr", &[("symbol", "BTCUSDT")]);
+    let after: u64 = again.header("X-MBX-USED-WEIGHT-1M").unwrap().parse().unwrap();
+    assert_eq!(after - before, 2, "one symbol weighs 2 (all of them 80)");
+    assert_eq!(
+        public_get(&mut s, "/api/v3/ticker/24hr", &[("symbol", "BTCUSDT"), ("type", "TINY")]).err().code,
+        Some(-1139)
+    );
 }
 
 /// Percent-encodes a query value.

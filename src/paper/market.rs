@@ -45,6 +45,76 @@ pub(crate) struct PublicTrade {
     pub(crate) buyer_is_maker: bool,
 }
 
+/// The trades of one second or one minute, for klines and tickers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Candle {
+    pub(crate) open_time: i64,
+    pub(crate) open: Decimal,
+    pub(crate) high: Decimal,
+    pub(crate) low: Decimal,
+    pub(crate) close: Decimal,
+    pub(crate) volume: Decimal,
+    pub(crate) quote_volume: Decimal,
+    pub(crate) trades: u64,
+    pub(crate) taker_buy_volume: Decimal,
+    pub(crate) taker_buy_quote_volume: Decimal,
+    pub(crate) first_id: u64,
+    pub(crate) last_id: u64,
+}
+
+impl Candle {
+    fn of_trade(open_time: i64, t: &PublicTrade) -> Self {
+        let quote = t.price.saturating_mul(t.qty);
+        let taker_buys = !t.buyer_is_maker;
+        Self {
+            open_time,
+            open: t.price,
+            high: t.price,
+            low: t.price,
+            close: t.price,
+            volume: t.qty,
+            quote_volume: quote,
+            trades: 1,
+            taker_buy_volume: if taker_buys { t.qty } else { Decimal::ZERO },
+            taker_buy_quote_volume: if taker_buys { quote } else { Decimal::ZERO },
+            first_id: t.id,
+            last_id: t.id,
+        }
+    }
+
+    /// Adds a later candle (or trade) to this one.
+    pub(crate) fn merge(&mut self, later: &Candle) {
+        self.high = self.high.max(later.high);
+        self.low = self.low.min(later.low);
+        self.close = later.close;
+        self.volume = self.volume.saturating_add(later.volume);
+        self.quote_volume = self.quote_volume.saturating_add(later.quote_volume);
+        self.trades = self.trades.saturating_add(later.trades);
+        self.taker_buy_volume = self.taker_buy_volume.saturating_add(later.taker_buy_volume);
+        self.taker_buy_quote_volume = self.taker_buy_quote_volume.saturating_add(later.taker_buy_quote_volume);
+        self.last_id = later.last_id;
+    }
+}
+
+/// At most this many one-second candles (an hour) and one-minute candles (a week) are kept per
+/// symbol.
+const KEPT_SECONDS: usize = 3_600;
+const KEPT_MINUTES: usize = 10_080;
+
+/// Adds `t` to the series of `width_ms` candles.
+fn add_to(series: &mut VecDeque<Candle>, kept: usize, width_ms: i64, t: &PublicTrade) {
+    let open_time = t.time - t.time.rem_euclid(width_ms);
+    match series.back_mut() {
+        Some(c) if c.open_time == open_time => c.merge(&Candle::of_trade(open_time, t)),
+        _ => {
+            if series.len() >= kept {
+                series.pop_front();
+            }
+            series.push_back(Candle::of_trade(open_time, t));
+        }
+    }
+}
+
 /// How the synthetic market moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalkConfig {
@@ -90,6 +160,9 @@ pub(crate) struct Market {
     rng: Rng,
     /// Fed from recorded events ([`Market::install`], [`Market::apply_levels`]): no walk.
     pub(crate) replay: bool,
+    /// The trades by second and by minute (klines, tickers).
+    pub(crate) seconds: VecDeque<Candle>,
+    pub(crate) minutes: VecDeque<Candle>,
 }
 
 impl Market {
@@ -116,6 +189,8 @@ impl Market {
             last_step_ms: None,
             rng: Rng::new(seed),
             replay: false,
+            seconds: VecDeque::new(),
+            minutes: VecDeque::new(),
         }
     }
 
@@ -256,7 +331,10 @@ impl Market {
         if self.trades.len() >= KEPT {
             self.trades.pop_front();
         }
-        self.trades.push_back(PublicTrade { id, price, qty, time: now, buyer_is_maker });
+        let trade = PublicTrade { id, price, qty, time: now, buyer_is_maker };
+        add_to(&mut self.seconds, KEPT_SECONDS, 1_000, &trade);
+        add_to(&mut self.minutes, KEPT_MINUTES, 60_000, &trade);
+        self.trades.push_back(trade);
         self.sample(now, price);
         id
     }

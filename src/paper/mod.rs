@@ -58,6 +58,7 @@
 //! ```
 
 mod faults;
+mod klines;
 mod lists;
 mod market;
 mod reply;

@@ -26,6 +26,8 @@ pub(super) enum Endpoint {
     AvgPrice,
     TickerPrice,
     BookTicker,
+    Klines,
+    Ticker24h,
     Order,
     OrderTest,
     SorOrder,
@@ -65,6 +67,8 @@ impl Endpoint {
             ("GET", "/api/v3/avgPrice") => E::AvgPrice,
             ("GET", "/api/v3/ticker/price") => E::TickerPrice,
             ("GET", "/api/v3/ticker/bookTicker") => E::BookTicker,
+            ("GET", "/api/v3/klines" | "/api/v3/uiKlines") => E::Klines,
+            ("GET", "/api/v3/ticker/24hr") => E::Ticker24h,
             ("POST", "/api/v3/order") => E::Order,
             ("POST", "/api/v3/order/test") => E::OrderTest,
             ("POST", "/api/v3/sor/order") => E::SorOrder,
@@ -149,7 +153,8 @@ impl Endpoint {
                 )
             }
             E::Trades => (25, false),
-            E::AvgPrice => (2, false),
+            E::AvgPrice | E::Klines => (2, false),
+            E::Ticker24h => (super::klines::ticker_24hr_weight(params), false),
             E::TickerPrice | E::BookTicker => (if has("symbol") { 2 } else { 4 }, false),
             E::Order | E::SorOrder | E::Cancel | E::CancelAll => (1, true),
             E::OrderTest | E::SorOrderTest => {
@@ -308,6 +313,8 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         Endpoint::AvgPrice => avg_price(ex, now, params),
         Endpoint::TickerPrice => ticker(ex, params, false),
         Endpoint::BookTicker => ticker(ex, params, true),
+        Endpoint::Klines => super::klines::klines(ex, params),
+        Endpoint::Ticker24h => super::klines::ticker_24hr(ex, now, params),
         Endpoint::Order => place(ex, now, params, false, false),
         Endpoint::OrderTest => place(ex, now, params, true, false),
         Endpoint::SorOrder => place(ex, now, params, false, true),
@@ -424,7 +431,7 @@ fn market<'a>(ex: &'a PaperExchange, params: &Params) -> Result<(&'a str, &'a Ma
     ex.markets.get_key_value(symbol).map(|(s, m)| (s.as_str(), m)).ok_or_else(invalid_symbol)
 }
 
-fn limit(params: &Params, default: i64, max: i64) -> Result<usize, Reply> {
+pub(super) fn limit(params: &Params, default: i64, max: i64) -> Result<usize, Reply> {
     let n = params.integer("limit")?.unwrap_or(default).clamp(1, max);
     Ok(usize::try_from(n).unwrap_or(1))
 }

@@ -527,6 +527,8 @@ impl PaperExchange {
             "avgPrice" => Some(Endpoint::AvgPrice),
             "ticker.price" => Some(Endpoint::TickerPrice),
             "ticker.book" => Some(Endpoint::BookTicker),
+            "klines" | "uiKlines" => Some(Endpoint::Klines),
+            "ticker.24hr" => Some(Endpoint::Ticker24h),
             "order.place" => Some(Endpoint::Order),
             "order.test" => Some(Endpoint::OrderTest),
             "sor.order.place" => Some(Endpoint::SorOrder),
