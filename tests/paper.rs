@@ -2429,6 +2429,17 @@ fn klines_and_24h_tickers_come_from_the_exchanges_own_trades() {
         public_get(&mut s, "/api/v3/ticker/24hr", &[("symbol", "BTCUSDT"), ("type", "TINY")]).err().code,
         Some(-1139)
     );
+
+    // Aggregate trades: the same trades, through the crate's builder and decoder.
+    let aggs: Vec<aegis_exchange::rest::AggTrade> =
+        s.call(s.rest.agg_trades("BTCUSDT", None, Some(1000)).unwrap()).ok();
+    assert_eq!(
+        aggs.iter().map(|a| (a.id, a.price, a.qty, a.time, a.is_buyer_maker)).collect::<Vec<_>>(),
+        trades.iter().map(|t| (t.id, t.price, t.qty, t.time, t.is_buyer_maker)).collect::<Vec<_>>()
+    );
+    let from: Vec<aegis_exchange::rest::AggTrade> =
+        s.call(s.rest.agg_trades("BTCUSDT", Some(trades[3].id), Some(2)).unwrap()).ok();
+    assert_eq!(from.iter().map(|a| a.id).collect::<Vec<_>>(), [trades[3].id, trades[4].id]);
 }
 
 /// Percent-encodes a query value.

@@ -28,6 +28,7 @@ pub(super) enum Endpoint {
     BookTicker,
     Klines,
     Ticker24h,
+    AggTrades,
     Order,
     OrderTest,
     SorOrder,
@@ -69,6 +70,7 @@ impl Endpoint {
             ("GET", "/api/v3/ticker/bookTicker") => E::BookTicker,
             ("GET", "/api/v3/klines" | "/api/v3/uiKlines") => E::Klines,
             ("GET", "/api/v3/ticker/24hr") => E::Ticker24h,
+            ("GET", "/api/v3/aggTrades") => E::AggTrades,
             ("POST", "/api/v3/order") => E::Order,
             ("POST", "/api/v3/order/test") => E::OrderTest,
             ("POST", "/api/v3/sor/order") => E::SorOrder,
@@ -154,6 +156,7 @@ impl Endpoint {
             }
             E::Trades => (25, false),
             E::AvgPrice | E::Klines => (2, false),
+            E::AggTrades => (4, false),
             E::Ticker24h => (super::klines::ticker_24hr_weight(params), false),
             E::TickerPrice | E::BookTicker => (if has("symbol") { 2 } else { 4 }, false),
             E::Order | E::SorOrder | E::Cancel | E::CancelAll => (1, true),
@@ -314,6 +317,7 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         Endpoint::TickerPrice => ticker(ex, params, false),
         Endpoint::BookTicker => ticker(ex, params, true),
         Endpoint::Klines => super::klines::klines(ex, params),
+        Endpoint::AggTrades => agg_trades(ex, params),
         Endpoint::Ticker24h => super::klines::ticker_24hr(ex, now, params),
         Endpoint::Order => place(ex, now, params, false, false),
         Endpoint::OrderTest => place(ex, now, params, true, false),
@@ -468,6 +472,45 @@ fn trades(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
             .int("time", t.time)
             .bool("isBuyerMaker", t.buyer_is_maker)
             .bool("isBestMatch", true)
+            .finish()
+    });
+    Ok(Reply::ok(array(items)))
+}
+
+/// `GET /api/v3/aggTrades`: the symbol's trades (each its own aggregate: the paper exchange's
+/// fills are one price each) from `fromId`, or within `startTime` / `endTime` (at most an hour
+/// apart), else the most recent; at most `limit` (500, up to 1000).
+fn agg_trades(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let (_, m) = market(ex, params)?;
+    let n = limit(params, 500, 1000)?;
+    let from = params.integer("fromId")?;
+    let (start, end) = (params.integer("startTime")?, params.integer("endTime")?);
+    if let (Some(s), Some(e)) = (start, end)
+        && e.saturating_sub(s) > 3_600_000
+    {
+        return Err(Reply::error(400, -1127, "More than 1 hours between startTime and endTime."));
+    }
+    let chosen: Vec<&super::market::PublicTrade> = m
+        .trades
+        .iter()
+        .filter(|t| {
+            from.is_none_or(|f| i64::try_from(t.id).is_ok_and(|id| id >= f))
+                && start.is_none_or(|s| t.time >= s)
+                && end.is_none_or(|e| t.time <= e)
+        })
+        .collect();
+    let skip = if from.is_some() || start.is_some() { 0 } else { chosen.len().saturating_sub(n) };
+    let items = chosen.into_iter().skip(skip).take(n).map(|t| {
+        let id = i64::try_from(t.id).unwrap_or(i64::MAX);
+        Obj::new()
+            .int("a", id)
+            .dec("p", t.price)
+            .dec("q", t.qty)
+            .int("f", id)
+            .int("l", id)
+            .int("T", t.time)
+            .bool("m", t.buyer_is_maker)
+            .bool("M", true)
             .finish()
     });
     Ok(Reply::ok(array(items)))

@@ -529,6 +529,7 @@ impl PaperExchange {
             "ticker.book" => Some(Endpoint::BookTicker),
             "klines" | "uiKlines" => Some(Endpoint::Klines),
             "ticker.24hr" => Some(Endpoint::Ticker24h),
+            "trades.aggregate" => Some(Endpoint::AggTrades),
             "order.place" => Some(Endpoint::Order),
             "order.test" => Some(Endpoint::OrderTest),
             "sor.order.place" => Some(Endpoint::SorOrder),
