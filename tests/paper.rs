@@ -2451,3 +2451,40 @@ fn urlencode(v: &str) -> String {
         })
         .collect()
 }
+
+/// `ticker/price` and `ticker/bookTicker` take `symbols` (a JSON array, each must exist), and
+/// an order with an unknown `newOrderRespType` or a `strategyId` beyond 64 bits is refused as
+/// Binance refuses it, not placed (issue 22).
+#[test]
+fn tickers_take_symbols_and_out_of_range_order_parameters_are_refused() {
+    let mut s = sim();
+    for path in ["/api/v3/ticker/price", "/api/v3/ticker/bookTicker"] {
+        let two: Vec<serde_json::Value> = public_get(&mut s, path, &[("symbols", r#"["ETHBTC","BTCUSDT"]"#)]).ok();
+        let names: Vec<&str> = two.iter().map(|t| t["symbol"].as_str().unwrap()).collect();
+        assert_eq!(names, ["ETHBTC", "BTCUSDT"], "{path}");
+        assert_eq!(public_get(&mut s, path, &[("symbols", r#"["ETHBTC","NOPE"]"#)]).err().code, Some(-1121), "{path}");
+        let both = [("symbol", "BTCUSDT"), ("symbols", r#"["ETHBTC"]"#)];
+        assert_eq!(public_get(&mut s, path, &both).err().code, Some(-1128), "{path}");
+        let all: Vec<serde_json::Value> = public_get(&mut s, path, &[]).ok();
+        assert_eq!(all.len(), 25, "{path}");
+    }
+    let base = [
+        ("symbol", "BTCUSDT"),
+        ("side", "BUY"),
+        ("type", "LIMIT"),
+        ("timeInForce", "GTC"),
+        ("quantity", "0.01"),
+        ("price", "60000"),
+    ];
+    for (name, value, code) in [
+        ("newOrderRespType", "ALL", -1100),
+        ("strategyId", "18446744073709551616", -1100),
+        ("strategyType", "999", -1134),
+    ] {
+        let mut params = base.to_vec();
+        params.push((name, value));
+        let e = s.send(s.raw("POST", "/api/v3/order", &params, s.now)).err();
+        assert_eq!(e.code, Some(code), "{name}={value}: {}", e.msg);
+    }
+    assert_eq!(s.paper.balance("USDT").locked, dec!(0), "nothing placed");
+}

@@ -538,8 +538,21 @@ fn ticker(ex: &PaperExchange, params: &Params, book: bool) -> Result<Reply, Repl
         }
     };
     if params.get("symbol").is_some() {
+        if params.get("symbols").is_some() {
+            return Err(Reply::error(400, -1128, "Combination of optional parameters invalid."));
+        }
         let (symbol, m) = market(ex, params)?;
         return Ok(Reply::ok(one(symbol, m)));
+    }
+    if let Some(list) = params.get("symbols") {
+        let names = list_param(list, false)
+            .ok_or_else(|| Reply::error(400, -1100, "Illegal characters found in parameter 'symbols'."))?;
+        let mut out = Vec::new();
+        for name in &names {
+            let (symbol, m) = ex.markets.get_key_value(name.as_str()).ok_or_else(invalid_symbol)?;
+            out.push(one(symbol, m));
+        }
+        return Ok(Reply::ok(array(out)));
     }
     let mut all: Vec<(&String, &Market)> = ex.markets.iter().collect();
     all.sort_by(|a, b| a.0.cmp(b.0));
@@ -584,7 +597,15 @@ fn order_request(params: &Params) -> Result<OrderRequest, Reply> {
         order = order.with_client_order_id(id);
     }
     if let Some(r) = params.get("newOrderRespType") {
-        order = order.with_response_type(OrderResponseType::from_wire(r));
+        let kind = OrderResponseType::from_wire(r);
+        if !kind.is_known() {
+            return Err(Reply::error(
+                400,
+                -1100,
+                "Illegal characters found in parameter 'newOrderRespType'; legal range is 'ACK, RESULT, FULL'.",
+            ));
+        }
+        order = order.with_response_type(kind);
     }
     if let Some(m) = params.get("selfTradePreventionMode") {
         order = order.with_self_trade_prevention_mode(SelfTradePreventionMode::from_wire(m));
