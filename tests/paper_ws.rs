@@ -565,3 +565,45 @@ fn every_trading_account_and_session_method_over_the_websocket_api() {
     p.ws_send(NOW, conn, &api.account_status("after", false, s, NOW).unwrap().text);
     assert_eq!(ws_response(&frames(&mut p, conn)[0]).api_error().unwrap().code, Some(-1102), "logged out");
 }
+
+/// The kline stream (issue 22): after trades, `<symbol>@kline_<interval>` carries the kline of the
+/// latest trade as it stands, and when a trade opens a new kline the previous one once more,
+/// final (`x: true`); every event decodes with the crate's decoder and equals the REST kline of
+/// the same open time (`@+08:00` offsets too).
+#[test]
+fn kline_streams_follow_the_trades() {
+    use aegis_exchange::rest::{Kline, Rest};
+    let mut p = paper(still());
+    let conn = p.ws_connect(NOW, "/stream?streams=btcusdt@kline_1m/btcusdt@kline_1d@+08:00").unwrap();
+    let mut decoder = StreamDecoder::new(SanitizeConfig::default());
+    let mut minutes = Vec::new();
+    let mut days = Vec::new();
+    for i in 0..4 {
+        let now = NOW + i * 45_000;
+        p.set_price(now, "BTCUSDT", dec!(65000) + rust_decimal::Decimal::from(i));
+        market_buy(&mut p, now, dec!(0.01));
+        for f in frames(&mut p, conn) {
+            let message = decoder.decode(now, f.as_bytes()).unwrap_or_else(|e| panic!("{e}: {f}"));
+            match (message.stream.as_ref().map(|s| s.as_str()), message.event) {
+                (Some("btcusdt@kline_1m"), MarketEvent::Kline(k)) => minutes.push(k),
+                (Some("btcusdt@kline_1d@+08:00"), MarketEvent::Kline(k)) => days.push(k),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert!(minutes.iter().any(|k| k.candle.closed) && minutes.iter().any(|k| !k.candle.closed), "{minutes:?}");
+    assert!(!days.is_empty() && days.iter().all(|k| (k.candle.open_time + 8 * 3_600_000) % 86_400_000 == 0));
+    let rest = Rest::new(Environment::Testnet);
+    let served = |p: &mut PaperExchange, interval: &str| -> Vec<Kline> {
+        let request = rest.klines("BTCUSDT", interval, None, None, None).unwrap().request;
+        serde_json::from_slice(p.handle_http(NOW + 200_000, request).body()).unwrap()
+    };
+    let rest_minutes = served(&mut p, "1m");
+    // Each closed kline, and the last one pushed, equals the REST kline of its open time.
+    let last = minutes.last().unwrap();
+    for k in minutes.iter().filter(|k| k.candle.closed).chain([last]) {
+        let r = rest_minutes.iter().find(|r| r.open_time == k.candle.open_time).unwrap();
+        assert_eq!((k.candle.open, k.candle.high, k.candle.low, k.candle.close), (r.open, r.high, r.low, r.close));
+        assert_eq!((k.candle.volume, k.candle.trades), (r.volume, r.trades));
+    }
+}

@@ -447,3 +447,34 @@ fn live_frames_decode_clean() {
     let m = decode(&SanitizeConfig::default(), 1_639_351_062_300, &frame).unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(m.event, MarketEvent::Trade(ref t) if t.price == dec!(4149.74) && t.trade_id == 705_291_099));
 }
+
+/// An open kline closes in the future: a day's candle pushed in the morning has its close time
+/// hours ahead of the clock, a month's weeks ahead; it decodes (it was refused as "in the
+/// future" before, so every open kline longer than the clock's tolerance was lost). A close time
+/// more than a month after the open time, or its open time in the future, is still refused.
+#[test]
+fn an_open_kline_closes_in_the_future() {
+    let e = 1_672_515_782_136_i64; // 2022-12-31 19:43 UTC
+    let day = |t: i64, close: i64| {
+        format!(
+            r#"{{"e":"kline","E":{e},"s":"BNBBTC","k":{{"t":{t},"T":{close},"s":"BNBBTC","i":"1d","f":100,"L":200,"o":"0.0010","c":"0.0020","h":"0.0025","l":"0.0010","v":"1000","n":100,"x":false,"q":"1.0000","V":"500","Q":"0.500","B":"0"}}}}"#
+        )
+    };
+    let open_day = 1_672_444_800_000; // 2022-12-31 00:00 UTC
+    let config = SanitizeConfig::default();
+    let k = decode(&config, e, day(open_day, open_day + 86_399_999).as_bytes()).map(|m| m.event);
+    let Ok(MarketEvent::Kline(k)) = k else { panic!("an open 1d kline: {k:?}") };
+    assert_eq!(k.candle.close_time, 1_672_531_199_999);
+    let month = 1_672_531_200_000 - 31 * 86_400_000; // 2022-12-01
+    assert!(decode(&config, e, day(month, month + 31 * 86_400_000 - 1).as_bytes()).is_ok(), "a month's kline");
+    let too_long = decode(&config, e, day(month, month + 31 * 86_400_000).as_bytes());
+    assert!(matches!(
+        too_long,
+        Err(StreamError::Poisoned(Poison { reason: PoisonReason::TimestampInFuture, field: "k.T", .. }))
+    ));
+    let ahead = decode(&config, e, day(4_102_444_800_000, 4_102_444_800_000 + 86_399_999).as_bytes());
+    assert!(matches!(
+        ahead,
+        Err(StreamError::Poisoned(Poison { reason: PoisonReason::TimestampInFuture, field: "k.t", .. }))
+    ));
+}

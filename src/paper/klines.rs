@@ -111,6 +111,70 @@ fn time_zone(text: &str) -> Option<i64> {
     (-12 * 60..=14 * 60).contains(&minutes).then_some(minutes * MINUTE)
 }
 
+/// The kline of `interval` (in a zone `offset_ms` east of UTC) holding instant `t`, from the
+/// market's candles: (open time, close time, the trades in it), `None` without trades.
+fn bar_at(m: &Market, interval: Interval, offset_ms: i64, t: i64) -> Option<(i64, i64, Candle)> {
+    let (open, close) = interval.bounds(t, offset_ms);
+    let source = if interval == Interval::Fixed(1_000) { &m.seconds } else { &m.minutes };
+    let mut bar: Option<Candle> = None;
+    for c in source.iter().filter(|c| c.open_time >= open && c.open_time <= close) {
+        match bar.as_mut() {
+            Some(b) => b.merge(c),
+            None => bar = Some(*c),
+        }
+    }
+    Some((open, close, bar?))
+}
+
+/// The `<symbol>@kline_<interval>[@+08:00]` events owed to a subscriber after trades: the kline
+/// the previous trade was in, final (`x: true`), when the latest trade opened a new one; then
+/// the latest trade's kline as it stands. `stream` is the name after `<symbol>@kline_`.
+pub(super) fn kline_events(
+    m: &Market,
+    symbol: &str,
+    stream: &str,
+    now: i64,
+    before: Option<i64>,
+    latest: i64,
+) -> Vec<String> {
+    let (name, zone) = match stream.split_once('@') {
+        Some((name, zone)) => (name, time_zone(zone)),
+        None => (stream, Some(0)),
+    };
+    let (Some(interval), Some(offset)) = (Interval::parse(name), zone) else { return Vec::new() };
+    let event = |(open, close, c): (i64, i64, Candle), closed: bool| {
+        let k = Obj::new()
+            .int("t", open)
+            .int("T", close)
+            .str("s", symbol)
+            .str("i", name)
+            .int("f", i64::try_from(c.first_id).unwrap_or(i64::MAX))
+            .int("L", i64::try_from(c.last_id).unwrap_or(i64::MAX))
+            .dec("o", c.open)
+            .dec("c", c.close)
+            .dec("h", c.high)
+            .dec("l", c.low)
+            .dec("v", c.volume)
+            .int("n", i64::try_from(c.trades).unwrap_or(i64::MAX))
+            .bool("x", closed)
+            .dec("q", c.quote_volume)
+            .dec("V", c.taker_buy_volume)
+            .dec("Q", c.taker_buy_quote_volume)
+            .str("B", "0")
+            .finish();
+        Obj::new().str("e", "kline").int("E", now).str("s", symbol).raw("k", &k).finish()
+    };
+    let mut out = Vec::new();
+    let current = bar_at(m, interval, offset, latest);
+    if let Some(previous) = before.and_then(|t| bar_at(m, interval, offset, t))
+        && current.is_some_and(|(open, _, _)| open != previous.0)
+    {
+        out.push(event(previous, true));
+    }
+    out.extend(current.map(|bar| event(bar, false)));
+    out
+}
+
 fn market<'a>(ex: &'a PaperExchange, params: &Params) -> Result<&'a Market, Reply> {
     ex.markets.get(params.required("symbol")?).ok_or_else(invalid_symbol)
 }

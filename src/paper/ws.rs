@@ -391,6 +391,17 @@ impl PaperExchange {
                     frames.push((format!("{lower}@aggTrade"), agg));
                 }
             }
+            // Klines: after new trades, the kline of the latest (and the one it closed, final).
+            let kline_prefix = format!("{lower}@kline_");
+            if let Some(latest) = m.trades.back().filter(|t| t.id > last.trade_id) {
+                let before = m.trades.iter().rev().find(|t| t.id <= last.trade_id).map(|t| t.time);
+                for stream in wanted.iter().filter(|s| s.starts_with(&kline_prefix)) {
+                    let Some(name) = stream.get(kline_prefix.len()..) else { continue };
+                    for data in super::klines::kline_events(m, &symbol, name, now, before, latest.time) {
+                        frames.push((stream.clone(), data));
+                    }
+                }
+            }
             if m.update_id != last.update_id {
                 let update_id = i64::try_from(m.update_id).unwrap_or(i64::MAX);
                 if wants("depth") || wants("depth@100ms") {

@@ -249,11 +249,17 @@ pub(crate) struct RawCandle {
 
 const KLINE: Prefix = Prefix { open: "k.o", high: "k.h", close: "k.c" };
 
+/// The longest kline (`1M`, 31 days), less a millisecond: a close time further from the open
+/// time is refused.
+const LONGEST_KLINE_MS: i64 = 31 * 86_400_000 - 1;
+
 impl RawCandle {
     pub(crate) fn check(self, ck: &Checker) -> Result<Candle, Fault> {
         let candle = Candle {
             open_time: ck.time(self.t, "k.t")?,
-            close_time: ck.time(self.close_time, "k.T")?,
+            // An open candle closes in the future (up to a month ahead for `1M`): bounded by its
+            // open time below, not by the clock.
+            close_time: value(self.close_time, "k.T")?,
             interval: value(self.i, "k.i")?,
             first_trade_id: value(self.f, "k.f")?,
             last_trade_id: value(self.last_trade, "k.L")?,
@@ -270,6 +276,9 @@ impl RawCandle {
         };
         if candle.close_time < candle.open_time {
             return Err((PoisonReason::BadSequence, "k.T"));
+        }
+        if candle.close_time - candle.open_time > LONGEST_KLINE_MS {
+            return Err((PoisonReason::TimestampInFuture, "k.T"));
         }
         range_check(candle.open, candle.high, candle.low, candle.close, KLINE)?;
         Ok(candle)
