@@ -607,3 +607,56 @@ fn kline_streams_follow_the_trades() {
         assert_eq!((k.candle.volume, k.candle.trades), (r.volume, r.trades));
     }
 }
+
+/// SET_PROPERTY / GET_PROPERTY (issue 22): `combined` turns the `{"stream", "data"}` wrapping on
+/// and off on a stream connection and reads back; an unknown property (code 0), a value that is
+/// not a boolean (code 1) and an unknown method (code 2, naming the methods) get Binance's
+/// errors.
+#[test]
+fn set_and_get_property_combined() {
+    let mut p = paper(still());
+    let conn = p.ws_connect(NOW, "/stream?streams=btcusdt@trade").unwrap();
+    let mut decoder = StreamDecoder::new(SanitizeConfig::default());
+    let control = |p: &mut PaperExchange, decoder: &mut StreamDecoder, text: &str| {
+        p.ws_send(NOW, conn, text);
+        let f = frames(p, conn);
+        assert_eq!(f.len(), 1, "{f:?}");
+        match decoder.decode(NOW, f[0].as_bytes()).unwrap().event {
+            MarketEvent::Control(c) => c,
+            other => panic!("{other:?}"),
+        }
+    };
+    let get = r#"{"method":"GET_PROPERTY","params":["combined"],"id":1}"#;
+    assert!(matches!(
+        control(&mut p, &mut decoder, get),
+        ControlResponse::Result { result: serde_json::Value::Bool(true), .. }
+    ));
+    let off = r#"{"method":"SET_PROPERTY","params":["combined",false],"id":2}"#;
+    assert!(matches!(
+        control(&mut p, &mut decoder, off),
+        ControlResponse::Result { result: serde_json::Value::Null, .. }
+    ));
+    assert!(matches!(
+        control(&mut p, &mut decoder, get),
+        ControlResponse::Result { result: serde_json::Value::Bool(false), .. }
+    ));
+    market_buy(&mut p, NOW, dec!(0.01));
+    let raw = frames(&mut p, conn);
+    assert!(!raw.is_empty() && raw.iter().all(|f| !f.contains(r#""stream""#)), "{raw:?}");
+    let on = r#"{"method":"SET_PROPERTY","params":["combined",true],"id":3}"#;
+    control(&mut p, &mut decoder, on);
+    market_buy(&mut p, NOW, dec!(0.01));
+    let wrapped = frames(&mut p, conn);
+    assert!(!wrapped.is_empty() && wrapped.iter().all(|f| f.contains(r#""stream":"btcusdt@trade""#)), "{wrapped:?}");
+    for (text, code) in [
+        (r#"{"method":"GET_PROPERTY","params":["compressed"],"id":4}"#, 0),
+        (r#"{"method":"SET_PROPERTY","params":["combined","yes"],"id":5}"#, 1),
+        (r#"{"method":"SET_PROPERTY","params":[true],"id":6}"#, 2),
+        (r#"{"method":"PROPERTY","id":7}"#, 2),
+    ] {
+        match control(&mut p, &mut decoder, text) {
+            ControlResponse::Error { code: got, .. } => assert_eq!(got, code, "{text}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}

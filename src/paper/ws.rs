@@ -2,8 +2,9 @@
 //! [`PaperExchange::ws_send`], server frames come out of [`PaperExchange::ws_poll`].
 //!
 //! - Market streams (`/ws`, `/ws/<stream>`, `/stream?streams=a/b`): `SUBSCRIBE`,
-//!   `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`; `<symbol>@trade`, `@aggTrade`, `@bookTicker`,
-//!   `@depth` / `@depth@100ms` diffs and `@depth5|10|20[@100ms]`, raw or in the combined
+//!   `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY` / `GET_PROPERTY` (`combined`);
+//!   `<symbol>@trade`, `@aggTrade`, `@bookTicker`, `@kline_<interval>[@+08:00]`, `@depth` /
+//!   `@depth@100ms` diffs and `@depth5|10|20[@100ms]`, raw or in the combined
 //!   `{"stream","data"}` wrapper, published from the simulated market as it moves.
 //! - The WebSocket API (`/ws-api/v3`): the REST endpoints under their WS-API method names, with
 //!   WS-API signing (sorted parameters, raw UTF-8), `session.logon` (Ed25519), `session.status`,
@@ -286,9 +287,35 @@ impl PaperExchange {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default();
+        let raw_params: &[Value] = request.get("params").and_then(Value::as_array).map_or(&[], Vec::as_slice);
         let mut new_symbols = Vec::new();
         let frame = match self.ws.conns.get_mut(&conn).map(|c| &mut c.kind) {
-            Some(Kind::Streams { subs, .. }) => match method {
+            Some(Kind::Streams { subs, combined }) => match method {
+                // The one property: whether frames come wrapped as `{"stream", "data"}`.
+                "SET_PROPERTY" | "GET_PROPERTY" => match (raw_params.first(), raw_params.get(1), method) {
+                    (Some(Value::String(p)), _, _) if p != "combined" => {
+                        Obj::new().int("code", 0).str("msg", "Unknown property").raw("id", &id_text).finish()
+                    }
+                    (Some(Value::String(_)), None, "GET_PROPERTY") => {
+                        Obj::new().bool("result", *combined).raw("id", &id_text).finish()
+                    }
+                    (Some(Value::String(_)), Some(Value::Bool(on)), "SET_PROPERTY") if raw_params.len() == 2 => {
+                        *combined = *on;
+                        Obj::new().null("result").raw("id", &id_text).finish()
+                    }
+                    (Some(Value::String(_)), None, "SET_PROPERTY") => Obj::new()
+                        .int("code", 1)
+                        .str("msg", "Invalid value type: expected Boolean")
+                        .raw("id", &id_text)
+                        .finish(),
+                    (Some(Value::String(_)), Some(_), "SET_PROPERTY") if raw_params.len() == 2 => Obj::new()
+                        .int("code", 1)
+                        .str("msg", "Invalid value type: expected Boolean")
+                        .raw("id", &id_text)
+                        .finish(),
+                    (Some(Value::String(_)), _, _) => error(2, "Invalid request: too many parameters"),
+                    _ => error(2, "Invalid request: property name must be a string"),
+                },
                 "SUBSCRIBE" if subs.len() + params.len() > MAX_STREAMS => error(2, "Invalid request: too many streams"),
                 "SUBSCRIBE" => {
                     for p in params {
@@ -307,7 +334,12 @@ impl PaperExchange {
                     let list = array(subs.iter().map(|s| json_string(s)));
                     Obj::new().raw("result", &list).raw("id", &id_text).finish()
                 }
-                _ => error(2, "Invalid request: unknown variant"),
+                other => error(
+                    2,
+                    &format!(
+                        "Invalid request: unknown variant {other}, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`"
+                    ),
+                ),
             },
             _ => return,
         };
