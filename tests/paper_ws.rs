@@ -617,8 +617,11 @@ fn set_and_get_property_combined() {
     let mut p = paper(still());
     let conn = p.ws_connect(NOW, "/stream?streams=btcusdt@trade").unwrap();
     let mut decoder = StreamDecoder::new(SanitizeConfig::default());
-    let control = |p: &mut PaperExchange, decoder: &mut StreamDecoder, text: &str| {
-        p.ws_send(NOW, conn, text);
+    // One message a second: a stream connection takes five a second.
+    let mut at = NOW;
+    let mut control = |p: &mut PaperExchange, decoder: &mut StreamDecoder, text: &str| {
+        at += 1_000;
+        p.ws_send(at, conn, text);
         let f = frames(p, conn);
         assert_eq!(f.len(), 1, "{f:?}");
         match decoder.decode(NOW, f[0].as_bytes()).unwrap().event {
@@ -659,4 +662,36 @@ fn set_and_get_property_combined() {
             other => panic!("{text}: {other:?}"),
         }
     }
+}
+
+/// Connection limits (issue 22): a stream connection that sends a sixth message within a second
+/// is disconnected; five a second are fine; every connection (streams and the WebSocket API) is
+/// closed at 24 hours, as Binance closes them.
+#[test]
+fn connection_limits_as_binance_enforces_them() {
+    let mut p = paper(still());
+    let conn = p.ws_connect(NOW, "/ws").unwrap();
+    let list = |i: u32| format!(r#"{{"method":"LIST_SUBSCRIPTIONS","id":{i}}}"#);
+    for i in 0..5 {
+        p.ws_send(NOW + 999, conn, &list(i));
+    }
+    assert_eq!(frames(&mut p, conn).len(), 5, "five in a second answered");
+    for i in 5..10 {
+        p.ws_send(NOW + 1_000 + i64::from(i), conn, &list(i));
+    }
+    assert_eq!(frames(&mut p, conn).len(), 5, "five more in the next second");
+    p.ws_send(NOW + 1_500, conn, &list(10));
+    let last = frames(&mut p, conn);
+    assert_eq!(last, ["CLOSE 1008 Too many messages"], "the sixth in a second");
+    p.ws_send(NOW + 5_000, conn, &list(11));
+    assert!(frames(&mut p, conn).is_empty(), "closed stays closed");
+
+    let streams = p.ws_connect(NOW, "/ws/btcusdt@trade").unwrap();
+    let api = p.ws_connect(NOW, "/ws-api/v3").unwrap();
+    p.advance(NOW + 24 * 3_600_000 - 1);
+    assert!(!frames(&mut p, streams).iter().any(|f| f.starts_with("CLOSE")));
+    assert!(!frames(&mut p, api).iter().any(|f| f.starts_with("CLOSE")));
+    p.advance(NOW + 24 * 3_600_000);
+    assert_eq!(frames(&mut p, streams).last().map(String::as_str), Some("CLOSE 1000 24 hours passed"));
+    assert_eq!(frames(&mut p, api).last().map(String::as_str), Some("CLOSE 1000 24 hours passed"));
 }

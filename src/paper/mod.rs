@@ -682,6 +682,7 @@ impl PaperExchange {
         for symbol in moved {
             self.match_resting(now, &symbol);
         }
+        self.ws_expire(now);
     }
 
     /// Bans the IP for `ms` from `now` (a fault to test 418 handling).

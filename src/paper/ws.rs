@@ -70,6 +70,10 @@ pub enum WsFault {
 const OUTBOX: usize = 10_000;
 /// Binance's limit of streams per connection.
 const MAX_STREAMS: usize = 1024;
+/// Messages a stream connection may send in a second (Binance's limit; beyond it, disconnected).
+const MAX_MESSAGES_PER_SECOND: u32 = 5;
+/// A connection's longest life: Binance disconnects every connection at 24 hours.
+const MAX_CONNECTION_MS: i64 = 24 * 3_600_000;
 
 #[derive(Debug)]
 enum Kind {
@@ -83,6 +87,8 @@ pub(super) struct Conn {
     outbox: VecDeque<WsOut>,
     open: bool,
     connected_at: i64,
+    /// Messages received in the current second (stream connections take at most 5).
+    received: (i64, u32),
 }
 
 impl Conn {
@@ -162,7 +168,9 @@ impl PaperExchange {
         }
         self.ws.next += 1;
         let id = self.ws.next;
-        self.ws.conns.insert(id, Conn { kind, outbox: VecDeque::new(), open: true, connected_at: now });
+        self.ws
+            .conns
+            .insert(id, Conn { kind, outbox: VecDeque::new(), open: true, connected_at: now, received: (0, 0) });
         Ok(id)
     }
 
@@ -249,8 +257,19 @@ impl PaperExchange {
     pub fn ws_send(&mut self, now: i64, conn: ConnId, text: &str) {
         let now = self.server_time(now);
         self.tick(now);
-        let is_api = match self.ws.conns.get(&conn) {
-            Some(c) if c.open => matches!(c.kind, Kind::Api { .. }),
+        let is_api = match self.ws.conns.get_mut(&conn) {
+            Some(c) if c.open => {
+                let api = matches!(c.kind, Kind::Api { .. });
+                // A stream connection takes 5 messages a second; the sixth closes it.
+                let second = now.div_euclid(1000);
+                c.received =
+                    if c.received.0 == second { (second, c.received.1.saturating_add(1)) } else { (second, 1) };
+                if !api && c.received.1 > MAX_MESSAGES_PER_SECOND {
+                    c.close(1008, "Too many messages");
+                    return;
+                }
+                api
+            }
             _ => return,
         };
         if is_api {
@@ -493,6 +512,15 @@ impl PaperExchange {
                         if combined { Obj::new().str("stream", &stream).raw("data", &data).finish() } else { data };
                     c.push(WsOut::Text(frame));
                 }
+            }
+        }
+    }
+
+    /// Closes every connection that has lived 24 hours (as Binance does).
+    pub(super) fn ws_expire(&mut self, now: i64) {
+        for c in self.ws.conns.values_mut() {
+            if c.open && now.saturating_sub(c.connected_at) >= MAX_CONNECTION_MS {
+                c.close(1000, "24 hours passed");
             }
         }
     }
