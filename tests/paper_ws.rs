@@ -695,3 +695,52 @@ fn connection_limits_as_binance_enforces_them() {
     assert_eq!(frames(&mut p, streams).last().map(String::as_str), Some("CLOSE 1000 24 hours passed"));
     assert_eq!(frames(&mut p, api).last().map(String::as_str), Some("CLOSE 1000 24 hours passed"));
 }
+
+/// `timeUnit=MICROSECOND` (or `microsecond`) in a stream URL (issue 22): the stream name stays
+/// the stream name, and the events' times come in microseconds (`E`, a trade's `T`, a kline's `t`
+/// and `T`), ids unchanged; the crate's decoder in microseconds reads them as the millisecond
+/// connection's, times 1000.
+#[test]
+fn streams_in_microseconds() {
+    use aegis_exchange::TimeUnit;
+    let mut p = paper(still());
+    let ms = p.ws_connect(NOW, "/stream?streams=btcusdt@trade/btcusdt@kline_1m").unwrap();
+    let us = p.ws_connect(NOW, "/stream?streams=btcusdt@trade/btcusdt@kline_1m&timeUnit=MICROSECOND").unwrap();
+    let raw = p.ws_connect(NOW, "/ws/btcusdt@trade?timeUnit=microsecond").unwrap();
+    market_buy(&mut p, NOW, dec!(0.01));
+    let mut in_ms = StreamDecoder::new(SanitizeConfig::default());
+    let mut in_us =
+        StreamDecoder::new(SanitizeConfig { time_unit: TimeUnit::Microsecond, ..SanitizeConfig::default() });
+    let a: Vec<MarketEvent> =
+        frames(&mut p, ms).iter().map(|f| in_ms.decode(NOW, f.as_bytes()).unwrap().event).collect();
+    let b: Vec<MarketEvent> =
+        frames(&mut p, us).iter().map(|f| in_us.decode(NOW, f.as_bytes()).unwrap().event).collect();
+    let c: Vec<MarketEvent> =
+        frames(&mut p, raw).iter().map(|f| in_us.decode(NOW, f.as_bytes()).unwrap().event).collect();
+    assert!(a.len() >= 2 && a.len() == b.len(), "{a:?} {b:?}");
+    let mut trades = 0;
+    for (x, y) in a.iter().zip(&b) {
+        match (x, y) {
+            (MarketEvent::Trade(x), MarketEvent::Trade(y)) => {
+                trades += 1;
+                assert_eq!(
+                    (y.event_time, y.trade_time, y.trade_id),
+                    (x.event_time * 1000, x.trade_time * 1000, x.trade_id)
+                );
+            }
+            (MarketEvent::Kline(x), MarketEvent::Kline(y)) => {
+                assert_eq!(
+                    (y.candle.open_time, y.candle.close_time),
+                    (x.candle.open_time * 1000, x.candle.close_time * 1000 + 999)
+                );
+                assert_eq!(
+                    (y.candle.first_trade_id, y.candle.last_trade_id),
+                    (x.candle.first_trade_id, x.candle.last_trade_id)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(trades > 0);
+    assert!(c.iter().all(|e| matches!(e, MarketEvent::Trade(t) if t.trade_time > NOW * 100)), "{c:?}");
+}

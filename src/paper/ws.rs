@@ -77,8 +77,18 @@ const MAX_CONNECTION_MS: i64 = 24 * 3_600_000;
 
 #[derive(Debug)]
 enum Kind {
-    Streams { combined: bool, subs: BTreeSet<String> },
-    Api { session: Option<String>, logged_on_at: Option<i64>, user_sub: Option<u64>, next_sub: u64 },
+    /// `micros`: `timeUnit=MICROSECOND` in the URL (times in microseconds).
+    Streams {
+        combined: bool,
+        subs: BTreeSet<String>,
+        micros: bool,
+    },
+    Api {
+        session: Option<String>,
+        logged_on_at: Option<i64>,
+        user_sub: Option<u64>,
+        next_sub: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -128,6 +138,46 @@ pub(super) struct WsState {
     published: HashMap<String, Published>,
 }
 
+/// A stream event with its time fields in microseconds (`timeUnit=MICROSECOND`): `E`, a trade's
+/// `T`, a kline's `t` and `T` (its last microsecond), a ticker's `O` and `C` (ids stay as they
+/// are).
+fn in_microseconds(data: &str) -> String {
+    let kind = ["trade", "aggTrade", "kline", "24hrTicker", "24hrMiniTicker"]
+        .into_iter()
+        .find(|e| data.contains(&format!(r#""e":"{e}""#)));
+    // Each time field and what its milliseconds gain: a kline's close time is its last
+    // microsecond.
+    let keys: &[(&str, &str)] = match kind {
+        Some("trade" | "aggTrade") => &[("E", "000"), ("T", "000")],
+        Some("kline") => &[("E", "000"), ("t", "000"), ("T", "999")],
+        Some(_) => &[("E", "000"), ("O", "000"), ("C", "000")],
+        None => &[("E", "000")],
+    };
+    let mut out = String::with_capacity(data.len() + 16);
+    let mut rest = data;
+    'scan: while !rest.is_empty() {
+        for (key, gain) in keys {
+            let pattern = format!(r#""{key}":"#);
+            if let Some(after) = rest.strip_prefix(pattern.as_str()) {
+                let digits = after.bytes().take_while(|b| b.is_ascii_digit() || *b == b'-').count();
+                if digits > 0 {
+                    out.push_str(&pattern);
+                    out.push_str(after.get(..digits).unwrap_or_default());
+                    out.push_str(gain);
+                    rest = after.get(digits..).unwrap_or_default();
+                    continue 'scan;
+                }
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
+}
+
 /// `btcusdt@trade` → `BTCUSDT` (the stream decoder's own reading; empty when it is no symbol).
 fn stream_symbol(stream: &str) -> String {
     crate::stream::symbol_of_stream(stream).map(|s| s.as_str().to_owned()).unwrap_or_default()
@@ -146,17 +196,19 @@ impl PaperExchange {
             return Err(WsConnectError::Banned);
         }
         let (route, query) = path.split_once('?').unwrap_or((path, ""));
+        let arg = |name: &str| query.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='));
+        let micros = arg("timeUnit").is_some_and(|u| u.eq_ignore_ascii_case("MICROSECOND"));
         let kind = match route {
             "/ws-api/v3" => Kind::Api { session: None, logged_on_at: None, user_sub: None, next_sub: 0 },
-            "/ws" => Kind::Streams { combined: false, subs: BTreeSet::new() },
+            "/ws" => Kind::Streams { combined: false, subs: BTreeSet::new(), micros },
             "/stream" => {
-                let streams = query.strip_prefix("streams=").unwrap_or("");
+                let streams = arg("streams").unwrap_or("");
                 let subs = streams.split('/').filter(|s| !s.is_empty()).take(MAX_STREAMS).map(str::to_owned).collect();
-                Kind::Streams { combined: true, subs }
+                Kind::Streams { combined: true, subs, micros }
             }
             other => match other.strip_prefix("/ws/") {
                 Some(stream) if !stream.is_empty() => {
-                    Kind::Streams { combined: false, subs: stream.split('/').map(str::to_owned).collect() }
+                    Kind::Streams { combined: false, subs: stream.split('/').map(str::to_owned).collect(), micros }
                 }
                 _ => return Err(WsConnectError::NotFound(path.to_owned())),
             },
@@ -224,7 +276,7 @@ impl PaperExchange {
             }
             WsFault::Poison => {
                 let (stream, combined) = match &c.kind {
-                    Kind::Streams { combined, subs } => {
+                    Kind::Streams { combined, subs, .. } => {
                         (subs.iter().next().cloned().unwrap_or_else(|| "btcusdt@trade".to_owned()), *combined)
                     }
                     Kind::Api { .. } => ("btcusdt@trade".to_owned(), false),
@@ -309,7 +361,7 @@ impl PaperExchange {
         let raw_params: &[Value] = request.get("params").and_then(Value::as_array).map_or(&[], Vec::as_slice);
         let mut new_symbols = Vec::new();
         let frame = match self.ws.conns.get_mut(&conn).map(|c| &mut c.kind) {
-            Some(Kind::Streams { subs, combined }) => match method {
+            Some(Kind::Streams { subs, combined, .. }) => match method {
                 // The one property: whether frames come wrapped as `{"stream", "data"}`.
                 "SET_PROPERTY" | "GET_PROPERTY" => match (raw_params.first(), raw_params.get(1), method) {
                     (Some(Value::String(p)), _, _) if p != "combined" => {
@@ -504,10 +556,11 @@ impl PaperExchange {
                 continue;
             }
             for c in self.ws.conns.values_mut() {
-                let Kind::Streams { combined, subs } = &c.kind else { continue };
-                let combined = *combined;
+                let Kind::Streams { combined, subs, micros } = &c.kind else { continue };
+                let (combined, micros) = (*combined, *micros);
                 let wanted: Vec<(String, String)> = frames.iter().filter(|(s, _)| subs.contains(s)).cloned().collect();
                 for (stream, data) in wanted {
+                    let data = if micros { in_microseconds(&data) } else { data };
                     let frame =
                         if combined { Obj::new().str("stream", &stream).raw("data", &data).finish() } else { data };
                     c.push(WsOut::Text(frame));
