@@ -744,3 +744,34 @@ fn streams_in_microseconds() {
     assert!(trades > 0);
     assert!(c.iter().all(|e| matches!(e, MarketEvent::Trade(t) if t.trade_time > NOW * 100)), "{c:?}");
 }
+
+/// Depth streams at their cadence (issue 22): `@depth@100ms` and `@depth<N>@100ms` push what
+/// changed at most every 100 ms, `@depth` and `@depth<N>` at most every 1000 ms (they pushed every
+/// change before); a 1000 ms diff covers every change since the last one (its `U` follows the
+/// last `u`).
+#[test]
+fn depth_streams_push_at_their_cadence() {
+    let mut p = paper(still());
+    let conn = p.ws_connect(NOW, "/stream?streams=btcusdt@depth@100ms/btcusdt@depth/btcusdt@depth5").unwrap();
+    let mut decoder = StreamDecoder::new(SanitizeConfig::default());
+    let mut pushes: Vec<(i64, String, Option<(u64, u64)>)> = Vec::new();
+    for (i, dt) in [1, 50, 120, 500, 1_100].into_iter().enumerate() {
+        let now = NOW + dt;
+        p.set_price(now, "BTCUSDT", dec!(65000) + rust_decimal::Decimal::from(i64::try_from(i).unwrap() * 10));
+        for f in frames(&mut p, conn) {
+            let m = decoder.decode(now, f.as_bytes()).unwrap_or_else(|e| panic!("{e}: {f}"));
+            let ids = match m.event {
+                MarketEvent::DepthUpdate(d) => Some((d.first_update_id, d.final_update_id)),
+                _ => None,
+            };
+            pushes.push((dt, m.stream.map(|s| s.to_string()).unwrap_or_default(), ids));
+        }
+    }
+    let at = |stream: &str| pushes.iter().filter(|(_, s, _)| s == stream).map(|(t, _, _)| *t).collect::<Vec<_>>();
+    assert_eq!(at("btcusdt@depth@100ms"), [1, 120, 500, 1_100], "{pushes:?}");
+    assert_eq!(at("btcusdt@depth"), [1, 1_100], "{pushes:?}");
+    assert_eq!(at("btcusdt@depth5"), [1, 1_100], "{pushes:?}");
+    let slow: Vec<(u64, u64)> =
+        pushes.iter().filter(|(_, s, _)| s == "btcusdt@depth").filter_map(|(_, _, ids)| *ids).collect();
+    assert_eq!(slow[1].0, slow[0].1 + 1, "the second 1000 ms diff follows the first: {slow:?}");
+}

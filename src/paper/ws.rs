@@ -121,13 +121,26 @@ impl Conn {
     }
 }
 
-/// What was last published of one symbol's market.
+/// What was last published of one symbol's market: the book as the real-time streams last saw
+/// it (`bookTicker`), the last trade, and the book as each depth cadence last pushed it.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Published {
     bids: Vec<Level>,
     asks: Vec<Level>,
     update_id: u64,
     trade_id: u64,
+    /// `@depth@100ms` / `@depth<N>@100ms`, and `@depth` / `@depth<N>` (every 1000 ms).
+    fast: DepthBase,
+    slow: DepthBase,
+}
+
+/// The book a depth cadence last pushed, and when.
+#[derive(Debug, Clone, Default)]
+struct DepthBase {
+    bids: Vec<Level>,
+    asks: Vec<Level>,
+    update_id: u64,
+    at: i64,
 }
 
 /// The WebSocket state of the exchange.
@@ -428,11 +441,14 @@ impl PaperExchange {
             return;
         }
         if let Some(m) = self.markets.get(symbol) {
+            let base = DepthBase { bids: m.bids.clone(), asks: m.asks.clone(), update_id: m.update_id, at: i64::MIN };
             let p = Published {
                 bids: m.bids.clone(),
                 asks: m.asks.clone(),
                 update_id: m.update_id,
                 trade_id: m.trades.back().map_or(0, |t| t.id),
+                fast: base.clone(),
+                slow: base,
             };
             self.ws.published.insert(symbol.to_owned(), p);
         }
@@ -505,51 +521,61 @@ impl PaperExchange {
                     }
                 }
             }
-            if m.update_id != last.update_id {
-                let update_id = i64::try_from(m.update_id).unwrap_or(i64::MAX);
-                if wants("depth") || wants("depth@100ms") {
+            // Depth at its cadence: what changed since the cadence's last push, at most every
+            // 100 ms (`@100ms`) or 1000 ms (the plain names).
+            let update_id = i64::try_from(m.update_id).unwrap_or(i64::MAX);
+            let mut bases = [last.fast.clone(), last.slow.clone()];
+            for (base, (period, suffix)) in bases.iter_mut().zip([(100, "@100ms"), (1000, "")]) {
+                if m.update_id == base.update_id || now.saturating_sub(base.at) < period {
+                    continue;
+                }
+                if wants(&format!("depth{suffix}")) {
                     let diff = Obj::new()
                         .str("e", "depthUpdate")
                         .int("E", now)
                         .str("s", &symbol)
-                        .int("U", i64::try_from(last.update_id.saturating_add(1)).unwrap_or(i64::MAX))
+                        .int("U", i64::try_from(base.update_id.saturating_add(1)).unwrap_or(i64::MAX))
                         .int("u", update_id)
-                        .raw("b", &levels_json(changes(&last.bids, &m.bids)))
-                        .raw("a", &levels_json(changes(&last.asks, &m.asks)))
+                        .raw("b", &levels_json(changes(&base.bids, &m.bids)))
+                        .raw("a", &levels_json(changes(&base.asks, &m.asks)))
                         .finish();
-                    frames.push((format!("{lower}@depth"), diff.clone()));
-                    frames.push((format!("{lower}@depth@100ms"), diff));
+                    frames.push((format!("{lower}@depth{suffix}"), diff));
                 }
                 for n in [5, 10, 20] {
-                    if !wants(&format!("depth{n}")) && !wants(&format!("depth{n}@100ms")) {
-                        continue;
+                    if wants(&format!("depth{n}{suffix}")) {
+                        let partial = Obj::new()
+                            .int("lastUpdateId", update_id)
+                            .raw("bids", &levels_json(m.bids.iter().take(n).copied()))
+                            .raw("asks", &levels_json(m.asks.iter().take(n).copied()))
+                            .finish();
+                        frames.push((format!("{lower}@depth{n}{suffix}"), partial));
                     }
-                    let partial = Obj::new()
-                        .int("lastUpdateId", update_id)
-                        .raw("bids", &levels_json(m.bids.iter().take(n).copied()))
-                        .raw("asks", &levels_json(m.asks.iter().take(n).copied()))
-                        .finish();
-                    frames.push((format!("{lower}@depth{n}"), partial.clone()));
-                    frames.push((format!("{lower}@depth{n}@100ms"), partial));
                 }
-                if wants("bookTicker") && (m.bids.first() != last.bids.first() || m.asks.first() != last.asks.first()) {
-                    let (bid, ask) = (m.bids.first().copied(), m.asks.first().copied());
-                    let ticker = Obj::new()
-                        .int("u", update_id)
-                        .str("s", &symbol)
-                        .dec("b", bid.map(|l| l.price).unwrap_or_default())
-                        .dec("B", bid.map(|l| l.qty).unwrap_or_default())
-                        .dec("a", ask.map(|l| l.price).unwrap_or_default())
-                        .dec("A", ask.map(|l| l.qty).unwrap_or_default())
-                        .finish();
-                    frames.push((format!("{lower}@bookTicker"), ticker));
-                }
+                *base = DepthBase { bids: m.bids.clone(), asks: m.asks.clone(), update_id: m.update_id, at: now };
+            }
+            let [fast, slow] = bases;
+            if m.update_id != last.update_id
+                && wants("bookTicker")
+                && (m.bids.first() != last.bids.first() || m.asks.first() != last.asks.first())
+            {
+                let (bid, ask) = (m.bids.first().copied(), m.asks.first().copied());
+                let ticker = Obj::new()
+                    .int("u", update_id)
+                    .str("s", &symbol)
+                    .dec("b", bid.map(|l| l.price).unwrap_or_default())
+                    .dec("B", bid.map(|l| l.qty).unwrap_or_default())
+                    .dec("a", ask.map(|l| l.price).unwrap_or_default())
+                    .dec("A", ask.map(|l| l.qty).unwrap_or_default())
+                    .finish();
+                frames.push((format!("{lower}@bookTicker"), ticker));
             }
             let next = Published {
                 bids: m.bids.clone(),
                 asks: m.asks.clone(),
                 update_id: m.update_id,
                 trade_id: m.trades.back().map_or(last.trade_id, |t| t.id),
+                fast,
+                slow,
             };
             self.ws.published.insert(symbol.clone(), next);
             if frames.is_empty() {
