@@ -754,7 +754,9 @@ fn depth_streams_push_at_their_cadence() {
     let mut p = paper(still());
     let conn = p.ws_connect(NOW, "/stream?streams=btcusdt@depth@100ms/btcusdt@depth/btcusdt@depth5").unwrap();
     let mut decoder = StreamDecoder::new(SanitizeConfig::default());
-    let mut pushes: Vec<(i64, String, Option<(u64, u64)>)> = Vec::new();
+    // (when, stream, a diff's first and last update ids)
+    type Push = (i64, String, Option<(u64, u64)>);
+    let mut pushes: Vec<Push> = Vec::new();
     for (i, dt) in [1, 50, 120, 500, 1_100].into_iter().enumerate() {
         let now = NOW + dt;
         p.set_price(now, "BTCUSDT", dec!(65000) + rust_decimal::Decimal::from(i64::try_from(i).unwrap() * 10));
