@@ -2488,3 +2488,51 @@ fn tickers_take_symbols_and_out_of_range_order_parameters_are_refused() {
     }
     assert_eq!(s.paper.balance("USDT").locked, dec!(0), "nothing placed");
 }
+
+/// Rolling-window and trading-day tickers (issue 22): `ticker?windowSize=` covers the trades from
+/// the window's minute-aligned start (a window that holds only the last trades counts only
+/// them), `ticker/tradingDay` the current UTC day (or the `timeZone` day); FULL and MINI; one of
+/// `symbol` / `symbols` is required (-1102); a bad window is refused; 4 weight per symbol.
+#[test]
+fn rolling_window_and_trading_day_tickers() {
+    use aegis_exchange::rest::PublicTrade;
+    let mut s = sim();
+    for (i, p) in [65000, 65100, 64900, 65050].into_iter().enumerate() {
+        s.now = NOW + i64::try_from(i).unwrap() * 600_000; // every 10 minutes
+        s.paper.set_price(s.now, "BTCUSDT", Decimal::from(p));
+        let _: OrderResponse = s.place(OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.001))).ok();
+    }
+    let trades: Vec<PublicTrade> = s.call(s.rest.trades("BTCUSDT", Some(1000)).unwrap()).ok();
+    let count_since = |from: i64| trades.iter().filter(|t| t.time >= from).count();
+    let ticker =
+        |s: &mut Sim, params: &[(&str, &str)]| -> serde_json::Value { public_get(s, "/api/v3/ticker", params).ok() };
+    let day = ticker(&mut s, &[("symbol", "BTCUSDT")]);
+    assert_eq!(day["count"], trades.len(), "the default window is a day: {day}");
+    let window = ticker(&mut s, &[("symbol", "BTCUSDT"), ("windowSize", "15m")]);
+    let start = (s.now - 15 * 60_000) - (s.now - 15 * 60_000).rem_euclid(60_000);
+    assert_eq!(window["openTime"], start);
+    assert_eq!(window["count"], count_since(start), "{window}");
+    assert!(window.get("bidPrice").is_none() && window.get("priceChange").is_some());
+    let mini: Vec<serde_json::Value> =
+        public_get(&mut s, "/api/v3/ticker", &[("symbols", r#"["BTCUSDT","ETHBTC"]"#), ("type", "MINI")]).ok();
+    assert_eq!(mini.len(), 2);
+    assert!(mini[0].get("priceChange").is_none() && mini[0]["count"] == day["count"]);
+    let today = public_get(&mut s, "/api/v3/ticker/tradingDay", &[("symbol", "BTCUSDT")]);
+    let today: serde_json::Value = today.ok();
+    let midnight = s.now - s.now.rem_euclid(86_400_000);
+    assert_eq!(today["openTime"], midnight);
+    assert_eq!(today["count"], count_since(midnight));
+    for (params, code) in [
+        (vec![], -1102),
+        (vec![("symbol", "BTCUSDT"), ("windowSize", "60m")], -1100),
+        (vec![("symbol", "BTCUSDT"), ("windowSize", "8d")], -1100),
+        (vec![("symbol", "BTCUSDT"), ("symbols", r#"["ETHBTC"]"#)], -1128),
+        (vec![("symbol", "NOPE")], -1121),
+    ] {
+        assert_eq!(public_get(&mut s, "/api/v3/ticker", &params).err().code, Some(code), "{params:?}");
+    }
+    let before: u64 = public_get(&mut s, "/api/v3/ping", &[]).header("X-MBX-USED-WEIGHT-1M").unwrap().parse().unwrap();
+    let _ = public_get(&mut s, "/api/v3/ticker", &[("symbols", r#"["BTCUSDT","ETHBTC","LTCBTC"]"#)]);
+    let after: u64 = public_get(&mut s, "/api/v3/ping", &[]).header("X-MBX-USED-WEIGHT-1M").unwrap().parse().unwrap();
+    assert_eq!(after - before, 12 + 1, "4 per symbol, and the ping");
+}

@@ -246,7 +246,8 @@ pub(super) fn ticker_24hr(ex: &PaperExchange, now: i64, params: &Params) -> Resu
         Some("MINI") => true,
         Some(_) => return Err(Reply::error(400, -1139, "Invalid ticker type.")),
     };
-    let one = |symbol: &str, m: &Market| stats(symbol, m, now, mini);
+    let style = if mini { Style::Mini } else { Style::Day };
+    let one = |symbol: &str, m: &Market| stats(symbol, m, now.saturating_sub(DAY), now, style);
     match (params.get("symbol"), params.get("symbols")) {
         (Some(_), Some(_)) => Err(Reply::error(400, -1128, "Combination of optional parameters invalid.")),
         (Some(symbol), None) => Ok(Reply::ok(one(symbol, market(ex, params)?))),
@@ -268,9 +269,90 @@ pub(super) fn ticker_24hr(ex: &PaperExchange, now: i64, params: &Params) -> Resu
     }
 }
 
-/// One symbol's 24-hour statistics.
-fn stats(symbol: &str, m: &Market, now: i64, mini: bool) -> String {
-    let since = now.saturating_sub(DAY);
+/// Which fields a ticker carries: `ticker/24hr` FULL (with the book and the previous close),
+/// the rolling-window and trading-day FULL form, or MINI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Day,
+    Window,
+    Mini,
+}
+
+/// The weight of `GET /api/v3/ticker` and `ticker/tradingDay`: 4 per symbol, at most 200.
+pub(super) fn window_ticker_weight(params: &Params) -> u64 {
+    let n = match (params.get("symbol"), params.get("symbols")) {
+        (Some(_), _) => 1,
+        (None, Some(list)) => serde_json::from_str::<Vec<String>>(list).map_or(1, |v| v.len().max(1)),
+        (None, None) => 1,
+    };
+    u64::try_from(n).unwrap_or(u64::MAX).saturating_mul(4).min(200)
+}
+
+/// `windowSize`: `1m`..`59m`, `1h`..`23h`, `1d`..`7d`, in ms.
+fn window_size(text: &str) -> Option<i64> {
+    let (n, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: i64 = n.parse().ok()?;
+    let (max, ms) = match unit {
+        "m" => (59, MINUTE),
+        "h" => (23, 60 * MINUTE),
+        "d" => (7, DAY),
+        _ => return None,
+    };
+    (1..=max).contains(&n).then_some(n * ms)
+}
+
+/// `GET /api/v3/ticker` (a rolling window of `windowSize`, default `1d`, starting on a minute:
+/// up to 59,999 ms wider, as Binance says) and `GET /api/v3/ticker/tradingDay` (the current day
+/// in `timeZone`), FULL or MINI, for `symbol` or `symbols` (one of them is required; at most 100).
+pub(super) fn window_ticker(ex: &PaperExchange, now: i64, params: &Params, trading_day: bool) -> Result<Reply, Reply> {
+    let style = match params.get("type") {
+        None | Some("FULL") => Style::Window,
+        Some("MINI") => Style::Mini,
+        Some(_) => return Err(Reply::error(400, -1139, "Invalid ticker type.")),
+    };
+    let since = if trading_day {
+        let offset = match params.get("timeZone") {
+            Some(tz) => time_zone(tz).ok_or_else(|| Reply::error(400, -1100, "Invalid timeZone."))?,
+            None => 0,
+        };
+        Interval::Fixed(DAY).bounds(now, offset).0
+    } else {
+        let size = match params.get("windowSize") {
+            Some(w) => window_size(w).ok_or_else(|| Reply::error(400, -1100, "Invalid windowSize."))?,
+            None => DAY,
+        };
+        let start = now.saturating_sub(size);
+        start - start.rem_euclid(MINUTE)
+    };
+    let names: Vec<String> = match (params.get("symbol"), params.get("symbols")) {
+        (Some(_), Some(_)) => return Err(Reply::error(400, -1128, "Combination of optional parameters invalid.")),
+        (Some(s), None) => vec![s.to_owned()],
+        (None, Some(list)) => serde_json::from_str(list)
+            .map_err(|_| Reply::error(400, -1100, "Illegal characters found in parameter 'symbols'."))?,
+        (None, None) => {
+            return Err(Reply::error(
+                400,
+                -1102,
+                "Param 'symbol' or 'symbols' must be sent, but both were empty/null!",
+            ));
+        }
+    };
+    if names.len() > 100 {
+        return Err(Reply::error(400, -1101, "Too many values sent for parameter 'symbols', max is 100."));
+    }
+    let mut out = Vec::new();
+    for name in &names {
+        let m = ex.markets.get(name).ok_or_else(invalid_symbol)?;
+        out.push(stats(name, m, since, now, style));
+    }
+    match (params.get("symbol"), out.pop()) {
+        (Some(_), Some(one)) => Ok(Reply::ok(one)),
+        (_, last) => Ok(Reply::ok(array(out.into_iter().chain(last)))),
+    }
+}
+
+/// One symbol's statistics over its trades from `since` to `now` (by minute).
+fn stats(symbol: &str, m: &Market, since: i64, now: i64, style: Style) -> String {
     let mut day: Option<Candle> = None;
     let mut prev_close = Decimal::ZERO;
     for c in &m.minutes {
@@ -297,7 +379,8 @@ fn stats(symbol: &str, m: &Market, now: i64, mini: bool) -> String {
         ),
         None => (last, last, last, Decimal::ZERO, Decimal::ZERO, 0, -1, -1),
     };
-    let open_time = day.map_or(now, |d| d.open_time.max(since));
+    // A rolling window opens on its (minute-aligned) start; the 24-hour ticker on its first trade.
+    let open_time = if style == Style::Window { since } else { day.map_or(now, |d| d.open_time.max(since)) };
     let change = last.saturating_sub(open);
     let percent = if open.is_zero() {
         Decimal::ZERO
@@ -307,7 +390,7 @@ fn stats(symbol: &str, m: &Market, now: i64, mini: bool) -> String {
     let weighted =
         if volume.is_zero() { Decimal::ZERO } else { quote.checked_div(volume).unwrap_or_default().round_dp(8) };
     let mut r = Obj::new().str("symbol", symbol);
-    if !mini {
+    if style == Style::Day {
         r = r
             .dec("priceChange", change)
             .dec("priceChangePercent", percent)
@@ -321,9 +404,11 @@ fn stats(symbol: &str, m: &Market, now: i64, mini: bool) -> String {
             .dec("bidQty", bid.map(|l| l.qty).unwrap_or_default())
             .dec("askPrice", ask.map(|l| l.price).unwrap_or_default())
             .dec("askQty", ask.map(|l| l.qty).unwrap_or_default());
+    } else if style == Style::Window {
+        r = r.dec("priceChange", change).dec("priceChangePercent", percent).dec("weightedAvgPrice", weighted);
     }
     r = r.dec("openPrice", open).dec("highPrice", high).dec("lowPrice", low);
-    if mini {
+    if style != Style::Day {
         r = r.dec("lastPrice", last);
     }
     r.dec("volume", volume)

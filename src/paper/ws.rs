@@ -680,6 +680,8 @@ impl PaperExchange {
             "klines" | "uiKlines" => Some(Endpoint::Klines),
             "ticker.24hr" => Some(Endpoint::Ticker24h),
             "trades.aggregate" => Some(Endpoint::AggTrades),
+            "ticker" => Some(Endpoint::WindowTicker(false)),
+            "ticker.tradingDay" => Some(Endpoint::WindowTicker(true)),
             "order.place" => Some(Endpoint::Order),
             "order.test" => Some(Endpoint::OrderTest),
             "sor.order.place" => Some(Endpoint::SorOrder),
