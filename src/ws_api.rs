@@ -285,6 +285,19 @@ impl WsApi {
         auth: WsAuth,
         timestamp: impl Into<ServerMs>,
     ) -> Result<WsRequest, WsBuildError> {
+        self.order_test_as(id, "order.test", order, compute_commission_rates, auth, timestamp.into())
+    }
+
+    /// An order test as `method` (`order.test`, `sor.order.test`).
+    fn order_test_as(
+        &self,
+        id: &str,
+        method: &'static str,
+        order: &ValidatedOrder,
+        compute_commission_rates: bool,
+        auth: WsAuth,
+        timestamp: ServerMs,
+    ) -> Result<WsRequest, WsBuildError> {
         let mut p = order_params(order);
         let weight = if compute_commission_rates {
             p.push(("computeCommissionRates", Param::Num("true".to_owned())));
@@ -292,7 +305,7 @@ impl WsApi {
         } else {
             1
         };
-        self.frame(id, "order.test", p, Some((auth, timestamp.into().millis())), cost(weight, weight, 0))
+        self.frame(id, method, p, Some((auth, timestamp.millis())), cost(weight, weight, 0))
     }
 
     /// `sor.order.place` (weight 1, 0 on success; one order): a validated `LIMIT` or `MARKET`
@@ -323,14 +336,7 @@ impl WsApi {
         auth: WsAuth,
         timestamp: impl Into<ServerMs>,
     ) -> Result<WsRequest, WsBuildError> {
-        let mut p = order_params(order);
-        let weight = if compute_commission_rates {
-            p.push(("computeCommissionRates", Param::Num("true".to_owned())));
-            20
-        } else {
-            1
-        };
-        self.frame(id, "sor.order.test", p, Some((auth, timestamp.into().millis())), cost(weight, weight, 0))
+        self.order_test_as(id, "sor.order.test", order, compute_commission_rates, auth, timestamp.into())
     }
 
     /// `order.cancelReplace` (weight 1, one order): cancels `cancel` and places `order`, with

@@ -2192,6 +2192,18 @@ fn smart_order_routing_as_binances_faq_shows_it() {
     let usdt_in: Decimal = a.fills.iter().map(|f| f.price * f.qty - f.commission).sum();
     assert_eq!(s.paper.balance("USDT").free, usdt + usdt_in);
 
+    // The order test through SOR: validated, commission rates on request, nothing placed.
+    let rules = s.info.symbol("BTCUSDT").unwrap();
+    let probe = rules
+        .validate(&OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.1), dec!(31000)), &MarketContext::default())
+        .unwrap();
+    let open_before = s.paper.balance("USDT");
+    let tested = s.call(s.rest.sor_order_test(&probe, true, s.now).unwrap());
+    assert_eq!(tested.status, 200, "{}", tested.text());
+    assert!(tested.text().contains("standardCommissionForOrder"), "{}", tested.text());
+    assert_eq!(s.call(s.rest.sor_order_test(&probe, false, s.now).unwrap()).text(), "{}");
+    assert_eq!(s.paper.balance("USDT"), open_before, "a test places nothing");
+
     // What SOR does not take; a symbol outside any group.
     let maker = OrderRequest::limit_maker("BTCUSDT", Side::Buy, dec!(0.1), dec!(20000));
     assert_eq!(s.place_sor(maker).err().code, Some(-2010));

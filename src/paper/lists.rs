@@ -434,26 +434,8 @@ fn leg(params: &Params, prefix: &str) -> Result<ListLeg, Reply> {
     if let Some(peg) = peg {
         leg = leg.with_peg(peg);
     }
-    match (params.get(&name("PegOffsetType")), params.get(&name("PegOffsetValue"))) {
-        (None, None) => {}
-        (Some("PRICE_LEVEL"), Some(levels)) => {
-            let levels = levels.parse::<u8>().map_err(|_| {
-                Reply::error(400, -1130, &format!("Data sent for parameter '{}' is not valid.", name("PegOffsetValue")))
-            })?;
-            leg = leg.with_peg_offset(levels);
-        }
-        (Some("PRICE_LEVEL"), None) | (None, Some(_)) => {
-            return Err(Reply::error(
-                400,
-                -1128,
-                &format!(
-                    "Combination of optional parameters invalid. Recommendation: '{}' and '{}' must both be sent.",
-                    name("PegOffsetType"),
-                    name("PegOffsetValue")
-                ),
-            ));
-        }
-        (Some(_), _) => return Err(Reply::error(400, -1211, "Invalid pegOffsetType.")),
+    if let Some(levels) = super::routes::peg_offset(params, &name("PegOffsetType"), &name("PegOffsetValue"))? {
+        leg = leg.with_peg_offset(levels);
     }
     for (field, set) in [("StrategyId", 0), ("StrategyType", 1)] {
         if let Some(v) = params.get(&name(field)) {

@@ -115,6 +115,20 @@ fn add_to(series: &mut VecDeque<Candle>, kept: usize, width_ms: i64, t: &PublicT
     }
 }
 
+/// An aggregate trade's fields (`a` to `M`) for trade `t`, after `r`: each of the paper
+/// exchange's trades is one price, so its own aggregate.
+pub(crate) fn agg_trade_fields(r: super::wire::Obj, t: &PublicTrade) -> super::wire::Obj {
+    let id = i64::try_from(t.id).unwrap_or(i64::MAX);
+    r.int("a", id)
+        .dec("p", t.price)
+        .dec("q", t.qty)
+        .int("f", id)
+        .int("l", id)
+        .int("T", t.time)
+        .bool("m", t.buyer_is_maker)
+        .bool("M", true)
+}
+
 /// How the synthetic market moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalkConfig {

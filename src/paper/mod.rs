@@ -472,24 +472,9 @@ pub struct PaperExchange {
     /// Order lists by id.
     lists: BTreeMap<u64, lists::PaperList>,
     next_list_id: u64,
-    /// SOR allocations (the last `MY_TRADES_KEPT`), and the next id.
-    allocations: VecDeque<Allocation>,
+    /// SOR allocations (the last `MY_TRADES_KEPT`; `id` is the allocation's), and the next id.
+    allocations: VecDeque<MyTrade>,
     next_allocation: u64,
-}
-
-/// One SOR allocation, as `GET /api/v3/myAllocations` lists it.
-#[derive(Debug, Clone)]
-struct Allocation {
-    symbol: String,
-    id: u64,
-    order_id: u64,
-    price: Decimal,
-    qty: Decimal,
-    quote_qty: Decimal,
-    commission: Decimal,
-    commission_asset: String,
-    time: i64,
-    is_buyer: bool,
 }
 
 impl fmt::Debug for PaperExchange {
@@ -1102,7 +1087,7 @@ impl PaperExchange {
             if self.allocations.len() >= MY_TRADES_KEPT {
                 self.allocations.pop_front();
             }
-            self.allocations.push_back(Allocation {
+            self.allocations.push_back(MyTrade {
                 symbol,
                 id: alloc_id,
                 order_id,
@@ -1113,6 +1098,7 @@ impl PaperExchange {
                 commission_asset: commission_asset.clone(),
                 time: now,
                 is_buyer: side == Side::Buy,
+                is_maker: false,
             });
             let record = FillRecord { price, qty, commission, commission_asset, trade_id: 0, alloc_id: Some(alloc_id) };
             return Some(self.after_fill(now, id, completes, maker, record));

@@ -506,19 +506,7 @@ fn agg_trades(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
         })
         .collect();
     let skip = if from.is_some() || start.is_some() { 0 } else { chosen.len().saturating_sub(n) };
-    let items = chosen.into_iter().skip(skip).take(n).map(|t| {
-        let id = i64::try_from(t.id).unwrap_or(i64::MAX);
-        Obj::new()
-            .int("a", id)
-            .dec("p", t.price)
-            .dec("q", t.qty)
-            .int("f", id)
-            .int("l", id)
-            .int("T", t.time)
-            .bool("m", t.buyer_is_maker)
-            .bool("M", true)
-            .finish()
-    });
+    let items = chosen.into_iter().skip(skip).take(n).map(|t| super::market::agg_trade_fields(Obj::new(), t).finish());
     Ok(Reply::ok(array(items)))
 }
 
@@ -627,24 +615,31 @@ fn order_request(params: &Params) -> Result<OrderRequest, Reply> {
     if let Some(peg) = params.get("pegPriceType") {
         order = order.with_peg(PegPriceType::from_wire(peg));
     }
-    match (params.get("pegOffsetType"), params.get("pegOffsetValue")) {
-        (None, None) => {}
-        (Some("PRICE_LEVEL"), Some(levels)) => {
-            let levels = levels
-                .parse::<u8>()
-                .map_err(|_| Reply::error(400, -1130, "Data sent for parameter 'pegOffsetValue' is not valid."))?;
-            order = order.with_peg_offset(levels);
-        }
-        (Some("PRICE_LEVEL"), None) | (None, Some(_)) => {
-            return Err(Reply::error(
-                400,
-                -1128,
-                "Combination of optional parameters invalid. Recommendation: 'pegOffsetType' and 'pegOffsetValue' must both be sent.",
-            ));
-        }
-        (Some(_), _) => return Err(Reply::error(400, -1211, "Invalid pegOffsetType.")),
+    if let Some(levels) = peg_offset(params, "pegOffsetType", "pegOffsetValue")? {
+        order = order.with_peg_offset(levels);
     }
     Ok(order)
+}
+
+/// A peg offset (`<prefix>PegOffsetType=PRICE_LEVEL` and `<prefix>PegOffsetValue`, named
+/// `type_name` and `value_name`): both or neither (-1128), `PRICE_LEVEL` only (-1211), a level
+/// a byte holds (-1130).
+pub(super) fn peg_offset(params: &Params, type_name: &str, value_name: &str) -> Result<Option<u8>, Reply> {
+    match (params.get(type_name), params.get(value_name)) {
+        (None, None) => Ok(None),
+        (Some("PRICE_LEVEL"), Some(levels)) => levels
+            .parse::<u8>()
+            .map(Some)
+            .map_err(|_| Reply::error(400, -1130, &format!("Data sent for parameter '{value_name}' is not valid."))),
+        (Some("PRICE_LEVEL"), None) | (None, Some(_)) => Err(Reply::error(
+            400,
+            -1128,
+            &format!(
+                "Combination of optional parameters invalid. Recommendation: '{type_name}' and '{value_name}' must both be sent."
+            ),
+        )),
+        (Some(_), _) => Err(Reply::error(400, -1211, "Invalid pegOffsetType.")),
+    }
 }
 
 /// Binance's -1100 message for a parameter that must be a (64-bit) integer.
@@ -918,22 +913,11 @@ fn allocations(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
         })
         .take(n)
         .map(|a| {
-            Obj::new()
+            let r = Obj::new()
                 .str("symbol", &a.symbol)
                 .int("allocationId", i64::try_from(a.id).unwrap_or(i64::MAX))
-                .str("allocationType", "SOR")
-                .int("orderId", i64::try_from(a.order_id).unwrap_or(i64::MAX))
-                .int("orderListId", -1)
-                .dec("price", a.price)
-                .dec("qty", a.qty)
-                .dec("quoteQty", a.quote_qty)
-                .dec("commission", a.commission)
-                .str("commissionAsset", &a.commission_asset)
-                .int("time", a.time)
-                .bool("isBuyer", a.is_buyer)
-                .bool("isMaker", false)
-                .bool("isAllocator", false)
-                .finish()
+                .str("allocationType", "SOR");
+            trade_row(r, a).bool("isAllocator", false).finish()
         });
     Ok(Reply::ok(array(items)))
 }
@@ -1449,23 +1433,24 @@ fn my_trades(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
         ex.my_trades.iter().filter(|t| t.symbol == symbol && order_id.is_none_or(|id| t.order_id == id)).collect();
     let skip = mine.len().saturating_sub(n);
     let items = mine.into_iter().skip(skip).map(|t| {
-        Obj::new()
-            .str("symbol", &t.symbol)
-            .int("id", i64::try_from(t.id).unwrap_or(i64::MAX))
-            .int("orderId", i64::try_from(t.order_id).unwrap_or(i64::MAX))
-            .int("orderListId", -1)
-            .dec("price", t.price)
-            .dec("qty", t.qty)
-            .dec("quoteQty", t.quote_qty)
-            .dec("commission", t.commission)
-            .str("commissionAsset", &t.commission_asset)
-            .int("time", t.time)
-            .bool("isBuyer", t.is_buyer)
-            .bool("isMaker", t.is_maker)
-            .bool("isBestMatch", true)
-            .finish()
+        let r = Obj::new().str("symbol", &t.symbol).int("id", i64::try_from(t.id).unwrap_or(i64::MAX));
+        trade_row(r, t).bool("isBestMatch", true).finish()
     });
     Ok(Reply::ok(array(items)))
+}
+
+/// The fields a `myTrades` row and a `myAllocations` row share, from `orderId` to `isMaker`.
+fn trade_row(r: Obj, t: &super::MyTrade) -> Obj {
+    r.int("orderId", i64::try_from(t.order_id).unwrap_or(i64::MAX))
+        .int("orderListId", -1)
+        .dec("price", t.price)
+        .dec("qty", t.qty)
+        .dec("quoteQty", t.quote_qty)
+        .dec("commission", t.commission)
+        .str("commissionAsset", &t.commission_asset)
+        .int("time", t.time)
+        .bool("isBuyer", t.is_buyer)
+        .bool("isMaker", t.is_maker)
 }
 
 /// `GET /api/v3/myPreventedMatches`: by `preventedMatchId`, or an order's (`orderId`) from

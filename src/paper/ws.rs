@@ -493,19 +493,9 @@ impl PaperExchange {
                 if trades {
                     frames.push((format!("{lower}@trade"), trade));
                 }
-                let agg = Obj::new()
-                    .str("e", "aggTrade")
-                    .int("E", now)
-                    .str("s", &symbol)
-                    .int("a", id)
-                    .dec("p", t.price)
-                    .dec("q", t.qty)
-                    .int("f", id)
-                    .int("l", id)
-                    .int("T", t.time)
-                    .bool("m", t.buyer_is_maker)
-                    .bool("M", true)
-                    .finish();
+                let agg =
+                    super::market::agg_trade_fields(Obj::new().str("e", "aggTrade").int("E", now).str("s", &symbol), t)
+                        .finish();
                 if aggs {
                     frames.push((format!("{lower}@aggTrade"), agg));
                 }

@@ -723,7 +723,17 @@ impl Rest {
         compute_commission_rates: bool,
         timestamp: impl Into<ServerMs>,
     ) -> Result<RestRequest, BuildError> {
-        let timestamp_ms = timestamp.into().millis();
+        self.order_test_at("/api/v3/order/test", order, compute_commission_rates, timestamp.into())
+    }
+
+    /// An order test at `path` (`/api/v3/order/test`, `/api/v3/sor/order/test`).
+    fn order_test_at(
+        &self,
+        path: &str,
+        order: &ValidatedOrder,
+        compute_commission_rates: bool,
+        timestamp: ServerMs,
+    ) -> Result<RestRequest, BuildError> {
         let mut q = order_query(order);
         let weight = if compute_commission_rates {
             q.push("computeCommissionRates", "true");
@@ -731,7 +741,7 @@ impl Rest {
         } else {
             1
         };
-        self.build_signed_form("/api/v3/order/test", q, timestamp_ms, RequestCost::flat(weight))
+        self.build_signed_form(path, q, timestamp.millis(), RequestCost::flat(weight))
     }
 
     /// `POST /api/v3/sor/order` (weight 1 on failure, 0 on success; 1 order): a validated
@@ -755,15 +765,7 @@ impl Rest {
         compute_commission_rates: bool,
         timestamp: impl Into<ServerMs>,
     ) -> Result<RestRequest, BuildError> {
-        let timestamp_ms = timestamp.into().millis();
-        let mut q = order_query(order);
-        let weight = if compute_commission_rates {
-            q.push("computeCommissionRates", "true");
-            20
-        } else {
-            1
-        };
-        self.build_signed_form("/api/v3/sor/order/test", q, timestamp_ms, RequestCost::flat(weight))
+        self.order_test_at("/api/v3/sor/order/test", order, compute_commission_rates, timestamp.into())
     }
 
     /// `DELETE /api/v3/order` (weight 1 on failure, 0 on success).
