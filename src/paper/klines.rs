@@ -104,11 +104,12 @@ fn time_zone(text: &str) -> Option<i64> {
         Some((h, m)) => (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?),
         None => (digits.parse::<i64>().ok()?, 0),
     };
-    if !(0..60).contains(&m) || h < 0 {
+    // Outside input: checked, so a huge hour count is refused, not an overflow.
+    if !(0..60).contains(&m) || !(0..=14).contains(&h) {
         return None;
     }
     let minutes = (h * 60 + m) * if negative { -1 } else { 1 };
-    (-12 * 60..=14 * 60).contains(&minutes).then_some(minutes * MINUTE)
+    (-12 * 60..=14 * 60).contains(&minutes).then(|| minutes * MINUTE)
 }
 
 /// The kline of `interval` (in a zone `offset_ms` east of UTC) holding instant `t`, from the
@@ -290,15 +291,17 @@ pub(super) fn window_ticker_weight(params: &Params) -> u64 {
 
 /// `windowSize`: `1m`..`59m`, `1h`..`23h`, `1d`..`7d`, in ms.
 fn window_size(text: &str) -> Option<i64> {
-    let (n, unit) = text.split_at(text.len().checked_sub(1)?);
-    let n: i64 = n.parse().ok()?;
+    // Outside input: the unit is the last character whatever its width, and the count is
+    // checked before it is multiplied.
+    let unit = text.chars().last()?;
+    let n: i64 = text.get(..text.len() - unit.len_utf8())?.parse().ok()?;
     let (max, ms) = match unit {
-        "m" => (59, MINUTE),
-        "h" => (23, 60 * MINUTE),
-        "d" => (7, DAY),
+        'm' => (59, MINUTE),
+        'h' => (23, 60 * MINUTE),
+        'd' => (7, DAY),
         _ => return None,
     };
-    (1..=max).contains(&n).then_some(n * ms)
+    (1..=max).contains(&n).then(|| n * ms)
 }
 
 /// `GET /api/v3/ticker` (a rolling window of `windowSize`, default `1d`, starting on a minute:
@@ -461,8 +464,18 @@ mod tests {
         assert_eq!(time_zone("-1:00"), Some(-60 * MINUTE));
         assert_eq!(time_zone("05:45"), Some(345 * MINUTE));
         assert_eq!(time_zone("+14:00"), Some(14 * 60 * MINUTE));
-        for bad in ["14:01", "-12:30", "x", "5:60", ""] {
+        for bad in ["14:01", "-12:30", "x", "5:60", "", "99999999999999999", "-9223372036854775807:00", "15"] {
             assert_eq!(time_zone(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn window_sizes_within_binances_range_and_hostile_ones_refused() {
+        assert_eq!(window_size("1m"), Some(MINUTE));
+        assert_eq!(window_size("23h"), Some(23 * 60 * MINUTE));
+        assert_eq!(window_size("7d"), Some(7 * DAY));
+        for bad in ["", "m", "0m", "60m", "8d", "1é", "é", "99999999999999999d", "-1h", "1w"] {
+            assert_eq!(window_size(bad), None, "{bad}");
         }
     }
 }
