@@ -1770,7 +1770,9 @@ impl Orders {
         {
             t.peg_bound = false;
             t.unit_lock = Some(pegged);
-            let left = t.view.qty.unwrap_or_default() - t.view.traded_qty - t.view.prevented_qty;
+            // Exchange-supplied quantities: saturating, never a panic.
+            let left =
+                t.view.qty.unwrap_or_default().saturating_sub(t.view.traded_qty).saturating_sub(t.view.prevented_qty);
             let lock_at = |price: Decimal| {
                 left.checked_mul(price).map(|d| d.round_dp_with_strategy(8, RoundingStrategy::AwayFromZero))
             };
