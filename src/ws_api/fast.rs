@@ -12,72 +12,92 @@ use super::{ExecutionReport, UserDataEvent, WsFrame};
 use crate::model::{ExecutionType, OrderStatus, OrderType, SelfTradePreventionMode, Side, TimeInForce};
 use crate::scan::{Cursor, optional};
 
-/// The fields as read, each at most once.
+/// The fields read so far (a bit each), so a key given twice is refused as serde refuses it.
 #[derive(Default)]
-struct Fields {
-    seen: u64,
-    event_time: Option<i64>,
-    symbol: Option<String>,
-    client_order_id: Option<String>,
-    side: Option<Side>,
-    order_type: Option<OrderType>,
-    time_in_force: Option<TimeInForce>,
-    quantity: Option<Decimal>,
-    price: Option<Decimal>,
-    stop_price: Option<Decimal>,
-    iceberg_qty: Option<Decimal>,
-    order_list_id: Option<i64>,
-    orig_client_order_id: Option<String>,
-    execution_type: Option<ExecutionType>,
-    status: Option<OrderStatus>,
-    reject_reason: Option<String>,
-    order_id: Option<u64>,
-    last_qty: Option<Decimal>,
-    cumulative_qty: Option<Decimal>,
-    last_price: Option<Decimal>,
-    commission: Option<Decimal>,
-    commission_asset: Option<String>,
-    transaction_time: Option<i64>,
-    trade_id: Option<i64>,
-    prevented_match_id: Option<i64>,
-    execution_id: Option<i64>,
-    is_working: Option<bool>,
-    is_maker: Option<bool>,
-    order_creation_time: Option<i64>,
-    cumulative_quote_qty: Option<Decimal>,
-    last_quote_qty: Option<Decimal>,
-    quote_order_qty: Option<Decimal>,
-    working_time: Option<i64>,
-    self_trade_prevention_mode: Option<SelfTradePreventionMode>,
-    expiry_reason: Option<String>,
-    trailing_delta: Option<i64>,
-    trailing_time: Option<i64>,
-    strategy_id: Option<i64>,
-    strategy_type: Option<i64>,
-    prevented_qty: Option<Decimal>,
-    last_prevented_qty: Option<Decimal>,
-    trade_group_id: Option<i64>,
-    counter_order_id: Option<i64>,
-    counter_symbol: Option<String>,
-    prevented_execution_qty: Option<Decimal>,
-    prevented_execution_price: Option<Decimal>,
-    prevented_execution_quote_qty: Option<Decimal>,
-    match_type: Option<String>,
-    allocation_id: Option<i64>,
-    working_floor: Option<String>,
-    used_sor: Option<bool>,
-    peg_price_type: Option<String>,
-    peg_offset_type: Option<String>,
-    peg_offset_value: Option<i64>,
-    pegged_price: Option<Decimal>,
-}
+struct Seen(u64);
 
-impl Fields {
+impl Seen {
     /// Marks field `bit` seen; `None` for a key given twice (serde refuses it).
     #[inline]
     fn once(&mut self, bit: u32) -> Option<()> {
         let mask = 1u64 << bit;
-        (self.seen & mask == 0).then(|| self.seen |= mask)
+        (self.0 & mask == 0).then(|| self.0 |= mask)
+    }
+}
+
+/// The bits of the fields without a default: every one must have been read.
+const REQUIRED: u64 =
+    bits(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 24, 25, 26, 27, 28, 29, 30]);
+
+/// The mask of `indices`.
+const fn bits(indices: &[u32]) -> u64 {
+    let mut mask = 0u64;
+    let mut rest = indices;
+    while let [first, tail @ ..] = rest {
+        mask |= 1u64 << *first;
+        rest = tail;
+    }
+    mask
+}
+
+/// A report whose every field is a placeholder: the required ones are overwritten before it is
+/// handed out ([`REQUIRED`]), the optional ones keep their default (absent).
+fn blank() -> ExecutionReport {
+    ExecutionReport {
+        event_time: 0,
+        symbol: String::new(),
+        client_order_id: String::new(),
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        time_in_force: TimeInForce::Gtc,
+        quantity: Decimal::ZERO,
+        price: Decimal::ZERO,
+        stop_price: Decimal::ZERO,
+        iceberg_qty: Decimal::ZERO,
+        order_list_id: 0,
+        orig_client_order_id: String::new(),
+        execution_type: ExecutionType::New,
+        status: OrderStatus::New,
+        reject_reason: String::new(),
+        order_id: 0,
+        last_qty: Decimal::ZERO,
+        cumulative_qty: Decimal::ZERO,
+        last_price: Decimal::ZERO,
+        commission: Decimal::ZERO,
+        commission_asset: None,
+        transaction_time: 0,
+        trade_id: 0,
+        prevented_match_id: None,
+        execution_id: 0,
+        is_working: false,
+        is_maker: false,
+        order_creation_time: 0,
+        cumulative_quote_qty: Decimal::ZERO,
+        last_quote_qty: Decimal::ZERO,
+        quote_order_qty: Decimal::ZERO,
+        working_time: None,
+        self_trade_prevention_mode: None,
+        expiry_reason: None,
+        trailing_delta: None,
+        trailing_time: None,
+        strategy_id: None,
+        strategy_type: None,
+        prevented_qty: None,
+        last_prevented_qty: None,
+        trade_group_id: None,
+        counter_order_id: None,
+        counter_symbol: None,
+        prevented_execution_qty: None,
+        prevented_execution_price: None,
+        prevented_execution_quote_qty: None,
+        match_type: None,
+        allocation_id: None,
+        working_floor: None,
+        used_sor: None,
+        peg_price_type: None,
+        peg_offset_type: None,
+        peg_offset_value: None,
+        pegged_price: None,
     }
 }
 
@@ -87,313 +107,230 @@ pub(super) fn execution_report(text: &[u8]) -> Option<WsFrame> {
     c.lit(br#"{"subscriptionId":"#)?;
     let subscription_id = c.json_u64()?;
     c.lit(br#","event":{"e":"executionReport""#)?;
-    let mut f = Fields::default();
+    let mut seen = Seen::default();
+    // Written in place: the report is read straight into its box (no moves of a 1 KB struct).
+    let mut report = Box::new(blank());
+    let f = &mut *report;
+    // Binance writes the keys in one order: each is first tried where Binance puts it (one
+    // comparison of `,"k":`), any other order is read key by key.
+    let mut next = 0;
     loop {
-        match c.byte()? {
-            b',' => {}
-            b'}' => break,
-            _ => return None,
-        }
-        let key = {
+        let index = if let Some((expected, index)) = ORDER.get(next)
+            && c.lit(expected).is_some()
+        {
+            next += 1;
+            *index
+        } else {
+            match c.byte()? {
+                b',' => {}
+                b'}' => break,
+                _ => return None,
+            }
             c.lit(b"\"")?;
             let key = c.string_bytes()?;
             // serde_json refuses a key that is not UTF-8: so does this path.
             if !key.is_ascii() {
                 std::str::from_utf8(key).ok()?;
             }
-            key
+            c.lit(b":")?;
+            match key_index(key) {
+                Key::Field(index) => index,
+                Key::Skip => {
+                    c.skip()?;
+                    continue;
+                }
+                Key::Refuse => return None,
+            }
         };
-        c.lit(b":")?;
-        let own = |s: &str| s.to_owned();
-        match key {
-            [b'E'] => {
-                f.once(0)?;
-                f.event_time = Some(c.integer()?);
-            }
-            [b's'] => {
-                f.once(1)?;
-                f.symbol = Some(own(c.quoted()?));
-            }
-            [b'c'] => {
-                f.once(2)?;
-                f.client_order_id = Some(own(c.quoted()?));
-            }
-            [b'S'] => {
-                f.once(3)?;
-                f.side = Some(Side::from_wire(c.quoted()?));
-            }
-            [b'o'] => {
-                f.once(4)?;
-                f.order_type = Some(OrderType::from_wire(c.quoted()?));
-            }
-            [b'f'] => {
-                f.once(5)?;
-                f.time_in_force = Some(TimeInForce::from_wire(c.quoted()?));
-            }
-            [b'q'] => {
-                f.once(6)?;
-                f.quantity = Some(c.decimal()?);
-            }
-            [b'p'] => {
-                f.once(7)?;
-                f.price = Some(c.decimal()?);
-            }
-            [b'P'] => {
-                f.once(8)?;
-                f.stop_price = Some(c.decimal()?);
-            }
-            [b'F'] => {
-                f.once(9)?;
-                f.iceberg_qty = Some(c.decimal()?);
-            }
-            [b'g'] => {
-                f.once(10)?;
-                f.order_list_id = Some(c.integer()?);
-            }
-            [b'C'] => {
-                f.once(11)?;
-                f.orig_client_order_id = Some(own(c.quoted()?));
-            }
-            [b'x'] => {
-                f.once(12)?;
-                f.execution_type = Some(ExecutionType::from_wire(c.quoted()?));
-            }
-            [b'X'] => {
-                f.once(13)?;
-                f.status = Some(OrderStatus::from_wire(c.quoted()?));
-            }
-            [b'r'] => {
-                f.once(14)?;
-                f.reject_reason = Some(own(c.quoted()?));
-            }
-            [b'i'] => {
-                f.once(15)?;
-                f.order_id = Some(c.json_u64()?);
-            }
-            [b'l'] => {
-                f.once(16)?;
-                f.last_qty = Some(c.decimal()?);
-            }
-            [b'z'] => {
-                f.once(17)?;
-                f.cumulative_qty = Some(c.decimal()?);
-            }
-            [b'L'] => {
-                f.once(18)?;
-                f.last_price = Some(c.decimal()?);
-            }
-            [b'n'] => {
-                f.once(19)?;
-                f.commission = Some(c.decimal()?);
-            }
-            [b'N'] => {
-                f.once(20)?;
-                f.commission_asset = optional(&mut c, |c| c.quoted().map(own))?;
-            }
-            [b'T'] => {
-                f.once(21)?;
-                f.transaction_time = Some(c.integer()?);
-            }
-            [b't'] => {
-                f.once(22)?;
-                f.trade_id = Some(c.integer()?);
-            }
-            [b'v'] => {
-                f.once(23)?;
-                f.prevented_match_id = optional(&mut c, Cursor::integer)?;
-            }
-            [b'I'] => {
-                f.once(24)?;
-                f.execution_id = Some(c.integer()?);
-            }
-            [b'w'] => {
-                f.once(25)?;
-                f.is_working = Some(c.boolean()?);
-            }
-            [b'm'] => {
-                f.once(26)?;
-                f.is_maker = Some(c.boolean()?);
-            }
-            [b'O'] => {
-                f.once(27)?;
-                f.order_creation_time = Some(c.integer()?);
-            }
-            [b'Z'] => {
-                f.once(28)?;
-                f.cumulative_quote_qty = Some(c.decimal()?);
-            }
-            [b'Y'] => {
-                f.once(29)?;
-                f.last_quote_qty = Some(c.decimal()?);
-            }
-            [b'Q'] => {
-                f.once(30)?;
-                f.quote_order_qty = Some(c.decimal()?);
-            }
-            [b'W'] => {
-                f.once(31)?;
-                f.working_time = optional(&mut c, Cursor::integer)?;
-            }
-            [b'V'] => {
-                f.once(32)?;
-                f.self_trade_prevention_mode =
-                    optional(&mut c, |c| c.quoted().map(SelfTradePreventionMode::from_wire))?;
-            }
-            [b'e', b'R'] => {
-                f.once(33)?;
-                f.expiry_reason = optional(&mut c, |c| c.quoted().map(own))?;
-            }
-            [b'd'] => {
-                f.once(34)?;
-                f.trailing_delta = optional(&mut c, Cursor::integer)?;
-            }
-            [b'D'] => {
-                f.once(35)?;
-                f.trailing_time = optional(&mut c, Cursor::integer)?;
-            }
-            [b'j'] => {
-                f.once(36)?;
-                f.strategy_id = optional(&mut c, Cursor::integer)?;
-            }
-            [b'J'] => {
-                f.once(37)?;
-                f.strategy_type = optional(&mut c, Cursor::integer)?;
-            }
-            // The serde path reads these as strict decimals even when `null` is sent: a `null`
-            // (its error) is left to it.
-            [b'A'] => {
-                f.once(38)?;
-                f.prevented_qty = Some(c.decimal()?);
-            }
-            [b'B'] => {
-                f.once(39)?;
-                f.last_prevented_qty = Some(c.decimal()?);
-            }
-            [b'u'] => {
-                f.once(40)?;
-                f.trade_group_id = optional(&mut c, Cursor::integer)?;
-            }
-            [b'U'] => {
-                f.once(41)?;
-                f.counter_order_id = optional(&mut c, Cursor::integer)?;
-            }
-            [b'C', b's'] => {
-                f.once(42)?;
-                f.counter_symbol = optional(&mut c, |c| c.quoted().map(own))?;
-            }
-            [b'p', b'l'] => {
-                f.once(43)?;
-                f.prevented_execution_qty = Some(c.decimal()?);
-            }
-            [b'p', b'L'] => {
-                f.once(44)?;
-                f.prevented_execution_price = Some(c.decimal()?);
-            }
-            [b'p', b'Y'] => {
-                f.once(45)?;
-                f.prevented_execution_quote_qty = Some(c.decimal()?);
-            }
-            [b'b'] => {
-                f.once(46)?;
-                f.match_type = optional(&mut c, |c| c.quoted().map(own))?;
-            }
-            [b'a'] => {
-                f.once(47)?;
-                f.allocation_id = optional(&mut c, Cursor::integer)?;
-            }
-            [b'k'] => {
-                f.once(48)?;
-                f.working_floor = optional(&mut c, |c| c.quoted().map(own))?;
-            }
-            [b'u', b'S'] => {
-                f.once(49)?;
-                f.used_sor = optional(&mut c, Cursor::boolean)?;
-            }
-            [b'g', b'P'] => {
-                f.once(50)?;
-                f.peg_price_type = optional(&mut c, |c| c.quoted().map(own))?;
-            }
-            [b'g', b'O', b'T'] => {
-                f.once(51)?;
-                f.peg_offset_type = optional(&mut c, |c| c.quoted().map(own))?;
-            }
-            [b'g', b'O', b'V'] => {
-                f.once(52)?;
-                f.peg_offset_value = optional(&mut c, Cursor::integer)?;
-            }
-            [b'g', b'p'] => {
-                f.once(53)?;
-                f.pegged_price = Some(c.decimal()?);
-            }
-            // `e` again, or a key this crate does not read.
-            [b'e'] => return None,
-            _ => c.skip()?,
+        if index == SKIP {
+            c.skip()?;
+            continue;
         }
+        seen.once(index)?;
+        read(index, &mut c, f)?;
     }
     c.lit(b"}")?;
     if c.at != text.len() {
         return None;
     }
-    let report = ExecutionReport {
-        event_time: f.event_time?,
-        symbol: f.symbol?,
-        client_order_id: f.client_order_id?,
-        side: f.side?,
-        order_type: f.order_type?,
-        time_in_force: f.time_in_force?,
-        quantity: f.quantity?,
-        price: f.price?,
-        stop_price: f.stop_price?,
-        iceberg_qty: f.iceberg_qty?,
-        order_list_id: f.order_list_id?,
-        orig_client_order_id: f.orig_client_order_id.unwrap_or_default(),
-        execution_type: f.execution_type?,
-        status: f.status?,
-        reject_reason: f.reject_reason?,
-        order_id: f.order_id?,
-        last_qty: f.last_qty?,
-        cumulative_qty: f.cumulative_qty?,
-        last_price: f.last_price?,
-        commission: f.commission?,
-        commission_asset: f.commission_asset,
-        transaction_time: f.transaction_time?,
-        trade_id: f.trade_id?,
-        prevented_match_id: f.prevented_match_id,
-        execution_id: f.execution_id?,
-        is_working: f.is_working?,
-        is_maker: f.is_maker?,
-        order_creation_time: f.order_creation_time?,
-        cumulative_quote_qty: f.cumulative_quote_qty?,
-        last_quote_qty: f.last_quote_qty?,
-        quote_order_qty: f.quote_order_qty?,
-        working_time: f.working_time,
-        self_trade_prevention_mode: f.self_trade_prevention_mode,
-        expiry_reason: f.expiry_reason,
-        trailing_delta: f.trailing_delta,
-        trailing_time: f.trailing_time,
-        strategy_id: f.strategy_id,
-        strategy_type: f.strategy_type,
-        prevented_qty: f.prevented_qty,
-        last_prevented_qty: f.last_prevented_qty,
-        trade_group_id: f.trade_group_id,
-        counter_order_id: f.counter_order_id,
-        counter_symbol: f.counter_symbol,
-        prevented_execution_qty: f.prevented_execution_qty,
-        prevented_execution_price: f.prevented_execution_price,
-        prevented_execution_quote_qty: f.prevented_execution_quote_qty,
-        match_type: f.match_type,
-        allocation_id: f.allocation_id,
-        working_floor: f.working_floor,
-        used_sor: f.used_sor,
-        peg_price_type: f.peg_price_type,
-        peg_offset_type: f.peg_offset_type,
-        peg_offset_value: f.peg_offset_value,
-        pegged_price: f.pegged_price,
-    };
-    Some(WsFrame::Event {
-        subscription_id: Some(subscription_id),
-        event: UserDataEvent::ExecutionReport(Box::new(report)),
-    })
+    (seen.0 & REQUIRED == REQUIRED).then_some(())?;
+    Some(WsFrame::Event { subscription_id: Some(subscription_id), event: UserDataEvent::ExecutionReport(report) })
+}
+
+/// The index of a key this crate does not read.
+const SKIP: u32 = u32::MAX;
+
+/// Binance's order of the keys (`M`, not read, included), each with its field's index.
+const ORDER: [(&[u8], u32); 34] = [
+    (br#","E":"#, 0),
+    (br#","s":"#, 1),
+    (br#","c":"#, 2),
+    (br#","S":"#, 3),
+    (br#","o":"#, 4),
+    (br#","f":"#, 5),
+    (br#","q":"#, 6),
+    (br#","p":"#, 7),
+    (br#","P":"#, 8),
+    (br#","F":"#, 9),
+    (br#","g":"#, 10),
+    (br#","C":"#, 11),
+    (br#","x":"#, 12),
+    (br#","X":"#, 13),
+    (br#","r":"#, 14),
+    (br#","i":"#, 15),
+    (br#","l":"#, 16),
+    (br#","z":"#, 17),
+    (br#","L":"#, 18),
+    (br#","n":"#, 19),
+    (br#","N":"#, 20),
+    (br#","T":"#, 21),
+    (br#","t":"#, 22),
+    (br#","v":"#, 23),
+    (br#","I":"#, 24),
+    (br#","w":"#, 25),
+    (br#","m":"#, 26),
+    (br#","M":"#, SKIP),
+    (br#","O":"#, 27),
+    (br#","Z":"#, 28),
+    (br#","Y":"#, 29),
+    (br#","Q":"#, 30),
+    (br#","W":"#, 31),
+    (br#","V":"#, 32),
+];
+
+/// What a key is to this path.
+enum Key {
+    /// A field this crate reads: its index.
+    Field(u32),
+    /// A key this crate does not read: its value is skipped.
+    Skip,
+    /// `e` again: left to the general path.
+    Refuse,
+}
+
+fn key_index(key: &[u8]) -> Key {
+    match key {
+        b"E" => Key::Field(0),
+        b"s" => Key::Field(1),
+        b"c" => Key::Field(2),
+        b"S" => Key::Field(3),
+        b"o" => Key::Field(4),
+        b"f" => Key::Field(5),
+        b"q" => Key::Field(6),
+        b"p" => Key::Field(7),
+        b"P" => Key::Field(8),
+        b"F" => Key::Field(9),
+        b"g" => Key::Field(10),
+        b"C" => Key::Field(11),
+        b"x" => Key::Field(12),
+        b"X" => Key::Field(13),
+        b"r" => Key::Field(14),
+        b"i" => Key::Field(15),
+        b"l" => Key::Field(16),
+        b"z" => Key::Field(17),
+        b"L" => Key::Field(18),
+        b"n" => Key::Field(19),
+        b"N" => Key::Field(20),
+        b"T" => Key::Field(21),
+        b"t" => Key::Field(22),
+        b"v" => Key::Field(23),
+        b"I" => Key::Field(24),
+        b"w" => Key::Field(25),
+        b"m" => Key::Field(26),
+        b"O" => Key::Field(27),
+        b"Z" => Key::Field(28),
+        b"Y" => Key::Field(29),
+        b"Q" => Key::Field(30),
+        b"W" => Key::Field(31),
+        b"V" => Key::Field(32),
+        b"eR" => Key::Field(33),
+        b"d" => Key::Field(34),
+        b"D" => Key::Field(35),
+        b"j" => Key::Field(36),
+        b"J" => Key::Field(37),
+        b"A" => Key::Field(38),
+        b"B" => Key::Field(39),
+        b"u" => Key::Field(40),
+        b"U" => Key::Field(41),
+        b"Cs" => Key::Field(42),
+        b"pl" => Key::Field(43),
+        b"pL" => Key::Field(44),
+        b"pY" => Key::Field(45),
+        b"b" => Key::Field(46),
+        b"a" => Key::Field(47),
+        b"k" => Key::Field(48),
+        b"uS" => Key::Field(49),
+        b"gP" => Key::Field(50),
+        b"gOT" => Key::Field(51),
+        b"gOV" => Key::Field(52),
+        b"gp" => Key::Field(53),
+        b"e" => Key::Refuse,
+        _ => Key::Skip,
+    }
+}
+
+/// Reads field `index`'s value into the report.
+#[inline]
+fn read(index: u32, c: &mut Cursor<'_>, f: &mut ExecutionReport) -> Option<()> {
+    let own = |s: &str| s.to_owned();
+    match index {
+        0 => f.event_time = c.integer()?,
+        1 => f.symbol = own(c.quoted()?),
+        2 => f.client_order_id = own(c.quoted()?),
+        3 => f.side = Side::from_wire(c.quoted()?),
+        4 => f.order_type = OrderType::from_wire(c.quoted()?),
+        5 => f.time_in_force = TimeInForce::from_wire(c.quoted()?),
+        6 => f.quantity = c.decimal()?,
+        7 => f.price = c.decimal()?,
+        8 => f.stop_price = c.decimal()?,
+        9 => f.iceberg_qty = c.decimal()?,
+        10 => f.order_list_id = c.integer()?,
+        11 => f.orig_client_order_id = own(c.quoted()?),
+        12 => f.execution_type = ExecutionType::from_wire(c.quoted()?),
+        13 => f.status = OrderStatus::from_wire(c.quoted()?),
+        14 => f.reject_reason = own(c.quoted()?),
+        15 => f.order_id = c.json_u64()?,
+        16 => f.last_qty = c.decimal()?,
+        17 => f.cumulative_qty = c.decimal()?,
+        18 => f.last_price = c.decimal()?,
+        19 => f.commission = c.decimal()?,
+        20 => f.commission_asset = optional(c, |c| c.quoted().map(own))?,
+        21 => f.transaction_time = c.integer()?,
+        22 => f.trade_id = c.integer()?,
+        23 => f.prevented_match_id = optional(c, Cursor::integer)?,
+        24 => f.execution_id = c.integer()?,
+        25 => f.is_working = c.boolean()?,
+        26 => f.is_maker = c.boolean()?,
+        27 => f.order_creation_time = c.integer()?,
+        28 => f.cumulative_quote_qty = c.decimal()?,
+        29 => f.last_quote_qty = c.decimal()?,
+        30 => f.quote_order_qty = c.decimal()?,
+        31 => f.working_time = optional(c, Cursor::integer)?,
+        32 => f.self_trade_prevention_mode = optional(c, |c| c.quoted().map(SelfTradePreventionMode::from_wire))?,
+        33 => f.expiry_reason = optional(c, |c| c.quoted().map(own))?,
+        34 => f.trailing_delta = optional(c, Cursor::integer)?,
+        35 => f.trailing_time = optional(c, Cursor::integer)?,
+        36 => f.strategy_id = optional(c, Cursor::integer)?,
+        37 => f.strategy_type = optional(c, Cursor::integer)?,
+        38 => f.prevented_qty = Some(c.decimal()?),
+        39 => f.last_prevented_qty = Some(c.decimal()?),
+        40 => f.trade_group_id = optional(c, Cursor::integer)?,
+        41 => f.counter_order_id = optional(c, Cursor::integer)?,
+        42 => f.counter_symbol = optional(c, |c| c.quoted().map(own))?,
+        43 => f.prevented_execution_qty = Some(c.decimal()?),
+        44 => f.prevented_execution_price = Some(c.decimal()?),
+        45 => f.prevented_execution_quote_qty = Some(c.decimal()?),
+        46 => f.match_type = optional(c, |c| c.quoted().map(own))?,
+        47 => f.allocation_id = optional(c, Cursor::integer)?,
+        48 => f.working_floor = optional(c, |c| c.quoted().map(own))?,
+        49 => f.used_sor = optional(c, Cursor::boolean)?,
+        50 => f.peg_price_type = optional(c, |c| c.quoted().map(own))?,
+        51 => f.peg_offset_type = optional(c, |c| c.quoted().map(own))?,
+        52 => f.peg_offset_value = optional(c, Cursor::integer)?,
+        53 => f.pegged_price = Some(c.decimal()?),
+        _ => return None,
+    }
+    Some(())
 }
 
 #[cfg(test)]
@@ -448,6 +385,62 @@ mod tests {
             }
         }
         assert!(taken > 100, "the fast path took some mutations ({taken})");
+    }
+
+    /// The event's `"k":v` pairs after `"e"` (the fixtures hold no comma inside a value).
+    fn pairs(frame: &str) -> Option<(String, Vec<String>)> {
+        let head = r#","event":{"e":"executionReport""#;
+        let at = frame.find(head)? + head.len();
+        let body = frame.get(at + 1..frame.len().checked_sub(2)?)?;
+        Some((frame.get(..at)?.to_owned(), body.split(",\"").map(|p| p.trim_start_matches('"').to_owned()).collect()))
+    }
+
+    fn join(head: &str, pairs: &[String]) -> String {
+        let mut out = head.to_owned();
+        for p in pairs {
+            out.push_str(",\"");
+            out.push_str(p);
+        }
+        out.push_str("}}");
+        out
+    }
+
+    #[test]
+    fn keys_in_any_order_or_missing_are_read_as_the_general_path_reads_them() {
+        let mut fast_taken = 0;
+        let mut refused = 0;
+        for frame in frames() {
+            let Some((head, pairs)) = pairs(&frame) else { panic!("{frame}") };
+            assert_eq!(join(&head, &pairs), frame, "the split is exact");
+            let mut variants = vec![pairs.iter().rev().cloned().collect::<Vec<_>>()];
+            let mut rotated = pairs.clone();
+            rotated.rotate_left(7);
+            variants.push(rotated);
+            for skip in 0..pairs.len() {
+                let mut fewer = pairs.clone();
+                fewer.remove(skip);
+                variants.push(fewer);
+            }
+            // A key given twice, in Binance's place and again at the end.
+            for twice in 0..pairs.len() {
+                let mut more = pairs.clone();
+                more.push(pairs.get(twice).cloned().unwrap_or_default());
+                variants.push(more);
+            }
+            for variant in variants {
+                let text = join(&head, &variant);
+                match execution_report(text.as_bytes()) {
+                    Some(fast) => {
+                        fast_taken += 1;
+                        assert_eq!(Ok(fast), WsFrame::decode_general(text.as_bytes()), "{text}");
+                    }
+                    None => refused += 1,
+                }
+            }
+        }
+        // Reordered frames and those missing an optional field are taken; a missing required
+        // field or a repeated one is refused (the general path answers for them).
+        assert!(fast_taken > 20 && refused > 20, "taken {fast_taken}, refused {refused}");
     }
 
     #[test]
