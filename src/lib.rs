@@ -149,7 +149,7 @@ pub use model::{
 pub use num::{NumError, Rounding};
 pub use orders::{
     OpenOrder, OrderAction, OrderApplied, OrderReport, OrderState, OrderTrade, OrderUpdate, OrderView, Orders,
-    OrdersConfig, OrdersError, Submit, SubmitList, SymbolPolicy, fill_key, lock_amount, oco_lock_amount,
+    OrdersConfig, OrdersError, Prevention, Submit, SubmitList, SymbolPolicy, fill_key, lock_amount, oco_lock_amount,
 };
 pub use rules::{
     BUNDLED_EXCHANGE_INFO, ExchangeInfo, Filter, FilterError, FilterKind, MalformedSymbol, MarketContext,

@@ -283,6 +283,17 @@ pub fn lock_amount(order: &OrderRequest, price_bound: Option<Decimal>) -> Option
 
 /// What a buy's reservation holds per unit of base, when it follows the quantity: the limit
 /// price of a limit buy by quantity.
+/// What `qty` of a prevented order held: the quantity for a sell, the limit price's worth for
+/// a buy (`None` without a price, or for nothing).
+fn hold_worth(sell: bool, unit_lock: Option<Decimal>, qty: Decimal) -> Option<Decimal> {
+    let worth = if sell {
+        qty
+    } else {
+        unit_lock?.checked_mul(qty).map(|d| d.round_dp_with_strategy(8, RoundingStrategy::ToZero))?
+    };
+    (worth > Decimal::ZERO).then_some(worth)
+}
+
 fn unit_lock(order: &OrderRequest) -> Option<Decimal> {
     if order.side() != &Side::Buy || order.quote_order_qty().is_some() {
         return None;
@@ -558,6 +569,15 @@ struct Tracked {
     /// A pegged buy reserved by a price the exchange does not use (the caller's bound, or its
     /// `price`): its lock follows the pegged price once the exchange reports it.
     peg_bound: bool,
+    /// Its self-trade prevention mode is `TRANSFER`: what prevention takes from it may move to
+    /// another account of the trade group, so its funds are held, not freed, until the
+    /// `TRADE_PREVENTION` event says (see [`Orders::release_hold`]).
+    transfer: bool,
+    /// A `TRANSFER` order's assets (base, quote): what a transfer moves.
+    assets: Option<(AssetId, AssetId)>,
+    /// The tracker's count of user-data gaps when it was submitted (a `TRANSFER` order that
+    /// ends after a gap may have lost its `TRADE_PREVENTION` events: its matches are asked).
+    gaps_at_submit: u64,
     timer: Option<(i64, Timer)>,
     backoff_ms: i64,
     /// When the last query of it left ([`Orders::on_query_sent`]): a `-2013` answer is
@@ -636,6 +656,71 @@ pub struct Orders {
     lists: HashMap<ClientOrderId, TrackedList, FastHash>,
     /// The orders' timers, counted, with a lower bound of when the next one is due.
     timers: Timers,
+    /// Funds of `TRANSFER` orders that self-trade prevention took, held until the event says
+    /// whether they may have moved to another account of the trade group.
+    holds: HashMap<ClientOrderId, Hold, FastHash>,
+    /// Prevented matches already accounted for, per side: (symbol, match id, this account's
+    /// order id), the last `PREVENTIONS_KEPT`.
+    preventions: VecDeque<(String, u64, u64)>,
+    /// User-data gaps seen ([`Orders::note_stream_gap`]).
+    gaps: u64,
+}
+
+/// Prevented matches remembered as accounted for.
+const PREVENTIONS_KEPT: usize = 4096;
+
+/// What a `TRANSFER` order's prevented quantity held, kept locked until its prevented matches
+/// say whether it moved.
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    /// What is locked (`None`: nothing could be, the free balance being short; the matches
+    /// are still asked for, so what moved is booked).
+    reservation: Option<Reservation>,
+    base: AssetId,
+    quote: AssetId,
+    /// The order sells (gives base when its prevented quantity moves).
+    sell: bool,
+    /// The order's limit price for a buy (what one unit of its quantity locks).
+    unit_lock: Option<Decimal>,
+    /// The prevented quantity held for.
+    qty: Decimal,
+    /// When its prevented matches are to be asked for (`None`: asked, not answered yet).
+    due: Option<i64>,
+    /// Answers that did not account for all of it yet.
+    tries: u32,
+    /// Held after a user-data gap, before any prevention is known: what the order released
+    /// when it ended, all of it, until its matches are known.
+    marker: bool,
+}
+
+/// Answers to `myPreventedMatches` that may leave a hold unaccounted for (the exchange's
+/// records come from its database, a little after the match) before what is left is freed.
+const HOLD_TRIES: u32 = 5;
+
+/// One match self-trade prevention stopped, as the order tracker takes it
+/// ([`PreventedMatch::prevention`](crate::rest::PreventedMatch::prevention) makes one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prevention<'a> {
+    /// The prevented match's id (booked once).
+    pub id: u64,
+    /// The taker order's symbol.
+    pub symbol: &'a str,
+    /// The taker order.
+    pub taker_order_id: u64,
+    /// The maker order's symbol.
+    pub maker_symbol: &'a str,
+    /// The maker order.
+    pub maker_order_id: u64,
+    /// The trade group (`-1`: none).
+    pub trade_group_id: i64,
+    /// The mode that acted was `TRANSFER` (both orders said it).
+    pub transfer: bool,
+    /// The price of the match.
+    pub price: Decimal,
+    /// What it took from the taker.
+    pub taker_qty: Option<Decimal>,
+    /// What it took from the maker.
+    pub maker_qty: Option<Decimal>,
 }
 
 impl fmt::Debug for Orders {
@@ -764,6 +849,9 @@ impl Orders {
             busy: HashMap::default(),
             lists: HashMap::default(),
             timers: Timers::default(),
+            holds: HashMap::default(),
+            preventions: VecDeque::new(),
+            gaps: 0,
         }
     }
 
@@ -777,6 +865,204 @@ impl Orders {
     #[must_use]
     pub fn get(&self, id: &ClientOrderId) -> Option<&OrderView> {
         self.orders.get(id).map(|t| &t.view)
+    }
+
+    /// Whether the exchange's order `order_id` on `symbol` is one this tracker knows (open or
+    /// kept after it ended).
+    #[must_use]
+    pub fn is_ours(&self, symbol: &str, order_id: u64) -> bool {
+        self.orders.values().any(|t| t.view.order_id == Some(order_id) && t.view.symbol == symbol)
+    }
+
+    /// Holds what `taken` of order `id` (a `TRANSFER` order of `base` against `quote`, selling
+    /// when `sell`) is worth, out of the free balance (where prevention just released it, or
+    /// where a list's transfer would come from). Returns the amount locked.
+    fn hold(
+        &mut self,
+        now_ms: i64,
+        id: &ClientOrderId,
+        taken: Decimal,
+        ((base, quote), sell): ((AssetId, AssetId), bool),
+        unit_lock: Option<Decimal>,
+    ) -> Decimal {
+        let worth = hold_worth(sell, unit_lock, taken);
+        let h = self.holds.entry(*id).or_insert(Hold {
+            reservation: None,
+            base,
+            quote,
+            sell,
+            unit_lock,
+            qty: Decimal::ZERO,
+            due: None,
+            tries: 0,
+            marker: false,
+        });
+        h.qty = h.qty.saturating_add(taken);
+        h.due.get_or_insert(now_ms);
+        h.tries = 0;
+        let Some(worth) = worth else { return Decimal::ZERO };
+        match h.reservation {
+            Some(held) => {
+                let before = self.ledger.remaining(&held).unwrap_or_default();
+                self.ledger.extend(&held, worth).map_or(Decimal::ZERO, |after| after.saturating_sub(before))
+            }
+            None => {
+                let made = if sell {
+                    self.ledger.reserve_sell(base, quote, worth)
+                } else {
+                    self.ledger.reserve_buy(base, quote, worth)
+                };
+                let Ok(made) = made else { return Decimal::ZERO };
+                h.reservation = Some(made);
+                self.ledger.remaining(&made).unwrap_or(worth)
+            }
+        }
+    }
+
+    /// Frees what `qty` of order `id`'s prevented quantity holds: the `TRADE_PREVENTION` event
+    /// says nothing moved (the other order was the account's own, or the account is in no trade
+    /// group). Returns the amount freed.
+    ///
+    /// # Errors
+    /// The ledger's refusal (a hold already released).
+    pub fn release_hold(&mut self, id: &ClientOrderId, qty: Decimal) -> Result<Decimal, LedgerError> {
+        let Some(h) = self.holds.get_mut(id) else { return Ok(Decimal::ZERO) };
+        let qty = qty.min(h.qty);
+        h.qty -= qty;
+        let (reservation, sell, unit_lock, left) = (h.reservation, h.sell, h.unit_lock, h.qty);
+        if left <= Decimal::ZERO {
+            self.holds.remove(id);
+        }
+        let Some(reservation) = reservation else { return Ok(Decimal::ZERO) };
+        if left <= Decimal::ZERO {
+            return self.ledger.release(&reservation);
+        }
+        match hold_worth(sell, unit_lock, qty) {
+            Some(worth) => self.ledger.reduce(&reservation, worth),
+            None => Ok(Decimal::ZERO),
+        }
+    }
+
+    /// The orders whose held prevented funds are to be explained now (`myPreventedMatches` by
+    /// order): each is asked once until [`on_prevented_matches`](Self::on_prevented_matches)
+    /// or [`on_prevented_matches_failed`](Self::on_prevented_matches_failed).
+    pub fn hold_queries(&mut self, now_ms: i64) -> Vec<ClientOrderId> {
+        let mut due = Vec::new();
+        for (id, h) in &mut self.holds {
+            let known = self.orders.get(id).is_some_and(|t| t.view.order_id.is_some());
+            if known && h.due.is_some_and(|at| at <= now_ms) {
+                h.due = None;
+                due.push(*id);
+            }
+        }
+        due.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        due
+    }
+
+    /// Order `id`'s prevented matches (`myPreventedMatches?orderId=`): each one not accounted
+    /// for yet frees what it took from the hold; one whose acting mode was `TRANSFER`, in a
+    /// trade group, against another account's order (not one this tracker knows) moved that
+    /// quantity and its notional at the match's price between the accounts, booked here:
+    /// returns the assets and amounts booked (positive: received). A hold the answer does
+    /// not account for is asked again (the records come a little after the match), then freed.
+    pub fn on_prevented_matches(
+        &mut self,
+        now_ms: i64,
+        id: &ClientOrderId,
+        matches: &[Prevention<'_>],
+    ) -> Vec<Result<(String, Decimal), LedgerError>> {
+        let mut booked = Vec::new();
+        let Some((symbol, order_id, sell)) = self
+            .orders
+            .get(id)
+            .and_then(|t| Some((t.view.symbol.clone(), t.view.order_id?, t.view.side == Side::Sell)))
+        else {
+            return booked;
+        };
+        let Some((base, quote)) = self.holds.get(id).map(|h| (h.base, h.quote)) else { return booked };
+        // A hold made after a gap held all the order released: freed now, what moved is booked
+        // below from the matches.
+        if let Some(h) = self.holds.get_mut(id).filter(|h| h.marker)
+            && let Some(r) = h.reservation.take()
+            && let Err(e) = self.ledger.release(&r)
+        {
+            booked.push(Err(e));
+        }
+        for m in matches {
+            let (qty, counter_symbol, counter) = if m.symbol == symbol && m.taker_order_id == order_id {
+                (m.taker_qty, m.maker_symbol, m.maker_order_id)
+            } else if m.maker_symbol == symbol && m.maker_order_id == order_id {
+                (m.maker_qty, m.symbol, m.taker_order_id)
+            } else {
+                continue;
+            };
+            let key = (symbol.clone(), m.id, order_id);
+            let Some(qty) = qty.filter(|q| *q > Decimal::ZERO) else { continue };
+            if self.preventions.contains(&key) || !self.holds.contains_key(id) {
+                continue;
+            }
+            if self.preventions.len() >= PREVENTIONS_KEPT {
+                self.preventions.pop_front();
+            }
+            self.preventions.push_back(key);
+            let moved = m.transfer && m.trade_group_id >= 0 && !self.is_ours(counter_symbol, counter);
+            if let Err(e) = self.release_hold(id, qty) {
+                booked.push(Err(e));
+                continue;
+            }
+            if !moved {
+                continue;
+            }
+            let notional = m.price.checked_mul(qty).map(|d| d.round_dp_with_strategy(8, RoundingStrategy::ToZero));
+            let Some(notional) = notional else { continue };
+            // The seller gives the quantity and gets its notional; the buyer the other way.
+            let (given, got) = if sell { ((base, qty), (quote, notional)) } else { ((quote, notional), (base, qty)) };
+            for (asset, amount, out) in [(given.0, given.1, true), (got.0, got.1, false)] {
+                let name = self.ledger.asset_name(asset).unwrap_or_default();
+                let applied = if out { self.ledger.debit(asset, amount) } else { self.ledger.credit(asset, amount) };
+                booked.push(applied.map(|_| (name, if out { -amount } else { amount })));
+            }
+        }
+        if let Some(e) = self.hold_unaccounted(now_ms, id, true) {
+            booked.push(Err(e));
+        }
+        booked
+    }
+
+    /// The prevented matches of order `id` could not be asked for: asked again after a
+    /// back-off (after five failures what is held is freed: the ledger's refusal,
+    /// if it has one, is returned).
+    pub fn on_prevented_matches_failed(&mut self, now_ms: i64, id: &ClientOrderId) -> Option<LedgerError> {
+        self.hold_unaccounted(now_ms, id, false)
+    }
+
+    /// What is left of order `id`'s hold after an answer: asked again later, freed after
+    /// [`HOLD_TRIES`] answers (nothing known moved).
+    fn hold_unaccounted(&mut self, now_ms: i64, id: &ClientOrderId, answered: bool) -> Option<LedgerError> {
+        let h = self.holds.get_mut(id)?;
+        h.tries = h.tries.saturating_add(1);
+        // Everything held is accounted for (or nothing was: a check after a gap, answered).
+        let settled = answered && h.qty <= Decimal::ZERO && h.due.is_none();
+        if h.tries < HOLD_TRIES && !settled {
+            let backoff = 500_i64.saturating_mul(1 << h.tries.min(8));
+            h.due = Some(now_ms.saturating_add(backoff));
+            return None;
+        }
+        let r = h.reservation;
+        self.holds.remove(id);
+        r.and_then(|r| self.ledger.release(&r).err())
+    }
+
+    /// The user-data stream was interrupted: events may have been lost. A `TRANSFER` order that
+    /// ends after it has its prevented matches asked for.
+    pub fn note_stream_gap(&mut self) {
+        self.gaps = self.gaps.wrapping_add(1);
+    }
+
+    /// Whether any `TRANSFER` order's prevented funds are held.
+    #[must_use]
+    pub fn has_holds(&self) -> bool {
+        !self.holds.is_empty()
     }
 
     /// The orders that have not ended.
@@ -841,6 +1127,8 @@ impl Orders {
             amending: None,
         });
         tracked.unit_lock = unit_lock(order);
+        tracked.transfer = order.self_trade_prevention_mode() == Some(&crate::model::SelfTradePreventionMode::Transfer);
+        tracked.assets = tracked.transfer.then_some((submit.base, submit.quote));
         if order.peg_price_type().is_some() && *order.side() == Side::Buy {
             tracked.unit_lock = order.price().or(submit.price_bound);
             tracked.peg_bound = true;
@@ -1144,6 +1432,11 @@ impl Orders {
         };
         for (id, mut t) in tracked {
             t.list = Some(list);
+            t.transfer = ids.iter().zip(&legs).any(|(leg_id, leg)| {
+                *leg_id == id
+                    && leg.self_trade_prevention_mode() == Some(&crate::model::SelfTradePreventionMode::Transfer)
+            });
+            t.assets = t.transfer.then_some((base, quote));
             self.track(id, t);
         }
         self.lists.insert(list, TrackedList { legs: ids, working, pays, pending: None, by_legs: false });
@@ -1169,6 +1462,9 @@ impl Orders {
             dormant: None,
             unit_lock: None,
             peg_bound: false,
+            transfer: false,
+            assets: None,
+            gaps_at_submit: self.gaps,
             sor: false,
             alloc_next: false,
             timer: None,
@@ -1673,7 +1969,9 @@ impl Orders {
     pub fn next_timeout(&self) -> Option<i64> {
         // A lower bound: a timer cleared since leaves it early, and the call it asks for is a
         // harmless no-op that recomputes it.
-        (self.timers.hint != i64::MAX).then_some(self.timers.hint)
+        let holds = self.holds.values().filter_map(|h| h.due).min().unwrap_or(i64::MAX);
+        let next = self.timers.hint.min(holds);
+        (next != i64::MAX).then_some(next)
     }
 
     /// The id an answer or event is about: the original id of a cancel, else its own (`None` for
@@ -1736,10 +2034,25 @@ impl Orders {
         let pays_for = list.filter(|l| self.lists.get(l).is_some_and(|l| l.pays && l.working.as_ref() == Some(id)));
         // Once a pending order holds the received funds with its quantity known (its event came
         // before the working order's last trades), they lock only up to that quantity.
+        // What the pending orders already sold came out of that lock: it is not locked again.
         let pays_target = pays_for.and_then(|l| {
             let list = self.lists.get(&l)?;
+            let pending_traded: Decimal = list
+                .legs
+                .iter()
+                .filter(|leg| list.working.as_ref() != Some(*leg))
+                .filter_map(|leg| self.orders.get(leg))
+                .map(|o| o.view.traded_qty)
+                .fold(Decimal::ZERO, Decimal::saturating_add);
             let r = list.pending?;
-            list.legs.iter().filter_map(|leg| self.orders.get(leg)).find(|o| o.view.reservation == Some(r))?.view.qty
+            let target = list
+                .legs
+                .iter()
+                .filter_map(|leg| self.orders.get(leg))
+                .find(|o| o.view.reservation == Some(r))?
+                .view
+                .qty?;
+            Some(target.saturating_sub(pending_traded).max(Decimal::ZERO))
         });
         let mut trades = trades.peekable();
         let mut ledger_error = None;
@@ -1806,11 +2119,19 @@ impl Orders {
         // Self-trade prevention took more of it (cumulative, only grows): that much less trades,
         // and is released, unless the order is a list's leg (the reservation is the list's: the
         // other legs may still trade all of it; the exchange keeps its lock too).
+        // A `TRANSFER` order's prevented part is held instead (below).
+        let mut hold = None;
         if let Some(prevented) = report.prevented_qty
             && prevented > t.view.prevented_qty
         {
+            let taken = prevented - t.view.prevented_qty;
             if t.list.is_none() {
-                reduced = Some(reduced.unwrap_or_default().saturating_add(prevented - t.view.prevented_qty));
+                reduced = Some(reduced.unwrap_or_default().saturating_add(taken));
+            }
+            // A list's leg keeps its funds in the list's reservation: a transfer would come out
+            // of the free balance, which is held instead.
+            if let Some(assets) = t.assets {
+                hold = Some((taken, assets, t.view.side == Side::Sell, t.unit_lock));
             }
             t.view.prevented_qty = prevented;
         }
@@ -1880,6 +2201,11 @@ impl Orders {
             } else if t.view.reservation.is_some() {
                 self.timers.set(t, Some((now_ms.saturating_add(self.config.trade_grace_ms.max(0)), Timer::Trades)));
             }
+        } else if t.view.traded_qty < t.view.executed_qty && t.timer.is_none() && t.view.state.rank() > 0 {
+            // A working order the exchange reports executed beyond the trades applied (their
+            // events lost, say, while the user-data stream was away): its trades are asked for
+            // if they do not come within the grace.
+            self.timers.set(t, Some((now_ms.saturating_add(self.config.trade_grace_ms.max(0)), Timer::Trades)));
         }
         let after = progress(&t.view);
         let (state, settled) = (t.view.state, t.view.reservation.is_none());
@@ -1888,6 +2214,46 @@ impl Orders {
                 Ok(amount) => released = amount.or(released),
                 Err(e) => ledger_error = Some(e),
             }
+        }
+        // Best effort: funds the order still holds (its trades not all applied) are not free to
+        // hold again; they stay with the order.
+        if let Some((taken, assets, sell, unit_lock)) = hold {
+            let held = self.hold(now_ms, id, taken, (assets, sell), unit_lock);
+            released = released.map(|a| a.saturating_sub(held).max(Decimal::ZERO));
+        }
+        // A `TRANSFER` order that ended after a user-data gap may have lost a prevention's
+        // event (and the answers do not always show it): its matches are asked for.
+        if state.is_terminal()
+            && let Some(t) = self.orders.get(id)
+            && let Some((base, quote)) = t.assets
+            && t.gaps_at_submit != self.gaps
+            && !self.holds.contains_key(id)
+        {
+            // What it released is held until its matches are known.
+            let sell = t.view.side == Side::Sell;
+            let reservation = released.filter(|a| *a > Decimal::ZERO).and_then(|amount| {
+                let made = if sell {
+                    self.ledger.reserve_sell(base, quote, amount)
+                } else {
+                    self.ledger.reserve_buy(base, quote, amount)
+                };
+                made.ok()
+            });
+            if reservation.is_some() {
+                released = Some(Decimal::ZERO);
+            }
+            let hold = Hold {
+                reservation,
+                base,
+                quote,
+                sell,
+                unit_lock: t.unit_lock,
+                qty: Decimal::ZERO,
+                due: Some(now_ms),
+                tries: 0,
+                marker: true,
+            };
+            self.holds.insert(*id, hold);
         }
         if before == after && released.is_none() && ledger_error.is_none() {
             return OrderApplied::Duplicate;
@@ -2004,6 +2370,16 @@ impl Orders {
                     && held > q
                 {
                     freed = Some(self.ledger.reduce(&r, held - q)?);
+                }
+                // The pending orders lock what they need when the exchange places them: what
+                // the working order received is held already, the rest comes from free (as the
+                // exchange takes it; the working order's last trades may come after).
+                let needed = dormant.amount.or(qty.filter(|_| !dormant.buy));
+                if first
+                    && let (Some(needed), Some(held)) = (needed, self.ledger.remaining(&r))
+                    && held < needed
+                {
+                    self.ledger.extend(&r, needed - held)?;
                 }
                 r
             }
@@ -2204,9 +2580,8 @@ fn lock_received(
     let free = ledger.balance(received)?.free;
     let mut amount = if free >= trade.base_qty { trade.base_qty } else { trade.base_qty - fee_in_received };
     // A pending order already placed holds what its quantity needs, no more.
-    if let (Some(target), Some(r)) = (target, pending.as_ref())
-        && let Some(held) = ledger.remaining(r)
-    {
+    if let Some(target) = target {
+        let held = pending.as_ref().and_then(|r| ledger.remaining(r)).unwrap_or_default();
         amount = amount.min(target - held);
     }
     if amount <= Decimal::ZERO {

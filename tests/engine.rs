@@ -65,7 +65,11 @@ fn world() -> World {
 
 /// [`world`] on these exchange information (the engine's and the exchange's).
 fn world_with(info: &[u8]) -> World {
-    let mut paper = exchange_with(info);
+    world_on(exchange_with(info), info)
+}
+
+/// The engine on `paper` (whose exchange information is `info`).
+fn world_on(mut paper: PaperExchange, info: &[u8]) -> World {
     let creds = Credentials::new("engineKey", HmacSha256::new("engineSecret")).unwrap();
     let info = ExchangeInfo::from_json(info).unwrap();
     let engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), info);
@@ -645,6 +649,148 @@ fn self_trade_prevention_releases_what_can_no_longer_trade() {
     assert_eq!(w.engine.order_state(&cid("stp-t2")), Some(OrderState::New));
     assert_eq!(w.ledger("USDT").locked, dec!(0));
     matches(&w);
+}
+
+/// STP `TRANSFER` between two accounts of a trade group (Binance's STP FAQ, scenario H): when
+/// both orders say `TRANSFER`, the prevented quantity and its notional move between the
+/// accounts. No user-data field says whether a transfer happened (the other account's mode is
+/// not shown), so the tracker holds a `TRANSFER` order's prevented funds and the engine asks
+/// `myPreventedMatches` for the mode that acted, the other order and the price, and books
+/// what moved. Attacked here: the engine as taker and as maker, the other order not
+/// saying `TRANSFER` (a `DECREMENT`: nothing moves), a transfer between the account's own
+/// orders (nothing moves), and a transfer while other orders are in flight. The ledger equals
+/// the exchange after each step; the two accounts together keep every unit.
+#[test]
+fn stp_transfer_between_accounts_of_a_trade_group_is_booked_as_the_exchange_books_it() {
+    use aegis_exchange::SelfTradePreventionMode as Stp;
+    use aegis_exchange::rest::{DepthSnapshot, Level};
+    let info = info::with_stp_transfer();
+    let config = PaperConfig::default()
+        .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
+        .with_exchange_info(info.clone())
+        .unwrap()
+        .with_price("BTCUSDT", dec!(65000))
+        .with_trade_group(7);
+    let mut paper = PaperExchange::new(config, NOW);
+    paper.add_api_key("engineKey", PaperKey::hmac("engineSecret"));
+    paper.deposit(NOW, "USDT", dec!(100000));
+    paper.deposit(NOW, "BTC", dec!(1));
+    paper.sibling_deposit("USDT", dec!(100000)).unwrap();
+    paper.sibling_deposit("BTC", dec!(1)).unwrap();
+    let mut w = world_on(paper, &info);
+    let level = |p, q| Level { price: p, qty: q };
+    let book = DepthSnapshot {
+        last_update_id: 1,
+        bids: vec![level(dec!(64000), dec!(5))],
+        asks: vec![level(dec!(66000), dec!(5))],
+    };
+    assert!(w.paper.replay_snapshot(w.now, "BTCUSDT", &book));
+    let place = |w: &mut World, id: &str, side, qty, price, stp| {
+        let order = OrderRequest::limit("BTCUSDT", side, qty, price)
+            .with_client_order_id(cid(id))
+            .with_self_trade_prevention_mode(stp);
+        w.engine.submit(w.now, Intent::new(order)).unwrap();
+        w.pump();
+    };
+    let matches = |w: &World, step: &str| {
+        for asset in ["USDT", "BTC"] {
+            assert_eq!(w.ledger(asset), w.paper.balance(asset), "{step}: {asset}");
+            let both = w.paper.balance(asset).free
+                + w.paper.balance(asset).locked
+                + w.paper.sibling_balance(asset).free
+                + w.paper.sibling_balance(asset).locked;
+            let start = if asset == "USDT" { dec!(200000) } else { dec!(2) };
+            assert_eq!(both, start, "{step}: the group keeps every unit of {asset}");
+        }
+    };
+    let transferred = |w: &mut World| -> Vec<(String, rust_decimal::Decimal)> {
+        let out = w
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Transferred { asset, amount } => Some((asset.clone(), *amount)),
+                _ => None,
+            })
+            .collect();
+        w.events.clear();
+        out
+    };
+    let usdt = w.paper.balance("USDT");
+    let btc = w.paper.balance("BTC");
+    let _ = transferred(&mut w);
+
+    // The engine takes: the other account's TRANSFER buy rests, the engine's TRANSFER sell
+    // meets it. 0.02 BTC goes out, 0.02 × 65100 USDT comes in.
+    let sibling_buy =
+        w.paper.sibling_place(w.now, "BTCUSDT", Side::Buy, dec!(0.06), dec!(65100), Stp::Transfer).unwrap().unwrap();
+    place(&mut w, "tr-t", Side::Sell, dec!(0.02), dec!(65100), Stp::Transfer);
+    assert_eq!(w.engine.order_state(&cid("tr-t")), Some(OrderState::ExpiredInMatch));
+    assert_eq!(w.paper.sibling_order_left(sibling_buy), Some(dec!(0.04)));
+    assert_eq!(w.paper.balance("BTC").free, btc.free - dec!(0.02));
+    assert_eq!(w.paper.balance("USDT").free, usdt.free + dec!(1302));
+    matches(&w, "engine takes");
+    let mut moved = transferred(&mut w);
+    moved.sort();
+    assert_eq!(moved, vec![("BTC".to_owned(), dec!(-0.02)), ("USDT".to_owned(), dec!(1302))]);
+
+    // The engine makes: its TRANSFER buy rests, the other account's TRANSFER sell meets it at
+    // the buy's price: 0.03 BTC comes in, 0.03 × 65050 USDT goes out, the buy rests with less.
+    place(&mut w, "tr-m", Side::Buy, dec!(0.05), dec!(65050), Stp::Transfer);
+    matches(&w, "maker rests");
+    let _ = transferred(&mut w);
+    let rests = w.paper.sibling_place(w.now, "BTCUSDT", Side::Sell, dec!(0.03), dec!(65000), Stp::Transfer).unwrap();
+    assert_eq!(rests, None, "the sell was taken whole by prevention");
+    w.pump();
+    let maker = w.engine.orders().get(&cid("tr-m")).unwrap().clone();
+    assert_eq!((maker.state, maker.prevented_qty), (OrderState::New, dec!(0.03)));
+    matches(&w, "engine makes");
+    let mut moved = transferred(&mut w);
+    moved.sort();
+    assert_eq!(moved, vec![("BTC".to_owned(), dec!(0.03)), ("USDT".to_owned(), dec!(-1951.5))]);
+    assert_eq!(w.ledger("USDT").locked, dec!(0.02) * dec!(65050));
+
+    // The other order says DECREMENT: a plain DECREMENT, nothing moves; the engine's check
+    // finds nothing to book.
+    let plain = w.paper.sibling_place(w.now, "BTCUSDT", Side::Sell, dec!(0.01), dec!(65050), Stp::Decrement).unwrap();
+    assert_eq!(plain, None);
+    w.pump();
+    let maker = w.engine.orders().get(&cid("tr-m")).unwrap().clone();
+    assert_eq!(maker.prevented_qty, dec!(0.04));
+    matches(&w, "decrement");
+    assert_eq!(transferred(&mut w), vec![]);
+
+    // Between the account's own orders TRANSFER is DECREMENT: nothing moves, nothing booked
+    // (the other account's buy, a better price for the sell, is taken off the book first).
+    assert!(w.paper.sibling_cancel(sibling_buy));
+    place(&mut w, "tr-own", Side::Sell, dec!(0.01), dec!(65050), Stp::Transfer);
+    assert_eq!(w.engine.order_state(&cid("tr-own")), Some(OrderState::ExpiredInMatch));
+    assert_eq!(w.engine.order_state(&cid("tr-m")), Some(OrderState::ExpiredInMatch));
+    matches(&w, "own orders");
+    assert_eq!(transferred(&mut w), vec![]);
+
+    // A transfer while another order is still in flight: the account is asked once the
+    // engine is at rest, not before; then booked.
+    let sibling_sell =
+        w.paper.sibling_place(w.now, "BTCUSDT", Side::Sell, dec!(0.05), dec!(65200), Stp::Transfer).unwrap().unwrap();
+    let taker = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(65200))
+        .with_client_order_id(cid("tr-busy"))
+        .with_self_trade_prevention_mode(Stp::Transfer);
+    w.engine.submit(w.now, Intent::new(taker)).unwrap();
+    let other =
+        OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(60000)).with_client_order_id(cid("tr-busy2"));
+    w.engine.submit(w.now, Intent::new(other)).unwrap();
+    w.pump();
+    assert_eq!(w.paper.sibling_order_left(sibling_sell), Some(dec!(0.04)));
+    matches(&w, "busy");
+    let mut moved = transferred(&mut w);
+    moved.sort();
+    assert_eq!(moved, vec![("BTC".to_owned(), dec!(0.01)), ("USDT".to_owned(), dec!(-652))]);
+    let asked = |w: &World| w.sent.iter().filter(|(m, p)| m == "GET" && p == "/api/v3/myPreventedMatches").count();
+    let before = asked(&w);
+    assert!(before >= 5, "each prevented TRANSFER order asked for its matches: {:?}", w.sent);
+    assert!(!w.engine.orders().has_holds(), "every hold accounted for");
+    w.wait(10_000);
+    assert_eq!(asked(&w), before, "settled: not asked again");
 }
 
 fn exit_oco(list: &str) -> aegis_exchange::OcoRequest {

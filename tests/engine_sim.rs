@@ -56,7 +56,7 @@ struct Sim {
     wire: VecDeque<(i64, RequestId, HttpResult)>,
     ids: Vec<ClientOrderId>,
     /// The working orders of the OTO / OTOCO lists, with their quantities.
-    oto_working: Vec<(ClientOrderId, Decimal)>,
+    oto_working: Vec<(ClientOrderId, Decimal, bool)>,
     /// The last mismatch the engine reported (for a failure's message).
     mismatch: String,
     /// Every request is answered 429 (unexecuted) with this `Retry-After` (s) until then.
@@ -107,6 +107,10 @@ struct Stats {
     allocation_fetches: u64,
     /// Lists with pegged sell legs (an OCO's, an OTO family's pending ones).
     pegged_lists: u64,
+    /// Orders the trade group's other account placed (they meet the engine's orders with STP).
+    sibling_orders: u64,
+    /// STP `TRANSFER`s between the two accounts the engine booked (one event per asset).
+    transfers: u64,
 }
 
 impl Sim {
@@ -131,19 +135,34 @@ impl Sim {
             // exchange fills the buy, and the ledger learns that commission with the fill's
             // event. Allowed: the commission of the filled working orders whose trades the
             // engine has not applied yet (a query may have told it `FILLED` before them).
+            // A second: an OTO's (not an OPO's) working buy filled in parts; the exchange places
+            // the pending sell when the last part fills, locking its quantity out of the free
+            // balance, which holds the earlier parts' proceeds the ledger has already credited
+            // to free; until the last part's event the ledger shows those free. Allowed: what
+            // the engine has applied of such working orders (an OPO's are locked as they come).
             let in_flight_fees: Decimal = if asset == "BTC" {
                 self.oto_working
                     .iter()
-                    .filter(|(id, qty)| {
-                        // An OPO's working order pays its commission from free at each fill
-                        // (its received funds are locked): a partial fill counts too.
-                        matches!(
-                            self.paper.order_status("BTCUSDT", id.as_str()),
-                            Some(OrderStatus::Filled | OrderStatus::PartiallyFilled)
-                        ) && self.engine.orders().get(id).is_some_and(|v| v.traded_qty < *qty)
+                    .filter(|(id, qty, pays)| {
+                        !pays
+                            && self.paper.order_status("BTCUSDT", id.as_str()) == Some(OrderStatus::Filled)
+                            && self.engine.orders().get(id).is_some_and(|v| v.traded_qty < *qty)
                     })
-                    .map(|(_, qty)| *qty * dec!(0.001))
-                    .sum()
+                    .filter_map(|(id, _, _)| self.engine.orders().get(id).map(|v| v.traded_qty))
+                    .sum::<Decimal>()
+                    + self
+                        .oto_working
+                        .iter()
+                        .filter(|(id, qty, _)| {
+                            // An OPO's working order pays its commission from free at each fill
+                            // (its received funds are locked): a partial fill counts too.
+                            matches!(
+                                self.paper.order_status("BTCUSDT", id.as_str()),
+                                Some(OrderStatus::Filled | OrderStatus::PartiallyFilled)
+                            ) && self.engine.orders().get(id).is_some_and(|v| v.traded_qty < *qty)
+                        })
+                        .map(|(_, qty, _)| *qty * dec!(0.001))
+                        .sum::<Decimal>()
             } else {
                 Decimal::ZERO
             };
@@ -251,12 +270,20 @@ impl Sim {
                         self.paper.ws_send(self.now, conn, &text);
                     }
                 }
-                Output::Event(aegis_exchange::Event::BalanceMismatch(d)) => self.mismatch = format!("{d:?}"),
+                Output::Event(aegis_exchange::Event::BalanceMismatch(d)) => {
+                    self.mismatch = format!("{d:?}");
+                    if std::env::var_os("AEGIS_SIM_TRACE").is_some() {
+                        eprintln!("+{} mismatch {}", self.now - START, self.mismatch);
+                    }
+                }
                 Output::Event(e) => {
                     if let aegis_exchange::Event::Order(u) = &e
                         && u.state == OrderState::ExpiredInMatch
                     {
                         self.stats.stp_expired += 1;
+                    }
+                    if matches!(e, aegis_exchange::Event::Transferred { .. }) {
+                        self.stats.transfers += 1;
                     }
                     if std::env::var_os("AEGIS_SIM_TRACE").is_some() {
                         eprintln!("+{} event {e:?}", self.now - START);
@@ -394,8 +421,10 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
     // The symbols as Binance has them since OPO and pegged orders (`opoAllowed`,
     // `pegInstructionsAllowed`, added after the bundled capture), with a SOR group of BTCUSDT,
     // BTCUSDC and BTCUSDP.
+    // STP TRANSFER is allowed on every symbol since 2026-04-02.
     let info_json = String::from_utf8_lossy(&common::info::with_sor())
-        .replace("\"otoAllowed\":true", "\"otoAllowed\":true,\"opoAllowed\":true,\"pegInstructionsAllowed\":true");
+        .replace("\"otoAllowed\":true", "\"otoAllowed\":true,\"opoAllowed\":true,\"pegInstructionsAllowed\":true")
+        .replace("\"EXPIRE_BOTH\",\"DECREMENT\"]", "\"EXPIRE_BOTH\",\"DECREMENT\",\"TRANSFER\"]");
     let config = PaperConfig::default()
         .with_exchange_info(info_json.clone())
         .map_err(|e| e.to_string())?
@@ -403,8 +432,13 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
         .with_faults(faults)
         .with_price("BTCUSDT", dec!(65000))
         .with_price("BTCUSDC", dec!(64990))
-        .with_price("BTCUSDP", dec!(65010));
+        .with_price("BTCUSDP", dec!(65010))
+        // The account is in a trade group: the other account's orders meet its orders with
+        // self-trade prevention, and TRANSFER moves balances between them.
+        .with_trade_group(3);
     let mut paper = PaperExchange::new(config, START);
+    paper.sibling_deposit("USDT", dec!(50000)).map_err(|e| e.to_string())?;
+    paper.sibling_deposit("BTC", dec!(1)).map_err(|e| e.to_string())?;
     paper.add_api_key("simKey", PaperKey::hmac("simSecret"));
     paper.deposit(START, "USDT", dec!(50000));
     paper.deposit(START, "BTC", dec!(1));
@@ -453,14 +487,43 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
     let mut trail = Rng(seed ^ 0x7A11);
     let mut peg = Rng(seed ^ 0x9E66);
     let modes = [Stp::ExpireMaker, Stp::ExpireTaker, Stp::ExpireBoth, Stp::Decrement];
+    // The trade group's other account: its own dice, its resting orders.
+    let mut group = Rng(seed ^ 0x6A0B);
+    let mut sibling_resting: Vec<u64> = Vec::new();
     for _ in 0..60 {
         let price = sim.paper.price("BTCUSDT").unwrap_or(dec!(65000));
+        // One step in four, the other account places a limit order near the price (every STP
+        // mode; TRANSFER most often) or cancels its oldest.
+        if group.below(4) == 0 {
+            if sibling_resting.len() > 2 && group.below(2) == 0 {
+                let oldest = sibling_resting.remove(0);
+                sim.paper.sibling_cancel(oldest);
+            } else {
+                let side = if group.below(2) == 0 { Side::Buy } else { Side::Sell };
+                let qty = Decimal::new(i64::try_from(1 + group.below(20)).unwrap_or(1), 3);
+                let offset = Decimal::new(i64::try_from(group.below(4000)).unwrap_or(0) - 2000, 2);
+                let mode =
+                    [Stp::Transfer, Stp::Transfer, Stp::Decrement, Stp::None, Stp::ExpireMaker, Stp::ExpireTaker]
+                        [usize::try_from(group.below(6)).unwrap_or(0)]
+                    .clone();
+                if let Ok(rests) =
+                    sim.paper.sibling_place(sim.now, "BTCUSDT", side, qty, (price + offset).round_dp(2), mode)
+                {
+                    sim.stats.sibling_orders += 1;
+                    sibling_resting.extend(rests);
+                }
+                sim.pump();
+            }
+        }
         let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
         let qty = Decimal::new(i64::try_from(1 + rng.below(50)).unwrap_or(1), 3);
         match rng.below(15) {
             0..=3 => {
                 let offset = Decimal::new(i64::try_from(rng.below(4000)).unwrap_or(0) - 2000, 2);
                 let mode = modes[usize::try_from(stp.below(4)).unwrap_or(0)].clone();
+                // One limit order in three says TRANSFER (DECREMENT between the account's own
+                // orders; a transfer with the other account's when its order says it too).
+                let mode = if group.below(3) == 0 { Stp::Transfer } else { mode };
                 // One limit order in four is pegged (either peg, up to two levels deep): a buy is
                 // reserved by a bound 5 % away and relocked at the price the exchange pegs.
                 let draw = peg.below(8);
@@ -644,7 +707,9 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
                         (take_profit, stop_leg)
                     };
                     // OPO / OPOCO: the exit sells what the entry received.
-                    let list = match rng.below(4) {
+                    let kind = rng.below(4);
+                    let pays = kind >= 2;
+                    let list = match kind {
                         0 => OtoRequest::oto("BTCUSDT", Side::Buy, qty, working, Side::Sell, qty, take_profit),
                         1 => OtoRequest::otoco(
                             "BTCUSDT",
@@ -663,7 +728,7 @@ fn run(seed: u64) -> Result<(usize, Stats), String> {
                         sim.stats.oto_lists += 1;
                         sim.stats.pegged_lists += u64::from(pegs);
                         if let Some(working) = sim.engine.orders().legs(&list).and_then(|l| l.first()) {
-                            sim.oto_working.push((*working, qty));
+                            sim.oto_working.push((*working, qty, pays));
                         }
                         sim.ids.extend(sim.engine.orders().legs(&list).unwrap_or_default().iter().copied());
                     }
@@ -804,6 +869,8 @@ fn seeded_fault_simulation() {
                 total.sor += stats.sor;
                 total.allocation_fetches += stats.allocation_fetches;
                 total.pegged_lists += stats.pegged_lists;
+                total.sibling_orders += stats.sibling_orders;
+                total.transfers += stats.transfers;
             }
             Err(e) => {
                 eprintln!("seed {seed} failed: {e} (rerun: AEGIS_SIM_SEED={seed} cargo test --test engine_sim)");
@@ -831,7 +898,9 @@ fn seeded_fault_simulation() {
                 && total.list_queries > 0
                 && total.pegged > 0
                 && total.sor > 0
-                && total.pegged_lists > 0,
+                && total.pegged_lists > 0
+                && total.sibling_orders > 0
+                && total.transfers > 0,
             "{total:?}"
         );
     }

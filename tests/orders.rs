@@ -870,3 +870,92 @@ fn amend_refused_unknown_and_expiring() {
     assert_eq!(d.bal(d.usdt).locked, dec!(0));
     assert!(matches!(d.orders.amend(&id, dec!(0.01), None), Err(OrdersError::NotAmendable(OrderState::Expired))));
 }
+
+/// What self-trade prevention takes from a `TRANSFER` order is held, not freed, until its
+/// prevented matches say whether it moved to another account of the trade group: moved (the
+/// mode that acted was `TRANSFER`, against an order this tracker does not know), the quantity
+/// and its notional at the match's price are booked; not moved (the account's own order, or a
+/// plain `DECREMENT`), the hold is freed. Each match counts once; a hold no answer accounts for
+/// is asked again, then freed.
+#[test]
+fn a_transfer_orders_prevented_funds_are_held_until_its_matches_say_what_moved() {
+    use aegis_exchange::Prevention;
+    use aegis_exchange::SelfTradePreventionMode as Stp;
+    let prevention = |id: u64, maker: u64, transfer: bool, qty: Decimal| Prevention {
+        id,
+        symbol: "BTCUSDT",
+        taker_order_id: 99,
+        maker_symbol: "BTCUSDT",
+        maker_order_id: maker,
+        trade_group_id: 7,
+        transfer,
+        price: dec!(59000),
+        taker_qty: Some(qty),
+        maker_qty: Some(qty),
+    };
+    let mut d = desk(OrdersConfig::default());
+    let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.1), dec!(60000))
+        .with_client_order_id(cid("t"))
+        .with_self_trade_prevention_mode(Stp::Transfer);
+    d.orders.submit(Submit::new(&order, d.btc, d.usdt)).unwrap();
+    assert!(d.orders.on_sent(1, &cid("t"), 1, 5000));
+    // Resting (order 42); prevention takes 0.03 of it (DECREMENT-like): 1,800 USDT no longer
+    // needed by the order, but held.
+    d.report(2, &report("t", json!({})));
+    let prevented = report("t", json!({"x": "TRADE_PREVENTION", "A": "0.03000000", "B": "0.03000000"}));
+    d.report(3, &prevented);
+    assert_eq!(d.bal(d.usdt), Balance { free: dec!(4000), locked: dec!(6000) }, "0.07 for the order, 0.03 held");
+    assert!(d.orders.has_holds());
+    // Asked once (the order's id is known), not again while the question is open.
+    assert_eq!(d.orders.hold_queries(3), vec![cid("t")]);
+    assert!(d.orders.hold_queries(4).is_empty());
+    // The answer: 0.02 moved (TRANSFER against order 500, not ours) at 59,000; 0.01 against
+    // a DECREMENT (nothing moved).
+    let matches = [prevention(1, 500, true, dec!(0.02)), prevention(2, 501, false, dec!(0.01))];
+    let mut taker = matches;
+    for m in &mut taker {
+        m.maker_order_id = 42;
+        m.taker_order_id = m.id + 600;
+    }
+    let booked: Vec<_> = d.orders.on_prevented_matches(5, &cid("t"), &taker).into_iter().map(Result::unwrap).collect();
+    assert_eq!(booked, vec![("USDT".to_owned(), dec!(-1180)), ("BTC".to_owned(), dec!(0.02))]);
+    assert!(!d.orders.has_holds(), "everything held is accounted for");
+    assert_eq!(d.bal(d.usdt), Balance { free: dec!(5800) - dec!(1180), locked: dec!(4200) });
+    assert_eq!(d.bal(d.btc).free, dec!(0.02));
+    // The same matches again (a duplicate answer): nothing more.
+    let again = d.orders.on_prevented_matches(6, &cid("t"), &taker);
+    assert!(again.is_empty(), "{again:?}");
+    assert_eq!(d.bal(d.usdt).free, dec!(4620));
+
+    // Another prevention, against the account's own order: freed once the answer says so.
+    let own = OrderRequest::limit("BTCUSDT", Side::Sell, dec!(0.01), dec!(60000)).with_client_order_id(cid("own"));
+    d.ledger.credit(d.btc, dec!(0.01)).unwrap();
+    d.orders.submit(Submit::new(&own, d.btc, d.usdt)).unwrap();
+    assert!(d.orders.on_sent(7, &cid("own"), 7, 5000));
+    let mut own_new = report("own", json!({"S": "SELL", "q": "0.01000000"}));
+    own_new.order_id = 43;
+    d.report(8, &own_new);
+    d.report(9, &report("t", json!({"x": "TRADE_PREVENTION", "A": "0.04000000", "B": "0.01000000"})));
+    assert_eq!(d.bal(d.usdt).locked, dec!(4200), "0.06 for the order (3,600) and 0.01 held (600)");
+    let own_match = Prevention { id: 3, taker_order_id: 43, maker_order_id: 42, ..prevention(3, 42, true, dec!(0.01)) };
+    assert_eq!(d.orders.hold_queries(9), vec![cid("t")]);
+    let booked = d.orders.on_prevented_matches(10, &cid("t"), &[own_match]);
+    assert!(booked.is_empty(), "nothing moved: {booked:?}");
+    assert_eq!(d.bal(d.usdt).locked, dec!(3600));
+
+    // A hold no answer accounts for: asked again after a back-off, then freed.
+    d.report(11, &report("t", json!({"x": "TRADE_PREVENTION", "A": "0.05000000", "B": "0.01000000"})));
+    assert_eq!(d.bal(d.usdt).locked, dec!(3600));
+    let mut now = 11;
+    let mut asked = 0;
+    while d.orders.has_holds() && now < 600_000 {
+        if !d.orders.hold_queries(now).is_empty() {
+            asked += 1;
+            d.orders.on_prevented_matches(now, &cid("t"), &[]);
+        }
+        now += 100;
+    }
+    assert_eq!(asked, 5, "asked five times");
+    assert!(!d.orders.has_holds());
+    assert_eq!(d.bal(d.usdt).locked, dec!(3000), "0.05 left for the order; the hold freed");
+}

@@ -1570,6 +1570,11 @@ fn all_order_lists_and_the_empty_histories() {
 /// Every STP mode allowed (`NONE` and `TRANSFER` too: Binance allows `TRANSFER` on every symbol
 /// since 2026-04-02; the bundled capture of 2025 predates it).
 fn sim_wide() -> Sim {
+    sim_wide_in(None)
+}
+
+/// [`sim_wide`], the account in trade group `group` when given (with a second account).
+fn sim_wide_in(group: Option<i64>) -> Sim {
     use aegis_exchange::rest::Level;
     let mut doc: serde_json::Value = serde_json::from_slice(BUNDLED_EXCHANGE_INFO).unwrap();
     for symbol in doc["symbols"].as_array_mut().unwrap() {
@@ -1577,10 +1582,13 @@ fn sim_wide() -> Sim {
             serde_json::json!(["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT", "TRANSFER"]);
     }
     let bytes = serde_json::to_vec(&doc).unwrap();
-    let config = PaperConfig::default()
+    let mut config = PaperConfig::default()
         .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
         .with_exchange_info(bytes.clone())
         .unwrap();
+    if let Some(group) = group {
+        config = config.with_trade_group(group);
+    }
     let mut s = sim_with(config);
     s.info = ExchangeInfo::from_json(&bytes).unwrap();
     let level = |p, q| Level { price: p, qty: q };
@@ -1728,6 +1736,130 @@ fn self_trade_prevention_in_every_mode() {
     let taker: OrderResponse = s.place(limit_stp("t1", Side::Sell, dec!(0.01), dec!(65100), Stp::None)).ok();
     assert_eq!((taker.status, taker.executed_qty), (Some(OrderStatus::Filled), Some(dec!(0.01))));
     assert_eq!(query(&mut s, "m1").status, OrderStatus::Filled);
+    locked_is_what_rests(&mut s);
+}
+
+/// A trade group (Binance's STP FAQ): orders of two accounts with the same `tradeGroupId` meet
+/// with self-trade prevention by the taker's mode, and `TRANSFER`, when both orders say it,
+/// moves the prevented quantity and its notional between the accounts (scenario H, at
+/// BTCUSDT's prices); the account shows its `tradeGroupId`, the reports `u` / `U`,
+/// `myPreventedMatches` the group. Both accounts together keep every unit throughout.
+#[test]
+fn a_trade_group_prevents_across_its_accounts_and_transfer_moves_balances() {
+    use aegis_exchange::SelfTradePreventionMode as Stp;
+    use aegis_exchange::paper::SiblingError;
+    use aegis_exchange::rest::{PreventedMatch, PreventedMatches};
+    // Outside a group there is no other account; the account shows no group.
+    let mut s = sim_wide();
+    assert_eq!(s.paper.sibling_deposit("USDT", dec!(1)), Err(SiblingError::NoTradeGroup));
+    let account: serde_json::Value = s.call(s.rest.account(false, s.now).unwrap()).ok();
+    assert!(account.get("tradeGroupId").is_none(), "{account}");
+
+    let mut s = sim_wide_in(Some(1));
+    s.paper.sibling_deposit("USDT", dec!(100000)).unwrap();
+    s.paper.sibling_deposit("BTC", dec!(1)).unwrap();
+    let account: serde_json::Value = s.call(s.rest.account(false, s.now).unwrap()).ok();
+    assert_eq!(account["tradeGroupId"], 1);
+    // Every unit stays in the group but the commission of a trade (in BTC, this account's).
+    let kept_but_fees = |s: &Sim, btc_fees: Decimal| {
+        for (asset, total) in [("USDT", dec!(200000)), ("BTC", dec!(2) - btc_fees)] {
+            let (a, b) = (s.paper.balance(asset), s.paper.sibling_balance(asset));
+            assert_eq!(a.free + a.locked + b.free + b.locked, total, "{asset}: {a:?} {b:?}");
+        }
+    };
+    let kept = |s: &Sim| kept_but_fees(s, dec!(0));
+    assert_eq!(
+        s.paper.sibling_place(s.now, "BTCUSDT", Side::Buy, dec!(1000), dec!(65100), Stp::Transfer),
+        Err(SiblingError::InsufficientBalance)
+    );
+
+    // Scenario H: the other account's TRANSFER buy rests (0.06), this account's TRANSFER sell
+    // (0.02) meets it: the sell expires, the buy keeps 0.04, and 0.02 BTC and its notional move.
+    let sib = s.paper.sibling_place(s.now, "BTCUSDT", Side::Buy, dec!(0.06), dec!(65100), Stp::Transfer).unwrap();
+    let Some(sib) = sib else { panic!("the buy rests") };
+    let _ = s.events();
+    let answer = s.place(
+        limit_stp("t1", Side::Sell, dec!(0.02), dec!(65100), Stp::Transfer)
+            .with_response_type(aegis_exchange::OrderResponseType::Full),
+    );
+    let taker: OrderResponse = answer.ok();
+    assert_eq!((taker.status, taker.prevented_quantity), (Some(OrderStatus::ExpiredInMatch), Some(dec!(0.02))));
+    // The FAQ's taker answer: the group, and the match with the other account's order.
+    let raw: serde_json::Value = serde_json::from_str(answer.text()).unwrap();
+    assert_eq!(raw["tradeGroupId"], 1, "{raw}");
+    let matched = &raw["preventedMatches"][0];
+    assert_eq!((matched["makerOrderId"].as_u64(), matched["price"].as_str()), (Some(sib), Some("65100.00000000")));
+    assert_eq!(
+        (matched["takerPreventedQuantity"].as_str(), matched["makerPreventedQuantity"].as_str()),
+        (Some("0.02000000"), Some("0.02000000"))
+    );
+    assert_eq!(s.paper.sibling_order_left(sib), Some(dec!(0.04)));
+    assert_eq!(s.paper.balance("BTC"), aegis_exchange::Balance { free: dec!(0.98), locked: dec!(0) });
+    assert_eq!(s.paper.balance("USDT"), aegis_exchange::Balance { free: dec!(101302), locked: dec!(0) });
+    assert_eq!(s.paper.sibling_balance("BTC").free, dec!(1.02));
+    assert_eq!(s.paper.sibling_balance("USDT"), aegis_exchange::Balance { free: dec!(96094), locked: dec!(2604) });
+    kept(&s);
+    let events = s.events();
+    let report = reports(&events)
+        .into_iter()
+        .find(|r| r.execution_type == ExecutionType::TradePrevention)
+        .unwrap_or_else(|| panic!("{events:?}"));
+    assert_eq!((report.trade_group_id, report.counter_order_id), (Some(1), i64::try_from(sib).ok()));
+    assert_eq!((report.last_prevented_qty, report.prevented_execution_price), (Some(dec!(0.02)), Some(dec!(65100))));
+    let matches: Vec<PreventedMatch> = s
+        .call(
+            s.rest
+                .my_prevented_matches(
+                    "BTCUSDT",
+                    PreventedMatches::ByOrder { order_id: taker.order_id, from_prevented_match_id: None, limit: None },
+                    s.now,
+                )
+                .unwrap(),
+        )
+        .ok();
+    assert_eq!(matches.len(), 1);
+    assert_eq!((matches[0].trade_group_id, matches[0].maker_order_id), (1, sib));
+    assert_eq!(matches[0].self_trade_prevention_mode, Stp::Transfer);
+
+    // The maker says DECREMENT: a DECREMENT, nothing moves between the accounts.
+    assert!(s.paper.sibling_cancel(sib));
+    let sib = s.paper.sibling_place(s.now, "BTCUSDT", Side::Buy, dec!(0.05), dec!(65100), Stp::Decrement).unwrap();
+    let Some(sib) = sib else { panic!("the buy rests") };
+    let taker: OrderResponse = s.place(limit_stp("t2", Side::Sell, dec!(0.02), dec!(65100), Stp::Transfer)).ok();
+    assert_eq!(taker.status, Some(OrderStatus::ExpiredInMatch));
+    assert_eq!(s.paper.sibling_order_left(sib), Some(dec!(0.03)));
+    assert_eq!(s.paper.balance("BTC"), aegis_exchange::Balance { free: dec!(0.98), locked: dec!(0) });
+    assert_eq!(s.paper.balance("USDT").free, dec!(101302));
+    kept(&s);
+    assert!(s.paper.sibling_cancel(sib));
+
+    // The other account takes with NONE: a trade between the accounts, at the maker's price.
+    let _: OrderResponse = s.place(limit_stp("m1", Side::Buy, dec!(0.01), dec!(65050), Stp::Transfer)).ok();
+    let _ = s.events();
+    let rests = s.paper.sibling_place(s.now, "BTCUSDT", Side::Sell, dec!(0.01), dec!(65000), Stp::None).unwrap();
+    assert_eq!(rests, None);
+    let m1 = query(&mut s, "m1");
+    assert_eq!((m1.status, m1.executed_qty), (OrderStatus::Filled, dec!(0.01)));
+    let events = s.events();
+    assert!(reports(&events).iter().any(|r| r.execution_type == ExecutionType::Trade && r.client_order_id == "m1"));
+    // 650.5 USDT out; 0.01 BTC in less the 0.1 % commission (paid to the exchange).
+    assert_eq!(s.paper.balance("BTC").free, dec!(0.98) + dec!(0.01) - dec!(0.00001));
+    // The other account: paid 1,302 USDT in the transfer, received 650.5 for its sell.
+    assert_eq!(s.paper.sibling_balance("USDT"), aegis_exchange::Balance { free: dec!(99348.5), locked: dec!(0) });
+    kept_but_fees(&s, dec!(0.00001));
+    locked_is_what_rests(&mut s);
+
+    // The other account takes with EXPIRE_MAKER: this account's resting buy expires.
+    let _: OrderResponse = s.place(limit_stp("m2", Side::Buy, dec!(0.01), dec!(65050), Stp::None)).ok();
+    let rests = s.paper.sibling_place(s.now, "BTCUSDT", Side::Sell, dec!(0.02), dec!(65000), Stp::ExpireMaker).unwrap();
+    assert!(rests.is_some(), "what is left of the sell rests");
+    let m2 = query(&mut s, "m2");
+    assert_eq!((m2.status, m2.prevented_quantity), (OrderStatus::ExpiredInMatch, Some(dec!(0.01))));
+    locked_is_what_rests(&mut s);
+    // This account's buy meets that resting sell with EXPIRE_TAKER: the buy expires whole.
+    let taker: OrderResponse = s.place(limit_stp("t3", Side::Buy, dec!(0.01), dec!(65000), Stp::ExpireTaker)).ok();
+    assert_eq!(taker.status, Some(OrderStatus::ExpiredInMatch));
+    assert_eq!(rests.and_then(|id| s.paper.sibling_order_left(id)), Some(dec!(0.02)));
     locked_is_what_rests(&mut s);
 }
 

@@ -333,6 +333,30 @@ impl Engine {
                     self.emit_applied(applied);
                 }
             }
+            Purpose::PreventedMatches(id) => match answer.ok::<Vec<crate::rest::PreventedMatch>>() {
+                Some(matches) => {
+                    let records: Vec<crate::orders::Prevention<'_>> =
+                        matches.iter().map(crate::rest::PreventedMatch::prevention).collect();
+                    let booked = self.orders.on_prevented_matches(now, &id, &records);
+                    self.activity = self.activity.wrapping_add(u64::from(!booked.is_empty()));
+                    for moved in booked {
+                        match moved {
+                            Ok((asset, amount)) => self.emit(Event::Transferred { asset, amount }),
+                            Err(error) => {
+                                let asset = self.orders.get(&id).map(|v| v.symbol.clone()).unwrap_or_default();
+                                self.emit(Event::LedgerRefused { asset, error });
+                            }
+                        }
+                    }
+                }
+                // Asked again after a back-off.
+                None => {
+                    if let Some(error) = self.orders.on_prevented_matches_failed(now, &id) {
+                        let asset = self.orders.get(&id).map(|v| v.symbol.clone()).unwrap_or_default();
+                        self.emit(Event::LedgerRefused { asset, error });
+                    }
+                }
+            },
             Purpose::Allocations(id) => {
                 if let Some(allocations) = answer.ok::<Vec<crate::rest::Allocation>>() {
                     let applied = self.orders.on_trades(now, &id, allocations.iter().filter_map(|a| a.trade()));
@@ -465,6 +489,7 @@ impl Engine {
                 self.frames.terminated = self.frames.terminated.saturating_add(1);
                 self.user_stream = UserStream::Down;
                 self.stream_down_since.get_or_insert(now);
+                self.orders.note_stream_gap();
                 self.emit(Event::UserStream(UserStreamStatus::Terminated { event_time }));
                 self.resubscribe(now);
             }
@@ -546,6 +571,7 @@ impl Engine {
                 self.frames.refused = self.frames.refused.saturating_add(1);
                 self.user_stream = UserStream::Down;
                 self.stream_down_since.get_or_insert(now);
+                self.orders.note_stream_gap();
                 if error.status == 418 {
                     let until_ms = error.retry_after_ms.unwrap_or(now);
                     self.trip(now, KillReason::Banned { until_ms });

@@ -252,6 +252,10 @@ impl Engine {
             self.account_check_pending = false;
             self.enqueue(now, Purpose::Account);
         }
+        // A `TRANSFER` order's prevented funds are held: what happened is asked for.
+        for id in self.orders.hold_queries(now) {
+            self.enqueue(now, Purpose::PreventedMatches(id));
+        }
         while let Some(action) = self.orders.poll_action(now) {
             let purpose = match action {
                 OrderAction::Query { client_order_id, .. } => Purpose::Query(client_order_id),
@@ -478,6 +482,7 @@ impl Engine {
             }
             Purpose::Trades(_) => RequestCost::MY_TRADES_BY_ORDER,
             Purpose::Allocations(_) => RequestCost::MY_ALLOCATIONS,
+            Purpose::PreventedMatches(_) => RequestCost::PREVENTED_MATCHES_BY_ORDER,
             Purpose::Subscribe => RequestCost::WS_USER_DATA_SUBSCRIBE,
             // Orders and lists wait in their own queue.
             Purpose::Place(_) | Purpose::PlaceList(_) | Purpose::Replace(_) => return Step::Done,
@@ -492,7 +497,9 @@ impl Engine {
             Purpose::Query(id) => self.orders.get(id).is_some(),
             Purpose::QueryList(list) => self.orders.legs(list).is_some(),
             Purpose::TestOrder(test) => self.tests.contains_key(test),
-            Purpose::Trades(id) | Purpose::Allocations(id) => self.orders.get(id).is_some_and(|v| v.order_id.is_some()),
+            Purpose::Trades(id) | Purpose::Allocations(id) | Purpose::PreventedMatches(id) => {
+                self.orders.get(id).is_some_and(|v| v.order_id.is_some())
+            }
             _ => true,
         };
         if !still_applies {
@@ -532,13 +539,22 @@ impl Engine {
                 };
                 self.rest.amend_keep_priority(symbol, OrderRef::ClientOrderId(*id), new_qty, Some(id), timestamp)
             }
-            Purpose::Cancel(id) | Purpose::Query(id) | Purpose::Trades(id) | Purpose::Allocations(id) => {
+            Purpose::Cancel(id)
+            | Purpose::Query(id)
+            | Purpose::Trades(id)
+            | Purpose::Allocations(id)
+            | Purpose::PreventedMatches(id) => {
                 let Some((symbol, order_id)) = symbol_of(id) else { return Step::Done };
                 match (purpose, order_id) {
                     (Purpose::Cancel(_), _) => self.rest.cancel_order(symbol, OrderRef::ClientOrderId(*id), timestamp),
                     (Purpose::Trades(_), Some(order_id)) => {
                         self.rest.my_trades(symbol, Some(order_id), None, timestamp)
                     }
+                    (Purpose::PreventedMatches(_), Some(order_id)) => self.rest.my_prevented_matches(
+                        symbol,
+                        crate::rest::PreventedMatches::ByOrder { order_id, from_prevented_match_id: None, limit: None },
+                        timestamp,
+                    ),
                     (Purpose::Allocations(_), Some(order_id)) => {
                         let query = crate::rest::HistoryQuery { order_id: Some(order_id), ..Default::default() };
                         self.rest.my_allocations(symbol, &query, timestamp)

@@ -313,6 +313,9 @@ pub enum Purpose {
     Trades(ClientOrderId),
     /// `GET /api/v3/myAllocations?orderId=`: a SOR order's missing fills by allocation.
     Allocations(ClientOrderId),
+    /// `GET /api/v3/myPreventedMatches?orderId=`: what self-trade prevention took from a
+    /// `TRANSFER` order, and whether it moved to another account of the trade group.
+    PreventedMatches(ClientOrderId),
     /// `GET /api/v3/orderList` by `origClientOrderId`: an order list whose placement outcome is
     /// not known, asked for as a whole.
     QueryList(ClientOrderId),
@@ -359,6 +362,7 @@ impl Purpose {
                 | Self::QueryList(_)
                 | Self::Trades(_)
                 | Self::Allocations(_)
+                | Self::PreventedMatches(_)
                 | Self::Time
                 | Self::Subscribe
                 | Self::ExchangeInfo
@@ -447,6 +451,18 @@ pub enum Event {
     /// `mismatch_tolerance`, with the same amount locked, is corrected (the ledger takes the
     /// exchange's free balance); beyond it the kill switch trips.
     BalanceMismatch(Vec<Difference>),
+    /// Self-trade prevention in `TRANSFER` mode met an order of another account of the trade
+    /// group with `TRANSFER` too: the prevented quantity and its notional moved between the two
+    /// accounts (STP FAQ), and the ledger booked `amount` of `asset` (positive: received).
+    /// No user-data field says a transfer happened (the other order's mode is not shown), so
+    /// the prevented funds of a `TRANSFER` order are held and its prevented matches asked for
+    /// (`myPreventedMatches`: the mode that acted, the other order, the price).
+    Transferred {
+        /// The asset.
+        asset: String,
+        /// What the account received (negative: gave).
+        amount: Decimal,
+    },
     /// The user-data connection announced `serverShutdown`: open a new one as soon as possible
     /// (the async client does so before closing the old one).
     ServerShutdown {
@@ -1224,6 +1240,7 @@ impl Engine {
         self.user_conn.handle_connect_failed(now);
         if !self.user_conn.is_live() {
             self.stream_down_since.get_or_insert(now);
+            self.orders.note_stream_gap();
         }
         self.pump(now);
     }
@@ -1258,6 +1275,7 @@ impl Engine {
         }
         self.gate.remove(&Purpose::Subscribe);
         self.stream_down_since.get_or_insert(now);
+        self.orders.note_stream_gap();
     }
 
     /// What the connection policy asks for becomes outputs.

@@ -9,6 +9,7 @@ use crate::orders::OrderState;
 use crate::rest::{Account, OrderInfo};
 
 use super::answers::Answer;
+
 use super::{Engine, Event, KillReason, NotSentReason, Purpose, RequestId};
 use crate::clock::LocalMs;
 
@@ -227,12 +228,16 @@ impl Engine {
                             | Purpose::QueryList(_)
                             | Purpose::Trades(_)
                             | Purpose::Allocations(_)
+                            | Purpose::PreventedMatches(_)
                     )
             })
             && !self.orders.open().any(|(_, v)| {
                 v.amending.is_some()
+                    || v.executed_qty > v.traded_qty
                     || matches!(v.state, OrderState::Unknown | OrderState::PendingNew | OrderState::PendingCancel)
             })
             && self.orders.settling().next().is_none()
+            // A TRANSFER order's prevented funds held: whether they moved is being asked.
+            && !self.orders.has_holds()
     }
 }

@@ -610,7 +610,7 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
     let reports: Vec<String> = if resp == OrderResponseType::Ack {
         Vec::new()
     } else {
-        ids.iter().filter_map(|id| ex.orders.get(id)).map(|o| order_response(o, now, &resp, &[])).collect()
+        ids.iter().filter_map(|id| ex.orders.get(id)).map(|o| order_response(ex, o, now, &resp, &[])).collect()
     };
     let list = ex.lists.get(&list_id).ok_or_else(|| Reply::error(500, -1000, "An unknown error occurred."))?;
     let body = list.json(ex, Some("EXEC_STARTED"), (resp != OrderResponseType::Ack).then_some(&reports));
@@ -846,7 +846,7 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
     let mut reports: Vec<String> = if resp == OrderResponseType::Ack {
         Vec::new()
     } else {
-        ids.iter().skip(1).filter_map(|id| ex.orders.get(id)).map(|o| order_response(o, now, &resp, &[])).collect()
+        ids.iter().skip(1).filter_map(|id| ex.orders.get(id)).map(|o| order_response(ex, o, now, &resp, &[])).collect()
     };
     // A LIMIT working order that crosses takes at once, as any order would.
     let mut fills = Vec::new();
@@ -863,7 +863,7 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
     if resp != OrderResponseType::Ack
         && let Some(o) = ex.orders.get(&working_id)
     {
-        reports.insert(0, order_response(o, now, &resp, &fills));
+        reports.insert(0, order_response(ex, o, now, &resp, &fills));
     }
     ex.account_position(now, &[&base, &quote]);
     let list = ex.lists.get(&list_id).ok_or_else(|| Reply::error(500, -1000, "An unknown error occurred."))?;

@@ -58,6 +58,7 @@
 //! ```
 
 mod faults;
+mod group;
 mod klines;
 mod lists;
 mod market;
@@ -94,6 +95,7 @@ use crate::rules::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, SymbolRules};
 use crate::sign::{HmacSha256, SignError};
 
 pub use faults::{Delivery, Fault, FaultConfig};
+pub use group::SiblingError;
 pub use market::WalkConfig;
 use market::{Market, Rng};
 use reply::Reply;
@@ -172,6 +174,9 @@ pub struct PaperConfig {
     pub max_events: usize,
     /// Random faults (none by default).
     pub faults: FaultConfig,
+    /// The account's trade group (`tradeGroupId`), with a second account in it (see
+    /// [`PaperExchange::sibling_place`]); `None` (the default): no group (`-1`).
+    pub trade_group: Option<i64>,
 }
 
 impl Default for PaperConfig {
@@ -190,6 +195,7 @@ impl Default for PaperConfig {
             max_orders_kept: 100_000,
             max_events: 10_000,
             faults: FaultConfig::default(),
+            trade_group: None,
         }
     }
 }
@@ -239,6 +245,15 @@ impl PaperConfig {
     #[must_use]
     pub fn with_faults(mut self, faults: FaultConfig) -> Self {
         self.faults = faults;
+        self
+    }
+
+    /// Puts the account in trade group `id` (`tradeGroupId`, STP FAQ) with a second account,
+    /// driven through [`PaperExchange::sibling_place`]: orders of the two meet with self-trade
+    /// prevention, and `TRANSFER` moves balances between them.
+    #[must_use]
+    pub fn with_trade_group(mut self, id: i64) -> Self {
+        self.trade_group = Some(id);
         self
     }
 
@@ -475,6 +490,8 @@ pub struct PaperExchange {
     /// SOR allocations (the last `MY_TRADES_KEPT`; `id` is the allocation's), and the next id.
     allocations: VecDeque<MyTrade>,
     next_allocation: u64,
+    /// The other account of the trade group, if the account is in one.
+    sibling: Option<group::Sibling>,
 }
 
 impl fmt::Debug for PaperExchange {
@@ -537,6 +554,7 @@ impl PaperExchange {
             next_list_id: 1,
             allocations: VecDeque::new(),
             next_allocation: 0,
+            sibling: config.trade_group.map(group::Sibling::new),
             config,
         }
     }
@@ -1001,7 +1019,7 @@ impl PaperExchange {
             e = e
                 .dec("A", o.prevented)
                 .dec("B", last)
-                .int("u", -1)
+                .int("u", self.trade_group())
                 .int("U", i64::try_from(counter).unwrap_or(i64::MAX))
                 .str("Cs", &o.symbol)
                 .dec("pl", last)
@@ -1332,8 +1350,8 @@ impl PaperExchange {
             let (qty, quote) =
                 if by_quote { (None, Some(o.quote_qty - o.cum_quote)) } else { (Some(o.remaining()), None) };
             let (symbol, side) = (o.symbol.clone(), o.side.clone());
-            let own = self.own_maker(id);
-            let bound = own.map_or(limit, |(_, price)| Some(price));
+            let own = self.group_maker(id);
+            let bound = own.as_ref().map_or(limit, |(_, price)| Some(*price));
             let (steps, satisfied) = self.plan(&symbol, &side, bound, qty, quote);
             self.consume(&symbol, &side, &steps);
             let last = steps.len();
@@ -1346,11 +1364,48 @@ impl PaperExchange {
                 return (fills, true);
             }
             let Some((maker, price)) = own else { return (fills, false) };
-            match self.meet_own(now, id, maker, price, &mut fills) {
+            let after = match maker {
+                group::Maker::Own(maker) => self.meet_own(now, id, maker, price, &mut fills),
+                group::Maker::Sibling(maker) => self.meet_sibling(now, id, maker, price, &mut fills),
+            };
+            match after {
                 AfterOwn::Continue => {}
                 AfterOwn::Done { satisfied } => return (fills, satisfied),
             }
         }
+    }
+
+    /// The best resting order of the account or of its trade group's other account that taker
+    /// `id` would meet (the better price, then the older).
+    fn group_maker(&self, id: u64) -> Option<(group::Maker, Decimal)> {
+        let own = self.own_maker(id);
+        let sibling = self.sibling_maker(id);
+        let buy = self.orders.get(&id).is_some_and(|t| t.side == Side::Buy);
+        match (own, sibling) {
+            (Some((o, p)), Some((s, sp, st))) => {
+                let own_time = self.orders.get(&o).map_or(i64::MAX, |m| m.time);
+                let sibling_first = if buy { sp < p } else { sp > p } || (sp == p && st < own_time);
+                Some(if sibling_first { (group::Maker::Sibling(s), sp) } else { (group::Maker::Own(o), p) })
+            }
+            (Some((o, p)), None) => Some((group::Maker::Own(o), p)),
+            (None, Some((s, sp, _))) => Some((group::Maker::Sibling(s), sp)),
+            (None, None) => None,
+        }
+    }
+
+    /// What of taker `taker` could trade at `price`: its quantity, or what its quote buys
+    /// (`true`: it is by quote).
+    fn taker_left(&self, taker: u64, price: Decimal) -> (bool, Decimal) {
+        let Some(t) = self.orders.get(&taker) else { return (false, Decimal::ZERO) };
+        let by_quote = t.qty.is_zero() && !t.quote_qty.is_zero();
+        let step = self.markets.get(&t.symbol).map_or(Decimal::ZERO, |mk| mk.step);
+        let left = if by_quote {
+            let affordable = (t.quote_qty - t.cum_quote).checked_div(price).unwrap_or_default();
+            round_to_step(affordable, step, Rounding::Down).unwrap_or_default()
+        } else {
+            t.remaining()
+        };
+        (by_quote, left)
     }
 
     /// The account's best resting order a taker `id` would meet: opposite side, on the book,
@@ -1393,25 +1448,13 @@ impl PaperExchange {
         let (Some(t), Some(m)) = (self.orders.get(&taker), self.orders.get(&maker)) else {
             return AfterOwn::Done { satisfied: false };
         };
-        let mode = match (&t.stp, &m.stp) {
-            (SelfTradePreventionMode::Transfer, SelfTradePreventionMode::Transfer) => SelfTradePreventionMode::Transfer,
-            (SelfTradePreventionMode::Transfer, _) => SelfTradePreventionMode::Decrement,
-            (mode, _) => mode.clone(),
-        };
-        let by_quote = t.qty.is_zero() && !t.quote_qty.is_zero();
-        let step = self.markets.get(&t.symbol).map_or(Decimal::ZERO, |mk| mk.step);
-        // What of the taker could trade at `price`: its quantity, or what its quote buys.
-        let taker_left = if by_quote {
-            let affordable = (t.quote_qty - t.cum_quote).checked_div(price).unwrap_or_default();
-            round_to_step(affordable, step, Rounding::Down).unwrap_or_default()
-        } else {
-            t.remaining()
-        };
+        let mode = group::mode(&t.stp, &m.stp);
         let maker_left = m.remaining();
+        let symbol = t.symbol.clone();
+        let (by_quote, taker_left) = self.taker_left(taker, price);
         if taker_left.is_zero() {
             return AfterOwn::Done { satisfied: by_quote };
         }
-        let symbol = t.symbol.clone();
         let both = taker_left.min(maker_left);
         let (taker_qty, maker_qty) = match mode {
             SelfTradePreventionMode::None | SelfTradePreventionMode::Unknown(_) => {
@@ -1431,22 +1474,7 @@ impl PaperExchange {
             SelfTradePreventionMode::ExpireBoth => (Some(taker_left), Some(maker_left)),
             SelfTradePreventionMode::Decrement | SelfTradePreventionMode::Transfer => (Some(both), Some(both)),
         };
-        let match_id = self.next_prevented_match;
-        self.next_prevented_match = self.next_prevented_match.saturating_add(1);
-        if self.prevented.len() >= MY_TRADES_KEPT {
-            self.prevented.pop_front();
-        }
-        self.prevented.push_back(PreventedMatch {
-            symbol,
-            id: match_id,
-            taker,
-            maker,
-            mode,
-            price,
-            taker_qty,
-            maker_qty,
-            time: now,
-        });
+        let match_id = self.record_prevention(now, symbol, taker, maker, mode, price, taker_qty, maker_qty);
         if let Some(q) = maker_qty {
             self.prevent(now, maker, taker, match_id, price, q, q == maker_left);
         }

@@ -884,7 +884,7 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool, sor: boo
         OrderType::Market | OrderType::Limit => OrderResponseType::Full,
         _ => OrderResponseType::Ack,
     });
-    Ok(Reply::ok(order_response(o, now, &resp, &fills)))
+    Ok(Reply::ok(order_response(ex, o, now, &resp, &fills)))
 }
 
 /// `GET /api/v3/myAllocations`: the symbol's SOR allocations, oldest first, filtered by
@@ -922,7 +922,13 @@ fn allocations(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
     Ok(Reply::ok(array(items)))
 }
 
-pub(super) fn order_response(o: &PaperOrder, now: i64, resp: &OrderResponseType, fills: &[FillRecord]) -> String {
+pub(super) fn order_response(
+    ex: &PaperExchange,
+    o: &PaperOrder,
+    now: i64,
+    resp: &OrderResponseType,
+    fills: &[FillRecord],
+) -> String {
     let mut r = Obj::new()
         .str("symbol", &o.symbol)
         .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
@@ -939,7 +945,13 @@ pub(super) fn order_response(o: &PaperOrder, now: i64, resp: &OrderResponseType,
         // A list's pending order is not working yet.
         r = r.int("workingTime", -1);
     }
-    r = prevention_fields(r.str("selfTradePreventionMode", o.stp.as_str()), o);
+    r = r.str("selfTradePreventionMode", o.stp.as_str());
+    // The STP FAQ's answers: an order of a trade group's account that prevention took from
+    // shows the group.
+    if o.prevented_match.is_some() && ex.trade_group() >= 0 {
+        r = r.int("tradeGroupId", ex.trade_group());
+    }
+    r = prevention_fields(r, o);
     if *resp == OrderResponseType::Full {
         let items = fills.iter().map(|f| {
             let fill = match f.alloc_id {
@@ -957,6 +969,30 @@ pub(super) fn order_response(o: &PaperOrder, now: i64, resp: &OrderResponseType,
             }
         });
         r = r.raw("fills", &array(items));
+        // What self-trade prevention took as this order met the account's (or its trade
+        // group's) resting orders, as the STP FAQ's answers show it.
+        let matches: Vec<String> = ex
+            .prevented
+            .iter()
+            .filter(|p| p.taker == o.id && p.symbol == o.symbol)
+            .map(|p| {
+                let mut m = Obj::new()
+                    .int("preventedMatchId", i64::try_from(p.id).unwrap_or(i64::MAX))
+                    .str("makerSymbol", &p.symbol)
+                    .int("makerOrderId", i64::try_from(p.maker).unwrap_or(i64::MAX))
+                    .dec("price", p.price);
+                if let Some(q) = p.taker_qty {
+                    m = m.dec("takerPreventedQuantity", q);
+                }
+                if let Some(q) = p.maker_qty {
+                    m = m.dec("makerPreventedQuantity", q);
+                }
+                m.finish()
+            })
+            .collect();
+        if !matches.is_empty() {
+            r = r.raw("preventedMatches", &array(matches));
+        }
     }
     sor_fields(r, o).finish()
 }
@@ -1084,7 +1120,7 @@ fn cancel_one(ex: &mut PaperExchange, now: i64, id: u64, cancel_id: Option<&str>
         .int("orderListId", o.list.and_then(|l| i64::try_from(l).ok()).unwrap_or(-1))
         .str("clientOrderId", &cancel_id)
         .int("transactTime", now);
-    Some(result_fields(r, o).str("selfTradePreventionMode", o.stp.as_str()).finish())
+    Some(prevention_fields(result_fields(r, o).str("selfTradePreventionMode", o.stp.as_str()), o).finish())
 }
 
 fn cancel(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Reply> {
@@ -1186,10 +1222,11 @@ fn amend(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Rep
     o.amends += 1;
     o.update = now;
     o.client_id.clone_from(&client);
-    let expires = new_qty <= o.executed;
+    // What is left to trade: neither executed nor taken by self-trade prevention.
+    let expires = new_qty <= o.executed.saturating_add(o.prevented);
     if !expires {
         // The lock follows the quantity left: the limit price times it for a buy, it for a sell.
-        let left = new_qty - o.executed;
+        let left = new_qty - o.executed - o.prevented;
         let keep = match o.side {
             Side::Buy if !o.price.is_zero() => o.price.checked_mul(left).unwrap_or(o.lock),
             Side::Buy => o.lock,
@@ -1420,8 +1457,10 @@ fn account(ex: &PaperExchange, now: i64, params: &Params) -> Reply {
         .str("accountType", "SPOT")
         .raw("balances", &array(balances))
         .raw("permissions", "[\"SPOT\"]")
-        .int("uid", 1)
-        .finish();
+        .int("uid", 1);
+    // The STP FAQ: an account of a trade group shows it (the documented example answer of an
+    // account outside one has no such field).
+    let body = if ex.trade_group() >= 0 { body.int("tradeGroupId", ex.trade_group()) } else { body }.finish();
     Reply::ok(body)
 }
 
@@ -1485,7 +1524,7 @@ fn prevented_matches(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply
                 .int("takerOrderId", i64::try_from(p.taker).unwrap_or(i64::MAX))
                 .str("makerSymbol", &p.symbol)
                 .int("makerOrderId", i64::try_from(p.maker).unwrap_or(i64::MAX))
-                .int("tradeGroupId", -1)
+                .int("tradeGroupId", ex.trade_group())
                 .str("selfTradePreventionMode", p.mode.as_str())
                 .dec("price", p.price);
             if let Some(q) = p.taker_qty {

@@ -656,6 +656,25 @@ pub struct PreventedMatch {
     pub transact_time: i64,
 }
 
+impl PreventedMatch {
+    /// The record as the order tracker takes it.
+    #[must_use]
+    pub fn prevention(&self) -> crate::orders::Prevention<'_> {
+        crate::orders::Prevention {
+            id: self.prevented_match_id,
+            symbol: &self.symbol,
+            taker_order_id: self.taker_order_id,
+            maker_symbol: &self.maker_symbol,
+            maker_order_id: self.maker_order_id,
+            trade_group_id: self.trade_group_id,
+            transfer: self.self_trade_prevention_mode == SelfTradePreventionMode::Transfer,
+            price: self.price,
+            taker_qty: self.taker_prevented_quantity,
+            maker_qty: self.maker_prevented_quantity,
+        }
+    }
+}
+
 /// One allocation of a SOR order (`GET /api/v3/myAllocations`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]

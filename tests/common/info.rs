@@ -13,6 +13,17 @@ pub fn with_pegs() -> Vec<u8> {
     serde_json::to_vec(&doc).unwrap()
 }
 
+/// The bundled exchange information with every STP mode allowed on every symbol, `TRANSFER`
+/// included (allowed on all symbols since 2026-04-02; the bundled capture predates it).
+pub fn with_stp_transfer() -> Vec<u8> {
+    let mut doc: serde_json::Value = serde_json::from_slice(BUNDLED_EXCHANGE_INFO).unwrap();
+    for symbol in doc["symbols"].as_array_mut().unwrap() {
+        symbol["allowedSelfTradePreventionModes"] =
+            serde_json::json!(["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT", "TRANSFER"]);
+    }
+    serde_json::to_vec(&doc).unwrap()
+}
+
 /// The bundled exchange information with Binance's SOR FAQ configuration: BTCUSDC and BTCUSDP
 /// beside BTCUSDT (BTCUSDT's rules, other quote assets), one SOR group of the three.
 pub fn with_sor() -> Vec<u8> {
