@@ -450,6 +450,9 @@ fn publish_event(events: &broadcast::Sender<ClientEvent>, event: Event) {
         }
         Event::KillSwitch(reason) => tracing::error!(?reason, "kill switch tripped"),
         Event::BalanceMismatch(d) => tracing::warn!(differences = d.len(), "balance mismatch"),
+        Event::Transferred { asset, amount } => {
+            tracing::info!(%asset, %amount, "self-trade prevention TRANSFER with the trade group booked");
+        }
         _ => tracing::debug!(?event, "engine event"),
     }
     let _ = events.send(ClientEvent::Engine(event));
