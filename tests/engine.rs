@@ -603,6 +603,35 @@ fn cancels_amends_queries_and_cancel_all_go_over_the_websocket_api() {
     }
 }
 
+/// A wide book on BTCUSDT (bids 64,000, asks 66,000): the engine's own orders inside the spread
+/// meet each other (and a trade group's) before the market.
+fn wide_book(w: &mut World) {
+    use aegis_exchange::rest::{DepthSnapshot, Level};
+    let level = |p, q| Level { price: p, qty: q };
+    let book = DepthSnapshot {
+        last_update_id: 1,
+        bids: vec![level(dec!(64000), dec!(5))],
+        asks: vec![level(dec!(66000), dec!(5))],
+    };
+    assert!(w.paper.replay_snapshot(w.now, "BTCUSDT", &book));
+}
+
+/// A LIMIT order on BTCUSDT with self-trade prevention mode `stp`, submitted and carried.
+fn place_stp(
+    w: &mut World,
+    id: &str,
+    side: Side,
+    qty: rust_decimal::Decimal,
+    price: rust_decimal::Decimal,
+    stp: aegis_exchange::SelfTradePreventionMode,
+) {
+    let order = OrderRequest::limit("BTCUSDT", side, qty, price)
+        .with_client_order_id(cid(id))
+        .with_self_trade_prevention_mode(stp);
+    w.engine.submit(w.now, Intent::new(order)).unwrap();
+    w.pump();
+}
+
 /// Self-trade prevention between the engine's own orders: what it takes from an order can no
 /// longer trade and its reservation is released (a `DECREMENT` taking part of a resting buy:
 /// exactly that part; an order expired `EXPIRED_IN_MATCH`: the rest), whether the engine
@@ -611,23 +640,9 @@ fn cancels_amends_queries_and_cancel_all_go_over_the_websocket_api() {
 #[test]
 fn self_trade_prevention_releases_what_can_no_longer_trade() {
     use aegis_exchange::SelfTradePreventionMode as Stp;
-    use aegis_exchange::rest::{DepthSnapshot, Level};
     let mut w = world();
-    // A wide book: the engine's own orders inside the spread meet each other first.
-    let level = |p, q| Level { price: p, qty: q };
-    let book = DepthSnapshot {
-        last_update_id: 1,
-        bids: vec![level(dec!(64000), dec!(5))],
-        asks: vec![level(dec!(66000), dec!(5))],
-    };
-    assert!(w.paper.replay_snapshot(w.now, "BTCUSDT", &book));
-    let place = |w: &mut World, id: &str, side, qty, price, stp| {
-        let order = OrderRequest::limit("BTCUSDT", side, qty, price)
-            .with_client_order_id(cid(id))
-            .with_self_trade_prevention_mode(stp);
-        w.engine.submit(w.now, Intent::new(order)).unwrap();
-        w.pump();
-    };
+    wide_book(&mut w);
+    let place = place_stp;
     let matches = |w: &World| {
         for asset in ["USDT", "BTC"] {
             assert_eq!(w.ledger(asset), w.paper.balance(asset), "{asset}");
@@ -663,7 +678,6 @@ fn self_trade_prevention_releases_what_can_no_longer_trade() {
 #[test]
 fn stp_transfer_between_accounts_of_a_trade_group_is_booked_as_the_exchange_books_it() {
     use aegis_exchange::SelfTradePreventionMode as Stp;
-    use aegis_exchange::rest::{DepthSnapshot, Level};
     let info = info::with_stp_transfer();
     let config = PaperConfig::default()
         .with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() })
@@ -678,20 +692,8 @@ fn stp_transfer_between_accounts_of_a_trade_group_is_booked_as_the_exchange_book
     paper.sibling_deposit("USDT", dec!(100000)).unwrap();
     paper.sibling_deposit("BTC", dec!(1)).unwrap();
     let mut w = world_on(paper, &info);
-    let level = |p, q| Level { price: p, qty: q };
-    let book = DepthSnapshot {
-        last_update_id: 1,
-        bids: vec![level(dec!(64000), dec!(5))],
-        asks: vec![level(dec!(66000), dec!(5))],
-    };
-    assert!(w.paper.replay_snapshot(w.now, "BTCUSDT", &book));
-    let place = |w: &mut World, id: &str, side, qty, price, stp| {
-        let order = OrderRequest::limit("BTCUSDT", side, qty, price)
-            .with_client_order_id(cid(id))
-            .with_self_trade_prevention_mode(stp);
-        w.engine.submit(w.now, Intent::new(order)).unwrap();
-        w.pump();
-    };
+    wide_book(&mut w);
+    let place = place_stp;
     let matches = |w: &World, step: &str| {
         for asset in ["USDT", "BTC"] {
             assert_eq!(w.ledger(asset), w.paper.balance(asset), "{step}: {asset}");

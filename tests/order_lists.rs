@@ -570,13 +570,9 @@ fn prevented_matches_allocations_and_all_lists() {
     assert_eq!(all.cost.weight, 20);
 }
 
-/// An OPO's pending order placed and sold in full before the working order's last trades
-/// arrive (the events reordered, or lost and fetched later): what it sold was held at its
-/// placement, and the working order's late trades lock nothing for it (found by the fault
-/// simulation with partial fills: the pending fill exceeded what it held, then the late trades
-/// locked funds no order would ever release).
-#[test]
-fn an_opo_pending_order_that_sells_before_the_working_orders_last_trades_never_overdraws() {
+/// [`tracker`] with an OPO sent: working `w` (LIMIT BUY 0.01 at 60,000), pending `p` (LIMIT_MAKER
+/// sell at 70,000), list `l`.
+fn opo_sent() -> (Arc<Ledger>, Orders) {
     let (ledger, mut orders) = tracker();
     let (btc, usdt) = (ledger.asset("BTC").unwrap(), ledger.asset("USDT").unwrap());
     let opo = OtoRequest::opo(
@@ -588,6 +584,17 @@ fn an_opo_pending_order_that_sells_before_the_working_orders_last_trades_never_o
     .with_list_client_order_id(id("l"));
     orders.submit_list(SubmitList { list: &opo.into(), base: btc, quote: usdt }).unwrap();
     assert!(orders.on_list_sent(1, &id("l"), 1_i64, 5000));
+    (ledger, orders)
+}
+
+/// An OPO's pending order placed and sold in full before the working order's last trades
+/// arrive (the events reordered, or lost and fetched later): what it sold was held at its
+/// placement, and the working order's late trades lock nothing for it (found by the fault
+/// simulation with partial fills: the pending fill exceeded what it held, then the late trades
+/// locked funds no order would ever release).
+#[test]
+fn an_opo_pending_order_that_sells_before_the_working_orders_last_trades_never_overdraws() {
+    let (ledger, mut orders) = opo_sent();
     let (new, partial, filled) = (OrderStatus::New, OrderStatus::PartiallyFilled, OrderStatus::Filled);
     orders.on_report(2, &report("w", 1, &new, dec!(0), Some(dec!(0.01))), []);
     orders.on_report(3, &report("w", 1, &partial, dec!(0.004), None), [trade(1, dec!(0.004), dec!(60000), dec!(0))]);
@@ -616,17 +623,7 @@ fn an_opo_pending_order_that_sells_before_the_working_orders_last_trades_never_o
 #[test]
 fn an_opo_placed_before_its_trades_arrive_locks_once() {
     for early in [0, 1] {
-        let (ledger, mut orders) = tracker();
-        let (btc, usdt) = (ledger.asset("BTC").unwrap(), ledger.asset("USDT").unwrap());
-        let opo = OtoRequest::opo(
-            "BTCUSDT",
-            dec!(0.01),
-            ListLeg::limit(dec!(60000), TimeInForce::Gtc).with_client_order_id(id("w")),
-            ListLeg::limit_maker(dec!(70000)).with_client_order_id(id("p")),
-        )
-        .with_list_client_order_id(id("l"));
-        orders.submit_list(SubmitList { list: &opo.into(), base: btc, quote: usdt }).unwrap();
-        assert!(orders.on_list_sent(1, &id("l"), 1_i64, 5000));
+        let (ledger, mut orders) = opo_sent();
         let (new, partial, filled) = (OrderStatus::New, OrderStatus::PartiallyFilled, OrderStatus::Filled);
         orders.on_report(2, &report("w", 1, &new, dec!(0), Some(dec!(0.01))), []);
         if early == 1 {

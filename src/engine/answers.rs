@@ -488,8 +488,7 @@ impl Engine {
             UserDataEvent::EventStreamTerminated { event_time } => {
                 self.frames.terminated = self.frames.terminated.saturating_add(1);
                 self.user_stream = UserStream::Down;
-                self.stream_down_since.get_or_insert(now);
-                self.orders.note_stream_gap();
+                self.stream_down(now);
                 self.emit(Event::UserStream(UserStreamStatus::Terminated { event_time }));
                 self.resubscribe(now);
             }
@@ -570,8 +569,7 @@ impl Engine {
             Some(error) => {
                 self.frames.refused = self.frames.refused.saturating_add(1);
                 self.user_stream = UserStream::Down;
-                self.stream_down_since.get_or_insert(now);
-                self.orders.note_stream_gap();
+                self.stream_down(now);
                 if error.status == 418 {
                     let until_ms = error.retry_after_ms.unwrap_or(now);
                     self.trip(now, KillReason::Banned { until_ms });

@@ -1239,8 +1239,7 @@ impl Engine {
         self.observe_now(now);
         self.user_conn.handle_connect_failed(now);
         if !self.user_conn.is_live() {
-            self.stream_down_since.get_or_insert(now);
-            self.orders.note_stream_gap();
+            self.stream_down(now);
         }
         self.pump(now);
     }
@@ -1274,8 +1273,7 @@ impl Engine {
             self.apply_answer(now, id, flight, &answers::Answer::Unanswered);
         }
         self.gate.remove(&Purpose::Subscribe);
-        self.stream_down_since.get_or_insert(now);
-        self.orders.note_stream_gap();
+        self.stream_down(now);
     }
 
     /// What the connection policy asks for becomes outputs.
@@ -1439,6 +1437,13 @@ impl Engine {
 
     fn emit(&mut self, event: Event) {
         self.outputs.push_back(Output::Event(event));
+    }
+
+    /// The user-data stream is down from `now` (if not already): events may be lost, which the
+    /// tracker notes (a `TRANSFER` order ending after it has its prevented matches asked for).
+    fn stream_down(&mut self, now: i64) {
+        self.stream_down_since.get_or_insert(now);
+        self.orders.note_stream_gap();
     }
 
     fn emit_applied(&mut self, applied: crate::orders::OrderApplied) {

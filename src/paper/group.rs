@@ -67,6 +67,25 @@ pub(super) fn mode(taker: &SelfTradePreventionMode, maker: &SelfTradePreventionM
     }
 }
 
+/// What self-trade prevention in `mode` takes when a taker with `taker_left` meets a maker with
+/// `maker_left`: `None` when they trade (`NONE`); else what it takes from the taker and from the
+/// maker (`EXPIRE_*`: the whole remaining quantity of that side; `DECREMENT` / `TRANSFER`: the
+/// smaller quantity from both).
+pub(super) fn prevented(
+    mode: &SelfTradePreventionMode,
+    taker_left: Decimal,
+    maker_left: Decimal,
+) -> Option<(Option<Decimal>, Option<Decimal>)> {
+    let both = taker_left.min(maker_left);
+    match mode {
+        SelfTradePreventionMode::None | SelfTradePreventionMode::Unknown(_) => None,
+        SelfTradePreventionMode::ExpireTaker => Some((Some(taker_left), None)),
+        SelfTradePreventionMode::ExpireMaker => Some((None, Some(maker_left))),
+        SelfTradePreventionMode::ExpireBoth => Some((Some(taker_left), Some(maker_left))),
+        SelfTradePreventionMode::Decrement | SelfTradePreventionMode::Transfer => Some((Some(both), Some(both))),
+    }
+}
+
 /// Why the sibling could not place an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SiblingError {
@@ -338,22 +357,17 @@ impl PaperExchange {
             return AfterOwn::Done { satisfied: by_quote };
         }
         let both = taker_left.min(maker_left);
-        let (taker_qty, maker_qty) = match mode {
-            SelfTradePreventionMode::None | SelfTradePreventionMode::Unknown(_) => {
-                let done = both == taker_left;
-                if let Some(f) = self.fill(now, taker, price, both, false, done && by_quote, None) {
-                    fills.push(f);
-                }
-                self.sibling_trade(maker, price, both);
-                if self.sibling_order_left(maker).is_some_and(|l| l.is_zero()) {
-                    self.sibling_close(maker);
-                }
-                return if done { AfterOwn::Done { satisfied: true } } else { AfterOwn::Continue };
+        let Some((taker_qty, maker_qty)) = prevented(&mode, taker_left, maker_left) else {
+            // A trade between the two accounts.
+            let done = both == taker_left;
+            if let Some(f) = self.fill(now, taker, price, both, false, done && by_quote, None) {
+                fills.push(f);
             }
-            SelfTradePreventionMode::ExpireTaker => (Some(taker_left), None),
-            SelfTradePreventionMode::ExpireMaker => (None, Some(maker_left)),
-            SelfTradePreventionMode::ExpireBoth => (Some(taker_left), Some(maker_left)),
-            SelfTradePreventionMode::Decrement | SelfTradePreventionMode::Transfer => (Some(both), Some(both)),
+            self.sibling_trade(maker, price, both);
+            if self.sibling_order_left(maker).is_some_and(|l| l.is_zero()) {
+                self.sibling_close(maker);
+            }
+            return if done { AfterOwn::Done { satisfied: true } } else { AfterOwn::Continue };
         };
         let match_id = self.record_prevention(now, symbol, taker, maker, mode.clone(), price, taker_qty, maker_qty);
         if let Some(q) = maker_qty {
@@ -405,19 +419,14 @@ impl PaperExchange {
             touched = true;
             let mode = mode(&t.stp, &maker_stp);
             let both = t.left.min(maker_left);
-            let (taker_qty, maker_qty) = match mode {
-                SelfTradePreventionMode::None | SelfTradePreventionMode::Unknown(_) => {
-                    self.sibling_trade(sib, price, both);
-                    self.fill(now, maker, price, both, true, false, None);
-                    if self.orders.get(&maker).is_some_and(|o| o.status == crate::model::OrderStatus::Filled) {
-                        self.close(maker);
-                    }
-                    continue;
+            let Some((taker_qty, maker_qty)) = prevented(&mode, t.left, maker_left) else {
+                // A trade between the two accounts, at this account's price.
+                self.sibling_trade(sib, price, both);
+                self.fill(now, maker, price, both, true, false, None);
+                if self.orders.get(&maker).is_some_and(|o| o.status == crate::model::OrderStatus::Filled) {
+                    self.close(maker);
                 }
-                SelfTradePreventionMode::ExpireTaker => (Some(t.left), None),
-                SelfTradePreventionMode::ExpireMaker => (None, Some(maker_left)),
-                SelfTradePreventionMode::ExpireBoth => (Some(t.left), Some(maker_left)),
-                SelfTradePreventionMode::Decrement | SelfTradePreventionMode::Transfer => (Some(both), Some(both)),
+                continue;
             };
             let match_id =
                 self.record_prevention(now, t.symbol.clone(), sib, maker, mode.clone(), price, taker_qty, maker_qty);

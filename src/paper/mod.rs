@@ -1456,23 +1456,17 @@ impl PaperExchange {
             return AfterOwn::Done { satisfied: by_quote };
         }
         let both = taker_left.min(maker_left);
-        let (taker_qty, maker_qty) = match mode {
-            SelfTradePreventionMode::None | SelfTradePreventionMode::Unknown(_) => {
-                // A trade between two orders of the account.
-                let done = both == taker_left;
-                if let Some(f) = self.fill(now, taker, price, both, false, done && by_quote, None) {
-                    fills.push(f);
-                }
-                self.fill(now, maker, price, both, true, false, None);
-                if self.orders.get(&maker).is_some_and(|o| o.status == OrderStatus::Filled) {
-                    self.close(maker);
-                }
-                return if done { AfterOwn::Done { satisfied: true } } else { AfterOwn::Continue };
+        let Some((taker_qty, maker_qty)) = group::prevented(&mode, taker_left, maker_left) else {
+            // A trade between two orders of the account.
+            let done = both == taker_left;
+            if let Some(f) = self.fill(now, taker, price, both, false, done && by_quote, None) {
+                fills.push(f);
             }
-            SelfTradePreventionMode::ExpireTaker => (Some(taker_left), None),
-            SelfTradePreventionMode::ExpireMaker => (None, Some(maker_left)),
-            SelfTradePreventionMode::ExpireBoth => (Some(taker_left), Some(maker_left)),
-            SelfTradePreventionMode::Decrement | SelfTradePreventionMode::Transfer => (Some(both), Some(both)),
+            self.fill(now, maker, price, both, true, false, None);
+            if self.orders.get(&maker).is_some_and(|o| o.status == OrderStatus::Filled) {
+                self.close(maker);
+            }
+            return if done { AfterOwn::Done { satisfied: true } } else { AfterOwn::Continue };
         };
         let match_id = self.record_prevention(now, symbol, taker, maker, mode, price, taker_qty, maker_qty);
         if let Some(q) = maker_qty {
