@@ -880,6 +880,16 @@ async fn reconnects_after_drop(backend: Backend) {
     fault_every_connection(&s.exchange, WsFault::Disconnect);
     until_reconnected(&mut events, &format!("{backend:?}")).await;
     assert_eq!(s.client.stats().await.unwrap().reconnects, 1);
+    // The user-data subscription on the new connection (it follows the connection's opening;
+    // under load it can come after an order placed at once, whose fill is then found by the
+    // reconciliation that follows a re-subscription rather than by its event).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.next()).await {
+        if matches!(event, ClientEvent::Engine(Event::UserStream(aegis_exchange::UserStreamStatus::Subscribed { .. })))
+        {
+            break;
+        }
+    }
     // Events arrive on the new connection: a resting order gets its fill.
     let (id, intent) = limit("conf-after-drop", Side::Sell, dec!(0.01), dec!(65010));
     s.client.place(intent).await.unwrap();
