@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use super::{AfterOwn, FillRecord, MY_TRADES_KEPT, PaperExchange, PreventedMatch, round8};
+use super::{AfterOwn, FillRecord, PaperExchange, PreventedMatch, round8};
 use crate::ledger::Balance;
 use crate::model::{SelfTradePreventionMode, Side};
 
@@ -317,20 +317,10 @@ impl PaperExchange {
     ) -> u64 {
         let match_id = self.next_prevented_match;
         self.next_prevented_match = self.next_prevented_match.saturating_add(1);
-        if self.prevented.len() >= MY_TRADES_KEPT {
-            self.prevented.pop_front();
-        }
-        self.prevented.push_back(PreventedMatch {
-            symbol,
-            id: match_id,
-            taker,
-            maker,
-            mode,
-            price,
-            taker_qty,
-            maker_qty,
-            time: now,
-        });
+        super::keep_last(
+            &mut self.prevented,
+            PreventedMatch { symbol, id: match_id, taker, maker, mode, price, taker_qty, maker_qty, time: now },
+        );
         match_id
     }
 

@@ -508,6 +508,14 @@ impl fmt::Debug for PaperExchange {
 /// The most trades kept for `myTrades`.
 const MY_TRADES_KEPT: usize = 10_000;
 
+/// Appends `item` to a history kept to its last [`MY_TRADES_KEPT`] entries.
+fn keep_last<T>(history: &mut VecDeque<T>, item: T) {
+    if history.len() >= MY_TRADES_KEPT {
+        history.pop_front();
+    }
+    history.push_back(item);
+}
+
 fn round8(d: Decimal) -> Decimal {
     d.round_dp_with_strategy(8, RoundingStrategy::MidpointAwayFromZero)
 }
@@ -1102,12 +1110,30 @@ impl PaperExchange {
         if venue.is_some() {
             let alloc_id = self.next_allocation;
             self.next_allocation += 1;
-            if self.allocations.len() >= MY_TRADES_KEPT {
-                self.allocations.pop_front();
-            }
-            self.allocations.push_back(MyTrade {
+            keep_last(
+                &mut self.allocations,
+                MyTrade {
+                    symbol,
+                    id: alloc_id,
+                    order_id,
+                    price,
+                    qty,
+                    quote_qty: notional,
+                    commission,
+                    commission_asset: commission_asset.clone(),
+                    time: now,
+                    is_buyer: side == Side::Buy,
+                    is_maker: false,
+                },
+            );
+            let record = FillRecord { price, qty, commission, commission_asset, trade_id: 0, alloc_id: Some(alloc_id) };
+            return Some(self.after_fill(now, id, completes, maker, record));
+        }
+        keep_last(
+            &mut self.my_trades,
+            MyTrade {
                 symbol,
-                id: alloc_id,
+                id: trade_id,
                 order_id,
                 price,
                 qty,
@@ -1116,27 +1142,9 @@ impl PaperExchange {
                 commission_asset: commission_asset.clone(),
                 time: now,
                 is_buyer: side == Side::Buy,
-                is_maker: false,
-            });
-            let record = FillRecord { price, qty, commission, commission_asset, trade_id: 0, alloc_id: Some(alloc_id) };
-            return Some(self.after_fill(now, id, completes, maker, record));
-        }
-        if self.my_trades.len() >= MY_TRADES_KEPT {
-            self.my_trades.pop_front();
-        }
-        self.my_trades.push_back(MyTrade {
-            symbol,
-            id: trade_id,
-            order_id,
-            price,
-            qty,
-            quote_qty: notional,
-            commission,
-            commission_asset: commission_asset.clone(),
-            time: now,
-            is_buyer: side == Side::Buy,
-            is_maker: maker,
-        });
+                is_maker: maker,
+            },
+        );
         let record = FillRecord { price, qty, commission, commission_asset, trade_id, alloc_id: None };
         Some(self.after_fill(now, id, completes, maker, record))
     }

@@ -1255,19 +1255,19 @@ fn amend(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Rep
     ex.last_amend_execution =
         ex.last_amend_execution.saturating_add(1 + i64::try_from(ex.rng.next_u64() % 256).unwrap_or(0));
     let execution_id = ex.last_amend_execution;
-    if ex.amendments.len() >= super::MY_TRADES_KEPT {
-        ex.amendments.pop_front();
-    }
-    ex.amendments.push_back(super::Amendment {
-        symbol: symbol.clone(),
-        order_id: id,
-        execution_id,
-        orig_client_id: orig_client.clone(),
-        new_client_id: client.clone(),
-        orig_qty,
-        new_qty,
-        time: now,
-    });
+    super::keep_last(
+        &mut ex.amendments,
+        super::Amendment {
+            symbol: symbol.clone(),
+            order_id: id,
+            execution_id,
+            orig_client_id: orig_client.clone(),
+            new_client_id: client.clone(),
+            orig_qty,
+            new_qty,
+            time: now,
+        },
+    );
     let o = ex.orders.get(&id).ok_or_else(|| rejected_amend("Unknown order sent."))?;
     let mut amended = Obj::new()
         .str("symbol", &o.symbol)
