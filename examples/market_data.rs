@@ -18,10 +18,10 @@ use std::time::Duration;
 use aegis_exchange::BookSync;
 use aegis_exchange::client::{MarketConfig, MarketItem, MarketStream};
 use aegis_exchange::num::Wire;
-use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig, WsFault};
 use aegis_exchange::ring;
 use aegis_exchange::stream::MarketEvent;
 use aegis_exchange::{Clock, Decimal};
+use aegis_paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig, WsFault};
 use common::{Error, lock};
 use rust_decimal_macros::dec;
 

@@ -16,8 +16,6 @@ use std::time::Duration;
 
 use aegis_exchange::OrderState;
 use aegis_exchange::client::{Client, ClientConfig, ClientEvent, Events, MarketConfig, MarketItem, MarketStream};
-use aegis_exchange::paper::server::PaperServer;
-use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig, WsFault};
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::stream::MarketEvent;
@@ -25,6 +23,8 @@ use aegis_exchange::transport::{HyperTransport, TungsteniteTransport};
 use aegis_exchange::{ClientOrderId, Decimal, OrderRequest, Side};
 use aegis_exchange::{Clock, SystemClock};
 use aegis_exchange::{EngineConfig, Event, Intent};
+use aegis_paper::server::PaperServer;
+use aegis_paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig, WsFault};
 use common::{Error, lock};
 use rust_decimal_macros::dec;
 

@@ -18,8 +18,6 @@ use aegis_exchange::BookSync;
 use aegis_exchange::Ledger;
 use aegis_exchange::client::{Client, ClientConfig, ClientError, MarketConfig, MarketItem, MarketStream, OnShutdown};
 use aegis_exchange::limits::{Admit, Cost, RateLimiter};
-use aegis_exchange::paper::server::PaperServer;
-use aegis_exchange::paper::{Fault, PaperConfig, PaperExchange, PaperKey, PaperTransport, WalkConfig, WsFault};
 use aegis_exchange::ring::History;
 use aegis_exchange::sign::{Credentials, Ed25519, HmacSha256, Signer};
 use aegis_exchange::stream::{SanitizeConfig, StreamDecoder};
@@ -32,6 +30,8 @@ use aegis_exchange::{
 use aegis_exchange::{Clock, SystemClock};
 use aegis_exchange::{EngineConfig, Intent, KillReason, SubmitError};
 use aegis_exchange::{OrderState, OrderView};
+use aegis_paper::server::PaperServer;
+use aegis_paper::{Fault, PaperConfig, PaperExchange, PaperKey, PaperTransport, WalkConfig, WsFault};
 use bytes::Bytes;
 use common::{Error, lock};
 use rust_decimal_macros::dec;

@@ -983,9 +983,9 @@ pub fn list_events(data: &[u8]) {
 /// with the weight header; balances never go negative; every user-data event decodes; and each
 /// asset's free + locked equals the deposits plus the trades the events reported.
 pub fn paper_http(data: &[u8]) {
-    use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey};
     use aegis_exchange::sign::{HmacSha256, SignedQuery};
     use aegis_exchange::ws_api::UserDataEvent;
+    use aegis_paper::{PaperConfig, PaperExchange, PaperKey};
     use std::collections::BTreeMap;
 
     const ROUTES: [(&str, &str); 21] = [
@@ -1176,7 +1176,7 @@ pub fn paper_http(data: &[u8]) {
         }
         for conn in [streams, api] {
             while let Some(frame) = paper.ws_poll(conn) {
-                if let aegis_exchange::paper::WsOut::Text(text) = frame {
+                if let aegis_paper::WsOut::Text(text) = frame {
                     assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "not JSON: {text}");
                 }
             }

@@ -5,12 +5,13 @@
 //! The engine is a state machine: feed it inputs (`submit`, `cancel`, `handle_http_response`,
 //! `handle_ws_frame`, `handle_timeout`), then drain [`Engine::poll_output`] until it
 //! yields [`Output::Timeout`], and call `handle_timeout` at that instant if nothing else
-//! came first. A spurious timeout is a no-op. Here the network is the paper exchange, in process:
+//! came first. A spurious timeout is a no-op. Here the network is the paper exchange (the
+//! `aegis-paper` crate), in process:
 //!
 //! ```
 //! use aegis_exchange::{Engine, EngineConfig, Event, HttpResult, Intent, Output};
 //! use aegis_exchange::OrderState;
-//! use aegis_exchange::paper::{Delivery, PaperConfig, PaperExchange, PaperKey, WsOut};
+//! use aegis_paper::{Delivery, PaperConfig, PaperExchange, PaperKey, WsOut};
 //! use aegis_exchange::rest::Environment;
 //! use aegis_exchange::sign::{Credentials, HmacSha256};
 //! use aegis_exchange::{ExchangeInfo, OrderRequest, Side, BUNDLED_EXCHANGE_INFO};
@@ -70,8 +71,8 @@
 //! # What each module owns
 //!
 //! The core's modules are private; their public items are re-exported at the crate root (the
-//! table names the module in `src/` and its main types). The wire, I/O, the paper exchange and a
-//! few low-level helpers are namespaces.
+//! table names the module in `src/` and its main types). The wire, I/O and a few low-level
+//! helpers are namespaces.
 //!
 //! | module | owns | may touch |
 //! | --- | --- | --- |
@@ -86,7 +87,7 @@
 //! | `engine` | [`Engine`]: the one exit (`gate.rs`), answers (`answers.rs`), start-up (`startup.rs`), reconciliation and kill switch (`supervision.rs`) | everything above, no I/O |
 //! | [`stream`], `book`, [`ring`] | market data decoding and sanitising, local books ([`OrderBook`], [`BookSync`]), bounded buffers | `model`, `num` |
 //! | `transport`, `client` | I/O: HTTP and WebSocket backends, the async driver (features `client`, `hyper`, `reqwest`, `tungstenite`) | the engine through its inputs and outputs only |
-//! | [`paper`] | the simulated exchange | the core's types (it is a client of them, like a test) |
+//! | `aegis-paper` (its own crate, `paper/`) | the simulated exchange and the `aegis-paper` command | this crate's public API only (a client of it, like a test); a dev-dependency, never compiled for a library user |
 //!
 //! The core is sans-IO: it never reads a clock, never spawns, never touches a socket. Time and
 //! seeds are inputs, which is what lets every failure scenario be replayed exactly.
@@ -108,14 +109,13 @@ mod orders;
 mod rules;
 mod scan;
 
-// The namespaces: the wire (`rest`, `ws_api`, `stream`), I/O (`transport`, `client`), the
-// simulated exchange (`paper`), and the low-level helpers whose names only read well inside
-// their module (`num`, `sign`, `limits`, `ring`).
+// The namespaces: the wire (`rest`, `ws_api`, `stream`), I/O (`transport`, `client`) and the
+// low-level helpers whose names only read well inside their module (`num`, `sign`, `limits`,
+// `ring`). The simulated exchange is the `aegis-paper` crate.
 #[cfg(feature = "client")]
 pub mod client;
 pub mod limits;
 pub mod num;
-pub mod paper;
 pub mod rest;
 pub mod ring;
 pub mod sign;

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use aegis_exchange::client::{Client, ClientError, ENV_API_KEY, ENV_API_SECRET, ENV_ED25519_KEY_FILE};
-use aegis_exchange::paper::server::PaperServer;
-use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig};
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::Ed25519;
 use aegis_exchange::{Clock, Intent, OrderRequest, OrderState, Side, SystemClock};
+use aegis_paper::server::PaperServer;
+use aegis_paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig};
 use rust_decimal_macros::dec;
 
 /// RFC 8032's first test key, as PKCS#8 PEM.

@@ -6,8 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aegis_exchange::client::{Amended, Client, ClientConfig, ClientError, ClientEvent, Events, OnShutdown};
-use aegis_exchange::paper::server::PaperServer;
-use aegis_exchange::paper::{Fault, PaperConfig, PaperExchange, PaperKey, PaperTransport, WalkConfig, WsFault};
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::transport::{HyperTransport, ReqwestTransport, TungsteniteTransport};
@@ -15,6 +13,8 @@ use aegis_exchange::{AmendError, EngineConfig, Event, Intent, KillReason, Orders
 use aegis_exchange::{ClientOrderId, ListLeg, MarketContext, OcoRequest, OrderRequest, OtoRequest, Side, TimeInForce};
 use aegis_exchange::{Clock, SystemClock};
 use aegis_exchange::{OrderState, OrderView};
+use aegis_paper::server::PaperServer;
+use aegis_paper::{Fault, PaperConfig, PaperExchange, PaperKey, PaperTransport, WalkConfig, WsFault};
 use rust_decimal_macros::dec;
 
 #[path = "common/info.rs"]

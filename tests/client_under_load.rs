@@ -10,14 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aegis_exchange::client::{Client, ClientConfig};
-use aegis_exchange::paper::server::PaperServer;
-use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig};
 use aegis_exchange::rest::{DepthSnapshot, Environment, Level};
 use aegis_exchange::stream::{DepthUpdate, Symbol};
 use aegis_exchange::transport::{HyperTransport, TungsteniteTransport};
 use aegis_exchange::{
     Clock, Credentials, EngineConfig, HmacSha256, Intent, OrderRequest, OrderState, Side, SystemClock,
 };
+use aegis_paper::server::PaperServer;
+use aegis_paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig};
 use rust_decimal_macros::dec;
 
 /// Fills in the burst: two frames each, 9,000 frames, under the paper exchange's 10,000-frame

@@ -4,11 +4,11 @@
 
 use aegis_exchange::Balance;
 use aegis_exchange::OrderState;
-use aegis_exchange::paper::{Delivery, Fault, PaperConfig, PaperExchange, PaperKey, WalkConfig, WsOut};
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ExchangeInfo, OrderRequest, Side};
 use aegis_exchange::{Engine, EngineConfig, Event, HttpResult, Intent, KillReason, Output, SubmitError};
+use aegis_paper::{Delivery, Fault, PaperConfig, PaperExchange, PaperKey, WalkConfig, WsOut};
 use bytes::Bytes;
 use rust_decimal_macros::dec;
 

@@ -29,12 +29,12 @@ use aegis_exchange::OrderState;
 use aegis_exchange::OrderStatus;
 use aegis_exchange::PegPriceType;
 use aegis_exchange::SelfTradePreventionMode as Stp;
-use aegis_exchange::paper::{Delivery, FaultConfig, PaperConfig, PaperExchange, PaperKey, WsFault, WsOut};
 use aegis_exchange::rest::{CancelReplaceMode, CancelReplaceOptions, Environment};
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::{ClientOrderId, ClientOrderIdGenerator, ExchangeInfo, OrderRequest, Side};
 use aegis_exchange::{Engine, EngineConfig, HttpResult, Intent, KillReason, Output, RequestId};
 use aegis_exchange::{ListLeg, MarketContext, OcoRequest, OtoRequest, TimeInForce};
+use aegis_paper::{Delivery, FaultConfig, PaperConfig, PaperExchange, PaperKey, WsFault, WsOut};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 

@@ -3,12 +3,12 @@
 //! engine with requests queued, signed REST and WebSocket-API requests, the client's config, the
 //! paper exchange with the key registered).
 
-use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey};
 use aegis_exchange::rest::{Environment, OrderRef, Rest};
 use aegis_exchange::sign::{Credentials, Ed25519, HmacSha256};
 use aegis_exchange::ws_api::{WsApi, WsAuth};
 use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, Side};
 use aegis_exchange::{Engine, EngineConfig, Intent, Output};
+use aegis_paper::{PaperConfig, PaperExchange, PaperKey};
 use rust_decimal_macros::dec;
 
 const API_KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
@@ -154,7 +154,8 @@ fn the_paper_exchange_with_the_key_registered() {
     assert_clean("PaperExchange", &format!("{paper:?} {paper:#?}"));
     #[cfg(feature = "client")]
     {
-        use aegis_exchange::{ManualClock, paper::PaperTransport};
+        use aegis_exchange::ManualClock;
+        use aegis_paper::PaperTransport;
         let transport = PaperTransport::new(paper, std::sync::Arc::new(ManualClock::new(NOW)));
         assert_clean("PaperTransport", &format!("{transport:?}"));
     }

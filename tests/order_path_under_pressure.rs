@@ -12,9 +12,6 @@ use std::collections::VecDeque;
 
 use aegis_exchange::Balance;
 use aegis_exchange::OrderState;
-use aegis_exchange::paper::{
-    Delivery, PaperConfig, PaperExchange, PaperKey, ThrottleViolations, WalkConfig, WsFault, WsOut,
-};
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ExchangeInfo, OrderRequest, Side};
@@ -22,6 +19,7 @@ use aegis_exchange::{
     Engine, EngineConfig, Event, FrameIgnored, HoldReason, HttpResult, Intent, KillReason, Output, Purpose, RequestId,
     UserStreamStatus,
 };
+use aegis_paper::{Delivery, PaperConfig, PaperExchange, PaperKey, ThrottleViolations, WalkConfig, WsFault, WsOut};
 use bytes::Bytes;
 use rust_decimal_macros::dec;
 

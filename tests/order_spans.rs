@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aegis_exchange::client::{Client, ClientConfig};
-use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, PaperTransport, WalkConfig};
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::{Clock, EngineConfig, Intent, OrderRequest, Side, SystemClock};
+use aegis_paper::{PaperConfig, PaperExchange, PaperKey, PaperTransport, WalkConfig};
 use rust_decimal_macros::dec;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};

@@ -6,12 +6,12 @@
 
 use aegis_exchange::Balance;
 use aegis_exchange::OrderState;
-use aegis_exchange::paper::{Delivery, PaperConfig, PaperExchange, PaperKey, WalkConfig, WsFault, WsOut};
 use aegis_exchange::rest::Environment;
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ExchangeInfo, OrderRequest, Side};
 use aegis_exchange::{Backoff, CloseReason, ConnectionConfig};
 use aegis_exchange::{Engine, EngineConfig, Event, HttpResult, Intent, Output};
+use aegis_paper::{Delivery, PaperConfig, PaperExchange, PaperKey, WalkConfig, WsFault, WsOut};
 use rust_decimal_macros::dec;
 use std::time::Duration;
 

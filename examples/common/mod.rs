@@ -7,11 +7,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, PaperTransport, WalkConfig};
 use aegis_exchange::rest::{DepthSnapshot, Environment, Rest};
 use aegis_exchange::sign::{Credentials, Ed25519, HmacSha256};
 use aegis_exchange::transport::{HttpTransport, ReqwestTransport, TungsteniteTransport, WsTransport};
 use aegis_exchange::{Clock, SystemClock};
+use aegis_paper::{PaperConfig, PaperExchange, PaperKey, PaperTransport, WalkConfig};
 use rust_decimal_macros::dec;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::conn::CloseReason;
-use crate::engine::{Engine, KillReason, Output, RequestId};
+use crate::engine::{Engine, Event, KillReason, Output, Purpose, RequestId};
 use crate::rules::ExchangeInfo;
 use crate::transport::{BoxFuture, HttpTransport, TransportError, WsConnection, WsMessage, WsTransport};
 
@@ -73,6 +73,8 @@ pub(super) struct Driver {
     next_timeout: i64,
     stats: ClientStats,
     stopping: Option<Stopping>,
+    /// Start-up's reads were refused for the credentials.
+    refused: Option<crate::rest::ApiError>,
 }
 
 /// Far enough to mean "no deadline" without overflowing a `Duration`.
@@ -121,6 +123,7 @@ impl Driver {
             next_timeout: i64::MAX,
             stats: ClientStats::default(),
             stopping: None,
+            refused: None,
         }
     }
 
@@ -206,7 +209,15 @@ impl Driver {
                     self.shared.tell_answered(&engine);
                     return;
                 }
-                Output::Event(event) => self.shared.publish_event(event),
+                Output::Event(event) => {
+                    if let Event::RequestFailed { purpose: Purpose::Snapshot | Purpose::Adopt, error } = &event
+                        && engine.is_starting()
+                        && error.outcome() == crate::rest::Outcome::Auth
+                    {
+                        self.refused.get_or_insert_with(|| error.clone());
+                    }
+                    self.shared.publish_event(event);
+                }
                 output => outputs.push(output),
             }
         }
@@ -431,6 +442,13 @@ impl Driver {
             let now = self.now();
             if let Some(reply) = started.take_if(|_| !self.engine().is_starting() && self.live.is_some()) {
                 let _ = reply.send(Ok(()));
+            } else if let Some(error) = self.refused.take().filter(|_| started.is_some()) {
+                if let Some(reply) = started.take() {
+                    let _ = reply.send(Err(ClientError::Credentials(error)));
+                }
+                self.begin_shutdown(now, None);
+                self.finish().await;
+                return;
             } else if started.is_some() && now >= start_deadline {
                 let why = if self.engine().is_starting() {
                     "the account snapshot is not in"

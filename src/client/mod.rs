@@ -164,6 +164,10 @@ pub enum ClientError {
     /// Start-up did not finish within `start_timeout`.
     #[error("start-up did not finish within {0:?}: {1}")]
     StartTimeout(Duration, String),
+    /// The exchange refused the credentials at start-up (-2014, -2015, -1022, -1002: a wrong
+    /// key or secret, an IP or a permission not allowed): connecting stops at once.
+    #[error("the exchange refused the credentials: {0}")]
+    Credentials(crate::rest::ApiError),
     /// A transport failed where the client cannot go on without it.
     #[error(transparent)]
     Transport(#[from] TransportError),

@@ -155,6 +155,13 @@ impl Engine {
     /// budget, or after a definitive error such as a stale timestamp, once its longest delay
     /// has passed).
     fn retry_startup(&mut self, now: i64, answer: &Answer, attempt: u32, purpose: Purpose) {
+        // Refused credentials (a wrong key or secret, an IP not allowed) do not heal by
+        // themselves: the caller is told at once (it may stop; the engine keeps asking).
+        if let Answer::Err(error) = answer
+            && error.outcome() == crate::rest::Outcome::Auth
+        {
+            self.emit(Event::RequestFailed { purpose: purpose.clone(), error: error.clone() });
+        }
         let failure = answer.failure().unwrap_or(crate::limits::Failure::Transport);
         let at = match self.config.retry.decide(true, failure, attempt, now) {
             RetryDecision::RetryAt(at) => at,

@@ -834,9 +834,16 @@ fn control_of(value: &Value) -> ControlResponse {
     }
 }
 
-/// `btcusdt@depth20@100ms` → `BTCUSDT`.
-pub(crate) fn symbol_of_stream(stream: &str) -> Option<Symbol> {
-    let lower = stream.split('@').next()?;
+/// The symbol a market stream is about, upper-cased: `btcusdt@depth20@100ms` → `BTCUSDT`;
+/// `None` for all-market streams (`!ticker@arr`) and names too long to be a symbol.
+///
+/// ```
+/// use aegis_exchange::stream::symbol_of_stream;
+/// assert_eq!(symbol_of_stream("btcusdt@depth20@100ms").map(|s| s.as_str().to_owned()), Some("BTCUSDT".into()));
+/// assert!(symbol_of_stream("!ticker@arr").is_none());
+/// ```
+pub fn symbol_of_stream(stream: &str) -> Option<Symbol> {
+    let lower = stream.split('@').next().filter(|s| s.bytes().all(|b| b.is_ascii_alphanumeric()))?;
     let mut buf = [0u8; 32];
     let bytes = lower.as_bytes();
     let dst = buf.get_mut(..bytes.len())?;

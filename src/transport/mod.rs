@@ -8,8 +8,8 @@
 //!
 //! Backends: [`ReqwestTransport`] (feature `reqwest`) and [`TungsteniteTransport`] (feature
 //! `tungstenite`), both on rustls with the `ring` provider and the webpki roots (no OpenSSL, no
-//! process-wide crypto provider needed); [`PaperTransport`](crate::paper::PaperTransport) serves
-//! both traits from an in-process [`PaperExchange`](crate::paper::PaperExchange).
+//! process-wide crypto provider needed); `aegis_paper::PaperTransport` serves
+//! both traits from an in-process `aegis_paper::PaperExchange`.
 //!
 //! Writing a backend of your own (a proxy, a recorder) means implementing one method per trait:
 //!

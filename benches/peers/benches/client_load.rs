@@ -48,8 +48,8 @@ use std::time::{Duration, Instant};
 
 use aegis_exchange::OrderState;
 use aegis_exchange::client::{Client, ClientConfig, Events};
-use aegis_exchange::paper::server::PaperServer;
-use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig};
+use aegis_paper::server::PaperServer;
+use aegis_paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig};
 use aegis_exchange::rest::{DepthSnapshot, Environment, Level, OrderResponse, Rest};
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::stream::DepthUpdate;

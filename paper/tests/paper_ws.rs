@@ -4,12 +4,12 @@
 //! wrapper, and the WebSocket faults.
 
 use aegis_exchange::BookSync;
-use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig, WsFault, WsOut};
 use aegis_exchange::rest::{DepthSnapshot, Environment, OrderInfo, OrderRef, OrderResponse, Rest};
 use aegis_exchange::sign::{Credentials, Ed25519, HmacSha256};
 use aegis_exchange::stream::{ControlResponse, MarketEvent, SanitizeConfig, StreamDecoder, StreamError};
 use aegis_exchange::ws_api::{UserDataEvent, WsApi, WsAuth, WsFrame, WsResponse};
 use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, Side};
+use aegis_paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig, WsFault, WsOut};
 use rust_decimal_macros::dec;
 
 const NOW: i64 = 1_760_000_000_000;

@@ -9,11 +9,11 @@ use super::market::Market;
 use super::reply::Reply;
 use super::wire::{Obj, Params, array};
 use super::{FillRecord, PaperExchange, PaperKey, PaperOrder, Peg, stop_triggered};
-use crate::OrderRequest;
-use crate::model::{
+use aegis_exchange::MarketContext;
+use aegis_exchange::OrderRequest;
+use aegis_exchange::{
     ClientOrderId, OrderResponseType, OrderStatus, OrderType, PegPriceType, SelfTradePreventionMode, Side, TimeInForce,
 };
-use crate::rules::MarketContext;
 
 /// The endpoints the paper exchange serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub(super) enum Endpoint {
     Allocations,
     AllLists,
     Oco,
-    Oto(crate::model::OtoKind),
+    Oto(aegis_exchange::OtoKind),
     CancelList,
     QueryList,
     OpenLists,
@@ -92,10 +92,10 @@ impl Endpoint {
             ("GET", "/api/v3/myAllocations") => E::Allocations,
             ("GET", "/api/v3/allOrderList") => E::AllLists,
             ("POST", "/api/v3/orderList/oco") => E::Oco,
-            ("POST", "/api/v3/orderList/oto") => E::Oto(crate::model::OtoKind::Oto),
-            ("POST", "/api/v3/orderList/otoco") => E::Oto(crate::model::OtoKind::Otoco),
-            ("POST", "/api/v3/orderList/opo") => E::Oto(crate::model::OtoKind::Opo),
-            ("POST", "/api/v3/orderList/opoco") => E::Oto(crate::model::OtoKind::Opoco),
+            ("POST", "/api/v3/orderList/oto") => E::Oto(aegis_exchange::OtoKind::Oto),
+            ("POST", "/api/v3/orderList/otoco") => E::Oto(aegis_exchange::OtoKind::Otoco),
+            ("POST", "/api/v3/orderList/opo") => E::Oto(aegis_exchange::OtoKind::Opo),
+            ("POST", "/api/v3/orderList/opoco") => E::Oto(aegis_exchange::OtoKind::Opoco),
             ("DELETE", "/api/v3/orderList") => E::CancelList,
             ("GET", "/api/v3/orderList") => E::QueryList,
             ("GET", "/api/v3/openOrderList") => E::OpenLists,
@@ -1177,7 +1177,7 @@ fn amend(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Rep
     let mut max_amends = None;
     for f in rules.filters() {
         match f {
-            crate::rules::Filter::LotSize { min_qty, max_qty, step_size } => {
+            aegis_exchange::Filter::LotSize { min_qty, max_qty, step_size } => {
                 let off_step =
                     !step_size.is_zero() && !(new_qty - *min_qty).checked_rem(*step_size).is_some_and(|r| r.is_zero());
                 if new_qty <= Decimal::ZERO
@@ -1188,7 +1188,7 @@ fn amend(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Rep
                     return Err(Reply::error(400, -1013, "Filter failure: LOT_SIZE"));
                 }
             }
-            crate::rules::Filter::MaxNumOrderAmends { max_num_order_amends } => {
+            aegis_exchange::Filter::MaxNumOrderAmends { max_num_order_amends } => {
                 max_amends = Some(*max_num_order_amends)
             }
             _ => {}

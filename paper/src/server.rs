@@ -1,4 +1,4 @@
-//! The paper exchange on real sockets (feature `paper-server`): an HTTP/1.1 server and a
+//! The paper exchange on real sockets (feature `server`): an HTTP/1.1 server and a
 //! WebSocket server on 127.0.0.1, each on an ephemeral port, in front of one shared
 //! [`PaperExchange`], so real HTTP and WebSocket clients (the crate's backends included) can be
 //! tested against Binance's behaviour offline.
@@ -11,7 +11,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
-//! use aegis_exchange::paper::{PaperConfig, PaperExchange, server::PaperServer};
+//! use aegis_paper::{PaperConfig, PaperExchange, server::PaperServer};
 //! let exchange = PaperExchange::new(PaperConfig::default(), 1_760_000_000_000);
 //! let server = PaperServer::start(exchange).await?;
 //! println!("REST at {}, streams at {}/ws", server.http_url(), server.ws_url());
@@ -19,7 +19,8 @@
 //! # Ok(()) }
 //! ```
 
-use std::net::SocketAddr;
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,7 +36,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::{Delivery, PaperExchange, WsOut, lock};
-use crate::clock::{Clock, SystemClock};
+use crate::latency::{LatencyProfile, LatencySampler};
+use aegis_exchange::{Clock, SystemClock};
 
 /// The largest request head and body the server reads.
 const MAX_HEAD: usize = 64 * 1024;
@@ -47,6 +49,29 @@ const POLL: Duration = Duration::from_millis(5);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// A WebSocket handshake that takes longer is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a [`PaperServer`] listens and how its market data is delayed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// The HTTP (REST) address; port 0: an ephemeral one (default `127.0.0.1:0`).
+    pub http: SocketAddr,
+    /// The WebSocket address (streams and the WebSocket API); port 0: an ephemeral one.
+    pub ws: SocketAddr,
+    /// How late market-stream frames leave, after the market event (`None`: as soon as the
+    /// connection's next poll, within 5 ms). Frames of one connection keep their order, as
+    /// on a TCP connection. WebSocket-API answers and user data are not delayed by it (the
+    /// exchange's own [`FaultConfig`](crate::FaultConfig) latency delays answers).
+    pub market_latency: Option<LatencyProfile>,
+    /// The seed of the latency draws.
+    pub seed: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        Self { http: loopback, ws: loopback, market_latency: None, seed: 1 }
+    }
+}
 
 /// A running loopback server. Dropping it stops it too, without waiting.
 #[derive(Debug)]
@@ -72,14 +97,28 @@ impl PaperServer {
     /// # Errors
     /// The `bind` error, if any.
     pub async fn start_with_clock(exchange: PaperExchange, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
-        let http_listener = TcpListener::bind("127.0.0.1:0").await?;
-        let ws_listener = TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_with(exchange, ServerConfig::default(), clock).await
+    }
+
+    /// Starts serving `exchange` where `config` says, reading the time from `clock`.
+    ///
+    /// # Errors
+    /// The `bind` error, if any (an address in use, a port that needs privileges).
+    pub async fn start_with(
+        exchange: PaperExchange,
+        config: ServerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Self> {
+        let http_listener = TcpListener::bind(config.http).await?;
+        let ws_listener = TcpListener::bind(config.ws).await?;
         let (http, ws) = (http_listener.local_addr()?, ws_listener.local_addr()?);
         let exchange = Arc::new(Mutex::new(exchange));
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        tasks.spawn(accept(http_listener, Arc::clone(&exchange), Arc::clone(&clock), stopped.clone(), false));
-        tasks.spawn(accept(ws_listener, Arc::clone(&exchange), clock, stopped, true));
+        let latency = config.market_latency.map(|profile| (profile, config.seed));
+        tasks.spawn(accept(http_listener, Arc::clone(&exchange), Arc::clone(&clock), stopped.clone(), None));
+        tasks.spawn(accept(ws_listener, Arc::clone(&exchange), clock, stopped, Some(latency)));
+        tracing::info!(%http, %ws, "paper exchange listening");
         Ok(Self { exchange, http, ws, stop, tasks })
     }
 
@@ -130,22 +169,29 @@ impl PaperServer {
     }
 }
 
+/// Accepts connections until the stop; `websocket`: `Some(market latency and its seed)` on
+/// the WebSocket port, `None` on the HTTP port.
 async fn accept(
     listener: TcpListener,
     exchange: Arc<Mutex<PaperExchange>>,
     clock: Arc<dyn Clock>,
     mut stopped: watch::Receiver<bool>,
-    websocket: bool,
+    websocket: Option<Option<(LatencyProfile, u64)>>,
 ) {
     let mut connections = JoinSet::new();
+    let mut accepted_count: u64 = 0;
     loop {
         tokio::select! {
             _ = stopped.changed() => break,
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, peer)) = accepted else { continue };
+                accepted_count += 1;
+                tracing::debug!(%peer, websocket = websocket.is_some(), "connection accepted");
                 let (exchange, clock, stopped) = (Arc::clone(&exchange), Arc::clone(&clock), stopped.clone());
-                if websocket {
-                    connections.spawn(serve_ws(stream, exchange, clock, stopped));
+                if let Some(latency) = websocket {
+                    // Each connection draws its own latencies (seed and connection number).
+                    let sampler = latency.map(|(profile, seed)| LatencySampler::new(profile, seed ^ accepted_count));
+                    connections.spawn(serve_ws(stream, exchange, clock, stopped, sampler));
                 } else {
                     connections.spawn(serve_http(stream, exchange, clock, stopped));
                 }
@@ -236,11 +282,16 @@ async fn serve_http(
             next = read_request(&mut stream, &mut buffer) => next,
         };
         let Some((request, close)) = next else { return };
+        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
         let delivery = lock(&exchange).deliver(clock.now_millis(), request);
         match delivery {
             // Nothing arrived, or the answer was lost: the client sees the connection end.
-            Delivery::Dropped | Delivery::Lost => return,
+            Delivery::Dropped | Delivery::Lost => {
+                tracing::debug!(%method, path, "request dropped or its answer lost (fault)");
+                return;
+            }
             Delivery::Answer { response, latency_ms } => {
+                tracing::debug!(%method, path, status = response.status().as_u16(), latency_ms, "request");
                 if latency_ms > 0 {
                     tokio::select! {
                         _ = stopped.changed() => return,
@@ -260,19 +311,24 @@ async fn serve_ws(
     exchange: Arc<Mutex<PaperExchange>>,
     clock: Arc<dyn Clock>,
     mut stopped: watch::Receiver<bool>,
+    mut latency: Option<LatencySampler>,
 ) {
     // The path decides what the connection is; an unknown one is refused in the handshake.
     let mut conn = None;
+    let mut market = false;
     // tungstenite's callback signature returns its own (large) `ErrorResponse`.
     #[allow(clippy::result_large_err)]
     let check = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
         let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
         match lock(&exchange).ws_connect(clock.now_millis(), path) {
             Ok(id) => {
+                tracing::debug!(path, "websocket opened");
                 conn = Some(id);
+                market = !request.uri().path().starts_with("/ws-api");
                 Ok(response)
             }
             Err(e) => {
+                tracing::debug!(path, error = %e, "websocket refused");
                 let mut refusal = ErrorResponse::new(Some(e.to_string()));
                 *refusal.status_mut() = http::StatusCode::NOT_FOUND;
                 Err(refusal)
@@ -290,8 +346,14 @@ async fn serve_ws(
         }
         return;
     };
+    // Only market streams are delayed; their frames wait here until due, in order.
+    if !market {
+        latency = None;
+    }
+    let mut delayed: VecDeque<(tokio::time::Instant, WsOut)> = VecDeque::new();
     let mut ticker = tokio::time::interval(POLL);
     loop {
+        let next_due = delayed.front().map(|(due, _)| *due);
         tokio::select! {
             _ = stopped.changed() => {
                 // A peer that does not read cannot hold the shutdown up.
@@ -304,29 +366,66 @@ async fn serve_ws(
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 Some(Ok(_)) => {}
             },
+            () = sleep_until(next_due) => {
+                let now = tokio::time::Instant::now();
+                while delayed.front().is_some_and(|(due, _)| *due <= now) {
+                    let Some((_, frame)) = delayed.pop_front() else { break };
+                    if !send_frame(&mut socket, &exchange, conn, frame).await {
+                        return;
+                    }
+                }
+            }
             _ = ticker.tick() => {
                 let frames = lock(&exchange).ws_drain(clock.now_millis(), conn);
+                if let Some(sampler) = latency.as_mut() {
+                    let now = tokio::time::Instant::now();
+                    for frame in frames {
+                        let due = (now + sampler.sample()).max(delayed.back().map_or(now, |(due, _)| *due));
+                        delayed.push_back((due, frame));
+                    }
+                    continue;
+                }
                 for frame in frames {
-                    match frame {
-                        WsOut::Text(text) => {
-                            if socket.send(Message::text(text)).await.is_err() {
-                                lock(&exchange).ws_close(conn);
-                                return;
-                            }
-                        }
-                        WsOut::Close { code, reason } => {
-                            // 1006 (abnormal) cannot be sent: drop the socket without a close frame.
-                            if code != 1006 {
-                                let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
-                                let _ = socket.close(Some(frame)).await;
-                            }
-                            lock(&exchange).ws_close(conn);
-                            return;
-                        }
+                    if !send_frame(&mut socket, &exchange, conn, frame).await {
+                        return;
                     }
                 }
             }
         }
     }
     lock(&exchange).ws_close(conn);
+}
+
+/// Sends one frame of connection `conn`; `false` when the connection is over (a close sent, or
+/// the socket failed), the exchange told.
+async fn send_frame(
+    socket: &mut tokio_tungstenite::WebSocketStream<TcpStream>,
+    exchange: &Mutex<PaperExchange>,
+    conn: super::ConnId,
+    frame: WsOut,
+) -> bool {
+    match frame {
+        WsOut::Text(text) => {
+            if socket.send(Message::text(text)).await.is_ok() {
+                return true;
+            }
+        }
+        WsOut::Close { code, reason } => {
+            // 1006 (abnormal) cannot be sent: drop the socket without a close frame.
+            if code != 1006 {
+                let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+                let _ = socket.close(Some(frame)).await;
+            }
+        }
+    }
+    lock(exchange).ws_close(conn);
+    false
+}
+
+/// Sleeps until `due`; forever when there is nothing due.
+async fn sleep_until(due: Option<tokio::time::Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
+    }
 }

@@ -12,7 +12,7 @@ use super::reply::Reply;
 use super::routes::{invalid_symbol, order_response, rejected, result_fields, validation_context};
 use super::wire::{Obj, Params, array};
 use super::{PaperExchange, PaperOrder, stop_triggered};
-use crate::model::{
+use aegis_exchange::{
     ClientOrderId, ListLeg, ListRequest, OcoRequest, OrderResponseType, OrderStatus, OrderType, OtoKind, OtoRequest,
     PegPriceType, PendingLegs, SelfTradePreventionMode, Side, TimeInForce,
 };
@@ -209,7 +209,8 @@ impl PaperExchange {
             (first.symbol.clone(), first.side.clone(), first.base.clone(), first.quote.clone());
         let step = self.markets.get(&symbol).map_or(Decimal::ZERO, |m| m.step);
         let qty = if opo {
-            crate::num::round_to_step(opo_locked, step, crate::num::Rounding::Down).unwrap_or(opo_locked)
+            aegis_exchange::num::round_to_step(opo_locked, step, aegis_exchange::num::Rounding::Down)
+                .unwrap_or(opo_locked)
         } else {
             first.qty
         };

@@ -9,9 +9,9 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::{Delivery, PaperExchange, WsOut, lock};
-use crate::clock::Clock;
-use crate::rest::Environment;
-use crate::transport::{BoxFuture, HttpTransport, TransportError, WsConnection, WsMessage, WsTransport};
+use aegis_exchange::Clock;
+use aegis_exchange::rest::Environment;
+use aegis_exchange::transport::{BoxFuture, HttpTransport, TransportError, WsConnection, WsMessage, WsTransport};
 
 /// How often a connection looks for frames (and lets the market move).
 const POLL: Duration = Duration::from_millis(5);
@@ -30,7 +30,7 @@ const INBOX: usize = 4096;
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
 /// use aegis_exchange::SystemClock;
-/// use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperTransport};
+/// use aegis_paper::{PaperConfig, PaperExchange, PaperTransport};
 /// let exchange = PaperExchange::new(PaperConfig::default(), 1_760_000_000_000);
 /// let paper = PaperTransport::new(exchange, Arc::new(SystemClock));
 /// let env = PaperTransport::environment(); // URLs the transport serves

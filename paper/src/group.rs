@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use super::{AfterOwn, FillRecord, PaperExchange, PreventedMatch, round8};
-use crate::ledger::Balance;
-use crate::model::{SelfTradePreventionMode, Side};
+use aegis_exchange::Balance;
+use aegis_exchange::{SelfTradePreventionMode, Side};
 
 /// The other account of the trade group.
 #[derive(Debug, Clone, Default)]
@@ -78,11 +78,12 @@ pub(super) fn prevented(
 ) -> Option<(Option<Decimal>, Option<Decimal>)> {
     let both = taker_left.min(maker_left);
     match mode {
-        SelfTradePreventionMode::None | SelfTradePreventionMode::Unknown(_) => None,
+        SelfTradePreventionMode::Decrement | SelfTradePreventionMode::Transfer => Some((Some(both), Some(both))),
         SelfTradePreventionMode::ExpireTaker => Some((Some(taker_left), None)),
         SelfTradePreventionMode::ExpireMaker => Some((None, Some(maker_left))),
         SelfTradePreventionMode::ExpireBoth => Some((Some(taker_left), Some(maker_left))),
-        SelfTradePreventionMode::Decrement | SelfTradePreventionMode::Transfer => Some((Some(both), Some(both))),
+        // NONE, and modes this version does not know (they trade).
+        _ => None,
     }
 }
 
@@ -413,7 +414,7 @@ impl PaperExchange {
                 // A trade between the two accounts, at this account's price.
                 self.sibling_trade(sib, price, both);
                 self.fill(now, maker, price, both, true, false, None);
-                if self.orders.get(&maker).is_some_and(|o| o.status == crate::model::OrderStatus::Filled) {
+                if self.orders.get(&maker).is_some_and(|o| o.status == aegis_exchange::OrderStatus::Filled) {
                     self.close(maker);
                 }
                 continue;

@@ -1,17 +1,16 @@
-//! The paper exchange on real loopback sockets (feature `paper-server`): REST over HTTP/1.1 with
+//! The paper exchange on real loopback sockets (feature `server`): REST over HTTP/1.1 with
 //! keep-alive, faults on the wire, market streams and the WebSocket API over real WebSockets,
 //! and a clean shutdown.
-#![cfg(feature = "paper-server")]
 
 use std::time::Duration;
 
-use aegis_exchange::paper::server::PaperServer;
-use aegis_exchange::paper::{Fault, PaperConfig, PaperExchange, PaperKey, WalkConfig};
 use aegis_exchange::rest::{Environment, OrderInfo, OrderRef, OrderResponse, Rest, ServerTime, decode};
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::stream::{MarketEvent, SanitizeConfig, StreamDecoder};
 use aegis_exchange::ws_api::{WsApi, WsResponse};
 use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, Side};
+use aegis_paper::server::PaperServer;
+use aegis_paper::{Fault, PaperConfig, PaperExchange, PaperKey, WalkConfig};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use rust_decimal_macros::dec;

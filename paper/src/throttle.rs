@@ -2,8 +2,8 @@
 //! `X-MBX-USED-WEIGHT-*` / `X-MBX-ORDER-COUNT-*` headers, 429 with `Retry-After` when a limit is
 //! crossed, and a 418 ban, escalating from 2 minutes to 3 days, when 429s are ignored.
 
-use crate::model::{RateLimitInterval, RateLimitType};
-use crate::rules::RateLimit;
+use aegis_exchange::RateLimit;
+use aegis_exchange::{RateLimitInterval, RateLimitType};
 
 use super::reply::Reply;
 

@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 
 use rust_decimal::Decimal;
 
-use crate::num::{Rounding, round_to_step};
-use crate::rules::{Filter, SymbolRules};
+use aegis_exchange::num::{Rounding, round_to_step};
+use aegis_exchange::{Filter, SymbolRules};
 
 /// The crate's SplitMix64 stream: small, seedable, good enough for a simulation.
 #[derive(Debug, Clone)]
@@ -18,8 +18,14 @@ impl Rng {
         Self(seed)
     }
 
+    /// SplitMix64 (Steele, Lea and Flood): one add and two multiply-xorshifts per draw; seeded
+    /// runs repeat exactly.
     pub(crate) fn next_u64(&mut self) -> u64 {
-        crate::model::splitmix64(&mut self.0)
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
 
     /// Uniform in `0..n` (`n > 0`).
@@ -382,7 +388,7 @@ impl Market {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{BUNDLED_EXCHANGE_INFO, ExchangeInfo};
+    use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ExchangeInfo};
 
     fn market(seed: u64) -> Market {
         let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();

@@ -4,16 +4,16 @@
 //! stop.
 
 use aegis_exchange::BookSync;
-use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey};
 use aegis_exchange::rest::{DepthSnapshot, Environment, OrderInfo, OrderRef, OrderResponse, Rest, decode};
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::stream::{MarketEvent, SanitizeConfig, StreamDecoder};
 use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, Side};
+use aegis_paper::{PaperConfig, PaperExchange, PaperKey};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 const SLICE: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/recorded/hftbacktest_ethusdt_2024-08-08_slice.jsonl");
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/recorded/hftbacktest_ethusdt_2024-08-08_slice.jsonl");
 
 enum Row {
     Snapshot(DepthSnapshot),

@@ -85,7 +85,7 @@ impl Params {
             }
         }
         let pairs: Vec<(&str, &str)> = out.pairs.iter().map(|(n, v, _)| (n.as_str(), v.as_str())).collect();
-        out.payload = crate::sign::ws_api_payload(&pairs).into_bytes();
+        out.payload = aegis_exchange::sign::ws_api_payload(&pairs).into_bytes();
         Ok(out)
     }
 
@@ -119,7 +119,7 @@ impl Params {
     pub(crate) fn decimal(&self, name: &str) -> Result<Option<Decimal>, Reply> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => crate::num::parse_decimal(v).map(Some).map_err(|_| {
+            Some(v) => aegis_exchange::num::parse_decimal(v).map(Some).map_err(|_| {
                 Reply::error(
                     400,
                     -1100,

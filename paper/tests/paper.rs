@@ -6,7 +6,6 @@
 
 use aegis_exchange::BUNDLED_EXCHANGE_INFO;
 use aegis_exchange::Balance;
-use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig};
 use aegis_exchange::rest::{
     Account, ApiError, DepthSnapshot, Environment, OrderInfo, OrderRef, OrderResponse, ResponseError, Rest,
     RestRequest, ServerTime, decode,
@@ -15,13 +14,14 @@ use aegis_exchange::sign::{Credentials, Ed25519, HmacSha256, SignedQuery};
 use aegis_exchange::ws_api::UserDataEvent;
 use aegis_exchange::{ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, Side};
 use aegis_exchange::{ExecutionType, OrderStatus, OrderType, TimeInForce};
+use aegis_paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig};
 use bytes::Bytes;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde::de::DeserializeOwned;
 
-#[path = "common/info.rs"]
+#[path = "../../tests/common/info.rs"]
 mod info;
 
 const NOW: i64 = 1_760_000_000_000;
@@ -665,7 +665,7 @@ proptest! {
     }
 }
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/");
 
 fn fixture(name: &str) -> Shape {
     let text = std::fs::read(format!("{FIXTURES}{name}.json")).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -810,8 +810,8 @@ fn outcome(a: &http::Response<Bytes>) -> aegis_exchange::rest::Outcome {
 
 #[test]
 fn each_request_fault_alone() {
-    use aegis_exchange::paper::{Delivery, Fault};
     use aegis_exchange::rest::Outcome;
+    use aegis_paper::{Delivery, Fault};
     let order = |id: &str| OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01)).with_client_order_id(cid(id));
     let exists = |s: &mut Sim, id: &str| {
         s.call(s.rest.query_order("BTCUSDT", OrderRef::ClientOrderId(cid(id)), s.now).unwrap()).status == 200
@@ -866,7 +866,7 @@ fn each_request_fault_alone() {
 
 #[test]
 fn random_faults_follow_their_rates_and_leave_the_market_alone() {
-    use aegis_exchange::paper::{Delivery, FaultConfig};
+    use aegis_paper::{Delivery, FaultConfig};
     let run = |faults: FaultConfig| {
         let mut s = sim_with(PaperConfig::default().with_seed(9).with_faults(faults));
         let mut kinds = Vec::new();
@@ -902,7 +902,7 @@ fn random_faults_follow_their_rates_and_leave_the_market_alone() {
 
 #[test]
 fn user_data_events_duplicated_or_reordered() {
-    use aegis_exchange::paper::FaultConfig;
+    use aegis_paper::FaultConfig;
     let events_of = |faults: FaultConfig| {
         let mut s = sim_with(
             PaperConfig::default().with_walk(WalkConfig { step_ms: 0, ..WalkConfig::default() }).with_faults(faults),
@@ -925,7 +925,7 @@ fn user_data_events_duplicated_or_reordered() {
 
 #[test]
 fn a_skewed_exchange_clock() {
-    use aegis_exchange::paper::FaultConfig;
+    use aegis_paper::FaultConfig;
     let mut s =
         sim_with(PaperConfig::default().with_faults(FaultConfig { clock_skew_ms: -2000, ..FaultConfig::default() }));
     let time: ServerTime = s.call(s.rest.time().unwrap()).ok();
@@ -1747,8 +1747,8 @@ fn self_trade_prevention_in_every_mode() {
 #[test]
 fn a_trade_group_prevents_across_its_accounts_and_transfer_moves_balances() {
     use aegis_exchange::SelfTradePreventionMode as Stp;
-    use aegis_exchange::paper::SiblingError;
     use aegis_exchange::rest::{PreventedMatch, PreventedMatches};
+    use aegis_paper::SiblingError;
     // Outside a group there is no other account; the account shows no group.
     let mut s = sim_wide();
     assert_eq!(s.paper.sibling_deposit("USDT", dec!(1)), Err(SiblingError::NoTradeGroup));
@@ -2463,7 +2463,7 @@ fn exchange_info_takes_its_parameters_and_tells_the_time() {
     s.paper.ws_send(s.now, conn, r#"{"id":"x","method":"exchangeInfo","params":{"symbols":["BTCUSDT","ETHBTC"]}}"#);
     let out = std::iter::from_fn(|| s.paper.ws_poll(conn))
         .find_map(|f| match f {
-            aegis_exchange::paper::WsOut::Text(t) if t.contains(r#""id":"x""#) => Some(t),
+            aegis_paper::WsOut::Text(t) if t.contains(r#""id":"x""#) => Some(t),
             _ => None,
         })
         .unwrap();

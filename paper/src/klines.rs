@@ -209,7 +209,7 @@ pub(super) fn klines(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply
         bars.iter().skip(bars.len().saturating_sub(n)).collect()
     };
     let rows = chosen.into_iter().map(|(open, close, c)| {
-        let text = |d: Decimal| format!("\"{}\"", crate::num::Wire(d));
+        let text = |d: Decimal| format!("\"{}\"", aegis_exchange::num::Wire(d));
         format!(
             "[{open},{},{},{},{},{},{close},{},{},{},{},\"0\"]",
             text(c.open),

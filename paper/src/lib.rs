@@ -36,7 +36,7 @@
 //!   disconnects, poisoned market messages, `serverShutdown`.
 //!
 //! ```
-//! use aegis_exchange::paper::{PaperConfig, PaperExchange, PaperKey};
+//! use aegis_paper::{PaperConfig, PaperExchange, PaperKey};
 //! use aegis_exchange::rest::{Environment, Rest};
 //! use aegis_exchange::sign::{Credentials, HmacSha256};
 //! use aegis_exchange::{ExchangeInfo, MarketContext, OrderRequest, Side, BUNDLED_EXCHANGE_INFO};
@@ -60,21 +60,23 @@
 mod faults;
 mod group;
 mod klines;
+mod latency;
 mod lists;
 mod market;
+mod replay;
 mod reply;
 mod routes;
-#[cfg(feature = "paper-server")]
+#[cfg(feature = "server")]
 pub mod server;
 
 /// Locks an exchange shared by the adapters; a lock poisoned by a panic elsewhere is still
 /// usable (every exchange method leaves it consistent before it could panic).
-#[cfg(any(feature = "client", feature = "paper-server"))]
+#[cfg(feature = "server")]
 fn lock(exchange: &std::sync::Mutex<PaperExchange>) -> std::sync::MutexGuard<'_, PaperExchange> {
     exchange.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 mod throttle;
-#[cfg(feature = "client")]
+#[cfg(feature = "server")]
 mod transport;
 mod wire;
 mod ws;
@@ -85,22 +87,24 @@ use std::fmt;
 use bytes::Bytes;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::DecodeError;
-use crate::ledger::Balance;
-use crate::model::{
+use aegis_exchange::Balance;
+use aegis_exchange::DecodeError;
+use aegis_exchange::num::{Rounding, round_to_step};
+use aegis_exchange::sign::{HmacSha256, SignError};
+use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, SymbolRules};
+use aegis_exchange::{
     ClientOrderIdGenerator, OrderStatus, OrderType, PegPriceType, SelfTradePreventionMode, Side, TimeInForce,
 };
-use crate::num::{Rounding, round_to_step};
-use crate::rules::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, SymbolRules};
-use crate::sign::{HmacSha256, SignError};
 
 pub use faults::{Delivery, Fault, FaultConfig};
 pub use group::SiblingError;
+pub use latency::{LatencyError, LatencyProfile};
 pub use market::WalkConfig;
 use market::{Market, Rng};
+pub use replay::{Replay, ReplayError};
 use reply::Reply;
 use throttle::Throttle;
-#[cfg(feature = "client")]
+#[cfg(feature = "server")]
 pub use transport::PaperTransport;
 use wire::Obj;
 pub use ws::{ConnId, WsConnectError, WsFault, WsOut};
@@ -120,7 +124,7 @@ impl PaperKey {
     }
 
     /// An Ed25519 key from its 32-byte public key
-    /// ([`Ed25519::public_key`](crate::sign::Ed25519::public_key)).
+    /// ([`Ed25519::public_key`](aegis_exchange::sign::Ed25519::public_key)).
     ///
     /// # Errors
     /// [`SignError`] when the bytes are not a valid public key.
@@ -328,7 +332,7 @@ struct Peg {
 
 impl Peg {
     /// A list leg's peg, if it is pegged.
-    fn of_leg(l: &crate::model::ListLeg) -> Option<Self> {
+    fn of_leg(l: &aegis_exchange::ListLeg) -> Option<Self> {
         Some(Self {
             kind: l.peg_price_type()?.clone(),
             offset: l.peg_offset_levels(),
@@ -632,9 +636,9 @@ impl PaperExchange {
     /// on that market moves only with [`replay_diff`](Self::replay_diff) and
     /// [`replay_trade`](Self::replay_trade) (or [`set_price`](Self::set_price), which returns it
     /// to the random walk). Returns whether the symbol exists.
-    pub fn replay_snapshot(&mut self, now: i64, symbol: &str, snapshot: &crate::rest::DepthSnapshot) -> bool {
+    pub fn replay_snapshot(&mut self, now: i64, symbol: &str, snapshot: &aegis_exchange::rest::DepthSnapshot) -> bool {
         let now = self.server_time(now);
-        let level = |l: &crate::rest::Level| market::Level { price: l.price, qty: l.qty };
+        let level = |l: &aegis_exchange::rest::Level| market::Level { price: l.price, qty: l.qty };
         let bids: Vec<market::Level> = snapshot.bids.iter().map(level).collect();
         let asks: Vec<market::Level> = snapshot.asks.iter().map(level).collect();
         let Some(m) = self.markets.get_mut(symbol) else { return false };
@@ -647,10 +651,10 @@ impl PaperExchange {
     /// Replays a recorded depth diff into its symbol's book (after
     /// [`replay_snapshot`](Self::replay_snapshot)); resting orders the book now crosses fill.
     /// Returns whether it applied (a stale diff does not).
-    pub fn replay_diff(&mut self, now: i64, diff: &crate::stream::DepthUpdate) -> bool {
+    pub fn replay_diff(&mut self, now: i64, diff: &aegis_exchange::stream::DepthUpdate) -> bool {
         let now = self.server_time(now);
         let symbol = diff.symbol.as_str().to_owned();
-        let level = |l: &crate::rest::Level| market::Level { price: l.price, qty: l.qty };
+        let level = |l: &aegis_exchange::rest::Level| market::Level { price: l.price, qty: l.qty };
         let bids: Vec<market::Level> = diff.bids.iter().map(level).collect();
         let asks: Vec<market::Level> = diff.asks.iter().map(level).collect();
         let Some(m) = self.markets.get_mut(&symbol) else { return false };
@@ -663,7 +667,7 @@ impl PaperExchange {
     }
 
     /// Replays a recorded public trade: it sets the last price (stops trigger on it).
-    pub fn replay_trade(&mut self, now: i64, trade: &crate::stream::Trade) {
+    pub fn replay_trade(&mut self, now: i64, trade: &aegis_exchange::stream::Trade) {
         let now = self.server_time(now);
         let symbol = trade.symbol.as_str().to_owned();
         let Some(m) = self.markets.get_mut(&symbol) else { return };

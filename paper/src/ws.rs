@@ -193,7 +193,7 @@ fn in_microseconds(data: &str) -> String {
 
 /// `btcusdt@trade` → `BTCUSDT` (the stream decoder's own reading; empty when it is no symbol).
 fn stream_symbol(stream: &str) -> String {
-    crate::stream::symbol_of_stream(stream).map(|s| s.as_str().to_owned()).unwrap_or_default()
+    aegis_exchange::stream::symbol_of_stream(stream).map(|s| s.as_str().to_owned()).unwrap_or_default()
 }
 
 impl PaperExchange {
@@ -684,10 +684,10 @@ impl PaperExchange {
             "myAllocations" => Some(Endpoint::Allocations),
             "allOrderLists" => Some(Endpoint::AllLists),
             "orderList.place.oco" => Some(Endpoint::Oco),
-            "orderList.place.oto" => Some(Endpoint::Oto(crate::model::OtoKind::Oto)),
-            "orderList.place.otoco" => Some(Endpoint::Oto(crate::model::OtoKind::Otoco)),
-            "orderList.place.opo" => Some(Endpoint::Oto(crate::model::OtoKind::Opo)),
-            "orderList.place.opoco" => Some(Endpoint::Oto(crate::model::OtoKind::Opoco)),
+            "orderList.place.oto" => Some(Endpoint::Oto(aegis_exchange::OtoKind::Oto)),
+            "orderList.place.otoco" => Some(Endpoint::Oto(aegis_exchange::OtoKind::Otoco)),
+            "orderList.place.opo" => Some(Endpoint::Oto(aegis_exchange::OtoKind::Opo)),
+            "orderList.place.opoco" => Some(Endpoint::Oto(aegis_exchange::OtoKind::Opoco)),
             "orderList.cancel" => Some(Endpoint::CancelList),
             "orderList.status" => Some(Endpoint::QueryList),
             "openOrderLists.status" => Some(Endpoint::OpenLists),
