@@ -355,52 +355,97 @@ pub(super) fn window_ticker(ex: &PaperExchange, now: i64, params: &Params, tradi
 }
 
 /// One symbol's statistics over its trades from `since` to `now` (by minute).
-fn stats(symbol: &str, m: &Market, since: i64, now: i64, style: Style) -> String {
-    let mut day: Option<Candle> = None;
-    let mut prev_close = Decimal::ZERO;
-    for c in &m.minutes {
-        if c.open_time < since {
-            prev_close = c.close;
-            continue;
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    open: Decimal,
+    high: Decimal,
+    low: Decimal,
+    last: Decimal,
+    last_qty: Decimal,
+    volume: Decimal,
+    quote: Decimal,
+    count: u64,
+    first: i64,
+    last_id: i64,
+    open_time: i64,
+    change: Decimal,
+    percent: Decimal,
+    weighted: Decimal,
+    prev_close: Decimal,
+}
+
+impl Stats {
+    /// `window`: a rolling window opens on its (minute-aligned) start; otherwise the statistics
+    /// open on their first trade.
+    fn of(m: &Market, since: i64, now: i64, window: bool) -> Self {
+        let mut day: Option<Candle> = None;
+        let mut prev_close = Decimal::ZERO;
+        for c in &m.minutes {
+            if c.open_time < since {
+                prev_close = c.close;
+                continue;
+            }
+            match day.as_mut() {
+                Some(d) => d.merge(c),
+                None => day = Some(*c),
+            }
         }
-        match day.as_mut() {
-            Some(d) => d.merge(c),
-            None => day = Some(*c),
+        let last = m.last_price().unwrap_or_default();
+        let (open, high, low, volume, quote, count, first, last_id) = match &day {
+            Some(d) => (
+                d.open,
+                d.high,
+                d.low,
+                d.volume,
+                d.quote_volume,
+                d.trades,
+                i64::try_from(d.first_id).unwrap_or(-1),
+                i64::try_from(d.last_id).unwrap_or(-1),
+            ),
+            None => (last, last, last, Decimal::ZERO, Decimal::ZERO, 0, -1, -1),
+        };
+        let open_time = if window { since } else { day.map_or(now, |d| d.open_time.max(since)) };
+        let change = last.saturating_sub(open);
+        let percent = if open.is_zero() {
+            Decimal::ZERO
+        } else {
+            change.checked_mul(Decimal::ONE_HUNDRED).and_then(|c| c.checked_div(open)).unwrap_or_default().round_dp(3)
+        };
+        let weighted =
+            if volume.is_zero() { Decimal::ZERO } else { quote.checked_div(volume).unwrap_or_default().round_dp(8) };
+        let last_qty = m.trades.back().map_or(Decimal::ZERO, |t| t.qty);
+        Self {
+            open,
+            high,
+            low,
+            last,
+            last_qty,
+            volume,
+            quote,
+            count,
+            first,
+            last_id,
+            open_time,
+            change,
+            percent,
+            weighted,
+            prev_close,
         }
     }
-    let last = m.last_price().unwrap_or_default();
-    let (open, high, low, volume, quote, count, first, last_id) = match &day {
-        Some(d) => (
-            d.open,
-            d.high,
-            d.low,
-            d.volume,
-            d.quote_volume,
-            d.trades,
-            i64::try_from(d.first_id).unwrap_or(-1),
-            i64::try_from(d.last_id).unwrap_or(-1),
-        ),
-        None => (last, last, last, Decimal::ZERO, Decimal::ZERO, 0, -1, -1),
-    };
-    // A rolling window opens on its (minute-aligned) start; the 24-hour ticker on its first trade.
-    let open_time = if style == Style::Window { since } else { day.map_or(now, |d| d.open_time.max(since)) };
-    let change = last.saturating_sub(open);
-    let percent = if open.is_zero() {
-        Decimal::ZERO
-    } else {
-        change.checked_mul(Decimal::ONE_HUNDRED).and_then(|c| c.checked_div(open)).unwrap_or_default().round_dp(3)
-    };
-    let weighted =
-        if volume.is_zero() { Decimal::ZERO } else { quote.checked_div(volume).unwrap_or_default().round_dp(8) };
+}
+
+/// One symbol's statistics as the REST and WebSocket-API tickers give them.
+fn stats(symbol: &str, m: &Market, since: i64, now: i64, style: Style) -> String {
+    let st = Stats::of(m, since, now, style == Style::Window);
     let mut r = Obj::new().str("symbol", symbol);
     if style == Style::Day {
         r = r
-            .dec("priceChange", change)
-            .dec("priceChangePercent", percent)
-            .dec("weightedAvgPrice", weighted)
-            .dec("prevClosePrice", prev_close)
-            .dec("lastPrice", last)
-            .dec("lastQty", m.trades.back().map_or(Decimal::ZERO, |t| t.qty));
+            .dec("priceChange", st.change)
+            .dec("priceChangePercent", st.percent)
+            .dec("weightedAvgPrice", st.weighted)
+            .dec("prevClosePrice", st.prev_close)
+            .dec("lastPrice", st.last)
+            .dec("lastQty", st.last_qty);
         let (bid, ask) = (m.bids.first().copied(), m.asks.first().copied());
         r = r
             .dec("bidPrice", bid.map(|l| l.price).unwrap_or_default())
@@ -408,19 +453,91 @@ fn stats(symbol: &str, m: &Market, since: i64, now: i64, style: Style) -> String
             .dec("askPrice", ask.map(|l| l.price).unwrap_or_default())
             .dec("askQty", ask.map(|l| l.qty).unwrap_or_default());
     } else if style == Style::Window {
-        r = r.dec("priceChange", change).dec("priceChangePercent", percent).dec("weightedAvgPrice", weighted);
+        r = r.dec("priceChange", st.change).dec("priceChangePercent", st.percent).dec("weightedAvgPrice", st.weighted);
     }
-    r = r.dec("openPrice", open).dec("highPrice", high).dec("lowPrice", low);
+    r = r.dec("openPrice", st.open).dec("highPrice", st.high).dec("lowPrice", st.low);
     if style != Style::Day {
-        r = r.dec("lastPrice", last);
+        r = r.dec("lastPrice", st.last);
     }
-    r.dec("volume", volume)
-        .dec("quoteVolume", quote)
-        .int("openTime", open_time)
+    r.dec("volume", st.volume)
+        .dec("quoteVolume", st.quote)
+        .int("openTime", st.open_time)
         .int("closeTime", now)
-        .int("firstId", first)
-        .int("lastId", last_id)
-        .int("count", i64::try_from(count).unwrap_or(i64::MAX))
+        .int("firstId", st.first)
+        .int("lastId", st.last_id)
+        .int("count", i64::try_from(st.count).unwrap_or(i64::MAX))
+        .finish()
+}
+
+/// The ticker streams' names after `<symbol>@` (and `!..@arr`): `miniTicker`, `ticker`,
+/// `ticker_1h`, `ticker_4h`, `ticker_1d`.
+pub(super) const TICKER_STREAMS: [&str; 5] = ["miniTicker", "ticker", "ticker_1h", "ticker_4h", "ticker_1d"];
+
+/// One ticker stream event of `symbol` (`kind` from [`TICKER_STREAMS`]): `24hrMiniTicker`,
+/// `24hrTicker` (with the book and the previous close) or `<window>Ticker` (a rolling window
+/// opening on a minute, closing now), with Binance's one-letter keys.
+pub(super) fn stream_ticker(symbol: &str, m: &Market, now: i64, kind: &str) -> Option<String> {
+    let window = match kind {
+        "miniTicker" | "ticker" => None,
+        other => Some(other.strip_prefix("ticker_")?),
+    };
+    let Some(window) = window else {
+        let st = Stats::of(m, now.saturating_sub(DAY), now, false);
+        if kind == "miniTicker" {
+            let r = Obj::new().str("e", "24hrMiniTicker").int("E", now).str("s", symbol);
+            return Some(
+                r.dec("c", st.last)
+                    .dec("o", st.open)
+                    .dec("h", st.high)
+                    .dec("l", st.low)
+                    .dec("v", st.volume)
+                    .dec("q", st.quote)
+                    .finish(),
+            );
+        }
+        let (bid, ask) = (m.bids.first().copied(), m.asks.first().copied());
+        let r = Obj::new()
+            .str("e", "24hrTicker")
+            .int("E", now)
+            .str("s", symbol)
+            .dec("p", st.change)
+            .dec("P", st.percent)
+            .dec("w", st.weighted)
+            .dec("x", st.prev_close)
+            .dec("c", st.last)
+            .dec("Q", st.last_qty)
+            .dec("b", bid.map(|l| l.price).unwrap_or_default())
+            .dec("B", bid.map(|l| l.qty).unwrap_or_default())
+            .dec("a", ask.map(|l| l.price).unwrap_or_default())
+            .dec("A", ask.map(|l| l.qty).unwrap_or_default());
+        return Some(counted(r.dec("o", st.open).dec("h", st.high).dec("l", st.low), &st, now));
+    };
+    let size = window_size(window)?;
+    let start = now.saturating_sub(size);
+    let st = Stats::of(m, start - start.rem_euclid(MINUTE), now, true);
+    let r = Obj::new()
+        .str("e", &format!("{window}Ticker"))
+        .int("E", now)
+        .str("s", symbol)
+        .dec("p", st.change)
+        .dec("P", st.percent)
+        .dec("o", st.open)
+        .dec("h", st.high)
+        .dec("l", st.low)
+        .dec("c", st.last)
+        .dec("w", st.weighted);
+    Some(counted(r, &st, now))
+}
+
+/// A ticker event's volumes, times and trade ids (`v q O C F L n`).
+fn counted(r: Obj, st: &Stats, now: i64) -> String {
+    r.dec("v", st.volume)
+        .dec("q", st.quote)
+        .int("O", st.open_time)
+        .int("C", now)
+        .int("F", st.first)
+        .int("L", st.last_id)
+        .int("n", i64::try_from(st.count).unwrap_or(i64::MAX))
         .finish()
 }
 

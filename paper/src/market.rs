@@ -366,6 +366,25 @@ impl Market {
 
     /// The mean price over the last `mins` minutes (the last price when none was sampled),
     /// rounded to the tick.
+    /// The arithmetic mean of the last price at the end of each of `buckets` buckets of
+    /// `width_ms` ending now, rounded to the tick; `None` before any price.
+    pub(crate) fn reference_price(&self, now: i64, buckets: i64, width_ms: i64) -> Option<Decimal> {
+        let mut sum = Decimal::ZERO;
+        let mut n = 0u32;
+        for k in 0..buckets {
+            let end = now.saturating_sub(k.saturating_mul(width_ms));
+            let price = self.samples.iter().rev().find(|(at, _)| *at <= end).map(|(_, p)| *p);
+            if let Some(p) = price {
+                sum = sum.checked_add(p)?;
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return self.last_price();
+        }
+        round_to_step(sum.checked_div(Decimal::from(n))?, self.tick, Rounding::Nearest).ok()
+    }
+
     pub(crate) fn average_price(&self, now: i64, mins: u64) -> Option<Decimal> {
         let since = now.saturating_sub(i64::try_from(mins.saturating_mul(60_000)).unwrap_or(i64::MAX));
         let mut sum = Decimal::ZERO;

@@ -56,6 +56,15 @@ pub(super) enum Endpoint {
     Commission,
     MyFilters,
     Amendments,
+    /// `historicalTrades` / `trades.historical`.
+    HistoricalTrades,
+    /// `historicalBlockTrades` / `blockTrades.historical` (the paper exchange has none).
+    BlockTrades,
+    ReferencePrice,
+    ReferencePriceCalculation,
+    ExecutionRules,
+    /// The deprecated OCO (`POST /api/v3/order/oco`, `orderList.place`).
+    OldOco,
 }
 
 impl Endpoint {
@@ -103,6 +112,12 @@ impl Endpoint {
             ("GET", "/api/v3/account/commission") => E::Commission,
             ("GET", "/api/v3/myFilters") => E::MyFilters,
             ("GET", "/api/v3/order/amendments") => E::Amendments,
+            ("GET", "/api/v3/historicalTrades") => E::HistoricalTrades,
+            ("GET", "/api/v3/historicalBlockTrades") => E::BlockTrades,
+            ("GET", "/api/v3/referencePrice") => E::ReferencePrice,
+            ("GET", "/api/v3/referencePrice/calculation") => E::ReferencePriceCalculation,
+            ("GET", "/api/v3/executionRules") => E::ExecutionRules,
+            ("POST", "/api/v3/order/oco") => E::OldOco,
             _ => return None,
         })
     }
@@ -128,6 +143,7 @@ impl Endpoint {
                 | E::Allocations
                 | E::AllLists
                 | E::Oco
+                | E::OldOco
                 | E::Oto(_)
                 | E::CancelList
                 | E::QueryList
@@ -158,7 +174,16 @@ impl Endpoint {
                     false,
                 )
             }
-            E::Trades => (25, false),
+            E::Trades | E::HistoricalTrades | E::BlockTrades => (25, false),
+            E::ReferencePrice | E::ReferencePriceCalculation => (2, false),
+            E::ExecutionRules => (
+                match params.get("symbols").and_then(|l| list_param(l, false)) {
+                    _ if has("symbol") => 2,
+                    Some(list) => u64::try_from(list.len()).unwrap_or(u64::MAX).saturating_mul(2).min(40),
+                    None => 40,
+                },
+                false,
+            ),
             E::AvgPrice | E::Klines => (2, false),
             E::AggTrades => (4, false),
             E::WindowTicker(_) => (super::klines::window_ticker_weight(params), false),
@@ -175,7 +200,7 @@ impl Endpoint {
             // Free only when the amend makes the order expire (CHANGELOG 2026-04-02): `handle`
             // reads that from the answer.
             E::Amend => (4, false),
-            E::Oco | E::Oto(_) | E::CancelList | E::CancelReplace => (1, true),
+            E::Oco | E::OldOco | E::Oto(_) | E::CancelList | E::CancelReplace => (1, true),
             E::QueryList => (4, false),
             E::PreventedMatches => (if has("orderId") { 20 } else { 2 }, false),
             E::Allocations | E::AllLists => (20, false),
@@ -213,7 +238,10 @@ pub(super) fn handle(ex: &mut PaperExchange, now: i64, request: &Request<Bytes>)
     let charged = if reply.is_ok() && (free_on_success || expired_by_amend) { 0 } else { weight };
     ex.throttle.charge(now, charged);
     let orders = reply.is_ok()
-        && matches!(endpoint, Endpoint::Order | Endpoint::Oco | Endpoint::Oto(_) | Endpoint::CancelReplace);
+        && matches!(
+            endpoint,
+            Endpoint::Order | Endpoint::Oco | Endpoint::OldOco | Endpoint::Oto(_) | Endpoint::CancelReplace
+        );
     (reply, ex.throttle.headers(now, orders))
 }
 
@@ -317,7 +345,13 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         Endpoint::Time => Ok(Reply::ok(Obj::new().int("serverTime", now).finish())),
         Endpoint::ExchangeInfo => exchange_info(ex, now, params),
         Endpoint::Depth => depth(ex, params),
-        Endpoint::Trades => trades(ex, params),
+        Endpoint::Trades => trades(ex, params, false),
+        Endpoint::HistoricalTrades => trades(ex, params, true),
+        Endpoint::BlockTrades => block_trades(ex, params),
+        Endpoint::ReferencePrice => reference_price(ex, now, params),
+        Endpoint::ReferencePriceCalculation => reference_price_calculation(ex, params),
+        Endpoint::ExecutionRules => execution_rules(ex, params),
+        Endpoint::OldOco => old_oco_params(params).and_then(|p| super::lists::place_oco(ex, now, &p)),
         Endpoint::AvgPrice => avg_price(ex, now, params),
         Endpoint::TickerPrice => ticker(ex, params, false),
         Endpoint::BookTicker => ticker(ex, params, true),
@@ -465,11 +499,16 @@ fn depth(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
     Ok(Reply::ok(body))
 }
 
-fn trades(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+/// `GET /api/v3/trades` and (`historical`) `GET /api/v3/historicalTrades`: the most recent
+/// trades, or (historical only) those from `fromId` on; at most `limit` (500, up to 1000).
+fn trades(ex: &PaperExchange, params: &Params, historical: bool) -> Result<Reply, Reply> {
     let (_, m) = market(ex, params)?;
     let n = limit(params, 500, 1000)?;
-    let skip = m.trades.len().saturating_sub(n);
-    let items = m.trades.iter().skip(skip).map(|t| {
+    let from = if historical { params.integer("fromId")? } else { None };
+    let chosen: Vec<&super::market::PublicTrade> =
+        m.trades.iter().filter(|t| from.is_none_or(|f| i64::try_from(t.id).is_ok_and(|id| id >= f))).collect();
+    let skip = if from.is_some() { 0 } else { chosen.len().saturating_sub(n) };
+    let items = chosen.into_iter().skip(skip).take(n).map(|t| {
         Obj::new()
             .int("id", i64::try_from(t.id).unwrap_or(i64::MAX))
             .dec("price", t.price)
@@ -481,6 +520,138 @@ fn trades(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
             .finish()
     });
     Ok(Reply::ok(array(items)))
+}
+
+/// `GET /api/v3/historicalBlockTrades`: block trades are negotiated off the book (Binance's
+/// block-trade desk); the paper exchange has none, so a valid request answers an empty list.
+fn block_trades(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    market(ex, params)?;
+    params.required("fromId")?;
+    params.integer("fromId")?;
+    limit(params, 500, 1000)?;
+    Ok(Reply::ok("[]".to_owned()))
+}
+
+/// The paper exchange's reference price: the arithmetic mean of the last price at the end of
+/// each of the last 10 one-second buckets (`ARITHMETIC_MEAN`, 10 buckets of 1000 ms).
+const REFERENCE_BUCKETS: i64 = 10;
+const REFERENCE_BUCKET_MS: i64 = 1000;
+
+/// `GET /api/v3/referencePrice`: `-2043` for a symbol without a market.
+fn reference_price(ex: &PaperExchange, now: i64, params: &Params) -> Result<Reply, Reply> {
+    let (symbol, m) = market(ex, params)?;
+    if m.last_price().is_none() {
+        return Err(no_reference_price());
+    }
+    let price = m.reference_price(now, REFERENCE_BUCKETS, REFERENCE_BUCKET_MS);
+    let out = Obj::new().str("symbol", symbol);
+    let out = match price {
+        Some(p) => out.dec("referencePrice", p),
+        None => out.null("referencePrice"),
+    };
+    Ok(Reply::ok(out.int("timestamp", now).finish()))
+}
+
+fn no_reference_price() -> Reply {
+    Reply::error(400, -2043, "This symbol doesn't have a reference price.")
+}
+
+/// `GET /api/v3/referencePrice/calculation`: how [`reference_price`] is computed.
+fn reference_price_calculation(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let (symbol, m) = market(ex, params)?;
+    if let Some(status) = params.get("symbolStatus") {
+        let actual = ex.config.exchange_info.symbol(symbol).map(|r| r.status().as_str().to_owned()).unwrap_or_default();
+        if !matches!(status, "TRADING" | "HALT" | "BREAK") {
+            return Err(Reply::error(400, -1122, "Invalid symbolStatus."));
+        }
+        if actual != status {
+            return Err(Reply::error(400, -1220, "The symbol's status does not match the requested symbolStatus."));
+        }
+    }
+    if m.last_price().is_none() {
+        return Err(no_reference_price());
+    }
+    Ok(Reply::ok(
+        Obj::new()
+            .str("symbol", symbol)
+            .str("calculationType", "ARITHMETIC_MEAN")
+            .int("bucketCount", REFERENCE_BUCKETS)
+            .int("bucketWidthMs", REFERENCE_BUCKET_MS)
+            .finish(),
+    ))
+}
+
+/// `GET /api/v3/executionRules`: `symbol`, `symbols` or `symbolStatus` (no combination:
+/// -1128). The paper exchange applies no `PRICE_RANGE` rule, so each symbol lists none.
+fn execution_rules(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let (symbol, symbols, status) = (params.get("symbol"), params.get("symbols"), params.get("symbolStatus"));
+    if [symbol.is_some(), symbols.is_some(), status.is_some()].iter().filter(|b| **b).count() > 1 {
+        return Err(Reply::error(400, -1128, "Combination of optional parameters invalid."));
+    }
+    let info = &ex.config.exchange_info;
+    let names: Vec<String> = match (symbol, symbols) {
+        (Some(s), _) => vec![s.to_owned()],
+        (_, Some(list)) => list_param(list, false)
+            .ok_or_else(|| Reply::error(400, -1100, "Illegal characters found in parameter 'symbols'."))?,
+        _ => {
+            if let Some(s) = status
+                && !matches!(s, "TRADING" | "HALT" | "BREAK")
+            {
+                return Err(Reply::error(400, -1122, "Invalid symbolStatus."));
+            }
+            info.symbols()
+                .iter()
+                .filter(|r| status.is_none_or(|st| r.status().as_str() == st))
+                .map(|r| r.symbol().to_owned())
+                .collect()
+        }
+    };
+    if names.iter().any(|n| info.symbol(n).is_none()) {
+        return Err(invalid_symbol());
+    }
+    let items = names.iter().map(|n| Obj::new().str("symbol", n).raw("rules", "[]").finish());
+    Ok(Reply::ok(Obj::new().raw("symbolRules", &array(items)).finish()))
+}
+
+/// The deprecated OCO's parameters (`price`, `stopPrice`, `stopLimitPrice`, `limit*`, `stop*`)
+/// as the new OCO's (`above*`, `below*`): a sell's limit leg is above the market and its stop
+/// below; a buy's the other way round.
+fn old_oco_params(params: &Params) -> Result<Params, Reply> {
+    let side = params.required("side")?;
+    let buy = match side {
+        "BUY" => true,
+        "SELL" => false,
+        _ => return Err(Reply::error(400, -1100, "Illegal characters found in parameter 'side'.")),
+    };
+    let (limit_leg, stop_leg) = if buy { ("below", "above") } else { ("above", "below") };
+    let stop_type = if params.get("stopLimitPrice").is_some() { "STOP_LOSS_LIMIT" } else { "STOP_LOSS" };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut copy = |from: &str, to: String| {
+        if let Some(v) = params.get(from) {
+            pairs.push((to, v.to_owned()));
+        }
+    };
+    for same in ["symbol", "side", "quantity", "listClientOrderId", "newOrderRespType", "selfTradePreventionMode"] {
+        copy(same, same.to_owned());
+    }
+    copy("price", format!("{limit_leg}Price"));
+    copy("limitClientOrderId", format!("{limit_leg}ClientOrderId"));
+    copy("limitIcebergQty", format!("{limit_leg}IcebergQty"));
+    copy("limitStrategyId", format!("{limit_leg}StrategyId"));
+    copy("limitStrategyType", format!("{limit_leg}StrategyType"));
+    copy("stopPrice", format!("{stop_leg}StopPrice"));
+    copy("stopLimitPrice", format!("{stop_leg}Price"));
+    copy("stopLimitTimeInForce", format!("{stop_leg}TimeInForce"));
+    copy("stopClientOrderId", format!("{stop_leg}ClientOrderId"));
+    copy("stopIcebergQty", format!("{stop_leg}IcebergQty"));
+    copy("stopStrategyId", format!("{stop_leg}StrategyId"));
+    copy("stopStrategyType", format!("{stop_leg}StrategyType"));
+    copy("trailingDelta", format!("{stop_leg}TrailingDelta"));
+    params.required("price")?;
+    params.required("stopPrice")?;
+    pairs.push((format!("{limit_leg}Type"), "LIMIT_MAKER".to_owned()));
+    pairs.push((format!("{stop_leg}Type"), stop_type.to_owned()));
+    Ok(Params::from_pairs(pairs))
 }
 
 /// `GET /api/v3/aggTrades`: the symbol's trades (each its own aggregate: the paper exchange's

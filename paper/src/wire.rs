@@ -89,6 +89,12 @@ impl Params {
         Ok(out)
     }
 
+    /// Parameters made by the exchange itself (a request rewritten into another's form): no
+    /// signature, nothing signed.
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Self { pairs: pairs.into_iter().map(|(n, v)| (n, v, true)).collect(), signature: None, payload: Vec::new() }
+    }
+
     /// A parameter's value (the query's when it is in both places).
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         let mut found = None;

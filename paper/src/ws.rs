@@ -4,7 +4,9 @@
 //! - Market streams (`/ws`, `/ws/<stream>`, `/stream?streams=a/b`): `SUBSCRIBE`,
 //!   `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY` / `GET_PROPERTY` (`combined`);
 //!   `<symbol>@trade`, `@aggTrade`, `@bookTicker`, `@kline_<interval>[@+08:00]`, `@depth` /
-//!   `@depth@100ms` diffs and `@depth5|10|20[@100ms]`, raw or in the combined
+//!   `@depth@100ms` diffs and `@depth5|10|20[@100ms]`, every 1000 ms `@miniTicker`, `@ticker`,
+//!   `@ticker_<1h|4h|1d>`, `@avgPrice`, `@referencePrice` and the all-market
+//!   `!miniTicker@arr` / `!ticker_<1h|4h|1d>@arr`, raw or in the combined
 //!   `{"stream","data"}` wrapper, published from the simulated market as it moves.
 //! - The WebSocket API (`/ws-api/v3`): the REST endpoints under their WS-API method names, with
 //!   WS-API signing (sorted parameters, raw UTF-8), `session.logon` (Ed25519), `session.status`,
@@ -149,19 +151,39 @@ pub(super) struct WsState {
     pub(super) conns: HashMap<ConnId, Conn>,
     next: ConnId,
     published: HashMap<String, Published>,
+    /// When the 1000 ms streams (tickers, average and reference prices) were last pushed.
+    stats_at: i64,
+    /// Each symbol's last trade id at that push (the `!..@arr` streams carry only the symbols
+    /// that changed).
+    stats_seen: HashMap<String, u64>,
 }
+
+/// The cadence of the ticker, average-price and reference-price streams.
+const STATS_MS: i64 = 1000;
 
 /// A stream event with its time fields in microseconds (`timeUnit=MICROSECOND`): `E`, a trade's
 /// `T`, a kline's `t` and `T` (its last microsecond), a ticker's `O` and `C` (ids stay as they
 /// are).
 fn in_microseconds(data: &str) -> String {
-    let kind = ["trade", "aggTrade", "kline", "24hrTicker", "24hrMiniTicker"]
-        .into_iter()
-        .find(|e| data.contains(&format!(r#""e":"{e}""#)));
+    let kind = [
+        "trade",
+        "aggTrade",
+        "kline",
+        "24hrTicker",
+        "24hrMiniTicker",
+        "1hTicker",
+        "4hTicker",
+        "1dTicker",
+        "avgPrice",
+        "referencePrice",
+    ]
+    .into_iter()
+    .find(|e| data.contains(&format!(r#""e":"{e}""#)));
     // Each time field and what its milliseconds gain: a kline's close time is its last
     // microsecond.
     let keys: &[(&str, &str)] = match kind {
-        Some("trade" | "aggTrade") => &[("E", "000"), ("T", "000")],
+        Some("trade" | "aggTrade" | "avgPrice") => &[("E", "000"), ("T", "000")],
+        Some("referencePrice") => &[("t", "000")],
         Some("kline") => &[("E", "000"), ("t", "000"), ("T", "999")],
         Some(_) => &[("E", "000"), ("O", "000"), ("C", "000")],
         None => &[("E", "000")],
@@ -189,6 +211,16 @@ fn in_microseconds(data: &str) -> String {
         rest = chars.as_str();
     }
     out
+}
+
+/// Whether `stream` is pushed every 1000 ms by [`PaperExchange::publish_stats`].
+fn is_stats_stream(stream: &str) -> bool {
+    if let Some(kind) = stream.strip_prefix('!').and_then(|s| s.strip_suffix("@arr")) {
+        return matches!(kind, "miniTicker" | "ticker_1h" | "ticker_4h" | "ticker_1d");
+    }
+    stream.split_once('@').is_some_and(|(_, kind)| {
+        super::klines::TICKER_STREAMS.contains(&kind) || kind == "avgPrice" || kind == "referencePrice"
+    })
 }
 
 /// `btcusdt@trade` → `BTCUSDT` (the stream decoder's own reading; empty when it is no symbol).
@@ -456,6 +488,7 @@ impl PaperExchange {
 
     /// Sends every subscribed stream what changed in the market since it was last published.
     pub(super) fn publish(&mut self, now: i64) {
+        self.publish_stats(now);
         if self.ws.published.is_empty() {
             return;
         }
@@ -568,21 +601,102 @@ impl PaperExchange {
                 slow,
             };
             self.ws.published.insert(symbol.clone(), next);
-            if frames.is_empty() {
-                continue;
-            }
-            for c in self.ws.conns.values_mut() {
-                let Kind::Streams { combined, subs, micros } = &c.kind else { continue };
-                let (combined, micros) = (*combined, *micros);
-                let wanted: Vec<(String, String)> = frames.iter().filter(|(s, _)| subs.contains(s)).cloned().collect();
-                for (stream, data) in wanted {
-                    let data = if micros { in_microseconds(&data) } else { data };
-                    let frame =
-                        if combined { Obj::new().str("stream", &stream).raw("data", &data).finish() } else { data };
-                    c.push(WsOut::Text(frame));
-                }
+            self.fan_out_frames(&frames);
+        }
+    }
+
+    /// Hands each `(stream, data)` to the connections subscribed to it, raw or combined, in
+    /// microseconds where asked.
+    fn fan_out_frames(&mut self, frames: &[(String, String)]) {
+        if frames.is_empty() {
+            return;
+        }
+        for c in self.ws.conns.values_mut() {
+            let Kind::Streams { combined, subs, micros } = &c.kind else { continue };
+            let (combined, micros) = (*combined, *micros);
+            let wanted: Vec<(String, String)> = frames.iter().filter(|(s, _)| subs.contains(s)).cloned().collect();
+            for (stream, data) in wanted {
+                let data = if micros { in_microseconds(&data) } else { data };
+                let frame = if combined { Obj::new().str("stream", &stream).raw("data", &data).finish() } else { data };
+                c.push(WsOut::Text(frame));
             }
         }
+    }
+
+    /// Every 1000 ms: `<symbol>@miniTicker`, `@ticker`, `@ticker_<1h|4h|1d>`, `@avgPrice`,
+    /// `@referencePrice`, and the all-market `!miniTicker@arr` and `!ticker_<1h|4h|1d>@arr`
+    /// (the symbols whose trades changed since the last push; none: no frame).
+    fn publish_stats(&mut self, now: i64) {
+        if now.saturating_sub(self.ws.stats_at) < STATS_MS {
+            return;
+        }
+        let wanted: BTreeSet<String> = self
+            .ws
+            .conns
+            .values()
+            .filter_map(|c| match &c.kind {
+                Kind::Streams { subs, .. } if c.open => Some(subs.iter().cloned()),
+                _ => None,
+            })
+            .flatten()
+            .filter(|s| is_stats_stream(s))
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        self.ws.stats_at = now;
+        let mut names: Vec<&String> = self.markets.keys().collect();
+        names.sort();
+        let mut frames: Vec<(String, String)> = Vec::new();
+        let mut changed: Vec<(&String, u64)> = Vec::new();
+        for symbol in names {
+            let Some(m) = self.markets.get(symbol) else { continue };
+            let lower = symbol.to_ascii_lowercase();
+            for kind in super::klines::TICKER_STREAMS {
+                let name = format!("{lower}@{kind}");
+                if wanted.contains(&name)
+                    && let Some(data) = super::klines::stream_ticker(symbol, m, now, kind)
+                {
+                    frames.push((name, data));
+                }
+            }
+            if wanted.contains(&format!("{lower}@avgPrice")) {
+                let data = Obj::new()
+                    .str("e", "avgPrice")
+                    .int("E", now)
+                    .str("s", symbol)
+                    .str("i", "5m")
+                    .dec("w", m.average_price(now, 5).unwrap_or_default())
+                    .int("T", m.trades.back().map_or(now, |t| t.time))
+                    .finish();
+                frames.push((format!("{lower}@avgPrice"), data));
+            }
+            if wanted.contains(&format!("{lower}@referencePrice")) {
+                let r = Obj::new().str("e", "referencePrice").str("s", symbol);
+                let r = match m.reference_price(now, 10, 1000) {
+                    Some(p) => r.dec("r", p),
+                    None => r.null("r"),
+                };
+                frames.push((format!("{lower}@referencePrice"), r.int("t", now).finish()));
+            }
+            let last_trade = m.trades.back().map_or(0, |t| t.id);
+            if m.last_price().is_some() && self.ws.stats_seen.get(symbol.as_str()) != Some(&last_trade) {
+                changed.push((symbol, last_trade));
+            }
+        }
+        for kind in ["miniTicker", "ticker_1h", "ticker_4h", "ticker_1d"] {
+            let name = format!("!{kind}@arr");
+            if !wanted.contains(&name) || changed.is_empty() {
+                continue;
+            }
+            let items = changed.iter().filter_map(|(symbol, _)| {
+                self.markets.get(symbol.as_str()).and_then(|m| super::klines::stream_ticker(symbol, m, now, kind))
+            });
+            frames.push((name, array(items)));
+        }
+        let seen: Vec<(String, u64)> = changed.into_iter().map(|(s, id)| (s.clone(), id)).collect();
+        self.ws.stats_seen.extend(seen);
+        self.fan_out_frames(&frames);
     }
 
     /// Closes every connection that has lived 24 hours (as Binance does).
@@ -700,6 +814,12 @@ impl PaperExchange {
             "account.commission" => Some(Endpoint::Commission),
             "myFilters" => Some(Endpoint::MyFilters),
             "order.amendments" => Some(Endpoint::Amendments),
+            "trades.historical" => Some(Endpoint::HistoricalTrades),
+            "blockTrades.historical" => Some(Endpoint::BlockTrades),
+            "referencePrice" => Some(Endpoint::ReferencePrice),
+            "referencePrice.calculation" => Some(Endpoint::ReferencePriceCalculation),
+            "executionRules" => Some(Endpoint::ExecutionRules),
+            "orderList.place" => Some(Endpoint::OldOco),
             _ => None,
         };
         // Session methods and the user data stream cost 2.

@@ -2680,3 +2680,169 @@ fn rolling_window_and_trading_day_tickers() {
     let after: u64 = public_get(&mut s, "/api/v3/ping", &[]).header("X-MBX-USED-WEIGHT-1M").unwrap().parse().unwrap();
     assert_eq!(after - before, 12 + 1, "4 per symbol, and the ping");
 }
+
+/// The market-data endpoints the official SDKs call that came last (issue 22, point 2):
+/// `historicalTrades` from `fromId`, `historicalBlockTrades` (none on the paper exchange, but
+/// its parameters checked), `referencePrice` with its calculation (an arithmetic mean of the
+/// last price over ten one-second buckets; -2043 for a symbol without a market) and
+/// `executionRules` (no combination of its parameters), with their weights.
+#[test]
+fn historical_trades_reference_prices_and_execution_rules() {
+    let mut s = sim();
+    for i in 0..3 {
+        s.now = NOW + i * 1000;
+        s.paper.set_price(s.now, "BTCUSDT", dec!(65000) + Decimal::from(i * 10));
+        let _: OrderResponse = s.place(OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01))).ok();
+    }
+    let get = |s: &mut Sim, path_and_query: &str| {
+        let request = http::Request::get(format!("https://paper.local{path_and_query}")).body(Bytes::new()).unwrap();
+        s.send(request)
+    };
+    let recent: Vec<serde_json::Value> = get(&mut s, "/api/v3/trades?symbol=BTCUSDT").ok();
+    let ids: Vec<i64> = recent.iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    assert!(ids.len() >= 3, "{ids:?}");
+    let second = ids[1];
+    let weight = |a: &Answer| a.header("x-mbx-used-weight-1m").and_then(|w| w.parse::<u64>().ok()).unwrap();
+    let answer = get(&mut s, &format!("/api/v3/historicalTrades?symbol=BTCUSDT&fromId={second}&limit=2"));
+    let before = weight(&answer);
+    let from: Vec<serde_json::Value> = answer.ok();
+    assert_eq!(from.iter().map(|t| t["id"].as_i64().unwrap()).collect::<Vec<_>>(), ids[1..3].to_vec());
+    assert_eq!(from[0], recent[1], "the same trade either way");
+    let answer = get(&mut s, "/api/v3/historicalTrades?symbol=BTCUSDT&limit=1");
+    assert_eq!(weight(&answer) - before, 25, "historicalTrades weighs 25");
+    let last: Vec<serde_json::Value> = answer.ok();
+    assert_eq!(last, recent[recent.len() - 1..].to_vec(), "without fromId: the most recent");
+
+    assert_eq!(get(&mut s, "/api/v3/historicalBlockTrades?symbol=BTCUSDT&fromId=1").text(), "[]");
+    assert_eq!(get(&mut s, "/api/v3/historicalBlockTrades?symbol=BTCUSDT").err().code, Some(-1102));
+    assert_eq!(get(&mut s, "/api/v3/historicalBlockTrades?symbol=NOPE&fromId=1").err().code, Some(-1121));
+
+    // Prices 65000, 65010, 65020 set a second apart: at +2 s the ten buckets see 65020 (at +2 s),
+    // 65010 (+1 s) and 65000 eight times (the second before and earlier).
+    let reference: serde_json::Value = get(&mut s, "/api/v3/referencePrice?symbol=BTCUSDT").ok();
+    assert_eq!(reference["symbol"], "BTCUSDT");
+    let price = Decimal::from_str_exact(reference["referencePrice"].as_str().unwrap()).unwrap();
+    assert!(price > dec!(65000) && price < dec!(65020), "{reference}");
+    assert_eq!(reference["timestamp"], s.now);
+    let calc: serde_json::Value = get(&mut s, "/api/v3/referencePrice/calculation?symbol=BTCUSDT").ok();
+    assert_eq!(
+        calc,
+        serde_json::json!({"symbol":"BTCUSDT","calculationType":"ARITHMETIC_MEAN","bucketCount":10,"bucketWidthMs":1000})
+    );
+    assert_eq!(
+        get(&mut s, "/api/v3/referencePrice?symbol=LTCBTC").err().code,
+        Some(-2043),
+        "no market, no reference price"
+    );
+    assert_eq!(
+        get(&mut s, "/api/v3/referencePrice/calculation?symbol=BTCUSDT&symbolStatus=HALT").err().code,
+        Some(-1220)
+    );
+
+    let rules: serde_json::Value = get(&mut s, "/api/v3/executionRules?symbol=BTCUSDT").ok();
+    assert_eq!(rules, serde_json::json!({"symbolRules":[{"symbol":"BTCUSDT","rules":[]}]}));
+    let two: serde_json::Value = get(&mut s, "/api/v3/executionRules?symbols=%5B%22BTCUSDT%22,%22ETHBTC%22%5D").ok();
+    assert_eq!(two["symbolRules"].as_array().unwrap().len(), 2);
+    let all: serde_json::Value = get(&mut s, "/api/v3/executionRules").ok();
+    assert_eq!(all["symbolRules"].as_array().unwrap().len(), 25);
+    assert_eq!(get(&mut s, "/api/v3/executionRules?symbol=BTCUSDT&symbolStatus=TRADING").err().code, Some(-1128));
+    assert_eq!(get(&mut s, "/api/v3/executionRules?symbol=NOPE").err().code, Some(-1121));
+}
+
+/// The deprecated OCO (`POST /api/v3/order/oco`, the WebSocket API's `orderList.place`) is the
+/// new OCO with its legs named by role: a sell's limit leg above the market and its stop below,
+/// a buy's the other way round; the answer has the OCO's shape.
+#[test]
+fn the_deprecated_oco_places_the_same_list_as_the_new_one() {
+    let mut s = sim();
+    let sell = s.raw(
+        "POST",
+        "/api/v3/order/oco",
+        &[
+            ("symbol", "BTCUSDT"),
+            ("side", "SELL"),
+            ("quantity", "0.01"),
+            ("price", "66000"),
+            ("stopPrice", "64000"),
+            ("stopLimitPrice", "63900"),
+            ("stopLimitTimeInForce", "GTC"),
+            ("limitClientOrderId", "tp"),
+            ("stopClientOrderId", "sl"),
+        ],
+        NOW,
+    );
+    let answer = s.send(sell);
+    let list: serde_json::Value = answer.ok();
+    assert_eq!(list["contingencyType"], "OCO", "{list}");
+    let legs = list["orderReports"].as_array().unwrap();
+    let leg = |id: &str| legs.iter().find(|l| l["clientOrderId"] == id).unwrap_or_else(|| panic!("{id}: {list}"));
+    assert_eq!(
+        (leg("tp")["type"].as_str(), leg("tp")["price"].as_str()),
+        (Some("LIMIT_MAKER"), Some("66000.00000000"))
+    );
+    assert_eq!(leg("sl")["type"], "STOP_LOSS_LIMIT");
+    assert_eq!(
+        (leg("sl")["stopPrice"].as_str(), leg("sl")["price"].as_str()),
+        (Some("64000.00000000"), Some("63900.00000000"))
+    );
+    assert!(answer.header("x-mbx-order-count-10s").is_some(), "an order request counts");
+    assert_eq!(s.paper.balance("BTC").locked, dec!(0.01), "one lock for both legs");
+    let buy = s.raw(
+        "POST",
+        "/api/v3/order/oco",
+        &[("symbol", "BTCUSDT"), ("side", "BUY"), ("quantity", "0.01"), ("price", "64000"), ("stopPrice", "66000")],
+        NOW,
+    );
+    let list: serde_json::Value = s.send(buy).ok();
+    let types: Vec<(&str, &str)> = list["orderReports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["type"].as_str().unwrap(), l["side"].as_str().unwrap()))
+        .collect();
+    assert!(types.contains(&("LIMIT_MAKER", "BUY")) && types.contains(&("STOP_LOSS", "BUY")), "{types:?}");
+    let missing = s.raw(
+        "POST",
+        "/api/v3/order/oco",
+        &[("symbol", "BTCUSDT"), ("side", "SELL"), ("quantity", "0.01"), ("price", "66000")],
+        NOW,
+    );
+    assert_eq!(s.send(missing).err().code, Some(-1102), "no stopPrice");
+}
+
+/// The 1000 ms stream payloads and the newer REST answers have the documented shapes (keys in
+/// Binance's order, value types): `24hrMiniTicker`, `24hrTicker`, `avgPrice`, `executionRules`,
+/// `aggTrades`, `klines`.
+#[test]
+fn ticker_streams_and_newer_answers_have_the_documented_shapes() {
+    let mut s = sim();
+    let _: OrderResponse = s.place(OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01))).ok();
+    let conn = s.paper.ws_connect(s.now, "/ws/btcusdt@miniTicker").unwrap();
+    s.paper.ws_send(s.now, conn, r#"{"method":"SUBSCRIBE","params":["btcusdt@ticker","btcusdt@avgPrice"],"id":1}"#);
+    s.now += 1000;
+    let frames: Vec<String> = s
+        .paper
+        .ws_drain(s.now, conn)
+        .into_iter()
+        .filter_map(|f| match f {
+            aegis_paper::WsOut::Text(t) => Some(t),
+            aegis_paper::WsOut::Close { .. } => None,
+        })
+        .collect();
+    let event = |e: &str| {
+        let frame =
+            frames.iter().find(|f| f.contains(&format!(r#""e":"{e}""#))).unwrap_or_else(|| panic!("{e}: {frames:?}"));
+        shape_of(frame.as_bytes())
+    };
+    let check = |ours: Shape, name: &str| same_shape(&ours, &fixture(name), &[], name);
+    check(event("24hrMiniTicker"), "stream_mini_ticker");
+    check(event("24hrTicker"), "stream_24hr_ticker");
+    check(event("avgPrice"), "stream_avg_price");
+    let get = |s: &mut Sim, path: &str| {
+        let request = http::Request::get(format!("https://paper.local{path}")).body(Bytes::new()).unwrap();
+        json(&s.send(request))
+    };
+    check(get(&mut s, "/api/v3/executionRules?symbol=BTCUSDT"), "rest_execution_rules_response");
+    check(get(&mut s, "/api/v3/aggTrades?symbol=BTCUSDT"), "rest_agg_trades_response");
+    check(get(&mut s, "/api/v3/klines?symbol=BTCUSDT&interval=1m"), "rest_klines_response");
+}

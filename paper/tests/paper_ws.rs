@@ -777,3 +777,145 @@ fn depth_streams_push_at_their_cadence() {
         pushes.iter().filter(|(_, s, _)| s == "btcusdt@depth").filter_map(|(_, _, ids)| *ids).collect();
     assert_eq!(slow[1].0, slow[0].1 + 1, "the second 1000 ms diff follows the first: {slow:?}");
 }
+
+/// The 1000 ms streams (issue 22, point 2): `@miniTicker`, `@ticker`, `@ticker_<window>`,
+/// `@avgPrice` and `@referencePrice` push every second with Binance's one-letter keys and agree
+/// with the REST tickers, average and reference prices of the same instant (computed from the
+/// same trades); `!miniTicker@arr` and `!ticker_<window>@arr` carry only the symbols that traded
+/// since the last push, and nothing when none did.
+#[test]
+fn ticker_average_and_reference_price_streams_every_second_agree_with_rest() {
+    let config =
+        PaperConfig::default().with_walk(still()).with_price("BTCUSDT", dec!(65000)).with_price("ETHUSDT", dec!(3000));
+    let mut p = PaperExchange::new(config, NOW);
+    p.add_api_key("hmacKey", PaperKey::hmac("hmacSecret"));
+    p.deposit(NOW, "USDT", dec!(100000));
+    let streams = [
+        "btcusdt@miniTicker",
+        "btcusdt@ticker",
+        "btcusdt@ticker_1h",
+        "btcusdt@avgPrice",
+        "btcusdt@referencePrice",
+        "!miniTicker@arr",
+        "!ticker_4h@arr",
+    ];
+    let conn = p.ws_connect(NOW, &format!("/stream?streams={}", streams.join("/"))).unwrap();
+    let rest_json = |p: &mut PaperExchange, now: i64, path: &str| -> serde_json::Value {
+        let request = http::Request::get(format!("https://paper.local{path}")).body(bytes::Bytes::new()).unwrap();
+        serde_json::from_slice(p.handle_http(now, request).body()).unwrap()
+    };
+    // (when, stream, data)
+    let mut pushes: Vec<(i64, String, serde_json::Value)> = Vec::new();
+    for dt in [0, 500, 1_000, 2_000, 3_000] {
+        let now = NOW + dt;
+        p.advance(now);
+        for f in frames(&mut p, conn) {
+            let v: serde_json::Value = serde_json::from_str(&f).unwrap();
+            pushes.push((dt, v["stream"].as_str().unwrap().to_owned(), v["data"].clone()));
+        }
+        if dt == 1_000 {
+            // What the streams said at +1 s is what REST says at +1 s.
+            let of =
+                |s: &str| pushes.iter().rev().find(|(t, n, _)| *t == dt && n == s).map(|(_, _, d)| d.clone()).unwrap();
+            let mini = of("btcusdt@miniTicker");
+            let r = rest_json(&mut p, now, "/api/v3/ticker/24hr?symbol=BTCUSDT&type=MINI");
+            assert!(r["count"].as_i64().unwrap() >= 2, "trades to show: {r}");
+            assert_eq!(mini["e"], "24hrMiniTicker");
+            for (k, field) in [
+                ("c", "lastPrice"),
+                ("o", "openPrice"),
+                ("h", "highPrice"),
+                ("l", "lowPrice"),
+                ("v", "volume"),
+                ("q", "quoteVolume"),
+            ] {
+                assert_eq!(mini[k], r[field], "miniTicker {k}: {mini} vs {r}");
+            }
+            let full = of("btcusdt@ticker");
+            let r = rest_json(&mut p, now, "/api/v3/ticker/24hr?symbol=BTCUSDT");
+            for (k, field) in [
+                ("p", "priceChange"),
+                ("w", "weightedAvgPrice"),
+                ("c", "lastPrice"),
+                ("Q", "lastQty"),
+                ("b", "bidPrice"),
+                ("a", "askPrice"),
+                ("F", "firstId"),
+                ("L", "lastId"),
+                ("n", "count"),
+            ] {
+                assert_eq!(full[k], r[field], "ticker {k}: {full} vs {r}");
+            }
+            let hour = of("btcusdt@ticker_1h");
+            let r = rest_json(&mut p, now, "/api/v3/ticker?symbol=BTCUSDT&windowSize=1h");
+            assert_eq!(hour["e"], "1hTicker");
+            for (k, field) in
+                [("o", "openPrice"), ("c", "lastPrice"), ("v", "volume"), ("O", "openTime"), ("n", "count")]
+            {
+                assert_eq!(hour[k], r[field], "ticker_1h {k}: {hour} vs {r}");
+            }
+            let avg = of("btcusdt@avgPrice");
+            assert_eq!((&avg["e"], &avg["i"]), (&serde_json::json!("avgPrice"), &serde_json::json!("5m")));
+            assert_eq!(avg["w"], rest_json(&mut p, now, "/api/v3/avgPrice?symbol=BTCUSDT")["price"]);
+            let reference = of("btcusdt@referencePrice");
+            assert_eq!(
+                reference["r"],
+                rest_json(&mut p, now, "/api/v3/referencePrice?symbol=BTCUSDT")["referencePrice"]
+            );
+        }
+        // Trades after the push (until +1 s): the next push shows them.
+        if dt <= 1_000 {
+            p.set_price(now, "BTCUSDT", dec!(65000) + rust_decimal::Decimal::from(dt / 100));
+            market_buy(&mut p, now, dec!(0.01));
+        }
+        for f in frames(&mut p, conn) {
+            let v: serde_json::Value = serde_json::from_str(&f).unwrap();
+            pushes.push((dt, v["stream"].as_str().unwrap().to_owned(), v["data"].clone()));
+        }
+    }
+    let at = |stream: &str| pushes.iter().filter(|(_, s, _)| s == stream).map(|(t, _, _)| *t).collect::<Vec<_>>();
+    for s in ["btcusdt@miniTicker", "btcusdt@ticker", "btcusdt@ticker_1h", "btcusdt@avgPrice", "btcusdt@referencePrice"]
+    {
+        assert_eq!(at(s), [0, 1_000, 2_000, 3_000], "{s}: every 1000 ms, {pushes:?}");
+    }
+    // The all-market streams: both symbols first, then only BTCUSDT (it traded), then nothing.
+    assert_eq!(at("!miniTicker@arr"), [0, 1_000, 2_000], "{pushes:?}");
+    let symbols = |dt: i64, stream: &str| -> Vec<String> {
+        pushes
+            .iter()
+            .find(|(t, s, _)| *t == dt && s == stream)
+            .map(|(_, _, d)| d.as_array().unwrap().iter().map(|x| x["s"].as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(symbols(0, "!miniTicker@arr"), ["BTCUSDT", "ETHUSDT"]);
+    assert_eq!(symbols(1_000, "!miniTicker@arr"), ["BTCUSDT"]);
+    assert_eq!(symbols(1_000, "!ticker_4h@arr"), ["BTCUSDT"]);
+    assert!(pushes.iter().filter(|(_, s, _)| s == "!ticker_4h@arr").all(|(_, _, d)| d[0]["e"] == "4hTicker"));
+}
+
+/// The same endpoints over the WebSocket API: `trades.historical`, `blockTrades.historical`,
+/// `referencePrice`, `referencePrice.calculation`, `executionRules`.
+#[test]
+fn historical_trades_reference_price_and_execution_rules_over_the_websocket_api() {
+    let mut p = paper(still());
+    market_buy(&mut p, NOW, dec!(0.01));
+    let api = p.ws_connect(NOW, "/ws-api/v3").unwrap();
+    let mut ask = |method: &str, params: serde_json::Value| -> serde_json::Value {
+        let request = serde_json::json!({"id": method, "method": method, "params": params});
+        p.ws_send(NOW, api, &request.to_string());
+        let answer = frames(&mut p, api).pop().unwrap();
+        serde_json::from_str(&answer).unwrap()
+    };
+    let trades = ask("trades.historical", serde_json::json!({"symbol": "BTCUSDT", "fromId": 1, "limit": 1}));
+    assert_eq!((trades["status"].as_i64(), trades["result"][0]["id"].as_i64()), (Some(200), Some(1)), "{trades}");
+    let blocks = ask("blockTrades.historical", serde_json::json!({"symbol": "BTCUSDT", "fromId": 1}));
+    assert_eq!(blocks["result"], serde_json::json!([]), "{blocks}");
+    let reference = ask("referencePrice", serde_json::json!({"symbol": "BTCUSDT"}));
+    assert!(reference["result"]["referencePrice"].is_string(), "{reference}");
+    let calc = ask("referencePrice.calculation", serde_json::json!({"symbol": "BTCUSDT"}));
+    assert_eq!(calc["result"]["calculationType"], "ARITHMETIC_MEAN", "{calc}");
+    let rules = ask("executionRules", serde_json::json!({"symbols": ["BTCUSDT", "ETHBTC"]}));
+    assert_eq!(rules["result"]["symbolRules"].as_array().map(Vec::len), Some(2), "{rules}");
+    let none = ask("referencePrice", serde_json::json!({"symbol": "LTCBTC"}));
+    assert_eq!((none["status"].as_i64(), none["error"]["code"].as_i64()), (Some(400), Some(-2043)), "{none}");
+}
