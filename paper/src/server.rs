@@ -1,5 +1,6 @@
-//! The paper exchange on real sockets (feature `server`): an HTTP/1.1 server and a
-//! WebSocket server on 127.0.0.1, each on an ephemeral port, in front of one shared
+//! The paper exchange on real sockets (feature `server`): an HTTP/1.1 server (hyper) and a
+//! WebSocket server (tokio-tungstenite) on 127.0.0.1, on ephemeral ports or the ones given
+//! ([`ServerConfig`]), in front of one shared
 //! [`PaperExchange`], so real HTTP and WebSocket clients (the crate's backends included) can be
 //! tested against Binance's behaviour offline.
 //!
@@ -26,7 +27,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -39,9 +44,12 @@ use super::{Delivery, PaperExchange, WsOut, lock};
 use crate::latency::{LatencyProfile, LatencySampler};
 use aegis_exchange::{Clock, SystemClock};
 
-/// The largest request head and body the server reads.
+/// The largest request head and body the server reads (a larger head gets hyper's 431, a
+/// larger body a 413).
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 1024 * 1024;
+/// A request head that takes longer ends the connection (an idle keep-alive connection too).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a WebSocket connection looks for frames (and lets the market walk).
 const POLL: Duration = Duration::from_millis(5);
 /// How long shutdown lets connections close cleanly before it aborts what is left (a peer that
@@ -204,104 +212,77 @@ async fn accept(
     while connections.join_next().await.is_some() {}
 }
 
-/// Reads one HTTP/1.1 request (head and `Content-Length` body). `None` at the end of the
-/// stream or on a malformed request.
-async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<(http::Request<Bytes>, bool)> {
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut parsed = httparse::Request::new(&mut headers);
-        match parsed.parse(buffer) {
-            Ok(httparse::Status::Complete(head_len)) => {
-                let length = parsed
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                    .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<usize>().ok())
-                    .unwrap_or(0);
-                if length > MAX_BODY {
-                    return None;
-                }
-                let close = parsed
-                    .headers
-                    .iter()
-                    .any(|h| h.name.eq_ignore_ascii_case("connection") && h.value.eq_ignore_ascii_case(b"close"));
-                let mut builder = http::Request::builder().method(parsed.method?).uri(parsed.path?);
-                for h in parsed.headers.iter() {
-                    builder = builder.header(h.name, h.value);
-                }
-                while buffer.len() < head_len + length {
-                    let mut chunk = [0u8; 8192];
-                    let n = stream.read(&mut chunk).await.ok()?;
-                    if n == 0 {
-                        return None;
-                    }
-                    buffer.extend_from_slice(chunk.get(..n)?);
-                }
-                let body = Bytes::copy_from_slice(buffer.get(head_len..head_len + length)?);
-                buffer.drain(..head_len + length);
-                return builder.body(body).ok().map(|r| (r, close));
+/// Why a request got no answer: the fault said so (the connection ends without a response,
+/// as a lost request or a lost answer looks from the client).
+#[derive(Debug)]
+struct NoAnswer;
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no answer (a fault)")
+    }
+}
+
+impl std::error::Error for NoAnswer {}
+
+/// One request through the exchange's faults; `Err` closes the connection without an answer.
+async fn answer(
+    request: http::Request<Incoming>,
+    exchange: Arc<Mutex<PaperExchange>>,
+    clock: Arc<dyn Clock>,
+) -> Result<http::Response<Full<Bytes>>, NoAnswer> {
+    let (parts, body) = request.into_parts();
+    // hyper reads the framing (Content-Length, chunked); the body is capped.
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            let reply = r#"{"code":-1000,"msg":"Request body too large."}"#;
+            let mut response = http::Response::new(Full::new(Bytes::from_static(reply.as_bytes())));
+            *response.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
+            return Ok(response);
+        }
+        // The client went away mid-body.
+        Err(_) => return Err(NoAnswer),
+    };
+    let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
+    let delivery = lock(&exchange).deliver(clock.now_millis(), http::Request::from_parts(parts, body));
+    match delivery {
+        // Nothing arrived, or the answer was lost: the client sees the connection end.
+        Delivery::Dropped | Delivery::Lost => {
+            tracing::debug!(%method, path, "request dropped or its answer lost (fault)");
+            Err(NoAnswer)
+        }
+        Delivery::Answer { response, latency_ms } => {
+            tracing::debug!(%method, path, status = response.status().as_u16(), latency_ms, "request");
+            if latency_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(latency_ms)).await;
             }
-            Ok(httparse::Status::Partial) if buffer.len() < MAX_HEAD => {
-                let mut chunk = [0u8; 8192];
-                let n = stream.read(&mut chunk).await.ok()?;
-                if n == 0 {
-                    return None;
-                }
-                buffer.extend_from_slice(chunk.get(..n)?);
-            }
-            _ => return None,
+            Ok(response.map(Full::new))
         }
     }
 }
 
-fn write_response(response: &http::Response<Bytes>) -> Vec<u8> {
-    let status = response.status();
-    let mut out = format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or(""));
-    for (name, value) in response.headers() {
-        out.push_str(name.as_str());
-        out.push_str(": ");
-        out.push_str(value.to_str().unwrap_or(""));
-        out.push_str("\r\n");
-    }
-    out.push_str(&format!("Content-Length: {}\r\n\r\n", response.body().len()));
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(response.body());
-    bytes
-}
-
+/// One HTTP/1.1 connection, served by hyper (framing, keep-alive, pipelining; a malformed
+/// request gets hyper's 400 and the connection ends) until the client leaves or the server stops.
 async fn serve_http(
-    mut stream: TcpStream,
+    stream: TcpStream,
     exchange: Arc<Mutex<PaperExchange>>,
     clock: Arc<dyn Clock>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let mut buffer = Vec::new();
-    loop {
-        let next = tokio::select! {
-            _ = stopped.changed() => return,
-            next = read_request(&mut stream, &mut buffer) => next,
-        };
-        let Some((request, close)) = next else { return };
-        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-        let delivery = lock(&exchange).deliver(clock.now_millis(), request);
-        match delivery {
-            // Nothing arrived, or the answer was lost: the client sees the connection end.
-            Delivery::Dropped | Delivery::Lost => {
-                tracing::debug!(%method, path, "request dropped or its answer lost (fault)");
-                return;
-            }
-            Delivery::Answer { response, latency_ms } => {
-                tracing::debug!(%method, path, status = response.status().as_u16(), latency_ms, "request");
-                if latency_ms > 0 {
-                    tokio::select! {
-                        _ = stopped.changed() => return,
-                        () = tokio::time::sleep(Duration::from_millis(latency_ms)) => {}
-                    }
-                }
-                if stream.write_all(&write_response(&response)).await.is_err() || close {
-                    return;
-                }
-            }
+    let service = service_fn(move |request| answer(request, Arc::clone(&exchange), Arc::clone(&clock)));
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_header_size(MAX_HEAD)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = stopped.changed() => {
+            // Answers in progress finish; the connection closes after them (bounded).
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE / 2, connection).await;
         }
     }
 }

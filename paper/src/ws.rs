@@ -486,6 +486,19 @@ impl PaperExchange {
         }
     }
 
+    /// The streams the open stream connections are subscribed to, of those `keep` keeps.
+    fn subscribed(&self, keep: impl Fn(&str) -> bool) -> BTreeSet<String> {
+        self.ws
+            .conns
+            .values()
+            .filter_map(|c| match &c.kind {
+                Kind::Streams { subs, .. } if c.open => Some(subs.iter().filter(|s| keep(s)).cloned()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
     /// Sends every subscribed stream what changed in the market since it was last published.
     pub(super) fn publish(&mut self, now: i64) {
         self.publish_stats(now);
@@ -493,16 +506,7 @@ impl PaperExchange {
             return;
         }
         // Only the streams someone listens to are built.
-        let wanted: BTreeSet<String> = self
-            .ws
-            .conns
-            .values()
-            .filter_map(|c| match &c.kind {
-                Kind::Streams { subs, .. } if c.open => Some(subs.iter().cloned()),
-                _ => None,
-            })
-            .flatten()
-            .collect();
+        let wanted = self.subscribed(|_| true);
         let symbols: Vec<String> = self.ws.published.keys().cloned().collect();
         for symbol in symbols {
             let (Some(m), Some(last)) = (self.markets.get(&symbol), self.ws.published.get(&symbol)) else { continue };
@@ -630,17 +634,7 @@ impl PaperExchange {
         if now.saturating_sub(self.ws.stats_at) < STATS_MS {
             return;
         }
-        let wanted: BTreeSet<String> = self
-            .ws
-            .conns
-            .values()
-            .filter_map(|c| match &c.kind {
-                Kind::Streams { subs, .. } if c.open => Some(subs.iter().cloned()),
-                _ => None,
-            })
-            .flatten()
-            .filter(|s| is_stats_stream(s))
-            .collect();
+        let wanted = self.subscribed(is_stats_stream);
         if wanted.is_empty() {
             return;
         }

@@ -185,3 +185,118 @@ async fn shutdown_returns_in_bounded_time_whatever_the_connections_do() {
     assert!(done.is_ok(), "shutdown did not return");
     drop((idle_ws, idle_http, half_http, half_head, mid_handshake, deaf));
 }
+
+/// Reads `n` responses from `stream` (pipelined answers arrive back to back): status and body.
+async fn responses(stream: &mut TcpStream, n: usize) -> Vec<(u16, Vec<u8>)> {
+    let mut buffer = Vec::new();
+    let mut out = Vec::new();
+    while out.len() < n {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        if let Ok(httparse::Status::Complete(head)) = response.parse(&buffer) {
+            let length: usize = response
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .map_or(0, |h| std::str::from_utf8(h.value).unwrap().parse().unwrap());
+            if buffer.len() >= head + length {
+                out.push((response.code.unwrap(), buffer[head..head + length].to_vec()));
+                buffer.drain(..head + length);
+                continue;
+            }
+        }
+        let mut chunk = [0u8; 8192];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await;
+        match read {
+            Ok(Ok(k)) if k > 0 => buffer.extend_from_slice(&chunk[..k]),
+            _ => break,
+        }
+    }
+    out
+}
+
+/// Raw bytes in, the responses out (the connection then closed by the test).
+async fn exchange_bytes(server: &PaperServer, bytes: &[u8], n: usize) -> Vec<(u16, Vec<u8>)> {
+    let mut stream = TcpStream::connect(server.http_addr()).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    responses(&mut stream, n).await
+}
+
+/// Framing is hyper's (issue 22, point 3): a malformed request line or header, an unparsable or
+/// conflicting `Content-Length` get a 400 (never a silent guess), a head over 64 KiB a 431, a
+/// body over 1 MiB a 413; chunked bodies are read; pipelined requests are answered in order on
+/// one connection; `Connection: close` is honoured.
+#[tokio::test]
+async fn http_framing_is_strict_and_complete() {
+    let (server, rest) = server().await;
+    let status = |r: &[(u16, Vec<u8>)]| r.first().map(|(s, _)| *s);
+    for (what, bytes) in [
+        ("garbage request line", b"NOT HTTP AT ALL\r\n\r\n".to_vec()),
+        ("a header without a colon", b"GET /api/v3/time HTTP/1.1\r\nHost x\r\n\r\n".to_vec()),
+        (
+            "an unparsable Content-Length",
+            b"POST /api/v3/order HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n".to_vec(),
+        ),
+        (
+            "two different Content-Lengths",
+            b"POST /api/v3/order HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde".to_vec(),
+        ),
+    ] {
+        assert_eq!(status(&exchange_bytes(&server, &bytes, 1).await), Some(400), "{what}");
+    }
+    let mut huge = b"GET /api/v3/time HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 70 * 1024));
+    huge.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(status(&exchange_bytes(&server, &huge, 1).await), Some(431), "a head over 64 KiB");
+    let big_body = format!("POST /api/v3/order HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", 2 * 1024 * 1024);
+    let mut stream = TcpStream::connect(server.http_addr()).await.unwrap();
+    stream.write_all(big_body.as_bytes()).await.unwrap();
+    let _ = stream.write_all(&vec![b'a'; 2 * 1024 * 1024]).await;
+    assert_eq!(status(&responses(&mut stream, 1).await), Some(413), "a body over 1 MiB");
+
+    // A signed order whose parameters come in a chunked body: read and executed.
+    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    let order = OrderRequest::market("BTCUSDT", Side::Buy, dec!(0.01))
+        .with_client_order_id(ClientOrderId::new("chunky").unwrap());
+    let valid = info.symbol("BTCUSDT").unwrap().validate(&order, &MarketContext::default()).unwrap();
+    let request = rest.new_order(&valid, now()).unwrap().request;
+    let (query, body) = match request.uri().query() {
+        Some(q) if request.body().is_empty() => (String::new(), q.to_owned()),
+        _ => (
+            request.uri().query().map(|q| format!("?{q}")).unwrap_or_default(),
+            String::from_utf8(request.body().to_vec()).unwrap(),
+        ),
+    };
+    let (first, second) = body.split_at(body.len() / 2);
+    let mut chunked = format!(
+        "POST {}{query} HTTP/1.1\r\nHost: x\r\nX-MBX-APIKEY: loopKey\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n",
+        request.uri().path()
+    );
+    for part in [first, second] {
+        chunked.push_str(&format!("{:x}\r\n{part}\r\n", part.len()));
+    }
+    chunked.push_str("0\r\n\r\n");
+    let answer = exchange_bytes(&server, chunked.as_bytes(), 1).await;
+    assert_eq!(
+        status(&answer),
+        Some(200),
+        "{:?}",
+        answer.first().map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+    );
+    let placed: OrderResponse = serde_json::from_slice(&answer[0].1).unwrap();
+    assert_eq!(placed.client_order_id, "chunky");
+
+    // Three pipelined requests in one write, three answers in order; then `Connection: close`.
+    let pipelined = b"GET /api/v3/ping HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v3/time HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v3/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let mut stream = TcpStream::connect(server.http_addr()).await.unwrap();
+    stream.write_all(pipelined).await.unwrap();
+    let answers = responses(&mut stream, 3).await;
+    let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+    assert_eq!(statuses, [200, 200, 404]);
+    assert_eq!(answers[0].1, b"{}");
+    let _: ServerTime = serde_json::from_slice(&answers[1].1).unwrap();
+    let mut rest_of_it = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest_of_it)).await;
+    assert!(matches!(closed, Ok(Ok(0))), "closed after Connection: close");
+    server.shutdown().await;
+}

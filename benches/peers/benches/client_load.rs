@@ -48,8 +48,6 @@ use std::time::{Duration, Instant};
 
 use aegis_exchange::OrderState;
 use aegis_exchange::client::{Client, ClientConfig, Events};
-use aegis_paper::server::PaperServer;
-use aegis_paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig};
 use aegis_exchange::rest::{DepthSnapshot, Environment, Level, OrderResponse, Rest};
 use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::stream::DepthUpdate;
@@ -58,6 +56,8 @@ use aegis_exchange::transport::{HttpTransport, HyperTransport, ReqwestTransport,
 use aegis_exchange::{Clock, SystemClock};
 use aegis_exchange::{EngineConfig, Intent};
 use aegis_exchange::{ExchangeInfo, MarketContext, OrderRequest, Side};
+use aegis_paper::server::PaperServer;
+use aegis_paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig};
 use rust_decimal::Decimal;
 
 const KEY: &str = "benchApiKey0000000000000000000000000000000000000000000000000000";
