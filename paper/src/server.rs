@@ -331,7 +331,7 @@ async fn serve_ws(
     if !market {
         latency = None;
     }
-    let mut delayed: VecDeque<(tokio::time::Instant, WsOut)> = VecDeque::new();
+    let mut delayed: Delayed = VecDeque::new();
     let mut ticker = tokio::time::interval(POLL);
     loop {
         let next_due = delayed.front().map(|(due, _)| *due);
@@ -343,33 +343,36 @@ async fn serve_ws(
                 break;
             }
             incoming = socket.next() => match incoming {
-                Some(Ok(Message::Text(text))) => lock(&exchange).ws_send(clock.now_millis(), conn, text.as_str()),
+                Some(Ok(Message::Text(text))) => {
+                    // The answer (and whatever else is due) leaves now, not at the next tick.
+                    let frames = {
+                        let mut ex = lock(&exchange);
+                        let now = clock.now_millis();
+                        ex.ws_send(now, conn, text.as_str());
+                        ex.ws_drain(now, conn)
+                    };
+                    if !pass_on(&mut socket, &exchange, conn, frames, latency.as_mut(), &mut delayed).await {
+                        return;
+                    }
+                }
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 Some(Ok(_)) => {}
             },
             () = sleep_until(next_due) => {
                 let now = tokio::time::Instant::now();
-                while delayed.front().is_some_and(|(due, _)| *due <= now) {
+                let mut due = Vec::new();
+                while delayed.front().is_some_and(|(at, _)| *at <= now) {
                     let Some((_, frame)) = delayed.pop_front() else { break };
-                    if !send_frame(&mut socket, &exchange, conn, frame).await {
-                        return;
-                    }
+                    due.push(frame);
+                }
+                if !send_frames(&mut socket, &exchange, conn, due).await {
+                    return;
                 }
             }
             _ = ticker.tick() => {
                 let frames = lock(&exchange).ws_drain(clock.now_millis(), conn);
-                if let Some(sampler) = latency.as_mut() {
-                    let now = tokio::time::Instant::now();
-                    for frame in frames {
-                        let due = (now + sampler.sample()).max(delayed.back().map_or(now, |(due, _)| *due));
-                        delayed.push_back((due, frame));
-                    }
-                    continue;
-                }
-                for frame in frames {
-                    if !send_frame(&mut socket, &exchange, conn, frame).await {
-                        return;
-                    }
+                if !pass_on(&mut socket, &exchange, conn, frames, latency.as_mut(), &mut delayed).await {
+                    return;
                 }
             }
         }
@@ -377,30 +380,68 @@ async fn serve_ws(
     lock(&exchange).ws_close(conn);
 }
 
-/// Sends one frame of connection `conn`; `false` when the connection is over (a close sent, or
-/// the socket failed), the exchange told.
-async fn send_frame(
+/// Frames of connection `conn` waiting for their market-data latency, in order.
+type Delayed = VecDeque<(tokio::time::Instant, WsOut)>;
+
+/// Hands `frames` on: after their latency when the connection has one (market streams), else
+/// at once. `false` when the connection is over.
+async fn pass_on(
     socket: &mut tokio_tungstenite::WebSocketStream<TcpStream>,
     exchange: &Mutex<PaperExchange>,
     conn: super::ConnId,
-    frame: WsOut,
+    frames: Vec<WsOut>,
+    latency: Option<&mut LatencySampler>,
+    delayed: &mut Delayed,
 ) -> bool {
-    match frame {
-        WsOut::Text(text) => {
-            if socket.send(Message::text(text)).await.is_ok() {
-                return true;
+    match latency {
+        Some(sampler) => {
+            let now = tokio::time::Instant::now();
+            for frame in frames {
+                let due = (now + sampler.sample()).max(delayed.back().map_or(now, |(due, _)| *due));
+                delayed.push_back((due, frame));
             }
+            true
         }
-        WsOut::Close { code, reason } => {
-            // 1006 (abnormal) cannot be sent: drop the socket without a close frame.
-            if code != 1006 {
-                let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
-                let _ = socket.close(Some(frame)).await;
+        None => send_frames(socket, exchange, conn, frames).await,
+    }
+}
+
+/// Sends frames of connection `conn`, written together (one flush); `false` when the
+/// connection is over (a close sent, or the socket failed), the exchange told.
+async fn send_frames(
+    socket: &mut tokio_tungstenite::WebSocketStream<TcpStream>,
+    exchange: &Mutex<PaperExchange>,
+    conn: super::ConnId,
+    frames: Vec<WsOut>,
+) -> bool {
+    if frames.is_empty() {
+        return true;
+    }
+    for frame in frames {
+        match frame {
+            WsOut::Text(text) => {
+                if socket.feed(Message::text(text)).await.is_err() {
+                    lock(exchange).ws_close(conn);
+                    return false;
+                }
+            }
+            WsOut::Close { code, reason } => {
+                let _ = socket.flush().await;
+                // 1006 (abnormal) cannot be sent: drop the socket without a close frame.
+                if code != 1006 {
+                    let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+                    let _ = socket.close(Some(frame)).await;
+                }
+                lock(exchange).ws_close(conn);
+                return false;
             }
         }
     }
-    lock(exchange).ws_close(conn);
-    false
+    if socket.flush().await.is_err() {
+        lock(exchange).ws_close(conn);
+        return false;
+    }
+    true
 }
 
 /// Sleeps until `due`; forever when there is nothing due.
