@@ -334,12 +334,13 @@ impl Settings {
             }
             None => None,
         };
-        if prices.is_empty() && balances.is_empty() && replay.is_none() && args.config.is_none() {
+        // Defaults for what is not given at all (a replay is a market of its own).
+        if prices.is_empty() && replay.is_none() {
             for (symbol, price) in DEFAULT_PRICES {
                 prices.push((symbol.to_owned(), decimal(price, "price")?));
             }
         }
-        if balances.is_empty() && args.config.is_none() {
+        if balances.is_empty() {
             for (asset, amount) in DEFAULT_BALANCES {
                 balances.push((asset.to_owned(), decimal(amount, "balance")?));
             }

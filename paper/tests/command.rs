@@ -172,7 +172,10 @@ async fn the_crates_client_trades_on_the_command_with_hmac_and_ed25519_keys_and_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_stops_it_within_the_bound_whatever_connections_are_open() {
-    let mut r = start(&["--latency", "4/13"], "sigint");
+    let mut r = start(&["--latency", "4/13", "--balance", "USDT=7"], "sigint");
+    // What is not given has its default: the markets here.
+    assert!(r.banner.contains("Markets        BTCUSDT 65000, ETHUSDT 3000, ETHBTC 0.046"), "{}", r.banner);
+    assert!(r.banner.contains("Balances       USDT 7\n"), "{}", r.banner);
     let rest_addr = r.rest.trim_start_matches("http://").to_owned();
     let ws_addr = r.ws.trim_start_matches("ws://").to_owned();
     // Idle sockets on both ports, a half-sent request, a stream subscription that never reads.

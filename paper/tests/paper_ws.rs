@@ -806,13 +806,16 @@ fn ticker_average_and_reference_price_streams_every_second_agree_with_rest() {
     };
     // (when, stream, data)
     let mut pushes: Vec<(i64, String, serde_json::Value)> = Vec::new();
-    for dt in [0, 500, 1_000, 2_000, 3_000] {
-        let now = NOW + dt;
-        p.advance(now);
-        for f in frames(&mut p, conn) {
+    let take = |p: &mut PaperExchange, dt: i64, pushes: &mut Vec<(i64, String, serde_json::Value)>| {
+        for f in frames(p, conn) {
             let v: serde_json::Value = serde_json::from_str(&f).unwrap();
             pushes.push((dt, v["stream"].as_str().unwrap().to_owned(), v["data"].clone()));
         }
+    };
+    for dt in [0, 500, 1_000, 2_000, 3_000] {
+        let now = NOW + dt;
+        p.advance(now);
+        take(&mut p, dt, &mut pushes);
         if dt == 1_000 {
             // What the streams said at +1 s is what REST says at +1 s.
             let of =
@@ -868,10 +871,7 @@ fn ticker_average_and_reference_price_streams_every_second_agree_with_rest() {
             p.set_price(now, "BTCUSDT", dec!(65000) + rust_decimal::Decimal::from(dt / 100));
             market_buy(&mut p, now, dec!(0.01));
         }
-        for f in frames(&mut p, conn) {
-            let v: serde_json::Value = serde_json::from_str(&f).unwrap();
-            pushes.push((dt, v["stream"].as_str().unwrap().to_owned(), v["data"].clone()));
-        }
+        take(&mut p, dt, &mut pushes);
     }
     let at = |stream: &str| pushes.iter().filter(|(_, s, _)| s == stream).map(|(t, _, _)| *t).collect::<Vec<_>>();
     for s in ["btcusdt@miniTicker", "btcusdt@ticker", "btcusdt@ticker_1h", "btcusdt@avgPrice", "btcusdt@referencePrice"]
