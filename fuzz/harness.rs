@@ -976,17 +976,131 @@ pub fn list_events(data: &[u8]) {
     }
 }
 
+/// The paper exchange every `paper_*` target starts an input from: two markets (BTCUSDT,
+/// ETHBTC) with prices, a funded account with an HMAC key (`k`/`s`) and an Ed25519 key (`e`), a
+/// combined stream connection, and a WebSocket-API connection logged on with the Ed25519 key and
+/// subscribed to the user data stream.
+///
+/// Setting an exchange up (decoding the exchangeInfo, building the books, the deposits, the
+/// connections and their first pushes) costs more than most inputs' whole run: it is done once
+/// per process, and each input starts from a clone ([`PaperExchange`] is `Clone`).
+pub struct PaperBase {
+    pub paper: aegis_paper::PaperExchange,
+    pub streams: aegis_paper::ConnId,
+    pub api: aegis_paper::ConnId,
+    /// Each asset's free + locked, as deposited.
+    pub expected: std::collections::BTreeMap<String, Decimal>,
+}
+
+/// The clock of [`paper_base`]'s exchange (ms).
+pub const PAPER_START: i64 = 1_760_000_000_000;
+
+/// The seed of the Ed25519 key `e` of [`paper_base`].
+const PAPER_ED25519_SEED: [u8; 32] = [7; 32];
+
+pub fn paper_base() -> &'static PaperBase {
+    use aegis_exchange::sign::{Credentials, Ed25519};
+    use aegis_exchange::ws_api::WsApi;
+    use aegis_paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig};
+
+    static BASE: std::sync::OnceLock<PaperBase> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        // The two symbols the inputs trade (every market costs each run), allowing OPO
+        // (Binance added `opoAllowed` after the bundled capture).
+        let Ok(mut info) = serde_json::from_slice::<serde_json::Value>(aegis_exchange::BUNDLED_EXCHANGE_INFO) else {
+            panic!("the bundled exchange info")
+        };
+        if let Some(symbols) = info.get_mut("symbols").and_then(serde_json::Value::as_array_mut) {
+            symbols
+                .retain(|s| matches!(s.get("symbol").and_then(serde_json::Value::as_str), Some("BTCUSDT" | "ETHBTC")));
+            for symbol in symbols.iter_mut() {
+                symbol["opoAllowed"] = serde_json::Value::Bool(true);
+            }
+            assert_eq!(symbols.len(), 2, "BTCUSDT and ETHBTC");
+        }
+        let Ok(config) = PaperConfig::default().with_exchange_info(info.to_string()) else {
+            panic!("the bundled exchange info")
+        };
+        // A walk step every 10 s and 5 levels a side: an input's jumps of up to 25.5 s move the
+        // market without each op publishing dozens of trades and a 40-level book.
+        let walk = WalkConfig { step_ms: 10_000, levels: 5, ..WalkConfig::default() };
+        let config = config
+            .with_walk(walk)
+            .with_price("BTCUSDT", Decimal::from(65_000))
+            .with_price("ETHBTC", Decimal::new(5, 2));
+        let mut paper = PaperExchange::new(config, PAPER_START);
+        paper.add_api_key("k", PaperKey::hmac("s"));
+        let Ok(ed25519) = Ed25519::from_seed(&PAPER_ED25519_SEED) else { panic!("an Ed25519 seed") };
+        let Ok(public) = PaperKey::ed25519(&ed25519.public_key()) else { panic!("an Ed25519 public key") };
+        paper.add_api_key("e", public);
+        let mut expected = std::collections::BTreeMap::new();
+        for (asset, amount) in [("USDT", 1_000_000), ("BTC", 10), ("ETH", 100)] {
+            paper.deposit(PAPER_START, asset, Decimal::from(amount));
+            expected.insert(asset.to_owned(), Decimal::from(amount));
+        }
+        while paper.poll_user_event().is_some() {}
+        let streams = paper.ws_connect(PAPER_START, "/stream?streams=btcusdt@trade/btcusdt@depth/ethbtc@bookTicker");
+        let api = paper.ws_connect(PAPER_START, "/ws-api/v3");
+        let (Ok(streams), Ok(api)) = (streams, api) else { panic!("the paper exchange refused a connection") };
+        let Ok(credentials) = Credentials::new("e", ed25519) else { panic!("credentials") };
+        let ws = WsApi::new().with_credentials(credentials);
+        let (Ok(logon), Ok(subscribe)) = (ws.session_logon("logon", PAPER_START), ws.user_data_stream_subscribe("sub"))
+        else {
+            panic!("the logon requests")
+        };
+        paper.ws_send(PAPER_START, api, &logon.text);
+        paper.ws_send(PAPER_START, api, &subscribe.text);
+        let answers: Vec<_> = std::iter::from_fn(|| paper.ws_poll(api)).collect();
+        assert!(
+            answers.iter().filter(|a| matches!(a, aegis_paper::WsOut::Text(t) if t.contains("\"status\":200"))).count()
+                == 2,
+            "logon and subscribe: {answers:?}"
+        );
+        // The streams' first push (whole books) is part of the set-up too.
+        paper.advance(PAPER_START);
+        while paper.ws_poll(streams).is_some() {}
+        PaperBase { paper, streams, api, expected }
+    })
+}
+
+/// Drains the user-data events and checks the account against them: every event decodes, no
+/// balance is negative, and each asset's free + locked equals `expected` plus the trades the
+/// execution reports told (updated in place).
+pub fn paper_account_agrees(
+    paper: &mut aegis_paper::PaperExchange,
+    expected: &mut std::collections::BTreeMap<String, Decimal>,
+) {
+    use aegis_exchange::ws_api::UserDataEvent;
+    while let Some(event) = paper.poll_user_event() {
+        let value: serde_json::Value = serde_json::from_str(&event).unwrap_or_else(|e| panic!("{e}: {event}"));
+        let decoded = UserDataEvent::from_value(value).unwrap_or_else(|e| panic!("{e}: {event}"));
+        if let UserDataEvent::ExecutionReport(r) = decoded
+            && r.execution_type == aegis_exchange::ExecutionType::Trade
+        {
+            let Some((base, quote)) = paper_rules(&r.symbol) else { panic!("{}", r.symbol) };
+            let notional = r.last_price * r.last_qty;
+            let (paid, got, paid_amount, got_amount) = if r.side == Side::Buy {
+                (quote, base, notional, r.last_qty)
+            } else {
+                (base, quote, r.last_qty, notional)
+            };
+            *expected.entry(paid.to_owned()).or_default() -= paid_amount;
+            *expected.entry(got.to_owned()).or_default() += got_amount - r.commission;
+        }
+    }
+    for (asset, balance) in paper.balances() {
+        assert!(balance.free >= Decimal::ZERO && balance.locked >= Decimal::ZERO, "{asset}: {balance:?}");
+        assert_eq!(balance.free + balance.locked, expected.get(&asset).copied().unwrap_or_default(), "{asset}");
+    }
+}
+
 /// Fuzz target `paper_http`: arbitrary requests (well signed or not, any parameters, malformed
 /// encodings; single orders and every kind of order list), WebSocket frames and price moves
-/// against the paper exchange. It never panics;
-/// every answer and every WebSocket frame is JSON
+/// against the paper exchange. It never panics; every answer and every WebSocket frame is JSON
 /// with the weight header; balances never go negative; every user-data event decodes; and each
 /// asset's free + locked equals the deposits plus the trades the events reported.
 pub fn paper_http(data: &[u8]) {
     use aegis_exchange::sign::{HmacSha256, SignedQuery};
-    use aegis_exchange::ws_api::UserDataEvent;
-    use aegis_paper::{PaperConfig, PaperExchange, PaperKey};
-    use std::collections::BTreeMap;
 
     const ROUTES: [(&str, &str); 21] = [
         ("POST", "/api/v3/order"),
@@ -1082,27 +1196,14 @@ pub fn paper_http(data: &[u8]) {
         "TAKE_PROFIT",
         "0.00003",
     ];
-
+    let base = paper_base();
     let mut b = Bytes::new(data);
-    let mut now: i64 = 1_760_000_000_000;
-    // The symbols allow OPO (Binance added `opoAllowed` after the bundled capture).
-    let info = String::from_utf8_lossy(aegis_exchange::BUNDLED_EXCHANGE_INFO)
-        .replace("\"otoAllowed\":true", "\"otoAllowed\":true,\"opoAllowed\":true");
-    let Ok(config) = PaperConfig::default().with_exchange_info(info) else { panic!("the bundled exchange info") };
-    let config =
-        config.with_seed(b.u64()).with_price("BTCUSDT", Decimal::from(65_000)).with_price("ETHBTC", Decimal::new(5, 2));
-    let mut paper = PaperExchange::new(config, now);
-    paper.add_api_key("k", PaperKey::hmac("s"));
-    let mut expected: BTreeMap<String, Decimal> = BTreeMap::new();
-    for (asset, amount) in [("USDT", 1_000_000), ("BTC", 10), ("ETH", 100)] {
-        paper.deposit(now, asset, Decimal::from(amount));
-        expected.insert(asset.to_owned(), Decimal::from(amount));
-    }
+    let mut now = PAPER_START;
+    let mut paper = base.paper.clone();
+    let (streams, api) = (base.streams, base.api);
+    let mut expected = base.expected.clone();
     let signer = HmacSha256::new("s");
-    let streams = paper.ws_connect(now, "/stream?streams=btcusdt@trade/btcusdt@depth/ethbtc@bookTicker");
-    let api = paper.ws_connect(now, "/ws-api/v3");
-    let (Ok(streams), Ok(api)) = (streams, api) else { panic!("the paper exchange refused a connection") };
-    for _ in 0..48 {
+    for _ in 0..PAPER_OPS {
         if b.data.is_empty() {
             break;
         }
@@ -1171,40 +1272,552 @@ pub fn paper_http(data: &[u8]) {
                 continue;
             };
             let response = paper.handle_http(now, request);
-            assert!(serde_json::from_slice::<serde_json::Value>(response.body()).is_ok(), "not JSON");
+            assert!(serde_json::from_slice::<serde::de::IgnoredAny>(response.body()).is_ok(), "not JSON");
             assert!(response.headers().contains_key("X-MBX-USED-WEIGHT-1M"));
         }
         for conn in [streams, api] {
             while let Some(frame) = paper.ws_poll(conn) {
                 if let aegis_paper::WsOut::Text(text) = frame {
-                    assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "not JSON: {text}");
+                    assert!(serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok(), "not JSON: {text}");
                 }
             }
         }
-        while let Some(event) = paper.poll_user_event() {
-            let value: serde_json::Value = serde_json::from_str(&event).unwrap_or_else(|e| panic!("{e}: {event}"));
-            let decoded = UserDataEvent::from_value(value).unwrap_or_else(|e| panic!("{e}: {event}"));
-            if let UserDataEvent::ExecutionReport(r) = decoded
-                && r.execution_type == aegis_exchange::ExecutionType::Trade
-            {
-                let Some(rules) = paper_rules(&r.symbol) else { panic!("{}", r.symbol) };
-                let notional = r.last_price * r.last_qty;
-                let (base, quote) = rules;
-                let (paid, got, paid_amount, got_amount) = if r.side == Side::Buy {
-                    (quote, base, notional, r.last_qty)
-                } else {
-                    (base, quote, r.last_qty, notional)
+        paper_account_agrees(&mut paper, &mut expected);
+    }
+}
+
+/// Fuzz target `paper_ws_api`: WebSocket-API requests to the paper exchange, with every method
+/// it serves, parameters of every JSON type (strings, numbers, booleans, nulls, arrays,
+/// objects), requests signed with HMAC (good or bad signatures), sent on the Ed25519 session or
+/// unauthenticated, and raw text. Invariants: every request gets exactly one answer, in order,
+/// with its own `id`, a `status`, `result` when 200 and otherwise an `error` with a negative
+/// integer `code` and a `msg`, and `rateLimits`; user-data events arrive as
+/// `{"subscriptionId", "event"}` on the subscribed connection only; the account agrees with its
+/// events (see [`paper_account_agrees`]).
+pub fn paper_ws_api(data: &[u8]) {
+    use aegis_exchange::sign::{HmacSha256, Signer};
+    use serde_json::{Map, Value, json};
+    use std::collections::VecDeque;
+
+    const METHODS: [&str; 52] = [
+        "order.place",
+        "order.place",
+        "order.place",
+        "order.test",
+        "order.cancel",
+        "order.status",
+        "order.amend.keepPriority",
+        "order.cancelReplace",
+        "order.amendments",
+        "openOrders.status",
+        "openOrders.cancelAll",
+        "allOrders",
+        "sor.order.place",
+        "sor.order.test",
+        "orderList.place",
+        "orderList.place.oco",
+        "orderList.place.oto",
+        "orderList.place.otoco",
+        "orderList.place.opo",
+        "orderList.place.opoco",
+        "orderList.cancel",
+        "orderList.status",
+        "openOrderLists.status",
+        "allOrderLists",
+        "account.status",
+        "account.commission",
+        "account.rateLimits.orders",
+        "myTrades",
+        "myPreventedMatches",
+        "myAllocations",
+        "myFilters",
+        "session.logon",
+        "session.status",
+        "session.logout",
+        "session.subscriptions",
+        "userDataStream.subscribe",
+        "userDataStream.subscribe.signature",
+        "userDataStream.unsubscribe",
+        "ping",
+        "time",
+        "exchangeInfo",
+        "depth",
+        "trades.recent",
+        "trades.historical",
+        "trades.aggregate",
+        "klines",
+        "uiKlines",
+        "avgPrice",
+        "ticker.24hr",
+        "ticker",
+        "ticker.price",
+        "ticker.book",
+    ];
+    const NAMES: [&str; 40] = [
+        "symbol",
+        "symbols",
+        "side",
+        "type",
+        "timeInForce",
+        "quantity",
+        "quoteOrderQty",
+        "price",
+        "stopPrice",
+        "trailingDelta",
+        "icebergQty",
+        "newClientOrderId",
+        "origClientOrderId",
+        "orderId",
+        "cancelOrderId",
+        "cancelReplaceMode",
+        "newQty",
+        "cancelRestrictions",
+        "orderRateLimitExceededMode",
+        "selfTradePreventionMode",
+        "newOrderRespType",
+        "limit",
+        "fromId",
+        "startTime",
+        "endTime",
+        "interval",
+        "windowSize",
+        "type",
+        "recvWindow",
+        "listClientOrderId",
+        "orderListId",
+        "aboveType",
+        "abovePrice",
+        "belowType",
+        "belowPrice",
+        "belowStopPrice",
+        "workingType",
+        "workingPrice",
+        "pendingType",
+        "pendingQuantity",
+    ];
+    const STRINGS: [&str; 30] = [
+        "BTCUSDT",
+        "ETHBTC",
+        "NOPE",
+        "BUY",
+        "SELL",
+        "LIMIT",
+        "MARKET",
+        "LIMIT_MAKER",
+        "STOP_LOSS_LIMIT",
+        "TAKE_PROFIT",
+        "GTC",
+        "IOC",
+        "FOK",
+        "FULL",
+        "RESULT",
+        "ACK",
+        "STOP_ON_FAILURE",
+        "ALLOW_FAILURE",
+        "ONLY_NEW",
+        "EXPIRE_TAKER",
+        "EXPIRE_MAKER",
+        "1m",
+        "1d",
+        "a1",
+        "0.001",
+        "65000",
+        "64999.99",
+        "0.05",
+        "-1",
+        "1e3",
+    ];
+
+    /// What the next answer on a connection must carry as its `id`.
+    enum Expect {
+        Id(Value),
+        /// Raw text: whatever the exchange could read of it.
+        Any,
+    }
+
+    let base = paper_base();
+    let mut b = Bytes::new(data);
+    let mut now = PAPER_START;
+    let mut paper = base.paper.clone();
+    let mut expected = base.expected.clone();
+    let session = base.api;
+    let Ok(plain) = paper.ws_connect(now, "/ws-api/v3") else { panic!("a second WebSocket-API connection") };
+    let hmac = HmacSha256::new("s");
+    let mut pending: [(aegis_paper::ConnId, VecDeque<Expect>); 2] =
+        [(session, VecDeque::new()), (plain, VecDeque::new())];
+    // Which connections hold a user-data subscription (the session's is set up by the base).
+    let mut next_id: u64 = 0;
+    for _ in 0..PAPER_OPS {
+        if b.data.is_empty() {
+            break;
+        }
+        let op = b.u8();
+        now += i64::from(b.u8() % 32) * 50;
+        let slot = usize::from(b.bool());
+        let conn = pending[slot].0;
+        if op.is_multiple_of(16) {
+            let symbol = if b.bool() { "BTCUSDT" } else { "ETHBTC" };
+            paper.set_price(now, symbol, b.decimal());
+        } else if op % 16 == 1 {
+            let text = String::from_utf8_lossy(&(0..b.u8() % 32).map(|_| b.u8()).collect::<Vec<u8>>()).into_owned();
+            pending[slot].1.push_back(Expect::Any);
+            paper.ws_send(now, conn, &text);
+        } else {
+            let method = METHODS[usize::from(b.u8()) % METHODS.len()];
+            let mut params = Map::new();
+            for _ in 0..b.u8() % 9 {
+                let name = NAMES[usize::from(b.u8()) % NAMES.len()];
+                let value = match b.u8() % 10 {
+                    0 => json!(i64::from(b.u8()) - 8),
+                    1 => json!(b.decimal().to_string()),
+                    2 => Value::Bool(b.bool()),
+                    3 => Value::Null,
+                    4 => json!([STRINGS[usize::from(b.u8()) % STRINGS.len()], STRINGS[usize::from(b.u8()) % 3]]),
+                    5 => json!({"x": b.u8()}),
+                    6 => json!(String::from_utf8_lossy(&[b.u8(), b.u8()])),
+                    _ => json!(STRINGS[usize::from(b.u8()) % STRINGS.len()]),
                 };
-                *expected.entry(paid.to_owned()).or_default() -= paid_amount;
-                *expected.entry(got.to_owned()).or_default() += got_amount - r.commission;
+                params.insert(name.to_owned(), value);
+            }
+            if !b.u8().is_multiple_of(8) {
+                params.insert("timestamp".to_owned(), json!(now - i64::from(b.u8()) * 100));
+            }
+            if b.u8().is_multiple_of(4) {
+                // Signed by its own HMAC key: the payload is the sorted parameters (a string's
+                // text, any other value's JSON).
+                params.insert("apiKey".to_owned(), json!("k"));
+                let payload: Vec<String> = params
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Value::String(s) => format!("{k}={s}"),
+                        other => format!("{k}={other}"),
+                    })
+                    .collect();
+                let mut signature = hmac.sign(payload.join("&").as_bytes()).as_str().to_owned();
+                if b.u8().is_multiple_of(8) {
+                    signature.push('0');
+                }
+                params.insert("signature".to_owned(), json!(signature));
+            }
+            next_id += 1;
+            let id = if b.bool() { json!(next_id) } else { json!(format!("r{next_id}")) };
+            let mut request = json!({"id": id.clone(), "method": method});
+            if !params.is_empty() || b.bool() {
+                request["params"] = Value::Object(params);
+            }
+            pending[slot].1.push_back(Expect::Id(id));
+            paper.ws_send(now, conn, &request.to_string());
+        }
+        for (conn, expect) in &mut pending {
+            let mut closed = false;
+            while let Some(frame) = paper.ws_poll(*conn) {
+                let text = match frame {
+                    aegis_paper::WsOut::Text(text) => text,
+                    aegis_paper::WsOut::Close { .. } => {
+                        assert!(!closed, "two Close frames");
+                        closed = true;
+                        continue;
+                    }
+                };
+                assert!(!closed, "a frame after Close: {text}");
+                let Ok(Value::Object(frame)) = serde_json::from_str::<Value>(&text) else {
+                    panic!("not an object: {text}")
+                };
+                if frame.contains_key("subscriptionId") {
+                    assert!(frame.get("event").and_then(|e| e.get("e")).is_some_and(Value::is_string), "{text}");
+                    continue;
+                }
+                let Some(next) = expect.pop_front() else { panic!("an answer nobody asked for: {text}") };
+                let id = frame.get("id").unwrap_or_else(|| panic!("no id: {text}"));
+                if let Expect::Id(want) = next {
+                    assert_eq!(id, &want, "answers out of order: {text}");
+                }
+                let Some(status) = frame.get("status").and_then(Value::as_u64) else { panic!("no status: {text}") };
+                if status == 200 {
+                    assert!(frame.contains_key("result") && !frame.contains_key("error"), "{text}");
+                } else {
+                    let error = frame.get("error").unwrap_or_else(|| panic!("{status} without an error: {text}"));
+                    assert!(error.get("code").and_then(Value::as_i64).is_some_and(|c| c < 0), "{text}");
+                    assert!(error.get("msg").is_some_and(Value::is_string), "{text}");
+                }
+                let limits = frame.get("rateLimits").and_then(Value::as_array);
+                assert!(limits.is_some_and(|l| l.iter().all(|l| l.get("count").is_some_and(Value::is_u64))), "{text}");
+            }
+            if closed {
+                expect.clear();
+            } else {
+                assert!(expect.is_empty(), "{} requests without an answer", expect.len());
             }
         }
-        for (asset, balance) in paper.balances() {
-            assert!(balance.free >= Decimal::ZERO && balance.locked >= Decimal::ZERO, "{asset}: {balance:?}");
-            assert_eq!(balance.free + balance.locked, expected.get(&asset).copied().unwrap_or_default(), "{asset}");
+        paper_account_agrees(&mut paper, &mut expected);
+    }
+}
+
+/// Fuzz target `paper_stream_control`: market-stream connections to the paper exchange (raw and
+/// combined URLs, with `timeUnit`, malformed paths) and the control frames they accept
+/// (`SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`, with ids and
+/// parameters of any type, and raw text), at any rate, with the market moving. Invariants: every
+/// request gets one answer, in order: `{"result", "id"}` echoing its id (an unsigned integer, a
+/// string, or null when it had none), or an error
+/// `{"code": 0..=3, "msg", "id"}`; `LIST_SUBSCRIPTIONS` answers the set the successful
+/// `SUBSCRIBE` / `UNSUBSCRIBE` answers built (at most 1024 streams), `GET_PROPERTY` the last
+/// `SET_PROPERTY`; a data frame is wrapped as `{"stream", "data"}` exactly when the connection
+/// is combined, and comes only from a subscribed stream; the sixth message in a second closes the
+/// connection (1008), and nothing follows a Close.
+pub fn paper_stream_control(data: &[u8]) {
+    use serde_json::{Value, json};
+    use std::collections::{BTreeSet, VecDeque};
+
+    const STREAMS: [&str; 24] = [
+        "btcusdt@trade",
+        "btcusdt@aggTrade",
+        "btcusdt@depth",
+        "btcusdt@depth@100ms",
+        "btcusdt@depth5",
+        "btcusdt@depth10@100ms",
+        "btcusdt@bookTicker",
+        "btcusdt@kline_1m",
+        "btcusdt@kline_1h@+08:00",
+        "btcusdt@miniTicker",
+        "btcusdt@ticker",
+        "btcusdt@ticker_1h",
+        "btcusdt@avgPrice",
+        "btcusdt@referencePrice",
+        "ethbtc@trade",
+        "ethbtc@depth20",
+        "ethbtc@bookTicker",
+        "ethbtc@kline_1s",
+        "!miniTicker@arr",
+        "!ticker_4h@arr",
+        "nope@trade",
+        "BTCUSDT@trade",
+        "btcusdt@",
+        "",
+    ];
+    const METHODS: [&str; 6] =
+        ["SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY", "NOPE"];
+
+    /// A connection as the requests' answers describe it.
+    struct Model {
+        conn: aegis_paper::ConnId,
+        combined: bool,
+        /// The subscriptions, once known (a URL the model does not parse leaves them unknown
+        /// until the first `LIST_SUBSCRIPTIONS`).
+        subs: Option<BTreeSet<String>>,
+        /// The requests waiting for their answer: the id it must echo (`None`: a request the
+        /// exchange must refuse, or raw text), and what it changes when it succeeds.
+        pending: VecDeque<(Option<Value>, Change)>,
+        second: i64,
+        sent: u32,
+        closed: bool,
+    }
+    enum Change {
+        Subscribe(Vec<String>),
+        Unsubscribe(Vec<String>),
+        List,
+        Set(Value),
+        Get,
+        Nothing,
+    }
+
+    let base = paper_base();
+    let mut b = Bytes::new(data);
+    let mut now = PAPER_START;
+    let mut paper = base.paper.clone();
+    let mut conns: Vec<Model> = Vec::new();
+    let mut next_id: u64 = 0;
+    for _ in 0..PAPER_OPS {
+        if b.data.is_empty() {
+            break;
+        }
+        let op = b.u8();
+        now += i64::from(b.u8() % 16) * 100;
+        match op % 8 {
+            0 if conns.len() < 4 => {
+                let picks: Vec<&str> = (0..b.u8() % 4).map(|_| STREAMS[usize::from(b.u8()) % STREAMS.len()]).collect();
+                let unit =
+                    ["", "?timeUnit=MICROSECOND", "?timeUnit=millisecond", "?timeUnit=x"][usize::from(b.u8() % 4)];
+                let (path, combined, subs) = match b.u8() % 4 {
+                    0 => (format!("/ws{unit}"), false, Some(BTreeSet::new())),
+                    1 if !picks.is_empty() && picks.iter().all(|s| !s.is_empty()) => (
+                        format!("/ws/{}{unit}", picks.join("/")),
+                        false,
+                        Some(picks.iter().map(|s| s.to_string()).collect()),
+                    ),
+                    2 => {
+                        let sep = if unit.is_empty() { String::new() } else { format!("&{}", &unit[1..]) };
+                        let subs = picks.iter().filter(|s| !s.is_empty()).map(|s| s.to_string()).collect();
+                        (format!("/stream?streams={}{sep}", picks.join("/")), true, Some(subs))
+                    }
+                    _ => {
+                        let raw: String = (0..b.u8() % 24).map(|_| char::from(32 + b.u8() % 95)).collect();
+                        let combined = raw.starts_with("/stream");
+                        (raw, combined, None)
+                    }
+                };
+                if let Ok(conn) = paper.ws_connect(now, &path) {
+                    let combined = combined && path.starts_with("/stream");
+                    conns.push(Model {
+                        conn,
+                        combined,
+                        subs,
+                        pending: VecDeque::new(),
+                        second: -1,
+                        sent: 0,
+                        closed: false,
+                    });
+                }
+            }
+            1 => {
+                let symbol = if b.bool() { "BTCUSDT" } else { "ETHBTC" };
+                paper.set_price(now, symbol, b.decimal());
+            }
+            2 => paper.advance(now),
+            _ => {
+                let pick = usize::from(b.u8()) % conns.len().max(1);
+                let Some(model) = conns.get_mut(pick) else { continue };
+                let text = if op % 8 == 3 {
+                    let raw =
+                        String::from_utf8_lossy(&(0..b.u8() % 24).map(|_| b.u8()).collect::<Vec<u8>>()).into_owned();
+                    if serde_json::from_str::<Value>(&raw).is_ok_and(|v| v.is_object()) {
+                        continue; // a request after all: the model would not know its id
+                    }
+                    model.pending.push_back((None, Change::Nothing));
+                    raw
+                } else {
+                    let method = METHODS[usize::from(b.u8()) % METHODS.len()];
+                    let mut params: Vec<Value> = Vec::new();
+                    for _ in 0..b.u8() % 4 {
+                        params.push(match b.u8() % 8 {
+                            0 => Value::Bool(b.bool()),
+                            1 => json!(b.u8()),
+                            2 => Value::Null,
+                            3 => json!("combined"),
+                            _ => json!(STREAMS[usize::from(b.u8()) % STREAMS.len()]),
+                        });
+                    }
+                    next_id += 1;
+                    // Spot takes an unsigned integer, a string or no id (echoed as null).
+                    let (id, echo) = match b.u8() % 8 {
+                        0 => (json!(format!("s{next_id}")), Some(json!(format!("s{next_id}")))),
+                        1 => (json!(-1), None),
+                        2 => (json!(1.5), None),
+                        3 => (Value::Null, Some(Value::Null)),
+                        _ => (json!(next_id), Some(json!(next_id))),
+                    };
+                    let strings: Vec<String> = params.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+                    let change = match method {
+                        "SUBSCRIBE" => Change::Subscribe(strings),
+                        "UNSUBSCRIBE" => Change::Unsubscribe(strings),
+                        "LIST_SUBSCRIPTIONS" => Change::List,
+                        "SET_PROPERTY" => Change::Set(params.get(1).cloned().unwrap_or(Value::Null)),
+                        "GET_PROPERTY" => Change::Get,
+                        _ => Change::Nothing,
+                    };
+                    let mut request = json!({"method": method});
+                    if !id.is_null() || b.bool() {
+                        request["id"] = id;
+                    }
+                    if !params.is_empty() || b.bool() {
+                        request["params"] = Value::Array(params);
+                    }
+                    model.pending.push_back((echo, change));
+                    request.to_string()
+                };
+                let second = now.div_euclid(1000);
+                (model.second, model.sent) =
+                    if model.second == second { (second, model.sent + 1) } else { (second, 1) };
+                paper.ws_send(now, model.conn, &text);
+                if model.sent > 5 && !model.closed {
+                    // Binance's limit: the sixth message in a second closes the connection.
+                    let last = std::iter::from_fn(|| paper.ws_poll(model.conn)).last();
+                    assert!(matches!(last, Some(aegis_paper::WsOut::Close { code: 1008, .. })), "{last:?}");
+                    assert!(!paper.ws_is_open(model.conn));
+                    model.closed = true;
+                    model.pending.clear();
+                }
+            }
+        }
+        for model in &mut conns {
+            while let Some(frame) = paper.ws_poll(model.conn) {
+                assert!(!model.closed, "a frame after Close: {frame:?}");
+                let text = match frame {
+                    aegis_paper::WsOut::Text(text) => text,
+                    aegis_paper::WsOut::Close { .. } => {
+                        model.closed = true;
+                        model.pending.clear();
+                        continue;
+                    }
+                };
+                let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+                let answer = value.as_object().filter(|o| o.contains_key("id") && !o.contains_key("stream"));
+                let Some(answer) = answer else {
+                    // Market data.
+                    match value.get("stream").and_then(Value::as_str) {
+                        Some(stream) => {
+                            assert!(model.combined, "a wrapped frame on a raw connection: {text}");
+                            assert!(value.get("data").is_some(), "{text}");
+                            if let Some(subs) = &model.subs {
+                                assert!(subs.contains(stream), "data of {stream}, not subscribed: {subs:?}");
+                            }
+                        }
+                        None => assert!(!model.combined, "an unwrapped frame on a combined connection: {text}"),
+                    }
+                    continue;
+                };
+                let Some((id, change)) = model.pending.pop_front() else {
+                    panic!("an answer nobody asked for: {text}")
+                };
+                if let Some(code) = answer.get("code") {
+                    assert!(code.as_u64().is_some_and(|c| c <= 3), "{text}");
+                    assert!(answer.get("msg").is_some_and(Value::is_string), "{text}");
+                    continue;
+                }
+                let Some(id) = id else { panic!("accepted a request with an id Binance refuses: {text}") };
+                assert_eq!(answer.get("id"), Some(&id), "{text}");
+                let result = answer.get("result").unwrap_or_else(|| panic!("no result: {text}"));
+                match change {
+                    Change::Subscribe(streams) => {
+                        if let Some(subs) = &mut model.subs {
+                            subs.extend(streams);
+                        }
+                    }
+                    Change::Unsubscribe(streams) => {
+                        if let Some(subs) = &mut model.subs {
+                            for s in &streams {
+                                subs.remove(s);
+                            }
+                        }
+                    }
+                    Change::List => {
+                        let Some(list) = result.as_array() else { panic!("{text}") };
+                        let listed: BTreeSet<String> =
+                            list.iter().map(|s| s.as_str().unwrap_or_else(|| panic!("{text}")).to_owned()).collect();
+                        assert_eq!(listed.len(), list.len(), "duplicates: {text}");
+                        assert!(listed.len() <= 1024, "{} streams", listed.len());
+                        if let Some(subs) = &model.subs {
+                            assert_eq!(&listed, subs, "LIST_SUBSCRIPTIONS");
+                        }
+                        model.subs = Some(listed);
+                    }
+                    Change::Set(value) => {
+                        let Value::Bool(on) = value else { panic!("SET_PROPERTY accepted {value}: {text}") };
+                        model.combined = on;
+                    }
+                    Change::Get => assert_eq!(result, &Value::Bool(model.combined), "GET_PROPERTY: {text}"),
+                    Change::Nothing => panic!("accepted: {text}"),
+                }
+            }
+            if !model.closed {
+                assert!(model.pending.is_empty(), "{} requests without an answer", model.pending.len());
+            }
         }
     }
 }
+
+/// The most operations an input of a `paper_*` target runs (longer inputs explore no more than
+/// their first ops, and keep the rate up).
+const PAPER_OPS: usize = 16;
 
 fn paper_rules(symbol: &str) -> Option<(&'static str, &'static str)> {
     match symbol {

@@ -71,3 +71,13 @@ fn order_events_corpus() {
 fn paper_http_corpus() {
     assert!(replay("paper_http", common::harness::paper_http) >= 10);
 }
+
+#[test]
+fn paper_ws_api_corpus() {
+    assert!(replay("paper_ws_api", common::harness::paper_ws_api) >= 10);
+}
+
+#[test]
+fn paper_stream_control_corpus() {
+    assert!(replay("paper_stream_control", common::harness::paper_stream_control) >= 10);
+}

@@ -191,7 +191,7 @@ pub(super) fn klines(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply
         Some(tz) => time_zone(tz).ok_or_else(|| Reply::error(400, -1100, "Invalid timeZone."))?,
         None => 0,
     };
-    let (start, end) = (params.integer("startTime")?, params.integer("endTime")?);
+    let (start, end) = (params.time("startTime")?, params.time("endTime")?);
     let n = limit(params, 500, 1000)?;
     let source = if interval == Interval::Fixed(1_000) { &m.seconds } else { &m.minutes };
     let mut bars: Vec<(i64, i64, Candle)> = Vec::new();

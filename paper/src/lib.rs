@@ -83,6 +83,7 @@ mod ws;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -135,6 +136,15 @@ impl PaperKey {
     }
 }
 
+impl Clone for PaperKey {
+    fn clone(&self) -> Self {
+        match self {
+            PaperKey::Hmac(key) => PaperKey::Hmac(key.clone()),
+            PaperKey::Ed25519(key) => PaperKey::Ed25519(*key),
+        }
+    }
+}
+
 impl fmt::Debug for PaperKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -149,7 +159,7 @@ impl fmt::Debug for PaperKey {
 pub struct PaperConfig {
     /// The symbols, their filters and the rate limits (default: the bundled exchangeInfo; set
     /// with [`PaperConfig::with_exchange_info`]).
-    exchange_info: ExchangeInfo,
+    exchange_info: Arc<ExchangeInfo>,
     /// The same, as served by `GET /api/v3/exchangeInfo`.
     exchange_info_json: Bytes,
     /// The seed of every random choice (price walk, book, generated ids).
@@ -186,7 +196,7 @@ pub struct PaperConfig {
 impl Default for PaperConfig {
     fn default() -> Self {
         Self {
-            exchange_info: bundled_exchange_info().clone(),
+            exchange_info: Arc::clone(bundled_exchange_info()),
             exchange_info_json: Bytes::from_static(BUNDLED_EXCHANGE_INFO),
             seed: 1,
             maker_commission: Decimal::new(1, 3),
@@ -205,9 +215,9 @@ impl Default for PaperConfig {
 }
 
 /// The bundled exchangeInfo, decoded once per process.
-fn bundled_exchange_info() -> &'static ExchangeInfo {
-    static BUNDLED: std::sync::OnceLock<ExchangeInfo> = std::sync::OnceLock::new();
-    BUNDLED.get_or_init(|| ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap_or_default())
+fn bundled_exchange_info() -> &'static Arc<ExchangeInfo> {
+    static BUNDLED: std::sync::OnceLock<Arc<ExchangeInfo>> = std::sync::OnceLock::new();
+    BUNDLED.get_or_init(|| Arc::new(ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap_or_default()))
 }
 
 impl PaperConfig {
@@ -224,7 +234,7 @@ impl PaperConfig {
     /// [`DecodeError`] when it is not an exchangeInfo response.
     pub fn with_exchange_info(mut self, json: impl Into<Bytes>) -> Result<Self, DecodeError> {
         let json = json.into();
-        self.exchange_info = ExchangeInfo::from_json(&json)?;
+        self.exchange_info = Arc::new(ExchangeInfo::from_json(&json)?);
         self.exchange_info_json = json;
         Ok(self)
     }
@@ -458,6 +468,24 @@ pub struct ThrottleViolations {
 }
 
 /// The simulated exchange. See the [module docs](self).
+///
+/// A clone is an independent copy of the whole simulation (markets, account, orders, open
+/// WebSocket connections with the same [`ConnId`]s, random streams): a fork for a what-if run,
+/// or a fresh start that skips the set-up (the `paper_http` fuzz target clones one prepared
+/// exchange per input).
+///
+/// ```
+/// use aegis_paper::{PaperConfig, PaperExchange};
+/// use aegis_exchange::Decimal;
+///
+/// let mut base = PaperExchange::new(PaperConfig::default().with_price("BTCUSDT", Decimal::from(65_000)), 0);
+/// base.deposit(0, "USDT", Decimal::from(1_000));
+/// let mut fork = base.clone();
+/// fork.deposit(0, "USDT", Decimal::from(500));
+/// assert_eq!(base.balance("USDT").free, Decimal::from(1_000));
+/// assert_eq!(fork.balance("USDT").free, Decimal::from(1_500));
+/// ```
+#[derive(Clone)]
 pub struct PaperExchange {
     config: PaperConfig,
     keys: HashMap<String, PaperKey>,

@@ -876,8 +876,8 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
 /// most `limit` (500 by default, 1000 at most).
 pub(super) fn all_order_lists(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
     let from = params.integer("fromId")?.and_then(|i| u64::try_from(i).ok());
-    let start = params.integer("startTime")?;
-    let end = params.integer("endTime")?;
+    let start = params.time("startTime")?;
+    let end = params.time("endTime")?;
     if from.is_some() && (start.is_some() || end.is_some()) {
         return Err(Reply::error(400, -1106, "Parameter 'startTime' sent when not required."));
     }

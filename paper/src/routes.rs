@@ -155,6 +155,15 @@ impl Endpoint {
         )
     }
 
+    /// A successful answer's body with its times in microseconds (`X-MBX-TIME-UNIT` /
+    /// `timeUnit=MICROSECOND`).
+    pub(super) fn in_microseconds(self, body: &str) -> String {
+        match self {
+            Endpoint::Klines => super::wire::klines_in_microseconds(body),
+            _ => super::wire::times_in_microseconds(body, super::wire::RESULT_TIMES),
+        }
+    }
+
     /// The weight (SPEC §5.4), and whether a success costs nothing.
     pub(super) fn weight(self, params: &Params) -> (u64, bool) {
         use Endpoint as E;
@@ -218,6 +227,25 @@ pub(super) fn handle(ex: &mut PaperExchange, now: i64, request: &Request<Bytes>)
         let reply = Reply::error(404, -1020, "This operation is not supported.");
         return (reply, ex.throttle.headers(now, false));
     };
+    let micros = match request.headers().get("X-MBX-TIME-UNIT").map(|v| v.to_str().map(str::to_ascii_uppercase)) {
+        None => false,
+        Some(Ok(unit)) if unit == "MILLISECOND" => false,
+        Some(Ok(unit)) if unit == "MICROSECOND" => true,
+        Some(_) => return (Reply::error(400, -1194, "Invalid time unit."), ex.throttle.headers(now, false)),
+    };
+    let (mut reply, headers) = handle_endpoint(ex, now, request, endpoint);
+    if micros && reply.is_ok() {
+        reply.body = endpoint.in_microseconds(&reply.body);
+    }
+    (reply, headers)
+}
+
+fn handle_endpoint(
+    ex: &mut PaperExchange,
+    now: i64,
+    request: &Request<Bytes>,
+    endpoint: Endpoint,
+) -> (Reply, Vec<(String, String)>) {
     let params = match Params::parse(request.uri().query().unwrap_or(""), request.body()) {
         Ok(p) => p,
         Err(reply) => {
@@ -258,8 +286,7 @@ fn authenticate(
     let key = request.headers().get("X-MBX-APIKEY").and_then(|v| v.to_str().ok()).unwrap_or("");
     let signer = api_key(ex, key)?;
     check_signature(signer, params)?;
-    let unit = request.headers().get("X-MBX-TIME-UNIT").and_then(|v| v.to_str().ok());
-    check_timestamp(now, params, unit)
+    check_timestamp(now, params)
 }
 
 /// The key behind an `X-MBX-APIKEY` / `apiKey` (-2014 malformed, -2015 unknown).
@@ -289,16 +316,14 @@ pub(super) fn check_signature(signer: &PaperKey, params: &Params) -> Result<(), 
 }
 
 /// `timestamp` and `recvWindow` as SPEC §2.7 describes (-1021, -1131, -1194).
-pub(super) fn check_timestamp(now: i64, params: &Params, time_unit: Option<&str>) -> Result<(), Reply> {
+pub(super) fn check_timestamp(now: i64, params: &Params) -> Result<(), Reply> {
     let timestamp = params.required("timestamp")?;
     let timestamp: i64 = timestamp.parse().map_err(|_| {
         Reply::error(400, -1100, "Illegal characters found in parameter 'timestamp'; legal range is '^[0-9]{1,20}$'.")
     })?;
-    let timestamp_ms = match time_unit.map(str::to_ascii_uppercase).as_deref() {
-        None | Some("MILLISECOND") => timestamp,
-        Some("MICROSECOND") => timestamp / 1000,
-        Some(_) => return Err(Reply::error(400, -1194, "Invalid time unit.")),
-    };
+    // Milliseconds or microseconds, whatever the answers' unit (rest-api.md, "General API
+    // Information").
+    let timestamp_ms = super::wire::to_millis(timestamp);
     let recv_window = match params.decimal("recvWindow")? {
         None => Decimal::from(5000),
         Some(w) if w <= Decimal::from(60_000) && w.scale() <= 3 => w,
@@ -483,14 +508,7 @@ pub(super) fn limit(params: &Params, default: i64, max: i64) -> Result<usize, Re
 fn depth(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
     let (_, m) = market(ex, params)?;
     let n = limit(params, 100, 5000)?;
-    let side = |levels: &[super::market::Level]| {
-        array(
-            levels
-                .iter()
-                .take(n)
-                .map(|l| format!("[\"{}\",\"{}\"]", super::wire::fixed8(l.price), super::wire::fixed8(l.qty))),
-        )
-    };
+    let side = |levels: &[super::market::Level]| super::wire::levels_json(levels.iter().take(n).copied());
     let body = Obj::new()
         .int("lastUpdateId", i64::try_from(m.update_id).unwrap_or(i64::MAX))
         .raw("bids", &side(&m.bids))
@@ -661,7 +679,7 @@ fn agg_trades(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
     let (_, m) = market(ex, params)?;
     let n = limit(params, 500, 1000)?;
     let from = params.integer("fromId")?;
-    let (start, end) = (params.integer("startTime")?, params.integer("endTime")?);
+    let (start, end) = (params.time("startTime")?, params.time("endTime")?);
     if let (Some(s), Some(e)) = (start, end)
         && e.saturating_sub(s) > 3_600_000
     {
@@ -1065,7 +1083,7 @@ fn allocations(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
     let (symbol, _) = market(ex, params)?;
     let order_id = params.integer("orderId")?;
     let from = params.integer("fromAllocationId")?;
-    let (start, end) = (params.integer("startTime")?, params.integer("endTime")?);
+    let (start, end) = (params.time("startTime")?, params.time("endTime")?);
     if let (Some(s), Some(e)) = (start, end)
         && e.saturating_sub(s) > 86_400_000
     {
@@ -1519,8 +1537,8 @@ fn open_orders(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
 fn all_orders(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
     let (symbol, _) = market(ex, params)?;
     let from = params.integer("orderId")?.map(|i| u64::try_from(i).unwrap_or(0));
-    let start = params.integer("startTime")?;
-    let end = params.integer("endTime")?;
+    let start = params.time("startTime")?;
+    let end = params.time("endTime")?;
     let n = limit(params, 500, 1000)?;
     let mut mine: Vec<&PaperOrder> = ex
         .orders

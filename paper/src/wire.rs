@@ -138,6 +138,11 @@ impl Params {
     }
 
     /// An optional integer (a bad one is -1100).
+    /// A time parameter (`startTime`, `endTime`) in milliseconds, sent in either unit.
+    pub(crate) fn time(&self, name: &str) -> Result<Option<i64>, Reply> {
+        Ok(self.integer(name)?.map(to_millis))
+    }
+
     pub(crate) fn integer(&self, name: &str) -> Result<Option<i64>, Reply> {
         match self.get(name) {
             None => Ok(None),
@@ -237,8 +242,12 @@ impl Obj {
     }
 
     /// A decimal as Binance writes amounts: a string with 8 decimals (`"0.10000000"`).
-    pub(crate) fn dec(self, name: &str, value: Decimal) -> Self {
-        self.str(name, &fixed8(value))
+    pub(crate) fn dec(mut self, name: &str, value: Decimal) -> Self {
+        self.key(name);
+        self.out.push('"');
+        fixed8_into(&mut self.out, value);
+        self.out.push('"');
+        self
     }
 
     /// Already-written JSON (an object or an array).
@@ -267,21 +276,61 @@ pub(crate) fn array<I: IntoIterator<Item = String>>(items: I) -> String {
     out
 }
 
-/// `value` with exactly 8 decimals (more are rounded half away from zero, as a display).
-///
-/// Padded by hand: `format!("{:.8}")` of a `Decimal` near its 28-digit limit overflows
-/// rust_decimal's fixed formatting buffer and panics (found by the `paper_http` fuzz target).
+/// [`fixed8_into`] into a new string (the tests' reading of it).
+#[cfg(test)]
 pub(crate) fn fixed8(value: Decimal) -> String {
+    let mut out = String::with_capacity(24);
+    fixed8_into(&mut out, value);
+    out
+}
+
+/// Appends `value` with exactly 8 decimals to `out` (more are rounded half away from zero, as a
+/// display): the digits of the mantissa scaled to 8 decimals, with the point put in. Not
+/// `format!("{:.8}")`, which for a `Decimal` near its 28-digit limit overflows rust_decimal's
+/// fixed formatting buffer and panics (found by the `paper_http` fuzz target), and no `Decimal`
+/// formatting at all: this runs for every amount of every answer.
+pub(crate) fn fixed8_into(out: &mut String, value: Decimal) {
     let v = value.round_dp_with_strategy(8, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
-    let mut text = v.to_string();
-    let decimals = text.split_once('.').map_or(0, |(_, frac)| frac.len());
-    if decimals == 0 {
-        text.push('.');
+    let scaled = 10i128.checked_pow(8u32.saturating_sub(v.scale())).and_then(|p| v.mantissa().checked_mul(p));
+    let Some(scaled) = scaled else {
+        // Out of i128 (cannot happen for a Decimal's 96-bit mantissa): the slow way.
+        let text = v.to_string();
+        let decimals = text.split_once('.').map_or(0, |(_, frac)| frac.len());
+        out.push_str(&text);
+        if decimals == 0 {
+            out.push('.');
+        }
+        for _ in decimals..8 {
+            out.push('0');
+        }
+        return;
+    };
+    if scaled < 0 {
+        out.push('-');
     }
-    for _ in decimals..8 {
-        text.push('0');
+    let digits = format!("{:09}", scaled.unsigned_abs());
+    let (whole, frac) = digits.split_at_checked(digits.len().saturating_sub(8)).unwrap_or((&digits, ""));
+    out.push_str(whole);
+    out.push('.');
+    out.push_str(frac);
+}
+
+/// A JSON array of price levels: `[["price","qty"],...]` with 8 decimals.
+pub(crate) fn levels_json(levels: impl IntoIterator<Item = super::market::Level>) -> String {
+    let mut out = String::with_capacity(256);
+    out.push('[');
+    for (i, l) in levels.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("[\"");
+        fixed8_into(&mut out, l.price);
+        out.push_str("\",\"");
+        fixed8_into(&mut out, l.qty);
+        out.push_str("\"]");
     }
-    text
+    out.push(']');
+    out
 }
 
 /// `text` as a JSON string literal.
@@ -292,11 +341,103 @@ pub(crate) fn json_string(text: &str) -> String {
 }
 
 fn string_into(out: &mut String, text: &str) {
+    // Most strings (every key, symbols, enums, ids) need no escape.
+    if !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+        return;
+    }
     // serde_json escapes exactly as JSON needs; writing into a String cannot fail.
     match serde_json::to_string(text) {
         Ok(s) => out.push_str(&s),
         Err(_) => out.push_str("\"\""),
     }
+}
+
+/// A timestamp parameter this large is in microseconds (a millisecond one would be past the
+/// year 30,000): Binance takes `timestamp`, `startTime` and `endTime` in either unit.
+const MICROSECONDS_FROM: i64 = 1_000_000_000_000_000;
+
+/// A timestamp parameter in milliseconds, whichever unit it was sent in.
+pub(crate) fn to_millis(timestamp: i64) -> i64 {
+    if timestamp >= MICROSECONDS_FROM { timestamp / 1000 } else { timestamp }
+}
+
+/// The time fields of REST and WebSocket-API results (`X-MBX-TIME-UNIT: MICROSECOND`,
+/// `timeUnit=MICROSECOND`), each with what its milliseconds gain in microseconds.
+pub(crate) const RESULT_TIMES: &[(&str, &str)] = &[
+    ("serverTime", "000"),
+    ("transactTime", "000"),
+    ("time", "000"),
+    ("updateTime", "000"),
+    ("workingTime", "000"),
+    ("openTime", "000"),
+    ("closeTime", "000"),
+    ("transactionTime", "000"),
+    ("trailingTime", "000"),
+    ("timestamp", "000"),
+    ("authorizedSince", "000"),
+    ("connectedSince", "000"),
+    ("retryAfter", "000"),
+    // aggTrades' trade time.
+    ("T", "000"),
+];
+
+/// The time fields of user-data events: event, transaction, creation, working and trailing
+/// times, and an account position's last update.
+pub(crate) const EVENT_TIMES: &[(&str, &str)] =
+    &[("E", "000"), ("T", "000"), ("O", "000"), ("W", "000"), ("D", "000"), ("u", "000")];
+
+/// `json` with the non-negative integer members named in `keys` (at any depth) in microseconds:
+/// the digits followed by the key's gain (`"000"`, or `"999"` for the last microsecond of a
+/// millisecond). Negative values (`-1`: not set) stay as they are.
+pub(crate) fn times_in_microseconds(json: &str, keys: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(json.len() + 32);
+    let mut rest = json;
+    'scan: while !rest.is_empty() {
+        if rest.starts_with('"') {
+            for (key, gain) in keys {
+                let Some(after) = rest.get(1..).and_then(|r| r.strip_prefix(key)).and_then(|r| r.strip_prefix("\":"))
+                else {
+                    continue;
+                };
+                let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+                if digits > 0 {
+                    let Some((number, tail)) = after.split_at_checked(digits) else { break };
+                    out.push('"');
+                    out.push_str(key);
+                    out.push_str("\":");
+                    out.push_str(number);
+                    out.push_str(gain);
+                    rest = tail;
+                    continue 'scan;
+                }
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
+}
+
+/// A klines answer (`[[open time, ..., close time, ...], ...]`) with its open and close times in
+/// microseconds (the close time is the window's last microsecond).
+pub(crate) fn klines_in_microseconds(json: &str) -> String {
+    let Ok(mut rows) = serde_json::from_str::<Vec<Vec<serde_json::Value>>>(json) else { return json.to_owned() };
+    for row in &mut rows {
+        for (index, gain) in [(0, 0), (6, 999)] {
+            if let Some(v) = row.get_mut(index)
+                && let Some(ms) = v.as_i64()
+            {
+                *v = serde_json::Value::from(ms.saturating_mul(1000).saturating_add(gain));
+            }
+        }
+    }
+    serde_json::to_string(&rows).unwrap_or_else(|_| json.to_owned())
 }
 
 #[cfg(test)]
@@ -333,6 +474,24 @@ mod tests {
         assert_eq!(fixed8(Decimal::new(123_456_789, 9)), "0.12345679");
         assert_eq!(fixed8(Decimal::MAX), "79228162514264337593543950335.00000000");
         assert_eq!(fixed8(-Decimal::new(5, 0)), "-5.00000000");
+        assert_eq!(fixed8(Decimal::MIN), "-79228162514264337593543950335.00000000");
+        assert_eq!(fixed8(Decimal::new(5, 9)), "0.00000001");
+        assert_eq!(fixed8(Decimal::new(-5, 1)), "-0.50000000");
+        assert_eq!(fixed8(Decimal::new(-4, 9)), "0.00000000");
+        // Whatever the scale and sign, as rust_decimal's own 8-decimal display (where it works).
+        let mut x: i64 = 1;
+        for i in 0..2_000u32 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let d = Decimal::new(x >> (i % 40), i % 20);
+            let rounded = d.round_dp_with_strategy(8, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            let expected = format!("{rounded:.8}");
+            let expected = if expected.trim_start_matches('-').trim_matches(|c| c == '0' || c == '.').is_empty() {
+                "0.00000000".to_owned()
+            } else {
+                expected
+            };
+            assert_eq!(fixed8(d), expected, "{d}");
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ use serde_json::Value;
 use super::market::Level;
 use super::reply::Reply;
 use super::routes::{self, Endpoint};
-use super::wire::{Obj, Params, array, fixed8, json_string};
+use super::wire::{Obj, Params, array, json_string, levels_json};
 use super::{PaperExchange, PaperKey};
 
 /// A WebSocket connection to the paper exchange.
@@ -77,23 +77,15 @@ const MAX_MESSAGES_PER_SECOND: u32 = 5;
 /// A connection's longest life: Binance disconnects every connection at 24 hours.
 const MAX_CONNECTION_MS: i64 = 24 * 3_600_000;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Kind {
     /// `micros`: `timeUnit=MICROSECOND` in the URL (times in microseconds).
-    Streams {
-        combined: bool,
-        subs: BTreeSet<String>,
-        micros: bool,
-    },
-    Api {
-        session: Option<String>,
-        logged_on_at: Option<i64>,
-        user_sub: Option<u64>,
-        next_sub: u64,
-    },
+    Streams { combined: bool, subs: BTreeSet<String>, micros: bool },
+    /// `micros`: `timeUnit=MICROSECOND` in the URL (results and events in microseconds).
+    Api { micros: bool, session: Option<String>, logged_on_at: Option<i64>, user_sub: Option<u64>, next_sub: u64 },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Conn {
     kind: Kind,
     outbox: VecDeque<WsOut>,
@@ -146,7 +138,7 @@ struct DepthBase {
 }
 
 /// The WebSocket state of the exchange.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct WsState {
     pub(super) conns: HashMap<ConnId, Conn>,
     next: ConnId,
@@ -188,29 +180,7 @@ fn in_microseconds(data: &str) -> String {
         Some(_) => &[("E", "000"), ("O", "000"), ("C", "000")],
         None => &[("E", "000")],
     };
-    let mut out = String::with_capacity(data.len() + 16);
-    let mut rest = data;
-    'scan: while !rest.is_empty() {
-        for (key, gain) in keys {
-            let pattern = format!(r#""{key}":"#);
-            if let Some(after) = rest.strip_prefix(pattern.as_str()) {
-                let digits = after.bytes().take_while(|b| b.is_ascii_digit() || *b == b'-').count();
-                if digits > 0 {
-                    out.push_str(&pattern);
-                    out.push_str(after.get(..digits).unwrap_or_default());
-                    out.push_str(gain);
-                    rest = after.get(digits..).unwrap_or_default();
-                    continue 'scan;
-                }
-            }
-        }
-        let mut chars = rest.chars();
-        if let Some(c) = chars.next() {
-            out.push(c);
-        }
-        rest = chars.as_str();
-    }
-    out
+    super::wire::times_in_microseconds(data, keys)
 }
 
 /// Whether `stream` is pushed every 1000 ms by [`PaperExchange::publish_stats`].
@@ -244,7 +214,7 @@ impl PaperExchange {
         let arg = |name: &str| query.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='));
         let micros = arg("timeUnit").is_some_and(|u| u.eq_ignore_ascii_case("MICROSECOND"));
         let kind = match route {
-            "/ws-api/v3" => Kind::Api { session: None, logged_on_at: None, user_sub: None, next_sub: 0 },
+            "/ws-api/v3" => Kind::Api { micros, session: None, logged_on_at: None, user_sub: None, next_sub: 0 },
             "/ws" => Kind::Streams { combined: false, subs: BTreeSet::new(), micros },
             "/stream" => {
                 let streams = arg("streams").unwrap_or("");
@@ -397,15 +367,36 @@ impl PaperExchange {
             }
             return;
         };
-        let method = request.get("method").and_then(Value::as_str).unwrap_or("");
-        let params: Vec<String> = request
-            .get("params")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-            .unwrap_or_default();
         let raw_params: &[Value] = request.get("params").and_then(Value::as_array).map_or(&[], Vec::as_slice);
+        let params: Vec<String> = raw_params.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+        let method = request.get("method").and_then(Value::as_str);
+        // Binance's refusals of a malformed request (web-socket-streams.md, "Error Messages").
+        // Spot takes an unsigned integer, a string (Binance's own SDKs send UUIDs) or no id at
+        // all (echoed as null); other types are refused (the Options streams refuse strings
+        // too: binance-connector-python #471).
+        let id_ok = match request.get("id") {
+            None | Some(Value::Null | Value::String(_)) => true,
+            Some(Value::Number(n)) => n.is_u64(),
+            Some(_) => false,
+        };
+        let malformed = if !id_ok {
+            Some("Invalid request: request ID must be an unsigned integer".to_owned())
+        } else if method.is_none() {
+            Some("Invalid request: missing field `method`".to_owned())
+        } else if request.get("params").is_some_and(|p| !p.is_array() && !p.is_null()) {
+            Some("Invalid request: invalid type: expected a sequence of parameters".to_owned())
+        } else if matches!(method, Some("SUBSCRIBE" | "UNSUBSCRIBE")) && params.len() != raw_params.len() {
+            Some("Invalid request: invalid type: expected a stream name (a string)".to_owned())
+        } else {
+            None
+        };
+        let method = method.unwrap_or("");
         let mut new_symbols = Vec::new();
         let frame = match self.ws.conns.get_mut(&conn).map(|c| &mut c.kind) {
+            Some(Kind::Streams { .. }) if malformed.is_some() => {
+                let id = if malformed.as_deref().is_some_and(|m| m.contains("request ID")) { "null" } else { &id_text };
+                Obj::new().int("code", 2).str("msg", malformed.as_deref().unwrap_or_default()).raw("id", id).finish()
+            }
             Some(Kind::Streams { subs, combined, .. }) => match method {
                 // The one property: whether frames come wrapped as `{"stream", "data"}`.
                 "SET_PROPERTY" | "GET_PROPERTY" => match (raw_params.first(), raw_params.get(1), method) {
@@ -705,7 +696,14 @@ impl PaperExchange {
     /// Hands a user-data event to every connection subscribed to the user data stream.
     pub(super) fn fan_out(&mut self, event: &str) {
         for c in self.ws.conns.values_mut() {
-            if let Kind::Api { user_sub: Some(id), .. } = c.kind {
+            if let Kind::Api { user_sub: Some(id), micros, .. } = c.kind {
+                let converted;
+                let event = if micros {
+                    converted = super::wire::times_in_microseconds(event, super::wire::EVENT_TIMES);
+                    converted.as_str()
+                } else {
+                    event
+                };
                 let frame =
                     Obj::new().int("subscriptionId", i64::try_from(id).unwrap_or(0)).raw("event", event).finish();
                 c.push(WsOut::Text(frame));
@@ -732,7 +730,19 @@ impl PaperExchange {
         if method == "sor.order.place" && reply.is_ok() {
             reply.body = format!("[{}]", reply.body);
         }
-        self.envelope(now, &id, reply)
+        let micros = matches!(self.ws.conns.get(&conn).map(|c| &c.kind), Some(Kind::Api { micros: true, .. }));
+        if micros && reply.is_ok() {
+            reply.body = match method {
+                "klines" | "uiKlines" => super::wire::klines_in_microseconds(&reply.body),
+                _ => super::wire::times_in_microseconds(&reply.body, super::wire::RESULT_TIMES),
+            };
+        }
+        let envelope = self.envelope(now, &id, reply);
+        if micros && !envelope.contains("\"status\":200") {
+            // An error's `data` (a 429's `serverTime` and `retryAfter`).
+            return super::wire::times_in_microseconds(&envelope, &[("serverTime", "000"), ("retryAfter", "000")]);
+        }
+        envelope
     }
 
     fn envelope(&mut self, now: i64, id: &str, reply: Reply) -> String {
@@ -855,7 +865,7 @@ impl PaperExchange {
                 routes::api_key(self, session)?;
             }
         }
-        routes::check_timestamp(now, params, None)
+        routes::check_timestamp(now, params)
     }
 
     fn session_method(&mut self, now: i64, conn: ConnId, method: &str, params: &Params) -> Reply {
@@ -871,7 +881,7 @@ impl PaperExchange {
                         Err(Reply::error(401, -2015, "Invalid API-key, IP, or permissions for action."))
                     }
                 });
-                if let Err(reply) = checked.and_then(|()| routes::check_timestamp(now, params, None)) {
+                if let Err(reply) = checked.and_then(|()| routes::check_timestamp(now, params)) {
                     return reply;
                 }
                 if let Some(Kind::Api { session, logged_on_at, .. }) = self.ws.conns.get_mut(&conn).map(|c| &mut c.kind)
@@ -918,7 +928,7 @@ impl PaperExchange {
                 let key = params.get("apiKey").unwrap_or("");
                 let checked = routes::api_key(self, key)
                     .and_then(|signer| routes::check_signature(signer, params))
-                    .and_then(|()| routes::check_timestamp(now, params, None));
+                    .and_then(|()| routes::check_timestamp(now, params));
                 match checked {
                     Ok(()) => self.subscribe_user(conn),
                     Err(reply) => reply,
@@ -929,10 +939,11 @@ impl PaperExchange {
                     return Reply::error(400, -2036, "User Data Stream subscription not active.");
                 };
                 match &mut c.kind {
-                    Kind::Api { user_sub, .. } if user_sub.is_some() => {
+                    Kind::Api { user_sub, micros, .. } if user_sub.is_some() => {
                         // Binance ends the subscription with `eventStreamTerminated`.
                         let ended = user_sub.take().unwrap_or(0);
-                        let event = Obj::new().str("e", "eventStreamTerminated").int("E", now).finish();
+                        let at = if *micros { now.saturating_mul(1000) } else { now };
+                        let event = Obj::new().str("e", "eventStreamTerminated").int("E", at).finish();
                         let frame = Obj::new()
                             .int("subscriptionId", i64::try_from(ended).unwrap_or(0))
                             .raw("event", &event)
@@ -996,8 +1007,4 @@ fn changes(old: &[Level], new: &[Level]) -> Vec<Level> {
         }
     }
     out
-}
-
-fn levels_json(levels: impl IntoIterator<Item = Level>) -> String {
-    array(levels.into_iter().map(|l| format!("[\"{}\",\"{}\"]", fixed8(l.price), fixed8(l.qty))))
 }

@@ -21,8 +21,10 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde::de::DeserializeOwned;
 
+mod common;
 #[path = "../../tests/common/info.rs"]
 mod info;
+use common::in_microseconds_of;
 
 const NOW: i64 = 1_760_000_000_000;
 const KEY: &str = "paperKey";
@@ -2845,4 +2847,94 @@ fn ticker_streams_and_newer_answers_have_the_documented_shapes() {
     check(get(&mut s, "/api/v3/executionRules?symbol=BTCUSDT"), "rest_execution_rules_response");
     check(get(&mut s, "/api/v3/aggTrades?symbol=BTCUSDT"), "rest_agg_trades_response");
     check(get(&mut s, "/api/v3/klines?symbol=BTCUSDT&interval=1m"), "rest_klines_response");
+}
+
+/// `X-MBX-TIME-UNIT: MICROSECOND` (issue 22, rest-api.md "General API Information"): every time
+/// field of every answer comes in microseconds (a kline's close time is its window's last
+/// microsecond), ids, prices and the members' order unchanged; `timestamp`, `startTime` and
+/// `endTime` are taken in either unit whatever the header; any other unit is -1194.
+#[test]
+fn rest_answers_in_microseconds_with_the_time_unit_header() {
+    let mut s = sim();
+    let buy = [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "MARKET"), ("quantity", "0.01")];
+    assert_eq!(s.send(s.raw("POST", "/api/v3/order", &buy, NOW)).status, 200);
+    let rest = [
+        ("symbol", "BTCUSDT"),
+        ("side", "BUY"),
+        ("type", "LIMIT"),
+        ("timeInForce", "GTC"),
+        ("quantity", "0.001"),
+        ("price", "60000"),
+        ("newClientOrderId", "rest1"),
+    ];
+    assert_eq!(s.send(s.raw("POST", "/api/v3/order", &rest, NOW)).status, 200);
+    s.now += 61_000;
+    let times = ["serverTime", "transactTime", "time", "updateTime", "workingTime", "openTime", "closeTime", "T"];
+    let unsigned = |path: &str| http::Request::builder().uri(format!("https://paper.local{path}")).body(Bytes::new());
+    let signed = |s: &Sim, path: &str, params: &[(&str, &str)]| s.raw("GET", path, params, s.now);
+    let mut requests: Vec<(String, http::Request<Bytes>)> = [
+        "/api/v3/time",
+        "/api/v3/exchangeInfo?symbol=BTCUSDT",
+        "/api/v3/aggTrades?symbol=BTCUSDT",
+        "/api/v3/ticker/24hr?symbol=BTCUSDT",
+        "/api/v3/ticker?symbol=BTCUSDT&windowSize=1h",
+        "/api/v3/ticker/tradingDay?symbol=BTCUSDT",
+        "/api/v3/avgPrice?symbol=BTCUSDT",
+        "/api/v3/trades?symbol=BTCUSDT",
+    ]
+    .into_iter()
+    .map(|p| (p.to_owned(), unsigned(p).unwrap()))
+    .collect();
+    for (path, params) in [
+        ("/api/v3/order", &[("symbol", "BTCUSDT"), ("origClientOrderId", "rest1")][..]),
+        ("/api/v3/openOrders", &[("symbol", "BTCUSDT")][..]),
+        ("/api/v3/allOrders", &[("symbol", "BTCUSDT")][..]),
+        ("/api/v3/myTrades", &[("symbol", "BTCUSDT")][..]),
+        ("/api/v3/account", &[][..]),
+    ] {
+        requests.push((path.to_owned(), signed(&s, path, params)));
+    }
+    for (path, request) in requests {
+        let mut micro = request.clone();
+        micro.headers_mut().insert("X-MBX-TIME-UNIT", "MICROSECOND".parse().unwrap());
+        let (ms, us) = (s.send(request), s.send(micro));
+        assert_eq!((ms.status, us.status), (200, 200), "{path}: {} / {}", ms.text(), us.text());
+        let (ms, us): (serde_json::Value, serde_json::Value) =
+            (serde_json::from_slice(&ms.body).unwrap(), serde_json::from_slice(&us.body).unwrap());
+        assert_ne!(ms, us, "{path}: no time changed");
+        in_microseconds_of(&ms, &us, &times, &path);
+    }
+
+    // Klines: open time and close time by position; the close time is the last microsecond.
+    let klines = "/api/v3/klines?symbol=BTCUSDT&interval=1m";
+    let mut micro = unsigned(klines).unwrap();
+    micro.headers_mut().insert("X-MBX-TIME-UNIT", "microsecond".parse().unwrap());
+    let ms: Vec<Vec<serde_json::Value>> = serde_json::from_slice(&s.send(unsigned(klines).unwrap()).body).unwrap();
+    let us: Vec<Vec<serde_json::Value>> = serde_json::from_slice(&s.send(micro).body).unwrap();
+    assert!(!ms.is_empty() && ms.len() == us.len());
+    for (a, b) in ms.iter().zip(&us) {
+        assert_eq!(b[0].as_i64(), a[0].as_i64().map(|t| t * 1000));
+        assert_eq!(b[6].as_i64(), a[6].as_i64().map(|t| t * 1000 + 999));
+        assert_eq!((&a[1..6], &a[7..]), (&b[1..6], &b[7..]));
+    }
+
+    // Timestamps in microseconds, with or without the header.
+    let account = s.raw("GET", "/api/v3/account", &[], s.now * 1000 + 123);
+    assert_eq!(s.send(account).status, 200);
+    let late = s.raw("GET", "/api/v3/account", &[], (s.now - 5001) * 1000);
+    assert_eq!(s.send(late).err().code, Some(-1021));
+    let since = |scale: i64| {
+        let (start, end) = ((NOW - 1000) * scale, (NOW + 3_599_000) * scale);
+        format!("/api/v3/aggTrades?symbol=BTCUSDT&startTime={start}&endTime={end}")
+    };
+    let (from_ms, from_us) = (since(1), since(1000));
+    let a = s.send(unsigned(&from_ms).unwrap());
+    let b = s.send(unsigned(&from_us).unwrap());
+    assert_eq!((a.status, a.text()), (b.status, b.text()), "startTime/endTime in microseconds");
+    assert_ne!(a.text(), "[]");
+
+    let mut nano = unsigned("/api/v3/time").unwrap();
+    nano.headers_mut().insert("X-MBX-TIME-UNIT", "NANOSECOND".parse().unwrap());
+    let e = s.send(nano).err();
+    assert_eq!((e.code, e.msg.as_str()), (Some(-1194), "Invalid time unit."));
 }

@@ -12,6 +12,8 @@ use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, ExchangeInfo, MarketC
 use aegis_paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig, WsFault, WsOut};
 use rust_decimal_macros::dec;
 
+mod common;
+
 const NOW: i64 = 1_760_000_000_000;
 const SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 
@@ -918,4 +920,82 @@ fn historical_trades_reference_price_and_execution_rules_over_the_websocket_api(
     assert_eq!(rules["result"]["symbolRules"].as_array().map(Vec::len), Some(2), "{rules}");
     let none = ask("referencePrice", serde_json::json!({"symbol": "LTCBTC"}));
     assert_eq!((none["status"].as_i64(), none["error"]["code"].as_i64()), (Some(400), Some(-2043)), "{none}");
+}
+
+/// `timeUnit=MICROSECOND` in the WebSocket-API URL (issue 22, web-socket-api.md "General API
+/// information"): the results' times and the user-data events' times come in microseconds (a
+/// kline's close time is its last microsecond), everything else as on a millisecond connection;
+/// `timestamp` is taken in either unit.
+#[test]
+fn the_websocket_api_in_microseconds() {
+    let mut p = paper(still());
+    let signer = Ed25519::from_seed(&hex::decode(SEED).unwrap()).unwrap();
+    p.add_api_key("edKey", PaperKey::ed25519(&signer.public_key()).unwrap());
+    let api = WsApi::new().with_credentials(Credentials::new("edKey", signer).unwrap());
+    let ms = p.ws_connect(NOW, "/ws-api/v3").unwrap();
+    let us = p.ws_connect(NOW, "/ws-api/v3?timeUnit=MICROSECOND").unwrap();
+    for conn in [ms, us] {
+        p.ws_send(NOW, conn, &api.session_logon("logon", NOW).unwrap().text);
+        p.ws_send(NOW, conn, &api.user_data_stream_subscribe("sub").unwrap().text);
+        assert!(frames(&mut p, conn).iter().all(|f| f.contains("\"status\":200")));
+    }
+    let bought = market_buy(&mut p, NOW, dec!(0.01));
+    let events = |p: &mut PaperExchange, conn| -> Vec<serde_json::Value> {
+        frames(p, conn).iter().map(|f| serde_json::from_str::<serde_json::Value>(f).unwrap()["event"].clone()).collect()
+    };
+    let (a, b) = (events(&mut p, ms), events(&mut p, us));
+    assert!(a.len() >= 2, "{a:?}");
+    common::in_microseconds_of(
+        &serde_json::Value::Array(a),
+        &serde_json::Value::Array(b),
+        &["E", "T", "O", "W", "u"],
+        "events",
+    );
+
+    let times = [
+        "serverTime",
+        "transactTime",
+        "time",
+        "updateTime",
+        "workingTime",
+        "openTime",
+        "closeTime",
+        "T",
+        "authorizedSince",
+        "connectedSince",
+    ];
+    let order_id = bought.order_id.to_string();
+    let requests = [
+        serde_json::json!({"id": 1, "method": "time"}),
+        serde_json::json!({"id": 2, "method": "session.status"}),
+        serde_json::json!({"id": 3, "method": "ticker.24hr", "params": {"symbol": "BTCUSDT"}}),
+        serde_json::json!({"id": 4, "method": "avgPrice", "params": {"symbol": "BTCUSDT"}}),
+        serde_json::json!({"id": 5, "method": "trades.aggregate", "params": {"symbol": "BTCUSDT"}}),
+        serde_json::json!({"id": 6, "method": "order.status",
+            "params": {"symbol": "BTCUSDT", "orderId": order_id, "timestamp": NOW}}),
+        serde_json::json!({"id": 7, "method": "myTrades", "params": {"symbol": "BTCUSDT", "timestamp": NOW}}),
+        serde_json::json!({"id": 8, "method": "account.status", "params": {"timestamp": NOW}}),
+    ];
+    let result = |p: &mut PaperExchange, conn, request: &serde_json::Value| -> serde_json::Value {
+        p.ws_send(NOW, conn, &request.to_string());
+        let answer: serde_json::Value = serde_json::from_str(&frames(p, conn)[0]).unwrap();
+        assert_eq!(answer["status"], 200, "{answer}");
+        answer["result"].clone()
+    };
+    for request in &requests {
+        let (a, b) = (result(&mut p, ms, request), result(&mut p, us, request));
+        assert_ne!(a, b, "{request}: no time changed");
+        common::in_microseconds_of(&a, &b, &times, &request["method"].to_string());
+    }
+    let klines = serde_json::json!({"id": 9, "method": "klines", "params": {"symbol": "BTCUSDT", "interval": "1m"}});
+    let (a, b) = (result(&mut p, ms, &klines), result(&mut p, us, &klines));
+    let (a, b) = (a.as_array().unwrap(), b.as_array().unwrap());
+    assert!(!a.is_empty() && a.len() == b.len());
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(y[0].as_i64(), x[0].as_i64().map(|t| t * 1000));
+        assert_eq!(y[6].as_i64(), x[6].as_i64().map(|t| t * 1000 + 999));
+    }
+    // A timestamp in microseconds, on either connection.
+    let micros = serde_json::json!({"id": 10, "method": "account.status", "params": {"timestamp": NOW * 1000 + 5}});
+    result(&mut p, ms, &micros);
 }
