@@ -57,6 +57,12 @@ impl<'a> Bytes<'a> {
         }
     }
 
+    /// Fewer than `max` arbitrary bytes, as (lossy) UTF-8 text: a raw frame.
+    pub fn text(&mut self, max: u8) -> String {
+        let len = self.u8() % max.max(1);
+        String::from_utf8_lossy(&(0..len).map(|_| self.u8()).collect::<Vec<u8>>()).into_owned()
+    }
+
     pub fn opt_decimal(&mut self) -> Option<Decimal> {
         if self.bool() { Some(self.decimal()) } else { None }
     }
@@ -1239,7 +1245,7 @@ pub fn paper_http(data: &[u8]) {
             let text = if b.bool() {
                 serde_json::json!({"id": b.u8(), "method": method, "params": params}).to_string()
             } else {
-                String::from_utf8_lossy(&(0..b.u8() % 24).map(|_| b.u8()).collect::<Vec<u8>>()).into_owned()
+                b.text(24)
             };
             paper.ws_send(now, if b.bool() { api } else { streams }, &text);
         } else {
@@ -1459,7 +1465,7 @@ pub fn paper_ws_api(data: &[u8]) {
             let symbol = if b.bool() { "BTCUSDT" } else { "ETHBTC" };
             paper.set_price(now, symbol, b.decimal());
         } else if op % 16 == 1 {
-            let text = String::from_utf8_lossy(&(0..b.u8() % 32).map(|_| b.u8()).collect::<Vec<u8>>()).into_owned();
+            let text = b.text(32);
             pending[slot].1.push_back(Expect::Any);
             paper.ws_send(now, conn, &text);
         } else {
@@ -1677,8 +1683,7 @@ pub fn paper_stream_control(data: &[u8]) {
                 let pick = usize::from(b.u8()) % conns.len().max(1);
                 let Some(model) = conns.get_mut(pick) else { continue };
                 let text = if op % 8 == 3 {
-                    let raw =
-                        String::from_utf8_lossy(&(0..b.u8() % 24).map(|_| b.u8()).collect::<Vec<u8>>()).into_owned();
+                    let raw = b.text(24);
                     if serde_json::from_str::<Value>(&raw).is_ok_and(|v| v.is_object()) {
                         continue; // a request after all: the model would not know its id
                     }
