@@ -1182,3 +1182,39 @@ fn pegged_list_legs_sell_side_and_refused_buys() {
     w.pump();
     assert_eq!(w.sent.len(), sent);
 }
+
+/// Canceling one leg of an OCO: the exchange cancels the list and answers with the list's
+/// cancel (web-socket-api.md "Cancel order", as the paper exchange does); the engine reads both
+/// legs' reports from that answer, asks nothing more, and the ledger equals the exchange.
+#[test]
+fn canceling_one_leg_reads_the_canceled_list_from_the_answer() {
+    use aegis_exchange::{ListLeg, OcoRequest, TimeInForce};
+    let mut w = world();
+    let ctx = aegis_exchange::MarketContext::default().with_last_price(dec!(65000)).with_reference_price(dec!(65000));
+    let oco = OcoRequest::new(
+        "BTCUSDT",
+        Side::Sell,
+        dec!(0.02),
+        ListLeg::limit_maker(dec!(70000)).with_client_order_id(cid("leg-tp")),
+        ListLeg::stop_loss_limit(dec!(59990), dec!(60000), TimeInForce::Gtc).with_client_order_id(cid("leg-sl")),
+    )
+    .with_list_client_order_id(cid("legs"));
+    w.engine.submit_oco(w.now, oco, &ctx).unwrap();
+    w.pump();
+    assert_eq!(w.engine.order_state(&cid("leg-sl")), Some(OrderState::New));
+    assert_eq!(w.ledger("BTC").locked, dec!(0.02));
+    let before = w.sent.len();
+    w.now += 100;
+    w.engine.cancel(w.now, &cid("leg-sl")).unwrap();
+    w.pump();
+    let after: Vec<_> = w.sent.iter().skip(before).collect();
+    assert_eq!(after.first().map(|(m, p)| (m.as_str(), p.as_str())), Some(("DELETE", "/api/v3/order")), "{after:?}");
+    assert!(!after.iter().any(|(m, p)| m == "GET" && p == "/api/v3/order"), "the answer was read: {after:?}");
+    for leg in ["leg-sl", "leg-tp"] {
+        assert_eq!(w.engine.order_state(&cid(leg)), Some(OrderState::Canceled), "{leg}");
+    }
+    for asset in ["BTC", "USDT"] {
+        assert_eq!(w.ledger(asset), w.paper.balance(asset), "{asset}");
+    }
+    assert_eq!(w.ledger("BTC").locked, dec!(0));
+}

@@ -41,6 +41,26 @@ impl PaperList {
         if self.done { ("ALL_DONE", "ALL_DONE") } else { ("EXEC_STARTED", "EXECUTING") }
     }
 
+    /// The list as a keep-priority amend of one of its legs shows it (`listStatus`, without
+    /// the status type and transaction time: rest-api.md "Order Amend Keep Priority").
+    pub(super) fn amend_json(&self, ex: &PaperExchange) -> String {
+        let orders = self.legs.iter().filter_map(|id| ex.orders.get(id)).map(|o| {
+            Obj::new()
+                .str("symbol", &o.symbol)
+                .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
+                .str("clientOrderId", &o.client_id)
+                .finish()
+        });
+        Obj::new()
+            .int("orderListId", i64::try_from(self.id).unwrap_or(i64::MAX))
+            .str("contingencyType", self.contingency)
+            .str("listOrderStatus", self.status().1)
+            .str("listClientOrderId", &self.client_id)
+            .str("symbol", &self.symbol)
+            .raw("orders", &array(orders))
+            .finish()
+    }
+
     /// The list as `GET /api/v3/orderList` shows it (and the placement and cancel answers
     /// begin), with `reports` when given.
     fn json(&self, ex: &PaperExchange, status_type: Option<&str>, reports: Option<&[String]>) -> String {
@@ -367,6 +387,16 @@ fn list_ids(
     Ok((list_client_id, leg_ids))
 }
 
+/// The legs in the order Binance places and lists them (`orders`, `orderReports`, the ids):
+/// the first `fixed` as given (an OTO family's working order), then an OCO pair's stop-type leg
+/// before its limit leg, whichever is above (rest-api.md's examples of every list kind).
+fn in_binance_order(mut legs: Vec<&ListLeg>, fixed: usize) -> Vec<&ListLeg> {
+    if let Some(pair) = legs.get_mut(fixed..) {
+        pair.sort_by_key(|l| matches!(l.order_type(), OrderType::Limit | OrderType::LimitMaker));
+    }
+    legs
+}
+
 /// Reads one leg of a list's parameters, each named `prefix` + field (`above` / `below` of an
 /// OCO; `working`, `pending`, `pendingAbove`, `pendingBelow` of an OTO).
 fn leg(params: &Params, prefix: &str) -> Result<ListLeg, Reply> {
@@ -504,9 +534,13 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
     let (base, quote) = (rules.base_asset().to_owned(), rules.quote_asset().to_owned());
     let default_stp = rules.default_self_trade_prevention_mode().cloned().unwrap_or(SelfTradePreventionMode::None);
     // Pegged legs take their prices from the book now (a stop-limit when it triggers).
-    let prices = [leg_price(ex, &symbol, &side, oco.above(), true)?, leg_price(ex, &symbol, &side, oco.below(), true)?];
+    let legs = in_binance_order(oco.legs().to_vec(), 0);
+    let prices = [
+        leg_price(ex, &symbol, &side, legs.first().copied().unwrap_or(oco.above()), true)?,
+        leg_price(ex, &symbol, &side, legs.get(1).copied().unwrap_or(oco.below()), true)?,
+    ];
     // A stop already reached would trigger at once (a take-profit too).
-    for (l, price) in oco.legs().iter().zip(prices) {
+    for (l, price) in legs.iter().zip(prices) {
         if l.order_type() != &OrderType::LimitMaker
             && let (Some(stop), Some(last)) = (l.stop_price(), last)
             && stop_triggered(l.order_type(), &side, stop, last)
@@ -520,7 +554,7 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
             return Err(rejected("Order would immediately match and take."));
         }
     }
-    let (list_client_id, leg_ids) = list_ids(ex, &symbol, oco.list_client_order_id(), &oco.legs())?;
+    let (list_client_id, leg_ids) = list_ids(ex, &symbol, oco.list_client_order_id(), &legs)?;
     // One lock for the pair: the base quantity for a SELL; for a BUY the most either leg could
     // spend (its limit price, or a market stop's stop price, times the quantity).
     let lock = match side {
@@ -546,9 +580,9 @@ pub(super) fn place_oco(ex: &mut PaperExchange, now: i64, params: &Params) -> Re
     let list_id = ex.next_list_id;
     ex.next_list_id += 1;
     // The lock sits on the leg that works first (the LIMIT_MAKER, else the above leg).
-    let holder = oco.legs().iter().position(|l| l.order_type() == &OrderType::LimitMaker).unwrap_or(0);
+    let holder = legs.iter().position(|l| l.order_type() == &OrderType::LimitMaker).unwrap_or(0);
     let mut ids = Vec::new();
-    for (k, (l, client_id)) in oco.legs().into_iter().zip(leg_ids).enumerate() {
+    for (k, (l, client_id)) in legs.iter().zip(leg_ids).enumerate() {
         let id = ex.next_order_id;
         ex.next_order_id += 1;
         let kind = l.order_type().clone();
@@ -744,18 +778,15 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
     let w = oto.working();
     let working_price = leg_price(ex, &symbol, &working_side, w, true)?;
     // A pending leg that is pegged takes its price when it is placed.
-    let pending_prices = oto
-        .legs()
-        .iter()
-        .skip(1)
-        .map(|l| leg_price(ex, &symbol, &pending_side, l, false))
-        .collect::<Result<Vec<_>, _>>()?;
+    let legs = in_binance_order(oto.legs(), 1);
+    let pending_prices =
+        legs.iter().skip(1).map(|l| leg_price(ex, &symbol, &pending_side, l, false)).collect::<Result<Vec<_>, _>>()?;
     if w.order_type() == &OrderType::LimitMaker
         && !ex.plan(&symbol, &working_side, Some(working_price), Some(working_qty), None).0.is_empty()
     {
         return Err(rejected("Order would immediately match and take."));
     }
-    let (list_client_id, leg_ids) = list_ids(ex, &symbol, oto.list_client_order_id(), &oto.legs())?;
+    let (list_client_id, leg_ids) = list_ids(ex, &symbol, oto.list_client_order_id(), &legs)?;
     // Only the working order locks on placement.
     let lock = if working_side == Side::Buy {
         working_price.checked_mul(working_qty).unwrap_or(Decimal::MAX)
@@ -777,7 +808,7 @@ pub(super) fn place_oto(ex: &mut PaperExchange, now: i64, params: &Params, kind:
     ex.next_list_id += 1;
     let stp = oto.self_trade_prevention_mode().cloned().unwrap_or(default_stp);
     let mut ids = Vec::new();
-    for (k, (l, client_id)) in oto.legs().into_iter().zip(leg_ids).enumerate() {
+    for (k, (l, client_id)) in legs.iter().zip(leg_ids).enumerate() {
         let id = ex.next_order_id;
         ex.next_order_id += 1;
         let kind = l.order_type().clone();

@@ -488,7 +488,7 @@ fn exchange_info(ex: &PaperExchange, now: i64, params: &Params) -> Result<Reply,
     if let Some(top) = doc.as_object_mut() {
         top.insert("serverTime".to_owned(), serde_json::json!(now));
     }
-    Ok(Reply::ok(doc.to_string()))
+    Ok(Reply::ok(super::wire::exchange_info_json(&doc)))
 }
 
 pub(super) fn invalid_symbol() -> Reply {
@@ -906,15 +906,15 @@ fn place(ex: &mut PaperExchange, now: i64, params: &Params, test: bool, sor: boo
     if test {
         if params.get("computeCommissionRates") == Some("true") {
             let zero = Obj::new().dec("maker", Decimal::ZERO).dec("taker", Decimal::ZERO).finish();
-            let body = Obj::new()
-                .raw(
-                    "standardCommissionForOrder",
-                    &Obj::new()
-                        .dec("maker", ex.config.maker_commission)
-                        .dec("taker", ex.config.taker_commission)
-                        .finish(),
-                )
-                .raw("specialCommissionForOrder", &zero)
+            let mut body = Obj::new().raw(
+                "standardCommissionForOrder",
+                &Obj::new().dec("maker", ex.config.maker_commission).dec("taker", ex.config.taker_commission).finish(),
+            );
+            // SOR's test answer has no special commission (rest-api.md "Test new order using SOR").
+            if !sor {
+                body = body.raw("specialCommissionForOrder", &zero);
+            }
+            let body = body
                 .raw("taxCommissionForOrder", &zero)
                 .raw(
                     "discount",
@@ -1128,19 +1128,23 @@ pub(super) fn order_response(
         return r.finish();
     }
     r = result_fields(r, o);
-    if let Some(w) = o.working {
-        r = r.int("workingTime", w);
-    } else if o.status == OrderStatus::PendingNew {
-        // A list's pending order is not working yet.
-        r = r.int("workingTime", -1);
+    // -1: not working yet (a list's pending order, a stop not triggered: the order lists'
+    // examples in rest-api.md).
+    r = r.int("workingTime", o.working.unwrap_or(-1));
+    let stp = |r: Obj| {
+        let mut r = r.str("selfTradePreventionMode", o.stp.as_str());
+        // The STP FAQ's answers: an order of a trade group's account that prevention took from
+        // shows the group.
+        if o.prevented_match.is_some() && ex.trade_group() >= 0 {
+            r = r.int("tradeGroupId", ex.trade_group());
+        }
+        prevention_fields(r, o)
+    };
+    // An SOR order's answer has its fills and `workingFloor` before the STP mode (rest-api.md
+    // "New order using SOR").
+    if o.sor.is_none() {
+        r = stp(r);
     }
-    r = r.str("selfTradePreventionMode", o.stp.as_str());
-    // The STP FAQ's answers: an order of a trade group's account that prevention took from
-    // shows the group.
-    if o.prevented_match.is_some() && ex.trade_group() >= 0 {
-        r = r.int("tradeGroupId", ex.trade_group());
-    }
-    r = prevention_fields(r, o);
     if *resp == OrderResponseType::Full {
         let items = fills.iter().map(|f| {
             let fill = match f.alloc_id {
@@ -1183,7 +1187,11 @@ pub(super) fn order_response(
             r = r.raw("preventedMatches", &array(matches));
         }
     }
-    sor_fields(r, o).finish()
+    match o.sor {
+        Some(routed) => stp(r.str("workingFloor", if routed { "SOR" } else { "EXCHANGE" })).bool("usedSor", true),
+        None => r,
+    }
+    .finish()
 }
 
 /// The fields a RESULT / FULL answer and a cancel answer share, from `price` to `side` (and
@@ -1205,7 +1213,8 @@ pub(super) fn result_fields(r: Obj, o: &PaperOrder) -> Obj {
 /// The names of a pegged order's fields in answers.
 const PEG_FIELDS: [&str; 4] = ["pegPriceType", "pegOffsetType", "pegOffsetValue", "peggedPrice"];
 
-/// An order as `GET /api/v3/order` shows it (`openOrders` swaps two fields, as the docs do).
+/// An order as `GET /api/v3/order` shows it (`openOrders` swaps two fields, as its examples in
+/// rest-api.md do).
 fn order_info(o: &PaperOrder) -> String {
     order_fields(o, false)
 }
@@ -1326,13 +1335,18 @@ fn cancel(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Re
         ));
     }
     let (base, quote) = ex.orders.get(&id).map(|o| (o.base.clone(), o.quote.clone())).unwrap_or_default();
-    let list = ex.orders.get(&id).and_then(|o| o.list);
-    let body = cancel_one(ex, now, id, params.get("newClientOrderId")).ok_or_else(unknown)?;
-    // Canceling one order of a list cancels the whole list.
-    if let Some(list) = list {
-        let cancel_id = ex.generated_id();
-        super::lists::cancel_legs(ex, now, list, &cancel_id);
-    }
+    // Canceling one order of a list cancels the whole list, and the answer is the list's
+    // (web-socket-api.md "Cancel order": "When an order list is canceled").
+    let body = match ex.orders.get(&id).and_then(|o| o.list) {
+        Some(list) => {
+            let cancel_id = match params.get("newClientOrderId") {
+                Some(c) => c.to_owned(),
+                None => ex.generated_id(),
+            };
+            super::lists::cancel_list_entry(ex, now, list, &cancel_id).ok_or_else(unknown)?
+        }
+        None => cancel_one(ex, now, id, params.get("newClientOrderId")).ok_or_else(unknown)?,
+    };
     ex.account_position(now, &[&base, &quote]);
     Ok(Reply::ok(body))
 }
@@ -1478,9 +1492,12 @@ fn amend(ex: &mut PaperExchange, now: i64, params: &Params) -> Result<Reply, Rep
         amended = amended.int("workingTime", w);
     }
     let amended = amended.str("selfTradePreventionMode", o.stp.as_str()).finish();
-    let body =
-        Obj::new().int("transactTime", now).int("executionId", execution_id).raw("amendedOrder", &amended).finish();
-    Ok(Reply::ok(body))
+    let mut body = Obj::new().int("transactTime", now).int("executionId", execution_id).raw("amendedOrder", &amended);
+    // A leg of a list: the list too.
+    if let Some(list) = o.list.and_then(|l| ex.lists.get(&l)) {
+        body = body.raw("listStatus", &list.amend_json(ex));
+    }
+    Ok(Reply::ok(body.finish()))
 }
 
 fn rejected_cancel(msg: &str) -> Reply {
@@ -1553,6 +1570,7 @@ fn all_orders(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
     mine.sort_by_key(|o| o.id);
     // From an order id: the first `limit`; otherwise the most recent.
     let skip = if from.is_some() { 0 } else { mine.len().saturating_sub(n) };
+    // A live capture of allOrders (tests/fixtures/recorded) has GET order's member order.
     let items = mine.into_iter().skip(skip).take(n).map(|o| order_fields(o, false));
     Ok(Reply::ok(array(items)))
 }

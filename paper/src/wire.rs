@@ -355,6 +355,147 @@ fn string_into(out: &mut String, text: &str) {
     }
 }
 
+/// The parts of an exchangeInfo answer, each with the order Binance writes its members in
+/// (rest-api.md "Exchange information", filters.md): a capture may have another order (the
+/// bundled one is sorted), and `serde_json::Value` sorts them anyway.
+#[derive(Debug, Clone, Copy)]
+enum InfoPart {
+    Top,
+    RateLimit,
+    Symbol,
+    Filter,
+    Sor,
+    Other,
+}
+
+impl InfoPart {
+    fn order(self) -> &'static [&'static str] {
+        match self {
+            InfoPart::Top => &["timezone", "serverTime", "rateLimits", "exchangeFilters", "symbols", "sors"],
+            InfoPart::RateLimit => &["rateLimitType", "interval", "intervalNum", "limit"],
+            InfoPart::Symbol => &[
+                "symbol",
+                "status",
+                "baseAsset",
+                "baseAssetPrecision",
+                "quoteAsset",
+                "quotePrecision",
+                "quoteAssetPrecision",
+                "baseCommissionPrecision",
+                "quoteCommissionPrecision",
+                "orderTypes",
+                "icebergAllowed",
+                "ocoAllowed",
+                "otoAllowed",
+                "opoAllowed",
+                "quoteOrderQtyMarketAllowed",
+                "allowTrailingStop",
+                "cancelReplaceAllowed",
+                "amendAllowed",
+                "pegInstructionsAllowed",
+                "isSpotTradingAllowed",
+                "isMarginTradingAllowed",
+                "filters",
+                "permissions",
+                "permissionSets",
+                "defaultSelfTradePreventionMode",
+                "allowedSelfTradePreventionModes",
+            ],
+            // Every filter's members fit one order.
+            InfoPart::Filter => &[
+                "filterType",
+                "minPrice",
+                "maxPrice",
+                "tickSize",
+                "multiplierUp",
+                "multiplierDown",
+                "bidMultiplierUp",
+                "bidMultiplierDown",
+                "askMultiplierUp",
+                "askMultiplierDown",
+                "minQty",
+                "maxQty",
+                "stepSize",
+                "minNotional",
+                "applyToMarket",
+                "applyMinToMarket",
+                "maxNotional",
+                "applyMaxToMarket",
+                "avgPriceMins",
+                "asset",
+                "limit",
+                "maxNumOrders",
+                "maxNumAlgoOrders",
+                "maxNumIcebergOrders",
+                "maxPosition",
+                "minTrailingAboveDelta",
+                "maxTrailingAboveDelta",
+                "minTrailingBelowDelta",
+                "maxTrailingBelowDelta",
+                "maxNumOrderAmends",
+                "maxNumOrderLists",
+            ],
+            InfoPart::Sor => &["baseAsset", "symbols"],
+            InfoPart::Other => &[],
+        }
+    }
+
+    /// What the items of member `name`'s list are.
+    fn items(self, name: &str) -> InfoPart {
+        match (self, name) {
+            (InfoPart::Top, "rateLimits") => InfoPart::RateLimit,
+            (InfoPart::Top, "exchangeFilters") | (InfoPart::Symbol, "filters") => InfoPart::Filter,
+            (InfoPart::Top, "symbols") => InfoPart::Symbol,
+            (InfoPart::Top, "sors") => InfoPart::Sor,
+            _ => InfoPart::Other,
+        }
+    }
+}
+
+/// An exchangeInfo answer as Binance writes it: its members, and those of every rate limit,
+/// symbol, filter and SOR group, in Binance's order (members Binance does not document follow,
+/// sorted).
+pub(crate) fn exchange_info_json(info: &serde_json::Value) -> String {
+    let mut out = String::with_capacity(64 * 1024);
+    write_info(&mut out, info, InfoPart::Top);
+    out
+}
+
+fn write_info(out: &mut String, value: &serde_json::Value, part: InfoPart) {
+    match value {
+        serde_json::Value::Object(members) => {
+            let order = part.order();
+            let mut names: Vec<&String> = members.keys().collect();
+            names.sort_by_key(|n| order.iter().position(|o| o == n).unwrap_or(order.len()));
+            out.push('{');
+            for (i, name) in names.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                string_into(out, name);
+                out.push(':');
+                if let Some(v) = members.get(name) {
+                    match v {
+                        serde_json::Value::Array(items) => {
+                            out.push('[');
+                            for (j, item) in items.iter().enumerate() {
+                                if j > 0 {
+                                    out.push(',');
+                                }
+                                write_info(out, item, part.items(name));
+                            }
+                            out.push(']');
+                        }
+                        other => write_info(out, other, InfoPart::Other),
+                    }
+                }
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
 /// A timestamp parameter this large is in microseconds (a millisecond one would be past the
 /// year 30,000): Binance takes `timestamp`, `startTime` and `endTime` in either unit.
 const MICROSECONDS_FROM: i64 = 1_000_000_000_000_000;

@@ -81,8 +81,16 @@ const MAX_CONNECTION_MS: i64 = 24 * 3_600_000;
 enum Kind {
     /// `micros`: `timeUnit=MICROSECOND` in the URL (times in microseconds).
     Streams { combined: bool, subs: BTreeSet<String>, micros: bool },
-    /// `micros`: `timeUnit=MICROSECOND` in the URL (results and events in microseconds).
-    Api { micros: bool, session: Option<String>, logged_on_at: Option<i64>, user_sub: Option<u64>, next_sub: u64 },
+    /// `micros`: `timeUnit=MICROSECOND` in the URL (results and events in microseconds);
+    /// `rate_limits`: not `returnRateLimits=false` in the URL (answers carry `rateLimits`).
+    Api {
+        micros: bool,
+        rate_limits: bool,
+        session: Option<String>,
+        logged_on_at: Option<i64>,
+        user_sub: Option<u64>,
+        next_sub: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -214,7 +222,14 @@ impl PaperExchange {
         let arg = |name: &str| query.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='));
         let micros = arg("timeUnit").is_some_and(|u| u.eq_ignore_ascii_case("MICROSECOND"));
         let kind = match route {
-            "/ws-api/v3" => Kind::Api { micros, session: None, logged_on_at: None, user_sub: None, next_sub: 0 },
+            "/ws-api/v3" => Kind::Api {
+                micros,
+                rate_limits: arg("returnRateLimits").is_none_or(|r| !r.eq_ignore_ascii_case("false")),
+                session: None,
+                logged_on_at: None,
+                user_sub: None,
+                next_sub: 0,
+            },
             "/ws" => Kind::Streams { combined: false, subs: BTreeSet::new(), micros },
             "/stream" => {
                 let streams = arg("streams").unwrap_or("");
@@ -717,7 +732,7 @@ impl PaperExchange {
         let request = parsed.as_ref().and_then(Value::as_object);
         let id = request.and_then(|r| r.get("id")).cloned().unwrap_or(Value::Null).to_string();
         let Some(request) = request else {
-            return self.envelope(now, &id, Reply::error(400, -1135, "Invalid JSON request"));
+            return self.envelope(now, &id, Reply::error(400, -1135, "Invalid JSON request"), true);
         };
         let method = request.get("method").and_then(Value::as_str).unwrap_or("");
         let empty = serde_json::Map::new();
@@ -730,14 +745,19 @@ impl PaperExchange {
         if method == "sor.order.place" && reply.is_ok() {
             reply.body = format!("[{}]", reply.body);
         }
-        let micros = matches!(self.ws.conns.get(&conn).map(|c| &c.kind), Some(Kind::Api { micros: true, .. }));
+        let (micros, rate_limits) = match self.ws.conns.get(&conn).map(|c| &c.kind) {
+            Some(Kind::Api { micros, rate_limits, .. }) => (*micros, *rate_limits),
+            _ => (false, true),
+        };
+        // A request's own `returnRateLimits` wins over the connection's.
+        let rate_limits = raw_params.get("returnRateLimits").and_then(Value::as_bool).unwrap_or(rate_limits);
         if micros && reply.is_ok() {
             reply.body = match method {
                 "klines" | "uiKlines" => super::wire::klines_in_microseconds(&reply.body),
                 _ => super::wire::times_in_microseconds(&reply.body, super::wire::RESULT_TIMES),
             };
         }
-        let envelope = self.envelope(now, &id, reply);
+        let envelope = self.envelope(now, &id, reply, rate_limits);
         if micros && !envelope.contains("\"status\":200") {
             // An error's `data` (a 429's `serverTime` and `retryAfter`).
             return super::wire::times_in_microseconds(&envelope, &[("serverTime", "000"), ("retryAfter", "000")]);
@@ -745,7 +765,7 @@ impl PaperExchange {
         envelope
     }
 
-    fn envelope(&mut self, now: i64, id: &str, reply: Reply) -> String {
+    fn envelope(&mut self, now: i64, id: &str, reply: Reply, rate_limits: bool) -> String {
         let limits = self.throttle.counts(now).into_iter().map(|(kind, interval, num, limit, count)| {
             Obj::new()
                 .str("rateLimitType", kind.as_str())
@@ -757,8 +777,9 @@ impl PaperExchange {
         });
         let limits = array(limits);
         let out = Obj::new().raw("id", id).int("status", i64::from(reply.status));
+        let limits = |out: Obj| if rate_limits { out.raw("rateLimits", &limits) } else { out };
         if reply.is_ok() {
-            return out.raw("result", &reply.body).raw("rateLimits", &limits).finish();
+            return limits(out.raw("result", &reply.body)).finish();
         }
         let mut error = reply.body.clone();
         if let Some(seconds) = reply.retry_after {
@@ -772,7 +793,7 @@ impl PaperExchange {
                 error.push('}');
             }
         }
-        out.raw("error", &error).raw("rateLimits", &limits).finish()
+        limits(out.raw("error", &error)).finish()
     }
 
     fn ws_method(&mut self, now: i64, conn: ConnId, method: &str, params: &Params) -> Reply {
@@ -990,7 +1011,7 @@ impl PaperExchange {
         };
         let body = r
             .int("connectedSince", c.connected_at)
-            .bool("returnRateLimits", true)
+            .bool("returnRateLimits", !matches!(c.kind, Kind::Api { rate_limits: false, .. }))
             .int("serverTime", now)
             .bool("userDataStream", user_sub.is_some())
             .finish();

@@ -999,3 +999,345 @@ fn the_websocket_api_in_microseconds() {
     let micros = serde_json::json!({"id": 10, "method": "account.status", "params": {"timestamp": NOW * 1000 + 5}});
     result(&mut p, ms, &micros);
 }
+
+/// Binance's documented example response of every WebSocket-API method (web-socket-api.md,
+/// extracted into `tests/doc-fixtures/ws-api/` by `paper/doc-fixtures/extract.py`; issue 22,
+/// point 4) against the paper exchange's answer to the same request on an Ed25519 session, from
+/// the account of [`common::doc_world`]: the same members in the same order with the same JSON
+/// types at every depth, the envelope (`id`, `status`, `result` or `error`) included, and a list
+/// the docs show with items is not empty. `rateLimits` may be on either side (the examples show
+/// `returnRateLimits` both ways; `the_websocket_api_returns_rate_limits_as_asked` tests it).
+/// Every example file has its request here, or the reason it is not compared.
+#[test]
+fn every_documented_websocket_api_response_has_its_shape() {
+    use common::{Shape, same_shape, shape_of};
+    use serde_json::{Value, json};
+    use std::collections::BTreeMap;
+    let world = common::doc_world();
+    let mut p = world.paper;
+    let (rest1, leg, taker) = (world.rest1_id, world.leg_id, world.taker_id);
+    let signer = Ed25519::from_seed(&hex::decode(SEED).unwrap()).unwrap();
+    p.add_api_key("edKey", PaperKey::ed25519(&signer.public_key()).unwrap());
+    let api = WsApi::new().with_credentials(Credentials::new("edKey", signer).unwrap());
+    let conn = p.ws_connect(NOW, "/ws-api/v3").unwrap();
+    p.ws_send(NOW, conn, &api.session_logon("logon", NOW).unwrap().text);
+    assert!(frames(&mut p, conn)[0].contains("\"status\":200"));
+
+    // Where the docs' examples disagree (allOrders), a live answer decides: MiniTrade's testnet
+    // capture of `allOrders` (../shared/binance/recorded; not shipped: no license).
+    if let Some(dir) = std::env::var_os("AEGIS_RECORDED_DIR") {
+        let live = std::path::Path::new(&dir)
+            .join("order_responses/wsapi_allOrders_ETHUSDT_testnet_2024-05-31_MiniTrade.json");
+        let live = std::fs::read(&live).unwrap_or_else(|e| panic!("{}: {e}", live.display()));
+        p.ws_send(
+            NOW,
+            conn,
+            &json!({"id": "live", "method": "allOrders", "params": json!({"symbol": "BTCUSDT", "timestamp": NOW})})
+                .to_string(),
+        );
+        let answer = frames(&mut p, conn).into_iter().find(|f| f.starts_with("{\"id\":\"live\"")).unwrap();
+        same_shape(
+            &shape_of(answer.as_bytes()),
+            &shape_of(&live),
+            &["rateLimits", "workingFloor", "usedSor"],
+            "live allOrders",
+        );
+    } else {
+        assert!(std::env::var("CI").is_err(), "CI must set AEGIS_RECORDED_DIR to ../shared/binance/recorded");
+        eprintln!("AEGIS_RECORDED_DIR not set: the live allOrders capture is compared by .ci/run");
+    }
+
+    let t = NOW;
+    let limit = json!({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+        "quantity": "0.01", "price": "29000", "timestamp": t});
+    let market = json!({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01", "timestamp": t});
+    let merge = |base: &Value, more: Value| {
+        let mut all = base.clone();
+        for (k, v) in more.as_object().unwrap() {
+            all[k] = v.clone();
+        }
+        all
+    };
+    let replace = merge(&limit, json!({"price": "29100", "cancelReplaceMode": "STOP_ON_FAILURE"}));
+    let oco = json!({"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.01", "aboveType": "LIMIT_MAKER",
+        "abovePrice": "32000", "belowType": "STOP_LOSS_LIMIT", "belowStopPrice": "28000", "belowPrice": "27900",
+        "belowTimeInForce": "GTC", "newOrderRespType": "RESULT", "timestamp": t});
+    let working = json!({"symbol": "BTCUSDT", "workingType": "LIMIT", "workingSide": "BUY", "workingPrice": "29000",
+        "workingQuantity": "0.01", "workingTimeInForce": "GTC", "newOrderRespType": "RESULT", "timestamp": t});
+    let one_leg =
+        json!({"pendingType": "LIMIT", "pendingSide": "SELL", "pendingPrice": "32000", "pendingTimeInForce": "GTC"});
+    let two_legs = json!({"pendingSide": "SELL", "pendingAboveType": "LIMIT_MAKER", "pendingAbovePrice": "32000",
+        "pendingBelowType": "STOP_LOSS_LIMIT", "pendingBelowStopPrice": "28000", "pendingBelowPrice": "27900",
+        "pendingBelowTimeInForce": "GTC"});
+    let sor = merge(&limit, json!({"price": "31000", "quantity": "0.1"}));
+    let symbol = json!({"symbol": "BTCUSDT"});
+    let symbols = json!({"symbols": ["BTCUSDT"]});
+    let mini = |v: &Value| merge(v, json!({"type": "MINI"}));
+    let signed = |v: Value| merge(&v, json!({"timestamp": t}));
+    const OPTIONAL: &[&str] =
+        &["trailingDelta", "trailingTime", "strategyId", "strategyType", "preventedMatchId", "preventedQuantity"];
+    // A cancel's answer has these too only when the order set them.
+    const CANCEL_OPTIONAL: &[&str] =
+        &["stopPrice", "icebergQty", "trailingDelta", "trailingTime", "strategyId", "strategyType"];
+    // (example, method and parameters or why it is not compared, members either side may have)
+    type Case<'a> = (&'a str, Result<(&'a str, Value), &'a str>, &'a [&'a str]);
+    let cases: Vec<Case> = vec![
+        ("ping", Ok(("ping", json!({}))), &[]),
+        ("time", Ok(("time", json!({}))), &[]),
+        ("exchangeInfo", Ok(("exchangeInfo", symbol.clone())), &[]),
+        ("executionRules", Ok(("executionRules", symbol.clone())), &[]),
+        ("depth", Ok(("depth", symbol.clone())), &[]),
+        ("trades.recent", Ok(("trades.recent", symbol.clone())), &[]),
+        ("trades.historical", Ok(("trades.historical", symbol.clone())), &[]),
+        ("blockTrades.historical", Err("a paper exchange has no block trades: its list is empty"), &[]),
+        ("trades.aggregate", Ok(("trades.aggregate", symbol.clone())), &[]),
+        ("klines", Ok(("klines", json!({"symbol": "BTCUSDT", "interval": "1m"}))), &[]),
+        ("uiKlines", Ok(("uiKlines", json!({"symbol": "BTCUSDT", "interval": "1m"}))), &[]),
+        ("avgPrice", Ok(("avgPrice", symbol.clone())), &[]),
+        ("ticker.24hr", Ok(("ticker.24hr", symbol.clone())), &[]),
+        ("ticker.24hr #2", Ok(("ticker.24hr", mini(&symbol))), &[]),
+        ("ticker.24hr #3", Ok(("ticker.24hr", symbols.clone())), &[]),
+        ("ticker.tradingDay FULL", Ok(("ticker.tradingDay", symbol.clone())), &[]),
+        ("ticker.tradingDay FULL #2", Ok(("ticker.tradingDay", symbols.clone())), &[]),
+        ("ticker.tradingDay MINI", Ok(("ticker.tradingDay", mini(&symbol))), &[]),
+        ("ticker.tradingDay MINI #2", Ok(("ticker.tradingDay", mini(&symbols))), &[]),
+        ("ticker", Ok(("ticker", symbol.clone())), &[]),
+        ("ticker #2", Ok(("ticker", mini(&symbol))), &[]),
+        ("ticker #3", Ok(("ticker", symbols.clone())), &[]),
+        ("ticker.price", Ok(("ticker.price", symbol.clone())), &[]),
+        ("ticker.price #2", Ok(("ticker.price", symbols.clone())), &[]),
+        ("ticker.book", Ok(("ticker.book", symbol.clone())), &[]),
+        ("ticker.book #2", Ok(("ticker.book", symbols.clone())), &[]),
+        ("referencePrice", Ok(("referencePrice", symbol.clone())), &[]),
+        ("referencePrice #2", Err("a null reference price: every paper market with trades has one"), &[]),
+        // The docs put this -2043 inside a 200 `result`; referencePrice.calculation's example
+        // (and REST) answer it as status 400 with `error`, as the paper does for both.
+        ("referencePrice #3", Err("the -2043 in a 200 `result`: see referencePrice.calculation"), &[]),
+        ("referencePrice.calculation", Ok(("referencePrice.calculation", json!({"symbol": "ETHBTC"}))), &[]),
+        ("referencePrice.calculation #2", Ok(("referencePrice.calculation", symbol.clone())), &[]),
+        ("referencePrice.calculation #3", Err("EXTERNAL: the paper calculates every reference price itself"), &[]),
+        ("session.logon", Err("logged on above; its answer is session.status's"), &[]),
+        ("session.status", Ok(("session.status", json!({}))), &[]),
+        ("userDataStream.subscribe", Ok(("userDataStream.subscribe", json!({}))), &[]),
+        ("session.subscriptions", Ok(("session.subscriptions", json!({}))), &[]),
+        (
+            "userDataStream.subscribe.signature",
+            Err(
+                "the HMAC-signed form of userDataStream.subscribe (tested in the_ws_api_with_signed_requests_and_the_user_data_stream)",
+            ),
+            &[],
+        ),
+        ("userDataStream.unsubscribe", Ok(("userDataStream.unsubscribe", json!({}))), &[]),
+        ("order.place", Ok(("order.place", merge(&limit, json!({"newOrderRespType": "ACK"})))), &[]),
+        ("order.place #2", Ok(("order.place", merge(&limit, json!({"newOrderRespType": "RESULT"})))), &[]),
+        // This example predates self-trade prevention (the ACK and RESULT ones show its mode).
+        ("order.place #3", Ok(("order.place", market.clone())), &["selfTradePreventionMode"]),
+        ("order.test", Ok(("order.test", market.clone())), &[]),
+        ("order.test #2", Ok(("order.test", merge(&market, json!({"computeCommissionRates": true})))), &[]),
+        // The example shows the fields an order has only when it set them (web-socket-api.md
+        // "Conditional fields in Order Responses").
+        ("order.status", Ok(("order.status", signed(json!({"symbol": "BTCUSDT", "orderId": rest1})))), OPTIONAL),
+        (
+            "order.amend.keepPriority",
+            Ok(("order.amend.keepPriority", signed(json!({"symbol": "BTCUSDT", "orderId": rest1, "newQty": "0.009"})))),
+            &[],
+        ),
+        (
+            "order.amend.keepPriority #2",
+            Ok(("order.amend.keepPriority", signed(json!({"symbol": "BTCUSDT", "orderId": leg, "newQty": "0.008"})))),
+            &["workingTime"],
+        ),
+        ("order.amendments", Ok(("order.amendments", signed(json!({"symbol": "BTCUSDT", "orderId": rest1})))), &[]),
+        // An example older than `workingTime` (the REST one shows it), and with `fills` where
+        // POST /api/v3/order's example has them (see paper.rs).
+        (
+            "order.cancelReplace",
+            Ok(("order.cancelReplace", merge(&replace, json!({"cancelOrderId": rest1})))),
+            &["fills", "workingTime"],
+        ),
+        (
+            "order.cancelReplace #2",
+            Ok(("order.cancelReplace", merge(&replace, json!({"cancelOrigClientOrderId": "nope"})))),
+            &[],
+        ),
+        (
+            "order.cancelReplace #3",
+            Ok(("order.cancelReplace", merge(&replace, json!({"cancelOrigClientOrderId": "w2", "quantity": "100"})))),
+            &[],
+        ),
+        (
+            "order.cancelReplace #4",
+            Ok((
+                "order.cancelReplace",
+                merge(&replace, json!({"cancelReplaceMode": "ALLOW_FAILURE", "cancelOrigClientOrderId": "nope"})),
+            )),
+            &["fills"],
+        ),
+        (
+            "order.cancelReplace #5",
+            Ok((
+                "order.cancelReplace",
+                merge(
+                    &replace,
+                    json!({"cancelReplaceMode": "ALLOW_FAILURE", "cancelOrigClientOrderId": "nope", "quantity": "100"}),
+                ),
+            )),
+            &[],
+        ),
+        (
+            "order.cancelReplace #6",
+            Err("needs the unfilled order count exceeded (paper.rs the_unfilled_order_count_is_limited_and_reported)"),
+            &[],
+        ),
+        (
+            "order.cancelReplace #7",
+            Err("needs the unfilled order count exceeded (paper.rs the_unfilled_order_count_is_limited_and_reported)"),
+            &[],
+        ),
+        (
+            "order.cancel",
+            Ok(("order.cancel", signed(json!({"symbol": "BTCUSDT", "origClientOrderId": "w1"})))),
+            CANCEL_OPTIONAL,
+        ),
+        ("order.cancel #2", Ok(("order.cancel", signed(json!({"symbol": "BTCUSDT", "orderId": leg})))), &[]),
+        (
+            "orderList.place",
+            Ok((
+                "orderList.place",
+                json!({"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.01", "price": "32000",
+            "stopPrice": "28000", "stopLimitPrice": "27900", "stopLimitTimeInForce": "GTC", "newOrderRespType": "RESULT", "timestamp": t}),
+            )),
+            &[],
+        ),
+        (
+            "orderList.place.oco",
+            Ok(("orderList.place.oco", merge(&oco, json!({"listClientOrderId": "oco2"})))),
+            &["icebergQty"],
+        ),
+        (
+            "orderList.place.oto",
+            Ok(("orderList.place.oto", merge(&merge(&working, one_leg.clone()), json!({"pendingQuantity": "0.01"})))),
+            &[],
+        ),
+        (
+            "orderList.place.otoco",
+            Ok((
+                "orderList.place.otoco",
+                merge(&merge(&working, two_legs.clone()), json!({"pendingQuantity": "0.01"})),
+            )),
+            &[],
+        ),
+        ("orderList.place.opo", Ok(("orderList.place.opo", merge(&working, one_leg))), &[]),
+        ("orderList.place.opoco", Ok(("orderList.place.opoco", merge(&working, two_legs))), &[]),
+        ("orderList.status", Ok(("orderList.status", signed(json!({"origClientOrderId": "oco1"})))), &[]),
+        // The REST example of the same cancel shows each report's `origClientOrderId`.
+        (
+            "orderList.cancel",
+            Ok(("orderList.cancel", signed(json!({"symbol": "BTCUSDT", "listClientOrderId": "oco2"})))),
+            &["origClientOrderId"],
+        ),
+        ("openOrderLists.status", Ok(("openOrderLists.status", signed(json!({})))), &[]),
+        ("allOrderLists", Ok(("allOrderLists", signed(json!({})))), &[]),
+        ("sor.order.place", Ok(("sor.order.place", sor.clone())), &[]),
+        ("sor.order.test", Ok(("sor.order.test", sor.clone())), &[]),
+        ("sor.order.test #2", Ok(("sor.order.test", merge(&sor, json!({"computeCommissionRates": true})))), &[]),
+        // This example and REST's put `origQuoteOrderQty` in two different places.
+        ("openOrders.status", Ok(("openOrders.status", signed(symbol.clone()))), &["origQuoteOrderQty"]),
+        // The example puts `origQuoteOrderQty` before `workingTime`; a live capture puts it after
+        // (checked below, with GET order's order): not compared here.
+        (
+            "allOrders",
+            Ok(("allOrders", signed(symbol.clone()))),
+            &["workingFloor", "usedSor", "origQuoteOrderQty", "preventedMatchId", "preventedQuantity"],
+        ),
+        // This example puts `commissionRates` after `canDeposit`, REST's before `canTrade`.
+        ("account.status", Ok(("account.status", signed(json!({})))), &["commissionRates"]),
+        ("account.commission", Ok(("account.commission", signed(symbol.clone()))), &[]),
+        ("account.rateLimits.orders", Ok(("account.rateLimits.orders", signed(json!({})))), &[]),
+        ("myTrades", Ok(("myTrades", signed(symbol.clone()))), &[]),
+        ("myPreventedMatches", Ok(("myPreventedMatches", signed(json!({"symbol": "BTCUSDT", "orderId": taker})))), &[]),
+        ("myAllocations", Ok(("myAllocations", signed(symbol.clone()))), &[]),
+        ("myFilters", Ok(("myFilters", signed(symbol.clone()))), &[]),
+        ("openOrders.cancelAll", Ok(("openOrders.cancelAll", signed(symbol.clone()))), CANCEL_OPTIONAL),
+        // Last: it ends the session.
+        ("session.logout", Ok(("session.logout", json!({}))), &[]),
+    ];
+    let dir = format!("{}/tests/doc-fixtures/ws-api", env!("CARGO_MANIFEST_DIR"));
+    let mut files: BTreeMap<String, Vec<u8>> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    assert!(files.len() >= 75, "{} examples in {dir}", files.len());
+    let mut compared = 0;
+    for (n, (name, ask, conditional)) in cases.into_iter().enumerate() {
+        let doc = files.remove(name).unwrap_or_else(|| panic!("no example {name:?} in {dir}"));
+        let (method, params) = match ask {
+            Ok(ask) => ask,
+            Err(why) => {
+                eprintln!("not compared: {name}: {why}");
+                continue;
+            }
+        };
+        // Orders the cases cancel, placed just before.
+        for (case, id) in [("order.cancel", "w1"), ("order.cancelReplace #3", "w2")] {
+            if name == case {
+                let rest = merge(&limit, json!({"newClientOrderId": id}));
+                p.ws_send(NOW, conn, &json!({"id": "setup", "method": "order.place", "params": rest}).to_string());
+                assert!(frames(&mut p, conn)[0].contains("\"status\":200"), "{case}");
+            }
+        }
+        let id = format!("doc-{n}");
+        p.ws_send(NOW, conn, &json!({"id": id, "method": method, "params": params}).to_string());
+        let out = frames(&mut p, conn);
+        let answer = out
+            .iter()
+            .find(|f| f.starts_with(&format!("{{\"id\":\"{id}\"")))
+            .unwrap_or_else(|| panic!("{name}: {out:?}"));
+        let ours = shape_of(answer.as_bytes());
+        let documented = shape_of(&doc);
+        let text: String = answer.chars().take(400).collect();
+        let mut conditional = conditional.to_vec();
+        conditional.push("rateLimits");
+        same_shape(&ours, &documented, &conditional, &format!("{name} <{text}>"));
+        if let (Shape::Object(a), Shape::Object(b)) = (&ours, &documented) {
+            let result = |m: &[(String, Shape)]| m.iter().find(|(k, _)| k == "result").map(|(_, v)| v.clone());
+            if let (Some(Shape::Array(None)), Some(Shape::Array(Some(_)))) = (result(a), result(b)) {
+                panic!("{name}: an empty list where the docs show items: {text}");
+            }
+        }
+        compared += 1;
+    }
+    assert!(
+        files.is_empty(),
+        "documented examples with no request in this test: {:?}",
+        files.keys().collect::<Vec<_>>()
+    );
+    assert!(compared >= 65, "{compared} compared");
+}
+
+/// `returnRateLimits` (web-socket-api.md "General API information"): `false` in the URL leaves
+/// `rateLimits` out of every answer unless a request asks for them; a request's own
+/// `returnRateLimits` wins over its connection's; `session.status` says the connection's.
+#[test]
+fn the_websocket_api_returns_rate_limits_as_asked() {
+    use serde_json::{Value, json};
+    let mut p = paper(still());
+    let quiet = p.ws_connect(NOW, "/ws-api/v3?returnRateLimits=false").unwrap();
+    let loud = p.ws_connect(NOW, "/ws-api/v3").unwrap();
+    let mut ask = |conn, params: Value| -> Value {
+        p.ws_send(NOW, conn, &json!({"id": 1, "method": "session.status", "params": params}).to_string());
+        serde_json::from_str(&frames(&mut p, conn)[0]).unwrap()
+    };
+    let a = ask(quiet, json!({}));
+    assert!(a.get("rateLimits").is_none(), "{a}");
+    assert_eq!(a["result"]["returnRateLimits"], false);
+    let b = ask(quiet, json!({"returnRateLimits": true}));
+    assert!(b["rateLimits"].as_array().is_some_and(|l| !l.is_empty()), "{b}");
+    let c = ask(loud, json!({}));
+    assert!(c["rateLimits"].is_array(), "{c}");
+    assert_eq!(c["result"]["returnRateLimits"], true);
+    let d = ask(loud, json!({"returnRateLimits": false}));
+    assert!(d.get("rateLimits").is_none(), "{d}");
+}

@@ -371,8 +371,28 @@ impl Engine {
                         applied
                     }
                     // Whether it was canceled is not known: back to the state before, and a query.
-                    _ => match answer.ok::<OrderInfo>() {
-                        Some(info) => self.orders.on_report(now, &info.report(), []),
+                    _ => match answer.ok::<CancelledEntry>() {
+                        Some(CancelledEntry::Order(info)) => self.orders.on_report(now, &info.report(), []),
+                        // A leg of a list: the whole list was canceled, and the answer is the
+                        // list's (web-socket-api.md "Cancel order").
+                        Some(CancelledEntry::OrderList { order_reports, .. }) => {
+                            let mine = order_reports
+                                .iter()
+                                .position(|r| r.orig_client_order_id.as_deref() == Some(id.as_str()));
+                            let mut applied = None;
+                            for (i, info) in order_reports.iter().enumerate() {
+                                let a = self.orders.on_report(now, &info.report(), []);
+                                if Some(i) == mine {
+                                    applied = Some(a);
+                                } else {
+                                    self.emit_applied(a);
+                                }
+                            }
+                            match applied {
+                                Some(a) => a,
+                                None => self.orders.on_cancel_unanswered(now, &id),
+                            }
+                        }
                         None => self.orders.on_cancel_unanswered(now, &id),
                     },
                 };

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Extracts the example response of every endpoint documented in Binance's own REST API docs
+(../shared/binance/upstream/rest-api.md) into paper/tests/doc-fixtures/rest/, one JSON file per
+response: `<METHOD> <path>[ <variant>][ #n].json` (`order.test` for `/api/v3/order/test`; the
+variant is the doc's heading after "Response", e.g. "FULL"; `#2`... the alternatives that follow
+the first example, as "OR"). The docs' JavaScript is made JSON: `//` comments and trailing commas
+go. Run from the repository's root:
+
+    python3 paper/doc-fixtures/extract.py [path/to/rest-api.md]
+
+`paper/tests/doc_shapes.rs` compares the paper exchange's answer with every file it writes.
+"""
+import json
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+DEFAULT = os.path.join(ROOT, "..", "shared", "binance", "upstream", "rest-api.md")
+OUT = os.path.join(ROOT, "paper", "tests", "doc-fixtures", "rest")
+OUT_WS = os.path.join(ROOT, "paper", "tests", "doc-fixtures", "ws-api")
+
+
+def javascript_to_json(text):
+    out_lines = []
+    for line in text.splitlines():
+        # Drop a `//` comment that is not inside a string.
+        in_string, escaped, cut = False, False, None
+        for i, c in enumerate(line):
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = not in_string
+            elif not in_string and line.startswith("//", i):
+                cut = i
+                break
+        if cut is not None:
+            line = line[:cut]
+        if line.strip() in ("...", "…"):
+            continue
+        out_lines.append(line)
+    text = "\n".join(out_lines)
+    text = re.sub(r",(\s*[}\]])", r"\1", text)
+    return json.loads(text)
+
+
+def response_blocks(lines, i):
+    """The code blocks after the response heading at line `i`, up to the next heading, and the
+    line to go on from."""
+    blocks, j, caption = [], i + 1, ""
+    while j < len(lines) and not re.match(r"^(#|\*\*|<a id)", lines[j]):
+        if lines[j].startswith("```"):
+            k = j + 1
+            while k < len(lines) and not lines[k].startswith("```"):
+                k += 1
+            blocks.append(("\n".join(lines[j + 1 : k]), caption))
+            caption = ""
+            j = k
+        elif lines[j].strip():
+            caption = lines[j].strip()
+        j += 1
+    return blocks, j - 1
+
+
+def extract(source, out, endpoint_of):
+    """Writes every response example of `source` to `out`; `endpoint_of(line, state)` names the
+    endpoint a line starts (or returns None)."""
+    with open(source, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    os.makedirs(out, exist_ok=True)
+    for old in os.listdir(out):
+        if old.endswith(".json") or old == "INDEX.txt":
+            os.remove(os.path.join(out, old))
+    endpoint, written, failed, index = None, 0, [], []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        endpoint = endpoint_of(line) or endpoint
+        m = re.match(r"^\*\*Response(.*?):?\*\*:?\s*$", line)
+        if m and endpoint:
+            variant = m.group(1).strip(" -:")
+            blocks, i = response_blocks(lines, i)
+            base = endpoint + (f" {variant}" if variant else "")
+            base = re.sub(r"[^A-Za-z0-9 _.-]", "", base).strip()
+            for n, (block, caption) in enumerate(blocks, start=1):
+                name = base if n == 1 else f"{base} #{n}"
+                index.append(f"{name}: {caption}" if caption else name)
+                try:
+                    value = javascript_to_json(block)
+                except json.JSONDecodeError as e:
+                    failed.append(f"{name}: {e}")
+                    continue
+                with open(os.path.join(out, name + ".json"), "w", encoding="utf-8") as f:
+                    json.dump(value, f, indent=2)
+                    f.write("\n")
+                written += 1
+        i += 1
+    with open(os.path.join(out, "INDEX.txt"), "w", encoding="utf-8") as f:
+        f.write(f"# The response examples of {os.path.basename(source)}, each with the line before it.\n")
+        f.write("# Written by paper/doc-fixtures/extract.py: do not edit.\n")
+        f.writelines(line + "\n" for line in index)
+    print(f"{written} responses written to {os.path.relpath(out, ROOT)}")
+    for f in failed:
+        print(f"not JSON: {f}")
+
+
+def rest_endpoint(line):
+    m = re.match(r"^(GET|POST|PUT|DELETE) /api/v3/(\S+)\s*$", line)
+    return f"{m.group(1)} {m.group(2).replace('/', '.')}" if m else None
+
+
+def ws_method(line):
+    m = re.match(r'^\s*(?:\{ "id": \d+, )?"method": "([A-Za-z0-9.]+)"', line)
+    return m.group(1) if m else None
+
+
+def main():
+    upstream = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(DEFAULT)
+    extract(os.path.join(upstream, "rest-api.md"), OUT, rest_endpoint)
+    extract(os.path.join(upstream, "web-socket-api.md"), OUT_WS, ws_method)
+
+
+if __name__ == "__main__":
+    main()
