@@ -153,8 +153,8 @@ pub use orders::{
 };
 pub use rules::{
     BUNDLED_EXCHANGE_INFO, ExchangeInfo, Filter, FilterError, FilterKind, MalformedSymbol, MarketContext,
-    NormalizeOptions, RateLimit, Sor, SymbolRules, UNNAMED_FILTER, ValidatedList, ValidatedOco, ValidatedOrder,
-    Violation,
+    NormalizeOptions, RateLimit, SYMBOL_FIELDS, Sor, SymbolRules, UNNAMED_FILTER, ValidatedList, ValidatedOco,
+    ValidatedOrder, Violation,
 };
 /// The decimal type used for every price, quantity, notional and balance.
 pub use rust_decimal::Decimal;

@@ -44,34 +44,31 @@ impl PaperList {
     /// The list as a keep-priority amend of one of its legs shows it (`listStatus`, without
     /// the status type and transaction time: rest-api.md "Order Amend Keep Priority").
     pub(super) fn amend_json(&self, ex: &PaperExchange) -> String {
-        let orders = self.legs.iter().filter_map(|id| ex.orders.get(id)).map(|o| {
-            Obj::new()
-                .str("symbol", &o.symbol)
-                .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
-                .str("clientOrderId", &o.client_id)
-                .finish()
-        });
         Obj::new()
             .int("orderListId", i64::try_from(self.id).unwrap_or(i64::MAX))
             .str("contingencyType", self.contingency)
             .str("listOrderStatus", self.status().1)
             .str("listClientOrderId", &self.client_id)
             .str("symbol", &self.symbol)
-            .raw("orders", &array(orders))
+            .raw("orders", &self.orders_json(ex))
             .finish()
+    }
+
+    /// `orders`: each leg's symbol, id and client order id.
+    fn orders_json(&self, ex: &PaperExchange) -> String {
+        array(self.legs.iter().filter_map(|id| ex.orders.get(id)).map(|o| {
+            Obj::new()
+                .str("symbol", &o.symbol)
+                .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
+                .str("clientOrderId", &o.client_id)
+                .finish()
+        }))
     }
 
     /// The list as `GET /api/v3/orderList` shows it (and the placement and cancel answers
     /// begin), with `reports` when given.
     fn json(&self, ex: &PaperExchange, status_type: Option<&str>, reports: Option<&[String]>) -> String {
         let (l, big_l) = self.status();
-        let orders = self.legs.iter().filter_map(|id| ex.orders.get(id)).map(|o| {
-            Obj::new()
-                .str("symbol", &o.symbol)
-                .int("orderId", i64::try_from(o.id).unwrap_or(i64::MAX))
-                .str("clientOrderId", &o.client_id)
-                .finish()
-        });
         let mut r = Obj::new()
             .int("orderListId", i64::try_from(self.id).unwrap_or(i64::MAX))
             .str("contingencyType", self.contingency)
@@ -80,7 +77,7 @@ impl PaperList {
             .str("listClientOrderId", &self.client_id)
             .int("transactionTime", self.time)
             .str("symbol", &self.symbol)
-            .raw("orders", &array(orders));
+            .raw("orders", &self.orders_json(ex));
         if let Some(reports) = reports {
             r = r.raw("orderReports", &array(reports.iter().cloned()));
         }

@@ -10,7 +10,7 @@ use aegis_exchange::rest::{
     Account, ApiError, DepthSnapshot, Environment, OrderInfo, OrderRef, OrderResponse, ResponseError, Rest,
     RestRequest, ServerTime, decode,
 };
-use aegis_exchange::sign::{Credentials, Ed25519, HmacSha256, SignedQuery};
+use aegis_exchange::sign::{Credentials, Ed25519, HmacSha256};
 use aegis_exchange::ws_api::UserDataEvent;
 use aegis_exchange::{ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, Side};
 use aegis_exchange::{ExecutionType, OrderStatus, OrderType, TimeInForce};
@@ -99,18 +99,7 @@ impl Sim {
 
     /// A signed request with exactly these parameters, bypassing the crate's own checks.
     fn raw(&self, method: &str, path: &str, params: &[(&str, &str)], timestamp: i64) -> http::Request<Bytes> {
-        let mut q = SignedQuery::new();
-        for (k, v) in params {
-            q.push(k, v);
-        }
-        q.push_display("timestamp", timestamp);
-        let wire = q.sign_with(&HmacSha256::new(SECRET));
-        http::Request::builder()
-            .method(method)
-            .uri(format!("https://paper.local{path}?{wire}"))
-            .header("X-MBX-APIKEY", KEY)
-            .body(Bytes::new())
-            .unwrap()
+        common::signed(method, path, params, timestamp)
     }
 
     fn events(&mut self) -> Vec<UserDataEvent> {
@@ -2883,7 +2872,6 @@ enum Ask {
 #[test]
 fn every_documented_rest_response_has_its_shape() {
     use common::{MARKET_BUY as market, OCO_SELL as oco, RESTING_BUY as resting, SOR_BUY as sor};
-    use std::collections::BTreeMap;
     let world = common::doc_world();
     let (rest1_id, leg_id, taker_id) = (world.rest1_id, world.leg_id, world.taker_id);
     let mut s = sim_with(PaperConfig::default());
@@ -3219,13 +3207,7 @@ fn every_documented_rest_response_has_its_shape() {
         ("GET myFilters", Ask::Signed("GET", "/api/v3/myFilters", p(&[("symbol", "BTCUSDT")])), &[]),
         ("DELETE openOrders", Ask::Signed("DELETE", "/api/v3/openOrders", p(&[("symbol", "BTCUSDT")])), &[]),
     ];
-    let dir = format!("{}/tests/doc-fixtures/rest", env!("CARGO_MANIFEST_DIR"));
-    let mut files: BTreeMap<String, Vec<u8>> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
-        .collect();
+    let (dir, mut files) = common::doc_examples("rest");
     assert!(files.len() >= 70, "{} examples in {dir}", files.len());
     let mut compared = 0;
     for (name, ask, conditional) in cases {

@@ -1012,7 +1012,6 @@ fn the_websocket_api_in_microseconds() {
 fn every_documented_websocket_api_response_has_its_shape() {
     use common::{Shape, same_shape, shape_of};
     use serde_json::{Value, json};
-    use std::collections::BTreeMap;
     let world = common::doc_world();
     let mut p = world.paper;
     let (rest1, leg, taker) = (world.rest1_id, world.leg_id, world.taker_id);
@@ -1262,13 +1261,7 @@ fn every_documented_websocket_api_response_has_its_shape() {
         // Last: it ends the session.
         ("session.logout", Ok(("session.logout", json!({}))), &[]),
     ];
-    let dir = format!("{}/tests/doc-fixtures/ws-api", env!("CARGO_MANIFEST_DIR"));
-    let mut files: BTreeMap<String, Vec<u8>> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
-        .collect();
+    let (dir, mut files) = common::doc_examples("ws-api");
     assert!(files.len() >= 75, "{} examples in {dir}", files.len());
     let mut compared = 0;
     for (n, (name, ask, conditional)) in cases.into_iter().enumerate() {

@@ -119,7 +119,14 @@ pub(crate) struct RulesCache {
     pub(crate) fast: Option<FastPlan>,
 }
 
-const SYMBOL_FIELDS: &[&str] = &[
+/// The members of an exchangeInfo symbol that Binance documents (rest-api.md "Exchange
+/// information"), in the order Binance writes them. A symbol with other members still decodes
+/// (they are reported in [`SymbolRules::unknown_fields`]).
+///
+/// ```
+/// assert_eq!(aegis_exchange::SYMBOL_FIELDS.first(), Some(&"symbol"));
+/// ```
+pub const SYMBOL_FIELDS: &[&str] = &[
     "symbol",
     "status",
     "baseAsset",

@@ -16,7 +16,7 @@ mod filter;
 mod validate;
 
 pub use context::{MarketContext, NormalizeOptions};
-pub use exchange_info::{ExchangeInfo, MalformedSymbol, RateLimit, Sor, SymbolRules};
+pub use exchange_info::{ExchangeInfo, MalformedSymbol, RateLimit, SYMBOL_FIELDS, Sor, SymbolRules};
 pub use filter::{Filter, FilterKind, UNNAMED_FILTER};
 pub use validate::{FilterError, ValidatedList, ValidatedOco, ValidatedOrder, Violation};
 

@@ -54,6 +54,19 @@ pub fn signed(method: &str, path: &str, params: &[(&str, &str)], timestamp: i64)
         .unwrap()
 }
 
+/// The documented response examples of `kind` (`rest`, `ws-api`) in `tests/doc-fixtures/`, by
+/// name (the file's stem), and that folder.
+pub fn doc_examples(kind: &str) -> (String, std::collections::BTreeMap<String, Vec<u8>>) {
+    let dir = format!("{}/tests/doc-fixtures/{kind}", env!("CARGO_MANIFEST_DIR"));
+    let files = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    (dir, files)
+}
+
 /// The account the documented examples are compared from, and the ids its history made.
 pub struct DocWorld {
     pub paper: PaperExchange,
