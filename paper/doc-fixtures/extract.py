@@ -1,14 +1,24 @@
 #!/usr/bin/env python3
-"""Extracts the example response of every endpoint documented in Binance's own REST API docs
-(../shared/binance/upstream/rest-api.md) into paper/tests/doc-fixtures/rest/, one JSON file per
-response: `<METHOD> <path>[ <variant>][ #n].json` (`order.test` for `/api/v3/order/test`; the
-variant is the doc's heading after "Response", e.g. "FULL"; `#2`... the alternatives that follow
-the first example, as "OR"). The docs' JavaScript is made JSON: `//` comments and trailing commas
-go. Run from the repository's root:
+"""Extracts the examples of Binance's own docs (../shared/binance/upstream/) into
+paper/tests/doc-fixtures/, one JSON file per example:
+
+- rest/: the example response of every endpoint of rest-api.md, `<METHOD> <path>[ <variant>][
+  #n].json` (`order.test` for `/api/v3/order/test`; the variant is the doc's heading after
+  "Response", e.g. "FULL"; `#2`... the alternatives that follow the first example, as "OR");
+- ws-api/: the same for every method of web-socket-api.md, by method name;
+- streams/: every code example of web-socket-streams.md (the control requests and their
+  responses, `serverShutdown`, each stream's payload), by the section's heading (`<heading>
+  request` / `<heading> response` for the control messages, `#2`... for the next example of a
+  section);
+- user-data/: every event of user-data-stream.md, by its event type (`executionReport.json`).
+
+The docs' JavaScript is made JSON: `//` comments and trailing commas go. Run from the
+repository's root:
 
     python3 paper/doc-fixtures/extract.py [path/to/rest-api.md]
 
-`paper/tests/doc_shapes.rs` compares the paper exchange's answer with every file it writes.
+paper/tests/paper.rs and paper_ws.rs compare the paper exchange's answers and frames with every
+file it writes.
 """
 import json
 import os
@@ -20,6 +30,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 DEFAULT = os.path.join(ROOT, "..", "shared", "binance", "upstream", "rest-api.md")
 OUT = os.path.join(ROOT, "paper", "tests", "doc-fixtures", "rest")
 OUT_WS = os.path.join(ROOT, "paper", "tests", "doc-fixtures", "ws-api")
+OUT_STREAMS = os.path.join(ROOT, "paper", "tests", "doc-fixtures", "streams")
+OUT_USER = os.path.join(ROOT, "paper", "tests", "doc-fixtures", "user-data")
 
 
 def javascript_to_json(text):
@@ -65,15 +77,35 @@ def response_blocks(lines, i):
     return blocks, j - 1
 
 
-def extract(source, out, endpoint_of):
-    """Writes every response example of `source` to `out`; `endpoint_of(line, state)` names the
-    endpoint a line starts (or returns None)."""
-    with open(source, encoding="utf-8") as f:
-        lines = f.read().splitlines()
+def clean(out):
     os.makedirs(out, exist_ok=True)
     for old in os.listdir(out):
         if old.endswith(".json") or old == "INDEX.txt":
             os.remove(os.path.join(out, old))
+
+
+def write(out, name, value):
+    with open(os.path.join(out, name + ".json"), "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2)
+        f.write("\n")
+
+
+def write_index(source, out, what, index, written, failed):
+    with open(os.path.join(out, "INDEX.txt"), "w", encoding="utf-8") as f:
+        f.write(f"# The {what} of {os.path.basename(source)}, each with the line before it.\n")
+        f.write("# Written by paper/doc-fixtures/extract.py: do not edit.\n")
+        f.writelines(line + "\n" for line in index)
+    print(f"{written} examples written to {os.path.relpath(out, ROOT)}")
+    for f in failed:
+        print(f"not JSON: {f}")
+
+
+def extract(source, out, endpoint_of):
+    """Writes every response example of `source` to `out`; `endpoint_of(line)` names the
+    endpoint a line starts (or returns None)."""
+    with open(source, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    clean(out)
     endpoint, written, failed, index = None, 0, [], []
     i = 0
     while i < len(lines):
@@ -93,18 +125,59 @@ def extract(source, out, endpoint_of):
                 except json.JSONDecodeError as e:
                     failed.append(f"{name}: {e}")
                     continue
-                with open(os.path.join(out, name + ".json"), "w", encoding="utf-8") as f:
-                    json.dump(value, f, indent=2)
-                    f.write("\n")
+                write(out, name, value)
                 written += 1
         i += 1
-    with open(os.path.join(out, "INDEX.txt"), "w", encoding="utf-8") as f:
-        f.write(f"# The response examples of {os.path.basename(source)}, each with the line before it.\n")
-        f.write("# Written by paper/doc-fixtures/extract.py: do not edit.\n")
-        f.writelines(line + "\n" for line in index)
-    print(f"{written} responses written to {os.path.relpath(out, ROOT)}")
-    for f in failed:
-        print(f"not JSON: {f}")
+    write_index(source, out, "response examples", index, written, failed)
+
+
+def extract_sections(source, out, name_of):
+    """Writes every code example of `source` to `out`, wherever it stands (indented under a
+    bullet too); `name_of(heading, caption, value)` names it from its section's heading, the
+    text line before it and its JSON (the next example of the same name gets `#2`...)."""
+    with open(source, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    clean(out)
+    heading, caption, seen, written, failed, index = "", "", {}, 0, [], []
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        m = re.match(r"^#+\s+(.*)$", lines[i])
+        if m:
+            heading, caption = m.group(1).strip(), ""
+        elif line.startswith("```"):
+            k = i + 1
+            while k < len(lines) and not lines[k].strip().startswith("```"):
+                k += 1
+            block = "\n".join(lines[i + 1 : k])
+            i = k
+            try:
+                value = javascript_to_json(block)
+            except json.JSONDecodeError as e:
+                failed.append(f"{heading}: {e}")
+                continue
+            base = re.sub(r"[^A-Za-z0-9 _.-]", "", name_of(heading, caption, value)).strip()
+            seen[base] = seen.get(base, 0) + 1
+            name = base if seen[base] == 1 else f"{base} #{seen[base]}"
+            index.append(f"{name}: {heading}: {caption}" if caption else f"{name}: {heading}")
+            write(out, name, value)
+            written += 1
+            caption = ""
+        elif line and not line.startswith("<"):
+            caption = line.strip("* ").rstrip(":")
+        i += 1
+    write_index(source, out, "examples", index, written, failed)
+
+
+def stream_example(heading, caption, value):
+    if caption in ("Request", "Response"):
+        return f"{heading} {caption.lower()}"
+    return heading
+
+
+def user_data_event(heading, caption, value):
+    event = value.get("event", value) if isinstance(value, dict) else {}
+    return event.get("e") or heading
 
 
 def rest_endpoint(line):
@@ -121,6 +194,8 @@ def main():
     upstream = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(DEFAULT)
     extract(os.path.join(upstream, "rest-api.md"), OUT, rest_endpoint)
     extract(os.path.join(upstream, "web-socket-api.md"), OUT_WS, ws_method)
+    extract_sections(os.path.join(upstream, "web-socket-streams.md"), OUT_STREAMS, stream_example)
+    extract_sections(os.path.join(upstream, "user-data-stream.md"), OUT_USER, user_data_event)
 
 
 if __name__ == "__main__":

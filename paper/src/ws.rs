@@ -298,9 +298,14 @@ impl PaperExchange {
             WsFault::Disconnect => c.close(1006, "connection lost"),
             WsFault::ServerShutdown => {
                 let event = Obj::new().str("e", "serverShutdown").int("E", now).finish();
+                // web-socket-streams.md "Server Shutdown": a combined connection names the
+                // stream `!serverShutdown`.
                 let frame = match &c.kind {
                     Kind::Api { .. } => Obj::new().raw("event", &event).finish(),
-                    _ => event,
+                    Kind::Streams { combined: true, .. } => {
+                        Obj::new().str("stream", "!serverShutdown").raw("data", &event).finish()
+                    }
+                    Kind::Streams { .. } => event,
                 };
                 c.push(WsOut::Text(frame));
             }

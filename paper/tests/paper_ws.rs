@@ -262,7 +262,9 @@ fn websocket_faults() {
     assert_eq!(decoder.stats().poisoned_total(), 2);
     p.ws_fault(NOW, conn, WsFault::ServerShutdown);
     let f = frames(&mut p, conn);
-    assert!(matches!(decoder.decode(NOW, f[0].as_bytes()).unwrap().event, MarketEvent::ServerShutdown { .. }));
+    let shutdown = decoder.decode(NOW, f[0].as_bytes()).unwrap();
+    assert!(matches!(shutdown.event, MarketEvent::ServerShutdown { .. }), "{f:?}");
+    assert_eq!(shutdown.stream.as_ref().map(|s| s.as_str()), Some("!serverShutdown"), "combined: {f:?}");
     p.ws_fault(NOW, conn, WsFault::Disconnect);
     assert!(!p.ws_is_open(conn));
     assert_eq!(frames(&mut p, conn), vec!["CLOSE 1006 connection lost".to_owned()]);
@@ -1333,4 +1335,203 @@ fn the_websocket_api_returns_rate_limits_as_asked() {
     assert_eq!(c["result"]["returnRateLimits"], true);
     let d = ask(loud, json!({"returnRateLimits": false}));
     assert!(d.get("rateLimits").is_none(), "{d}");
+}
+
+/// Every example of web-socket-streams.md (`tests/doc-fixtures/streams`, extracted by
+/// `paper/doc-fixtures/extract.py`) against the paper exchange: the control requests, sent as
+/// documented and in the documented order, answer the documented responses exactly (members,
+/// order, values); `serverShutdown` comes raw and combined as documented; every frame of each
+/// stream (both cadences where there are two) has the documented members in the documented order
+/// with the documented JSON types, and the all-market arrays hold the payload they name.
+#[test]
+fn every_documented_stream_example_has_its_shape() {
+    use common::{Shape, same_shape, shape_of};
+    use serde_json::Value;
+    let (dir, docs) = common::doc_examples("streams");
+    let mut used = std::collections::BTreeSet::new();
+    let mut doc = |name: &str| -> Vec<u8> {
+        used.insert(name.to_owned());
+        docs.get(name).unwrap_or_else(|| panic!("no example {name:?} in {dir}")).clone()
+    };
+    let mut p = paper(still());
+
+    // The control messages, verbatim, on one raw connection, one a second.
+    let conn = p.ws_connect(NOW, "/ws").unwrap();
+    let sections = [
+        "Subscribe to a stream",
+        "Unsubscribe to a stream",
+        "Listing Subscriptions",
+        "Setting Properties",
+        "Retrieving Properties",
+    ];
+    for (i, section) in sections.into_iter().enumerate() {
+        let request = doc(&format!("{section} request"));
+        let response = doc(&format!("{section} response"));
+        p.ws_send(NOW + 1_000 * i as i64, conn, std::str::from_utf8(&request).unwrap());
+        let out = frames(&mut p, conn);
+        let answers: Vec<&String> = out.iter().filter(|f| f.contains(r#""id":"#)).collect();
+        assert_eq!(answers.len(), 1, "{section}: {out:?}");
+        let (ours, theirs): (Value, Value) =
+            (serde_json::from_str(answers[0]).unwrap(), serde_json::from_slice(&response).unwrap());
+        assert_eq!(ours, theirs, "{section}");
+        same_shape(&shape_of(answers[0].as_bytes()), &shape_of(&response), &[], section);
+    }
+
+    // serverShutdown on a raw and on a combined connection.
+    for (name, path) in
+        [("Server Shutdown", "/ws/btcusdt@trade"), ("Server Shutdown #2", "/stream?streams=btcusdt@trade")]
+    {
+        let c = p.ws_connect(NOW, path).unwrap();
+        p.ws_fault(NOW, c, WsFault::ServerShutdown);
+        let out = frames(&mut p, c);
+        assert_eq!(out.len(), 1, "{name}: {out:?}");
+        let documented = doc(name);
+        same_shape(&shape_of(out[0].as_bytes()), &shape_of(&documented), &[], name);
+        let (ours, theirs): (Value, Value) =
+            (serde_json::from_str(&out[0]).unwrap(), serde_json::from_slice(&documented).unwrap());
+        assert_eq!(ours.get("stream"), theirs.get("stream"), "{name}: {}", out[0]);
+    }
+
+    // Each stream's payload: (example, stream or why none, the example an array's items are).
+    type Case<'a> = (&'a str, Result<&'a str, &'a str>, Option<&'a str>);
+    let cases: [Case; 19] = [
+        ("Reference Price Streams", Ok("btcusdt@referencePrice"), None),
+        ("Aggregate Trade Streams", Ok("btcusdt@aggTrade"), None),
+        ("Trade Streams", Ok("btcusdt@trade"), None),
+        ("Block Trade Streams", Err("a paper exchange has no block trades"), None),
+        ("KlineCandlestick Streams for UTC", Ok("btcusdt@kline_1m"), None),
+        ("KlineCandlestick Streams for UTC", Ok("btcusdt@kline_1s"), None),
+        ("KlineCandlestick Streams with timezone offset", Ok("btcusdt@kline_1d@+08:00"), None),
+        ("Individual Symbol Mini Ticker Stream", Ok("btcusdt@miniTicker"), None),
+        ("All Market Mini Tickers Stream", Ok("!miniTicker@arr"), Some("Individual Symbol Mini Ticker Stream")),
+        ("Individual Symbol Ticker Streams", Ok("btcusdt@ticker"), None),
+        ("Individual Symbol Rolling Window Statistics Streams", Ok("btcusdt@ticker_1h"), None),
+        (
+            "All Market Rolling Window Statistics Streams",
+            Ok("!ticker_4h@arr"),
+            Some("Individual Symbol Rolling Window Statistics Streams"),
+        ),
+        ("Individual Symbol Book Ticker Streams", Ok("btcusdt@bookTicker"), None),
+        ("Average Price", Ok("btcusdt@avgPrice"), None),
+        ("Partial Book Depth Streams", Ok("btcusdt@depth5"), None),
+        ("Partial Book Depth Streams", Ok("btcusdt@depth20@100ms"), None),
+        ("Diff. Depth Stream", Ok("btcusdt@depth"), None),
+        ("Diff. Depth Stream", Ok("btcusdt@depth@100ms"), None),
+        ("Trade Streams", Ok("ethusdt@trade"), None),
+    ];
+    let streams: Vec<&str> = cases.iter().filter_map(|(_, s, _)| s.ok()).collect();
+    let c = p.ws_connect(NOW, &format!("/stream?streams={}", streams.join("/"))).unwrap();
+    // (stream, data) of every frame over three seconds of trading.
+    let mut pushed: Vec<(String, String)> = Vec::new();
+    for dt in (0..=3_000).step_by(250) {
+        let now = NOW + 5_000 + dt;
+        p.set_price(now, "BTCUSDT", dec!(65000) + rust_decimal::Decimal::from(dt / 250));
+        market_buy(&mut p, now, dec!(0.01));
+        p.advance(now);
+        for f in frames(&mut p, c) {
+            let v: Value = serde_json::from_str(&f).unwrap();
+            let stream = v["stream"].as_str().unwrap_or_else(|| panic!("not combined: {f}")).to_owned();
+            // The payload's own text (its members in the order sent).
+            let data = f.split_once(r#","data":"#).map(|(_, d)| d.strip_suffix('}').unwrap().to_owned()).unwrap();
+            pushed.push((stream, data));
+        }
+    }
+    for (name, stream, item) in cases {
+        let documented = doc(name);
+        let stream = match stream {
+            Ok(s) => s,
+            Err(why) => {
+                eprintln!("not compared: {name}: {why}");
+                continue;
+            }
+        };
+        let ours: Vec<&String> = pushed.iter().filter(|(s, _)| s == stream).map(|(_, d)| d).collect();
+        // ethusdt does not trade here: its stream stays silent.
+        if stream.starts_with("ethusdt") {
+            assert!(ours.is_empty(), "{stream}: {ours:?}");
+            continue;
+        }
+        assert!(!ours.is_empty(), "{name}: nothing on {stream}");
+        for data in ours {
+            let shape = shape_of(data.as_bytes());
+            let text: String = data.chars().take(300).collect();
+            same_shape(&shape, &shape_of(&documented), &[], &format!("{name} ({stream}) <{text}>"));
+            if let Some(item) = item {
+                let Shape::Array(Some(first)) = &shape else { panic!("{name}: an empty array: {text}") };
+                same_shape(first, &shape_of(&doc(item)), &[], &format!("{name}[0] as {item} <{text}>"));
+            }
+        }
+    }
+    let unused: Vec<&String> = docs.keys().filter(|k| !used.contains(*k)).collect();
+    assert!(unused.is_empty(), "documented examples with no check in this test: {unused:?}");
+}
+
+/// Every event of user-data-stream.md (`tests/doc-fixtures/user-data`) as the paper exchange
+/// sends it on a WebSocket-API session: the `{"subscriptionId","event"}` envelope and the event's
+/// members in the documented order with the documented JSON types (apart from the fields the
+/// docs list as conditional on the order), from a deposit, an order, an OCO and the end of the
+/// subscription.
+#[test]
+fn every_documented_user_data_event_has_its_shape() {
+    use common::{same_shape, shape_of};
+    use serde_json::json;
+    let (dir, mut docs) = common::doc_examples("user-data");
+    let mut p = paper(still());
+    let signer = Ed25519::from_seed(&hex::decode(SEED).unwrap()).unwrap();
+    p.add_api_key("edKey", PaperKey::ed25519(&signer.public_key()).unwrap());
+    let api = WsApi::new().with_credentials(Credentials::new("edKey", signer).unwrap());
+    let conn = p.ws_connect(NOW, "/ws-api/v3").unwrap();
+    p.ws_send(NOW, conn, &api.session_logon("logon", NOW).unwrap().text);
+    p.ws_send(NOW, conn, &api.user_data_stream_subscribe("sub").unwrap().text);
+    assert_eq!(frames(&mut p, conn).len(), 2);
+    p.deposit(NOW, "USDT", dec!(5));
+    let mut events: Vec<String> = frames(&mut p, conn);
+    let mut send = |p: &mut PaperExchange, method: &str, params: serde_json::Value| {
+        p.ws_send(NOW, conn, &json!({"id": method, "method": method, "params": params}).to_string());
+        let out = frames(p, conn);
+        assert!(out.first().is_some_and(|f| f.contains(r#""status":200"#)), "{method}: {out:?}");
+        events.extend(out.into_iter().skip(1));
+    };
+    send(
+        &mut p,
+        "order.place",
+        json!({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+            "quantity": "0.01", "price": "64000", "timestamp": NOW}),
+    );
+    send(
+        &mut p,
+        "orderList.place.oco",
+        json!({"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.01", "aboveType": "LIMIT_MAKER",
+            "abovePrice": "70000", "belowType": "STOP_LOSS_LIMIT", "belowStopPrice": "60000",
+            "belowPrice": "59900", "belowTimeInForce": "GTC", "timestamp": NOW}),
+    );
+    send(&mut p, "userDataStream.unsubscribe", json!({}));
+    // The fields web-socket-api.md's table says an executionReport has only when the order has
+    // them (`v` and `W` stand in its example).
+    const CONDITIONAL: &[&str] = &[
+        "d", "D", "j", "J", "v", "A", "B", "u", "U", "Cs", "pl", "pL", "pY", "W", "b", "a", "k", "uS", "gP", "gOT",
+        "gOV", "gp", "eR",
+    ];
+    let mut compared = Vec::new();
+    for e in &events {
+        let v: serde_json::Value = serde_json::from_str(e).unwrap();
+        let kind = v["event"]["e"].as_str().unwrap_or_else(|| panic!("not an event: {e}")).to_owned();
+        let documented = docs.get(&kind).unwrap_or_else(|| panic!("no example {kind:?} in {dir}: {e}"));
+        let conditional = if kind == "executionReport" { CONDITIONAL } else { &[] };
+        same_shape(&shape_of(e.as_bytes()), &shape_of(documented), conditional, &format!("{kind} <{e}>"));
+        compared.push(kind);
+    }
+    compared.sort();
+    compared.dedup();
+    assert_eq!(
+        compared,
+        ["balanceUpdate", "eventStreamTerminated", "executionReport", "listStatus", "outboundAccountPosition"],
+        "{events:?}"
+    );
+    for kind in &compared {
+        docs.remove(kind);
+    }
+    // Not sent by a paper exchange: nothing outside it locks a balance.
+    assert!(docs.remove("externalLockUpdate").is_some());
+    assert!(docs.is_empty(), "documented events with no check in this test: {:?}", docs.keys().collect::<Vec<_>>());
 }
