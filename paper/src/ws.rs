@@ -762,8 +762,9 @@ impl PaperExchange {
                 _ => super::wire::times_in_microseconds(&reply.body, super::wire::RESULT_TIMES),
             };
         }
+        let failed = !reply.is_ok();
         let envelope = self.envelope(now, &id, reply, rate_limits);
-        if micros && !envelope.contains("\"status\":200") {
+        if micros && failed {
             // An error's `data` (a 429's `serverTime` and `retryAfter`).
             return super::wire::times_in_microseconds(&envelope, &[("serverTime", "000"), ("retryAfter", "000")]);
         }
