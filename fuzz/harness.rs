@@ -1027,9 +1027,10 @@ pub fn paper_base() -> &'static PaperBase {
         let Ok(config) = PaperConfig::default().with_exchange_info(info.to_string()) else {
             panic!("the bundled exchange info")
         };
-        // A walk step every 10 s and 5 levels a side: an input's jumps of up to 25.5 s move the
-        // market without each op publishing dozens of trades and a 40-level book.
-        let walk = WalkConfig { step_ms: 10_000, levels: 5, ..WalkConfig::default() };
+        // A walk step every 30 s and 5 levels a side: an input's jumps of up to 25.5 s move the
+        // market about every other op (its `set_price` ops move it at will) without each op
+        // rebuilding and publishing a 40-level book (a step every 10 s cost a fifth of the rate).
+        let walk = WalkConfig { step_ms: 30_000, levels: 5, ..WalkConfig::default() };
         let config = config
             .with_walk(walk)
             .with_price("BTCUSDT", Decimal::from(65_000))
@@ -1297,7 +1298,7 @@ pub fn paper_http(data: &[u8]) {
 /// objects), requests signed with HMAC (good or bad signatures), sent on the Ed25519 session or
 /// unauthenticated, and raw text. Invariants: every request gets exactly one answer, in order,
 /// with its own `id`, a `status`, `result` when 200 and otherwise an `error` with a negative
-/// integer `code` and a `msg`, and `rateLimits`; user-data events arrive as
+/// integer `code` and a `msg`, and `rateLimits` (the weight's last); user-data events arrive as
 /// `{"subscriptionId", "event"}` on the subscribed connection only; the account agrees with its
 /// events (see [`paper_account_agrees`]).
 pub fn paper_ws_api(data: &[u8]) {
@@ -1548,6 +1549,9 @@ pub fn paper_ws_api(data: &[u8]) {
                 }
                 let limits = frame.get("rateLimits").and_then(Value::as_array);
                 assert!(limits.is_some_and(|l| l.iter().all(|l| l.get("count").is_some_and(Value::is_u64))), "{text}");
+                // The weight's limit last, after the `ORDERS` windows of an order.
+                let last = limits.and_then(|l| l.last()).and_then(|l| l.get("rateLimitType"));
+                assert!(last.is_some_and(|t| t == "REQUEST_WEIGHT"), "{text}");
             }
             if closed {
                 expect.clear();

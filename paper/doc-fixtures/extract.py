@@ -10,7 +10,10 @@ paper/tests/doc-fixtures/, one JSON file per example:
   responses, `serverShutdown`, each stream's payload), by the section's heading (`<heading>
   request` / `<heading> response` for the control messages, `#2`... for the next example of a
   section);
-- user-data/: every event of user-data-stream.md, by its event type (`executionReport.json`).
+- user-data/: every event of user-data-stream.md, by its event type (`executionReport.json`);
+- filters/: every filter of filters.md, by its `filterType` (`PRICE_FILTER.json`);
+- other/: the error body of errors.md (`error.json`) and the rate limits of enums.md, by their
+  `rateLimitType` (`REQUEST_WEIGHT.json`).
 
 The docs' JavaScript is made JSON: `//` comments and trailing commas go. Run from the
 repository's root:
@@ -32,6 +35,8 @@ OUT = os.path.join(ROOT, "paper", "tests", "doc-fixtures", "rest")
 OUT_WS = os.path.join(ROOT, "paper", "tests", "doc-fixtures", "ws-api")
 OUT_STREAMS = os.path.join(ROOT, "paper", "tests", "doc-fixtures", "streams")
 OUT_USER = os.path.join(ROOT, "paper", "tests", "doc-fixtures", "user-data")
+OUT_FILTERS = os.path.join(ROOT, "paper", "tests", "doc-fixtures", "filters")
+OUT_OTHER = os.path.join(ROOT, "paper", "tests", "doc-fixtures", "other")
 
 
 def javascript_to_json(text):
@@ -90,9 +95,10 @@ def write(out, name, value):
         f.write("\n")
 
 
-def write_index(source, out, what, index, written, failed):
+def write_index(source, out, what, index, written, failed, sources=None):
+    sources = sources or os.path.basename(source)
     with open(os.path.join(out, "INDEX.txt"), "w", encoding="utf-8") as f:
-        f.write(f"# The {what} of {os.path.basename(source)}, each with the line before it.\n")
+        f.write(f"# The {what} of {sources}, each with the line before it.\n")
         f.write("# Written by paper/doc-fixtures/extract.py: do not edit.\n")
         f.writelines(line + "\n" for line in index)
     print(f"{written} examples written to {os.path.relpath(out, ROOT)}")
@@ -131,13 +137,14 @@ def extract(source, out, endpoint_of):
     write_index(source, out, "response examples", index, written, failed)
 
 
-def extract_sections(source, out, name_of):
+def extract_sections(source, out, name_of, keep=False):
     """Writes every code example of `source` to `out`, wherever it stands (indented under a
     bullet too); `name_of(heading, caption, value)` names it from its section's heading, the
     text line before it and its JSON (the next example of the same name gets `#2`...)."""
     with open(source, encoding="utf-8") as f:
         lines = f.read().splitlines()
-    clean(out)
+    if not keep:
+        clean(out)
     heading, caption, seen, written, failed, index = "", "", {}, 0, [], []
     i = 0
     while i < len(lines):
@@ -166,13 +173,32 @@ def extract_sections(source, out, name_of):
         elif line and not line.startswith("<"):
             caption = line.strip("* ").rstrip(":")
         i += 1
-    write_index(source, out, "examples", index, written, failed)
+    sources = None
+    if keep:
+        with open(os.path.join(out, "INDEX.txt"), encoding="utf-8") as f:
+            before = f.read().splitlines()
+        earlier = re.match(r"^# The examples of (.*), each with", before[0]).group(1)
+        sources = f"{earlier} and {os.path.basename(source)}"
+        index = before[2:] + index
+    write_index(source, out, "examples", index, written, failed, sources)
 
 
 def stream_example(heading, caption, value):
     if caption in ("Request", "Response"):
         return f"{heading} {caption.lower()}"
     return heading
+
+
+def other_example(heading, caption, value):
+    if isinstance(value, dict) and "rateLimitType" in value:
+        return value["rateLimitType"]
+    if isinstance(value, dict) and "code" in value:
+        return "error"
+    return heading
+
+
+def filter_type(heading, caption, value):
+    return value.get("filterType", heading) if isinstance(value, dict) else heading
 
 
 def user_data_event(heading, caption, value):
@@ -196,6 +222,9 @@ def main():
     extract(os.path.join(upstream, "web-socket-api.md"), OUT_WS, ws_method)
     extract_sections(os.path.join(upstream, "web-socket-streams.md"), OUT_STREAMS, stream_example)
     extract_sections(os.path.join(upstream, "user-data-stream.md"), OUT_USER, user_data_event)
+    extract_sections(os.path.join(upstream, "filters.md"), OUT_FILTERS, filter_type)
+    extract_sections(os.path.join(upstream, "errors.md"), OUT_OTHER, other_example)
+    extract_sections(os.path.join(upstream, "enums.md"), OUT_OTHER, other_example, keep=True)
 
 
 if __name__ == "__main__":

@@ -160,8 +160,8 @@ pub struct PaperConfig {
     /// The symbols, their filters and the rate limits (default: the bundled exchangeInfo; set
     /// with [`PaperConfig::with_exchange_info`]).
     exchange_info: Arc<ExchangeInfo>,
-    /// The same, as served by `GET /api/v3/exchangeInfo`.
-    exchange_info_json: Bytes,
+    /// The same, prepared for `GET /api/v3/exchangeInfo` (written once, assembled per answer).
+    prepared_info: Arc<wire::PreparedInfo>,
     /// The seed of every random choice (price walk, book, generated ids).
     pub seed: u64,
     /// Commission rate of maker fills (0.001 = 0.1 %).
@@ -197,7 +197,7 @@ impl Default for PaperConfig {
     fn default() -> Self {
         Self {
             exchange_info: Arc::clone(bundled_exchange_info()),
-            exchange_info_json: Bytes::from_static(BUNDLED_EXCHANGE_INFO),
+            prepared_info: Arc::clone(bundled_prepared_info()),
             seed: 1,
             maker_commission: Decimal::new(1, 3),
             taker_commission: Decimal::new(1, 3),
@@ -212,6 +212,12 @@ impl Default for PaperConfig {
             trade_group: None,
         }
     }
+}
+
+/// The bundled exchangeInfo, prepared for answers once per process.
+fn bundled_prepared_info() -> &'static Arc<wire::PreparedInfo> {
+    static BUNDLED: std::sync::OnceLock<Arc<wire::PreparedInfo>> = std::sync::OnceLock::new();
+    BUNDLED.get_or_init(|| Arc::new(wire::PreparedInfo::new(BUNDLED_EXCHANGE_INFO)))
 }
 
 /// The bundled exchangeInfo, decoded once per process.
@@ -235,7 +241,7 @@ impl PaperConfig {
     pub fn with_exchange_info(mut self, json: impl Into<Bytes>) -> Result<Self, DecodeError> {
         let json = json.into();
         self.exchange_info = Arc::new(ExchangeInfo::from_json(&json)?);
-        self.exchange_info_json = json;
+        self.prepared_info = Arc::new(wire::PreparedInfo::new(&json));
         Ok(self)
     }
 
@@ -549,7 +555,7 @@ fn keep_last<T>(history: &mut VecDeque<T>, item: T) {
 }
 
 fn round8(d: Decimal) -> Decimal {
-    d.round_dp_with_strategy(8, RoundingStrategy::MidpointAwayFromZero)
+    if d.scale() <= 8 { d } else { d.round_dp_with_strategy(8, RoundingStrategy::MidpointAwayFromZero) }
 }
 
 impl PaperExchange {

@@ -334,7 +334,14 @@ impl Market {
     fn level_qty(&mut self, price: Decimal, walk: &WalkConfig) -> Decimal {
         let factor = Decimal::new(50 + self.rng.below(101) as i64, 2);
         let raw = walk.level_notional.checked_mul(factor).and_then(|n| n.checked_div(price)).unwrap_or_default();
-        round_to_step(raw, self.step, Rounding::Down).unwrap_or_default().max(self.step)
+        // A step of 10^-k (every bundled symbol's): rounding down is cutting to k decimals, the
+        // same value without a division.
+        let down = if self.step.mantissa() == 1 && !raw.is_sign_negative() {
+            raw.round_dp_with_strategy(self.step.scale(), rust_decimal::RoundingStrategy::ToZero)
+        } else {
+            round_to_step(raw, self.step, Rounding::Down).unwrap_or_default()
+        };
+        down.max(self.step)
     }
 
     fn sample(&mut self, at: i64, price: Decimal) {
@@ -412,6 +419,26 @@ mod tests {
     fn market(seed: u64) -> Market {
         let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
         Market::new(info.symbol("BTCUSDT").unwrap(), seed)
+    }
+
+    /// The book's quantities are `round_to_step(.., Down)` of the level's notional over its
+    /// price, whatever the step (the cut for a power-of-ten step is the same value).
+    #[test]
+    fn level_quantities_are_rounded_down_to_the_step() {
+        let walk = WalkConfig::default();
+        for step in [Decimal::new(1, 5), Decimal::new(5, 3), Decimal::ONE, Decimal::new(25, 1)] {
+            let mut m = market(3);
+            m.step = step;
+            let mut mirror = market(3);
+            for price in [Decimal::new(650_001_234, 4), Decimal::new(3, 2), Decimal::from(7)] {
+                let got = m.level_qty(price, &walk);
+                let factor = Decimal::new(50 + mirror.rng.below(101) as i64, 2);
+                let raw = walk.level_notional * factor / price;
+                let want = round_to_step(raw, step, Rounding::Down).unwrap().max(step);
+                assert_eq!(got, want, "step {step}, price {price}");
+                assert!(aegis_exchange::num::is_multiple_of(got, step));
+            }
+        }
     }
 
     #[test]

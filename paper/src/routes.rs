@@ -265,12 +265,14 @@ fn handle_endpoint(
         endpoint == Endpoint::Amend && reply.is_ok() && reply.body.contains("\"status\":\"EXPIRED\"");
     let charged = if reply.is_ok() && (free_on_success || expired_by_amend) { 0 } else { weight };
     ex.throttle.charge(now, charged);
-    let orders = reply.is_ok()
-        && matches!(
-            endpoint,
-            Endpoint::Order | Endpoint::Oco | Endpoint::OldOco | Endpoint::Oto(_) | Endpoint::CancelReplace
-        );
-    (reply, ex.throttle.headers(now, orders))
+    (reply, ex.throttle.headers(now, places_orders(endpoint)))
+}
+
+/// Whether `endpoint` places orders: its answers show the `ORDERS` limits, whether the order
+/// was placed or not (`X-MBX-ORDER-COUNT-*` over REST, in the WebSocket API's `rateLimits`, as
+/// web-socket-api.md shows them on failed cancel-replaces too).
+pub(super) fn places_orders(endpoint: Endpoint) -> bool {
+    matches!(endpoint, Endpoint::Order | Endpoint::Oco | Endpoint::OldOco | Endpoint::Oto(_) | Endpoint::CancelReplace)
 }
 
 fn authenticate(
@@ -401,9 +403,7 @@ pub(super) fn dispatch(ex: &mut PaperExchange, now: i64, endpoint: Endpoint, par
         Endpoint::AllOrders => all_orders(ex, params),
         Endpoint::Amendments => amendments(ex, params),
         Endpoint::Commission => commission(ex, params),
-        // No account-specific filters on the paper exchange (Binance lists MAX_ASSET here).
-        Endpoint::MyFilters => market(ex, params)
-            .map(|_| Reply::ok(r#"{"exchangeFilters":[],"symbolFilters":[],"assetFilters":[]}"#.to_owned())),
+        Endpoint::MyFilters => my_filters(ex, params),
         Endpoint::Allocations => allocations(ex, params),
         Endpoint::AllLists => super::lists::all_order_lists(ex, params),
         Endpoint::Oco => super::lists::place_oco(ex, now, params),
@@ -432,7 +432,10 @@ fn list_param(text: &str, single_ok: bool) -> Option<Vec<String>> {
 fn exchange_info(ex: &PaperExchange, now: i64, params: &Params) -> Result<Reply, Reply> {
     let internal = || Reply::error(500, -1000, "An unknown error occurred while processing the request.");
     let combination = || Reply::error(400, -1128, "Combination of optional parameters invalid.");
-    let mut doc: serde_json::Value = serde_json::from_slice(&ex.config.exchange_info_json).map_err(|_| internal())?;
+    let info = &ex.config.prepared_info;
+    if !info.valid {
+        return Err(internal());
+    }
     let (symbol, symbols) = (params.get("symbol"), params.get("symbols"));
     let (permissions, status) = (params.get("permissions"), params.get("symbolStatus"));
     if (symbol.is_some() && symbols.is_some())
@@ -462,33 +465,35 @@ fn exchange_info(ex: &PaperExchange, now: i64, params: &Params) -> Result<Reply,
         return Err(Reply::error(400, -1122, "Invalid symbolStatus."));
     }
     let show_sets = params.get("showPermissionSets") != Some("false");
-    let all = doc.get_mut("symbols").and_then(serde_json::Value::as_array_mut).ok_or_else(internal)?;
-    if let Some(names) = &wanted {
-        if names.iter().any(|n| !all.iter().any(|s| s["symbol"].as_str() == Some(n.as_str()))) {
-            return Err(invalid_symbol());
+    if let Some(names) = &wanted
+        && names.iter().any(|n| !info.symbols.iter().any(|s| s.name == *n))
+    {
+        return Err(invalid_symbol());
+    }
+    let chosen = info.symbols.iter().filter(|s| match &wanted {
+        Some(names) => names.contains(&s.name),
+        None => {
+            permitted.iter().any(|p| s.permissions.contains(p))
+                && status.is_none_or(|st| s.status.as_deref() == Some(st))
         }
-        all.retain(|s| s["symbol"].as_str().is_some_and(|n| names.iter().any(|w| w == n)));
-    } else {
-        all.retain(|s| {
-            let has = |p: &str| {
-                let listed = s["permissions"].as_array().is_some_and(|a| a.iter().any(|x| x.as_str() == Some(p)));
-                let in_sets = s["permissionSets"].as_array().is_some_and(|sets| {
-                    sets.iter().filter_map(|set| set.as_array()).flatten().any(|x| x.as_str() == Some(p))
-                });
-                listed || in_sets
-            };
-            permitted.iter().any(|p| has(p)) && status.is_none_or(|st| s["status"].as_str() == Some(st))
-        });
-    }
-    if !show_sets {
-        for sets in all.iter_mut().filter_map(|s| s.get_mut("permissionSets")) {
-            *sets = serde_json::json!([]);
-        }
-    }
-    if let Some(top) = doc.as_object_mut() {
-        top.insert("serverTime".to_owned(), serde_json::json!(now));
-    }
-    Ok(Reply::ok(super::wire::exchange_info_json(&doc)))
+    });
+    Ok(Reply::ok(info.answer(now, chosen, show_sets)))
+}
+
+/// `GET /api/v3/myFilters`: the filters the account trades `symbol` under: the exchange's and
+/// the symbol's, as exchangeInfo lists them; no asset filters (a paper account has no
+/// `MAX_ASSET` limit).
+fn my_filters(ex: &PaperExchange, params: &Params) -> Result<Reply, Reply> {
+    let (name, _) = market(ex, params)?;
+    let info = &ex.config.prepared_info;
+    let symbol = info.symbols.iter().find(|s| s.name == name).ok_or_else(invalid_symbol)?;
+    Ok(Reply::ok(
+        Obj::new()
+            .raw("exchangeFilters", &info.exchange_filters)
+            .raw("symbolFilters", &symbol.filters)
+            .raw("assetFilters", "[]")
+            .finish(),
+    ))
 }
 
 pub(super) fn invalid_symbol() -> Reply {

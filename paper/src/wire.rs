@@ -290,7 +290,11 @@ pub(crate) fn fixed8(value: Decimal) -> String {
 /// fixed formatting buffer and panics (found by the `paper_http` fuzz target), and no `Decimal`
 /// formatting at all: this runs for every amount of every answer.
 pub(crate) fn fixed8_into(out: &mut String, value: Decimal) {
-    let v = value.round_dp_with_strategy(8, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    let v = if value.scale() <= 8 {
+        value
+    } else {
+        value.round_dp_with_strategy(8, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+    };
     let scaled = 10i128.checked_pow(8u32.saturating_sub(v.scale())).and_then(|p| v.mantissa().checked_mul(p));
     let Some(scaled) = scaled else {
         // Out of i128 (cannot happen for a Decimal's 96-bit mantissa): the slow way.
@@ -308,11 +312,39 @@ pub(crate) fn fixed8_into(out: &mut String, value: Decimal) {
     if scaled < 0 {
         out.push('-');
     }
-    let digits = format!("{:09}", scaled.unsigned_abs());
-    let (whole, frac) = digits.split_at_checked(digits.len().saturating_sub(8)).unwrap_or((&digits, ""));
-    out.push_str(whole);
-    out.push('.');
-    out.push_str(frac);
+    // The digits, last first, into a buffer (a 96-bit mantissa times 10^8 has at most 38): eight
+    // decimals, the point, and the whole part (at least one digit), in u64 arithmetic where it
+    // fits (nearly always: u128 division is a library call).
+    let abs = scaled.unsigned_abs();
+    let mut buf = [0u8; 48];
+    let mut at = buf.len();
+    let mut digit = |at: &mut usize, d: u64| {
+        *at -= 1;
+        // `d` is below 10.
+        buf[*at] = b'0' + d as u8;
+    };
+    let mut frac = (abs % 100_000_000) as u64;
+    for _ in 0..8 {
+        digit(&mut at, frac % 10);
+        frac /= 10;
+    }
+    at -= 1;
+    let point = at;
+    let mut whole = abs / 100_000_000;
+    while whole > u128::from(u64::MAX) {
+        digit(&mut at, (whole % 10) as u64);
+        whole /= 10;
+    }
+    let mut whole = whole as u64;
+    loop {
+        digit(&mut at, whole % 10);
+        whole /= 10;
+        if whole == 0 {
+            break;
+        }
+    }
+    buf[point] = b'.';
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
 }
 
 /// A JSON array of price levels: `[["price","qty"],...]` with 8 decimals.
@@ -425,13 +457,168 @@ impl InfoPart {
     }
 }
 
-/// An exchangeInfo answer as Binance writes it: its members, and those of every rate limit,
-/// symbol, filter and SOR group, in Binance's order (members Binance does not document follow,
-/// sorted).
-pub(crate) fn exchange_info_json(info: &serde_json::Value) -> String {
-    let mut out = String::with_capacity(64 * 1024);
-    write_info(&mut out, info, InfoPart::Top);
+/// An exchangeInfo document written once, to answer `exchangeInfo` by assembling parts: its
+/// top-level members in Binance's order (`serverTime` and `symbols` filled per answer), and each
+/// symbol as Binance writes it, with and without its permission sets, beside what the answer's
+/// filters read (name, status, permissions).
+#[derive(Debug, Default)]
+pub(crate) struct PreparedInfo {
+    /// The top-level members in order, each written (`None`: `serverTime` and `symbols`).
+    top: Vec<(String, Option<String>)>,
+    /// The symbols, in the document's order.
+    pub(crate) symbols: Vec<PreparedSymbol>,
+    /// The exchange filters, written (`myFilters`).
+    pub(crate) exchange_filters: String,
+    /// Whether the document was an exchangeInfo object (otherwise every answer is a 500).
+    pub(crate) valid: bool,
+}
+
+/// One symbol of a [`PreparedInfo`].
+#[derive(Debug)]
+pub(crate) struct PreparedSymbol {
+    pub(crate) name: String,
+    pub(crate) status: Option<String>,
+    /// Its `permissions` and every permission of its `permissionSets`.
+    pub(crate) permissions: Vec<String>,
+    /// Written, as it is.
+    json: String,
+    /// Written with `"permissionSets": []` (`showPermissionSets=false`).
+    json_without_sets: String,
+    /// Its filters, written (`myFilters`).
+    pub(crate) filters: String,
+}
+
+/// A list of filters as Binance writes it (`[]` when it is not a list).
+fn filters_json(list: Option<&serde_json::Value>) -> String {
+    let mut out = String::from("[");
+    for (j, item) in list.and_then(serde_json::Value::as_array).into_iter().flatten().enumerate() {
+        if j > 0 {
+            out.push(',');
+        }
+        write_info(&mut out, item, InfoPart::Filter);
+    }
+    out.push(']');
     out
+}
+
+impl PreparedInfo {
+    /// Prepares an exchangeInfo response's JSON.
+    pub(crate) fn new(json: &[u8]) -> Self {
+        use serde_json::Value;
+        let Ok(Value::Object(mut doc)) = serde_json::from_slice::<Value>(json) else { return Self::default() };
+        let symbols = match doc.remove("symbols") {
+            Some(Value::Array(list)) => list,
+            _ => Vec::new(),
+        };
+        let symbols = symbols
+            .into_iter()
+            .map(|mut symbol| {
+                let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+                let list = |v: Option<&Value>| -> Vec<String> {
+                    v.and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                };
+                let mut permissions = list(symbol.get("permissions"));
+                for set in symbol.get("permissionSets").and_then(Value::as_array).into_iter().flatten() {
+                    permissions.extend(list(Some(set)));
+                }
+                let mut json = String::new();
+                write_info(&mut json, &symbol, InfoPart::Symbol);
+                let json_without_sets = match symbol.get_mut("permissionSets") {
+                    Some(sets) => {
+                        *sets = Value::Array(Vec::new());
+                        let mut out = String::new();
+                        write_info(&mut out, &symbol, InfoPart::Symbol);
+                        out
+                    }
+                    None => json.clone(),
+                };
+                PreparedSymbol {
+                    filters: filters_json(symbol.get("filters")),
+                    name: text(&symbol, "symbol").unwrap_or_default(),
+                    status: text(&symbol, "status"),
+                    permissions,
+                    json,
+                    json_without_sets,
+                }
+            })
+            .collect();
+        let exchange_filters = filters_json(doc.get("exchangeFilters"));
+        doc.insert("serverTime".to_owned(), Value::Null);
+        doc.insert("symbols".to_owned(), Value::Null);
+        let order = InfoPart::Top.order();
+        let mut names: Vec<String> = doc.keys().cloned().collect();
+        names.sort_by_key(|n| order.iter().position(|o| o == n).unwrap_or(order.len()));
+        let top = names
+            .into_iter()
+            .map(|name| {
+                let written = match (name.as_str(), doc.get(&name)) {
+                    ("serverTime" | "symbols", _) | (_, None) => None,
+                    (_, Some(Value::Array(items))) => {
+                        let mut out = String::from("[");
+                        for (j, item) in items.iter().enumerate() {
+                            if j > 0 {
+                                out.push(',');
+                            }
+                            write_info(&mut out, item, InfoPart::Top.items(&name));
+                        }
+                        out.push(']');
+                        Some(out)
+                    }
+                    (_, Some(other)) => {
+                        let mut out = String::new();
+                        write_info(&mut out, other, InfoPart::Other);
+                        Some(out)
+                    }
+                };
+                (name, written)
+            })
+            .collect();
+        Self { top, symbols, exchange_filters, valid: true }
+    }
+
+    /// The answer: the document at `now` with these symbols (in their order), with or without
+    /// their permission sets.
+    pub(crate) fn answer<'a>(
+        &self,
+        now: i64,
+        symbols: impl Iterator<Item = &'a PreparedSymbol>,
+        permission_sets: bool,
+    ) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        let mut symbols = Some(symbols);
+        out.push('{');
+        for (i, (name, written)) in self.top.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            string_into(&mut out, name);
+            out.push(':');
+            match (name.as_str(), written) {
+                ("serverTime", _) => {
+                    let _ = write!(out, "{now}");
+                }
+                ("symbols", _) => {
+                    out.push('[');
+                    for (j, symbol) in symbols.take().into_iter().flatten().enumerate() {
+                        if j > 0 {
+                            out.push(',');
+                        }
+                        out.push_str(if permission_sets { &symbol.json } else { &symbol.json_without_sets });
+                    }
+                    out.push(']');
+                }
+                (_, Some(text)) => out.push_str(text),
+                (_, None) => out.push_str("null"),
+            }
+        }
+        out.push('}');
+        out
+    }
 }
 
 fn write_info(out: &mut String, value: &serde_json::Value, part: InfoPart) {

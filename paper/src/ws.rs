@@ -156,6 +156,10 @@ pub(super) struct WsState {
     /// Each symbol's last trade id at that push (the `!..@arr` streams carry only the symbols
     /// that changed).
     stats_seen: HashMap<String, u64>,
+    /// Every stream an open connection subscribes to, kept between publishes (`None`: to be
+    /// rebuilt). It may hold the streams of a connection closed since, which only costs frames
+    /// that no connection takes.
+    wanted: Option<std::sync::Arc<BTreeSet<String>>>,
 }
 
 /// The cadence of the ticker, average-price and reference-price streams.
@@ -249,6 +253,7 @@ impl PaperExchange {
             }
         }
         self.ws.next += 1;
+        self.ws.wanted = None;
         let id = self.ws.next;
         self.ws
             .conns
@@ -262,6 +267,7 @@ impl PaperExchange {
         let frame = c.outbox.pop_front();
         if frame.is_none() && !c.open {
             self.ws.conns.remove(&conn);
+            self.ws.wanted = None;
         }
         frame
     }
@@ -275,6 +281,7 @@ impl PaperExchange {
     /// The client closes `conn`.
     pub fn ws_close(&mut self, conn: ConnId) {
         self.ws.conns.remove(&conn);
+        self.ws.wanted = None;
     }
 
     /// The open connections (to inject a fault on each, say).
@@ -470,6 +477,9 @@ impl PaperExchange {
             },
             _ => return,
         };
+        if matches!(method, "SUBSCRIBE" | "UNSUBSCRIBE") {
+            self.ws.wanted = None;
+        }
         for symbol in new_symbols {
             self.baseline(&symbol);
         }
@@ -517,15 +527,35 @@ impl PaperExchange {
             return;
         }
         // Only the streams someone listens to are built.
-        let wanted = self.subscribed(|_| true);
+        let wanted = match &self.ws.wanted {
+            Some(w) => std::sync::Arc::clone(w),
+            None => {
+                let w = std::sync::Arc::new(self.subscribed(|_| true));
+                self.ws.wanted = Some(std::sync::Arc::clone(&w));
+                w
+            }
+        };
         let symbols: Vec<String> = self.ws.published.keys().cloned().collect();
         for symbol in symbols {
             let (Some(m), Some(last)) = (self.markets.get(&symbol), self.ws.published.get(&symbol)) else { continue };
+            // Nothing new: no trade, the book as both depth cadences last pushed it.
+            let traded = m.trades.back().is_some_and(|t| t.id > last.trade_id);
+            if !traded && m.update_id == last.fast.update_id && m.update_id == last.slow.update_id {
+                continue;
+            }
             let lower = symbol.to_ascii_lowercase();
-            let wants = |suffix: &str| wanted.contains(&format!("{lower}@{suffix}"));
+            // This symbol's subscribed stream kinds (`trade`, `depth5@100ms`...).
+            let prefix = format!("{lower}@");
+            let mine: Vec<&str> = wanted
+                .range::<str, _>((std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded))
+                .map_while(|s| s.strip_prefix(prefix.as_str()))
+                .collect();
+            let wants = |kind: &str| mine.contains(&kind);
             let mut frames: Vec<(String, String)> = Vec::new();
             let (trades, aggs) = (wants("trade"), wants("aggTrade"));
-            for t in m.trades.iter().filter(|t| (trades || aggs) && t.id > last.trade_id) {
+            // The trades since the last publish (ids ascend).
+            let new_trades = m.trades.partition_point(|t| t.id <= last.trade_id);
+            for t in m.trades.range(new_trades..).filter(|_| trades || aggs) {
                 let id = i64::try_from(t.id).unwrap_or(i64::MAX);
                 let trade = Obj::new()
                     .str("e", "trade")
@@ -539,23 +569,22 @@ impl PaperExchange {
                     .bool("M", true)
                     .finish();
                 if trades {
-                    frames.push((format!("{lower}@trade"), trade));
+                    frames.push((format!("{prefix}trade"), trade));
                 }
                 let agg =
                     super::market::agg_trade_fields(Obj::new().str("e", "aggTrade").int("E", now).str("s", &symbol), t)
                         .finish();
                 if aggs {
-                    frames.push((format!("{lower}@aggTrade"), agg));
+                    frames.push((format!("{prefix}aggTrade"), agg));
                 }
             }
             // Klines: after new trades, the kline of the latest (and the one it closed, final).
-            let kline_prefix = format!("{lower}@kline_");
             if let Some(latest) = m.trades.back().filter(|t| t.id > last.trade_id) {
-                let before = m.trades.iter().rev().find(|t| t.id <= last.trade_id).map(|t| t.time);
-                for stream in wanted.iter().filter(|s| s.starts_with(&kline_prefix)) {
-                    let Some(name) = stream.get(kline_prefix.len()..) else { continue };
+                let before = new_trades.checked_sub(1).and_then(|i| m.trades.get(i)).map(|t| t.time);
+                for kind in &mine {
+                    let Some(name) = kind.strip_prefix("kline_") else { continue };
                     for data in super::klines::kline_events(m, &symbol, name, now, before, latest.time) {
-                        frames.push((stream.clone(), data));
+                        frames.push((format!("{prefix}{kind}"), data));
                     }
                 }
             }
@@ -563,11 +592,17 @@ impl PaperExchange {
             // 100 ms (`@100ms`) or 1000 ms (the plain names).
             let update_id = i64::try_from(m.update_id).unwrap_or(i64::MAX);
             let mut bases = [last.fast.clone(), last.slow.clone()];
-            for (base, (period, suffix)) in bases.iter_mut().zip([(100, "@100ms"), (1000, "")]) {
+            // (period, diff stream, partial depth streams) of each cadence.
+            type Cadence = (i64, &'static str, [(usize, &'static str); 3]);
+            const CADENCES: [Cadence; 2] = [
+                (100, "depth@100ms", [(5, "depth5@100ms"), (10, "depth10@100ms"), (20, "depth20@100ms")]),
+                (1000, "depth", [(5, "depth5"), (10, "depth10"), (20, "depth20")]),
+            ];
+            for (base, (period, diff_stream, partials)) in bases.iter_mut().zip(CADENCES) {
                 if m.update_id == base.update_id || now.saturating_sub(base.at) < period {
                     continue;
                 }
-                if wants(&format!("depth{suffix}")) {
+                if wants(diff_stream) {
                     let diff = Obj::new()
                         .str("e", "depthUpdate")
                         .int("E", now)
@@ -577,16 +612,16 @@ impl PaperExchange {
                         .raw("b", &levels_json(changes(&base.bids, &m.bids)))
                         .raw("a", &levels_json(changes(&base.asks, &m.asks)))
                         .finish();
-                    frames.push((format!("{lower}@depth{suffix}"), diff));
+                    frames.push((format!("{prefix}{diff_stream}"), diff));
                 }
-                for n in [5, 10, 20] {
-                    if wants(&format!("depth{n}{suffix}")) {
+                for (n, stream) in partials {
+                    if wants(stream) {
                         let partial = Obj::new()
                             .int("lastUpdateId", update_id)
                             .raw("bids", &levels_json(m.bids.iter().take(n).copied()))
                             .raw("asks", &levels_json(m.asks.iter().take(n).copied()))
                             .finish();
-                        frames.push((format!("{lower}@depth{n}{suffix}"), partial));
+                        frames.push((format!("{prefix}{stream}"), partial));
                     }
                 }
                 *base = DepthBase { bids: m.bids.clone(), asks: m.asks.clone(), update_id: m.update_id, at: now };
@@ -605,7 +640,7 @@ impl PaperExchange {
                     .dec("a", ask.map(|l| l.price).unwrap_or_default())
                     .dec("A", ask.map(|l| l.qty).unwrap_or_default())
                     .finish();
-                frames.push((format!("{lower}@bookTicker"), ticker));
+                frames.push((format!("{prefix}bookTicker"), ticker));
             }
             let next = Published {
                 bids: m.bids.clone(),
@@ -629,10 +664,10 @@ impl PaperExchange {
         for c in self.ws.conns.values_mut() {
             let Kind::Streams { combined, subs, micros } = &c.kind else { continue };
             let (combined, micros) = (*combined, *micros);
-            let wanted: Vec<(String, String)> = frames.iter().filter(|(s, _)| subs.contains(s)).cloned().collect();
+            let wanted: Vec<&(String, String)> = frames.iter().filter(|(s, _)| subs.contains(s)).collect();
             for (stream, data) in wanted {
-                let data = if micros { in_microseconds(&data) } else { data };
-                let frame = if combined { Obj::new().str("stream", &stream).raw("data", &data).finish() } else { data };
+                let data = if micros { in_microseconds(data) } else { data.clone() };
+                let frame = if combined { Obj::new().str("stream", stream).raw("data", &data).finish() } else { data };
                 c.push(WsOut::Text(frame));
             }
         }
@@ -737,7 +772,7 @@ impl PaperExchange {
         let request = parsed.as_ref().and_then(Value::as_object);
         let id = request.and_then(|r| r.get("id")).cloned().unwrap_or(Value::Null).to_string();
         let Some(request) = request else {
-            return self.envelope(now, &id, Reply::error(400, -1135, "Invalid JSON request"), true);
+            return self.envelope(now, &id, Reply::error(400, -1135, "Invalid JSON request"), true, false);
         };
         let method = request.get("method").and_then(Value::as_str).unwrap_or("");
         let empty = serde_json::Map::new();
@@ -763,7 +798,8 @@ impl PaperExchange {
             };
         }
         let failed = !reply.is_ok();
-        let envelope = self.envelope(now, &id, reply, rate_limits);
+        let orders = Self::ws_endpoint(method).is_some_and(routes::places_orders);
+        let envelope = self.envelope(now, &id, reply, rate_limits, orders);
         if micros && failed {
             // An error's `data` (a 429's `serverTime` and `retryAfter`).
             return super::wire::times_in_microseconds(&envelope, &[("serverTime", "000"), ("retryAfter", "000")]);
@@ -771,8 +807,14 @@ impl PaperExchange {
         envelope
     }
 
-    fn envelope(&mut self, now: i64, id: &str, reply: Reply, rate_limits: bool) -> String {
-        let limits = self.throttle.counts(now).into_iter().map(|(kind, interval, num, limit, count)| {
+    /// A WebSocket-API answer: `rateLimits` (when asked) lists the limits the request counted
+    /// against, as web-socket-api.md shows them: the `ORDERS` ones first when it placed orders,
+    /// then `REQUEST_WEIGHT`.
+    fn envelope(&mut self, now: i64, id: &str, reply: Reply, rate_limits: bool, orders: bool) -> String {
+        let mut counts = self.throttle.counts(now);
+        counts.retain(|(kind, ..)| orders || *kind == aegis_exchange::RateLimitType::RequestWeight);
+        counts.sort_by_key(|(kind, ..)| *kind == aegis_exchange::RateLimitType::RequestWeight);
+        let limits = counts.into_iter().map(|(kind, interval, num, limit, count)| {
             Obj::new()
                 .str("rateLimitType", kind.as_str())
                 .str("interval", interval.as_str())
@@ -803,7 +845,28 @@ impl PaperExchange {
     }
 
     fn ws_method(&mut self, now: i64, conn: ConnId, method: &str, params: &Params) -> Reply {
-        let endpoint = match method {
+        let endpoint = Self::ws_endpoint(method);
+        // Session methods and the user data stream cost 2.
+        let (weight, free_on_success) = endpoint.map_or((2, false), |e| e.weight(params));
+        if let Err(refused) = self.throttle.admit(now, weight) {
+            return refused.0;
+        }
+        let reply = match endpoint {
+            Some(e) => match self.ws_authenticate(now, conn, params, e.signed()) {
+                Ok(()) => routes::dispatch(self, now, e, params),
+                Err(reply) => reply,
+            },
+            None => self.session_method(now, conn, method, params),
+        };
+        let expired_by_amend =
+            endpoint == Some(Endpoint::Amend) && reply.is_ok() && reply.body.contains("\"status\":\"EXPIRED\"");
+        self.throttle.charge(now, if reply.is_ok() && (free_on_success || expired_by_amend) { 0 } else { weight });
+        reply
+    }
+
+    /// The endpoint a WebSocket-API method is (`None`: a session or user-data method).
+    fn ws_endpoint(method: &str) -> Option<Endpoint> {
+        match method {
             "ping" => Some(Endpoint::Ping),
             "time" => Some(Endpoint::Time),
             "exchangeInfo" => Some(Endpoint::ExchangeInfo),
@@ -852,23 +915,7 @@ impl PaperExchange {
             "executionRules" => Some(Endpoint::ExecutionRules),
             "orderList.place" => Some(Endpoint::OldOco),
             _ => None,
-        };
-        // Session methods and the user data stream cost 2.
-        let (weight, free_on_success) = endpoint.map_or((2, false), |e| e.weight(params));
-        if let Err(refused) = self.throttle.admit(now, weight) {
-            return refused.0;
         }
-        let reply = match endpoint {
-            Some(e) => match self.ws_authenticate(now, conn, params, e.signed()) {
-                Ok(()) => routes::dispatch(self, now, e, params),
-                Err(reply) => reply,
-            },
-            None => self.session_method(now, conn, method, params),
-        };
-        let expired_by_amend =
-            endpoint == Some(Endpoint::Amend) && reply.is_ok() && reply.body.contains("\"status\":\"EXPIRED\"");
-        self.throttle.charge(now, if reply.is_ok() && (free_on_success || expired_by_amend) { 0 } else { weight });
-        reply
     }
 
     /// A signed WS-API request: its own `apiKey` and `signature`, or the session's logon.

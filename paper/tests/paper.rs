@@ -1868,8 +1868,14 @@ fn all_orders_commission_and_filters_over_rest() {
         (commission.standard_commission.maker, commission.standard_commission.taker),
         (dec!(0.001), dec!(0.001))
     );
+    // The filters the account trades under: the symbol's and the exchange's, as exchangeInfo
+    // lists them; no MAX_ASSET on a paper account.
     let filters: MyFilters = s.call(s.rest.my_filters("BTCUSDT", s.now).unwrap()).ok();
-    assert!(filters.symbol_filters.is_empty());
+    let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).unwrap();
+    assert_eq!(filters.symbol_filters, info.symbol("BTCUSDT").unwrap().filters());
+    assert!(filters.symbol_filters.len() >= 8, "{:?}", filters.symbol_filters);
+    assert_eq!(filters.exchange_filters, info.exchange_filters());
+    assert!(filters.asset_filters.is_empty());
     let unknown = s.call(s.rest.all_orders("NOSUCHPAIR", None, None, s.now).unwrap()).err();
     assert_eq!(unknown.code, Some(-1121));
 }
@@ -2921,6 +2927,8 @@ fn every_documented_rest_response_has_its_shape() {
         [("pendingType", "LIMIT"), ("pendingSide", "SELL"), ("pendingPrice", "32000"), ("pendingTimeInForce", "GTC")];
     // (example, request, members either side may have: the docs' example and the paper's
     // answer are of orders in different states)
+    let filter_members = common::filter_members();
+    let filter_members: Vec<&str> = filter_members.iter().map(String::as_str).collect();
     let cases: Vec<(&str, Ask, &[&str])> = vec![
         ("GET ping", Ask::Public("/api/v3/ping"), &[]),
         ("GET time", Ask::Public("/api/v3/time"), &[]),
@@ -3204,7 +3212,9 @@ fn every_documented_rest_response_has_its_shape() {
         ),
         ("GET myAllocations", Ask::Signed("GET", "/api/v3/myAllocations", p(&[("symbol", "BTCUSDT")])), &[]),
         ("GET account.commission", Ask::Signed("GET", "/api/v3/account/commission", p(&[("symbol", "BTCUSDT")])), &[]),
-        ("GET myFilters", Ask::Signed("GET", "/api/v3/myFilters", p(&[("symbol", "BTCUSDT")])), &[]),
+        // Lists of filters of different types (each filter's shape is compared in
+        // every_documented_filter_is_served_in_its_shape).
+        ("GET myFilters", Ask::Signed("GET", "/api/v3/myFilters", p(&[("symbol", "BTCUSDT")])), &filter_members),
         ("DELETE openOrders", Ask::Signed("DELETE", "/api/v3/openOrders", p(&[("symbol", "BTCUSDT")])), &[]),
     ];
     let (dir, mut files) = common::doc_examples("rest");
@@ -3257,4 +3267,144 @@ fn every_documented_rest_response_has_its_shape() {
         files.keys().collect::<Vec<_>>()
     );
     assert!(compared >= 60, "{compared} compared");
+}
+
+/// Every filter of filters.md (`tests/doc-fixtures/filters`, extracted by
+/// `paper/doc-fixtures/extract.py`): an exchangeInfo whose BTCUSDT carries every documented
+/// symbol filter and whose exchange carries every documented exchange filter, each with its
+/// members in another order (sorted, as the bundled capture has them), is decoded by the crate's
+/// rules into typed filters (none `Unknown`), and the paper exchange writes each back, in
+/// `exchangeInfo` and in `myFilters`, with the documented members in the documented order and
+/// JSON types.
+#[test]
+fn every_documented_filter_is_served_in_its_shape() {
+    use common::{same_shape, shape_of};
+    use serde_json::Value;
+    let (dir, docs) = common::doc_examples("filters");
+    assert!(docs.len() >= 20, "{} filters in {dir}", docs.len());
+    // MAX_ASSET is an account's filter (myFilters' `assetFilters`): a paper account has none.
+    type Examples<'a> = Vec<(&'a String, &'a Vec<u8>)>;
+    let (exchange, symbol): (Examples, Examples) =
+        docs.iter().filter(|(k, _)| *k != "MAX_ASSET").partition(|(k, _)| k.starts_with("EXCHANGE_"));
+    assert!(exchange.len() >= 4 && symbol.len() >= 15, "{exchange:?} {symbol:?}");
+    // `Value` sorts members: the documented order is lost on the way in.
+    let sorted = |b: &Vec<u8>| -> Value { serde_json::from_slice(b).unwrap() };
+    let mut info: Value = serde_json::from_slice(BUNDLED_EXCHANGE_INFO).unwrap();
+    let btc = info["symbols"].as_array_mut().unwrap().iter_mut().find(|s| s["symbol"] == "BTCUSDT").unwrap();
+    btc["filters"] = Value::Array(symbol.iter().map(|(_, b)| sorted(b)).collect());
+    info["exchangeFilters"] = Value::Array(exchange.iter().map(|(_, b)| sorted(b)).collect());
+    let text = serde_json::to_vec(&info).unwrap();
+    let decoded = ExchangeInfo::from_json(&text).unwrap();
+    let rules = decoded.symbol("BTCUSDT").unwrap();
+    assert_eq!((rules.filters().len(), decoded.exchange_filters().len()), (symbol.len(), exchange.len()));
+    for f in rules.filters().iter().chain(decoded.exchange_filters()) {
+        assert!(f.kind().is_some(), "not decoded into its type: {f:?}");
+    }
+
+    let config = PaperConfig::default().with_exchange_info(text).unwrap().with_price("BTCUSDT", dec!(65000));
+    let mut p = PaperExchange::new(config, NOW);
+    p.add_api_key(common::KEY, PaperKey::hmac(common::SECRET));
+    let info_request =
+        || http::Request::get("https://paper.local/api/v3/exchangeInfo?symbol=BTCUSDT").body(Bytes::new()).unwrap();
+    let mine_request = || common::signed("GET", "/api/v3/myFilters", &[("symbol", "BTCUSDT")], NOW);
+    let mut compared = std::collections::BTreeSet::new();
+    for (what, request) in [("exchangeInfo", info_request()), ("myFilters", mine_request())] {
+        let answer = p.handle_http(NOW, request);
+        assert_eq!(answer.status(), 200, "{what}: {}", String::from_utf8_lossy(answer.body()));
+        // Each filter's object as written (`Value` would sort its members).
+        let objects = filter_objects(answer.body());
+        assert_eq!(objects.len(), symbol.len() + exchange.len(), "{what}: {objects:?}");
+        for object in objects {
+            let kind: Value = serde_json::from_str(&object).unwrap();
+            let kind = kind["filterType"].as_str().unwrap().to_owned();
+            let doc = docs.get(&kind).unwrap_or_else(|| panic!("{kind} not in {dir}"));
+            same_shape(&shape_of(object.as_bytes()), &shape_of(doc), &[], &format!("{what}: {kind} <{object}>"));
+            compared.insert(kind);
+        }
+    }
+    assert_eq!(compared.len(), docs.len() - 1, "every documented filter but MAX_ASSET: {compared:?}");
+}
+
+/// The text of every `{"filterType":...}` object of a JSON body, as written.
+fn filter_objects(body: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(body);
+    let mut out = Vec::new();
+    let mut rest = text.as_ref();
+    while let Some(at) = rest.find(r#"{"filterType""#) {
+        let tail = &rest[at..];
+        let end = tail.find('}').unwrap();
+        out.push(tail[..=end].to_owned());
+        rest = &tail[end + 1..];
+    }
+    out
+}
+
+/// The error body of errors.md and the rate limiters of enums.md (`tests/doc-fixtures/other`):
+/// an unknown symbol answers exactly the documented body over REST, and the same code and
+/// message in the WebSocket API's `error`; every documented limiter is in exchangeInfo's
+/// `rateLimits` in its documented shape, and a WebSocket-API answer's `rateLimits` has the
+/// weight limiter in that shape with its `count` after (and, for a market-data request, only
+/// that one).
+#[test]
+fn the_documented_error_body_and_rate_limiters() {
+    use common::{same_shape, shape_of};
+    use serde_json::Value;
+    let (dir, docs) = common::doc_examples("other");
+    let doc = |name: &str| docs.get(name).unwrap_or_else(|| panic!("no {name} in {dir}")).clone();
+    let mut p = PaperExchange::new(PaperConfig::default().with_price("BTCUSDT", dec!(65000)), NOW);
+    let get = |p: &mut PaperExchange, path: &str| {
+        p.handle_http(NOW, http::Request::get(format!("https://paper.local{path}")).body(Bytes::new()).unwrap())
+    };
+    let error = get(&mut p, "/api/v3/depth?symbol=NOSUCHPAIR");
+    assert_eq!(error.status(), 400);
+    let documented: Value = serde_json::from_slice(&doc("error")).unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(error.body()).unwrap(), documented);
+    same_shape(&shape_of(error.body()), &shape_of(&doc("error")), &[], "error");
+
+    let conn = p.ws_connect(NOW, "/ws-api/v3").unwrap();
+    p.ws_send(NOW, conn, r#"{"id":1,"method":"depth","params":{"symbol":"NOSUCHPAIR"}}"#);
+    let Some(aegis_paper::WsOut::Text(answer)) = p.ws_poll(conn) else { panic!("no answer") };
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["error"], documented, "{answer}");
+    // The limits a market-data request counts against: its weight only.
+    let kinds: Vec<&Value> = answer["rateLimits"].as_array().unwrap().iter().map(|l| &l["rateLimitType"]).collect();
+    assert_eq!(kinds, ["REQUEST_WEIGHT"], "{answer}");
+
+    let info: Value = serde_json::from_slice(get(&mut p, "/api/v3/exchangeInfo").body()).unwrap();
+    let served = info["rateLimits"].as_array().unwrap();
+    for kind in ["REQUEST_WEIGHT", "ORDERS", "RAW_REQUESTS"] {
+        let documented = doc(kind);
+        let limit = served.iter().find(|l| l["rateLimitType"] == kind).unwrap_or_else(|| panic!("{kind}: {served:?}"));
+        // `Value` sorted its members: write it back in exchangeInfo's order from the raw body.
+        let raw = String::from_utf8(get(&mut p, "/api/v3/exchangeInfo").body().to_vec()).unwrap();
+        let at = raw.find(&format!(r#"{{"rateLimitType":"{kind}""#)).unwrap_or_else(|| panic!("{kind} written first"));
+        let object = &raw[at..at + raw[at..].find('}').unwrap() + 1];
+        same_shape(
+            &shape_of(object.as_bytes()),
+            &shape_of(&documented),
+            &[],
+            &format!("exchangeInfo {kind} <{object}>"),
+        );
+        assert_eq!(serde_json::from_str::<Value>(object).unwrap(), *limit);
+    }
+    // The WebSocket API's, as written.
+    p.ws_send(NOW, conn, r#"{"id":2,"method":"ping"}"#);
+    let Some(aegis_paper::WsOut::Text(pong)) = p.ws_poll(conn) else { panic!("no answer") };
+    let at = pong.find(r#""rateLimits":["#).unwrap() + r#""rateLimits":["#.len();
+    let first = &pong[at..at + pong[at..].find('}').unwrap() + 1];
+    let kind: Value = serde_json::from_str(first).unwrap();
+    let kind = kind["rateLimitType"].as_str().unwrap();
+    same_shape(
+        &shape_of(first.as_bytes()),
+        &shape_of(&doc(kind)),
+        &["count"],
+        &format!("WebSocket API {kind} <{first}>"),
+    );
+    let (common::Shape::Object(ours), common::Shape::Object(documented)) =
+        (shape_of(first.as_bytes()), shape_of(&doc(kind)))
+    else {
+        panic!("{first}")
+    };
+    let names = |m: &[(String, common::Shape)]| m.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&ours), [names(&documented), vec!["count".to_owned()]].concat(), "{first}");
 }

@@ -67,6 +67,23 @@ pub fn doc_examples(kind: &str) -> (String, std::collections::BTreeMap<String, V
     (dir, files)
 }
 
+/// Every member name of the documented filters (`tests/doc-fixtures/filters`) but
+/// `filterType`: the members a list of filters of different types may have at any place (each
+/// filter's own shape is compared by `every_documented_filter_is_served_in_its_shape`).
+pub fn filter_members() -> Vec<String> {
+    let (_, docs) = doc_examples("filters");
+    let mut names: Vec<String> = docs
+        .values()
+        .filter_map(|b| serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(b).ok())
+        .flat_map(|m| m.into_iter().map(|(k, _)| k))
+        .filter(|k| k != "filterType")
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(names.len() >= 20, "{names:?}");
+    names
+}
+
 /// The account the documented examples are compared from, and the ids its history made.
 pub struct DocWorld {
     pub paper: PaperExchange,
