@@ -543,9 +543,8 @@ impl PaperExchange {
             if !traded && m.update_id == last.fast.update_id && m.update_id == last.slow.update_id {
                 continue;
             }
-            let lower = symbol.to_ascii_lowercase();
             // This symbol's subscribed stream kinds (`trade`, `depth5@100ms`...).
-            let prefix = format!("{lower}@");
+            let prefix = format!("{}@", symbol.to_ascii_lowercase());
             let mine: Vec<&str> = wanted
                 .range::<str, _>((std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded))
                 .map_while(|s| s.strip_prefix(prefix.as_str()))
@@ -556,26 +555,24 @@ impl PaperExchange {
             // The trades since the last publish (ids ascend).
             let new_trades = m.trades.partition_point(|t| t.id <= last.trade_id);
             for t in m.trades.range(new_trades..).filter(|_| trades || aggs) {
-                let id = i64::try_from(t.id).unwrap_or(i64::MAX);
-                let trade = Obj::new()
-                    .str("e", "trade")
-                    .int("E", now)
-                    .str("s", &symbol)
-                    .int("t", id)
-                    .dec("p", t.price)
-                    .dec("q", t.qty)
-                    .int("T", t.time)
-                    .bool("m", t.buyer_is_maker)
-                    .bool("M", true)
-                    .finish();
+                // Each frame built only for a stream someone takes.
                 if trades {
+                    let trade = Obj::new()
+                        .str("e", "trade")
+                        .int("E", now)
+                        .str("s", &symbol)
+                        .int("t", i64::try_from(t.id).unwrap_or(i64::MAX))
+                        .dec("p", t.price)
+                        .dec("q", t.qty)
+                        .int("T", t.time)
+                        .bool("m", t.buyer_is_maker)
+                        .bool("M", true)
+                        .finish();
                     frames.push((format!("{prefix}trade"), trade));
                 }
-                let agg =
-                    super::market::agg_trade_fields(Obj::new().str("e", "aggTrade").int("E", now).str("s", &symbol), t)
-                        .finish();
                 if aggs {
-                    frames.push((format!("{prefix}aggTrade"), agg));
+                    let head = Obj::new().str("e", "aggTrade").int("E", now).str("s", &symbol);
+                    frames.push((format!("{prefix}aggTrade"), super::market::agg_trade_fields(head, t).finish()));
                 }
             }
             // Klines: after new trades, the kline of the latest (and the one it closed, final).

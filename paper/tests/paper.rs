@@ -3370,13 +3370,13 @@ fn the_documented_error_body_and_rate_limiters() {
     let kinds: Vec<&Value> = answer["rateLimits"].as_array().unwrap().iter().map(|l| &l["rateLimitType"]).collect();
     assert_eq!(kinds, ["REQUEST_WEIGHT"], "{answer}");
 
-    let info: Value = serde_json::from_slice(get(&mut p, "/api/v3/exchangeInfo").body()).unwrap();
+    // As written (`Value` sorts members), and read.
+    let raw = String::from_utf8(get(&mut p, "/api/v3/exchangeInfo").body().to_vec()).unwrap();
+    let info: Value = serde_json::from_str(&raw).unwrap();
     let served = info["rateLimits"].as_array().unwrap();
     for kind in ["REQUEST_WEIGHT", "ORDERS", "RAW_REQUESTS"] {
         let documented = doc(kind);
         let limit = served.iter().find(|l| l["rateLimitType"] == kind).unwrap_or_else(|| panic!("{kind}: {served:?}"));
-        // `Value` sorted its members: write it back in exchangeInfo's order from the raw body.
-        let raw = String::from_utf8(get(&mut p, "/api/v3/exchangeInfo").body().to_vec()).unwrap();
         let at = raw.find(&format!(r#"{{"rateLimitType":"{kind}""#)).unwrap_or_else(|| panic!("{kind} written first"));
         let object = &raw[at..at + raw[at..].find('}').unwrap() + 1];
         same_shape(
