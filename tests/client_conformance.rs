@@ -843,6 +843,81 @@ async fn place_returns_the_acknowledgement(backend: Backend) {
     finish(s).await;
 }
 
+/// From a task of the runtime, `place` returns a resting order's acknowledgement as soon as it
+/// is read, and applies it with the engine's next step: every reader after `place` (the
+/// order, the open orders, the ledger, a shutdown's report) sees it applied, and its event
+/// follows. An answer that moves a balance (a fill) is applied before `place` returns.
+async fn place_from_a_task_reads_ahead(backend: Backend) {
+    for keep in [false, true] {
+        let s = setup_with(backend, |c| c.on_shutdown = OnShutdown::KeepOrders).await;
+        // A task of the runtime, as a strategy's own (the test's body runs in `block_on`).
+        let done = tokio::spawn(async move {
+            let mut events = s.client.events();
+            let (id, intent) = limit("conf-ra-rest", Side::Buy, dec!(0.01), dec!(60000));
+            let placed = s.client.place(intent).await.unwrap();
+            // Nothing awaited since `place` returned: the balances already agree (600 locked).
+            ledger_equals_exchange(&s).unwrap();
+            assert_eq!(placed.state, OrderState::New, "{backend:?}");
+            assert!(placed.order_id.is_some(), "{backend:?}");
+            if keep {
+                // Stopped right away: the report holds the order as acknowledged.
+                let Setup { client, exchange, server } = s;
+                let report = client.shutdown().await.unwrap();
+                let left: Vec<_> = report.left_open.iter().map(|(i, v)| (*i, v.state, v.order_id)).collect();
+                assert_eq!(left, vec![(id, OrderState::New, placed.order_id)], "{backend:?}");
+                assert_eq!(
+                    lock(&exchange).order_status("BTCUSDT", "conf-ra-rest"),
+                    Some(aegis_exchange::OrderStatus::New)
+                );
+                if let Some(server) = server {
+                    server.shutdown().await;
+                }
+                return None;
+            }
+            // A step of the caller's own right after: an amend needs the order working (`New`,
+            // its exchange id known), so the acknowledgement must be applied first.
+            let amended = s.client.amend(&id, dec!(0.005)).await.unwrap();
+            let Amended::Done(view) = amended else { panic!("{backend:?}: {amended:?}") };
+            assert_eq!((view.qty, view.order_id), (Some(dec!(0.005)), placed.order_id), "{backend:?}");
+            ledger_equals_exchange(&s).unwrap();
+            let stats = s.client.stats().await.unwrap();
+            assert_eq!(stats.read_ahead, 1, "{backend:?}: the acknowledgement was applied before returning");
+            let view = s.client.order(&id).await.unwrap().expect("tracked");
+            assert_eq!((view.state, view.order_id), (OrderState::New, placed.order_id), "{backend:?}");
+            assert_eq!(s.client.open_orders().await.unwrap().len(), 1);
+            // Its event comes, from the client's task.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                match tokio::time::timeout_at(deadline, events.next()).await {
+                    Ok(Some(ClientEvent::Engine(Event::Order(u))))
+                        if u.client_order_id == id && u.state == OrderState::New =>
+                    {
+                        break;
+                    }
+                    Ok(Some(_)) => {}
+                    other => panic!("{backend:?}: no New event for the order: {other:?}"),
+                }
+            }
+            // A crossing order fills in its answer: applied before `place` returns.
+            let (_, intent) = limit("conf-ra-fill", Side::Buy, dec!(0.01), dec!(66000));
+            let placed = s.client.place(intent).await.unwrap();
+            assert_eq!(placed.state, OrderState::Filled, "{backend:?}");
+            ledger_equals_exchange(&s).unwrap();
+            assert_eq!(s.client.stats().await.unwrap().read_ahead, 1, "{backend:?}: a fill was read ahead");
+            // The resting order fills as the market comes down: the ledger follows.
+            set_price(&s.exchange, dec!(59990));
+            let view = wait_order(&s.client, &id, |v| v.state == OrderState::Filled).await;
+            assert_eq!(view.state, OrderState::Filled, "{backend:?}");
+            wait_settled(&s.client).await;
+            ledger_equals_exchange(&s).unwrap();
+            Some(s)
+        });
+        if let Some(s) = done.await.unwrap() {
+            finish(s).await;
+        }
+    }
+}
+
 /// The caller stops waiting while its order is on the wire (its `place` future dropped): the
 /// client's task reads the answer; the order is tracked, reserved and on the exchange once.
 async fn place_dropped_in_flight_is_kept(backend: Backend) {
@@ -1025,6 +1100,7 @@ on_both!(
     cancel_replace_settles_every_shape,
     orders_over_the_websocket_api,
     place_returns_the_acknowledgement,
+    place_from_a_task_reads_ahead,
     test_order_places_nothing,
     place_dropped_in_flight_is_kept,
     reconnects_after_drop,

@@ -38,6 +38,9 @@ struct World {
     /// Every request the engine sent: (method, path).
     sent: Vec<(String, String)>,
     mangle: Mangle,
+    /// Every answer is read with [`HttpResult::read_order`] before the engine gets it, as
+    /// `Client::place` reads a placed order's answer.
+    read_orders: bool,
 }
 
 /// BTCUSDT at 65000 on a still market; the account holds 100000 USDT and 1 BTC.
@@ -75,7 +78,16 @@ fn world_on(mut paper: PaperExchange, info: &[u8]) -> World {
     let engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), info);
     // The user data stream: the engine subscribes on a WebSocket-API connection.
     let conn = paper.ws_connect(NOW, "/ws-api/v3").unwrap();
-    let mut w = World { engine, paper, conn, now: NOW, events: Vec::new(), sent: Vec::new(), mangle: Mangle::None };
+    let mut w = World {
+        engine,
+        paper,
+        conn,
+        now: NOW,
+        events: Vec::new(),
+        sent: Vec::new(),
+        mangle: Mangle::None,
+        read_orders: false,
+    };
     // Start-up loads the exchange's balances into the ledger.
     w.engine.start(NOW);
     w.engine.handle_ws_open(NOW);
@@ -103,6 +115,7 @@ impl World {
                                 Delivery::Dropped | Delivery::Lost => HttpResult::Unanswered,
                             }
                         };
+                        let result = if self.read_orders { result.read_order() } else { result };
                         self.engine.handle_http_response(self.now, id, result);
                     }
                     Output::Ws { text } => {
@@ -197,6 +210,57 @@ fn an_order_goes_out_fills_from_the_user_stream_and_the_ledger_matches_the_excha
     let posts = w.posts();
     assert!(matches!(w.engine.submit(w.now, Intent::new(tiny)), Err(SubmitError::Filter(_))));
     assert_eq!(w.posts(), posts);
+}
+
+/// An answer read before the engine's step ([`HttpResult::read_order`], as `Client::place` reads
+/// a placed order's) is applied exactly as the raw answer is: the same events, states, ledger
+/// and requests, whatever the answer (resting, filled, refused, unreadable, someone else's).
+#[test]
+fn an_answer_read_ahead_is_applied_as_the_raw_answer_is() {
+    let run = |read_orders: bool| {
+        let mut w = world();
+        w.read_orders = read_orders;
+        let mut states = Vec::new();
+        let mut place = |w: &mut World, id: &str, qty, price, mangle| {
+            let order = if id == "ra-refused" {
+                OrderRequest::limit_maker("BTCUSDT", Side::Buy, qty, price)
+            } else {
+                OrderRequest::limit("BTCUSDT", Side::Buy, qty, price)
+            };
+            let order = order.with_client_order_id(cid(id));
+            let id = w.engine.submit(w.now, Intent::new(order)).unwrap();
+            w.mangle = mangle;
+            w.pump();
+            states.push(w.engine.order_state(&id));
+            id
+        };
+        let resting = place(&mut w, "ra-rest", dec!(0.01), dec!(64000), Mangle::None);
+        place(&mut w, "ra-fill", dec!(0.01), dec!(66000), Mangle::None);
+        // A LIMIT_MAKER that would take: refused by the exchange (-2010).
+        place(&mut w, "ra-refused", dec!(0.01), dec!(66000), Mangle::None);
+        place(&mut w, "ra-bad-json", dec!(0.01), dec!(63000), Mangle::BadJson);
+        place(&mut w, "ra-unexpected", dec!(0.01), dec!(62000), Mangle::UnexpectedResponse);
+        w.engine.cancel(w.now, &resting).unwrap();
+        w.pump();
+        for _ in 0..5 {
+            w.wait(2000);
+        }
+        // The market comes down: what rests fills.
+        w.paper.set_price(w.now, "BTCUSDT", dec!(61000));
+        w.pump();
+        let ledger = (w.ledger("USDT"), w.ledger("BTC"));
+        assert_eq!(ledger, (w.paper.balance("USDT"), w.paper.balance("BTC")), "read ahead: {read_orders}");
+        (format!("{:?}", w.events), states, ledger, w.sent.clone())
+    };
+    let (raw, read) = (run(false), run(true));
+    assert_eq!(raw.1, read.1, "the states after each answer");
+    assert_eq!(raw.2, read.2, "the ledger");
+    assert_eq!(raw.3, read.3, "the requests");
+    assert_eq!(raw.0, read.0, "the events");
+    // The scenario is not vacuous: resting, filled and refused answers came (the last two
+    // orders' answers were unreadable or a -1006; the user-data stream told they rest).
+    let new = Some(OrderState::New);
+    assert_eq!(raw.1, vec![new, Some(OrderState::Filled), Some(OrderState::Rejected), new, new]);
 }
 
 #[test]
@@ -304,7 +368,16 @@ fn start_up_loads_the_balances_and_adopts_the_open_orders() {
     }
     let engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), info);
     let conn = paper.ws_connect(NOW, "/ws-api/v3").unwrap();
-    let mut w = World { engine, paper, conn, now: NOW, events: Vec::new(), sent: Vec::new(), mangle: Mangle::None };
+    let mut w = World {
+        engine,
+        paper,
+        conn,
+        now: NOW,
+        events: Vec::new(),
+        sent: Vec::new(),
+        mangle: Mangle::None,
+        read_orders: false,
+    };
     w.engine.start(w.now);
     // Until the balances and open orders are in, an order would be counted twice.
     let early = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(60000));
@@ -472,7 +545,16 @@ fn ws_world_with(ed25519: bool, info: &[u8]) -> World {
     config.order_channel = aegis_exchange::OrderChannel::WsApi;
     let engine = Engine::new(config, info);
     let conn = paper.ws_connect(NOW, "/ws-api/v3").unwrap();
-    let mut w = World { engine, paper, conn, now: NOW, events: Vec::new(), sent: Vec::new(), mangle: Mangle::None };
+    let mut w = World {
+        engine,
+        paper,
+        conn,
+        now: NOW,
+        events: Vec::new(),
+        sent: Vec::new(),
+        mangle: Mangle::None,
+        read_orders: false,
+    };
     w.engine.start(NOW);
     w.engine.handle_ws_open(NOW);
     w.pump();

@@ -9,9 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{
-    ClientConfig, ClientError, ClientEvent, ClientStats, Command, OnShutdown, Orphan, Shared, ShutdownReport, lock,
-};
+use super::{ClientConfig, ClientError, ClientEvent, ClientStats, Command, OnShutdown, Orphan, Shared, ShutdownReport};
 use crate::clock::Clock;
 use crate::conn::CloseReason;
 use crate::engine::{Engine, Event, KillReason, Output, Purpose, RequestId};
@@ -133,7 +131,7 @@ impl Driver {
 
     /// The engine, locked for one step (never across an `.await`).
     fn engine(&self) -> std::sync::MutexGuard<'_, Engine> {
-        lock(&self.shared.engine)
+        self.shared.engine()
     }
 
     fn now(&self) -> i64 {
@@ -200,7 +198,7 @@ impl Driver {
     /// (the lock held for that step only: events are published under it, so in the engine's
     /// order whoever takes them out).
     fn take_outputs(&mut self, outputs: &mut Vec<Output>) {
-        let mut engine = lock(&self.shared.engine);
+        let mut engine = self.shared.engine();
         loop {
             match engine.poll_output() {
                 Output::Timeout(at) => {
@@ -360,6 +358,7 @@ impl Driver {
                 stats.requests = stats.requests.saturating_add(direct.requests.load(Ordering::Relaxed));
                 stats.transport_failures =
                     stats.transport_failures.saturating_add(direct.failures.load(Ordering::Relaxed));
+                stats.read_ahead = direct.read_ahead.load(Ordering::Relaxed);
                 stats.connected = self.live.is_some();
                 stats.in_flight = self.in_flight.len();
                 stats.open_orders = self.engine().orders().open().count();
@@ -418,7 +417,7 @@ impl Driver {
         }
         // Dropping a request on its way is what a shutdown does (its outcome no longer matters).
         self.in_flight.clear();
-        self.shared.tell_all_answered(&lock(&self.shared.engine));
+        self.shared.tell_all_answered(&self.shared.engine());
         if let Some(stopping) = self.stopping.take() {
             let report = ShutdownReport { canceled_symbols: stopping.canceled_symbols, left_open };
             if let Some(reply) = stopping.reply {

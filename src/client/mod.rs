@@ -193,6 +193,9 @@ pub struct ClientStats {
     pub transport_failures: u64,
     /// Frames received on the user-data connection.
     pub frames: u64,
+    /// Orders whose acknowledgement [`Client::place`] returned before applying it (a resting
+    /// order's `NEW`, which moves no balance): the engine's next step applied each first.
+    pub read_ahead: u64,
     /// Requests awaiting an answer now.
     pub in_flight: usize,
     /// Orders open or in flight now.
@@ -236,12 +239,21 @@ struct Direct {
     in_flight: AtomicUsize,
     requests: AtomicU64,
     failures: AtomicU64,
+    read_ahead: AtomicU64,
 }
 
 /// What the handle and the client's task share: the engine (each locks it for one step, never
-/// across an `.await`; a user-data frame's handling is the longest any answer waits for it).
+/// across an `.await`, through [`Shared::engine`]; a user-data frame's handling is the longest
+/// any answer waits for it).
 struct Shared {
+    /// Locked only through [`Shared::engine`], which applies the answers read ahead first.
     engine: Mutex<Engine>,
+    /// Answers a caller of `place` read and returned with before they were applied (a resting
+    /// order's acknowledgement: it moves no balance), in the order they were read; the next
+    /// holder of the engine's lock applies them before anything else, and the task is woken to
+    /// publish their events. `read_ahead_len` says whether there are any without a lock.
+    read_ahead: Mutex<Vec<(i64, RequestId, HttpResult)>>,
+    read_ahead_len: AtomicUsize,
     /// Wakes the task after a handle changed the engine in a way only the task can act on:
     /// something to send, or a timer earlier than the one it waits for.
     wake: Notify,
@@ -284,6 +296,8 @@ impl Shared {
     ) -> Self {
         Self {
             engine: Mutex::new(engine),
+            read_ahead: Mutex::new(Vec::new()),
+            read_ahead_len: AtomicUsize::new(0),
             wake: Notify::new(),
             armed: AtomicI64::new(i64::MIN),
             events,
@@ -301,6 +315,35 @@ impl Shared {
 }
 
 impl Shared {
+    /// The engine, locked, with every answer read ahead applied: no step and no reader sees it
+    /// without an acknowledgement `place` already returned.
+    fn engine(&self) -> std::sync::MutexGuard<'_, Engine> {
+        let mut engine = lock(&self.engine);
+        if self.read_ahead_len.load(Ordering::Acquire) > 0 {
+            let answers = {
+                let mut read = self.read_ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                self.read_ahead_len.store(0, Ordering::Release);
+                std::mem::take(&mut *read)
+            };
+            for (now, id, answer) in answers {
+                engine.handle_http_response(now, id, answer);
+            }
+        }
+        engine
+    }
+
+    /// Hands a read acknowledgement to the engine's next step and wakes the task, which applies
+    /// it (if nobody did before) and publishes its events.
+    fn read_ahead(&self, now: i64, id: RequestId, answer: HttpResult) {
+        {
+            let mut read = self.read_ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            read.push((now, id, answer));
+            self.read_ahead_len.store(read.len(), Ordering::Release);
+        }
+        self.direct.read_ahead.fetch_add(1, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
     /// After a handle's step, under the engine's lock: publishes the events the step left and
     /// says whether the task must be woken (something else to perform, or a timer earlier than
     /// the one it sleeps until). An order answered at once needs neither: no wake-up of another
@@ -348,9 +391,21 @@ impl Shared {
         view: impl FnOnce(&Engine) -> T,
     ) -> T {
         let (sending, answer) = self.send_direct(id, request).await;
+        self.apply_direct(sending, id, answer, see, view)
+    }
+
+    /// The second half of [`perform_direct`](Self::perform_direct): applies the answer read.
+    fn apply_direct<T>(
+        &self,
+        sending: Sending,
+        id: RequestId,
+        answer: HttpResult,
+        see: impl FnMut(&Event),
+        view: impl FnOnce(&Engine) -> T,
+    ) -> T {
         let now = self.clock.now_millis();
         let (out, poke) = {
-            let mut engine = lock(&self.engine);
+            let mut engine = self.engine();
             engine.handle_http_response(now, id, answer);
             let poke = self.settle_seeing(&mut engine, see);
             (view(&engine), poke)
@@ -512,6 +567,20 @@ impl Drop for Sending {
 }
 
 /// The tracker's view of order `id` as [`Client::place`] returns it.
+/// What `place` returns for the answer `order` to its order `id` without applying it first: a
+/// single order the exchange acknowledged as `NEW` with nothing executed and no pegged price
+/// (applying it moves no balance and changes nothing but the order's own state). `None` for
+/// anything else.
+fn acknowledged(id: ClientOrderId, order: &crate::rest::OrderResponse) -> Option<Placed> {
+    let resting = order.client_order_id == id.as_str()
+        && order.order_list_id == -1
+        && order.status == Some(crate::model::OrderStatus::New)
+        && order.executed_qty.is_none_or(|q| q.is_zero())
+        && order.fills.is_empty()
+        && order.pegged_price.is_none_or(|p| p.is_zero());
+    resting.then_some(Placed { id, state: OrderState::New, order_id: Some(order.order_id) })
+}
+
 fn placed(engine: &Engine, id: ClientOrderId) -> Placed {
     let view = engine.orders().get(&id);
     Placed { id, state: view.map_or(OrderState::PendingNew, |v| v.state), order_id: view.and_then(|v| v.order_id) }
@@ -554,9 +623,10 @@ fn placed_list(engine: &Engine, list: ClientOrderId) -> PlacedList {
 pub struct Placed {
     /// The order's client order id.
     pub id: ClientOrderId,
-    /// Its state then: the exchange's answer applied (`New`, `PartiallyFilled`, `Filled`,
-    /// `Rejected`, `Expired`, ...), `PendingNew` for an order the rate limiter holds back (the
-    /// client sends it when allowed), `Unknown` when the answer was lost (the client queries it).
+    /// Its state then: the exchange's answer (`New` for a resting order's acknowledgement, as
+    /// the answer says; `PartiallyFilled`, `Filled`, `Rejected`, `Expired`, ... as applied),
+    /// `PendingNew` for an order the rate limiter holds back (the client sends it when
+    /// allowed), `Unknown` when the answer was lost (the client queries it).
     pub state: OrderState,
     /// The exchange's order id, once known.
     pub order_id: Option<u64>,
@@ -635,7 +705,7 @@ impl Client {
         let (started, on_started) = oneshot::channel();
         let driver = driver::Driver::new(config, http, ws, clock, events.clone());
         let shared = driver.shared();
-        let ledger = lock(&shared.engine).ledger();
+        let ledger = shared.engine().ledger();
         let task = tokio::spawn(driver.run(inbox, started));
         match on_started.await {
             Ok(Ok(())) => Ok(Self { shared, commands, events, first_reader: Mutex::new(Some(first)), ledger, task }),
@@ -667,6 +737,15 @@ impl Client {
     /// answer applied to the order and the ledger); an order the rate limiter holds back
     /// returns at once as `PendingNew` and leaves when allowed. Later changes arrive as
     /// [`ClientEvent::Engine`] order updates (the acknowledgement among them).
+    ///
+    /// Called from a task of the runtime, `place` returns a resting order's acknowledgement
+    /// (`NEW`, nothing executed: it moves no balance) as soon as it is read, and the engine's
+    /// next step applies it first, whoever takes it (the client's task is woken for it):
+    /// [`order`](Self::order), [`amend`](Self::amend), the ledger and every later step see it
+    /// applied; its [`ClientEvent::Engine`] update is published by the client's task a moment
+    /// later ([`ClientStats::read_ahead`] counts these). Any other answer (a fill, an expiry, an
+    /// error, none), and every answer outside a task (`block_on`), is applied before `place`
+    /// returns.
     ///
     /// Over REST the request leaves from the calling task and its answer is read there: no
     /// hand-over to the client's task on the way out or back. Dropping the returned future after
@@ -704,7 +783,7 @@ impl Client {
         }
         let now = shared.clock.now_millis();
         let (id, request, held, over_ws) = {
-            let mut engine = lock(&shared.engine);
+            let mut engine = shared.engine();
             let submitted = if sor { engine.submit_sor(now, intent) } else { engine.submit(now, intent) };
             let id = match submitted {
                 Ok(id) => id,
@@ -744,12 +823,31 @@ impl Client {
             let Some(answered) = over_ws else { return Ok(queued) };
             // The task's channel closes only when the client stops.
             answered.await.map_err(|_| ClientError::Stopped)?;
-            return Ok(placed(&lock(&shared.engine), id));
+            return Ok(placed(&shared.engine(), id));
         };
-        // The order's events (its submit's, then its answer's) are published with the answer;
-        // the task is woken only if the answer left it something to do (an unknown outcome's
-        // query, a resync after -1021, ...).
-        Ok(shared.perform_direct(request_id, request, |_| {}, |engine| placed(engine, id)).await)
+        let (sending, answer) = shared.send_direct(request_id, request).await;
+        // Read here, before the engine's lock. A resting order's acknowledgement moves no
+        // balance: the caller has it at once, and the engine's next step (whoever takes it; the
+        // task is woken for it) applies it before anything else, so nothing reads the engine
+        // without it. Only from a task of the runtime, where waking the client's task puts it
+        // on a run queue: from `block_on` or another thread the wake-up is a system call that
+        // can hand the core to the woken thread, which costs more than applying the answer
+        // here (BENCHMARKS.md, session 20).
+        let answer = answer.read_order();
+        if let Some(acknowledged) = answer.order().and_then(|order| acknowledged(id, order))
+            && tokio::task::try_id().is_some()
+            && shared.accepting.load(Ordering::Acquire)
+        {
+            let now = shared.clock.now_millis();
+            shared.read_ahead(now, request_id, answer);
+            drop(sending);
+            return Ok(acknowledged);
+        }
+        // Anything else (a fill, an error, no answer) is applied before `place` returns. The
+        // order's events (its submit's, then its answer's) are published with the answer; the
+        // task is woken only if the answer left it something to do (an unknown outcome's query,
+        // a resync after -1021, ...).
+        Ok(shared.apply_direct(sending, request_id, answer, |_| {}, |engine| placed(engine, id)))
     }
 
     /// Cancels order `cancel` and places `intent` in one request (Binance's cancel-replace;
@@ -815,7 +913,7 @@ impl Client {
         }
         let now = shared.clock.now_millis();
         let (request, held) = {
-            let mut engine = lock(&shared.engine);
+            let mut engine = shared.engine();
             let amended = engine.amend(now, id, new_qty);
             let request = amended.as_ref().ok().and_then(|()| engine.take_request(&Purpose::Amend(*id)));
             let poke = request.is_none() && shared.settle(&mut engine);
@@ -913,7 +1011,7 @@ impl Client {
         }
         let now = shared.clock.now_millis();
         let (id, request, poke) = {
-            let mut engine = lock(&shared.engine);
+            let mut engine = shared.engine();
             let id = match submit(&mut engine, now) {
                 Ok(id) => id,
                 Err(e) => {
@@ -936,7 +1034,7 @@ impl Client {
             if poke {
                 shared.wake.notify_one();
             }
-            return Ok(view(&lock(&shared.engine), id));
+            return Ok(view(&shared.engine(), id));
         };
         Ok(shared.perform_direct(request_id, request, |_| {}, |engine| view(engine, id)).await)
     }
@@ -973,7 +1071,7 @@ impl Client {
         }
         let now = shared.clock.now_millis();
         let (test, request, events, poke) = {
-            let mut engine = lock(&shared.engine);
+            let mut engine = shared.engine();
             let test = match engine.test_order(now, intent, compute_commission_rates) {
                 Ok(test) => test,
                 Err(e) => return Err(e.into()),

@@ -79,26 +79,28 @@ impl Engine {
             return;
         }
         let flight = self.gate.answered(id);
-        let answer = self.decode_once(now, result);
+        let (answer, order) = self.decode_once(now, result);
         if let Some(flight) = flight {
-            self.apply_answer(now, id, flight, &answer);
+            self.apply_answer(now, id, flight, &answer, order);
         }
         self.pump(now);
     }
 
     /// The limiter reads the headers, the clock a `-1021`, the kill switch a 418; the body is
-    /// parsed once into an [`ApiError`] when it is one.
-    fn decode_once(&mut self, now: i64, result: HttpResult) -> Answer {
-        let response = match result {
-            HttpResult::NotSent => return Answer::NotSent,
-            HttpResult::Unanswered => return Answer::Unanswered,
-            HttpResult::Response(response) => response,
+    /// parsed once into an [`ApiError`] when it is one. A placed order's answer already read
+    /// ([`HttpResult::Order`]) comes back beside it, for the order's owner.
+    fn decode_once(&mut self, now: i64, result: HttpResult) -> (Answer, Option<Box<OrderResponse>>) {
+        let (response, order) = match result {
+            HttpResult::NotSent => return (Answer::NotSent, None),
+            HttpResult::Unanswered => return (Answer::Unanswered, None),
+            HttpResult::Response(response) => (response, None),
+            HttpResult::Order(response, order) => (response, Some(order)),
         };
         let status = response.status().as_u16();
         self.limiter.observe(status, response.headers(), response.body(), now);
         if response.status().is_success() {
             self.config.retry.on_success();
-            return Answer::Ok(response.into_body());
+            return (Answer::Ok(response.into_body()), order);
         }
         let retry_after = response.headers().get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
         let error = ApiError::from_parts(status, response.body(), retry_after, now);
@@ -112,9 +114,9 @@ impl Engine {
         if matches!(error.code, Some(-2021 | -2022))
             && let Ok(data) = crate::rest::CancelReplace::from_error_body(response.body())
         {
-            return Answer::Replace(error, Box::new(data));
+            return (Answer::Replace(error, Box::new(data)), None);
         }
-        Answer::Err(error)
+        (Answer::Err(error), None)
     }
 
     /// A list's answer, leg by leg: its reports (or, for an ACK, its members as `NEW`); an error
@@ -253,7 +255,16 @@ impl Engine {
         }
     }
 
-    pub(super) fn apply_answer(&mut self, now: i64, request: RequestId, flight: InFlight, answer: &Answer) {
+    /// Applies `answer` to what its request was for; `order` is a placed order's answer already
+    /// read from it (by [`HttpResult::read_order`]).
+    pub(super) fn apply_answer(
+        &mut self,
+        now: i64,
+        request: RequestId,
+        flight: InFlight,
+        answer: &Answer,
+        order: Option<Box<OrderResponse>>,
+    ) {
         match flight.purpose {
             Purpose::Time => {
                 if let Some(t) = answer.ok::<ServerTime>() {
@@ -267,7 +278,7 @@ impl Engine {
             }
             Purpose::Place(id) => {
                 let applied = match answer {
-                    Answer::Ok(_) => match answer.order_response() {
+                    Answer::Ok(_) => match order.map(|o| *o).or_else(|| answer.order_response()) {
                         Some(r) if r.client_order_id == id.as_str() => {
                             self.orders.on_report(now, &r.report(), r.trades())
                         }
@@ -557,7 +568,7 @@ impl Engine {
                     Answer::Err(error)
                 }
             };
-            self.apply_answer(now, request, flight, &answer);
+            self.apply_answer(now, request, flight, &answer, None);
             return;
         }
         // The session's logon: orders go without their own signature once it stands.

@@ -625,6 +625,48 @@ pub enum HttpResult {
     /// It was written and no answer came (timeout, reset after the write): the outcome is
     /// unknown.
     Unanswered,
+    /// The exchange's 2xx answer to a placed order, its body already read as the order's
+    /// [`OrderResponse`](crate::rest::OrderResponse) ([`HttpResult::read_order`], which a
+    /// caller can run before taking the engine's lock): applied as
+    /// [`Response`](Self::Response) would be, without reading the body again.
+    Order(http::Response<bytes::Bytes>, Box<crate::rest::OrderResponse>),
+}
+
+impl HttpResult {
+    /// Reads a 2xx answer's body as a placed order's answer (Binance's one-object form, any
+    /// `newOrderRespType`), so that the engine does not read it again: an
+    /// [`HttpResult::Order`] when it reads as one, `self` unchanged otherwise (an error, no
+    /// answer, another body).
+    ///
+    /// ```
+    /// use aegis_exchange::HttpResult;
+    /// let body = r#"{"symbol":"BTCUSDT","orderId":28,"orderListId":-1,"clientOrderId":"my-1","transactTime":1507725176595}"#;
+    /// let response = http::Response::builder().status(200).body(bytes::Bytes::from(body))?;
+    /// let read = HttpResult::Response(response).read_order();
+    /// assert_eq!(read.order().map(|o| o.order_id), Some(28));
+    /// # Ok::<(), http::Error>(())
+    /// ```
+    #[must_use]
+    pub fn read_order(self) -> Self {
+        match self {
+            Self::Response(response) if response.status().is_success() => {
+                match crate::rest::OrderResponse::from_json(response.body()) {
+                    Ok(order) => Self::Order(response, Box::new(order)),
+                    Err(_) => Self::Response(response),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The placed order's answer, when [`read_order`](Self::read_order) read one.
+    #[must_use]
+    pub fn order(&self) -> Option<&crate::rest::OrderResponse> {
+        match self {
+            Self::Order(_, order) => Some(order),
+            _ => None,
+        }
+    }
 }
 
 /// The sans-IO trading engine.
@@ -1270,7 +1312,7 @@ impl Engine {
         // Requests in flight on the connection lost their answer: orders become Unknown and are
         // queried over REST.
         for (id, flight) in self.gate.take_ws_in_flight() {
-            self.apply_answer(now, id, flight, &answers::Answer::Unanswered);
+            self.apply_answer(now, id, flight, &answers::Answer::Unanswered, None);
         }
         self.gate.remove(&Purpose::Subscribe);
         self.stream_down(now);
