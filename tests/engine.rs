@@ -78,16 +78,7 @@ fn world_on(mut paper: PaperExchange, info: &[u8]) -> World {
     let engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), info);
     // The user data stream: the engine subscribes on a WebSocket-API connection.
     let conn = paper.ws_connect(NOW, "/ws-api/v3").unwrap();
-    let mut w = World {
-        engine,
-        paper,
-        conn,
-        now: NOW,
-        events: Vec::new(),
-        sent: Vec::new(),
-        mangle: Mangle::None,
-        read_orders: false,
-    };
+    let mut w = World::new(engine, paper, conn);
     // Start-up loads the exchange's balances into the ledger.
     w.engine.start(NOW);
     w.engine.handle_ws_open(NOW);
@@ -96,6 +87,13 @@ fn world_on(mut paper: PaperExchange, info: &[u8]) -> World {
 }
 
 impl World {
+    /// The engine and the exchange at [`NOW`], the user-data connection `conn` open, nothing
+    /// sent yet.
+    fn new(engine: Engine, paper: PaperExchange, conn: u64) -> Self {
+        let (events, sent) = (Vec::new(), Vec::new());
+        World { engine, paper, conn, now: NOW, events, sent, mangle: Mangle::None, read_orders: false }
+    }
+
     /// Drains the engine, carries its requests to the exchange and the answers and events back,
     /// until nothing moves.
     fn pump(&mut self) {
@@ -368,16 +366,7 @@ fn start_up_loads_the_balances_and_adopts_the_open_orders() {
     }
     let engine = Engine::new(EngineConfig::new(Environment::Testnet, creds), info);
     let conn = paper.ws_connect(NOW, "/ws-api/v3").unwrap();
-    let mut w = World {
-        engine,
-        paper,
-        conn,
-        now: NOW,
-        events: Vec::new(),
-        sent: Vec::new(),
-        mangle: Mangle::None,
-        read_orders: false,
-    };
+    let mut w = World::new(engine, paper, conn);
     w.engine.start(w.now);
     // Until the balances and open orders are in, an order would be counted twice.
     let early = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.01), dec!(60000));
@@ -545,16 +534,7 @@ fn ws_world_with(ed25519: bool, info: &[u8]) -> World {
     config.order_channel = aegis_exchange::OrderChannel::WsApi;
     let engine = Engine::new(config, info);
     let conn = paper.ws_connect(NOW, "/ws-api/v3").unwrap();
-    let mut w = World {
-        engine,
-        paper,
-        conn,
-        now: NOW,
-        events: Vec::new(),
-        sent: Vec::new(),
-        mangle: Mangle::None,
-        read_orders: false,
-    };
+    let mut w = World::new(engine, paper, conn);
     w.engine.start(NOW);
     w.engine.handle_ws_open(NOW);
     w.pump();
