@@ -252,7 +252,7 @@ struct Shared {
     /// order's acknowledgement: it moves no balance), in the order they were read; the next
     /// holder of the engine's lock applies them before anything else, and the task is woken to
     /// publish their events. `read_ahead_len` says whether there are any without a lock.
-    read_ahead: Mutex<Vec<(i64, RequestId, HttpResult)>>,
+    read_ahead: Mutex<std::collections::VecDeque<(i64, RequestId, HttpResult)>>,
     read_ahead_len: AtomicUsize,
     /// Wakes the task after a handle changed the engine in a way only the task can act on:
     /// something to send, or a timer earlier than the one it waits for.
@@ -296,7 +296,7 @@ impl Shared {
     ) -> Self {
         Self {
             engine: Mutex::new(engine),
-            read_ahead: Mutex::new(Vec::new()),
+            read_ahead: Mutex::new(std::collections::VecDeque::new()),
             read_ahead_len: AtomicUsize::new(0),
             wake: Notify::new(),
             armed: AtomicI64::new(i64::MIN),
@@ -319,15 +319,17 @@ impl Shared {
     /// without an acknowledgement `place` already returned.
     fn engine(&self) -> std::sync::MutexGuard<'_, Engine> {
         let mut engine = lock(&self.engine);
-        if self.read_ahead_len.load(Ordering::Acquire) > 0 {
-            let answers = {
+        while self.read_ahead_len.load(Ordering::Acquire) > 0 {
+            // One at a time, the queue's lock not held while applying (its capacity is kept: no
+            // allocation per order).
+            let next = {
                 let mut read = self.read_ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                self.read_ahead_len.store(0, Ordering::Release);
-                std::mem::take(&mut *read)
+                let next = read.pop_front();
+                self.read_ahead_len.store(read.len(), Ordering::Release);
+                next
             };
-            for (now, id, answer) in answers {
-                engine.handle_http_response(now, id, answer);
-            }
+            let Some((now, id, answer)) = next else { break };
+            engine.handle_http_response(now, id, answer);
         }
         engine
     }
@@ -337,7 +339,7 @@ impl Shared {
     fn read_ahead(&self, now: i64, id: RequestId, answer: HttpResult) {
         {
             let mut read = self.read_ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            read.push((now, id, answer));
+            read.push_back((now, id, answer));
             self.read_ahead_len.store(read.len(), Ordering::Release);
         }
         self.direct.read_ahead.fetch_add(1, Ordering::Relaxed);
@@ -566,7 +568,6 @@ impl Drop for Sending {
     }
 }
 
-/// The tracker's view of order `id` as [`Client::place`] returns it.
 /// What `place` returns for the answer `order` to its order `id` without applying it first: a
 /// single order the exchange acknowledged as `NEW` with nothing executed and no pegged price
 /// (applying it moves no balance and changes nothing but the order's own state). `None` for
@@ -581,6 +582,7 @@ fn acknowledged(id: ClientOrderId, order: &crate::rest::OrderResponse) -> Option
     resting.then_some(Placed { id, state: OrderState::New, order_id: Some(order.order_id) })
 }
 
+/// The tracker's view of order `id` as [`Client::place`] returns it.
 fn placed(engine: &Engine, id: ClientOrderId) -> Placed {
     let view = engine.orders().get(&id);
     Placed { id, state: view.map_or(OrderState::PendingNew, |v| v.state), order_id: view.and_then(|v| v.order_id) }
