@@ -918,6 +918,77 @@ async fn place_from_a_task_reads_ahead(backend: Backend) {
     }
 }
 
+/// Six tasks place at once (each acknowledgement read ahead), each amending or canceling right
+/// after its `place`, while the market comes down through some of their prices: no step ever
+/// finds an order still `PendingNew` after its `place` returned, and at quiescence every order's
+/// state is the exchange's and the ledger equals the exchange.
+async fn read_ahead_under_concurrent_tasks(backend: Backend) {
+    let s = Arc::new(setup(backend).await);
+    let mut tasks = Vec::new();
+    for t in 0..6u32 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for k in 0..8u32 {
+                let price = dec!(64000) - rust_decimal::Decimal::from(t * 8 + k) * dec!(10);
+                let (id, intent) = limit(&format!("conf-rac-{t}-{k}"), Side::Buy, dec!(0.002), price);
+                let placed = s.client.place(intent).await.unwrap();
+                assert!(matches!(placed.state, OrderState::New | OrderState::Filled), "{backend:?}: {placed:?}");
+                let refused_pending = |e: &ClientError| {
+                    matches!(
+                        e,
+                        ClientError::Amend(AmendError::Orders(OrdersError::NotAmendable(OrderState::PendingNew)))
+                    )
+                };
+                match k % 3 {
+                    0 => match s.client.amend(&id, dec!(0.001)).await {
+                        Err(e) if refused_pending(&e) => panic!("{backend:?}: {id} amended before applied: {e:?}"),
+                        // Done, refused by the exchange (filled meanwhile), or ended locally.
+                        _ => {}
+                    },
+                    1 => {
+                        // A cancel of an order that filled meanwhile may be refused; never lost.
+                        let _ = s.client.cancel(&id).await;
+                    }
+                    _ => {}
+                }
+                ids.push(id);
+            }
+            ids
+        }));
+    }
+    let exchange = Arc::clone(&s.exchange);
+    let mover = tokio::spawn(async move {
+        for price in [dec!(63900), dec!(63800), dec!(63750)] {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            set_price(&exchange, price);
+        }
+    });
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.extend(task.await.unwrap());
+    }
+    mover.await.unwrap();
+    s.client.cancel_all("BTCUSDT").await.unwrap();
+    wait_settled(&s.client).await;
+    let read_ahead = s.client.stats().await.unwrap().read_ahead;
+    assert!(read_ahead > 0, "{backend:?}: nothing was read ahead");
+    let mut ends = Vec::new();
+    for id in &ids {
+        let ours = s.client.order(id).await.unwrap().map(|v| v.state);
+        let theirs = lock(&s.exchange).order_status("BTCUSDT", id.as_str());
+        assert_eq!(ours, theirs.as_ref().and_then(OrderState::from_status), "{backend:?}: {id}");
+        ends.extend(ours);
+    }
+    // Not vacuous: orders filled (the market came through them) and orders canceled.
+    for end in [OrderState::Filled, OrderState::Canceled] {
+        assert!(ends.contains(&end), "{backend:?}: no order ended {end:?}: {ends:?}");
+    }
+    ledger_equals_exchange(&s).unwrap();
+    let Ok(s) = Arc::try_unwrap(s) else { panic!("a task still holds the client") };
+    finish(s).await;
+}
+
 /// The caller stops waiting while its order is on the wire (its `place` future dropped): the
 /// client's task reads the answer; the order is tracked, reserved and on the exchange once.
 async fn place_dropped_in_flight_is_kept(backend: Backend) {
@@ -1101,6 +1172,7 @@ on_both!(
     orders_over_the_websocket_api,
     place_returns_the_acknowledgement,
     place_from_a_task_reads_ahead,
+    read_ahead_under_concurrent_tasks,
     test_order_places_nothing,
     place_dropped_in_flight_is_kept,
     reconnects_after_drop,
