@@ -5,8 +5,9 @@
 //! The handle and the task share the engine behind a mutex that each holds for one step, never
 //! across an `.await`. [`Client::place`] sends its order from the caller's own task and reads
 //! the answer there (no hand-over to another task, each a wake-up across threads on a
-//! multi-thread runtime); the task publishes the events, runs the timers, the user-data
-//! connection and every other request. An answer never waits for more than one user-data
+//! multi-thread runtime); from a task of the runtime, a resting order's acknowledgement is
+//! returned as soon as it is read, and whoever locks the engine next applies it first. The task
+//! publishes the events, runs the timers, the user-data connection and every other request. An answer never waits for more than one user-data
 //! frame's handling (a few microseconds), however fast frames arrive.
 //!
 //! What the driver does for you:
