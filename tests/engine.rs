@@ -41,6 +41,8 @@ struct World {
     /// Every answer is read with [`HttpResult::read_order`] before the engine gets it, as
     /// `Client::place` reads a placed order's answer.
     read_orders: bool,
+    /// How many answers [`HttpResult::read_order`] read as a placed order's.
+    orders_read: usize,
 }
 
 /// BTCUSDT at 65000 on a still market; the account holds 100000 USDT and 1 BTC.
@@ -91,7 +93,7 @@ impl World {
     /// sent yet.
     fn new(engine: Engine, paper: PaperExchange, conn: u64) -> Self {
         let (events, sent) = (Vec::new(), Vec::new());
-        World { engine, paper, conn, now: NOW, events, sent, mangle: Mangle::None, read_orders: false }
+        World { engine, paper, conn, now: NOW, events, sent, mangle: Mangle::None, read_orders: false, orders_read: 0 }
     }
 
     /// Drains the engine, carries its requests to the exchange and the answers and events back,
@@ -114,6 +116,7 @@ impl World {
                             }
                         };
                         let result = if self.read_orders { result.read_order() } else { result };
+                        self.orders_read += usize::from(result.order().is_some());
                         self.engine.handle_http_response(self.now, id, result);
                     }
                     Output::Ws { text } => {
@@ -248,13 +251,16 @@ fn an_answer_read_ahead_is_applied_as_the_raw_answer_is() {
         w.pump();
         let ledger = (w.ledger("USDT"), w.ledger("BTC"));
         assert_eq!(ledger, (w.paper.balance("USDT"), w.paper.balance("BTC")), "read ahead: {read_orders}");
-        (format!("{:?}", w.events), states, ledger, w.sent.clone())
+        (format!("{:?}", w.events), states, ledger, w.sent.clone(), w.orders_read)
     };
     let (raw, read) = (run(false), run(true));
     assert_eq!(raw.1, read.1, "the states after each answer");
     assert_eq!(raw.2, read.2, "the ledger");
     assert_eq!(raw.3, read.3, "the requests");
     assert_eq!(raw.0, read.0, "the events");
+    // The answers did go through the read path: the resting and the filled order's at least.
+    assert_eq!(raw.4, 0);
+    assert!(read.4 >= 2, "{} answers read as orders", read.4);
     // The scenario is not vacuous: resting, filled and refused answers came (the last two
     // orders' answers were unreadable or a -1006; the user-data stream told they rest).
     let new = Some(OrderState::New);
