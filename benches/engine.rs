@@ -221,7 +221,122 @@ fn order_answer(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, tick_to_order, intent_to_frame, order_answer);
+/// What the client does on the caller's thread from `block_on` (issue 20, point 10), against
+/// what a bare REST call does there, both with the caches cold: a buffer written between
+/// iterations (untimed), as on a thread that other threads' work has run over since its last
+/// call. `AEGIS_COLD_MIB` sets its size (default 4 MiB: twice this VM's L2, well inside its
+/// shared 32 MiB L3; 16 and more reach the L3, whose share this VM gets varies from run to run):
+///
+/// ```text
+/// AEGIS_COLD_MIB=8 cargo bench --bench engine -- cold_
+/// ```
+///
+/// - `cold_engine_submit_and_ack`: `Engine::submit` to the signed request, then the resting
+///   order's acknowledgement read (`HttpResult::read_order`) and applied, its events taken.
+/// - `cold_bare_validate_sign_decode`: validate, build and sign (`Rest::new_order`), then the
+///   same answer decoded (`rest::decode`, serde).
+///
+/// The difference is the engine's own work in the client's `place`, cold.
+#[allow(clippy::disallowed_methods)] // a bench measures wall time; the crate itself never does
+fn cold_place(c: &mut Criterion) {
+    use aegis_exchange::rest::{OrderResponse, Rest};
+    const ROUNDS_PER_ENGINE: u64 = 2_000;
+    let mut g = c.benchmark_group("engine");
+    g.sample_size(20);
+    let mib: usize = std::env::var("AEGIS_COLD_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
+    let mut thrash = vec![0u8; mib << 20];
+    let mut spill = |round: u64| {
+        for (i, byte) in thrash.iter_mut().enumerate().step_by(64) {
+            *byte = byte.wrapping_add((i as u64 ^ round) as u8);
+        }
+        black_box(&thrash);
+    };
+    let ack = |id: &str| {
+        let body = format!(
+            r#"{{"symbol":"BTCUSDT","orderId":101,"orderListId":-1,"clientOrderId":"{id}","transactTime":{NOW},"price":"60000.00000000","origQty":"0.00100000","executedQty":"0.00000000","origQuoteOrderQty":"0.00000000","cummulativeQuoteQty":"0.00000000","status":"NEW","timeInForce":"GTC","type":"LIMIT","side":"BUY","workingTime":{NOW},"fills":[],"selfTradePreventionMode":"EXPIRE_MAKER"}}"#
+        );
+        http::Response::builder()
+            .status(200)
+            .header("x-mbx-used-weight", "3")
+            .header("x-mbx-used-weight-1m", "3")
+            .header("x-mbx-order-count-10s", "1")
+            .header("x-mbx-order-count-1d", "1")
+            .header("content-type", "application/json;charset=UTF-8")
+            .body(bytes::Bytes::from(body))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let mut engine = engine();
+    let mut placed = 0_u64;
+    g.bench_function("cold_engine_submit_and_ack", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for round in 0..iters {
+                if placed == ROUNDS_PER_ENGINE {
+                    // Untimed: a fresh engine before the open orders reach the tracker's bound.
+                    engine = self::engine();
+                    placed = 0;
+                }
+                placed += 1;
+                spill(round);
+                let intent = Intent::new(OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(60000)));
+                let start = Instant::now();
+                let id = engine.submit(NOW, intent).unwrap_or_else(|e| panic!("{e}"));
+                let Output::Http { id: request_id, request } = engine.poll_output() else {
+                    panic!("expected the order")
+                };
+                black_box(&request);
+                let answer = HttpResult::Response(ack(id.as_str()));
+                let sent = start.elapsed();
+                // The answer's bytes are made outside the timing; reading and applying them is timed.
+                let start = Instant::now();
+                let answer = answer.read_order();
+                engine.handle_http_response(NOW, request_id, answer);
+                while let Some(event) = engine.poll_event() {
+                    black_box(event);
+                }
+                total += sent + start.elapsed();
+                while !matches!(engine.poll_output(), Output::Timeout(_)) {}
+            }
+            total
+        })
+    });
+    let info = info();
+    let rest = Rest::new(Environment::Production).with_credentials(
+        Credentials::new(
+            "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+            HmacSha256::new("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"),
+        )
+        .unwrap_or_else(|e| panic!("{e}")),
+    );
+    g.bench_function("cold_bare_validate_sign_decode", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for round in 0..iters {
+                spill(round);
+                let start = Instant::now();
+                let rules = info.symbol("BTCUSDT").unwrap_or_else(|| panic!("no BTCUSDT"));
+                let order = OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(60000));
+                let valid = rules
+                    .validate(&order, &MarketContext::default().with_reference_price(dec!(65000)))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let built = rest.new_order(&valid, NOW).unwrap_or_else(|e| panic!("{e}"));
+                black_box(&built.request);
+                let response = ack("aegis2S-bG9DCgBs6B");
+                let sent = start.elapsed();
+                let start = Instant::now();
+                let status = response.status().as_u16();
+                let order: OrderResponse =
+                    aegis_exchange::rest::decode(status, response.body(), None, 0).unwrap_or_else(|e| panic!("{e}"));
+                black_box(order);
+                total += sent + start.elapsed();
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, tick_to_order, intent_to_frame, order_answer, cold_place);
 criterion_main!(benches);
 
 /// JSON without the whitespace between tokens, field order kept (as Binance sends it).
