@@ -17,6 +17,11 @@
 //! driven by a task moving BTCUSDT's price as fast as it can; each subscriber takes trade,
 //! bookTicker, aggTrade and 100 ms depth of BTCUSDT on one combined connection. It fails when a
 //! client sees an error answer.
+//!
+//! The clients sign with the largest `recvWindow` (60 s): the exchange and its clients read the
+//! same wall clock, so only a step of that clock (a VM's time sync) can put a request outside its
+//! window, and a throughput run is not the place to fail on one. Each phase prints how far the
+//! wall clock moved against the monotonic one when that was more than 250 ms.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,7 +32,7 @@ use aegis_exchange::sign::{Credentials, HmacSha256};
 use aegis_exchange::transport::{HttpTransport, HyperTransport};
 use aegis_exchange::ws_api::{WsApi, WsAuth};
 use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ClientOrderId, Clock, ExchangeInfo, MarketContext, OrderRequest};
-use aegis_exchange::{Side, SystemClock, TimeInForce};
+use aegis_exchange::{RecvWindow, Side, SystemClock, TimeInForce};
 use aegis_paper::server::{PaperServer, ServerConfig};
 use aegis_paper::{PaperConfig, PaperExchange, PaperKey, WalkConfig};
 use futures_util::{SinkExt, StreamExt};
@@ -80,6 +85,25 @@ async fn start() -> PaperServer {
     PaperServer::start_with(exchange, ServerConfig::default(), Arc::new(SystemClock)).await.expect("the server")
 }
 
+/// The largest window Binance accepts (see the module docs).
+fn window() -> RecvWindow {
+    RecvWindow::from_millis(60_000).expect("60 s is Binance's largest recvWindow")
+}
+
+/// How far the wall clock moved against the monotonic clock since `since` (a step or a slew).
+fn wall_clock_drift(since: (i64, Instant)) -> i64 {
+    let wall = SystemClock.now_millis().saturating_sub(since.0);
+    let monotonic = i64::try_from(since.1.elapsed().as_millis()).unwrap_or(i64::MAX);
+    wall.saturating_sub(monotonic)
+}
+
+/// Prints the wall clock's drift over a phase when it exceeds 250 ms.
+fn report_drift(phase: &str, drift: i64) {
+    if drift.abs() > 250 {
+        println!("  (the wall clock moved {drift:+} ms against the monotonic clock during the {phase} phase)");
+    }
+}
+
 fn credentials() -> Credentials {
     Credentials::new(KEY, HmacSha256::new(SECRET)).expect("credentials")
 }
@@ -115,7 +139,7 @@ async fn rest_orders(server: &PaperServer, span: Duration, counts: Arc<Counts>, 
         let (env, counts, stop) = (env.clone(), Arc::clone(&counts), Arc::clone(&stop));
         tasks.push(tokio::spawn(async move {
             let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).expect("exchangeInfo");
-            let rest = Rest::new(env).with_credentials(credentials());
+            let rest = Rest::new(env).with_credentials(credentials()).with_recv_window(window());
             let transport = HyperTransport::new().expect("hyper");
             let mut n = 0u64;
             while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
@@ -151,7 +175,7 @@ async fn ws_orders(server: &PaperServer, span: Duration, counts: Arc<Counts>, st
         let (url, counts, stop) = (url.clone(), Arc::clone(&counts), Arc::clone(&stop));
         tasks.push(tokio::spawn(async move {
             let info = ExchangeInfo::from_json(BUNDLED_EXCHANGE_INFO).expect("exchangeInfo");
-            let api = WsApi::new().with_credentials(credentials());
+            let api = WsApi::new().with_credentials(credentials()).with_recv_window(window());
             let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
             let (mut sink, mut source) = socket.split();
             let mut n = 0u64;
@@ -247,17 +271,20 @@ fn main() {
         let server = start().await;
         let never = Arc::new(AtomicBool::new(false));
         let rest = Arc::new(Counts::default());
-        let started = Instant::now();
+        let clocks = || (SystemClock.now_millis(), Instant::now());
+        let (started, rest_clocks) = (Instant::now(), clocks());
         rest_orders(&server, span, Arc::clone(&rest), Arc::clone(&never)).await;
-        let rest_span = started.elapsed();
+        let (rest_span, rest_drift) = (started.elapsed(), wall_clock_drift(rest_clocks));
         let ws = Arc::new(Counts::default());
-        let started = Instant::now();
+        let (started, ws_clocks) = (Instant::now(), clocks());
         ws_orders(&server, span, Arc::clone(&ws), Arc::clone(&never)).await;
-        let ws_span = started.elapsed();
+        let (ws_span, ws_drift) = (started.elapsed(), wall_clock_drift(ws_clocks));
         let received = Arc::new(AtomicU64::new(0));
         let started = Instant::now();
         market(&server, span, Arc::clone(&received), Arc::clone(&never)).await;
         let market_span = started.elapsed();
+        report_drift("REST", rest_drift);
+        report_drift("WebSocket-API", ws_drift);
         println!("paper exchange throughput, {CLIENTS} clients / {SUBSCRIBERS} subscribers, {span:?} a phase, 2 worker threads");
         println!(
             "  REST signed LIMIT orders:        {:>10.0} /s  ({} ok, {} failed)",
