@@ -7,8 +7,9 @@
 //! the answer there (no hand-over to another task, each a wake-up across threads on a
 //! multi-thread runtime); from a task of the runtime, a resting order's acknowledgement is
 //! returned as soon as it is read, and whoever locks the engine next applies it first. The task
-//! publishes the events, runs the timers, the user-data connection and every other request. An answer never waits for more than one user-data
-//! frame's handling (a few microseconds), however fast frames arrive.
+//! publishes the events, runs the timers, the user-data connection and every other request. An
+//! answer never waits for more than one user-data frame's handling (a few microseconds), however
+//! fast frames arrive.
 //!
 //! What the driver does for you:
 //! - requests run concurrently, polled by the task itself; an answer, a failure or the engine's
