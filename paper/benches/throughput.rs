@@ -271,20 +271,20 @@ fn main() {
         let server = start().await;
         let never = Arc::new(AtomicBool::new(false));
         let rest = Arc::new(Counts::default());
+        // Each phase's start on both clocks: its span from the monotonic one, the wall clock's
+        // drift from both.
         let clocks = || (SystemClock.now_millis(), Instant::now());
-        let (started, rest_clocks) = (Instant::now(), clocks());
+        let started = clocks();
         rest_orders(&server, span, Arc::clone(&rest), Arc::clone(&never)).await;
-        let (rest_span, rest_drift) = (started.elapsed(), wall_clock_drift(rest_clocks));
+        let (rest_span, rest_drift) = (started.1.elapsed(), wall_clock_drift(started));
         let ws = Arc::new(Counts::default());
-        let (started, ws_clocks) = (Instant::now(), clocks());
+        let started = clocks();
         ws_orders(&server, span, Arc::clone(&ws), Arc::clone(&never)).await;
-        let (ws_span, ws_drift) = (started.elapsed(), wall_clock_drift(ws_clocks));
+        let (ws_span, ws_drift) = (started.1.elapsed(), wall_clock_drift(started));
         let received = Arc::new(AtomicU64::new(0));
         let started = Instant::now();
         market(&server, span, Arc::clone(&received), Arc::clone(&never)).await;
         let market_span = started.elapsed();
-        report_drift("REST", rest_drift);
-        report_drift("WebSocket-API", ws_drift);
         println!("paper exchange throughput, {CLIENTS} clients / {SUBSCRIBERS} subscribers, {span:?} a phase, 2 worker threads");
         println!(
             "  REST signed LIMIT orders:        {:>10.0} /s  ({} ok, {} failed)",
@@ -303,6 +303,8 @@ fn main() {
             rate(received.load(Ordering::Relaxed), market_span),
             received.load(Ordering::Relaxed)
         );
+        report_drift("REST", rest_drift);
+        report_drift("WebSocket-API", ws_drift);
         let mut failed = rest.failed.load(Ordering::Relaxed) + ws.failed.load(Ordering::Relaxed);
         if rest.ok.load(Ordering::Relaxed) == 0 || ws.ok.load(Ordering::Relaxed) == 0 || received.load(Ordering::Relaxed) == 0 {
             eprintln!("a phase did nothing");
