@@ -35,6 +35,10 @@
 //! `AEGIS_LOAD_ONLY=5,7` runs only those rows of the table (0-based), e.g. the bare hyper call
 //! and `Client::place` from `block_on` without the peers' work between them.
 //!
+//! `allocs` is the mean number of heap allocations a call made on the calling thread (a
+//! counting global allocator over the system one): all of the call for a row timed from
+//! `block_on` or a blocking client, only the hand-off for a row timed from a task.
+//!
 //! It fails (non-zero) when any contender had an error; the goals are printed, not asserted.
 
 // A latency bench reads the wall clock (the crate's own rule is for its core, which never does).
@@ -153,19 +157,22 @@ struct Samples {
     /// The CPU time of the thread that made the call (for a row timed from a task, only the
     /// hand-off to it), nanoseconds.
     cpu: Vec<u64>,
+    /// Heap allocations made on the calling thread, summed over the measured calls.
+    allocs: u64,
     errors: u64,
 }
 
 impl Samples {
     fn new(name: &'static str) -> Self {
-        Self { name, nanos: Vec::new(), cpu: Vec::new(), errors: 0 }
+        Self { name, nanos: Vec::new(), cpu: Vec::new(), allocs: 0, errors: 0 }
     }
 
-    fn record(&mut self, took: Result<Duration, Fail>, cpu: u64) {
+    fn record(&mut self, took: Result<Duration, Fail>, cpu: u64, allocs: u64) {
         match took {
             Ok(d) => {
                 self.nanos.push(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
                 self.cpu.push(cpu);
+                self.allocs += allocs;
             }
             Err(e) => {
                 if self.errors < 3 {
@@ -202,8 +209,9 @@ impl Samples {
             Self::percentile(&sorted, 99.9),
         );
         let max = sorted.last().copied().unwrap_or(0) as f64 / 1000.0;
+        let allocs = self.allocs as f64 / sorted.len().max(1) as f64;
         println!(
-            "| {:<20} | {:>6} | {:>8.1} | {:>8.1} | {:>8.1} | {:>8.1} | {:>8.1} | {:>6} |",
+            "| {:<20} | {:>6} | {:>8.1} | {:>8.1} | {:>8.1} | {:>8.1} | {:>8.1} | {:>6.1} | {:>6} |",
             self.name,
             sorted.len(),
             p50,
@@ -211,6 +219,7 @@ impl Samples {
             p99,
             p999,
             max,
+            allocs,
             self.errors
         );
         (p50, p99)
@@ -447,6 +456,7 @@ fn main() -> Result<(), Fail> {
                 continue;
             }
             let cpu_before = thread_cpu_nanos();
+            let allocs_before = allocations();
             let took: Result<Duration, Fail> = match which {
                 0 => {
                     let start = Instant::now();
@@ -484,8 +494,9 @@ fn main() -> Result<(), Fail> {
             };
             if measured {
                 let cpu = thread_cpu_nanos().saturating_sub(cpu_before);
+                let allocs = allocations().saturating_sub(allocs_before);
                 if let Some(s) = samples.get_mut(which) {
-                    s.record(took, cpu);
+                    s.record(took, cpu, allocs);
                 }
             } else if let Err(e) = took {
                 eprintln!("warm-up {which}: {e}");
@@ -506,8 +517,12 @@ fn main() -> Result<(), Fail> {
         elapsed
     );
     println!("place -> acknowledgement, microseconds ({rounds} rounds interleaved, {warmup} warm-up)");
-    println!("| contender            |      n |      p50 |      p90 |      p99 |    p99.9 |      max | errors |");
-    println!("|----------------------|-------:|---------:|---------:|---------:|---------:|---------:|-------:|");
+    println!(
+        "| contender            |      n |      p50 |      p90 |      p99 |    p99.9 |      max | allocs | errors |"
+    );
+    println!(
+        "|----------------------|-------:|---------:|---------:|---------:|---------:|---------:|-------:|-------:|"
+    );
     let rows: Vec<(f64, f64)> = samples.iter().map(Samples::row).collect();
     for (label, ct, mt) in
         [("reqwest, block_on", 1, 2), ("reqwest, task", 1, 3), ("hyper, block_on", 4, 5), ("hyper, task", 4, 6)]
@@ -579,3 +594,51 @@ fn thread_cpu_nanos() -> u64 {
 fn thread_cpu_nanos() -> u64 {
     0
 }
+
+/// Counts the heap allocations (and reallocations) of each thread, so the table can say what a
+/// call allocates on the calling thread; the memory itself comes from the system allocator.
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn count_allocation() {
+    // Not available while the thread is being torn down: then not counted.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get().wrapping_add(1)));
+}
+
+/// The calling thread's allocations so far.
+fn allocations() -> u64 {
+    ALLOCATIONS.try_with(std::cell::Cell::get).unwrap_or(0)
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the count is
+// a thread-local `Cell` that never allocates.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count_allocation();
+        // SAFETY: the caller's contract for `alloc`, passed on.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count_allocation();
+        // SAFETY: the caller's contract for `alloc_zeroed`, passed on.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: the caller's contract for `dealloc`, passed on (the block came from `System`).
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
+        // SAFETY: the caller's contract for `realloc`, passed on (the block came from `System`).
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
