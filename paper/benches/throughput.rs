@@ -87,7 +87,7 @@ async fn start() -> PaperServer {
 
 /// The largest window Binance accepts (see the module docs).
 fn window() -> RecvWindow {
-    RecvWindow::from_millis(60_000).expect("60 s is Binance's largest recvWindow")
+    RecvWindow::new(RecvWindow::MAX_MILLIS.into()).expect("RecvWindow::MAX_MILLIS is a valid window")
 }
 
 /// How far the wall clock moved against the monotonic clock since `since` (a step or a slew).

@@ -71,7 +71,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// read the same wall clock, so only a step of that clock (a VM's time sync) puts a request
 /// outside its window, and that is not what this bench measures (CI's throughput run failed on
 /// one). The same parameter for all: the requests stay alike.
-const RECV_WINDOW_MS: u64 = 60_000;
+const RECV_WINDOW_MS: u64 = aegis_exchange::RecvWindow::MAX_MILLIS;
 
 type Fail = Box<dyn std::error::Error>;
 
