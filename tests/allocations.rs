@@ -3,65 +3,22 @@
 //! the request's own buffers: the query is written into one buffer, the pre-keyed HMAC state is
 //! copied on the stack, the hex goes straight onto the query.
 
-// A global allocator is an `unsafe impl`; this one only forwards to `System` and counts. Test
-// code, not the library (which denies `unsafe` outside `ring`).
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use aegis_exchange::rest::{Environment, Rest};
 use aegis_exchange::sign::{Credentials, HmacSha256, SignedQuery};
 use aegis_exchange::{ClientOrderId, ExchangeInfo, MarketContext, OrderRequest, Side};
 use rust_decimal_macros::dec;
 
-struct Counting;
-
-thread_local! {
-    /// (allocations, reallocations) made by this thread.
-    static COUNTS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-}
-
-fn bump(alloc: u64, realloc: u64) {
-    // `try_with`: the thread's slot may already be gone while the thread exits.
-    let _ = COUNTS.try_with(|c| {
-        let (a, r) = c.get();
-        c.set((a + alloc, r + realloc));
-    });
-}
-
-// SAFETY: every call is forwarded unchanged to `System`; the counter is a thread-local `Cell`
-// with a const initialiser, which does not allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        bump(1, 0);
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        bump(1, 0);
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        bump(0, 1);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 /// The (allocations, reallocations) `f` makes on this thread, and its result.
 fn counted<T>(f: impl FnOnce() -> T) -> ((u64, u64), T) {
-    let before = COUNTS.with(Cell::get);
+    let before = counting_alloc::counts();
     let out = f();
-    let after = COUNTS.with(Cell::get);
+    let after = counting_alloc::counts();
     ((after.0 - before.0, after.1 - before.1), out)
 }
 

@@ -73,6 +73,10 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// one). The same parameter for all: the requests stay alike.
 const RECV_WINDOW_MS: u64 = aegis_exchange::RecvWindow::MAX_MILLIS;
 
+/// The counting allocator `tests/allocations.rs` uses.
+#[path = "../../../tests/common/counting_alloc.rs"]
+mod counting_alloc;
+
 type Fail = Box<dyn std::error::Error>;
 
 fn dec(s: &str) -> Decimal {
@@ -595,50 +599,11 @@ fn thread_cpu_nanos() -> u64 {
     0
 }
 
-/// Counts the heap allocations (and reallocations) of each thread, so the table can say what a
-/// call allocates on the calling thread; the memory itself comes from the system allocator.
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-fn count_allocation() {
-    // Not available while the thread is being torn down: then not counted.
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get().wrapping_add(1)));
-}
-
-/// The calling thread's allocations so far.
+/// The calling thread's heap allocations so far (reallocations included).
 fn allocations() -> u64 {
-    ALLOCATIONS.try_with(std::cell::Cell::get).unwrap_or(0)
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the count is
-// a thread-local `Cell` that never allocates.
-unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: the caller's contract for `alloc`, passed on.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: the caller's contract for `alloc_zeroed`, passed on.
-        unsafe { std::alloc::System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: the caller's contract for `dealloc`, passed on (the block came from `System`).
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        count_allocation();
-        // SAFETY: the caller's contract for `realloc`, passed on (the block came from `System`).
-        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
-    }
+    let (allocs, reallocs) = counting_alloc::counts();
+    allocs.wrapping_add(reallocs)
 }
 
 #[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
