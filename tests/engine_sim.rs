@@ -19,7 +19,8 @@
 //! - the ledger equals the exchange's balances exactly.
 //!
 //! `AEGIS_SIM_SEEDS=<n>` runs n seeds (default 2000); `AEGIS_SIM_SEED=<s>` runs one. A failing seed
-//! prints itself; add it to `REGRESSIONS` to keep it.
+//! prints itself; add it to `REGRESSIONS` to keep it. The seeds run on as many threads as the
+//! machine has cores (each seed is its own world), their results checked in seed order.
 
 mod common;
 
@@ -407,7 +408,10 @@ impl Sim {
     }
 }
 
-fn run(seed: u64) -> Result<(usize, Stats), String> {
+/// What one seed ends with: the intents it placed and its counts, or why it failed.
+type SeedResult = Result<(usize, Stats), String>;
+
+fn run(seed: u64) -> SeedResult {
     let faults = FaultConfig {
         latency_ms: (0, 400),
         drop_request_per_mille: 30,
@@ -842,14 +846,45 @@ fn seeds() -> Vec<u64> {
     REGRESSIONS.iter().copied().chain(1..=n).collect()
 }
 
+/// Runs every seed, on as many threads as the machine has cores (each seed is its own world:
+/// nothing is shared between them), and returns the results in seed order.
+fn run_all(seeds: &[u64]) -> Vec<(u64, SeedResult)> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(seeds.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, u64, SeedResult)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&seed) = seeds.get(at) else { break mine };
+                        mine.push((at, seed, run(seed)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| match worker.join() {
+                Ok(mine) => mine,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    results.sort_by_key(|(at, _, _)| *at);
+    assert_eq!(results.len(), seeds.len(), "every seed ran");
+    results.into_iter().map(|(_, seed, result)| (seed, result)).collect()
+}
+
 #[test]
 fn seeded_fault_simulation() {
     let mut failures = Vec::new();
     let mut orders = 0;
     let mut total = Stats::default();
     let seeds = seeds();
-    for seed in &seeds {
-        match run(*seed) {
+    for (seed, result) in run_all(&seeds) {
+        match result {
             Ok((n, stats)) => {
                 orders += n;
                 total.requests += stats.requests;
@@ -874,7 +909,7 @@ fn seeded_fault_simulation() {
             }
             Err(e) => {
                 eprintln!("seed {seed} failed: {e} (rerun: AEGIS_SIM_SEED={seed} cargo test --test engine_sim)");
-                failures.push((*seed, e));
+                failures.push((seed, e));
             }
         }
     }
