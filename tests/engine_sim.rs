@@ -847,7 +847,8 @@ fn seeds() -> Vec<u64> {
 }
 
 /// Runs every seed, on as many threads as the machine has cores (each seed is its own world:
-/// nothing is shared between them), and returns the results in seed order.
+/// nothing is shared between them), and returns the results in seed order; a seed that panics
+/// fails with its panic's message, the other seeds still run.
 fn run_all(seeds: &[u64]) -> Vec<(u64, SeedResult)> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(seeds.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -859,7 +860,16 @@ fn run_all(seeds: &[u64]) -> Vec<(u64, SeedResult)> {
                     loop {
                         let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(&seed) = seeds.get(at) else { break mine };
-                        mine.push((at, seed, run(seed)));
+                        // A panic is a failure of its seed, reported with the seed like any other.
+                        let result = std::panic::catch_unwind(|| run(seed)).unwrap_or_else(|panic| {
+                            let what = panic
+                                .downcast_ref::<String>()
+                                .map(String::as_str)
+                                .or_else(|| panic.downcast_ref::<&str>().copied())
+                                .unwrap_or("a panic");
+                            Err(format!("panicked: {what}"))
+                        });
+                        mine.push((at, seed, result));
                     }
                 })
             })
