@@ -1,7 +1,11 @@
 //! `Client::place` to its acknowledgement under a 10,000 events/s user-data stream, beside this
 //! crate's bare REST call (multi-thread and current-thread runtimes), a raw socket, binance-rs and
 //! the old official connector, all placing the same LIMIT order against one loopback
-//! `PaperServer`, interleaved round by round (issue 20, point 10).
+//! `PaperServer`, interleaved round by round (issue 20, point 10), in a fresh seeded order each
+//! round (`AEGIS_LOAD_SEED`), so that no row is always timed right after the same neighbour: with
+//! a fixed rotation (`AEGIS_LOAD_ORDER=rotate`, sessions 11-24) a row runs after its twin on the
+//! other runtime, the same code on the same thread, and reads faster for it (BENCHMARKS.md,
+//! session 25).
 //!
 //! ```text
 //! cargo bench --manifest-path benches/peers/Cargo.toml
@@ -81,6 +85,63 @@ type Fail = Box<dyn std::error::Error>;
 
 fn dec(s: &str) -> Decimal {
     s.parse().unwrap_or_default()
+}
+
+/// The number of rows of the table.
+const CONTENDERS: usize = 11;
+
+/// How the contenders are ordered within a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RoundOrder {
+    /// A fresh permutation each round (seeded by `AEGIS_LOAD_SEED`): every row runs after every
+    /// other row as often, so none is timed with the caches its twin just warmed.
+    Shuffle,
+    /// The order of sessions 11-24: row `k` first in round `k`, the rest in index order. It keeps
+    /// each row behind the same neighbour (row 5, the bare hyper call from `block_on`, right
+    /// after row 4, the same call on the current-thread runtime, the same code on the same thread).
+    Rotate,
+}
+
+impl RoundOrder {
+    fn from_env() -> Self {
+        match std::env::var("AEGIS_LOAD_ORDER").as_deref() {
+            Ok("rotate") => Self::Rotate,
+            _ => Self::Shuffle,
+        }
+    }
+}
+
+/// SplitMix64: a seeded, dependency-free generator for the round order.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// The order of the contenders in round `round`.
+fn order_round(order: &mut [usize], kind: RoundOrder, round: u64, rng: &mut SplitMix64) {
+    let n = order.len();
+    match kind {
+        RoundOrder::Rotate => {
+            let first = usize::try_from(round % n as u64).unwrap_or(0);
+            for (k, slot) in order.iter_mut().enumerate() {
+                *slot = (k + first) % n;
+            }
+        }
+        RoundOrder::Shuffle => {
+            // Fisher-Yates.
+            for i in (1..n).rev() {
+                let j = usize::try_from(rng.next() % (i as u64 + 1)).unwrap_or(0);
+                order.swap(i, j);
+            }
+        }
+    }
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -347,6 +408,10 @@ fn main() -> Result<(), Fail> {
     let events_per_s = env_u64("AEGIS_LOAD_EVENTS", 10_000);
     // A subset of the contenders by row number (0-based, comma-separated), e.g. `5,7`: the others
     // are not run, so their work does not touch the shared thread's caches between rounds.
+    let order_kind = RoundOrder::from_env();
+    let mut order: Vec<usize> = (0..CONTENDERS).collect();
+    let mut rng = SplitMix64(env_u64("AEGIS_LOAD_SEED", 20));
+    println!("order of the contenders in a round: {order_kind:?} (AEGIS_LOAD_ORDER=shuffle|rotate)");
     let only: Option<Vec<usize>> =
         std::env::var("AEGIS_LOAD_ONLY").ok().map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
     // Two events a fill.
@@ -417,7 +482,7 @@ fn main() -> Result<(), Fail> {
     let connector = binance_spot_connector_rust::ureq::BinanceHttpClient::with_url(&server.http_url())
         .credentials(binance_spot_connector_rust::http::Credentials::from_hmac(KEY, SECRET));
 
-    let mut samples = [
+    let mut samples: [Samples; CONTENDERS] = [
         Samples::new("raw_socket"),
         Samples::new("reqwest_rest_ct"),
         Samples::new("reqwest_rest_mt"),
@@ -453,9 +518,8 @@ fn main() -> Result<(), Fail> {
             raw_bytes = raw_request(&rest, &info, &host)?;
         }
         let measured = round >= warmup;
-        // Rotate the order of the contenders each round.
-        for k in 0..samples.len() {
-            let which = (k + usize::try_from(round).unwrap_or(0)) % samples.len();
+        order_round(&mut order, order_kind, round, &mut rng);
+        for &which in &order {
             if !only.as_ref().is_none_or(|o| o.contains(&which)) {
                 continue;
             }
