@@ -93,8 +93,8 @@ const CONTENDERS: usize = 11;
 /// How the contenders are ordered within a round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RoundOrder {
-    /// A fresh permutation each round (seeded by `AEGIS_LOAD_SEED`): every row runs after every
-    /// other row as often, so none is timed with the caches its twin just warmed.
+    /// A fresh permutation each round (seeded by `AEGIS_LOAD_SEED`): on average every row runs
+    /// after every other row as often, so none is timed with the caches its twin just warmed.
     Shuffle,
     /// The order of sessions 11-24: row `k` first in round `k`, the rest in index order. It keeps
     /// each row behind the same neighbour (row 5, the bare hyper call from `block_on`, right
@@ -406,12 +406,12 @@ fn main() -> Result<(), Fail> {
     let rounds = env_u64("AEGIS_LOAD_ROUNDS", 3_000);
     let warmup = env_u64("AEGIS_LOAD_WARMUP", 300);
     let events_per_s = env_u64("AEGIS_LOAD_EVENTS", 10_000);
-    // A subset of the contenders by row number (0-based, comma-separated), e.g. `5,7`: the others
-    // are not run, so their work does not touch the shared thread's caches between rounds.
     let order_kind = RoundOrder::from_env();
     let mut order: Vec<usize> = (0..CONTENDERS).collect();
     let mut rng = SplitMix64(env_u64("AEGIS_LOAD_SEED", 20));
     println!("order of the contenders in a round: {order_kind:?} (AEGIS_LOAD_ORDER=shuffle|rotate)");
+    // A subset of the contenders by row number (0-based, comma-separated), e.g. `5,7`: the others
+    // are not run, so their work does not touch the shared thread's caches between rounds.
     let only: Option<Vec<usize>> =
         std::env::var("AEGIS_LOAD_ONLY").ok().map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
     // Two events a fill.
