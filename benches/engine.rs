@@ -13,51 +13,18 @@ use std::time::{Duration, Instant};
 
 use aegis_exchange::Ledger;
 use aegis_exchange::rest::Environment;
-use aegis_exchange::sign::{Credentials, HmacSha256};
+use aegis_exchange::sign::Credentials;
 use aegis_exchange::stream::{MarketEvent, SanitizeConfig, decode};
-use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, MarketContext, OrderRequest, Side};
 use aegis_exchange::{Engine, EngineConfig, HttpResult, Intent, Output};
+use aegis_exchange::{MarketContext, OrderRequest, Side};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rust_decimal_macros::dec;
 
-const NOW: i64 = 1_723_161_255_400;
+mod common;
+use common::{ANSWER, ANSWER_ID, API_KEY, NOW, ack, credentials, engine, info};
+
 const BOOK_TICKER: &[u8] =
     br#"{"u":50093239212,"s":"BTCUSDT","b":"61837.63000000","B":"3.78826000","a":"61837.64000000","A":"1.54698000"}"#;
-
-/// The bundled exchangeInfo with rate limits a bench cannot reach (the limiter still runs).
-fn info() -> ExchangeInfo {
-    let mut doc: serde_json::Value = serde_json::from_slice(BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
-    if let Some(limits) = doc["rateLimits"].as_array_mut() {
-        for l in limits {
-            l["limit"] = serde_json::json!(4_000_000_000u64);
-        }
-    }
-    let bytes = serde_json::to_vec(&doc).unwrap_or_else(|e| panic!("{e}"));
-    ExchangeInfo::from_json(&bytes).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn engine() -> Engine {
-    let creds = Credentials::new(
-        "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
-        HmacSha256::new("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let mut config = EngineConfig::new(Environment::Production, creds);
-    config.orders.retain_done = 1024;
-    let ledger = Ledger::new();
-    let usdt = ledger.asset("USDT").unwrap_or_else(|e| panic!("{e}"));
-    ledger.credit(usdt, dec!(10000000000)).unwrap_or_else(|e| panic!("{e}"));
-    let mut engine = Engine::with_ledger(config, info(), ledger);
-    // The first request is a time sync; answer it so the clock is set.
-    engine.sync_time(NOW);
-    while let Output::Http { id, .. } = engine.poll_output() {
-        let body = format!(r#"{{"serverTime":{NOW}}}"#);
-        let response =
-            http::Response::builder().status(200).body(bytes::Bytes::from(body)).unwrap_or_else(|e| panic!("{e}"));
-        engine.handle_http_response(NOW, id, HttpResult::Response(response));
-    }
-    engine
-}
 
 /// The strategy: buy 0.001 at the bid.
 fn strategy(event: &MarketEvent) -> Option<Intent> {
@@ -124,8 +91,7 @@ fn tick_to_order(c: &mut Criterion) {
 fn ws_engine() -> Engine {
     let seed = [7u8; 32];
     let signer = aegis_exchange::sign::Ed25519::from_seed(&seed).unwrap_or_else(|e| panic!("{e}"));
-    let creds = Credentials::new("vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A", signer)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let creds = Credentials::new(API_KEY, signer).unwrap_or_else(|e| panic!("{e}"));
     let mut config = EngineConfig::new(Environment::Production, creds);
     config.orders.retain_done = 1024;
     config.order_channel = aegis_exchange::OrderChannel::WsApi;
@@ -220,11 +186,6 @@ fn order_answer(c: &mut Criterion) {
     g.finish();
 }
 
-/// A resting LIMIT order's acknowledgement (`FULL`, a LIMIT order's default, with no fills).
-const ANSWER: &[u8] = br#"{"symbol":"BTCUSDT","orderId":101,"orderListId":-1,"clientOrderId":"aegis2S-bG9DCgBs6B","transactTime":1764979200001,"price":"60000.00000000","origQty":"0.00100000","executedQty":"0.00000000","origQuoteOrderQty":"0.00000000","cummulativeQuoteQty":"0.00000000","status":"NEW","timeInForce":"GTC","type":"LIMIT","side":"BUY","workingTime":1764979200001,"selfTradePreventionMode":"EXPIRE_MAKER","fills":[]}"#;
-/// The client order id in [`ANSWER`].
-const ANSWER_ID: &str = "aegis2S-bG9DCgBs6B";
-
 /// What the client does on the caller's thread from `block_on` (issue 20, point 10), against
 /// what a bare REST call does there, both with the caches cold: a buffer written between
 /// iterations (untimed), as on a thread that other threads' work has run over since its last
@@ -254,20 +215,6 @@ fn cold_place(c: &mut Criterion) {
             *byte = byte.wrapping_add((i as u64 ^ round) as u8);
         }
         black_box(&thrash);
-    };
-    // `ANSWER` for order `id`.
-    let answer = String::from_utf8_lossy(ANSWER);
-    let ack = |id: &str| {
-        let body = answer.replace(ANSWER_ID, id);
-        http::Response::builder()
-            .status(200)
-            .header("x-mbx-used-weight", "3")
-            .header("x-mbx-used-weight-1m", "3")
-            .header("x-mbx-order-count-10s", "1")
-            .header("x-mbx-order-count-1d", "1")
-            .header("content-type", "application/json;charset=UTF-8")
-            .body(bytes::Bytes::from(body))
-            .unwrap_or_else(|e| panic!("{e}"))
     };
     let mut engine = engine();
     let mut placed = 0_u64;
@@ -305,13 +252,7 @@ fn cold_place(c: &mut Criterion) {
         })
     });
     let info = info();
-    let rest = Rest::new(Environment::Production).with_credentials(
-        Credentials::new(
-            "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
-            HmacSha256::new("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"),
-        )
-        .unwrap_or_else(|e| panic!("{e}")),
-    );
+    let rest = Rest::new(Environment::Production).with_credentials(credentials());
     g.bench_function("cold_bare_validate_sign_decode", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;

@@ -29,70 +29,15 @@
 
 use std::hint::black_box;
 
-use aegis_exchange::Ledger;
 use aegis_exchange::rest::{Environment, OrderResponse, Rest};
-use aegis_exchange::sign::{Credentials, HmacSha256};
-use aegis_exchange::{BUNDLED_EXCHANGE_INFO, ExchangeInfo, MarketContext, OrderRequest, Side};
-use aegis_exchange::{Engine, EngineConfig, HttpResult, Intent, Output};
+use aegis_exchange::{HttpResult, Intent, MarketContext, OrderRequest, Output, Side};
 use rust_decimal_macros::dec;
 
-const NOW: i64 = 1_723_161_255_400;
-const ANSWER: &str = r#"{"symbol":"BTCUSDT","orderId":101,"orderListId":-1,"clientOrderId":"aegis2S-bG9DCgBs6B","transactTime":1764979200001,"price":"60000.00000000","origQty":"0.00100000","executedQty":"0.00000000","origQuoteOrderQty":"0.00000000","cummulativeQuoteQty":"0.00000000","status":"NEW","timeInForce":"GTC","type":"LIMIT","side":"BUY","workingTime":1764979200001,"selfTradePreventionMode":"EXPIRE_MAKER","fills":[]}"#;
-/// The client order id in [`ANSWER`].
-const ANSWER_ID: &str = "aegis2S-bG9DCgBs6B";
+mod common;
+use common::{ANSWER_ID, NOW, ack, credentials, engine, info};
+
 /// Rounds per engine (a fresh one before the open orders reach the tracker's bound).
 const ROUNDS_PER_ENGINE: u64 = 900;
-
-/// The bundled exchangeInfo with rate limits the run cannot reach (the limiter still runs).
-fn info() -> ExchangeInfo {
-    let mut doc: serde_json::Value = serde_json::from_slice(BUNDLED_EXCHANGE_INFO).unwrap_or_else(|e| panic!("{e}"));
-    if let Some(limits) = doc["rateLimits"].as_array_mut() {
-        for l in limits {
-            l["limit"] = serde_json::json!(4_000_000_000u64);
-        }
-    }
-    let bytes = serde_json::to_vec(&doc).unwrap_or_else(|e| panic!("{e}"));
-    ExchangeInfo::from_json(&bytes).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn credentials() -> Credentials {
-    Credentials::new(
-        "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
-        HmacSha256::new("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn engine() -> Engine {
-    let mut config = EngineConfig::new(Environment::Production, credentials());
-    config.orders.retain_done = 1024;
-    let ledger = Ledger::new();
-    let usdt = ledger.asset("USDT").unwrap_or_else(|e| panic!("{e}"));
-    ledger.credit(usdt, dec!(10000000000)).unwrap_or_else(|e| panic!("{e}"));
-    let mut engine = Engine::with_ledger(config, info(), ledger);
-    // The first request is a time sync; answer it so the clock is set.
-    engine.sync_time(NOW);
-    while let Output::Http { id, .. } = engine.poll_output() {
-        let body = format!(r#"{{"serverTime":{NOW}}}"#);
-        let response =
-            http::Response::builder().status(200).body(bytes::Bytes::from(body)).unwrap_or_else(|e| panic!("{e}"));
-        engine.handle_http_response(NOW, id, HttpResult::Response(response));
-    }
-    engine
-}
-
-/// The acknowledgement of order `id`, with Binance's headers.
-fn ack(id: &str) -> http::Response<bytes::Bytes> {
-    http::Response::builder()
-        .status(200)
-        .header("x-mbx-used-weight", "3")
-        .header("x-mbx-used-weight-1m", "3")
-        .header("x-mbx-order-count-10s", "1")
-        .header("x-mbx-order-count-1d", "1")
-        .header("content-type", "application/json;charset=UTF-8")
-        .body(bytes::Bytes::from(ANSWER.replace(ANSWER_ID, id)))
-        .unwrap_or_else(|e| panic!("{e}"))
-}
 
 fn main() {
     // `cargo bench` passes `--bench`; the mode and the rounds are the other arguments.
@@ -114,7 +59,7 @@ fn main() {
     let mut engine = engine();
     for round in 0..rounds {
         if round % ROUNDS_PER_ENGINE == 0 {
-            engine = self::engine();
+            engine = common::engine();
         }
         spill(round);
         match mode.as_str() {
