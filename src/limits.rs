@@ -340,10 +340,11 @@ impl RateLimiter {
     pub fn observe(&self, status: u16, headers: &HeaderMap, body: &[u8], now_ms: i64) {
         let mut s = self.lock();
         for (name, value) in headers {
-            let name = name.as_str();
-            let (kind, suffix) = if let Some(rest) = strip_prefix_ignore_case(name, "x-mbx-used-weight-") {
+            // A `HeaderName` is lower case: the prefixes compare byte for byte.
+            let Some(name) = name.as_str().strip_prefix("x-mbx-") else { continue };
+            let (kind, suffix) = if let Some(rest) = name.strip_prefix("used-weight-") {
                 (RateLimitType::RequestWeight, rest)
-            } else if let Some(rest) = strip_prefix_ignore_case(name, "x-mbx-order-count-") {
+            } else if let Some(rest) = name.strip_prefix("order-count-") {
                 (RateLimitType::Orders, rest)
             } else {
                 continue;
@@ -358,6 +359,18 @@ impl RateLimiter {
                 _ => s.metrics.ignored_headers += 1,
             }
         }
+        match status {
+            200..=299 => s.strikes = 0,
+            418 | 429 => self.throttled(&mut s, status, headers, body, now_ms),
+            _ => {}
+        }
+    }
+
+    /// A 418 (banned) or a 429 (too many requests): the ban or the hold it starts (out of line:
+    /// an answer's common path is the loop over its headers above).
+    #[cold]
+    #[inline(never)]
+    fn throttled(&self, s: &mut State, status: u16, headers: &HeaderMap, body: &[u8], now_ms: i64) {
         let retry_after_until = headers
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
@@ -404,7 +417,6 @@ impl RateLimiter {
                     s.hold_until_ms = until;
                 }
             }
-            200..=299 => s.strikes = 0,
             _ => {}
         }
     }
@@ -461,11 +473,6 @@ fn charge_for(kind: &RateLimitType, cost: Cost) -> u64 {
         RateLimitType::RawRequests => 1,
         _ => 0,
     }
-}
-
-fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| s.get(prefix.len()..)).flatten()
 }
 
 /// The ban's end in a 418 / -1003 body (`... IP banned until <ms>. ...`).

@@ -664,6 +664,9 @@ pub struct Orders {
     preventions: VecDeque<(String, u64, u64)>,
     /// User-data gaps seen ([`Orders::note_stream_gap`]).
     gaps: u64,
+    /// Every report through [`Orders::apply_full`] (the plain path's equivalence test).
+    #[cfg(test)]
+    full_only: bool,
 }
 
 /// Prevented matches remembered as accounted for.
@@ -852,6 +855,8 @@ impl Orders {
             holds: HashMap::default(),
             preventions: VecDeque::new(),
             gaps: 0,
+            #[cfg(test)]
+            full_only: false,
         }
     }
 
@@ -877,6 +882,8 @@ impl Orders {
     /// Holds what `taken` of order `id` (a `TRANSFER` order of `base` against `quote`, selling
     /// when `sell`) is worth, out of the free balance (where prevention just released it, or
     /// where a list's transfer would come from). Returns the amount locked.
+    #[cold]
+    #[inline(never)]
     fn hold(
         &mut self,
         now_ms: i64,
@@ -1631,7 +1638,7 @@ impl Orders {
         let Some(id) = Self::key(report.client_order_id, report.orig_client_order_id) else {
             return OrderApplied::Untracked;
         };
-        self.apply(now_ms, &id, report, trades.into_iter())
+        self.apply(now_ms, &id, report, &mut trades.into_iter())
     }
 
     /// An error answer to a query of an unknown order. `-2013 Order does not exist.` to a query
@@ -1853,8 +1860,8 @@ impl Orders {
             prevented_qty: None,
             pegged_price: None,
         };
-        let trades = trades.into_iter().filter(|t| t.order_id.is_none_or(|o| o == order_id));
-        self.apply(now_ms, id, &report, trades)
+        let mut trades = trades.into_iter().filter(|t| t.order_id.is_none_or(|o| o == order_id));
+        self.apply(now_ms, id, &report, &mut trades)
     }
 
     /// The next thing to send, if one is due at `now_ms`: a query of an unknown order (a
@@ -2017,12 +2024,87 @@ impl Orders {
         OrderApplied::Changed(update)
     }
 
+    /// Applies a report and its trades to order `id`. One copy for every caller (a `dyn`
+    /// iterator, not a generic one): an order's acknowledgement and its user-data events run the
+    /// same code. A report that moves no money takes [`Orders::apply_plain`]; the rest, and the
+    /// rare cases within it (lists, pegged orders, self-trade prevention, reductions) out of
+    /// line, take [`Orders::apply_full`] (issue 20, point 10: an order's path touches fewer cache
+    /// lines; `benches/footprint.rs` counts them).
     fn apply<'a>(
         &mut self,
         now_ms: i64,
         id: &ClientOrderId,
         report: &OrderReport<'_>,
-        trades: impl Iterator<Item = OrderTrade<'a>>,
+        trades: &mut dyn Iterator<Item = OrderTrade<'a>>,
+    ) -> OrderApplied {
+        match trades.next() {
+            None => match self.apply_plain(id, report) {
+                Some(applied) => applied,
+                None => self.apply_full(now_ms, id, report, &mut std::iter::empty()),
+            },
+            Some(first) => self.apply_full(now_ms, id, report, &mut std::iter::once(first).chain(trades)),
+        }
+    }
+
+    /// A report without trades that moves no money, applied exactly as [`Orders::apply_full`]
+    /// would (the acknowledgement of a resting order, a working order's own events): an order of
+    /// no list, not being amended, not ended, neither ending nor executing beyond its trades,
+    /// neither reduced nor prevented nor re-pegged. `None` for any other report (nothing
+    /// changed): the full path takes it.
+    fn apply_plain(&mut self, id: &ClientOrderId, report: &OrderReport<'_>) -> Option<OrderApplied> {
+        #[cfg(test)]
+        if self.full_only {
+            return None;
+        }
+        let t = self.orders.get_mut(id)?;
+        let next = report.status.and_then(OrderState::from_status);
+        let executed = report.executed_qty.map_or(t.view.executed_qty, |q| t.view.executed_qty.max(q));
+        let plain = t.list.is_none()
+            && t.dormant.is_none()
+            && t.view.amending.is_none()
+            && !t.view.state.is_terminal()
+            && t.view.order_id.is_none_or(|known| known == report.order_id)
+            && !(t.peg_bound && report.pegged_price.is_some())
+            && report.qty.is_none_or(|q| t.view.qty.is_none_or(|tracked| q >= tracked))
+            && report.prevented_qty.is_none_or(|p| p <= t.view.prevented_qty)
+            && !next.is_some_and(OrderState::is_terminal)
+            && executed <= t.view.traded_qty;
+        if !plain {
+            return None;
+        }
+        let before = (t.view.state, t.view.executed_qty, t.view.cumulative_quote_qty);
+        t.view.order_id = Some(report.order_id);
+        t.view.executed_qty = executed.max(t.view.traded_qty);
+        if let Some(q) = report.cumulative_quote_qty {
+            t.view.cumulative_quote_qty = t.view.cumulative_quote_qty.max(q);
+        }
+        if let Some(next) = next {
+            // PENDING_CANCEL is unused by Binance; read it as still working.
+            let next = if next == OrderState::PendingCancel { OrderState::New } else { next };
+            advance(t, next, report.reject_reason);
+        }
+        // An answer or event settles the question the timers were asking.
+        if t.view.state.rank() > 0 {
+            self.timers.set(t, None);
+        }
+        let state = t.view.state;
+        if before == (state, t.view.executed_qty, t.view.cumulative_quote_qty) {
+            return Some(OrderApplied::Duplicate);
+        }
+        self.refresh_busy(id);
+        let update =
+            OrderUpdate { client_order_id: *id, state, traded: Decimal::ZERO, released: None, ledger_error: None };
+        Some(OrderApplied::Changed(update))
+    }
+
+    /// Applies a report and its trades to order `id`: every case (see [`Orders::apply`]).
+    #[inline(never)]
+    fn apply_full(
+        &mut self,
+        now_ms: i64,
+        id: &ClientOrderId,
+        report: &OrderReport<'_>,
+        trades: &mut dyn Iterator<Item = OrderTrade<'_>>,
     ) -> OrderApplied {
         let Some(t) = self.orders.get(id) else { return OrderApplied::Untracked };
         if t.view.order_id.is_some_and(|known| known != report.order_id) {
@@ -2030,30 +2112,10 @@ impl Orders {
             return OrderApplied::Untracked;
         }
         let (dormant, list) = (t.dormant.filter(|_| t.view.reservation.is_none()), t.list);
-        // An OPO's working order: what it receives is locked for the pending orders.
-        let pays_for = list.filter(|l| self.lists.get(l).is_some_and(|l| l.pays && l.working.as_ref() == Some(id)));
-        // Once a pending order holds the received funds with its quantity known (its event came
-        // before the working order's last trades), they lock only up to that quantity.
-        // What the pending orders already sold came out of that lock: it is not locked again.
-        let pays_target = pays_for.and_then(|l| {
-            let list = self.lists.get(&l)?;
-            let pending_traded: Decimal = list
-                .legs
-                .iter()
-                .filter(|leg| list.working.as_ref() != Some(*leg))
-                .filter_map(|leg| self.orders.get(leg))
-                .map(|o| o.view.traded_qty)
-                .fold(Decimal::ZERO, Decimal::saturating_add);
-            let r = list.pending?;
-            let target = list
-                .legs
-                .iter()
-                .filter_map(|leg| self.orders.get(leg))
-                .find(|o| o.view.reservation == Some(r))?
-                .view
-                .qty?;
-            Some(target.saturating_sub(pending_traded).max(Decimal::ZERO))
-        });
+        let (pays_for, pays_target) = match list {
+            Some(list) => self.pays_for(id, list),
+            None => (None, None),
+        };
         let mut trades = trades.peekable();
         let mut ledger_error = None;
         let mut released = None;
@@ -2077,34 +2139,11 @@ impl Orders {
         // A pegged buy: what has not traded yet is locked at the price the exchange pegged it
         // at (before this report's trades, which pay at that price), not at the bound it was
         // reserved by.
-        if let Some(pegged) = report.pegged_price.filter(|p| *p > Decimal::ZERO)
+        if let Some(pegged) = report.pegged_price
             && t.peg_bound
-            && let (Some(r), Some(bound)) = (t.view.reservation, t.unit_lock)
+            && let Some(e) = repeg(&self.ledger, t, pegged)
         {
-            t.peg_bound = false;
-            t.unit_lock = Some(pegged);
-            // Exchange-supplied quantities: saturating, never a panic.
-            let left =
-                t.view.qty.unwrap_or_default().saturating_sub(t.view.traded_qty).saturating_sub(t.view.prevented_qty);
-            let lock_at = |price: Decimal| {
-                left.checked_mul(price).map(|d| d.round_dp_with_strategy(8, RoundingStrategy::AwayFromZero))
-            };
-            let moved = match (lock_at(bound), lock_at(pegged)) {
-                (Some(held), Some(needed)) if needed < held => Some((held - needed, true)),
-                (Some(held), Some(needed)) if needed > held => Some((needed - held, false)),
-                _ => None,
-            };
-            if let Some((amount, down)) = moved.filter(|_| left > Decimal::ZERO) {
-                let result = if down {
-                    self.ledger.reduce(&r, amount).map(|_| ())
-                } else {
-                    self.ledger.grow(&r, amount).map(|_| ())
-                };
-                if let Err(e) = result {
-                    t.view.ledger_mismatch = true;
-                    ledger_error = Some(e);
-                }
-            }
+            ledger_error = Some(e);
         }
         // A smaller quantity than the tracked one: the order was reduced (quantities only shrink).
         let mut reduced = None;
@@ -2178,20 +2217,10 @@ impl Orders {
             && !t.view.state.is_terminal()
             && let Some(r) = t.view.reservation
         {
-            // What the exchange unlocks: the limit price times the quantity for a buy, the
-            // quantity for a sell (the rest of an order that ends is released below).
-            let amount = match (r.side(), t.unit_lock) {
-                (Side::Sell, _) => Some(by),
-                (_, Some(price)) => {
-                    price.checked_mul(by).map(|d| d.round_dp_with_strategy(8, RoundingStrategy::ToZero))
-                }
-                _ => None,
-            };
-            if let Some(amount) = amount.filter(|a| *a > Decimal::ZERO) {
-                match self.ledger.reduce(&r, amount) {
-                    Ok(amount) => released = Some(amount),
-                    Err(e) => ledger_error = Some(e),
-                }
+            match unlock_reduced(&self.ledger, &r, t.unit_lock, by) {
+                Ok(Some(amount)) => released = Some(amount),
+                Ok(None) => {}
+                Err(e) => ledger_error = Some(e),
             }
         }
         let mut claim = None;
@@ -2225,56 +2254,17 @@ impl Orders {
         // event (and the answers do not always show it): its matches are asked for.
         if state.is_terminal()
             && let Some(t) = self.orders.get(id)
-            && let Some((base, quote)) = t.assets
+            && let Some(assets) = t.assets
             && t.gaps_at_submit != self.gaps
             && !self.holds.contains_key(id)
         {
-            // What it released is held until its matches are known.
-            let sell = t.view.side == Side::Sell;
-            let reservation = released.filter(|a| *a > Decimal::ZERO).and_then(|amount| {
-                let made = if sell {
-                    self.ledger.reserve_sell(base, quote, amount)
-                } else {
-                    self.ledger.reserve_buy(base, quote, amount)
-                };
-                made.ok()
-            });
-            if reservation.is_some() {
-                released = Some(Decimal::ZERO);
-            }
-            let hold = Hold {
-                reservation,
-                base,
-                quote,
-                sell,
-                unit_lock: t.unit_lock,
-                qty: Decimal::ZERO,
-                due: Some(now_ms),
-                tries: 0,
-                marker: true,
-            };
-            self.holds.insert(*id, hold);
+            released = self.hold_unseen(now_ms, id, assets, released);
         }
         if before == after && released.is_none() && ledger_error.is_none() {
             return OrderApplied::Duplicate;
         }
-        // A working order filled: the exchange places its list's pending orders now; they lock
-        // now, not when their events arrive (the exchange locks at once).
-        if state == OrderState::Filled
-            && let Some(list) = list.filter(|l| self.lists.get(l).is_some_and(|l| l.working.as_ref() == Some(id)))
-            && let Err(e) = self.activate_pending(&list)
-        {
-            ledger_error = Some(e);
-        }
-        // An OPO's pending order placed with the quantity the exchange made of what was
-        // received (to the step): the rest of the lock goes back to free.
-        if let Some(list) = list.filter(|l| self.lists.get(l).is_some_and(|l| l.pays && l.working.as_ref() != Some(id)))
-        {
-            match self.settle_pending_qty(id, &list, report.qty) {
-                Ok(Some(amount)) => released = Some(released.unwrap_or_default().saturating_add(amount)),
-                Ok(None) => {}
-                Err(e) => ledger_error = Some(e),
-            }
+        if let Some(list) = list {
+            self.leg_applied(id, list, state, report.qty, &mut released, &mut ledger_error);
         }
         if state.is_terminal() && settled {
             match self.release_list_leftover(id) {
@@ -2290,6 +2280,109 @@ impl Orders {
             self.refresh_busy(id);
         }
         OrderApplied::Changed(update)
+    }
+
+    /// What a list's leg's report moves of the list: a working order filled places the pending
+    /// orders (they lock now, not when their events arrive: the exchange locks at once); an
+    /// OPO's pending order placed with the quantity the exchange made of what was received (to
+    /// the step) gives the rest of the lock back to free.
+    #[cold]
+    #[inline(never)]
+    fn leg_applied(
+        &mut self,
+        id: &ClientOrderId,
+        list: ClientOrderId,
+        state: OrderState,
+        qty: Option<Decimal>,
+        released: &mut Option<Decimal>,
+        ledger_error: &mut Option<LedgerError>,
+    ) {
+        if state == OrderState::Filled
+            && self.lists.get(&list).is_some_and(|l| l.working.as_ref() == Some(id))
+            && let Err(e) = self.activate_pending(&list)
+        {
+            *ledger_error = Some(e);
+        }
+        if self.lists.get(&list).is_some_and(|l| l.pays && l.working.as_ref() != Some(id)) {
+            match self.settle_pending_qty(id, &list, qty) {
+                Ok(Some(amount)) => *released = Some(released.unwrap_or_default().saturating_add(amount)),
+                Ok(None) => {}
+                Err(e) => *ledger_error = Some(e),
+            }
+        }
+    }
+
+    /// A `TRANSFER` order that ended after a user-data gap: what it released (`released`) is held
+    /// until its matches are known; what is left released.
+    #[cold]
+    #[inline(never)]
+    fn hold_unseen(
+        &mut self,
+        now_ms: i64,
+        id: &ClientOrderId,
+        (base, quote): (AssetId, AssetId),
+        mut released: Option<Decimal>,
+    ) -> Option<Decimal> {
+        let Some(t) = self.orders.get(id) else { return released };
+        // What it released is held until its matches are known.
+        let sell = t.view.side == Side::Sell;
+        let reservation = released.filter(|a| *a > Decimal::ZERO).and_then(|amount| {
+            let made = if sell {
+                self.ledger.reserve_sell(base, quote, amount)
+            } else {
+                self.ledger.reserve_buy(base, quote, amount)
+            };
+            made.ok()
+        });
+        if reservation.is_some() {
+            released = Some(Decimal::ZERO);
+        }
+        let hold = Hold {
+            reservation,
+            base,
+            quote,
+            sell,
+            unit_lock: t.unit_lock,
+            qty: Decimal::ZERO,
+            due: Some(now_ms),
+            tries: 0,
+            marker: true,
+        };
+        self.holds.insert(*id, hold);
+        released
+    }
+
+    /// An OPO's working order: what it receives is locked for the pending orders (the list and
+    /// the most its trades lock), else nothing.
+    #[cold]
+    #[inline(never)]
+    fn pays_for(&self, id: &ClientOrderId, list: ClientOrderId) -> (Option<ClientOrderId>, Option<Decimal>) {
+        // An OPO's working order: what it receives is locked for the pending orders.
+        let pays_for =
+            Some(list).filter(|l| self.lists.get(l).is_some_and(|l| l.pays && l.working.as_ref() == Some(id)));
+        // Once a pending order holds the received funds with its quantity known (its event came
+        // before the working order's last trades), they lock only up to that quantity.
+        // What the pending orders already sold came out of that lock: it is not locked again.
+        let pays_target = pays_for.and_then(|l| {
+            let list = self.lists.get(&l)?;
+            let pending_traded: Decimal = list
+                .legs
+                .iter()
+                .filter(|leg| list.working.as_ref() != Some(*leg))
+                .filter_map(|leg| self.orders.get(leg))
+                .map(|o| o.view.traded_qty)
+                .fold(Decimal::ZERO, Decimal::saturating_add);
+            let r = list.pending?;
+            let target = list
+                .legs
+                .iter()
+                .filter_map(|leg| self.orders.get(leg))
+                .find(|o| o.view.reservation == Some(r))?
+                .view
+                .qty?;
+            Some(target.saturating_sub(pending_traded).max(Decimal::ZERO))
+        });
+        (pays_for, pays_target)
     }
 
     /// List `list`'s working order filled: each pending order not placed yet locks its funds
@@ -2343,6 +2436,8 @@ impl Orders {
     /// list's pending reservation (a pair's sibling made it, or an OPO's working order filled
     /// it: what the quantity `qty` does not need goes back to free), or reserves its own.
     /// Returns what went back to free.
+    #[cold]
+    #[inline(never)]
     fn activate(
         &mut self,
         id: &ClientOrderId,
@@ -2545,6 +2640,58 @@ fn advance(t: &mut Tracked, next: OrderState, reason: Option<&str>) {
 }
 
 /// Moves a trade's money: the reservation pays, the other asset is credited, less the commission.
+/// A pegged buy's lock moved from the bound it was reserved by to the price the exchange pegged
+/// it at (for what has not traded yet); the ledger's error, if it refused.
+#[cold]
+#[inline(never)]
+fn repeg(ledger: &Ledger, t: &mut Tracked, pegged: Decimal) -> Option<LedgerError> {
+    let (Some(r), Some(bound)) = (t.view.reservation, t.unit_lock) else { return None };
+    if pegged <= Decimal::ZERO {
+        return None;
+    }
+    t.peg_bound = false;
+    t.unit_lock = Some(pegged);
+    // Exchange-supplied quantities: saturating, never a panic.
+    let left = t.view.qty.unwrap_or_default().saturating_sub(t.view.traded_qty).saturating_sub(t.view.prevented_qty);
+    let lock_at =
+        |price: Decimal| left.checked_mul(price).map(|d| d.round_dp_with_strategy(8, RoundingStrategy::AwayFromZero));
+    let moved = match (lock_at(bound), lock_at(pegged)) {
+        (Some(held), Some(needed)) if needed < held => Some((held - needed, true)),
+        (Some(held), Some(needed)) if needed > held => Some((needed - held, false)),
+        _ => None,
+    };
+    if let Some((amount, down)) = moved.filter(|_| left > Decimal::ZERO) {
+        let result = if down { ledger.reduce(&r, amount).map(|_| ()) } else { ledger.grow(&r, amount).map(|_| ()) };
+        if let Err(e) = result {
+            t.view.ledger_mismatch = true;
+            return Some(e);
+        }
+    }
+    None
+}
+
+/// What the exchange unlocks when an order is reduced by `by`: the limit price times the
+/// quantity for a buy, the quantity for a sell (the rest of an order that ends is released
+/// apart); what the ledger released.
+#[cold]
+#[inline(never)]
+fn unlock_reduced(
+    ledger: &Ledger,
+    r: &Reservation,
+    unit_lock: Option<Decimal>,
+    by: Decimal,
+) -> Result<Option<Decimal>, LedgerError> {
+    let amount = match (r.side(), unit_lock) {
+        (Side::Sell, _) => Some(by),
+        (_, Some(price)) => price.checked_mul(by).map(|d| d.round_dp_with_strategy(8, RoundingStrategy::ToZero)),
+        _ => None,
+    };
+    match amount.filter(|a| *a > Decimal::ZERO) {
+        Some(amount) => ledger.reduce(r, amount).map(Some),
+        None => Ok(None),
+    }
+}
+
 fn settle_trade(ledger: &Ledger, reservation: Option<&Reservation>, trade: &OrderTrade<'_>) -> Result<(), LedgerError> {
     let reservation = reservation.ok_or(LedgerError::NotOpen(0))?;
     let commission_asset = match trade.commission_asset {
@@ -2592,6 +2739,176 @@ fn lock_received(
         _ => {
             *pending = Some(ledger.reserve_sell(working.credited_asset(), working.locked_asset(), amount)?);
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod plain_path {
+    //! The plain path ([`Orders::apply_plain`]) against the full one: the same reports and
+    //! trades, in any order, to two trackers on two ledgers, one of them taking every report
+    //! through [`Orders::apply_full`]: every answer, every order's view and every balance equal.
+
+    use proptest::prelude::*;
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::model::OrderStatus;
+
+    const IDS: [&str; 3] = ["plain-a", "plain-b", "plain-c"];
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Report {
+            order: usize,
+            other_order_id: bool,
+            status: Option<u8>,
+            executed: Option<u8>,
+            quote: Option<u8>,
+            qty: Option<u8>,
+            prevented: Option<u8>,
+            pegged: bool,
+            trade: Option<(u64, u8)>,
+        },
+        Cancel(usize),
+        CancelFailed(usize),
+        Unanswered(usize),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        let report = (
+            0..IDS.len(),
+            proptest::bool::weighted(0.05),
+            proptest::option::of(0u8..8),
+            proptest::option::of(0u8..5),
+            proptest::option::of(0u8..5),
+            proptest::option::of(0u8..5),
+            proptest::option::weighted(0.1, 0u8..3),
+            proptest::bool::weighted(0.1),
+            proptest::option::weighted(0.3, (0u64..6, 1u8..3)),
+        )
+            .prop_map(|(order, other_order_id, status, executed, quote, qty, prevented, pegged, trade)| Step::Report {
+                order,
+                other_order_id,
+                status,
+                executed,
+                quote,
+                qty,
+                prevented,
+                pegged,
+                trade,
+            });
+        prop_oneof![
+            8 => report,
+            1 => (0..IDS.len()).prop_map(Step::Cancel),
+            1 => (0..IDS.len()).prop_map(Step::CancelFailed),
+            1 => (0..IDS.len()).prop_map(Step::Unanswered),
+        ]
+    }
+
+    const STATUSES: [OrderStatus; 8] = [
+        OrderStatus::New,
+        OrderStatus::PartiallyFilled,
+        OrderStatus::Filled,
+        OrderStatus::Canceled,
+        OrderStatus::PendingCancel,
+        OrderStatus::Expired,
+        OrderStatus::PendingNew,
+        OrderStatus::Rejected,
+    ];
+
+    /// A tracker on its own ledger with three orders sent: a limit buy, a limit sell, a pegged
+    /// buy (0.4 BTC each).
+    fn desk(full_only: bool) -> (Arc<Ledger>, Orders, [AssetId; 2]) {
+        let ledger = Arc::new(Ledger::new());
+        let assets = [ledger.asset("BTC"), ledger.asset("USDT")];
+        let [Ok(btc), Ok(usdt)] = assets else { panic!("assets: {assets:?}") };
+        for (asset, amount) in [(btc, dec!(10)), (usdt, dec!(100000))] {
+            if let Err(e) = ledger.credit(asset, amount) {
+                panic!("credit: {e}");
+            }
+        }
+        let mut orders = Orders::new(Arc::clone(&ledger), OrdersConfig::default());
+        orders.full_only = full_only;
+        let requests = [
+            OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.4), dec!(60000)),
+            OrderRequest::limit("BTCUSDT", Side::Sell, dec!(0.4), dec!(61000)),
+            OrderRequest::limit("BTCUSDT", Side::Buy, dec!(0.4), dec!(60000))
+                .with_peg(crate::model::PegPriceType::PrimaryPeg),
+        ];
+        for (request, id) in requests.into_iter().zip(IDS) {
+            let Ok(cid) = ClientOrderId::new(id) else { panic!("{id}") };
+            let request = request.with_client_order_id(cid);
+            if let Err(e) = orders.submit(Submit::new(&request, btc, usdt)) {
+                panic!("submit {id}: {e}");
+            }
+            assert!(orders.on_sent(0, &cid, 0i64, 5_000), "{id} sent");
+        }
+        (ledger, orders, [btc, usdt])
+    }
+
+    fn run(orders: &mut Orders, now: i64, step: &Step) -> OrderApplied {
+        let cid = |i: usize| IDS.get(i).and_then(|id| ClientOrderId::new(id).ok());
+        match step {
+            Step::Report { order, other_order_id, status, executed, quote, qty, prevented, pegged, trade } => {
+                let Some(id) = IDS.get(*order) else { return OrderApplied::Untracked };
+                let tenth = |n: &u8| Decimal::new(i64::from(*n), 1);
+                let report = OrderReport {
+                    client_order_id: id,
+                    orig_client_order_id: None,
+                    order_id: if *other_order_id { 99 } else { 40 + *order as u64 },
+                    status: status.and_then(|s| STATUSES.get(usize::from(s))),
+                    executed_qty: executed.as_ref().map(tenth),
+                    cumulative_quote_qty: quote.as_ref().map(|q| tenth(q) * dec!(60000)),
+                    reject_reason: None,
+                    qty: qty.as_ref().map(tenth),
+                    prevented_qty: prevented.as_ref().map(tenth),
+                    pegged_price: pegged.then_some(dec!(59000)),
+                };
+                let trades: Vec<OrderTrade<'_>> = trade
+                    .iter()
+                    .map(|(tid, q)| OrderTrade {
+                        id: *tid,
+                        order_id: None,
+                        base_qty: tenth(q),
+                        quote_qty: tenth(q) * dec!(60000),
+                        commission: Decimal::ZERO,
+                        commission_asset: None,
+                    })
+                    .collect();
+                orders.on_report(now, &report, trades)
+            }
+            Step::Cancel(i) => match cid(*i).map(|id| orders.cancel(&id)) {
+                Some(Ok(_)) => OrderApplied::Duplicate,
+                _ => OrderApplied::Untracked,
+            },
+            Step::CancelFailed(i) => {
+                cid(*i).map_or(OrderApplied::Untracked, |id| orders.on_cancel_unanswered(now, &id))
+            }
+            Step::Unanswered(i) => cid(*i).map_or(OrderApplied::Untracked, |id| orders.on_place_unanswered(now, &id)),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn plain_path_applies_as_the_full_one(steps in proptest::collection::vec(step(), 1..40)) {
+            let (plain_ledger, mut plain, assets) = desk(false);
+            let (full_ledger, mut full, _) = desk(true);
+            for (n, step) in steps.iter().enumerate() {
+                let now = 1_000 * (n as i64 + 1);
+                let (a, b) = (run(&mut plain, now, step), run(&mut full, now, step));
+                prop_assert_eq!(&a, &b, "step {} {:?}", n, step);
+                for id in IDS {
+                    let Ok(id) = ClientOrderId::new(id) else { panic!("{id}") };
+                    prop_assert_eq!(plain.get(&id), full.get(&id), "step {} {:?}", n, step);
+                }
+                for asset in assets {
+                    prop_assert_eq!(plain_ledger.balance(asset).ok(), full_ledger.balance(asset).ok());
+                }
+                prop_assert_eq!(plain.next_timeout(), full.next_timeout());
+                prop_assert_eq!(plain.poll_action(now), full.poll_action(now));
+            }
         }
     }
 }
