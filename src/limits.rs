@@ -349,7 +349,7 @@ impl RateLimiter {
             } else {
                 continue;
             };
-            let parsed = value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok());
+            let parsed = std::str::from_utf8(value.as_bytes().trim_ascii()).ok().and_then(|v| v.parse::<u64>().ok());
             let window = s.windows.iter_mut().find(|w| w.kind == kind && w.suffix.eq_ignore_ascii_case(suffix));
             match (parsed, window) {
                 (Some(used), Some(w)) => {

@@ -81,7 +81,7 @@ impl<'a> Cursor<'a> {
 
     /// A JSON integer as serde reads an `i64`: an optional minus, digits without a leading zero,
     /// no fraction or exponent, in range (more than 19 digits: left to the general path).
-    #[inline]
+    #[inline(never)]
     pub(crate) fn integer(&mut self) -> Option<i64> {
         let negative = self.peek() == Some(b'-');
         if negative {
@@ -119,7 +119,7 @@ impl<'a> Cursor<'a> {
 
     /// A decimal string, parsed strictly as the serde path parses it: a plain short decimal in
     /// the same pass as the scan for its closing quote, anything else by the full parser.
-    #[inline]
+    #[inline(never)]
     pub(crate) fn decimal(&mut self) -> Option<Decimal> {
         self.lit(b"\"")?;
         if let Some((value, len)) = self.bytes.get(self.at..).and_then(scan_short)
