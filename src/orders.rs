@@ -2639,7 +2639,6 @@ fn advance(t: &mut Tracked, next: OrderState, reason: Option<&str>) {
     }
 }
 
-/// Moves a trade's money: the reservation pays, the other asset is credited, less the commission.
 /// A pegged buy's lock moved from the bound it was reserved by to the price the exchange pegged
 /// it at (for what has not traded yet); the ledger's error, if it refused.
 #[cold]
@@ -2692,6 +2691,7 @@ fn unlock_reduced(
     }
 }
 
+/// Moves a trade's money: the reservation pays, the other asset is credited, less the commission.
 fn settle_trade(ledger: &Ledger, reservation: Option<&Reservation>, trade: &OrderTrade<'_>) -> Result<(), LedgerError> {
     let reservation = reservation.ok_or(LedgerError::NotOpen(0))?;
     let commission_asset = match trade.commission_asset {
