@@ -8,7 +8,7 @@
 //! flight absorbs a new one), and orders. While the limiter holds a class (a full window, a 429's
 //! `Retry-After`, a 418 ban), nothing of that class is tried again before the hold's end.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::limits::{Admit, Cost, Refusal};
 use crate::model::ClientOrderId;
@@ -76,12 +76,55 @@ pub(super) struct InFlight {
     ws: bool,
 }
 
+/// The requests in flight by id, in id order. Ids are handed out in increasing order, so a new
+/// one goes at the back and a look-up is a binary search; answers mostly come oldest first, from
+/// the front. (A `BTreeMap` did the same with several times the code on an order's path: issue
+/// 20, point 10.)
+#[derive(Debug, Default)]
+struct InFlightTable(VecDeque<(RequestId, InFlight)>);
+
+impl InFlightTable {
+    fn position(&self, id: RequestId) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&id, |(k, _)| *k)
+    }
+
+    fn get(&self, id: RequestId) -> Option<&InFlight> {
+        self.position(id).ok().and_then(|i| self.0.get(i)).map(|(_, f)| f)
+    }
+
+    /// Records `id` (replacing what it recorded, should it be there already).
+    fn insert(&mut self, id: RequestId, flight: InFlight) {
+        match self.position(id) {
+            Ok(i) => {
+                if let Some(slot) = self.0.get_mut(i) {
+                    slot.1 = flight;
+                }
+            }
+            Err(i) if i == self.0.len() => self.0.push_back((id, flight)),
+            Err(i) => self.0.insert(i, (id, flight)),
+        }
+    }
+
+    fn remove(&mut self, id: RequestId) -> Option<InFlight> {
+        let i = self.position(id).ok()?;
+        self.0.remove(i).map(|(_, f)| f)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (RequestId, &InFlight)> {
+        self.0.iter().map(|(id, f)| (*id, f))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &InFlight> {
+        self.0.iter().map(|(_, f)| f)
+    }
+}
+
 /// The queues and the requests in flight.
 #[derive(Debug, Default)]
 pub(super) struct Gate {
     orders: VecDeque<Waiting>,
     requests: VecDeque<Queued>,
-    in_flight: BTreeMap<RequestId, InFlight>,
+    in_flight: InFlightTable,
     last_id: RequestId,
     /// Each class is not tried before these instants (the limiter's last answer).
     cancels_until: i64,
@@ -109,7 +152,7 @@ enum Admission {
 impl Gate {
     /// What the request handed out as `id` is for, while it waits for its answer.
     pub(super) fn purpose_of(&self, id: RequestId) -> Option<&Purpose> {
-        self.in_flight.get(&id).map(|f| &f.purpose)
+        self.in_flight.get(id).map(|f| &f.purpose)
     }
 
     /// Whether a request for `purpose` is out, its answer not in yet.
@@ -178,18 +221,18 @@ impl Gate {
 
     /// Takes every request in flight on the WebSocket API connection out of flight.
     pub(super) fn take_ws_in_flight(&mut self) -> Vec<(RequestId, InFlight)> {
-        let ids: Vec<RequestId> = self.in_flight.iter().filter(|(_, f)| f.ws).map(|(id, _)| *id).collect();
-        ids.into_iter().filter_map(|id| self.in_flight.remove(&id).map(|f| (id, f))).collect()
+        let ids: Vec<RequestId> = self.in_flight.iter().filter(|(_, f)| f.ws).map(|(id, _)| id).collect();
+        ids.into_iter().filter_map(|id| self.in_flight.remove(id).map(|f| (id, f))).collect()
     }
 
     /// Takes the request `id` out of flight.
     pub(super) fn answered(&mut self, id: RequestId) -> Option<InFlight> {
-        self.in_flight.remove(&id)
+        self.in_flight.remove(id)
     }
 
     /// Requests in flight past their deadline.
     pub(super) fn expired(&self, now: i64) -> Vec<RequestId> {
-        self.in_flight.iter().filter(|(_, f)| f.deadline <= now).map(|(id, _)| *id).collect()
+        self.in_flight.iter().filter(|(_, f)| f.deadline <= now).map(|(id, _)| id).collect()
     }
 
     /// When something here needs time to pass: a deadline, a held class with requests, a
@@ -711,5 +754,38 @@ impl Engine {
         }
         self.gate.in_flight.insert(id, InFlight { purpose, sent_at: now, activity, deadline, ws });
         id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flight(deadline: i64) -> InFlight {
+        InFlight { purpose: Purpose::Time, sent_at: 0, activity: 0, deadline, ws: deadline % 2 == 0 }
+    }
+
+    /// The table answers as the ordered map it replaced: by id whatever the order of insertion,
+    /// iterated in id order, a second insert of an id replacing the first, a removed id gone.
+    #[test]
+    fn in_flight_table_is_an_ordered_map() {
+        let mut table = InFlightTable::default();
+        let mut model = std::collections::BTreeMap::new();
+        // Mostly increasing (the gate's order), some out of order and repeated.
+        for (i, id) in [1u64, 2, 3, 7, 5, 9, 4, 9, 11, 2, 12].into_iter().enumerate() {
+            let deadline = i64::try_from(i).unwrap_or(0) * 10;
+            table.insert(id, flight(deadline));
+            model.insert(id, deadline);
+        }
+        for id in [3u64, 1, 12, 6, 9] {
+            assert_eq!(table.remove(id).map(|f| f.deadline), model.remove(&id), "remove {id}");
+        }
+        for id in 0..14u64 {
+            assert_eq!(table.get(id).map(|f| f.deadline), model.get(&id).copied(), "get {id}");
+        }
+        let listed: Vec<(u64, i64)> = table.iter().map(|(id, f)| (id, f.deadline)).collect();
+        let expected: Vec<(u64, i64)> = model.iter().map(|(id, d)| (*id, *d)).collect();
+        assert_eq!(listed, expected);
+        assert_eq!(table.values().count(), model.len());
     }
 }
