@@ -123,6 +123,27 @@ fn fills(c: &mut Cursor<'_>) -> Option<Vec<Fill>> {
     }
 }
 
+/// How a field's value is read, and where it is kept until the answer is built.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A string, kept in the string slot given.
+    Str(u8),
+    /// A string or `null`, kept in the string slot given.
+    OptStr(u8),
+    /// A non-negative integer, kept in the integer slot given.
+    U64(u8),
+    /// An integer, kept in the integer slot given.
+    I64(u8),
+    /// An integer or `null`, kept in the integer slot given.
+    OptI64(u8),
+    /// A decimal string, kept in the decimal slot given.
+    Dec(u8),
+    /// A decimal string that may be negative, kept in the decimal slot given.
+    SignedDec(u8),
+    /// The `fills` array.
+    Fills,
+}
+
 /// The answer's keys (with their quotes and colon) in the order Binance writes them; a field's
 /// index is its place here.
 const KEYS: [&[u8]; 27] = [
@@ -155,43 +176,54 @@ const KEYS: [&[u8]; 27] = [
     br#""strategyType":"#,
 ];
 
+/// How each of [`KEYS`] is read (a table apart: two bytes a field).
+const KINDS: [Kind; 27] = [
+    Kind::Str(0),
+    Kind::U64(0),
+    Kind::I64(1),
+    Kind::Str(1),
+    Kind::OptStr(2),
+    Kind::I64(2),
+    Kind::Dec(0),
+    Kind::Dec(1),
+    Kind::Dec(2),
+    Kind::Dec(3),
+    Kind::SignedDec(4),
+    Kind::OptStr(3),
+    Kind::OptStr(4),
+    Kind::OptStr(5),
+    Kind::OptStr(6),
+    Kind::OptI64(3),
+    Kind::OptStr(7),
+    Kind::OptStr(8),
+    Kind::Fills,
+    Kind::OptI64(4),
+    Kind::Dec(5),
+    Kind::OptStr(9),
+    Kind::OptStr(10),
+    Kind::OptI64(5),
+    Kind::Dec(6),
+    Kind::OptI64(6),
+    Kind::OptI64(7),
+];
+
 /// The index of the answer's key `name` (`None`: a key this crate does not read).
 fn field_of(name: &[u8]) -> Option<usize> {
     KEYS.iter().position(|k| k.get(1..k.len() - 2) == Some(name))
 }
 
 /// The answer, if it is a placed order in Binance's own form; `None`: take the general path.
+///
+/// One compact loop reads every field into a slot by the table above (the code an answer runs
+/// through is what a cold thread pays for, line by line); the answer is built from the slots.
 pub(crate) fn order_response(body: &[u8]) -> Option<OrderResponse> {
     let mut c = Cursor::new(body);
     c.lit(b"{")?;
     let mut seen = 0u32;
-    let mut symbol = None;
-    let mut order_id = None;
-    let mut order_list_id = None;
-    let mut client_order_id = None;
-    let mut orig_client_order_id = None;
-    let mut transact_time = None;
-    let mut price = None;
-    let mut orig_qty = None;
-    let mut executed_qty = None;
-    let mut orig_quote_order_qty = None;
-    let mut cumulative_quote_qty = None;
-    let mut status = None;
-    let mut time_in_force = None;
-    let mut order_type = None;
-    let mut side = None;
-    let mut working_time = None;
-    let mut self_trade_prevention_mode = None;
-    let mut expiry_reason = None;
-    let mut fill_list = None;
-    let mut prevented_match_id = None;
-    let mut prevented_quantity = None;
-    let mut peg_price_type = None;
-    let mut peg_offset_type = None;
-    let mut peg_offset_value = None;
-    let mut pegged_price = None;
-    let mut strategy_id = None;
-    let mut strategy_type = None;
+    let mut strs: [Option<&str>; 11] = [None; 11];
+    let mut ints: [Option<i64>; 8] = [None; 8];
+    let mut decs: [Option<Decimal>; 7] = [None; 7];
+    let mut fill_list = Vec::new();
     let mut next = 0;
     loop {
         // Binance's next key as one comparison; any other order by name.
@@ -199,149 +231,84 @@ pub(crate) fn order_response(body: &[u8]) -> Option<OrderResponse> {
             Some(expected) if c.lit(expected).is_some() => Some(next),
             _ => field_of(key(&mut c)?),
         };
-        if let Some(f) = field {
-            next = f + 1;
-        }
-        match field {
-            Some(0) => {
-                once(&mut seen, 0)?;
-                symbol = Some(c.quoted()?.to_owned());
+        let Some((f, &kind)) = field.and_then(|f| Some((f, KINDS.get(f)?))) else {
+            c.skip()?;
+            if member_end(&mut c)? {
+                break;
             }
-            Some(1) => {
-                once(&mut seen, 1)?;
-                order_id = Some(c.json_u64()?);
+            continue;
+        };
+        // A key given twice: serde refuses it.
+        once(&mut seen, f as u32)?;
+        next = f + 1;
+        match kind {
+            Kind::Str(i) | Kind::OptStr(i) => {
+                let value = if matches!(kind, Kind::OptStr(_)) && c.null() { None } else { Some(c.quoted()?) };
+                *strs.get_mut(usize::from(i))? = value;
             }
-            Some(2) => {
-                once(&mut seen, 2)?;
-                order_list_id = Some(c.integer()?);
+            Kind::U64(i) => *ints.get_mut(usize::from(i))? = Some(i64::try_from(c.json_u64()?).ok()?),
+            Kind::I64(i) | Kind::OptI64(i) => {
+                let value = if matches!(kind, Kind::OptI64(_)) && c.null() { None } else { Some(c.integer()?) };
+                *ints.get_mut(usize::from(i))? = value;
             }
-            Some(3) => {
-                once(&mut seen, 3)?;
-                client_order_id = Some(c.quoted()?.to_owned());
-            }
-            Some(4) => {
-                once(&mut seen, 4)?;
-                orig_client_order_id = optional(&mut c, |c| c.quoted().map(str::to_owned))?;
-            }
-            Some(5) => {
-                once(&mut seen, 5)?;
-                transact_time = Some(c.integer()?);
-            }
-            Some(6) => {
-                once(&mut seen, 6)?;
-                price = Some(c.decimal()?);
-            }
-            Some(7) => {
-                once(&mut seen, 7)?;
-                orig_qty = Some(c.decimal()?);
-            }
-            Some(8) => {
-                once(&mut seen, 8)?;
-                executed_qty = Some(c.decimal()?);
-            }
-            Some(9) => {
-                once(&mut seen, 9)?;
-                orig_quote_order_qty = Some(c.decimal()?);
-            }
-            Some(10) => {
-                once(&mut seen, 10)?;
-                cumulative_quote_qty = Some(signed_decimal(&mut c)?);
-            }
-            Some(11) => {
-                once(&mut seen, 11)?;
-                status = optional(&mut c, |c| c.quoted().map(OrderStatus::from_wire))?;
-            }
-            Some(12) => {
-                once(&mut seen, 12)?;
-                time_in_force = optional(&mut c, |c| c.quoted().map(TimeInForce::from_wire))?;
-            }
-            Some(13) => {
-                once(&mut seen, 13)?;
-                order_type = optional(&mut c, |c| c.quoted().map(OrderType::from_wire))?;
-            }
-            Some(14) => {
-                once(&mut seen, 14)?;
-                side = optional(&mut c, |c| c.quoted().map(Side::from_wire))?;
-            }
-            Some(15) => {
-                once(&mut seen, 15)?;
-                working_time = optional(&mut c, Cursor::integer)?;
-            }
-            Some(16) => {
-                once(&mut seen, 16)?;
-                self_trade_prevention_mode = optional(&mut c, |c| c.quoted().map(SelfTradePreventionMode::from_wire))?;
-            }
-            Some(17) => {
-                once(&mut seen, 17)?;
-                expiry_reason = optional(&mut c, |c| c.quoted().map(str::to_owned))?;
-            }
-            Some(18) => {
-                once(&mut seen, 18)?;
-                fill_list = Some(fills(&mut c)?);
-            }
-            Some(19) => {
-                once(&mut seen, 19)?;
-                prevented_match_id = optional(&mut c, Cursor::integer)?;
-            }
-            Some(20) => {
-                once(&mut seen, 20)?;
-                prevented_quantity = Some(c.decimal()?);
-            }
-            Some(21) => {
-                once(&mut seen, 21)?;
-                peg_price_type = optional(&mut c, |c| c.quoted().map(PegPriceType::from_wire))?;
-            }
-            Some(22) => {
-                once(&mut seen, 22)?;
-                peg_offset_type = optional(&mut c, |c| c.quoted().map(str::to_owned))?;
-            }
-            Some(23) => {
-                once(&mut seen, 23)?;
-                peg_offset_value = optional(&mut c, Cursor::integer)?;
-            }
-            Some(24) => {
-                once(&mut seen, 24)?;
-                pegged_price = Some(c.decimal()?);
-            }
-            Some(25) => {
-                once(&mut seen, 25)?;
-                strategy_id = optional(&mut c, Cursor::integer)?;
-            }
-            Some(26) => {
-                once(&mut seen, 26)?;
-                strategy_type = optional(&mut c, Cursor::integer)?;
-            }
-            _ => c.skip()?,
+            Kind::Dec(i) => *decs.get_mut(usize::from(i))? = Some(c.decimal()?),
+            Kind::SignedDec(i) => *decs.get_mut(usize::from(i))? = Some(signed_decimal(&mut c)?),
+            Kind::Fills => fill_list = fills(&mut c)?,
         }
         if member_end(&mut c)? {
             break;
         }
     }
     c.end()?;
-    Some(OrderResponse {
-        symbol: symbol?,
-        order_id: order_id?,
-        order_list_id: order_list_id.unwrap_or(-1),
-        client_order_id: client_order_id?,
+    let [
+        symbol,
+        client_order_id,
         orig_client_order_id,
+        status,
+        time_in_force,
+        order_type,
+        side,
+        self_trade_prevention_mode,
+        expiry_reason,
+        peg_price_type,
+        peg_offset_type,
+    ] = strs;
+    let [
+        order_id,
+        order_list_id,
+        transact_time,
+        working_time,
+        prevented_match_id,
+        peg_offset_value,
+        strategy_id,
+        strategy_type,
+    ] = ints;
+    let [price, orig_qty, executed_qty, orig_quote_order_qty, cumulative_quote_qty, prevented_quantity, pegged_price] =
+        decs;
+    Some(OrderResponse {
+        symbol: symbol?.to_owned(),
+        order_id: u64::try_from(order_id?).ok()?,
+        order_list_id: order_list_id.unwrap_or(-1),
+        client_order_id: client_order_id?.to_owned(),
+        orig_client_order_id: orig_client_order_id.map(str::to_owned),
         transact_time: transact_time?,
         price,
         orig_qty,
         executed_qty,
         orig_quote_order_qty,
         cumulative_quote_qty,
-        status,
-        time_in_force,
-        order_type,
-        side,
+        status: status.map(OrderStatus::from_wire),
+        time_in_force: time_in_force.map(TimeInForce::from_wire),
+        order_type: order_type.map(OrderType::from_wire),
+        side: side.map(Side::from_wire),
         working_time,
-        self_trade_prevention_mode,
-        expiry_reason,
-        fills: fill_list.unwrap_or_default(),
+        self_trade_prevention_mode: self_trade_prevention_mode.map(SelfTradePreventionMode::from_wire),
+        expiry_reason: expiry_reason.map(str::to_owned),
+        fills: fill_list,
         prevented_match_id,
         prevented_quantity,
-        peg_price_type,
-        peg_offset_type,
+        peg_price_type: peg_price_type.map(PegPriceType::from_wire),
+        peg_offset_type: peg_offset_type.map(str::to_owned),
         peg_offset_value,
         pegged_price,
         strategy_id,
@@ -417,6 +384,24 @@ mod tests {
 
     fn general(body: &[u8]) -> Option<OrderResponse> {
         serde_json::from_slice(body).ok()
+    }
+
+    #[test]
+    fn every_field_has_a_slot_of_its_own() {
+        // (string, integer, decimal) slots: `order_response` holds 11, 8 and 7.
+        let mut used = [vec![false; 11], vec![false; 8], vec![false; 7]];
+        for (key, kind) in KEYS.iter().zip(KINDS) {
+            let (class, slot) = match kind {
+                Kind::Str(i) | Kind::OptStr(i) => (0, i),
+                Kind::U64(i) | Kind::I64(i) | Kind::OptI64(i) => (1, i),
+                Kind::Dec(i) | Kind::SignedDec(i) => (2, i),
+                Kind::Fills => continue,
+            };
+            let taken = &mut used[class][usize::from(slot)];
+            assert!(!*taken, "{} shares its slot", String::from_utf8_lossy(key));
+            *taken = true;
+        }
+        assert!(used.iter().all(|class| class.iter().all(|u| *u)), "a slot no field uses");
     }
 
     #[test]
