@@ -176,40 +176,90 @@ const KEYS: [&[u8]; 27] = [
     br#""strategyType":"#,
 ];
 
+/// The string slots of [`order_response`], by field.
+mod str_slot {
+    pub(super) const SYMBOL: u8 = 0;
+    pub(super) const CLIENT_ORDER_ID: u8 = 1;
+    pub(super) const ORIG_CLIENT_ORDER_ID: u8 = 2;
+    pub(super) const STATUS: u8 = 3;
+    pub(super) const TIME_IN_FORCE: u8 = 4;
+    pub(super) const ORDER_TYPE: u8 = 5;
+    pub(super) const SIDE: u8 = 6;
+    pub(super) const SELF_TRADE_PREVENTION_MODE: u8 = 7;
+    pub(super) const EXPIRY_REASON: u8 = 8;
+    pub(super) const PEG_PRICE_TYPE: u8 = 9;
+    pub(super) const PEG_OFFSET_TYPE: u8 = 10;
+    /// How many.
+    pub(super) const COUNT: usize = 11;
+}
+
+/// The integer slots, by field.
+mod int_slot {
+    pub(super) const ORDER_ID: u8 = 0;
+    pub(super) const ORDER_LIST_ID: u8 = 1;
+    pub(super) const TRANSACT_TIME: u8 = 2;
+    pub(super) const WORKING_TIME: u8 = 3;
+    pub(super) const PREVENTED_MATCH_ID: u8 = 4;
+    pub(super) const PEG_OFFSET_VALUE: u8 = 5;
+    pub(super) const STRATEGY_ID: u8 = 6;
+    pub(super) const STRATEGY_TYPE: u8 = 7;
+    /// How many.
+    pub(super) const COUNT: usize = 8;
+}
+
+/// The decimal slots, by field.
+mod dec_slot {
+    pub(super) const PRICE: u8 = 0;
+    pub(super) const ORIG_QTY: u8 = 1;
+    pub(super) const EXECUTED_QTY: u8 = 2;
+    pub(super) const ORIG_QUOTE_ORDER_QTY: u8 = 3;
+    pub(super) const CUMULATIVE_QUOTE_QTY: u8 = 4;
+    pub(super) const PREVENTED_QUANTITY: u8 = 5;
+    pub(super) const PEGGED_PRICE: u8 = 6;
+    /// How many.
+    pub(super) const COUNT: usize = 7;
+}
+
 /// How each of [`KEYS`] is read (a table apart: two bytes a field).
 const KINDS: [Kind; 27] = [
-    Kind::Str(0),
-    Kind::U64(0),
-    Kind::I64(1),
-    Kind::Str(1),
-    Kind::OptStr(2),
-    Kind::I64(2),
-    Kind::Dec(0),
-    Kind::Dec(1),
-    Kind::Dec(2),
-    Kind::Dec(3),
-    Kind::SignedDec(4),
-    Kind::OptStr(3),
-    Kind::OptStr(4),
-    Kind::OptStr(5),
-    Kind::OptStr(6),
-    Kind::OptI64(3),
-    Kind::OptStr(7),
-    Kind::OptStr(8),
+    Kind::Str(str_slot::SYMBOL),
+    Kind::U64(int_slot::ORDER_ID),
+    Kind::I64(int_slot::ORDER_LIST_ID),
+    Kind::Str(str_slot::CLIENT_ORDER_ID),
+    Kind::OptStr(str_slot::ORIG_CLIENT_ORDER_ID),
+    Kind::I64(int_slot::TRANSACT_TIME),
+    Kind::Dec(dec_slot::PRICE),
+    Kind::Dec(dec_slot::ORIG_QTY),
+    Kind::Dec(dec_slot::EXECUTED_QTY),
+    Kind::Dec(dec_slot::ORIG_QUOTE_ORDER_QTY),
+    Kind::SignedDec(dec_slot::CUMULATIVE_QUOTE_QTY),
+    Kind::OptStr(str_slot::STATUS),
+    Kind::OptStr(str_slot::TIME_IN_FORCE),
+    Kind::OptStr(str_slot::ORDER_TYPE),
+    Kind::OptStr(str_slot::SIDE),
+    Kind::OptI64(int_slot::WORKING_TIME),
+    Kind::OptStr(str_slot::SELF_TRADE_PREVENTION_MODE),
+    Kind::OptStr(str_slot::EXPIRY_REASON),
     Kind::Fills,
-    Kind::OptI64(4),
-    Kind::Dec(5),
-    Kind::OptStr(9),
-    Kind::OptStr(10),
-    Kind::OptI64(5),
-    Kind::Dec(6),
-    Kind::OptI64(6),
-    Kind::OptI64(7),
+    Kind::OptI64(int_slot::PREVENTED_MATCH_ID),
+    Kind::Dec(dec_slot::PREVENTED_QUANTITY),
+    Kind::OptStr(str_slot::PEG_PRICE_TYPE),
+    Kind::OptStr(str_slot::PEG_OFFSET_TYPE),
+    Kind::OptI64(int_slot::PEG_OFFSET_VALUE),
+    Kind::Dec(dec_slot::PEGGED_PRICE),
+    Kind::OptI64(int_slot::STRATEGY_ID),
+    Kind::OptI64(int_slot::STRATEGY_TYPE),
 ];
 
 /// The index of the answer's key `name` (`None`: a key this crate does not read).
 fn field_of(name: &[u8]) -> Option<usize> {
     KEYS.iter().position(|k| k.get(1..k.len() - 2) == Some(name))
+}
+
+/// The value in slot `i` (a constant: the look-up folds away).
+#[inline(always)]
+fn slot<T: Copy>(slots: &[Option<T>], i: u8) -> Option<T> {
+    slots.get(usize::from(i)).copied().flatten()
 }
 
 /// The answer, if it is a placed order in Binance's own form; `None`: take the general path.
@@ -220,9 +270,9 @@ pub(crate) fn order_response(body: &[u8]) -> Option<OrderResponse> {
     let mut c = Cursor::new(body);
     c.lit(b"{")?;
     let mut seen = 0u32;
-    let mut strs: [Option<&str>; 11] = [None; 11];
-    let mut ints: [Option<i64>; 8] = [None; 8];
-    let mut decs: [Option<Decimal>; 7] = [None; 7];
+    let mut strs: [Option<&str>; str_slot::COUNT] = [None; str_slot::COUNT];
+    let mut ints: [Option<i64>; int_slot::COUNT] = [None; int_slot::COUNT];
+    let mut decs: [Option<Decimal>; dec_slot::COUNT] = [None; dec_slot::COUNT];
     let mut fill_list = Vec::new();
     let mut next = 0;
     loop {
@@ -260,31 +310,32 @@ pub(crate) fn order_response(body: &[u8]) -> Option<OrderResponse> {
         }
     }
     c.end()?;
-    let [
-        symbol,
-        client_order_id,
-        orig_client_order_id,
-        status,
-        time_in_force,
-        order_type,
-        side,
-        self_trade_prevention_mode,
-        expiry_reason,
-        peg_price_type,
-        peg_offset_type,
-    ] = strs;
-    let [
-        order_id,
-        order_list_id,
-        transact_time,
-        working_time,
-        prevented_match_id,
-        peg_offset_value,
-        strategy_id,
-        strategy_type,
-    ] = ints;
-    let [price, orig_qty, executed_qty, orig_quote_order_qty, cumulative_quote_qty, prevented_quantity, pegged_price] =
-        decs;
+    let symbol = slot(&strs, str_slot::SYMBOL);
+    let client_order_id = slot(&strs, str_slot::CLIENT_ORDER_ID);
+    let orig_client_order_id = slot(&strs, str_slot::ORIG_CLIENT_ORDER_ID);
+    let status = slot(&strs, str_slot::STATUS);
+    let time_in_force = slot(&strs, str_slot::TIME_IN_FORCE);
+    let order_type = slot(&strs, str_slot::ORDER_TYPE);
+    let side = slot(&strs, str_slot::SIDE);
+    let self_trade_prevention_mode = slot(&strs, str_slot::SELF_TRADE_PREVENTION_MODE);
+    let expiry_reason = slot(&strs, str_slot::EXPIRY_REASON);
+    let peg_price_type = slot(&strs, str_slot::PEG_PRICE_TYPE);
+    let peg_offset_type = slot(&strs, str_slot::PEG_OFFSET_TYPE);
+    let order_id = slot(&ints, int_slot::ORDER_ID);
+    let order_list_id = slot(&ints, int_slot::ORDER_LIST_ID);
+    let transact_time = slot(&ints, int_slot::TRANSACT_TIME);
+    let working_time = slot(&ints, int_slot::WORKING_TIME);
+    let prevented_match_id = slot(&ints, int_slot::PREVENTED_MATCH_ID);
+    let peg_offset_value = slot(&ints, int_slot::PEG_OFFSET_VALUE);
+    let strategy_id = slot(&ints, int_slot::STRATEGY_ID);
+    let strategy_type = slot(&ints, int_slot::STRATEGY_TYPE);
+    let price = slot(&decs, dec_slot::PRICE);
+    let orig_qty = slot(&decs, dec_slot::ORIG_QTY);
+    let executed_qty = slot(&decs, dec_slot::EXECUTED_QTY);
+    let orig_quote_order_qty = slot(&decs, dec_slot::ORIG_QUOTE_ORDER_QTY);
+    let cumulative_quote_qty = slot(&decs, dec_slot::CUMULATIVE_QUOTE_QTY);
+    let prevented_quantity = slot(&decs, dec_slot::PREVENTED_QUANTITY);
+    let pegged_price = slot(&decs, dec_slot::PEGGED_PRICE);
     Some(OrderResponse {
         symbol: symbol?.to_owned(),
         order_id: u64::try_from(order_id?).ok()?,
@@ -388,8 +439,8 @@ mod tests {
 
     #[test]
     fn every_field_has_a_slot_of_its_own() {
-        // (string, integer, decimal) slots: `order_response` holds 11, 8 and 7.
-        let mut used = [vec![false; 11], vec![false; 8], vec![false; 7]];
+        // (string, integer, decimal) slots.
+        let mut used = [vec![false; str_slot::COUNT], vec![false; int_slot::COUNT], vec![false; dec_slot::COUNT]];
         for (key, kind) in KEYS.iter().zip(KINDS) {
             let (class, slot) = match kind {
                 Kind::Str(i) | Kind::OptStr(i) => (0, i),
